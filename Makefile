@@ -1,0 +1,31 @@
+# Two doors for a newcomer: `make demo` and `make test`. Both create .venv when missing.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/werk demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check werk tests benchmarks
+	$(BIN)/ruff format --check werk tests benchmarks
+	$(BIN)/mypy
+
+test: $(STAMP) lint
+	@scripts/ensure-chromium
+	$(BIN)/pytest -q -rs
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/ingest.py
+
+clean:
+	rm -rf $(VENV) werk-data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,122 @@
+"""Shared fixtures: free ports, a small plant on them, the real stack (sim OPC UA server, platform, uvicorn)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from werk.api import create_app
+from werk.config import WerkConfig, demo_config_path, load_config
+from werk.runtime.platform import Platform
+from werk.sim.opcua_server import SimOpcUaServer
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+IN_CI = os.environ.get("CI") == "true"
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip with a reason, except under CI=true where a missing prerequisite is a failure."""
+    if not condition:
+        if IN_CI:
+            pytest.fail(f"required under CI=true: {reason}")
+        pytest.skip(reason)
+
+
+def shared_data(*parts: str) -> Path:
+    path = SHARED_DATA.joinpath(*parts)
+    need(path.exists(), f"shared data {path} is absent (see ../shared/data/README.md)")
+    return path
+
+
+def chromium_path() -> str:
+    exe = os.environ.get("WERK_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    need(exe is not None, "headless Chromium not found (apt-get install chromium, or set WERK_CHROMIUM)")
+    assert exe is not None
+    return exe
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def plant_config(tmp_path: Path, *, acceleration: float = 20.0, seed: int = 7) -> WerkConfig:
+    """The demo plant on free ports, a fast clock and a historian in tmp_path."""
+    base = load_config(demo_config_path())
+    opc_port = free_port()
+    endpoint = f"opc.tcp://127.0.0.1:{opc_port}/werk/sim"
+    assert base.sim is not None
+    sim = base.sim.model_copy(update={"endpoint": endpoint, "acceleration": acceleration, "seed": seed})
+    connectors = {
+        name: c.model_copy(
+            update={"endpoint": endpoint, "publishing_interval_ms": 100, "reconnect_max_s": 1.0}
+        )
+        for name, c in base.connectors.items()
+    }
+    return base.model_copy(
+        update={
+            "sim": sim,
+            "connectors": connectors,
+            "historian": base.historian.model_copy(
+                update={"path": str(tmp_path / "werk.db"), "flush_interval_ms": 50}
+            ),
+            "server": base.server.model_copy(update={"port": free_port()}),
+            "apps": base.apps.model_copy(
+                update={"machine_state": base.apps.machine_state.model_copy(update={"kpi_interval_s": 0.5})}
+            ),
+        }
+    )
+
+
+@dataclass
+class Stack:
+    config: WerkConfig
+    sim: SimOpcUaServer
+    platform: Platform
+    url: str
+
+
+@asynccontextmanager
+async def running_stack(config: WerkConfig, *, log_limit: int = 0) -> AsyncIterator[Stack]:
+    sim = SimOpcUaServer(config, log_limit=log_limit)
+    await sim.start()
+    platform = Platform(config)
+    await platform.start()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(platform),
+            host="127.0.0.1",
+            port=config.server.port,
+            log_level="warning",
+            lifespan="off",
+        )
+    )
+    serve = asyncio.create_task(server.serve())
+    async with asyncio.timeout(10):
+        while not server.started:
+            await asyncio.sleep(0.02)
+    try:
+        yield Stack(config, sim, platform, f"http://127.0.0.1:{config.server.port}")
+    finally:
+        server.should_exit = True
+        await serve
+        await platform.stop()
+        await sim.stop()
+
+
+async def wait_until(predicate: object, timeout: float = 15.0, every: float = 0.05) -> None:
+    """Poll a condition that has no event to await (state of another process or a remote server)."""
+    async with asyncio.timeout(timeout):
+        while not predicate():  # type: ignore[operator]
+            await asyncio.sleep(every)

@@ -1,0 +1,123 @@
+"""End to end over real sockets: sim OPC UA server -> connector -> bus -> historian -> REST API (uvicorn)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import plant_config, running_stack, wait_until
+
+
+async def test_stored_values_are_what_the_simulator_served(tmp_path: Path) -> None:
+    config = plant_config(tmp_path)
+    async with (
+        running_stack(config, log_limit=500_000) as stack,
+        httpx.AsyncClient(base_url=stack.url) as http,
+    ):
+        await wait_until(lambda: stack.sim.factory.ticks >= 40, timeout=30)  # 40 s of simulated production
+        await stack.sim.pause()
+        bound = {p for c in stack.platform.connectors for p in c.bindings.values()}  # type: ignore[attr-defined]
+        served = {(f"{_asset_path(stack, s.asset)}/{s.signal}", s.ts): s.value for s in stack.sim.factory.log}
+        served = {k: v for k, v in served.items() if k[0] in bound}
+        last_served: dict[str, object] = {}
+        for (path, _ts), v in sorted(served.items(), key=lambda kv: kv[0][1]):
+            last_served[path] = v
+        # the final value of every signal must reach the API's live view, then the historian
+        await wait_until(
+            lambda: all(
+                (s := stack.platform.live.latest.get(p)) is not None and s.value == v
+                for p, v in last_served.items()
+            ),
+            timeout=15,
+        )
+        assert stack.platform.writer is not None
+        await stack.platform.writer.wait_written(stack.platform.bus.published, timeout=10)
+
+        checked = 0
+        for path in sorted(last_served):
+            r = await http.get("/api/series", params={"path": path, "minutes": 60, "limit": 20000})
+            assert r.status_code == 200, r.text
+            points = r.json()["points"]
+            assert points, f"nothing stored for {path}"
+            for p in points:
+                key = (path, datetime.fromisoformat(p["ts"]))
+                assert key in served, f"{path} has a value at {p['ts']} the simulator never served"
+                assert p["value"] == served[key], f"{path} at {p['ts']}: stored {p['value']} != {served[key]}"
+                assert p["quality"] == "good"
+                checked += 1
+            assert points[-1]["value"] == last_served[path], path
+        # changes the server coalesced within one publishing interval are legitimately not seen; most are
+        assert checked >= 0.5 * len(served), (checked, len(served))
+
+        assets = (await http.get("/api/assets")).json()
+        assert {a["name"] for a in assets} == set(stack.sim.factory.assets)
+        for a in assets:
+            sim_model = stack.sim.factory.assets[a["name"]].model
+            assert a["counts"].get("cycle_count") == sim_model.cycle_count
+            assert a["state"] == sim_model.state
+        health = (await http.get("/api/health")).json()
+        assert health["connectors"][0]["connected"] is True
+        assert health["samples_written"] == health["samples_published"]
+
+
+def _asset_path(stack: object, name: str) -> str:
+    return stack.config.asset(name).path  # type: ignore[attr-defined]
+
+
+async def test_state_changes_become_events_and_kpis_become_signals(tmp_path: Path) -> None:
+    config = plant_config(tmp_path, acceleration=40)
+    async with running_stack(config) as stack, httpx.AsyncClient(base_url=stack.url) as http:
+        press = stack.sim.factory.assets["press-1"].model
+        await wait_until(lambda: press.cycle_count >= 3, timeout=30)
+        press.force_fault("test: scripted fault")
+        await wait_until(
+            lambda: stack.platform.machine_state.trackers["press-1"].state == "fault", timeout=10
+        )
+        source = config.asset("press-1").path
+        await wait_until(
+            lambda: any(
+                e.data["to"] == "fault" for e in stack.platform.historian.query_events(source=source)
+            ),  # type: ignore[union-attr]
+            timeout=10,
+        )
+        events = (await http.get("/api/events", params={"kind": "state", "asset": "press-1"})).json()
+        assert events[0]["data"]["to"] == "fault" and events[0]["data"]["from"] == "running"
+        kpi_path = config.asset("press-1").signal_path("kpi.availability")
+        await wait_until(lambda: kpi_path in stack.platform.live.latest, timeout=10)
+        value = stack.platform.live.latest[kpi_path].value
+        assert isinstance(value, float) and 0.0 <= value <= 1.0
+        r = await http.get("/api/events", params={"asset": "nope"})
+        assert r.status_code == 404 and "no asset named 'nope'" in r.json()["detail"]
+
+
+async def test_api_rejects_bad_requests_with_reasons(tmp_path: Path) -> None:
+    config = plant_config(tmp_path)
+    async with running_stack(config) as stack, httpx.AsyncClient(base_url=stack.url) as http:
+        r = await http.get("/api/series", params={"path": "a//b"})
+        assert r.status_code == 422 and "not a valid UNS segment" in r.json()["detail"]
+        r = await http.get(
+            "/api/series",
+            params={"path": "a/b", "start": "2026-01-02T00:00:00Z", "end": "2026-01-01T00:00:00Z"},
+        )
+        assert r.status_code == 422 and "is not before end" in r.json()["detail"]
+        r = await http.get("/api/series", params={"path": "a/b", "start": "2026-01-01T00:00:00"})
+        assert r.status_code == 422 and "no timezone" in r.json()["detail"]
+        assert (await http.get("/openapi.json")).json()["info"]["title"] == "werk"
+
+
+async def test_downsampled_series_over_http(tmp_path: Path) -> None:
+    config = plant_config(tmp_path, acceleration=40)
+    async with running_stack(config) as stack, httpx.AsyncClient(base_url=stack.url) as http:
+        path = config.asset("cnc-1").signal_path("power")
+        await wait_until(lambda: stack.platform.writer.written > 500, timeout=20)  # type: ignore[union-attr]
+        await asyncio.sleep(0.5)
+        raw = (await http.get("/api/series", params={"path": path, "minutes": 5})).json()["points"]
+        agg = (await http.get("/api/series", params={"path": path, "minutes": 5, "bucket_s": 3600})).json()
+        values = [p["value"] for p in raw]
+        total = sum(b["count"] for b in agg["buckets"])
+        assert total >= len(values)  # the second query saw at least what the first did
+        assert min(b["min"] for b in agg["buckets"]) <= min(values)
+        assert max(b["max"] for b in agg["buckets"]) >= max(values)

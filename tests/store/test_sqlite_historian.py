@@ -1,0 +1,150 @@
+"""The SQLite historian: exact round trips, idempotent writes, downsampling, retention, restart and crash safety."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from werk.core.model import Event, Quality, Sample
+from werk.errors import StoreError
+from werk.store import SQLiteHistorian
+
+T0 = datetime(2026, 3, 29, 0, 0, tzinfo=UTC)
+P = "acme/s/a/l/c/cnc-1/load"
+
+
+@pytest.fixture
+def hist(tmp_path: Path) -> SQLiteHistorian:
+    h = SQLiteHistorian(tmp_path / "h.db")
+    h.open()
+    yield h
+    h.close()
+
+
+def test_values_round_trip_with_their_types(hist: SQLiteHistorian) -> None:
+    rows = [
+        Sample("x/a", T0, 1.5),
+        Sample("x/b", T0, 7),
+        Sample("x/c", T0, True),
+        Sample("x/d", T0, "running", Quality.UNCERTAIN),
+        Sample("x/a", T0 + timedelta(microseconds=1), -0.25, Quality.BAD),
+    ]
+    hist.write_samples(rows)
+    got = {p: hist.query_raw(p, T0, T0 + timedelta(seconds=1)) for p in ("x/a", "x/b", "x/c", "x/d")}
+    assert got["x/a"] == [rows[0], rows[4]]
+    assert got["x/b"] == [rows[1]] and type(got["x/b"][0].value) is int
+    assert got["x/c"] == [rows[2]] and got["x/c"][0].value is True
+    assert got["x/d"] == [rows[3]]
+
+
+def test_replayed_batch_creates_no_duplicates_and_last_write_wins(hist: SQLiteHistorian) -> None:
+    batch = [Sample(P, T0 + timedelta(seconds=i), float(i)) for i in range(100)]
+    hist.write_samples(batch)
+    hist.write_samples(batch)
+    hist.write_samples([Sample(P, T0, 99.0)])
+    assert hist.count_samples(P) == 100
+    assert hist.query_raw(P, T0, T0 + timedelta(seconds=1))[0].value == 99.0
+
+
+def test_buckets_give_min_avg_max_per_interval(hist: SQLiteHistorian) -> None:
+    # 0..9 s: values 0..9; 10 s buckets of 5 s: [0..4] -> min 0 avg 2 max 4; [5..9] -> 5, 7, 9
+    hist.write_samples([Sample(P, T0 + timedelta(seconds=i), float(i)) for i in range(10)])
+    hist.write_samples([Sample(P, T0 + timedelta(seconds=3, milliseconds=1), "text is ignored")])
+    b = hist.query_buckets(P, T0, T0 + timedelta(seconds=10), 5)
+    assert [(x.start, x.min, x.avg, x.max, x.count) for x in b] == [
+        (T0, 0.0, 2.0, 4.0, 5),
+        (T0 + timedelta(seconds=5), 5.0, 7.0, 9.0, 5),
+    ]
+
+
+def test_latest_and_signals(hist: SQLiteHistorian) -> None:
+    hist.write_samples(
+        [Sample("a/x", T0, 1), Sample("a/x", T0 + timedelta(seconds=1), 2), Sample("b/y", T0, 3)]
+    )
+    assert [(s.path, s.value) for s in hist.latest()] == [("a/x", 2), ("b/y", 3)]
+    assert [s.path for s in hist.latest("a/#")] == ["a/x"]
+    assert hist.signals() == ["a/x", "b/y"]
+
+
+def test_events_are_queried_newest_first(hist: SQLiteHistorian) -> None:
+    hist.write_events(
+        [Event("state", "a/m1", T0, {"to": "fault"}), Event("alarm", "a/m2", T0 + timedelta(1))]
+    )
+    assert [e.kind for e in hist.query_events()] == ["alarm", "state"]
+    assert hist.query_events(kinds=["state"])[0].data == {"to": "fault"}
+    assert hist.query_events(source="a/m2")[0].kind == "alarm"
+
+
+def test_retention_purges_only_older_data(hist: SQLiteHistorian) -> None:
+    hist.write_samples([Sample(P, T0 + timedelta(days=d), float(d)) for d in range(10)])
+    hist.write_events([Event("state", "x", T0), Event("state", "x", T0 + timedelta(days=9))])
+    removed = hist.purge(T0 + timedelta(days=7))
+    assert removed == 7 + 1
+    assert [s.value for s in hist.query_raw(P, T0, T0 + timedelta(days=30))] == [7.0, 8.0, 9.0]
+    assert len(hist.query_events()) == 1
+
+
+def test_restart_keeps_every_written_sample(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    h = SQLiteHistorian(path)
+    h.open()
+    written = [Sample(f"x/s{i % 7}", T0 + timedelta(milliseconds=i), i * 0.5) for i in range(5000)]
+    for k in range(0, 5000, 500):
+        h.write_samples(written[k : k + 500])
+    h.close()
+    h2 = SQLiteHistorian(path)
+    h2.open()
+    back = [s for i in range(7) for s in h2.query_raw(f"x/s{i}", T0, T0 + timedelta(hours=1))]
+    assert sorted(back, key=lambda s: s.ts) == written
+    assert h2.schema_version() == 1
+    h2.close()
+
+
+def test_killed_writer_loses_no_committed_batch(tmp_path: Path) -> None:
+    """A process killed with SIGKILL right after write_samples returned: every committed sample is there."""
+    db = tmp_path / "k.db"
+    script = textwrap.dedent(
+        f"""
+        import os, signal, sys
+        from datetime import datetime, timedelta, UTC
+        from werk.core.model import Sample
+        from werk.store import SQLiteHistorian
+        h = SQLiteHistorian({str(db)!r}); h.open()
+        t0 = datetime(2026, 1, 1, tzinfo=UTC)
+        for b in range(20):
+            h.write_samples([Sample("k/v", t0 + timedelta(seconds=b * 100 + i), float(i)) for i in range(100)])
+        print("committed", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == -9 and "committed" in proc.stdout
+    h = SQLiteHistorian(db)
+    h.open()
+    assert h.count_samples("k/v") == 2000
+    h.close()
+
+
+def test_database_from_a_newer_werk_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    h = SQLiteHistorian(path)
+    h.open()
+    h.close()
+    with sqlite3.connect(path) as c:
+        c.execute("INSERT INTO werk_schema VALUES (99, 'future')")
+    with pytest.raises(StoreError, match="schema version 99 is newer"):
+        SQLiteHistorian(path).open()
+
+
+def test_file_that_is_not_a_database_is_refused_with_its_name(tmp_path: Path) -> None:
+    path = tmp_path / "junk.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match=r"junk\.db: cannot open historian database"):
+        SQLiteHistorian(path).open()
+    assert path.read_bytes().startswith(b"this is not sqlite")  # and it is left untouched

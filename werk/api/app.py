@@ -1,0 +1,215 @@
+"""The HTTP face of werk: REST API (OpenAPI at /docs and /openapi.json), a live SSE stream, and the dashboard.
+
+Read-only for now: there are no write endpoints yet, so nothing here needs authentication. Write-back will arrive
+with role checks and an audit trail, never before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+
+from werk import __version__
+from werk.api.schemas import (
+    AssetOut,
+    BucketOut,
+    ConnectorOut,
+    EventOut,
+    HealthOut,
+    PointOut,
+    SeriesOut,
+    SignalOut,
+)
+from werk.bus.base import Overflow
+from werk.config.model import AssetRef
+from werk.core.model import Sample, utcnow
+from werk.core.uns import validate_path
+from werk.errors import UnsPathError
+from werk.runtime.platform import Platform
+from werk.ui import static_dir
+
+MAX_POINTS = 20_000
+STREAM_TICK_S = 1.0
+
+
+def _asset_out(platform: Platform, ref: AssetRef) -> AssetOut:
+    live = platform.live.under(ref.path)
+    snap = platform.machine_state.snapshot().get(ref.name, {}) if platform.apps else {}
+    counts: dict[str, Any] = {
+        k: live[k].value for k in ("cycle_count", "good_count", "scrap_count") if k in live
+    }
+    return AssetOut(
+        name=ref.name,
+        path=ref.path,
+        aas_id=ref.aas_id,
+        kind=ref.config.kind,
+        description=ref.config.description,
+        state=snap.get("state", "unknown"),
+        since=snap.get("since"),
+        time_in_state_s=snap.get("time_in_state_s", {}),
+        kpis=snap.get("kpis", {}),
+        counts=counts,
+        signals={k: SignalOut.of(v) for k, v in sorted(live.items())},
+    )
+
+
+def _time_range(start: datetime | None, end: datetime | None, minutes: float) -> tuple[datetime, datetime]:
+    end = end or utcnow()
+    start = start or end - timedelta(minutes=minutes)
+    for t in (start, end):
+        if t.tzinfo is None:
+            raise HTTPException(422, f"timestamp {t.isoformat()} has no timezone; add 'Z' or an offset")
+    if start >= end:
+        raise HTTPException(422, f"start {start.isoformat()} is not before end {end.isoformat()}")
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def create_app(platform: Platform) -> FastAPI:
+    app = FastAPI(
+        title="werk",
+        version=__version__,
+        description="Industrie 4.0 platform: plant, assets, signals, history and live stream.",
+    )
+    refs = {ref.name: ref for ref in platform.config.assets()}
+
+    def asset_or_404(name: str) -> AssetRef:
+        if name not in refs:
+            raise HTTPException(404, f"no asset named {name!r}; GET /api/assets lists them")
+        return refs[name]
+
+    @app.get("/api/health", response_model=HealthOut, tags=["platform"])
+    async def health() -> HealthOut:
+        w = platform.writer
+        return HealthOut(
+            status="ok",
+            version=__version__,
+            samples_published=platform.bus.published,
+            samples_written=w.written if w else 0,
+            write_errors=w.write_errors if w else 0,
+            connectors=[ConnectorOut.of(c.status) for c in platform.connectors],
+        )
+
+    @app.get("/api/plant", tags=["plant"])
+    async def plant() -> dict[str, Any]:
+        """The ISA-95 tree of the plant file, as nested mappings."""
+        p = platform.config.plant
+        return {"enterprise": p.enterprise, "timezone": p.timezone, "sites": p.model_dump()["sites"]}
+
+    @app.get("/api/assets", response_model=list[AssetOut], tags=["plant"])
+    async def assets() -> list[AssetOut]:
+        return [_asset_out(platform, ref) for ref in refs.values()]
+
+    @app.get("/api/assets/{name}", response_model=AssetOut, tags=["plant"])
+    async def asset(name: str) -> AssetOut:
+        return _asset_out(platform, asset_or_404(name))
+
+    @app.get("/api/connectors", response_model=list[ConnectorOut], tags=["platform"])
+    async def connectors() -> list[ConnectorOut]:
+        return [ConnectorOut.of(c.status) for c in platform.connectors]
+
+    @app.get("/api/signals", response_model=list[SignalOut], tags=["signals"])
+    async def signals(prefix: str = "") -> list[SignalOut]:
+        """Latest value of every signal (optionally under a UNS path prefix)."""
+        return [SignalOut.of(s) for p, s in sorted(platform.live.latest.items()) if p.startswith(prefix)]
+
+    @app.get("/api/series", response_model=SeriesOut, tags=["signals"])
+    async def series(
+        path: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        minutes: Annotated[float, Query(gt=0, le=60 * 24 * 366)] = 10,
+        bucket_s: Annotated[float | None, Query(gt=0)] = None,
+        limit: Annotated[int, Query(gt=0, le=MAX_POINTS)] = 5000,
+    ) -> SeriesOut:
+        """Raw samples, or min/avg/max per bucket of ``bucket_s`` seconds, of one signal in a time range."""
+        try:
+            validate_path(path)
+        except UnsPathError as exc:
+            raise HTTPException(422, str(exc)) from None
+        a, z = _time_range(start, end, minutes)
+        if (z - a).total_seconds() / (bucket_s or 1) > MAX_POINTS and bucket_s is not None:
+            raise HTTPException(422, f"{bucket_s} s buckets over that range exceed {MAX_POINTS} points")
+        h = platform.historian
+        assert h is not None
+        if bucket_s is None:
+            raw = await asyncio.to_thread(h.query_raw, path, a, z, limit)
+            return SeriesOut(path=path, start=a, end=z, points=[PointOut.of(s) for s in raw])
+        buckets = await asyncio.to_thread(h.query_buckets, path, a, z, bucket_s)
+        return SeriesOut(
+            path=path, start=a, end=z, bucket_s=bucket_s, buckets=[BucketOut.of(b) for b in buckets]
+        )
+
+    @app.get("/api/events", response_model=list[EventOut], tags=["events"])
+    async def events(
+        kind: str | None = None,
+        asset: str | None = None,
+        limit: Annotated[int, Query(gt=0, le=10_000)] = 200,
+    ) -> list[EventOut]:
+        h = platform.historian
+        assert h is not None
+        source = asset_or_404(asset).path if asset else None
+        rows = await asyncio.to_thread(
+            h.query_events, kinds=[kind] if kind else None, source=source, limit=limit
+        )
+        return [EventOut.of(e) for e in rows]
+
+    @app.get("/api/stream", tags=["signals"])
+    async def stream(request: Request, path: str | None = None) -> StreamingResponse:
+        """Server-sent events: ``assets`` (every second, the asset list) and ``samples`` of ``path`` as they come."""
+        if path is not None:
+            try:
+                validate_path(path)
+            except UnsPathError as exc:
+                raise HTTPException(422, str(exc)) from None
+        return StreamingResponse(
+            _sse(request, platform, list(refs.values()), path),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    static = static_dir()
+    app.mount("/static", StaticFiles(directory=static), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(static / "index.html")
+
+    return app
+
+
+def _sse_frame(event: str, data: Any) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, default=str, separators=(',', ':'))}\n\n".encode()
+
+
+async def _sse(
+    request: Request, platform: Platform, refs: list[AssetRef], path: str | None
+) -> AsyncIterator[bytes]:
+    # A browser must never slow the plant down: its queue drops the oldest batches when it falls behind.
+    sub = platform.bus.subscribe(path, maxsize=64, overflow=Overflow.DROP_OLDEST) if path else None
+    try:
+        yield b"retry: 2000\n\n"
+        while not await request.is_disconnected():
+            assets = [_asset_out(platform, r).model_dump(mode="json") for r in refs]
+            yield _sse_frame("assets", assets)
+            if sub is None:
+                await asyncio.sleep(STREAM_TICK_S)
+                continue
+            pending: list[Sample] = []
+            deadline = asyncio.get_running_loop().time() + STREAM_TICK_S
+            while (left := deadline - asyncio.get_running_loop().time()) > 0:
+                try:
+                    pending.extend(await asyncio.wait_for(sub.get(), left))
+                except TimeoutError:
+                    break
+            if pending:
+                yield _sse_frame("samples", [PointOut.of(s).model_dump(mode="json") for s in pending])
+    finally:
+        if sub is not None:
+            sub.close()

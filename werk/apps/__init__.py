@@ -1,0 +1,1 @@
+"""Decision apps: each one folder with a pure engine and its wiring."""

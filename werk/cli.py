@@ -1,0 +1,263 @@
+"""``werk demo | serve | sim | check``: the front door."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.tree import Tree
+
+from werk import __version__
+from werk.config import WerkConfig, demo_config_path, load_config
+from werk.core.model import Sample
+from werk.errors import WerkError
+
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+STATE_STYLE = {
+    "running": "green",
+    "idle": "yellow",
+    "setup": "cyan",
+    "blocked": "magenta",
+    "starved": "magenta",
+    "fault": "bold red",
+    "maintenance": "blue",
+    "disconnected": "dim",
+}
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _endpoint_port(endpoint: str) -> tuple[str, int]:
+    hostport = endpoint.split("://", 1)[1].split("/", 1)[0]
+    host, _, port = hostport.rpartition(":")
+    return host or "127.0.0.1", int(port or 4840)
+
+
+def _check_ports(config: WerkConfig, *, web: bool, sim: bool) -> None:
+    if web and not _port_free(config.server.host, config.server.port):
+        raise WerkError(
+            f"port {config.server.port} on {config.server.host} is in use: stop what runs there or pass --port"
+        )
+    if sim and config.sim is not None:
+        host, port = _endpoint_port(config.sim.endpoint)
+        if not _port_free(host, port):
+            raise WerkError(
+                f"OPC UA port {port} on {host} is in use: stop the other server or change sim.endpoint"
+            )
+
+
+def _pct(x: object) -> str:
+    return f"{x:.0%}" if isinstance(x, float) else "-"
+
+
+def _val(s: Sample | None) -> str:
+    if s is None:
+        return "-"
+    return f"{s.value:g}" if isinstance(s.value, int | float) else str(s.value)
+
+
+def _status_table(platform: object) -> Table:
+    from werk.runtime.platform import Platform
+
+    assert isinstance(platform, Platform)
+    t = Table(title="werk: live plant", expand=False)
+    for col in ("asset", "state", "good", "scrap", "availability", "OEE", "power kW"):
+        t.add_column(col, justify="right" if col not in ("asset", "state") else "left")
+    snap = platform.machine_state.snapshot()
+    for ref in platform.config.assets():
+        live = platform.live.under(ref.path)
+        st = snap.get(ref.name, {})
+        k = st.get("kpis", {})
+        state = st.get("state", "?")
+
+        t.add_row(
+            ref.name,
+            f"[{STATE_STYLE.get(state, '')}]{state}[/]",
+            _val(live.get("good_count")),
+            _val(live.get("scrap_count")),
+            _pct(k.get("availability")),
+            _pct(k.get("oee")),
+            _val(live.get("power")),
+        )
+    w = platform.writer
+    t.caption = f"samples stored: {w.written if w else 0:,}   connectors: " + ", ".join(
+        f"{c.name} {'up' if c.status.connected else 'DOWN'}" for c in platform.connectors
+    )
+    return t
+
+
+async def _run(config: WerkConfig, *, with_sim: bool, with_platform: bool, live_table: bool) -> None:
+    import uvicorn
+
+    from werk.api import create_app
+    from werk.runtime.platform import Platform
+    from werk.sim.opcua_server import SimOpcUaServer
+
+    sim = None
+    platform = None
+    server = None
+    try:
+        if with_sim:
+            if config.sim is None:
+                raise WerkError("this plant file has no 'sim' section: nothing to simulate")
+            with console.status("starting the virtual factory (OPC UA server)..."):
+                sim = SimOpcUaServer(config)
+                await sim.start()
+            console.print(
+                f"[green]✓[/] virtual factory: {len(sim.factory.assets)} assets on [bold]{config.sim.endpoint}[/]"
+                f" (seed {config.sim.seed}, x{config.sim.acceleration:g})"
+            )
+        if with_platform:
+            historian_file = os.path.abspath(config.historian.path)  # noqa: ASYNC240 - once, at start
+            with console.status("opening the historian and connecting..."):
+                platform = Platform(config)
+                await platform.start()
+            console.print(f"[green]✓[/] historian: {historian_file}")
+            app = create_app(platform)
+            ucfg = uvicorn.Config(
+                app, host=config.server.host, port=config.server.port, log_level="warning", lifespan="off"
+            )
+            server = uvicorn.Server(ucfg)
+            url = f"http://{config.server.host}:{config.server.port}"
+            console.print(f"[green]✓[/] dashboard: [bold underline]{url}[/]   API docs: {url}/docs")
+            console.print("  press Ctrl+C to stop")
+            serve = asyncio.create_task(server.serve())
+            if live_table and console.is_terminal:
+                with Live(_status_table(platform), console=console, refresh_per_second=1) as live:
+                    while not serve.done():
+                        await asyncio.sleep(1)
+                        live.update(_status_table(platform))
+            await serve
+        elif sim is not None:
+            console.print("  serving; press Ctrl+C to stop")
+            await asyncio.Event().wait()
+    finally:
+        if server is not None:
+            server.should_exit = True
+        if platform is not None:
+            await platform.stop()
+        if sim is not None:
+            await sim.stop()
+
+
+def _load(path: str | None) -> WerkConfig:
+    return load_config(path) if path else load_config(demo_config_path())
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    tree = Tree(f"[bold]{config.plant.enterprise}[/] ({config.plant.timezone})")
+    n = 0
+    for site, s in config.plant.sites.items():
+        ts = tree.add(site)
+        for area, a in s.areas.items():
+            ta = ts.add(area)
+            for line, ln in a.lines.items():
+                tl = ta.add(line)
+                for cell, c in ln.cells.items():
+                    tc = tl.add(cell)
+                    for name, asset in c.assets.items():
+                        n += 1
+                        sigs = len(asset.source.signals) if asset.source else 0
+                        via = f" via {asset.source.connector}" if asset.source else ""
+                        tc.add(f"[bold]{name}[/] {asset.kind}: {sigs} signals{via}")
+    console.print(tree)
+    console.print(f"[green]✓[/] {args.config}: valid ({n} assets, {len(config.connectors)} connectors)")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    config = load_config(demo_config_path())
+    update: dict[str, object] = {}
+    if args.port is not None:
+        update["server"] = config.server.model_copy(update={"port": args.port})
+    if args.data is not None:
+        update["historian"] = config.historian.model_copy(update={"path": str(Path(args.data) / "demo.db")})
+    config = config.model_copy(update=update)
+    _check_ports(config, web=True, sim=True)
+    asyncio.run(_run(config, with_sim=True, with_platform=True, live_table=not args.quiet))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    if args.port is not None:
+        config = config.model_copy(update={"server": config.server.model_copy(update={"port": args.port})})
+    _check_ports(config, web=True, sim=False)
+    asyncio.run(_run(config, with_sim=False, with_platform=True, live_table=not args.quiet))
+    return 0
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    _check_ports(config, web=False, sim=True)
+    asyncio.run(_run(config, with_sim=True, with_platform=False, live_table=False))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="werk", description="Industrie 4.0 for small and medium manufacturers.")
+    p.add_argument("--version", action="version", version=f"werk {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = p.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("demo", help="virtual factory + platform + dashboard on 127.0.0.1:8080")
+    d.add_argument("--port", type=int, help="web port (default 8080)")
+    d.add_argument("--data", help="folder for the demo historian (default ./werk-data)")
+    d.add_argument("-q", "--quiet", action="store_true", help="no live status table")
+    d.set_defaults(func=cmd_demo)
+    s = sub.add_parser("serve", help="run the platform and dashboard for a plant file")
+    s.add_argument("-c", "--config", required=True)
+    s.add_argument("--port", type=int)
+    s.add_argument("-q", "--quiet", action="store_true")
+    s.set_defaults(func=cmd_serve)
+    m = sub.add_parser("sim", help="run the virtual factory's OPC UA server only")
+    m.add_argument("-c", "--config", help="plant file with a 'sim' section (default: the demo plant)")
+    m.set_defaults(func=cmd_sim)
+    c = sub.add_parser("check", help="validate a plant file without starting anything")
+    c.add_argument("config")
+    c.set_defaults(func=cmd_check)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    if not args.verbose:
+        logging.getLogger("asyncua").setLevel(logging.ERROR)
+    try:
+        rc: int = args.func(args)
+        return rc
+    except WerkError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        console.print("stopped")
+        return 130
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())

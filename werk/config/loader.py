@@ -1,0 +1,141 @@
+"""Read a plant file and say exactly where it is wrong.
+
+PyYAML's composed node tree keeps the line of every key, so a pydantic error location (a key path) can be turned back
+into ``file:line``. Plant engineers edit these files by hand; "Field required" without a line is not enough.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from werk.config.model import WerkConfig
+from werk.errors import ConfigError
+
+Loc = tuple[str | int, ...]
+
+
+def demo_config_path() -> Path:
+    """The demo plant that ships inside the package."""
+    return Path(str(resources.files("werk.config").joinpath("demo.yaml")))
+
+
+def load_config(path: str | Path) -> WerkConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return parse_config(text, str(path))
+
+
+def parse_config(text: str, filename: str = "<config>") -> WerkConfig:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.load(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{filename}{line}: YAML syntax error: {exc.problem or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{filename}: YAML error: {exc}") from None
+    if not isinstance(data, dict) or root is None:
+        raise ConfigError(f"{filename}:1: the plant file must be a mapping with at least a 'plant' key")
+    try:
+        config = WerkConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = [(_loc(e), _message(e)) for e in exc.errors()]
+        raise ConfigError(_report(filename, root, problems)) from None
+    problems = check_references(config)
+    if problems:
+        raise ConfigError(_report(filename, root, problems))
+    return config
+
+
+def check_references(config: WerkConfig) -> list[tuple[Loc, str]]:
+    """Rules that span sections: names unique across the plant, connectors that exist, a simulator when used."""
+    problems: list[tuple[Loc, str]] = []
+    seen: dict[str, Loc] = {}
+    for ref in config.assets():
+        if ref.name in seen:
+            first = ".".join(str(x) for x in seen[ref.name])
+            problems.append(
+                (ref.loc, f"asset name {ref.name!r} is used twice (first at {first}); names are unique")
+            )
+        seen.setdefault(ref.name, ref.loc)
+        src = ref.config.source
+        if src is not None and src.connector not in config.connectors:
+            known = ", ".join(sorted(config.connectors)) or "none defined"
+            problems.append(
+                ((*ref.loc, "source", "connector"), f"unknown connector {src.connector!r} (known: {known})")
+            )
+        if ref.config.sim is not None and config.sim is None:
+            problems.append(
+                ((*ref.loc, "sim"), "asset has sim settings but the file has no top-level 'sim' section")
+            )
+    return problems
+
+
+def _loc(err: Any) -> Loc:
+    loc: Loc = tuple(err["loc"])
+    # a bad discriminator is a problem of the 'type' key, not of the whole connector
+    return (*loc, "type") if err["type"] in ("union_tag_invalid", "union_tag_not_found") else loc
+
+
+def _message(err: Any) -> str:
+    msg = str(err["msg"])
+    if err["type"] == "union_tag_invalid":
+        ctx = err.get("ctx", {})
+        return f"unknown type {ctx.get('tag')!r} (known: {ctx.get('expected_tags')})"
+    if err["type"] == "union_tag_not_found":
+        return "required key 'type' is missing"
+    if err["type"] == "extra_forbidden":
+        return "unknown key (check the spelling)"
+    if err["type"] == "missing":
+        return "required key is missing"
+    return msg
+
+
+def _report(filename: str, root: yaml.Node, problems: Sequence[tuple[Loc, str]]) -> str:
+    lines = []
+    for loc, msg in problems:
+        # pydantic puts the discriminator's tag in the location ("opcua"); it is not a key in the file
+        keys = [k for k in loc if not (isinstance(k, str) and k in {"opcua"} and _is_tag(loc, k))]
+        line = _line_of(root, keys)
+        where = ".".join(str(k) for k in keys) or "(top)"
+        lines.append(f"{filename}:{line}: {where}: {msg}")
+    head = "invalid plant file" if len(lines) == 1 else f"invalid plant file ({len(lines)} problems)"
+    return head + "\n  " + "\n  ".join(lines)
+
+
+def _is_tag(loc: Loc, key: str) -> bool:
+    i = loc.index(key)
+    return i > 0 and loc[i - 1] != "type" and i >= 2 and loc[i - 2] == "connectors"
+
+
+def _line_of(root: yaml.Node, keys: Sequence[str | int]) -> int:
+    """The line of the deepest key of ``keys`` present in the file (1-based)."""
+    node = root
+    line = root.start_mark.line + 1
+    for key in keys:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode) and k.value == str(key):
+                    line = k.start_mark.line + 1
+                    node = v
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line

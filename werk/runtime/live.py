@@ -1,0 +1,28 @@
+"""The latest value of every signal, in memory, for the API and the dashboard (the historian is for history)."""
+
+from __future__ import annotations
+
+from werk.bus.base import Bus, Overflow
+from werk.core.model import Sample
+
+
+class LiveValues:
+    def __init__(self) -> None:
+        self.latest: dict[str, Sample] = {}
+
+    async def run(self, bus: Bus) -> None:
+        sub = bus.subscribe("#", overflow=Overflow.BLOCK)
+        try:
+            async for batch in sub:
+                latest = self.latest
+                for s in batch:
+                    prev = latest.get(s.path)
+                    if prev is None or s.ts >= prev.ts:
+                        latest[s.path] = s
+        finally:
+            sub.close()
+
+    def under(self, prefix: str) -> dict[str, Sample]:
+        """Latest samples of the signals directly under an asset path, keyed by signal name."""
+        p = prefix + "/"
+        return {k[len(p) :]: v for k, v in self.latest.items() if k.startswith(p) and "/" not in k[len(p) :]}

@@ -1,0 +1,98 @@
+"""The platform: everything a plant file asks for, started in one asyncio loop and stopped cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from datetime import timedelta
+from typing import Any
+
+from werk.apps.base import AppContext
+from werk.apps.machine_state import MachineStateApp
+from werk.bus.memory import MemoryBus
+from werk.config.model import WerkConfig
+from werk.connect import Connector, build_connectors
+from werk.core.model import utcnow
+from werk.runtime.historian_writer import HistorianWriter
+from werk.runtime.live import LiveValues
+from werk.store import Historian, open_historian
+
+log = logging.getLogger(__name__)
+
+RETENTION_CHECK_S = 3600.0
+
+
+class Platform:
+    def __init__(self, config: WerkConfig) -> None:
+        self.config = config
+        self.bus = MemoryBus(config.bus.queue_batches)
+        self.historian: Historian | None = None
+        self.connectors: list[Connector] = build_connectors(config)
+        self.machine_state = MachineStateApp()
+        self.apps = [self.machine_state] if config.apps.machine_state.enabled else []
+        self.live = LiveValues()
+        self.writer: HistorianWriter | None = None
+        self.purged = 0
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        h = self.config.historian
+        self.historian = await asyncio.to_thread(open_historian, h)
+        self.writer = HistorianWriter(
+            self.bus, self.historian, batch_max=h.batch_max, flush_s=h.flush_interval_ms / 1000
+        )
+        ctx = AppContext(self.config, self.bus, self.historian)
+        # consumers first, so the first batches from connectors find their subscribers
+        self._spawn("historian-writer", self.writer.run())
+        self._spawn("live-values", self.live.run(self.bus))
+        for app in self.apps:
+            self._spawn(f"app-{app.name}", app.run(ctx))
+        await asyncio.sleep(0)  # let the subscribers register before any producer runs
+        for c in self.connectors:
+            self._spawn(f"connector-{c.name}", self._pump(c))
+        self._spawn("retention", self._retention())
+
+    def _spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(self._crashed)
+        self._tasks.append(task)
+
+    @staticmethod
+    def _crashed(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("task.crashed task=%s error=%r", task.get_name(), task.exception())
+
+    async def _pump(self, connector: Connector) -> None:
+        async for batch in connector.stream():
+            await self.bus.publish(batch)
+
+    async def _retention(self) -> None:
+        days = self.config.historian.retention_days
+        while True:
+            assert self.historian is not None
+            cutoff = utcnow() - timedelta(days=days)
+            n = await asyncio.to_thread(self.historian.purge, cutoff)
+            if n:
+                self.purged += n
+                log.info("historian.retention removed=%d before=%s", n, cutoff.isoformat())
+            await asyncio.sleep(RETENTION_CHECK_S)
+
+    async def stop(self, drain_s: float = 5.0) -> None:
+        """Stop the sources first, give the writer time to commit what they already sent, then stop the rest."""
+        sources = [t for t in self._tasks if t.get_name().startswith("connector-")]
+        for t in sources:
+            t.cancel()
+        await asyncio.gather(*sources, return_exceptions=True)
+        if self.writer is not None:
+            try:
+                await self.writer.wait_written(self.bus.published, timeout=drain_s)
+            except TimeoutError:
+                log.warning("platform.stop unwritten=%d", self.bus.published - self.writer.written)
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self.historian is not None:
+            await asyncio.to_thread(self.historian.close)
+            self.historian = None

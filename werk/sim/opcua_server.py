@@ -1,0 +1,155 @@
+"""The virtual factory's OPC UA server (asyncua), laid out like OPC UA for Machinery (OPC 40001-1).
+
+Objects/Machines/<asset>/
+    Identification/{Manufacturer, Model, SerialNumber}       (DI/Machinery MachineIdentificationType names)
+    MachineryItemState/CurrentState                            (NotAvailable | OutOfService | Executing | NotExecuting)
+    MachineryOperationMode/CurrentState                        (None | Maintenance | Setup | Processing)
+    Monitoring/{State, CycleCount, GoodParts, ScrapParts, Load, Temperature, Vibration, SpindleSpeed, ...}
+    EnergyMeter/{ActivePower, ActiveEnergy}
+
+"Monitoring" is named as in OPC 40501 (Machine Tools); "EnergyMeter" is werk's own. Machinery hangs the two state
+machines under MachineryBuildingBlocks and references them from the machine (HasAddIn); we place them directly.
+
+NodeIds are strings in our namespace, equal to the browse path below Machines (``cnc-1/Monitoring/Load``), so a
+plant file can name them without browsing. The companion-spec types themselves are not instantiated: importing the
+DI and Machinery NodeSets costs seconds at every start for type definitions no werk client reads. CurrentState is a
+String rather than LocalizedText for the same reason. Values are read-only: the simulator serves, nobody writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime
+
+from asyncua import Server, ua
+
+from werk.config.model import WerkConfig
+from werk.sim.factory import Factory
+
+log = logging.getLogger(__name__)
+
+# werk signal name -> (folder, browse name, OPC UA type)
+NODE_LAYOUT: dict[str, tuple[str, str, ua.VariantType]] = {
+    "item_state": ("MachineryItemState", "CurrentState", ua.VariantType.String),
+    "operation_mode": ("MachineryOperationMode", "CurrentState", ua.VariantType.String),
+    "state": ("Monitoring", "State", ua.VariantType.String),
+    "cycle_count": ("Monitoring", "CycleCount", ua.VariantType.UInt32),
+    "good_count": ("Monitoring", "GoodParts", ua.VariantType.UInt32),
+    "scrap_count": ("Monitoring", "ScrapParts", ua.VariantType.UInt32),
+    "load": ("Monitoring", "Load", ua.VariantType.Double),
+    "temperature": ("Monitoring", "Temperature", ua.VariantType.Double),
+    "vibration": ("Monitoring", "Vibration", ua.VariantType.Double),
+    "spindle_speed": ("Monitoring", "SpindleSpeed", ua.VariantType.Double),
+    "force": ("Monitoring", "Force", ua.VariantType.Double),
+    "pressure": ("Monitoring", "Pressure", ua.VariantType.Double),
+    "power": ("EnergyMeter", "ActivePower", ua.VariantType.Double),
+    "energy": ("EnergyMeter", "ActiveEnergy", ua.VariantType.Double),
+}
+
+
+def node_name(asset: str, signal: str) -> str:
+    """The string NodeId identifier of an asset's signal (without namespace)."""
+    folder, browse, _ = NODE_LAYOUT[signal]
+    return f"{asset}/{folder}/{browse}"
+
+
+class SimOpcUaServer:
+    """Runs a Factory and serves it. ``start()`` returns once the endpoint accepts connections."""
+
+    def __init__(self, config: WerkConfig, *, log_limit: int = 0, start: datetime | None = None) -> None:
+        assert config.sim is not None
+        self.config = config
+        self.sim = config.sim
+        self.factory = Factory(config, start or datetime.now(UTC), log_limit=log_limit)
+        self.server = Server()
+        self.ns = 0
+        self._nodes: dict[tuple[str, str], tuple[ua.NodeId, ua.VariantType]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._fixed_start = start is not None
+        self.ticks_served = 0
+
+    @property
+    def endpoint(self) -> str:
+        return self.sim.endpoint
+
+    async def start(self) -> None:
+        await self.server.init()
+        self.server.set_endpoint(self.sim.endpoint)
+        self.server.set_server_name("werk virtual factory")
+        self.server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        self.ns = await self.server.register_namespace(self.sim.namespace)
+        await self._build_address_space()
+        await self._write_all(self.factory.current(), self.factory.now)
+        await self.server.start()
+        self._task = asyncio.create_task(self._run(), name="werk-sim")
+        log.info("sim.started endpoint=%s assets=%d", self.sim.endpoint, len(self.factory.assets))
+
+    async def pause(self) -> None:
+        """Stop ticking but keep serving the last values (tests compare what was served with what was stored)."""
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.server.stop()
+
+    async def _build_address_space(self) -> None:
+        ns = self.ns
+        objects = self.server.nodes.objects
+        machines = await objects.add_folder(ua.NodeId("Machines", ns), ua.QualifiedName("Machines", ns))
+        for a in self.factory.assets.values():
+            obj = await machines.add_object(ua.NodeId(a.name, ns), ua.QualifiedName(a.name, ns))
+            ident = await obj.add_object(
+                ua.NodeId(f"{a.name}/Identification", ns), ua.QualifiedName("Identification", ns)
+            )
+            for browse, val in (
+                ("Manufacturer", a.manufacturer),
+                ("Model", a.model_name),
+                ("SerialNumber", a.serial_number),
+            ):
+                await ident.add_variable(
+                    ua.NodeId(f"{a.name}/Identification/{browse}", ns), ua.QualifiedName(browse, ns), val
+                )
+            folders: dict[str, object] = {}
+            for sig in a.signals:
+                folder, browse, vtype = NODE_LAYOUT[sig]
+                if folder not in folders:
+                    folders[folder] = await obj.add_object(
+                        ua.NodeId(f"{a.name}/{folder}", ns), ua.QualifiedName(folder, ns)
+                    )
+                parent = folders[folder]
+                nid = ua.NodeId(node_name(a.name, sig), ns)
+                initial = ua.Variant("" if vtype == ua.VariantType.String else 0, vtype)
+                await parent.add_variable(nid, ua.QualifiedName(browse, ns), initial)  # type: ignore[attr-defined]
+                self._nodes[(a.name, sig)] = (nid, vtype)
+
+    async def _write_all(self, changes: list[tuple[str, str, float | int | str]], ts: datetime) -> None:
+        for asset, sig, val in changes:
+            nid, vtype = self._nodes[(asset, sig)]
+            dv = ua.DataValue(ua.Variant(val, vtype), SourceTimestamp=ts, ServerTimestamp=ts)
+            await self.server.write_attribute_value(nid, dv)
+
+    async def _run(self) -> None:
+        """Tick on schedule; when behind (a slow machine, a debugger), catch up without sleeping rather than drift."""
+        period = self.sim.tick_s / self.sim.acceleration
+        t0 = time.monotonic()
+        if not self._fixed_start and self.factory.ticks == 0:
+            self.factory.start = datetime.now(UTC)  # align stamps with the wall clock once serving begins
+        while True:
+            due = t0 + (self.factory.ticks + 1) * period
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            changes = self.factory.step()
+            await self._write_all(changes, self.factory.now)
+            self.ticks_served += 1

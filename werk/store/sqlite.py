@@ -1,0 +1,290 @@
+"""The default historian: one SQLite file in WAL mode.
+
+WAL lets the API read while the writer writes. ``synchronous=NORMAL`` keeps every committed batch across a crash of
+the process; a power cut may lose the last batches since the previous checkpoint (SQLite's documented trade-off),
+which is the price of batched ingest at tens of thousands of samples per second on an SD card or a small SSD.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from werk.core.model import Event, Quality, Sample, Value, from_micros, to_micros
+from werk.core.uns import matches
+from werk.errors import StoreError
+from werk.store.base import Bucket
+from werk.store.migrations import SQLITE_MIGRATIONS
+
+_UPSERT = (
+    "INSERT INTO sample (signal_id, ts, value, quality) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (signal_id, ts) DO UPDATE SET value = excluded.value, quality = excluded.quality"
+)
+
+
+def _dtype(v: Value) -> str:
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, int):
+        return "int"
+    if isinstance(v, float):
+        return "float"
+    return "str"
+
+
+class SQLiteHistorian:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._w: sqlite3.Connection | None = None
+        self._ids: dict[str, tuple[int, str]] = {}
+        self._dtypes: dict[int, str] = {}
+        self._readers: list[sqlite3.Connection] = []
+
+    # --- lifecycle -----------------------------------------------------------------------------------------------
+
+    def open(self) -> None:
+        if str(self.path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._w = self._connect()
+            self._migrate(self._w)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot open historian database: {exc}") from None
+        for sid, path, dtype in self._w.execute("SELECT id, path, dtype FROM signal"):
+            self._ids[path] = (sid, dtype)
+            self._dtypes[sid] = dtype
+
+    def close(self) -> None:
+        with self._write_lock:
+            if self._w is not None:
+                self._w.close()
+                self._w = None
+        for conn in self._readers:
+            conn.close()
+        self._readers.clear()
+        self._local = threading.local()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10.0)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=10000")
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._write_lock:
+                self._readers.append(conn)
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        conn.execute("CREATE TABLE IF NOT EXISTS werk_schema (version INTEGER PRIMARY KEY, description TEXT)")
+        row = conn.execute("SELECT max(version) FROM werk_schema").fetchone()
+        current = row[0] or 0
+        latest = SQLITE_MIGRATIONS[-1][0]
+        if current > latest:
+            raise StoreError(
+                f"{self.path}: database schema version {current} is newer than this werk knows ({latest}); "
+                "upgrade werk or point it at another file"
+            )
+        for version, description, sql in SQLITE_MIGRATIONS:
+            if version <= current:
+                continue
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for stmt in sql.split(";"):
+                    if stmt.strip():
+                        conn.execute(stmt)
+                conn.execute("INSERT INTO werk_schema VALUES (?, ?)", (version, description))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def schema_version(self) -> int:
+        row = self._reader().execute("SELECT max(version) FROM werk_schema").fetchone()
+        return int(row[0] or 0)
+
+    # --- writes --------------------------------------------------------------------------------------------------
+
+    def _conn_w(self) -> sqlite3.Connection:
+        if self._w is None:
+            raise StoreError(f"{self.path}: historian is not open")
+        return self._w
+
+    def _signal_id(self, conn: sqlite3.Connection, path: str, value: Value) -> int:
+        dtype = _dtype(value)
+        hit = self._ids.get(path)
+        if hit is not None:
+            sid, known = hit
+            if known != dtype and not (known == "float" and dtype == "int"):
+                conn.execute("UPDATE signal SET dtype = ? WHERE id = ?", (dtype, sid))
+                self._ids[path] = (sid, dtype)
+                self._dtypes[sid] = dtype
+            return sid
+        cur = conn.execute(
+            "INSERT INTO signal (path, dtype) VALUES (?, ?) ON CONFLICT (path) DO UPDATE SET path = path "
+            "RETURNING id",
+            (path, dtype),
+        )
+        sid = int(cur.fetchone()[0])
+        self._ids[path] = (sid, dtype)
+        self._dtypes[sid] = dtype
+        return sid
+
+    def write_samples(self, samples: Sequence[Sample]) -> int:
+        if not samples:
+            return 0
+        with self._write_lock:
+            conn = self._conn_w()
+            conn.execute("BEGIN")
+            try:
+                rows = []
+                ids = self._ids
+                for s in samples:
+                    hit = ids.get(s.path)
+                    sid = hit[0] if hit is not None and hit[1] == _dtype(s.value) else None
+                    if sid is None:
+                        sid = self._signal_id(conn, s.path, s.value)
+                    rows.append((sid, to_micros(s.ts), s.value, int(s.quality)))
+                conn.executemany(_UPSERT, rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return len(samples)
+
+    def write_events(self, events: Sequence[Event]) -> int:
+        if not events:
+            return 0
+        rows = [(to_micros(e.ts), e.kind, e.source, json.dumps(e.data, default=str)) for e in events]
+        with self._write_lock:
+            conn = self._conn_w()
+            conn.execute("BEGIN")
+            try:
+                conn.executemany("INSERT INTO event (ts, kind, source, data) VALUES (?, ?, ?, ?)", rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return len(events)
+
+    def purge(self, before: datetime) -> int:
+        """Delete samples and events older than ``before``; one short transaction per signal keeps readers moving."""
+        cutoff = to_micros(before)
+        removed = 0
+        with self._write_lock:
+            conn = self._conn_w()
+            sids = [r[0] for r in conn.execute("SELECT id FROM signal")]
+            for sid in sids:
+                removed += conn.execute(
+                    "DELETE FROM sample WHERE signal_id = ? AND ts < ?", (sid, cutoff)
+                ).rowcount
+            removed += conn.execute("DELETE FROM event WHERE ts < ?", (cutoff,)).rowcount
+        return removed
+
+    # --- reads ---------------------------------------------------------------------------------------------------
+
+    def _decode(self, sid: int, value: object) -> Value:
+        if self._dtypes.get(sid) == "bool":
+            return bool(value)
+        return value  # type: ignore[return-value]
+
+    def _sid(self, path: str) -> int | None:
+        hit = self._ids.get(path)
+        if hit is not None:
+            return hit[0]
+        row = self._reader().execute("SELECT id, dtype FROM signal WHERE path = ?", (path,)).fetchone()
+        if row is None:
+            return None
+        self._dtypes[row[0]] = row[1]
+        return int(row[0])
+
+    def query_raw(self, path: str, start: datetime, end: datetime, limit: int = 10_000) -> list[Sample]:
+        sid = self._sid(path)
+        if sid is None:
+            return []
+        rows = self._reader().execute(
+            "SELECT ts, value, quality FROM sample WHERE signal_id = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?",
+            (sid, to_micros(start), to_micros(end), limit),
+        )
+        return [Sample(path, from_micros(ts), self._decode(sid, v), Quality(q)) for ts, v, q in rows]
+
+    def query_buckets(self, path: str, start: datetime, end: datetime, bucket_s: float) -> list[Bucket]:
+        if bucket_s <= 0:
+            raise ValueError("bucket width must be positive (seconds)")
+        sid = self._sid(path)
+        if sid is None:
+            return []
+        width = max(1, int(bucket_s * 1_000_000))
+        rows = self._reader().execute(
+            "SELECT (ts / :w) * :w AS b, min(value), avg(value), max(value), count(*) FROM sample "
+            "WHERE signal_id = :sid AND ts >= :a AND ts < :z AND typeof(value) IN ('integer', 'real') "
+            "GROUP BY b ORDER BY b",
+            {"w": width, "sid": sid, "a": to_micros(start), "z": to_micros(end)},
+        )
+        return [Bucket(from_micros(b), float(lo), float(av), float(hi), int(n)) for b, lo, av, hi, n in rows]
+
+    def latest(self, pattern: str = "#") -> list[Sample]:
+        rows = self._reader().execute(
+            "SELECT s.id, s.path, x.ts, x.value, x.quality FROM signal s JOIN sample x ON x.signal_id = s.id "
+            "AND x.ts = (SELECT max(ts) FROM sample WHERE signal_id = s.id) ORDER BY s.path"
+        )
+        out = []
+        for sid, path, ts, v, q in rows:
+            if pattern == "#" or matches(pattern, path):
+                self._dtypes.setdefault(sid, "float")
+                out.append(Sample(path, from_micros(ts), self._decode(sid, v), Quality(q)))
+        return out
+
+    def signals(self) -> list[str]:
+        return [r[0] for r in self._reader().execute("SELECT path FROM signal ORDER BY path")]
+
+    def query_events(
+        self,
+        *,
+        kinds: Sequence[str] | None = None,
+        source: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[Event]:
+        where: list[str] = []
+        args: list[object] = []
+        if kinds:
+            where.append(f"kind IN ({','.join('?' * len(kinds))})")
+            args.extend(kinds)
+        if source:
+            where.append("source = ?")
+            args.append(source)
+        if start:
+            where.append("ts >= ?")
+            args.append(to_micros(start))
+        if end:
+            where.append("ts < ?")
+            args.append(to_micros(end))
+        sql = "SELECT ts, kind, source, data FROM event"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY ts DESC, id DESC LIMIT ?"
+        rows = self._reader().execute(sql, (*args, limit))
+        return [Event(k, src, from_micros(ts), json.loads(d)) for ts, k, src, d in rows]
+
+    def count_samples(self, path: str | None = None) -> int:
+        if path is None:
+            return int(self._reader().execute("SELECT count(*) FROM sample").fetchone()[0])
+        sid = self._sid(path)
+        if sid is None:
+            return 0
+        return int(
+            self._reader().execute("SELECT count(*) FROM sample WHERE signal_id = ?", (sid,)).fetchone()[0]
+        )

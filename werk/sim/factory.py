@@ -88,4 +88,11 @@ class Factory:
         return changed
 
     def current(self) -> list[tuple[str, str, float | int | str]]:
-        return [(a.name, s, v) for a in self.assets.values() for s, v in a.model.values().items()]
+        """Every signal's value now, recorded in the log as served at ``self.now`` (servers publish it first)."""
+        out = [(a.name, s, v) for a in self.assets.values() for s, v in a.model.values().items()]
+        ts = self.now
+        for name, sig, val in out:
+            self._last[(name, sig)] = val
+            if self.log.maxlen:
+                self.log.append(Served(name, sig, ts, val))
+        return out

@@ -15,7 +15,9 @@ import pytest
 import uvicorn
 
 from werk.api import create_app
+from werk.api.auth import token_digest
 from werk.config import WerkConfig, demo_config_path, load_config
+from werk.config.model import UserConfig
 from werk.runtime.platform import Platform
 from werk.sim.opcua_server import SimOpcUaServer
 
@@ -51,13 +53,30 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def plant_config(tmp_path: Path, *, acceleration: float = 20.0, seed: int = 7) -> WerkConfig:
-    """The demo plant on free ports, a fast clock and a historian in tmp_path."""
+def plant_config(
+    tmp_path: Path,
+    *,
+    acceleration: float = 20.0,
+    seed: int = 7,
+    tick_s: float = 1.0,
+    users: dict[str, tuple[str, str]] | None = None,
+    oee: dict[str, float] | None = None,
+) -> WerkConfig:
+    """The demo plant on free ports, a fast clock and a historian in tmp_path.
+
+    ``users`` maps a name to (role, token); ``oee`` overrides settings of the OEE app.
+    """
     base = load_config(demo_config_path())
     opc_port = free_port()
     endpoint = f"opc.tcp://127.0.0.1:{opc_port}/werk/sim"
     assert base.sim is not None
-    sim = base.sim.model_copy(update={"endpoint": endpoint, "acceleration": acceleration, "seed": seed})
+    sim = base.sim.model_copy(
+        update={"endpoint": endpoint, "acceleration": acceleration, "seed": seed, "tick_s": tick_s}
+    )
+    user_list = [
+        UserConfig(name=name, role=role, token_sha256=token_digest(token))  # type: ignore[arg-type]
+        for name, (role, token) in (users or {}).items()
+    ]
     connectors = {
         name: c.model_copy(
             update={"endpoint": endpoint, "publishing_interval_ms": 100, "reconnect_max_s": 1.0}
@@ -71,9 +90,12 @@ def plant_config(tmp_path: Path, *, acceleration: float = 20.0, seed: int = 7) -
             "historian": base.historian.model_copy(
                 update={"path": str(tmp_path / "werk.db"), "flush_interval_ms": 50}
             ),
-            "server": base.server.model_copy(update={"port": free_port()}),
+            "server": base.server.model_copy(update={"port": free_port(), "users": user_list}),
             "apps": base.apps.model_copy(
-                update={"machine_state": base.apps.machine_state.model_copy(update={"kpi_interval_s": 0.5})}
+                update={
+                    "machine_state": base.apps.machine_state.model_copy(update={"kpi_interval_s": 0.5}),
+                    "oee": base.apps.oee.model_copy(update={"kpi_interval_s": 0.5, **(oee or {})}),
+                }
             ),
         }
     )

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import socket
 import sys
 from collections.abc import Sequence
@@ -18,7 +19,9 @@ from rich.table import Table
 from rich.tree import Tree
 
 from werk import __version__
+from werk.api.auth import token_digest
 from werk.config import WerkConfig, demo_config_path, load_config
+from werk.config.model import UserConfig
 from werk.core.model import Sample
 from werk.errors import WerkError
 
@@ -84,11 +87,11 @@ def _status_table(platform: object) -> Table:
     for col in ("asset", "state", "good", "scrap", "availability", "OEE", "power kW"):
         t.add_column(col, justify="right" if col not in ("asset", "state") else "left")
     snap = platform.machine_state.snapshot()
+    kpis = platform.oee.snapshot().get("assets", {})
     for ref in platform.config.assets():
         live = platform.live.under(ref.path)
-        st = snap.get(ref.name, {})
-        k = st.get("kpis", {})
-        state = st.get("state", "?")
+        k = kpis.get(ref.name, {})
+        state = snap.get(ref.name, {}).get("state", "?")
 
         t.add_row(
             ref.name,
@@ -188,13 +191,17 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     config = load_config(demo_config_path())
-    update: dict[str, object] = {}
+    token = secrets.token_urlsafe(18)  # lives only in this process and on the screen
+    user = UserConfig(name="demo", role="supervisor", token_sha256=token_digest(token))
+    server = config.server.model_copy(update={"users": [*config.server.users, user]})
+    update: dict[str, object] = {"server": server}
     if args.port is not None:
-        update["server"] = config.server.model_copy(update={"port": args.port})
+        update["server"] = server.model_copy(update={"port": args.port})
     if args.data is not None:
         update["historian"] = config.historian.model_copy(update={"path": str(Path(args.data) / "demo.db")})
     config = config.model_copy(update=update)
     _check_ports(config, web=True, sim=True)
+    console.print(f"  token to classify stops on the Downtime & OEE page (this run only): [bold]{token}[/]")
     asyncio.run(_run(config, with_sim=True, with_platform=True, live_table=not args.quiet))
     return 0
 

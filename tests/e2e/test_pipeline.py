@@ -73,13 +73,12 @@ async def test_state_changes_become_events_and_kpis_become_signals(tmp_path: Pat
         press = stack.sim.factory.assets["press-1"].model
         await wait_until(lambda: press.cycle_count >= 3, timeout=30)
         press.force_fault("test: scripted fault")
-        await wait_until(
-            lambda: stack.platform.machine_state.trackers["press-1"].state == "fault", timeout=10
-        )
+        await wait_until(lambda: stack.platform.machine_state.mappers["press-1"].state == "fault", timeout=10)
         source = config.asset("press-1").path
         await wait_until(
             lambda: any(
-                e.data["to"] == "fault" for e in stack.platform.historian.query_events(source=source)
+                e.data["to"] == "fault"
+                for e in stack.platform.historian.query_events(kinds=["state"], source=source)
             ),  # type: ignore[union-attr]
             timeout=10,
         )

@@ -14,6 +14,7 @@ import pytest
 from werk.core.model import Event, Quality, Sample
 from werk.errors import StoreError
 from werk.store import SQLiteHistorian
+from werk.store.migrations import SQLITE_MIGRATIONS
 
 T0 = datetime(2026, 3, 29, 0, 0, tzinfo=UTC)
 P = "acme/s/a/l/c/cnc-1/load"
@@ -102,7 +103,7 @@ def test_restart_keeps_every_written_sample(tmp_path: Path) -> None:
     h2.open()
     back = [s for i in range(7) for s in h2.query_raw(f"x/s{i}", T0, T0 + timedelta(hours=1))]
     assert sorted(back, key=lambda s: s.ts) == written
-    assert h2.schema_version() == 1
+    assert h2.schema_version() == SQLITE_MIGRATIONS[-1][0]
     h2.close()
 
 

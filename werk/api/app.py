@@ -1,7 +1,7 @@
 """The HTTP face of werk: REST API (OpenAPI at /docs and /openapi.json), a live SSE stream, and the dashboard.
 
-Read-only for now: there are no write endpoints yet, so nothing here needs authentication. Write-back will arrive
-with role checks and an audit trail, never before.
+Reads are open (the server binds to 127.0.0.1 by default); every write needs a bearer token of a user with the
+right role (``werk.api.auth``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 from werk import __version__
+from werk.api.auth import Authenticator
+from werk.api.oee import build_oee_router
 from werk.api.schemas import (
     AssetOut,
     BucketOut,
@@ -41,7 +43,8 @@ STREAM_TICK_S = 1.0
 
 def _asset_out(platform: Platform, ref: AssetRef) -> AssetOut:
     live = platform.live.under(ref.path)
-    snap = platform.machine_state.snapshot().get(ref.name, {}) if platform.apps else {}
+    snap = platform.machine_state.snapshot().get(ref.name, {})
+    kpis = platform.oee.snapshot().get("assets", {}).get(ref.name, {})
     counts: dict[str, Any] = {
         k: live[k].value for k in ("cycle_count", "good_count", "scrap_count") if k in live
     }
@@ -53,8 +56,7 @@ def _asset_out(platform: Platform, ref: AssetRef) -> AssetOut:
         description=ref.config.description,
         state=snap.get("state", "unknown"),
         since=snap.get("since"),
-        time_in_state_s=snap.get("time_in_state_s", {}),
-        kpis=snap.get("kpis", {}),
+        kpis=kpis,
         counts=counts,
         signals={k: SignalOut.of(v) for k, v in sorted(live.items())},
     )
@@ -78,6 +80,8 @@ def create_app(platform: Platform) -> FastAPI:
         description="Industrie 4.0 platform: plant, assets, signals, history and live stream.",
     )
     refs = {ref.name: ref for ref in platform.config.assets()}
+    auth = Authenticator(platform.config.server)
+    app.include_router(build_oee_router(platform, auth))
 
     def asset_or_404(name: str) -> AssetRef:
         if name not in refs:
@@ -180,6 +184,10 @@ def create_app(platform: Platform) -> FastAPI:
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(static / "index.html")
+
+    @app.get("/oee", include_in_schema=False)
+    async def oee_page() -> FileResponse:
+        return FileResponse(static / "oee.html")
 
     return app
 

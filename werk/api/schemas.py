@@ -62,7 +62,6 @@ class AssetOut(BaseModel):
     description: str
     state: str
     since: datetime | None
-    time_in_state_s: dict[str, float]
     kpis: dict[str, Any]
     counts: dict[str, Any]
     signals: dict[str, SignalOut]

@@ -18,6 +18,7 @@ from werk.config.model import WerkConfig
 from werk.errors import ConfigError
 
 Loc = tuple[str | int, ...]
+CONNECTOR_TAGS = frozenset({"opcua", "mqtt", "modbus"})
 
 
 def demo_config_path() -> Path:
@@ -107,7 +108,7 @@ def _report(filename: str, root: yaml.Node, problems: Sequence[tuple[Loc, str]])
     lines = []
     for loc, msg in problems:
         # pydantic puts the discriminator's tag in the location ("opcua"); it is not a key in the file
-        keys = [k for k in loc if not (isinstance(k, str) and k in {"opcua"} and _is_tag(loc, k))]
+        keys = [k for k in loc if not (isinstance(k, str) and k in CONNECTOR_TAGS and _is_tag(loc, k))]
         line = _line_of(root, keys)
         where = ".".join(str(k) for k in keys) or "(top)"
         lines.append(f"{filename}:{line}: {where}: {msg}")

@@ -7,10 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from werk.core.uns import validate_segment
 from werk.errors import UnsPathError
@@ -44,7 +53,72 @@ class OpcUaConnectorConfig(_Strict):
     timeout_s: float = Field(default=4.0, gt=0)
 
 
-ConnectorConfig = Annotated[OpcUaConnectorConfig, Field(discriminator="type")]
+class MqttTlsConfig(_Strict):
+    """TLS towards the broker. No ``ca_file`` means the system's trust store; a client certificate needs its key."""
+
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+    @model_validator(mode="after")
+    def _cert_and_key(self) -> MqttTlsConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("a client certificate needs both cert_file and key_file")
+        return self
+
+
+class MqttConnectorConfig(_Strict):
+    """An MQTT broker whose topics carry JSON values; each bound topic feeds one UNS signal.
+
+    The password is never part of the plant file in clear if it can be helped: ``password_env`` names an environment
+    variable read at connect time. ``qos`` is the subscription's maximum QoS (MQTT 3.1.1 section 4.3).
+    """
+
+    type: Literal["mqtt"]
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=1883, ge=1, le=65535)
+    tls: MqttTlsConfig | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    client_id: str | None = Field(default=None, min_length=1)
+    protocol: Literal["3.1.1", "5"] = "3.1.1"
+    qos: Literal[0, 1, 2] = 1
+    keepalive_s: int = Field(default=30, ge=5, le=65535)
+    reconnect_min_s: float = Field(default=0.5, gt=0)
+    reconnect_max_s: float = Field(default=10.0, gt=0)
+    timeout_s: float = Field(default=5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_password(self) -> MqttConnectorConfig:
+        if self.password is not None and self.password_env is not None:
+            raise ValueError("give either password or password_env, not both")
+        if (self.password is not None or self.password_env is not None) and self.username is None:
+            raise ValueError("a password needs a username")
+        return self
+
+
+class ModbusConnectorConfig(_Strict):
+    """A Modbus TCP server (a device or a gateway) polled for register maps; ``unit`` is the default unit identifier.
+
+    ``max_gap`` is how many unbound registers (or bits) a single read may span to join two bound ones: reading
+    them costs bytes, saves a round trip; 0 reads only truly adjacent addresses together.
+    """
+
+    type: Literal["modbus"]
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=502, ge=1, le=65535)
+    unit: int = Field(default=1, ge=0, le=255)
+    poll_interval_ms: int = Field(default=1000, ge=10, le=3_600_000)
+    max_gap: int = Field(default=0, ge=0, le=124)
+    timeout_s: float = Field(default=2.0, gt=0)
+    reconnect_min_s: float = Field(default=0.5, gt=0)
+    reconnect_max_s: float = Field(default=10.0, gt=0)
+
+
+ConnectorConfig = Annotated[
+    OpcUaConnectorConfig | MqttConnectorConfig | ModbusConnectorConfig, Field(discriminator="type")
+]
 
 
 class SourceBinding(_Strict):
@@ -94,6 +168,35 @@ class SimConfig(_Strict):
 # --- the ISA-95 tree --------------------------------------------------------------------------------------------
 
 
+WerkState = Literal[
+    "running", "idle", "setup", "blocked", "starved", "planned_stop", "fault", "maintenance", "disconnected"
+]
+
+
+class StateRule(_Strict):
+    """``signal op value`` holding for ``for_s`` seconds means the asset is in ``state`` (first match wins)."""
+
+    signal: str
+    op: Literal["<", "<=", ">", ">=", "==", "!="]
+    value: float | bool | str
+    for_s: float = Field(default=0.0, ge=0)
+    state: WerkState
+
+
+class StateMappingConfig(_Strict):
+    """How an asset's state is derived from its signals.
+
+    ``werk``: a signal already carrying werk state names; ``machinery``: OPC 40001-1 MachineryItemState;
+    ``packml``: ISA-TR88.00.02 PackML state names; ``mtconnect``: the Execution DataItem; ``rules``: conditions on
+    signals (e.g. load < 5 for 30 s means idle), ``default`` when none holds.
+    """
+
+    source: Literal["werk", "machinery", "packml", "mtconnect", "rules"] = "werk"
+    signal: str | None = None
+    rules: list[StateRule] = Field(default_factory=list)
+    default: WerkState = "running"
+
+
 class AssetConfig(_Strict):
     kind: str = Field(min_length=1)
     description: str = ""
@@ -104,6 +207,7 @@ class AssetConfig(_Strict):
     ideal_cycle_s: float | None = Field(default=None, gt=0)
     source: SourceBinding | None = None
     sim: SimAssetConfig | None = None
+    states: StateMappingConfig | None = None
 
 
 class CellConfig(_Strict):
@@ -146,10 +250,40 @@ class SiteConfig(_Strict):
         return v
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAY_NAMES: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _clock(v: object) -> str:
+    """'06:00' -> '06:00'. YAML 1.1 reads an unquoted 06:00 as the base-60 integer 360; take that back too."""
+    if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 24 * 60:
+        return f"{v // 60:02d}:{v % 60:02d}"
+    if isinstance(v, str):
+        hh, sep, mm = v.partition(":")
+        if sep and hh.isdigit() and mm.isdigit() and int(hh) <= 24 and int(mm) < 60:
+            return f"{int(hh):02d}:{int(mm):02d}"
+    raise ValueError(f"expected a clock time like '06:00', got {v!r}")
+
+
+Clock = Annotated[str, BeforeValidator(_clock)]
+
+
+class ShiftConfig(_Strict):
+    """A recurring shift in the plant's local time; ``end`` at or before ``start`` ends the next day."""
+
+    name: Name
+    start: Clock
+    end: Clock
+    days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAY_NAMES))
+    breaks: list[tuple[Clock, Clock]] = Field(default_factory=list)
+
+
 class PlantConfig(_Strict):
     enterprise: Name
     timezone: str = "UTC"
     sites: dict[str, SiteConfig] = Field(min_length=1)
+    shifts: list[ShiftConfig] = Field(default_factory=list)
+    holidays: list[date] = Field(default_factory=list)
 
     @field_validator("enterprise")
     @classmethod
@@ -191,9 +325,24 @@ class BusConfig(_Strict):
     queue_batches: int = Field(default=256, ge=1, le=1_000_000)
 
 
+Role = Literal["viewer", "operator", "supervisor", "admin"]
+ROLE_RANK = {"viewer": 0, "operator": 1, "supervisor": 2, "admin": 3}
+
+
+class UserConfig(_Strict):
+    """A person or system allowed to write. The token itself is never in the file: only its SHA-256 (hex), or the
+    name of an environment variable that holds it."""
+
+    name: Name
+    role: Role
+    token_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    token_env: str | None = None
+
+
 class ServerConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    users: list[UserConfig] = Field(default_factory=list)
 
 
 class MachineStateAppConfig(_Strict):
@@ -203,8 +352,61 @@ class MachineStateAppConfig(_Strict):
     kpi_interval_s: float = Field(default=2.0, gt=0)
 
 
+class ReasonConfig(_Strict):
+    """A downtime reason; ``planned`` ones count as planned down time (PDOT), not against availability."""
+
+    label: str = ""
+    planned: bool = False
+    children: dict[str, ReasonConfig] = Field(default_factory=dict)
+
+
+DEFAULT_REASONS: dict[str, ReasonConfig] = {
+    "mechanical": ReasonConfig(
+        label="Mechanical failure",
+        children={
+            "spindle": ReasonConfig(label="Spindle"),
+            "tooling": ReasonConfig(label="Tool breakage"),
+            "hydraulics": ReasonConfig(label="Hydraulics"),
+        },
+    ),
+    "electrical": ReasonConfig(label="Electrical / control failure"),
+    "material": ReasonConfig(label="Material problem"),
+    "quality": ReasonConfig(label="Quality check / adjustment"),
+    "operator": ReasonConfig(label="No operator"),
+    "changeover": ReasonConfig(label="Changeover / setup"),
+    "starved": ReasonConfig(label="Starved (no material from upstream)"),
+    "blocked": ReasonConfig(label="Blocked (downstream full)"),
+    "maintenance": ReasonConfig(label="Maintenance"),
+    "micro-stop": ReasonConfig(label="Micro-stop"),
+    "planned-stop": ReasonConfig(label="Planned stop", planned=True),
+    "no-orders": ReasonConfig(label="No orders", planned=True),
+    "planned-maintenance": ReasonConfig(label="Planned maintenance", planned=True),
+}
+
+
+class OeeAppConfig(_Strict):
+    """Downtime and OEE: micro-stop threshold, when a stop without a reason is "unqualified", the reason tree."""
+
+    enabled: bool = True
+    micro_stop_s: float = Field(default=120.0, ge=0)
+    unqualified_after_s: float = Field(default=300.0, ge=0)
+    kpi_interval_s: float = Field(default=2.0, gt=0)
+    reasons: dict[str, ReasonConfig] = Field(default_factory=lambda: dict(DEFAULT_REASONS))
+
+    def reason_index(self) -> dict[str, ReasonConfig]:
+        """Every reason code in the tree (codes are unique across levels)."""
+        out: dict[str, ReasonConfig] = {}
+        stack = list(self.reasons.items())
+        while stack:
+            code, r = stack.pop()
+            out[code] = r
+            stack.extend(r.children.items())
+        return out
+
+
 class AppsConfig(_Strict):
     machine_state: MachineStateAppConfig = MachineStateAppConfig()
+    oee: OeeAppConfig = OeeAppConfig()
 
 
 class WerkConfig(_Strict):

@@ -10,6 +10,7 @@ from typing import Any
 
 from werk.apps.base import AppContext
 from werk.apps.machine_state import MachineStateApp
+from werk.apps.oee.app import OeeApp
 from werk.bus.memory import MemoryBus
 from werk.config.model import WerkConfig
 from werk.connect import Connector, build_connectors
@@ -30,7 +31,13 @@ class Platform:
         self.historian: Historian | None = None
         self.connectors: list[Connector] = build_connectors(config)
         self.machine_state = MachineStateApp()
-        self.apps = [self.machine_state] if config.apps.machine_state.enabled else []
+        self.machine_state.setup(list(config.assets()))
+        self.oee = OeeApp(config)
+        self.apps: list[MachineStateApp | OeeApp] = []
+        if config.apps.machine_state.enabled:
+            self.apps.append(self.machine_state)
+        if config.apps.oee.enabled:
+            self.apps.append(self.oee)
         self.live = LiveValues()
         self.writer: HistorianWriter | None = None
         self.purged = 0
@@ -84,6 +91,7 @@ class Platform:
         for t in sources:
             t.cancel()
         await asyncio.gather(*sources, return_exceptions=True)
+        await self.machine_state.shutdown()  # werk stops watching: the state timeline says so
         if self.writer is not None:
             try:
                 await self.writer.wait_written(self.bus.published, timeout=drain_s)

@@ -80,6 +80,7 @@ class MachineModel:
     _cycle_pos: float = 0.0
     _next_changeover: int = 0
     _pressure: float = 7.0
+    _forced: str | None = None
     _values: dict[str, float | int | str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -102,12 +103,15 @@ class MachineModel:
         self._cycle_pos = 0.0
 
     def force_fault(self, cause: str = "scripted fault") -> None:
-        """Break the machine now (scenarios and tests use this)."""
-        self._enter("fault", self.rng.uniform(60, 240), cause)
+        """Break the machine at the next step (scenarios and tests use this; between steps no time passes)."""
+        self._forced = cause
 
     def step(self, dt: float) -> None:
         self.t += dt
-        if self.state == "running":
+        if self._forced is not None:
+            self._enter("fault", self.rng.uniform(60, 240), self._forced)
+            self._forced = None
+        elif self.state == "running":
             self._cycle_pos += dt
             if self._cycle_pos >= self._cycle_len:
                 self._finish_cycle()

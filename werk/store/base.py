@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from werk.core.model import Event, Sample
+from werk.core.downtime import Stop
+from werk.core.model import Event, Sample, Value
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +56,21 @@ class Historian(Protocol):
     def count_samples(self, path: str | None = None) -> int: ...
 
     def purge(self, before: datetime) -> int: ...
+
+    # reports and downtime
+
+    def last_before(self, path: str, ts: datetime) -> Sample | None: ...
+
+    def changes(self, path: str, start: datetime, end: datetime) -> list[tuple[int, Value]]: ...
+
+    def stop_facts(
+        self, asset: str, start: datetime, end: datetime
+    ) -> tuple[list[tuple[int, int | None]], int]: ...
+
+    def counter_increase(self, path: str, spans: Sequence[tuple[datetime, datetime]]) -> list[int]: ...
+
+    def upsert_stops(self, stops: Sequence[Stop]) -> None: ...
+
+    def query_stops(
+        self, *, asset: str | None = None, start: datetime | None = None, end: datetime | None = None
+    ) -> list[Stop]: ...

@@ -36,4 +36,48 @@ SQLITE_MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX event_source_ts ON event (source, ts);
         """,
     ),
+    (
+        2,
+        "aas objects (werk.twin.persistence)",
+        """
+        -- one row per AAS Identifiable (shell, submodel, concept description) as Part 1 JSON, IF NOT EXISTS because
+        -- werk.twin.persistence may create the table in a file the historian has not opened yet
+        CREATE TABLE IF NOT EXISTS aas_object (
+            id          TEXT PRIMARY KEY,
+            kind        TEXT NOT NULL,
+            json        TEXT NOT NULL,
+            updated_ts  INTEGER NOT NULL       -- microseconds since 1970-01-01 UTC
+        );
+        """,
+    ),
+    (
+        3,
+        "downtime stops and their reason history",
+        """
+        CREATE TABLE downtime (
+            id            TEXT PRIMARY KEY,          -- asset@start (microseconds)
+            asset         TEXT NOT NULL,
+            start_ts      INTEGER NOT NULL,
+            end_ts        INTEGER,                   -- NULL while the stop goes on
+            first_state   TEXT NOT NULL,
+            states        TEXT NOT NULL,             -- JSON list
+            reason        TEXT,
+            reason_source TEXT NOT NULL DEFAULT '',
+            planned       INTEGER NOT NULL DEFAULT 0,
+            micro         INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX downtime_asset_start ON downtime (asset, start_ts);
+        CREATE INDEX downtime_start ON downtime (start_ts);
+        CREATE TABLE downtime_reason_history (
+            id          INTEGER PRIMARY KEY,
+            downtime_id TEXT NOT NULL REFERENCES downtime (id),
+            ts          INTEGER NOT NULL,
+            who         TEXT NOT NULL,
+            reason      TEXT NOT NULL,
+            previous    TEXT,
+            comment     TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX downtime_reason_history_stop ON downtime_reason_history (downtime_id, ts);
+        """,
+    ),
 ]

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from werk.core.downtime import Classification, Stop
 from werk.core.model import Event, Quality, Sample, Value, from_micros, to_micros
 from werk.core.uns import matches
 from werk.errors import StoreError
@@ -288,3 +289,211 @@ class SQLiteHistorian:
         return int(
             self._reader().execute("SELECT count(*) FROM sample WHERE signal_id = ?", (sid,)).fetchone()[0]
         )
+
+    # --- counters and states for reports ---------------------------------------------------------------------
+
+    def last_before(self, path: str, ts: datetime) -> Sample | None:
+        """The newest sample strictly before ``ts`` (the value a signal had at that instant)."""
+        sid = self._sid(path)
+        if sid is None:
+            return None
+        row = (
+            self._reader()
+            .execute(
+                "SELECT ts, value, quality FROM sample WHERE signal_id = ? AND ts < ? ORDER BY ts DESC LIMIT 1",
+                (sid, to_micros(ts)),
+            )
+            .fetchone()
+        )
+        return (
+            None
+            if row is None
+            else Sample(path, from_micros(row[0]), self._decode(sid, row[1]), Quality(row[2]))
+        )
+
+    def changes(self, path: str, start: datetime, end: datetime) -> list[tuple[int, Value]]:
+        """(microseconds, value) of a signal's samples in [start, end), led by the last one before ``start``: a
+        step function over the range, the shape a state timeline needs. Raw tuples, since a month of states for a
+        plant is hundreds of thousands of rows and building objects for each costs more than reading them."""
+        sid = self._sid(path)
+        if sid is None:
+            return []
+        db = self._reader()
+        a, z = to_micros(start), to_micros(end)
+        first = db.execute(
+            "SELECT ts, value FROM sample WHERE signal_id = ? AND ts < ? ORDER BY ts DESC LIMIT 1", (sid, a)
+        ).fetchall()
+        rest = db.execute(
+            "SELECT ts, value FROM sample WHERE signal_id = ? AND ts >= ? AND ts < ? ORDER BY ts", (sid, a, z)
+        ).fetchall()
+        return first + rest
+
+    def stop_facts(
+        self, asset: str, start: datetime, end: datetime
+    ) -> tuple[list[tuple[int, int | None]], int]:
+        """What a KPI report needs of an asset's stops in [start, end): the spans of planned ones (microseconds,
+        end None while open) and the number of failure events (non-micro stops in which the asset faulted)."""
+        db = self._reader()
+        a, z = to_micros(start), to_micros(end)
+        planned = db.execute(
+            "SELECT start_ts, end_ts FROM downtime WHERE asset = ? AND planned = 1 AND start_ts < ? "
+            "AND (end_ts IS NULL OR end_ts > ?) ORDER BY start_ts",
+            (asset, z, a),
+        ).fetchall()
+        (failures,) = db.execute(
+            "SELECT count(*) FROM downtime WHERE asset = ? AND micro = 0 AND start_ts >= ? AND start_ts < ? "
+            "AND states LIKE '%\"fault\"%'",
+            (asset, a, z),
+        ).fetchone()
+        return planned, int(failures)
+
+    def counter_increase(self, path: str, spans: Sequence[tuple[datetime, datetime]]) -> list[int]:
+        """How much a machine counter grew in each span (a reset to a lower value counts from zero).
+
+        Reads the value at each boundary through the primary key and scans a span only if its maximum is above its
+        end value, i.e. the counter was reset inside it: a 30-day report then costs index seeks, not a full scan.
+        """
+        sid = self._sid(path)
+        if sid is None:
+            return [0 for _ in spans]
+        db = self._reader()
+        out = []
+        for a, z in spans:
+            ua, uz = to_micros(a), to_micros(z)
+            before = db.execute(
+                "SELECT value FROM sample WHERE signal_id = ? AND ts < ? AND quality = 0 ORDER BY ts DESC LIMIT 1",
+                (sid, ua),
+            ).fetchone()
+            mx, n = db.execute(
+                "SELECT max(value), count(*) FROM sample WHERE signal_id = ? AND ts >= ? AND ts < ? AND quality = 0",
+                (sid, ua, uz),
+            ).fetchone()
+            if not n:
+                out.append(0)
+                continue
+            last = db.execute(
+                "SELECT value FROM sample WHERE signal_id = ? AND ts < ? AND quality = 0 ORDER BY ts DESC LIMIT 1",
+                (sid, uz),
+            ).fetchone()[0]
+            if mx <= last and (before is None or before[0] <= last):
+                base = (
+                    before[0]
+                    if before is not None
+                    else db.execute(
+                        "SELECT value FROM sample WHERE signal_id = ? AND ts >= ? AND quality = 0 ORDER BY ts LIMIT 1",
+                        (sid, ua),
+                    ).fetchone()[0]
+                )
+                out.append(int(last - base))
+                continue
+            total = 0
+            prev = before[0] if before is not None else None
+            for (v,) in db.execute(
+                "SELECT value FROM sample WHERE signal_id = ? AND ts >= ? AND ts < ? AND quality = 0 ORDER BY ts",
+                (sid, ua, uz),
+            ):
+                if prev is not None:
+                    total += v - prev if v >= prev else v
+                prev = v
+            out.append(int(total))
+        return out
+
+    # --- downtime --------------------------------------------------------------------------------------------
+
+    def upsert_stops(self, stops: Sequence[Stop]) -> None:
+        rows = [
+            (
+                s.id,
+                s.asset,
+                to_micros(s.start),
+                to_micros(s.end) if s.end else None,
+                s.first_state,
+                json.dumps(s.states),
+                s.reason,
+                s.reason_source,
+                int(s.planned),
+                int(s.micro),
+            )
+            for s in stops
+        ]
+        with self._write_lock:
+            conn = self._conn_w()
+            conn.execute("BEGIN")
+            try:
+                conn.executemany(
+                    "INSERT INTO downtime VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                    "end_ts = excluded.end_ts, states = excluded.states, reason = excluded.reason, "
+                    "reason_source = excluded.reason_source, planned = excluded.planned, micro = excluded.micro",
+                    rows,
+                )
+                for s in stops:
+                    for c in s.history:
+                        conn.execute(
+                            "INSERT INTO downtime_reason_history (downtime_id, ts, who, reason, previous, comment) "
+                            "SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM downtime_reason_history "
+                            "WHERE downtime_id = ? AND ts = ? AND who = ?)",
+                            (
+                                s.id,
+                                to_micros(c.ts),
+                                c.who,
+                                c.reason,
+                                c.previous,
+                                c.comment,
+                                s.id,
+                                to_micros(c.ts),
+                                c.who,
+                            ),
+                        )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def query_stops(
+        self, *, asset: str | None = None, start: datetime | None = None, end: datetime | None = None
+    ) -> list[Stop]:
+        """Stops overlapping [start, end), oldest first, with their reason history."""
+        where, args = ["1 = 1"], []  # type: list[str], list[object]
+        if asset:
+            where.append("asset = ?")
+            args.append(asset)
+        if end:
+            where.append("start_ts < ?")
+            args.append(to_micros(end))
+        if start:
+            where.append("(end_ts IS NULL OR end_ts > ?)")
+            args.append(to_micros(start))
+        db = self._reader()
+        rows = db.execute(
+            "SELECT id, asset, start_ts, end_ts, first_state, states, reason, reason_source, planned, micro "
+            f"FROM downtime WHERE {' AND '.join(where)} ORDER BY start_ts",
+            args,
+        ).fetchall()
+        history: dict[str, list[Classification]] = {}
+        if rows:
+            ids = [r[0] for r in rows]
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                for sid, ts, who, reason, prev, comment in db.execute(
+                    "SELECT downtime_id, ts, who, reason, previous, comment FROM downtime_reason_history "
+                    f"WHERE downtime_id IN ({','.join('?' * len(chunk))}) ORDER BY ts, id",
+                    chunk,
+                ):
+                    history.setdefault(sid, []).append(
+                        Classification(from_micros(ts), who, reason, prev, comment)
+                    )
+        return [
+            Stop(
+                asset=a,
+                start=from_micros(st),
+                first_state=fs,
+                end=from_micros(en) if en is not None else None,
+                states=json.loads(states),
+                reason=reason,
+                reason_source=rs,
+                planned=bool(pl),
+                micro=bool(mi),
+                history=history.get(sid, []),
+            )
+            for sid, a, st, en, fs, states, reason, rs, pl, mi in rows
+        ]

@@ -1,7 +1,8 @@
-"""Wiring of the machine-state engine: bus in, state events and KPI samples out.
+"""Wiring of the state mapping: signals in, ``<asset>/machine_state`` samples and ``state`` events out.
 
-Outputs go back on the Unified Namespace, like any signal: ``<asset>/kpi.availability``, ``kpi.effectiveness``,
-``kpi.quality``, ``kpi.oee`` (ratios 0..1), so they are stored, charted and exported like the machine's own data.
+The derived state goes back on the Unified Namespace like any signal, so the historian keeps the state timeline and
+other apps (OEE, maintenance) read it without knowing how each machine reports its state. At start and at a clean
+shutdown every asset is stamped ``disconnected``: time when werk was not watching is unknown, not "still running".
 """
 
 from __future__ import annotations
@@ -10,101 +11,123 @@ import asyncio
 from typing import Any
 
 from werk.apps.base import AppContext
-from werk.apps.machine_state.engine import MachineStateTracker
+from werk.apps.machine_state.mapping import StateMapper
 from werk.bus.base import Overflow
+from werk.config.model import AssetRef, StateMappingConfig
 from werk.core.model import Event, Quality, Sample, utcnow
 
-WATCHED = ("state", "item_state", "good_count", "scrap_count")
-KPI_SIGNALS = ("availability", "effectiveness", "quality", "oee")
+STATE_SIGNAL = "machine_state"
+TICK_S = 1.0
+
+
+def mapping_for(ref: AssetRef) -> StateMappingConfig:
+    """The asset's configured mapping, or a guess from what it has bound: werk states, else Machinery."""
+    if ref.config.states is not None:
+        return ref.config.states
+    bound = set(ref.config.source.signals) if ref.config.source else set()
+    if "state" in bound or not bound:
+        return StateMappingConfig(source="werk")
+    if "item_state" in bound:
+        return StateMappingConfig(source="machinery")
+    if "execution" in bound:
+        return StateMappingConfig(source="mtconnect")
+    return StateMappingConfig(source="werk")
 
 
 class MachineStateApp:
     name = "machine_state"
 
     def __init__(self) -> None:
-        self.trackers: dict[str, MachineStateTracker] = {}
-        self._by_path: dict[str, str] = {}  # asset UNS path -> asset name
-        self._state_signal: dict[str, str] = {}  # asset -> the signal that carries its state
+        self.mappers: dict[str, StateMapper] = {}
+        self.since: dict[str, Any] = {}
+        self.states: dict[str, str] = {}
+        self._paths: dict[str, str] = {}  # asset UNS path -> asset name
+        self._bus: Any = None
 
-    def _setup(self, ctx: AppContext) -> None:
-        start = utcnow()
-        sim = ctx.config.sim
-        for ref in ctx.config.assets():
-            ideal = ref.config.ideal_cycle_s
-            if ideal is not None and sim is not None and ref.config.sim is not None:
-                # a simulated asset runs `acceleration` times faster than the wall clock its samples are stamped
-                # with; its ideal cycle, given in simulated seconds, shrinks by the same factor
-                ideal /= sim.acceleration
-            self.trackers[ref.name] = MachineStateTracker(ref.name, ideal, start)
-            self._by_path[ref.path] = ref.name
-            bound = set(ref.config.source.signals) if ref.config.source else set()
-            self._state_signal[ref.name] = "state" if "state" in bound or not bound else "item_state"
+    def setup(self, refs: list[AssetRef]) -> None:
+        for ref in refs:
+            self.mappers[ref.name] = StateMapper(mapping_for(ref))
+            self._paths[ref.path] = ref.name
+            self.since[ref.name] = utcnow()
 
     async def run(self, ctx: AppContext) -> None:
-        self._setup(ctx)
-        # One subscription per watched signal name; the bus matches them by pattern on the UNS path.
-        subs = [ctx.bus.subscribe(f"+/+/+/+/+/+/{sig}", overflow=Overflow.BLOCK) for sig in WATCHED]
-        interval = ctx.config.apps.machine_state.kpi_interval_s
+        if not self.mappers:
+            self.setup(list(ctx.config.assets()))
+        self._bus = ctx.bus
+        await ctx.bus.publish(self._all("disconnected"))
+        signals = sorted({sig for m in self.mappers.values() for sig in m.signals})
+        subs = [ctx.bus.subscribe(f"+/+/+/+/+/+/{sig}", overflow=Overflow.BLOCK) for sig in signals]
         try:
             async with asyncio.TaskGroup() as tg:
                 for sub in subs:
                     tg.create_task(self._consume(ctx, sub))
-                tg.create_task(self._publish_kpis(ctx, interval))
+                tg.create_task(self._tick(ctx))
         finally:
             for sub in subs:
                 sub.close()
 
+    async def shutdown(self) -> None:
+        """Stamp every asset ``disconnected`` now: werk stops watching."""
+        if self._bus is not None:
+            await self._bus.publish(self._all("disconnected"))
+
+    def _all(self, state: str) -> list[Sample]:
+        now = utcnow()
+        for name in self._paths.values():
+            self.since[name], self.states[name] = now, state
+        return [Sample(f"{p}/{STATE_SIGNAL}", now, state) for p in self._paths]
+
     async def _consume(self, ctx: AppContext, sub: Any) -> None:
         async for batch in sub:
-            events = self.feed(batch)
-            if events:
+            samples, events = self.feed(batch)
+            if samples:
+                await ctx.bus.publish(samples)
                 await ctx.bus.publish_events(events)
 
-    def feed(self, batch: list[Sample]) -> list[Event]:
-        """Apply a batch to the trackers; return the state-change events it caused."""
+    async def _tick(self, ctx: AppContext) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            now = utcnow()
+            samples, events = [], []
+            for path, name in self._paths.items():
+                new = self.mappers[name].tick(now)
+                if new is not None:
+                    s, e = self._changed(path, name, now, new)
+                    samples.append(s)
+                    events.append(e)
+            if samples:
+                await ctx.bus.publish(samples)
+                await ctx.bus.publish_events(events)
+
+    def feed(self, batch: list[Sample]) -> tuple[list[Sample], list[Event]]:
+        """Apply a batch; return the derived state samples and the state-change events it caused."""
+        samples: list[Sample] = []
         events: list[Event] = []
         for s in batch:
             asset_path, _, signal = s.path.rpartition("/")
-            name = self._by_path.get(asset_path)
+            name = self._paths.get(asset_path)
             if name is None:
                 continue
-            tr = self.trackers[name]
-            if signal == self._state_signal[name]:
-                ch = tr.on_state(s.ts, s.value, s.quality is not Quality.BAD)
-                if ch is not None:
-                    events.append(
-                        Event(
-                            "state",
-                            asset_path,
-                            ch.ts,
-                            {"asset": name, "from": ch.previous, "to": ch.state, "duration_s": ch.duration_s},
-                        )
-                    )
-            elif signal in ("good_count", "scrap_count") and s.quality is not Quality.BAD:
-                tr.on_count(signal, s.value)
-        return events
+            new = self.mappers[name].feed(s.ts, signal, s.value, s.quality is not Quality.BAD)
+            if new is not None:
+                smp, ev = self._changed(asset_path, name, s.ts, new)
+                samples.append(smp)
+                events.append(ev)
+        return samples, events
 
-    async def _publish_kpis(self, ctx: AppContext, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            now = utcnow()
-            samples: list[Sample] = []
-            for asset_path, name in self._by_path.items():
-                k = self.trackers[name].kpis(now)
-                for sig in KPI_SIGNALS:
-                    v = getattr(k, sig)
-                    if v is not None:
-                        samples.append(Sample(f"{asset_path}/kpi.{sig}", now, round(float(v), 5)))
-            await ctx.bus.publish(samples)
+    def _changed(self, path: str, name: str, ts: Any, new: str) -> tuple[Sample, Event]:
+        # A source may stamp its first value before werk started (the value is older than our "disconnected"
+        # stamp); the timeline must not go back in time, so such a state starts when werk saw it.
+        previous_since = self.since.get(name, ts)
+        ts = max(ts, previous_since)
+        previous = self.states.get(name, "disconnected")
+        self.since[name], self.states[name] = ts, new
+        duration = max(0.0, (ts - previous_since).total_seconds())
+        data = {"asset": name, "from": previous, "to": new, "duration_s": duration}
+        return Sample(f"{path}/{STATE_SIGNAL}", ts, new), Event("state", path, ts, data)
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
-        now = utcnow()
-        out: dict[str, dict[str, Any]] = {}
-        for name, tr in self.trackers.items():
-            out[name] = {
-                "state": tr.state,
-                "since": tr.since.isoformat() if tr.since else None,
-                "time_in_state_s": {k: round(v, 1) for k, v in tr.time_in_state.items()},
-                "kpis": tr.kpis(now).as_dict(),
-            }
-        return out
+        return {
+            name: {"state": m.state, "since": self.since[name].isoformat() if name in self.since else None}
+            for name, m in self.mappers.items()
+        }

@@ -1,0 +1,69 @@
+"""Who may write: bearer tokens mapped to users and roles from the plant file.
+
+Reads are open on the loopback interface; every write names a role. Tokens are compared by SHA-256 digest in
+constant time and never logged. With no users configured, writes are refused with a message saying how to allow them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from fastapi import HTTPException, Request
+
+from werk.config.model import ROLE_RANK, ServerConfig
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: str
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Authenticator:
+    def __init__(self, server: ServerConfig) -> None:
+        self.users: list[tuple[str, User]] = []
+        for u in server.users:
+            digest = u.token_sha256
+            if digest is None and u.token_env:
+                secret = os.environ.get(u.token_env)
+                digest = token_digest(secret) if secret else None
+            if digest is not None:
+                self.users.append((digest, User(u.name, u.role)))
+
+    def user(self, request: Request) -> User | None:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return None
+        digest = token_digest(token.strip())
+        for known, user in self.users:
+            if hmac.compare_digest(known, digest):
+                return user
+        return None
+
+    def require(self, role: str) -> Callable[[Request], Awaitable[User]]:
+        """A FastAPI dependency: the caller must hold ``role`` or a higher one."""
+
+        async def dependency(request: Request) -> User:
+            if not self.users:
+                raise HTTPException(
+                    403, "writes are disabled: add a user with a token to server.users in the plant file"
+                )
+            user = self.user(request)
+            if user is None:
+                raise HTTPException(
+                    401, "missing or unknown bearer token", headers={"WWW-Authenticate": "Bearer"}
+                )
+            if ROLE_RANK[user.role] < ROLE_RANK[role]:
+                raise HTTPException(403, f"user {user.name!r} has role {user.role!r}; this needs {role!r}")
+            return user
+
+        return dependency

@@ -1,0 +1,258 @@
+"""Downtime and OEE endpoints: live KPIs, reports (JSON, CSV, Excel), stops, Pareto, timeline, classification."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from collections.abc import Callable
+from datetime import UTC, datetime, time, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Query
+from fastapi.responses import Response
+
+from werk.api.auth import Authenticator, User
+from werk.apps.oee.app import ReasonError
+from werk.apps.oee.report import PERIODS, ReportBuilder, Row
+from werk.core.downtime import Stop
+from werk.core.model import utcnow
+from werk.runtime.platform import Platform
+
+REPORT_COLUMNS: list[tuple[str, Callable[[Row], object]]] = [
+    ("period", lambda r: r.period),
+    ("level", lambda r: r.level),
+    ("scope", lambda r: r.report.scope),
+    ("start", lambda r: r.report.start.isoformat()),
+    ("end", lambda r: r.report.end.isoformat()),
+    ("availability", lambda r: r.report.availability),
+    ("effectiveness", lambda r: r.report.effectiveness),
+    ("quality_ratio", lambda r: r.report.quality_ratio),
+    ("oee", lambda r: r.report.oee),
+    ("teep", lambda r: r.report.teep),
+    ("scrap_ratio", lambda r: r.report.scrap_ratio),
+    ("mtbf_s", lambda r: r.report.mtbf_s),
+    ("mttr_s", lambda r: r.report.mttr_s),
+    ("failures", lambda r: r.report.failures),
+    ("produced", lambda r: r.report.pq),
+    ("good", lambda r: r.report.gq),
+    ("scrap", lambda r: r.report.sq),
+    ("POT_s", lambda r: r.report.time.pot_s),
+    ("PDOT_s", lambda r: r.report.time.pdot_s),
+    ("PBT_s", lambda r: r.report.time.pbt_s),
+    ("APT_s", lambda r: r.report.time.apt_s),
+    ("AUST_s", lambda r: r.report.time.aust_s),
+    ("ADET_s", lambda r: r.report.time.adet_s),
+    ("ADOT_s", lambda r: r.report.time.adot_s),
+    ("unknown_s", lambda r: r.report.time.unknown_s),
+    ("outside_POT_s", lambda r: r.report.time.outside_s),
+]
+
+
+def _range(platform: Platform, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    """Default: today in the plant's timezone, up to now."""
+    now = utcnow()
+    if start is None:
+        tz = ZoneInfo(platform.config.plant.timezone)
+        start = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz)
+    end = end or now
+    for t in (start, end):
+        if t.tzinfo is None:
+            raise HTTPException(422, f"timestamp {t.isoformat()} has no timezone; add 'Z' or an offset")
+    if start >= end:
+        raise HTTPException(422, f"start {start.isoformat()} is not before end {end.isoformat()}")
+    if end - start > timedelta(days=400):
+        raise HTTPException(422, "a report covers at most 400 days")
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def stop_out(stop: Stop, now: datetime, unqualified_after_s: float, labels: dict[str, str]) -> dict[str, Any]:
+    return {
+        "id": stop.id,
+        "asset": stop.asset,
+        "start": stop.start.isoformat(),
+        "end": stop.end.isoformat() if stop.end else None,
+        "duration_s": round(stop.duration_s(now), 3),
+        "first_state": stop.first_state,
+        "states": stop.states,
+        "reason": stop.reason,
+        "reason_label": labels.get(stop.reason or ""),
+        "reason_source": stop.reason_source,
+        "planned": stop.planned,
+        "micro": stop.micro,
+        "status": stop.status(now, unqualified_after_s),
+        "history": [
+            {
+                "ts": c.ts.isoformat(),
+                "who": c.who,
+                "reason": c.reason,
+                "previous": c.previous,
+                "comment": c.comment,
+            }
+            for c in stop.history
+        ],
+    }
+
+
+def build_oee_router(platform: Platform, auth: Authenticator) -> APIRouter:
+    r = APIRouter(prefix="/api", tags=["downtime & OEE"])
+    oee = platform.oee
+    labels = {code: c.label or code for code, c in oee.reasons.items()}
+    names = {ref.name for ref in platform.config.assets()}
+
+    def builder() -> ReportBuilder:
+        assert platform.historian is not None
+        return ReportBuilder(platform.config, platform.historian)
+
+    def check_assets(asset: list[str] | None) -> list[str] | None:
+        for a in asset or []:
+            if a not in names:
+                raise HTTPException(404, f"no asset named {a!r}; GET /api/assets lists them")
+        return asset or None
+
+    @r.get("/oee/live")
+    async def live() -> dict[str, Any]:
+        """KPIs of the current shift per asset, line and plant (ISO 22400-2; ratios 0..1, times in seconds)."""
+        return oee.snapshot()
+
+    @r.get("/oee/report", response_model=None)
+    async def report(
+        start: datetime | None = None,
+        end: datetime | None = None,
+        period: Annotated[str, Query(pattern="^(range|shift|day|week)$")] = "shift",
+        asset: Annotated[list[str] | None, Query()] = None,
+        format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
+    ) -> Any:
+        """KPI report for a range, one row per period and scope. ``format=csv`` or ``xlsx`` downloads it."""
+        a, z = _range(platform, start, end)
+        rows = await asyncio.to_thread(builder().report, a, z, period=period, assets=check_assets(asset))
+        if format == "csv":
+            return Response(_csv(rows), media_type="text/csv", headers=_attachment("oee-report.csv"))
+        if format == "xlsx":
+            return Response(
+                _xlsx(rows),
+                media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                headers=_attachment("oee-report.xlsx"),
+            )
+        return {
+            "start": a.isoformat(),
+            "end": z.isoformat(),
+            "period": period,
+            "periods": list(PERIODS),
+            "rows": [{"period": x.period, "level": x.level, **x.report.as_dict()} for x in rows],
+        }
+
+    @r.get("/downtime")
+    async def downtime(
+        start: datetime | None = None,
+        end: datetime | None = None,
+        asset: str | None = None,
+        status: Annotated[str, Query(pattern="^(all|open|unqualified|classified)$")] = "all",
+    ) -> list[dict[str, Any]]:
+        """Stops overlapping the range (default today), newest first."""
+        a, z = _range(platform, start, end)
+        check_assets([asset] if asset else None)
+        assert platform.historian is not None
+        stops = await asyncio.to_thread(platform.historian.query_stops, asset=asset, start=a, end=z)
+        now = utcnow()
+        after = oee.settings.unqualified_after_s
+        out = [stop_out(s, now, after, labels) for s in reversed(stops)]
+        return out if status == "all" else [s for s in out if s["status"] == status]
+
+    @r.get("/downtime/pareto")
+    async def pareto(
+        start: datetime | None = None, end: datetime | None = None, asset: str | None = None
+    ) -> list[dict[str, object]]:
+        """Downtime by reason, longest first (micro-stops included, disconnected time is not a stop)."""
+        a, z = _range(platform, start, end)
+        check_assets([asset] if asset else None)
+        assert platform.historian is not None
+        stops = await asyncio.to_thread(platform.historian.query_stops, asset=asset, start=a, end=z)
+        return oee.pareto(stops, utcnow())
+
+    @r.get("/downtime/reasons")
+    async def reasons() -> dict[str, Any]:
+        """The reason tree of the plant file."""
+        return {code: c.model_dump() for code, c in oee.settings.reasons.items()}
+
+    @r.post("/downtime/{stop_id}/reason")
+    async def set_reason(
+        stop_id: str,
+        reason: Annotated[str, Body(embed=True)],
+        comment: Annotated[str, Body(embed=True, max_length=500)] = "",
+        user: User = Depends(auth.require("operator")),  # noqa: B008 - FastAPI's dependency idiom
+    ) -> dict[str, Any]:
+        """Classify a stop. Operators classify stops without a reason; changing a person's reason needs a
+        supervisor. Every change is kept with who and when."""
+        current = oee.stops.get(stop_id)
+        if current is not None and current.reason_source == "operator" and user.role == "operator":
+            raise HTTPException(
+                403, "this stop was already classified by a person; a supervisor may change it"
+            )
+        try:
+            stop = await oee.classify(stop_id, reason, user.name, comment)
+        except ReasonError as exc:
+            raise HTTPException(404 if "no stop" in str(exc) else 422, str(exc)) from None
+        return stop_out(stop, utcnow(), oee.settings.unqualified_after_s, labels)
+
+    @r.get("/timeline")
+    async def timeline(
+        start: datetime | None = None,
+        end: datetime | None = None,
+        minutes: Annotated[float | None, Query(gt=0)] = None,
+    ) -> dict[str, Any]:
+        """Each asset's state intervals (a Gantt-like strip)."""
+        now = utcnow()
+        if minutes is not None and start is None:
+            start = now - timedelta(minutes=minutes)
+        a, z = _range(platform, start, end)
+        b = builder()
+        result = await asyncio.to_thread(
+            lambda: {
+                ref.name: [
+                    {"start": i.start.isoformat(), "end": i.end.isoformat(), "state": i.state}
+                    for i in b.intervals(ref, a, z, now)
+                ]
+                for ref in b.refs
+            }
+        )
+        return {"start": a.isoformat(), "end": z.isoformat(), "assets": result}
+
+    return r
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+def _csv(rows: list[Row]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow([name for name, _ in REPORT_COLUMNS])
+    for row in rows:
+        w.writerow(["" if (v := get(row)) is None else v for _, get in REPORT_COLUMNS])
+    return buf.getvalue()
+
+
+def _xlsx(rows: list[Row]) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "OEE report"
+    ws.append([name for name, _ in REPORT_COLUMNS])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        ws.append([get(row) for _, get in REPORT_COLUMNS])
+    for i, (name, _) in enumerate(REPORT_COLUMNS, start=1):
+        if name in ("availability", "effectiveness", "quality_ratio", "oee", "teep", "scrap_ratio"):
+            for (cell,) in ws.iter_rows(min_row=2, min_col=i, max_col=i):
+                cell.number_format = "0.0%"
+    ws.freeze_panes = "A2"
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()

@@ -1,0 +1,183 @@
+"""Wiring of downtime and OEE: derived states in, stops persisted and KPIs published, reasons from people.
+
+Every ``kpi_interval_s`` it computes the current shift's report per asset, line and plant from the historian (the
+same code as any historical report) over the part of the shift werk has watched (from the later of shift start and
+werk's start: before that werk saw nothing, and a live figure diluted by hours it never saw helps nobody; the
+historical report over the whole shift counts that time as unknown), and publishes each asset's ratios as ``<asset>/kpi.availability``,
+``kpi.effectiveness``, ``kpi.quality``, ``kpi.oee`` samples, and ``downtime`` events for stops that became
+unqualified.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Any
+
+from werk.apps.base import AppContext
+from werk.apps.oee.report import ReportBuilder
+from werk.apps.oee.stops import StopTracker, classify, pareto
+from werk.bus.base import Overflow
+from werk.config.model import WerkConfig
+from werk.core.downtime import Stop
+from werk.core.model import Event, Quality, Sample, utcnow
+from werk.errors import WerkError
+
+log = logging.getLogger(__name__)
+
+KPI_SIGNALS = {
+    "availability": "availability",
+    "effectiveness": "effectiveness",
+    "quality": "quality_ratio",
+    "oee": "oee",
+}
+RECENT_STOPS = 5000  # stops kept in memory for the live view; all are in the store
+
+
+class ReasonError(WerkError, ValueError):
+    """An unknown reason code, or a stop that does not exist."""
+
+
+class OeeApp:
+    name = "oee"
+
+    def __init__(self, config: WerkConfig) -> None:
+        self.config = config
+        self.settings = config.apps.oee
+        self.reasons = self.settings.reason_index()
+        planned = frozenset(code for code, r in self.reasons.items() if r.planned)
+        self.refs = {r.name: r for r in config.assets()}
+        self._by_path = {r.path: r.name for r in self.refs.values()}
+        self.trackers = {n: StopTracker(n, self.settings.micro_stop_s, planned) for n in self.refs}
+        self.stops: dict[str, Stop] = {}
+        self.live: dict[str, Any] = {}
+        self._notified: set[str] = set()
+        self._ctx: AppContext | None = None
+        self._builder: ReportBuilder | None = None
+        self.started = utcnow()
+
+    async def run(self, ctx: AppContext) -> None:
+        self._ctx = ctx
+        self._builder = ReportBuilder(self.config, ctx.historian)
+        self.started = utcnow()
+        recent = await asyncio.to_thread(ctx.historian.query_stops, start=utcnow())
+        for s in recent:  # stops still open when werk last stopped
+            self.stops[s.id] = s
+        sub = ctx.bus.subscribe("+/+/+/+/+/+/machine_state", overflow=Overflow.BLOCK)
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._consume(ctx, sub))
+                tg.create_task(self._periodic(ctx))
+        finally:
+            sub.close()
+
+    async def _consume(self, ctx: AppContext, sub: Any) -> None:
+        async for batch in sub:
+            changed = self.feed(batch)
+            if changed:
+                await asyncio.to_thread(ctx.historian.upsert_stops, changed)
+                await ctx.bus.publish_events([self._event(s, "changed") for s in changed])
+
+    def feed(self, batch: list[Sample]) -> list[Stop]:
+        changed: dict[str, Stop] = {}
+        for s in batch:
+            name = self._by_path.get(s.path.rpartition("/")[0])
+            if name is None or s.quality is Quality.BAD:
+                continue
+            for stop in self.trackers[name].on_state(s.ts, str(s.value)):
+                self.stops[stop.id] = stop
+                changed[stop.id] = stop
+        if len(self.stops) > RECENT_STOPS:
+            for key in sorted(self.stops, key=lambda k: self.stops[k].start)[
+                : len(self.stops) - RECENT_STOPS
+            ]:
+                del self.stops[key]
+        return list(changed.values())
+
+    async def _periodic(self, ctx: AppContext) -> None:
+        while True:
+            await asyncio.sleep(self.settings.kpi_interval_s)
+            now = utcnow()
+            try:
+                self.live = await asyncio.to_thread(self.compute_live, now)
+            except Exception:
+                log.exception("oee.live_failed")
+                continue
+            samples = [
+                Sample(f"{self.refs[name].path}/kpi.{sig}", now, round(float(v), 5))
+                for name, rep in self.live["assets"].items()
+                for sig, key in KPI_SIGNALS.items()
+                if (v := rep[key]) is not None
+            ]
+            await ctx.bus.publish(samples)
+            fresh = [s for s in self.unqualified(now) if s.id not in self._notified]
+            if fresh:
+                self._notified.update(s.id for s in fresh)
+                await ctx.bus.publish_events([self._event(s, "unqualified") for s in fresh])
+
+    def compute_live(self, now: datetime) -> dict[str, Any]:
+        assert self._builder is not None
+        shift = self._builder.current_shift(now)
+        a = max(shift.start, self.started)
+        rows = self._builder.report(a, min(shift.end, now), now=now) if a < now else []
+        if not rows:
+            return {}
+        return {
+            "shift": {"name": shift.name, "start": shift.start.isoformat(), "end": shift.end.isoformat()},
+            "window": {"start": a.isoformat(), "end": now.isoformat()},
+            "assets": {r.report.scope: r.report.as_dict() for r in rows if r.level == "asset"},
+            "lines": {r.report.scope: r.report.as_dict() for r in rows if r.level == "line"},
+            "plant": next(r.report.as_dict() for r in rows if r.level == "plant"),
+        }
+
+    def unqualified(self, now: datetime) -> list[Stop]:
+        after = self.settings.unqualified_after_s
+        return [s for s in self.stops.values() if s.status(now, after) == "unqualified"]
+
+    async def classify(self, stop_id: str, reason: str, who: str, comment: str = "") -> Stop:
+        """Set a stop's reason (operators and supervisors, through the API); the change is kept in its history."""
+        if reason not in self.reasons:
+            raise ReasonError(f"unknown reason code {reason!r}; GET /api/downtime/reasons lists them")
+        assert self._ctx is not None
+        stop = self.stops.get(stop_id)
+        if stop is None:
+            asset, _, _ = stop_id.partition("@")
+            found = [
+                s
+                for s in await asyncio.to_thread(self._ctx.historian.query_stops, asset=asset)
+                if s.id == stop_id
+            ]
+            if not found:
+                raise ReasonError(f"no stop with id {stop_id!r}")
+            stop = found[0]
+        classify(stop, reason, who, utcnow(), planned=self.reasons[reason].planned, comment=comment)
+        await asyncio.to_thread(self._ctx.historian.upsert_stops, [stop])
+        await self._ctx.bus.publish_events([self._event(stop, "classified")])
+        return stop
+
+    def _event(self, stop: Stop, what: str) -> Event:
+        ref = self.refs[stop.asset]
+        return Event(
+            "downtime",
+            ref.path,
+            stop.end or stop.start,
+            {
+                "id": stop.id,
+                "what": what,
+                "asset": stop.asset,
+                "reason": stop.reason,
+                "first_state": stop.first_state,
+            },
+        )
+
+    def pareto(self, stops: list[Stop], now: datetime) -> list[dict[str, object]]:
+        rows = pareto(stops, now, self.settings.unqualified_after_s)
+        for r in rows:
+            r["label"] = (
+                self.reasons[str(r["reason"])].label if r["reason"] in self.reasons else str(r["reason"])
+            )
+        return rows
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.live

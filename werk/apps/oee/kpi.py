@@ -1,0 +1,289 @@
+"""ISO 22400-2:2014 time model and KPIs for a work unit (an asset), a group of them (a line, the plant), any range.
+
+Time elements (seconds), within the window asked for:
+  POT   planned operation time     shift time from the calendar
+  PDOT  planned down time          planned breaks, stops whose reason is planned, the ``planned_stop`` state
+  PBT   planned busy time          POT - PDOT
+  APT   actual production time     ``running``
+  AUST  actual unit setup time     ``setup``
+  ADET  actual unit delay time     ``idle``, ``starved``, ``blocked`` (micro-stops are delays)
+  ADOT  actual unit down time      ``fault``, ``maintenance`` (unplanned)
+  unknown                          ``disconnected`` and gaps without data: werk cannot tell, so it is not APT;
+                                    it stays in PBT (availability drops) and the report shows how much there was
+Quantities: PQ produced, GQ good, SQ scrap; PRI planned run time per item (the ideal cycle time).
+KPIs (clause 5.x of ISO 22400-2):
+  availability   = APT / PBT
+  effectiveness  = PRI x PQ / APT
+  quality ratio  = GQ / PQ
+  OEE index      = availability x effectiveness x quality ratio
+  TEEP           = OEE x PBT / calendar time  (not in ISO 22400-2; the common "total effective" extension)
+  scrap ratio    = SQ / PQ
+  MTBF           = APT / FE,  MTTR = ADOT / FE  (FE: failure events, stops that began with a fault)
+Production outside POT is not in PBT; it is reported as ``outside_s`` so it is visible, not hidden.
+A ratio whose denominator is zero is None ("not defined"), never 0 or 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from werk.apps.oee.shifts import ShiftPeriod
+from werk.core.model import to_micros
+
+Span = tuple[datetime, datetime]
+
+TIME_CLASS = {
+    "running": "apt",
+    "setup": "aust",
+    "idle": "adet",
+    "starved": "adet",
+    "blocked": "adet",
+    "fault": "adot",
+    "maintenance": "adot",
+    "planned_stop": "pdot",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StateInterval:
+    start: datetime
+    end: datetime
+    state: str
+
+
+@dataclass
+class TimeModel:
+    pot_s: float = 0.0
+    pdot_s: float = 0.0
+    pbt_s: float = 0.0
+    apt_s: float = 0.0
+    aust_s: float = 0.0
+    adet_s: float = 0.0
+    adot_s: float = 0.0
+    unknown_s: float = 0.0
+    outside_s: float = 0.0  # production (running) outside planned operation time
+    calendar_s: float = 0.0
+
+    def add(self, other: TimeModel) -> None:
+        for k, v in asdict(other).items():
+            setattr(self, k, getattr(self, k) + v)
+
+
+@dataclass
+class KpiReport:
+    scope: str  # asset name, line path or "plant"
+    start: datetime
+    end: datetime
+    time: TimeModel
+    pq: int
+    gq: int
+    sq: int
+    failures: int
+    pri_s: float | None
+    availability: float | None
+    effectiveness: float | None
+    quality_ratio: float | None
+    oee: float | None
+    teep: float | None
+    scrap_ratio: float | None
+    mtbf_s: float | None
+    mttr_s: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["start"], d["end"] = self.start.isoformat(), self.end.isoformat()
+        return d
+
+
+Us = tuple[int, int]  # a span in integer microseconds: the hot loops run on ints, not datetimes
+
+
+def _us(spans: Iterable[Span]) -> list[Us]:
+    return [(to_micros(a), to_micros(z)) for a, z in spans]
+
+
+def _dur(spans: Iterable[Us]) -> float:
+    return sum(e - s for s, e in spans) / 1e6
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return None if den <= 0 else num / den
+
+
+def _clip(spans: Iterable[Us], a: int, z: int) -> list[Us]:
+    return [(max(s, a), min(e, z)) for s, e in spans if min(e, z) > max(s, a)]
+
+
+def _subtract(base: Sequence[Us], holes: Sequence[Us]) -> list[Us]:
+    out: list[Us] = []
+    for s, e in base:
+        cur = s
+        for hs, he in holes:
+            if he <= cur or hs >= e:
+                continue
+            if hs > cur:
+                out.append((cur, hs))
+            cur = max(cur, he)
+        if cur < e:
+            out.append((cur, e))
+    return out
+
+
+def _union(spans: Iterable[Us]) -> list[Us]:
+    out: list[Us] = []
+    for s, e in sorted(spans):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
+def intersect(a: Sequence[Us], b: Sequence[Us]) -> list[Us]:
+    """Intersection of two sorted lists of disjoint spans (two-pointer sweep, linear)."""
+    out: list[Us] = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        s, e = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if s < e:
+            out.append((s, e))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def _overlap_by_state(intervals: Sequence[tuple[int, int, str]], spans: Sequence[Us]) -> dict[str, int]:
+    """Microseconds of each state inside ``spans`` (both sorted and disjoint): one two-pointer pass."""
+    out: dict[str, int] = {}
+    i = j = 0
+    while i < len(intervals) and j < len(spans):
+        s, e, state = intervals[i]
+        a, b = spans[j]
+        lo, hi = max(s, a), min(e, b)
+        if lo < hi:
+            out[state] = out.get(state, 0) + hi - lo
+        if e < b:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def time_model(
+    intervals: Sequence[StateInterval],
+    shifts: Sequence[ShiftPeriod],
+    window: Span,
+    planned_stops: Sequence[Span] = (),
+) -> TimeModel:
+    """Classify every second of ``window`` (sorted, non-overlapping state intervals; gaps count as unknown)."""
+    return time_model_us(
+        [(to_micros(i.start), to_micros(i.end), i.state) for i in intervals],
+        shifts,
+        (to_micros(window[0]), to_micros(window[1])),
+        _us(planned_stops),
+    )
+
+
+def time_model_us(
+    intervals: Sequence[tuple[int, int, str]],
+    shifts: Sequence[ShiftPeriod],
+    window: Us,
+    planned_stops: Sequence[Us] = (),
+) -> TimeModel:
+    """``time_model`` on integer microseconds (what the report builder reads from the historian)."""
+    a, z = window
+    pot = _union(_clip(_us((p.start, p.end) for p in shifts), a, z))  # overlapping shifts count once
+    breaks = _union(_clip(_us(b for p in shifts for b in p.breaks), a, z))
+    busy = _subtract(pot, breaks)  # shift time where production is planned, before planned stops
+    planned = sorted(_clip(planned_stops, a, z))
+    busy_unplanned = _subtract(busy, planned)
+    tm = TimeModel(calendar_s=(z - a) / 1e6, pot_s=_dur(pot))
+    tm.pdot_s = _dur(breaks) + _dur(intersect(busy, planned))
+    clipped = [(max(s, a), min(e, z), st) for s, e, st in intervals if min(e, z) > max(s, a)]
+    inside = _overlap_by_state(clipped, busy_unplanned)
+    in_pot = _overlap_by_state(clipped, pot)
+    for state, us in inside.items():
+        cls = TIME_CLASS.get(state, "unknown")
+        if cls == "pdot":
+            tm.pdot_s += us / 1e6
+        elif cls != "unknown":
+            setattr(tm, f"{cls}_s", getattr(tm, f"{cls}_s") + us / 1e6)
+    running_total = sum(e - s for s, e, st in clipped if TIME_CLASS.get(st) == "apt")
+    running_in_pot = sum(us for st, us in in_pot.items() if TIME_CLASS.get(st) == "apt")
+    tm.outside_s = (running_total - running_in_pot) / 1e6
+    tm.pbt_s = tm.pot_s - tm.pdot_s
+    tm.unknown_s = max(0.0, tm.pbt_s - tm.apt_s - tm.aust_s - tm.adet_s - tm.adot_s)
+    return tm
+
+
+def kpis(
+    scope: str,
+    window: Span,
+    tm: TimeModel,
+    *,
+    pq: int,
+    gq: int,
+    failures: int,
+    pri_s: float | None,
+    ideal_time_s: float | None = None,
+    effectiveness_apt_s: float | None = None,
+) -> KpiReport:
+    """KPIs from a time model and quantities.
+
+    For a group of assets with different ideal cycle times, ``ideal_time_s`` is the sum of PRI x PQ over the assets
+    that have a PRI, and ``effectiveness_apt_s`` the APT of those same assets (an asset without an ideal cycle time,
+    like a compressor, must not dilute the group's effectiveness).
+    """
+    sq = pq - gq
+    ideal = ideal_time_s if ideal_time_s is not None else (pri_s * pq if pri_s is not None else None)
+    avail = _ratio(tm.apt_s, tm.pbt_s)
+    apt_e = tm.apt_s if effectiveness_apt_s is None else effectiveness_apt_s
+    eff = _ratio(ideal, apt_e) if ideal is not None else None
+    qual = _ratio(gq, pq)
+    oee = avail * eff * qual if avail is not None and eff is not None and qual is not None else None
+    teep = oee * tm.pbt_s / tm.calendar_s if oee is not None and tm.calendar_s > 0 else None
+    return KpiReport(
+        scope=scope,
+        start=window[0],
+        end=window[1],
+        time=tm,
+        pq=pq,
+        gq=gq,
+        sq=sq,
+        failures=failures,
+        pri_s=pri_s,
+        availability=avail,
+        effectiveness=eff,
+        quality_ratio=qual,
+        oee=oee,
+        teep=teep,
+        scrap_ratio=_ratio(sq, pq),
+        mtbf_s=_ratio(tm.apt_s, failures),
+        mttr_s=_ratio(tm.adot_s, failures),
+    )
+
+
+def combine(scope: str, window: Span, reports: Sequence[KpiReport]) -> KpiReport:
+    """A line or plant: time elements and quantities add up; effectiveness weighs each asset's own PRI."""
+    tm = TimeModel()
+    for r in reports:
+        tm.add(r.time)
+    tm.calendar_s = sum(r.time.calendar_s for r in reports)
+    with_pri = [r for r in reports if r.pri_s is not None]
+    ideal = sum(r.pri_s * r.pq for r in with_pri if r.pri_s is not None)
+    return kpis(
+        scope,
+        window,
+        tm,
+        pq=sum(r.pq for r in reports),
+        gq=sum(r.gq for r in reports),
+        failures=sum(r.failures for r in reports),
+        pri_s=None,
+        ideal_time_s=ideal if with_pri else None,
+        effectiveness_apt_s=sum(r.time.apt_s for r in with_pri),
+    )

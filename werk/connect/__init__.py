@@ -1,8 +1,25 @@
 """Connectors to machines, one module per protocol, built from the plant file."""
 
-from werk.config.model import WerkConfig
+from werk.config.model import SourceBinding, WerkConfig
 from werk.connect.base import Connector, ConnectorStatus
+from werk.connect.modbus import ModbusConnector
+from werk.connect.mqtt import MqttConnector, MqttPublisher
 from werk.connect.opcua import OpcUaConnector
+
+_NODE_ID_PREFIXES = ("ns=", "nsu=", "i=", "s=", "g=", "b=")
+
+
+def _full_address(kind: str, src: SourceBinding, address: str) -> str:
+    """Apply a binding's ``root`` the way its protocol reads it.
+
+    OPC UA: prefix of a NodeId, unless the address is a full NodeId. MQTT: prefix of the topic name. Modbus: default
+    tokens in front of the address (``root: "unit=2 CDAB"``), which later tokens override.
+    """
+    if kind == "opcua":
+        return address if address.startswith(_NODE_ID_PREFIXES) else src.root + address
+    if kind == "modbus":
+        return f"{src.root} {address}".strip()
+    return src.root + address
 
 
 def build_connectors(config: WerkConfig) -> list[Connector]:
@@ -12,16 +29,26 @@ def build_connectors(config: WerkConfig) -> list[Connector]:
         src = ref.config.source
         if src is None:
             continue
+        kind = config.connectors[src.connector].type
         for signal, address in src.signals.items():
-            full = (
-                address if address.startswith(("ns=", "nsu=", "i=", "s=", "g=", "b=")) else src.root + address
-            )
-            bindings[src.connector][full] = ref.signal_path(signal)
+            bindings[src.connector][_full_address(kind, src, address)] = ref.signal_path(signal)
     out: list[Connector] = []
     for name, cfg in config.connectors.items():
         if cfg.type == "opcua":
             out.append(OpcUaConnector(name, cfg, bindings[name]))
+        elif cfg.type == "mqtt":
+            out.append(MqttConnector(name, cfg, bindings[name]))
+        elif cfg.type == "modbus":
+            out.append(ModbusConnector(name, cfg, bindings[name]))
     return out
 
 
-__all__ = ["Connector", "ConnectorStatus", "OpcUaConnector", "build_connectors"]
+__all__ = [
+    "Connector",
+    "ConnectorStatus",
+    "ModbusConnector",
+    "MqttConnector",
+    "MqttPublisher",
+    "OpcUaConnector",
+    "build_connectors",
+]

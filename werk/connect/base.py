@@ -6,12 +6,15 @@ A connector owns its protocol session and its reconnect policy; it knows nothing
 
 from __future__ import annotations
 
+import logging
+import math
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from werk.core.model import Sample
+from werk.core.model import Quality, Sample, Value, utcnow
 
 
 @dataclass
@@ -41,3 +44,58 @@ class Connector(Protocol):
         """Batches of samples until cancelled. Never ends on a lost connection: it reconnects, and while the source
         is away it yields one batch marking every bound signal BAD."""
         ...
+
+
+class SignalLedger:
+    """What a connector has delivered: each signal's last value (to mark it BAD, carrying that value, when the
+    source goes away) and the counters and rate in its status. Shared by every protocol so they report alike."""
+
+    RATE_WINDOW_S = 2.0
+
+    def __init__(self, status: ConnectorStatus) -> None:
+        self.status = status
+        self.last: dict[str, Value] = {}
+        self._rate_t = time.monotonic()
+        self._rate_n = 0
+
+    def account(self, batch: list[Sample]) -> None:
+        st = self.status
+        st.samples += len(batch)
+        st.last_sample = batch[-1].ts
+        for s in batch:
+            self.last[s.path] = s.value
+        self._rate_n += len(batch)
+        now = time.monotonic()
+        if now - self._rate_t >= self.RATE_WINDOW_S:
+            st.rate = self._rate_n / (now - self._rate_t)
+            self._rate_t, self._rate_n = now, 0
+
+    def lost(self, exc: BaseException, *, was_connected: bool, logger: logging.Logger, protocol: str) -> None:
+        """Count and log a failed session: a warning if it had been up, info while still trying to connect."""
+        self.status.errors += 1
+        self.status.last_error = f"{type(exc).__name__}: {exc}"
+        level = logging.WARNING if was_connected else logging.INFO
+        logger.log(level, "%s.lost connector=%s error=%s", protocol, self.status.name, self.status.last_error)
+
+    def mark_bad(self) -> list[Sample]:
+        """One BAD sample per signal that had a value, carrying it, so nobody mistakes stale data for live."""
+        now = utcnow()
+        return [Sample(path, now, value, Quality.BAD) for path, value in self.last.items()]
+
+
+class RateLimitedLog:
+    """Log a recurring problem once per key per ``every_s``, with how many were not logged in between."""
+
+    def __init__(self, logger: logging.Logger, every_s: float = 60.0) -> None:
+        self.logger = logger
+        self.every_s = every_s
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def warning(self, key: str, msg: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self._last.get(key, -math.inf) < self.every_s:
+            self._suppressed[key] = self._suppressed.get(key, 0) + 1
+            return
+        self._last[key] = now
+        self.logger.warning(msg + " suppressed=%d", *args, self._suppressed.pop(key, 0))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from asyncua import Client, ua
 
 from werk.config.model import OpcUaConnectorConfig
-from werk.connect.base import ConnectorStatus
+from werk.connect.base import ConnectorStatus, SignalLedger
 from werk.core.model import Quality, Sample, Value, utcnow
 from werk.errors import ConnectorError
 
@@ -101,9 +100,7 @@ class OpcUaConnector:
         self.config = config
         self.bindings = dict(bindings)
         self.status = ConnectorStatus(name=name, type="opcua", endpoint=config.endpoint)
-        self._last: dict[str, Value] = {}
-        self._rate_t = time.monotonic()
-        self._rate_n = 0
+        self._ledger = SignalLedger(self.status)
 
     async def stream(self) -> AsyncIterator[list[Sample]]:
         delay = self.config.reconnect_min_s
@@ -123,16 +120,13 @@ class OpcUaConnector:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # any failure of the session leads to the same recovery
-                self.status.errors += 1
-                self.status.last_error = f"{type(exc).__name__}: {exc}"
-                level = logging.WARNING if was_connected else logging.INFO
-                log.log(level, "opcua.lost connector=%s error=%s", self.name, self.status.last_error)
+                self._ledger.lost(exc, was_connected=was_connected, logger=log, protocol="opcua")
             finally:
                 self.status.connected = False
                 with contextlib.suppress(Exception, asyncio.CancelledError):
                     await asyncio.wait_for(client.disconnect(), 2.0)
             if was_connected:
-                bad = self._mark_bad()
+                bad = self._ledger.mark_bad()
                 if bad:
                     yield bad
             self.status.reconnects += 1
@@ -173,22 +167,5 @@ class OpcUaConnector:
                 raise ConnectorError(handler.lost)
             if handler.pending:
                 batch, handler.pending = handler.pending, []
-                self._account(batch)
+                self._ledger.account(batch)
                 yield batch
-
-    def _account(self, batch: list[Sample]) -> None:
-        st = self.status
-        st.samples += len(batch)
-        st.last_sample = batch[-1].ts
-        for s in batch:
-            self._last[s.path] = s.value
-        self._rate_n += len(batch)
-        now = time.monotonic()
-        if now - self._rate_t >= 2.0:
-            st.rate = self._rate_n / (now - self._rate_t)
-            self._rate_t, self._rate_n = now, 0
-
-    def _mark_bad(self) -> list[Sample]:
-        """One BAD sample per bound signal, carrying its last value, so nobody mistakes stale data for live."""
-        now = utcnow()
-        return [Sample(path, now, value, Quality.BAD) for path, value in self._last.items()]

@@ -1,0 +1,475 @@
+"""MQTT connector (aiomqtt): bound topics carrying JSON values become UNS samples; and a publisher for werk's own.
+
+Topic rules follow MQTT 3.1.1 section 4.7 (and MQTT 5.0 section 4.7, which keeps them): a topic name is UTF-8, at
+least one character, at most 65535 bytes (section 1.5.3), and holds no wildcard ``+`` or ``#``; topics starting
+with ``$`` are the broker's own (section 4.7.2). Each bound topic feeds exactly one signal, so bindings name topics,
+not filters.
+
+Payloads (JSON, RFC 8259), one of:
+
+* a bare value: ``42.1``, ``"running"``, ``true``; stamped with the time it was received (and UNCERTAIN when it
+  is a retained message, whose age nobody knows);
+* an object ``{"value": 42.1, "ts": "2026-01-02T03:04:05.123Z", "quality": "good"}``; ``ts`` is ISO 8601 with a
+  UTC offset, or epoch milliseconds (a number); ``quality`` is ``good``, ``uncertain`` or ``bad``; both optional;
+  other keys are ignored (devices add their own);
+* a batch: a JSON array of such objects, each with its ``ts`` (samples of one batch without their own stamps would
+  all share the receive time, and a sample's identity is its (signal, time)).
+
+Anything else is malformed: counted in ``status.errors``, logged once per topic per minute with the reason, skipped;
+in a batch only the bad items are skipped. The connector never stops for a payload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import os
+import ssl
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+
+import aiomqtt
+
+from werk.config.model import MqttConnectorConfig
+from werk.connect.base import ConnectorStatus, RateLimitedLog, SignalLedger
+from werk.core.model import Quality, Sample, Value, utcnow
+from werk.errors import ConnectorError
+
+log = logging.getLogger(__name__)
+
+MAX_QUEUED_MESSAGES = (
+    100_000  # received but not yet taken by the consumer; beyond that the oldest are dropped
+)
+MAX_BATCH_MESSAGES = 1000  # messages folded into one batch when they are already waiting
+LOG_EVERY_S = 60.0  # a topic's malformed payloads are logged at most this often
+SUBSCRIBE_CHUNK = 100  # topics per SUBSCRIBE packet
+PUBLISH_CHUNK = 100  # publishes in flight at once
+#: epoch milliseconds outside 2000..2100 are almost always seconds or microseconds sent by mistake
+_MS_MIN, _MS_MAX = 946_684_800_000, 4_102_444_800_000
+_QUALITIES = {"good": Quality.GOOD, "uncertain": Quality.UNCERTAIN, "bad": Quality.BAD}
+
+
+class PayloadError(ValueError):
+    """A payload or one item of it does not follow the format in this module's docstring."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One decoded value; ``ts`` is None when the payload did not stamp it."""
+
+    value: Value
+    ts: datetime | None = None
+    quality: Quality = Quality.GOOD
+
+
+def validate_topic(topic: str, what: str = "topic") -> str:
+    """A topic name werk may publish to or bind to one signal (MQTT 3.1.1 sections 1.5.3, 4.7.1, 4.7.3)."""
+    if not topic:
+        raise ConnectorError(f"{what} is empty (MQTT 3.1.1 section 4.7.3)")
+    if "+" in topic or "#" in topic:
+        raise ConnectorError(f"{what} {topic!r} holds a wildcard; a binding names one topic (section 4.7.1)")
+    if "\0" in topic or len(topic.encode()) > 65535:
+        raise ConnectorError(f"{what} {topic!r} has a NUL character or is over 65535 bytes (section 1.5.3)")
+    if topic.startswith("$"):
+        raise ConnectorError(f"{what} {topic!r} starts with '$', reserved for the broker (section 4.7.2)")
+    return topic
+
+
+def _timestamp(raw: Any) -> datetime:
+    if isinstance(raw, bool):
+        raise PayloadError(f"ts {raw!r} is a boolean, not a time")
+    if isinstance(raw, int | float):
+        if not math.isfinite(raw) or not _MS_MIN <= raw <= _MS_MAX:
+            raise PayloadError(
+                f"ts {raw!r} is not epoch milliseconds between 2000 and 2100 (seconds or microseconds sent?)"
+            )
+        return datetime.fromtimestamp(raw / 1000, UTC)
+    if isinstance(raw, str):
+        try:
+            ts = datetime.fromisoformat(raw)
+        except ValueError:
+            raise PayloadError(f"ts {raw!r} is not ISO 8601") from None
+        if ts.tzinfo is None:
+            raise PayloadError(f"ts {raw!r} has no UTC offset (add 'Z' or '+01:00')")
+        return ts.astimezone(UTC)
+    raise PayloadError(f"ts must be an ISO 8601 string or epoch milliseconds, not {type(raw).__name__}")
+
+
+def _value(raw: Any) -> Value:
+    if isinstance(raw, bool | int | str):
+        return raw
+    if isinstance(raw, float):
+        if not math.isfinite(raw):
+            raise PayloadError(f"value {raw} is not finite")
+        return raw
+    kind = "null" if raw is None else type(raw).__name__
+    raise PayloadError(f"value must be a number, string or boolean, not {kind}")
+
+
+def _reading(obj: dict[str, Any]) -> Reading:
+    if "value" not in obj:
+        raise PayloadError("object has no 'value'")
+    quality = Quality.GOOD
+    if "quality" in obj:
+        raw_q = obj["quality"]
+        if not isinstance(raw_q, str) or raw_q.lower() not in _QUALITIES:
+            raise PayloadError(f"quality {raw_q!r} is not one of 'good', 'uncertain', 'bad'")
+        quality = _QUALITIES[raw_q.lower()]
+    ts = _timestamp(obj["ts"]) if obj.get("ts") is not None else None
+    return Reading(_value(obj["value"]), ts, quality)
+
+
+def decode_payload(payload: bytes | str) -> tuple[list[Reading], list[str]]:
+    """Readings of one message, and the reasons for what was skipped (empty when everything decoded)."""
+    try:
+        doc = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return [], [f"not JSON: {exc}"]
+    try:
+        if isinstance(doc, dict):
+            return [_reading(doc)], []
+        if not isinstance(doc, list):
+            return [Reading(_value(doc))], []
+    except PayloadError as exc:
+        return [], [str(exc)]
+    out: list[Reading] = []
+    errors: list[str] = []
+    for i, item in enumerate(doc):
+        try:
+            if not isinstance(item, dict):
+                raise PayloadError(f"is a {type(item).__name__}, not an object")
+            reading = _reading(item)
+            if reading.ts is None:
+                raise PayloadError("has no 'ts' (required in a batch)")
+            out.append(reading)
+        except PayloadError as exc:
+            errors.append(f"batch item {i}: {exc}")
+    return out, errors
+
+
+def encode_sample(sample: Sample) -> bytes:
+    """The object form of the payload format, which ``decode_payload`` reads back unchanged."""
+    ts = sample.ts.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return json.dumps(
+        {"value": sample.value, "ts": ts, "quality": sample.quality.name.lower()}, separators=(",", ":")
+    ).encode()
+
+
+def _client(
+    config: MqttConnectorConfig,
+    owner: str,
+    client_id: str,
+    queue_type: type[asyncio.Queue[Any]] | None = None,
+) -> aiomqtt.Client:
+    """A configured (not yet connected) client. Secrets are read here, at connect time, and never logged."""
+    password: str | None = None
+    if config.password is not None:
+        password = config.password.get_secret_value()
+    elif config.password_env is not None:
+        password = os.environ.get(config.password_env)
+        if password is None:
+            raise ConnectorError(
+                f"connector {owner}: environment variable {config.password_env} (its password_env) is not set"
+            )
+    tls: ssl.SSLContext | None = None
+    if config.tls is not None:
+        try:
+            tls = ssl.create_default_context(cafile=config.tls.ca_file)
+            if config.tls.cert_file is not None:
+                tls.load_cert_chain(config.tls.cert_file, config.tls.key_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConnectorError(f"connector {owner}: TLS files unusable: {exc}") from exc
+    return aiomqtt.Client(
+        config.host,
+        config.port,
+        username=config.username,
+        password=password,
+        identifier=client_id,
+        protocol=aiomqtt.ProtocolVersion.V5 if config.protocol == "5" else aiomqtt.ProtocolVersion.V311,
+        clean_session=True if config.protocol == "3.1.1" else None,
+        keepalive=config.keepalive_s,
+        timeout=config.timeout_s,
+        tls_context=tls,
+        queue_type=queue_type,
+        max_queued_incoming_messages=MAX_QUEUED_MESSAGES if queue_type is not None else None,
+        logger=log,
+    )
+
+
+class MqttConnector:
+    """Subscribes to every bound topic of one broker. ``bindings`` maps a topic name to the UNS path it feeds."""
+
+    def __init__(self, name: str, config: MqttConnectorConfig, bindings: Mapping[str, str]) -> None:
+        self.name = name
+        self.config = config
+        scheme = "mqtts" if config.tls is not None else "mqtt"
+        self.status = ConnectorStatus(
+            name=name, type="mqtt", endpoint=f"{scheme}://{config.host}:{config.port}"
+        )
+        self.bindings: dict[str, str] = {}
+        for topic, path in bindings.items():
+            try:
+                self.bindings[validate_topic(topic)] = path
+            except ConnectorError as exc:
+                self.status.bad_bindings[path] = str(exc)
+                log.error("mqtt.binding connector=%s path=%s error=%s", self.name, path, exc)
+        self.client_id = config.client_id or f"werk-{name}-{uuid.uuid4().hex[:8]}"
+        self._ledger = SignalLedger(self.status)
+        self._complaints = RateLimitedLog(log, LOG_EVERY_S)
+
+    async def stream(self) -> AsyncIterator[list[Sample]]:
+        cfg = self.config
+        delay = cfg.reconnect_min_s
+        while True:
+            was_connected = False
+            try:
+                client = _client(cfg, self.name, self.client_id, self._queue_type())
+                async with client:
+                    await self._subscribe(client)
+                    was_connected = True
+                    self.status.connected = True
+                    self.status.since = utcnow()
+                    delay = cfg.reconnect_min_s
+                    log.info(
+                        "mqtt.connected connector=%s endpoint=%s topics=%d",
+                        self.name,
+                        self.status.endpoint,
+                        len(self.bindings),
+                    )
+                    async for batch in self._batches(client):
+                        yield batch
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # any failure of the session leads to the same recovery
+                self.status.errors += 1
+                self.status.last_error = f"{type(exc).__name__}: {exc}"
+                level = logging.WARNING if was_connected else logging.INFO
+                if isinstance(exc, ConnectorError):  # configuration: retrying will not help by itself
+                    level = logging.ERROR
+                log.log(level, "mqtt.lost connector=%s error=%s", self.name, self.status.last_error)
+            finally:
+                self.status.connected = False
+            if was_connected:
+                bad = self._ledger.mark_bad()
+                if bad:
+                    yield bad
+            self.status.reconnects += 1
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, cfg.reconnect_max_s)
+
+    def _queue_type(self) -> type[asyncio.Queue[Any]]:
+        """aiomqtt's queue discards new messages silently when full; this one drops the oldest and counts it."""
+        status = self.status
+
+        class _CountingQueue(asyncio.Queue[Any]):
+            def put_nowait(self, item: Any) -> None:
+                if self.full():
+                    self.get_nowait()
+                    status.dropped += 1
+                super().put_nowait(item)
+
+        return _CountingQueue
+
+    async def _subscribe(self, client: aiomqtt.Client) -> None:
+        topics = list(self.bindings)
+        for i in range(0, len(topics), SUBSCRIBE_CHUNK):
+            chunk = topics[i : i + SUBSCRIBE_CHUNK]
+            subs: list[tuple[str, int]] = [(t, self.config.qos) for t in chunk]
+            codes = await client.subscribe(subs)
+            for topic, code in zip(chunk, codes, strict=True):
+                if getattr(code, "is_failure", False) or code == 0x80:
+                    reason = f"broker refused subscription to {topic!r}: {code}"
+                    self.status.bad_bindings[self.bindings[topic]] = reason
+                    log.error("mqtt.subscribe connector=%s topic=%s error=%s", self.name, topic, code)
+
+    async def _batches(self, client: aiomqtt.Client) -> AsyncIterator[list[Sample]]:
+        """One batch per wake-up: the message that woke us and every one already waiting behind it."""
+        messages = client.messages
+        while True:
+            batch = self._samples(await anext(messages))
+            for _ in range(min(len(messages), MAX_BATCH_MESSAGES)):
+                batch.extend(self._samples(await anext(messages)))
+            if batch:
+                self._ledger.account(batch)
+                yield batch
+
+    def _samples(self, message: aiomqtt.Message) -> list[Sample]:
+        topic = message.topic.value
+        path = self.bindings.get(topic)
+        if path is None:  # possible with a session or an overlapping subscription from someone else's config
+            self._complain(topic, "no binding for this topic")
+            return []
+        payload = message.payload
+        if not isinstance(payload, bytes | str):
+            self._complain(topic, f"payload of type {type(payload).__name__}")
+            return []
+        if not payload:  # an empty retained message deletes the retained value (section 3.3.1.3): not data
+            return []
+        readings, errors = decode_payload(payload)
+        for reason in errors:
+            self._complain(topic, reason)
+        now = utcnow()
+        out: list[Sample] = []
+        for r in readings:
+            quality = r.quality
+            if r.ts is None and message.retain:  # stored by the broker, of unknown age: not a fresh reading
+                quality = max(quality, Quality.UNCERTAIN)
+            out.append(Sample(path, r.ts or now, r.value, quality))
+        return out
+
+    def _complain(self, topic: str, reason: str) -> None:
+        self.status.errors += 1
+        self.status.last_error = f"{topic}: {reason}"
+        self._complaints.warning(
+            topic, "mqtt.payload connector=%s topic=%s error=%s", self.name, topic, reason
+        )
+
+
+class MqttPublisher:
+    """Publishes werk's samples to a broker as ``<prefix>/<UNS path>``, one retained JSON object per sample.
+
+    Retained (MQTT 3.1.1 section 3.3.1.3) so that a subscriber arriving late gets every signal's last value at once,
+    which is what a Unified Namespace promises. ``publish`` never blocks: samples wait in a bounded queue (the oldest
+    are dropped and counted in ``status.dropped`` beyond ``max_pending``) while a background task sends them and
+    reconnects with back-off; a sample is taken off the queue only once the client accepted it.
+
+    Use as ``async with MqttPublisher(...) as pub: pub.publish(batch)``; leaving waits up to ``drain_s`` for the
+    queue to empty.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        config: MqttConnectorConfig,
+        prefix: str,
+        *,
+        retain: bool = True,
+        max_pending: int = 100_000,
+        drain_s: float = 5.0,
+    ) -> None:
+        if prefix:
+            validate_topic(prefix, "topic prefix")
+            if prefix.startswith("/") or prefix.endswith("/"):
+                raise ConnectorError(f"topic prefix {prefix!r}: leave out the leading and trailing '/'")
+        self.name = name
+        self.config = config
+        self.prefix = prefix
+        self.retain = retain
+        self.drain_s = drain_s
+        scheme = "mqtts" if config.tls is not None else "mqtt"
+        self.status = ConnectorStatus(
+            name=name, type="mqtt-publish", endpoint=f"{scheme}://{config.host}:{config.port}"
+        )
+        # never the connector's own id: a broker drops the older of two clients with one id (MQTT 3.1.1 3.1.4)
+        self.client_id = (
+            f"{config.client_id}-pub" if config.client_id else f"werk-{name}-{uuid.uuid4().hex[:8]}"
+        )
+        self._pending: deque[tuple[str, bytes]] = deque()
+        self._max_pending = max_pending
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task: asyncio.Task[None] | None = None
+
+    def topic(self, path: str) -> str:
+        return f"{self.prefix}/{path}" if self.prefix else path
+
+    def publish(self, batch: Iterable[Sample]) -> None:
+        """Queue samples for sending; returns at once. Call it from the event loop's thread."""
+        for sample in batch:
+            if len(self._pending) >= self._max_pending:
+                self._pending.popleft()
+                self.status.dropped += 1
+            self._pending.append((self.topic(sample.path), encode_sample(sample)))
+        if self._pending:
+            self._idle.clear()
+            self._wake.set()
+
+    async def drain(self) -> None:
+        """Until every queued sample has been handed to the broker connection."""
+        await self._idle.wait()
+
+    async def __aenter__(self) -> Self:
+        self._task = asyncio.create_task(self._run(), name=f"mqtt-publish-{self.name}")
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            async with asyncio.timeout(self.drain_s):
+                await self.drain()
+        except TimeoutError:
+            log.warning("mqtt.publish.unsent publisher=%s pending=%d", self.name, len(self._pending))
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _send(self, client: aiomqtt.Client) -> None:
+        """Publish a chunk concurrently (QoS 1/2 wait for their acknowledgement); put it back if the link fails."""
+        chunk = [self._pending.popleft() for _ in range(min(len(self._pending), PUBLISH_CHUNK))]
+        try:
+            await asyncio.gather(
+                *(client.publish(t, p, qos=self.config.qos, retain=self.retain) for t, p in chunk)
+            )
+        except BaseException:
+            room = self._max_pending - len(self._pending)
+            if room < len(chunk):  # what arrived meanwhile fills the queue: the oldest give way
+                self.status.dropped += len(chunk) - max(room, 0)
+                chunk = chunk[len(chunk) - max(room, 0) :]
+            self._pending.extendleft(reversed(chunk))
+            raise
+        self.status.samples += len(chunk)
+        self.status.last_sample = utcnow()
+
+    async def _run(self) -> None:
+        cfg = self.config
+        delay = cfg.reconnect_min_s
+        while True:
+            try:
+                async with _client(cfg, self.name, self.client_id) as client:
+                    self.status.connected = True
+                    self.status.since = utcnow()
+                    delay = cfg.reconnect_min_s
+                    log.info(
+                        "mqtt.publish.connected publisher=%s endpoint=%s", self.name, self.status.endpoint
+                    )
+                    # we subscribe to nothing, so this ends only when the connection does (with MqttError):
+                    # without it an idle publisher would not notice a lost broker until its next sample
+                    watch = asyncio.ensure_future(anext(client.messages))
+                    wake: asyncio.Future[Any] | None = None
+                    try:
+                        while True:
+                            wake = asyncio.ensure_future(self._wake.wait())
+                            await asyncio.wait((wake, watch), return_when=asyncio.FIRST_COMPLETED)
+                            if watch.done():
+                                wake.cancel()
+                                watch.result()  # raises MqttError: the connection is gone
+                                watch = asyncio.ensure_future(anext(client.messages))  # a stray message
+                                continue
+                            self._wake.clear()
+                            while self._pending:
+                                await self._send(client)
+                            self._idle.set()
+                    finally:
+                        watch.cancel()
+                        if wake is not None:
+                            wake.cancel()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.status.errors += 1
+                self.status.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("mqtt.publish.lost publisher=%s error=%s", self.name, self.status.last_error)
+            finally:
+                self.status.connected = False
+            self.status.reconnects += 1
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, cfg.reconnect_max_s)

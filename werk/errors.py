@@ -19,3 +19,18 @@ class StoreError(WerkError):
 
 class ConnectorError(WerkError):
     """A connector cannot reach or understand its source."""
+
+
+class AasError(WerkError):
+    """An Asset Administration Shell document or request is invalid or cannot be represented; nothing was loaded.
+
+    ``problems`` lists every finding (path and cause), so a plant engineer can fix the file in one pass.
+    """
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message if not problems else f"{message}: {'; '.join(problems[:10])}")
+        self.problems = problems
+
+
+class ModelFileError(WerkError):
+    """A model file is unreadable, corrupt, truncated or for another feature set; the message names the file."""

@@ -18,7 +18,7 @@ from werk.config.model import WerkConfig
 from werk.errors import ConfigError
 
 Loc = tuple[str | int, ...]
-CONNECTOR_TAGS = frozenset({"opcua", "mqtt", "modbus"})
+CONNECTOR_TAGS = frozenset({"opcua", "mqtt", "modbus", "mtconnect", "shdr", "sparkplug"})
 
 
 def demo_config_path() -> Path:
@@ -77,10 +77,22 @@ def check_references(config: WerkConfig) -> list[tuple[Loc, str]]:
             problems.append(
                 ((*ref.loc, "source", "connector"), f"unknown connector {src.connector!r} (known: {known})")
             )
+        for code in ref.config.sim.products if ref.config.sim else {}:
+            if code not in config.products:
+                problems.append(
+                    ((*ref.loc, "sim", "products", code), f"product {code!r} is not in 'products:'")
+                )
         if ref.config.sim is not None and config.sim is None:
             problems.append(
                 ((*ref.loc, "sim"), "asset has sim settings but the file has no top-level 'sim' section")
             )
+    names = {ref.name for ref in config.assets()}
+    for code, product in config.products.items():
+        for asset in product.ideal_cycle_s:
+            if asset not in names:
+                problems.append(
+                    (("products", code, "ideal_cycle_s", asset), f"no asset named {asset!r} in the plant")
+                )
     return problems
 
 

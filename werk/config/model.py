@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -116,8 +116,66 @@ class ModbusConnectorConfig(_Strict):
     reconnect_max_s: float = Field(default=10.0, gt=0)
 
 
+class MtconnectAgentConfig(_Strict):
+    """An MTConnect agent's HTTP API (MTConnect Part 1 section 8): ``probe`` once, ``current``, then ``sample``.
+
+    ``url`` is the agent's base address (``http://10.0.0.5:5000``); werk expects it on loopback or the plant LAN,
+    so plain HTTP. ``device`` (name or uuid) scopes every request to one device; without it the agent's every
+    device is read. Each ``sample`` asks for at most ``count`` observations; the next poll starts at once while the
+    agent has more, otherwise after ``poll_interval_ms``.
+    """
+
+    type: Literal["mtconnect"]
+    url: str = Field(pattern=r"^https?://[^/?#]+(/[^?#]*)?$")
+    device: str | None = Field(default=None, min_length=1, pattern=r"^[^/?#]+$")
+    poll_interval_ms: int = Field(default=1000, ge=10, le=3_600_000)
+    count: int = Field(default=1000, ge=1, le=100_000)
+    timeout_s: float = Field(default=5.0, gt=0)
+    reconnect_min_s: float = Field(default=0.5, gt=0)
+    reconnect_max_s: float = Field(default=10.0, gt=0)
+
+
+class ShdrConfig(_Strict):
+    """An MTConnect adapter speaking SHDR over TCP (port 7878 by convention), read directly without an agent.
+
+    ``heartbeat``: send ``* PING`` and, when the adapter answers ``* PONG <ms>``, ping at that period and declare
+    the link dead after two periods without a byte. ``idle_timeout_s``: for adapters without heartbeats, how long
+    silence is tolerated (None: forever; an adapter only sends changes).
+    """
+
+    type: Literal["shdr"]
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=7878, ge=1, le=65535)
+    heartbeat: bool = True
+    idle_timeout_s: float | None = Field(default=None, gt=0)
+    timeout_s: float = Field(default=5.0, gt=0)
+    reconnect_min_s: float = Field(default=0.5, gt=0)
+    reconnect_max_s: float = Field(default=10.0, gt=0)
+
+
+class SparkplugConfig(MqttConnectorConfig):
+    """A Sparkplug B host application (Sparkplug 3.0) on an MQTT broker: the broker settings of ``mqtt`` plus
+    ``host_id`` (its STATE topic ``spBv1.0/STATE/<host_id>``) and the groups to follow (none: every group).
+
+    ``rebirth_interval_s`` is the least time between two rebirth requests to one edge node, so a node that keeps
+    skipping sequence numbers is not flooded with NCMDs.
+    """
+
+    type: Literal["sparkplug"]  # type: ignore[assignment]  # the discriminator; everything else is MQTT's
+    host_id: str = Field(min_length=1, pattern=r"^[^/+#]+$")
+    groups: list[Annotated[str, Field(min_length=1, pattern=r"^[^/+#]+$")]] = Field(default_factory=list)
+    primary: bool = True
+    rebirth_interval_s: float = Field(default=5.0, ge=0)
+
+
 ConnectorConfig = Annotated[
-    OpcUaConnectorConfig | MqttConnectorConfig | ModbusConnectorConfig, Field(discriminator="type")
+    OpcUaConnectorConfig
+    | MqttConnectorConfig
+    | ModbusConnectorConfig
+    | MtconnectAgentConfig
+    | ShdrConfig
+    | SparkplugConfig,
+    Field(discriminator="type"),
 ]
 
 
@@ -153,6 +211,8 @@ class SimAssetConfig(_Strict):
     wear_per_cycle: float = Field(default=0.002, ge=0, le=1)
     repair_s: float = Field(default=900.0, gt=0)
     rated_power_kw: float = Field(default=15.0, gt=0)
+    products: dict[str, float] = Field(default_factory=dict)
+    """Product code -> cycle time (s) on this machine; a changeover switches to the next product in turn."""
 
 
 class SimConfig(_Strict):
@@ -278,12 +338,29 @@ class ShiftConfig(_Strict):
     breaks: list[tuple[Clock, Clock]] = Field(default_factory=list)
 
 
+class PlannedDowntimeConfig(_Strict):
+    """Planned non-production for the whole plant (inventory day, works meeting): counted as PDOT."""
+
+    start: datetime
+    end: datetime
+    reason: str = "planned-stop"
+
+    @model_validator(mode="after")
+    def _order(self) -> PlannedDowntimeConfig:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("start and end need a timezone offset, e.g. 2026-12-24T12:00:00+01:00")
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
 class PlantConfig(_Strict):
     enterprise: Name
     timezone: str = "UTC"
     sites: dict[str, SiteConfig] = Field(min_length=1)
     shifts: list[ShiftConfig] = Field(default_factory=list)
     holidays: list[date] = Field(default_factory=list)
+    planned_downtime: list[PlannedDowntimeConfig] = Field(default_factory=list)
 
     @field_validator("enterprise")
     @classmethod
@@ -409,8 +486,16 @@ class AppsConfig(_Strict):
     oee: OeeAppConfig = OeeAppConfig()
 
 
+class ProductConfig(_Strict):
+    """A product: its ideal cycle time (ISO 22400 PRI, planned run time per item) on each asset that makes it."""
+
+    description: str = ""
+    ideal_cycle_s: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+
+
 class WerkConfig(_Strict):
     plant: PlantConfig
+    products: dict[str, ProductConfig] = Field(default_factory=dict)
     connectors: dict[str, ConnectorConfig] = Field(default_factory=dict)
     historian: HistorianConfig = HistorianConfig()
     bus: BusConfig = BusConfig()

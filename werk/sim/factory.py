@@ -53,7 +53,7 @@ class Factory:
             self.assets[ref.name] = SimAsset(
                 name=ref.name,
                 model=MachineModel(ref.name, sc, rng),
-                signals=tuple(signal_names(sc.model)),
+                signals=tuple(signal_names(sc.model, products=bool(sc.products))),
                 manufacturer=c.manufacturer or "werk virtual factory",
                 model_name=c.model_name or sc.model.upper(),
                 serial_number=c.serial_number or f"SIM-{self.sim.seed}-{i:03d}",

@@ -81,10 +81,12 @@ class MachineModel:
     _next_changeover: int = 0
     _pressure: float = 7.0
     _forced: str | None = None
+    product: str = ""
     _values: dict[str, float | int | str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.wear = self.rng.uniform(0.0, 0.4)  # machines are not all new on day one
+        self.product = next(iter(self.cfg.products), "")
         self._next_changeover = self.rng.randint(*CHANGEOVER_EVERY)
         self._enter("setup", self.rng.uniform(20, 90), "start of simulation")
         self._physics(0.0)
@@ -99,7 +101,8 @@ class MachineModel:
             self._start_cycle()
 
     def _start_cycle(self) -> None:
-        self._cycle_len = self.cfg.cycle_s * self.rng.uniform(0.97, 1.08) * (1 + 0.15 * self.wear)
+        base = self.cfg.products.get(self.product, self.cfg.cycle_s)
+        self._cycle_len = base * self.rng.uniform(0.97, 1.08) * (1 + 0.15 * self.wear)
         self._cycle_pos = 0.0
 
     def force_fault(self, cause: str = "scripted fault") -> None:
@@ -136,6 +139,9 @@ class MachineModel:
             )
         elif self.cycle_count >= self._next_changeover:
             self._next_changeover = self.cycle_count + r.randint(*CHANGEOVER_EVERY)
+            codes = list(self.cfg.products)
+            if codes:
+                self.product = codes[(codes.index(self.product) + 1) % len(codes)]
             self._enter("setup", r.uniform(300, 900), "product changeover")
         elif r.random() < MICRO_STOP_P:
             self._enter("idle", r.uniform(5, 45), "micro-stop")
@@ -202,6 +208,8 @@ class MachineModel:
             "power": round(power, 3),
             "energy": round(self.energy_kwh, 4),
         }
+        if self.cfg.products:
+            v["product"] = self.product
         if rpm:
             v["spindle_speed"] = round(rpm * (1 + r.gauss(0, 0.005)), 1) if running else 0.0
         if extra == "force":
@@ -220,9 +228,11 @@ class MachineModel:
         return dict(self._values)
 
 
-def signal_names(model: str) -> list[str]:
+def signal_names(model: str, *, products: bool = False) -> list[str]:
     """Signals a model serves, in a stable order."""
     base = ["state", "item_state", "operation_mode", "cycle_count", "good_count", "scrap_count"]
+    if products:
+        base.append("product")
     base += ["load", "temperature", "vibration", "power", "energy"]
     _, rpm, extra = _PROFILE[model]
     if rpm:

@@ -36,6 +36,7 @@ NODE_LAYOUT: dict[str, tuple[str, str, ua.VariantType]] = {
     "item_state": ("MachineryItemState", "CurrentState", ua.VariantType.String),
     "operation_mode": ("MachineryOperationMode", "CurrentState", ua.VariantType.String),
     "state": ("Monitoring", "State", ua.VariantType.String),
+    "product": ("Monitoring", "ProductId", ua.VariantType.String),
     "cycle_count": ("Monitoring", "CycleCount", ua.VariantType.UInt32),
     "good_count": ("Monitoring", "GoodParts", ua.VariantType.UInt32),
     "scrap_count": ("Monitoring", "ScrapParts", ua.VariantType.UInt32),

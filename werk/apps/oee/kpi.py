@@ -83,6 +83,7 @@ class KpiReport:
     sq: int
     failures: int
     pri_s: float | None
+    ideal_s: float | None  # sum of PRI x PQ over what was made (products may differ in PRI)
     availability: float | None
     effectiveness: float | None
     quality_ratio: float | None
@@ -257,6 +258,7 @@ def kpis(
         sq=sq,
         failures=failures,
         pri_s=pri_s,
+        ideal_s=ideal,
         availability=avail,
         effectiveness=eff,
         quality_ratio=qual,
@@ -274,8 +276,8 @@ def combine(scope: str, window: Span, reports: Sequence[KpiReport]) -> KpiReport
     for r in reports:
         tm.add(r.time)
     tm.calendar_s = sum(r.time.calendar_s for r in reports)
-    with_pri = [r for r in reports if r.pri_s is not None]
-    ideal = sum(r.pri_s * r.pq for r in with_pri if r.pri_s is not None)
+    with_pri = [r for r in reports if r.ideal_s is not None]
+    ideal = sum(r.ideal_s for r in with_pri if r.ideal_s is not None)
     return kpis(
         scope,
         window,

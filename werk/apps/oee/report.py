@@ -40,10 +40,16 @@ def calendar_from(plant: PlantConfig) -> ShiftCalendar:
     return ShiftCalendar(plant.timezone, tuple(defs), frozenset(plant.holidays))
 
 
-def ideal_cycle(config: WerkConfig, ref: AssetRef) -> float | None:
-    """PRI of an asset in wall-clock seconds. A simulated asset runs ``acceleration`` times faster than the clock
-    its samples are stamped with, so its ideal cycle (given in simulated seconds) shrinks by the same factor."""
+def ideal_cycle(config: WerkConfig, ref: AssetRef, product: str | None = None) -> float | None:
+    """PRI of an asset (for a product, when the plant file gives one) in wall-clock seconds.
+
+    The product's own ideal cycle on this asset wins over the asset's default. A simulated asset runs
+    ``acceleration`` times faster than the clock its samples are stamped with, so its ideal cycle (given in
+    simulated seconds) shrinks by the same factor.
+    """
     pri = ref.config.ideal_cycle_s
+    if product is not None and product in config.products:
+        pri = config.products[product].ideal_cycle_s.get(ref.name, pri)
     if pri is not None and config.sim is not None and ref.config.sim is not None:
         pri /= config.sim.acceleration
     return pri
@@ -91,11 +97,10 @@ class ReportBuilder:
         ua, uz, unow = to_micros(a), to_micros(z), to_micros(now)
         planned_raw, failures = self.historian.stop_facts(ref.name, a, z)
         planned = [(s, e if e is not None else unow) for s, e in planned_raw]
+        planned += [(to_micros(p.start), to_micros(p.end)) for p in self.config.plant.planned_downtime]
+        planned = _merge(planned)
         tm = time_model_us(self._intervals_us(ref, ua, uz, unow), shifts, (ua, uz), planned)
-        good, scrap = (
-            self.historian.counter_increase(ref.signal_path(sig), [(a, z)])[0]
-            for sig in ("good_count", "scrap_count")
-        )
+        good, scrap, ideal = self.quantities(ref, a, min(z, now))
         return kpis(
             ref.name,
             (a, z),
@@ -104,7 +109,38 @@ class ReportBuilder:
             gq=good,
             failures=failures,
             pri_s=ideal_cycle(self.config, ref),
+            ideal_time_s=ideal,
         )
+
+    def quantities(self, ref: AssetRef, a: datetime, z: datetime) -> tuple[int, int, float | None]:
+        """Good and scrap parts made in [a, z), and their ideal time: the sum over products of PRI x PQ.
+
+        Products come from the asset's ``product`` signal (its value is the product code); without one, the whole
+        range is the asset's default product. The ideal time is None when parts were made without a known PRI.
+        """
+        if z <= a:
+            return 0, 0, None
+        points = self.historian.changes(ref.signal_path("product"), a, z)
+        edges: list[tuple[datetime, str | None]] = [(max(from_micros(ts), a), str(code)) for ts, code in points]
+        if not edges or edges[0][0] > a:
+            edges.insert(0, (a, None))
+        spans: list[tuple[datetime, datetime, str | None]] = []
+        for i, (s, code) in enumerate(edges):
+            e = edges[i + 1][0] if i + 1 < len(edges) else z
+            if e > s:
+                spans.append((s, e, code))
+        windows = [(s, e) for s, e, _ in spans]
+        good = self.historian.counter_increase(ref.signal_path("good_count"), windows)
+        scrap = self.historian.counter_increase(ref.signal_path("scrap_count"), windows)
+        ideal, known, any_pri = 0.0, True, False
+        for (_, _, code), g, sc in zip(spans, good, scrap, strict=True):
+            pri = ideal_cycle(self.config, ref, code)
+            if pri is None:
+                known = known and g + sc == 0
+            else:
+                any_pri = True
+                ideal += pri * (g + sc)
+        return sum(good), sum(scrap), ideal if known and any_pri else None
 
     # --- any scope and period ---------------------------------------------------------------------------------
 
@@ -169,3 +205,14 @@ class ReportBuilder:
 
 def _local_midnight(d: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(d, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted union of spans: a planned stop inside a plant-wide planned window counts once."""
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out

@@ -6,7 +6,7 @@ import asyncio
 import os
 import shutil
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +16,7 @@ import uvicorn
 
 from werk.api import create_app
 from werk.api.auth import token_digest
-from werk.config import WerkConfig, demo_config_path, load_config
+from werk.config import WerkConfig, demo_config_path, parse_config
 from werk.config.model import UserConfig
 from werk.runtime.platform import Platform
 from werk.sim.opcua_server import SimOpcUaServer
@@ -61,12 +61,16 @@ def plant_config(
     tick_s: float = 1.0,
     users: dict[str, tuple[str, str]] | None = None,
     oee: dict[str, float] | None = None,
+    maintenance: dict[str, object] | None = None,
+    patch: Callable[[str], str] | None = None,
 ) -> WerkConfig:
     """The demo plant on free ports, a fast clock and a historian in tmp_path.
 
-    ``users`` maps a name to (role, token); ``oee`` overrides settings of the OEE app.
+    ``users`` maps a name to (role, token); ``oee`` and ``maintenance`` override those apps' settings (models go
+    to tmp_path unless said otherwise); ``patch`` edits the demo plant file's text before it is parsed.
     """
-    base = load_config(demo_config_path())
+    text = demo_config_path().read_text()
+    base = parse_config(patch(text) if patch else text, "demo.yaml")
     opc_port = free_port()
     endpoint = f"opc.tcp://127.0.0.1:{opc_port}/werk/sim"
     assert base.sim is not None
@@ -95,6 +99,13 @@ def plant_config(
                 update={
                     "machine_state": base.apps.machine_state.model_copy(update={"kpi_interval_s": 0.5}),
                     "oee": base.apps.oee.model_copy(update={"kpi_interval_s": 0.5, **(oee or {})}),
+                    "maintenance": base.apps.maintenance.model_copy(
+                        update={
+                            "models_dir": str(tmp_path / "models"),
+                            "auto_train": False,
+                            **(maintenance or {}),
+                        }
+                    ),
                 }
             ),
         }

@@ -199,6 +199,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         update["server"] = server.model_copy(update={"port": args.port})
     if args.data is not None:
         update["historian"] = config.historian.model_copy(update={"path": str(Path(args.data) / "demo.db")})
+        m = config.apps.maintenance.model_copy(update={"models_dir": str(Path(args.data) / "models")})
+        update["apps"] = config.apps.model_copy(update={"maintenance": m})
     config = config.model_copy(update=update)
     _check_ports(config, web=True, sim=True)
     console.print(f"  token to classify stops on the Downtime & OEE page (this run only): [bold]{token}[/]")
@@ -222,6 +224,41 @@ def cmd_sim(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_maintenance_train(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from werk.runtime.training import train_asset
+
+    config = _load(args.config)
+    if args.models:
+        m = config.apps.maintenance.model_copy(update={"models_dir": args.models})
+        config = config.model_copy(update={"apps": config.apps.model_copy(update={"maintenance": m})})
+    assets = args.asset or [r.name for r in config.assets() if r.config.sim is not None]
+    if not assets:
+        raise WerkError("no simulated assets to train on; pass --asset for the ones you want")
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        tasks = {a: progress.add_task(f"{a}: simulating lives", total=args.lives) for a in assets}
+        for a in assets:
+            try:
+                t = train_asset(
+                    config,
+                    a,
+                    n_lives=args.lives,
+                    progress=lambda asset, i, n: progress.update(tasks[asset], completed=i),
+                )
+            except (ValueError, KeyError) as exc:
+                raise WerkError(f"{a}: {exc}") from None
+            progress.update(tasks[a], description=f"{a}: RMSE {t.rmse_cycles:.1f} cycles on held-out lives")
+            console.print(f"[green]✓[/] {t.path} ({t.lives} lives, {t.rows:,} cycles)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="werk", description="Industrie 4.0 for small and medium manufacturers.")
     p.add_argument("--version", action="version", version=f"werk {__version__}")
@@ -240,6 +277,16 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("sim", help="run the virtual factory's OPC UA server only")
     m.add_argument("-c", "--config", help="plant file with a 'sim' section (default: the demo plant)")
     m.set_defaults(func=cmd_sim)
+    mt = sub.add_parser("maintenance", help="predictive maintenance tools")
+    msub = mt.add_subparsers(dest="maintenance_command", required=True)
+    tr = msub.add_parser("train", help="train RUL models from the simulator's run-to-failure lives")
+    tr.add_argument("-c", "--config", help="plant file (default: the demo plant)")
+    tr.add_argument(
+        "--asset", action="append", help="asset to train (repeatable; default: every simulated one)"
+    )
+    tr.add_argument("--lives", type=int, default=30, help="run-to-failure lives per asset (default 30)")
+    tr.add_argument("--models", help="folder for the model files (default: apps.maintenance.models_dir)")
+    tr.set_defaults(func=cmd_maintenance_train)
     c = sub.add_parser("check", help="validate a plant file without starting anything")
     c.add_argument("config")
     c.set_defaults(func=cmd_check)

@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 
 from werk import __version__
 from werk.api.auth import Authenticator
+from werk.api.maintenance import build_maintenance_router
 from werk.api.oee import build_oee_router
 from werk.api.schemas import (
     AssetOut,
@@ -82,6 +83,7 @@ def create_app(platform: Platform) -> FastAPI:
     refs = {ref.name: ref for ref in platform.config.assets()}
     auth = Authenticator(platform.config.server)
     app.include_router(build_oee_router(platform, auth))
+    app.include_router(build_maintenance_router(platform, auth))
 
     def asset_or_404(name: str) -> AssetRef:
         if name not in refs:
@@ -188,6 +190,10 @@ def create_app(platform: Platform) -> FastAPI:
     @app.get("/oee", include_in_schema=False)
     async def oee_page() -> FileResponse:
         return FileResponse(static / "oee.html")
+
+    @app.get("/maintenance", include_in_schema=False)
+    async def maintenance_page() -> FileResponse:
+        return FileResponse(static / "maintenance.html")
 
     return app
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from werk.apps.base import AppContext
 from werk.apps.machine_state import MachineStateApp
+from werk.apps.maintenance.app import MaintenanceApp
 from werk.apps.oee.app import OeeApp
 from werk.bus.memory import MemoryBus
 from werk.config.model import WerkConfig
@@ -33,11 +34,15 @@ class Platform:
         self.machine_state = MachineStateApp()
         self.machine_state.setup(list(config.assets()))
         self.oee = OeeApp(config)
-        self.apps: list[MachineStateApp | OeeApp] = []
+        self.maintenance = MaintenanceApp(config)
+        self.training_status: dict[str, Any] = {}
+        self.apps: list[MachineStateApp | OeeApp | MaintenanceApp] = []
         if config.apps.machine_state.enabled:
             self.apps.append(self.machine_state)
         if config.apps.oee.enabled:
             self.apps.append(self.oee)
+        if config.apps.maintenance.enabled:
+            self.apps.append(self.maintenance)
         self.live = LiveValues()
         self.writer: HistorianWriter | None = None
         self.purged = 0
@@ -59,6 +64,9 @@ class Platform:
         for c in self.connectors:
             self._spawn(f"connector-{c.name}", self._pump(c))
         self._spawn("retention", self._retention())
+        m = self.config.apps.maintenance
+        if m.enabled and m.auto_train and self.config.sim is not None:
+            self._spawn("maintenance-training", self._train_missing())
 
     def _spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -73,6 +81,21 @@ class Platform:
     async def _pump(self, connector: Connector) -> None:
         async for batch in connector.stream():
             await self.bus.publish(batch)
+
+    async def _train_missing(self) -> None:
+        """Models for simulated assets, trained in a worker thread so the plant keeps running meanwhile."""
+        from werk.runtime.training import missing_models, train_missing
+
+        assets = list(self.maintenance.refs)
+        if not missing_models(self.config, assets):
+            return
+        try:
+            await asyncio.to_thread(train_missing, self.config, assets, self.training_status)
+        except Exception as exc:
+            self.training_status.update({"state": "failed", "error": str(exc)})
+            log.exception("maintenance.training_failed")
+            return
+        self.maintenance.load_models()
 
     async def _retention(self) -> None:
         days = self.config.historian.retention_days

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from werk.core.downtime import Stop
+from werk.core.maintenance import WorkOrder
 from werk.core.model import Event, Sample, Value
 
 
@@ -74,3 +75,9 @@ class Historian(Protocol):
     def query_stops(
         self, *, asset: str | None = None, start: datetime | None = None, end: datetime | None = None
     ) -> list[Stop]: ...
+
+    def upsert_work_order(self, wo: WorkOrder) -> None: ...
+
+    def query_work_orders(
+        self, *, asset: str | None = None, status: str | None = None, limit: int = 500
+    ) -> list[WorkOrder]: ...

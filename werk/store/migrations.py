@@ -80,4 +80,19 @@ SQLITE_MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX downtime_reason_history_stop ON downtime_reason_history (downtime_id, ts);
         """,
     ),
+    (
+        4,
+        "maintenance work orders",
+        """
+        CREATE TABLE work_order (
+            id       TEXT PRIMARY KEY,
+            asset    TEXT NOT NULL,
+            status   TEXT NOT NULL,
+            created  INTEGER NOT NULL,
+            body     TEXT NOT NULL                -- the whole order as JSON (see werk.core.maintenance)
+        );
+        CREATE INDEX work_order_asset ON work_order (asset, created);
+        CREATE INDEX work_order_status ON work_order (status, created);
+        """,
+    ),
 ]

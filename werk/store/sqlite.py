@@ -7,6 +7,7 @@ which is the price of batched ingest at tens of thousands of samples per second 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import threading
@@ -15,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from werk.core.downtime import Classification, Stop
+from werk.core.maintenance import WorkOrder
 from werk.core.model import Event, Quality, Sample, Value, from_micros, to_micros
 from werk.core.uns import matches
 from werk.errors import StoreError
@@ -497,3 +499,44 @@ class SQLiteHistorian:
             )
             for sid, a, st, en, fs, states, reason, rs, pl, mi in rows
         ]
+
+    # --- work orders -----------------------------------------------------------------------------------------
+
+    def upsert_work_order(self, wo: WorkOrder) -> None:
+        body = json.dumps(dataclasses.asdict(wo), default=_iso)
+        with self._write_lock:
+            self._conn_w().execute(
+                "INSERT INTO work_order VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                "status = excluded.status, body = excluded.body",
+                (wo.id, wo.asset, wo.status, to_micros(wo.created), body),
+            )
+
+    def query_work_orders(
+        self, *, asset: str | None = None, status: str | None = None, limit: int = 500
+    ) -> list[WorkOrder]:
+        where: list[str] = ["1 = 1"]
+        args: list[object] = []
+        if asset:
+            where.append("asset = ?")
+            args.append(asset)
+        if status:
+            where.append("status = ?")
+            args.append(status)
+        rows = self._reader().execute(
+            f"SELECT body FROM work_order WHERE {' AND '.join(where)} ORDER BY created DESC LIMIT ?",
+            (*args, limit),
+        )
+        return [_work_order(json.loads(body)) for (body,) in rows]
+
+
+def _iso(v: object) -> str:
+    if isinstance(v, datetime):
+        return v.isoformat()
+    raise TypeError(f"cannot store {type(v).__name__} in a work order")
+
+
+def _work_order(d: dict[str, object]) -> WorkOrder:
+    for k in ("created", "planned_for", "started", "done"):
+        if d.get(k) is not None:
+            d[k] = datetime.fromisoformat(str(d[k]))
+    return WorkOrder(**d)  # type: ignore[arg-type]

@@ -121,7 +121,9 @@ class ReportBuilder:
         if z <= a:
             return 0, 0, None
         points = self.historian.changes(ref.signal_path("product"), a, z)
-        edges: list[tuple[datetime, str | None]] = [(max(from_micros(ts), a), str(code)) for ts, code in points]
+        edges: list[tuple[datetime, str | None]] = [
+            (max(from_micros(ts), a), str(code)) for ts, code in points
+        ]
         if not edges or edges[0][0] > a:
             edges.insert(0, (a, None))
         spans: list[tuple[datetime, datetime, str | None]] = []

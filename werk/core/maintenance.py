@@ -1,0 +1,35 @@
+"""Maintenance work orders: shared by the maintenance app, the store and the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+WORK_ORDER_STATES = ("open", "planned", "in_progress", "done")
+# allowed moves; "done" is final (a new finding gets a new order)
+TRANSITIONS = {
+    "open": {"planned", "in_progress", "done"},
+    "planned": {"open", "in_progress", "done"},
+    "in_progress": {"planned", "done"},
+    "done": set(),
+}
+
+
+@dataclass
+class WorkOrder:
+    id: str
+    asset: str
+    title: str
+    created: datetime
+    created_by: str  # a user name, or "werk" for orders raised by a warning
+    status: str = "open"
+    source: str = "manual"  # "manual" | "anomaly" | "rul"
+    trigger: dict[str, Any] = field(default_factory=dict)  # what raised it: score, RUL, top signals
+    planned_for: datetime | None = None
+    started: datetime | None = None
+    done: datetime | None = None
+    downtime_ids: list[str] = field(default_factory=list)  # the stops this work explains
+    parts: list[dict[str, Any]] = field(default_factory=list)  # [{"part": "spindle bearing", "qty": 2}]
+    notes: str = ""
+    history: list[dict[str, Any]] = field(default_factory=list)  # [{"ts", "who", "from", "to"}]

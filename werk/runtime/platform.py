@@ -89,8 +89,13 @@ class Platform:
         assets = list(self.maintenance.refs)
         if not missing_models(self.config, assets):
             return
+        loop = asyncio.get_running_loop()
+
+        def trained(_asset: str) -> None:  # worker thread: hand the reload to the event loop
+            loop.call_soon_threadsafe(self.maintenance.load_models)
+
         try:
-            await asyncio.to_thread(train_missing, self.config, assets, self.training_status)
+            await asyncio.to_thread(train_missing, self.config, assets, self.training_status, trained)
         except Exception as exc:
             self.training_status.update({"state": "failed", "error": str(exc)})
             log.exception("maintenance.training_failed")

@@ -104,8 +104,14 @@ def missing_models(config: WerkConfig, assets: list[str]) -> list[str]:
     return [a for a in assets if config.asset(a).config.sim is not None and not model_path(d, a).exists()]
 
 
-def train_missing(config: WerkConfig, assets: list[str], status: dict[str, Any]) -> list[Trained]:
-    """Train what is missing, one asset after the other, reporting progress in ``status`` (shown by the API)."""
+def train_missing(
+    config: WerkConfig,
+    assets: list[str],
+    status: dict[str, Any],
+    on_trained: Callable[[str], None] | None = None,
+) -> list[Trained]:
+    """Train what is missing, one asset after the other, reporting progress in ``status`` (shown by the API);
+    ``on_trained`` hears of each asset as soon as its model file is written."""
     done = []
     todo = missing_models(config, assets)
     status.update({"state": "training", "assets": todo, "done": []})
@@ -117,5 +123,7 @@ def train_missing(config: WerkConfig, assets: list[str], status: dict[str, Any])
         t = train_asset(config, a, n_lives=config.apps.maintenance.train_lives, progress=progress)
         done.append(t)
         status["done"].append({"asset": a, "rmse_cycles": round(t.rmse_cycles, 2)})
+        if on_trained is not None:
+            on_trained(a)
     status.update({"state": "idle", "current": None})
     return done

@@ -1,7 +1,7 @@
 // werk dashboard: plain JS, no build step. Data: GET /api/assets, GET /api/series, SSE /api/stream.
 "use strict";
 
-const STATES = ["running", "idle", "setup", "blocked", "starved", "fault", "maintenance", "disconnected"];
+const STATES = ["running", "idle", "setup", "blocked", "starved", "planned_stop", "fault", "maintenance", "disconnected"];
 const cssVar = (name) => getComputedStyle(document.documentElement).getPropertyValue(`--${name}`).trim();
 const $ = (sel) => document.querySelector(sel);
 const el = (tag, cls, text) => { const e = document.createElement(tag); if (cls) e.className = cls; if (text !== undefined) e.textContent = text; return e; };

@@ -24,7 +24,8 @@ function tile(name, h) {
   const ratio = h.score != null && h.threshold ? Math.min(1.5, h.score / h.threshold) : 0;
   const row = el("div", "kpi"); const b = el("div", "b"); const f = el("div"); f.style.width = `${(ratio / 1.5) * 100}%`;
   f.style.background = ratio > 1 ? cssVar("fault") : cssVar("running"); b.append(f);
-  row.append(el("span", null, "H"), b, el("span", "n", h.score == null ? `${h.baseline.cycles}/${h.baseline.needed}` : fmt(h.score, 2)));
+  row.title = "anomaly score against the alarm threshold (the bar is full at 1.5 x threshold)";
+  row.append(el("span", null, "!"), b, el("span", "n", h.score == null ? `${h.baseline.cycles}/${h.baseline.needed}` : fmt(h.score, 2)));
   t.append(row);
   const drivers = Object.entries(h.drivers || {}).map(([k, v]) => `${k} ${(v * 100).toFixed(0)}%`).join(", ");
   t.append(el("div", "muted", drivers || (h.has_rul_model ? "" : h.model_error || "no RUL model yet")));
@@ -55,7 +56,7 @@ async function renderChart() {
   plot = new uPlot({
     width: Math.max(300, box.clientWidth || 800), height: 240, scales: { x: { time: true }, s: {} },
     series: [{}, { label: "RUL (cycles)", stroke: "#58a6ff", width: 2, spanGaps: true }, { label: "health score", stroke: cssVar("fault"), scale: "s", width: 1, spanGaps: true }],
-    axes: [{ stroke: cssVar("muted") }, { stroke: cssVar("muted") }, { side: 1, scale: "s", stroke: cssVar("muted") }],
+    axes: [{ stroke: cssVar("muted") }, { stroke: cssVar("muted"), size: 60 }, { side: 1, scale: "s", stroke: cssVar("muted"), size: 60 }],
   }, data, box);
 }
 

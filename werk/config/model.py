@@ -88,9 +88,14 @@ class MqttConnectorConfig(_Strict):
     reconnect_min_s: float = Field(default=0.5, gt=0)
     reconnect_max_s: float = Field(default=10.0, gt=0)
     timeout_s: float = Field(default=5.0, gt=0)
+    persistent_session: bool = False
+    """Keep the session (MQTT 3.1.1 clean session = 0): the broker queues QoS 1/2 messages while werk is away
+    and delivers them when it is back. Needs a fixed ``client_id``."""
 
     @model_validator(mode="after")
     def _one_password(self) -> MqttConnectorConfig:
+        if self.persistent_session and self.client_id is None:
+            raise ValueError("a persistent session needs a fixed client_id")
         if self.password is not None and self.password_env is not None:
             raise ValueError("give either password or password_env, not both")
         if (self.password is not None or self.password_env is not None) and self.username is None:

@@ -28,7 +28,6 @@ import math
 import os
 import ssl
 import uuid
-from collections import deque
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,6 +38,7 @@ import aiomqtt
 
 from werk.config.model import MqttConnectorConfig
 from werk.connect.base import ConnectorStatus, RateLimitedLog, SignalLedger
+from werk.connect.outbox import MemoryOutbox, Outbox
 from werk.core.model import Quality, Sample, Value, utcnow
 from werk.errors import ConnectorError
 
@@ -193,7 +193,7 @@ def _client(
         password=password,
         identifier=client_id,
         protocol=aiomqtt.ProtocolVersion.V5 if config.protocol == "5" else aiomqtt.ProtocolVersion.V311,
-        clean_session=True if config.protocol == "3.1.1" else None,
+        clean_session=(not config.persistent_session) if config.protocol == "3.1.1" else None,
         keepalive=config.keepalive_s,
         timeout=config.timeout_s,
         tls_context=tls,
@@ -353,6 +353,7 @@ class MqttPublisher:
         retain: bool = True,
         max_pending: int = 100_000,
         drain_s: float = 5.0,
+        outbox: Outbox | None = None,
     ) -> None:
         if prefix:
             validate_topic(prefix, "topic prefix")
@@ -371,8 +372,8 @@ class MqttPublisher:
         self.client_id = (
             f"{config.client_id}-pub" if config.client_id else f"werk-{name}-{uuid.uuid4().hex[:8]}"
         )
-        self._pending: deque[tuple[str, bytes]] = deque()
-        self._max_pending = max_pending
+        # store-and-forward: a SqliteOutbox keeps what the broker has not acknowledged across outages and restarts
+        self._pending: Outbox = outbox if outbox is not None else MemoryOutbox(max_pending)
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -383,12 +384,9 @@ class MqttPublisher:
 
     def publish(self, batch: Iterable[Sample]) -> None:
         """Queue samples for sending; returns at once. Call it from the event loop's thread."""
-        for sample in batch:
-            if len(self._pending) >= self._max_pending:
-                self._pending.popleft()
-                self.status.dropped += 1
-            self._pending.append((self.topic(sample.path), encode_sample(sample)))
-        if self._pending:
+        self._pending.push([(self.topic(s.path), encode_sample(s)) for s in batch])
+        self.status.dropped = self._pending.dropped
+        if len(self._pending):
             self._idle.clear()
             self._wake.set()
 
@@ -413,19 +411,14 @@ class MqttPublisher:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _send(self, client: aiomqtt.Client) -> None:
-        """Publish a chunk concurrently (QoS 1/2 wait for their acknowledgement); put it back if the link fails."""
-        chunk = [self._pending.popleft() for _ in range(min(len(self._pending), PUBLISH_CHUNK))]
-        try:
-            await asyncio.gather(
-                *(client.publish(t, p, qos=self.config.qos, retain=self.retain) for t, p in chunk)
-            )
-        except BaseException:
-            room = self._max_pending - len(self._pending)
-            if room < len(chunk):  # what arrived meanwhile fills the queue: the oldest give way
-                self.status.dropped += len(chunk) - max(room, 0)
-                chunk = chunk[len(chunk) - max(room, 0) :]
-            self._pending.extendleft(reversed(chunk))
-            raise
+        """Publish the head of the queue concurrently (QoS 1/2 wait for their acknowledgement) and only then take
+        it off the queue: a link that fails midway leaves it there, to be sent again, in order, after reconnecting
+        (a receiver may see an item twice, never lose one: werk's samples are idempotent by (path, timestamp))."""
+        chunk = self._pending.peek(PUBLISH_CHUNK)
+        await asyncio.gather(
+            *(client.publish(t, p, qos=self.config.qos, retain=self.retain) for t, p in chunk)
+        )
+        self._pending.pop(len(chunk))
         self.status.samples += len(chunk)
         self.status.last_sample = utcnow()
 
@@ -455,7 +448,7 @@ class MqttPublisher:
                                 watch = asyncio.ensure_future(anext(client.messages))  # a stray message
                                 continue
                             self._wake.clear()
-                            while self._pending:
+                            while len(self._pending):
                                 await self._send(client)
                             self._idle.set()
                     finally:

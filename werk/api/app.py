@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 from werk import __version__
+from werk.api.aas import build_aas_router
 from werk.api.auth import Authenticator
 from werk.api.maintenance import build_maintenance_router
 from werk.api.oee import build_oee_router
@@ -194,6 +195,12 @@ def create_app(platform: Platform) -> FastAPI:
     @app.get("/maintenance", include_in_schema=False)
     async def maintenance_page() -> FileResponse:
         return FileResponse(static / "maintenance.html")
+
+    # last: the AAS router ends with a catch-all answering unknown /api/v3.0 paths with the spec's error bodies
+    assert platform.twin is not None, "start the platform before building its app"
+    app.include_router(
+        build_aas_router(platform.twin, platform.live.latest.get, require_writer=auth.require("supervisor"))
+    )
 
     return app
 

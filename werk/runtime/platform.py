@@ -19,6 +19,8 @@ from werk.core.model import utcnow
 from werk.runtime.historian_writer import HistorianWriter
 from werk.runtime.live import LiveValues
 from werk.store import Historian, open_historian
+from werk.twin.persistence import TwinPersistence, open_twin
+from werk.twin.store import TwinStore
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,8 @@ class Platform:
         self.oee = OeeApp(config)
         self.maintenance = MaintenanceApp(config)
         self.training_status: dict[str, Any] = {}
+        self.twin: TwinStore | None = None
+        self._twin_db: TwinPersistence | None = None
         self.apps: list[MachineStateApp | OeeApp | MaintenanceApp] = []
         if config.apps.machine_state.enabled:
             self.apps.append(self.machine_state)
@@ -51,6 +55,8 @@ class Platform:
     async def start(self) -> None:
         h = self.config.historian
         self.historian = await asyncio.to_thread(open_historian, h)
+        # the twin lives in the same file (its table comes with the historian's migrations)
+        self.twin, self._twin_db = await asyncio.to_thread(open_twin, self.config)
         self.writer = HistorianWriter(
             self.bus, self.historian, batch_max=h.batch_max, flush_s=h.flush_interval_ms / 1000
         )
@@ -129,6 +135,9 @@ class Platform:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self._twin_db is not None:
+            await asyncio.to_thread(self._twin_db.close)
+            self._twin_db = None
         if self.historian is not None:
             await asyncio.to_thread(self.historian.close)
             self.historian = None

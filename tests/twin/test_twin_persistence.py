@@ -1,0 +1,97 @@
+"""The twin in werk's SQLite file: table aas_object from migration 2, changes saved through the store's hook."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from basyx.aas import model
+
+from werk.config import demo_config_path, load_config
+from werk.errors import StoreError
+from werk.store import SQLiteHistorian
+from werk.store.migrations import SQLITE_MIGRATIONS
+from werk.twin import io as aas_io
+from werk.twin.environment import build_environment
+from werk.twin.persistence import TwinPersistence, open_twin
+from werk.twin.store import TwinStore
+
+
+def _snapshot(objects: object) -> list[object]:
+    return sorted((aas_io.to_jsonable(o) for o in objects), key=lambda d: d["id"])  # type: ignore[attr-defined]
+
+
+def test_migration_2_creates_the_table_in_the_historian_file(tmp_path: Path) -> None:
+    assert [v for v, _, _ in SQLITE_MIGRATIONS][:2] == [1, 2]
+    db = tmp_path / "werk.db"
+    h = SQLiteHistorian(db)
+    h.open()
+    h.close()
+    with sqlite3.connect(db) as conn:
+        cols = [r[1] for r in conn.execute("PRAGMA table_info(aas_object)")]
+        versions = [r[0] for r in conn.execute("SELECT version FROM werk_schema ORDER BY version")]
+    assert cols == ["id", "kind", "json", "updated_ts"]
+    assert 2 in versions
+
+
+def test_twin_first_then_historian_both_work(tmp_path: Path) -> None:
+    db = tmp_path / "werk.db"
+    p = TwinPersistence(db)
+    p.save_all(list(build_environment(load_config(demo_config_path()))))
+    p.close()
+    h = SQLiteHistorian(db)
+    h.open()  # migration 2 meets an existing table: IF NOT EXISTS
+    h.close()
+    assert TwinPersistence(db).count() == 35
+
+
+def test_changes_through_the_store_survive_a_restart(tmp_path: Path) -> None:
+    db = tmp_path / "werk.db"
+    objects = list(build_environment(load_config(demo_config_path())))
+    p = TwinPersistence(db)
+    p.save_all(objects)
+    store = TwinStore(p.load(), on_change=p.on_change)
+    assert _snapshot(store.objects) == _snapshot(objects)
+
+    sm = store.all(model.Submodel)[0]
+    sm.id_short = "Renamed"
+    store.changed(sm)
+    extra = model.Submodel("urn:test:extra", id_short="Extra")
+    store.add(extra)
+    store.delete(store.all(model.AssetAdministrationShell)[0].id)
+    expected = _snapshot(store.objects)
+    p.close()
+
+    p2 = TwinPersistence(db)
+    assert _snapshot(p2.load()) == expected
+    assert p2.count() == 35
+
+
+def test_a_corrupt_row_is_an_error_not_a_gap(tmp_path: Path) -> None:
+    db = tmp_path / "werk.db"
+    p = TwinPersistence(db)
+    p.save(model.Submodel("urn:test:sm"))
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE aas_object SET json = ?", (json.dumps({"modelType": "Submodel"}),))
+    with pytest.raises(StoreError, match="urn:test:sm"):
+        p.load()
+
+
+def test_open_twin_builds_once_then_keeps_api_edits(tmp_path: Path) -> None:
+    config = load_config(demo_config_path())
+    config = config.model_copy(
+        update={"historian": config.historian.model_copy(update={"path": str(tmp_path / "werk.db")})}
+    )
+    store, p = open_twin(config)
+    assert len(store.objects) == 35
+    sm = store.all(model.Submodel)[0]
+    sm.id_short = "EditedThroughTheApi"
+    store.changed(sm)
+    p.close()
+    store2, p2 = open_twin(config)
+    assert store2.get(sm.id, model.Submodel) is not None
+    assert store2.get(sm.id, model.Submodel).id_short == "EditedThroughTheApi"  # type: ignore[union-attr]
+    assert len(store2.objects) == 35
+    p2.close()

@@ -1,0 +1,1021 @@
+"""The Asset Administration Shell HTTP API, IDTA-01002-3-0 (Part 2, API v3.0), for werk's twin.
+
+Profiles ("Service Specifications and Profiles", listed at ``GET /description``): AAS repository and submodel
+repository, full (SSP-001) and read-only (SSP-002), and the concept description repository (SSP-001). Shape of the
+interface, all from Part 2 "HTTP/REST API":
+
+- identifiers in paths and queries are base64url-encoded (RFC 4648 section 5, padding optional), idShortPaths are
+  dotted with ``[n]`` for list items;
+- modifiers ``level`` (deep/core), ``extent`` (withoutBlobValue/withBlobValue), ``$metadata``, ``$value``,
+  ``$reference``, ``$path`` ("Serialization Modifiers", implemented in :mod:`werk.twin.formats`);
+- lists are paged with ``limit`` and an opaque ``cursor`` ("Pagination"), answered as
+  ``{"paging_metadata": {"cursor": ...}, "result": [...]}``;
+- every error is a Result body ``{"messages": [{"code", "messageType", "text", "timestamp"}]}`` (class Result):
+  400 for a malformed request or an invalid object, 401/403 for writes without a valid token, 404 for an unknown
+  id or path, 409 for an id that exists already.
+
+Writes (POST, PUT, PATCH, DELETE) need a bearer token; reads are open, because werk serves on loopback by default.
+Properties bound to signals (:mod:`werk.twin.live`) show the live value on every read and refuse writes of their
+value: werk has no write-back to machines yet.
+
+One werk extension, outside the standard paths' semantics: ``POST {prefix}/werk/import`` loads a whole JSON, XML or
+AASX environment all or nothing (the standard has no such operation outside the AASX file server).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import io
+import json
+import logging
+from collections.abc import Callable, Collection, Coroutine
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from basyx.aas import model
+from basyx.aas.model.concept import ConceptDescription
+from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+
+from werk.errors import AasError
+from werk.twin import formats
+from werk.twin import io as aas_io
+from werk.twin.live import LiveValue, bound_path, bound_properties, refresh
+from werk.twin.store import TwinStore
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v3.0"
+_SSP = "https://admin-shell.io/aas/API/3/0/"
+PROFILES = [
+    _SSP + "AssetAdministrationShellRepositoryServiceSpecification/SSP-001",
+    _SSP + "AssetAdministrationShellRepositoryServiceSpecification/SSP-002",
+    _SSP + "SubmodelRepositoryServiceSpecification/SSP-001",
+    _SSP + "SubmodelRepositoryServiceSpecification/SSP-002",
+    _SSP + "ConceptDescriptionRepositoryServiceSpecification/SSP-001",
+]
+MAX_LIMIT = 10_000
+AASX_MEDIA_TYPE = "application/asset-administration-shell-package+xml"
+
+
+class ApiError(Exception):
+    """An error answered with a Part 2 Result body (messages with code, messageType, text, timestamp)."""
+
+    def __init__(self, status: int, text: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(text)
+        self.status = status
+        self.text = text
+        self.headers = headers
+
+
+def error_body(status: int, text: str, details: Collection[str] = ()) -> dict[str, Any]:
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    messages = [{"code": str(status), "messageType": "Error", "text": text, "timestamp": now}]
+    messages += [{"code": str(status), "messageType": "Info", "text": d, "timestamp": now} for d in details]
+    return {"messages": messages}
+
+
+def _error_response(
+    status: int, text: str, details: Collection[str] = (), headers: Any = None
+) -> JSONResponse:
+    return JSONResponse(error_body(status, text, details), status_code=status, headers=headers)
+
+
+class _AasRoute(APIRoute):
+    """Turns every failure inside a route (including FastAPI's own request validation and auth dependencies) into
+    a Part 2 Result body, so clients of this router never see FastAPI's ``{"detail": ...}`` shape."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            try:
+                return await original(request)
+            except ApiError as exc:
+                return _error_response(exc.status, exc.text, headers=exc.headers)
+            except AasError as exc:
+                return _error_response(400, str(exc), exc.problems)
+            except RequestValidationError as exc:
+                return _error_response(400, f"malformed request: {exc.errors()}")
+            except StarletteHTTPException as exc:
+                return _error_response(exc.status_code, str(exc.detail), headers=exc.headers)
+            except (
+                Exception
+            ) as exc:  # a bug, not a bad request: logged with its traceback, answered in spec shape
+                log.exception("aas.api.error path=%s", request.url.path)
+                return _error_response(500, f"internal error ({type(exc).__name__}); see the server log")
+
+        return handler
+
+
+# --- authentication ---------------------------------------------------------------------------------------------
+
+
+def bearer_writer(tokens: Collection[str]) -> Callable[[Request], None]:
+    """The default write guard: ``Authorization: Bearer <token>`` with one of ``tokens``.
+
+    No token configured means writes are refused (403) rather than open: an API that changes the plant's twin must
+    not become writable by forgetting a setting.
+    """
+    allowed = [t.encode() for t in tokens if t]
+
+    def require_writer(request: Request) -> None:
+        if not allowed:
+            raise ApiError(
+                403,
+                "writes to the AAS API are disabled because no API token is configured; configure one "
+                "(build_aas_router(..., tokens={...})) and send it as 'Authorization: Bearer <token>'",
+            )
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        challenge = {"WWW-Authenticate": 'Bearer realm="werk-aas"'}
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(401, "this write needs 'Authorization: Bearer <token>'", challenge)
+        given = token.strip().encode()
+        if not any(hmac.compare_digest(given, t) for t in allowed):
+            raise ApiError(401, "the bearer token is not valid for writes", challenge)
+
+    return require_writer
+
+
+# --- request parsing ----------------------------------------------------------------------------------------------
+
+
+def b64url_decode(value: str, what: str = "identifier") -> str:
+    """A base64url-encoded identifier (RFC 4648 section 5), padding optional."""
+    if (
+        not value
+        or not all(c.isalnum() or c in "-_" for c in value.rstrip("="))
+        or len(value) - len(value.rstrip("=")) > 2
+    ):
+        raise ApiError(400, f"{what} {value!r} is not base64url-encoded (RFC 4648 section 5)")
+    try:
+        return base64.urlsafe_b64decode(value.rstrip("=") + "=" * (-len(value.rstrip("=")) % 4)).decode(
+            "utf-8"
+        )
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ApiError(400, f"{what} {value!r} is not base64url-encoded UTF-8 text") from None
+
+
+def b64url_encode(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+
+
+def _limit(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        raise ApiError(400, f"limit {value!r} is not an integer") from None
+    if not 1 <= n <= MAX_LIMIT:
+        raise ApiError(400, f"limit {n} is outside 1..{MAX_LIMIT}")
+    return n
+
+
+def _cursor(value: str | None) -> int:
+    if value is None:
+        return 0
+    try:
+        text = b64url_decode(value, "cursor")
+        if not text.startswith("o:"):
+            raise ValueError(text)
+        return max(0, int(text[2:]))
+    except (ApiError, ValueError):
+        raise ApiError(400, f"cursor {value!r} is not one this server issued") from None
+
+
+def _level(value: str | None) -> formats.Level:
+    if value in (None, "deep"):
+        return "deep"
+    if value == "core":
+        return "core"
+    raise ApiError(400, f"level {value!r} must be 'deep' or 'core'")
+
+
+def _extent(value: str | None) -> formats.Extent:
+    if value in (None, "withoutBlobValue"):
+        return "withoutBlobValue"
+    if value == "withBlobValue":
+        return "withBlobValue"
+    raise ApiError(400, f"extent {value!r} must be 'withoutBlobValue' or 'withBlobValue'")
+
+
+def _bool(value: str | None, name: str, default: bool) -> bool:
+    if value is None:
+        return default
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ApiError(400, f"{name} {value!r} must be 'true' or 'false'")
+
+
+def _paged(
+    items: list[Any], limit: str | None, cursor: str | None, render: Callable[[Any], Any]
+) -> JSONResponse:
+    """One page of ``items`` and the cursor of the next, if any (Part 2 "Pagination")."""
+    n, start = _limit(limit), _cursor(cursor)
+    page = items[start : start + n] if n is not None else items[start:]
+    meta: dict[str, str] = {}
+    if start + len(page) < len(items):
+        meta["cursor"] = b64url_encode(f"o:{start + len(page)}")
+    return JSONResponse({"paging_metadata": meta, "result": [render(x) for x in page]})
+
+
+Body_ = Annotated[Any, Body()]
+
+
+# --- the router -------------------------------------------------------------------------------------------------
+
+
+def build_aas_router(
+    store: TwinStore,
+    live_value: LiveValue,
+    *,
+    tokens: Collection[str] = (),
+    require_writer: Callable[..., Any] | None = None,
+    prefix: str = API_PREFIX,
+) -> APIRouter:
+    """The Part 2 API over ``store``; bound Properties read ``live_value(uns_path)``.
+
+    ``require_writer`` is a FastAPI dependency guarding every write; by default :func:`bearer_writer` over
+    ``tokens``.
+    """
+    router = APIRouter(prefix=prefix, route_class=_AasRoute, tags=["AAS API (IDTA-01002-3-0)"])
+    writer = [Depends(require_writer or bearer_writer(tokens))]
+    lock = store.lock
+
+    # --- lookups -------------------------------------------------------------------------------------------------
+
+    def shell_or_404(encoded: str) -> model.AssetAdministrationShell:
+        ident = b64url_decode(encoded)
+        obj = store.get(ident, model.AssetAdministrationShell)
+        if obj is None:
+            raise ApiError(404, f"no asset administration shell with id {ident!r}")
+        return obj
+
+    def submodel_or_404(encoded: str, via_shell: str | None = None) -> model.Submodel:
+        ident = b64url_decode(encoded)
+        if via_shell is not None:
+            shell = shell_or_404(via_shell)
+            if not any(_ref_value(r) == ident for r in shell.submodel):
+                raise ApiError(404, f"shell {shell.id!r} has no reference to submodel {ident!r}")
+        obj = store.get(ident, model.Submodel)
+        if obj is None:
+            raise ApiError(404, f"no submodel with id {ident!r}")
+        return obj
+
+    def cd_or_404(encoded: str) -> ConceptDescription:
+        ident = b64url_decode(encoded)
+        obj = store.get(ident, ConceptDescription)
+        if obj is None:
+            raise ApiError(404, f"no concept description with id {ident!r}")
+        return obj
+
+    def element_or_404(sm: model.Submodel, path: str) -> model.SubmodelElement:
+        try:
+            return formats.resolve(sm, path)
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+        except KeyError as exc:
+            raise ApiError(404, f"submodel {sm.id!r}: {exc.args[0]}") from None
+
+    def live(obj: object) -> object:
+        refresh(obj, live_value)
+        return obj
+
+    def decode(data: Any, kind: str) -> Any:
+        return aas_io.decode(data, kind, metamodel=store.metamodel)
+
+    def add_new(obj: model.Identifiable) -> None:
+        try:
+            store.add(obj)
+        except KeyError:
+            raise ApiError(409, f"an object with id {obj.id!r} exists already") from None
+
+    def created(data: Any, location: str) -> JSONResponse:
+        return JSONResponse(data, status_code=201, headers={"Location": location})
+
+    def no_content() -> Response:
+        return Response(status_code=204)
+
+    # --- description, serialization, import ---------------------------------------------------------------------
+
+    @router.get("/description")
+    def get_description() -> JSONResponse:
+        return JSONResponse({"profiles": PROFILES})
+
+    @router.get("/serialization")
+    def generate_serialization(request: Request) -> Response:
+        q = request.query_params
+        aas_ids = {b64url_decode(v) for v in q.getlist("aasIds")}
+        sm_ids = {b64url_decode(v) for v in q.getlist("submodelIds")}
+        with_cds = _bool(q.get("includeConceptDescriptions"), "includeConceptDescriptions", True)
+        with lock:
+            shells = [s for s in store.all(model.AssetAdministrationShell) if not aas_ids or s.id in aas_ids]
+            if aas_ids and not sm_ids:  # the chosen shells come with their own submodels
+                sm_ids = {_ref_value(r) for s in shells for r in s.submodel}
+                submodels = [s for s in store.all(model.Submodel) if s.id in sm_ids]
+                sm_ids = {s.id for s in submodels}
+            else:
+                submodels = [s for s in store.all(model.Submodel) if not sm_ids or s.id in sm_ids]
+            missing = (aas_ids - {s.id for s in shells}) | (sm_ids - {s.id for s in submodels})
+            if missing:
+                raise ApiError(404, f"unknown identifiers {sorted(missing)}")
+            for sm in submodels:
+                live(sm)
+            objs: list[model.Identifiable] = [*shells, *submodels]
+            if with_cds:
+                objs += store.all(ConceptDescription)
+            accept = request.headers.get("accept", "application/json")
+            if "xml" in accept and AASX_MEDIA_TYPE not in accept:
+                return Response(aas_io.write_xml(objs, validate=False), media_type="application/xml")
+            if AASX_MEDIA_TYPE in accept:
+                return Response(
+                    aas_io.write_aasx(objs, store.files, validate=False), media_type=AASX_MEDIA_TYPE
+                )
+            return JSONResponse(aas_io.environment_jsonable(objs) or {})
+
+    @router.post("/werk/import", dependencies=writer, tags=["werk extension"])
+    async def import_environment(request: Request) -> JSONResponse:
+        """Load a JSON, XML or AASX environment completely, or nothing (400 with every finding, 409 if an id is
+        taken). Content-Type chooses the reader; ``?metamodel=3.1`` for 3.1 JSON."""
+        data = await request.body()
+        ctype = request.headers.get("content-type", "application/json").split(";")[0].strip()
+        mm_param = request.query_params.get("metamodel", "3.0")
+        if mm_param not in ("3.0", "3.1"):
+            raise ApiError(400, f"metamodel {mm_param!r} must be '3.0' or '3.1'")
+        mm: aas_io.Metamodel = "3.1" if mm_param == "3.1" else "3.0"
+
+        def load() -> aas_io.Loaded:  # parsing and checking take CPU time: off the event loop
+            if ctype in ("application/xml", "text/xml"):
+                loaded = aas_io.read_xml(data, source="request body")
+            elif ctype in (AASX_MEDIA_TYPE, "application/zip", "application/octet-stream"):
+                loaded = aas_io.read_aasx(data, source="request body", metamodel=mm)
+            else:
+                loaded = aas_io.read_json(data, source="request body", metamodel=mm)
+            with lock:
+                taken = [o.id for o in loaded.objects if store.objects.get(o.id) is not None]
+                if taken:
+                    raise ApiError(
+                        409, f"{len(taken)} identifiers exist already, nothing imported: {taken[:10]}"
+                    )
+                for obj in loaded.objects:
+                    store.add(obj)
+                for name in loaded.files:
+                    store.files.add_file(
+                        name, _bytes_of(loaded.files, name), loaded.files.get_content_type(name)
+                    )
+            return loaded
+
+        r = (await run_in_threadpool(load)).report
+        report = {
+            "counts": r.counts,
+            "loaded": r.loaded,
+            "elements": r.elements,
+            "warnings": list(r.warnings),
+        }
+        return JSONResponse(report, status_code=201)
+
+    # --- AAS repository (AssetAdministrationShellRepositoryServiceSpecification) --------------------
+
+    def shells_filtered(request: Request) -> list[model.AssetAdministrationShell]:
+        q = request.query_params
+        id_short = q.get("idShort")
+        wanted: list[tuple[str, str]] = []
+        for encoded in q.getlist("assetIds"):
+            try:
+                spec = json.loads(b64url_decode(encoded, "assetIds"))
+                wanted.append((str(spec["name"]), str(spec["value"])))
+            except (ValueError, KeyError, TypeError):
+                raise ApiError(
+                    400, "assetIds must be base64url-encoded JSON {'name': ..., 'value': ...}"
+                ) from None
+        out = []
+        for s in store.all(model.AssetAdministrationShell):
+            if id_short is not None and s.id_short != id_short:
+                continue
+            ids = {("globalAssetId", s.asset_information.global_asset_id or "")}
+            ids |= {(a.name, a.value) for a in s.asset_information.specific_asset_id}
+            if wanted and not all(w in ids for w in wanted):
+                continue
+            out.append(s)
+        return out
+
+    @router.get("/shells")
+    def get_all_shells(request: Request, limit: str | None = None, cursor: str | None = None) -> JSONResponse:
+        with lock:
+            return _paged(shells_filtered(request), limit, cursor, aas_io.to_jsonable)
+
+    @router.get("/shells/$reference")
+    def get_all_shells_reference(
+        request: Request, limit: str | None = None, cursor: str | None = None
+    ) -> JSONResponse:
+        with lock:
+            return _paged(shells_filtered(request), limit, cursor, _identifiable_reference)
+
+    @router.post("/shells", dependencies=writer)
+    def post_shell(payload: Body_) -> JSONResponse:
+        shell = decode(payload, "AssetAdministrationShell")
+        with lock:
+            add_new(shell)
+            return created(aas_io.to_jsonable(shell), f"{prefix}/shells/{b64url_encode(shell.id)}")
+
+    @router.get("/shells/{aas_id}")
+    def get_shell(aas_id: str) -> JSONResponse:
+        with lock:
+            return JSONResponse(aas_io.to_jsonable(shell_or_404(aas_id)))
+
+    @router.get("/shells/{aas_id}/$reference")
+    def get_shell_reference(aas_id: str) -> JSONResponse:
+        with lock:
+            return JSONResponse(_identifiable_reference(shell_or_404(aas_id)))
+
+    @router.put("/shells/{aas_id}", dependencies=writer)
+    def put_shell(aas_id: str, payload: Body_) -> Response:
+        shell = decode(payload, "AssetAdministrationShell")
+        with lock:
+            old = shell_or_404(aas_id)
+            if shell.id != old.id:
+                raise ApiError(400, f"the body's id {shell.id!r} differs from the path's {old.id!r}")
+            store.replace(shell)
+        return no_content()
+
+    @router.delete("/shells/{aas_id}", dependencies=writer)
+    def delete_shell(aas_id: str) -> Response:
+        with lock:
+            store.delete(shell_or_404(aas_id).id)
+        return no_content()
+
+    @router.get("/shells/{aas_id}/asset-information")
+    def get_asset_information(aas_id: str) -> JSONResponse:
+        with lock:
+            return JSONResponse(aas_io.to_jsonable(shell_or_404(aas_id).asset_information))
+
+    @router.put("/shells/{aas_id}/asset-information", dependencies=writer)
+    def put_asset_information(aas_id: str, payload: Body_) -> Response:
+        info = decode(payload, "AssetInformation")
+        with lock:
+            shell = shell_or_404(aas_id)
+            shell.asset_information = info
+            store.changed(shell)
+        return no_content()
+
+    @router.get("/shells/{aas_id}/asset-information/thumbnail")
+    def get_thumbnail(aas_id: str) -> Response:
+        with lock:
+            thumb = shell_or_404(aas_id).asset_information.default_thumbnail
+            if thumb is None or thumb.path not in store.files:
+                raise ApiError(404, "this shell has no thumbnail in werk's file store")
+            return Response(_bytes_of(store.files, thumb.path).getvalue(), media_type=thumb.content_type)
+
+    @router.get("/shells/{aas_id}/submodel-refs")
+    def get_submodel_refs(aas_id: str, limit: str | None = None, cursor: str | None = None) -> JSONResponse:
+        with lock:
+            refs = sorted(shell_or_404(aas_id).submodel, key=_ref_value)
+            return _paged(refs, limit, cursor, aas_io.to_jsonable)
+
+    @router.post("/shells/{aas_id}/submodel-refs", dependencies=writer)
+    def post_submodel_ref(aas_id: str, payload: Body_) -> JSONResponse:
+        ref = decode(payload, "Reference")
+        if not isinstance(ref, model.ModelReference) or ref.key[0].type is not model.KeyTypes.SUBMODEL:
+            raise ApiError(
+                400, "a submodel reference is a ModelReference whose first key is of type Submodel"
+            )
+        with lock:
+            shell = shell_or_404(aas_id)
+            if any(_ref_value(r) == _ref_value(ref) for r in shell.submodel):
+                raise ApiError(409, f"shell {shell.id!r} refers to submodel {_ref_value(ref)!r} already")
+            shell.submodel.add(ref)
+            store.changed(shell)
+            return created(aas_io.to_jsonable(ref), f"{prefix}/shells/{aas_id}/submodel-refs")
+
+    @router.delete("/shells/{aas_id}/submodel-refs/{submodel_id}", dependencies=writer)
+    def delete_submodel_ref(aas_id: str, submodel_id: str) -> Response:
+        ident = b64url_decode(submodel_id)
+        with lock:
+            shell = shell_or_404(aas_id)
+            refs = [r for r in shell.submodel if _ref_value(r) == ident]
+            if not refs:
+                raise ApiError(404, f"shell {shell.id!r} has no reference to submodel {ident!r}")
+            for r in refs:
+                shell.submodel.discard(r)
+            store.changed(shell)
+        return no_content()
+
+    # --- submodel repository (SubmodelRepositoryServiceSpecification) ------------------------------
+
+    def submodels_filtered(request: Request) -> list[model.Submodel]:
+        q = request.query_params
+        id_short = q.get("idShort")
+        semantic = q.get("semanticId")
+        wanted: str | None = None
+        if semantic is not None:
+            try:
+                wanted = _ref_value(decode(json.loads(b64url_decode(semantic, "semanticId")), "Reference"))
+            except ValueError:
+                raise ApiError(400, "semanticId must be a base64url-encoded JSON Reference") from None
+        return [
+            s
+            for s in store.all(model.Submodel)
+            if (id_short is None or s.id_short == id_short)
+            and (wanted is None or (s.semantic_id is not None and _ref_value(s.semantic_id) == wanted))
+        ]
+
+    @router.get("/submodels")
+    def get_all_submodels(
+        request: Request,
+        limit: str | None = None,
+        cursor: str | None = None,
+        level: str | None = None,
+        extent: str | None = None,
+    ) -> JSONResponse:
+        lv, ex = _level(level), _extent(extent)
+        with lock:
+            return _paged(
+                submodels_filtered(request), limit, cursor, lambda s: formats.normal(live(s), lv, ex)
+            )
+
+    @router.get("/submodels/$metadata")
+    def get_all_submodels_metadata(
+        request: Request, limit: str | None = None, cursor: str | None = None
+    ) -> JSONResponse:
+        with lock:
+            return _paged(submodels_filtered(request), limit, cursor, formats.metadata)
+
+    @router.get("/submodels/$value")
+    def get_all_submodels_value(
+        request: Request,
+        limit: str | None = None,
+        cursor: str | None = None,
+        level: str | None = None,
+        extent: str | None = None,
+    ) -> JSONResponse:
+        _level(level)
+        ex = _extent(extent)
+        with lock:
+            return _paged(
+                submodels_filtered(request),
+                limit,
+                cursor,
+                lambda s: {str(s.id_short): formats.value_only(live(s), ex)},
+            )
+
+    @router.get("/submodels/$reference")
+    def get_all_submodels_reference(
+        request: Request, limit: str | None = None, cursor: str | None = None
+    ) -> JSONResponse:
+        with lock:
+            return _paged(submodels_filtered(request), limit, cursor, _identifiable_reference)
+
+    @router.get("/submodels/$path")
+    def get_all_submodels_path(
+        request: Request, limit: str | None = None, cursor: str | None = None, level: str | None = None
+    ) -> JSONResponse:
+        _level(level)
+        with lock:
+            # one path per submodel, its idShort: paths of elements are per submodel ({id}/$path)
+            return _paged(
+                submodels_filtered(request),
+                limit,
+                cursor,
+                lambda s: str(s.id_short),
+            )
+
+    @router.post("/submodels", dependencies=writer)
+    def post_submodel(payload: Body_) -> JSONResponse:
+        sm = decode(payload, "Submodel")
+        with lock:
+            add_new(sm)
+            return created(aas_io.to_jsonable(sm), f"{prefix}/submodels/{b64url_encode(sm.id)}")
+
+    def submodel_routes(base: str, via_shell: bool) -> None:
+        """The routes of one submodel, served under ``/submodels/{id}`` and the AAS superpath
+        ``/shells/{aas}/submodels/{id}`` (Part 2 superpaths)."""
+
+        def sm_of(request: Request) -> model.Submodel:
+            p = request.path_params
+            return submodel_or_404(p["submodel_id"], p.get("aas_id") if via_shell else None)
+
+        @router.get(base)
+        def get_submodel(
+            request: Request, level: str | None = None, extent: str | None = None
+        ) -> JSONResponse:
+            lv, ex = _level(level), _extent(extent)
+            with lock:
+                return JSONResponse(formats.normal(live(sm_of(request)), lv, ex))
+
+        @router.get(base + "/$metadata")
+        def get_submodel_metadata(request: Request, level: str | None = None) -> JSONResponse:
+            _level(level)
+            with lock:
+                return JSONResponse(formats.metadata(sm_of(request)))
+
+        @router.get(base + "/$value")
+        def get_submodel_value(
+            request: Request, level: str | None = None, extent: str | None = None
+        ) -> JSONResponse:
+            _level(level)
+            ex = _extent(extent)
+            with lock:
+                return JSONResponse(formats.value_only(live(sm_of(request)), ex))
+
+        @router.get(base + "/$reference")
+        def get_submodel_reference(request: Request, level: str | None = None) -> JSONResponse:
+            _level(level)
+            with lock:
+                return JSONResponse(formats.reference(sm_of(request)))
+
+        @router.get(base + "/$path")
+        def get_submodel_path(request: Request, level: str | None = None) -> JSONResponse:
+            lv = _level(level)
+            with lock:
+                return JSONResponse(list(formats.id_short_paths(sm_of(request), level=lv)))
+
+        @router.put(base, dependencies=writer)
+        def put_submodel(request: Request, payload: Body_) -> Response:
+            sm = decode(payload, "Submodel")
+            with lock:
+                old = sm_of(request)
+                if sm.id != old.id:
+                    raise ApiError(400, f"the body's id {sm.id!r} differs from the path's {old.id!r}")
+                store.replace(sm)
+            return no_content()
+
+        @router.patch(base, dependencies=writer)
+        def patch_submodel(request: Request, payload: Body_) -> Response:
+            """Merge the body's attributes into the submodel (RFC 7396 at the top level), then validate."""
+            if not isinstance(payload, dict):
+                raise ApiError(400, "PATCH of a submodel takes a JSON object of the attributes to change")
+            with lock:
+                old = sm_of(request)
+                merged = {**aas_io.to_jsonable(old), **payload}
+                sm = decode(merged, "Submodel")
+                if sm.id != old.id:
+                    raise ApiError(400, "PATCH cannot change a submodel's id")
+                store.replace(sm)
+            return no_content()
+
+        @router.patch(base + "/$metadata", dependencies=writer)
+        def patch_submodel_metadata(request: Request, payload: Body_) -> Response:
+            if not isinstance(payload, dict) or "submodelElements" in payload:
+                raise ApiError(
+                    400, "PATCH $metadata takes the submodel's attributes without submodelElements"
+                )
+            with lock:
+                old = sm_of(request)
+                merged = {**aas_io.to_jsonable(old), **payload}
+                sm = decode(merged, "Submodel")
+                if sm.id != old.id:
+                    raise ApiError(400, "PATCH cannot change a submodel's id")
+                store.replace(sm)
+            return no_content()
+
+        @router.patch(base + "/$value", dependencies=writer)
+        def patch_submodel_value(request: Request, payload: Body_) -> Response:
+            if not isinstance(payload, dict):
+                raise ApiError(400, "PATCH $value of a submodel takes an object of values by idShort")
+            with lock:
+                sm = sm_of(request)
+                for id_short, value in payload.items():
+                    el = element_or_404(sm, str(id_short))
+                    set_value(el, value)
+                store.changed(sm)
+            return no_content()
+
+        @router.delete(base, dependencies=writer)
+        def delete_submodel(request: Request) -> Response:
+            with lock:
+                store.delete(sm_of(request).id)
+            return no_content()
+
+        # --- submodel elements ---------------------------------------------------------------------------------
+
+        el_base = base + "/submodel-elements"
+
+        @router.get(el_base)
+        def get_all_elements(
+            request: Request,
+            limit: str | None = None,
+            cursor: str | None = None,
+            level: str | None = None,
+            extent: str | None = None,
+        ) -> JSONResponse:
+            lv, ex = _level(level), _extent(extent)
+            with lock:
+                sm = live(sm_of(request))
+                assert isinstance(sm, model.Submodel)
+                return _paged(list(sm.submodel_element), limit, cursor, lambda e: formats.normal(e, lv, ex))
+
+        @router.get(el_base + "/$metadata")
+        def get_all_elements_metadata(
+            request: Request, limit: str | None = None, cursor: str | None = None
+        ) -> JSONResponse:
+            with lock:
+                els = [
+                    e
+                    for e in sm_of(request).submodel_element
+                    if not isinstance(e, model.Capability | model.Operation)
+                ]
+                return _paged(els, limit, cursor, formats.metadata)
+
+        @router.get(el_base + "/$value")
+        def get_all_elements_value(
+            request: Request,
+            limit: str | None = None,
+            cursor: str | None = None,
+            level: str | None = None,
+            extent: str | None = None,
+        ) -> JSONResponse:
+            _level(level)
+            ex = _extent(extent)
+            with lock:
+                sm = live(sm_of(request))
+                assert isinstance(sm, model.Submodel)
+                els = [
+                    e for e in sm.submodel_element if not isinstance(e, model.Capability | model.Operation)
+                ]
+                return _paged(els, limit, cursor, lambda e: formats.value_only(e, ex))
+
+        @router.get(el_base + "/$reference")
+        def get_all_elements_reference(
+            request: Request, limit: str | None = None, cursor: str | None = None
+        ) -> JSONResponse:
+            with lock:
+                sm = sm_of(request)
+                return _paged(
+                    list(sm.submodel_element),
+                    limit,
+                    cursor,
+                    lambda e: formats.reference(sm, str(e.id_short)),
+                )
+
+        @router.get(el_base + "/$path")
+        def get_all_elements_path(
+            request: Request, limit: str | None = None, cursor: str | None = None, level: str | None = None
+        ) -> JSONResponse:
+            lv = _level(level)
+            with lock:
+                sm = sm_of(request)
+                # paged by path, not by top-level element: a page of n holds n paths
+                paths = list(formats.id_short_paths(sm, level=lv))
+                return _paged(paths, limit, cursor, lambda p: p)
+
+        @router.post(el_base, dependencies=writer)
+        def post_element(request: Request, payload: Body_) -> JSONResponse:
+            el = decode(payload, "SubmodelElement")
+            with lock:
+                sm = sm_of(request)
+                if el.id_short is None or any(e.id_short == el.id_short for e in sm.submodel_element):
+                    raise ApiError(409, f"submodel {sm.id!r} has an element {el.id_short!r} already")
+                sm.submodel_element.add(el)
+                store.changed(sm)
+                return created(aas_io.to_jsonable(el), f"{request.url.path}/{el.id_short}")
+
+        @router.get(el_base + "/{path}")
+        def get_element(
+            request: Request, path: str, level: str | None = None, extent: str | None = None
+        ) -> JSONResponse:
+            lv, ex = _level(level), _extent(extent)
+            with lock:
+                return JSONResponse(formats.normal(live(element_or_404(sm_of(request), path)), lv, ex))
+
+        @router.get(el_base + "/{path}/$metadata")
+        def get_element_metadata(request: Request, path: str) -> JSONResponse:
+            with lock:
+                return JSONResponse(formats.metadata(element_or_404(sm_of(request), path)))
+
+        @router.get(el_base + "/{path}/$value")
+        def get_element_value(
+            request: Request, path: str, level: str | None = None, extent: str | None = None
+        ) -> JSONResponse:
+            _level(level)
+            ex = _extent(extent)
+            with lock:
+                return JSONResponse(formats.value_only(live(element_or_404(sm_of(request), path)), ex))
+
+        @router.get(el_base + "/{path}/$reference")
+        def get_element_reference(request: Request, path: str) -> JSONResponse:
+            with lock:
+                sm = sm_of(request)
+                element_or_404(sm, path)
+                return JSONResponse(formats.reference(sm, path))
+
+        @router.get(el_base + "/{path}/$path")
+        def get_element_path(request: Request, path: str, level: str | None = None) -> JSONResponse:
+            lv = _level(level)
+            with lock:
+                return JSONResponse(formats.element_paths(element_or_404(sm_of(request), path), path, lv))
+
+        @router.get(el_base + "/{path}/attachment")
+        def get_attachment(request: Request, path: str) -> Response:
+            with lock:
+                el = element_or_404(sm_of(request), path)
+                if isinstance(el, model.Blob):
+                    return Response(el.value or b"", media_type=el.content_type)
+                if not isinstance(el, model.File):
+                    raise ApiError(
+                        400, f"{path} is a {type(el).__name__}; attachments belong to File elements"
+                    )
+                if el.value is None or el.value not in store.files:
+                    raise ApiError(404, f"{path}: the file {el.value!r} is not in werk's file store")
+                return Response(_bytes_of(store.files, el.value).getvalue(), media_type=el.content_type)
+
+        @router.post(el_base + "/{path}", dependencies=writer)
+        def post_element_at(request: Request, path: str, payload: Body_) -> JSONResponse:
+            el = decode(payload, "SubmodelElement")
+            with lock:
+                sm = sm_of(request)
+                parent = element_or_404(sm, path)
+                add_child(parent, el)
+                store.changed(sm)
+                return created(aas_io.to_jsonable(el), request.url.path)
+
+        @router.put(el_base + "/{path}", dependencies=writer)
+        def put_element(request: Request, path: str, payload: Body_) -> Response:
+            new = decode(payload, "SubmodelElement")
+            with lock:
+                sm = sm_of(request)
+                replace_element(sm, path, new)
+                store.changed(sm)
+            return no_content()
+
+        @router.patch(el_base + "/{path}", dependencies=writer)
+        def patch_element(request: Request, path: str, payload: Body_) -> Response:
+            if not isinstance(payload, dict):
+                raise ApiError(400, "PATCH of an element takes a JSON object of the attributes to change")
+            with lock:
+                sm = sm_of(request)
+                old = element_or_404(sm, path)
+                new = decode({**aas_io.to_jsonable(old), **payload}, "SubmodelElement")
+                replace_element(sm, path, new)
+                store.changed(sm)
+            return no_content()
+
+        @router.patch(el_base + "/{path}/$value", dependencies=writer)
+        def patch_element_value(request: Request, path: str, payload: Body_) -> Response:
+            with lock:
+                sm = sm_of(request)
+                el = element_or_404(sm, path)
+                value = payload
+                if (
+                    isinstance(payload, dict)
+                    and set(payload) == {el.id_short}
+                    and not isinstance(
+                        el, model.SubmodelElementCollection | model.Range | model.File | model.Blob
+                    )
+                ):
+                    value = payload[el.id_short]  # the {idShort: value} form of GET $value
+                set_value(el, value)
+                store.changed(sm)
+            return no_content()
+
+        @router.delete(el_base + "/{path}", dependencies=writer)
+        def delete_element(request: Request, path: str) -> Response:
+            with lock:
+                sm = sm_of(request)
+                el = element_or_404(sm, path)
+                parent = el.parent
+                container = _container_of(parent)
+                if container is None:
+                    raise ApiError(400, f"{path} cannot be removed from its parent")
+                container.remove(el)
+                store.changed(sm)
+            return no_content()
+
+    def set_value(el: model.SubmodelElement, value: Any) -> None:
+        bound = [p for _, p in bound_properties(el)]
+        if bound:
+            raise ApiError(
+                409, f"{el.id_short!r} shows live signal values ({bound[0]}); werk does not write to machines"
+            )
+        formats.apply_value(el, value)
+
+    def add_child(parent: model.SubmodelElement, el: model.SubmodelElement) -> None:
+        container = _container_of(parent)
+        if container is None or isinstance(parent, model.Operation):
+            raise ApiError(400, f"a {type(parent).__name__} holds no child elements")
+        if isinstance(parent, model.SubmodelElementList):
+            el.id_short = None  # list items have no idShort (Part 1 constraint AASd-120)
+        elif el.id_short is None or any(c.id_short == el.id_short for c in container):
+            raise ApiError(409, f"{parent.id_short!r} has an element {el.id_short!r} already")
+        try:
+            container.add(el)
+        except (model.AASConstraintViolation, KeyError, TypeError, ValueError) as exc:
+            raise ApiError(400, f"cannot add to {parent.id_short!r}: {exc}") from None
+
+    def replace_element(sm: model.Submodel, path: str, new: model.SubmodelElement) -> None:
+        old = element_or_404(sm, path)
+        if bound_path(old) is not None:
+            raise ApiError(409, f"{path} is bound to a live signal; change the plant file instead")
+        container = _container_of(old.parent)
+        if container is None:
+            raise ApiError(400, f"{path} cannot be replaced in its parent")
+        if not isinstance(old.parent, model.SubmodelElementList) and new.id_short != old.id_short:
+            raise ApiError(
+                400, f"the body's idShort {new.id_short!r} differs from the path's {old.id_short!r}"
+            )
+        if isinstance(old.parent, model.SubmodelElementList):
+            items = list(container)
+            index = items.index(old)
+            container.clear()
+            new.id_short = None
+            for i, item in enumerate(items):
+                container.add(new if i == index else item)
+        else:
+            container.remove(old)
+            container.add(new)
+
+    # --- concept descriptions (ConceptDescriptionRepositoryServiceSpecification) ----------------------------------
+
+    @router.get("/concept-descriptions")
+    def get_all_cds(
+        request: Request, limit: str | None = None, cursor: str | None = None, idShort: str | None = None
+    ) -> JSONResponse:
+        with lock:
+            cds = [c for c in store.all(ConceptDescription) if idShort is None or c.id_short == idShort]
+            return _paged(cds, limit, cursor, aas_io.to_jsonable)
+
+    @router.post("/concept-descriptions", dependencies=writer)
+    def post_cd(payload: Body_) -> JSONResponse:
+        cd = decode(payload, "ConceptDescription")
+        with lock:
+            add_new(cd)
+            return created(aas_io.to_jsonable(cd), f"{prefix}/concept-descriptions/{b64url_encode(cd.id)}")
+
+    @router.get("/concept-descriptions/{cd_id}")
+    def get_cd(cd_id: str) -> JSONResponse:
+        with lock:
+            return JSONResponse(aas_io.to_jsonable(cd_or_404(cd_id)))
+
+    @router.put("/concept-descriptions/{cd_id}", dependencies=writer)
+    def put_cd(cd_id: str, payload: Body_) -> Response:
+        cd = decode(payload, "ConceptDescription")
+        with lock:
+            old = cd_or_404(cd_id)
+            if cd.id != old.id:
+                raise ApiError(400, f"the body's id {cd.id!r} differs from the path's {old.id!r}")
+            store.replace(cd)
+        return no_content()
+
+    @router.delete("/concept-descriptions/{cd_id}", dependencies=writer)
+    def delete_cd(cd_id: str) -> Response:
+        with lock:
+            store.delete(cd_or_404(cd_id).id)
+        return no_content()
+
+    submodel_routes("/shells/{aas_id}/submodels/{submodel_id}", via_shell=True)
+    submodel_routes("/submodels/{submodel_id}", via_shell=False)
+    operations = list(router.routes)
+
+    @router.api_route(
+        "/{rest:path}",
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        include_in_schema=False,
+    )
+    def no_such_operation(request: Request, rest: str) -> Response:
+        """Unknown paths and methods under the prefix answer in the spec's Result shape too (registered last)."""
+        scope = {**request.scope, "method": "GET"}
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            scope["method"] = method
+            if any(r.matches(scope)[0] is Match.FULL for r in operations):
+                raise ApiError(405, f"{request.method} is not an operation on {request.url.path}")
+        raise ApiError(404, f"no AAS API operation at {request.url.path} (IDTA-01002-3-0, API v3.0)")
+
+    return router
+
+
+# --- helpers ------------------------------------------------------------------------------------------------------
+
+
+def _ref_value(ref: model.Reference) -> str:
+    return str(ref.key[0].value) if ref.key else ""
+
+
+def _identifiable_reference(obj: model.Identifiable) -> Any:
+    return aas_io.to_jsonable(model.ModelReference.from_referable(obj))
+
+
+def _container_of(parent: object) -> Any:
+    """The NamespaceSet that holds a parent's child elements (None if the parent holds none)."""
+    if isinstance(parent, model.Submodel):
+        return parent.submodel_element
+    if isinstance(parent, model.SubmodelElementCollection | model.SubmodelElementList):
+        return parent.value
+    if isinstance(parent, model.Entity):
+        return parent.statement
+    if isinstance(parent, model.AnnotatedRelationshipElement):
+        return parent.annotation
+    return None
+
+
+def _bytes_of(files: Any, name: str) -> io.BytesIO:
+    buf = io.BytesIO()
+    files.write_file(name, buf)
+    buf.seek(0)
+    return buf

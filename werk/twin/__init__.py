@@ -1,0 +1,10 @@
+"""The Asset Administration Shell twin of the plant: basyx-python-sdk objects, built from the plant file
+(:mod:`~werk.twin.environment`), with Properties bound to UNS signals (:mod:`~werk.twin.live`), read and written as
+JSON, XML and AASX (:mod:`~werk.twin.io`), kept in werk's SQLite file (:mod:`~werk.twin.persistence`) and served by
+:mod:`werk.api.aas`."""
+
+from werk.twin.environment import build_environment
+from werk.twin.io import Loaded, read_file
+from werk.twin.store import TwinStore
+
+__all__ = ["Loaded", "TwinStore", "build_environment", "read_file"]

@@ -1,0 +1,277 @@
+"""The plant file as an AAS environment: one shell per asset, with standard submodels filled from the config.
+
+Per asset (IDTA-01001 Part 1, class AssetAdministrationShell): the shell's ``id`` is the asset's ``aas_id``
+IRI and its ``assetInformation/globalAssetId`` is the same IRI, so the one name werk uses for an asset everywhere is
+also its AAS identity. Submodels, each with id ``<aas_id>/submodels/<idShort>``:
+
+- ``Nameplate`` (IDTA 02006-3-0 Digital Nameplate): ManufacturerName, ManufacturerProductDesignation,
+  ManufacturerProductType and SerialNumber, only those the plant file states. werk does not invent the template's
+  other mandatory values (URIOfTheProduct, AddressInformation, OrderCodeOfManufacturer): an empty or made-up
+  nameplate is worse than an incomplete one, and an imported manufacturer nameplate can replace this one.
+- ``TechnicalData`` (IDTA 02003-2-0): GeneralInformation as far as the config knows it, and the ideal cycle time.
+- ``TimeSeries`` (IDTA 02008-1-1 Time Series Data): the signals as a record, and per signal a LinkedSegment whose
+  Endpoint and Query address werk's ``/api/series``, so history stays in the historian.
+- ``OperationalData`` (werk's own, semanticId :data:`OPERATIONAL_DATA_SEMANTIC_ID`): one Property per bound signal;
+  the Property carries the signal's Unified Namespace path in a Qualifier of type :data:`UNS_QUALIFIER_TYPE`, and
+  :mod:`werk.twin.live` resolves it to the latest value whenever the submodel is read.
+"""
+
+from __future__ import annotations
+
+import re
+
+from basyx.aas import model
+
+from werk.config.model import AssetRef, WerkConfig
+
+NAMEPLATE_SEMANTIC_ID = "https://admin-shell.io/idta/nameplate/3/0/Nameplate"
+TECHNICAL_DATA_SEMANTIC_ID = "0173-1#01-AHX837#002"
+OPERATIONAL_DATA_SEMANTIC_ID = "urn:werk:submodel:OperationalData:1:0"
+TIME_SERIES_SEMANTIC_ID = "https://admin-shell.io/idta/TimeSeries/1/1"
+UNS_QUALIFIER_TYPE = "werk:UnsPath"
+
+# IDTA 02006-3-0 (Digital Nameplate): semantic ids of the template's elements, as published in its template file
+_NAMEPLATE = {
+    "ManufacturerName": "0112/2///61987#ABA565#009",
+    "ManufacturerProductDesignation": "0112/2///61987#ABA567#009",
+    "ManufacturerProductType": "0112/2///61987#ABA300#008",
+    "SerialNumber": "0112/2///61987#ABA951#009",
+}
+# IDTA 02003-2-0 (Technical Data): GeneralInformation and TechnicalProperties, as in its template file
+_TECHNICAL = {
+    "GeneralInformation": "0173-1#02-ABK161#002/0173-1#01-AHX838#002",
+    "ManufacturerName": "0173-1#02-AAO677#004",
+    "ManufacturerProductDesignation": "0173-1#02-AAW338#003",
+    "TechnicalProperties": "0173-1#02-ABK163#002/0173-1#01-AHX837#002",
+}
+IDEAL_CYCLE_TIME_SEMANTIC_ID = "urn:werk:concept:IdealCycleTime:1:0"
+
+
+def id_short(name: str) -> str:
+    """A werk name as an idShort (Part 1 3.0, Referable/idShort and constraint AASd-002: letters, digits, underscore, starting with a letter);
+    ``cnc-1`` becomes ``cnc_1``."""
+    s = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    return s if s[:1].isalpha() else "X" + s
+
+
+def submodel_id(aas_id: str, short: str) -> str:
+    return f"{aas_id}/submodels/{short}"
+
+
+def _semantic(value: str) -> model.ExternalReference:
+    return model.ExternalReference((model.Key(model.KeyTypes.GLOBAL_REFERENCE, value),))
+
+
+def _mlp(short: str, semantic: str, text: str) -> model.MultiLanguageProperty:
+    return model.MultiLanguageProperty(
+        short, value=model.MultiLanguageTextType({"en": text}), semantic_id=_semantic(semantic)
+    )
+
+
+def _prop(short: str, semantic: str, value: str) -> model.Property:
+    return model.Property(short, model.datatypes.String, value=value, semantic_id=_semantic(semantic))
+
+
+def nameplate(ref: AssetRef) -> model.Submodel:
+    """Digital Nameplate (IDTA 02006-3-0) with what the plant file says about the asset."""
+    cfg = ref.config
+    elements: list[model.SubmodelElement] = []
+    if cfg.manufacturer:
+        elements.append(_mlp("ManufacturerName", _NAMEPLATE["ManufacturerName"], cfg.manufacturer))
+    designation = cfg.description or cfg.kind
+    elements.append(
+        _mlp("ManufacturerProductDesignation", _NAMEPLATE["ManufacturerProductDesignation"], designation)
+    )
+    if cfg.model_name:
+        elements.append(
+            _prop("ManufacturerProductType", _NAMEPLATE["ManufacturerProductType"], cfg.model_name)
+        )
+    if cfg.serial_number:
+        elements.append(_prop("SerialNumber", _NAMEPLATE["SerialNumber"], cfg.serial_number))
+    return model.Submodel(
+        submodel_id(ref.aas_id, "Nameplate"),
+        submodel_element=elements,
+        id_short="Nameplate",
+        semantic_id=_semantic(NAMEPLATE_SEMANTIC_ID),
+        kind=model.ModellingKind.INSTANCE,
+    )
+
+
+def technical_data(ref: AssetRef) -> model.Submodel:
+    """Technical Data (IDTA 02003-2-0): GeneralInformation, and TechnicalProperties with the ideal cycle time."""
+    cfg = ref.config
+    general: list[model.SubmodelElement] = []
+    if cfg.manufacturer:
+        general.append(_prop("ManufacturerName", _TECHNICAL["ManufacturerName"], cfg.manufacturer))
+    general.append(
+        _mlp(
+            "ManufacturerProductDesignation",
+            _TECHNICAL["ManufacturerProductDesignation"],
+            cfg.description or cfg.kind,
+        )
+    )
+    technical: list[model.SubmodelElement] = []
+    if cfg.ideal_cycle_s is not None:
+        technical.append(
+            model.Property(
+                "IdealCycleTime",
+                model.datatypes.Double,
+                value=cfg.ideal_cycle_s,
+                semantic_id=_semantic(IDEAL_CYCLE_TIME_SEMANTIC_ID),
+                description=model.MultiLanguageTextType({"en": "ideal cycle time in seconds (ISO 22400-2)"}),
+            )
+        )
+    elements: list[model.SubmodelElement] = [
+        model.SubmodelElementCollection(
+            "GeneralInformation", value=general, semantic_id=_semantic(_TECHNICAL["GeneralInformation"])
+        )
+    ]
+    if technical:
+        elements.append(
+            model.SubmodelElementCollection(
+                "TechnicalProperties",
+                value=technical,
+                semantic_id=_semantic(_TECHNICAL["TechnicalProperties"]),
+            )
+        )
+    return model.Submodel(
+        submodel_id(ref.aas_id, "TechnicalData"),
+        submodel_element=elements,
+        id_short="TechnicalData",
+        semantic_id=_semantic(TECHNICAL_DATA_SEMANTIC_ID),
+        kind=model.ModellingKind.INSTANCE,
+    )
+
+
+def _ts(name: str) -> model.ExternalReference:
+    return _semantic(f"https://admin-shell.io/idta/TimeSeries/{name}/1/1")
+
+
+def time_series(ref: AssetRef, api_base: str) -> model.Submodel:
+    """Time Series Data (IDTA 02008-1-1): the record lists the time and every bound signal; one LinkedSegment per
+    signal points at werk's own history endpoint, so a client reads the historian's data, not a copy in the twin.
+
+    The time is UTC (semanticId UtcTime of 02008), as ``/api/series`` returns it.
+    """
+    signals = sorted(ref.config.bound_signals())
+    record: list[model.SubmodelElement] = [
+        model.Property("Time", model.datatypes.DateTime, semantic_id=_ts("UtcTime"))
+    ]
+    record += [
+        model.Property(id_short(s), model.datatypes.Double, semantic_id=_semantic(f"urn:werk:signal:{s}"))
+        for s in signals
+    ]
+    metadata = model.SubmodelElementCollection(
+        "Metadata",
+        value=[
+            model.MultiLanguageProperty(
+                "Name",
+                value=model.MultiLanguageTextType({"en": f"{ref.name} signals"}),
+                semantic_id=_ts("Metadata/Name"),
+            ),
+            model.SubmodelElementCollection("Record", value=record, semantic_id=_ts("Record")),
+        ],
+        semantic_id=_ts("Metadata"),
+    )
+    segments = [
+        model.SubmodelElementCollection(
+            f"Linked_{id_short(s)}",
+            value=[
+                model.MultiLanguageProperty(
+                    "Name", value=model.MultiLanguageTextType({"en": s}), semantic_id=_ts("Segment/Name")
+                ),
+                model.Property(
+                    "Endpoint",
+                    model.datatypes.String,
+                    value=f"{api_base}/api/series",
+                    semantic_id=_ts("Endpoint"),
+                ),
+                model.Property(
+                    "Query",
+                    model.datatypes.String,
+                    value=f"path={ref.signal_path(s)}",
+                    semantic_id=_ts("Query"),
+                ),
+            ],
+            semantic_id=_ts("Segments/LinkedSegment"),
+        )
+        for s in signals
+    ]
+    elements: list[model.SubmodelElement] = [
+        metadata,
+        model.SubmodelElementCollection("Segments", value=segments, semantic_id=_ts("Segments")),
+    ]
+    return model.Submodel(
+        submodel_id(ref.aas_id, "TimeSeries"),
+        submodel_element=elements,
+        id_short="TimeSeries",
+        semantic_id=_semantic(TIME_SERIES_SEMANTIC_ID),
+        kind=model.ModellingKind.INSTANCE,
+    )
+
+
+def uns_qualifier(path: str) -> model.Qualifier:
+    """The binding of a Property to a signal (Part 1, class Qualifier, kind ValueQualifier: it says where
+    the value comes from)."""
+    return model.Qualifier(
+        UNS_QUALIFIER_TYPE, model.datatypes.String, value=path, kind=model.QualifierKind.VALUE_QUALIFIER
+    )
+
+
+def operational_data(ref: AssetRef) -> model.Submodel:
+    """One Property per bound signal, valueType xs:double until a live value says otherwise (the plant file does
+    not declare types; :func:`werk.twin.live.refresh` sets the type of the value it reads)."""
+    signals = sorted(ref.config.bound_signals())
+    elements: list[model.SubmodelElement] = [
+        model.Property(
+            id_short(signal),
+            model.datatypes.Double,
+            semantic_id=_semantic(f"urn:werk:signal:{signal}"),
+            qualifier=(uns_qualifier(ref.signal_path(signal)),),
+        )
+        for signal in signals
+    ]
+    return model.Submodel(
+        submodel_id(ref.aas_id, "OperationalData"),
+        submodel_element=elements,
+        id_short="OperationalData",
+        semantic_id=_semantic(OPERATIONAL_DATA_SEMANTIC_ID),
+        kind=model.ModellingKind.INSTANCE,
+    )
+
+
+def shell(ref: AssetRef, submodels: list[model.Submodel]) -> model.AssetAdministrationShell:
+    specific: list[model.SpecificAssetId] = []
+    if ref.config.serial_number:
+        specific.append(model.SpecificAssetId("serialNumber", ref.config.serial_number))
+    specific.append(model.SpecificAssetId("unsPath", ref.path))
+    return model.AssetAdministrationShell(
+        model.AssetInformation(
+            model.AssetKind.INSTANCE,
+            global_asset_id=ref.aas_id,
+            specific_asset_id=specific,
+            asset_type=ref.config.kind,
+        ),
+        ref.aas_id,
+        id_short=id_short(ref.name),
+        submodel={model.ModelReference.from_referable(sm) for sm in submodels},
+        description=model.MultiLanguageTextType({"en": ref.config.description})
+        if ref.config.description
+        else None,
+    )
+
+
+def asset_objects(ref: AssetRef, api_base: str = "http://127.0.0.1:8080") -> list[model.Identifiable]:
+    """The shell of one asset and its submodels; ``api_base`` is werk's own HTTP address (for time series links)."""
+    submodels = [nameplate(ref), technical_data(ref), operational_data(ref), time_series(ref, api_base)]
+    return [shell(ref, submodels), *submodels]
+
+
+def build_environment(config: WerkConfig) -> model.DictIdentifiableStore[model.Identifiable]:
+    """A basyx ObjectStore with one shell and its submodels per asset of the plant file."""
+    api_base = f"http://{config.server.host}:{config.server.port}"
+    store: model.DictIdentifiableStore[model.Identifiable] = model.DictIdentifiableStore()
+    for ref in config.assets():
+        for obj in asset_objects(ref, api_base):
+            store.add(obj)
+    return store

@@ -1,0 +1,74 @@
+"""The AAS objects werk serves: a basyx ObjectStore behind one lock, with a hook that persists every change.
+
+basyx's ``DictIdentifiableStore`` is a plain dict: not safe for the API's worker threads and blind to changes made to
+objects in place (a PATCH of one Property). This wrapper gives the API one place to serialise access and to report
+"this Identifiable changed", which :class:`werk.twin.persistence.TwinPersistence` turns into an upsert.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from basyx.aas import model
+from basyx.aas.adapter import aasx
+
+from werk.twin.io import Metamodel
+
+OnChange = Callable[[str, model.Identifiable | None], None]
+"""Called with (identifier, object) after a change, (identifier, None) after a delete."""
+
+T = TypeVar("T", bound=model.Identifiable)
+
+
+class TwinStore:
+    """Shells, submodels and concept descriptions, in insertion order (which is the API's paging order).
+
+    ``metamodel`` is the version the API validates request bodies against (Part 1 3.0 or 3.1).
+    """
+
+    def __init__(
+        self,
+        objects: Iterable[model.Identifiable] = (),
+        *,
+        on_change: OnChange | None = None,
+        metamodel: Metamodel = "3.0",
+    ) -> None:
+        self.objects: model.DictIdentifiableStore[model.Identifiable] = model.DictIdentifiableStore(objects)
+        self.lock = threading.RLock()
+        self.on_change = on_change
+        self.metamodel: Metamodel = metamodel
+        # AASX supplementary files (thumbnails, File element attachments), by package path; held in memory only
+        self.files: aasx.DictSupplementaryFileContainer = aasx.DictSupplementaryFileContainer()  # type: ignore[no-untyped-call]
+
+    def get(self, identifier: str, kind: type[T]) -> T | None:
+        obj = self.objects.get(identifier)
+        return obj if isinstance(obj, kind) else None
+
+    def all(self, kind: type[T]) -> list[T]:
+        return [o for o in self.objects if isinstance(o, kind)]
+
+    def add(self, obj: model.Identifiable) -> None:
+        """Add a new object; ``KeyError`` if its id is taken (by any kind: ids are unique in an environment)."""
+        if self.objects.get(obj.id) is not None:
+            raise KeyError(obj.id)
+        self.objects.add(obj)
+        self.changed(obj)
+
+    def replace(self, obj: model.Identifiable) -> None:
+        """Put ``obj`` in place of the object with the same id (which must exist)."""
+        old = self.objects.get_item(obj.id)
+        self.objects.discard(old)
+        self.objects.add(obj)
+        self.changed(obj)
+
+    def delete(self, identifier: str) -> None:
+        self.objects.discard(self.objects.get_item(identifier))
+        if self.on_change is not None:
+            self.on_change(identifier, None)
+
+    def changed(self, obj: model.Identifiable) -> None:
+        """Report an in-place change of ``obj`` (or of an element inside it)."""
+        if self.on_change is not None:
+            self.on_change(obj.id, obj)

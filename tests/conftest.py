@@ -81,12 +81,17 @@ def plant_config(
         UserConfig(name=name, role=role, token_sha256=token_digest(token))  # type: ignore[arg-type]
         for name, (role, token) in (users or {}).items()
     ]
-    connectors = {
-        name: c.model_copy(
-            update={"endpoint": endpoint, "publishing_interval_ms": 100, "reconnect_max_s": 1.0}
-        )
-        for name, c in base.connectors.items()
-    }
+    modbus_port = free_port()
+    sim = sim.model_copy(update={"modbus_port": modbus_port})
+    connectors = {}
+    for name, c in base.connectors.items():
+        if c.type == "opcua":
+            c = c.model_copy(
+                update={"endpoint": endpoint, "publishing_interval_ms": 100, "reconnect_max_s": 1.0}
+            )
+        elif c.type == "modbus":
+            c = c.model_copy(update={"port": modbus_port, "poll_interval_ms": 200, "reconnect_max_s": 1.0})
+        connectors[name] = c
     return base.model_copy(
         update={
             "sim": sim,

@@ -181,8 +181,9 @@ def cmd_check(args: argparse.Namespace) -> int:
                     tc = tl.add(cell)
                     for name, asset in c.assets.items():
                         n += 1
-                        sigs = len(asset.source.signals) if asset.source else 0
-                        via = f" via {asset.source.connector}" if asset.source else ""
+                        bound = asset.bound_signals()
+                        via = f" via {', '.join(sorted(set(bound.values())))}" if bound else ""
+                        sigs = len(bound)
                         tc.add(f"[bold]{name}[/] {asset.kind}: {sigs} signals{via}")
     console.print(tree)
     console.print(f"[green]✓[/] {args.config}: valid ({n} assets, {len(config.connectors)} connectors)")

@@ -19,7 +19,13 @@ async def test_stored_values_are_what_the_simulator_served(tmp_path: Path) -> No
     ):
         await wait_until(lambda: stack.sim.factory.ticks >= 40, timeout=30)  # 40 s of simulated production
         await stack.sim.pause()
-        bound = {p for c in stack.platform.connectors for p in c.bindings.values()}  # type: ignore[attr-defined]
+        # OPC UA carries the simulator's source timestamps, so its samples can be matched exactly
+        bound = {
+            p
+            for c in stack.platform.connectors
+            if c.status.type == "opcua"
+            for p in c.bindings.values()  # type: ignore[attr-defined]
+        }
         served = {(f"{_asset_path(stack, s.asset)}/{s.signal}", s.ts): s.value for s in stack.sim.factory.log}
         served = {k: v for k, v in served.items() if k[0] in bound}
         last_served: dict[str, object] = {}

@@ -71,12 +71,20 @@ def check_references(config: WerkConfig) -> list[tuple[Loc, str]]:
                 (ref.loc, f"asset name {ref.name!r} is used twice (first at {first}); names are unique")
             )
         seen.setdefault(ref.name, ref.loc)
-        src = ref.config.source
-        if src is not None and src.connector not in config.connectors:
-            known = ", ".join(sorted(config.connectors)) or "none defined"
-            problems.append(
-                ((*ref.loc, "source", "connector"), f"unknown connector {src.connector!r} (known: {known})")
+        seen_signals: set[str] = set()
+        for i, src in enumerate(ref.config.bindings()):
+            where: Loc = (
+                (*ref.loc, "source", i) if isinstance(ref.config.source, list) else (*ref.loc, "source")
             )
+            if src.connector not in config.connectors:
+                known = ", ".join(sorted(config.connectors)) or "none defined"
+                problems.append(
+                    ((*where, "connector"), f"unknown connector {src.connector!r} (known: {known})")
+                )
+            twice = seen_signals & set(src.signals)
+            if twice:
+                problems.append(((*where, "signals"), f"signals bound twice: {', '.join(sorted(twice))}"))
+            seen_signals |= set(src.signals)
         for code in ref.config.sim.products if ref.config.sim else {}:
             if code not in config.products:
                 problems.append(

@@ -172,6 +172,12 @@ class SparkplugConfig(MqttConnectorConfig):
     primary: bool = True
     rebirth_interval_s: float = Field(default=5.0, ge=0)
 
+    @model_validator(mode="after")
+    def _clean_start(self) -> SparkplugConfig:
+        if self.persistent_session:
+            raise ValueError("a Sparkplug host application starts with a clean session (Sparkplug 3.0, 5.x)")
+        return self
+
 
 ConnectorConfig = Annotated[
     OpcUaConnectorConfig
@@ -228,6 +234,9 @@ class SimConfig(_Strict):
     tick_s: float = Field(default=0.5, gt=0, le=60)
     endpoint: str = Field(default="opc.tcp://127.0.0.1:4840/werk/sim", pattern=r"^opc\.tcp://")
     namespace: str = "urn:werk:sim"
+    modbus_port: int | None = Field(default=None, ge=1, le=65535)
+    """Serve each machine's energy meter over Modbus TCP on 127.0.0.1 at this port (unit = the asset's position,
+    from 1): holding registers 0-1 active power (float32, kW), 2-5 active energy (float64, kWh), big-endian."""
 
 
 # --- the ISA-95 tree --------------------------------------------------------------------------------------------
@@ -270,9 +279,20 @@ class AssetConfig(_Strict):
     serial_number: str = ""
     aas_id: str | None = None
     ideal_cycle_s: float | None = Field(default=None, gt=0)
-    source: SourceBinding | None = None
+    source: SourceBinding | list[SourceBinding] | None = None
     sim: SimAssetConfig | None = None
     states: StateMappingConfig | None = None
+
+    def bindings(self) -> list[SourceBinding]:
+        """Where the asset's signals come from: one binding, or several (a machine's controller over OPC UA and
+        its energy meter over Modbus)."""
+        if self.source is None:
+            return []
+        return list(self.source) if isinstance(self.source, list) else [self.source]
+
+    def bound_signals(self) -> dict[str, str]:
+        """Signal name -> connector name, over every binding."""
+        return {sig: b.connector for b in self.bindings() for sig in b.signals}
 
 
 class CellConfig(_Strict):

@@ -4,7 +4,9 @@ from werk.config.model import SourceBinding, WerkConfig
 from werk.connect.base import Connector, ConnectorStatus
 from werk.connect.modbus import ModbusConnector
 from werk.connect.mqtt import MqttConnector, MqttPublisher
+from werk.connect.mtconnect import MtconnectConnector, ShdrConnector
 from werk.connect.opcua import OpcUaConnector
+from werk.connect.sparkplug import SparkplugConnector
 
 _NODE_ID_PREFIXES = ("ns=", "nsu=", "i=", "s=", "g=", "b=")
 
@@ -13,7 +15,9 @@ def _full_address(kind: str, src: SourceBinding, address: str) -> str:
     """Apply a binding's ``root`` the way its protocol reads it.
 
     OPC UA: prefix of a NodeId, unless the address is a full NodeId. MQTT: prefix of the topic name. Modbus: default
-    tokens in front of the address (``root: "unit=2 CDAB"``), which later tokens override.
+    tokens in front of the address (``root: "unit=2 CDAB"``), which later tokens override. MTConnect and SHDR: prefix
+    of the reference (``root: "id:"``). Sparkplug: prefix of ``group/edge_node/device/metric``
+    (``root: "plant1/press-edge/press-1/"``).
     """
     if kind == "opcua":
         return address if address.startswith(_NODE_ID_PREFIXES) else src.root + address
@@ -26,12 +30,10 @@ def build_connectors(config: WerkConfig) -> list[Connector]:
     """One connector per entry of ``connectors:``, fed with every asset binding that names it."""
     bindings: dict[str, dict[str, str]] = {name: {} for name in config.connectors}
     for ref in config.assets():
-        src = ref.config.source
-        if src is None:
-            continue
-        kind = config.connectors[src.connector].type
-        for signal, address in src.signals.items():
-            bindings[src.connector][_full_address(kind, src, address)] = ref.signal_path(signal)
+        for src in ref.config.bindings():
+            kind = config.connectors[src.connector].type
+            for signal, address in src.signals.items():
+                bindings[src.connector][_full_address(kind, src, address)] = ref.signal_path(signal)
     out: list[Connector] = []
     for name, cfg in config.connectors.items():
         if cfg.type == "opcua":
@@ -40,6 +42,12 @@ def build_connectors(config: WerkConfig) -> list[Connector]:
             out.append(MqttConnector(name, cfg, bindings[name]))
         elif cfg.type == "modbus":
             out.append(ModbusConnector(name, cfg, bindings[name]))
+        elif cfg.type == "mtconnect":
+            out.append(MtconnectConnector(name, cfg, bindings[name]))
+        elif cfg.type == "shdr":
+            out.append(ShdrConnector(name, cfg, bindings[name]))
+        elif cfg.type == "sparkplug":
+            out.append(SparkplugConnector(name, cfg, bindings[name]))
     return out
 
 
@@ -49,6 +57,9 @@ __all__ = [
     "ModbusConnector",
     "MqttConnector",
     "MqttPublisher",
+    "MtconnectConnector",
     "OpcUaConnector",
+    "ShdrConnector",
+    "SparkplugConnector",
     "build_connectors",
 ]

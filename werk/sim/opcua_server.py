@@ -23,6 +23,7 @@ import contextlib
 import logging
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from asyncua import Server, ua
 
@@ -70,6 +71,7 @@ class SimOpcUaServer:
         self._nodes: dict[tuple[str, str], tuple[ua.NodeId, ua.VariantType]] = {}
         self._task: asyncio.Task[None] | None = None
         self._fixed_start = start is not None
+        self.modbus: Any = None
         self.ticks_served = 0
 
     @property
@@ -85,6 +87,11 @@ class SimOpcUaServer:
         await self._build_address_space()
         await self._write_all(self.factory.current(), self.factory.now)
         await self.server.start()
+        if self.sim.modbus_port is not None:
+            from werk.sim.modbus_server import SimModbusServer
+
+            self.modbus = SimModbusServer(self.factory, self.sim.modbus_port)
+            await self.modbus.start()
         self._task = asyncio.create_task(self._run(), name="werk-sim")
         log.info("sim.started endpoint=%s assets=%d", self.sim.endpoint, len(self.factory.assets))
 
@@ -102,6 +109,9 @@ class SimOpcUaServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self.modbus is not None:
+            await self.modbus.stop()
+            self.modbus = None
         await self.server.stop()
 
     async def _build_address_space(self) -> None:

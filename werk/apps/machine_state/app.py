@@ -24,7 +24,7 @@ def mapping_for(ref: AssetRef) -> StateMappingConfig:
     """The asset's configured mapping, or a guess from what it has bound: werk states, else Machinery."""
     if ref.config.states is not None:
         return ref.config.states
-    bound = set(ref.config.source.signals) if ref.config.source else set()
+    bound = set(ref.config.bound_signals())
     if "state" in bound or not bound:
         return StateMappingConfig(source="werk")
     if "item_state" in bound:

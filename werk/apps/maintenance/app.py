@@ -45,7 +45,7 @@ class MaintenanceApp:
         self.settings = config.apps.maintenance
         self.refs: dict[str, AssetRef] = {}
         for ref in config.assets():
-            bound = set(ref.config.source.signals) if ref.config.source else set()
+            bound = set(ref.config.bound_signals())
             if "cycle_count" in bound and set(self.settings.signals) <= bound:
                 self.refs[ref.name] = ref
         self._by_path = {r.path: n for n, r in self.refs.items()}

@@ -1,0 +1,459 @@
+"""The Sparkplug B host application against the machine's Mosquitto broker on 127.0.0.1:1883.
+
+An edge-node simulator in this file publishes real protobuf payloads (built with the official runtime from the
+committed bindings) on a fresh group id per test, and watches for the host's rebirth requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiomqtt
+import pytest
+from google.protobuf.descriptor import Descriptor
+from pydantic import ValidationError
+
+from tests.conftest import free_port, shared_data, wait_until
+from tests.connect.test_mqtt_connector import Reader, _listen, readers, system_broker
+from werk.config.model import SparkplugConfig
+from werk.connect import sparkplug_b_pb2 as pb
+from werk.connect.sparkplug import (
+    MetricAddress,
+    PayloadError,
+    SparkplugConnector,
+    Topic,
+    metric_value,
+    parse_address,
+    parse_topic,
+    rebirth_request,
+)
+from werk.core.model import Quality
+from werk.errors import ConnectorError
+
+P = "acme/berlin/press-shop/line-1/cell-1/"
+T0 = datetime(2026, 3, 4, 5, 6, 7, 250000, UTC)
+
+
+def _ms(ts: datetime) -> int:
+    return int(ts.timestamp() * 1000)
+
+
+# --- pure parts ----------------------------------------------------------------------------------------------
+
+
+def test_addresses_and_topics() -> None:
+    assert parse_address("G1/edge-7/press-1/Hydraulics/Force") == MetricAddress(
+        "G1", "edge-7", "press-1", "Hydraulics/Force"
+    )
+    assert parse_address("G1/edge-7//Properties/Temp") == MetricAddress(
+        "G1", "edge-7", None, "Properties/Temp"
+    )
+    for bad in ("G1/edge-7/Force", "/edge/dev/m", "G1/edge/dev/", "G+/edge/dev/m"):
+        with pytest.raises(ConnectorError):
+            parse_address(bad)
+    assert parse_topic("spBv1.0/G1/NDATA/edge-7") == Topic("G1", "NDATA", "edge-7")
+    assert parse_topic("spBv1.0/G1/DDATA/edge-7/press-1") == Topic("G1", "DDATA", "edge-7", "press-1")
+    for other in (
+        "spBv1.0/STATE/werk",
+        "spBv1.0/G1/NDATA/edge/dev",
+        "spBv1.0/G1/DDATA/edge",
+        "spAv1.0/G/NDATA/e",
+    ):
+        assert parse_topic(other) is None
+
+
+def test_committed_bindings_match_the_shared_proto() -> None:
+    """Every message field and enum value of eclipse/tahu's sparkplug_b.proto, by name and number, and no more."""
+    text = shared_data("sparkplug", "sparkplug_b.proto").read_text()
+    text = re.sub(r"//[^\n]*", "", text)
+    in_proto = set(re.findall(r"(\w+)\s*=\s*(\d+)\s*;", text))
+
+    def fields(d: Descriptor) -> set[tuple[str, str]]:
+        out = {(f.name, str(f.number)) for f in d.fields}
+        for nested in d.nested_types:
+            out |= fields(nested)
+        return out
+
+    in_bindings = fields(pb.Payload.DESCRIPTOR) | {
+        (v.name, str(v.number)) for v in pb.DataType.DESCRIPTOR.values
+    }
+    assert in_bindings == in_proto
+    assert pb.DESCRIPTOR.package == "org.eclipse.tahu.protobuf"
+
+
+def test_config_refuses_ids_with_topic_separators() -> None:
+    for bad in ({"host_id": "a/b"}, {"host_id": "h", "groups": ["g+"]}, {"host_id": ""}):
+        with pytest.raises(ValidationError):
+            SparkplugConfig(type="sparkplug", **bad)
+    assert SparkplugConfig(type="sparkplug", host_id="werk").primary
+
+
+def _metric(datatype: int, **value: Any) -> pb.Payload.Metric:
+    return pb.Payload.Metric(name="m", datatype=datatype, **value)
+
+
+def test_metric_values_follow_their_datatype() -> None:
+    assert metric_value(_metric(pb.Int8, int_value=0xFF), pb.Int8) == -1
+    assert metric_value(_metric(pb.Int16, int_value=0x8000), pb.Int16) == -32768
+    assert metric_value(_metric(pb.Int32, int_value=2**32 - 5), pb.Int32) == -5
+    assert metric_value(_metric(pb.Int64, long_value=2**64 - 2), pb.Int64) == -2
+    assert metric_value(_metric(pb.UInt64, long_value=2**64 - 1), pb.UInt64) == 2**64 - 1
+    assert metric_value(_metric(pb.Float, float_value=1.5), pb.Float) == 1.5
+    assert metric_value(_metric(pb.Boolean, boolean_value=False), pb.Boolean) is False
+    assert metric_value(_metric(pb.Text, string_value="hi"), pb.Text) == "hi"
+    assert metric_value(_metric(pb.DateTime, long_value=_ms(T0)), pb.DateTime) == "2026-03-04T05:06:07.250Z"
+    with pytest.raises(PayloadError, match="Float in string_value, expected float_value"):
+        metric_value(_metric(pb.Float, string_value="1.5"), pb.Float)
+    with pytest.raises(PayloadError, match="DataSet is not mapped"):
+        metric_value(_metric(pb.DataSet), pb.DataSet)
+
+
+def test_rebirth_request_is_a_boolean_node_control_metric() -> None:
+    payload = pb.Payload.FromString(rebirth_request(_ms(T0)))
+    (metric,) = payload.metrics
+    assert (metric.name, metric.datatype, metric.boolean_value) == ("Node Control/Rebirth", pb.Boolean, True)
+    assert payload.timestamp == _ms(T0)
+
+
+# --- an edge node --------------------------------------------------------------------------------------------
+
+
+__all__ = ["readers", "system_broker"]  # fixtures of the MQTT tests: the broker on 1883, background readers
+
+
+class EdgeNode:
+    """A Sparkplug edge node simulator: publishes NBIRTH/DBIRTH/NDATA/DDATA/NDEATH/DDEATH with its own seq and
+    bdSeq, and collects the NCMDs sent to it."""
+
+    def __init__(self, client: aiomqtt.Client, group: str, edge: str) -> None:
+        self.client = client
+        self.group = group
+        self.edge = edge
+        self.seq = 0
+        self.bdseq = 0
+        self.commands: list[pb.Payload] = []
+        self.command = asyncio.Event()
+
+    def topic(self, kind: str, device: str | None = None) -> str:
+        return f"spBv1.0/{self.group}/{kind}/{self.edge}" + (f"/{device}" if device else "")
+
+    def payload(
+        self, metrics: list[pb.Payload.Metric], *, seq: int | None = None, ts: datetime = T0
+    ) -> bytes:
+        if seq is None:
+            seq, self.seq = self.seq, (self.seq + 1) % 256
+        p = pb.Payload(timestamp=_ms(ts), seq=seq)
+        p.metrics.extend(metrics)
+        return p.SerializeToString()
+
+    async def send(self, kind: str, raw: bytes, device: str | None = None) -> None:
+        await self.client.publish(self.topic(kind, device), raw, qos=1)
+
+    async def birth(self, metrics: list[pb.Payload.Metric]) -> None:
+        self.seq = 0
+        bdseq = pb.Payload.Metric(name="bdSeq", datatype=pb.Int64, long_value=self.bdseq)
+        await self.send("NBIRTH", self.payload([bdseq, *metrics]))
+
+    async def death(self, bdseq: int) -> None:
+        p = pb.Payload(timestamp=_ms(T0))
+        p.metrics.add(name="bdSeq", datatype=pb.Int64, long_value=bdseq)
+        await self.send("NDEATH", p.SerializeToString())
+
+    async def watch(self) -> None:
+        async for message in self.client.messages:
+            assert isinstance(message.payload, bytes)
+            self.commands.append(pb.Payload.FromString(message.payload))
+            self.command.set()
+
+    async def command_after(self, n: int, timeout: float = 10) -> pb.Payload:
+        """The first command after the ``n`` already received (take ``n`` before causing it)."""
+        async with asyncio.timeout(timeout):
+            while len(self.commands) <= n:
+                self.command.clear()
+                await self.command.wait()
+        return self.commands[n]
+
+
+def M(
+    name: str | None, datatype: int | None = None, alias: int | None = None, **value: Any
+) -> pb.Payload.Metric:
+    m = pb.Payload.Metric(**value)
+    if name is not None:
+        m.name = name
+    if datatype is not None:
+        m.datatype = datatype
+    if alias is not None:
+        m.alias = alias
+    return m
+
+
+@pytest.fixture
+async def edge(system_broker: int) -> AsyncIterator[EdgeNode]:
+    group = f"werk-test-{uuid.uuid4().hex[:10]}"
+    async with aiomqtt.Client("127.0.0.1", system_broker) as client:
+        node = EdgeNode(client, group, "edge-1")
+        await client.subscribe(node.topic("NCMD"), qos=1)
+        watcher = asyncio.create_task(node.watch())
+        try:
+            yield node
+        finally:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+
+
+def _config(port: int, group: str, **kw: Any) -> SparkplugConfig:
+    base: dict[str, Any] = {
+        "type": "sparkplug",
+        "port": port,
+        "host_id": f"werk-test-{uuid.uuid4().hex[:10]}",
+        "groups": [group],
+        "reconnect_min_s": 0.05,
+        "reconnect_max_s": 0.3,
+        "rebirth_interval_s": 0,
+    }
+    return SparkplugConfig(**(base | kw))
+
+
+async def _retained(port: int, topic: str) -> dict[str, Any]:
+    async with aiomqtt.Client("127.0.0.1", port) as late:
+        await late.subscribe(topic, qos=1)
+        async with asyncio.timeout(5):
+            msg = await anext(late.messages)
+    assert msg.retain and isinstance(msg.payload, bytes)
+    doc: dict[str, Any] = json.loads(msg.payload)
+    return doc
+
+
+# --- against the broker --------------------------------------------------------------------------------------
+
+
+async def test_state_is_published_retained_and_offline_when_leaving(
+    system_broker: int, edge: EdgeNode
+) -> None:
+    conn = SparkplugConnector("host", _config(system_broker, edge.group), {})
+    assert conn.state_topic == f"spBv1.0/STATE/{conn.config.host_id}"
+    reader = Reader(conn)  # type: ignore[arg-type]  # any connector will do
+    try:
+        await wait_until(lambda: conn.status.connected, timeout=10)
+        before = datetime.now(UTC) - timedelta(seconds=5)
+        online = await _retained(system_broker, conn.state_topic)
+        assert online["online"] is True and isinstance(online["timestamp"], int)
+        assert _ms(before) <= online["timestamp"] <= _ms(datetime.now(UTC))
+    finally:
+        await reader.close()
+    try:
+        offline = await _retained(system_broker, conn.state_topic)
+        assert offline == {
+            "online": False,
+            "timestamp": online["timestamp"],
+        }  # the will's stamp is the birth's
+    finally:
+        async with aiomqtt.Client("127.0.0.1", system_broker) as c:  # no retained litter on the shared broker
+            await c.publish(conn.state_topic, b"", qos=1, retain=True)
+
+
+async def test_births_data_and_deaths_become_samples(
+    edge: EdgeNode, readers: list[Reader], system_broker: int
+) -> None:
+    g, e = edge.group, edge.edge
+    bindings = {
+        f"{g}/{e}//Temperature": P + "edge/temperature",
+        f"{g}/{e}/press-1/Hydraulics/Force": P + "press-1/force",
+        f"{g}/{e}/press-1/Count": P + "press-1/count",
+        f"{g}/{e}/press-1/Running": P + "press-1/running",
+        f"{g}/{e}/press-1/Mode": P + "press-1/mode",
+        f"{g}/{e}/press-1/Total": P + "press-1/total",
+        f"{g}/{e}/press-1/Never": P + "press-1/never",
+        "other-group/edge-1/press-1/X": P + "other",
+    }
+    conn = SparkplugConnector("host", _config(system_broker, g), bindings)
+    reader = await _listen(readers, conn)
+    edge.bdseq = 3
+    await edge.birth(
+        [M("Temperature", pb.Double, 1, double_value=20.5), M("Unbound", pb.Int32, 2, int_value=1)]
+    )
+    await edge.send(
+        "DBIRTH",
+        edge.payload(
+            [
+                M("Hydraulics/Force", pb.Float, 10, float_value=120.5),
+                M("Count", pb.Int32, 11, int_value=2**32 - 5),
+                M("Running", pb.Boolean, 12, boolean_value=True),
+                M("Mode", pb.String, 13, string_value="auto"),
+                M("Total", pb.UInt64, 14, long_value=2**40),
+                M("Never", pb.Int16, 15, is_null=True),
+            ]
+        ),
+        "press-1",
+    )
+    got = await reader.until(lambda g_: len(g_) >= 6)
+    assert {s.path.removeprefix(P): s.value for s in got} == {
+        "edge/temperature": 20.5,
+        "press-1/force": 120.5,
+        "press-1/count": -5,
+        "press-1/running": True,
+        "press-1/mode": "auto",
+        "press-1/total": 2**40,
+    }
+    assert all(s.ts == T0 and s.quality is Quality.GOOD for s in got)
+    # data by alias only, stamped per metric or by the payload
+    t1 = T0 + timedelta(seconds=1)
+    await edge.send("NDATA", edge.payload([M(None, alias=1, double_value=21.25, timestamp=_ms(t1))]))
+    await edge.send(
+        "DDATA",
+        edge.payload([M(None, alias=11, int_value=7), M(None, alias=12, boolean_value=False)], ts=t1),
+        "press-1",
+    )
+    got = await reader.until(lambda g_: len(g_) >= 9)
+    assert [(s.path.removeprefix(P), s.value, s.ts) for s in got[6:]] == [
+        ("edge/temperature", 21.25, t1),
+        ("press-1/count", 7, t1),
+        ("press-1/running", False, t1),
+    ]
+    # DDEATH: the device's signals go BAD with their last values
+    await edge.send("DDEATH", edge.payload([]), "press-1")
+    got = await reader.until(lambda g_: len(g_) >= 14)
+    assert {(s.path.removeprefix(P), s.value) for s in got[9:] if s.quality is Quality.BAD} == {
+        ("press-1/force", 120.5),
+        ("press-1/count", 7),
+        ("press-1/running", False),
+        ("press-1/mode", "auto"),
+        ("press-1/total", 2**40),
+    }
+    # an NDEATH of an older session (its bdSeq is not the NBIRTH's) changes nothing; the right one does
+    await edge.death(2)
+    await wait_until(lambda: conn.stale_deaths == 1)
+    await edge.death(3)
+    got = await reader.until(lambda g_: len(g_) >= 15)
+    assert (got[14].path, got[14].value, got[14].quality) == (P + "edge/temperature", 21.25, Quality.BAD)
+    assert conn.status.errors == 0 and conn.seq_gaps == 0 and edge.commands == []
+    assert set(conn.status.bad_bindings) == {P + "other"}  # a group the connector does not follow
+
+
+async def test_seq_gap_unknown_alias_and_unknown_node_request_rebirth(
+    edge: EdgeNode, readers: list[Reader], system_broker: int
+) -> None:
+    g, e = edge.group, edge.edge
+    conn = SparkplugConnector("host", _config(system_broker, g), {f"{g}/{e}//Speed": P + "speed"})
+    reader = await _listen(readers, conn)
+    # data from a node whose birth the host never saw
+    await edge.send("NDATA", edge.payload([M(None, alias=1, double_value=1.0)], seq=17))
+    cmd = await edge.command_after(0)
+    assert [(m.name, m.boolean_value) for m in cmd.metrics] == [("Node Control/Rebirth", True)]
+    await edge.birth([M("Speed", pb.Double, 1, double_value=1.0)])
+    await reader.until(lambda g_: len(g_) >= 1)
+    # seq jumps from 0 to 5 (wrapping is fine: 255 -> 0 is no gap, tested by the count below)
+    await edge.send("NDATA", edge.payload([M(None, alias=1, double_value=2.0)], seq=5))
+    await edge.command_after(1)
+    assert conn.seq_gaps == 1 and conn.rebirths == 2
+    got = await reader.until(lambda g_: len(g_) >= 2)
+    assert got[-1].value == 2.0  # the values of a gapped message are still good values
+    # an alias no BIRTH defined
+    await edge.send("NDATA", edge.payload([M(None, alias=99, double_value=3.0)], seq=6))
+    await edge.command_after(2)
+    assert conn.rebirths == 3 and "unknown alias 99" in conn.status.last_error
+    # wrap-around 255 -> 0 is in order
+    for seq in (7, *range(8, 256), 0):
+        await edge.send("NDATA", edge.payload([M(None, alias=1, double_value=float(seq))], seq=seq))
+    got = await reader.until(lambda g_: g_[-1].value == 0.0 and len(g_) >= 252)
+    assert conn.seq_gaps == 1 and conn.rebirths == 3
+
+
+async def test_malformed_payloads_are_counted_logged_and_skipped(
+    edge: EdgeNode, readers: list[Reader], system_broker: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="werk.connect.sparkplug")
+    g, e = edge.group, edge.edge
+    conn = SparkplugConnector("host", _config(system_broker, g), {f"{g}/{e}//Speed": P + "speed"})
+    reader = await _listen(readers, conn)
+    await edge.birth([M("Speed", pb.Float, 1, float_value=1.0)])
+    await reader.until(lambda g_: len(g_) >= 1)
+    good = edge.payload([M(None, alias=1, float_value=2.0)], seq=1)
+    await edge.send("NDATA", good[: len(good) - 3])  # cut inside the metric: truncated protobuf
+    await edge.send("NDATA", b"\xff\xff\xff")  # not protobuf at all
+    await edge.send("NDATA", pb.Payload(timestamp=_ms(T0)).SerializeToString())  # no seq
+    await edge.send("NDATA", edge.payload([M(None, pb.String, 1, string_value="x")]))  # not the born type
+    await edge.send("NDATA", edge.payload([M(None, alias=1, string_value="fast")]))  # wrong value field
+    await edge.send("NDATA", edge.payload([M(None, alias=1, float_value=4.0)]))
+    got = await reader.until(lambda g_: len(g_) >= 2)
+    assert [s.value for s in got] == [1.0, 4.0]
+    st = conn.status
+    assert st.errors == 5 and st.connected and st.reconnects == 0
+    assert "metric 'Speed': Float in string_value, expected float_value" in st.last_error
+    logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("sparkplug.payload")]
+    assert len(logged) == 1  # once per topic a minute; the rest are counted
+    assert f"topic=spBv1.0/{g}/NDATA/{e}" in logged[0] and "not a Sparkplug B payload" in logged[0]
+    assert conn.seq_gaps == 0 and edge.commands == []
+
+
+class CuttableLink:
+    """A TCP proxy from a free loopback port to the broker; ``cut()`` drops every connection without a word, as a
+    pulled cable would, so the broker publishes the client's will."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.port = free_port()
+        self.links: list[asyncio.StreamWriter] = []
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> CuttableLink:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def cut(self) -> None:
+        for w in self.links:
+            w.transport.abort()
+        self.links.clear()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
+        self.links += [writer, up_writer]
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.transport.abort()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+async def test_lost_link_publishes_the_will_then_state_is_reborn(system_broker: int, edge: EdgeNode) -> None:
+    async with CuttableLink(system_broker) as link, aiomqtt.Client("127.0.0.1", system_broker) as watcher:
+        conn = SparkplugConnector("host", _config(link.port, edge.group), {})
+        await watcher.subscribe(conn.state_topic, qos=1)
+        reader = Reader(conn)  # type: ignore[arg-type]  # any connector will do
+        states: list[dict[str, Any]] = []
+        try:
+            async with asyncio.timeout(15):
+                async for msg in watcher.messages:
+                    assert isinstance(msg.payload, bytes)
+                    if not msg.payload:
+                        continue
+                    states.append(json.loads(msg.payload))
+                    if len(states) == 1:
+                        link.cut()  # the broker loses the host without a DISCONNECT: it sends the will
+                    if len(states) == 3:
+                        break
+        finally:
+            await reader.close()
+            await watcher.publish(conn.state_topic, b"", qos=1, retain=True)
+    birth, will, rebirth = states
+    assert (birth["online"], will["online"], rebirth["online"]) == (True, False, True)
+    assert will["timestamp"] == birth["timestamp"] < rebirth["timestamp"]
+    assert conn.status.reconnects >= 1

@@ -1,0 +1,863 @@
+"""MTConnect: an agent's HTTP API (``probe``, ``current``, ``sample``) and the SHDR adapter protocol over TCP.
+
+References: *MTConnect Standard* Part 1 (Overview and Fundamentals: section 8 "Protocol", the request types
+``probe``/``current``/``sample`` and their ``from``/``count`` parameters, the ``MTConnectError`` document and its
+error codes such as ``OUT_OF_RANGE``), Part 2 (Device Information Model: ``Device``, ``Components``, ``DataItem``
+with ``id``, ``name``, ``type``, ``subType``, ``category``) and Part 3 (Observation Information Model: the
+``MTConnectStreams`` document, ``Samples``/``Events``/``Condition``, the value ``UNAVAILABLE``, condition states
+``Normal``/``Warning``/``Fault``/``Unavailable`` keyed by ``nativeCode``). SHDR ("Simple Hierarchical Data
+Representation") is the adapter protocol of the MTConnect reference agent (mtconnect/cppagent, README "Adapter
+Agent Protocol"): pipe-separated lines ``timestamp|key|value|key|value...`` and heartbeats ``* PING`` /
+``* PONG <ms>``.
+
+Address grammar
+---------------
+An asset binding maps a signal to one address string (``SourceBinding.signals``; its ``root`` is put in front)::
+
+    [id:|name:|type:]<ref>[/<SUBTYPE>][#<part>]
+
+    <ref>          a DataItem's id, else its name (agent); the key the adapter sends (SHDR)
+    id:<ref>       only the DataItem ``id`` (unique within an agent's document)
+    name:<ref>     only the DataItem ``name`` (must be unique among the agent's DataItems)
+    type:<TYPE>    the one DataItem of that ``type`` (and ``/<SUBTYPE>``), e.g. ``type:EXECUTION``,
+                   ``type:ROTARY_VELOCITY/ACTUAL``; several candidates are an error naming their ids (agent only)
+    #<part>        for a CONDITION DataItem: ``level`` (default: NORMAL, WARNING or FAULT, the worst active),
+                   ``code`` (its nativeCode), ``severity``, ``qualifier``, ``text`` (the alarm message). In SHDR a
+                   part also tells werk that the key is a condition.
+
+Examples: ``execution``, ``id:dtop_2``, ``name:Sspeed``, ``type:PART_COUNT``, ``system_cond#text``.
+
+Values
+------
+Agent: SAMPLE observations are floats (vectors such as PATH_POSITION ``"1 2 3"`` stay text); EVENTs are
+text except counts, numbers, overrides and anything with ``units`` (``PART_COUNT``, ``LINE_NUMBER``,
+``*_OVERRIDE``...), which become integers (or floats). SHDR carries no metadata: a value that reads as a number
+is one, anything else is text. ``UNAVAILABLE`` becomes a BAD sample carrying the signal's last value (nothing, if it
+never had one). Timestamps are the observation's (ISO 8601 UTC; SHDR: the line's first field, its receive time
+when empty).
+
+What is malformed (counted in ``status.errors``, logged once per kind per minute, skipped; the session goes on):
+an SHDR line whose timestamp does not parse, a key without a value, a condition with fewer than five fields; an
+observation whose value does not fit its DataItem's category. A failed session (refused, timed out, closed, no
+heartbeat) marks every signal BAD once and reconnects with back-off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import re
+import time
+import xml.etree.ElementTree as ET
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+import httpx
+
+from werk.config.model import MtconnectAgentConfig, ShdrConfig
+from werk.connect.base import ConnectorStatus, RateLimitedLog, SignalLedger
+from werk.core.model import Quality, Sample, Value, utcnow
+from werk.errors import ConnectorError
+
+log = logging.getLogger(__name__)
+
+LOG_EVERY_S = 60.0  # a recurring problem (per DataItem or per kind of bad line) is logged at most this often
+UNAVAILABLE = "UNAVAILABLE"
+#: condition levels, least to most severe (Part 3, "Condition"); UNAVAILABLE is handled apart
+LEVELS = ("NORMAL", "WARNING", "FAULT")
+CONDITION_PARTS = ("level", "code", "severity", "qualifier", "text")
+#: EVENT types whose values are numbers although EVENTs are text by default (Part 3, "Event" types)
+NUMERIC_EVENT_SUFFIXES = ("_COUNT", "_NUMBER", "_OVERRIDE")
+NUMERIC_EVENTS = frozenset({"PART_COUNT", "LINE", "LINE_NUMBER", "TOOL_NUMBER", "BLOCK_NUMBER"})
+SHDR_MAX_LINE = 64 * 1024  # bytes; a longer line is malformed (and skipped whole)
+
+AddressKind = Literal["any", "id", "name", "type"]
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?)$")
+_INTEGER = re.compile(r"^[+-]?\d+$")
+_FRACTION = re.compile(r"\.(\d+)")
+
+
+# --- addresses ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """One parsed address (grammar in the module docstring)."""
+
+    kind: AddressKind
+    ref: str
+    sub_type: str | None = None
+    part: str | None = None
+
+    def __str__(self) -> str:
+        text = self.ref if self.kind == "any" else f"{self.kind}:{self.ref}"
+        text += f"/{self.sub_type}" if self.sub_type else ""
+        return text + (f"#{self.part}" if self.part else "")
+
+
+def parse_address(text: str) -> Address:
+    """Parse the address grammar; a ConnectorError says what is wrong and shows the grammar."""
+
+    def fail(why: str) -> ConnectorError:
+        return ConnectorError(
+            f"mtconnect address {text!r}: {why} (grammar: '[id:|name:|type:]<ref>[/<SUBTYPE>][#<part>]', "
+            "e.g. 'execution', 'id:dtop_2', 'name:Sspeed', 'type:ROTARY_VELOCITY/ACTUAL', 'system_cond#text')"
+        )
+
+    body, hashmark, part = text.strip().partition("#")
+    if hashmark and part not in CONDITION_PARTS:
+        raise fail(f"unknown part {part!r}; known: {', '.join(CONDITION_PARTS)}")
+    kind: AddressKind = "any"
+    prefix, colon, rest = body.partition(":")
+    if colon and prefix in ("id", "name", "type"):
+        kind, body = prefix, rest  # type: ignore[assignment]  # one of the literals, checked just above
+    sub_type: str | None = None
+    if kind == "type":
+        body, _, sub = body.partition("/")
+        body, sub_type = body.upper(), (sub.upper() or None)
+    if not body or any(c in body for c in "|\r\n"):
+        raise fail("the reference is empty or holds '|' or a line break")
+    return Address(kind, body, sub_type, part or None)
+
+
+# --- values -------------------------------------------------------------------------------------------------
+
+
+class ObservationError(ValueError):
+    """An observation or an SHDR line that does not follow the rules in this module's docstring."""
+
+
+def parse_timestamp(text: str) -> datetime:
+    """An MTConnect timestamp (ISO 8601; UTC when it carries no offset, as SHDR's usually do)."""
+    raw = text.strip().partition("@")[0]  # SHDR "timestamp@duration" (cppagent): the duration is not ours
+    if not raw:
+        raise ObservationError("empty timestamp")
+    # Python reads at most six fractional digits; agents may send up to nine
+    raw = _FRACTION.sub(lambda m: "." + m.group(1)[:6].ljust(6, "0"), raw, count=1)
+    try:
+        ts = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ObservationError(f"timestamp {text!r} is not ISO 8601") from None
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def number(text: str) -> int | float:
+    """``text`` as an int when it is integral, else a float; ObservationError when it is no finite number."""
+    raw = text.strip()
+    if _INTEGER.match(raw):
+        return int(raw)
+    if not _NUMBER.match(raw):
+        raise ObservationError(f"{text!r} is not a number")
+    value = float(raw)
+    if not math.isfinite(value):
+        raise ObservationError(f"{text!r} is not finite")
+    return value
+
+
+def guess_value(text: str) -> Value:
+    """An SHDR value without metadata: a number if it reads as one, else the text."""
+    try:
+        return number(text)
+    except ObservationError:
+        return text
+
+
+class ConditionState:
+    """The active conditions of one CONDITION DataItem, keyed by nativeCode (Part 3, "Condition").
+
+    A Warning or Fault activates its nativeCode; Normal with a nativeCode clears that one, Normal without clears
+    them all; Unavailable clears them all and makes the DataItem unavailable.
+    """
+
+    def __init__(self) -> None:
+        self.active: dict[str, tuple[str, str, str, str, str]] = {}
+        self.unavailable = False
+
+    def update(self, level: str, code: str, severity: str, qualifier: str, text: str) -> None:
+        level = level.upper()
+        if level == UNAVAILABLE:
+            self.active.clear()
+            self.unavailable = True
+            return
+        if level not in LEVELS:
+            raise ObservationError(
+                f"condition level {level!r} is not one of {', '.join(LEVELS)}, {UNAVAILABLE}"
+            )
+        self.unavailable = False
+        if level == "NORMAL":
+            if code:
+                self.active.pop(code, None)
+            else:
+                self.active.clear()
+        else:
+            self.active[code] = (level, code, severity, qualifier, text)
+
+    def part(self, part: str) -> Value:
+        """The value of one part: the most severe active condition (the latest among equals), or NORMAL."""
+        if not self.active:
+            return "NORMAL" if part == "level" else ""
+        worst = max(reversed(self.active.values()), key=lambda c: LEVELS.index(c[0]))
+        return worst[CONDITION_PARTS.index(part)]
+
+
+# --- the agent's documents (Part 2 probe, Part 3 streams) ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DataItem:
+    """A DataItem of a probe response (Part 2): what an observation's ``dataItemId`` refers to."""
+
+    id: str
+    name: str | None
+    type: str
+    sub_type: str | None
+    category: str
+    device: str
+    units: str | None = None
+    representation: str | None = None
+
+    @property
+    def numeric(self) -> bool:
+        """Whether its observations are numbers (see "Values" in the module docstring)."""
+        if self.category == "SAMPLE":
+            return True
+        return self.category == "EVENT" and (
+            self.type in NUMERIC_EVENTS
+            or self.type.endswith(NUMERIC_EVENT_SUFFIXES)
+            or self.units is not None
+        )
+
+    def value(self, text: str) -> Value:
+        if not self.numeric or self.representation not in (None, "VALUE"):
+            return text
+        try:
+            value = number(text)
+            return float(value) if self.category == "SAMPLE" else value  # one type per signal
+        except ObservationError:
+            if self.category == "SAMPLE" and len(text.split()) > 1:  # a vector (PATH_POSITION, ORIENTATION)
+                return text
+            raise ObservationError(
+                f"{self.category} {self.type} {self.id}: {text!r} is not a number"
+            ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """The Header of an MTConnectStreams or MTConnectError document (Part 1); sequences are 0 when absent."""
+
+    instance_id: str
+    next_sequence: int = 0
+    first_sequence: int = 0
+    last_sequence: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One Sample, Event or Condition element of a streams document (Part 3)."""
+
+    data_item_id: str
+    ts: datetime
+    sequence: int
+    value: str
+    category: str
+    native_code: str = ""
+    native_severity: str = ""
+    qualifier: str = ""
+    text: str = ""
+
+
+class AgentError(ConnectorError):
+    """The agent answered with an MTConnectError document (Part 1); ``codes`` are its errorCodes."""
+
+    def __init__(self, codes: list[str], message: str, header: Header | None) -> None:
+        super().__init__(f"agent error {', '.join(codes)}: {message}")
+        self.codes = codes
+        self.header = header
+
+
+def _local(tag: str) -> str:
+    """An element's name without its namespace: Streams 1.x and 2.x differ only in the namespace's version."""
+    return tag.rpartition("}")[2]
+
+
+def _root(document: bytes, expected: str) -> ET.Element:
+    """The document's root element; an MTConnectError raises AgentError, anything else unexpected ConnectorError.
+
+    ElementTree (expat >= 2.4.1, as Python 3.11 ships) refuses entity-expansion bombs; the agent sits on the plant
+    LAN, and werk reads no external entities or DTDs.
+    """
+    try:
+        root = ET.fromstring(document)
+    except ET.ParseError as exc:
+        raise ConnectorError(f"agent sent no well-formed XML: {exc}") from None
+    name = _local(root.tag)
+    if name == "MTConnectError":
+        codes, texts = [], []
+        for el in root.iter():
+            if _local(el.tag) == "Error":
+                codes.append(el.get("errorCode", "UNKNOWN"))
+                texts.append((el.text or "").strip())
+        header = next((_header(el) for el in root if _local(el.tag) == "Header"), None)
+        raise AgentError(codes or ["UNKNOWN"], "; ".join(t for t in texts if t), header)
+    if name != expected:
+        raise ConnectorError(f"agent sent a {name} document where {expected} was expected")
+    return root
+
+
+def _header(el: ET.Element) -> Header:
+    def seq(attr: str) -> int:
+        raw = el.get(attr, "0")
+        if not raw.isdigit():
+            raise ConnectorError(f"agent header {attr}={raw!r} is not a sequence number")
+        return int(raw)
+
+    return Header(el.get("instanceId", ""), seq("nextSequence"), seq("firstSequence"), seq("lastSequence"))
+
+
+def parse_probe(document: bytes) -> tuple[Header, list[DataItem]]:
+    """The header and every DataItem of an MTConnectDevices document (Part 2), in document order."""
+    root = _root(document, "MTConnectDevices")
+    header: Header | None = None
+    items: list[DataItem] = []
+    for el in root:
+        if _local(el.tag) == "Header":
+            header = _header(el)
+        elif _local(el.tag) == "Devices":
+            for device in el:
+                device_name = device.get("name") or device.get("uuid") or device.get("id") or ""
+                for di in device.iter():
+                    if _local(di.tag) != "DataItem" or "id" not in di.attrib:
+                        continue
+                    items.append(
+                        DataItem(
+                            id=di.attrib["id"],
+                            name=di.get("name"),
+                            type=di.get("type", ""),
+                            sub_type=di.get("subType"),
+                            category=di.get("category", "").upper(),
+                            device=device_name,
+                            units=di.get("units"),
+                            representation=di.get("representation"),
+                        )
+                    )
+    if header is None:
+        raise ConnectorError("probe response has no Header")
+    return header, items
+
+
+_CONTAINERS = {"Samples": "SAMPLE", "Events": "EVENT", "Condition": "CONDITION"}
+
+
+def parse_streams(document: bytes) -> tuple[Header, list[Observation], list[str]]:
+    """Header, observations (in document order) and reasons for what was skipped, of an MTConnectStreams document.
+
+    Observations are read by ``dataItemId``, so element names (``Execution``, ``PartCount``; ``Normal``/``Fault``
+    for conditions) and namespaces do not matter. A DATA_SET or TABLE value (``Entry`` children) becomes its
+    entries as ``key=value`` text.
+    """
+    root = _root(document, "MTConnectStreams")
+    header: Header | None = None
+    out: list[Observation] = []
+    skipped: list[str] = []
+    for el in root.iter():
+        name = _local(el.tag)
+        if name == "Header":
+            header = _header(el)
+            continue
+        category = _CONTAINERS.get(name)
+        if category is None:
+            continue
+        for obs in el:
+            try:
+                out.append(_observation(obs, category))
+            except ObservationError as exc:
+                skipped.append(str(exc))
+    if header is None:
+        raise ConnectorError("streams response has no Header")
+    return header, out, skipped
+
+
+def _observation(el: ET.Element, category: str) -> Observation:
+    item = el.get("dataItemId")
+    if not item:
+        raise ObservationError(f"{_local(el.tag)} has no dataItemId")
+    seq = el.get("sequence", "0")
+    if not seq.isdigit():
+        raise ObservationError(f"{item}: sequence {seq!r} is not a number")
+    entries = [e for e in el if _local(e.tag) == "Entry"]
+    if entries:
+        value = " ".join(f"{e.get('key', '')}={(e.text or '').strip()}" for e in entries)
+    else:
+        value = (el.text or "").strip()
+    ts = parse_timestamp(el.get("timestamp", ""))
+    if category == "CONDITION":  # the element name is the state; its text is the message
+        return Observation(
+            item,
+            ts,
+            int(seq),
+            _local(el.tag).upper(),
+            category,
+            el.get("nativeCode", ""),
+            el.get("nativeSeverity", ""),
+            el.get("qualifier", ""),
+            value,
+        )
+    return Observation(item, ts, int(seq), value, category)
+
+
+# --- SHDR ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ShdrField:
+    """One key of an SHDR line: a value, or a condition's five fields (level, nativeCode, nativeSeverity,
+    qualifier, text)."""
+
+    key: str
+    value: str
+    condition: tuple[str, str, str, str, str] | None = None
+
+
+def parse_shdr_line(line: str, condition_keys: Iterable[str] = ()) -> tuple[datetime | None, list[ShdrField]]:
+    """Timestamp (None: not given, use the receive time) and fields of one data line (not a ``*`` command).
+
+    A key is read as a condition (``key|level|nativeCode|nativeSeverity|qualifier|text``, the rest of the line)
+    when it is in ``condition_keys``, or when exactly six fields remain and the second is a condition level.
+    """
+    fields = line.split("|")
+    if len(fields) < 3:
+        raise ObservationError("an SHDR line needs 'timestamp|key|value'")
+    ts = parse_timestamp(fields[0]) if fields[0].strip() else None
+    conditions = set(condition_keys)
+    out: list[ShdrField] = []
+    i = 1
+    while i < len(fields):
+        key = fields[i].strip()
+        rest = len(fields) - i - 1
+        if not key:
+            raise ObservationError(f"field {i} has an empty key")
+        level = fields[i + 1].strip().upper() if rest else ""
+        if key in conditions or (rest == 5 and level in (*LEVELS, UNAVAILABLE)):
+            if rest < 5:
+                raise ObservationError(
+                    f"condition {key!r} needs level|nativeCode|nativeSeverity|qualifier|text"
+                )
+            level, code, severity, qualifier = (f.strip() for f in fields[i + 1 : i + 5])
+            text = "|".join(fields[i + 5 :]).strip()  # the message is the rest of the line, pipes and all
+            out.append(ShdrField(key, level, (level, code, severity, qualifier, text)))
+            break
+        if not rest:
+            raise ObservationError(f"key {key!r} has no value")
+        out.append(ShdrField(key, fields[i + 1].strip()))
+        i += 2
+    return ts, out
+
+
+# --- connectors ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Binding:
+    path: str
+    address: Address
+
+
+@dataclass
+class _Signals:
+    """Bindings grouped by what the protocol delivers (a DataItem id, an SHDR key), with condition states."""
+
+    by_key: dict[str, list[_Binding]] = field(default_factory=dict)
+    conditions: dict[str, ConditionState] = field(default_factory=dict)
+
+
+class _MtconnectBase(ABC):
+    """What the agent client and the SHDR client share: bindings, the reconnect loop, the samples they make."""
+
+    protocol = "mtconnect"
+
+    def __init__(self, name: str, endpoint: str, bindings: Mapping[str, str]) -> None:
+        self.name = name
+        self.status = ConnectorStatus(name=name, type=self.protocol, endpoint=endpoint)
+        self.addresses: dict[str, Address] = {}
+        for text, path in bindings.items():
+            try:
+                self.addresses[path] = parse_address(text)
+            except ConnectorError as exc:
+                self._bad_binding(path, str(exc))
+        self.signals = _Signals()
+        self._ledger = SignalLedger(self.status)
+        self._complaints = RateLimitedLog(log, LOG_EVERY_S)
+
+    def _bad_binding(self, path: str, reason: str) -> None:
+        self.status.bad_bindings[path] = reason
+        log.error("%s.binding connector=%s path=%s error=%s", self.protocol, self.name, path, reason)
+
+    def _bind(self, key: str, path: str, address: Address) -> None:
+        self.signals.by_key.setdefault(key, []).append(_Binding(path, address))
+
+    @abstractmethod
+    def _reconnect_settings(self) -> tuple[float, float]:
+        """The least and the most seconds between two attempts to connect."""
+
+    @abstractmethod
+    def _session(self) -> AsyncIterator[list[Sample]]:
+        """Connect, call ``_up``, then yield batches until the session fails (by raising)."""
+
+    async def stream(self) -> AsyncIterator[list[Sample]]:
+        low, high = self._reconnect_settings()
+        delay = low
+        while True:
+            try:
+                async for batch in self._session():
+                    delay = low
+                    if batch:
+                        self._ledger.account(batch)
+                        yield batch
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # any failure of the session leads to the same recovery
+                self._ledger.lost(
+                    exc, was_connected=self.status.connected, logger=log, protocol=self.protocol
+                )
+            finally:
+                was_connected = self.status.connected
+                self.status.connected = False
+            if was_connected:
+                bad = self._ledger.mark_bad()
+                if bad:
+                    yield bad
+            self.signals.conditions.clear()
+            self.status.reconnects += 1
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, high)
+
+    def _up(self, **details: object) -> None:
+        self.status.connected = True
+        self.status.since = utcnow()
+        extra = " ".join(f"{k}={v}" for k, v in details.items())
+        log.info(
+            "%s.connected connector=%s endpoint=%s %s", self.protocol, self.name, self.status.endpoint, extra
+        )
+
+    def _complain(self, kind: str, reason: str) -> None:
+        self.status.errors += 1
+        self.status.last_error = reason
+        self._complaints.warning(
+            kind, "%s.observation connector=%s kind=%s error=%s", self.protocol, self.name, kind, reason
+        )
+
+    def _emit(
+        self,
+        key: str,
+        ts: datetime,
+        value: str,
+        typed: Value | None = None,
+        condition: tuple[str, str, str, str, str] | None = None,
+    ) -> list[Sample]:
+        """Samples for one delivered value of ``key``: typed value, or a condition update, or UNAVAILABLE."""
+        bound = self.signals.by_key.get(key)
+        if not bound:
+            return []
+        state: ConditionState | None = None
+        if condition is not None:
+            state = self.signals.conditions.setdefault(key, ConditionState())
+            try:
+                state.update(*condition)
+            except ObservationError as exc:
+                self._complain(key, f"{key}: {exc}")
+                return []
+        out: list[Sample] = []
+        for b in bound:
+            if (state is not None and state.unavailable) or (state is None and value == UNAVAILABLE):
+                if b.path in self._ledger.last:
+                    out.append(Sample(b.path, ts, self._ledger.last[b.path], Quality.BAD))
+            elif state is not None:
+                out.append(Sample(b.path, ts, state.part(b.address.part or "level")))
+            elif b.address.part is not None:
+                self._complain(key, f"{b.address}: {key} is not a condition")
+            else:
+                out.append(Sample(b.path, ts, value if typed is None else typed))
+        return out
+
+
+class MtconnectConnector(_MtconnectBase):
+    """Reads one MTConnect agent over HTTP. ``bindings`` maps an address (grammar above) to the UNS path it feeds.
+
+    Session: ``probe`` (resolve addresses to DataItem ids), ``current`` (every item's latest value and the
+    ``nextSequence``), then ``sample?from=<nextSequence>&count=<count>`` in a loop (Part 1, section 8). When the
+    agent no longer holds ``from`` (``OUT_OF_RANGE``, or a ``firstSequence`` beyond it: the buffer wrapped while we
+    were away) the gap is counted (``gaps``; the observations skipped in ``status.dropped``) and the session goes
+    on from a new ``current``, whose snapshot carries each item's latest value. A different ``instanceId`` is a
+    restarted agent whose device model may have changed: probe again, then ``current``.
+    """
+
+    protocol = "mtconnect"
+
+    def __init__(self, name: str, config: MtconnectAgentConfig, bindings: Mapping[str, str]) -> None:
+        base = config.url.rstrip("/")
+        self.base_url = f"{base}/{config.device}" if config.device else base
+        super().__init__(name, self.base_url, bindings)
+        self.config = config
+        self.items: dict[str, DataItem] = {}
+        self.instance_id: str | None = None
+        self.gaps = 0  # times the stream lost its place in the agent's buffer
+        self.probes = 0  # probe requests, for diagnostics (a restarted agent is probed again)
+        self._gap_from: int | None = None
+
+    def _reconnect_settings(self) -> tuple[float, float]:
+        return self.config.reconnect_min_s, self.config.reconnect_max_s
+
+    async def _session(self) -> AsyncIterator[list[Sample]]:
+        cfg = self.config
+        async with httpx.AsyncClient(timeout=cfg.timeout_s, headers={"Accept": "application/xml"}) as client:
+            await self._probe(client)
+            self._up(items=len(self.items), signals=sum(len(v) for v in self.signals.by_key.values()))
+            while True:  # one round: current, then samples until the stream loses its place
+                header, batch = await self._read(client, "current")
+                if self._gap_from is not None:
+                    skipped = max(0, header.next_sequence - self._gap_from)
+                    self.status.dropped += skipped
+                    log.warning(
+                        "mtconnect.gap connector=%s from=%d skipped=%d", self.name, self._gap_from, skipped
+                    )
+                    self._gap_from = None
+                yield batch
+                async for batch in self._samples(client, header.next_sequence):
+                    yield batch
+
+    async def _samples(self, client: httpx.AsyncClient, start: int) -> AsyncIterator[list[Sample]]:
+        interval = self.config.poll_interval_ms / 1000
+        due = time.monotonic()
+        nxt = start
+        while True:
+            due += interval
+            try:
+                header, batch = await self._read(client, f"sample?from={nxt}&count={self.config.count}")
+            except AgentError as exc:
+                if exc.header is not None and exc.header.instance_id != self.instance_id:
+                    await self._restarted(client, exc.header)  # its sequence numbers started again
+                    return
+                if "OUT_OF_RANGE" not in exc.codes:
+                    raise
+                self._gap(nxt, str(exc))
+                return
+            if header.instance_id != self.instance_id:
+                await self._restarted(client, header)
+                return
+            if header.first_sequence > nxt:
+                self._gap(nxt, f"firstSequence {header.first_sequence} is past from={nxt}")
+                return
+            yield batch
+            nxt = header.next_sequence
+            now = time.monotonic()
+            if nxt <= header.last_sequence or due < now:  # more waiting, or we overran: go on at once
+                due = now
+            await asyncio.sleep(due - now)
+
+    def _gap(self, nxt: int, why: str) -> None:
+        """The agent no longer holds ``nxt``; the next ``current`` tells how many observations were skipped."""
+        self.gaps += 1
+        self._gap_from = nxt
+        log.info("mtconnect.out_of_range connector=%s from=%d reason=%s", self.name, nxt, why)
+
+    async def _restarted(self, client: httpx.AsyncClient, header: Header) -> None:
+        log.warning(
+            "mtconnect.restart connector=%s instance_was=%s instance=%s",
+            self.name,
+            self.instance_id,
+            header.instance_id,
+        )
+        self.signals.conditions.clear()
+        await self._probe(client)
+
+    async def _get(self, client: httpx.AsyncClient, request: str) -> bytes:
+        response = await client.get(f"{self.base_url}/{request}")
+        if response.status_code >= 500:
+            raise ConnectorError(f"GET {request}: HTTP {response.status_code}")
+        return response.content  # 4xx bodies are MTConnectError documents, which the parsers raise
+
+    async def _probe(self, client: httpx.AsyncClient) -> None:
+        """Read the device model and resolve every address to a DataItem id (Part 2)."""
+        self.probes += 1
+        header, items = parse_probe(await self._get(client, "probe"))
+        self.instance_id = header.instance_id
+        self.items = {i.id: i for i in items}
+        self.signals.by_key.clear()
+        for path, address in self.addresses.items():
+            found = resolve(address, items)
+            if isinstance(found, str):
+                self._bad_binding(path, found)
+                continue
+            self.status.bad_bindings.pop(path, None)
+            if address.part is not None and found.category != "CONDITION":
+                self._bad_binding(path, f"{address}: {found.id} is a {found.category}, not a CONDITION")
+                continue
+            self._bind(found.id, path, address)
+
+    async def _read(self, client: httpx.AsyncClient, request: str) -> tuple[Header, list[Sample]]:
+        """Fetch a streams document and turn its observations into samples (sequence order)."""
+        header, observations, skipped = parse_streams(await self._get(client, request))
+        for reason in skipped:
+            self._complain("document", reason)
+        if request == "current" and header.instance_id != self.instance_id:
+            await self._restarted(client, header)
+            header, observations, skipped = parse_streams(await self._get(client, request))
+        batch: list[Sample] = []
+        for obs in sorted(observations, key=lambda o: o.sequence):
+            item = self.items.get(obs.data_item_id)
+            if item is None or obs.data_item_id not in self.signals.by_key:
+                continue
+            try:
+                if obs.category == "CONDITION":
+                    condition = (obs.value, obs.native_code, obs.native_severity, obs.qualifier, obs.text)
+                    batch.extend(self._emit(item.id, obs.ts, obs.value, condition=condition))
+                else:
+                    typed = None if obs.value == UNAVAILABLE else item.value(obs.value)
+                    batch.extend(self._emit(item.id, obs.ts, obs.value, typed))
+            except ObservationError as exc:
+                self._complain(item.id, str(exc))
+        return header, batch
+
+
+def resolve(address: Address, items: Iterable[DataItem]) -> DataItem | str:
+    """The DataItem an address names, or why there is none (or more than one)."""
+    items = list(items)
+    if address.kind == "type":
+        found = [
+            i
+            for i in items
+            if i.type.upper() == address.ref
+            and (address.sub_type is None or (i.sub_type or "").upper() == address.sub_type)
+        ]
+    else:
+        found = [i for i in items if address.kind in ("any", "id") and i.id == address.ref]
+        if not found and address.kind in ("any", "name"):
+            found = [i for i in items if i.name == address.ref]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        return f"{address}: no such DataItem in the agent's probe response"
+    return f"{address}: ambiguous, matches DataItems {', '.join(i.id for i in found[:10])}; use id:<id>"
+
+
+class ShdrConnector(_MtconnectBase):
+    """Reads one SHDR adapter over TCP (cppagent "Adapter Agent Protocol"). ``bindings``: address -> UNS path.
+
+    Addresses name the keys the adapter sends (``id:``/``name:`` are accepted and mean the same; ``type:`` needs a
+    device model and is refused). Heartbeat: on connect werk sends ``* PING``; an adapter that answers
+    ``* PONG <ms>`` is pinged every <ms> and is declared lost after twice that without a byte from it. Other
+    ``*`` lines (``* shdrVersion: 2``, ``* uuid: ...``) are logged at debug level.
+    """
+
+    protocol = "shdr"
+
+    def __init__(self, name: str, config: ShdrConfig, bindings: Mapping[str, str]) -> None:
+        super().__init__(name, f"shdr://{config.host}:{config.port}", bindings)
+        self.config = config
+        self.heartbeat_s: float | None = None  # the period the adapter announced, while connected
+        self.pings = 0
+        for path, address in self.addresses.items():
+            if address.kind == "type":
+                self._bad_binding(path, f"{address}: SHDR carries no DataItem types; name the key")
+            else:
+                self._bind(address.ref, path, address)
+        self._condition_keys = {k for k, bs in self.signals.by_key.items() if any(b.address.part for b in bs)}
+
+    def _reconnect_settings(self) -> tuple[float, float]:
+        return self.config.reconnect_min_s, self.config.reconnect_max_s
+
+    async def _session(self) -> AsyncIterator[list[Sample]]:
+        cfg = self.config
+        self.heartbeat_s = None
+        async with asyncio.timeout(cfg.timeout_s):
+            reader, writer = await asyncio.open_connection(cfg.host, cfg.port, limit=SHDR_MAX_LINE)
+        pinger: asyncio.Task[None] | None = None
+        try:
+            self._up(keys=len(self.signals.by_key))
+            if cfg.heartbeat:
+                await self._ping(writer)
+            while True:
+                silence = 2 * self.heartbeat_s if self.heartbeat_s else cfg.idle_timeout_s
+                try:
+                    async with asyncio.timeout(silence):
+                        raw = await _read_line(reader)
+                except TimeoutError:
+                    raise ConnectorError(f"nothing from the adapter for {silence:g} s") from None
+                if raw is None:
+                    self._complain("line", f"line longer than {SHDR_MAX_LINE} bytes")
+                    continue
+                if not raw:
+                    raise ConnectorError("the adapter closed the connection")
+                line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                if line.startswith("*"):
+                    if self._command(line) and pinger is None:
+                        pinger = asyncio.create_task(self._pinger(writer), name=f"shdr-ping-{self.name}")
+                    continue
+                if line.strip():
+                    yield self._line(line)
+        finally:
+            if pinger is not None:
+                pinger.cancel()
+                await asyncio.gather(pinger, return_exceptions=True)
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    def _command(self, line: str) -> bool:
+        """Handle a ``*`` line; True when it is the first PONG, which starts the heartbeat."""
+        words = line[1:].split()
+        if words[:1] == ["PONG"]:
+            first = self.heartbeat_s is None
+            try:
+                self.heartbeat_s = int(words[1]) / 1000 if len(words) > 1 and int(words[1]) > 0 else None
+            except ValueError:
+                self._complain("pong", f"PONG period {words[1]!r} is not milliseconds")
+            return first and self.heartbeat_s is not None
+        log.debug("shdr.command connector=%s line=%s", self.name, line[:200])
+        return False
+
+    async def _ping(self, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"* PING\n")
+        await writer.drain()
+        self.pings += 1
+
+    async def _pinger(self, writer: asyncio.StreamWriter) -> None:
+        while self.heartbeat_s:
+            await asyncio.sleep(self.heartbeat_s)
+            await self._ping(writer)
+
+    def _line(self, line: str) -> list[Sample]:
+        try:
+            ts, fields = parse_shdr_line(line, self._condition_keys)
+        except ObservationError as exc:
+            self._complain("line", f"{exc}: {line[:120]!r}")
+            return []
+        when = ts or utcnow()
+        out: list[Sample] = []
+        for f in fields:
+            out.extend(self._emit(f.key, when, f.value, guess_value(f.value), f.condition))
+        return out
+
+
+async def _read_line(reader: asyncio.StreamReader) -> bytes | None:
+    """The next line; b"" at the end of the stream; None for a line over the reader's limit, skipped whole."""
+    try:
+        return await reader.readuntil(b"\n")
+    except asyncio.IncompleteReadError:
+        return b""  # closed; a last line without its newline is incomplete and not used
+    except asyncio.LimitOverrunError as exc:
+        consumed = exc.consumed
+    while True:  # drop what is buffered up to the newline (or all of it) until the newline has gone too
+        try:
+            await reader.readexactly(consumed)
+            await reader.readuntil(b"\n")
+            return None
+        except asyncio.IncompleteReadError:
+            return b""
+        except asyncio.LimitOverrunError as exc:
+            consumed = exc.consumed

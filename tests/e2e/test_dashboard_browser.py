@@ -61,6 +61,12 @@ async def test_dashboard_shows_every_asset_live(tmp_path: Path) -> None:
             assert later["press-1"][1] != first["press-1"][1]
             sim_states = {n: a.model.state for n, a in stack.sim.factory.assets.items()}
             assert all(state in sim_states.values() or state == "disconnected" for state, _ in later.values())
+            # every connector shows its health
+            for c in stack.platform.connectors:
+                chip = page.locator(f'#connectors [data-connector="{c.name}"]')
+                await chip.wait_for(timeout=10_000)
+                assert c.status.type in await chip.inner_text()
+            await page.locator("#connectors .conn.up").first.wait_for(timeout=10_000)
             # the chart is drawn and fed
             await page.locator("#chart canvas").wait_for(timeout=10_000)
             await page.wait_for_function("document.querySelector('#chart-value').textContent.length > 0")

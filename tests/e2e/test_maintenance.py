@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import plant_config, running_stack, wait_until
 from werk.apps.maintenance.app import model_path
@@ -95,6 +96,32 @@ async def test_work_order_lifecycle_by_role(tmp_path: Path) -> None:
         assert r.status_code == 409 and "cannot become 'open'" in r.json()["detail"]
         listed = (await http.get("/api/workorders", params={"status": "done"})).json()
         assert [w["id"] for w in listed] == [wo["id"]]
+        kpis = (await http.get("/api/maintenance/kpis")).json()["assets"]["press-1"]
+        repair_s = (
+            datetime.fromisoformat(done["done"]) - datetime.fromisoformat(done["started"])
+        ).total_seconds()
+        assert kpis["work_orders_done"] == 1 and kpis["mttr_s_from_work_orders"] == pytest.approx(repair_s)
+
+
+async def test_finished_work_order_links_the_breakdown_it_explains(tmp_path: Path) -> None:
+    config = plant_config(tmp_path, acceleration=100, tick_s=5.0, users={"olga": ("operator", "t-olga")})
+    async with running_stack(config) as stack, httpx.AsyncClient(base_url=stack.url) as http:
+        olga = {"Authorization": "Bearer t-olga"}
+        wo = (
+            await http.post(
+                "/api/workorders", json={"asset": "cnc-2", "title": "noisy spindle"}, headers=olga
+            )
+        ).json()
+        await http.patch(f"/api/workorders/{wo['id']}", json={"status": "in_progress"}, headers=olga)
+        stack.sim.factory.assets["cnc-2"].model.force_fault("spindle bearing")
+        db = stack.platform.historian
+        assert db is not None
+        await wait_until(
+            lambda: any("maintenance" in s.states for s in db.query_stops(asset="cnc-2")), timeout=30
+        )
+        done = (await http.patch(f"/api/workorders/{wo['id']}", json={"status": "done"}, headers=olga)).json()
+        stops = {s.id: s for s in db.query_stops(asset="cnc-2")}
+        assert done["downtime_ids"] and all("fault" in stops[i].states for i in done["downtime_ids"])
 
 
 async def test_corrupt_or_foreign_model_files_are_refused_and_serving_goes_on(tmp_path: Path) -> None:

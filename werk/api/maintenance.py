@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query
 
 from werk.api.auth import Authenticator, User
 from werk.apps.maintenance.app import WorkOrderError
+from werk.apps.oee.report import ReportBuilder
 from werk.core.maintenance import WORK_ORDER_STATES, WorkOrder
+from werk.core.model import utcnow
 from werk.runtime.platform import Platform
 
 
@@ -89,6 +91,35 @@ def build_maintenance_router(platform: Platform, auth: Authenticator) -> APIRout
         except WorkOrderError as exc:
             raise HTTPException(404 if "no work order" in str(exc) else 409, str(exc)) from None
         return wo_out(wo)
+
+    @r.get("/maintenance/kpis")
+    async def kpis(start: datetime | None = None, end: datetime | None = None) -> dict[str, Any]:
+        """Per asset over a range (default: the last 30 days): failures and MTBF from the OEE time model (ISO
+        22400-2: APT / failure events), and MTTR from the work orders finished in the range (started -> done)."""
+        z = end or utcnow()
+        a = start or z - timedelta(days=30)
+        if a.tzinfo is None or z.tzinfo is None or a >= z:
+            raise HTTPException(422, "start and end need a timezone, and start must be before end")
+        assert platform.historian is not None
+        h = platform.historian
+        builder = ReportBuilder(platform.config, h)
+        rows = await asyncio.to_thread(builder.report, a, z, period="range")
+        orders = await asyncio.to_thread(h.query_work_orders, status="done", limit=100_000)
+        out: dict[str, Any] = {}
+        for row in rows:
+            if row.level != "asset":
+                continue
+            name = row.report.scope
+            done = [w for w in orders if w.asset == name and w.done and a <= w.done < z and w.started]
+            repairs = [(w.done - w.started).total_seconds() for w in done if w.done and w.started]
+            out[name] = {
+                "failures": row.report.failures,
+                "mtbf_s": row.report.mtbf_s,
+                "mttr_s_from_stops": row.report.mttr_s,
+                "work_orders_done": len(done),
+                "mttr_s_from_work_orders": sum(repairs) / len(repairs) if repairs else None,
+            }
+        return {"start": a.isoformat(), "end": z.isoformat(), "assets": out}
 
     @r.post("/maintenance/models/reload")
     async def reload(user: User = Depends(auth.require("supervisor"))) -> dict[str, Any]:  # noqa: B008

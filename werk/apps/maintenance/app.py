@@ -202,11 +202,21 @@ class MaintenanceApp:
             if new == "done":
                 wo.done = now
                 wo.started = wo.started or now
+                if not wo.downtime_ids and changes.get("downtime_ids") is None:
+                    wo.downtime_ids = await self._stops_explained(wo)
         for key in ("parts", "notes", "downtime_ids", "planned_for"):
             if key in changes and changes[key] is not None:
                 setattr(wo, key, changes[key])
         await asyncio.to_thread(self._ctx.historian.upsert_work_order, wo)
         return wo
+
+    async def _stops_explained(self, wo: WorkOrder) -> list[str]:
+        """The asset's breakdowns and repairs while the order was open: the stops this work explains."""
+        assert self._ctx is not None and wo.done is not None
+        stops = await asyncio.to_thread(
+            self._ctx.historian.query_stops, asset=wo.asset, start=wo.created, end=wo.done
+        )
+        return [s.id for s in stops if {"fault", "maintenance"} & set(s.states)]
 
     def snapshot(self) -> dict[str, Any]:
         return {

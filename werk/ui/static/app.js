@@ -44,6 +44,20 @@ function renderSummary() {
   }
 }
 
+async function renderConnectors() {
+  const list = await (await fetch("/api/connectors")).json();
+  const box = $("#connectors");
+  box.replaceChildren();
+  for (const c of list) {
+    const chip = el("span", `conn ${c.connected ? "up" : "down"}`);
+    chip.dataset.connector = c.name;
+    chip.title = `${c.endpoint}\n${c.samples.toLocaleString()} samples, ${c.errors} errors, ${c.dropped} dropped${c.last_error ? `\nlast error: ${c.last_error}` : ""}`;
+    const bad = Object.keys(c.bad_bindings || {}).length;
+    chip.append(el("i", "dot"), `${c.name} · ${c.type} · ${c.connected ? `${Math.round(c.rate)}/s` : "down"}${c.errors ? ` · ${c.errors} errors` : ""}${bad ? ` · ${bad} bad bindings` : ""}`);
+    box.append(chip);
+  }
+}
+
 function renderAssets() {
   const box = $("#assets");
   for (const a of assets) {
@@ -152,6 +166,8 @@ async function start() {
   $("#signal-select").addEventListener("change", (e) => selectPath(e.target.value));
   window.addEventListener("resize", () => plot && plot.setSize({ width: $("#chart").clientWidth, height: 260 }));
   if (assets.length) selectAsset(assets[0].name); else connect();
+  renderConnectors();
+  setInterval(renderConnectors, 5000);
 }
 
 start();

@@ -21,6 +21,7 @@ def fast_wear(text: str) -> str:
     return text.replace(FAST_WEAR, "wear_per_cycle: 0.02, rated_power_kw: 22")  # cnc-1 lives ~50 cycles
 
 
+@pytest.mark.timeout(300)
 async def test_warning_and_work_order_come_before_the_breakdown(tmp_path: Path) -> None:
     config = plant_config(
         tmp_path,
@@ -35,6 +36,7 @@ async def test_warning_and_work_order_come_before_the_breakdown(tmp_path: Path) 
     async with running_stack(config) as stack, httpx.AsyncClient(base_url=stack.url) as http:
         assert stack.platform.maintenance.health["cnc-1"].rul_model is not None
         model = stack.sim.factory.assets["cnc-1"].model
+        model.wear = min(model.wear, 0.3)  # a known start: about 35 cycles (15 s) to the breakdown
         seen = len(model.history)
         await wait_until(
             lambda: any(t.cause == "wear breakdown" for t in model.history[seen:]), timeout=120, every=0.2

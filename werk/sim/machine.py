@@ -86,6 +86,8 @@ class MachineModel:
 
     def __post_init__(self) -> None:
         self.wear = self.rng.uniform(0.0, 0.4)  # machines are not all new on day one
+        # and they were running before the simulation began: start warm, not at ambient
+        self.temperature = AMBIENT_C + 0.35 * _PROFILE[self.cfg.model][0] + 15 * self.wear
         self.product = next(iter(self.cfg.products), "")
         self._next_changeover = self.rng.randint(*CHANGEOVER_EVERY)
         self._enter("setup", self.rng.uniform(20, 90), "start of simulation")

@@ -7,6 +7,7 @@ Warnings latch: one per life, so a sick machine raises one work order, not one p
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,17 @@ from werk.apps.maintenance.rul import RulModel
 MAX_HISTORY = (
     5000  # cycles kept per life; a longer life keeps its latest cycles (the RUL windows are shorter)
 )
+
+
+SMOOTHING_CYCLES = 5
+
+
+def threshold_floor(k: int, window: int = SMOOTHING_CYCLES) -> float:
+    """The lowest alarm threshold a short baseline may set: a healthy score is the mean over ``window`` cycles of a
+    sum of ``k`` squared z-scores, about chi-square(k) / window with mean k and standard deviation sqrt(2k/window);
+    six of those above the mean. A 30-cycle baseline's 99.9 % quantile is mostly luck, and a threshold below this
+    floor would open work orders for noise."""
+    return k + 6.0 * math.sqrt(2.0 * k / window)
 
 
 @dataclass
@@ -49,7 +61,8 @@ class AssetHealth:
         if self.detector is None:
             self.baseline.append(row)
             if len(self.baseline) >= self.baseline_cycles:
-                self.detector = AnomalyDetector.fit(self.baseline, self.signals, window=5)
+                self.detector = AnomalyDetector.fit(self.baseline, self.signals, window=SMOOTHING_CYCLES)
+                self.detector.threshold = max(self.detector.threshold, threshold_floor(len(self.signals)))
         else:
             self.score = self.detector.score_one(row)
             self.above = self.above + 1 if self.detector.is_anomalous(self.score) else 0

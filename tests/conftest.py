@@ -81,8 +81,8 @@ def plant_config(
         UserConfig(name=name, role=role, token_sha256=token_digest(token))  # type: ignore[arg-type]
         for name, (role, token) in (users or {}).items()
     ]
-    modbus_port = free_port()
-    sim = sim.model_copy(update={"modbus_port": modbus_port})
+    modbus_port, shdr_port = free_port(), free_port()
+    sim = sim.model_copy(update={"modbus_port": modbus_port, "shdr_port": shdr_port})
     connectors = {}
     for name, c in base.connectors.items():
         if c.type == "opcua":
@@ -91,6 +91,8 @@ def plant_config(
             )
         elif c.type == "modbus":
             c = c.model_copy(update={"port": modbus_port, "poll_interval_ms": 200, "reconnect_max_s": 1.0})
+        elif c.type == "shdr":
+            c = c.model_copy(update={"port": shdr_port, "reconnect_max_s": 1.0})
         connectors[name] = c
     return base.model_copy(
         update={

@@ -18,6 +18,8 @@ from werk.twin.environment import build_environment
 from werk.twin.persistence import TwinPersistence, open_twin
 from werk.twin.store import TwinStore
 
+DEMO_OBJECTS = len(list(build_environment(load_config(demo_config_path()))))  # shells + submodels of the demo
+
 
 def _snapshot(objects: object) -> list[object]:
     return sorted((aas_io.to_jsonable(o) for o in objects), key=lambda d: d["id"])  # type: ignore[attr-defined]
@@ -44,7 +46,7 @@ def test_twin_first_then_historian_both_work(tmp_path: Path) -> None:
     h = SQLiteHistorian(db)
     h.open()  # migration 2 meets an existing table: IF NOT EXISTS
     h.close()
-    assert TwinPersistence(db).count() == 35
+    assert TwinPersistence(db).count() == DEMO_OBJECTS
 
 
 def test_changes_through_the_store_survive_a_restart(tmp_path: Path) -> None:
@@ -66,7 +68,7 @@ def test_changes_through_the_store_survive_a_restart(tmp_path: Path) -> None:
 
     p2 = TwinPersistence(db)
     assert _snapshot(p2.load()) == expected
-    assert p2.count() == 35
+    assert p2.count() == DEMO_OBJECTS
 
 
 def test_a_corrupt_row_is_an_error_not_a_gap(tmp_path: Path) -> None:
@@ -85,7 +87,7 @@ def test_open_twin_builds_once_then_keeps_api_edits(tmp_path: Path) -> None:
         update={"historian": config.historian.model_copy(update={"path": str(tmp_path / "werk.db")})}
     )
     store, p = open_twin(config)
-    assert len(store.objects) == 35
+    assert len(store.objects) == DEMO_OBJECTS
     sm = store.all(model.Submodel)[0]
     sm.id_short = "EditedThroughTheApi"
     store.changed(sm)
@@ -93,5 +95,5 @@ def test_open_twin_builds_once_then_keeps_api_edits(tmp_path: Path) -> None:
     store2, p2 = open_twin(config)
     assert store2.get(sm.id, model.Submodel) is not None
     assert store2.get(sm.id, model.Submodel).id_short == "EditedThroughTheApi"  # type: ignore[union-attr]
-    assert len(store2.objects) == 35
+    assert len(store2.objects) == DEMO_OBJECTS
     p2.close()

@@ -95,6 +95,12 @@ def check_references(config: WerkConfig) -> list[tuple[Loc, str]]:
                 ((*ref.loc, "sim"), "asset has sim settings but the file has no top-level 'sim' section")
             )
     names = {ref.name for ref in config.assets()}
+    if config.sim is not None and (config.sim.shdr_port is None) != (config.sim.shdr_asset is None):
+        problems.append((("sim",), "give both shdr_port and shdr_asset, or neither"))
+    if config.sim is not None and config.sim.shdr_asset is not None:
+        a = config.sim.shdr_asset
+        if a not in names or config.asset(a).config.sim is None:
+            problems.append((("sim", "shdr_asset"), f"{a!r} is not a simulated asset of this plant"))
     for code, product in config.products.items():
         for asset in product.ideal_cycle_s:
             if asset not in names:

@@ -234,6 +234,9 @@ class SimConfig(_Strict):
     tick_s: float = Field(default=0.5, gt=0, le=60)
     endpoint: str = Field(default="opc.tcp://127.0.0.1:4840/werk/sim", pattern=r"^opc\.tcp://")
     namespace: str = "urn:werk:sim"
+    shdr_port: int | None = Field(default=None, ge=1, le=65535)
+    """Serve ``shdr_asset`` as an MTConnect adapter (SHDR over TCP) on 127.0.0.1 at this port."""
+    shdr_asset: str | None = None
     modbus_port: int | None = Field(default=None, ge=1, le=65535)
     """Serve each machine's energy meter over Modbus TCP on 127.0.0.1 at this port (unit = the asset's position,
     from 1): holding registers 0-1 active power (float32, kW), 2-5 active energy (float64, kWh), big-endian."""

@@ -72,6 +72,7 @@ class SimOpcUaServer:
         self._task: asyncio.Task[None] | None = None
         self._fixed_start = start is not None
         self.modbus: Any = None
+        self.shdr: Any = None
         self.ticks_served = 0
 
     @property
@@ -92,6 +93,11 @@ class SimOpcUaServer:
 
             self.modbus = SimModbusServer(self.factory, self.sim.modbus_port)
             await self.modbus.start()
+        if self.sim.shdr_port is not None and self.sim.shdr_asset is not None:
+            from werk.sim.shdr_server import SimShdrAdapter
+
+            self.shdr = SimShdrAdapter(self.factory, self.sim.shdr_asset, self.sim.shdr_port)
+            await self.shdr.start()
         self._task = asyncio.create_task(self._run(), name="werk-sim")
         log.info("sim.started endpoint=%s assets=%d", self.sim.endpoint, len(self.factory.assets))
 
@@ -112,6 +118,9 @@ class SimOpcUaServer:
         if self.modbus is not None:
             await self.modbus.stop()
             self.modbus = None
+        if self.shdr is not None:
+            await self.shdr.stop()
+            self.shdr = None
         await self.server.stop()
 
     async def _build_address_space(self) -> None:
@@ -163,4 +172,6 @@ class SimOpcUaServer:
                 await asyncio.sleep(delay)
             changes = self.factory.step()
             await self._write_all(changes, self.factory.now)
+            if self.shdr is not None:
+                self.shdr.tick(self.factory.now)
             self.ticks_served += 1

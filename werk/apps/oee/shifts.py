@@ -8,7 +8,7 @@ night) resolves with ``fold=0``, i.e. as if the old offset still held, which is 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -98,28 +98,3 @@ class ShiftCalendar:
 
 ALWAYS = ShiftCalendar("UTC", (ShiftDef("day", time(0), time(0)),))
 """No calendar configured: the plant is planned to produce around the clock, one 24 h 'shift' per UTC day."""
-
-
-def clip(
-    intervals: Iterable[tuple[datetime, datetime]], a: datetime, z: datetime
-) -> list[tuple[datetime, datetime]]:
-    """Intervals cut to [a, z), empty ones dropped."""
-    return [(max(s, a), min(e, z)) for s, e in intervals if min(e, z) > max(s, a)]
-
-
-def subtract(
-    base: Sequence[tuple[datetime, datetime]], holes: Sequence[tuple[datetime, datetime]]
-) -> list[tuple[datetime, datetime]]:
-    """``base`` minus ``holes`` (both sorted, non-overlapping within themselves)."""
-    out = []
-    for s, e in base:
-        cur = s
-        for hs, he in holes:
-            if he <= cur or hs >= e:
-                continue
-            if hs > cur:
-                out.append((cur, hs))
-            cur = max(cur, he)
-        if cur < e:
-            out.append((cur, e))
-    return out

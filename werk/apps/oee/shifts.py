@@ -97,4 +97,5 @@ class ShiftCalendar:
 
 
 ALWAYS = ShiftCalendar("UTC", (ShiftDef("day", time(0), time(0)),))
-"""No calendar configured: the plant is planned to produce around the clock, one 24 h 'shift' per UTC day."""
+"""No calendar configured: the plant is planned to produce around the clock, one 24 h 'shift' per day (the
+report builder puts it in the plant's timezone)."""

@@ -6,6 +6,7 @@ import asyncio
 import os
 import shutil
 import socket
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -70,6 +71,9 @@ def plant_config(
     to tmp_path unless said otherwise); ``patch`` edits the demo plant file's text before it is parsed.
     """
     text = demo_config_path().read_text()
+    # every test stack gets its own Sparkplug edge node and host id on the shared broker
+    unique = uuid.uuid4().hex[:8]
+    text = text.replace("env-gateway", f"env-{unique}").replace("host_id: werk", f"host_id: werk-{unique}")
     base = parse_config(patch(text) if patch else text, "demo.yaml")
     opc_port = free_port()
     endpoint = f"opc.tcp://127.0.0.1:{opc_port}/werk/sim"

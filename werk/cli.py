@@ -205,6 +205,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     config = config.model_copy(update=update)
     _check_ports(config, web=True, sim=True)
     console.print(f"  token to classify stops on the Downtime & OEE page (this run only): [bold]{token}[/]")
+    sp = config.sim.sparkplug if config.sim else None
+    if sp is not None and _port_free(sp.host, sp.port) and sp.host in ("127.0.0.1", "localhost"):
+        console.print(
+            f"  [yellow]no MQTT broker on {sp.host}:{sp.port}[/]: the building sensors (Sparkplug B) stay offline;"
+            " install one (apt-get install mosquitto) to see them"
+        )
     asyncio.run(_run(config, with_sim=True, with_platform=True, live_table=not args.quiet))
     return 0
 

@@ -43,7 +43,7 @@ async def test_kpis_match_the_simulators_ground_truth(tmp_path: Path) -> None:
                 stack.platform.live.latest[ref.signal_path("machine_state")].value
                 == f.assets[ref.name].model.state
                 for ref in config.assets()
-                if ref.config.states is None
+                if ref.config.states is None and ref.config.production
             ),
             timeout=10,
         )
@@ -58,8 +58,8 @@ async def test_kpis_match_the_simulators_ground_truth(tmp_path: Path) -> None:
         shifts = builder.calendar.periods(*window)
         faults_seen = 0
         for ref in config.assets():
-            if ref.config.states is not None:
-                continue  # its states come through MTConnect's vocabulary, coarser than the simulator's
+            if ref.config.states is not None or not ref.config.production:
+                continue  # MTConnect's state words are coarser than the simulator's; sensors have no states
             model = f.assets[ref.name].model
             truth_iv = []
             hist = model.history
@@ -161,7 +161,7 @@ async def test_reports_and_exports(tmp_path: Path) -> None:
         await wait_until(lambda: stack.sim.factory.ticks >= 40, timeout=30)
         await wait_until(lambda: "assets" in stack.platform.oee.snapshot(), timeout=10)
         live = (await http.get("/api/oee/live")).json()
-        assert set(live["assets"]) == {r.name for r in config.assets()}
+        assert set(live["assets"]) == {r.name for r in config.assets() if r.config.production}
         assert 0 < live["plant"]["availability"] <= 1
         rep = (await http.get("/api/oee/report", params={"period": "day"})).json()
         levels = {r["level"] for r in rep["rows"]}
@@ -174,10 +174,13 @@ async def test_reports_and_exports(tmp_path: Path) -> None:
         )
         x = await http.get("/api/oee/report", params={"period": "range", "format": "xlsx"})
         wb = load_workbook(io.BytesIO(x.content))
+        work_units = [
+            r for r in config.assets() if r.config.production
+        ]  # one row each, then lines, then plant
         ws = wb["OEE report"]
         assert (
             ws.cell(1, 9).value == "oee"
-            and ws.max_row == 1 + len(list(config.assets())) + len(config.plant.sites["augsburg"].areas) + 1
+            and ws.max_row == 1 + len(work_units) + len({r.path.rsplit("/", 2)[0] for r in work_units}) + 1
         )
         bad = await http.get("/api/oee/report", params={"period": "fortnight"})
         assert bad.status_code == 422

@@ -48,9 +48,34 @@ class OpcUaConnectorConfig(_Strict):
     type: Literal["opcua"]
     endpoint: str = Field(pattern=r"^opc\.tcp://")
     publishing_interval_ms: int = Field(default=200, ge=10, le=60_000)
+    sampling_interval_ms: float = Field(default=0.0, ge=-1, le=3_600_000)
+    """Requested per monitored item (OPC UA Part 4, 7.21): 0 = the server's fastest, -1 = the publishing interval."""
+    queue_size: int = Field(default=10, ge=1, le=100_000)
+    """Changes a server keeps per monitored item between publish responses (Part 4, 7.21); the oldest go first."""
+    monitored_items_per_call: int = Field(default=1000, ge=1, le=100_000)
+    """Items per CreateMonitoredItems request; lowered to the server's MaxMonitoredItemsPerCall when it says so."""
     reconnect_min_s: float = Field(default=0.5, gt=0)
     reconnect_max_s: float = Field(default=10.0, gt=0)
     timeout_s: float = Field(default=4.0, gt=0)
+    security_policy: Literal["None", "Basic256Sha256"] = "None"
+    security_mode: Literal["Sign", "SignAndEncrypt"] = "SignAndEncrypt"
+    certificate: str | None = None
+    """The client's application instance certificate (DER or PEM); required with a security policy."""
+    private_key: str | None = None
+    """The certificate's private key (PEM or DER), unencrypted; required with a security policy."""
+    server_certificate: str | None = None
+    """The server certificate to trust; without it the one the server's endpoint offers is taken (trust on use)."""
+    username: str | None = None
+    password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """Environment variable holding the user's password: it never sits in the plant file nor in a log."""
+
+    @model_validator(mode="after")
+    def _security(self) -> OpcUaConnectorConfig:
+        if self.security_policy != "None" and (self.certificate is None or self.private_key is None):
+            raise ValueError(f"security_policy {self.security_policy} needs certificate and private_key")
+        if self.password_env is not None and self.username is None:
+            raise ValueError("password_env needs a username")
+        return self
 
 
 class MqttTlsConfig(_Strict):
@@ -226,6 +251,16 @@ class SimAssetConfig(_Strict):
     """Product code -> cycle time (s) on this machine; a changeover switches to the next product in turn."""
 
 
+class SimSparkplugConfig(_Strict):
+    """The simulator's environment sensors as a Sparkplug B edge node on an MQTT broker (not run by werk)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    group: str = Field(default="acme", pattern=r"^[^/+#]+$")
+    edge_node: str = Field(default="env-gateway", pattern=r"^[^/+#]+$")
+    halls: list[Name] = Field(default_factory=lambda: ["hall-1"], min_length=1)
+
+
 class SimConfig(_Strict):
     """The simulator's own settings: a seed makes a run repeatable; acceleration runs simulated time faster."""
 
@@ -234,6 +269,7 @@ class SimConfig(_Strict):
     tick_s: float = Field(default=0.5, gt=0, le=60)
     endpoint: str = Field(default="opc.tcp://127.0.0.1:4840/werk/sim", pattern=r"^opc\.tcp://")
     namespace: str = "urn:werk:sim"
+    sparkplug: SimSparkplugConfig | None = None
     shdr_port: int | None = Field(default=None, ge=1, le=65535)
     """Serve ``shdr_asset`` as an MTConnect adapter (SHDR over TCP) on 127.0.0.1 at this port."""
     shdr_asset: str | None = None
@@ -285,6 +321,9 @@ class AssetConfig(_Strict):
     source: SourceBinding | list[SourceBinding] | None = None
     sim: SimAssetConfig | None = None
     states: StateMappingConfig | None = None
+    production: bool = True
+    """A work unit that produces (ISO 22400): it has states, stops and OEE. False for sensors and utilities whose
+    signals are only recorded (a hall's climate, a gas meter)."""
 
     def bindings(self) -> list[SourceBinding]:
         """Where the asset's signals come from: one binding, or several (a machine's controller over OPC UA and
@@ -389,6 +428,10 @@ class PlantConfig(_Strict):
     shifts: list[ShiftConfig] = Field(default_factory=list)
     holidays: list[date] = Field(default_factory=list)
     planned_downtime: list[PlannedDowntimeConfig] = Field(default_factory=list)
+    grid_co2_kg_per_kwh: float = Field(default=0.38, ge=0)
+    """Emission factor of the electricity the plant draws, kg CO2e per kWh, for the use-phase carbon footprint in
+    the twin (IDTA 02023). Default: Germany's grid mix, about 0.38 kg CO2e/kWh in 2023/2024 (Umweltbundesamt,
+    "Entwicklung der spezifischen Treibhausgas-Emissionen des deutschen Strommix"); set your supplier's figure."""
 
     @field_validator("enterprise")
     @classmethod

@@ -73,6 +73,7 @@ class SimOpcUaServer:
         self._fixed_start = start is not None
         self.modbus: Any = None
         self.shdr: Any = None
+        self.sparkplug: Any = None
         self.ticks_served = 0
 
     @property
@@ -98,6 +99,11 @@ class SimOpcUaServer:
 
             self.shdr = SimShdrAdapter(self.factory, self.sim.shdr_asset, self.sim.shdr_port)
             await self.shdr.start()
+        if self.sim.sparkplug is not None:
+            from werk.sim.sparkplug_edge import SimSparkplugEdge
+
+            self.sparkplug = SimSparkplugEdge(self.factory, self.sim.sparkplug)
+            await self.sparkplug.start()
         self._task = asyncio.create_task(self._run(), name="werk-sim")
         log.info("sim.started endpoint=%s assets=%d", self.sim.endpoint, len(self.factory.assets))
 
@@ -121,6 +127,9 @@ class SimOpcUaServer:
         if self.shdr is not None:
             await self.shdr.stop()
             self.shdr = None
+        if self.sparkplug is not None:
+            await self.sparkplug.stop()
+            self.sparkplug = None
         await self.server.stop()
 
     async def _build_address_space(self) -> None:

@@ -46,6 +46,8 @@ class MachineStateApp:
 
     def setup(self, refs: list[AssetRef]) -> None:
         for ref in refs:
+            if not ref.config.production:
+                continue  # a sensor has no machine state
             self.mappers[ref.name] = StateMapper(mapping_for(ref))
             self._paths[ref.path] = ref.name
             self.since[ref.name] = utcnow()

@@ -47,7 +47,7 @@ class OeeApp:
         self.settings = config.apps.oee
         self.reasons = self.settings.reason_index()
         planned = frozenset(code for code, r in self.reasons.items() if r.planned)
-        self.refs = {r.name: r for r in config.assets()}
+        self.refs = {r.name: r for r in config.assets() if r.config.production}
         self._by_path = {r.path: r.name for r in self.refs.values()}
         self.trackers = {n: StopTracker(n, self.settings.micro_stop_s, planned) for n in self.refs}
         self.stops: dict[str, Stop] = {}

@@ -69,7 +69,7 @@ class ReportBuilder:
         self.config = config
         self.historian = historian
         self.calendar = calendar_from(config.plant)
-        self.refs = list(config.assets())
+        self.refs = [r for r in config.assets() if r.config.production]  # OEE is for work units
 
     # --- one asset ---------------------------------------------------------------------------------------------
 

@@ -14,21 +14,34 @@ also its AAS identity. Submodels, each with id ``<aas_id>/submodels/<idShort>``:
 - ``OperationalData`` (werk's own, semanticId :data:`OPERATIONAL_DATA_SEMANTIC_ID`): one Property per bound signal;
   the Property carries the signal's Unified Namespace path in a Qualifier of type :data:`UNS_QUALIFIER_TYPE`, and
   :mod:`werk.twin.live` resolves it to the latest value whenever the submodel is read.
+- ``CarbonFootprint`` (IDTA 02023-1-0 Carbon Footprint), for assets with an ``energy`` meter and a ``good_count``:
+  the use-phase footprint per good part, computed live (:func:`carbon_footprint`).
+- ``PredictiveMaintenance`` (IDTA 02048-1-0 Predictive Maintenance), for assets the maintenance app watches (those
+  with a ``cycle_count``): remaining useful life and health score, bound to the app's signals
+  (:func:`predictive_maintenance`).
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from basyx.aas import model
 
-from werk.config.model import AssetRef, WerkConfig
+from werk.config.model import AssetRef, MaintenanceAppConfig, WerkConfig
 
 NAMEPLATE_SEMANTIC_ID = "https://admin-shell.io/idta/nameplate/3/0/Nameplate"
 TECHNICAL_DATA_SEMANTIC_ID = "0173-1#01-AHX837#002"
 OPERATIONAL_DATA_SEMANTIC_ID = "urn:werk:submodel:OperationalData:1:0"
 TIME_SERIES_SEMANTIC_ID = "https://admin-shell.io/idta/TimeSeries/1/1"
+CARBON_FOOTPRINT_SEMANTIC_ID = "https://admin-shell.io/idta/CarbonFootprint/CarbonFootprint/1/0"
+PREDICTIVE_MAINTENANCE_SEMANTIC_ID = "https://admin-shell.io/idta/SubmodelTemplate/PredictiveMaintenance/1/0"
+# Qualifier types of live bindings (their meaning is in werk.twin.live)
 UNS_QUALIFIER_TYPE = "werk:UnsPath"
+UNS_VALUE_QUALIFIER_TYPE = "werk:UnsValue"
+UNS_TIME_QUALIFIER_TYPE = "werk:UnsTime"
+UNS_QUOTIENT_QUALIFIER_TYPE = "werk:UnsQuotient"
+SCALE_QUALIFIER_TYPE = "werk:Scale"
 
 # IDTA 02006-3-0 (Digital Nameplate): semantic ids of the template's elements, as published in its template file
 _NAMEPLATE = {
@@ -240,6 +253,291 @@ def operational_data(ref: AssetRef) -> model.Submodel:
     )
 
 
+def live_qualifier(kind: str, *paths: str) -> model.Qualifier:
+    """A binding of a template element to signals (kind: one of the ``UNS_*_QUALIFIER_TYPE`` of this module)."""
+    return model.Qualifier(
+        kind, model.datatypes.String, value=" ".join(paths), kind=model.QualifierKind.VALUE_QUALIFIER
+    )
+
+
+# IDTA 02023-1-0 (Carbon Footprint): semantic ids of the template's elements, as published in its template file
+_PCF = {
+    "ProductCarbonFootprints": "https://admin-shell.io/idta/CarbonFootprint/ProductCarbonFootprints/1/0",
+    "ProductCarbonFootprint": "https://admin-shell.io/idta/CarbonFootprint/ProductCarbonFootprint/1/0",
+    "PcfCalculationMethods": "https://admin-shell.io/idta/CarbonFootprint/PcfCalculationMethods/1/0",
+    "PcfCalculationMethod": "0173-1#02-ABG854#003",
+    "PcfCO2eq": "0173-1#02-ABG855#003",
+    "ReferenceImpactUnitForCalculation": "0173-1#02-ABG856#003",
+    "QuantityOfMeasureForCalculation": "0173-1#02-ABG857#003",
+    "LifeCyclePhases": "https://admin-shell.io/idta/CarbonFootprint/LifeCyclePhases/1/0",
+    "LifeCyclePhase": "0173-1#02-ABG858#003",
+    "PublicationDate": "https://admin-shell.io/idta/CarbonFootprint/PublicationDate/1/0",
+}
+# values from the value lists of the template's concept descriptions (0173-1#02-ABG854#003, ABG856, ABG858)
+PCF_CALCULATION_METHOD = "GHG Protocol"
+PCF_REFERENCE_UNIT = "piece"
+PCF_LIFE_CYCLE_PHASE = "B6 - usage energy consumption"
+
+
+def has_carbon_footprint(ref: AssetRef) -> bool:
+    signals = ref.config.bound_signals()
+    return "energy" in signals and "good_count" in signals
+
+
+def carbon_footprint(ref: AssetRef, grid_co2_kg_per_kwh: float) -> model.Submodel:
+    """Carbon Footprint (IDTA 02023-1-0): one ProductCarbonFootprint, the use phase of this asset per good part.
+
+    What is computed: ``PcfCO2eq`` = energy / good parts x ``grid_co2_kg_per_kwh``, in kg CO2e per part
+    (ReferenceImpactUnitForCalculation ``piece``, QuantityOfMeasureForCalculation 1), from the latest samples of
+    ``<asset>/energy`` (kWh, the meter's running total) and ``<asset>/good_count``, each time the submodel is read
+    (:mod:`werk.twin.live`); ``PublicationDate`` is the time of the newer of those two samples. Both are running
+    totals, so the figure is their ratio since the meter and the counter started together (true of werk's
+    simulator; a meter that counts from commissioning while the counter resets per shift gives a wrong figure).
+    Scrap is not divided out: a good part carries the energy of the scrap made beside it.
+
+    What is not computed: the footprint of materials and upstream production (A1-A3 of EN 15804), transport and end
+    of life. The life cycle phase is therefore ``B6 - usage energy consumption`` only (clause 2, LifeCyclePhase's
+    value list), and the calculation method ``GHG Protocol`` (Scope 2, location-based: purchased electricity times a
+    grid emission factor). The factor is written into the binding (a ``werk:Scale`` qualifier) when the submodel is
+    built; a stored twin keeps the factor it was built with.
+
+    The template's ProductCarbonFootprints is a SubmodelElementList: its item has no idShort (Part 1 AASd-120), so
+    the footprint is ``ProductCarbonFootprints[0]``.
+    """
+    energy, parts = ref.signal_path("energy"), ref.signal_path("good_count")
+    co2 = model.Property(
+        "PcfCO2eq",
+        model.datatypes.Decimal,
+        semantic_id=_semantic(_PCF["PcfCO2eq"]),
+        qualifier=(
+            live_qualifier(UNS_QUOTIENT_QUALIFIER_TYPE, energy, parts),
+            model.Qualifier(
+                SCALE_QUALIFIER_TYPE,
+                model.datatypes.Double,
+                value=grid_co2_kg_per_kwh,
+                kind=model.QualifierKind.VALUE_QUALIFIER,
+            ),
+        ),
+        description=model.MultiLanguageTextType(
+            {"en": f"kg CO2e per good part: {energy} (kWh) / {parts} x {grid_co2_kg_per_kwh} kg CO2e/kWh"}
+        ),
+    )
+    footprint = model.SubmodelElementCollection(
+        None,
+        value=[
+            model.SubmodelElementList(
+                "PcfCalculationMethods",
+                model.Property,
+                value=[
+                    model.Property(
+                        None,
+                        model.datatypes.String,
+                        value=PCF_CALCULATION_METHOD,
+                        semantic_id=_semantic(_PCF["PcfCalculationMethod"]),
+                    )
+                ],
+                semantic_id=_semantic(_PCF["PcfCalculationMethods"]),
+                semantic_id_list_element=_semantic(_PCF["PcfCalculationMethod"]),
+                value_type_list_element=model.datatypes.String,
+            ),
+            co2,
+            _prop(
+                "ReferenceImpactUnitForCalculation",
+                _PCF["ReferenceImpactUnitForCalculation"],
+                PCF_REFERENCE_UNIT,
+            ),
+            model.Property(
+                "QuantityOfMeasureForCalculation",
+                model.datatypes.Double,
+                value=1.0,
+                semantic_id=_semantic(_PCF["QuantityOfMeasureForCalculation"]),
+            ),
+            model.SubmodelElementList(
+                "LifeCyclePhases",
+                model.Property,
+                value=[
+                    model.Property(
+                        None,
+                        model.datatypes.String,
+                        value=PCF_LIFE_CYCLE_PHASE,
+                        semantic_id=_semantic(_PCF["LifeCyclePhase"]),
+                    )
+                ],
+                semantic_id=_semantic(_PCF["LifeCyclePhases"]),
+                semantic_id_list_element=_semantic(_PCF["LifeCyclePhase"]),
+                value_type_list_element=model.datatypes.String,
+            ),
+            model.Property(
+                "PublicationDate",
+                model.datatypes.DateTime,
+                semantic_id=_semantic(_PCF["PublicationDate"]),
+                qualifier=(live_qualifier(UNS_TIME_QUALIFIER_TYPE, energy, parts),),
+            ),
+        ],
+        semantic_id=_semantic(_PCF["ProductCarbonFootprint"]),
+        description=model.MultiLanguageTextType(
+            {
+                "en": "use phase (B6) of this asset per good part: metered electricity times the grid emission "
+                "factor; no material or upstream footprint"
+            }
+        ),
+    )
+    pcfs = model.SubmodelElementList(
+        "ProductCarbonFootprints",
+        model.SubmodelElementCollection,
+        value=[footprint],
+        semantic_id=_semantic(_PCF["ProductCarbonFootprints"]),
+        semantic_id_list_element=_semantic(_PCF["ProductCarbonFootprint"]),
+    )
+    return model.Submodel(
+        submodel_id(ref.aas_id, "CarbonFootprint"),
+        submodel_element=[pcfs],
+        id_short="CarbonFootprint",
+        semantic_id=_semantic(CARBON_FOOTPRINT_SEMANTIC_ID),
+        kind=model.ModellingKind.INSTANCE,
+    )
+
+
+def _pm(name: str) -> model.ExternalReference:
+    """Semantic id of an IDTA 02048 element, as its template's elements carry them (the template's concept
+    descriptions disagree in places: ConditionName's repeats RULCondition's id, the one :mod:`werk.twin.io` reports
+    as a duplicate; RemainingUsefulLifetime's lacks a slash; ListPreAlerts' says PreAlerts)."""
+    return _semantic(f"https://admin-shell.io/idta/PredictiveMaintenance/{name}/1/0")
+
+
+# ModelType: physical, data-driven or hybrid (02048; its template file attaches that value list to the concept
+# description of Standarddeviation, not of ModelType)
+PM_MODEL_TYPE = "data-driven"
+
+
+def has_predictive_maintenance(ref: AssetRef, maintenance: MaintenanceAppConfig) -> bool:
+    return maintenance.enabled and "cycle_count" in ref.config.bound_signals()
+
+
+def predictive_maintenance(ref: AssetRef, maintenance: MaintenanceAppConfig) -> model.Submodel:
+    """Predictive Maintenance (IDTA 02048-1-0), bound to what werk's maintenance app publishes.
+
+    - RemainingUsefulLifePrediction/RemainingUsefulLifetime (an Entity after the OPC UA DI lifetime model, OPC
+      10000-100 clause 6.6): IndicationType and EngineeringUnit ``cycles``; DurationValue is ``<asset>/rul.cycles``;
+      StartValue is ``<asset>/cycle_count``, the counter the remaining cycles count from; StartDateTime is the time
+      of the latest ``rul.cycles``.
+    - ConfidenceInterval (cardinality One) is present and empty: werk's RUL model (LightGBM, point estimates) gives
+      no interval.
+    - ListRULBoundaryConditions: one RULCondition for the health score, the condition under which the prediction
+      holds (the asset behaves like its healthy baseline): ConditionName ``health.score``, MeanValue is
+      ``<asset>/health.score`` (itself a mean over the last cycles), BoundaryValueRange ``<asset>/health.threshold``,
+      the score above which werk warns; IsBoundaryConditionUsedInModel false (the RUL model reads the raw signals,
+      not the score).
+    - RemainingUsefulLifePrediction/PredictionModelInformation: ModelType ``data-driven`` (its concept description's value list).
+    - RemainingUsefulLifePrediction/ListPreAlerts: one PreAlert at the app's ``rul_warning_cycles``, the RUL at which it opens a work order.
+
+    Left out (cardinality ZeroToOne): RemainingUsfulLifeDateTime (werk predicts cycles, not dates),
+    AlertAfterExceedingRemainingUsableLife and SMAIModelNamePlate.
+    """
+    rul, health, threshold = (ref.signal_path(s) for s in ("rul.cycles", "health.score", "health.threshold"))
+
+    # value types typed Any: basyx's AnyXSDType alias names dateutil's relativedelta (no stubs; see werk.twin.live)
+    def value(short: str, value_type: Any, path: str, kind: str = UNS_VALUE_QUALIFIER_TYPE) -> model.Property:
+        return model.Property(
+            short, value_type, semantic_id=_pm(short), qualifier=(live_qualifier(kind, path),)
+        )
+
+    def fixed(short: str, value_type: Any, v: Any) -> model.Property:
+        return model.Property(short, value_type, value=v, semantic_id=_pm(short))
+
+    lifetime = model.Entity(
+        "RemainingUsefulLifetime",
+        model.EntityType.CO_MANAGED_ENTITY,
+        statement=[
+            fixed("IndicationType", model.datatypes.String, "cycles"),
+            value("DurationValue", model.datatypes.Double, rul),
+            fixed("EngineeringUnit", model.datatypes.String, "cycles"),
+            value("StartValue", model.datatypes.Double, ref.signal_path("cycle_count")),
+            value("StartDateTime", model.datatypes.DateTime, rul, UNS_TIME_QUALIFIER_TYPE),
+            fixed(
+                "Description",
+                model.datatypes.String,
+                "machine cycles left before failure, predicted by werk's maintenance app at the cycle counter "
+                "StartValue; capped at the model's training cap",
+            ),
+        ],
+        semantic_id=_pm("RemainingUsefulLifetime"),
+    )
+    condition = model.SubmodelElementCollection(
+        None,
+        value=[
+            fixed("ConditionName", model.datatypes.String, "health.score"),
+            fixed("IsBoundaryConditionUsedInModel", model.datatypes.Boolean, False),
+            value("BoundaryValueRange", model.datatypes.Double, threshold),
+            fixed("BoundaryEngineeringUnit", model.datatypes.String, "1"),
+            value("MeanValue", model.datatypes.Double, health),
+            fixed(
+                "BoundaryDescription",
+                model.datatypes.String,
+                "anomaly score against the asset's healthy baseline (mean over the last cycles of the sum of "
+                "squared z-scores); the prediction holds while it stays below BoundaryValueRange",
+            ),
+        ],
+        semantic_id=_pm("RULCondition"),
+    )
+    model_info = model.SubmodelElementCollection(
+        "PredictionModelInformation",
+        value=[
+            fixed("ModelType", model.datatypes.String, PM_MODEL_TYPE),
+            fixed(
+                "ModelDescription",
+                model.datatypes.String,
+                "gradient-boosted trees (LightGBM) on windowed per-cycle features, trained on run-to-failure "
+                "lives (werk.apps.maintenance.rul)",
+            ),
+        ],
+        semantic_id=_pm("PredictionModelInformation"),
+    )
+    pre_alert = model.SubmodelElementCollection(
+        None,
+        value=[
+            fixed(
+                "PreAlertMessage",
+                model.datatypes.String,
+                "remaining useful life low; werk opens a work order",
+            ),
+            fixed("PreAlertValue", model.datatypes.Double, float(maintenance.rul_warning_cycles)),
+        ],
+        semantic_id=_pm("PreAlerts"),
+    )
+    alerts = model.SubmodelElementList(
+        "ListPreAlerts",
+        model.SubmodelElementCollection,
+        value=[pre_alert],
+        semantic_id=_pm("ListPreAlerts"),
+        semantic_id_list_element=_pm("PreAlerts"),
+    )
+    prediction = model.SubmodelElementCollection(
+        "RemainingUsefulLifePrediction",
+        value=[
+            lifetime,
+            model.Range("ConfidenceInterval", model.datatypes.Double, semantic_id=_pm("ConfidenceInterval")),
+            model.SubmodelElementList(
+                "ListRULBoundaryConditions",
+                model.SubmodelElementCollection,
+                value=[condition],
+                semantic_id=_pm("ListRULBoundaryConditions"),
+                semantic_id_list_element=_pm("RULCondition"),
+            ),
+            model_info,
+            alerts,
+        ],
+        semantic_id=_pm("RemainingUsefulLifePrediction"),
+    )
+    return model.Submodel(
+        submodel_id(ref.aas_id, "PredictiveMaintenance"),
+        submodel_element=[prediction],
+        id_short="PredictiveMaintenance",
+        semantic_id=_semantic(PREDICTIVE_MAINTENANCE_SEMANTIC_ID),
+        kind=model.ModellingKind.INSTANCE,
+    )
+
+
 def shell(ref: AssetRef, submodels: list[model.Submodel]) -> model.AssetAdministrationShell:
     specific: list[model.SpecificAssetId] = []
     if ref.config.serial_number:
@@ -261,9 +559,22 @@ def shell(ref: AssetRef, submodels: list[model.Submodel]) -> model.AssetAdminist
     )
 
 
-def asset_objects(ref: AssetRef, api_base: str = "http://127.0.0.1:8080") -> list[model.Identifiable]:
-    """The shell of one asset and its submodels; ``api_base`` is werk's own HTTP address (for time series links)."""
+def asset_objects(
+    ref: AssetRef,
+    api_base: str = "http://127.0.0.1:8080",
+    *,
+    grid_co2_kg_per_kwh: float | None = None,
+    maintenance: MaintenanceAppConfig | None = None,
+) -> list[model.Identifiable]:
+    """The shell of one asset and its submodels; ``api_base`` is werk's own HTTP address (for time series links).
+
+    CarbonFootprint needs ``grid_co2_kg_per_kwh``, PredictiveMaintenance ``maintenance`` (both from the plant
+    file; :func:`build_environment` passes them)."""
     submodels = [nameplate(ref), technical_data(ref), operational_data(ref), time_series(ref, api_base)]
+    if grid_co2_kg_per_kwh is not None and has_carbon_footprint(ref):
+        submodels.append(carbon_footprint(ref, grid_co2_kg_per_kwh))
+    if maintenance is not None and has_predictive_maintenance(ref, maintenance):
+        submodels.append(predictive_maintenance(ref, maintenance))
     return [shell(ref, submodels), *submodels]
 
 
@@ -272,6 +583,11 @@ def build_environment(config: WerkConfig) -> model.DictIdentifiableStore[model.I
     api_base = f"http://{config.server.host}:{config.server.port}"
     store: model.DictIdentifiableStore[model.Identifiable] = model.DictIdentifiableStore()
     for ref in config.assets():
-        for obj in asset_objects(ref, api_base):
+        for obj in asset_objects(
+            ref,
+            api_base,
+            grid_co2_kg_per_kwh=config.plant.grid_co2_kg_per_kwh,
+            maintenance=config.apps.maintenance,
+        ):
             store.add(obj)
     return store

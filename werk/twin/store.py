@@ -39,6 +39,8 @@ class TwinStore:
         self.lock = threading.RLock()
         self.on_change = on_change
         self.metamodel: Metamodel = metamodel
+        # bumped by every change made through this store; readers key caches of serialised objects on it
+        self.generation = 0
         # AASX supplementary files (thumbnails, File element attachments), by package path; held in memory only
         self.files: aasx.DictSupplementaryFileContainer = aasx.DictSupplementaryFileContainer()  # type: ignore[no-untyped-call]
 
@@ -65,10 +67,13 @@ class TwinStore:
 
     def delete(self, identifier: str) -> None:
         self.objects.discard(self.objects.get_item(identifier))
+        self.generation += 1
         if self.on_change is not None:
             self.on_change(identifier, None)
 
     def changed(self, obj: model.Identifiable) -> None:
-        """Report an in-place change of ``obj`` (or of an element inside it)."""
+        """Report an in-place change of ``obj`` (or of an element inside it). Every change must come through here
+        (or :meth:`add`, :meth:`replace`, :meth:`delete`): the API caches serialised objects by :attr:`generation`."""
+        self.generation += 1
         if self.on_change is not None:
             self.on_change(obj.id, obj)

@@ -1,0 +1,485 @@
+"""AAS Part 2 API throughput and latency: werk's router under uvicorn against basyx-python-sdk 1.2.1's WSGIApp under
+gunicorn, on the same environment, in the same run, over loopback.
+
+    .venv/bin/python benchmarks/aas_api.py [--duration 8] [--connections 32] [--basyx-workers 2]
+
+The peer: basyx-python-sdk 1.2.1 (``basyx.aas.adapter.http.WSGIApp``), the reference server of the SDK werk builds
+on, served by gunicorn (sync workers, one per core by default). 1.2.1 conflicts with werk's basyx 2.x, so it lives in
+a venv of its own under ``$XDG_CACHE_HOME/werk-bench`` (created on first use with ``python -m venv`` and
+``pip install basyx-python-sdk==1.2.1 gunicorn``). werk runs as it does in production: one uvicorn process.
+
+Data: werk's demo plant (``build_environment``) with a live sample for every bound signal, written once as AAS JSON;
+the basyx server reads that file, werk serves the same objects and resolves its live values on every read.
+
+Operations: basyx 1.2.1 answers ``GET .../$value`` and ``PATCH .../$value`` with 501 (not implemented; its module
+docstring says so), so on the basyx side those rows measure the nearest operation it has: ``GET`` of the element (the
+full Property, a superset of its value) and ``PUT`` of the element (replace the Property with a new value). The table
+names the operation each side ran.
+
+Load: ``wrk`` (C, keeps ``--connections`` connections busy for ``--duration`` seconds per endpoint; ``apt-get install
+wrk``) when installed, otherwise an httpx/asyncio client in a subprocess with the same concurrency, bounded by
+``--max-requests`` and the duration. Every non-2xx answer is counted and makes the row fail. Loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TOKEN = "bench-token"
+API = "/api/v3.0"
+GOAL = 5.0
+BASYX_VERSION = "1.2.1"
+T0 = datetime(2026, 3, 29, 8, 0, tzinfo=UTC)
+
+
+def b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# --- data ---------------------------------------------------------------------------------------------------------
+
+
+def demo_samples() -> dict[str, Any]:
+    """A typed value for every bound signal of the demo plant (so werk's reads resolve live values)."""
+    from werk.config import demo_config_path, load_config
+    from werk.core.model import Sample
+
+    latest: dict[str, Sample] = {}
+    for ref in load_config(demo_config_path()).assets():
+        for i, signal_name in enumerate(sorted(ref.config.bound_signals())):
+            path = ref.signal_path(signal_name)
+            value: float | int | str = (
+                "PROCESSING" if signal_name in ("state", "execution", "mode", "product") else 10.0 + i
+            )
+            if signal_name.endswith("_count"):
+                value = 1000 + i
+            latest[path] = Sample(path, T0, value)
+    return latest
+
+
+def write_environment(path: Path) -> None:
+    """The demo environment with live values filled in, as AAS JSON (the file both servers load)."""
+    from werk.config import demo_config_path, load_config
+    from werk.twin import io as aas_io
+    from werk.twin.environment import build_environment
+    from werk.twin.live import refresh
+
+    objects = list(build_environment(load_config(demo_config_path())))
+    latest = demo_samples()
+    for obj in objects:
+        refresh(obj, latest.get)
+    path.write_bytes(aas_io.write_json(objects))
+
+
+# --- servers ------------------------------------------------------------------------------------------------------
+
+
+def serve_werk(env_file: Path, port: int) -> None:
+    """Entry point of the werk server subprocess: the AAS router alone, as ``werk.api.app`` mounts it."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    from werk.api.aas import build_aas_router
+    from werk.twin import io as aas_io
+    from werk.twin.store import TwinStore
+
+    loaded = aas_io.read_file(env_file)
+    store = TwinStore(loaded.objects)
+    latest = demo_samples()
+    app = FastAPI()
+
+    @app.get("/floor")
+    async def floor() -> dict[str, float]:
+        """The framework's floor: an empty async route on the same server (no AAS work at all)."""
+        return {"temperature": 41.5}
+
+    app.include_router(build_aas_router(store, latest.get, tokens={TOKEN}))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+BASYX_APP = """
+from basyx.aas import model
+from basyx.aas.adapter import aasx
+from basyx.aas.adapter.http import WSGIApp
+from basyx.aas.adapter.json import read_aas_json_file
+
+with open({env!r}, encoding="utf-8") as f:
+    store = read_aas_json_file(f)
+app = WSGIApp(store, aasx.DictSupplementaryFileContainer())
+"""
+
+
+def basyx_venv() -> Path:
+    """The venv holding basyx-python-sdk 1.2.1 and gunicorn; created on first use."""
+    cache = (
+        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+        / "werk-bench"
+        / f"basyx-{BASYX_VERSION}"
+    )
+    python = cache / "bin" / "python"
+    ok = (
+        python.exists()
+        and subprocess.run(
+            [str(python), "-c", "import basyx.aas.adapter.http, gunicorn"], capture_output=True
+        ).returncode
+        == 0
+    )
+    if not ok:
+        print(f"creating {cache} with basyx-python-sdk=={BASYX_VERSION} and gunicorn ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(cache)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", f"basyx-python-sdk=={BASYX_VERSION}", "gunicorn"],
+            check=True,
+        )
+    return cache
+
+
+def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server on port {port} exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server on port {port} did not listen within {timeout} s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+# --- load ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Op:
+    label: str
+    method: str
+    path: str
+    body: str | None = None
+
+
+@dataclass
+class Result:
+    requests: int
+    seconds: float
+    errors: int
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+_WRK_LUA = """
+wrk.method = "{method}"
+wrk.headers["Authorization"] = "Bearer {token}"
+wrk.headers["Content-Type"] = "application/json"
+{body}
+"""
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if m is None:
+        raise ValueError(f"wrk latency {text!r}")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def run_wrk(url: str, op: Op, duration: float, connections: int, workdir: Path) -> Result:
+    script = workdir / "op.lua"
+    body = f"wrk.body = {json.dumps(op.body)}" if op.body is not None else ""
+    script.write_text(_WRK_LUA.format(method=op.method, token=TOKEN, body=body))
+    threads = max(1, min(2, connections))
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", "--latency", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=duration + 30,
+    ).stdout
+    lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
+    m = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", out)
+    if m is None or "50" not in lat or "99" not in lat:
+        raise RuntimeError(f"cannot read wrk's output:\n{out}")
+    errors = sum(int(x) for x in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    errors += (
+        sum(
+            int(x)
+            for x in re.findall(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)[
+                0
+            ]
+        )
+        if "Socket errors" in out
+        else 0
+    )
+    return Result(
+        int(m.group(1)), _ms(m.group(2) + m.group(3)) / 1000.0, errors, _ms(lat["50"]), _ms(lat["99"])
+    )
+
+
+_CLIENT = """
+import asyncio, json, sys, time
+import httpx
+
+async def main(url, method, body, token, duration, connections, max_requests):
+    lat, errors, sent = [], 0, 0
+    headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+    deadline = time.perf_counter() + duration
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        async def worker():
+            nonlocal errors, sent
+            while time.perf_counter() < deadline and sent < max_requests:
+                sent += 1
+                t = time.perf_counter()
+                r = await client.request(method, url, content=body, headers=headers)
+                lat.append(time.perf_counter() - t)
+                errors += not (200 <= r.status_code < 300)
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        elapsed = time.perf_counter() - t0
+    lat.sort()
+    print(json.dumps({"n": len(lat), "s": elapsed, "errors": errors,
+                      "p50": lat[len(lat) // 2] * 1000, "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000}))
+
+a = json.loads(sys.argv[1])
+asyncio.run(main(**a))
+"""
+
+
+def run_client(url: str, op: Op, duration: float, connections: int, max_requests: int) -> Result:
+    args = {
+        "url": url,
+        "method": op.method,
+        "body": op.body,
+        "token": TOKEN,
+        "duration": duration,
+        "connections": connections,
+        "max_requests": max_requests,
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", _CLIENT, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=duration + 60,
+    ).stdout
+    d = json.loads(out)
+    return Result(d["n"], d["s"], d["errors"], d["p50"], d["p99"])
+
+
+# --- the run ------------------------------------------------------------------------------------------------------
+
+
+def operations() -> tuple[list[Op], list[Op]]:
+    """The four operations on werk and the nearest basyx 1.2.1 has for each (see the module docstring)."""
+    from werk.config import demo_config_path, load_config
+
+    ref = next(iter(load_config(demo_config_path()).assets()))
+    live_sm = f"{API}/submodels/{b64(ref.aas_id + '/submodels/OperationalData')}"
+    tech_sm = f"{API}/submodels/{b64(ref.aas_id + '/submodels/TechnicalData')}"
+    read_el = f"{live_sm}/submodel-elements/temperature"
+    write_el = f"{tech_sm}/submodel-elements/TechnicalProperties.IdealCycleTime"
+    prop = {
+        "modelType": "Property",
+        "idShort": "IdealCycleTime",
+        "valueType": "xs:double",
+        "value": "41.0",
+        "semanticId": {
+            "type": "ExternalReference",
+            "keys": [{"type": "GlobalReference", "value": "urn:werk:concept:IdealCycleTime:1:0"}],
+        },
+    }
+    werk = [
+        Op("GET /shells", "GET", f"{API}/shells"),
+        Op("GET /submodels/{id}", "GET", live_sm),
+        Op("GET .../{path}/$value", "GET", read_el + "/$value"),
+        Op("PATCH .../{path}/$value", "PATCH", write_el + "/$value", "41.0"),
+    ]
+    basyx = [
+        Op("GET /shells", "GET", f"{API}/shells"),
+        Op("GET /submodels/{id}", "GET", live_sm),
+        Op("GET .../{path} (no $value in 1.2.1)", "GET", read_el),
+        Op("PUT .../{path} (no PATCH in 1.2.1)", "PUT", write_el, json.dumps(prop)),
+    ]
+    return werk, basyx
+
+
+def check(base: str, op: Op) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    r = httpx.request(op.method, base + op.path, content=op.body, headers=headers, timeout=30)
+    if not 200 <= r.status_code < 300:
+        raise RuntimeError(f"{op.method} {op.path} answered {r.status_code}: {r.text[:300]}")
+
+
+def machine_info() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kb / 1024 / 1024:.1f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return (
+        f"{cpu}, {os.cpu_count()} logical CPUs{mem}; {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}"
+    )
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--duration", type=float, default=8.0, help="seconds of load per endpoint and server")
+    p.add_argument("--connections", type=int, default=32, help="concurrent connections of the load generator")
+    p.add_argument("--max-requests", type=int, default=200_000, help="cap per endpoint (asyncio client only)")
+    p.add_argument("--basyx-workers", type=int, default=os.cpu_count() or 2, help="gunicorn workers (cores)")
+    p.add_argument("--client", choices=["auto", "wrk", "httpx"], default="auto")
+    p.add_argument("--serve-werk", nargs=2, metavar=("ENV_FILE", "PORT"), help=argparse.SUPPRESS)
+    a = p.parse_args()
+    if a.serve_werk:
+        serve_werk(Path(a.serve_werk[0]), int(a.serve_werk[1]))
+        return
+
+    use_wrk = a.client == "wrk" or (a.client == "auto" and shutil.which("wrk") is not None)
+    venv = basyx_venv()
+    werk_ops, basyx_ops = operations()
+    print(f"machine: {machine_info()}")
+    print(
+        f"werk: AAS router (FastAPI) under uvicorn {_version('uvicorn')}, 1 process | "
+        f"peer: basyx-python-sdk {BASYX_VERSION} WSGIApp under gunicorn, {a.basyx_workers} sync workers "
+        f"(= cores) | load: {'wrk' if use_wrk else 'httpx/asyncio client'}, {a.connections} connections, "
+        f"{a.duration:g} s per row, loopback"
+    )
+    with tempfile.TemporaryDirectory(prefix="werk-aas-bench-") as tmp:
+        work = Path(tmp)
+        env_file = work / "environment.json"
+        write_environment(env_file)
+        (work / "basyx_app.py").write_text(textwrap.dedent(BASYX_APP.format(env=str(env_file))))
+        werk_port, basyx_port = free_port(), free_port()
+        werk = subprocess.Popen(
+            [sys.executable, __file__, "--serve-werk", str(env_file), str(werk_port)],
+            cwd=ROOT,
+            start_new_session=True,
+        )
+        basyx = subprocess.Popen(
+            [
+                str(venv / "bin" / "gunicorn"),
+                "--workers",
+                str(a.basyx_workers),
+                "--bind",
+                f"127.0.0.1:{basyx_port}",
+                "--log-level",
+                "warning",
+                "--chdir",
+                str(work),
+                "basyx_app:app",
+            ],
+            start_new_session=True,
+        )
+        try:
+            wait_listening(werk_port, werk)
+            wait_listening(basyx_port, basyx)
+            werk_base, basyx_base = f"http://127.0.0.1:{werk_port}", f"http://127.0.0.1:{basyx_port}"
+            rows: list[tuple[Op, Op, Result, Result]] = []
+            for w_op, b_op in zip(werk_ops, basyx_ops, strict=True):
+                check(werk_base, w_op)
+                check(basyx_base, b_op)
+                results = []
+                for base, op in ((werk_base, w_op), (basyx_base, b_op)):
+                    if use_wrk:
+                        results.append(run_wrk(base + op.path, op, a.duration, a.connections, work))
+                    else:
+                        results.append(
+                            run_client(base + op.path, op, a.duration, a.connections, a.max_requests)
+                        )
+                rows.append((w_op, b_op, results[0], results[1]))
+                print(f"  measured {w_op.label}", flush=True)
+            floor_op = Op("floor", "GET", "/floor")
+            floor = (
+                run_wrk(werk_base + "/floor", floor_op, a.duration, a.connections, work)
+                if use_wrk
+                else run_client(werk_base + "/floor", floor_op, a.duration, a.connections, a.max_requests)
+            )
+        finally:
+            stop(werk)
+            stop(basyx)
+    print()
+    head = f"{'endpoint':<28} {'werk req/s':>11} {'basyx req/s':>12} {'ratio':>7} {'werk p50/p99 ms':>17} {'basyx p50/p99 ms':>18}  basyx ran"
+    print(head)
+    print("-" * len(head))
+    failed = False
+    for w_op, b_op, w, b in rows:
+        ratio = w.rps / b.rps if b.rps else float("inf")
+        mark = "" if ratio >= GOAL else "  < goal"
+        if w.errors or b.errors:
+            mark += f"  ERRORS werk={w.errors} basyx={b.errors}"
+            failed = True
+        print(
+            f"{w_op.label:<28} {w.rps:>11,.0f} {b.rps:>12,.0f} {ratio:>6.1f}x "
+            f"{w.p50_ms:>8.2f}/{w.p99_ms:<8.2f} {b.p50_ms:>9.2f}/{b.p99_ms:<8.2f}  {b_op.method} "
+            f"{b_op.label.split(' ', 1)[1]}{mark}"
+        )
+    print(
+        f"{'(floor: empty FastAPI route)':<28} {floor.rps:>11,.0f} {'':>12} {'':>7} "
+        f"{floor.p50_ms:>8.2f}/{floor.p99_ms:<8.2f}"
+    )
+    print(f"\ngoal: werk >= {GOAL:g}x basyx {BASYX_VERSION} throughput on every endpoint")
+    if failed:
+        sys.exit(1)
+
+
+def _version(dist: str) -> str:
+    from importlib.metadata import version
+
+    return version(dist)
+
+
+if __name__ == "__main__":
+    main()

@@ -27,7 +27,7 @@ import pytest
 from tests.conftest import free_port, need, wait_until
 from werk.config.model import MqttConnectorConfig, MqttTlsConfig, WerkConfig
 from werk.connect import build_connectors
-from werk.connect.mqtt import MqttConnector, MqttPublisher, decode_payload, encode_sample
+from werk.connect.mqtt import MqttConnector, MqttPublisher, decode_payload, decode_samples, encode_sample
 from werk.core.model import Quality, Sample
 from werk.errors import ConnectorError
 
@@ -587,3 +587,21 @@ async def test_tls_with_client_certificate(
     await _publish(broker.port, ("t/a", b'"secure"'), tls_context=ctx)
     got = await reader.until(lambda g: len(g) >= 1)
     assert got[0].value == "secure"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'[{"value": 1.5, "ts": "2026-01-02T03:04:05Z"}, {"value": "on", "ts": 1767323045000, "quality": "bad"}]',
+        b'[{"value": 1, "ts": "2026-01-02T03:04:05Z"}, {"value": [1], "ts": "2026-01-02T03:04:05Z"}]',
+        b'[{"value": 2}, {"value": NaN, "ts": 1}, {"value": 3, "ts": "yesterday"}, {"value": 4, "ts": 5, "quality": 7}]',
+        b'[{"value": true, "ts": "2026-01-02T03:04:05+01:00", "quality": "UNCERTAIN"}, 17, {"ts": 1}]',
+        b"[]",
+    ],
+)
+def test_fast_batch_decoder_agrees_with_the_checked_one(payload: bytes) -> None:
+    """decode_samples' fast path for batches accepts and refuses exactly what decode_payload does, reasons too."""
+    readings, reasons = decode_payload(payload)
+    samples, fast_reasons = decode_samples("p/x", payload)
+    assert [(s.value, s.ts, s.quality) for s in samples] == [(r.value, r.ts, r.quality) for r in readings]
+    assert fast_reasons == reasons

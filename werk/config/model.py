@@ -49,7 +49,8 @@ class OpcUaConnectorConfig(_Strict):
     endpoint: str = Field(pattern=r"^opc\.tcp://")
     publishing_interval_ms: int = Field(default=200, ge=10, le=60_000)
     sampling_interval_ms: float = Field(default=0.0, ge=-1, le=3_600_000)
-    """Requested per monitored item (OPC UA Part 4, 7.21): 0 = the server's fastest, -1 = the publishing interval."""
+    """Requested per monitored item (OPC UA Part 4, 5.13.1.2, 7.21): 0 = the fastest practical, -1 = the publishing
+    interval."""
     queue_size: int = Field(default=10, ge=1, le=100_000)
     """Changes a server keeps per monitored item between publish responses (Part 4, 7.21); the oldest go first."""
     monitored_items_per_call: int = Field(default=1000, ge=1, le=100_000)

@@ -8,7 +8,7 @@ from werk.connect.mtconnect import MtconnectConnector, ShdrConnector
 from werk.connect.opcua import OpcUaConnector
 from werk.connect.sparkplug import SparkplugConnector
 
-_NODE_ID_PREFIXES = ("ns=", "nsu=", "i=", "s=", "g=", "b=")
+_NODE_ID_PREFIXES = ("ns=", "nsu=", "i=", "s=", "g=", "b=", "browse:")
 
 
 def _full_address(kind: str, src: SourceBinding, address: str) -> str:

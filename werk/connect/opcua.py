@@ -1,19 +1,58 @@
 """OPC UA client connector (asyncua): one session per server, monitored items in one subscription, batched.
 
-Each publish response from the server becomes one batch: the server already groups the changes of a publishing
-interval, so the connector adds no latency of its own. Source timestamps are kept (they identify a sample).
+Each publish response from the server (OPC UA Part 4 v1.05, 5.14.5 Publish) becomes one batch: the server already groups
+the changes of a publishing interval, so the connector adds no latency of its own. Source timestamps are kept (they
+identify a sample). Notifications are decoded straight from the ``DataChangeNotification`` (Part 4, 7.25.2) by client
+handle, not through asyncua's per-item handler callback, which schedules one task per changed value.
+
+Addresses, per binding:
+
+* a NodeId (Part 6, 5.3.1.10): ``ns=2;s=...``, ``i=...``, or ``nsu=URI;s=...`` resolved to the server's namespace
+  index at connect time;
+* a browse path: ``browse:`` followed by a RelativePath in the text form of Part 4, Annex A.2, starting at the Root
+  folder (``browse:/Objects/2:Machines/2:cnc-1/2:Monitoring/2:Load``; the leading ``/`` may be left out). A
+  binding's ``root`` may hold the first part (``root: "browse:/Objects/2:Machines/2:cnc-1"``, signal
+  ``/2:Monitoring/2:Load``). Paths are resolved with TranslateBrowsePathsToNodeIds (Part 4, 5.8.4) after every
+  connect; one that matches nothing is reported for its binding alone (``status.bad_bindings``).
+
+Thousands of items: CreateMonitoredItems (Part 4, 5.13.2) is called with at most ``monitored_items_per_call`` items,
+fewer if the server's ``MaxMonitoredItemsPerCall`` operation limit (Part 5, 6.3.11 OperationLimitsType) says so;
+each item asks for ``sampling_interval_ms`` and ``queue_size`` (MonitoringParameters, Part 4, 7.21) and discards the
+oldest value when its queue overflows.
+
+Security (Part 4, 5.5.2 OpenSecureChannel; Part 6, 6.1 certificates): ``security_policy: Basic256Sha256`` with
+``security_mode`` Sign or SignAndEncrypt, the client's application instance certificate and key, and optionally the
+server certificate to trust (without it, the one the endpoint offers in GetEndpoints is used). The client's
+ApplicationUri is taken from its certificate's subjectAltName, as Part 4, 5.6.2 requires of CreateSession.
+A user name with a password from an environment variable becomes a UserNameIdentityToken (Part 4, 7.36.4).
+
+Reconnect: the connector rebuilds the session and the subscription on any failure, and marks every bound signal BAD
+in between. asyncua 2.x can instead re-activate the old session on a new channel (Part 4, 5.6.3) and move its
+subscriptions with TransferSubscriptions (Part 4, 5.14.7) plus Republish (5.14.6), in its ``auto_reconnect``
+supervisor. We do not use it: after a server restart, the case that matters on a shop floor, the server has lost
+its sessions and subscriptions (unless it offers durable subscriptions and keeps them across a restart), so transfer fails
+with BadSessionIdInvalid and ends in a rebuild anyway; the supervisor retries hidden from the connector, so the
+BAD marking, the error counters and the back-off of this module would all depend on asyncua's internals; and it
+keeps requests blocked while it reconnects. For a short network break, which transfer would bridge, the rebuild
+costs one CreateMonitoredItems per batch and the values of the gap are re-read as the initial values the server
+sends for every new monitored item (Part 4, 5.13.2), so the historian has the current state again at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 from asyncua import Client, ua
+from asyncua.common.subscription import Subscription
+from asyncua.crypto import security_policies
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from werk.config.model import OpcUaConnectorConfig
 from werk.connect.base import ConnectorStatus, SignalLedger
@@ -24,6 +63,13 @@ log = logging.getLogger(__name__)
 
 MAX_PENDING = (
     200_000  # samples held while the consumer is slower than the server; beyond that they are counted
+)
+BROWSE_PREFIX = "browse:"
+_MAX_ITEMS_PER_CALL = ua.NodeId(
+    ua.ObjectIds.Server_ServerCapabilities_OperationLimits_MaxMonitoredItemsPerCall
+)
+_MAX_TRANSLATE_PER_CALL = ua.NodeId(
+    ua.ObjectIds.Server_ServerCapabilities_OperationLimits_MaxNodesPerTranslateBrowsePathsToNodeIds
 )
 
 
@@ -45,6 +91,20 @@ def resolve_node_id(address: str, namespaces: list[str]) -> ua.NodeId:
         raise ConnectorError(f"node id {address!r} is malformed: {exc}") from None
 
 
+def browse_path(address: str) -> ua.BrowsePath:
+    """A ``browse:`` address as a BrowsePath from the Root folder (RelativePath text form, Part 4, Annex A.2)."""
+    text = address.removeprefix(BROWSE_PREFIX).strip()
+    if not text:
+        raise ConnectorError(f"browse path {address!r} is empty")
+    if text[0] not in "/.<":
+        text = "/" + text
+    try:
+        relative = ua.RelativePath.from_string(text)
+    except Exception as exc:  # the parser raises ValueError and friends
+        raise ConnectorError(f"browse path {address!r} is malformed: {exc}") from None
+    return ua.BrowsePath(StartingNode=ua.NodeId(ua.ObjectIds.RootFolder), RelativePath=relative)
+
+
 def _quality(code: Any) -> Quality:
     if code is None or code.is_good():
         return Quality.GOOD
@@ -63,44 +123,145 @@ def _value(v: Any) -> Value | None:
     return str(v)
 
 
-class _Handler:
-    """asyncua calls this for every notification; it only appends, the stream loop does the rest."""
+def _readable(what: str, path: str | None, owner: str) -> str:
+    if path is None:
+        raise ConnectorError(f"connector {owner}: {what} is not set")
+    try:
+        with open(path, "rb") as f:
+            f.read(1)
+    except OSError as exc:
+        raise ConnectorError(f"connector {owner}: {what} {path!r} cannot be read: {exc.strerror}") from None
+    return path
 
-    def __init__(self, conn: OpcUaConnector, paths: Mapping[ua.NodeId, str]) -> None:
-        self.conn = conn
-        self.paths = paths
+
+def _application_uri(cert_path: str, owner: str) -> str | None:
+    """The URI in the certificate's subjectAltName: the ApplicationUri the client must announce (Part 4, 5.6.2)."""
+    data = Path(cert_path).read_bytes()
+    try:
+        cert = (
+            x509.load_pem_x509_certificate(data)
+            if data.lstrip().startswith(b"-----")
+            else x509.load_der_x509_certificate(data)
+        )
+    except ValueError as exc:
+        raise ConnectorError(
+            f"connector {owner}: certificate {cert_path!r} is not X.509 (DER or PEM): {exc}"
+        ) from None
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None
+    uris = san.get_values_for_type(x509.UniformResourceIdentifier)
+    return uris[0] if uris else None
+
+
+def _check_private_key(key_path: str, owner: str) -> None:
+    data = Path(key_path).read_bytes()
+    try:
+        if data.lstrip().startswith(b"-----"):
+            serialization.load_pem_private_key(data, None)
+        else:
+            serialization.load_der_private_key(data, None)
+    except (ValueError, TypeError) as exc:
+        raise ConnectorError(
+            f"connector {owner}: private key {key_path!r} is unusable (unencrypted PEM or DER expected): {exc}"
+        ) from None
+
+
+def _describe(exc: BaseException) -> str:
+    """What went wrong, with a hint for the security failures a plant engineer can fix."""
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, ua.UaStatusCodeError):
+        hints = {
+            ua.StatusCodes.BadSecurityChecksFailed: "the server refused the certificate or signature; is the "
+            "client certificate in the server's trust list?",
+            ua.StatusCodes.BadCertificateUntrusted: "the server does not trust the client certificate",
+            ua.StatusCodes.BadCertificateInvalid: "the certificate is invalid (expired, wrong use or URI?)",
+            ua.StatusCodes.BadSecurityPolicyRejected: "the server does not offer this security policy",
+            ua.StatusCodes.BadIdentityTokenInvalid: "the server does not accept this user identity",
+            ua.StatusCodes.BadUserAccessDenied: "user name or password refused",
+            ua.StatusCodes.BadIdentityTokenRejected: "user name or password refused",
+        }
+        hint = hints.get(exc.code)
+        if hint:
+            text += f" ({hint})"
+    return text
+
+
+class _Inbox:
+    """Samples decoded from publish responses, waiting for the stream loop; bounded by ``MAX_PENDING``."""
+
+    def __init__(self, status: ConnectorStatus) -> None:
+        self.status = status
         self.pending: list[Sample] = []
         self.wake = asyncio.Event()
         self.lost: str | None = None
 
-    def datachange_notification(self, node: Any, val: Any, data: Any) -> None:
-        path = self.paths.get(node.nodeid)
-        value = _value(val)
-        if path is None or value is None:
-            return
-        dv = data.monitored_item.Value
-        ts = dv.SourceTimestamp or dv.ServerTimestamp or utcnow()
-        if ts.tzinfo is None:
-            ts = ts.replace(tzinfo=UTC)
-        if len(self.pending) >= MAX_PENDING:
-            self.pending.pop(0)
-            self.conn.status.dropped += 1
-        self.pending.append(Sample(path, ts, value, _quality(dv.StatusCode)))
+    def add(self, samples: list[Sample]) -> None:
+        self.pending.extend(samples)
+        excess = len(self.pending) - MAX_PENDING
+        if excess > 0:
+            del self.pending[:excess]
+            self.status.dropped += excess
         self.wake.set()
 
-    def status_change_notification(self, status: Any) -> None:
-        self.lost = f"subscription status {status}"
-        self.wake.set()
+    # the asyncua handler protocol; our subscription decodes publish responses itself, so these stay unused
+    def datachange_notification(self, node: Any, val: Any, data: Any) -> None:  # pragma: no cover
+        pass
+
+    def status_change_notification(self, status: Any) -> None:  # pragma: no cover
+        pass
+
+
+class _BatchSubscription(Subscription):  # type: ignore[misc]  # asyncua is untyped for mypy here
+    """A subscription that turns each PublishResult into one list of Samples, keyed by client handle."""
+
+    def __init__(
+        self, session: Any, params: ua.CreateSubscriptionParameters, inbox: _Inbox, paths: dict[int, str]
+    ) -> None:
+        super().__init__(session, params, inbox)
+        self.inbox = inbox
+        self.paths = paths  # client handle -> UNS path
+
+    async def publish_callback(self, publish_result: ua.PublishResult) -> None:
+        message = publish_result.NotificationMessage
+        if message.NotificationData is None:  # a keep-alive message (Part 4, 5.14.1)
+            return
+        self.last_sequence_number = int(message.SequenceNumber)
+        paths = self.paths
+        out: list[Sample] = []
+        for notif in message.NotificationData:
+            if isinstance(notif, ua.DataChangeNotification):
+                for item in notif.MonitoredItems:
+                    path = paths.get(item.ClientHandle)
+                    dv = item.Value
+                    if path is None or dv is None or dv.Value is None:
+                        continue
+                    value = _value(dv.Value.Value)
+                    if value is None:
+                        continue
+                    ts = dv.SourceTimestamp or dv.ServerTimestamp or utcnow()
+                    if ts.tzinfo is None:
+                        ts = ts.replace(tzinfo=UTC)
+                    code = dv.StatusCode
+                    out.append(Sample(path, ts, value, Quality.GOOD if code is None else _quality(code)))
+            elif isinstance(notif, ua.StatusChangeNotification):  # Part 4, 7.25.4: the subscription ended
+                self.inbox.lost = f"subscription status {notif.Status}"
+                self.inbox.wake.set()
+        if out:
+            self.inbox.add(out)
 
 
 class OpcUaConnector:
     def __init__(self, name: str, config: OpcUaConnectorConfig, bindings: Mapping[str, str]) -> None:
-        """``bindings`` maps a node address (NodeId string) to the UNS path it feeds."""
+        """``bindings`` maps a node address (NodeId string or ``browse:`` path) to the UNS path it feeds."""
         self.name = name
         self.config = config
         self.bindings = dict(bindings)
         self.status = ConnectorStatus(name=name, type="opcua", endpoint=config.endpoint)
         self._ledger = SignalLedger(self.status)
+        self.monitored = 0  # items the server accepted in the current session
+        self.monitor_calls = 0  # CreateMonitoredItems requests sent in the current session
 
     async def stream(self) -> AsyncIterator[list[Sample]]:
         delay = self.config.reconnect_min_s
@@ -108,23 +269,34 @@ class OpcUaConnector:
             client = Client(self.config.endpoint, timeout=self.config.timeout_s)
             was_connected = False
             try:
+                await self._configure(client)
                 await client.connect()
-                handler = await self._subscribe(client)
+                inbox = await self._subscribe(client)
                 was_connected = True
                 self.status.connected = True
                 self.status.since = utcnow()
                 delay = self.config.reconnect_min_s
-                log.info("opcua.connected connector=%s endpoint=%s", self.name, self.config.endpoint)
-                async for batch in self._batches(client, handler):
+                log.info(
+                    "opcua.connected connector=%s endpoint=%s security=%s items=%d",
+                    self.name,
+                    self.config.endpoint,
+                    self.config.security_policy,
+                    self.monitored,
+                )
+                async for batch in self._batches(client, inbox):
                     yield batch
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # any failure of the session leads to the same recovery
-                self._ledger.lost(exc, was_connected=was_connected, logger=log, protocol="opcua")
+                self.status.errors += 1
+                self.status.last_error = _describe(exc)
+                level = logging.WARNING if was_connected else logging.INFO
+                if isinstance(exc, ConnectorError) or "Security" in type(exc).__name__:
+                    level = logging.ERROR  # configuration or trust: retrying alone will not help
+                log.log(level, "opcua.lost connector=%s error=%s", self.name, self.status.last_error)
             finally:
                 self.status.connected = False
-                with contextlib.suppress(Exception, asyncio.CancelledError):
-                    await asyncio.wait_for(client.disconnect(), 2.0)
+                await self._disconnect(client)
             if was_connected:
                 bad = self._ledger.mark_bad()
                 if bad:
@@ -133,39 +305,161 @@ class OpcUaConnector:
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.config.reconnect_max_s)
 
-    async def _subscribe(self, client: Client) -> _Handler:
+    @staticmethod
+    async def _disconnect(client: Client) -> None:
+        """Close the session, giving up after 2 s; a cancellation of the stream itself is never swallowed."""
+        try:
+            await asyncio.wait_for(client.disconnect(), 2.0)
+        except asyncio.CancelledError:
+            pass  # decided below: only the stream's own cancellation counts
+        except Exception:  # the session is gone either way
+            log.debug("opcua.disconnect_failed", exc_info=True)
+        task = asyncio.current_task()
+        if (
+            task is not None and task.cancelling()
+        ):  # asyncua may have swallowed the CancelledError meant for us
+            raise asyncio.CancelledError
+
+    async def _configure(self, client: Client) -> None:
+        """Security and identity, before connect. Files are checked here so a missing one names itself."""
+        cfg = self.config
+        if cfg.username is not None:
+            client.set_user(cfg.username)
+            if cfg.password_env is not None:
+                password = os.environ.get(cfg.password_env)
+                if password is None:
+                    raise ConnectorError(
+                        f"connector {self.name}: environment variable {cfg.password_env} (its password_env) "
+                        "is not set"
+                    )
+                client.set_password(password)
+        if cfg.security_policy == "None":
+            return
+        cert = _readable("certificate", cfg.certificate, self.name)
+        key = _readable("private_key", cfg.private_key, self.name)
+        server_cert = (
+            _readable("server_certificate", cfg.server_certificate, self.name)
+            if cfg.server_certificate is not None
+            else None
+        )
+        uri = _application_uri(cert, self.name)
+        _check_private_key(key, self.name)
+        if uri is not None:
+            client.application_uri = uri
+        policy = security_policies.SecurityPolicyBasic256Sha256
+        mode = getattr(ua.MessageSecurityMode, cfg.security_mode)
+        await client.set_security(policy, cert, key, server_certificate=server_cert, mode=mode)
+
+    async def _operation_limit(self, client: Client, node: ua.NodeId, default: int) -> int:
+        """An OperationLimits value (Part 5, 6.3.11); 0 or absent means the server sets no limit."""
+        try:
+            value = await client.get_node(node).read_value()
+        except Exception:  # not every server exposes OperationLimits
+            return default
+        return min(default, int(value)) if isinstance(value, int) and value > 0 else default
+
+    async def _resolve(self, client: Client) -> dict[ua.NodeId, str]:
+        """Every binding's NodeId; bad ones are reported per binding and left out."""
         namespaces = await client.get_namespace_array()
-        paths: dict[ua.NodeId, str] = {}
+        nodes: dict[ua.NodeId, str] = {}
+        browse: list[tuple[str, str, ua.BrowsePath]] = []
         for address, path in self.bindings.items():
             try:
-                paths[resolve_node_id(address, namespaces)] = path
+                if address.startswith(BROWSE_PREFIX):
+                    browse.append((address, path, browse_path(address)))
+                else:
+                    nodes[resolve_node_id(address, namespaces)] = path
             except ConnectorError as exc:
-                self.status.bad_bindings[path] = str(exc)
-                log.error("opcua.binding connector=%s path=%s error=%s", self.name, path, exc)
-        handler = _Handler(self, paths)
-        sub = await client.create_subscription(self.config.publishing_interval_ms, handler)
-        nodes = [client.get_node(nid) for nid in paths]
-        results = await sub.subscribe_data_change(nodes, queuesize=10) if nodes else []
-        for nid, res in zip(paths, results, strict=True):
-            if isinstance(res, ua.StatusCode):
-                self.status.bad_bindings[paths[nid]] = f"{nid.to_string()}: {res.name}"
-                log.error(
-                    "opcua.monitor connector=%s node=%s status=%s", self.name, nid.to_string(), res.name
-                )
-        return handler
+                self._bad(path, str(exc))
+        if browse:
+            per_call = await self._operation_limit(
+                client, _MAX_TRANSLATE_PER_CALL, self.config.monitored_items_per_call
+            )
+            for i in range(0, len(browse), per_call):
+                chunk = browse[i : i + per_call]
+                results = await client.uaclient.translate_browsepaths_to_nodeids([b for _, _, b in chunk])
+                for (address, path, _), res in zip(chunk, results, strict=True):
+                    if not res.StatusCode.is_good() or not res.Targets:
+                        reason = res.StatusCode.name if not res.StatusCode.is_good() else "no target"
+                        self._bad(path, f"browse path {address!r}: {reason} (no node at that path)")
+                    else:
+                        nodes[res.Targets[0].TargetId] = path
+        return nodes
 
-    async def _batches(self, client: Client, handler: _Handler) -> AsyncIterator[list[Sample]]:
-        """Yield what the handler collected; probe the server between notifications to notice a dead session."""
+    def _bad(self, path: str, reason: str) -> None:
+        self.status.bad_bindings[path] = reason
+        log.error("opcua.binding connector=%s path=%s error=%s", self.name, path, reason)
+
+    async def _subscribe(self, client: Client) -> _Inbox:
+        self.status.bad_bindings.clear()
+        nodes = await self._resolve(client)
+        cfg = self.config
+        inbox = _Inbox(self.status)
+        params = ua.CreateSubscriptionParameters(
+            RequestedPublishingInterval=cfg.publishing_interval_ms,
+            RequestedLifetimeCount=10_000,
+            RequestedMaxKeepAliveCount=client.get_keepalive_count(cfg.publishing_interval_ms),
+            MaxNotificationsPerPublish=0,  # no limit (Part 4, 5.14.2): one publish carries an interval's changes
+            PublishingEnabled=True,
+            Priority=0,
+        )
+        handles: dict[int, str] = {}
+        sub = _BatchSubscription(client.uaclient.session, params, inbox, handles)
+        await sub.init()
+        sampling = (
+            float(cfg.publishing_interval_ms) if cfg.sampling_interval_ms < 0 else cfg.sampling_interval_ms
+        )
+        requests: list[tuple[ua.NodeId, ua.MonitoredItemCreateRequest]] = []
+        for handle, (nid, path) in enumerate(nodes.items(), start=1):
+            handles[handle] = path
+            requests.append(
+                (
+                    nid,
+                    ua.MonitoredItemCreateRequest(
+                        ItemToMonitor=ua.ReadValueId(NodeId=nid, AttributeId=ua.AttributeIds.Value),
+                        MonitoringMode=ua.MonitoringMode.Reporting,
+                        RequestedParameters=ua.MonitoringParameters(
+                            ClientHandle=handle,
+                            SamplingInterval=sampling,
+                            QueueSize=cfg.queue_size,
+                            DiscardOldest=True,
+                        ),
+                    ),
+                )
+            )
+        per_call = await self._operation_limit(client, _MAX_ITEMS_PER_CALL, cfg.monitored_items_per_call)
+        self.monitored = self.monitor_calls = 0
+        for i in range(0, len(requests), per_call):
+            chunk = requests[i : i + per_call]
+            results = await sub.create_monitored_items([r for _, r in chunk])
+            self.monitor_calls += 1
+            for (nid, req), res in zip(chunk, results, strict=True):
+                if isinstance(res, ua.StatusCode):
+                    path = handles.pop(req.RequestedParameters.ClientHandle)
+                    self._bad(path, f"{nid.to_string()}: {res.name}")
+                else:
+                    self.monitored += 1
+        log.info(
+            "opcua.subscribed connector=%s items=%d per_call=%d bad=%d",
+            self.name,
+            self.monitored,
+            per_call,
+            len(self.status.bad_bindings),
+        )
+        return inbox
+
+    async def _batches(self, client: Client, inbox: _Inbox) -> AsyncIterator[list[Sample]]:
+        """Yield what the subscription collected; probe the server between notifications to notice a dead session."""
         probe_every = max(1.0, self.config.publishing_interval_ms / 1000 * 4)
         while True:
             try:
-                await asyncio.wait_for(handler.wake.wait(), probe_every)
+                await asyncio.wait_for(inbox.wake.wait(), probe_every)
             except TimeoutError:
                 await asyncio.wait_for(client.nodes.server_state.read_value(), self.config.timeout_s)
-            handler.wake.clear()
-            if handler.lost:
-                raise ConnectorError(handler.lost)
-            if handler.pending:
-                batch, handler.pending = handler.pending, []
+            inbox.wake.clear()
+            if inbox.lost:
+                raise ConnectorError(inbox.lost)
+            if inbox.pending:
+                batch, inbox.pending = inbox.pending, []
                 self._ledger.account(batch)
                 yield batch

@@ -60,6 +60,7 @@ class AssetOut(BaseModel):
     aas_id: str
     kind: str
     description: str
+    production: bool
     state: str
     since: datetime | None
     kpis: dict[str, Any]

@@ -31,14 +31,15 @@ function ago(iso) {
 function renderSummary() {
   const box = $("#summary");
   box.replaceChildren();
-  const running = assets.filter((a) => a.state === "running").length;
+  const units = assets.filter((a) => a.production);
+  const running = units.filter((a) => a.state === "running").length;
   const down = assets.filter((a) => a.state === "fault" || a.state === "maintenance").length;
   const good = assets.reduce((n, a) => n + (a.counts.good_count || 0), 0);
   const scrap = assets.reduce((n, a) => n + (a.counts.scrap_count || 0), 0);
   const power = assets.reduce((n, a) => n + (a.signals.power ? a.signals.power.value : 0), 0);
   const oees = assets.map((a) => a.kpis.oee).filter((x) => typeof x === "number");
   const oee = oees.length ? oees.reduce((s, x) => s + x, 0) / oees.length : null;
-  for (const [k, v] of [["running", `${running} / ${assets.length}`], ["down", String(down)], ["good parts", good.toLocaleString()],
+  for (const [k, v] of [["running", `${running} / ${units.length}`], ["down", String(down)], ["good parts", good.toLocaleString()],
     ["scrap", scrap.toLocaleString()], ["mean OEE", pct(oee)], ["power", `${power.toFixed(1)} kW`]]) {
     const s = el("div", "stat"); s.append(el("div", "v", v), el("div", "k", k)); s.dataset.stat = k; box.append(s);
   }
@@ -75,13 +76,16 @@ function renderAssets() {
     const badge = el("span", "badge", a.state); badge.style.background = color; badge.dataset.role = "state";
     h.append(badge);
     const g = el("div", "grid2");
-    const rows = [["good", a.counts.good_count ?? "–"], ["scrap", a.counts.scrap_count ?? "–"],
+    const rows = !a.production
+      ? Object.entries(a.signals).map(([k, s]) => [k, typeof s.value === "number" ? s.value.toFixed(1) : String(s.value)])
+      : [["good", a.counts.good_count ?? "–"], ["scrap", a.counts.scrap_count ?? "–"],
       ["availability", pct(a.kpis.availability)], ["OEE", pct(a.kpis.oee)],
       ["power", `${num(a.signals.power, 1)} kW`], ["temperature", `${num(a.signals.temperature, 1)} °C`],
       ["vibration", `${num(a.signals.vibration, 2)} mm/s`], ["load", `${num(a.signals.load, 0)} %`]];
     for (const [k, v] of rows) { g.append(el("span", "k", k), el("span", "v", String(v))); g.lastChild.dataset.key = k; }
     const bar = el("div", "bar"); const fill = el("div"); fill.style.width = `${Math.min(100, (a.kpis.oee || 0) * 100)}%`; bar.append(fill);
-    card.replaceChildren(h, el("div", "kind", a.kind), g, bar, el("div", "since", `${a.state} for ${ago(a.since)}`));
+    const since = a.production ? `${a.state} for ${ago(a.since)}` : "recorded, not part of OEE";
+    card.replaceChildren(h, el("div", "kind", a.kind), g, bar, el("div", "since", since));
   }
 }
 

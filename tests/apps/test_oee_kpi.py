@@ -156,3 +156,12 @@ def test_overlapping_shift_definitions_count_once() -> None:
     iv = [StateInterval(utc(2026, 2, 2, 6), utc(2026, 2, 2, 20), "running")]
     tm = time_model(iv, cal.periods(*win), win)
     assert (tm.pot_s, tm.apt_s) == (14 * 3600, 14 * 3600)
+
+
+def test_overlapping_planned_stops_count_once() -> None:
+    """A planned stop 12-13 inside a plant-wide planned window 11:30-13:30: PDOT 2 h, not 3 h."""
+    cal = ShiftCalendar("UTC", (ShiftDef("s", time(8), time(16)),))
+    win = (utc(2026, 2, 2, 8), utc(2026, 2, 2, 16))
+    planned = [(utc(2026, 2, 2, 12), utc(2026, 2, 2, 13)), (utc(2026, 2, 2, 11, 30), utc(2026, 2, 2, 13, 30))]
+    tm = time_model([StateInterval(win[0], win[1], "running")], cal.periods(*win), win, planned_stops=planned)
+    assert (tm.pdot_s, tm.pbt_s, tm.apt_s) == (2 * 3600, 6 * 3600, 6 * 3600)

@@ -201,7 +201,7 @@ def time_model_us(
     pot = _union(_clip(_us((p.start, p.end) for p in shifts), a, z))  # overlapping shifts count once
     breaks = _union(_clip(_us(b for p in shifts for b in p.breaks), a, z))
     busy = _subtract(pot, breaks)  # shift time where production is planned, before planned stops
-    planned = sorted(_clip(planned_stops, a, z))
+    planned = _union(_clip(planned_stops, a, z))  # a stop inside a plant-wide planned window counts once
     busy_unplanned = _subtract(busy, planned)
     tm = TimeModel(calendar_s=(z - a) / 1e6, pot_s=_dur(pot))
     tm.pdot_s = _dur(breaks) + _dur(intersect(busy, planned))

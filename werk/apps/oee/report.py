@@ -98,7 +98,6 @@ class ReportBuilder:
         planned_raw, failures = self.historian.stop_facts(ref.name, a, z)
         planned = [(s, e if e is not None else unow) for s, e in planned_raw]
         planned += [(to_micros(p.start), to_micros(p.end)) for p in self.config.plant.planned_downtime]
-        planned = _merge(planned)
         tm = time_model_us(self._intervals_us(ref, ua, uz, unow), shifts, (ua, uz), planned)
         good, scrap, ideal = self.quantities(ref, a, min(z, now))
         return kpis(
@@ -207,14 +206,3 @@ class ReportBuilder:
 
 def _local_midnight(d: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(d, time(0), tzinfo=tz).astimezone(UTC)
-
-
-def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Sorted union of spans: a planned stop inside a plant-wide planned window counts once."""
-    out: list[tuple[int, int]] = []
-    for s, e in sorted(spans):
-        if out and s <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], e))
-        else:
-            out.append((s, e))
-    return out

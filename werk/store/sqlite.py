@@ -7,11 +7,12 @@ which is the price of batched ingest at tens of thousands of samples per second 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -119,6 +120,20 @@ class SQLiteHistorian:
 
     # --- writes --------------------------------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """The write connection inside one transaction, under the write lock: committed, or rolled back and
+        re-raised."""
+        with self._write_lock:
+            conn = self._conn_w()
+            conn.execute("BEGIN")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
     def _conn_w(self) -> sqlite3.Connection:
         if self._w is None:
             raise StoreError(f"{self.path}: historian is not open")
@@ -147,38 +162,24 @@ class SQLiteHistorian:
     def write_samples(self, samples: Sequence[Sample]) -> int:
         if not samples:
             return 0
-        with self._write_lock:
-            conn = self._conn_w()
-            conn.execute("BEGIN")
-            try:
-                rows = []
-                ids = self._ids
-                for s in samples:
-                    hit = ids.get(s.path)
-                    sid = hit[0] if hit is not None and hit[1] == _dtype(s.value) else None
-                    if sid is None:
-                        sid = self._signal_id(conn, s.path, s.value)
-                    rows.append((sid, to_micros(s.ts), s.value, int(s.quality)))
-                conn.executemany(_UPSERT, rows)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._transaction() as conn:
+            rows = []
+            ids = self._ids
+            for s in samples:
+                hit = ids.get(s.path)
+                sid = hit[0] if hit is not None and hit[1] == _dtype(s.value) else None
+                if sid is None:
+                    sid = self._signal_id(conn, s.path, s.value)
+                rows.append((sid, to_micros(s.ts), s.value, int(s.quality)))
+            conn.executemany(_UPSERT, rows)
         return len(samples)
 
     def write_events(self, events: Sequence[Event]) -> int:
         if not events:
             return 0
         rows = [(to_micros(e.ts), e.kind, e.source, json.dumps(e.data, default=str)) for e in events]
-        with self._write_lock:
-            conn = self._conn_w()
-            conn.execute("BEGIN")
-            try:
-                conn.executemany("INSERT INTO event (ts, kind, source, data) VALUES (?, ?, ?, ?)", rows)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._transaction() as conn:
+            conn.executemany("INSERT INTO event (ts, kind, source, data) VALUES (?, ?, ?, ?)", rows)
         return len(events)
 
     def purge(self, before: datetime) -> int:
@@ -418,38 +419,31 @@ class SQLiteHistorian:
             )
             for s in stops
         ]
-        with self._write_lock:
-            conn = self._conn_w()
-            conn.execute("BEGIN")
-            try:
-                conn.executemany(
-                    "INSERT INTO downtime VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                    "end_ts = excluded.end_ts, states = excluded.states, reason = excluded.reason, "
-                    "reason_source = excluded.reason_source, planned = excluded.planned, micro = excluded.micro",
-                    rows,
-                )
-                for s in stops:
-                    for c in s.history:
-                        conn.execute(
-                            "INSERT INTO downtime_reason_history (downtime_id, ts, who, reason, previous, comment) "
-                            "SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM downtime_reason_history "
-                            "WHERE downtime_id = ? AND ts = ? AND who = ?)",
-                            (
-                                s.id,
-                                to_micros(c.ts),
-                                c.who,
-                                c.reason,
-                                c.previous,
-                                c.comment,
-                                s.id,
-                                to_micros(c.ts),
-                                c.who,
-                            ),
-                        )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT INTO downtime VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                "end_ts = excluded.end_ts, states = excluded.states, reason = excluded.reason, "
+                "reason_source = excluded.reason_source, planned = excluded.planned, micro = excluded.micro",
+                rows,
+            )
+            for s in stops:
+                for c in s.history:
+                    conn.execute(
+                        "INSERT INTO downtime_reason_history (downtime_id, ts, who, reason, previous, comment) "
+                        "SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM downtime_reason_history "
+                        "WHERE downtime_id = ? AND ts = ? AND who = ?)",
+                        (
+                            s.id,
+                            to_micros(c.ts),
+                            c.who,
+                            c.reason,
+                            c.previous,
+                            c.comment,
+                            s.id,
+                            to_micros(c.ts),
+                            c.who,
+                        ),
+                    )
 
     def query_stops(
         self, *, asset: str | None = None, start: datetime | None = None, end: datetime | None = None

@@ -149,3 +149,20 @@ def test_file_that_is_not_a_database_is_refused_with_its_name(tmp_path: Path) ->
     with pytest.raises(StoreError, match=r"junk\.db: cannot open historian database"):
         SQLiteHistorian(path).open()
     assert path.read_bytes().startswith(b"this is not sqlite")  # and it is left untouched
+
+
+def test_a_failed_batch_leaves_no_stale_signal_behind(tmp_path: Path) -> None:
+    """A batch that fails midway is rolled back whole; a signal it introduced must not linger in the id cache,
+    or the next good batch for that signal would be stored under an id no path points to (lost after a restart)."""
+    h = SQLiteHistorian(tmp_path / "f.db")
+    h.open()
+    bad = Sample("x/new", T0, 1.0), Sample("x/other", T0, object())  # type: ignore[arg-type]
+    with pytest.raises(sqlite3.Error):
+        h.write_samples(list(bad))
+    assert h.count_samples() == 0
+    h.write_samples([Sample("x/new", T0, 2.0)])
+    h.close()
+    again = SQLiteHistorian(tmp_path / "f.db")
+    again.open()
+    assert [s.value for s in again.query_raw("x/new", T0, T0 + timedelta(seconds=1))] == [2.0]
+    again.close()

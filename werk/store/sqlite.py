@@ -60,9 +60,7 @@ class SQLiteHistorian:
             self._migrate(self._w)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot open historian database: {exc}") from None
-        for sid, path, dtype in self._w.execute("SELECT id, path, dtype FROM signal"):
-            self._ids[path] = (sid, dtype)
-            self._dtypes[sid] = dtype
+        self._load_signals(self._w)
 
     def close(self) -> None:
         with self._write_lock:
@@ -132,7 +130,14 @@ class SQLiteHistorian:
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
+                self._load_signals(conn)  # ids the rolled-back transaction handed out no longer exist
                 raise
+
+    def _load_signals(self, conn: sqlite3.Connection) -> None:
+        self._ids.clear()
+        for sid, path, dtype in conn.execute("SELECT id, path, dtype FROM signal"):
+            self._ids[path] = (sid, dtype)
+            self._dtypes[sid] = dtype
 
     def _conn_w(self) -> sqlite3.Connection:
         if self._w is None:

@@ -43,10 +43,15 @@ MAX_POINTS = 20_000
 STREAM_TICK_S = 1.0
 
 
-def _asset_out(platform: Platform, ref: AssetRef) -> AssetOut:
+def _assets_out(platform: Platform, refs: list[AssetRef]) -> list[AssetOut]:
+    """The API's view of assets; the apps' snapshots are taken once per call, not once per asset."""
+    states = platform.machine_state.snapshot()
+    kpis = platform.oee.snapshot().get("assets", {})
+    return [_asset_out(platform, ref, states.get(ref.name, {}), kpis.get(ref.name, {})) for ref in refs]
+
+
+def _asset_out(platform: Platform, ref: AssetRef, snap: dict[str, Any], kpis: dict[str, Any]) -> AssetOut:
     live = platform.live.under(ref.path)
-    snap = platform.machine_state.snapshot().get(ref.name, {})
-    kpis = platform.oee.snapshot().get("assets", {}).get(ref.name, {})
     counts: dict[str, Any] = {
         k: live[k].value for k in ("cycle_count", "good_count", "scrap_count") if k in live
     }
@@ -112,11 +117,11 @@ def create_app(platform: Platform) -> FastAPI:
 
     @app.get("/api/assets", response_model=list[AssetOut], tags=["plant"])
     async def assets() -> list[AssetOut]:
-        return [_asset_out(platform, ref) for ref in refs.values()]
+        return _assets_out(platform, list(refs.values()))
 
     @app.get("/api/assets/{name}", response_model=AssetOut, tags=["plant"])
     async def asset(name: str) -> AssetOut:
-        return _asset_out(platform, asset_or_404(name))
+        return _assets_out(platform, [asset_or_404(name)])[0]
 
     @app.get("/api/connectors", response_model=list[ConnectorOut], tags=["platform"])
     async def connectors() -> list[ConnectorOut]:
@@ -218,7 +223,7 @@ async def _sse(
     try:
         yield b"retry: 2000\n\n"
         while not await request.is_disconnected():
-            assets = [_asset_out(platform, r).model_dump(mode="json") for r in refs]
+            assets = [a.model_dump(mode="json") for a in _assets_out(platform, refs)]
             yield _sse_frame("assets", assets)
             if sub is None:
                 await asyncio.sleep(STREAM_TICK_S)

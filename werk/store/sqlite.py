@@ -510,6 +510,10 @@ class SQLiteHistorian:
                 (wo.id, wo.asset, wo.status, to_micros(wo.created), body),
             )
 
+    def get_work_order(self, wo_id: str) -> WorkOrder | None:
+        row = self._reader().execute("SELECT body FROM work_order WHERE id = ?", (wo_id,)).fetchone()
+        return None if row is None else _work_order(json.loads(row[0]))
+
     def query_work_orders(
         self, *, asset: str | None = None, status: str | None = None, limit: int = 500
     ) -> list[WorkOrder]:

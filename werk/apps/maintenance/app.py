@@ -182,14 +182,9 @@ class MaintenanceApp:
     async def update_work_order(self, wo_id: str, who: str, changes: dict[str, Any]) -> WorkOrder:
         """Move a work order along open -> planned -> in_progress -> done; set parts, notes, linked stops."""
         assert self._ctx is not None
-        found = [
-            w
-            for w in await asyncio.to_thread(self._ctx.historian.query_work_orders, limit=100_000)
-            if w.id == wo_id
-        ]
-        if not found:
+        wo = await asyncio.to_thread(self._ctx.historian.get_work_order, wo_id)
+        if wo is None:
             raise WorkOrderError(f"no work order with id {wo_id!r}")
-        wo = found[0]
         now = utcnow()
         new = changes.pop("status", None)
         if new is not None and new != wo.status:

@@ -6,13 +6,16 @@ A connector owns its protocol session and its reconnect policy; it knows nothing
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import math
 import time
-from collections.abc import AsyncIterator
+from abc import ABC, abstractmethod
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, cast
 
 from werk.core.model import Quality, Sample, Value, utcnow
 
@@ -70,11 +73,22 @@ class SignalLedger:
             st.rate = self._rate_n / (now - self._rate_t)
             self._rate_t, self._rate_n = now, 0
 
-    def lost(self, exc: BaseException, *, was_connected: bool, logger: logging.Logger, protocol: str) -> None:
-        """Count and log a failed session: a warning if it had been up, info while still trying to connect."""
+    def lost(
+        self,
+        exc: BaseException,
+        *,
+        was_connected: bool,
+        logger: logging.Logger,
+        protocol: str,
+        description: str | None = None,
+        level: int | None = None,
+    ) -> None:
+        """Count and log a failed session: a warning if it had been up, info while still trying to connect (unless
+        ``level`` says otherwise, e.g. an error for a configuration that retrying will not mend)."""
         self.status.errors += 1
-        self.status.last_error = f"{type(exc).__name__}: {exc}"
-        level = logging.WARNING if was_connected else logging.INFO
+        self.status.last_error = description or f"{type(exc).__name__}: {exc}"
+        if level is None:
+            level = logging.WARNING if was_connected else logging.INFO
         logger.log(level, "%s.lost connector=%s error=%s", protocol, self.status.name, self.status.last_error)
 
     def mark_bad(self) -> list[Sample]:
@@ -99,3 +113,79 @@ class RateLimitedLog:
             return
         self._last[key] = now
         self.logger.warning(msg + " suppressed=%d", *args, self._suppressed.pop(key, 0))
+
+
+class SessionConnector(ABC):
+    """The session loop every protocol shares: run a session, count what it delivers, and when it fails mark the
+    signals it had BAD, wait (doubling up to a limit) and start again. A protocol provides ``_session`` (connect,
+    call ``_up``, yield batches until it fails by raising) and its reconnect limits."""
+
+    name: str
+    status: ConnectorStatus
+    protocol: str
+    logger: logging.Logger
+
+    def __init__(self) -> None:
+        self._ledger = SignalLedger(self.status)
+
+    @abstractmethod
+    def _session(self) -> AsyncIterator[list[Sample]]: ...
+
+    @abstractmethod
+    def _reconnect_settings(self) -> tuple[float, float]:
+        """The least and the most seconds between two attempts to connect."""
+
+    def _after_loss(self) -> None:
+        """Forget session state that does not survive a reconnect (nothing, unless a protocol says so)."""
+        return None
+
+    def _describe_loss(self, exc: Exception) -> str | None:
+        return None
+
+    def _loss_level(self, exc: Exception, was_connected: bool) -> int | None:
+        return None
+
+    def _up(self, **details: object) -> None:
+        self.status.connected = True
+        self.status.since = utcnow()
+        extra = " ".join(f"{k}={v}" for k, v in details.items())
+        self.logger.info(
+            "%s.connected connector=%s endpoint=%s %s", self.protocol, self.name, self.status.endpoint, extra
+        )
+
+    async def stream(self) -> AsyncIterator[list[Sample]]:
+        low, high = self._reconnect_settings()
+        delay = low
+        while True:
+            try:
+                # aclosing: a stream closed by its consumer closes the session (and its client) at once
+                session = cast(AsyncGenerator[list[Sample], None], self._session())
+                async with contextlib.aclosing(session):
+                    async for batch in session:
+                        if batch:
+                            self._ledger.account(batch)
+                            yield batch
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # any failure of the session leads to the same recovery
+                up = self.status.connected
+                self._ledger.lost(
+                    exc,
+                    was_connected=up,
+                    logger=self.logger,
+                    protocol=self.protocol,
+                    description=self._describe_loss(exc),
+                    level=self._loss_level(exc, up),
+                )
+            finally:
+                was_connected = self.status.connected
+                self.status.connected = False
+            if was_connected:
+                delay = low
+                self._after_loss()
+                bad = self._ledger.mark_bad()
+                if bad:
+                    yield bad
+            self.status.reconnects += 1
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, high)

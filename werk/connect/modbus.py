@@ -60,7 +60,7 @@ from pymodbus.exceptions import ModbusException
 from pymodbus.pdu import ExceptionResponse, ModbusPDU
 
 from werk.config.model import ModbusConnectorConfig
-from werk.connect.base import ConnectorStatus, RateLimitedLog, SignalLedger
+from werk.connect.base import ConnectorStatus, RateLimitedLog, SessionConnector
 from werk.core.model import Quality, Sample, Value, utcnow
 from werk.errors import ConnectorError
 
@@ -279,11 +279,14 @@ class _ReadFailed(Exception):
 _REQUEST_EXCEPTIONS = (1, 2, 3)
 
 
-class ModbusConnector:
+class ModbusConnector(SessionConnector):
     """Polls one Modbus TCP server. ``bindings`` maps an address string (grammar above) to the UNS path it feeds.
 
     Addresses that do not parse are reported in ``status.bad_bindings`` and skipped; the rest are polled.
     """
+
+    protocol = "modbus"
+    logger = log
 
     def __init__(self, name: str, config: ModbusConnectorConfig, bindings: Mapping[str, str]) -> None:
         self.name = name
@@ -303,60 +306,35 @@ class ModbusConnector:
         self.requests = 0  # read requests sent, for diagnostics
         self._isolated: set[str] = set()
         self._failing: set[str] = set()
-        self._ledger = SignalLedger(self.status)
+        super().__init__()
         self._complaints = RateLimitedLog(log, LOG_EVERY_S)
 
-    async def stream(self) -> AsyncIterator[list[Sample]]:
+    def _reconnect_settings(self) -> tuple[float, float]:
+        return self.config.reconnect_min_s, self.config.reconnect_max_s
+
+    async def _session(self) -> AsyncIterator[list[Sample]]:
         cfg = self.config
-        delay = cfg.reconnect_min_s
-        while True:
-            # pymodbus would reconnect on its own; reconnect_delay=0 leaves the policy (and the BAD batch) to us
-            client = AsyncModbusTcpClient(
-                cfg.host, port=cfg.port, timeout=cfg.timeout_s, retries=0, reconnect_delay=0, name=self.name
-            )
-            was_connected = False
-            try:
-                if not await client.connect():
-                    raise ConnectorError(f"cannot connect to {cfg.host}:{cfg.port}")
-                was_connected = True
-                self.status.connected = True
-                self.status.since = utcnow()
-                delay = cfg.reconnect_min_s
-                self._isolated.clear()  # the device may have changed while we were away: try batches again
-                self.blocks = plan_reads(self.items, cfg.unit, cfg.max_gap)
-                log.info(
-                    "modbus.connected connector=%s endpoint=%s items=%d reads=%d",
-                    self.name,
-                    self.status.endpoint,
-                    len(self.items),
-                    len(self.blocks),
-                )
-                async for batch in self._polls(client):
-                    yield batch
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # any failure of the session leads to the same recovery
-                self._ledger.lost(exc, was_connected=was_connected, logger=log, protocol="modbus")
-            finally:
-                self.status.connected = False
-                client.close()
-            if was_connected:
-                bad = self._ledger.mark_bad()
-                if bad:
-                    yield bad
-            self.status.reconnects += 1
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, cfg.reconnect_max_s)
+        # pymodbus would reconnect on its own; reconnect_delay=0 leaves the policy (and the BAD batch) to us
+        client = AsyncModbusTcpClient(
+            cfg.host, port=cfg.port, timeout=cfg.timeout_s, retries=0, reconnect_delay=0, name=self.name
+        )
+        try:
+            if not await client.connect():
+                raise ConnectorError(f"cannot connect to {cfg.host}:{cfg.port}")
+            self._isolated.clear()  # the device may have changed while we were away: try batches again
+            self.blocks = plan_reads(self.items, cfg.unit, cfg.max_gap)
+            self._up(items=len(self.items), reads=len(self.blocks))
+            async for batch in self._polls(client):
+                yield batch
+        finally:
+            client.close()
 
     async def _polls(self, client: AsyncModbusTcpClient) -> AsyncIterator[list[Sample]]:
         """One batch per poll interval; a poll that overruns the interval starts the next one at once."""
         interval = self.config.poll_interval_ms / 1000
         due = time.monotonic()
         while True:
-            batch = await self.poll(client)
-            if batch:
-                self._ledger.account(batch)
-                yield batch
+            yield await self.poll(client)
             due += interval
             now = time.monotonic()
             if due < now:  # skip the ticks we missed rather than firing them back to back

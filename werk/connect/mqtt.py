@@ -37,7 +37,7 @@ from typing import Any, Self
 import aiomqtt
 
 from werk.config.model import MqttConnectorConfig
-from werk.connect.base import ConnectorStatus, RateLimitedLog, SignalLedger
+from werk.connect.base import ConnectorStatus, RateLimitedLog, SessionConnector
 from werk.connect.outbox import MemoryOutbox, Outbox
 from werk.core.model import Quality, Sample, Value, utcnow
 from werk.errors import ConnectorError
@@ -279,8 +279,11 @@ def _client(
     )
 
 
-class MqttConnector:
+class MqttConnector(SessionConnector):
     """Subscribes to every bound topic of one broker. ``bindings`` maps a topic name to the UNS path it feeds."""
+
+    protocol = "mqtt"
+    logger = log
 
     def __init__(self, name: str, config: MqttConnectorConfig, bindings: Mapping[str, str]) -> None:
         self.name = name
@@ -297,48 +300,23 @@ class MqttConnector:
                 self.status.bad_bindings[path] = str(exc)
                 log.error("mqtt.binding connector=%s path=%s error=%s", self.name, path, exc)
         self.client_id = config.client_id or f"werk-{name}-{uuid.uuid4().hex[:8]}"
-        self._ledger = SignalLedger(self.status)
+        super().__init__()
         self._complaints = RateLimitedLog(log, LOG_EVERY_S)
 
-    async def stream(self) -> AsyncIterator[list[Sample]]:
-        cfg = self.config
-        delay = cfg.reconnect_min_s
-        while True:
-            was_connected = False
-            try:
-                client = _client(cfg, self.name, self.client_id, self._queue_type())
-                async with client:
-                    await self._subscribe(client)
-                    was_connected = True
-                    self.status.connected = True
-                    self.status.since = utcnow()
-                    delay = cfg.reconnect_min_s
-                    log.info(
-                        "mqtt.connected connector=%s endpoint=%s topics=%d",
-                        self.name,
-                        self.status.endpoint,
-                        len(self.bindings),
-                    )
-                    async for batch in self._batches(client):
-                        yield batch
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # any failure of the session leads to the same recovery
-                self.status.errors += 1
-                self.status.last_error = f"{type(exc).__name__}: {exc}"
-                level = logging.WARNING if was_connected else logging.INFO
-                if isinstance(exc, ConnectorError):  # configuration: retrying will not help by itself
-                    level = logging.ERROR
-                log.log(level, "mqtt.lost connector=%s error=%s", self.name, self.status.last_error)
-            finally:
-                self.status.connected = False
-            if was_connected:
-                bad = self._ledger.mark_bad()
-                if bad:
-                    yield bad
-            self.status.reconnects += 1
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, cfg.reconnect_max_s)
+    def _reconnect_settings(self) -> tuple[float, float]:
+        return self.config.reconnect_min_s, self.config.reconnect_max_s
+
+    def _loss_level(self, exc: Exception, was_connected: bool) -> int | None:
+        return (
+            logging.ERROR if isinstance(exc, ConnectorError) else None
+        )  # configuration: retrying won't mend it
+
+    async def _session(self) -> AsyncIterator[list[Sample]]:
+        async with _client(self.config, self.name, self.client_id, self._queue_type()) as client:
+            await self._subscribe(client)
+            self._up(topics=len(self.bindings))
+            async for batch in self._batches(client):
+                yield batch
 
     def _queue_type(self) -> type[asyncio.Queue[Any]]:
         """aiomqtt's queue discards new messages silently when full; this one drops the oldest and counts it."""
@@ -372,9 +350,7 @@ class MqttConnector:
             batch = self._samples(await anext(messages))
             for _ in range(min(len(messages), MAX_BATCH_MESSAGES)):
                 batch.extend(self._samples(await anext(messages)))
-            if batch:
-                self._ledger.account(batch)
-                yield batch
+            yield batch
 
     def _samples(self, message: aiomqtt.Message) -> list[Sample]:
         topic = message.topic.value

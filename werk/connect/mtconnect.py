@@ -51,7 +51,6 @@ import math
 import re
 import time
 import xml.etree.ElementTree as ET
-from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -60,7 +59,7 @@ from typing import Literal
 import httpx
 
 from werk.config.model import MtconnectAgentConfig, ShdrConfig
-from werk.connect.base import ConnectorStatus, RateLimitedLog, SignalLedger
+from werk.connect.base import ConnectorStatus, RateLimitedLog, SessionConnector
 from werk.core.model import Quality, Sample, Value, utcnow
 from werk.errors import ConnectorError
 
@@ -475,10 +474,11 @@ class _Signals:
     conditions: dict[str, ConditionState] = field(default_factory=dict)
 
 
-class _MtconnectBase(ABC):
-    """What the agent client and the SHDR client share: bindings, the reconnect loop, the samples they make."""
+class _MtconnectBase(SessionConnector):
+    """What the agent client and the SHDR client share: bindings and the samples they make."""
 
     protocol = "mtconnect"
+    logger = log
 
     def __init__(self, name: str, endpoint: str, bindings: Mapping[str, str]) -> None:
         self.name = name
@@ -490,7 +490,7 @@ class _MtconnectBase(ABC):
             except ConnectorError as exc:
                 self._bad_binding(path, str(exc))
         self.signals = _Signals()
-        self._ledger = SignalLedger(self.status)
+        super().__init__()
         self._complaints = RateLimitedLog(log, LOG_EVERY_S)
 
     def _bad_binding(self, path: str, reason: str) -> None:
@@ -500,49 +500,8 @@ class _MtconnectBase(ABC):
     def _bind(self, key: str, path: str, address: Address) -> None:
         self.signals.by_key.setdefault(key, []).append(_Binding(path, address))
 
-    @abstractmethod
-    def _reconnect_settings(self) -> tuple[float, float]:
-        """The least and the most seconds between two attempts to connect."""
-
-    @abstractmethod
-    def _session(self) -> AsyncIterator[list[Sample]]:
-        """Connect, call ``_up``, then yield batches until the session fails (by raising)."""
-
-    async def stream(self) -> AsyncIterator[list[Sample]]:
-        low, high = self._reconnect_settings()
-        delay = low
-        while True:
-            try:
-                async for batch in self._session():
-                    delay = low
-                    if batch:
-                        self._ledger.account(batch)
-                        yield batch
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # any failure of the session leads to the same recovery
-                self._ledger.lost(
-                    exc, was_connected=self.status.connected, logger=log, protocol=self.protocol
-                )
-            finally:
-                was_connected = self.status.connected
-                self.status.connected = False
-            if was_connected:
-                bad = self._ledger.mark_bad()
-                if bad:
-                    yield bad
-            self.signals.conditions.clear()
-            self.status.reconnects += 1
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, high)
-
-    def _up(self, **details: object) -> None:
-        self.status.connected = True
-        self.status.since = utcnow()
-        extra = " ".join(f"{k}={v}" for k, v in details.items())
-        log.info(
-            "%s.connected connector=%s endpoint=%s %s", self.protocol, self.name, self.status.endpoint, extra
-        )
+    def _after_loss(self) -> None:
+        self.signals.conditions.clear()
 
     def _complain(self, kind: str, reason: str) -> None:
         self.status.errors += 1

@@ -55,7 +55,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from werk.config.model import OpcUaConnectorConfig
-from werk.connect.base import ConnectorStatus, SignalLedger
+from werk.connect.base import ConnectorStatus, SessionConnector
 from werk.core.model import Quality, Sample, Value, utcnow
 from werk.errors import ConnectorError
 
@@ -252,58 +252,42 @@ class _BatchSubscription(Subscription):  # type: ignore[misc]  # asyncua is unty
             self.inbox.add(out)
 
 
-class OpcUaConnector:
+class OpcUaConnector(SessionConnector):
+    protocol = "opcua"
+    logger = log
+
     def __init__(self, name: str, config: OpcUaConnectorConfig, bindings: Mapping[str, str]) -> None:
         """``bindings`` maps a node address (NodeId string or ``browse:`` path) to the UNS path it feeds."""
         self.name = name
         self.config = config
         self.bindings = dict(bindings)
         self.status = ConnectorStatus(name=name, type="opcua", endpoint=config.endpoint)
-        self._ledger = SignalLedger(self.status)
+        super().__init__()
         self.monitored = 0  # items the server accepted in the current session
         self.monitor_calls = 0  # CreateMonitoredItems requests sent in the current session
 
-    async def stream(self) -> AsyncIterator[list[Sample]]:
-        delay = self.config.reconnect_min_s
-        while True:
-            client = Client(self.config.endpoint, timeout=self.config.timeout_s)
-            was_connected = False
-            try:
-                await self._configure(client)
-                await client.connect()
-                inbox = await self._subscribe(client)
-                was_connected = True
-                self.status.connected = True
-                self.status.since = utcnow()
-                delay = self.config.reconnect_min_s
-                log.info(
-                    "opcua.connected connector=%s endpoint=%s security=%s items=%d",
-                    self.name,
-                    self.config.endpoint,
-                    self.config.security_policy,
-                    self.monitored,
-                )
-                async for batch in self._batches(client, inbox):
-                    yield batch
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # any failure of the session leads to the same recovery
-                self.status.errors += 1
-                self.status.last_error = _describe(exc)
-                level = logging.WARNING if was_connected else logging.INFO
-                if isinstance(exc, ConnectorError) or "Security" in type(exc).__name__:
-                    level = logging.ERROR  # configuration or trust: retrying alone will not help
-                log.log(level, "opcua.lost connector=%s error=%s", self.name, self.status.last_error)
-            finally:
-                self.status.connected = False
-                await self._disconnect(client)
-            if was_connected:
-                bad = self._ledger.mark_bad()
-                if bad:
-                    yield bad
-            self.status.reconnects += 1
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.config.reconnect_max_s)
+    def _reconnect_settings(self) -> tuple[float, float]:
+        return self.config.reconnect_min_s, self.config.reconnect_max_s
+
+    def _describe_loss(self, exc: Exception) -> str | None:
+        return _describe(exc)
+
+    def _loss_level(self, exc: Exception, was_connected: bool) -> int | None:
+        if isinstance(exc, ConnectorError) or "Security" in type(exc).__name__:
+            return logging.ERROR  # configuration or trust: retrying alone will not help
+        return None
+
+    async def _session(self) -> AsyncIterator[list[Sample]]:
+        client = Client(self.config.endpoint, timeout=self.config.timeout_s)
+        try:
+            await self._configure(client)
+            await client.connect()
+            inbox = await self._subscribe(client)
+            self._up(security=self.config.security_policy, items=self.monitored)
+            async for batch in self._batches(client, inbox):
+                yield batch
+        finally:
+            await self._disconnect(client)
 
     @staticmethod
     async def _disconnect(client: Client) -> None:
@@ -461,5 +445,4 @@ class OpcUaConnector:
                 raise ConnectorError(inbox.lost)
             if inbox.pending:
                 batch, inbox.pending = inbox.pending, []
-                self._ledger.account(batch)
                 yield batch

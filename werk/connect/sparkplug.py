@@ -55,7 +55,7 @@ from google.protobuf.message import DecodeError
 
 from werk.config.model import SparkplugConfig
 from werk.connect import sparkplug_b_pb2 as pb
-from werk.connect.base import ConnectorStatus, RateLimitedLog, SignalLedger
+from werk.connect.base import ConnectorStatus, RateLimitedLog, SessionConnector
 from werk.connect.mqtt import MAX_BATCH_MESSAGES, _client
 from werk.core.model import Quality, Sample, Value, utcnow
 from werk.errors import ConnectorError
@@ -211,12 +211,15 @@ class _EdgeNode:
     last_rebirth: float = -float("inf")
 
 
-class SparkplugConnector:
+class SparkplugConnector(SessionConnector):
     """A Sparkplug B host application on one broker. ``bindings`` maps an address (grammar above) to a UNS path.
 
     Counters beyond ``status``: ``seq_gaps`` (sequence numbers that were not the next one), ``rebirths`` (rebirth
     requests sent), ``stale_deaths`` (NDEATHs of an older session, ignored).
     """
+
+    protocol = "sparkplug"
+    logger = log
 
     def __init__(self, name: str, config: SparkplugConfig, bindings: Mapping[str, str]) -> None:
         self.name = name
@@ -247,36 +250,21 @@ class SparkplugConnector:
         self.stale_deaths = 0
         self._rebirth_due: set[tuple[str, str]] = set()
         self._birth_ms = 0  # the timestamp of this session's STATE birth and will (epoch ms)
-        self._ledger = SignalLedger(self.status)
+        super().__init__()
         self._complaints = RateLimitedLog(log, LOG_EVERY_S)
 
     # --- session ------------------------------------------------------------------------------------------
 
-    async def stream(self) -> AsyncIterator[list[Sample]]:
-        cfg = self.config
-        delay = cfg.reconnect_min_s
-        while True:
-            was_connected = False
-            try:
-                async with self._connect() as client:
-                    was_connected = True
-                    delay = cfg.reconnect_min_s
-                    async for batch in self._batches(client):
-                        yield batch
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # any failure of the session leads to the same recovery
-                self._ledger.lost(exc, was_connected=was_connected, logger=log, protocol="sparkplug")
-            finally:
-                self.status.connected = False
-            if was_connected:
-                self.nodes.clear()  # births missed while away: every node must be born again to us
-                bad = self._ledger.mark_bad()
-                if bad:
-                    yield bad
-            self.status.reconnects += 1
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, cfg.reconnect_max_s)
+    def _reconnect_settings(self) -> tuple[float, float]:
+        return self.config.reconnect_min_s, self.config.reconnect_max_s
+
+    def _after_loss(self) -> None:
+        self.nodes.clear()  # births missed while away: every node must be born again to us
+
+    async def _session(self) -> AsyncIterator[list[Sample]]:
+        async with self._connect() as client:
+            async for batch in self._batches(client):
+                yield batch
 
     @contextlib.asynccontextmanager
     async def _connect(self) -> AsyncIterator[aiomqtt.Client]:
@@ -328,9 +316,7 @@ class SparkplugConnector:
             for group, edge in sorted(self._rebirth_due):
                 await self._request_rebirth(client, group, edge)
             self._rebirth_due.clear()
-            if batch:
-                self._ledger.account(batch)
-                yield batch
+            yield batch
 
     async def _message(self, client: aiomqtt.Client, message: aiomqtt.Message) -> list[Sample]:
         topic = message.topic.value

@@ -47,7 +47,7 @@ from starlette.routing import Match
 from werk.errors import AasError
 from werk.twin import formats
 from werk.twin import io as aas_io
-from werk.twin.live import LiveValue, bound_path, bound_properties, refresh
+from werk.twin.live import LiveValue, bound_path, bound_properties, element_container, refresh
 from werk.twin.store import TwinStore
 
 log = logging.getLogger(__name__)
@@ -252,6 +252,12 @@ def build_aas_router(
     lock = store.lock
 
     # --- lookups -------------------------------------------------------------------------------------------------
+
+    def replace_same_id(new: Any, old: Any, refusal: str | None = None) -> None:
+        """Put ``new`` where ``old`` is (caller holds the lock); a body whose id is not the path's is refused."""
+        if new.id != old.id:
+            raise ApiError(400, refusal or f"the body's id {new.id!r} differs from the path's {old.id!r}")
+        store.replace(new)
 
     def shell_or_404(encoded: str) -> model.AssetAdministrationShell:
         ident = b64url_decode(encoded)
@@ -498,10 +504,7 @@ def build_aas_router(
     def put_shell(aas_id: str, payload: Body_) -> Response:
         shell = decode(payload, "AssetAdministrationShell")
         with lock:
-            old = shell_or_404(aas_id)
-            if shell.id != old.id:
-                raise ApiError(400, f"the body's id {shell.id!r} differs from the path's {old.id!r}")
-            store.replace(shell)
+            replace_same_id(shell, shell_or_404(aas_id))
         return no_content()
 
     @router.delete("/shells/{aas_id}", dependencies=writer)
@@ -697,10 +700,7 @@ def build_aas_router(
         def put_submodel(request: Request, payload: Body_) -> Response:
             sm = decode(payload, "Submodel")
             with lock:
-                old = sm_of(request)
-                if sm.id != old.id:
-                    raise ApiError(400, f"the body's id {sm.id!r} differs from the path's {old.id!r}")
-                store.replace(sm)
+                replace_same_id(sm, sm_of(request))
             return no_content()
 
         @router.patch(base, dependencies=writer)
@@ -710,11 +710,8 @@ def build_aas_router(
                 raise ApiError(400, "PATCH of a submodel takes a JSON object of the attributes to change")
             with lock:
                 old = sm_of(request)
-                merged = {**aas_io.to_jsonable(old), **payload}
-                sm = decode(merged, "Submodel")
-                if sm.id != old.id:
-                    raise ApiError(400, "PATCH cannot change a submodel's id")
-                store.replace(sm)
+                merged = decode({**aas_io.to_jsonable(old), **payload}, "Submodel")
+                replace_same_id(merged, old, "PATCH cannot change a submodel's id")
             return no_content()
 
         @router.patch(base + "/$metadata", dependencies=writer)
@@ -725,11 +722,8 @@ def build_aas_router(
                 )
             with lock:
                 old = sm_of(request)
-                merged = {**aas_io.to_jsonable(old), **payload}
-                sm = decode(merged, "Submodel")
-                if sm.id != old.id:
-                    raise ApiError(400, "PATCH cannot change a submodel's id")
-                store.replace(sm)
+                merged = decode({**aas_io.to_jsonable(old), **payload}, "Submodel")
+                replace_same_id(merged, old, "PATCH cannot change a submodel's id")
             return no_content()
 
         @router.patch(base + "/$value", dependencies=writer)
@@ -939,7 +933,7 @@ def build_aas_router(
                 sm = sm_of(request)
                 el = element_or_404(sm, path)
                 parent = el.parent
-                container = _container_of(parent)
+                container = element_container(parent)
                 if container is None:
                     raise ApiError(400, f"{path} cannot be removed from its parent")
                 container.remove(el)
@@ -955,7 +949,7 @@ def build_aas_router(
         formats.apply_value(el, value)
 
     def add_child(parent: model.SubmodelElement, el: model.SubmodelElement) -> None:
-        container = _container_of(parent)
+        container = element_container(parent)
         if container is None or isinstance(parent, model.Operation):
             raise ApiError(400, f"a {type(parent).__name__} holds no child elements")
         if isinstance(parent, model.SubmodelElementList):
@@ -971,7 +965,7 @@ def build_aas_router(
         old = element_or_404(sm, path)
         if bound_path(old) is not None:
             raise ApiError(409, f"{path} is bound to a live signal; change the plant file instead")
-        container = _container_of(old.parent)
+        container = element_container(old.parent)
         if container is None:
             raise ApiError(400, f"{path} cannot be replaced in its parent")
         if not isinstance(old.parent, model.SubmodelElementList) and new.id_short != old.id_short:
@@ -1015,10 +1009,7 @@ def build_aas_router(
     def put_cd(cd_id: str, payload: Body_) -> Response:
         cd = decode(payload, "ConceptDescription")
         with lock:
-            old = cd_or_404(cd_id)
-            if cd.id != old.id:
-                raise ApiError(400, f"the body's id {cd.id!r} differs from the path's {old.id!r}")
-            store.replace(cd)
+            replace_same_id(cd, cd_or_404(cd_id))
         return no_content()
 
     @router.delete("/concept-descriptions/{cd_id}", dependencies=writer)
@@ -1066,7 +1057,7 @@ def _bound_json(obj: object, data: Any) -> Iterator[tuple[dict[str, Any], model.
     if bound_path(obj) is not None and isinstance(obj, model.Property) and isinstance(data, dict):
         yield data, obj
         return
-    container = _container_of(obj)
+    container = element_container(obj)
     if container is None or not isinstance(data, dict):
         return
     key = "value"
@@ -1084,19 +1075,6 @@ def _bound_json(obj: object, data: Any) -> Iterator[tuple[dict[str, Any], model.
         )  # a bug, not a request
     for child, child_data in zip(items, children, strict=True):
         yield from _bound_json(child, child_data)
-
-
-def _container_of(parent: object) -> Any:
-    """The NamespaceSet that holds a parent's child elements (None if the parent holds none)."""
-    if isinstance(parent, model.Submodel):
-        return parent.submodel_element
-    if isinstance(parent, model.SubmodelElementCollection | model.SubmodelElementList):
-        return parent.value
-    if isinstance(parent, model.Entity):
-        return parent.statement
-    if isinstance(parent, model.AnnotatedRelationshipElement):
-        return parent.annotation
-    return None
 
 
 def _bytes_of(files: Any, name: str) -> io.BytesIO:

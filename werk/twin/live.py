@@ -21,7 +21,7 @@ writes of its value (see :mod:`werk.api.aas`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -81,16 +81,19 @@ def bound_path(element: object) -> str | None:
     return " ".join(b.paths) if b is not None else None
 
 
-def _children(obj: object) -> Iterable[object]:
-    if isinstance(obj, model.Submodel):
-        return obj.submodel_element
-    if isinstance(obj, model.SubmodelElementCollection | model.SubmodelElementList):
-        return obj.value
-    if isinstance(obj, model.Entity):
-        return obj.statement
-    if isinstance(obj, model.AnnotatedRelationshipElement):
-        return obj.annotation
-    return ()
+def element_container(parent: object) -> Any:
+    """The NamespaceSet that holds a parent's child elements (IDTA-01001: a submodel's submodelElements, a
+    collection's or list's value, an entity's statements, an annotated relationship's annotations); None if the
+    parent holds none."""
+    if isinstance(parent, model.Submodel):
+        return parent.submodel_element
+    if isinstance(parent, model.SubmodelElementCollection | model.SubmodelElementList):
+        return parent.value
+    if isinstance(parent, model.Entity):
+        return parent.statement
+    if isinstance(parent, model.AnnotatedRelationshipElement):
+        return parent.annotation
+    return None
 
 
 def bindings(obj: object) -> Iterator[tuple[model.Property, Binding]]:
@@ -99,7 +102,7 @@ def bindings(obj: object) -> Iterator[tuple[model.Property, Binding]]:
     if b is not None:
         assert isinstance(obj, model.Property)
         yield obj, b
-    for child in _children(obj):
+    for child in element_container(obj) or ():
         yield from bindings(child)
 
 

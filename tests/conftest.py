@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import shutil
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,9 +135,9 @@ class Stack:
 @asynccontextmanager
 async def running_stack(config: WerkConfig, *, log_limit: int = 0) -> AsyncIterator[Stack]:
     sim = SimOpcUaServer(config, log_limit=log_limit)
-    await sim.start()
+    await bounded("sim.start", sim.start())
     platform = Platform(config)
-    await platform.start()
+    await bounded("platform.start", platform.start())
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(platform),
@@ -154,9 +155,24 @@ async def running_stack(config: WerkConfig, *, log_limit: int = 0) -> AsyncItera
         yield Stack(config, sim, platform, f"http://127.0.0.1:{config.server.port}")
     finally:
         server.should_exit = True
-        await serve
-        await platform.stop()
-        await sim.stop()
+        await bounded("uvicorn shutdown", serve)
+        await bounded("platform.stop", platform.stop())
+        await bounded("sim.stop", sim.stop())
+
+
+async def bounded(what: str, step: Awaitable[object], timeout: float = 30.0) -> None:
+    """A start or stop step that hangs fails with the stack of every task still running, instead of idling until
+    pytest-timeout, whose thread dump shows only an event loop waiting in select()."""
+    try:
+        async with asyncio.timeout(timeout):
+            await step
+    except TimeoutError:
+        stacks = []
+        for task in asyncio.all_tasks():
+            out = io.StringIO()
+            task.print_stack(file=out)
+            stacks.append(out.getvalue())
+        raise AssertionError(f"{what} did not finish in {timeout} s; tasks:\n" + "\n".join(stacks)) from None
 
 
 async def wait_until(predicate: object, timeout: float = 15.0, every: float = 0.05) -> None:

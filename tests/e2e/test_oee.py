@@ -30,6 +30,17 @@ async def test_kpis_match_the_simulators_ground_truth(tmp_path: Path) -> None:
         await wait_until(
             lambda: all(m.state != "disconnected" for m in stack.platform.machine_state.mappers.values())
         )
+        # and every counter has a value werk holds from before the window: without one, a counter's first value
+        # inside the window is its base, and a part made in the window's first tick would go uncounted
+        live = stack.platform.live.latest
+        await wait_until(
+            lambda: all(
+                ref.signal_path(s) in live
+                for ref in config.assets()
+                for s in ("good_count", "scrap_count")
+                if s in ref.config.bound_signals()
+            )
+        )
         t0 = f.ticks + 1
         await wait_until(lambda: f.ticks >= 40, timeout=30)
         f.assets["press-1"].model.force_fault("scripted: die jam")

@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from werk.core.topic_map import TemplateError, TopicRule
 from werk.core.uns import validate_segment
 from werk.errors import UnsPathError
 
@@ -93,8 +94,24 @@ class MqttTlsConfig(_Strict):
         return self
 
 
+class MqttTopicRuleConfig(_Strict):
+    """Topics of one shape feeding UNS paths of one shape (``werk.core.topic_map`` has the template language)."""
+
+    topic: str = Field(min_length=1)
+    path: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _compiles(self) -> MqttTopicRuleConfig:
+        try:
+            TopicRule.compile(self.topic, self.path)
+        except TemplateError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+
 class MqttConnectorConfig(_Strict):
-    """An MQTT broker whose topics carry JSON values; each bound topic feeds one UNS signal.
+    """An MQTT broker whose topics carry JSON values; each bound topic feeds one UNS signal, and each ``map`` rule
+    feeds every topic that matches it (an asset's exact binding wins over a rule for the same topic).
 
     The password is never part of the plant file in clear if it can be helped: ``password_env`` names an environment
     variable read at connect time. ``qos`` is the subscription's maximum QoS (MQTT 3.1.1 section 4.3).
@@ -114,6 +131,7 @@ class MqttConnectorConfig(_Strict):
     reconnect_min_s: float = Field(default=0.5, gt=0)
     reconnect_max_s: float = Field(default=10.0, gt=0)
     timeout_s: float = Field(default=5.0, gt=0)
+    map: list[MqttTopicRuleConfig] = Field(default_factory=list)
     persistent_session: bool = False
     """Keep the session (MQTT 3.1.1 clean session = 0): the broker queues QoS 1/2 messages while werk is away
     and delivers them when it is back. Needs a fixed ``client_id``."""
@@ -202,6 +220,8 @@ class SparkplugConfig(MqttConnectorConfig):
     def _clean_start(self) -> SparkplugConfig:
         if self.persistent_session:
             raise ValueError("a Sparkplug host application starts with a clean session (Sparkplug 3.0, 5.x)")
+        if self.map:
+            raise ValueError("map rules are for JSON topics; Sparkplug metrics are named in their births")
         return self
 
 

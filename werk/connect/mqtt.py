@@ -3,7 +3,10 @@
 Topic rules follow MQTT 3.1.1 section 4.7 (and MQTT 5.0 section 4.7, which keeps them): a topic name is UTF-8, at
 least one character, at most 65535 bytes (section 1.5.3), and holds no wildcard ``+`` or ``#``; topics starting
 with ``$`` are the broker's own (section 4.7.2). Each bound topic feeds exactly one signal, so bindings name topics,
-not filters.
+not filters. The connector's ``map`` rules (``werk.core.topic_map``) cover the rest: each subscribes with its filter
+and turns every matching topic into a UNS path; an exact binding wins over a rule for the same topic, and a bound
+topic that a rule's filter already covers gets no subscription of its own (a broker may deliver a message once per
+matching subscription, section 3.3.5).
 
 Payloads (JSON, RFC 8259), one of:
 
@@ -14,6 +17,11 @@ Payloads (JSON, RFC 8259), one of:
   other keys are ignored (devices add their own);
 * a batch: a JSON array of such objects, each with its ``ts`` (samples of one batch without their own stamps would
   all share the receive time, and a sample's identity is its (signal, time)).
+
+A rule whose path holds ``{field}`` reads one more form: an object whose scalar members are signals, with optional
+``ts`` and ``quality`` for all of them (``{"temperature": 21.5, "humidity": 40, "ts": 1767225600000}``), or an array of
+such objects, each with its ``ts``. Members holding null, objects or arrays are a device's own structures and are
+skipped without complaint.
 
 Anything else is malformed: counted in ``status.errors``, logged once per topic per minute with the reason, skipped;
 in a batch only the bad items are skipped. The connector never stops for a payload.
@@ -40,7 +48,8 @@ from werk.config.model import MqttConnectorConfig
 from werk.connect.base import ConnectorStatus, RateLimitedLog, SessionConnector
 from werk.connect.outbox import MemoryOutbox, Outbox
 from werk.core.model import Quality, Sample, Value, utcnow
-from werk.errors import ConnectorError
+from werk.core.topic_map import TopicMap, TopicRule
+from werk.errors import ConnectorError, UnsPathError
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +230,52 @@ def decode_samples(
     return samples, errors
 
 
+def decode_fields(
+    rule: TopicRule, captures: dict[str, str], payload: bytes | str, *, retained: bool = False
+) -> tuple[list[Sample], list[str]]:
+    """Samples of a message whose members are signals (a rule with ``{field}``), and the reasons for what was
+    skipped. A member name that makes no valid UNS path is refused by name; the others still count."""
+    try:
+        doc = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return [], [f"not JSON: {exc}"]
+    single = isinstance(doc, dict)
+    items = [doc] if single else doc if isinstance(doc, list) else None
+    if items is None:
+        return [], [f"a map rule with {{field}} needs an object of signals, not {type(doc).__name__}"]
+    now = utcnow()
+    out: list[Sample] = []
+    errors: list[str] = []
+    for i, item in enumerate(items):
+        where = "" if single else f"batch item {i}: "
+        if not isinstance(item, dict):
+            errors.append(f"{where}is a {type(item).__name__}, not an object")
+            continue
+        try:
+            ts = _timestamp(item["ts"]) if item.get("ts") is not None else None
+            if ts is None and not single:
+                raise PayloadError("has no 'ts' (required in a batch)")
+            quality = Quality.GOOD
+            if "quality" in item:
+                raw_q = item["quality"]
+                if not isinstance(raw_q, str) or raw_q.lower() not in _QUALITIES:
+                    raise PayloadError(f"quality {raw_q!r} is not one of 'good', 'uncertain', 'bad'")
+                quality = _QUALITIES[raw_q.lower()]
+        except PayloadError as exc:
+            errors.append(f"{where}{exc}")
+            continue
+        if ts is None and retained:
+            quality = max(quality, Quality.UNCERTAIN)
+        for key, raw in item.items():
+            if key in ("ts", "quality") or raw is None or isinstance(raw, dict | list):
+                continue
+            try:
+                out.append(Sample(rule.resolve(captures, key), ts or now, _value(raw), quality))
+            except (PayloadError, UnsPathError) as exc:
+                errors.append(f"{where}member {key!r}: {exc}")
+    return out, errors
+
+
 def _decode_document(doc: Any) -> tuple[list[Reading], list[str]]:
     try:
         if isinstance(doc, dict):
@@ -299,9 +354,11 @@ class MqttConnector(SessionConnector):
             except ConnectorError as exc:
                 self.status.bad_bindings[path] = str(exc)
                 log.error("mqtt.binding connector=%s path=%s error=%s", self.name, path, exc)
+        self.topic_map = TopicMap([TopicRule.compile(r.topic, r.path) for r in config.map])
         self.client_id = config.client_id or f"werk-{name}-{uuid.uuid4().hex[:8]}"
         super().__init__()
         self._complaints = RateLimitedLog(log, LOG_EVERY_S)
+        self.mapped_paths: set[str] = set()  # distinct paths the rules have fed, for the status and the log
 
     def _reconnect_settings(self) -> tuple[float, float]:
         return self.config.reconnect_min_s, self.config.reconnect_max_s
@@ -314,7 +371,7 @@ class MqttConnector(SessionConnector):
     async def _session(self) -> AsyncIterator[list[Sample]]:
         async with _client(self.config, self.name, self.client_id, self._queue_type()) as client:
             await self._subscribe(client)
-            self._up(topics=len(self.bindings))
+            self._up(topics=len(self.bindings), rules=len(self.topic_map.rules))
             async for batch in self._batches(client):
                 yield batch
 
@@ -331,8 +388,13 @@ class MqttConnector(SessionConnector):
 
         return _CountingQueue
 
+    def subscriptions(self) -> list[str]:
+        """Every rule's filter, then each bound topic that no rule's filter already delivers."""
+        filters = list(dict.fromkeys(rule.filter for rule in self.topic_map.rules))
+        return filters + [t for t in self.bindings if not self.topic_map.covers(t)]
+
     async def _subscribe(self, client: aiomqtt.Client) -> None:
-        topics = list(self.bindings)
+        topics = self.subscriptions()
         for i in range(0, len(topics), SUBSCRIBE_CHUNK):
             chunk = topics[i : i + SUBSCRIBE_CHUNK]
             subs: list[tuple[str, int]] = [(t, self.config.qos) for t in chunk]
@@ -340,7 +402,7 @@ class MqttConnector(SessionConnector):
             for topic, code in zip(chunk, codes, strict=True):
                 if getattr(code, "is_failure", False) or code == 0x80:
                     reason = f"broker refused subscription to {topic!r}: {code}"
-                    self.status.bad_bindings[self.bindings[topic]] = reason
+                    self.status.bad_bindings[self.bindings.get(topic, f"map {topic}")] = reason
                     log.error("mqtt.subscribe connector=%s topic=%s error=%s", self.name, topic, code)
 
     async def _batches(self, client: aiomqtt.Client) -> AsyncIterator[list[Sample]]:
@@ -354,17 +416,39 @@ class MqttConnector(SessionConnector):
 
     def _samples(self, message: aiomqtt.Message) -> list[Sample]:
         topic = message.topic.value
-        path = self.bindings.get(topic)
-        if path is None:  # possible with a session or an overlapping subscription from someone else's config
-            self._complain(topic, "no binding for this topic")
-            return []
         payload = message.payload
+        path = self.bindings.get(topic)
+        rule: TopicRule | None = None
+        captures: dict[str, str] = {}
+        if path is None:
+            found = self.topic_map.lookup(topic)
+            if (
+                found is None
+            ):  # possible with a session or an overlapping subscription from someone else's config
+                self._complain(topic, "no binding or map rule for this topic")
+                return []
+            rule, captures = found
         if not isinstance(payload, bytes | str):
             self._complain(topic, f"payload of type {type(payload).__name__}")
             return []
         if not payload:  # an empty retained message deletes the retained value (section 3.3.1.3): not data
             return []
-        out, errors = decode_samples(path, payload, retained=message.retain)
+        try:
+            if rule is None:
+                assert path is not None
+                out, errors = decode_samples(path, payload, retained=message.retain)
+            elif rule.fields:
+                out, errors = decode_fields(rule, captures, payload, retained=message.retain)
+            else:
+                out, errors = decode_samples(rule.resolve(captures), payload, retained=message.retain)
+        except UnsPathError as exc:
+            self._complain(topic, f"map rule {rule.topic if rule else ''!r}: {exc}")
+            return []
+        if rule is not None:
+            for sample in out:
+                if sample.path not in self.mapped_paths:
+                    self.mapped_paths.add(sample.path)
+                    log.info("mqtt.mapped connector=%s topic=%s path=%s", self.name, topic, sample.path)
         for reason in errors:
             self._complain(topic, reason)
         return out

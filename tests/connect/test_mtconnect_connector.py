@@ -25,7 +25,7 @@ import pytest
 from pydantic import ValidationError
 
 from tests.conftest import free_port, shared_data, wait_until
-from tests.connect.test_mqtt_connector import Reader, _listen, readers
+from tests.connect.conftest import Reader, _listen
 from werk.config import load_config
 from werk.config.model import MtconnectAgentConfig, ShdrConfig, WerkConfig
 from werk.connect import build_connectors
@@ -254,9 +254,6 @@ async def running(agent: FakeAgent) -> AsyncIterator[FakeAgent]:
         yield agent
     finally:
         await agent.stop()
-
-
-__all__ = ["readers"]  # the MQTT tests' fixture: drains connectors in the background, closes them at the end
 
 
 def _agent_config(url: str, **kw: Any) -> MtconnectAgentConfig:

@@ -22,7 +22,7 @@ from google.protobuf.descriptor import Descriptor
 from pydantic import ValidationError
 
 from tests.conftest import free_port, shared_data, wait_until
-from tests.connect.test_mqtt_connector import Reader, _listen, readers, system_broker
+from tests.connect.conftest import Reader, _listen
 from werk.config.model import SparkplugConfig
 from werk.connect import sparkplug_b_pb2 as pb
 from werk.connect.sparkplug import (
@@ -124,9 +124,6 @@ def test_rebirth_request_is_a_boolean_node_control_metric() -> None:
 
 
 # --- an edge node --------------------------------------------------------------------------------------------
-
-
-__all__ = ["readers", "system_broker"]  # fixtures of the MQTT tests: the broker on 1883, background readers
 
 
 class EdgeNode:
@@ -457,3 +454,65 @@ async def test_lost_link_publishes_the_will_then_state_is_reborn(system_broker: 
     assert (birth["online"], will["online"], rebirth["online"]) == (True, False, True)
     assert will["timestamp"] == birth["timestamp"] < rebirth["timestamp"]
     assert conn.status.reconnects >= 1
+
+
+async def test_auto_map_picks_up_devices_from_their_births(
+    edge: EdgeNode, readers: list[Reader], system_broker: int
+) -> None:
+    """No binding names these metrics: one rule maps every device the edge node will ever announce."""
+    g, e = edge.group, edge.edge
+    rules = [
+        {"address": f"{g}/{{edge}}//{{metric#}}", "path": P + "{edge}/{metric}"},
+        {"address": f"{g}/{{edge}}/{{device}}/{{metric#}}", "path": P + "{device}/{metric}"},
+    ]
+    bound = {f"{g}/{e}/press-1/Count": P + "press-1/parts"}  # a binding still wins
+    conn = SparkplugConnector("host", _config(system_broker, g, auto_map=rules), bound)
+    reader = await _listen(readers, conn)
+    await edge.birth(
+        [
+            M("Temperature", pb.Double, 1, double_value=20.5),
+            M("Node Control/Rebirth", pb.Boolean, 2, boolean_value=False),
+        ]
+    )
+    dataset = M("Recipe", pb.DataSet, 12)
+    dataset.dataset_value.num_of_columns = 0
+    await edge.send(
+        "DBIRTH",
+        edge.payload(
+            [
+                M("Hydraulics/Force", pb.Float, 10, float_value=120.5),
+                M("Count", pb.Int32, 11, int_value=4),
+                dataset,
+            ]
+        ),
+        "press-1",
+    )
+    await edge.send("DBIRTH", edge.payload([M("Speed rpm", pb.Float, 20, float_value=3.0)]), "fan-1")
+    got = await reader.until(lambda g_: len(g_) >= 3)
+    assert {s.path.removeprefix(P): s.value for s in got} == {
+        f"{e}/Temperature": 20.5,  # the edge node's own metric, by the first rule
+        "press-1/Hydraulics/Force": 120.5,  # a '/' in the metric name is a level
+        "press-1/parts": 4,
+    }  # Node Control/* and the DataSet are not signals; 'Speed rpm' is no UNS segment:
+    await wait_until(lambda: conn.status.errors == 1)
+    assert "'Speed rpm' is not a valid UNS segment" in conn.status.last_error
+    # data by alias after the birth reaches the mapped path; a DDEATH marks mapped signals BAD too
+    await edge.send("DDATA", edge.payload([M(None, alias=10, float_value=99.0)]), "press-1")
+    got = await reader.until(lambda g_: any(s.value == 99.0 for s in g_))
+    assert got[-1].path == P + "press-1/Hydraulics/Force"
+    await edge.send("DDEATH", edge.payload([]), "press-1")
+    got = await reader.until(lambda g_: sum(s.quality is Quality.BAD for s in g_) >= 2)
+    assert {(s.path.removeprefix(P), s.value) for s in got if s.quality is Quality.BAD} == {
+        ("press-1/Hydraulics/Force", 99.0),
+        ("press-1/parts", 4),
+    }
+
+
+def test_auto_map_rules_are_checked_with_the_plant_file() -> None:
+    with pytest.raises(
+        ValidationError,
+        match=r"uses \{device\}, which the address template 'g/\{edge\}/\{x\}/\{metric#\}' does not capture",
+    ):
+        _config(1883, "g", auto_map=[{"address": "g/{edge}/{x}/{metric#}", "path": P + "{device}/{metric}"}])
+    with pytest.raises(ValidationError, match="a Sparkplug metric is one signal"):
+        _config(1883, "g", auto_map=[{"address": "g/{edge}/{d}/{m}", "path": P + "{d}/{field}"}])

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.conftest import wait_until
-from tests.connect.test_mqtt_connector import Mosquitto, Reader, _config, own_brokers, readers  # noqa: F401
+from tests.connect.conftest import Reader, _config
+from tests.connect.test_mqtt_connector import Mosquitto, own_brokers  # noqa: F401
 from werk.connect.mqtt import MqttConnector, MqttPublisher
 from werk.connect.outbox import SqliteOutbox
 from werk.core.model import Quality, Sample
@@ -52,7 +53,7 @@ def test_outbox_is_ordered_bounded_and_survives_reopening(tmp_path: Path) -> Non
 async def test_broker_restart_mid_stream_loses_nothing_and_keeps_order(
     tmp_path: Path,
     own_brokers: list[Mosquitto],  # noqa: F811
-    readers: list[Reader],  # noqa: F811
+    readers: list[Reader],
 ) -> None:
     broker = PersistentMosquitto(tmp_path)
     own_brokers.append(broker)

@@ -202,6 +202,25 @@ class ShdrConfig(_Strict):
     reconnect_max_s: float = Field(default=10.0, gt=0)
 
 
+class SparkplugMapRuleConfig(_Strict):
+    """Metrics whose address (``<group>/<edge node>/<device>/<metric name>``, the binding grammar; the device level
+    is empty for an edge node's own metrics) matches ``address`` feed the UNS path ``path``. Same template language
+    as MQTT ``map`` rules (``werk.core.topic_map``), e.g. ``address: "acme/{edge}/{device}/{metric#}"``."""
+
+    address: str = Field(min_length=1)
+    path: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _compiles(self) -> SparkplugMapRuleConfig:
+        try:
+            rule = TopicRule.compile(self.address, self.path)
+        except TemplateError as exc:
+            raise ValueError(str(exc).replace("topic template", "address template")) from None
+        if rule.fields:
+            raise ValueError("{field} is for JSON objects; a Sparkplug metric is one signal")
+        return self
+
+
 class SparkplugConfig(MqttConnectorConfig):
     """A Sparkplug B host application (Sparkplug 3.0) on an MQTT broker: the broker settings of ``mqtt`` plus
     ``host_id`` (its STATE topic ``spBv1.0/STATE/<host_id>``) and the groups to follow (none: every group).
@@ -215,13 +234,15 @@ class SparkplugConfig(MqttConnectorConfig):
     groups: list[Annotated[str, Field(min_length=1, pattern=r"^[^/+#]+$")]] = Field(default_factory=list)
     primary: bool = True
     rebirth_interval_s: float = Field(default=5.0, ge=0)
+    auto_map: list[SparkplugMapRuleConfig] = Field(default_factory=list)
+    """Map the metrics no asset binds, by rule: devices that appear later are picked up from their births."""
 
     @model_validator(mode="after")
     def _clean_start(self) -> SparkplugConfig:
         if self.persistent_session:
             raise ValueError("a Sparkplug host application starts with a clean session (Sparkplug 3.0, 5.x)")
         if self.map:
-            raise ValueError("map rules are for JSON topics; Sparkplug metrics are named in their births")
+            raise ValueError("map rules are for JSON topics; a Sparkplug host maps metrics with auto_map")
         return self
 
 

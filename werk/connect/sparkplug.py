@@ -25,6 +25,12 @@ An asset binding maps a signal to one metric (``SourceBinding.signals``, ``root`
 IDs hold no ``/``, ``+`` or ``#`` (section "Topic Namespace Elements"); a metric name may hold ``/``
 (``Inputs/Temperature``). With ``root: "plant1/press-edge/press-1/"`` a signal reads ``force: Hydraulics/Force``.
 
+Metrics no binding names can be mapped by rule (``auto_map``, ``werk.core.topic_map``'s templates over the address
+above): a device that appears later is picked up from its DBIRTH without touching the plant file. Sparkplug's own
+control metrics (``Node Control/*``, ``Device Control/*``, ``Properties/*``, ``bdSeq``) and datatypes that are not
+signals are left out of rules silently; a metric name that makes no valid UNS path is reported once per topic per
+minute.
+
 Values follow the metric's datatype: integer types are ints (Int8..Int64 two's complement restored), Float and
 Double floats, Boolean bools, String/Text/UUID text, DateTime ISO 8601 text (UTC). Timestamps are the metric's,
 else the payload's (epoch milliseconds). DataSet, Bytes, File, Template and arrays are not mapped (a binding to one
@@ -58,7 +64,8 @@ from werk.connect import sparkplug_b_pb2 as pb
 from werk.connect.base import ConnectorStatus, RateLimitedLog, SessionConnector
 from werk.connect.mqtt import MAX_BATCH_MESSAGES, _client
 from werk.core.model import Quality, Sample, Value, utcnow
-from werk.errors import ConnectorError
+from werk.core.topic_map import TopicMap, TopicRule
+from werk.errors import ConnectorError, UnsPathError
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +96,11 @@ _SCALARS: dict[int, str] = {
     pb.Text: "string_value",
     pb.UUID: "string_value",
 }
+
+#: what an auto_map rule maps: the datatypes that are one value (DataSet, Template, Bytes, File, arrays are not)
+_SIGNAL_TYPES = frozenset(_INTEGERS) | frozenset(_SCALARS) | {pb.DateTime}
+#: Sparkplug's own metrics (chapter 6, "Edge Node Control" / "Device Control" / "Properties"): not plant signals
+_CONTROL_PREFIXES = ("Node Control/", "Device Control/", "Properties/")
 
 
 class PayloadError(ValueError):
@@ -242,6 +254,8 @@ class SparkplugConnector(SessionConnector):
                 log.error("sparkplug.binding connector=%s path=%s error=%s", name, path, reason)
                 continue
             self.bindings[(a.group, a.edge_node, a.device, a.metric)] = path
+        self.auto_map = TopicMap([TopicRule.compile(r.address, r.path) for r in config.auto_map])
+        self._auto_paths: dict[tuple[str, str, str | None, str], str | None] = {}
         self.state_topic = f"{NAMESPACE}/STATE/{config.host_id}"
         self.client_id = config.client_id or f"werk-{name}-{uuid.uuid4().hex[:8]}"
         self.nodes: dict[tuple[str, str], _EdgeNode] = {}
@@ -434,7 +448,11 @@ class SparkplugConnector(SessionConnector):
                 continue
             if birth and m.HasField("datatype"):
                 node.datatypes[(topic.device, name)] = m.datatype
-            path = self.bindings.get((*key, topic.device, name))
+            address = (*key, topic.device, name)
+            path = self.bindings.get(address)
+            by_rule = path is None
+            if by_rule:
+                path = self._auto_path(address, problems)
             if path is None or m.is_null:
                 continue
             born = node.datatypes.get((topic.device, name))
@@ -445,6 +463,8 @@ class SparkplugConnector(SessionConnector):
             if datatype is None:
                 problems.append(f"metric {name!r} has no datatype (neither here nor in its BIRTH)")
                 continue
+            if by_rule and datatype not in _SIGNAL_TYPES:
+                continue  # a DataSet, Template, array...: nobody asked for it by name
             try:
                 value = metric_value(m, datatype)
             except PayloadError as exc:
@@ -454,6 +474,30 @@ class SparkplugConnector(SessionConnector):
         if problems:
             self._complain(_topic_text(topic), "; ".join(problems))
         return out
+
+    def _auto_path(self, address: tuple[str, str, str | None, str], problems: list[str]) -> str | None:
+        """The path an ``auto_map`` rule gives an unbound metric (cached, misses too: births repeat names)."""
+        if not self.auto_map.rules:
+            return None
+        try:
+            return self._auto_paths[address]
+        except KeyError:
+            pass
+        group, edge, device, name = address
+        path = None
+        if not name.startswith(_CONTROL_PREFIXES) and name != "bdSeq":
+            found = self.auto_map.lookup(f"{group}/{edge}/{device or ''}/{name}")
+            if found is not None:
+                try:
+                    path = found[0].resolve(found[1])
+                except UnsPathError as exc:
+                    problems.append(f"metric {name!r}: auto_map rule {found[0].topic!r}: {exc}")
+                    return None  # not cached: it is reported again (rate-limited) until the device renames it
+                log.info(
+                    "sparkplug.mapped connector=%s metric=%s/%s/%s/%s path=%s", self.name, *address, path
+                )
+        self._auto_paths[address] = path
+        return path
 
     def _node_death(self, key: tuple[str, str], payload: pb.Payload) -> list[Sample]:
         """NDEATH (chapter 5, "Edge Node Session Termination"): honoured only with the current session's bdSeq."""
@@ -481,9 +525,10 @@ class SparkplugConnector(SessionConnector):
     def _bad(self, key: tuple[str, str], device: str | None, *, whole_node: bool = False) -> list[Sample]:
         """BAD samples, with their last values, for the signals of a device (or of a node and all its devices)."""
         now = utcnow()
+        mapped = [(a, p) for a, p in self._auto_paths.items() if p is not None]
         return [
             Sample(path, now, self._ledger.last[path], Quality.BAD)
-            for (group, edge, dev, _), path in self.bindings.items()
+            for (group, edge, dev, _), path in [*self.bindings.items(), *mapped]
             if (group, edge) == key and (whole_node or dev == device) and path in self._ledger.last
         ]
 

@@ -89,6 +89,7 @@ class ConnectorOut(BaseModel):
     samples: int
     errors: int
     dropped: int
+    spooled: int
     reconnects: int
     rate: float
     last_error: str

@@ -49,6 +49,10 @@ class _Queue(Generic[T]):
     def qsize(self) -> int:
         return self._q.qsize()
 
+    @property
+    def maxsize(self) -> int:
+        return self._q.maxsize
+
     def __aiter__(self) -> AsyncIterator[list[T]]:
         return self._iter()
 
@@ -123,6 +127,10 @@ class MemoryBus:
         self._event_subs.pop(key, None)
         self._catch_all.discard(key)
         self._matcher.remove(key)
+
+    def has_room(self) -> bool:
+        """True when ``publish`` would not wait: every blocking sample queue has room for one more batch."""
+        return not any(s.overflow is Overflow.BLOCK and s.qsize() >= s.maxsize for s in self._subs.values())
 
     async def publish(self, samples: Sequence[Sample]) -> None:
         if not samples:

@@ -510,6 +510,16 @@ class HistorianConfig(_Strict):
     flush_interval_ms: int = Field(default=200, ge=1, le=60_000)
 
 
+class SpoolConfig(_Strict):
+    """Store-and-forward between each connector and the bus (``werk.runtime.spool``): what the bus cannot take yet
+    waits on disk, per connector, up to ``max_samples`` (then the oldest go, counted). ``dir`` defaults to a folder
+    beside the historian file."""
+
+    enabled: bool = True
+    dir: str | None = None
+    max_samples: int = Field(default=1_000_000, ge=1000, le=1_000_000_000)
+
+
 class BusConfig(_Strict):
     backend: Literal["memory"] = "memory"
     queue_batches: int = Field(default=256, ge=1, le=1_000_000)
@@ -635,6 +645,7 @@ class WerkConfig(_Strict):
     connectors: dict[str, ConnectorConfig] = Field(default_factory=dict)
     historian: HistorianConfig = HistorianConfig()
     bus: BusConfig = BusConfig()
+    spool: SpoolConfig = SpoolConfig()
     server: ServerConfig = ServerConfig()
     sim: SimConfig | None = None
     apps: AppsConfig = AppsConfig()

@@ -33,6 +33,7 @@ class ConnectorStatus:
     samples: int = 0
     errors: int = 0
     dropped: int = 0
+    spooled: int = 0  # waiting on disk for the bus (store-and-forward); not a counter: it empties again
     reconnects: int = 0
     last_error: str = ""
     rate: float = 0.0

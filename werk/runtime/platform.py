@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Coroutine
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from werk.apps.base import AppContext
@@ -18,6 +19,7 @@ from werk.connect import Connector, build_connectors
 from werk.core.model import utcnow
 from werk.runtime.historian_writer import HistorianWriter
 from werk.runtime.live import LiveValues
+from werk.runtime.spool import Spool
 from werk.store import Historian, open_historian
 from werk.twin.persistence import TwinPersistence, open_twin
 from werk.twin.store import TwinStore
@@ -48,6 +50,7 @@ class Platform:
         if config.apps.maintenance.enabled:
             self.apps.append(self.maintenance)
         self.live = LiveValues()
+        self.spools: dict[str, Spool] = {}
         self.writer: HistorianWriter | None = None
         self.purged = 0
         self._tasks: list[asyncio.Task[None]] = []
@@ -67,6 +70,14 @@ class Platform:
         for app in self.apps:
             self._spawn(f"app-{app.name}", app.run(ctx))
         await asyncio.sleep(0)  # let the subscribers register before any producer runs
+        if self.config.spool.enabled:
+            spool_dir = Path(self.config.spool.dir or f"{h.path}.spool")
+            for c in self.connectors:
+                spool = await asyncio.to_thread(
+                    Spool, self.bus, spool_dir / f"{c.name}.db", c.status, self.config.spool.max_samples
+                )
+                self.spools[c.name] = spool
+                self._spawn(f"spool-{c.name}", spool.drain())
         for c in self.connectors:
             self._spawn(f"connector-{c.name}", self._pump(c))
         self._spawn("retention", self._retention())
@@ -85,8 +96,10 @@ class Platform:
             log.error("task.crashed task=%s error=%r", task.get_name(), task.exception())
 
     async def _pump(self, connector: Connector) -> None:
+        spool = self.spools.get(connector.name)
+        offer = spool.offer if spool is not None else self.bus.publish
         async for batch in connector.stream():
-            await self.bus.publish(batch)
+            await offer(batch)
 
     async def _train_missing(self) -> None:
         """Models for simulated assets, trained in a worker thread so the plant keeps running meanwhile."""
@@ -125,6 +138,12 @@ class Platform:
         for t in sources:
             t.cancel()
         await asyncio.gather(*sources, return_exceptions=True)
+        try:  # what waits on disk goes to the store now if it can; otherwise it is replayed on the next start
+            async with asyncio.timeout(drain_s):
+                while any(s.status.spooled for s in self.spools.values()):
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            log.warning("platform.stop spooled=%d", sum(s.status.spooled for s in self.spools.values()))
         await self.machine_state.shutdown()  # werk stops watching: the state timeline says so
         if self.writer is not None:
             try:
@@ -135,6 +154,9 @@ class Platform:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        for spool in self.spools.values():
+            await asyncio.to_thread(spool.close)
+        self.spools.clear()
         if self._twin_db is not None:
             await asyncio.to_thread(self._twin_db.close)
             self._twin_db = None

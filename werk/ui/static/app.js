@@ -52,9 +52,9 @@ async function renderConnectors() {
   for (const c of list) {
     const chip = el("span", `conn ${c.connected ? "up" : "down"}`);
     chip.dataset.connector = c.name;
-    chip.title = `${c.endpoint}\n${c.samples.toLocaleString()} samples, ${c.errors} errors, ${c.dropped} dropped${c.last_error ? `\nlast error: ${c.last_error}` : ""}`;
+    chip.title = `${c.endpoint}\n${c.samples.toLocaleString()} samples, ${c.errors} errors, ${c.dropped} dropped, ${c.spooled} waiting on disk${c.last_error ? `\nlast error: ${c.last_error}` : ""}`;
     const bad = Object.keys(c.bad_bindings || {}).length;
-    chip.append(el("i", "dot"), `${c.name} · ${c.type} · ${c.connected ? `${Math.round(c.rate)}/s` : "down"}${c.errors ? ` · ${c.errors} errors` : ""}${bad ? ` · ${bad} bad bindings` : ""}`);
+    chip.append(el("i", "dot"), `${c.name} · ${c.type} · ${c.connected ? `${Math.round(c.rate)}/s` : "down"}${c.errors ? ` · ${c.errors} errors` : ""}${c.spooled ? ` · ${c.spooled.toLocaleString()} spooled` : ""}${bad ? ` · ${bad} bad bindings` : ""}`);
     box.append(chip);
   }
 }

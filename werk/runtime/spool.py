@@ -1,0 +1,108 @@
+"""Store-and-forward between a connector and the bus: what the bus cannot take now waits on disk, in order.
+
+Without it, a store that stops taking writes (disk full, file locked, a database restarting) back-pressures through
+the bus into the connector, which stops reading its source: an OPC UA server's queue or an MQTT client's buffer
+then overflows and samples are lost upstream, where nobody can count them, and a restart loses what sat in memory.
+With it, the connector keeps reading at full speed, and the samples the bus has no room for go into a bounded
+SQLite outbox (``werk.connect.outbox``) that a drain task replays into the bus in arrival order once it has room,
+also after a restart. At the limit the oldest samples give way and are counted in the connector's ``dropped``.
+
+Order: a batch goes straight to the bus only when nothing is waiting on disk and the bus takes it without waiting
+(``MemoryBus.has_room``); otherwise it joins the tail of the outbox. One lock orders the check, the append and the
+drain's "the outbox is empty" verdict, so a direct batch can never overtake a spooled one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from werk.bus.memory import MemoryBus
+from werk.connect.base import ConnectorStatus
+from werk.connect.outbox import Item, SqliteOutbox
+from werk.core.model import Quality, Sample, from_micros, to_micros
+
+log = logging.getLogger(__name__)
+
+DRAIN_BATCH = 5000  # samples read back from disk per bus publish
+
+
+def encode(samples: Sequence[Sample]) -> list[Item]:
+    return [
+        (s.path, json.dumps([to_micros(s.ts), s.value, int(s.quality)], separators=(",", ":")).encode())
+        for s in samples
+    ]
+
+
+def decode(items: Sequence[Item]) -> list[Sample]:
+    out = []
+    for path, payload in items:
+        us, value, quality = json.loads(payload)
+        out.append(Sample(path, from_micros(us), value, Quality(quality)))
+    return out
+
+
+class Spool:
+    """One connector's way onto the bus. ``offer`` never waits for the bus; ``drain`` runs as a task."""
+
+    def __init__(self, bus: MemoryBus, path: Path, status: ConnectorStatus, max_samples: int) -> None:
+        self.bus = bus
+        self.status = status
+        self.outbox = SqliteOutbox(path, max_items=max_samples)
+        self._lock = asyncio.Lock()
+        self._backlog = len(self.outbox)  # left on disk by the last run: replayed before anything new
+        self._wake = asyncio.Event()
+        self._dropped_before = self.outbox.dropped
+        status.spooled = self._backlog
+        if self._backlog:
+            self._wake.set()
+            log.info("spool.resume connector=%s samples=%d", status.name, self._backlog)
+
+    async def offer(self, batch: list[Sample]) -> None:
+        async with self._lock:
+            if not self._backlog and self.bus.has_room():
+                await self.bus.publish(batch)  # does not suspend: every blocking queue has room
+                return
+            if not self._backlog:
+                log.warning(
+                    "spool.start connector=%s reason=bus full (store not keeping up)", self.status.name
+                )
+            await asyncio.to_thread(self.outbox.push, encode(batch))
+            self._backlog = len(self.outbox)
+            self._account()
+            self._wake.set()
+
+    async def drain(self) -> None:
+        while True:
+            await self._wake.wait()
+            async with self._lock:
+                items = await asyncio.to_thread(self.outbox.peek, DRAIN_BATCH)
+                if not items:
+                    self._backlog = 0
+                    self.status.spooled = 0
+                    self._wake.clear()
+                    log.info("spool.drained connector=%s", self.status.name)
+                    continue
+            await self.bus.publish(decode(items))  # may wait: the bus takes it when it can
+            async with self._lock:
+                await asyncio.to_thread(self.outbox.pop, len(items))
+                self._backlog = len(self.outbox)
+                self._account()
+
+    def _account(self) -> None:
+        self.status.spooled = self._backlog
+        if self.outbox.dropped != self._dropped_before:
+            self.status.dropped += self.outbox.dropped - self._dropped_before
+            log.error(
+                "spool.overflow connector=%s dropped=%d (oldest first; max_samples=%d)",
+                self.status.name,
+                self.outbox.dropped - self._dropped_before,
+                self.outbox.max_items,
+            )
+            self._dropped_before = self.outbox.dropped
+
+    def close(self) -> None:
+        self.outbox.close()

@@ -92,3 +92,131 @@ def test_skab_valve_closure_scores_above_normal_operation() -> None:
     # normal operation before the fault (after it, the water has warmed: see the benchmark's false alarms)
     assert np.median(scores[anomaly]) > 3 * np.median(scores[400:start])
     assert np.mean(scores[anomaly] > det.threshold) > 0.8  # most of the fault is alarmed
+
+
+def warming(n: int, start: int = 0, slope: float = 0.01, seed: int = 0) -> np.ndarray:
+    """Healthy current and pressure, and a temperature that warms steadily (as a pump loop does through a run)."""
+    data = healthy(n, seed)
+    data[:, 2] = (
+        60.0 + slope * np.arange(start, start + n) + np.random.default_rng(seed + 100).normal(0, 0.05, n)
+    )
+    return data
+
+
+def test_a_warming_signal_scored_by_its_change_alarms_on_a_heat_burst_not_on_the_drift() -> None:
+    train = warming(600)
+    live = warming(600, start=600, seed=1)
+    by_level = AnomalyDetector.fit(train, SIGNALS, window=20)
+    by_change = AnomalyDetector.fit(
+        train, SIGNALS, window=20, levels=["current", "pressure"], changes=["temperature"]
+    )
+    assert by_change.feature_names() == ["current", "pressure", "temperature:change"]
+    # the same warming, carried on past the healthy period: its level leaves the healthy range, its rate does not
+    assert by_level.alarms_batch(live).any()
+    assert not by_change.alarms_batch(live).any()
+    # the heating rate jumps fivefold (a heat burst): the change alarms, and the temperature is blamed
+    burst = live.copy()
+    burst[300:, 2] += 0.04 * np.arange(300)
+    alarms = by_change.alarms_batch(burst)
+    assert not alarms[:300].any() and alarms[330:].all()
+    for row in burst[:400]:
+        by_change.score_one(as_dict(row))
+    assert next(iter(by_change.explain())) == "temperature"
+    assert next(iter(by_change.explain(by_feature=True))) == "temperature:change"
+    assert sum(by_change.explain(by_feature=True).values()) == pytest.approx(1.0)
+
+
+def test_a_signal_by_level_and_change_is_explained_as_one_signal() -> None:
+    det = AnomalyDetector.fit(healthy(300), SIGNALS, window=10, changes=SIGNALS)
+    assert len(det.feature_names()) == 6
+    live = healthy(50, seed=3)
+    live[30:, 0] += 1.0
+    for row in live[:-1]:
+        det.score_one(as_dict(row))
+    signals, features = det.explain(), det.explain(by_feature=True)
+    assert set(signals) == set(SIGNALS) and len(features) == 6
+    assert signals["current"] == pytest.approx(features["current"] + features["current:change"])
+    # a sample alone: its change is taken against the rows seen so far, and the state is left alone
+    alone = det.explain(as_dict(live[-1]), by_feature=True)
+    terms = det.terms(det.features_batch(live))[-1]  # the last row's own terms, its change against live[-11]
+    expected = dict(zip(det.feature_names(), terms / terms.sum(), strict=True))
+    assert alone == pytest.approx(expected)
+    assert next(iter(alone)) == "current"
+    assert det.score_one(as_dict(live[-1])) == pytest.approx(det.score_batch(live)[-1])
+
+
+def test_streaming_equals_batch_with_changes_and_reset_forgets_the_look_back() -> None:
+    det = AnomalyDetector.fit(warming(300), SIGNALS, window=15, changes=["temperature", "current"])
+    live = warming(120, start=300, seed=2)
+    live[50:70, 0] += 0.3
+    streamed = [det.score_one(as_dict(r)) for r in live]
+    np.testing.assert_allclose(streamed, det.score_batch(live))
+    np.testing.assert_allclose(
+        det.contributions_batch(live).sum(axis=1), streamed
+    )  # the per-feature terms add up to the score
+    det.reset()
+    assert not det.ready
+    assert det.score_one(as_dict(live[0])) == pytest.approx(streamed[0])
+
+
+def test_the_threshold_comes_from_full_windows_and_the_warm_up_never_alarms() -> None:
+    data = healthy(500)
+    det = AnomalyDetector.fit(data, SIGNALS, window=25, quantile=0.99, margin=1.0)
+    scores = det.score_batch(data)
+    assert det.threshold == pytest.approx(np.quantile(scores[24:], 0.99))
+    # the first samples of a stream average fewer samples: a wild one is not an alarm until the window is full
+    wild = healthy(60, seed=4)
+    wild[:, 0] += 5.0
+    alarms = det.alarms_batch(wild)
+    assert not alarms[:24].any() and alarms[24:].all()
+    states = []
+    for row in wild[:26]:
+        det.score_one(as_dict(row))
+        states.append(det.ready)
+    assert states == [False] * 24 + [True, True]
+
+
+def test_payload_keeps_the_feature_lists_and_reads_the_old_format() -> None:
+    data = warming(300)
+    det = AnomalyDetector.fit(data, SIGNALS, window=12, levels=["current"], changes=["temperature"])
+    payload = det.to_payload()
+    assert payload["version"] == "anomaly-zsq-v2"
+    back = AnomalyDetector.from_payload(payload)
+    assert back.feature_names() == ["current", "temperature:change"]
+    np.testing.assert_array_equal(back.score_batch(data), det.score_batch(data))
+    # the default detector still writes the format older werk reads, and reads it back
+    plain = AnomalyDetector.fit(data, SIGNALS, window=12)
+    old = plain.to_payload()
+    assert old["version"] == "anomaly-zsq-v1" and "changes" not in old
+    np.testing.assert_array_equal(
+        AnomalyDetector.from_payload(old).score_batch(data), plain.score_batch(data)
+    )
+    with pytest.raises(ValueError, match="do not match the feature list"):
+        AnomalyDetector.from_payload({**payload, "changes": []})
+
+
+def test_feature_lists_are_checked() -> None:
+    with pytest.raises(ValueError, match="not among"):
+        AnomalyDetector.fit(healthy(50), SIGNALS, changes=["humidity"])
+    with pytest.raises(ValueError, match="named twice"):
+        AnomalyDetector.fit(healthy(50), SIGNALS, levels=["current", "current"])
+    with pytest.raises(ValueError, match="no features"):
+        AnomalyDetector.fit(healthy(50), SIGNALS, levels=[])
+
+
+def test_asset_health_does_not_count_cycles_before_the_window_is_full() -> None:
+    from werk.apps.maintenance.health import SMOOTHING_CYCLES, AssetHealth
+
+    h = AssetHealth("a", SIGNALS, baseline_cycles=40, anomaly_cycles=1, rul_warning_cycles=0.0)
+    for row in healthy(40):
+        assert h.on_cycle(as_dict(row)) is None
+    assert h.detector is not None and h.detector.window == SMOOTHING_CYCLES
+    sick = healthy(SMOOTHING_CYCLES, seed=5)
+    sick[:, 1] += 1.0  # pressure up by 50 healthy standard deviations from the first cycle on
+    warnings = [h.on_cycle(as_dict(row)) for row in sick]
+    assert warnings[:-1] == [None] * (
+        SMOOTHING_CYCLES - 1
+    )  # far above the threshold, but the window is not full
+    last = warnings[-1]
+    assert last is not None and last.reason == "anomaly"
+    assert next(iter(last.detail["drivers"])) == "pressure"

@@ -62,10 +62,13 @@ class AssetHealth:
             self.baseline.append(row)
             if len(self.baseline) >= self.baseline_cycles:
                 self.detector = AnomalyDetector.fit(self.baseline, self.signals, window=SMOOTHING_CYCLES)
-                self.detector.threshold = max(self.detector.threshold, threshold_floor(len(self.signals)))
+                k = len(self.detector.feature_names())
+                self.detector.threshold = max(self.detector.threshold, threshold_floor(k))
         else:
             self.score = self.detector.score_one(row)
-            self.above = self.above + 1 if self.detector.is_anomalous(self.score) else 0
+            # until the smoothing window is full the score averages fewer cycles than the threshold was set for
+            alarm = self.detector.ready and self.detector.is_anomalous(self.score)
+            self.above = self.above + 1 if alarm else 0
         if self.rul_model is not None:
             self.rul = self.rul_model.predict_history(self._rul_rows())
         if self.warned:

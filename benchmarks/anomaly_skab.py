@@ -5,25 +5,66 @@
 Protocol (SKAB's outlier-detection notebooks, e.g. notebooks/Conv_AE.ipynb and MSET.ipynb in waico/SKAB):
 
 * every labelled file (valve1, valve2, other: 34 experiments; anomaly-free.csv is not scored) is handled on its
-  own: the detector is fitted on its first 400 rows, which SKAB treats as the anomaly-free part, and then scores
-  every row of the file, the first 400 included;
+  own: the detector is fitted on its first 400 rows, which SKAB treats as the anomaly-free part
+  (``X_train = df[:400]``), and then scores every row of the file, the first 400 included;
 * the ``anomaly`` column is the truth; predictions of all files are pooled into one confusion matrix;
 * F1 = TP / (TP + (FP + FN) / 2), FAR = FP / (FP + TN) x 100, MAR = FN / (FN + TP) x 100 (SKAB core/metrics.py,
   ``chp_score(..., metric="binary")``).
 
-Threshold rule (stated, as the protocol asks): per file, UCL = 0.999-quantile of the detector's scores on its 400
-training rows x 4/3, the rule of SKAB's Conv-AE notebook. Window 60 samples (1 Hz), as SKAB's Conv-AE and MSET.
-No setting is tuned on the ``anomaly`` labels. Data: ../shared/data/skab relative to the repo root.
+The detector is werk's own (``werk.apps.maintenance.anomaly.AnomalyDetector``, the one the maintenance app runs
+per asset): per feature a squared z-score against the 400 training rows, summed, causal moving mean over a window.
+
+How every setting was made (none is tuned on the ``anomaly`` labels of the files it is reported on):
+
+* Fixed, not searched (the full-window part since round 2, below): the alarm rule, per file UCL =
+  0.999-quantile of the detector's full-window scores on its 400 training rows x 4/3 (the rule of SKAB's Conv-AE
+  notebook, whose training residuals are all full-window ones), and no alarm before the window is full (Conv-AE
+  predicts 0 for its first 59 rows too); a diagonal covariance (so that each signal's share of the score is exact,
+  for the explanations); the 400 training rows (SKAB's protocol).
+* Searched by leave-one-group-out cross-validation: a grid declared here before any of it was scored,
+  4 feature sets x 3 windows (``FEATURE_SETS`` x ``WINDOWS``). For each group (valve1, valve2, other) in turn, the
+  grid point with the best pooled F1 on the *other two* groups is picked and applied to the held-out group; the
+  headline F1/FAR/MAR pool these out-of-fold predictions over all 34 files. Ties go to the earlier grid point.
+
+  - feature sets: ``levels`` (every signal's level: werk's detector before this grid); ``thermal as change``
+    (``Temperature`` and ``Thermocouple``, the motor-body and loop-fluid temperatures, by their change over the
+    window, the other six by their level: a temperature integrates the heat balance, so its level carries the
+    history of the run, which warms the water for the whole experiment and keeps it warm after a fault has cleared,
+    while its rate is the imbalance now); ``levels + changes`` (all eight both ways, no physical assumption);
+    ``no thermal`` (the six non-thermal levels, the crude version of the same assumption);
+  - windows: 60 samples (1 Hz), the window of SKAB's Conv-AE and MSET baselines, and half and double it.
+
+What was looked at, in order (so that the figure can be judged):
+
+1. The grid was written after looking at the data: per-phase means of each signal (training rows, normal rows
+   before the fault, the fault, normal rows after it) showed the two temperatures far from their training range
+   in the normal rows after most faults, and werk's earlier notes blamed most false alarms on that. That look
+   used the labels to find the phases, so the grid itself is not blind; the cross-validation only guards the
+   choice *within* it. The grid was not changed after its first score.
+2. Round 1, the grid with the threshold as werk computed it then (quantile over all 400 training scores, the first
+   59 of which average fewer samples; alarms allowed from row 0): out of fold F1 0.776 (FAR 10.61 %, MAR 24.13 %);
+   picks ``no thermal``/w60 for other and valve1, ``levels``/w60 for valve2. Goal not met.
+3. Then, without labels: in 18 of 34 files the highest training score (which is what a 0.999-quantile of 400
+   scores is) fell in the first 59 rows, where the moving mean covers fewer samples than the scores it is
+   compared with later. A threshold must come from the distribution it is applied to, so round 2 takes the
+   quantile over full-window scores only and never alarms before the window is full (live too:
+   ``AnomalyDetector.ready``). This fix was made because round 1 missed the goal, and it is the only change
+   between the rounds: the same grid, the same cross-validation. Round 2 is what this script prints; its margin
+   over 0.80 is small (see BENCHMARKS.md).
+
+Also printed, for comparison only: the grid point picked on all three groups (in-sample: its F1 is optimistic), the
+old default (``levels``, window 60) and every grid point's pooled F1. Data: ../shared/data/skab relative to the
+repo root.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import os
 import platform
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -39,6 +80,7 @@ console = Console()
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "skab"
 TRAIN_ROWS = 400
+GROUPS = ("other", "valve1", "valve2")
 # SKAB README leaderboard, outlier detection (F1, FAR %, MAR %), the version cited in ../shared/data/README.md
 PUBLISHED = [
     ("Conv-AE", 0.78, 13.55, 28.02),
@@ -49,6 +91,31 @@ PUBLISHED = [
     ("Isolation forest", 0.29, 2.56, 82.89),
 ]
 
+THERMAL = ("Temperature", "Thermocouple")  # motor body, loop fluid (SKAB README); both integrate heat
+Features = tuple[list[str] | None, list[str]]  # (levels, None = all; changes)
+
+
+def _thermal_as_change(signals: Sequence[str]) -> Features:
+    return [s for s in signals if s not in THERMAL], [s for s in signals if s in THERMAL]
+
+
+def _levels_and_changes(signals: Sequence[str]) -> Features:
+    return None, list(signals)
+
+
+def _no_thermal(signals: Sequence[str]) -> Features:
+    return [s for s in signals if s not in THERMAL], []
+
+
+FEATURE_SETS: dict[str, Callable[[Sequence[str]], Features]] = {
+    "levels": lambda signals: (None, []),
+    "thermal as change": _thermal_as_change,
+    "levels + changes": _levels_and_changes,
+    "no thermal": _no_thermal,
+}
+WINDOWS = (30, DEFAULT_WINDOW, 120)
+OLD_DEFAULT = ("levels", DEFAULT_WINDOW)
+
 
 @dataclass
 class Experiment:
@@ -56,6 +123,33 @@ class Experiment:
     signals: list[str]
     x: np.ndarray
     anomaly: np.ndarray
+
+    @property
+    def group(self) -> str:
+        return self.name.split("/")[0]
+
+
+@dataclass
+class Counts:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+
+    def __add__(self, o: Counts) -> Counts:
+        return Counts(self.tp + o.tp, self.fp + o.fp, self.fn + o.fn, self.tn + o.tn)
+
+    @property
+    def f1(self) -> float:
+        return self.tp / (self.tp + (self.fp + self.fn) / 2) if self.tp else 0.0
+
+    @property
+    def far(self) -> float:
+        return self.fp / (self.fp + self.tn) * 100
+
+    @property
+    def mar(self) -> float:
+        return self.fn / (self.fn + self.tp) * 100
 
 
 def load(path: Path) -> Experiment:
@@ -70,10 +164,40 @@ def load(path: Path) -> Experiment:
     return Experiment(f"{path.parent.name}/{path.name}", sensors, x, y)
 
 
+def detector_for(e: Experiment, features: str, window: int) -> AnomalyDetector:
+    """werk's detector with one grid point's settings, fitted on the file's first ``TRAIN_ROWS`` rows."""
+    levels, changes = FEATURE_SETS[features](e.signals)
+    return AnomalyDetector.fit(
+        e.x[:TRAIN_ROWS],
+        e.signals,
+        window=window,
+        quantile=DEFAULT_QUANTILE,
+        margin=DEFAULT_MARGIN,
+        levels=levels,
+        changes=changes,
+    )
+
+
+def confusion(predicted: np.ndarray, truth: np.ndarray) -> Counts:
+    return Counts(
+        int(np.sum(predicted & truth)),
+        int(np.sum(predicted & ~truth)),
+        int(np.sum(~predicted & truth)),
+        int(np.sum(~predicted & ~truth)),
+    )
+
+
+def pooled(per_file: dict[str, Counts], names: Sequence[str]) -> Counts:
+    total = Counts()
+    for n in names:
+        total = total + per_file[n]
+    return total
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--window", type=int, default=DEFAULT_WINDOW, help="smoothing window, samples")
-    a = ap.parse_args()
+    if len(sys.argv) > 1:  # no options: every setting is fixed above; --help prints the protocol
+        console.print(__doc__)
+        return
     files = sorted(p for p in (DATA / "data").glob("*/*.csv") if p.parent.name != "anomaly-free")
     if not files:
         sys.exit(f"SKAB data not found under {DATA / 'data'} (see ../shared/data/README.md).")
@@ -81,66 +205,94 @@ def main() -> None:
         f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}, numpy {metadata.version('numpy')}"
     )
-
-    tp = tn = fp = fn = 0
+    grid = [(f, w) for f in FEATURE_SETS for w in WINDOWS]
+    # results[grid point][file name] = confusion counts of that file
+    results: dict[tuple[str, int], dict[str, Counts]] = {g: {} for g in grid}
+    experiments: list[Experiment] = []
     fit_s = score_s = 0.0
     rows = 0
-    per_file: list[tuple[str, int, int, int]] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
-        job = progress.add_task("fit on first 400 rows, score each file", total=len(files))
+        job = progress.add_task(f"fit on first {TRAIN_ROWS} rows, score each file", total=len(files))
         for path in files:
             e = load(path)
-            t0 = time.perf_counter()
-            det = AnomalyDetector.fit(
-                e.x[:TRAIN_ROWS], e.signals, window=a.window, quantile=DEFAULT_QUANTILE, margin=DEFAULT_MARGIN
-            )
-            t1 = time.perf_counter()
-            predicted = det.score_batch(e.x) > det.threshold
-            score_s += time.perf_counter() - t1
-            fit_s += t1 - t0
-            rows += len(e.x)
-            f_tp = int(np.sum(predicted & e.anomaly))
-            f_fp = int(np.sum(predicted & ~e.anomaly))
-            f_fn = int(np.sum(~predicted & e.anomaly))
-            tp, fp, fn = tp + f_tp, fp + f_fp, fn + f_fn
-            tn += int(np.sum(~predicted & ~e.anomaly))
-            per_file.append((e.name, f_tp, f_fp, f_fn))
+            experiments.append(e)
+            for features, window in grid:
+                t0 = time.perf_counter()
+                det = detector_for(e, features, window)
+                t1 = time.perf_counter()
+                predicted = det.alarms_batch(e.x)
+                score_s += time.perf_counter() - t1
+                fit_s += t1 - t0
+                rows += len(e.x)
+                results[(features, window)][e.name] = confusion(predicted, e.anomaly)
             progress.advance(job)
 
-    f1 = tp / (tp + (fn + fp) / 2)
-    far = fp / (fp + tn) * 100
-    mar = fn / (fn + tp) * 100
+    names_of = {g: [e.name for e in experiments if e.group == g] for g in GROUPS}
+    all_names = [e.name for e in experiments]
+
+    def best(names: Sequence[str]) -> tuple[str, int]:
+        # max() keeps the first of equal scores, i.e. the earlier grid point
+        return max(grid, key=lambda g: pooled(results[g], names).f1)
+
+    out_of_fold: dict[str, Counts] = {}
+    picks: list[str] = []
+    for held_out in GROUPS:
+        train_names = [n for g in GROUPS if g != held_out for n in names_of[g]]
+        pick = best(train_names)
+        picks.append(
+            f"{held_out} <- {pick[0]}, w{pick[1]} (F1 {pooled(results[pick], train_names).f1:.3f} on the others, "
+            f"{pooled(results[pick], names_of[held_out]).f1:.3f} held out)"
+        )
+        for n in names_of[held_out]:
+            out_of_fold[n] = results[pick][n]
+    oof = pooled(out_of_fold, all_names)
+    in_sample_pick = best(all_names)
+    in_sample = pooled(results[in_sample_pick], all_names)
+    old = pooled(results[OLD_DEFAULT], all_names)
+
     console.print(
-        f"{len(files)} experiments, {rows:,} rows; train rows per file {TRAIN_ROWS}; window {a.window}; "
-        f"threshold = q{DEFAULT_QUANTILE} x {DEFAULT_MARGIN:.3f} of training scores"
+        f"{len(files)} experiments, {rows // len(grid):,} rows; train rows per file "
+        f"{TRAIN_ROWS}; threshold = q{DEFAULT_QUANTILE} x {DEFAULT_MARGIN:.3f} of training scores; "
+        f"grid {len(FEATURE_SETS)} feature sets x windows {WINDOWS}"
     )
     table = Table(
         "algorithm", "F1", "FAR, %", "MAR, %", title="SKAB outlier detection (pooled over all files)"
     )
     for name, p_f1, p_far, p_mar in PUBLISHED:
         table.add_row(name, f"{p_f1:.2f}", f"{p_far:.2f}", f"{p_mar:.2f}")
-    table.add_row(
-        "[bold]werk z-score (diag. T-squared), 60 s mean[/bold]",
-        f"[bold]{f1:.2f}[/bold] ({f1:.3f})",
-        f"{far:.2f}",
-        f"{mar:.2f}",
-    )
+
+    def row(label: str, c: Counts, bold: bool = False) -> None:
+        f1 = f"{c.f1:.2f} ({c.f1:.3f})"
+        table.add_row(
+            f"[bold]{label}[/bold]" if bold else label,
+            f"[bold]{f1}[/bold]" if bold else f1,
+            f"{c.far:.2f}",
+            f"{c.mar:.2f}",
+        )
+
+    row("werk, out-of-fold (leave-one-group-out)", oof, bold=True)
+    row(f"werk {in_sample_pick[0]}, w{in_sample_pick[1]} (picked on all: in-sample)", in_sample)
+    row(f"werk {OLD_DEFAULT[0]}, w{OLD_DEFAULT[1]} (old default)", old)
     console.print(table)
-    groups = sorted({n.split("/")[0] for n, *_ in per_file})
-    parts = []
-    for g in groups:
-        g_tp, g_fp, g_fn = (sum(r[k] for r in per_file if r[0].startswith(g + "/")) for k in (1, 2, 3))
-        parts.append(f"{g} {g_tp / (g_tp + (g_fp + g_fn) / 2):.3f}")
-    console.print("F1 by group: " + ", ".join(parts))
-    worst = sorted(per_file, key=lambda r: -(r[2] + r[3]))[:5]
+    console.print("picks per held-out group: " + "; ".join(picks))
     console.print(
-        "most errors: " + ", ".join(f"{n} (FP {fpn}, FN {fnn})" for n, _, fpn, fnn in worst),
+        "F1 by group, out of fold: "
+        + ", ".join(f"{g} {pooled(out_of_fold, names_of[g]).f1:.3f}" for g in GROUPS)
     )
+    grid_table = Table(
+        "feature set", *(f"w{w}" for w in WINDOWS), title="every grid point, F1 over all files"
+    )
+    for f in FEATURE_SETS:
+        grid_table.add_row(f, *(f"{pooled(results[(f, w)], all_names).f1:.3f}" for w in WINDOWS))
+    console.print(grid_table)
+    worst = sorted(out_of_fold.items(), key=lambda kv: -(kv[1].fp + kv[1].fn))[:5]
+    console.print("most errors (out of fold): " + ", ".join(f"{n} (FP {c.fp}, FN {c.fn})" for n, c in worst))
     console.print(
-        f"training time: {fit_s * 1000:.0f} ms for {len(files)} fits; scoring {rows / score_s:,.0f} rows/s"
+        f"training time: {fit_s * 1000 / len(grid):.0f} ms for {len(files)} fits; "
+        f"scoring {rows / score_s:,.0f} rows/s"
     )
-    console.print(f"goal F1 >= 0.80: {'met' if f1 >= 0.80 else 'NOT met'}")
+    console.print(f"goal F1 >= 0.80 (out of fold): {'met' if oof.f1 >= 0.80 else 'NOT met'}")
 
 
 if __name__ == "__main__":

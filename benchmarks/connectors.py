@@ -39,8 +39,10 @@ from rich.table import Table
 
 from werk.bus import MemoryBus
 from werk.config.model import ModbusConnectorConfig, MqttConnectorConfig, OpcUaConnectorConfig
+from werk.connect.base import ConnectorStatus
 from werk.core.model import Sample
 from werk.runtime.historian_writer import HistorianWriter
+from werk.runtime.spool import Spool
 from werk.store import SQLiteHistorian
 
 console = Console(width=150)
@@ -165,6 +167,10 @@ async def werk_rate(
     writer = HistorianWriter(bus, hist, batch_max=20_000, flush_s=0.2)
     wtask = asyncio.create_task(writer.run())
     await asyncio.sleep(0)
+    # as in production (runtime.platform): the connector reaches the bus through its store-and-forward spool
+    status = ConnectorStatus(label, label, "bench")
+    spool = Spool(bus, db.with_suffix(".spool.db"), status, max_samples=100_000_000)
+    dtask = asyncio.create_task(spool.drain())
     lags: list[float] = []
     measuring = False
 
@@ -172,7 +178,7 @@ async def werk_rate(
         async for batch in stream:
             if measuring:
                 lags.append((time.time() - batch[-1].ts.timestamp()) * 1000)
-            await bus.publish(batch)
+            await spool.offer(batch)
 
     ptask = asyncio.create_task(pump())
     job = progress.add_task(f"{label}: werk", total=WARMUP_S + seconds)
@@ -186,9 +192,12 @@ async def werk_rate(
         await asyncio.sleep(0.2)
         progress.update(job, completed=time.monotonic() - t)
     rate = (writer.written - n0) / (time.monotonic() - t0)
-    for task in (ptask, wtask):
+    if status.spooled:  # the store did not keep up: a sustained rate must not hide a growing backlog
+        progress.console.print(f"{label}: {status.spooled:,} samples still waiting on disk at the end")
+    for task in (ptask, dtask, wtask):
         task.cancel()
-    await asyncio.gather(ptask, wtask, return_exceptions=True)
+    await asyncio.gather(ptask, dtask, wtask, return_exceptions=True)
+    spool.close()
     hist.close()
     return rate, lags
 

@@ -58,6 +58,19 @@ async def test_kpis_match_the_simulators_ground_truth(tmp_path: Path) -> None:
             ),
             timeout=10,
         )
+        # and the counters' last values: a part counted in the last tick may arrive a publishing interval later
+        end_of_log = window[1] + timedelta(days=1)
+        served = {ref.name: _counts_at(stack, ref.name, end_of_log) for ref in config.assets()}
+        await wait_until(
+            lambda: all(
+                stack.platform.live.latest[ref.signal_path(s)].value == served[ref.name][i]
+                for ref in config.assets()
+                if ref.config.states is None and ref.config.production
+                for i, s in enumerate(("good_count", "scrap_count"))
+                if s in ref.config.bound_signals()
+            ),
+            timeout=10,
+        )
         assert stack.platform.writer is not None
         await stack.platform.writer.wait_written(stack.platform.bus.published, timeout=10)
         db = stack.platform.historian

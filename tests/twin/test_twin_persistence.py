@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from basyx.aas import model
 
-from werk.config import demo_config_path, load_config
+from werk.config import WerkConfig, demo_config_path, load_config
 from werk.errors import StoreError
 from werk.store import SQLiteHistorian
 from werk.store.migrations import SQLITE_MIGRATIONS
@@ -97,3 +97,60 @@ def test_open_twin_builds_once_then_keeps_api_edits(tmp_path: Path) -> None:
     assert store2.get(sm.id, model.Submodel).id_short == "EditedThroughTheApi"  # type: ignore[union-attr]
     assert len(store2.objects) == DEMO_OBJECTS
     p2.close()
+
+
+def _demo_in(tmp_path: Path) -> WerkConfig:
+    config = load_config(demo_config_path())
+    return config.model_copy(
+        update={"historian": config.historian.model_copy(update={"path": str(tmp_path / "werk.db")})}
+    )
+
+
+def test_a_submodel_a_newer_werk_adds_is_built_and_linked_into_the_stored_shell(tmp_path: Path) -> None:
+    """A file written by an older werk that had no such submodel: the next start builds it and the stored shell,
+    with its API edits, gains the reference (and only that)."""
+    config = _demo_in(tmp_path)
+    store, p = open_twin(config)
+    shell = store.all(model.AssetAdministrationShell)[0]
+    newest = next(iter(shell.submodel))
+    sm_id = newest.key[-1].value
+    store.delete(sm_id)  # as if the older werk never built it ...
+    shell.submodel.discard(newest)
+    shell.id_short = "RenamedByTheUser"
+    store.changed(shell)
+    with sqlite3.connect(tmp_path / "werk.db") as conn:  # ... and never deleted it either
+        conn.execute("DELETE FROM aas_deleted")
+    p.close()
+    store2, p2 = open_twin(config)
+    try:
+        again = store2.get(shell.id, model.AssetAdministrationShell)
+        assert again is not None and again.id_short == "RenamedByTheUser"
+        assert sm_id in {r.key[-1].value for r in again.submodel}
+        assert store2.get(sm_id, model.Submodel) is not None
+        assert len(store2.objects) == DEMO_OBJECTS
+    finally:
+        p2.close()
+    store3, p3 = open_twin(config)  # and it is linked once, not at every start
+    try:
+        again = store3.get(shell.id, model.AssetAdministrationShell)
+        assert again is not None
+        assert sum(r.key[-1].value == sm_id for r in again.submodel) == 1
+    finally:
+        p3.close()
+
+
+def test_what_the_api_deleted_stays_deleted_until_it_is_created_again(tmp_path: Path) -> None:
+    config = _demo_in(tmp_path)
+    store, p = open_twin(config)
+    sm = store.all(model.Submodel)[0]
+    store.delete(sm.id)
+    p.close()
+    store2, p2 = open_twin(config)
+    assert store2.get(sm.id, model.Submodel) is None and len(store2.objects) == DEMO_OBJECTS - 1
+    store2.add(sm)  # created again through the API: it is a live object once more
+    p2.close()
+    store3, p3 = open_twin(config)
+    try:
+        assert store3.get(sm.id, model.Submodel) is not None and len(store3.objects) == DEMO_OBJECTS
+    finally:
+        p3.close()

@@ -16,6 +16,7 @@ from werk.apps.oee.app import OeeApp
 from werk.bus.memory import MemoryBus
 from werk.config.model import WerkConfig
 from werk.connect import Connector, build_connectors
+from werk.core.lifecycle import cancel_within, stop_within
 from werk.core.model import utcnow
 from werk.runtime.historian_writer import HistorianWriter
 from werk.runtime.live import LiveValues
@@ -134,25 +135,20 @@ class Platform:
 
     async def stop(self, drain_s: float = 5.0) -> None:
         """Stop the sources first, give the writer time to commit what they already sent, then stop the rest."""
-        sources = [t for t in self._tasks if t.get_name().startswith("connector-")]
-        for t in sources:
-            t.cancel()
-        await asyncio.gather(*sources, return_exceptions=True)
+        await cancel_within([t for t in self._tasks if t.get_name().startswith("connector-")])
         try:  # what waits on disk goes to the store now if it can; otherwise it is replayed on the next start
             async with asyncio.timeout(drain_s):
                 while any(s.status.spooled for s in self.spools.values()):
                     await asyncio.sleep(0.05)
         except TimeoutError:
             log.warning("platform.stop spooled=%d", sum(s.status.spooled for s in self.spools.values()))
-        await self.machine_state.shutdown()  # werk stops watching: the state timeline says so
+        await stop_within("machine_state.shutdown", self.machine_state.shutdown())  # the timeline says so
         if self.writer is not None:
             try:
                 await self.writer.wait_written(self.bus.published, timeout=drain_s)
             except TimeoutError:
                 log.warning("platform.stop unwritten=%d", self.bus.published - self.writer.written)
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_within(self._tasks)
         self._tasks.clear()
         for spool in self.spools.values():
             await asyncio.to_thread(spool.close)

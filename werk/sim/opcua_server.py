@@ -28,6 +28,7 @@ from typing import Any
 from asyncua import Server, ua
 
 from werk.config.model import WerkConfig
+from werk.core.lifecycle import cancel_within, stop_within
 from werk.sim.factory import Factory
 
 log = logging.getLogger(__name__)
@@ -117,20 +118,18 @@ class SimOpcUaServer:
 
     async def stop(self) -> None:
         if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_within([self._task])
             self._task = None
         if self.modbus is not None:
-            await self.modbus.stop()
+            await stop_within("sim.modbus", self.modbus.stop())
             self.modbus = None
         if self.shdr is not None:
-            await self.shdr.stop()
+            await stop_within("sim.shdr", self.shdr.stop())
             self.shdr = None
         if self.sparkplug is not None:
-            await self.sparkplug.stop()
+            await stop_within("sim.sparkplug", self.sparkplug.stop())
             self.sparkplug = None
-        await self.server.stop()
+        await stop_within("sim.opcua", self.server.stop())
 
     async def _build_address_space(self) -> None:
         ns = self.ns

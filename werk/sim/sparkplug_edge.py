@@ -19,6 +19,7 @@ import aiomqtt
 
 from werk.config.model import SimSparkplugConfig
 from werk.connect import sparkplug_b_pb2 as pb
+from werk.core.lifecycle import cancel_within
 from werk.sim.factory import Factory
 
 log = logging.getLogger(__name__)
@@ -83,8 +84,7 @@ class SimSparkplugEdge:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_within([self._task])
             self._task = None
 
     async def _run(self) -> None:

@@ -241,11 +241,13 @@ def build_aas_router(
     tokens: Collection[str] = (),
     require_writer: Callable[..., Any] | None = None,
     prefix: str = API_PREFIX,
+    profiles: Collection[str] = PROFILES,
 ) -> APIRouter:
     """The Part 2 API over ``store``; bound Properties read ``live_value(uns_path)``.
 
     ``require_writer`` is a FastAPI dependency guarding every write; by default :func:`bearer_writer` over
-    ``tokens``.
+    ``tokens``. ``profiles`` are answered at ``/description``: an app that mounts other Part 2 services under the
+    same prefix (registry, discovery, file server) lists theirs too.
     """
     router = APIRouter(prefix=prefix, route_class=_AasRoute, tags=["AAS API (IDTA-01002-3-0)"])
     writer = [Depends(require_writer or bearer_writer(tokens))]
@@ -372,7 +374,7 @@ def build_aas_router(
 
     @router.get("/description")
     def get_description() -> JSONResponse:
-        return JSONResponse({"profiles": PROFILES})
+        return JSONResponse({"profiles": list(profiles)})
 
     @router.get("/serialization")
     def generate_serialization(request: Request) -> Response:

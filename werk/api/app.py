@@ -17,7 +17,10 @@ from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 from werk import __version__
+from werk.api.aas import PROFILES as REPOSITORY_PROFILES
 from werk.api.aas import build_aas_router
+from werk.api.aas_registry import build_registry_router
+from werk.api.aas_services import PROFILES as SERVICE_PROFILES
 from werk.api.auth import Authenticator
 from werk.api.maintenance import build_maintenance_router
 from werk.api.oee import build_oee_router
@@ -204,8 +207,17 @@ def create_app(platform: Platform) -> FastAPI:
 
     # last: the AAS router ends with a catch-all answering unknown /api/v3.0 paths with the spec's error bodies
     assert platform.twin is not None, "start the platform before building its app"
+    assert platform.aas_services is not None
+    supervisor = auth.require("supervisor")
+    for build in (build_registry_router,):
+        app.include_router(build(platform.twin, platform.aas_services, require_writer=supervisor))
     app.include_router(
-        build_aas_router(platform.twin, platform.live.latest.get, require_writer=auth.require("supervisor"))
+        build_aas_router(
+            platform.twin,
+            platform.live.latest.get,
+            require_writer=supervisor,
+            profiles=[*REPOSITORY_PROFILES, *SERVICE_PROFILES],
+        )
     )
 
     return app

@@ -23,6 +23,7 @@ from werk.runtime.live import LiveValues
 from werk.runtime.spool import Spool
 from werk.store import Historian, open_historian
 from werk.twin.persistence import TwinPersistence, open_twin
+from werk.twin.service_store import ServiceStore
 from werk.twin.store import TwinStore
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ class Platform:
         self.training_status: dict[str, Any] = {}
         self.twin: TwinStore | None = None
         self._twin_db: TwinPersistence | None = None
+        # what clients register with the AAS registry, discovery and file server (same file as the twin)
+        self.aas_services: ServiceStore | None = None
         self.apps: list[MachineStateApp | OeeApp | MaintenanceApp] = []
         if config.apps.machine_state.enabled:
             self.apps.append(self.machine_state)
@@ -61,6 +64,7 @@ class Platform:
         self.historian = await asyncio.to_thread(open_historian, h)
         # the twin lives in the same file (its table comes with the historian's migrations)
         self.twin, self._twin_db = await asyncio.to_thread(open_twin, self.config)
+        self.aas_services = await asyncio.to_thread(ServiceStore, h.path)
         self.writer = HistorianWriter(
             self.bus, self.historian, batch_max=h.batch_max, flush_s=h.flush_interval_ms / 1000
         )
@@ -156,6 +160,9 @@ class Platform:
         if self._twin_db is not None:
             await asyncio.to_thread(self._twin_db.close)
             self._twin_db = None
+        if self.aas_services is not None:
+            await asyncio.to_thread(self.aas_services.close)
+            self.aas_services = None
         if self.historian is not None:
             await asyncio.to_thread(self.historian.close)
             self.historian = None

@@ -23,6 +23,7 @@ PROFILES = [
     _SSP + "SubmodelRegistryServiceSpecification/SSP-001",
     _SSP + "SubmodelRegistryServiceSpecification/SSP-002",
     _SSP + "DiscoveryServiceSpecification/SSP-001",
+    _SSP + "AasxFileServerServiceSpecification/SSP-001",
 ]
 """The Part 2 profiles of these services, for ``GET /description`` (listed there beside the repository's)."""
 

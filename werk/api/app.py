@@ -20,6 +20,7 @@ from werk import __version__
 from werk.api.aas import PROFILES as REPOSITORY_PROFILES
 from werk.api.aas import build_aas_router
 from werk.api.aas_discovery import build_discovery_router
+from werk.api.aas_packages import build_package_router
 from werk.api.aas_registry import build_registry_router
 from werk.api.aas_services import PROFILES as SERVICE_PROFILES
 from werk.api.auth import Authenticator
@@ -210,7 +211,7 @@ def create_app(platform: Platform) -> FastAPI:
     assert platform.twin is not None, "start the platform before building its app"
     assert platform.aas_services is not None
     supervisor = auth.require("supervisor")
-    for build in (build_registry_router, build_discovery_router):
+    for build in (build_registry_router, build_discovery_router, build_package_router):
         app.include_router(build(platform.twin, platform.aas_services, require_writer=supervisor))
     app.include_router(
         build_aas_router(

@@ -159,13 +159,21 @@ def build_registry_router(
             raise ApiError(404, f"no {_NAMES[kind]} with id {ident!r}")
         return no_content()
 
-    def listing(kind: DescriptorKind, keep: Callable[[Any], bool] = lambda _: True) -> list[Any]:
-        """werk's own (in repository order), then the registered ones (in registration order); caller holds
-        twin.lock."""
+    def paged_listing(
+        request: Request,
+        kind: DescriptorKind,
+        limit: str | None,
+        cursor: str | None,
+        keep: Callable[[Any], bool] = lambda _: True,
+    ) -> JSONResponse:
+        """One page of werk's own (in repository order), then the registered ones (in registration order)."""
         stored = services.descriptors(kind)
-        own: list[Any] = twin.all(model.AssetAdministrationShell if kind == "shell" else model.Submodel)
-        own_ids = {o.id for o in own}
-        return [x for x in own if keep(x)] + [d for d in stored if d["id"] not in own_ids and keep(d)]
+        base = api_base(request, prefix)
+        with twin.lock:
+            own: list[Any] = twin.all(model.AssetAdministrationShell if kind == "shell" else model.Submodel)
+            own_ids = {o.id for o in own}
+            items = [x for x in own if keep(x)] + [d for d in stored if d["id"] not in own_ids and keep(d)]
+            return _paged(items, limit, cursor, render(base, kind))
 
     # --- AAS registry (AssetAdministrationShellRegistryServiceSpecification) --------------------------------------
 
@@ -182,6 +190,8 @@ def build_registry_router(
         asset_type = b64url_decode(assetType, "assetType") if assetType is not None else None
 
         def keep(item: Any) -> bool:
+            if assetKind is None and asset_type is None:
+                return True
             if isinstance(item, dict):
                 kind, typ = item.get("assetKind"), item.get("assetType")
             else:
@@ -189,9 +199,7 @@ def build_registry_router(
                 kind, typ = info.get("assetKind"), info.get("assetType")
             return (assetKind is None or kind == assetKind) and (asset_type is None or typ == asset_type)
 
-        base = api_base(request, prefix)
-        with twin.lock:
-            return _paged(listing("shell", keep), limit, cursor, render(base, "shell"))
+        return paged_listing(request, "shell", limit, cursor, keep)
 
     @router.post("/shell-descriptors", dependencies=writer)
     def post_shell_descriptor(payload: Body_) -> JSONResponse:
@@ -298,9 +306,7 @@ def build_registry_router(
     def get_all_submodel_descriptors(
         request: Request, limit: str | None = None, cursor: str | None = None
     ) -> JSONResponse:
-        base = api_base(request, prefix)
-        with twin.lock:
-            return _paged(listing("submodel"), limit, cursor, render(base, "submodel"))
+        return paged_listing(request, "submodel", limit, cursor)
 
     @router.post("/submodel-descriptors", dependencies=writer)
     def post_submodel_descriptor(payload: Body_) -> JSONResponse:

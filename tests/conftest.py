@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 import shutil
 import socket
@@ -161,18 +160,42 @@ async def running_stack(config: WerkConfig, *, log_limit: int = 0) -> AsyncItera
 
 
 async def bounded(what: str, step: Awaitable[object], timeout: float = 30.0) -> None:
-    """A start or stop step that hangs fails with the stack of every task still running, instead of idling until
-    pytest-timeout, whose thread dump shows only an event loop waiting in select()."""
-    try:
-        async with asyncio.timeout(timeout):
-            await step
-    except TimeoutError:
-        stacks = []
-        for task in asyncio.all_tasks():
-            out = io.StringIO()
-            task.print_stack(file=out)
-            stacks.append(out.getvalue())
-        raise AssertionError(f"{what} did not finish in {timeout} s; tasks:\n" + "\n".join(stacks)) from None
+    """A start or stop step that hangs fails with where every task waits, taken before the step is cancelled,
+    instead of idling until pytest-timeout, whose thread dump shows only an event loop waiting in select()."""
+    task = asyncio.ensure_future(step)
+    done, _ = await asyncio.wait([task], timeout=timeout)
+    if done:
+        task.result()
+        return
+    stacks = [f"{t.get_name()}: {' <- '.join(_await_chain(t))}" for t in asyncio.all_tasks()]
+    task.cancel()
+    raise AssertionError(f"{what} did not finish in {timeout} s; tasks:\n" + "\n".join(stacks))
+
+
+def _await_chain(task: asyncio.Task[object]) -> list[str]:
+    """Where a task waits, innermost last: its coroutine and every coroutine or generator it awaits (a task's own
+    print_stack shows only the outermost frame, which hides the await that hangs)."""
+    out = []
+    obj: object = task.get_coro()
+    for _ in range(50):
+        frame = (
+            getattr(obj, "cr_frame", None) or getattr(obj, "ag_frame", None) or getattr(obj, "gi_frame", None)
+        )
+        if frame is not None:
+            out.append(
+                f"{frame.f_code.co_filename.rsplit('/', 2)[-1]}:{frame.f_lineno} {frame.f_code.co_name}"
+            )
+        nxt = (
+            getattr(obj, "cr_await", None)
+            or getattr(obj, "ag_await", None)
+            or getattr(obj, "gi_yieldfrom", None)
+        )
+        if nxt is None:
+            if obj is not None and frame is None:
+                out.append(repr(obj)[:160])
+            break
+        obj = nxt
+    return out
 
 
 async def wait_until(predicate: object, timeout: float = 15.0, every: float = 0.05) -> None:

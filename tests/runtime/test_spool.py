@@ -136,3 +136,46 @@ async def test_a_locked_store_does_not_stall_the_connectors_and_loses_nothing(tm
             )
             stored.update((path, s.ts) for s in rows)
         assert seen <= stored, f"{len(seen - stored)} samples that reached the bus are not in the store"
+
+
+_CANCEL_THEN_CLOSE = """
+import asyncio, random, sys
+from pathlib import Path
+from werk.bus.base import Overflow
+from werk.bus.memory import MemoryBus
+from werk.connect.base import ConnectorStatus
+from werk.core.model import Sample
+from werk.runtime.spool import Spool
+from datetime import UTC, datetime, timedelta
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+async def main() -> None:
+    d = Path(sys.argv[1])
+    for i in range(25):
+        full = MemoryBus()
+        full.subscribe("#", maxsize=1, overflow=Overflow.BLOCK)
+        spool = Spool(full, d / f"{i}.db", ConnectorStatus("x", "y", "z"), 10_000_000)
+        for k in range(40):
+            await spool.offer([Sample(f"a/b/c/d/e/f/s{j}", T0 + timedelta(seconds=k), 1.0) for j in range(100)])
+        spool.close()
+        bus = MemoryBus()
+        bus.subscribe("#", maxsize=1000, overflow=Overflow.BLOCK)
+        spool = Spool(bus, d / f"{i}.db", ConnectorStatus("x", "y", "z"), 10_000_000)
+        drain = asyncio.create_task(spool.drain())
+        await asyncio.sleep(random.random() * 0.02)
+        drain.cancel()  # the drain may be inside an outbox call on the spool's thread right now
+        spool.close()
+asyncio.run(main())
+"""
+
+
+def test_closing_right_after_cancelling_the_drain_never_crashes(tmp_path: Path) -> None:
+    """Closing the outbox's SQLite connection while a cancelled drain's call still runs in its thread crashed the
+    process (SIGSEGV); close now waits for that call. Run apart, so a crash fails this test, not the suite."""
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-c", _CANCEL_THEN_CLOSE, str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr[-2000:]

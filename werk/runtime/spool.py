@@ -10,6 +10,10 @@ also after a restart. At the limit the oldest samples give way and are counted i
 Order: a batch goes straight to the bus only when nothing is waiting on disk and the bus takes it without waiting
 (``MemoryBus.has_room``); otherwise it joins the tail of the outbox. One lock orders the check, the append and the
 drain's "the outbox is empty" verdict, so a direct batch can never overtake a spooled one.
+
+Every outbox call runs on one thread of the spool's own: a cancelled task does not stop a call already running in
+a thread, and ``close`` must not close the SQLite connection under it (that crashes the process), so ``close``
+queues behind whatever is still running there.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 from werk.bus.memory import MemoryBus
 from werk.connect.base import ConnectorStatus
@@ -28,6 +34,7 @@ from werk.core.model import Quality, Sample, from_micros, to_micros
 log = logging.getLogger(__name__)
 
 DRAIN_BATCH = 5000  # samples read back from disk per bus publish
+T = TypeVar("T")
 
 
 def encode(samples: Sequence[Sample]) -> list[Item]:
@@ -52,6 +59,7 @@ class Spool:
         self.bus = bus
         self.status = status
         self.outbox = SqliteOutbox(path, max_items=max_samples)
+        self._io = ThreadPoolExecutor(1, thread_name_prefix=f"spool-{status.name}")
         self._lock = asyncio.Lock()
         self._backlog = len(self.outbox)  # left on disk by the last run: replayed before anything new
         self._wake = asyncio.Event()
@@ -70,7 +78,7 @@ class Spool:
                 log.warning(
                     "spool.start connector=%s reason=bus full (store not keeping up)", self.status.name
                 )
-            await asyncio.to_thread(self.outbox.push, encode(batch))
+            await self._call(self.outbox.push, encode(batch))
             self._backlog = len(self.outbox)
             self._account()
             self._wake.set()
@@ -79,7 +87,7 @@ class Spool:
         while True:
             await self._wake.wait()
             async with self._lock:
-                items = await asyncio.to_thread(self.outbox.peek, DRAIN_BATCH)
+                items = await self._call(self.outbox.peek, DRAIN_BATCH)
                 if not items:
                     self._backlog = 0
                     self.status.spooled = 0
@@ -88,7 +96,7 @@ class Spool:
                     continue
             await self.bus.publish(decode(items))  # may wait: the bus takes it when it can
             async with self._lock:
-                await asyncio.to_thread(self.outbox.pop, len(items))
+                await self._call(self.outbox.pop, len(items))
                 self._backlog = len(self.outbox)
                 self._account()
 
@@ -104,5 +112,10 @@ class Spool:
             )
             self._dropped_before = self.outbox.dropped
 
+    async def _call(self, fn: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._io, fn, *args)
+
     def close(self) -> None:
-        self.outbox.close()
+        """Close the outbox after any call still running on the spool's thread (blocks until then)."""
+        self._io.submit(self.outbox.close).result()
+        self._io.shutdown(wait=True)

@@ -166,3 +166,36 @@ def test_a_failed_batch_leaves_no_stale_signal_behind(tmp_path: Path) -> None:
     again.open()
     assert [s.value for s in again.query_raw("x/new", T0, T0 + timedelta(seconds=1))] == [2.0]
     again.close()
+
+
+def test_close_waits_for_reads_running_in_other_threads(tmp_path: Path) -> None:
+    """An app's report runs in a worker thread; if its task is cancelled at shutdown, the read goes on there.
+    Closing the connection under it would crash the process: close waits, and refuses reads that come after."""
+    import threading
+
+    h = SQLiteHistorian(tmp_path / "werk.db")
+    h.open()
+    h.write_samples([Sample("a/b/c/d/e/f/x", T0, 1.0)])
+    inside, release = threading.Event(), threading.Event()
+    original = h._reader
+
+    def slow_reader() -> sqlite3.Connection:  # a read that takes as long as the test says
+        inside.set()
+        release.wait(5)
+        return original()
+
+    h._reader = slow_reader  # type: ignore[method-assign]
+    got: list[object] = []
+    reader = threading.Thread(target=lambda: got.append(h.query_raw("a/b/c/d/e/f/x", T0, T0 + timedelta(1))))
+    reader.start()
+    assert inside.wait(5)
+    closer = threading.Thread(target=h.close)
+    closer.start()
+    closer.join(0.3)
+    assert closer.is_alive()  # waiting for the read
+    release.set()
+    closer.join(5)
+    reader.join(5)
+    assert not closer.is_alive() and [s.value for s in got[0]] == [1.0]  # type: ignore[attr-defined]
+    with pytest.raises(StoreError, match="the historian is closed"):
+        h.query_raw("a/b/c/d/e/f/x", T0, T0 + timedelta(1))

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 from werk.core.downtime import Classification, Stop
 from werk.core.maintenance import WorkOrder
@@ -40,10 +42,30 @@ def _dtype(v: Value) -> str:
     return "str"
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+CLOSE_WAIT_S = 30.0  # how long close() waits for reads still running in other threads
+
+
+def _reads(fn: Callable[Concatenate[SQLiteHistorian, P], R]) -> Callable[Concatenate[SQLiteHistorian, P], R]:
+    """Mark a query: ``close`` waits for it. A task cancelled during ``asyncio.to_thread(query)`` leaves the query
+    running in its thread, and closing its SQLite connection under it crashes the process."""
+
+    def guarded(self: SQLiteHistorian, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self._read_guard():
+            return fn(self, *args, **kwargs)
+
+    functools.update_wrapper(guarded, fn)
+    return guarded
+
+
 class SQLiteHistorian:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._write_lock = threading.Lock()
+        self._reads = threading.Condition()
+        self._active_reads = 0
+        self._closed = False
         self._local = threading.local()
         self._w: sqlite3.Connection | None = None
         self._ids: dict[str, tuple[int, str]] = {}
@@ -53,6 +75,7 @@ class SQLiteHistorian:
     # --- lifecycle -----------------------------------------------------------------------------------------------
 
     def open(self) -> None:
+        self._closed = False
         if str(self.path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -62,7 +85,25 @@ class SQLiteHistorian:
             raise StoreError(f"{self.path}: cannot open historian database: {exc}") from None
         self._load_signals(self._w)
 
+    @contextlib.contextmanager
+    def _read_guard(self) -> Iterator[None]:
+        with self._reads:
+            if self._closed:
+                raise StoreError(f"{self.path}: the historian is closed")
+            self._active_reads += 1
+        try:
+            yield
+        finally:
+            with self._reads:
+                self._active_reads -= 1
+                self._reads.notify_all()
+
     def close(self) -> None:
+        """Close after the reads still running in other threads (up to CLOSE_WAIT_S); later reads are refused."""
+        with self._reads:
+            self._closed = True
+            if not self._reads.wait_for(lambda: self._active_reads == 0, timeout=CLOSE_WAIT_S):
+                raise StoreError(f"{self.path}: {self._active_reads} reads still running; not closed")
         with self._write_lock:
             if self._w is not None:
                 self._w.close()
@@ -112,6 +153,7 @@ class SQLiteHistorian:
                 conn.execute("ROLLBACK")
                 raise
 
+    @_reads
     def schema_version(self) -> int:
         row = self._reader().execute("SELECT max(version) FROM werk_schema").fetchone()
         return int(row[0] or 0)
@@ -218,6 +260,7 @@ class SQLiteHistorian:
         self._dtypes[row[0]] = row[1]
         return int(row[0])
 
+    @_reads
     def query_raw(self, path: str, start: datetime, end: datetime, limit: int = 10_000) -> list[Sample]:
         sid = self._sid(path)
         if sid is None:
@@ -228,6 +271,7 @@ class SQLiteHistorian:
         )
         return [Sample(path, from_micros(ts), self._decode(sid, v), Quality(q)) for ts, v, q in rows]
 
+    @_reads
     def query_buckets(self, path: str, start: datetime, end: datetime, bucket_s: float) -> list[Bucket]:
         if bucket_s <= 0:
             raise ValueError("bucket width must be positive (seconds)")
@@ -243,6 +287,7 @@ class SQLiteHistorian:
         )
         return [Bucket(from_micros(b), float(lo), float(av), float(hi), int(n)) for b, lo, av, hi, n in rows]
 
+    @_reads
     def latest(self, pattern: str = "#") -> list[Sample]:
         rows = self._reader().execute(
             "SELECT s.id, s.path, x.ts, x.value, x.quality FROM signal s JOIN sample x ON x.signal_id = s.id "
@@ -255,9 +300,11 @@ class SQLiteHistorian:
                 out.append(Sample(path, from_micros(ts), self._decode(sid, v), Quality(q)))
         return out
 
+    @_reads
     def signals(self) -> list[str]:
         return [r[0] for r in self._reader().execute("SELECT path FROM signal ORDER BY path")]
 
+    @_reads
     def query_events(
         self,
         *,
@@ -288,6 +335,7 @@ class SQLiteHistorian:
         rows = self._reader().execute(sql, (*args, limit))
         return [Event(k, src, from_micros(ts), json.loads(d)) for ts, k, src, d in rows]
 
+    @_reads
     def count_samples(self, path: str | None = None) -> int:
         if path is None:
             return int(self._reader().execute("SELECT count(*) FROM sample").fetchone()[0])
@@ -300,6 +348,7 @@ class SQLiteHistorian:
 
     # --- counters and states for reports ---------------------------------------------------------------------
 
+    @_reads
     def last_before(self, path: str, ts: datetime) -> Sample | None:
         """The newest sample strictly before ``ts`` (the value a signal had at that instant)."""
         sid = self._sid(path)
@@ -319,6 +368,7 @@ class SQLiteHistorian:
             else Sample(path, from_micros(row[0]), self._decode(sid, row[1]), Quality(row[2]))
         )
 
+    @_reads
     def changes(self, path: str, start: datetime, end: datetime) -> list[tuple[int, Value]]:
         """(microseconds, value) of a signal's samples in [start, end), led by the last one before ``start``: a
         step function over the range, the shape a state timeline needs. Raw tuples, since a month of states for a
@@ -336,6 +386,7 @@ class SQLiteHistorian:
         ).fetchall()
         return first + rest
 
+    @_reads
     def stop_facts(
         self, asset: str, start: datetime, end: datetime
     ) -> tuple[list[tuple[int, int | None]], int]:
@@ -355,6 +406,7 @@ class SQLiteHistorian:
         ).fetchone()
         return planned, int(failures)
 
+    @_reads
     def counter_increase(self, path: str, spans: Sequence[tuple[datetime, datetime]]) -> list[int]:
         """How much a machine counter grew in each span (a reset to a lower value counts from zero).
 
@@ -450,6 +502,7 @@ class SQLiteHistorian:
                         ),
                     )
 
+    @_reads
     def query_stops(
         self, *, asset: str | None = None, start: datetime | None = None, end: datetime | None = None
     ) -> list[Stop]:
@@ -510,10 +563,12 @@ class SQLiteHistorian:
                 (wo.id, wo.asset, wo.status, to_micros(wo.created), body),
             )
 
+    @_reads
     def get_work_order(self, wo_id: str) -> WorkOrder | None:
         row = self._reader().execute("SELECT body FROM work_order WHERE id = ?", (wo_id,)).fetchone()
         return None if row is None else _work_order(json.loads(row[0]))
 
+    @_reads
     def query_work_orders(
         self, *, asset: str | None = None, status: str | None = None, limit: int = 500
     ) -> list[WorkOrder]:

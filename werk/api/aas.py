@@ -30,7 +30,7 @@ import hmac
 import io
 import json
 import logging
-from collections.abc import Callable, Collection, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -88,16 +88,29 @@ def _error_response(
     return JSONResponse(error_body(status, text, details), status_code=status, headers=headers)
 
 
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 class _AasRoute(APIRoute):
     """Turns every failure inside a route (including FastAPI's own request validation and auth dependencies) into
-    a Part 2 Result body, so clients of this router never see FastAPI's ``{"detail": ...}`` shape."""
+    a Part 2 Result body, so clients of this router never see FastAPI's ``{"detail": ...}`` shape.
+
+    ``after_write``, if set, is awaited after every write before its answer goes out: the twin's store persists
+    changes in batches, and a client must not be told of a change that a crash could still lose.
+    """
+
+    after_write: Callable[[], Awaitable[None]] | None = None
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         original = super().get_route_handler()
+        after_write = self.after_write
 
         async def handler(request: Request) -> Response:
             try:
-                return await original(request)
+                response = await original(request)
+                if after_write is not None and request.method in _WRITES:
+                    await after_write()
+                return response
             except ApiError as exc:
                 return _error_response(exc.status, exc.text, headers=exc.headers)
             except AasError as exc:
@@ -249,7 +262,11 @@ def build_aas_router(
     ``tokens``. ``profiles`` are answered at ``/description``: an app that mounts other Part 2 services under the
     same prefix (registry, discovery, file server) lists theirs too.
     """
-    router = APIRouter(prefix=prefix, route_class=_AasRoute, tags=["AAS API (IDTA-01002-3-0)"])
+
+    class Route(_AasRoute):
+        after_write = store.synced
+
+    router = APIRouter(prefix=prefix, route_class=Route, tags=["AAS API (IDTA-01002-3-0)"])
     writer = [Depends(require_writer or bearer_writer(tokens))]
     lock = store.lock
 
@@ -734,10 +751,16 @@ def build_aas_router(
                 raise ApiError(400, "PATCH $value of a submodel takes an object of values by idShort")
             with lock:
                 sm = sm_of(request)
-                for id_short, value in payload.items():
-                    el = element_or_404(sm, str(id_short))
-                    set_value(el, value)
-                store.changed(sm)
+                touched = False
+                try:
+                    for id_short, value in payload.items():
+                        el = element_or_404(sm, str(id_short))
+                        touched = True
+                        set_value(el, value)
+                finally:
+                    # values set before one that does not fit stay set: the store must hear of them
+                    if touched:
+                        store.changed(sm, values_only=True)
             return no_content()
 
         @router.delete(base, dependencies=writer)
@@ -925,8 +948,10 @@ def build_aas_router(
                     )
                 ):
                     value = payload[el.id_short]  # the {idShort: value} form of GET $value
-                set_value(el, value)
-                store.changed(sm)
+                try:
+                    set_value(el, value)
+                finally:  # a collection's values set before one that does not fit stay set
+                    store.changed(sm, values_only=True)
             return no_content()
 
         @router.delete(el_base + "/{path}", dependencies=writer)

@@ -2,13 +2,15 @@
 
 basyx's ``DictIdentifiableStore`` is a plain dict: not safe for the API's worker threads and blind to changes made to
 objects in place (a PATCH of one Property). This wrapper gives the API one place to serialise access and to report
-"this Identifiable changed", which :class:`werk.twin.persistence.TwinPersistence` turns into an upsert.
+"this Identifiable changed", which :class:`werk.twin.persistence.TwinPersistence` turns into an upsert. The hook may
+store the change later, in a batch with others (group commit); a writer that acknowledges a change first awaits
+:meth:`TwinStore.synced`, so what a client was told is stored survives a crash.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
 from basyx.aas import model
@@ -18,6 +20,9 @@ from werk.twin.io import Metamodel
 
 OnChange = Callable[[str, model.Identifiable | None], None]
 """Called with (identifier, object) after a change, (identifier, None) after a delete."""
+
+Sync = Callable[[], Awaitable[None]]
+"""Returns once every change reported to the :data:`OnChange` hook so far is durable; raises if one could not be."""
 
 T = TypeVar("T", bound=model.Identifiable)
 
@@ -34,13 +39,17 @@ class TwinStore:
         *,
         on_change: OnChange | None = None,
         metamodel: Metamodel = "3.0",
+        sync: Sync | None = None,
     ) -> None:
         self.objects: model.DictIdentifiableStore[model.Identifiable] = model.DictIdentifiableStore(objects)
         self.lock = threading.RLock()
         self.on_change = on_change
+        self.sync = sync
         self.metamodel: Metamodel = metamodel
         # bumped by every change made through this store; readers key caches of serialised objects on it
         self.generation = 0
+        # bumped by every change but those of values alone: readers key caches of where elements are on it
+        self.structure = 0
         # AASX supplementary files (thumbnails, File element attachments), by package path; held in memory only
         self.files: aasx.DictSupplementaryFileContainer = aasx.DictSupplementaryFileContainer()  # type: ignore[no-untyped-call]
 
@@ -68,12 +77,23 @@ class TwinStore:
     def delete(self, identifier: str) -> None:
         self.objects.discard(self.objects.get_item(identifier))
         self.generation += 1
+        self.structure += 1
         if self.on_change is not None:
             self.on_change(identifier, None)
 
-    def changed(self, obj: model.Identifiable) -> None:
+    def changed(self, obj: model.Identifiable, *, values_only: bool = False) -> None:
         """Report an in-place change of ``obj`` (or of an element inside it). Every change must come through here
-        (or :meth:`add`, :meth:`replace`, :meth:`delete`): the API caches serialised objects by :attr:`generation`."""
+        (or :meth:`add`, :meth:`replace`, :meth:`delete`): the API caches serialised objects by :attr:`generation`.
+        ``values_only``: no element was added, removed or replaced (a PATCH ``$value``), so caches of where
+        elements are, keyed on :attr:`structure`, stay valid."""
         self.generation += 1
+        if not values_only:
+            self.structure += 1
         if self.on_change is not None:
             self.on_change(obj.id, obj)
+
+    async def synced(self) -> None:
+        """Wait until every change made so far is durable (at once when the hook stores synchronously or there is
+        none). Call it without holding :attr:`lock`: the hook's writer may need the lock to read the objects."""
+        if self.sync is not None:
+            await self.sync()

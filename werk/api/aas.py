@@ -30,7 +30,7 @@ import hmac
 import io
 import json
 import logging
-from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Collection, Coroutine
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -44,6 +44,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from werk.api.aas_views import ReadCache
 from werk.errors import AasError
 from werk.twin import formats
 from werk.twin import io as aas_io
@@ -247,6 +248,15 @@ Body_ = Annotated[Any, Body()]
 # --- the router -------------------------------------------------------------------------------------------------
 
 
+class AasRouter(APIRouter):
+    """The API's router, with what :class:`werk.api.aas_fast.AasFastPath` needs to answer as its routes do."""
+
+    def __init__(self, *, cache: ReadCache, write_guard: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cache = cache
+        self.write_guard = write_guard
+
+
 def build_aas_router(
     store: TwinStore,
     live_value: LiveValue,
@@ -255,19 +265,24 @@ def build_aas_router(
     require_writer: Callable[..., Any] | None = None,
     prefix: str = API_PREFIX,
     profiles: Collection[str] = PROFILES,
-) -> APIRouter:
+) -> AasRouter:
     """The Part 2 API over ``store``; bound Properties read ``live_value(uns_path)``.
 
     ``require_writer`` is a FastAPI dependency guarding every write; by default :func:`bearer_writer` over
     ``tokens``. ``profiles`` are answered at ``/description``: an app that mounts other Part 2 services under the
-    same prefix (registry, discovery, file server) lists theirs too.
+    same prefix (registry, discovery, file server) lists theirs too. Add :class:`werk.api.aas_fast.AasFastPath` to
+    the app as well to serve the busiest operations without FastAPI's per-request machinery.
     """
 
     class Route(_AasRoute):
         after_write = store.synced
 
-    router = APIRouter(prefix=prefix, route_class=Route, tags=["AAS API (IDTA-01002-3-0)"])
-    writer = [Depends(require_writer or bearer_writer(tokens))]
+    guard = require_writer or bearer_writer(tokens)
+    cache = ReadCache(store, live_value)
+    router = AasRouter(
+        prefix=prefix, route_class=Route, tags=["AAS API (IDTA-01002-3-0)"], cache=cache, write_guard=guard
+    )
+    writer = [Depends(guard)]
     lock = store.lock
 
     # --- lookups -------------------------------------------------------------------------------------------------
@@ -305,7 +320,7 @@ def build_aas_router(
 
     def element_or_404(sm: model.Submodel, path: str) -> model.SubmodelElement:
         try:
-            return formats.resolve(sm, path)
+            return cache.element(sm, path)
         except ValueError as exc:
             raise ApiError(400, str(exc)) from None
         except KeyError as exc:
@@ -315,30 +330,9 @@ def build_aas_router(
         refresh(obj, live_value)
         return obj
 
-    # Serialised submodels (level deep, the default extent), by id, with the JSON object of each bound Property:
-    # a read refreshes the live values and writes them into those objects instead of running basyx's encoder over
-    # the whole submodel again (0.6 ms for an OperationalData). Valid while the store's generation is unchanged;
-    # the caller holds the lock (the cached data is shared and rewritten in place).
-    sm_cache: dict[str, tuple[int, int, Any, list[tuple[dict[str, Any], model.Property]]]] = {}
-
-    def submodel_json(sm: model.Submodel, lv: formats.Level, ex: formats.Extent) -> Any:
-        if lv != "deep" or ex != "withoutBlobValue":
-            return formats.normal(live(sm), lv, ex)
-        hit = sm_cache.get(sm.id)
-        if hit is None or hit[0] != store.generation or hit[1] != id(sm):
-            data = formats.normal(live(sm), lv, ex)
-            if len(sm_cache) > 4 * MAX_LIMIT:
-                sm_cache.clear()
-            sm_cache[sm.id] = (store.generation, id(sm), data, list(_bound_json(sm, data)))
-            return data
-        refresh(sm, live_value)
-        for obj, prop in hit[3]:
-            if prop.value is None:
-                obj.pop("value", None)
-            else:
-                obj["value"] = model.datatypes.xsd_repr(prop.value)
-            obj["valueType"] = model.datatypes.XSD_TYPE_NAMES[prop.value_type]
-        return hit[2]
+    def value_body(sm: model.Submodel, path: str) -> bytes:
+        element_or_404(sm, path)  # its errors
+        return cache.element_value_body(sm, path)
 
     async def read(render: Callable[[], Response]) -> Response:
         """Run a short, bounded read under the store's lock. When the lock is free it runs on the event loop: a
@@ -357,20 +351,7 @@ def build_aas_router(
 
         return await run_in_threadpool(locked)
 
-    # Serialised shells and concept descriptions, by id: basyx's JSON encoder is most of the cost of reading them
-    # (about 0.2 ms per shell), and they hold no live values, so an entry stays valid until the store changes.
-    # Keyed on the store's generation and the object's identity; the caller holds the lock.
-    cache: dict[str, tuple[int, int, Any]] = {}
-
-    def jsonable(obj: model.AssetAdministrationShell | ConceptDescription) -> Any:
-        hit = cache.get(obj.id)
-        if hit is not None and hit[0] == store.generation and hit[1] == id(obj):
-            return hit[2]
-        if len(cache) > 4 * MAX_LIMIT:
-            cache.clear()
-        data = aas_io.to_jsonable(obj)
-        cache[obj.id] = (store.generation, id(obj), data)
-        return data
+    jsonable = cache.jsonable
 
     def decode(data: Any, kind: str) -> Any:
         return aas_io.decode(data, kind, metamodel=store.metamodel)
@@ -494,6 +475,8 @@ def build_aas_router(
     async def get_all_shells(
         request: Request, limit: str | None = None, cursor: str | None = None
     ) -> Response:
+        if not request.scope["query_string"]:
+            return await read(lambda: _json(cache.all_shells_body()))
         return await read(lambda: _paged(shells_filtered(request), limit, cursor, jsonable))
 
     @router.get("/shells/$reference")
@@ -512,7 +495,7 @@ def build_aas_router(
 
     @router.get("/shells/{aas_id}")
     async def get_shell(aas_id: str) -> Response:
-        return await read(lambda: JSONResponse(jsonable(shell_or_404(aas_id))))
+        return await read(lambda: _json(cache.identifiable_body(shell_or_404(aas_id))))
 
     @router.get("/shells/{aas_id}/$reference")
     def get_shell_reference(aas_id: str) -> JSONResponse:
@@ -687,7 +670,9 @@ def build_aas_router(
             request: Request, level: str | None = None, extent: str | None = None
         ) -> Response:
             lv, ex = _level(level), _extent(extent)
-            return await read(lambda: JSONResponse(submodel_json(sm_of(request), lv, ex)))
+            if lv == "deep" and ex == "withoutBlobValue":
+                return await read(lambda: _json(cache.submodel_body(sm_of(request))))
+            return await read(lambda: JSONResponse(formats.normal(live(sm_of(request)), lv, ex)))
 
         @router.get(base + "/$metadata")
         def get_submodel_metadata(request: Request, level: str | None = None) -> JSONResponse:
@@ -872,6 +857,8 @@ def build_aas_router(
         ) -> Response:
             _level(level)
             ex = _extent(extent)
+            if ex == "withoutBlobValue":
+                return await read(lambda: _json(value_body(sm_of(request), path)))
             return await read(
                 lambda: JSONResponse(formats.value_only(live(element_or_404(sm_of(request), path)), ex))
             )
@@ -1070,38 +1057,17 @@ def build_aas_router(
 # --- helpers ------------------------------------------------------------------------------------------------------
 
 
+def _json(body: bytes) -> Response:
+    """A JSON answer rendered already (:mod:`werk.api.aas_views`): the headers ``JSONResponse`` would send."""
+    return Response(body, media_type="application/json")
+
+
 def _ref_value(ref: model.Reference) -> str:
     return str(ref.key[0].value) if ref.key else ""
 
 
 def _identifiable_reference(obj: model.Identifiable) -> Any:
     return aas_io.to_jsonable(model.ModelReference.from_referable(obj))
-
-
-def _bound_json(obj: object, data: Any) -> Iterator[tuple[dict[str, Any], model.Property]]:
-    """Each bound Property under ``obj`` with its object in ``data``, the normal JSON of ``obj`` (walked in
-    parallel: basyx writes children in their order, and werk drops only empty lists)."""
-    if bound_path(obj) is not None and isinstance(obj, model.Property) and isinstance(data, dict):
-        yield data, obj
-        return
-    container = element_container(obj)
-    if container is None or not isinstance(data, dict):
-        return
-    key = "value"
-    if isinstance(obj, model.Submodel):
-        key = "submodelElements"
-    elif isinstance(obj, model.Entity):
-        key = "statements"
-    elif isinstance(obj, model.AnnotatedRelationshipElement):
-        key = "annotations"
-    children = data.get(key, [])
-    items = list(container)
-    if not isinstance(children, list) or len(children) != len(items):
-        raise AssertionError(
-            f"{getattr(obj, 'id_short', obj)}: JSON and model disagree"
-        )  # a bug, not a request
-    for child, child_data in zip(items, children, strict=True):
-        yield from _bound_json(child, child_data)
 
 
 def _bytes_of(files: Any, name: str) -> io.BytesIO:

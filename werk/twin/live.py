@@ -21,7 +21,7 @@ writes of its value (see :mod:`werk.api.aas`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -128,8 +128,14 @@ def refresh(obj: object, live_value: LiveValue) -> int:
     A signal with no sample yet leaves the Property without a value (absent, not zero), and so does a sample that
     does not convert to a declared valueType. The caller holds the store's lock: this writes into shared objects.
     """
+    return refresh_bound(bindings(obj), live_value)
+
+
+def refresh_bound(bound: Iterable[tuple[model.Property, Binding]], live_value: LiveValue) -> int:
+    """:func:`refresh` of Properties whose bindings were found already: a reader that serves the same submodel many
+    times walks its tree once, not on every read."""
     n = 0
-    for prop, b in bindings(obj):
+    for prop, b in bound:
         if b.kind == UNS_QUALIFIER_TYPE:
             n += _follow_sample(prop, live_value(b.paths[0]))
         else:

@@ -20,6 +20,7 @@ from fastapi import FastAPI, HTTPException, Request
 
 from tests.conftest import free_port, plant_config, running_stack, shared_data
 from werk.api.aas import build_aas_router
+from werk.api.aas_fast import mount
 from werk.config import demo_config_path, load_config
 from werk.config.model import AssetRef
 from werk.core.model import Sample
@@ -65,10 +66,11 @@ def demo(
     store = TwinStore(build_environment(config))
     latest: dict[str, Sample] = {}
     app = FastAPI()
-    app.include_router(
+    mount(
+        app,
         build_aas_router(
             store, latest.get, tokens=tokens if tokens is not None else {TOKEN}, require_writer=require_writer
-        )
+        ),
     )
     return app, store, latest, next(iter(config.assets()))
 
@@ -294,7 +296,7 @@ async def test_live_values_of_the_running_platform(tmp_path: Path) -> None:
             return sample
 
         app = FastAPI()
-        app.include_router(build_aas_router(TwinStore(build_environment(config)), live_value, tokens={TOKEN}))
+        mount(app, build_aas_router(TwinStore(build_environment(config)), live_value, tokens={TOKEN}))
         el = f"/submodels/{b64(ref.aas_id + '/submodels/OperationalData')}/submodel-elements/temperature/$value"
         async with serve(app) as client:
             seen: list[float] = []
@@ -320,7 +322,7 @@ async def test_xml_export_imports_into_an_empty_server_all_or_nothing() -> None:
     app, _, _, _ = demo()
     empty_store = TwinStore()
     empty = FastAPI()
-    empty.include_router(build_aas_router(empty_store, lambda path: None, tokens={TOKEN}))
+    mount(empty, build_aas_router(empty_store, lambda path: None, tokens={TOKEN}))
     async with serve(app) as source, serve(empty) as target:
         xml = (await source.get("/serialization", headers={"Accept": "application/xml"})).content
         headers = {**AUTH, "Content-Type": "application/xml"}

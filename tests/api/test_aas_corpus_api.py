@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from tests.conftest import shared_data
 from werk.api.aas import build_aas_router
+from werk.api.aas_fast import mount
 from werk.twin.store import TwinStore
 
 TOKEN = "corpus-token"
@@ -26,7 +27,7 @@ BASYX_UNREPRESENTABLE = 185
 def _client() -> tuple[httpx.AsyncClient, TwinStore]:
     store = TwinStore()
     app = FastAPI()
-    app.include_router(build_aas_router(store, lambda path: None, tokens={TOKEN}))
+    mount(app, build_aas_router(store, lambda path: None, tokens={TOKEN}))
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://werk"), store
 
 

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from tests.api.test_aas_api import serve
 from tests.conftest import need
 from werk.api.aas import build_aas_router
+from werk.api.aas_fast import mount
 from werk.config import demo_config_path, load_config
 from werk.twin import io as aas_io
 from werk.twin.environment import build_environment
@@ -138,7 +139,7 @@ def engine_store() -> TwinStore:
 async def test_official_test_engine_passes(suite: str) -> None:
     need(importlib.util.find_spec("aas_test_engines") is not None, "aas-test-engines is not installed")
     app = FastAPI()
-    app.include_router(build_aas_router(engine_store(), lambda path: None))
+    mount(app, build_aas_router(engine_store(), lambda path: None))
     async with serve(app) as client:
         ok, counts, log = await asyncio.to_thread(run_suite, str(client.base_url).rstrip("/"), suite)
     assert ok, log[-3000:]

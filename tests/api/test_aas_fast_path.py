@@ -117,7 +117,9 @@ async def test_hot_reads_skip_fastapi_and_answer_as_the_routes() -> None:
             assert fast.status_code == 200, (url, fast.text)
             same_answer(fast, await s.routes.get(url))
         assert s.passed_on == []
-        assert (await s.fast.get(TEMPERATURE)).json() == {"temperature": s.latest[REF.signal_path("temperature")].value}
+        assert (await s.fast.get(TEMPERATURE)).json() == {
+            "temperature": s.latest[REF.signal_path("temperature")].value
+        }
 
 
 @pytest.mark.parametrize(
@@ -164,7 +166,9 @@ async def test_reads_show_a_new_sample_and_an_acknowledged_write_at_once() -> No
         assert (await s.fast.get(CYCLE_TIME)).json() == {"IdealCycleTime": 42.5}
         technical = (await s.fast.get(TECHNICAL)).json()
         assert '"value": "42.5"' in json.dumps(technical)
-        r = await s.fast.patch(CYCLE_TIME, content='{"IdealCycleTime": 43}', headers=AUTH)  # the GET $value form
+        r = await s.fast.patch(
+            CYCLE_TIME, content='{"IdealCycleTime": 43}', headers=AUTH
+        )  # the GET $value form
         assert r.status_code == 204
         for url in (CYCLE_TIME, TECHNICAL):
             same_answer(await s.fast.get(url), await s.routes.get(url))
@@ -273,13 +277,25 @@ async def test_an_acknowledged_write_is_in_the_file(tmp_path: Path) -> None:
     technical = REF.aas_id + "/submodels/TechnicalData"
     with stack(db) as (s, _):
         assert (await s.fast.patch(CYCLE_TIME, content="12.5", headers=AUTH)).status_code == 204
-        assert stored_value(db, technical, "IdealCycleTime") == 12.5  # read by another connection, before close
+        assert (
+            stored_value(db, technical, "IdealCycleTime") == 12.5
+        )  # read by another connection, before close
         # the routes' writes wait for the file too
         assert (await s.routes.patch(CYCLE_TIME, content="13.5", headers=AUTH)).status_code == 204
         assert stored_value(db, technical, "IdealCycleTime") == 13.5
         shell = f"{API}/shells/{b64(REF.aas_id)}"
+        body = (await s.fast.get(shell)).json()
         assert (await s.fast.delete(shell, headers=AUTH)).status_code == 204
-        assert REF.aas_id not in {o.id for o in TwinPersistence(db).load()}
+        other = TwinPersistence(db)
+        assert REF.aas_id not in {o.id for o in other.load()}
+        assert REF.aas_id in other.deleted()  # the plant file must not bring it back
+        # posted again: stored, and no longer a tombstone (the writer's own record of them is kept up to date)
+        assert (await s.fast.post(f"{API}/shells", json=body, headers=AUTH)).status_code == 201
+        assert REF.aas_id in {o.id for o in other.load()}
+        assert REF.aas_id not in other.deleted()
+        assert (await s.fast.delete(shell, headers=AUTH)).status_code == 204
+        assert REF.aas_id in other.deleted()
+        other.close()
 
 
 async def test_concurrent_writes_share_transactions_and_the_last_one_wins(tmp_path: Path) -> None:

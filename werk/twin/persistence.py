@@ -138,10 +138,14 @@ class TwinPersistence:
         upserts = [row for _, row in changes if row is not None]
         now = to_micros(utcnow())
         deletes = [ident for ident, row in changes if row is None]
-        # Statements without rows are not run: each call into SQLite gives up the GIL and waits to get it back
-        # from the event loop, which is most of a small batch's time.
+        # Each call into SQLite gives up the GIL and waits to get it back from the busy event loop, which is most of
+        # a small batch's time: statements without rows are not run, and a batch of one upsert (several PATCHes of
+        # one submodel) is one statement, its own transaction (autocommit; durable when it returns).
         with self._lock:
             tombstones = self._tombstones()
+            if len(upserts) == 1 and not deletes and upserts[0][0] not in tombstones:
+                self._conn.execute(_UPSERT, upserts[0])
+                return
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 if upserts:

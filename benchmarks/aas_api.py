@@ -6,10 +6,15 @@ gunicorn, on the same environment, in the same run, over loopback.
 The peer: basyx-python-sdk 1.2.1 (``basyx.aas.adapter.http.WSGIApp``), the reference server of the SDK werk builds
 on, served by gunicorn (sync workers, one per core by default). 1.2.1 conflicts with werk's basyx 2.x, so it lives in
 a venv of its own under ``$XDG_CACHE_HOME/werk-bench`` (created on first use with ``python -m venv`` and
-``pip install basyx-python-sdk==1.2.1 gunicorn``). werk runs as it does in production: one uvicorn process.
+``pip install basyx-python-sdk==1.2.1 gunicorn``). werk runs as ``werk serve`` runs it: one uvicorn process on
+the platform's asyncio event loop (uvicorn's httptools parser), the AAS router mounted with its fast path
+(:func:`werk.api.aas_fast.mount`), and the twin persisted to a SQLite file by the platform's group-commit writer, so
+a PATCH is answered only once it is durable. basyx keeps its objects in memory and persists nothing.
 
 Data: werk's demo plant (``build_environment``) with a live sample for every bound signal, written once as AAS JSON;
 the basyx server reads that file, werk serves the same objects and resolves its live values on every read.
+``--live-hz N`` makes werk's samples change: every bound signal gets a new sample N times a second (in werk's process,
+as the platform's live values would), so reads cannot keep serving one cached answer.
 
 Operations: basyx 1.2.1 answers ``GET .../$value`` and ``PATCH .../$value`` with 501 (not implemented; its module
 docstring says so), so on the basyx side those rows measure the nearest operation it has: ``GET`` of the element (the
@@ -102,27 +107,57 @@ def write_environment(path: Path) -> None:
 # --- servers ------------------------------------------------------------------------------------------------------
 
 
-def serve_werk(env_file: Path, port: int) -> None:
-    """Entry point of the werk server subprocess: the AAS router alone, as ``werk.api.app`` mounts it."""
+def serve_werk(env_file: Path, port: int, live_hz: float = 0.0, persist: bool = True) -> None:
+    """Entry point of the werk server subprocess: the AAS router alone, as ``werk.api.app`` mounts it, over a twin
+    persisted as ``werk.twin.persistence.open_twin`` does it (``persist=False``: in memory only, as basyx keeps it)."""
+    import asyncio
+    from collections.abc import AsyncIterator
+    from contextlib import asynccontextmanager
+    from dataclasses import replace
+
     import uvicorn
     from fastapi import FastAPI
 
     from werk.api.aas import build_aas_router
+    from werk.api.aas_fast import mount
     from werk.twin import io as aas_io
+    from werk.twin.persistence import TwinPersistence
     from werk.twin.store import TwinStore
 
     loaded = aas_io.read_file(env_file)
+    persistence = TwinPersistence(env_file.with_name("werk.db"))
+    persistence.save_all(loaded.objects)
     store = TwinStore(loaded.objects)
+    if persist:
+        persistence.attach(store)
     latest = demo_samples()
-    app = FastAPI()
+
+    async def tick() -> None:
+        """New samples for every signal, as the platform's live values get them from the bus."""
+        while True:
+            await asyncio.sleep(1 / live_hz)
+            now = datetime.now(UTC)
+            for path, s in list(latest.items()):
+                number = isinstance(s.value, int | float) and not isinstance(s.value, bool)
+                value = s.value + 1 if number else s.value
+                latest[path] = replace(s, ts=now, value=value)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(tick()) if live_hz > 0 else None
+        yield
+        if task is not None:
+            task.cancel()
+
+    app = FastAPI(lifespan=lifespan)
 
     @app.get("/floor")
     async def floor() -> dict[str, float]:
         """The framework's floor: an empty async route on the same server (no AAS work at all)."""
         return {"temperature": 41.5}
 
-    app.include_router(build_aas_router(store, latest.get, tokens={TOKEN}))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    mount(app, build_aas_router(store, latest.get, tokens={TOKEN}))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, loop="asyncio")
 
 
 BASYX_APP = """
@@ -381,10 +416,18 @@ def main() -> None:
     p.add_argument("--max-requests", type=int, default=200_000, help="cap per endpoint (asyncio client only)")
     p.add_argument("--basyx-workers", type=int, default=os.cpu_count() or 2, help="gunicorn workers (cores)")
     p.add_argument("--client", choices=["auto", "wrk", "httpx"], default="auto")
+    p.add_argument(
+        "--live-hz", type=float, default=0.0, help="new werk samples per signal and second (0: none)"
+    )
+    p.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="werk does not persist its twin (as basyx): what durability costs",
+    )
     p.add_argument("--serve-werk", nargs=2, metavar=("ENV_FILE", "PORT"), help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.serve_werk:
-        serve_werk(Path(a.serve_werk[0]), int(a.serve_werk[1]))
+        serve_werk(Path(a.serve_werk[0]), int(a.serve_werk[1]), a.live_hz, not a.memory_only)
         return
 
     use_wrk = a.client == "wrk" or (a.client == "auto" and shutil.which("wrk") is not None)
@@ -392,7 +435,8 @@ def main() -> None:
     werk_ops, basyx_ops = operations()
     print(f"machine: {machine_info()}")
     print(
-        f"werk: AAS router (FastAPI) under uvicorn {_version('uvicorn')}, 1 process | "
+        f"werk: AAS router (FastAPI + fast path) under uvicorn {_version('uvicorn')}, 1 process, asyncio loop, "
+        f"{'no persistence' if a.memory_only else 'SQLite group commit'}, live samples {a.live_hz:g}/s per signal | "
         f"peer: basyx-python-sdk {BASYX_VERSION} WSGIApp under gunicorn, {a.basyx_workers} sync workers "
         f"(= cores) | load: {'wrk' if use_wrk else 'httpx/asyncio client'}, {a.connections} connections, "
         f"{a.duration:g} s per row, loopback"
@@ -404,7 +448,16 @@ def main() -> None:
         (work / "basyx_app.py").write_text(textwrap.dedent(BASYX_APP.format(env=str(env_file))))
         werk_port, basyx_port = free_port(), free_port()
         werk = subprocess.Popen(
-            [sys.executable, __file__, "--serve-werk", str(env_file), str(werk_port)],
+            [
+                sys.executable,
+                __file__,
+                "--serve-werk",
+                str(env_file),
+                str(werk_port),
+                "--live-hz",
+                str(a.live_hz),
+                *(["--memory-only"] if a.memory_only else []),
+            ],
             cwd=ROOT,
             start_new_session=True,
         )

@@ -345,3 +345,28 @@ async def test_a_write_that_could_not_be_stored_is_not_acknowledged_and_is_store
             while stored_value(db, REF.aas_id + "/submodels/TechnicalData", "IdealCycleTime") != 77.5:
                 await asyncio.sleep(0.02)
         assert (await s.fast.patch(CYCLE_TIME, content="78.5", headers=AUTH)).status_code == 204
+
+
+async def test_an_object_that_cannot_be_serialised_fails_its_write_but_not_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from werk.twin import persistence as persistence_module
+
+    db = tmp_path / "werk.db"
+    technical = REF.aas_id + "/submodels/TechnicalData"
+    rows = persistence_module.rows
+
+    def technical_data_breaks(changes: Any) -> Any:
+        if any(ident == technical for ident, _ in changes):
+            raise ValueError("basyx cannot write this")
+        return rows(changes)
+
+    with stack(db) as (s, _):
+        monkeypatch.setattr(persistence_module, "rows", technical_data_breaks)
+        assert (await s.fast.patch(CYCLE_TIME, content="55.5", headers=AUTH)).status_code == 500
+        shell = f"{API}/shells/{b64(REF.aas_id)}"
+        assert (await s.fast.delete(shell, headers=AUTH)).status_code == 204  # later writes are not held up
+        assert REF.aas_id in TwinPersistence(db).deleted()
+        monkeypatch.setattr(persistence_module, "rows", rows)
+        assert (await s.fast.patch(CYCLE_TIME, content="56.5", headers=AUTH)).status_code == 204
+        assert stored_value(db, technical, "IdealCycleTime") == 56.5

@@ -286,16 +286,24 @@ class GroupCommit:
                     return
                 batch, self._dirty = self._dirty, {}
                 upto = self._reported
+            serialised: list[tuple[str, tuple[str, str, str, int] | None]] = []
+            refused: list[str] = []
+            with self._objects_lock:  # only while reading the objects: readers wait for it
+                for ident, obj in batch.items():
+                    try:
+                        serialised += rows([(ident, obj)])
+                    except Exception:  # basyx cannot write it: retrying would fail every later batch too
+                        log.exception("twin.store.unserialisable id=%s", ident)
+                        refused.append(ident)
             try:
-                with self._objects_lock:  # only while reading the objects: readers wait for it
-                    serialised = rows(list(batch.items()))
                 self._persistence.commit(serialised)
             except Exception as exc:  # a full disk, a locked file: the requests waiting for this batch fail
                 log.exception("twin.store.failed objects=%d", len(batch))
                 error = StoreError(f"the twin's change could not be stored: {exc}")
                 with self._cond:
                     for ident, obj in batch.items():
-                        self._dirty.setdefault(ident, obj)  # a newer change of the same object wins
+                        if ident not in refused:
+                            self._dirty.setdefault(ident, obj)  # a newer change of the same object wins
                     failed = self._take_waiters(upto)
                     closing = self._closing
                 self._wake(failed, error)
@@ -308,7 +316,9 @@ class GroupCommit:
             with self._cond:
                 self._stored = upto
                 finished = self._take_waiters(upto)
-            self._wake(finished, None)
+            # a waiter cannot tell whose change was refused: all of the batch's hear of it (none is told "stored"
+            # of a change that is not)
+            self._wake(finished, StoreError(f"cannot serialise {refused} to store them") if refused else None)
 
     def _take_waiters(self, upto: int) -> list[_Waiter]:
         """Remove and return the waiters whose changes are all numbered up to ``upto`` (caller holds _cond)."""

@@ -122,15 +122,19 @@ def _value(raw: Any) -> Value:
     raise PayloadError(f"value must be a number, string or boolean, not {kind}")
 
 
+def _quality(obj: dict[str, Any]) -> Quality:
+    if "quality" not in obj:
+        return Quality.GOOD
+    raw_q = obj["quality"]
+    if not isinstance(raw_q, str) or raw_q.lower() not in _QUALITIES:
+        raise PayloadError(f"quality {raw_q!r} is not one of 'good', 'uncertain', 'bad'")
+    return _QUALITIES[raw_q.lower()]
+
+
 def _reading(obj: dict[str, Any]) -> Reading:
     if "value" not in obj:
         raise PayloadError("object has no 'value'")
-    quality = Quality.GOOD
-    if "quality" in obj:
-        raw_q = obj["quality"]
-        if not isinstance(raw_q, str) or raw_q.lower() not in _QUALITIES:
-            raise PayloadError(f"quality {raw_q!r} is not one of 'good', 'uncertain', 'bad'")
-        quality = _QUALITIES[raw_q.lower()]
+    quality = _quality(obj)
     ts = _timestamp(obj["ts"]) if obj.get("ts") is not None else None
     return Reading(_value(obj["value"]), ts, quality)
 
@@ -255,12 +259,7 @@ def decode_fields(
             ts = _timestamp(item["ts"]) if item.get("ts") is not None else None
             if ts is None and not single:
                 raise PayloadError("has no 'ts' (required in a batch)")
-            quality = Quality.GOOD
-            if "quality" in item:
-                raw_q = item["quality"]
-                if not isinstance(raw_q, str) or raw_q.lower() not in _QUALITIES:
-                    raise PayloadError(f"quality {raw_q!r} is not one of 'good', 'uncertain', 'bad'")
-                quality = _QUALITIES[raw_q.lower()]
+            quality = _quality(item)
         except PayloadError as exc:
             errors.append(f"{where}{exc}")
             continue

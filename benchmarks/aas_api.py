@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import gc
 import json
 import os
 import platform
@@ -157,6 +158,8 @@ def serve_werk(env_file: Path, port: int, live_hz: float = 0.0, persist: bool = 
         return {"temperature": 41.5}
 
     mount(app, build_aas_router(store, latest.get, tokens={TOKEN}))
+    gc.collect()  # as werk serve does before it serves (werk/cli.py)
+    gc.freeze()
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, loop="asyncio")
 
 

@@ -120,7 +120,7 @@ def serve_werk(env_file: Path, port: int, live_hz: float = 0.0, persist: bool = 
     from fastapi import FastAPI
 
     from werk.api.aas import build_aas_router
-    from werk.api.aas_fast import mount
+    from werk.api.aas_fast import FastPathApp, mount
     from werk.twin import io as aas_io
     from werk.twin.persistence import TwinPersistence
     from werk.twin.store import TwinStore
@@ -150,7 +150,7 @@ def serve_werk(env_file: Path, port: int, live_hz: float = 0.0, persist: bool = 
         if task is not None:
             task.cancel()
 
-    app = FastAPI(lifespan=lifespan)
+    app = FastPathApp(lifespan=lifespan)  # as create_app builds werk's app
 
     @app.get("/floor")
     async def floor() -> dict[str, float]:

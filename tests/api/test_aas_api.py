@@ -20,7 +20,7 @@ from fastapi import FastAPI, HTTPException, Request
 
 from tests.conftest import free_port, plant_config, running_stack, shared_data
 from werk.api.aas import build_aas_router
-from werk.api.aas_fast import mount
+from werk.api.aas_fast import FastPathApp, mount
 from werk.config import demo_config_path, load_config
 from werk.config.model import AssetRef
 from werk.core.model import Sample
@@ -65,7 +65,7 @@ def demo(
     config = load_config(demo_config_path())
     store = TwinStore(build_environment(config))
     latest: dict[str, Sample] = {}
-    app = FastAPI()
+    app = FastPathApp()  # as werk's create_app: the AAS fast path in front of FastAPI
     mount(
         app,
         build_aas_router(

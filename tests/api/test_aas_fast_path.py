@@ -18,10 +18,12 @@ import httpx
 import pytest
 from basyx.aas import model
 from fastapi import FastAPI, Request
-from starlette.types import Receive, Scope, Send
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from werk.api.aas import build_aas_router
-from werk.api.aas_fast import AasFastPath
+from werk.api.aas_fast import AasFastPath, FastPathApp, mount
 from werk.config import demo_config_path, load_config
 from werk.core.model import Sample
 from werk.twin.environment import build_environment
@@ -57,8 +59,14 @@ class Stack:
     passed_on: list[tuple[str, str]] = field(default_factory=list)
 
 
+@pytest.fixture(params=["front", "middleware"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """Where the fast path runs: in front of werk's FastPathApp, or as a plain FastAPI app's middleware."""
+    return str(request.param)
+
+
 @contextmanager
-def stack(db: Path | None = None) -> Iterator[tuple[Stack, TwinPersistence | None]]:
+def stack(db: Path | None = None, mode: str = "front") -> Iterator[tuple[Stack, TwinPersistence | None]]:
     store = TwinStore(build_environment(CONFIG))
     persistence = None
     if db is not None:
@@ -70,17 +78,31 @@ def stack(db: Path | None = None) -> Iterator[tuple[Stack, TwinPersistence | Non
         for i, path in enumerate(REF.signal_path(s) for s in sorted(REF.config.bound_signals()))
     }
     router = build_aas_router(store, latest.get, tokens={TOKEN})
-    app = FastAPI()
-    app.include_router(router)
     passed_on: list[tuple[str, str]] = []
 
-    async def spy(scope: Scope, receive: Receive, send: Send) -> None:
-        passed_on.append((scope["method"], scope["path"]))
-        await app(scope, receive, send)
+    def spied(app: ASGIApp) -> ASGIApp:
+        async def spy(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http":
+                passed_on.append((scope["method"], scope["path"]))
+            await app(scope, receive, send)
+
+        return spy
+
+    served: ASGIApp
+    if mode == "front":  # as werk's create_app: what the fast path passes on meets FastAPI's middleware stack
+        front = FastPathApp()
+        mount(front, router)
+        build = front.build_middleware_stack
+        front.build_middleware_stack = lambda: spied(build())  # type: ignore[method-assign]
+        served = front
+    else:  # as mount does it in a plain FastAPI app, with the spy between the fast path and the routes
+        plain = FastAPI()
+        plain.include_router(router)
+        served = AasFastPath(spied(plain), router)
 
     routes_only = FastAPI()
     routes_only.include_router(build_aas_router(store, latest.get, tokens={TOKEN}))
-    fast = httpx.AsyncClient(transport=httpx.ASGITransport(app=AasFastPath(spy, router)), base_url="http://w")
+    fast = httpx.AsyncClient(transport=httpx.ASGITransport(app=served), base_url="http://w")
     routes = httpx.AsyncClient(transport=httpx.ASGITransport(app=routes_only), base_url="http://w")
     try:
         yield Stack(store, latest, fast, routes, passed_on), persistence
@@ -110,8 +132,8 @@ HOT_READS = [
 ]
 
 
-async def test_hot_reads_skip_fastapi_and_answer_as_the_routes() -> None:
-    with stack() as (s, _):
+async def test_hot_reads_skip_fastapi_and_answer_as_the_routes(mode: str) -> None:
+    with stack(mode=mode) as (s, _):
         for url in HOT_READS:
             fast = await s.fast.get(url)
             assert fast.status_code == 200, (url, fast.text)
@@ -139,15 +161,15 @@ async def test_hot_reads_skip_fastapi_and_answer_as_the_routes() -> None:
         f"{API}/no-such-path",
     ],
 )
-async def test_everything_else_is_passed_to_the_routes(url: str) -> None:
-    with stack() as (s, _):
+async def test_everything_else_is_passed_to_the_routes(url: str, mode: str) -> None:
+    with stack(mode=mode) as (s, _):
         fast = await s.fast.get(url)
         same_answer(fast, await s.routes.get(url))
         assert s.passed_on == [("GET", url.split("?")[0])]
 
 
-async def test_reads_show_a_new_sample_and_an_acknowledged_write_at_once() -> None:
-    with stack() as (s, _):
+async def test_reads_show_a_new_sample_and_an_acknowledged_write_at_once(mode: str) -> None:
+    with stack(mode=mode) as (s, _):
         path = REF.signal_path("temperature")
         for url in HOT_READS:  # every view made and kept
             await s.fast.get(url)
@@ -191,9 +213,9 @@ async def test_reads_show_a_new_sample_and_an_acknowledged_write_at_once() -> No
     ],
 )
 async def test_a_patch_the_fast_path_does_not_take_is_the_routes(
-    url: str, body: str, headers: dict[str, str], status: int
+    url: str, body: str, headers: dict[str, str], status: int, mode: str
 ) -> None:
-    with stack() as (s, _):
+    with stack(mode=mode) as (s, _):
         before = (await s.routes.get(TECHNICAL)).content
         fast = await s.fast.patch(url, content=body, headers=headers)
         assert fast.status_code == status, fast.text
@@ -203,7 +225,7 @@ async def test_a_patch_the_fast_path_does_not_take_is_the_routes(
         same_answer(fast, await s.routes.patch(url, content=body, headers=headers))
 
 
-async def test_an_overridden_write_guard_is_the_routes_business() -> None:
+async def test_an_overridden_write_guard_is_the_routes_business(mode: str) -> None:
     store = TwinStore(build_environment(CONFIG))
     called: list[str] = []
 
@@ -212,10 +234,9 @@ async def test_an_overridden_write_guard_is_the_routes_business() -> None:
         raise RuntimeError("overridden: FastAPI does not call it, and neither may the fast path")
 
     router = build_aas_router(store, lambda path: None, require_writer=nobody)
-    app = FastAPI()
-    app.include_router(router)
+    app = FastPathApp() if mode == "front" else FastAPI()
+    mount(app, router)
     app.dependency_overrides[nobody] = lambda: None
-    app.add_middleware(AasFastPath, router=router)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://w") as client:
         r = await client.patch(CYCLE_TIME, content="40.5", headers={"Content-Type": "application/json"})
     assert r.status_code == 204
@@ -224,8 +245,24 @@ async def test_an_overridden_write_guard_is_the_routes_business() -> None:
         assert (await client.get(CYCLE_TIME)).json() == {"IdealCycleTime": 40.5}
 
 
-async def test_a_read_while_a_writer_holds_the_lock_waits_for_it_off_the_loop() -> None:
-    with stack() as (s, _):
+async def test_middleware_of_the_app_wraps_the_fast_paths_answers(mode: str) -> None:
+    """CORS added to werk's app, before or after the AAS router: the fast path goes behind it."""
+    store = TwinStore(build_environment(CONFIG))
+    app = FastPathApp() if mode == "front" else FastAPI()
+    app.add_middleware(CORSMiddleware, allow_origins=["http://dashboard"])
+    mount(app, build_aas_router(store, lambda path: None, tokens={TOKEN}))
+    app.add_middleware(GZipMiddleware, minimum_size=10)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://w") as client:
+        r = await client.get(
+            f"{API}/shells", headers={"Origin": "http://dashboard", "Accept-Encoding": "gzip"}
+        )
+    assert r.status_code == 200 and r.json()["result"]
+    assert r.headers["access-control-allow-origin"] == "http://dashboard"
+    assert r.headers["content-encoding"] == "gzip"
+
+
+async def test_a_read_while_a_writer_holds_the_lock_waits_for_it_off_the_loop(mode: str) -> None:
+    with stack(mode=mode) as (s, _):
         held = threading.Event()
 
         def writer() -> None:  # another thread: the store's lock is reentrant
@@ -272,10 +309,10 @@ def stored_value(db: Path, submodel_id: str, id_short: str) -> Any:
     return walk(sm.submodel_element)
 
 
-async def test_an_acknowledged_write_is_in_the_file(tmp_path: Path) -> None:
+async def test_an_acknowledged_write_is_in_the_file(tmp_path: Path, mode: str) -> None:
     db = tmp_path / "werk.db"
     technical = REF.aas_id + "/submodels/TechnicalData"
-    with stack(db) as (s, _):
+    with stack(db, mode) as (s, _):
         assert (await s.fast.patch(CYCLE_TIME, content="12.5", headers=AUTH)).status_code == 204
         assert (
             stored_value(db, technical, "IdealCycleTime") == 12.5
@@ -298,9 +335,9 @@ async def test_an_acknowledged_write_is_in_the_file(tmp_path: Path) -> None:
         other.close()
 
 
-async def test_concurrent_writes_share_transactions_and_the_last_one_wins(tmp_path: Path) -> None:
+async def test_concurrent_writes_share_transactions_and_the_last_one_wins(tmp_path: Path, mode: str) -> None:
     db = tmp_path / "werk.db"
-    with stack(db) as (s, persistence):
+    with stack(db, mode) as (s, persistence):
         assert persistence is not None
         commits = 0
         commit = persistence.commit
@@ -322,11 +359,11 @@ async def test_concurrent_writes_share_transactions_and_the_last_one_wins(tmp_pa
 
 
 async def test_a_write_that_could_not_be_stored_is_not_acknowledged_and_is_stored_later(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
     monkeypatch.setattr(GroupCommit, "RETRY_S", 0.05)
     db = tmp_path / "werk.db"
-    with stack(db) as (s, persistence):
+    with stack(db, mode) as (s, persistence):
         assert persistence is not None
         commit = persistence.commit
         failures = 0
@@ -348,7 +385,7 @@ async def test_a_write_that_could_not_be_stored_is_not_acknowledged_and_is_store
 
 
 async def test_an_object_that_cannot_be_serialised_fails_its_write_but_not_the_others(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
     from werk.twin import persistence as persistence_module
 
@@ -361,7 +398,7 @@ async def test_an_object_that_cannot_be_serialised_fails_its_write_but_not_the_o
             raise ValueError("basyx cannot write this")
         return rows(changes)
 
-    with stack(db) as (s, _):
+    with stack(db, mode) as (s, _):
         monkeypatch.setattr(persistence_module, "rows", technical_data_breaks)
         assert (await s.fast.patch(CYCLE_TIME, content="55.5", headers=AUTH)).status_code == 500
         shell = f"{API}/shells/{b64(REF.aas_id)}"

@@ -20,6 +20,7 @@ from werk import __version__
 from werk.api.aas import PROFILES as REPOSITORY_PROFILES
 from werk.api.aas import build_aas_router
 from werk.api.aas_discovery import build_discovery_router
+from werk.api.aas_fast import FastPathApp
 from werk.api.aas_fast import mount as mount_aas_api
 from werk.api.aas_packages import build_package_router
 from werk.api.aas_registry import build_registry_router
@@ -88,7 +89,7 @@ def _time_range(start: datetime | None, end: datetime | None, minutes: float) ->
 
 
 def create_app(platform: Platform) -> FastAPI:
-    app = FastAPI(
+    app = FastPathApp(
         title="werk",
         version=__version__,
         description="Industrie 4.0 platform: plant, assets, signals, history and live stream.",

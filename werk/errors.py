@@ -34,3 +34,8 @@ class AasError(WerkError):
 
 class ModelFileError(WerkError):
     """A model file is unreadable, corrupt, truncated or for another feature set; the message names the file."""
+
+
+class WriteRefused(WerkError):
+    """A write to a machine that the plant file does not allow (a read-only signal, a connector that cannot
+    write); nothing was sent."""

@@ -38,8 +38,13 @@ def test_machinery_names_come_from_the_companion_spec() -> None:
         "Maintenance",
     }
     assert borrowed <= names, borrowed - names
-    # werk's own folders: Monitoring (named as in OPC 40501 Machine Tools, not in these NodeSets) and EnergyMeter
-    assert {folder for folder, _, _ in NODE_LAYOUT.values()} - names == {"Monitoring", "EnergyMeter"}
+    # werk's own folders: Monitoring (named as in OPC 40501 Machine Tools, not in these NodeSets), EnergyMeter, and
+    # Setpoints (what a client may write: the feed override)
+    assert {folder for folder, _, _ in NODE_LAYOUT.values()} - names == {
+        "Monitoring",
+        "EnergyMeter",
+        "Setpoints",
+    }
 
 
 async def test_server_serves_identification_and_live_values(tmp_path: Path) -> None:

@@ -15,8 +15,10 @@ interface, all from Part 2 "HTTP/REST API":
   id or path, 409 for an id that exists already.
 
 Writes (POST, PUT, PATCH, DELETE) need a bearer token; reads are open, because werk serves on loopback by default.
-Properties bound to signals (:mod:`werk.twin.live`) show the live value on every read and refuse writes of their
-value: werk has no write-back to machines yet.
+Properties bound to signals (:mod:`werk.twin.live`) show the live value on every read. ``PATCH .../$value`` of one
+bound to a single signal writes the value to the machine through its connector when the router has a
+``write_signal`` and the plant file lists the signal as writable (409 otherwise, 502 when the machine refuses); the
+property then shows what the machine reports back. Every such write is audited by ``write_signal``.
 
 One werk extension, outside the standard paths' semantics: ``POST {prefix}/werk/import`` loads a whole JSON, XML or
 AASX environment all or nothing (the standard has no such operation outside the AASX file server).
@@ -32,8 +34,10 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Collection, Coroutine
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
+from anyio import from_thread
 from basyx.aas import model
 from basyx.aas.model.concept import ConceptDescription
 from fastapi import APIRouter, Body, Depends, Request, Response
@@ -45,10 +49,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from werk.api.aas_views import ReadCache
-from werk.errors import AasError
+from werk.core.model import Value
+from werk.errors import AasError, ConnectorError, WriteRefused
 from werk.twin import formats
 from werk.twin import io as aas_io
-from werk.twin.live import LiveValue, bound_path, bound_properties, element_container, refresh
+from werk.twin.environment import UNS_QUALIFIER_TYPE
+from werk.twin.live import LiveValue, binding, bound_path, bound_properties, element_container, refresh
 from werk.twin.store import TwinStore
 
 log = logging.getLogger(__name__)
@@ -248,6 +254,10 @@ Body_ = Annotated[Any, Body()]
 # --- the router -------------------------------------------------------------------------------------------------
 
 
+WriteSignal = Callable[[str, Value, str], Coroutine[Any, Any, None]]
+"""Write a value to the machine behind a UNS path, on behalf of a named user (``Platform.write_signal``)."""
+
+
 class AasRouter(APIRouter):
     """The API's router, with what :class:`werk.api.aas_fast.AasFastPath` needs to answer as its routes do."""
 
@@ -265,6 +275,7 @@ def build_aas_router(
     require_writer: Callable[..., Any] | None = None,
     prefix: str = API_PREFIX,
     profiles: Collection[str] = PROFILES,
+    write_signal: WriteSignal | None = None,
 ) -> AasRouter:
     """The Part 2 API over ``store``; bound Properties read ``live_value(uns_path)``.
 
@@ -935,10 +946,22 @@ def build_aas_router(
                     )
                 ):
                     value = payload[el.id_short]  # the {idShort: value} form of GET $value
-                try:
-                    set_value(el, value)
-                finally:  # a collection's values set before one that does not fit stay set
-                    store.changed(sm, values_only=True)
+                target = machine_target(el, value)
+                if target is None:
+                    try:
+                        set_value(el, value)
+                    finally:  # a collection's values set before one that does not fit stay set
+                        store.changed(sm, values_only=True)
+                    return no_content()
+            # a write to the machine, outside the twin's lock: the connector may take a while
+            assert write_signal is not None
+            user = getattr(request.state, "user", None)
+            try:
+                from_thread.run(write_signal, *target, getattr(user, "name", "token holder"))
+            except WriteRefused as exc:
+                raise ApiError(409, str(exc)) from None
+            except ConnectorError as exc:
+                raise ApiError(502, f"the machine did not take the value: {exc}") from None
             return no_content()
 
         @router.delete(el_base + "/{path}", dependencies=writer)
@@ -953,6 +976,28 @@ def build_aas_router(
                 container.remove(el)
                 store.changed(sm)
             return no_content()
+
+    def machine_target(el: model.SubmodelElement, value: Any) -> tuple[str, Value] | None:
+        """(signal, machine value) when PATCH $value of ``el`` is a write to a machine; None for a plain value."""
+        b = binding(el)
+        if b is None or write_signal is None:
+            return None  # set_value refuses bound properties when werk cannot write to machines
+        assert isinstance(el, model.Property)
+        if b.kind != UNS_QUALIFIER_TYPE or len(b.paths) != 1:
+            raise ApiError(
+                409, f"{el.id_short!r} is derived from signals ({' '.join(b.paths)}); not writable"
+            )
+        probe = model.Property("probe", el.value_type)
+        try:
+            formats.apply_value(probe, value)  # the same checks as any Property's value
+        except AasError as exc:
+            raise ApiError(400, f"{el.id_short!r}: {exc}") from None
+        typed = float(probe.value) if isinstance(probe.value, Decimal) else probe.value
+        if not isinstance(typed, bool | int | float | str):
+            raise ApiError(400, f"{el.id_short!r}: werk writes numbers, booleans and text, not {typed!r}")
+        if b.scale != 1.0 and isinstance(typed, int | float) and not isinstance(typed, bool):
+            typed = typed / b.scale  # the property shows signal x scale; the machine takes the signal's unit
+        return b.paths[0], typed
 
     def set_value(el: model.SubmodelElement, value: Any) -> None:
         bound = [p for _, p in bound_properties(el)]

@@ -220,6 +220,7 @@ def create_app(platform: Platform) -> FastAPI:
         platform.live.latest.get,
         require_writer=supervisor,
         profiles=[*REPOSITORY_PROFILES, *SERVICE_PROFILES],
+        write_signal=platform.write_signal,
     )
     # the busiest AAS reads and value writes skip FastAPI's per-request machinery (same answers, werk.api.aas_fast)
     mount_aas_api(app, aas)

@@ -64,6 +64,7 @@ class Authenticator:
                 )
             if ROLE_RANK[user.role] < ROLE_RANK[role]:
                 raise HTTPException(403, f"user {user.name!r} has role {user.role!r}; this needs {role!r}")
+            request.state.user = user  # for routes that record who did it (audit)
             return user
 
         return dependency

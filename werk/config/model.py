@@ -267,12 +267,22 @@ class SourceBinding(_Strict):
     connector: Name
     root: str = ""
     signals: dict[str, str] = Field(min_length=1)
+    writable: list[str] = Field(default_factory=list)
+    """Signals werk may write back to the machine (a setpoint, an override), by a supervisor through the twin's
+    API; every other signal is read-only. Writing needs a connector that can write (OPC UA)."""
 
     @field_validator("signals")
     @classmethod
     def _signal_names(cls, v: dict[str, str]) -> dict[str, str]:
         _check_names(dict(v), "signal")
         return v
+
+    @model_validator(mode="after")
+    def _writable_are_bound(self) -> SourceBinding:
+        unknown = [w for w in self.writable if w not in self.signals]
+        if unknown:
+            raise ValueError(f"writable names {unknown}, which this binding's signals do not list")
+        return self
 
 
 # --- the virtual factory --------------------------------------------------------------------------------------

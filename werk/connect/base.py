@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, cast
+from typing import Protocol, cast, runtime_checkable
 
 from werk.core.model import Quality, Sample, Value, utcnow
 
@@ -48,6 +48,13 @@ class Connector(Protocol):
         """Batches of samples until cancelled. Never ends on a lost connection: it reconnects, and while the source
         is away it yields one batch marking every bound signal BAD."""
         ...
+
+
+@runtime_checkable
+class WritableConnector(Connector, Protocol):
+    """A connector that can write a value back to the signal's source (raises ConnectorError when it can't)."""
+
+    async def write(self, path: str, value: Value) -> None: ...
 
 
 class SignalLedger:

@@ -264,6 +264,8 @@ class OpcUaConnector(SessionConnector):
         self.status = ConnectorStatus(name=name, type="opcua", endpoint=config.endpoint)
         super().__init__()
         self.monitored = 0  # items the server accepted in the current session
+        self._client: Client | None = None  # the current session, for writes
+        self._node_of: dict[str, ua.NodeId] = {}  # UNS path -> NodeId in the current session
         self.monitor_calls = 0  # CreateMonitoredItems requests sent in the current session
 
     def _reconnect_settings(self) -> tuple[float, float]:
@@ -283,11 +285,36 @@ class OpcUaConnector(SessionConnector):
             await self._configure(client)
             await client.connect()
             inbox = await self._subscribe(client)
+            self._client = client
             self._up(security=self.config.security_policy, items=self.monitored)
             async for batch in self._batches(client, inbox):
                 yield batch
         finally:
+            self._client = None
             await self._disconnect(client)
+
+    async def write(self, path: str, value: Value) -> None:
+        """Write ``value`` to the node that feeds ``path``, as the node's own data type (Part 4, 5.10.4 Write).
+
+        The plant file decides which signals may be written; this only says whether the server took it. The new
+        value comes back through the subscription like any other change, so werk shows what the machine holds.
+        """
+        client, nid = self._client, self._node_of.get(path)
+        if client is None:
+            raise ConnectorError(f"{self.name}: not connected to {self.config.endpoint}; nothing was written")
+        if nid is None:
+            raise ConnectorError(f"{self.name}: {path} is not a signal of this server")
+        node = client.get_node(nid)
+        try:
+            vtype = await node.read_data_type_as_variant_type()
+            await node.write_value(ua.DataValue(ua.Variant(_as_variant(value, vtype), vtype)))
+        except ua.UaStatusCodeError as exc:
+            raise ConnectorError(
+                f"{self.name}: the server refused the write to {nid.to_string()}: {exc}"
+            ) from None
+        except (ValueError, TypeError) as exc:
+            raise ConnectorError(f"{self.name}: {value!r} does not fit {vtype.name}: {exc}") from None
+        log.info("opcua.write connector=%s node=%s path=%s value=%r", self.name, nid.to_string(), path, value)
 
     @staticmethod
     async def _disconnect(client: Client) -> None:
@@ -377,6 +404,7 @@ class OpcUaConnector(SessionConnector):
     async def _subscribe(self, client: Client) -> _Inbox:
         self.status.bad_bindings.clear()
         nodes = await self._resolve(client)
+        self._node_of = {path: nid for nid, path in nodes.items()}
         cfg = self.config
         inbox = _Inbox(self.status)
         params = ua.CreateSubscriptionParameters(
@@ -446,3 +474,22 @@ class OpcUaConnector(SessionConnector):
             if inbox.pending:
                 batch, inbox.pending = inbox.pending, []
                 yield batch
+
+
+def _as_variant(value: Value, vtype: ua.VariantType) -> Value:
+    """A JSON-ish value as the Python type asyncua encodes for ``vtype``; ValueError when it does not fit."""
+    if vtype == ua.VariantType.Boolean:
+        if not isinstance(value, bool):
+            raise ValueError("not a boolean")
+        return value
+    if vtype in (ua.VariantType.Float, ua.VariantType.Double):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError("not a number")
+        return float(value)
+    if vtype.name.startswith(("Int", "UInt", "SByte", "Byte")) and vtype != ua.VariantType.ByteString:
+        if isinstance(value, bool) or not isinstance(value, int | float) or float(value) != int(value):
+            raise ValueError("not a whole number")
+        return int(value)
+    if vtype == ua.VariantType.String:
+        return str(value)
+    raise ValueError(f"werk does not write {vtype.name} values")

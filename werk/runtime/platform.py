@@ -16,8 +16,10 @@ from werk.apps.oee.app import OeeApp
 from werk.bus.memory import MemoryBus
 from werk.config.model import WerkConfig
 from werk.connect import Connector, build_connectors
+from werk.connect.base import WritableConnector
 from werk.core.lifecycle import cancel_within, stop_within
-from werk.core.model import utcnow
+from werk.core.model import Event, Value, utcnow
+from werk.errors import ConnectorError, WriteRefused
 from werk.runtime.historian_writer import HistorianWriter
 from werk.runtime.live import LiveValues
 from werk.runtime.spool import Spool
@@ -55,6 +57,13 @@ class Platform:
             self.apps.append(self.maintenance)
         self.live = LiveValues()
         self.spools: dict[str, Spool] = {}
+        # UNS path -> connector name, for the signals the plant file lets werk write back to the machine
+        self._writable = {
+            ref.signal_path(sig): b.connector
+            for ref in config.assets()
+            for b in ref.config.bindings()
+            for sig in b.writable
+        }
         self.writer: HistorianWriter | None = None
         self.purged = 0
         self._tasks: list[asyncio.Task[None]] = []
@@ -99,6 +108,43 @@ class Platform:
     def _crashed(task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
             log.error("task.crashed task=%s error=%r", task.get_name(), task.exception())
+
+    async def write_signal(self, path: str, value: Value, user: str) -> None:
+        """Write a value back to the machine behind ``path``, if the plant file allows it; every attempt that
+        reaches the machine is an ``audit`` event (who, what, the value before, the outcome).
+
+        Raises WriteRefused (read-only signal, connector that cannot write: nothing sent) or ConnectorError (the
+        connector or the machine refused it). The machine's new value comes back through the connector.
+        """
+        name = self._writable.get(path)
+        if name is None:
+            raise WriteRefused(
+                f"{path} is read-only: list it under 'writable' in its binding in the plant file"
+            )
+        conn = next(c for c in self.connectors if c.name == name)
+        if not isinstance(conn, WritableConnector):
+            raise WriteRefused(f"connector {name!r} ({conn.status.type}) cannot write to its source")
+        before = self.live.latest.get(path)
+        data: dict[str, Any] = {
+            "action": "write",
+            "signal": path,
+            "value": value,
+            "before": before.value if before is not None else None,
+            "user": user,
+            "connector": name,
+        }
+        try:
+            await conn.write(path, value)
+        except ConnectorError as exc:
+            data["result"] = f"failed: {exc}"
+            raise
+        else:
+            data["result"] = "written"
+        finally:
+            log.info(
+                "audit.write user=%s signal=%s value=%r result=%s", user, path, value, data.get("result")
+            )
+            await self.bus.publish_events([Event("audit", path.rsplit("/", 1)[0], utcnow(), data)])
 
     async def _pump(self, connector: Connector) -> None:
         spool = self.spools.get(connector.name)

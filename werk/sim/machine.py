@@ -82,6 +82,7 @@ class MachineModel:
     _pressure: float = 7.0
     _forced: str | None = None
     product: str = ""
+    feed_override: float = 100.0  # percent of programmed feed: a setpoint an operator may write (OPC UA)
     _values: dict[str, float | int | str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -117,7 +118,7 @@ class MachineModel:
             self._enter("fault", self.rng.uniform(60, 240), self._forced)
             self._forced = None
         elif self.state == "running":
-            self._cycle_pos += dt
+            self._cycle_pos += dt * self.feed_override / 100.0
             if self._cycle_pos >= self._cycle_len:
                 self._finish_cycle()
         else:
@@ -212,6 +213,8 @@ class MachineModel:
         }
         if self.cfg.products:
             v["product"] = self.product
+        if self.cfg.model != "compressor":
+            v["feed_override"] = self.feed_override
         if rpm:
             v["spindle_speed"] = round(rpm * (1 + r.gauss(0, 0.005)), 1) if running else 0.0
         if extra == "force":
@@ -236,6 +239,8 @@ def signal_names(model: str, *, products: bool = False) -> list[str]:
     if products:
         base.append("product")
     base += ["load", "temperature", "vibration", "power", "energy"]
+    if model != "compressor":
+        base.append("feed_override")
     _, rpm, extra = _PROFILE[model]
     if rpm:
         base.append("spindle_speed")

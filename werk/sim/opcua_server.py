@@ -50,7 +50,10 @@ NODE_LAYOUT: dict[str, tuple[str, str, ua.VariantType]] = {
     "pressure": ("Monitoring", "Pressure", ua.VariantType.Double),
     "power": ("EnergyMeter", "ActivePower", ua.VariantType.Double),
     "energy": ("EnergyMeter", "ActiveEnergy", ua.VariantType.Double),
+    "feed_override": ("Setpoints", "FeedOverride", ua.VariantType.Double),
 }
+#: signals a client may write; the simulator reads them back before every tick (percent, clamped to the range)
+WRITABLE: dict[str, tuple[float, float]] = {"feed_override": (10.0, 150.0)}
 
 
 def node_name(asset: str, signal: str) -> str:
@@ -70,6 +73,7 @@ class SimOpcUaServer:
         self.server = Server()
         self.ns = 0
         self._nodes: dict[tuple[str, str], tuple[ua.NodeId, ua.VariantType]] = {}
+        self._writable: list[tuple[str, str]] = []
         self._task: asyncio.Task[None] | None = None
         self._fixed_start = start is not None
         self.modbus: Any = None
@@ -158,8 +162,20 @@ class SimOpcUaServer:
                 parent = folders[folder]
                 nid = ua.NodeId(node_name(a.name, sig), ns)
                 initial = ua.Variant("" if vtype == ua.VariantType.String else 0, vtype)
-                await parent.add_variable(nid, ua.QualifiedName(browse, ns), initial)  # type: ignore[attr-defined]
+                var = await parent.add_variable(nid, ua.QualifiedName(browse, ns), initial)  # type: ignore[attr-defined]
                 self._nodes[(a.name, sig)] = (nid, vtype)
+                if sig in WRITABLE:
+                    await var.set_writable()
+                    self._writable.append((a.name, sig))
+
+    def _read_setpoints(self) -> None:
+        """What clients wrote to the writable nodes becomes the machines' setpoints for the next tick."""
+        for asset, sig in self._writable:
+            nid, _ = self._nodes[(asset, sig)]
+            value = self.server.read_attribute_value(nid).Value.Value
+            if isinstance(value, int | float):
+                low, high = WRITABLE[sig]
+                setattr(self.factory.assets[asset].model, sig, min(high, max(low, float(value))))
 
     async def _write_all(self, changes: list[tuple[str, str, float | int | str]], ts: datetime) -> None:
         for asset, sig, val in changes:
@@ -178,6 +194,7 @@ class SimOpcUaServer:
             delay = due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
+            self._read_setpoints()
             changes = self.factory.step()
             await self._write_all(changes, self.factory.now)
             if self.shdr is not None:

@@ -89,7 +89,7 @@ def error_body(status: int, text: str, details: Collection[str] = ()) -> dict[st
     return {"messages": messages}
 
 
-def _error_response(
+def error_response(
     status: int, text: str, details: Collection[str] = (), headers: Any = None
 ) -> JSONResponse:
     return JSONResponse(error_body(status, text, details), status_code=status, headers=headers)
@@ -98,7 +98,7 @@ def _error_response(
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-class _AasRoute(APIRoute):
+class AasRoute(APIRoute):
     """Turns every failure inside a route (including FastAPI's own request validation and auth dependencies) into
     a Part 2 Result body, so clients of this router never see FastAPI's ``{"detail": ...}`` shape.
 
@@ -119,18 +119,18 @@ class _AasRoute(APIRoute):
                     await after_write()
                 return response
             except ApiError as exc:
-                return _error_response(exc.status, exc.text, headers=exc.headers)
+                return error_response(exc.status, exc.text, headers=exc.headers)
             except AasError as exc:
-                return _error_response(400, str(exc), exc.problems)
+                return error_response(400, str(exc), exc.problems)
             except RequestValidationError as exc:
-                return _error_response(400, f"malformed request: {exc.errors()}")
+                return error_response(400, f"malformed request: {exc.errors()}")
             except StarletteHTTPException as exc:
-                return _error_response(exc.status_code, str(exc.detail), headers=exc.headers)
+                return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
             except (
                 Exception
             ) as exc:  # a bug, not a bad request: logged with its traceback, answered in spec shape
                 log.exception("aas.api.error path=%s", request.url.path)
-                return _error_response(500, f"internal error ({type(exc).__name__}); see the server log")
+                return error_response(500, f"internal error ({type(exc).__name__}); see the server log")
 
         return handler
 
@@ -236,7 +236,7 @@ def _bool(value: str | None, name: str, default: bool) -> bool:
     raise ApiError(400, f"{name} {value!r} must be 'true' or 'false'")
 
 
-def _paged(
+def paged(
     items: list[Any], limit: str | None, cursor: str | None, render: Callable[[Any], Any]
 ) -> JSONResponse:
     """One page of ``items`` and the cursor of the next, if any (Part 2 "Pagination")."""
@@ -285,7 +285,7 @@ def build_aas_router(
     the app as well to serve the busiest operations without FastAPI's per-request machinery.
     """
 
-    class Route(_AasRoute):
+    class Route(AasRoute):
         after_write = store.synced
 
     guard = require_writer or bearer_writer(tokens)
@@ -488,14 +488,14 @@ def build_aas_router(
     ) -> Response:
         if not request.scope["query_string"]:
             return await read(lambda: _json(cache.all_shells_body()))
-        return await read(lambda: _paged(shells_filtered(request), limit, cursor, jsonable))
+        return await read(lambda: paged(shells_filtered(request), limit, cursor, jsonable))
 
     @router.get("/shells/$reference")
     def get_all_shells_reference(
         request: Request, limit: str | None = None, cursor: str | None = None
     ) -> JSONResponse:
         with lock:
-            return _paged(shells_filtered(request), limit, cursor, _identifiable_reference)
+            return paged(shells_filtered(request), limit, cursor, _identifiable_reference)
 
     @router.post("/shells", dependencies=writer)
     def post_shell(payload: Body_) -> JSONResponse:
@@ -552,7 +552,7 @@ def build_aas_router(
     def get_submodel_refs(aas_id: str, limit: str | None = None, cursor: str | None = None) -> JSONResponse:
         with lock:
             refs = sorted(shell_or_404(aas_id).submodel, key=_ref_value)
-            return _paged(refs, limit, cursor, aas_io.to_jsonable)
+            return paged(refs, limit, cursor, aas_io.to_jsonable)
 
     @router.post("/shells/{aas_id}/submodel-refs", dependencies=writer)
     def post_submodel_ref(aas_id: str, payload: Body_) -> JSONResponse:
@@ -611,7 +611,7 @@ def build_aas_router(
     ) -> JSONResponse:
         lv, ex = _level(level), _extent(extent)
         with lock:
-            return _paged(
+            return paged(
                 submodels_filtered(request), limit, cursor, lambda s: formats.normal(live(s), lv, ex)
             )
 
@@ -620,7 +620,7 @@ def build_aas_router(
         request: Request, limit: str | None = None, cursor: str | None = None
     ) -> JSONResponse:
         with lock:
-            return _paged(submodels_filtered(request), limit, cursor, formats.metadata)
+            return paged(submodels_filtered(request), limit, cursor, formats.metadata)
 
     @router.get("/submodels/$value")
     def get_all_submodels_value(
@@ -633,7 +633,7 @@ def build_aas_router(
         _level(level)
         ex = _extent(extent)
         with lock:
-            return _paged(
+            return paged(
                 submodels_filtered(request),
                 limit,
                 cursor,
@@ -645,7 +645,7 @@ def build_aas_router(
         request: Request, limit: str | None = None, cursor: str | None = None
     ) -> JSONResponse:
         with lock:
-            return _paged(submodels_filtered(request), limit, cursor, _identifiable_reference)
+            return paged(submodels_filtered(request), limit, cursor, _identifiable_reference)
 
     @router.get("/submodels/$path")
     def get_all_submodels_path(
@@ -654,7 +654,7 @@ def build_aas_router(
         _level(level)
         with lock:
             # one path per submodel, its idShort: paths of elements are per submodel ({id}/$path)
-            return _paged(
+            return paged(
                 submodels_filtered(request),
                 limit,
                 cursor,
@@ -781,7 +781,7 @@ def build_aas_router(
             with lock:
                 sm = live(sm_of(request))
                 assert isinstance(sm, model.Submodel)
-                return _paged(list(sm.submodel_element), limit, cursor, lambda e: formats.normal(e, lv, ex))
+                return paged(list(sm.submodel_element), limit, cursor, lambda e: formats.normal(e, lv, ex))
 
         @router.get(el_base + "/$metadata")
         def get_all_elements_metadata(
@@ -793,7 +793,7 @@ def build_aas_router(
                     for e in sm_of(request).submodel_element
                     if not isinstance(e, model.Capability | model.Operation)
                 ]
-                return _paged(els, limit, cursor, formats.metadata)
+                return paged(els, limit, cursor, formats.metadata)
 
         @router.get(el_base + "/$value")
         def get_all_elements_value(
@@ -811,7 +811,7 @@ def build_aas_router(
                 els = [
                     e for e in sm.submodel_element if not isinstance(e, model.Capability | model.Operation)
                 ]
-                return _paged(els, limit, cursor, lambda e: formats.value_only(e, ex))
+                return paged(els, limit, cursor, lambda e: formats.value_only(e, ex))
 
         @router.get(el_base + "/$reference")
         def get_all_elements_reference(
@@ -819,7 +819,7 @@ def build_aas_router(
         ) -> JSONResponse:
             with lock:
                 sm = sm_of(request)
-                return _paged(
+                return paged(
                     list(sm.submodel_element),
                     limit,
                     cursor,
@@ -835,7 +835,7 @@ def build_aas_router(
                 sm = sm_of(request)
                 # paged by path, not by top-level element: a page of n holds n paths
                 paths = list(formats.id_short_paths(sm, level=lv))
-                return _paged(paths, limit, cursor, lambda p: p)
+                return paged(paths, limit, cursor, lambda p: p)
 
         @router.post(el_base, dependencies=writer)
         def post_element(request: Request, payload: Body_) -> JSONResponse:
@@ -1050,7 +1050,7 @@ def build_aas_router(
     ) -> JSONResponse:
         with lock:
             cds = [c for c in store.all(ConceptDescription) if idShort is None or c.id_short == idShort]
-            return _paged(cds, limit, cursor, jsonable)
+            return paged(cds, limit, cursor, jsonable)
 
     @router.post("/concept-descriptions", dependencies=writer)
     def post_cd(payload: Body_) -> JSONResponse:

@@ -21,7 +21,7 @@ from basyx.aas import model
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from werk.api.aas import API_PREFIX, ApiError, Body_, _AasRoute, _paged, b64url_decode
+from werk.api.aas import API_PREFIX, AasRoute, ApiError, Body_, b64url_decode, paged
 from werk.api.aas_services import created, no_content, refuse_other_methods, writer_dependency
 from werk.errors import AasError
 from werk.twin import io as aas_io
@@ -40,7 +40,7 @@ def build_discovery_router(
 ) -> APIRouter:
     """Discovery over ``twin`` (werk's own shells) and ``services`` (posted links); ``require_writer`` guards
     writes, as in :func:`werk.api.aas.build_aas_router`."""
-    router = APIRouter(prefix=prefix, route_class=_AasRoute, tags=["AAS discovery (IDTA-01002-3-0)"])
+    router = APIRouter(prefix=prefix, route_class=AasRoute, tags=["AAS discovery (IDTA-01002-3-0)"])
     writer = writer_dependency(tokens, require_writer)
 
     def own_links(ident: str) -> list[dict[str, Any]] | None:
@@ -80,7 +80,7 @@ def build_discovery_router(
             if all(k in linked for k in keys):
                 ids.append(aas_id)
         ids += [aas_id for aas_id, linked in posted.items() if all(k in linked for k in keys)]
-        return _paged(ids, limit, cursor, lambda i: i)
+        return paged(ids, limit, cursor, lambda i: i)
 
     @router.get("/lookup/shells/{aas_id}")
     def get_all_asset_links_by_id(aas_id: str) -> JSONResponse:

@@ -38,7 +38,7 @@ from fastapi import FastAPI, Request
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from werk.api.aas import AasRouter, ApiError, _error_response, b64url_decode
+from werk.api.aas import AasRouter, ApiError, b64url_decode, error_response
 from werk.errors import AasError
 from werk.twin import formats
 from werk.twin.live import binding
@@ -177,7 +177,7 @@ class AasFastPath:
             Exception
         ) as exc:  # changed in memory, not stored (the route answers so too): no acknowledgement
             log.exception("aas.fast.store path=%s", scope["path"])
-            response = _error_response(500, f"internal error ({type(exc).__name__}); see the server log")
+            response = error_response(500, f"internal error ({type(exc).__name__}); see the server log")
             return await response(scope, replay, send)
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})

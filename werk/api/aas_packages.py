@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from werk.api.aas import API_PREFIX, ApiError, _AasRoute, _paged, b64url_decode, b64url_encode
+from werk.api.aas import API_PREFIX, AasRoute, ApiError, b64url_decode, b64url_encode, paged
 from werk.api.aas_services import created, no_content, refuse_other_methods, writer_dependency
 from werk.twin import io as aas_io
 from werk.twin.service_store import PackageInfo, ServiceStore
@@ -52,7 +52,7 @@ def build_package_router(
 ) -> APIRouter:
     """The AASX file server over ``services``; ``twin`` only lends the metamodel JSON parts are read as.
     ``require_writer`` guards writes, as in :func:`werk.api.aas.build_aas_router`."""
-    router = APIRouter(prefix=prefix, route_class=_AasRoute, tags=["AASX file server (IDTA-01002-3-0)"])
+    router = APIRouter(prefix=prefix, route_class=AasRoute, tags=["AASX file server (IDTA-01002-3-0)"])
     writer = writer_dependency(tokens, require_writer)
 
     async def upload(request: Request, default_name: str | None = None) -> tuple[str, list[str], bytes]:
@@ -93,7 +93,7 @@ def build_package_router(
     ) -> JSONResponse:
         wanted = b64url_decode(aasId, "aasId") if aasId is not None else None
         infos = [p for p in services.packages() if wanted is None or wanted in p.aas_ids]
-        return _paged(infos, limit, cursor, _description)
+        return paged(infos, limit, cursor, _description)
 
     @router.post("/packages", dependencies=writer)
     async def post_aasx_package(request: Request) -> JSONResponse:

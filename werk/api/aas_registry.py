@@ -24,7 +24,7 @@ from basyx.aas import model
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from werk.api.aas import API_PREFIX, ApiError, Body_, _AasRoute, _paged, b64url_decode, b64url_encode
+from werk.api.aas import API_PREFIX, AasRoute, ApiError, Body_, b64url_decode, b64url_encode, paged
 from werk.api.aas_services import api_base, created, no_content, refuse_other_methods, writer_dependency
 from werk.errors import AasError
 from werk.twin import io as aas_io
@@ -57,7 +57,7 @@ def build_registry_router(
     ``require_writer`` guards every write, as in :func:`werk.api.aas.build_aas_router`.
     """
     router = APIRouter(
-        prefix=prefix, route_class=_AasRoute, tags=["AAS registry, submodel registry (IDTA-01002-3-0)"]
+        prefix=prefix, route_class=AasRoute, tags=["AAS registry, submodel registry (IDTA-01002-3-0)"]
     )
     writer = writer_dependency(tokens, require_writer)
     # a shell descriptor's nested submodel descriptors are read, changed and written back: one edit at a time
@@ -173,7 +173,7 @@ def build_registry_router(
             own: list[Any] = twin.all(model.AssetAdministrationShell if kind == "shell" else model.Submodel)
             own_ids = {o.id for o in own}
             items = [x for x in own if keep(x)] + [d for d in stored if d["id"] not in own_ids and keep(d)]
-            return _paged(items, limit, cursor, render(base, kind))
+            return paged(items, limit, cursor, render(base, kind))
 
     # --- AAS registry (AssetAdministrationShellRegistryServiceSpecification) --------------------------------------
 
@@ -251,7 +251,7 @@ def build_registry_router(
     def get_all_submodel_descriptors_through_superpath(
         request: Request, aas_id: str, limit: str | None = None, cursor: str | None = None
     ) -> JSONResponse:
-        return _paged(nested(request, aas_id), limit, cursor, lambda d: d)
+        return paged(nested(request, aas_id), limit, cursor, lambda d: d)
 
     @router.post("/shell-descriptors/{aas_id}/submodel-descriptors", dependencies=writer)
     def post_submodel_descriptor_through_superpath(

@@ -259,7 +259,8 @@ async def modbus_raw(port: int, registers: int, seconds: float, progress: Progre
 
     count = 0
     client = AsyncModbusTcpClient("127.0.0.1", port=port)
-    await client.connect()
+    if not await asyncio.wait_for(client.connect(), 10):
+        raise RuntimeError(f"the Modbus test server on port {port} is not there")
 
     async def poll() -> None:
         nonlocal count
@@ -346,7 +347,9 @@ def bench_modbus(a: argparse.Namespace, tmp: Path, progress: Progress) -> Result
 
     res = Result("Modbus TCP", f"{a.modbus_registers:,} holding registers every 100 ms")
     port = _free_port()
-    srv = _spawn(modbus_server, port, a.modbus_registers, 2 * (WARMUP_S + a.seconds) + 30)
+    # a lifetime well past both phases (it is killed at the end): a server that left early, on a loaded machine,
+    # once left the bare client waiting for it forever
+    srv = _spawn(modbus_server, port, a.modbus_registers, 4 * (WARMUP_S + a.seconds) + 120)
     try:
         _wait_port(port)
         cfg = ModbusConnectorConfig(type="modbus", port=port, poll_interval_ms=100)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import chromium_path, plant_config, running_stack
+from werk.bus.base import Overflow
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -27,6 +28,10 @@ async def test_dashboard_shows_every_asset_live(tmp_path: Path) -> None:
 
     config = plant_config(tmp_path, acceleration=30)
     async with running_stack(config) as stack, async_playwright() as pw:
+        # every state werk gives each asset while the page runs (the page may show one a moment old)
+        states = stack.platform.bus.subscribe(
+            "+/+/+/+/+/+/machine_state", maxsize=100_000, overflow=Overflow.DROP_OLDEST
+        )
         browser = await pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -59,8 +64,13 @@ async def test_dashboard_shows_every_asset_live(tmp_path: Path) -> None:
             )
             later = await shown()
             assert later["press-1"][1] != first["press-1"][1]
-            sim_states = {n: a.model.state for n, a in stack.sim.factory.assets.items()}
-            assert all(state in sim_states.values() or state == "disconnected" for state, _ in later.values())
+            # each card shows a state werk gave that asset (not, say, another asset's, or one it never had)
+            seen: dict[str, set[str]] = {name: {"disconnected"} for name in names}
+            while states.qsize():
+                for sample in await states.get():
+                    seen.setdefault(sample.path.split("/")[5], set()).add(str(sample.value))
+            wrong = {n: (state, seen[n]) for n, (state, _) in later.items() if state not in seen[n]}
+            assert wrong == {}
             # every connector shows its health
             for c in stack.platform.connectors:
                 chip = page.locator(f'#connectors [data-connector="{c.name}"]')

@@ -61,25 +61,23 @@ class Spool:
         self.outbox = SqliteOutbox(path, max_items=max_samples)
         self._io = ThreadPoolExecutor(1, thread_name_prefix=f"spool-{status.name}")
         self._lock = asyncio.Lock()
-        self._backlog = len(self.outbox)  # left on disk by the last run: replayed before anything new
         self._wake = asyncio.Event()
         self._dropped_before = self.outbox.dropped
-        status.spooled = self._backlog
-        if self._backlog:
+        status.spooled = len(self.outbox)  # left on disk by the last run: replayed before anything new
+        if status.spooled:
             self._wake.set()
-            log.info("spool.resume connector=%s samples=%d", status.name, self._backlog)
+            log.info("spool.resume connector=%s samples=%d", status.name, status.spooled)
 
     async def offer(self, batch: list[Sample]) -> None:
         async with self._lock:
-            if not self._backlog and self.bus.has_room():
+            if not len(self.outbox) and self.bus.has_room():
                 await self.bus.publish(batch)  # does not suspend: every blocking queue has room
                 return
-            if not self._backlog:
+            if not len(self.outbox):
                 log.warning(
                     "spool.start connector=%s reason=bus full (store not keeping up)", self.status.name
                 )
             await self._call(self.outbox.push, encode(batch))
-            self._backlog = len(self.outbox)
             self._account()
             self._wake.set()
 
@@ -89,7 +87,6 @@ class Spool:
             async with self._lock:
                 items = await self._call(self.outbox.peek, DRAIN_BATCH)
                 if not items:
-                    self._backlog = 0
                     self.status.spooled = 0
                     self._wake.clear()
                     log.info("spool.drained connector=%s", self.status.name)
@@ -97,11 +94,11 @@ class Spool:
             await self.bus.publish(decode(items))  # may wait: the bus takes it when it can
             async with self._lock:
                 await self._call(self.outbox.pop, len(items))
-                self._backlog = len(self.outbox)
                 self._account()
 
     def _account(self) -> None:
-        self.status.spooled = self._backlog
+        """After the outbox changed (the caller holds the lock): its size and what it dropped, in the status."""
+        self.status.spooled = len(self.outbox)
         if self.outbox.dropped != self._dropped_before:
             self.status.dropped += self.outbox.dropped - self._dropped_before
             log.error(

@@ -7,6 +7,35 @@ guarantees (ordered, recorded, transactional, refuses a database newer than the 
 
 from __future__ import annotations
 
+#: migration 5's tables; werk.twin.service_store runs the same text (IF NOT EXISTS) when it opens a file first
+AAS_SERVICES_SQL = """
+        -- what clients register with the Part 2 registry, discovery and file server, IF NOT EXISTS because
+        -- werk.twin.service_store may create the tables in a file the historian has not opened yet
+        CREATE TABLE IF NOT EXISTS aas_descriptor (
+            kind        TEXT NOT NULL,     -- shell or submodel
+            id          TEXT NOT NULL,
+            json        TEXT NOT NULL,     -- the descriptor as the client sent it (Part 2 JSON)
+            updated_ts  INTEGER NOT NULL,  -- microseconds since 1970-01-01 UTC
+            PRIMARY KEY (kind, id)
+        );
+        CREATE TABLE IF NOT EXISTS aas_asset_link (
+            aas_id      TEXT NOT NULL,
+            name        TEXT NOT NULL,
+            value       TEXT NOT NULL,
+            json        TEXT NOT NULL,     -- the SpecificAssetId as posted
+            updated_ts  INTEGER NOT NULL,
+            PRIMARY KEY (aas_id, name, value)
+        );
+        CREATE INDEX IF NOT EXISTS aas_asset_link_asset ON aas_asset_link (name, value);
+        CREATE TABLE IF NOT EXISTS aas_package (
+            id          TEXT PRIMARY KEY,
+            file_name   TEXT NOT NULL,
+            aas_ids     TEXT NOT NULL,     -- JSON list of the shell ids the package holds
+            data        BLOB NOT NULL,     -- the .aasx file as uploaded
+            updated_ts  INTEGER NOT NULL
+        );
+        """
+
 SQLITE_MIGRATIONS: list[tuple[int, str, str]] = [
     (
         1,
@@ -98,32 +127,6 @@ SQLITE_MIGRATIONS: list[tuple[int, str, str]] = [
     (
         5,
         "aas registry descriptors, discovery asset links, aasx packages (werk.twin.service_store)",
-        """
-        -- what clients register with the Part 2 registry, discovery and file server, IF NOT EXISTS because
-        -- werk.twin.service_store may create the tables in a file the historian has not opened yet
-        CREATE TABLE IF NOT EXISTS aas_descriptor (
-            kind        TEXT NOT NULL,     -- shell or submodel
-            id          TEXT NOT NULL,
-            json        TEXT NOT NULL,     -- the descriptor as the client sent it (Part 2 JSON)
-            updated_ts  INTEGER NOT NULL,  -- microseconds since 1970-01-01 UTC
-            PRIMARY KEY (kind, id)
-        );
-        CREATE TABLE IF NOT EXISTS aas_asset_link (
-            aas_id      TEXT NOT NULL,
-            name        TEXT NOT NULL,
-            value       TEXT NOT NULL,
-            json        TEXT NOT NULL,     -- the SpecificAssetId as posted
-            updated_ts  INTEGER NOT NULL,
-            PRIMARY KEY (aas_id, name, value)
-        );
-        CREATE INDEX IF NOT EXISTS aas_asset_link_asset ON aas_asset_link (name, value);
-        CREATE TABLE IF NOT EXISTS aas_package (
-            id          TEXT PRIMARY KEY,
-            file_name   TEXT NOT NULL,
-            aas_ids     TEXT NOT NULL,     -- JSON list of the shell ids the package holds
-            data        BLOB NOT NULL,     -- the .aasx file as uploaded
-            updated_ts  INTEGER NOT NULL
-        );
-        """,
+        AAS_SERVICES_SQL,
     ),
 ]

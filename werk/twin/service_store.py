@@ -25,35 +25,9 @@ from typing import Any, Literal
 
 from werk.core.model import to_micros, utcnow
 from werk.errors import StoreError
+from werk.store.migrations import AAS_SERVICES_SQL
 
 DescriptorKind = Literal["shell", "submodel"]
-
-# the same tables as migration 5 in werk.store.migrations (IF NOT EXISTS: either may create them first)
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS aas_descriptor (
-    kind        TEXT NOT NULL,
-    id          TEXT NOT NULL,
-    json        TEXT NOT NULL,
-    updated_ts  INTEGER NOT NULL,
-    PRIMARY KEY (kind, id)
-);
-CREATE TABLE IF NOT EXISTS aas_asset_link (
-    aas_id      TEXT NOT NULL,
-    name        TEXT NOT NULL,
-    value       TEXT NOT NULL,
-    json        TEXT NOT NULL,
-    updated_ts  INTEGER NOT NULL,
-    PRIMARY KEY (aas_id, name, value)
-);
-CREATE INDEX IF NOT EXISTS aas_asset_link_asset ON aas_asset_link (name, value);
-CREATE TABLE IF NOT EXISTS aas_package (
-    id          TEXT PRIMARY KEY,
-    file_name   TEXT NOT NULL,
-    aas_ids     TEXT NOT NULL,
-    data        BLOB NOT NULL,
-    updated_ts  INTEGER NOT NULL
-);
-"""
 
 
 @dataclass(frozen=True)
@@ -80,7 +54,7 @@ class ServiceStore:
             )
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA busy_timeout=10000")
-            self._conn.executescript(SCHEMA)
+            self._conn.executescript(AAS_SERVICES_SQL)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot open the AAS service tables: {exc}") from None
 

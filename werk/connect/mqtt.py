@@ -292,6 +292,12 @@ def encode_sample(sample: Sample) -> bytes:
     ).encode()
 
 
+def broker_status(name: str, kind: str, config: MqttConnectorConfig) -> ConnectorStatus:
+    """The status of something that talks to an MQTT broker, its endpoint as ``mqtt(s)://host:port``."""
+    scheme = "mqtts" if config.tls is not None else "mqtt"
+    return ConnectorStatus(name=name, type=kind, endpoint=f"{scheme}://{config.host}:{config.port}")
+
+
 def _client(
     config: MqttConnectorConfig,
     owner: str,
@@ -342,10 +348,7 @@ class MqttConnector(SessionConnector):
     def __init__(self, name: str, config: MqttConnectorConfig, bindings: Mapping[str, str]) -> None:
         self.name = name
         self.config = config
-        scheme = "mqtts" if config.tls is not None else "mqtt"
-        self.status = ConnectorStatus(
-            name=name, type="mqtt", endpoint=f"{scheme}://{config.host}:{config.port}"
-        )
+        self.status = broker_status(name, "mqtt", config)
         self.bindings: dict[str, str] = {}
         for topic, path in bindings.items():
             try:
@@ -492,10 +495,7 @@ class MqttPublisher:
         self.prefix = prefix
         self.retain = retain
         self.drain_s = drain_s
-        scheme = "mqtts" if config.tls is not None else "mqtt"
-        self.status = ConnectorStatus(
-            name=name, type="mqtt-publish", endpoint=f"{scheme}://{config.host}:{config.port}"
-        )
+        self.status = broker_status(name, "mqtt-publish", config)
         # never the connector's own id: a broker drops the older of two clients with one id (MQTT 3.1.1 3.1.4)
         self.client_id = (
             f"{config.client_id}-pub" if config.client_id else f"werk-{name}-{uuid.uuid4().hex[:8]}"

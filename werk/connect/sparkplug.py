@@ -62,7 +62,7 @@ from google.protobuf.message import DecodeError
 from werk.config.model import SparkplugConfig
 from werk.connect import sparkplug_b_pb2 as pb
 from werk.connect.base import ConnectorStatus, RateLimitedLog, SessionConnector
-from werk.connect.mqtt import MAX_BATCH_MESSAGES, _client
+from werk.connect.mqtt import MAX_BATCH_MESSAGES, _client, broker_status
 from werk.core.model import Quality, Sample, Value, utcnow
 from werk.core.topic_map import TopicMap, TopicRule
 from werk.errors import ConnectorError, UnsPathError
@@ -236,10 +236,7 @@ class SparkplugConnector(SessionConnector):
     def __init__(self, name: str, config: SparkplugConfig, bindings: Mapping[str, str]) -> None:
         self.name = name
         self.config = config
-        scheme = "mqtts" if config.tls is not None else "mqtt"
-        self.status = ConnectorStatus(
-            name=name, type="sparkplug", endpoint=f"{scheme}://{config.host}:{config.port}"
-        )
+        self.status = broker_status(name, "sparkplug", config)
         self.bindings: dict[tuple[str, str, str | None, str], str] = {}
         for address, path in bindings.items():
             try:

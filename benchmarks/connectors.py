@@ -283,6 +283,12 @@ async def modbus_raw(port: int, registers: int, seconds: float, progress: Progre
 # --- per protocol -----------------------------------------------------------------------------------------------
 
 
+def _peer_lifetime(a: argparse.Namespace) -> float:
+    """How long a peer process runs, well past both phases; each is killed when its protocol is done. A peer that
+    left early on a loaded machine (a Modbus server) once left the bare client waiting for it forever."""
+    return 4 * (WARMUP_S + a.seconds) + 120
+
+
 def _spawn(target: Callable[..., None], *args: Any) -> mp.process.BaseProcess:
     p = mp.get_context("spawn").Process(target=target, args=args, daemon=True)
     p.start()
@@ -297,8 +303,7 @@ def bench_mqtt(a: argparse.Namespace, tmp: Path, progress: Progress) -> Result:
         if s.connect_ex(("127.0.0.1", 1883)) != 0:
             res.note = "skipped: no broker on 127.0.0.1:1883"
             return res
-    total = 2 * (WARMUP_S + a.seconds) + 10
-    pub = _spawn(mqtt_publisher, a.mqtt_topics, a.mqtt_batch, a.mqtt_rate, total)
+    pub = _spawn(mqtt_publisher, a.mqtt_topics, a.mqtt_batch, a.mqtt_rate, _peer_lifetime(a))
     try:
         cfg = MqttConnectorConfig(type="mqtt", qos=0)
         bindings = {f"werkbench/t{t}": f"bench/s/a/l/c/m{t % 100}/t{t}" for t in range(a.mqtt_topics)}
@@ -318,8 +323,7 @@ def bench_opcua(a: argparse.Namespace, tmp: Path, progress: Progress) -> Result:
 
     res = Result("OPC UA", f"{a.opcua_items:,} items at 1 Hz (goal {a.opcua_items:,}/s)")
     port = _free_port()
-    total = 2 * (WARMUP_S + a.seconds) + 120
-    srv = _spawn(opcua_server, port, a.opcua_items, total)
+    srv = _spawn(opcua_server, port, a.opcua_items, _peer_lifetime(a))
     try:
         _wait_port(port, 120)
         endpoint = f"opc.tcp://127.0.0.1:{port}/bench"
@@ -347,9 +351,7 @@ def bench_modbus(a: argparse.Namespace, tmp: Path, progress: Progress) -> Result
 
     res = Result("Modbus TCP", f"{a.modbus_registers:,} holding registers every 100 ms")
     port = _free_port()
-    # a lifetime well past both phases (it is killed at the end): a server that left early, on a loaded machine,
-    # once left the bare client waiting for it forever
-    srv = _spawn(modbus_server, port, a.modbus_registers, 4 * (WARMUP_S + a.seconds) + 120)
+    srv = _spawn(modbus_server, port, a.modbus_registers, _peer_lifetime(a))
     try:
         _wait_port(port)
         cfg = ModbusConnectorConfig(type="modbus", port=port, poll_interval_ms=100)

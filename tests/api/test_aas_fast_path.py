@@ -263,26 +263,29 @@ async def test_middleware_of_the_app_wraps_the_fast_paths_answers(mode: str) -> 
 
 async def test_a_read_while_a_writer_holds_the_lock_waits_for_it_off_the_loop(mode: str) -> None:
     with stack(mode=mode) as (s, _):
-        held = threading.Event()
+        held, release = threading.Event(), threading.Event()
 
         def writer() -> None:  # another thread: the store's lock is reentrant
             with s.store.lock:
                 held.set()
-                threading.Event().wait(0.2)
+                release.wait(10)
 
         threading.Thread(target=writer).start()
         held.wait()
         tick = 0
 
-        async def ticker() -> None:
+        async def ticker() -> None:  # lets the writer go only after the loop ran five times during the read
             nonlocal tick
             while True:
                 await asyncio.sleep(0.01)
                 tick += 1
+                if tick == 5:
+                    release.set()
 
         t = asyncio.create_task(ticker())
         r = await s.fast.get(OPERATIONAL)
         t.cancel()
+        release.set()
         assert r.status_code == 200
         assert tick >= 5  # the event loop ran meanwhile
         assert s.passed_on == [("GET", OPERATIONAL)]

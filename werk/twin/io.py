@@ -11,15 +11,17 @@ single library does all of them:
 2. **The object model** by basyx-python-sdk with its strict decoders (``failsafe=False``); werk keeps basyx objects.
 3. **Counts**: what the document holds (counted on the raw JSON/XML, independent of both libraries) must equal what
    landed in the store, so an object a reader skipped silently cannot go unnoticed.
-4. **Write-back**: what basyx writes for the loaded objects must pass check 1 again; basyx cannot hold some valid
-   values (years before 1 or after 9999 in xs:date, xs:dateTime, xs:gYear...), and such a file is refused with that
-   reason instead of entering a store it could not be served from.
+4. **Write-back**: what basyx writes for the loaded objects must pass check 1 again, so nothing enters a store it
+   could not be served from. Date, time and duration values basyx cannot hold or would write back changed (years
+   before 1 or after 9999, time zones beyond ±12:00, ...) are kept as their text by :mod:`werk.twin.xsd_text`.
 
 Where basyx falls short it is wrapped here, not patched: its decoders accept only external references for
 ``dataSpecification`` (Part 1 allows any Reference, and the IDTA's own test data uses model references); basyx 2.2
 reads and writes only the 3.1 XML namespace, so XML of either version is read by aas-core into its JSON form (one
-path for checks, repairs and counts) and 3.0 XML is written by renaming basyx's 3.1 namespace; its JSON writer emits
-``"specificAssetIds": []`` which the schema forbids (minItems 1), so empty lists are dropped.
+path for checks, repairs and counts); its JSON writer emits
+``"specificAssetIds": []`` which the schema forbids (minItems 1), so empty lists are dropped; and it writes a
+Qualifier's or Extension's value only when it is truthy, so werk's JSON writer writes ``0``, ``false`` and ``""``
+too, and XML is written by aas-core from that JSON rather than by basyx's XML writer.
 
 Two defects occur in the IDTA's own published templates and are handled openly rather than by refusing the file:
 duplicate languages in a LangStringSet (02003, 02004, 02006) are joined into one string per language, with a warning per
@@ -49,7 +51,6 @@ from basyx.aas import model
 from basyx.aas.adapter import aasx
 from basyx.aas.adapter.json import json_deserialization as basyx_json_in
 from basyx.aas.adapter.json import json_serialization as basyx_json_out
-from basyx.aas.adapter.xml import xml_serialization as basyx_xml_out
 from basyx.aas.model.concept import ConceptDescription
 
 from werk.errors import AasError
@@ -145,13 +146,32 @@ class _StrictJsonDecoder(basyx_json_in.StrictAASFromJsonDecoder):
         return super()._construct_external_reference(dct, object_class)
 
 
+class _JsonEncoder(basyx_json_out.AASToJsonEncoder):
+    """basyx's JSON writer, writing a Qualifier's or an Extension's value whenever it has one: basyx writes it only
+    when it is truthy, so ``0``, ``false`` and ``""`` would vanish on export."""
+
+    @classmethod
+    def _qualifier_to_json(cls, obj: model.Qualifier) -> dict[str, object]:
+        return cls._with_value(super()._qualifier_to_json(obj), obj.value)
+
+    @classmethod
+    def _extension_to_json(cls, obj: model.Extension) -> dict[str, object]:
+        return cls._with_value(super()._extension_to_json(obj), obj.value)
+
+    @staticmethod
+    def _with_value(data: dict[str, object], value: object) -> dict[str, object]:
+        if value is not None and "value" not in data:
+            data["value"] = model.datatypes.xsd_repr(value)
+        return data
+
+
 def to_jsonable(obj: object) -> Any:
     """A basyx object (Identifiable, SubmodelElement, Reference, ...) as JSON data per Part 1's JSON serialisation.
 
     Empty lists are dropped: every list in the 3.0/3.1 JSON schema has minItems 1, and basyx writes some empty.
     """
     try:
-        text = json.dumps(obj, cls=basyx_json_out.AASToJsonEncoder)
+        text = json.dumps(obj, cls=_JsonEncoder)
     except (ValueError, TypeError, OverflowError, NotImplementedError) as exc:
         raise AasError(f"{obj} cannot be serialised by basyx-python-sdk: {_short(exc)}") from None
     return _drop_empty(json.loads(text))
@@ -446,29 +466,6 @@ def _parse_xml(data: bytes, source: str) -> ET.Element:
         raise AasError(f"{source}: not an XML document ({exc}); nothing was loaded") from None
 
 
-def _rename_namespace(root: ET.Element, old: str, new: str) -> ET.Element:
-    """A copy with every element of namespace ``old`` moved to ``new``, declared as the default namespace.
-
-    Tags only: text and attribute values are copied as they are (a semanticId may well contain the namespace URI).
-    """
-    out = ET.Element(_retag(root.tag, old, new), dict(root.attrib))
-    _copy_children(root, out, old, new)
-    return out
-
-
-def _retag(tag: object, old: str, new: str) -> str:
-    t = str(tag)
-    return "{" + new + "}" + t[len(old) + 2 :] if t.startswith("{" + old + "}") else t
-
-
-def _copy_children(src: ET.Element, dst: ET.Element, old: str, new: str) -> None:
-    dst.text = src.text
-    for child in src:
-        c = ET.SubElement(dst, _retag(child.tag, old, new), dict(child.attrib))
-        _copy_children(child, c, old, new)
-        c.tail = child.tail
-
-
 def _xml_metamodel(root: ET.Element, source: str) -> Metamodel:
     tag = root.tag if isinstance(root.tag, str) else ""
     for version, ns in NS.items():
@@ -529,16 +526,26 @@ def _count_xml(root: ET.Element) -> dict[str, int]:
 def write_xml(
     objects: Iterable[model.Identifiable], *, metamodel: Metamodel = "3.0", validate: bool = True
 ) -> bytes:
-    """An XML environment in the namespace of ``metamodel``."""
-    objs = list(objects)
+    """An XML environment in the namespace of ``metamodel``.
+
+    Written by aas-core from werk's JSON form, not by basyx's XML writer: basyx writes a Qualifier's or an
+    Extension's value only when it is truthy (``0``, ``false`` and ``""`` vanish), and writes only the 3.1
+    namespace. One JSON form for both formats also means both say the same."""
+    env = environment_jsonable(objects)
     if validate:
-        write_json(objs, metamodel=metamodel, validate=True)  # same checks; raises on invalid output
-    store: model.DictIdentifiableStore[model.Identifiable] = model.DictIdentifiableStore(objs)
-    buf = io.BytesIO()
-    basyx_xml_out.write_aas_xml_file(buf, store)
-    root = ET.fromstring(buf.getvalue())
-    if metamodel == "3.0":
-        root = _rename_namespace(root, NS["3.1"], NS["3.0"])
+        problems = validation_problems("Environment", env, metamodel)
+        if problems:
+            raise AasError(
+                f"export is not a valid AAS {metamodel} environment", tuple(problems[:MAX_PROBLEMS])
+            )
+    try:
+        if metamodel == "3.0":
+            text = x30.to_str(j30.environment_from_jsonable(env))
+        else:
+            text = x31.to_str(j31.environment_from_jsonable(env))
+    except (j30.DeserializationException, j31.DeserializationException) as exc:
+        raise AasError(f"export cannot be written as AAS {metamodel} XML: {exc}") from None
+    root = ET.fromstring(text)
     ET.indent(root)
     return _xml_bytes(root, NS[metamodel])
 

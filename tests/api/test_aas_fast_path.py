@@ -345,10 +345,10 @@ async def test_concurrent_writes_share_transactions_and_the_last_one_wins(tmp_pa
         commits = 0
         commit = persistence.commit
 
-        def counting(changes: Any) -> None:
+        def counting(changes: Any, values: Any = None) -> None:
             nonlocal commits
             commits += 1
-            commit(changes)
+            commit(changes, values)
 
         persistence.commit = counting  # type: ignore[method-assign]
         answers = await asyncio.gather(
@@ -371,12 +371,12 @@ async def test_a_write_that_could_not_be_stored_is_not_acknowledged_and_is_store
         commit = persistence.commit
         failures = 0
 
-        def full_disk_once(changes: Any) -> None:
+        def full_disk_once(changes: Any, values: Any = None) -> None:
             nonlocal failures
             if failures == 0:
                 failures += 1
                 raise OSError("disk full")
-            commit(changes)
+            commit(changes, values)
 
         persistence.commit = full_disk_once  # type: ignore[method-assign]
         r = await s.fast.patch(CYCLE_TIME, content="77.5", headers=AUTH)
@@ -403,7 +403,10 @@ async def test_an_object_that_cannot_be_serialised_fails_its_write_but_not_the_o
 
     with stack(db, mode) as (s, _):
         monkeypatch.setattr(persistence_module, "rows", technical_data_breaks)
-        assert (await s.fast.patch(CYCLE_TIME, content="55.5", headers=AUTH)).status_code == 500
+        # a write of the whole submodel (a value alone is stored without serialising it)
+        whole = f"{TECHNICAL}/submodel-elements/TechnicalProperties/$value"
+        r = await s.fast.patch(whole, json={"IdealCycleTime": 55.5}, headers=AUTH)
+        assert r.status_code == 500
         shell = f"{API}/shells/{b64(REF.aas_id)}"
         assert (await s.fast.delete(shell, headers=AUTH)).status_code == 204  # later writes are not held up
         assert REF.aas_id in TwinPersistence(db).deleted()

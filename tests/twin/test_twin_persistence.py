@@ -13,6 +13,7 @@ from werk.config import WerkConfig, demo_config_path, load_config
 from werk.errors import StoreError
 from werk.store import SQLiteHistorian
 from werk.store.migrations import SQLITE_MIGRATIONS
+from werk.twin import formats
 from werk.twin import io as aas_io
 from werk.twin.environment import build_environment
 from werk.twin.persistence import TwinPersistence, open_twin
@@ -154,3 +155,84 @@ def test_what_the_api_deleted_stays_deleted_until_it_is_created_again(tmp_path: 
         assert store3.get(sm.id, model.Submodel) is not None and len(store3.objects) == DEMO_OBJECTS
     finally:
         p3.close()
+
+
+def _stored_rows(db: Path) -> tuple[dict[str, str], list[tuple[str, str, str | None]]]:
+    with sqlite3.connect(db) as conn:
+        objects = {str(r[0]): str(r[1]) for r in conn.execute("SELECT id, json FROM aas_object")}
+        values = [
+            (str(a), str(b), c) for a, b, c in conn.execute("SELECT submodel_id, path, value FROM aas_value")
+        ]
+    return objects, values
+
+
+def _property(sm: model.Submodel) -> tuple[str, model.Property]:
+    """The path and the Property of the ideal cycle time in a TechnicalData submodel (unbound, xs:double)."""
+    path = "TechnicalProperties.IdealCycleTime"
+    el = formats.resolve(sm, path)
+    assert isinstance(el, model.Property)
+    return path, el
+
+
+async def test_a_value_written_alone_is_stored_alone_and_folded_in_at_the_next_start(tmp_path: Path) -> None:
+    config = _demo_in(tmp_path)
+    db = Path(config.historian.path)
+    store, p = open_twin(config)
+    sm = next(s for s in store.all(model.Submodel) if s.id_short == "TechnicalData")
+    path, prop = _property(sm)
+    before, _ = _stored_rows(db)
+    for value in (41.5, 42.5):
+        prop.value = value
+        store.value_changed(sm, path, prop)
+    await store.synced()
+    objects, values = _stored_rows(db)
+    assert objects[sm.id] == before[sm.id]  # the submodel's row was not written again
+    assert values == [(sm.id, path, "42.5")]  # the latest value of the element, alone
+    reloaded = {o.id: o for o in TwinPersistence(db).load()}[sm.id]
+    assert isinstance(reloaded, model.Submodel) and _property(reloaded)[1].value == 42.5
+    p.close()
+
+    store2, p2 = open_twin(config)  # folds the value into the submodel's row
+    objects, values = _stored_rows(db)
+    assert values == []
+    assert "42.5" in objects[sm.id]
+    sm2 = store2.get(sm.id, model.Submodel)
+    assert sm2 is not None and _property(sm2)[1].value == 42.5
+    p2.close()
+
+
+async def test_a_submodel_written_whole_drops_its_values_and_later_values_apply_on_top(
+    tmp_path: Path,
+) -> None:
+    config = _demo_in(tmp_path)
+    db = Path(config.historian.path)
+    store, p = open_twin(config)
+    sm = next(s for s in store.all(model.Submodel) if s.id_short == "TechnicalData")
+    path, prop = _property(sm)
+    prop.value = 10.5
+    store.value_changed(sm, path, prop)
+    await store.synced()
+    sm.id_short = "Renamed"  # a change of more than a value: the whole submodel is stored
+    store.changed(sm)
+    await store.synced()
+    assert _stored_rows(db)[1] == []
+    prop.value = None
+    store.value_changed(sm, path, prop)
+    await store.synced()
+    assert _stored_rows(db)[1] == [(sm.id, path, None)]
+    p.close()
+    reloaded = {o.id: o for o in TwinPersistence(db).load()}[sm.id]
+    assert isinstance(reloaded, model.Submodel)
+    assert reloaded.id_short == "Renamed" and _property(reloaded)[1].value is None
+
+
+def test_a_stored_value_that_no_longer_applies_is_an_error_not_a_gap(tmp_path: Path) -> None:
+    db = tmp_path / "werk.db"
+    p = TwinPersistence(db)
+    p.save_all(list(build_environment(load_config(demo_config_path()))))
+    sm_id = next(o.id for o in p.load() if isinstance(o, model.Submodel))
+    p.close()
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO aas_value VALUES (?, 'NoSuchElement', '1', 1, 0)", (sm_id,))
+    with pytest.raises(StoreError, match="NoSuchElement"):
+        TwinPersistence(db).load()

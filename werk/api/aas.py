@@ -951,7 +951,10 @@ def build_aas_router(
                     try:
                         set_value(el, value)
                     finally:  # a collection's values set before one that does not fit stay set
-                        store.changed(sm, values_only=True)
+                        if isinstance(el, model.Property):
+                            store.value_changed(sm, path, el)  # stored as that value alone
+                        else:
+                            store.changed(sm, values_only=True)
                     return no_content()
             # a write to the machine, outside the twin's lock: the connector may take a while
             assert write_signal is not None

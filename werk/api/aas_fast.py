@@ -220,7 +220,7 @@ class AasFastPath:
                 Exception
             ):  # AasError, or an error the route answers with 500: either way, the route's answer
                 return False
-            self.store.changed(sm, values_only=True)
+            self.store.value_changed(sm, path, el)
             return True
         finally:
             lock.release()

@@ -36,6 +36,21 @@ AAS_SERVICES_SQL = """
         );
         """
 
+#: migration 6's table; werk.twin.persistence runs the same text (IF NOT EXISTS) when it opens a file first
+AAS_VALUE_SQL = """
+        -- values set by PATCH $value since their submodel was last stored whole in aas_object: a value write
+        -- stores the value alone, not its whole submodel. werk.twin.persistence applies the rows in seq order on
+        -- load and folds them into aas_object at the next start (no semicolons here: the runner splits on them)
+        CREATE TABLE IF NOT EXISTS aas_value (
+            submodel_id TEXT NOT NULL,
+            path        TEXT NOT NULL,     -- the element's idShortPath, as the request named it
+            value       TEXT,              -- the Property's value in its XSD lexical form, NULL for none
+            seq         INTEGER NOT NULL,  -- order of the writes, across paths
+            updated_ts  INTEGER NOT NULL,  -- microseconds since 1970-01-01 UTC
+            PRIMARY KEY (submodel_id, path)
+        );
+        """
+
 SQLITE_MIGRATIONS: list[tuple[int, str, str]] = [
     (
         1,
@@ -129,4 +144,5 @@ SQLITE_MIGRATIONS: list[tuple[int, str, str]] = [
         "aas registry descriptors, discovery asset links, aasx packages (werk.twin.service_store)",
         AAS_SERVICES_SQL,
     ),
+    (6, "aas property values written alone (werk.twin.persistence)", AAS_VALUE_SQL),
 ]

@@ -21,6 +21,10 @@ from werk.twin.io import Metamodel
 OnChange = Callable[[str, model.Identifiable | None], None]
 """Called with (identifier, object) after a change, (identifier, None) after a delete."""
 
+OnValue = Callable[[str, str, str | None], None]
+"""Called with (submodel id, idShortPath, the Property's value in its XSD lexical form or None) after a value alone
+changed; stored as that value instead of the whole submodel."""
+
 Sync = Callable[[], Awaitable[None]]
 """Returns once every change reported to the :data:`OnChange` hook so far is durable; raises if one could not be."""
 
@@ -40,10 +44,12 @@ class TwinStore:
         on_change: OnChange | None = None,
         metamodel: Metamodel = "3.0",
         sync: Sync | None = None,
+        on_value: OnValue | None = None,
     ) -> None:
         self.objects: model.DictIdentifiableStore[model.Identifiable] = model.DictIdentifiableStore(objects)
         self.lock = threading.RLock()
         self.on_change = on_change
+        self.on_value = on_value
         self.sync = sync
         self.metamodel: Metamodel = metamodel
         # bumped by every change made through this store; readers key caches of serialised objects on it
@@ -91,6 +97,16 @@ class TwinStore:
             self.structure += 1
         if self.on_change is not None:
             self.on_change(obj.id, obj)
+
+    def value_changed(self, submodel: model.Submodel, path: str, prop: model.Property) -> None:
+        """Report that ``prop``, at ``path`` in ``submodel``, got a new value and nothing else changed (a PATCH
+        ``$value``). Stored as that value alone where the hook can (:data:`OnValue`), else as the whole submodel."""
+        self.generation += 1
+        if self.on_value is not None:
+            value = None if prop.value is None else model.datatypes.xsd_repr(prop.value)
+            self.on_value(submodel.id, path, value)
+        elif self.on_change is not None:
+            self.on_change(submodel.id, submodel)
 
     async def synced(self) -> None:
         """Wait until every change made so far is durable (at once when the hook stores synchronously or there is

@@ -1,7 +1,7 @@
 """AAS Part 2 API throughput and latency: werk's router under uvicorn against basyx-python-sdk 1.2.1's WSGIApp under
 gunicorn, on the same environment, in the same run, over loopback.
 
-    .venv/bin/python benchmarks/aas_api.py [--duration 8] [--connections 32] [--basyx-workers 2]
+    .venv/bin/python benchmarks/aas_api.py [--duration 8] [--connections 32] [--basyx-workers 2] [--only patch]
 
 The peer: basyx-python-sdk 1.2.1 (``basyx.aas.adapter.http.WSGIApp``), the reference server of the SDK werk builds
 on, served by gunicorn (sync workers, one per core by default). 1.2.1 conflicts with werk's basyx 2.x, so it lives in
@@ -427,6 +427,10 @@ def main() -> None:
         action="store_true",
         help="werk does not persist its twin (as basyx): what durability costs",
     )
+    p.add_argument(
+        "--only",
+        help="comma-separated endpoints to measure, by the start of their label in lower case (e.g. 'patch,get /shells')",
+    )
     p.add_argument("--serve-werk", nargs=2, metavar=("ENV_FILE", "PORT"), help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.serve_werk:
@@ -436,6 +440,12 @@ def main() -> None:
     use_wrk = a.client == "wrk" or (a.client == "auto" and shutil.which("wrk") is not None)
     venv = basyx_venv()
     werk_ops, basyx_ops = operations()
+    if a.only:
+        wanted = [w.strip() for w in a.only.lower().split(",")]
+        keep = [i for i, op in enumerate(werk_ops) if any(op.label.lower().startswith(w) for w in wanted)]
+        if not keep:
+            p.error(f"--only {a.only!r} matches none of {[op.label for op in werk_ops]}")
+        werk_ops, basyx_ops = [werk_ops[i] for i in keep], [basyx_ops[i] for i in keep]
     print(f"machine: {machine_info()}")
     print(
         f"werk: AAS router (FastAPI + fast path) under uvicorn {_version('uvicorn')}, 1 process, asyncio loop, "

@@ -273,6 +273,51 @@ def cmd_maintenance_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_aas_import(args: argparse.Namespace) -> int:
+    from werk.twin.files import import_file
+
+    config = _load(args.config)
+    done = import_file(
+        config,
+        args.file,
+        replace=args.replace,
+        metamodel=args.metamodel,
+        duplicates="keep-first" if args.keep_first else "refuse",
+    )
+    r = done.report
+    counts = ", ".join(f"{n} {k}" for k, n in r.loaded.items() if n)
+    console.print(
+        f"[green]✓[/] {r.source} ({r.format}, metamodel {r.metamodel}): {counts}, {r.elements} elements"
+    )
+    for warning in r.warnings[:5]:
+        console.print(f"  [yellow]warning:[/] {warning}", highlight=False)
+    if len(r.warnings) > 5:
+        console.print(f"  [yellow]... {len(r.warnings) - 5} more warnings[/]")
+    if r.supplementary_files:
+        console.print(
+            f"  {r.supplementary_files} supplementary files not kept (the twin holds them in memory only)"
+        )
+    console.print(
+        f"  into the twin in {config.historian.path}: {len(done.added)} added, {len(done.replaced)} replaced"
+        " (a running werk sees them at its next start)"
+    )
+    return 0
+
+
+def cmd_aas_export(args: argparse.Namespace) -> int:
+    from werk.twin.files import export, format_of
+
+    config = _load(args.config)
+    data = export(config, fmt=format_of(args.output, args.format), metamodel=args.metamodel or "3.0")
+    if args.output in (None, "-"):
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        Path(args.output).write_bytes(data)
+        err.print(f"[green]✓[/] {args.output} ({len(data):,} bytes)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="werk", description="Industrie 4.0 for small and medium manufacturers.")
     p.add_argument("--version", action="version", version=f"werk {__version__}")
@@ -301,6 +346,29 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--lives", type=int, default=30, help="run-to-failure lives per asset (default 30)")
     tr.add_argument("--models", help="folder for the model files (default: apps.maintenance.models_dir)")
     tr.set_defaults(func=cmd_maintenance_train)
+    aas = sub.add_parser("aas", help="the twin's Asset Administration Shells to and from AAS files")
+    asub = aas.add_subparsers(dest="aas_command", required=True)
+    ai = asub.add_parser(
+        "import", help="store a .json, .xml or .aasx environment in the twin, all or nothing (3.0 or 3.1)"
+    )
+    ai.add_argument("file")
+    ai.add_argument("-c", "--config", help="plant file whose twin to import into (default: the demo plant)")
+    ai.add_argument("--replace", action="store_true", help="replace objects whose id the twin holds already")
+    ai.add_argument(
+        "--metamodel", choices=["3.0", "3.1"], help="of a JSON or AASX file (default: from its name)"
+    )
+    ai.add_argument(
+        "--keep-first", action="store_true", help="keep the first of two different objects with one id"
+    )
+    ai.set_defaults(func=cmd_aas_import)
+    ae = asub.add_parser("export", help="write the twin as one AAS environment (JSON, XML or AASX)")
+    ae.add_argument("-c", "--config", help="plant file whose twin to export (default: the demo plant)")
+    ae.add_argument("-o", "--output", help="file to write (default: standard output)")
+    ae.add_argument(
+        "--format", choices=["json", "xml", "aasx"], help="default: from --output's suffix, else json"
+    )
+    ae.add_argument("--metamodel", choices=["3.0", "3.1"], help="default 3.0")
+    ae.set_defaults(func=cmd_aas_export)
     c = sub.add_parser("check", help="validate a plant file without starting anything")
     c.add_argument("config")
     c.set_defaults(func=cmd_check)

@@ -4,6 +4,7 @@ reads and writes them: basyx's own JSON and XML, werk's export, persistence and 
 from __future__ import annotations
 
 import copy
+import datetime
 import json
 import pickle
 from pathlib import Path
@@ -141,3 +142,18 @@ def test_persisted_values_survive_a_restart(tmp_path: Path) -> None:
     p2.close()
     assert isinstance(back, model.Submodel)
     assert _values(back) == EXPECTED
+
+
+def test_arithmetic_on_a_kept_value_gives_a_value_that_writes_its_own_fields() -> None:
+    """datetime builds results through the subclass (``replace()`` even bypasses its constructor): such a result is
+    its fields, not the text it was computed from."""
+    utc = D.from_xsd("2022-04-01T01:02:03Z", D.DateTime)  # basyx would write +00:00: kept
+    assert isinstance(utc, xsd_text.KeptText)
+    later = utc + datetime.timedelta(hours=1)
+    moved = utc.replace(hour=5)
+    assert D.xsd_repr(later) == "2022-04-01T02:02:03+00:00"
+    assert D.xsd_repr(moved) == "2022-04-01T05:02:03+00:00"
+    assert pickle.loads(pickle.dumps(moved)) == moved and moved != utc
+    long = D.from_xsd("PT130S", D.Duration)
+    assert D.xsd_repr(long + long) == "PT4M20S"
+    assert D.xsd_repr(D.from_xsd("24:00:00", D.Time).replace(hour=1)) == "01:00:00"

@@ -2,7 +2,7 @@
 write them back changed.
 
 The AAS metamodel types values by XSD (IDTA-01001 Part 1, 5.3.11 ``DataTypeDefXsd``), and xs:date, xs:dateTime,
-xs:gYear and xs:gYearMonth allow any year: negative ones, year 0 and years of any number of digits (the aas-core3.0
+xs:gYear and xs:gYearMonth allow any year but 0: negative ones and years of any number of digits (the aas-core3.0
 test corpus has 185 such documents among the Expected ones). basyx-python-sdk holds these in Python's ``datetime``,
 which has no year before 1 or after 9999, so it refuses them; it writes a negative or three-digit xs:gYear and
 xs:gYearMonth with too few digits (``-444`` for ``-0444``, ``730-10`` for ``0730-10``), which is not valid XSD; and
@@ -17,8 +17,10 @@ the alternative is a copy of a dozen reader and writer methods. The wrap changes
 as it was read: such a value stays a plain basyx object. A date, time or duration value whose text basyx would write back
 differently, or cannot hold, becomes an instance of a subclass of basyx's type that remembers its text, and is
 written back as that text. Within Python's range it still has its fields, compares and computes as the basyx value
-does; beyond it (a *far* value), it has its true year, month and day, compares equal by its text and refuses to be
-ordered, because a wrong answer would be worse than none.
+does, and date arithmetic on it gives a plain basyx value; beyond it (a *far* value), it has its true year, month
+and day, its text as ``str()`` and ``isoformat()``, compares equal by its text and refuses to be ordered, because a
+wrong answer would be worse than none. Other datetime methods of a far value (``weekday()``, arithmetic) answer
+for its placeholder, year 1: do not compute with far values.
 """
 
 from __future__ import annotations
@@ -43,9 +45,11 @@ _basyx_xsd_repr: Callable[[Any], str] = datatypes.xsd_repr
 class KeptText:
     """Mixin: the value's text as it was read, and, for a far value, its true year, month and day."""
 
-    text: str
-    far: bool
-    _ymd: tuple[int, int, int]
+    # None on an instance datetime's C code built through the subclass without this module (``replace()`` in
+    # Python 3.11 does): such a value is its fields, as a plain basyx value is
+    text: str | None = None
+    far: bool = False
+    _ymd: tuple[int, int, int] = (0, 1, 1)
 
     def _keep(self, text: str, far: bool) -> None:
         self.text = text
@@ -54,6 +58,8 @@ class KeptText:
         self._ymd = (int(m[1]), int(m[2] or 1), int(m[3] or 1)) if m else (0, 1, 1)
 
     def __reduce__(self) -> tuple[Any, ...]:
+        if self.text is None:
+            return _plain(self).__reduce__()  # type: ignore[no-any-return]
         return from_xsd, (self.text, _basyx_type(type(self)))
 
     def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:  # datetime's own would drop the text
@@ -66,7 +72,17 @@ class KeptText:
         return self
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.text!r})"
+        return f"{type(self).__name__}({self.text!r})" if self.text is not None else repr(_plain(self))
+
+    def __str__(self) -> str:
+        return self.text if self.text is not None else str(_plain(self))
+
+    def isoformat(self, *args: Any, **kwargs: Any) -> str:
+        """The text of a far value (its datetime fields are a placeholder); else datetime's own."""
+        if self.far and self.text is not None:
+            return self.text
+        result: str = super().isoformat(*args, **kwargs)  # type: ignore[misc]
+        return result
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, KeptText) and (self.far or other.far):
@@ -120,23 +136,36 @@ def _date_field(base: Any, name: str, index: int) -> Any:
 
 
 class KeptDate(KeptText, datatypes.Date):
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        # what date arithmetic and replace() build through the subclass: a plain basyx value, not a kept text
+        return datatypes.Date(*args, **kwargs)
+
     year = _date_field(datetime.date, "year", 0)
     month = _date_field(datetime.date, "month", 1)
     day = _date_field(datetime.date, "day", 2)
 
 
 class KeptDateTime(KeptText, datetime.datetime):
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        return datetime.datetime(*args, **kwargs)  # as KeptDate: arithmetic gives a plain value
+
     year = _date_field(datetime.datetime, "year", 0)
     month = _date_field(datetime.datetime, "month", 1)
     day = _date_field(datetime.datetime, "day", 2)
 
 
 class KeptTime(KeptText, datetime.time):
-    pass
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        return datetime.time(*args, **kwargs)  # as KeptDate: replace() gives a plain value
 
 
 class KeptDuration(KeptText, datatypes.Duration):  # type: ignore[misc]
     """basyx writes a duration's days through a float (``{:.0f}``), so a large one would come back another value."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        # relativedelta's arithmetic builds ``self.__class__(...)``: give it a plain one (never initialised twice:
+        # the result is no instance of cls)
+        return datatypes.Duration(*args, **kwargs)
 
 
 class KeptGYear(KeptText, datatypes.GYear):
@@ -248,8 +277,31 @@ def _checked(value: str, type_: type) -> str:
 def xsd_repr(value: Any) -> str:
     """basyx's ``xsd_repr``, writing a kept value as the text it came as."""
     if isinstance(value, KeptText):
-        return value.text
+        return value.text if value.text is not None else _basyx_xsd_repr(_plain(value))
     return _basyx_xsd_repr(value)
+
+
+def _plain(value: Any) -> Any:
+    """The basyx value with the same fields as a kept one."""
+    if isinstance(value, datetime.datetime):
+        fields = (
+            value.year,
+            value.month,
+            value.day,
+            value.hour,
+            value.minute,
+            value.second,
+            value.microsecond,
+        )
+        return datetime.datetime(*fields, value.tzinfo, fold=value.fold)
+    if isinstance(value, datetime.date):
+        # basyx's Date keeps its zone in _tzinfo, which a copy built by datetime's C code lacks
+        return datatypes.Date(value.year, value.month, value.day, getattr(value, "_tzinfo", None))
+    if isinstance(value, datetime.time):
+        return datetime.time(
+            value.hour, value.minute, value.second, value.microsecond, value.tzinfo, fold=value.fold
+        )
+    return value
 
 
 def install() -> None:

@@ -4,6 +4,8 @@ server would load at its next start."""
 from __future__ import annotations
 
 import json
+import socket
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -16,8 +18,15 @@ from werk.twin import io as aas_io
 from werk.twin.persistence import open_twin
 
 
-def _plant(tmp_path: Path) -> Path:
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _plant(tmp_path: Path, port: int | None = None) -> Path:
     text = demo_config_path().read_text().replace("path: werk-data/demo.db", f"path: {tmp_path / 'werk.db'}")
+    text = text.replace("  port: 8080\n", f"  port: {port or _free_port()}\n")
     plant = tmp_path / "plant.yaml"
     plant.write_text(text)
     return plant
@@ -88,3 +97,36 @@ def test_export_names_an_unknown_format(tmp_path: Path, capsys: pytest.CaptureFi
     with pytest.raises(SystemExit):
         main(["aas", "export", "-c", str(_plant(tmp_path)), "--format", "csv"])
     assert "invalid choice: 'csv'" in capsys.readouterr().err
+
+
+def test_import_refuses_while_werk_runs_for_the_plant(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = shared_data("aas", "templates", "IDTA_02006-3-0-1_Template_Digital_Nameplate.json")
+    with socket.socket() as server:  # what a running werk holds: the plant's web port
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        plant = _plant(tmp_path, port=server.getsockname()[1])
+        assert main(["aas", "import", str(template), "-c", str(plant)]) == 2
+    assert "POST http://127.0.0.1:" in capsys.readouterr().err
+    assert not (tmp_path / "werk.db").exists()  # nothing was opened, let alone written
+
+
+def test_export_only_reads_and_shows_values_stored_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plant = _plant(tmp_path)
+    store, persistence = open_twin(load_config(plant))  # what a first start stores
+    sm = next(s for s in store.all(model.Submodel) if s.id_short == "TechnicalData")
+    persistence.close()
+    db = tmp_path / "werk.db"
+    with sqlite3.connect(db) as conn:  # a value a running werk stored alone
+        conn.execute(
+            "INSERT INTO aas_value VALUES (?, 'TechnicalProperties.IdealCycleTime', '99.5', 1, 0)", (sm.id,)
+        )
+    assert main(["aas", "export", "-c", str(plant)]) == 0
+    env = json.loads(capsys.readouterr().out)
+    exported = next(s for s in env["submodels"] if s["id"] == sm.id)
+    assert "99.5" in json.dumps(exported)
+    with sqlite3.connect(db) as conn:  # not folded: the export wrote nothing
+        assert conn.execute("SELECT count(*) FROM aas_value").fetchone()[0] == 1

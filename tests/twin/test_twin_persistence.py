@@ -226,13 +226,22 @@ async def test_a_submodel_written_whole_drops_its_values_and_later_values_apply_
     assert reloaded.id_short == "Renamed" and _property(reloaded)[1].value is None
 
 
-def test_a_stored_value_that_no_longer_applies_is_an_error_not_a_gap(tmp_path: Path) -> None:
-    db = tmp_path / "werk.db"
-    p = TwinPersistence(db)
-    p.save_all(list(build_environment(load_config(demo_config_path()))))
-    sm_id = next(o.id for o in p.load() if isinstance(o, model.Submodel))
+def test_a_stored_value_that_no_longer_applies_is_logged_and_dropped_and_the_twin_opens(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A value row whose element is not in the stored submodel (its structural change could not be stored)."""
+    config = _demo_in(tmp_path)
+    db = Path(config.historian.path)
+    store, p = open_twin(config)
+    sm_id = next(o.id for o in store.all(model.Submodel))
     p.close()
     with sqlite3.connect(db) as conn:
         conn.execute("INSERT INTO aas_value VALUES (?, 'NoSuchElement', '1', 1, 0)", (sm_id,))
-    with pytest.raises(StoreError, match="NoSuchElement"):
-        TwinPersistence(db).load()
+    loading = TwinPersistence(db)
+    assert len(loading.load()) == DEMO_OBJECTS
+    assert loading.unapplied == [(sm_id, "NoSuchElement")]
+    loading.close()
+    assert "twin.value.unapplied" in caplog.text and "NoSuchElement" in caplog.text
+    _, p2 = open_twin(config)  # opens, and drops the row for good
+    p2.close()
+    assert _stored_rows(db)[1] == []

@@ -3,8 +3,10 @@
 Both work on the twin as ``werk serve`` keeps it, in the historian's SQLite file named by the plant file
 (:func:`werk.twin.persistence.open_twin`). An import is all or nothing, as ``POST /api/v3.0/werk/import`` is: the
 file is read by :func:`werk.twin.io.read_file` with every check, and either every object it holds is stored in one
-transaction or nothing is. A running server keeps its twin in memory and does not see a file imported beside it
-until it restarts; import into a running server through its API instead.
+transaction or nothing is. A running werk keeps its twin in memory and writes it back, so an import beside it
+would be lost or clash: ``werk aas import`` refuses while the plant's web port is in use, and a running werk takes
+imports through its API. An export only reads (:func:`~werk.twin.persistence.open_twin` ``read_only``), so it may
+run beside a running werk; it sees what that werk has stored.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ def export(config: WerkConfig, *, fmt: str = "json", metamodel: aas_io.Metamodel
     live values (those exist only in a running server)."""
     if fmt not in FORMATS:
         raise AasError(f"unknown export format {fmt!r} (expected one of {', '.join(FORMATS)})")
-    store, persistence = open_twin(config)
+    store, persistence = open_twin(config, read_only=True)
     persistence.close()
     objects: list[model.Identifiable] = list(store.objects)
     if fmt == "xml":

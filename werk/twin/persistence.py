@@ -105,8 +105,9 @@ class TwinPersistence:
         return int(row[0])
 
     def load(self) -> list[model.Identifiable]:
-        """Every stored object, in the order it was first saved; a row that no longer decodes is an error, not a
-        silent gap."""
+        """Every stored object, in the order it was first saved, with the values stored alone applied in order. An
+        object row that no longer decodes is an error, not a silent gap; a value row whose element is not in the
+        stored submodel is logged and listed in :attr:`unapplied` (the twin still opens)."""
         with self._lock:
             rows = self._conn.execute("SELECT id, json FROM aas_object ORDER BY rowid").fetchall()
             values = self._conn.execute(
@@ -119,14 +120,24 @@ class TwinPersistence:
             except (ValueError, KeyError, TypeError, AasError) as exc:
                 raise StoreError(f"{self.path}: aas_object {ident!r} cannot be decoded: {exc}") from None
         by_id = {o.id: o for o in out}
+        self.unapplied = []
         for sm_id, path, text in values:
             try:
                 _apply_stored_value(by_id.get(sm_id), path, text)
             except (KeyError, ValueError, TypeError) as exc:
-                raise StoreError(
-                    f"{self.path}: aas_value {sm_id!r} {path!r} cannot be applied: {exc}"
-                ) from None
+                # the element is not in the stored submodel: its structural change could not be stored (logged
+                # then as twin.store.unserialisable), so the value has nowhere to go; the twin still opens
+                log.error(
+                    "twin.value.unapplied submodel=%s path=%s value=%r error=%s", sm_id, path, text, exc
+                )
+                self.unapplied.append((str(sm_id), str(path)))
         return out
+
+    def drop_values(self, keys: list[tuple[str, str]]) -> None:
+        """Delete ``aas_value`` rows by (submodel id, path): those :meth:`load` could not apply."""
+        with self._lock:
+            self._valued = None
+            self._conn.executemany("DELETE FROM aas_value WHERE submodel_id = ? AND path = ?", keys)
 
     def valued(self) -> set[str]:
         """Ids of the submodels with values stored alone (``aas_value``), which :meth:`save_all` folds in."""
@@ -467,7 +478,7 @@ def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) ->
             done.set_exception(error)
 
 
-def open_twin(config: WerkConfig) -> tuple[TwinStore, TwinPersistence]:
+def open_twin(config: WerkConfig, *, read_only: bool = False) -> tuple[TwinStore, TwinPersistence]:
     """The twin for a plant file, kept in the historian's SQLite file.
 
     What is stored wins: edits made through the API survive a restart. Shells and submodels that are new (assets
@@ -475,6 +486,9 @@ def open_twin(config: WerkConfig) -> tuple[TwinStore, TwinPersistence]:
     a reference to each new submodel of its own; what was deleted through the API stays deleted, and nothing stored
     is deleted because the plant file no longer names it (delete it through the API). Values stored alone since the
     last start are folded into their submodels' rows. Close the returned persistence at shutdown.
+
+    ``read_only``: the same twin, built and linked in memory only; nothing is written and no writer is attached, so
+    it may be read beside a running werk (``werk aas export``).
     """
     persistence = TwinPersistence(config.historian.path)
     stored = persistence.load()
@@ -496,10 +510,17 @@ def open_twin(config: WerkConfig) -> tuple[TwinStore, TwinPersistence]:
             old.submodel.add(ref)
         if refs:
             linked.append(old)
+    store = TwinStore([*stored, *new])
+    if read_only:
+        return store, persistence
     valued = persistence.valued()  # values stored alone, applied by load(): fold them into their submodels
-    folded = [o for o in stored if o.id in valued and o.id not in {s.id for s in linked}]
+    linked_ids = {o.id for o in linked}
+    folded = [o for o in stored if o.id in valued and o.id not in linked_ids]
     if new or linked or folded:
         persistence.save_all([*new, *linked, *folded])
-    store = TwinStore([*stored, *new])
+    if persistence.unapplied:
+        persistence.drop_values(
+            persistence.unapplied
+        )  # logged by load(); they cannot apply at any later start
     persistence.attach(store)
     return store, persistence

@@ -26,7 +26,8 @@ OnValue = Callable[[str, str, str | None], None]
 changed; stored as that value instead of the whole submodel."""
 
 Sync = Callable[[], Awaitable[None]]
-"""Returns once every change reported to the :data:`OnChange` hook so far is durable; raises if one could not be."""
+"""Returns once every change reported to the :data:`OnChange` and :data:`OnValue` hooks so far is durable; raises if one
+could not be."""
 
 T = TypeVar("T", bound=model.Identifiable)
 

@@ -32,6 +32,8 @@ async def test_dashboard_shows_every_asset_live(tmp_path: Path) -> None:
         states = stack.platform.bus.subscribe(
             "+/+/+/+/+/+/machine_state", maxsize=100_000, overflow=Overflow.DROP_OLDEST
         )
+        # and the state each had when the test subscribed (a machine running since the start sends no new one)
+        known_before = {p: s for p, s in stack.platform.live.latest.items() if p.endswith("/machine_state")}
         browser = await pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -66,6 +68,9 @@ async def test_dashboard_shows_every_asset_live(tmp_path: Path) -> None:
             assert later["press-1"][1] != first["press-1"][1]
             # each card shows a state werk gave that asset (not, say, another asset's, or one it never had)
             seen: dict[str, set[str]] = {name: {"disconnected"} for name in names}
+            now = {p: s for p, s in stack.platform.live.latest.items() if p.endswith("/machine_state")}
+            for path, sample in [*known_before.items(), *now.items()]:  # and those werk holds, before and now
+                seen.setdefault(path.split("/")[5], set()).add(str(sample.value))
             while states.qsize():
                 for sample in await states.get():
                     seen.setdefault(sample.path.split("/")[5], set()).add(str(sample.value))

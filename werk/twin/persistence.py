@@ -66,9 +66,9 @@ class TwinPersistence:
         self._lock = threading.Lock()
         self._group: GroupCommit | None = None
         self._deleted: set[str] | None = None  # aas_deleted's ids, as far as commit() knows them
-        self._valued: set[str] | None = (
-            None  # submodel ids with aas_value rows, as far as commit() knows them
-        )
+        # submodel ids with aas_value rows, as far as commit() knows them
+        self._valued: set[str] | None = None
+        self.unapplied: list[tuple[str, str]] = []  # aas_value rows the last load() could not apply
         try:
             self._conn = sqlite3.connect(
                 self.path, check_same_thread=False, isolation_level=None, timeout=10.0

@@ -13,14 +13,14 @@ value.
 basyx converts every value through two functions of ``basyx.aas.model.datatypes``, ``from_xsd`` (text to value) and
 ``xsd_repr`` (value to text), which its JSON and XML readers and writers call through the module. :func:`install`
 wraps those two functions; that is the one place werk patches basyx rather than wrapping it from outside, because
-the alternative is a copy of a dozen reader and writer methods. The wrap changes nothing for a value basyx writes back
-as it was read: such a value stays a plain basyx object. A date, time or duration value whose text basyx would write back
-differently, or cannot hold, becomes an instance of a subclass of basyx's type that remembers its text, and is
-written back as that text. Within Python's range it still has its fields, compares and computes as the basyx value
-does, and date arithmetic on it gives a plain basyx value; beyond it (a *far* value), it has its true year, month
-and day, its text as ``str()`` and ``isoformat()``, compares equal by its text and refuses to be ordered, because a
-wrong answer would be worse than none. Other datetime methods of a far value (``weekday()``, arithmetic) answer
-for its placeholder, year 1: do not compute with far values.
+the alternative is a copy of a dozen reader and writer methods. The wrap changes nothing for a value basyx writes
+back as it was read: such a value stays a plain basyx object. A date, time or duration value whose text basyx would
+write back differently, or cannot hold, becomes an instance of a subclass of basyx's type that remembers its text,
+and is written back as that text. Within Python's range it still has its fields, compares and computes as the basyx
+value does, and date arithmetic on it gives a plain basyx value; beyond it (a *far* value), it has its true year,
+month and day, its text as ``str()`` and ``isoformat()``, compares equal by its text and refuses to be ordered,
+because a wrong answer would be worse than none. Other datetime methods of a far value (``weekday()``, arithmetic)
+answer for its placeholder, year 1: do not compute with far values.
 """
 
 from __future__ import annotations
@@ -237,8 +237,8 @@ def _kept(value: Any, text: str) -> KeptText:
 
 def _far(text: str, type_: type) -> KeptText:
     """A date or date-time beyond Python's years: basyx's regular expression accepted the text, datetime could not
-    hold it. Its time zone is the text's; its other datetime fields are a placeholder; :class:`KeptDate` and :class:`KeptDateTime` answer the true
-    year, month and day."""
+    hold it. Its time zone is the text's; its other datetime fields are a placeholder; :class:`KeptDate` and
+    :class:`KeptDateTime` answer the true year, month and day."""
     obj: Any
     zone = _ZONE.search(text)
     tzinfo = datatypes._parse_xsd_date_tzinfo(zone[0]) if zone else None

@@ -300,9 +300,7 @@ def cmd_aas_import(args: argparse.Namespace) -> int:
     if len(r.warnings) > 5:
         console.print(f"  [yellow]... {len(r.warnings) - 5} more warnings[/]")
     if r.supplementary_files:
-        console.print(
-            f"  {r.supplementary_files} supplementary files not kept (the twin holds them in memory only)"
-        )
+        console.print(f"  {r.supplementary_files} supplementary files (thumbnails, attachments)")
     console.print(
         f"  into the twin in {config.historian.path}: {len(done.added)} added, {len(done.replaced)} replaced"
         " (werk serves them from its next start)"

@@ -4,6 +4,7 @@ client on its AAS API, for the registry, discovery and file server tests."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from basyx.aas import model
+from basyx.aas.adapter import aasx as basyx_aasx
 
 from tests.conftest import Stack, plant_config, running_stack
 from werk.twin import io as aas_io
@@ -104,3 +107,19 @@ def aasx(*aas_ids: str) -> bytes:
     for aas_id in aas_ids:
         objects += list(aas_io.read_json(json.dumps(environment(aas_id))).objects)
     return aas_io.write_aasx(objects)
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))  # a PNG signature and bytes that are not text
+PDF = b"%PDF-1.7\n" + b"manual " * 50
+
+
+def package(aas_id: str, pdf: bytes) -> bytes:
+    """A package with a thumbnail for the shell and a File element naming an attached PDF."""
+    (shell, sm) = sorted(aas_io.read_json(json.dumps(environment(aas_id))).objects, key=lambda o: o.id)
+    assert isinstance(shell, model.AssetAdministrationShell) and isinstance(sm, model.Submodel)
+    shell.asset_information.default_thumbnail = model.Resource("/aasx/files/pump.png", "image/png")
+    sm.submodel_element.add(model.File("Manual", "application/pdf", value="/aasx/files/manual.pdf"))
+    files = basyx_aasx.DictSupplementaryFileContainer()  # type: ignore[no-untyped-call]
+    files.add_file("/aasx/files/pump.png", io.BytesIO(PNG), "image/png")
+    files.add_file("/aasx/files/manual.pdf", io.BytesIO(pdf), "application/pdf")
+    return aas_io.write_aasx([shell, sm], files)

@@ -3,6 +3,7 @@ server would load at its next start."""
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import sqlite3
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from basyx.aas import model
 
+from tests.api.aas_stack import PDF, PNG, package
 from tests.conftest import shared_data
 from werk.cli import main
 from werk.config import demo_config_path, load_config
@@ -130,3 +132,21 @@ def test_export_only_reads_and_shows_values_stored_alone(
     assert "99.5" in json.dumps(exported)
     with sqlite3.connect(db) as conn:  # not folded: the export wrote nothing
         assert conn.execute("SELECT count(*) FROM aas_value").fetchone()[0] == 1
+
+
+def test_an_imported_package_keeps_its_files_through_export(tmp_path: Path) -> None:
+    plant = _plant(tmp_path)
+    pkg = tmp_path / "pump.aasx"
+    pkg.write_bytes(package("https://example.com/aas/pump-9", PDF))
+    assert main(["aas", "import", str(pkg), "-c", str(plant)]) == 0
+    out = tmp_path / "twin.aasx"
+    assert main(["aas", "export", "-c", str(plant), "-o", str(out)]) == 0
+    files = aas_io.read_aasx(out.read_bytes()).files
+    for name, body in [("/aasx/files/manual.pdf", PDF), ("/aasx/files/pump.png", PNG)]:
+        buf = io.BytesIO()
+        files.write_file(name, buf)
+        assert buf.getvalue() == body
+    # the same name with other content: the whole package is refused
+    pkg.write_bytes(package("https://example.com/aas/pump-10", PDF + b"v2"))
+    assert main(["aas", "import", str(pkg), "-c", str(plant)]) == 2
+    assert "https://example.com/aas/pump-10" not in _twin_ids(plant)

@@ -440,12 +440,15 @@ def build_aas_router(
                     raise ApiError(
                         409, f"{len(taken)} identifiers exist already, nothing imported: {taken[:10]}"
                     )
+                clashing = store.file_conflicts(loaded.files)
+                if clashing:
+                    raise ApiError(
+                        409,
+                        f"files with these names hold other content already, nothing imported: {clashing[:10]}",
+                    )
+                store.add_files(loaded.files)  # stored before the objects that point at them
                 for obj in loaded.objects:
                     store.add(obj)
-                for name in loaded.files:
-                    store.files.add_file(
-                        name, _bytes_of(loaded.files, name), loaded.files.get_content_type(name)
-                    )
             return loaded
 
         r = (await run_in_threadpool(load)).report

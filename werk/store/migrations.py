@@ -36,8 +36,8 @@ AAS_SERVICES_SQL = """
         );
         """
 
-#: migration 6's table; werk.twin.persistence runs the same text (IF NOT EXISTS) when it opens a file first
-AAS_VALUE_SQL = """
+#: migration 6's tables; werk.twin.persistence runs the same text (IF NOT EXISTS) when it opens a file first
+AAS_TWIN_SQL = """
         -- values set by PATCH $value since their submodel was last stored whole in aas_object: a value write
         -- stores the value alone, not its whole submodel. werk.twin.persistence applies the rows in seq order on
         -- load and folds them into aas_object at the next start (no semicolons here: the runner splits on them)
@@ -48,6 +48,13 @@ AAS_VALUE_SQL = """
             seq         INTEGER NOT NULL,  -- order of the writes, across paths
             updated_ts  INTEGER NOT NULL,  -- microseconds since 1970-01-01 UTC
             PRIMARY KEY (submodel_id, path)
+        );
+        -- AASX supplementary files (thumbnails, File element attachments) of the twin, by package path
+        CREATE TABLE IF NOT EXISTS aas_file (
+            name         TEXT PRIMARY KEY,  -- the path File elements and thumbnails name, e.g. /aasx/files/a.pdf
+            content_type TEXT NOT NULL,
+            data         BLOB NOT NULL,
+            updated_ts   INTEGER NOT NULL
         );
         """
 
@@ -144,5 +151,5 @@ SQLITE_MIGRATIONS: list[tuple[int, str, str]] = [
         "aas registry descriptors, discovery asset links, aasx packages (werk.twin.service_store)",
         AAS_SERVICES_SQL,
     ),
-    (6, "aas property values written alone (werk.twin.persistence)", AAS_VALUE_SQL),
+    (6, "aas property values written alone, aasx supplementary files (werk.twin.persistence)", AAS_TWIN_SQL),
 ]

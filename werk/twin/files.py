@@ -42,7 +42,8 @@ def import_file(
     """Store every shell, submodel and concept description of ``path`` in the plant's twin, or none.
 
     An identifier the twin holds already refuses the whole file, unless ``replace``: then the file's object takes
-    its place. AASX supplementary files (thumbnails, attachments) are not kept: the twin holds them in memory only.
+    its place. AASX supplementary files (thumbnails, attachments) are stored with them; a file name the twin holds
+    with other content refuses the whole file.
     """
     loaded = aas_io.read_file(path, metamodel=metamodel, duplicates=duplicates)
     store, persistence = open_twin(config)
@@ -55,7 +56,13 @@ def import_file(
                 "(--replace puts the file's objects in their place)",
                 tuple(taken[:20]),
             )
-        persistence.save_all(objects)  # one transaction
+        clashing = store.file_conflicts(loaded.files)
+        if clashing:
+            raise AasError(
+                f"{path}: files with these names hold other content in the twin already, nothing was imported",
+                tuple(clashing[:20]),
+            )
+        persistence.save_all(objects, files=store.new_files(loaded.files))  # one transaction
         return Imported(loaded.report, [o.id for o in objects if o.id not in taken], taken)
     finally:
         persistence.close()

@@ -17,6 +17,7 @@ few microseconds. :meth:`TwinPersistence.load` applies those rows on top of ``aa
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import sqlite3
@@ -26,11 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from basyx.aas import model
+from basyx.aas.adapter import aasx
 
 from werk.config.model import WerkConfig
 from werk.core.model import to_micros, utcnow
 from werk.errors import AasError, StoreError
-from werk.store.migrations import AAS_VALUE_SQL
+from werk.store.migrations import AAS_TWIN_SQL
 from werk.twin import formats
 from werk.twin.environment import build_environment
 from werk.twin.io import decode_identifiable, to_jsonable
@@ -52,6 +54,10 @@ _VALUE_UPSERT = (
     "updated_ts = excluded.updated_ts"
 )
 _DROP_VALUES = "DELETE FROM aas_value WHERE submodel_id = ?"
+_FILE_UPSERT = (
+    "INSERT INTO aas_file VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+    "content_type = excluded.content_type, data = excluded.data, updated_ts = excluded.updated_ts"
+)
 ValueRow = tuple[str, str, str | None, int, int]
 """An ``aas_value`` row: submodel id, idShortPath, lexical value or None, seq, time."""
 
@@ -77,7 +83,7 @@ class TwinPersistence:
             self._conn.execute("PRAGMA busy_timeout=10000")
             self._conn.execute(_SCHEMA)
             self._conn.execute(_TOMBSTONES)
-            self._conn.executescript(AAS_VALUE_SQL)
+            self._conn.executescript(AAS_TWIN_SQL)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot open the twin's table: {exc}") from None
 
@@ -97,6 +103,7 @@ class TwinPersistence:
         self._group = group
         store.on_change = group.on_change
         store.on_value = group.on_value
+        store.on_files = self.save_files
         store.sync = group.synced
 
     def count(self) -> int:
@@ -144,6 +151,32 @@ class TwinPersistence:
         with self._lock:
             return {str(r[0]) for r in self._conn.execute("SELECT DISTINCT submodel_id FROM aas_value")}
 
+    def save_files(self, files: list[tuple[str, str, bytes]]) -> None:
+        """Store supplementary files (name, content type, bytes) in one transaction, durable when it returns. Files
+        are few and written only by imports: synchronously, not through the group-commit writer."""
+        now = to_micros(utcnow())
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(
+                    _FILE_UPSERT, [(name, ctype, data, now) for name, ctype, data in files]
+                )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def load_files(self) -> aasx.DictSupplementaryFileContainer:
+        """Every stored supplementary file."""
+        files: aasx.DictSupplementaryFileContainer = aasx.DictSupplementaryFileContainer()  # type: ignore[no-untyped-call]
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT name, content_type, data FROM aas_file ORDER BY name"
+            ).fetchall()
+        for name, ctype, data in rows:
+            files.add_file(str(name), io.BytesIO(bytes(data)), str(ctype))
+        return files
+
     def deleted(self) -> set[str]:
         with self._lock:
             return {str(r[0]) for r in self._conn.execute("SELECT id FROM aas_deleted")}
@@ -162,9 +195,11 @@ class TwinPersistence:
                 self._conn.execute("ROLLBACK")
                 raise
 
-    def save_all(self, objects: list[model.Identifiable]) -> None:
+    def save_all(
+        self, objects: list[model.Identifiable], *, files: list[tuple[str, str, bytes]] | None = None
+    ) -> None:
         """Save many objects in one transaction (an import is all or nothing here too); their values stored alone
-        are in them, so those rows go."""
+        are in them, so those rows go. ``files``: supplementary files (name, content type, bytes) to store with them."""
         rows = [
             (o.id, type(o).__name__, json.dumps(to_jsonable(o), ensure_ascii=False), to_micros(utcnow()))
             for o in objects
@@ -176,6 +211,9 @@ class TwinPersistence:
                 self._conn.executemany(_UPSERT, rows)
                 self._conn.executemany("DELETE FROM aas_deleted WHERE id = ?", [(r[0],) for r in rows])
                 self._conn.executemany(_DROP_VALUES, [(r[0],) for r in rows])
+                if files:
+                    now = to_micros(utcnow())
+                    self._conn.executemany(_FILE_UPSERT, [(n, ct, data, now) for n, ct, data in files])
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
@@ -485,7 +523,8 @@ def open_twin(config: WerkConfig, *, read_only: bool = False) -> tuple[TwinStore
     added to the plant file, or a submodel template a newer werk adds) are built and saved, and a stored shell gets
     a reference to each new submodel of its own; what was deleted through the API stays deleted, and nothing stored
     is deleted because the plant file no longer names it (delete it through the API). Values stored alone since the
-    last start are folded into their submodels' rows. Close the returned persistence at shutdown.
+    last start are folded into their submodels' rows; the supplementary files imported are loaded. Close the returned
+    persistence at shutdown.
 
     ``read_only``: the same twin, built and linked in memory only; nothing is written and no writer is attached, so
     it may be read beside a running werk (``werk aas export``).
@@ -511,6 +550,7 @@ def open_twin(config: WerkConfig, *, read_only: bool = False) -> tuple[TwinStore
         if refs:
             linked.append(old)
     store = TwinStore([*stored, *new])
+    store.files = persistence.load_files()
     if read_only:
         return store, persistence
     valued = persistence.valued()  # values stored alone, applied by load(): fold them into their submodels

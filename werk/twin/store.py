@@ -9,6 +9,7 @@ store the change later, in a batch with others (group commit); a writer that ack
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
@@ -24,6 +25,9 @@ OnChange = Callable[[str, model.Identifiable | None], None]
 OnValue = Callable[[str, str, str | None], None]
 """Called with (submodel id, idShortPath, the Property's value in its XSD lexical form or None) after a value alone
 changed; stored as that value instead of the whole submodel."""
+
+OnFiles = Callable[[list[tuple[str, str, bytes]]], None]
+"""Called with (name, content type, bytes) of supplementary files before they are added; stores them durably."""
 
 Sync = Callable[[], Awaitable[None]]
 """Returns once every change reported to the :data:`OnChange` and :data:`OnValue` hooks so far is durable; raises if one
@@ -51,13 +55,14 @@ class TwinStore:
         self.lock = threading.RLock()
         self.on_change = on_change
         self.on_value = on_value
+        self.on_files: OnFiles | None = None
         self.sync = sync
         self.metamodel: Metamodel = metamodel
         # bumped by every change made through this store; readers key caches of serialised objects on it
         self.generation = 0
         # bumped by every change but those of values alone: readers key caches of where elements are on it
         self.structure = 0
-        # AASX supplementary files (thumbnails, File element attachments), by package path; held in memory only
+        # AASX supplementary files (thumbnails, File element attachments), by package path; stored by on_files
         self.files: aasx.DictSupplementaryFileContainer = aasx.DictSupplementaryFileContainer()  # type: ignore[no-untyped-call]
 
     def get(self, identifier: str, kind: type[T]) -> T | None:
@@ -98,6 +103,41 @@ class TwinStore:
             self.structure += 1
         if self.on_change is not None:
             self.on_change(obj.id, obj)
+
+    def file_conflicts(self, files: aasx.AbstractSupplementaryFileContainer) -> list[str]:
+        """Names of ``files`` the store holds with other content or type (an import must not change what the File
+        elements already in the twin point at)."""
+        return [
+            name
+            for name in files
+            if name in self.files
+            and (
+                self.files.get_sha256(name) != files.get_sha256(name)
+                or self.files.get_content_type(name) != files.get_content_type(name)
+            )
+        ]
+
+    def add_files(self, files: aasx.AbstractSupplementaryFileContainer) -> None:
+        """Add a document's supplementary files, stored first by the :data:`OnFiles` hook; ``KeyError`` (and none
+        added) if :meth:`file_conflicts` names any."""
+        conflicts = self.file_conflicts(files)
+        if conflicts:
+            raise KeyError(conflicts)
+        new = self.new_files(files)
+        if new and self.on_files is not None:
+            self.on_files(new)
+        for name, ctype, data in new:
+            self.files.add_file(name, io.BytesIO(data), ctype)
+
+    def new_files(self, files: aasx.AbstractSupplementaryFileContainer) -> list[tuple[str, str, bytes]]:
+        """(name, content type, bytes) of those of ``files`` the store does not hold."""
+        new = []
+        for name in files:
+            if name not in self.files:
+                buf = io.BytesIO()
+                files.write_file(name, buf)
+                new.append((name, files.get_content_type(name), buf.getvalue()))
+        return new
 
     def value_changed(self, submodel: model.Submodel, path: str, prop: model.Property) -> None:
         """Report that ``prop``, at ``path`` in ``submodel``, got a new value and nothing else changed (a PATCH

@@ -25,6 +25,7 @@ from werk.connect.modbus import (
     MAX_REGISTERS_PER_READ,
     ModbusConnector,
     decode_registers,
+    encode_registers,
     parse_address,
     plan_reads,
 )
@@ -405,5 +406,79 @@ async def test_server_restart_marks_bad_then_recovers(device: Device) -> None:
             assert conn.status.connected and conn.status.reconnects >= 1
         finally:
             await restarted.stop()
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
+
+
+# --- writing ---------------------------------------------------------------------------------------------------
+
+
+def test_encoding_gives_the_hand_written_registers() -> None:
+    """encode_registers is decode_registers reversed, checked against the registers written out by hand above."""
+    for address, path in SIGNALS.items():
+        spec = parse_address(address)
+        name = path.removeprefix(P)
+        if spec.table != "hr" or spec.dtype == "bool" or spec.unit is not None:
+            continue
+        words = encode_registers(spec, EXPECTED[name])  # type: ignore[arg-type]
+        assert words == [HR[spec.address + i] for i in range(spec.width)], address
+
+
+@pytest.mark.parametrize(
+    ("address", "value", "why"),
+    [
+        ("hr:0 int16", 1.5, "not a whole number"),
+        ("hr:0 int16", 40000, "out of range"),
+        ("hr:0 uint16", -1, "out of range"),
+        ("hr:0 float32", 1e39, "out of range"),
+        ("hr:0 float32", math.nan, "not finite"),
+        ("hr:0 int16", "7", "not a number"),
+        ("hr:0 int16", True, "not a number"),
+    ],
+)
+def test_a_value_that_does_not_fit_is_refused_with_the_reason(address: str, value: Any, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        encode_registers(parse_address(address), value)
+
+
+async def test_writes_reach_the_device_and_come_back_in_the_poll(device: Device) -> None:
+    conn = ModbusConnector("plc", _config(device.port), SIGNALS)
+    stream = conn.stream()
+    try:
+        await _next(stream, lambda g: True)  # connected
+        device.requests.clear()
+        for name, value in [("s16", -7), ("f64", 2.5), ("scaled", 50.0), ("bit2", True), ("coil17", True)]:
+            await conn.write(P + name, value)
+        codes = [fc for fc, *_ in device.requests]
+        assert codes == [6, 16, 6, 22, 5]  # single register, multiple registers, mask write, single coil
+
+        def latest(got: list[Sample]) -> dict[str, object]:
+            return {s.path.removeprefix(P): s.value for s in got}
+
+        got = await _next(stream, lambda g: latest(g).get("bit2") is True)
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
+    values = latest(got)
+    assert values["s16"] == -7 and values["f64"] == 2.5 and values["coil17"] is True
+    assert values["scaled"] == pytest.approx(50.0)
+    assert values["bit3"] is True  # the mask write left the register's other bits as they were
+
+
+async def test_writes_the_device_or_the_protocol_cannot_take_are_refused(device: Device) -> None:
+    signals = {"hr:0 int16": P + "s16", "ir:5 int16": P + "input", "hr:900 int16": P + "unmapped"}
+    conn = ModbusConnector("plc", _config(device.port), signals)
+    with pytest.raises(ConnectorError, match="not connected"):
+        await conn.write(P + "s16", 1)
+    stream = conn.stream()
+    try:
+        await _next(stream, lambda g: True)
+        with pytest.raises(ConnectorError, match="input register, which Modbus has no function to write"):
+            await conn.write(P + "input", 1)
+        with pytest.raises(ConnectorError, match="ILLEGAL DATA ADDRESS"):
+            await conn.write(P + "unmapped", 1)
+        with pytest.raises(ConnectorError, match="does not fit hr:0"):
+            await conn.write(P + "s16", 1.5)
+        with pytest.raises(ConnectorError, match="is not a signal of this device"):
+            await conn.write(P + "elsewhere", 1)
     finally:
         await stream.aclose()  # type: ignore[attr-defined]

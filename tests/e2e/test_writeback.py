@@ -39,7 +39,7 @@ async def test_a_supervisor_sets_the_feed_override_and_the_machine_follows(tmp_p
         # a read-only signal is refused by name, whoever asks
         r = await http.patch(base + "/temperature/$value", json=20, headers=_auth("sam"))
         assert r.status_code == 409 and "read-only" in r.text and ref.signal_path("temperature") in r.text
-        # energy comes over Modbus here, which werk reads only
+        # energy is not marked writable in the plant file
         r = await http.patch(base + "/energy/$value", json=0, headers=_auth("sam"))
         assert r.status_code == 409 and "read-only" in r.text
         # a value that is not a number for an xs:double
@@ -95,16 +95,21 @@ async def test_a_connector_that_cannot_write_is_refused_before_anything_is_sent(
     from werk.errors import WriteRefused
     from werk.runtime.platform import Platform
 
-    meter = 'energy: "hr:2 float64"}}'
-    config = plant_config(  # the plant file lets werk write cnc-1's energy meter, but Modbus is read-only in werk
-        tmp_path, patch=lambda text: text.replace(meter, meter[:-1] + ", writable: [energy]}", 1)
+    adapter = "                        - connector: lathe-2-adapter\n"
+    config = (
+        plant_config(  # the plant file lets werk write lathe-2's mode, but an MTConnect adapter only reports
+            tmp_path,
+            patch=lambda text: text.replace(
+                adapter, adapter + "                          writable: [mode]\n", 1
+            ),
+        )
     )
-    ref = config.asset("cnc-1")
-    assert any("energy" in b.writable for b in ref.config.bindings())
+    ref = config.asset("lathe-2")
+    assert any("mode" in b.writable for b in ref.config.bindings())
     platform = Platform(config)
     try:
-        await platform.write_signal(ref.signal_path("energy"), 0.0, "sam")
+        await platform.write_signal(ref.signal_path("mode"), "MANUAL", "sam")
     except WriteRefused as exc:
-        assert "connector 'meters' (modbus) cannot write" in str(exc)
+        assert "connector 'lathe-2-adapter' (shdr) cannot write" in str(exc)
     else:
         raise AssertionError("a write through a connector that cannot write was accepted")

@@ -42,6 +42,15 @@ between them is at most ``max_gap``. A request the device answers with an except
 request per item when the exception is about the request (01-03), so a single bad address costs its own signal
 and nothing else; an exception about the device (04 and up) fails every item of the request. A poll's values form
 one batch.
+
+Writing
+-------
+A signal the plant file marks ``writable`` is written to the same address, encoded as it is decoded (type, order,
+``value = raw * scale + offset`` solved for raw and rounded to the device's step): a holding register with Write
+Single Register (0x06, clause 6.6) or, for 32- and 64-bit types, Write Multiple Registers (0x10, clause 6.12); one
+bit of a holding register with Mask Write Register (0x16, clause 6.16), so the other bits stay as the device has
+them; a coil with Write Single Coil (0x05, clause 6.5). Input registers and discrete inputs cannot be written
+(the protocol has no function for them). Requests of the poll and writes take turns on the one connection.
 """
 
 from __future__ import annotations
@@ -214,6 +223,35 @@ def parse_address(text: str) -> RegisterSpec:
     )
 
 
+def encode_registers(spec: RegisterSpec, value: Value) -> list[int]:
+    """The registers that hold ``value`` at a register item, as they go on the wire: :func:`decode_registers`
+    reversed. ``ValueError`` when the value is no number or does not fit the type."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{value!r} is not a number")
+    number = float(value)
+    scaled = spec.scale is not None or spec.offset is not None
+    if scaled:
+        number = (number - (spec.offset or 0.0)) / (1.0 if spec.scale is None else spec.scale)
+    if not math.isfinite(number):
+        raise ValueError(f"{value!r} is not finite")
+    fmt, _ = _TYPES[spec.dtype]
+    try:
+        if spec.dtype.startswith("float"):
+            raw = struct.pack(">" + fmt, number)
+        else:
+            if not scaled and number != int(number):
+                raise ValueError(f"{value!r} is not a whole number, and {spec.dtype} holds only those")
+            raw = struct.pack(">" + fmt, round(number))
+    except (struct.error, OverflowError) as exc:
+        raise ValueError(f"{value!r} is out of range for {spec.dtype}: {exc}") from None
+    if spec.byte_swap:
+        raw = b"".join(raw[i + 1 : i + 2] + raw[i : i + 1] for i in range(0, len(raw), 2))
+    words = [int.from_bytes(raw[i : i + 2], "big") for i in range(0, len(raw), 2)]
+    if spec.word_swap:
+        words.reverse()
+    return words
+
+
 def decode_registers(spec: RegisterSpec, registers: Sequence[int]) -> Value:
     """The value of a register item from its ``spec.width`` registers, as they came off the wire (16-bit ints)."""
     words = list(registers)
@@ -302,8 +340,11 @@ class ModbusConnector(SessionConnector):
             except ConnectorError as exc:
                 self.status.bad_bindings[path] = str(exc)
                 log.error("modbus.binding connector=%s path=%s error=%s", self.name, path, exc)
+        self._spec_of = {path: spec for path, spec in self.items}
         self.blocks: list[ReadBlock] = []
         self.requests = 0  # read requests sent, for diagnostics
+        self._client: AsyncModbusTcpClient | None = None
+        self._turn = asyncio.Lock()  # one request at a time on the connection: the poll's and writes
         self._isolated: set[str] = set()
         self._failing: set[str] = set()
         super().__init__()
@@ -324,9 +365,11 @@ class ModbusConnector(SessionConnector):
             self._isolated.clear()  # the device may have changed while we were away: try batches again
             self.blocks = plan_reads(self.items, cfg.unit, cfg.max_gap)
             self._up(items=len(self.items), reads=len(self.blocks))
+            self._client = client
             async for batch in self._polls(client):
                 yield batch
         finally:
+            self._client = None
             client.close()
 
     async def _polls(self, client: AsyncModbusTcpClient) -> AsyncIterator[list[Sample]]:
@@ -387,7 +430,10 @@ class ModbusConnector(SessionConnector):
             "di": client.read_discrete_inputs,
         }
         try:
-            rr: ModbusPDU = await readers[block.table](block.start, count=block.count, device_id=block.unit)
+            async with self._turn:
+                rr: ModbusPDU = await readers[block.table](
+                    block.start, count=block.count, device_id=block.unit
+                )
         except ModbusException as exc:
             raise ConnectorError(f"read {block.table}:{block.start} x{block.count}: {exc}") from exc
         if isinstance(rr, ExceptionResponse) or rr.isError():
@@ -409,6 +455,64 @@ class ModbusConnector(SessionConnector):
                 log.info("modbus.recovered connector=%s path=%s address=%s", self.name, path, spec)
             out.append(Sample(path, ts, value))
         return out
+
+    async def write(self, path: str, value: Value) -> None:
+        """Write ``value`` to the item that feeds ``path`` (see "Writing" above). The plant file decides which
+        signals may be written; this says whether the device took it. The next poll reads back what it holds."""
+        spec = self._spec_of.get(path)
+        if spec is None:
+            raise ConnectorError(f"{self.name}: {path} is not a signal of this device")
+        if spec.table in ("ir", "di"):
+            kind = "an input register" if spec.table == "ir" else "a discrete input"
+            raise ConnectorError(f"{self.name}: {spec} is {kind}, which Modbus has no function to write")
+        client = self._client
+        if client is None:
+            raise ConnectorError(
+                f"{self.name}: not connected to {self.config.host}:{self.config.port}; nothing was written"
+            )
+        unit = self.config.unit if spec.unit is None else spec.unit
+        try:
+            if spec.dtype == "bool" and not isinstance(value, bool):
+                raise ValueError(f"{value!r} is not true or false")
+            async with self._turn:
+                if spec.table == "co":
+                    rr: ModbusPDU = await client.write_coil(spec.address, bool(value), device_id=unit)
+                elif spec.dtype == "bool" and spec.bit is not None:
+                    bit = 1 << spec.bit
+                    rr = await client.mask_write_register(
+                        address=spec.address,
+                        and_mask=0xFFFF & ~bit,
+                        or_mask=bit if value else 0,
+                        device_id=unit,
+                    )
+                elif spec.dtype == "bool":
+                    rr = await client.write_register(spec.address, 1 if value else 0, device_id=unit)
+                else:
+                    words = encode_registers(spec, value)
+                    if len(words) == 1:
+                        rr = await client.write_register(spec.address, words[0], device_id=unit)
+                    else:
+                        rr = await client.write_registers(spec.address, words, device_id=unit)
+        except ValueError as exc:
+            raise ConnectorError(
+                f"{self.name}: {value!r} does not fit {spec} ({spec.dtype}): {exc}"
+            ) from None
+        except ModbusException as exc:
+            raise ConnectorError(f"{self.name}: write {spec}: {exc}") from None
+        if isinstance(rr, ExceptionResponse) or rr.isError():
+            code = int(getattr(rr, "exception_code", 0))
+            raise ConnectorError(
+                f"{self.name}: the device refused the write to {spec} (unit {unit}): exception {code} "
+                f"{EXCEPTION_NAMES.get(code, 'UNKNOWN')}"
+            )
+        log.info(
+            "modbus.write connector=%s address=%s unit=%d path=%s value=%r",
+            self.name,
+            spec,
+            unit,
+            path,
+            value,
+        )
 
     def _fail(self, path: str, reason: str) -> list[Sample]:
         """Count a failed item; a BAD sample (with its last value) only when it goes from good to failing."""

@@ -465,7 +465,12 @@ async def test_writes_reach_the_device_and_come_back_in_the_poll(device: Device)
 
 
 async def test_writes_the_device_or_the_protocol_cannot_take_are_refused(device: Device) -> None:
-    signals = {"hr:0 int16": P + "s16", "ir:5 int16": P + "input", "hr:900 int16": P + "unmapped"}
+    signals = {
+        "hr:0 int16": P + "s16",
+        "ir:5 int16": P + "input",
+        "hr:900 int16": P + "unmapped",
+        "hr:1 uint16 scale=0.5": P + "half",
+    }
     conn = ModbusConnector("plc", _config(device.port), signals)
     with pytest.raises(ConnectorError, match="not connected"):
         await conn.write(P + "s16", 1)
@@ -480,5 +485,28 @@ async def test_writes_the_device_or_the_protocol_cannot_take_are_refused(device:
             await conn.write(P + "s16", 1.5)
         with pytest.raises(ConnectorError, match="is not a signal of this device"):
             await conn.write(P + "elsewhere", 1)
+        with pytest.raises(ConnectorError, match="out of range"):  # an xs:integer beyond any float
+            await conn.write(P + "half", 10**400)
     finally:
         await stream.aclose()  # type: ignore[attr-defined]
+
+
+async def test_a_bit_of_a_byte_swapped_register_is_written_where_it_is_read(device: Device) -> None:
+    """``BA bit=3`` reads bit 3 of the byte-swapped value, which is bit 11 on the wire: the write sets that one."""
+    conn = ModbusConnector(
+        "plc", _config(device.port), {"hr:17 bool BA bit=3": P + "flag", "hr:17": P + "raw"}
+    )
+    stream = conn.stream()
+    try:
+        await _next(stream, lambda g: True)
+        await conn.write(P + "flag", True)
+        got = await _next(stream, lambda g: any(s.path == P + "flag" and s.value is True for s in g))
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
+    raw = [s.value for s in got if s.path == P + "raw"][-1]
+    assert raw == 0x0800
+
+
+def test_scale_zero_is_refused() -> None:
+    with pytest.raises(ConnectorError, match="scale=0"):
+        parse_address("hr:0 scale=0")

@@ -165,6 +165,8 @@ def parse_address(text: str) -> RegisterSpec:
                     raise fail(f"{key}={raw!r} is not a number") from None
                 if not math.isfinite(number):
                     raise fail(f"{key} must be finite")
+                if key == "scale" and number == 0:
+                    raise fail("scale=0 would make every value the offset")
                 opts[key] = number
             elif key in ("bit", "unit"):
                 limit = 15 if key == "bit" else 255
@@ -228,7 +230,10 @@ def encode_registers(spec: RegisterSpec, value: Value) -> list[int]:
     reversed. ``ValueError`` when the value is no number or does not fit the type."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{value!r} is not a number")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ValueError(f"{value!r} is out of range for {spec.dtype}") from None
     scaled = spec.scale is not None or spec.offset is not None
     if scaled:
         number = (number - (spec.offset or 0.0)) / (1.0 if spec.scale is None else spec.scale)
@@ -478,7 +483,8 @@ class ModbusConnector(SessionConnector):
                 if spec.table == "co":
                     rr: ModbusPDU = await client.write_coil(spec.address, bool(value), device_id=unit)
                 elif spec.dtype == "bool" and spec.bit is not None:
-                    bit = 1 << spec.bit
+                    # the bit as read is counted after the byte swap (BA): on the wire it sits in the other byte
+                    bit = 1 << (spec.bit ^ 8 if spec.byte_swap else spec.bit)
                     rr = await client.mask_write_register(
                         address=spec.address,
                         and_mask=0xFFFF & ~bit,

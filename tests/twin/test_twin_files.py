@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import socket
 import sqlite3
 from pathlib import Path
@@ -101,17 +102,18 @@ def test_export_names_an_unknown_format(tmp_path: Path, capsys: pytest.CaptureFi
     assert "invalid choice: 'csv'" in capsys.readouterr().err
 
 
-def test_import_refuses_while_werk_runs_for_the_plant(
+def test_import_refuses_while_a_werk_holds_the_twin(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     template = shared_data("aas", "templates", "IDTA_02006-3-0-1_Template_Digital_Nameplate.json")
-    with socket.socket() as server:  # what a running werk holds: the plant's web port
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        plant = _plant(tmp_path, port=server.getsockname()[1])
+    plant = _plant(tmp_path)
+    _, running = open_twin(load_config(plant))  # what werk serve holds while it runs
+    try:
         assert main(["aas", "import", str(template), "-c", str(plant)]) == 2
-    assert "POST http://127.0.0.1:" in capsys.readouterr().err
-    assert not (tmp_path / "werk.db").exists()  # nothing was opened, let alone written
+        assert f"(pid {os.getpid()})" in capsys.readouterr().err
+    finally:
+        running.close()
+    assert main(["aas", "import", str(template), "-c", str(plant)]) == 0  # and once it has stopped
 
 
 def test_export_only_reads_and_shows_values_stored_alone(
@@ -146,7 +148,11 @@ def test_an_imported_package_keeps_its_files_through_export(tmp_path: Path) -> N
         buf = io.BytesIO()
         files.write_file(name, buf)
         assert buf.getvalue() == body
-    # the same name with other content: the whole package is refused
-    pkg.write_bytes(package("https://example.com/aas/pump-10", PDF + b"v2"))
+    # the same name with other content: the whole package is refused, unless --replace
+    pkg.write_bytes(package("https://example.com/aas/pump-9", PDF + b"v2"))
     assert main(["aas", "import", str(pkg), "-c", str(plant)]) == 2
-    assert "https://example.com/aas/pump-10" not in _twin_ids(plant)
+    assert main(["aas", "import", str(pkg), "-c", str(plant), "--replace"]) == 0
+    assert main(["aas", "export", "-c", str(plant), "-o", str(out)]) == 0
+    buf = io.BytesIO()
+    aas_io.read_aasx(out.read_bytes()).files.write_file("/aasx/files/manual.pdf", buf)
+    assert buf.getvalue() == PDF + b"v2"

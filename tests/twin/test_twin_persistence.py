@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -245,3 +246,18 @@ def test_a_stored_value_that_no_longer_applies_is_logged_and_dropped_and_the_twi
     _, p2 = open_twin(config)  # opens, and drops the row for good
     p2.close()
     assert _stored_rows(db)[1] == []
+
+
+def test_one_werk_at_a_time_opens_a_twin_to_write(tmp_path: Path) -> None:
+    config = _demo_in(tmp_path)
+    _, first = open_twin(config)
+    try:
+        with pytest.raises(StoreError, match=rf"open in another werk process \(pid {os.getpid()}\)"):
+            open_twin(config)
+        store, reader = open_twin(config, read_only=True)  # reading beside it is fine
+        reader.close()
+        assert len(store.objects) == DEMO_OBJECTS
+    finally:
+        first.close()
+    _, again = open_twin(config)  # released with close()
+    again.close()

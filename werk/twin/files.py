@@ -4,8 +4,8 @@ Both work on the twin as ``werk serve`` keeps it, in the historian's SQLite file
 (:func:`werk.twin.persistence.open_twin`). An import is all or nothing, as ``POST /api/v3.0/werk/import`` is: the
 file is read by :func:`werk.twin.io.read_file` with every check, and either every object it holds is stored in one
 transaction or nothing is. A running werk keeps its twin in memory and writes it back, so an import beside it
-would be lost or clash: ``werk aas import`` refuses while the plant's web port is in use, and a running werk takes
-imports through its API. An export only reads (:func:`~werk.twin.persistence.open_twin` ``read_only``), so it may
+would be lost or clash: ``werk aas import`` refuses while a werk process holds the twin
+(:meth:`~werk.twin.persistence.TwinPersistence.own`), and a running werk takes imports through its API. An export only reads (:func:`~werk.twin.persistence.open_twin` ``read_only``), so it may
 run beside a running werk; it sees what that werk has stored.
 """
 
@@ -43,7 +43,7 @@ def import_file(
 
     An identifier the twin holds already refuses the whole file, unless ``replace``: then the file's object takes
     its place. AASX supplementary files (thumbnails, attachments) are stored with them; a file name the twin holds
-    with other content refuses the whole file.
+    with other content refuses the whole file, unless ``replace``: then the file's version is stored.
     """
     loaded = aas_io.read_file(path, metamodel=metamodel, duplicates=duplicates)
     store, persistence = open_twin(config)
@@ -57,12 +57,14 @@ def import_file(
                 tuple(taken[:20]),
             )
         clashing = store.file_conflicts(loaded.files)
-        if clashing:
+        if clashing and not replace:
             raise AasError(
-                f"{path}: files with these names hold other content in the twin already, nothing was imported",
+                f"{path}: files with these names hold other content in the twin already, nothing was imported "
+                "(--replace stores the file's versions)",
                 tuple(clashing[:20]),
             )
-        persistence.save_all(objects, files=store.new_files(loaded.files))  # one transaction
+        files = store.new_files(loaded.files, changed=replace)
+        persistence.save_all(objects, files=files)  # one transaction
         return Imported(loaded.report, [o.id for o in objects if o.id not in taken], taken)
     finally:
         persistence.close()

@@ -20,11 +20,17 @@ import asyncio
 import io
 import json
 import logging
+import os
 import sqlite3
 import threading
 from contextlib import AbstractContextManager, suppress
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory lock; one werk per file is then the user's to keep
+    fcntl = None  # type: ignore[assignment]
 
 from basyx.aas import model
 from basyx.aas.adapter import aasx
@@ -70,6 +76,7 @@ class TwinPersistence:
         if str(self.path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._owner: IO[str] | None = None  # the lock file while this process owns the twin (own())
         self._group: GroupCommit | None = None
         self._deleted: set[str] | None = None  # aas_deleted's ids, as far as commit() knows them
         # submodel ids with aas_value rows, as far as commit() knows them
@@ -93,6 +100,33 @@ class TwinPersistence:
             self._group.close()
         with self._lock:
             self._conn.close()
+        if self._owner is not None:
+            self._owner.close()  # releases the lock
+            self._owner = None
+
+    def own(self) -> None:
+        """Take the twin for this process until :meth:`close`: a second werk on the same file (``werk serve`` twice,
+        or ``werk aas import`` beside a running one) would overwrite its changes. ``StoreError`` if another holds it.
+        An advisory lock (``flock``) on a file beside the database, so it ends with the process however it ends."""
+        if str(self.path) == ":memory:" or fcntl is None or self._owner is not None:
+            return
+        lock_path = Path(str(self.path) + "-twin.lock")
+        handle = open(lock_path, "a+")  # noqa: SIM115 - held open until close()
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise StoreError(
+                f"{self.path}: the twin is open in another werk process (pid {holder}); stop it first, or import "
+                "through its API (POST /api/v3.0/werk/import)"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._owner = handle
 
     def attach(self, store: TwinStore) -> None:
         """Store every change made through ``store`` from now on, batched by a :class:`GroupCommit` writer; a writer
@@ -116,10 +150,14 @@ class TwinPersistence:
         object row that no longer decodes is an error, not a silent gap; a value row whose element is not in the
         stored submodel is logged and listed in :attr:`unapplied` (the twin still opens)."""
         with self._lock:
-            rows = self._conn.execute("SELECT id, json FROM aas_object ORDER BY rowid").fetchall()
-            values = self._conn.execute(
-                "SELECT submodel_id, path, value FROM aas_value ORDER BY seq"
-            ).fetchall()
+            self._conn.execute("BEGIN")  # one snapshot: a writer beside us may fold values in between the two
+            try:
+                rows = self._conn.execute("SELECT id, json FROM aas_object ORDER BY rowid").fetchall()
+                values = self._conn.execute(
+                    "SELECT submodel_id, path, value FROM aas_value ORDER BY seq"
+                ).fetchall()
+            finally:
+                self._conn.execute("COMMIT")
         out: list[model.Identifiable] = []
         for ident, text in rows:
             try:
@@ -526,10 +564,17 @@ def open_twin(config: WerkConfig, *, read_only: bool = False) -> tuple[TwinStore
     last start are folded into their submodels' rows; the supplementary files imported are loaded. Close the returned
     persistence at shutdown.
 
-    ``read_only``: the same twin, built and linked in memory only; nothing is written and no writer is attached, so
-    it may be read beside a running werk (``werk aas export``).
+    Only one process opens a twin to write (:meth:`TwinPersistence.own`; ``StoreError`` otherwise). ``read_only``:
+    the same twin, built and linked in memory only; no objects are written and no writer is attached, so it may be
+    read beside a running werk (``werk aas export``).
     """
     persistence = TwinPersistence(config.historian.path)
+    if not read_only:
+        try:
+            persistence.own()
+        except StoreError:
+            persistence.close()
+            raise
     stored = persistence.load()
     known = {o.id for o in stored} | persistence.deleted()
     built = list(build_environment(config))

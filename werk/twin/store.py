@@ -129,11 +129,15 @@ class TwinStore:
         for name, ctype, data in new:
             self.files.add_file(name, io.BytesIO(data), ctype)
 
-    def new_files(self, files: aasx.AbstractSupplementaryFileContainer) -> list[tuple[str, str, bytes]]:
-        """(name, content type, bytes) of those of ``files`` the store does not hold."""
+    def new_files(
+        self, files: aasx.AbstractSupplementaryFileContainer, *, changed: bool = False
+    ) -> list[tuple[str, str, bytes]]:
+        """(name, content type, bytes) of those of ``files`` the store does not hold; with ``changed``, also of
+        those it holds with other content or type."""
+        other = set(self.file_conflicts(files)) if changed else set()
         new = []
         for name in files:
-            if name not in self.files:
+            if name not in self.files or name in other:
                 buf = io.BytesIO()
                 files.write_file(name, buf)
                 new.append((name, files.get_content_type(name), buf.getvalue()))

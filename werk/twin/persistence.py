@@ -186,7 +186,9 @@ class TwinPersistence:
 
     def valued(self) -> set[str]:
         """Ids of the submodels with values stored alone (``aas_value``), which :meth:`save_all` folds in."""
-        with self._lock:
+        with (
+            self._lock
+        ):  # read afresh: another werk process may have written the file since (the cache is ours)
             return {str(r[0]) for r in self._conn.execute("SELECT DISTINCT submodel_id FROM aas_value")}
 
     def save_files(self, files: list[tuple[str, str, bytes]]) -> None:
@@ -216,32 +218,18 @@ class TwinPersistence:
         return files
 
     def deleted(self) -> set[str]:
-        with self._lock:
+        with self._lock:  # read afresh, as valued()
             return {str(r[0]) for r in self._conn.execute("SELECT id FROM aas_deleted")}
 
     def save(self, obj: model.Identifiable) -> None:
-        text = json.dumps(to_jsonable(obj), ensure_ascii=False)
-        with self._lock:
-            self._deleted = self._valued = None
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.execute(_UPSERT, (obj.id, type(obj).__name__, text, to_micros(utcnow())))
-                self._conn.execute("DELETE FROM aas_deleted WHERE id = ?", (obj.id,))
-                self._conn.execute(_DROP_VALUES, (obj.id,))
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        self.save_all([obj])
 
     def save_all(
         self, objects: list[model.Identifiable], *, files: list[tuple[str, str, bytes]] | None = None
     ) -> None:
         """Save many objects in one transaction (an import is all or nothing here too); their values stored alone
         are in them, so those rows go. ``files``: supplementary files (name, content type, bytes) to store with them."""
-        rows = [
-            (o.id, type(o).__name__, json.dumps(to_jsonable(o), ensure_ascii=False), to_micros(utcnow()))
-            for o in objects
-        ]
+        rows = [_row(o) for o in objects]
         with self._lock:
             self._deleted = self._valued = None
             self._conn.execute("BEGIN IMMEDIATE")
@@ -363,20 +351,11 @@ def rows(
     changes: list[tuple[str, model.Identifiable | None]],
 ) -> list[tuple[str, tuple[str, str, str, int] | None]]:
     """Changes as ``aas_object`` rows (id, kind, JSON, time), ``None`` for a deletion."""
-    return [
-        (
-            ident,
-            None
-            if o is None
-            else (
-                o.id,
-                type(o).__name__,
-                json.dumps(to_jsonable(o), ensure_ascii=False),
-                to_micros(utcnow()),
-            ),
-        )
-        for ident, o in changes
-    ]
+    return [(ident, None if o is None else _row(o)) for ident, o in changes]
+
+
+def _row(obj: model.Identifiable) -> tuple[str, str, str, int]:
+    return obj.id, type(obj).__name__, json.dumps(to_jsonable(obj), ensure_ascii=False), to_micros(utcnow())
 
 
 def _apply_stored_value(sm: model.Identifiable | None, path: str, text: str | None) -> None:

@@ -440,13 +440,13 @@ def build_aas_router(
                     raise ApiError(
                         409, f"{len(taken)} identifiers exist already, nothing imported: {taken[:10]}"
                     )
-                clashing = store.file_conflicts(loaded.files)
-                if clashing:
+                try:
+                    store.add_files(loaded.files)  # stored before the objects that point at them
+                except KeyError as exc:  # names held with other content: nothing was added
                     raise ApiError(
                         409,
-                        f"files with these names hold other content already, nothing imported: {clashing[:10]}",
-                    )
-                store.add_files(loaded.files)  # stored before the objects that point at them
+                        f"files with these names hold other content already, nothing imported: {exc.args[0][:10]}",
+                    ) from None
                 for obj in loaded.objects:
                     store.add(obj)
             return loaded

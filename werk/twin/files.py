@@ -63,7 +63,7 @@ def import_file(
                 "(--replace stores the file's versions)",
                 tuple(clashing[:20]),
             )
-        files = store.new_files(loaded.files, changed=replace)
+        files = store.new_files(loaded.files, replacing=clashing)
         persistence.save_all(objects, files=files)  # one transaction
         return Imported(loaded.report, [o.id for o in objects if o.id not in taken], taken)
     finally:

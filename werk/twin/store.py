@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import TypeVar
 
 from basyx.aas import model
@@ -130,14 +130,13 @@ class TwinStore:
             self.files.add_file(name, io.BytesIO(data), ctype)
 
     def new_files(
-        self, files: aasx.AbstractSupplementaryFileContainer, *, changed: bool = False
+        self, files: aasx.AbstractSupplementaryFileContainer, *, replacing: Collection[str] = ()
     ) -> list[tuple[str, str, bytes]]:
-        """(name, content type, bytes) of those of ``files`` the store does not hold; with ``changed``, also of
-        those it holds with other content or type."""
-        other = set(self.file_conflicts(files)) if changed else set()
+        """(name, content type, bytes) of those of ``files`` the store does not hold, and of those named in
+        ``replacing`` (its :meth:`file_conflicts` that are to be stored in their new version)."""
         new = []
         for name in files:
-            if name not in self.files or name in other:
+            if name not in self.files or name in replacing:
                 buf = io.BytesIO()
                 files.write_file(name, buf)
                 new.append((name, files.get_content_type(name), buf.getvalue()))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -510,3 +511,21 @@ async def test_a_bit_of_a_byte_swapped_register_is_written_where_it_is_read(devi
 def test_scale_zero_is_refused() -> None:
     with pytest.raises(ConnectorError, match="scale=0"):
         parse_address("hr:0 scale=0")
+
+
+async def test_a_cancelled_poll_ends_the_stream(device: Device) -> None:
+    """pymodbus can turn a cancelled request into an error response: the stream must end anyway, at any point of
+    a poll (a platform's shutdown waited 10 s for a connector that went on polling)."""
+    rng = random.Random(7)
+    for _ in range(40):
+        conn = ModbusConnector("plc", _config(device.port, poll_interval_ms=10), SIGNALS)
+
+        async def consume(stream: AsyncIterator[list[Sample]]) -> None:
+            async for _batch in stream:
+                pass
+
+        task = asyncio.create_task(consume(conn.stream()))
+        await asyncio.sleep(rng.uniform(0.02, 0.15))
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=2)
+        assert done, "the stream went on after it was cancelled"

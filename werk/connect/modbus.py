@@ -309,6 +309,15 @@ def plan_reads(items: Iterable[tuple[str, RegisterSpec]], default_unit: int, max
     return blocks
 
 
+def _cancelled_meanwhile() -> None:
+    """Raise the cancellation pymodbus swallowed: a request cancelled in flight can come back as an error response
+    or a ModbusException, and the poll loop would go on after werk asked it to stop (a shutdown then gave up on it
+    after 10 s)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class _ReadFailed(Exception):
     """The device answered a read with an exception response: the session is fine, this request is not."""
 
@@ -440,7 +449,9 @@ class ModbusConnector(SessionConnector):
                     block.start, count=block.count, device_id=block.unit
                 )
         except ModbusException as exc:
+            _cancelled_meanwhile()
             raise ConnectorError(f"read {block.table}:{block.start} x{block.count}: {exc}") from exc
+        _cancelled_meanwhile()
         if isinstance(rr, ExceptionResponse) or rr.isError():
             raise _ReadFailed(int(getattr(rr, "exception_code", 0)), block.unit)
         ts = utcnow()
@@ -504,7 +515,9 @@ class ModbusConnector(SessionConnector):
                 f"{self.name}: {value!r} does not fit {spec} ({spec.dtype}): {exc}"
             ) from None
         except ModbusException as exc:
+            _cancelled_meanwhile()
             raise ConnectorError(f"{self.name}: write {spec}: {exc}") from None
+        _cancelled_meanwhile()
         if isinstance(rr, ExceptionResponse) or rr.isError():
             code = int(getattr(rr, "exception_code", 0))
             raise ConnectorError(

@@ -17,15 +17,15 @@ async def test_stored_values_are_what_the_simulator_served(tmp_path: Path) -> No
         running_stack(config, log_limit=500_000) as stack,
         httpx.AsyncClient(base_url=stack.url) as http,
     ):
-        await wait_until(lambda: stack.sim.factory.ticks >= 40, timeout=30)  # 40 s of simulated production
+        # count from when every OPC UA subscription delivers: what the simulator served before that is not the
+        # connector's to see (on a busy machine, connecting can take longer than the whole run)
+        opcua = [c for c in stack.platform.connectors if c.status.type == "opcua"]
+        await wait_until(lambda: all(c.status.samples > 0 for c in opcua), timeout=30)
+        watched_from, first_tick = stack.sim.factory.now, stack.sim.factory.ticks
+        await wait_until(lambda: stack.sim.factory.ticks >= first_tick + 40, timeout=30)  # 40 s of production
         await stack.sim.pause()
         # OPC UA carries the simulator's source timestamps, so its samples can be matched exactly
-        bound = {
-            p
-            for c in stack.platform.connectors
-            if c.status.type == "opcua"
-            for p in c.bindings.values()  # type: ignore[attr-defined]
-        }
+        bound = {p for c in opcua for p in c.bindings.values()}  # type: ignore[attr-defined]
         served = {(f"{_asset_path(stack, s.asset)}/{s.signal}", s.ts): s.value for s in stack.sim.factory.log}
         served = {k: v for k, v in served.items() if k[0] in bound}
         last_served: dict[str, object] = {}
@@ -53,10 +53,12 @@ async def test_stored_values_are_what_the_simulator_served(tmp_path: Path) -> No
                 assert key in served, f"{path} has a value at {p['ts']} the simulator never served"
                 assert p["value"] == served[key], f"{path} at {p['ts']}: stored {p['value']} != {served[key]}"
                 assert p["quality"] == "good"
-                checked += 1
+                checked += key[1] > watched_from
             assert points[-1]["value"] == last_served[path], path
-        # changes the server coalesced within one publishing interval are legitimately not seen; most are
-        assert checked >= 0.5 * len(served), (checked, len(served))
+        # once subscribed, the connector sees every change (sampling 0, a queue per item): 886 of 886 in runs with
+        # both cores busy; the margin is for a value the server reports unchanged but for its timestamp
+        watched = sum(1 for _path, ts in served if ts > watched_from)
+        assert checked >= 0.95 * watched, (checked, watched)
 
         assets = (await http.get("/api/assets")).json()
         assert {a["name"] for a in assets} == {r.name for r in config.assets()}

@@ -27,6 +27,32 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 IN_CI = os.environ.get("CI") == "true"
 
 
+try:
+    import uvloop
+except ImportError:  # Windows: werk runs on asyncio's loop there (werk.event_loop)
+    uvloop = None  # type: ignore[assignment]
+
+# tests that also run on asyncio's own loop: werk runs on uvloop where it is installed (werk.event_loop), on
+# asyncio's loop where it is not, and the protocols and the pipeline are where the two loops differ most
+BOTH_LOOPS = (
+    "tests/connect/",
+    "tests/e2e/test_pipeline.py",
+    "tests/runtime/",
+    "tests/twin/test_twin_writer.py",
+)
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], object]]:
+    """The loops an async test runs on: the one werk picks by default, and asyncio's too for :data:`BOTH_LOOPS`."""
+    if uvloop is None:
+        return {"asyncio": asyncio.new_event_loop}
+    if item.nodeid.startswith(BOTH_LOOPS):
+        return {"uvloop": uvloop.new_event_loop, "asyncio": asyncio.new_event_loop}
+    return {"uvloop": uvloop.new_event_loop}
+
+
 def need(condition: bool, reason: str) -> None:
     """Skip with a reason, except under CI=true where a missing prerequisite is a failure."""
     if not condition:

@@ -19,7 +19,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.tree import Tree
 
-from werk import __version__
+from werk import __version__, event_loop
 from werk.api.auth import token_digest
 from werk.config import WerkConfig, demo_config_path, load_config
 from werk.config.model import UserConfig
@@ -218,7 +218,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"  [yellow]no MQTT broker on {sp.host}:{sp.port}[/]: the building sensors (Sparkplug B) stay offline;"
             " install one (apt-get install mosquitto) to see them"
         )
-    asyncio.run(_run(config, with_sim=True, with_platform=True, live_table=not args.quiet))
+    event_loop.run(
+        _run(config, with_sim=True, with_platform=True, live_table=not args.quiet), config.server.event_loop
+    )
     return 0
 
 
@@ -227,14 +229,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.port is not None:
         config = config.model_copy(update={"server": config.server.model_copy(update={"port": args.port})})
     _check_ports(config, web=True, sim=False)
-    asyncio.run(_run(config, with_sim=False, with_platform=True, live_table=not args.quiet))
+    event_loop.run(
+        _run(config, with_sim=False, with_platform=True, live_table=not args.quiet), config.server.event_loop
+    )
     return 0
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
     config = _load(args.config)
     _check_ports(config, web=False, sim=True)
-    asyncio.run(_run(config, with_sim=True, with_platform=False, live_table=False))
+    event_loop.run(
+        _run(config, with_sim=True, with_platform=False, live_table=False), config.server.event_loop
+    )
     return 0
 
 

@@ -553,6 +553,8 @@ class ServerConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     users: list[UserConfig] = Field(default_factory=list)
+    # the event loop everything runs on (werk.runtime.event_loop): auto = uvloop where installed, else asyncio's
+    event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
 
 
 class MachineStateAppConfig(_Strict):

@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import signal
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -66,11 +69,13 @@ def mode(request: pytest.FixtureRequest) -> str:
 
 
 @contextmanager
-def stack(db: Path | None = None, mode: str = "front") -> Iterator[tuple[Stack, TwinPersistence | None]]:
+def stack(
+    db: Path | None = None, mode: str = "front", *, busy_timeout_s: float = 10.0
+) -> Iterator[tuple[Stack, TwinPersistence | None]]:
     store = TwinStore(build_environment(CONFIG))
     persistence = None
     if db is not None:
-        persistence = TwinPersistence(db)
+        persistence = TwinPersistence(db, busy_timeout_s=busy_timeout_s)
         persistence.save_all(list(store.objects))
         persistence.attach(store)
     latest = {
@@ -341,22 +346,13 @@ async def test_an_acknowledged_write_is_in_the_file(tmp_path: Path, mode: str) -
 async def test_concurrent_writes_share_transactions_and_the_last_one_wins(tmp_path: Path, mode: str) -> None:
     db = tmp_path / "werk.db"
     with stack(db, mode) as (s, persistence):
-        assert persistence is not None
-        commits = 0
-        commit = persistence.commit
-
-        def counting(changes: Any, values: Any = None) -> None:
-            nonlocal commits
-            commits += 1
-            commit(changes, values)
-
-        persistence.commit = counting  # type: ignore[method-assign]
+        assert persistence is not None and persistence.writer is not None
         answers = await asyncio.gather(
             *(s.fast.patch(CYCLE_TIME, content=f"{100 + i}.5", headers=AUTH) for i in range(60))
         )
         assert [r.status_code for r in answers] == [204] * 60
         assert s.passed_on == []
-        assert commits < 60
+        assert 1 <= persistence.writer.batches < 60
         held = (await s.fast.get(CYCLE_TIME)).json()["IdealCycleTime"]
         assert stored_value(db, REF.aas_id + "/submodels/TechnicalData", "IdealCycleTime") == held
 
@@ -364,27 +360,50 @@ async def test_concurrent_writes_share_transactions_and_the_last_one_wins(tmp_pa
 async def test_a_write_that_could_not_be_stored_is_not_acknowledged_and_is_stored_later(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
+    """The file is locked by another program (a backup tool, say) for longer than the writer waits for it."""
     monkeypatch.setattr(GroupCommit, "RETRY_S", 0.05)
     db = tmp_path / "werk.db"
-    with stack(db, mode) as (s, persistence):
-        assert persistence is not None
-        commit = persistence.commit
-        failures = 0
-
-        def full_disk_once(changes: Any, values: Any = None) -> None:
-            nonlocal failures
-            if failures == 0:
-                failures += 1
-                raise OSError("disk full")
-            commit(changes, values)
-
-        persistence.commit = full_disk_once  # type: ignore[method-assign]
-        r = await s.fast.patch(CYCLE_TIME, content="77.5", headers=AUTH)
-        assert r.status_code == 500 and r.json()["messages"][0]["code"] == "500"
+    with stack(db, mode, busy_timeout_s=0.2) as (s, persistence):
+        assert persistence is not None and persistence.writer is not None
+        locker = sqlite3.connect(db, timeout=0, isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+        try:
+            r = await s.fast.patch(CYCLE_TIME, content="77.5", headers=AUTH)
+            assert r.status_code == 500 and r.json()["messages"][0]["code"] == "500"
+            assert persistence.writer.failures >= 1
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
         async with asyncio.timeout(5):  # retried: what the twin holds reaches the file once it takes writes
             while stored_value(db, REF.aas_id + "/submodels/TechnicalData", "IdealCycleTime") != 77.5:
                 await asyncio.sleep(0.02)
         assert (await s.fast.patch(CYCLE_TIME, content="78.5", headers=AUTH)).status_code == 204
+
+
+async def test_a_writer_process_that_dies_fails_its_batch_and_another_takes_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    monkeypatch.setattr(GroupCommit, "RETRY_S", 0.05)
+    db = tmp_path / "werk.db"
+    with stack(db, mode) as (s, persistence):
+        writer = persistence.writer if persistence is not None else None
+        assert writer is not None
+        assert (await s.fast.patch(CYCLE_TIME, content="60.5", headers=AUTH)).status_code == 204
+        first = writer._proc
+        os.kill(first.pid, signal.SIGSTOP)  # it takes the next batch and never answers...
+        patch = asyncio.create_task(s.fast.patch(CYCLE_TIME, content="61.5", headers=AUTH))
+        async with asyncio.timeout(5):
+            while writer._batch is None:
+                await asyncio.sleep(0.01)
+        os.kill(first.pid, signal.SIGKILL)  # ...and dies with it
+        r = await patch
+        assert r.status_code == 500  # not acknowledged: it was not stored
+        assert writer._proc is not first and writer._proc.poll() is None  # a new writer process
+        async with asyncio.timeout(5):  # the twin holds 61.5, and the new process stores it
+            while stored_value(db, REF.aas_id + "/submodels/TechnicalData", "IdealCycleTime") != 61.5:
+                await asyncio.sleep(0.02)
+        assert (await s.fast.patch(CYCLE_TIME, content="62.5", headers=AUTH)).status_code == 204
+        assert stored_value(db, REF.aas_id + "/submodels/TechnicalData", "IdealCycleTime") == 62.5
 
 
 async def test_an_object_that_cannot_be_serialised_fails_its_write_but_not_the_others(

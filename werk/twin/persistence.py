@@ -5,8 +5,9 @@ internals; WAL mode lets both write the same file. Each object is stored as its 
 serialisation), written by :func:`werk.twin.io.to_jsonable`; loading decodes it with basyx's strict decoder,
 without re-running the schema checks the object passed when it entered the store.
 
-The running platform stores the API's changes through :class:`GroupCommit` (one writer thread, many changes per
+The running platform stores the API's changes through :class:`GroupCommit` (a writer process, many changes per
 transaction); :meth:`TwinPersistence.on_change` stores one change synchronously, for callers without an event loop.
+Rows are written by :mod:`werk.twin.table_writer`, in this process and in the writer process alike.
 
 A value written alone (PATCH ``$value`` of a Property) is stored alone, as a row of ``aas_value`` (migration 6), not
 by writing its whole submodel again: serialising a submodel costs 0.1-2.5 ms under the store's lock, a value row a
@@ -21,9 +22,14 @@ import io
 import json
 import logging
 import os
+import select
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from contextlib import AbstractContextManager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,57 +45,39 @@ from werk.config.model import WerkConfig
 from werk.core.model import to_micros, utcnow
 from werk.errors import AasError, StoreError
 from werk.store.migrations import AAS_TWIN_SQL
-from werk.twin import formats
+from werk.twin import formats, table_writer
 from werk.twin.environment import build_environment
 from werk.twin.io import decode_identifiable, to_jsonable
 from werk.twin.store import TwinStore
 
 log = logging.getLogger(__name__)
 
-_SCHEMA = """CREATE TABLE IF NOT EXISTS aas_object (
-    id TEXT PRIMARY KEY, kind TEXT NOT NULL, json TEXT NOT NULL, updated_ts INTEGER NOT NULL)"""
-#: ids deleted through the API: the plant file must not bring them back at the next start
-_TOMBSTONES = "CREATE TABLE IF NOT EXISTS aas_deleted (id TEXT PRIMARY KEY, deleted_ts INTEGER NOT NULL)"
-_UPSERT = (
-    "INSERT INTO aas_object (id, kind, json, updated_ts) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, json = excluded.json, updated_ts = excluded.updated_ts"
-)
-_VALUE_UPSERT = (
-    "INSERT INTO aas_value (submodel_id, path, value, seq, updated_ts) VALUES (?, ?, ?, ?, ?) "
-    "ON CONFLICT (submodel_id, path) DO UPDATE SET value = excluded.value, seq = excluded.seq, "
-    "updated_ts = excluded.updated_ts"
-)
-_DROP_VALUES = "DELETE FROM aas_value WHERE submodel_id = ?"
+BUSY_TIMEOUT_S = 10.0
+"""How long a write waits for another writer of the file (the historian shares it) before it fails."""
+ValueRow = table_writer.ValueRow
+
 _FILE_UPSERT = (
     "INSERT INTO aas_file VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
     "content_type = excluded.content_type, data = excluded.data, updated_ts = excluded.updated_ts"
 )
-ValueRow = tuple[str, str, str | None, int, int]
-"""An ``aas_value`` row: submodel id, idShortPath, lexical value or None, seq, time."""
 
 
 class TwinPersistence:
     """Load and save AAS objects in ``aas_object``; use :meth:`on_change` as a :class:`TwinStore` hook."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
         self.path = Path(path)
+        self.busy_timeout_s = busy_timeout_s
         if str(self.path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._owner: IO[str] | None = None  # the lock file while this process owns the twin (own())
         self._group: GroupCommit | None = None
-        self._deleted: set[str] | None = None  # aas_deleted's ids, as far as commit() knows them
-        # submodel ids with aas_value rows, as far as commit() knows them
-        self._valued: set[str] | None = None
         self.unapplied: list[tuple[str, str]] = []  # aas_value rows the last load() could not apply
         try:
-            self._conn = sqlite3.connect(
-                self.path, check_same_thread=False, isolation_level=None, timeout=10.0
-            )
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA busy_timeout=10000")
-            self._conn.execute(_SCHEMA)
-            self._conn.execute(_TOMBSTONES)
+            self._conn = table_writer.connect(str(self.path), busy_timeout_s)
+            self._conn.execute(table_writer.OBJECT_SCHEMA)
+            self._conn.execute(table_writer.TOMBSTONE_SCHEMA)
             self._conn.executescript(AAS_TWIN_SQL)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot open the twin's table: {exc}") from None
@@ -131,14 +119,25 @@ class TwinPersistence:
     def attach(self, store: TwinStore) -> None:
         """Store every change made through ``store`` from now on, batched by a :class:`GroupCommit` writer; a writer
         of the store awaits ``store.synced()`` before it acknowledges a change."""
+        store.on_files = self.save_files
+        if (
+            str(self.path) == ":memory:"
+        ):  # no other process can reach it, and nothing of it is kept: store at once
+            store.on_change = self.on_change
+            store.on_value = self.save_value
+            return
         with self._lock:
             last = self._conn.execute("SELECT coalesce(max(seq), 0) FROM aas_value").fetchone()[0]
-        group = GroupCommit(self, store.lock, last_seq=int(last))
+        group = GroupCommit(self, store.lock, last_seq=int(last), busy_timeout_s=self.busy_timeout_s)
         self._group = group
         store.on_change = group.on_change
         store.on_value = group.on_value
-        store.on_files = self.save_files
         store.sync = group.synced
+
+    @property
+    def writer(self) -> GroupCommit | None:
+        """The group-commit writer of the attached store, if one is attached."""
+        return self._group
 
     def count(self) -> int:
         with self._lock:
@@ -181,14 +180,11 @@ class TwinPersistence:
     def drop_values(self, keys: list[tuple[str, str]]) -> None:
         """Delete ``aas_value`` rows by (submodel id, path): those :meth:`load` could not apply."""
         with self._lock:
-            self._valued = None
             self._conn.executemany("DELETE FROM aas_value WHERE submodel_id = ? AND path = ?", keys)
 
     def valued(self) -> set[str]:
         """Ids of the submodels with values stored alone (``aas_value``), which :meth:`save_all` folds in."""
-        with (
-            self._lock
-        ):  # read afresh: another werk process may have written the file since (the cache is ours)
+        with self._lock:
             return {str(r[0]) for r in self._conn.execute("SELECT DISTINCT submodel_id FROM aas_value")}
 
     def save_files(self, files: list[tuple[str, str, bytes]]) -> None:
@@ -218,7 +214,7 @@ class TwinPersistence:
         return files
 
     def deleted(self) -> set[str]:
-        with self._lock:  # read afresh, as valued()
+        with self._lock:
             return {str(r[0]) for r in self._conn.execute("SELECT id FROM aas_deleted")}
 
     def save(self, obj: model.Identifiable) -> None:
@@ -231,12 +227,11 @@ class TwinPersistence:
         are in them, so those rows go. ``files``: supplementary files (name, content type, bytes) to store with them."""
         rows = [_row(o) for o in objects]
         with self._lock:
-            self._deleted = self._valued = None
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                self._conn.executemany(_UPSERT, rows)
-                self._conn.executemany("DELETE FROM aas_deleted WHERE id = ?", [(r[0],) for r in rows])
-                self._conn.executemany(_DROP_VALUES, [(r[0],) for r in rows])
+                self._conn.executemany(table_writer.UPSERT, rows)
+                self._conn.executemany(table_writer.UNDELETE, [(r[0],) for r in rows])
+                self._conn.executemany(table_writer.DROP_VALUES, [(r[0],) for r in rows])
                 if files:
                     now = to_micros(utcnow())
                     self._conn.executemany(_FILE_UPSERT, [(n, ct, data, now) for n, ct, data in files])
@@ -250,94 +245,20 @@ class TwinPersistence:
         objects must not change meanwhile."""
         self.commit(rows(changes))
 
-    def commit(
-        self,
-        changes: list[tuple[str, tuple[str, str, str, int] | None]],
-        values: list[ValueRow] | None = None,
-    ) -> None:
-        """:meth:`write` of changes serialised already by :func:`rows`, and ``values`` stored alone. A value of an
-        object in ``changes`` must not be in ``values`` (the object as written holds it)."""
-        upserts = [row for _, row in changes if row is not None]
-        now = to_micros(utcnow())
-        deletes = [ident for ident, row in changes if row is None]
-        values = values or []
-        # Each call into SQLite gives up the GIL and waits to get it back from the busy event loop, which is most of
-        # a small batch's time: statements without rows are not run, and a batch of one statement (several PATCHes
-        # of one value, or of one submodel) is its own transaction (autocommit; durable when it returns).
+    def commit(self, changes: table_writer.Changes, values: list[ValueRow] | None = None) -> None:
+        """:meth:`write` of changes serialised already by :func:`rows`, and ``values`` stored alone, in one
+        transaction (:meth:`werk.twin.table_writer.TwinTables.commit`)."""
         with self._lock:
-            tombstones = self._tombstones()
-            valued = self._valued_ids()
-            whole = [r[0] for r in upserts] + deletes
-            cleared = [(i,) for i in whole if i in valued]
-            if (
-                not values
-                and not deletes
-                and len(upserts) == 1
-                and upserts[0][0] not in tombstones
-                and not cleared
-            ):
-                self._conn.execute(_UPSERT, upserts[0])
-                return
-            if not changes and len(values) == 1:
-                self._conn.execute(_VALUE_UPSERT, values[0])
-                valued.add(values[0][0])
-                return
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                if upserts:
-                    self._conn.executemany(_UPSERT, upserts)
-                    revived = [(r[0],) for r in upserts if r[0] in tombstones]
-                    if revived:
-                        self._conn.executemany("DELETE FROM aas_deleted WHERE id = ?", revived)
-                if deletes:
-                    self._conn.executemany("DELETE FROM aas_object WHERE id = ?", [(i,) for i in deletes])
-                    self._conn.executemany(
-                        "INSERT INTO aas_deleted VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
-                        [(i, now) for i in deletes],
-                    )
-                if cleared:
-                    self._conn.executemany(_DROP_VALUES, cleared)
-                if values:
-                    self._conn.executemany(_VALUE_UPSERT, values)
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                self._deleted = self._valued = None  # read again: the transaction did not happen
-                raise
-            tombstones.difference_update(r[0] for r in upserts)
-            tombstones.update(deletes)
-            valued.difference_update(whole)
-            valued.update(v[0] for v in values)
-
-    def _tombstones(self) -> set[str]:
-        """The ids in ``aas_deleted``, read once, then kept by :meth:`commit` (caller holds ``_lock``)."""
-        if self._deleted is None:
-            self._deleted = {str(r[0]) for r in self._conn.execute("SELECT id FROM aas_deleted")}
-        return self._deleted
-
-    def _valued_ids(self) -> set[str]:
-        """The submodel ids in ``aas_value``, read once, then kept by :meth:`commit` (caller holds ``_lock``)."""
-        if self._valued is None:
-            self._valued = {
-                str(r[0]) for r in self._conn.execute("SELECT DISTINCT submodel_id FROM aas_value")
-            }
-        return self._valued
+            table_writer.TwinTables(self._conn).commit(changes, values or [], to_micros(utcnow()))
 
     def delete(self, identifier: str) -> None:
+        self.commit([(identifier, None)])
+
+    def save_value(self, submodel_id: str, path: str, value: str | None) -> None:
+        """The :data:`werk.twin.store.OnValue` hook, storing the value at once."""
         with self._lock:
-            self._deleted = self._valued = None
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.execute("DELETE FROM aas_object WHERE id = ?", (identifier,))
-                self._conn.execute(_DROP_VALUES, (identifier,))
-                self._conn.execute(
-                    "INSERT INTO aas_deleted VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
-                    (identifier, to_micros(utcnow())),
-                )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+            seq = self._conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM aas_value").fetchone()[0]
+        self.commit([], [(submodel_id, path, value, int(seq), to_micros(utcnow()))])
 
     def on_change(self, identifier: str, obj: model.Identifiable | None) -> None:
         """The :data:`werk.twin.store.OnChange` hook: upsert a changed object, delete a removed one."""
@@ -347,14 +268,12 @@ class TwinPersistence:
             self.save(obj)
 
 
-def rows(
-    changes: list[tuple[str, model.Identifiable | None]],
-) -> list[tuple[str, tuple[str, str, str, int] | None]]:
+def rows(changes: list[tuple[str, model.Identifiable | None]]) -> table_writer.Changes:
     """Changes as ``aas_object`` rows (id, kind, JSON, time), ``None`` for a deletion."""
     return [(ident, None if o is None else _row(o)) for ident, o in changes]
 
 
-def _row(obj: model.Identifiable) -> tuple[str, str, str, int]:
+def _row(obj: model.Identifiable) -> table_writer.ObjectRow:
     return obj.id, type(obj).__name__, json.dumps(to_jsonable(obj), ensure_ascii=False), to_micros(utcnow())
 
 
@@ -370,157 +289,463 @@ def _apply_stored_value(sm: model.Identifiable | None, path: str, text: str | No
 _Waiter = tuple[int, asyncio.AbstractEventLoop, "asyncio.Future[None]"]
 
 
+@dataclass
+class _Batch:
+    """What one transaction of the writer process holds, kept until it answers (to retry it if it fails)."""
+
+    upto: int  # every change numbered up to this one is in it
+    objects: dict[str, model.Identifiable | None]
+    values: dict[tuple[str, str], tuple[str | None, int]]
+    refused: list[str]  # ids whose objects basyx could not serialise: not in the transaction, not retried
+
+
 class GroupCommit:
-    """A store's changes written by one thread, as many per transaction as came in meanwhile.
+    """A store's changes written by a process of their own, as many per transaction as came in meanwhile.
 
     Why: storing each change inside its request, under the store's lock, serialised the whole Identifiable with
     basyx's encoder (0.1-2.5 ms for a submodel) and waited for SQLite's commit (an fsync of the WAL) while every
-    other request of the twin waited for the lock. Here a change only marks its object dirty. The writer serialises
-    each dirty object once, under the store's lock (ten PATCHes of one submodel cost one serialisation), and commits
-    the batch in one transaction (one fsync). A value written alone (:meth:`on_value`) is stored as that value, the
-    latest per element, without the store's lock or basyx's encoder.
+    other request of the twin waited for the lock. Here a change only marks its object dirty (or notes a value). On
+    the event loop, once per turn and while no transaction is under way, the dirty objects are serialised once
+    each, under the store's lock (ten PATCHes of one submodel cost one serialisation), and the batch goes to the
+    writer process (:mod:`werk.twin.table_writer`, which says why a process and not a thread), which commits it in
+    one transaction (one fsync) and answers on a pipe the event loop watches. What comes in meanwhile is the next
+    batch. A value written alone (:meth:`on_value`) is stored as that value, the latest per element, without basyx's
+    encoder.
 
     Durability is what it was: a request awaits :meth:`synced` before it answers, and that returns once a
     transaction holding the object as it was at or after the change has committed, or raises
-    :class:`~werk.errors.StoreError` if that transaction failed. Order: batches commit one after another and each
-    holds its objects' latest state, so the file never goes back to an older state of an object. A failed batch is
-    retried with the next (after :attr:`RETRY_S`), so a change whose request failed is still stored once the disk
-    takes writes again, as long as the process lives.
+    :class:`~werk.errors.StoreError` if that transaction failed. Order: one transaction at a time, each holding its
+    objects' latest state, so the file never goes back to an older state of an object. A failed batch is retried
+    with the next (after :attr:`RETRY_S`), so a change whose request failed is still stored once the disk takes
+    writes again, as long as werk lives. If the writer process ends (killed, out of memory), the batch it held
+    fails the same way and a new process takes over.
+
+    The event loop is the one that first awaits :meth:`synced` or reports a change. A change reported where there
+    is none yet (a script, a test, a route's thread before the first request) is stored before the call that
+    reported it returns. Where the loop cannot watch a pipe (Windows' proactor loop), a thread reads the answers.
+    :meth:`close` stores what is pending, from any thread.
     """
 
     RETRY_S = 1.0
+    CLOSE_TIMEOUT_S = 60.0
 
     def __init__(
-        self, persistence: TwinPersistence, lock: AbstractContextManager[Any], *, last_seq: int = 0
+        self,
+        persistence: TwinPersistence,
+        lock: AbstractContextManager[Any],
+        *,
+        last_seq: int = 0,
+        busy_timeout_s: float = BUSY_TIMEOUT_S,
     ) -> None:
-        self._persistence = persistence
+        self._path = str(persistence.path)
+        self._busy_timeout_s = busy_timeout_s
         self._objects_lock = lock  # the store's: objects change in place under it
-        self._cond = threading.Condition()
+        self._mutex = threading.Condition()  # guards what follows; notified when a batch is answered
+        self._alone = threading.Lock()  # one thread at a time stores without a loop (_store_now)
         self._dirty: dict[str, model.Identifiable | None] = {}
         self._values: dict[tuple[str, str], tuple[str | None, int]] = {}  # (submodel, path): (value, seq)
         # changes reported, numbered on from the file's last value seq (so values keep their order across starts)
         self._reported = last_seq
         self._stored = last_seq  # every change numbered up to this one is committed
         self._waiters: list[_Waiter] = []
+        self._batch: _Batch | None = None  # sent to the writer process, not yet answered
+        self._last_error: str | None = None  # of the last batch answered
+        self._last_refused: list[str] = []  # of the last batch answered
+        self._resume_at = 0.0  # after a failure, no batch before this (time.monotonic())
+        self._scheduled = False  # a flush is due on the loop
         self._closing = False
-        self._idle = False  # the writer waits for changes: only then does a change wake it
-        self._thread = threading.Thread(target=self._run, name="werk-twin-writer", daemon=True)
-        self._thread.start()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
+        self._watching: asyncio.AbstractEventLoop | None = None  # the loop reading the answers, if one does
+        self._thread_reads: subprocess.Popen[bytes] | None = None  # the process whose answers a thread reads
+        self.batches = 0  # transactions committed
+        self.failures = 0  # batches that failed, the writer process's end included
+        self._proc = self._spawn()
+
+    # --- the hooks -------------------------------------------------------------------------------------------------
 
     def on_change(self, identifier: str, obj: model.Identifiable | None) -> None:
-        """The :data:`werk.twin.store.OnChange` hook: note the change; the writer stores it."""
-        with self._cond:
+        """The :data:`werk.twin.store.OnChange` hook: note the change; the next batch stores it."""
+        with self._mutex:
             if self._closing:
                 raise StoreError("the twin's writer is closed; the change is not stored")
             self._dirty[identifier] = obj
             self._reported += 1
-            if self._idle:
-                self._cond.notify()
+        self._schedule()
 
     def on_value(self, submodel_id: str, path: str, value: str | None) -> None:
-        """The :data:`werk.twin.store.OnValue` hook: note the value; the writer stores it."""
-        with self._cond:
+        """The :data:`werk.twin.store.OnValue` hook: note the value; the next batch stores it."""
+        with self._mutex:
             if self._closing:
                 raise StoreError("the twin's writer is closed; the change is not stored")
             self._reported += 1
             self._values[(submodel_id, path)] = (value, self._reported)
-            if self._idle:
-                self._cond.notify()
+        self._schedule()
 
     async def synced(self) -> None:
         """The :data:`werk.twin.store.Sync` of the store: wait until every change reported so far is committed."""
         loop = asyncio.get_running_loop()
-        with self._cond:
+        with self._mutex:
             target = self._reported
             if self._stored >= target:
                 return
+            if self._closing:
+                raise StoreError("the twin's writer is closed; the change is not stored")
             done: asyncio.Future[None] = loop.create_future()
             self._waiters.append((target, loop, done))
+        if self._loop is not loop:  # else the hook that noted the change had the loop send it
+            self._schedule(loop)
         await done
 
-    def close(self) -> None:
-        """Store what is pending, then stop the writer. Not while holding the store's lock (the writer needs it)."""
-        with self._cond:
-            self._closing = True
-            self._cond.notify_all()
-        self._thread.join()
+    # --- batches, on the event loop ---------------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._dirty and not self._values and not self._closing:
-                    self._idle = True
-                    self._cond.wait()
-                    self._idle = False
-                if not self._dirty and not self._values:
+    def _schedule(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Have the loop send a batch, if one is due and none is under way."""
+        if self._loop is None or self._loop.is_closed():
+            if loop is None:
+                try:
+                    loop = asyncio.get_running_loop()
+                except RuntimeError:  # no loop (a script, a test): stored before the change's caller goes on
+                    self._store_now()
                     return
-                batch, self._dirty = self._dirty, {}
-                values, self._values = self._values, {}
-                upto = self._reported
-            serialised: list[tuple[str, tuple[str, str, str, int] | None]] = []
-            refused: list[str] = []
-            if batch:
-                with self._objects_lock:  # only while reading the objects: readers wait for it
-                    for ident, obj in batch.items():
-                        try:
-                            serialised += rows([(ident, obj)])
-                        except Exception:  # basyx cannot write it: retrying would fail every later batch too
-                            log.exception("twin.store.unserialisable id=%s", ident)
-                            refused.append(ident)
-            now = to_micros(utcnow())
-            # an object written whole holds its values as they are now, newer than or equal to those noted
-            value_rows = [
-                (sm_id, path, value, seq, now)
-                for (sm_id, path), (value, seq) in values.items()
-                if sm_id not in batch or sm_id in refused
-            ]
+            self._bind(loop)
+        self._kick()
+
+    def _kick(self) -> None:
+        """Have the bound loop send a batch if one is due (from any thread)."""
+        bound = self._loop
+        if bound is None or self._scheduled or self._batch is not None or bound.is_closed():
+            return  # (read without the lock: a flush still to run, or the answer to come, will take the change)
+        with self._mutex:
+            if self._scheduled or not self._due():
+                return
+            self._scheduled = True
+        if threading.get_ident() == self._loop_thread:
+            bound.call_soon(self._flush)
+        else:
+            with suppress(RuntimeError):  # the loop closed meanwhile: close() stores what is pending
+                bound.call_soon_threadsafe(self._flush)
+
+    def _store_now(self) -> None:
+        """Store what is pending and wait for it, in this thread (there is no loop yet); ``StoreError`` if that
+        failed (it is retried with the next change)."""
+        with self._alone:
+            deadline = time.monotonic() + self.CLOSE_TIMEOUT_S
+            self._await_answer(deadline)
+            with self._objects_lock:
+                message = self._take_batch(with_objects=True)
+            if message is None:
+                return
+            self._send(message)
+            self._await_answer(deadline)
+            if self._last_error is not None:
+                raise StoreError(f"the twin's change could not be stored: {self._last_error}")
+            if self._last_refused:
+                raise StoreError(f"cannot serialise {self._last_refused} to store them")
+
+    def _due(self) -> bool:
+        """A batch should be sent: there are changes, none is under way, werk is not closing (caller holds _mutex)."""
+        return not self._closing and self._batch is None and bool(self._dirty or self._values)
+
+    def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Make ``loop`` (running in this thread) the one that sends batches and reads the answers."""
+        with self._alone:  # not while a thread without a loop stores (it reads the answers itself)
+            self._loop = loop
+            self._loop_thread = threading.get_ident()
+            self._watch()
+
+    def _flush(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        with self._mutex:
+            self._scheduled = False
+            if not self._due():
+                return
+            wait = self._resume_at - time.monotonic()
+            self._scheduled = wait > 0
+        if wait > 0:  # a batch failed a moment ago: give the disk (or the new writer process) a moment
+            loop.call_later(wait, self._flush)
+            return
+        # objects are read under the store's lock (a route's thread may hold it: try again on a later turn); values
+        # alone need no lock
+        locked = bool(self._dirty) and self._objects_lock.acquire(blocking=False)  # type: ignore[attr-defined]
+        try:
+            message = self._take_batch(with_objects=locked)
+        finally:
+            if locked:
+                self._objects_lock.release()  # type: ignore[attr-defined]
+        if message is None:
+            with self._mutex:
+                self._scheduled = True
+            loop.call_later(0.001, self._flush)
+            return
+        self._send(message)
+
+    def _take_batch(self, *, with_objects: bool) -> bytes | None:
+        """Start the next batch with all that is pending: its frame for the writer process, or None if an object is
+        dirty and the caller does not hold the store's lock (``with_objects``), which serialising it needs."""
+        with self._mutex:
+            if self._dirty and not with_objects:
+                return None
+            batch = _Batch(self._reported, self._dirty, self._values, [])
+            self._dirty, self._values = {}, {}
+            self._batch = batch
+        serialised: table_writer.Changes = []
+        for ident, obj in batch.objects.items():
             try:
-                self._persistence.commit(serialised, value_rows)
-            except Exception as exc:  # a full disk, a locked file: the requests waiting for this batch fail
-                log.exception("twin.store.failed objects=%d values=%d", len(batch), len(value_rows))
-                error = StoreError(f"the twin's change could not be stored: {exc}")
-                with self._cond:
-                    for ident, obj in batch.items():
-                        if ident not in refused:
-                            self._dirty.setdefault(ident, obj)  # a newer change of the same object wins
-                    for key, noted in values.items():
-                        self._values.setdefault(key, noted)
-                    failed = self._take_waiters(upto)
-                    closing = self._closing
-                self._wake(failed, error)
-                if closing:
-                    log.error(
-                        "twin.store.dropped objects=%d values=%d (closing)",
-                        len(self._dirty),
-                        len(self._values),
-                    )
-                    return
-                with self._cond:
-                    self._cond.wait(self.RETRY_S)
-                continue
-            with self._cond:
+                serialised += rows([(ident, obj)])
+            except Exception:  # basyx cannot write it: retrying would fail every later batch too
+                log.exception("twin.store.unserialisable id=%s", ident)
+                batch.refused.append(ident)
+        now = to_micros(utcnow())
+        # an object written whole holds its values as they are now, newer than or equal to those noted
+        value_rows = [
+            (sm_id, path, value, seq, now)
+            for (sm_id, path), (value, seq) in batch.values.items()
+            if sm_id not in batch.objects or sm_id in batch.refused
+        ]
+        return table_writer.frame((batch.upto, serialised, value_rows, now))
+
+    def _send(self, message: bytes) -> None:
+        view = memoryview(message)
+        try:
+            while view:  # the writer process waits for it, so the pipe drains as fast as it fills
+                view = view[os.write(self._proc.stdin.fileno(), view) :]  # type: ignore[union-attr]
+        except (OSError, ValueError) as exc:  # it ended: its stdout ends too, and _lost() fails the batch
+            log.debug("twin.writer.send_failed error=%s", exc)
+
+    # --- answers ----------------------------------------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        """Read the writer process's answers on the loop (in this thread), or on a thread where the loop cannot."""
+        loop = self._loop
+        if loop is None or loop.is_closed() or self._watching is loop or self._thread_reads is self._proc:
+            return
+        if threading.get_ident() != self._loop_thread:  # a new writer process, started on the answers' thread
+            with suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._watch)
+            return
+        fd = self._proc.stdout.fileno()  # type: ignore[union-attr]
+        try:
+            os.set_blocking(fd, False)
+            loop.add_reader(fd, self._on_readable, self._proc)
+            self._watching = loop
+        except NotImplementedError:  # Windows' proactor loop
+            self._read_on_a_thread()
+
+    def _read_on_a_thread(self) -> None:
+        proc = self._proc
+        os.set_blocking(proc.stdout.fileno(), True)  # type: ignore[union-attr]
+        self._thread_reads = proc
+        threading.Thread(
+            target=self._read_answers, args=(proc,), name="werk-twin-answers", daemon=True
+        ).start()
+
+    def _unwatch(self) -> None:
+        """Stop reading on the loop (call on the loop's thread, or once it stopped)."""
+        loop, self._watching = self._watching, None
+        if loop is not None and not loop.is_closed():
+            loop.remove_reader(self._proc.stdout.fileno())  # type: ignore[union-attr]
+
+    def _on_readable(self, proc: subprocess.Popen[bytes]) -> None:
+        try:
+            data = os.read(proc.stdout.fileno(), 1 << 16)  # type: ignore[union-attr]
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        self._on_data(proc, data)
+
+    def _read_answers(self, proc: subprocess.Popen[bytes]) -> None:
+        """The answers read by a thread, where the loop cannot watch a pipe."""
+        while True:
+            try:
+                data = os.read(proc.stdout.fileno(), 1 << 16)  # type: ignore[union-attr]
+            except (OSError, ValueError):
+                data = b""
+            self._on_data(proc, data)
+            if not data:
+                return
+
+    def _on_data(self, proc: subprocess.Popen[bytes], data: bytes) -> None:
+        if proc is not self._proc:
+            return  # an ended process's last words
+        if not data:
+            self._lost()
+            return
+        for upto, error in self._frames.feed(data):
+            self._answered(upto, error)
+
+    def _answered(self, upto: int, error: str | None) -> None:
+        with self._mutex:
+            batch = self._batch
+            if batch is None or batch.upto != upto:
+                log.error("twin.writer.unexpected_answer upto=%s", upto)
+                return
+            self._batch = None
+            self._last_error = error
+            self._last_refused = batch.refused
+            failure: StoreError | None = None
+            if error is None:
+                self.batches += 1
                 self._stored = upto
-                finished = self._take_waiters(upto)
-            # a waiter cannot tell whose change was refused: all of the batch's hear of it (none is told "stored"
-            # of a change that is not)
-            self._wake(finished, StoreError(f"cannot serialise {refused} to store them") if refused else None)
+                if (
+                    batch.refused
+                ):  # a waiter cannot tell whose change was refused: all of the batch's hear of it
+                    failure = StoreError(f"cannot serialise {batch.refused} to store them")
+            else:
+                self._failed(batch)
+                failure = StoreError(f"the twin's change could not be stored: {error}")
+            finished = self._take_waiters(upto)
+            self._mutex.notify_all()
+        if error is not None:
+            log.error(
+                "twin.store.failed objects=%d values=%d error=%s",
+                len(batch.objects),
+                len(batch.values),
+                error,
+            )
+        self._wake(finished, failure)
+        self._kick()
+
+    def _failed(self, batch: _Batch) -> None:
+        """Put a batch that failed back, under what came since, and pause (caller holds _mutex)."""
+        self.failures += 1
+        for ident, obj in batch.objects.items():
+            if ident not in batch.refused:
+                self._dirty.setdefault(ident, obj)  # a newer change of the same object wins
+        for key, noted in batch.values.items():
+            self._values.setdefault(key, noted)
+        self._resume_at = time.monotonic() + self.RETRY_S
+
+    def _lost(self) -> None:
+        """The writer process ended (its answers ended): fail its batch and start another, unless closing."""
+        old = self._proc
+        if self._watching is not None:
+            self._unwatch()
+        with suppress(subprocess.TimeoutExpired):
+            old.wait(timeout=5)
+        for pipe in (old.stdin, old.stdout):
+            with suppress(OSError):
+                pipe.close()  # type: ignore[union-attr]
+        with self._mutex:
+            batch, self._batch = self._batch, None
+            finished: list[_Waiter] = []
+            if batch is not None:
+                self._failed(batch)
+                self._last_error = f"the writer process ended (exit code {old.returncode})"
+                finished = self._take_waiters(batch.upto)
+            closing = self._closing
+            if not closing:
+                self._proc = self._spawn()
+            self._mutex.notify_all()
+        log.error("twin.writer.ended exit=%s restart=%s", old.returncode, not closing)
+        self._wake(finished, StoreError(f"the twin's change could not be stored: {self._last_error}"))
+        if not closing:
+            self._watch()
+            self._kick()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        self._frames = table_writer.FrameReader()
+        command = [sys.executable, "-I", table_writer.__file__, self._path, str(self._busy_timeout_s)]
+        try:
+            return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+        except OSError as exc:
+            raise StoreError(f"cannot start the twin's writer process ({command[0]}): {exc}") from None
 
     def _take_waiters(self, upto: int) -> list[_Waiter]:
-        """Remove and return the waiters whose changes are all numbered up to ``upto`` (caller holds _cond)."""
+        """Remove and return the waiters whose changes are all numbered up to ``upto`` (caller holds _mutex)."""
         taken = [w for w in self._waiters if w[0] <= upto]
         self._waiters = [w for w in self._waiters if w[0] > upto]
         return taken
 
-    @staticmethod
-    def _wake(waiters: list[_Waiter], error: BaseException | None) -> None:
-        """Settle the waiters' futures, with one call into each event loop (a wake-up of the loop is a syscall,
-        and a batch can hold a hundred waiters)."""
+    def _wake(self, waiters: list[_Waiter], error: BaseException | None) -> None:
+        """Settle the waiters' futures: at once on this thread's loop, with one call into each other loop."""
         by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
         for _, loop, done in waiters:
             by_loop.setdefault(loop, []).append(done)
+        here = threading.get_ident() == self._loop_thread
         for loop, futures in by_loop.items():
+            if here and loop is self._loop:
+                _settle(futures, error)
+                continue
             with suppress(RuntimeError):  # the loop is closed: nobody waits any more
                 loop.call_soon_threadsafe(_settle, futures, error)
+
+    # --- the end ----------------------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Store what is pending, then end the writer process; from any thread, also once the loop has stopped.
+        Not while holding the store's lock (the last batch needs it)."""
+        with self._mutex:
+            if self._closing:
+                return
+            self._closing = True
+        loop = self._watching
+        if loop is not None and loop.is_running() and threading.get_ident() != self._loop_thread:
+            stopped = threading.Event()
+
+            def unwatch() -> None:
+                self._unwatch()
+                stopped.set()
+
+            with suppress(RuntimeError):
+                loop.call_soon_threadsafe(unwatch)
+            stopped.wait(10)  # from then on the loop neither sends nor reads
+        elif loop is not None:
+            self._unwatch()
+        deadline = time.monotonic() + self.CLOSE_TIMEOUT_S
+        self._await_answer(deadline)
+        self._last_error = (
+            None  # an earlier failure is tried again once; one while closing drops what is left
+        )
+        while self._last_error is None and (self._dirty or self._values) and time.monotonic() < deadline:
+            with self._objects_lock:
+                message = self._take_batch(with_objects=True)
+            if message is not None:
+                self._send(message)
+            self._await_answer(deadline)
+        with self._mutex:
+            left = len(self._dirty) + len(self._values)
+            failed = self._take_waiters(self._reported)
+        if left:
+            log.error("twin.store.dropped changes=%d (closing; last error: %s)", left, self._last_error)
+        self._wake(failed, StoreError("the twin's writer closed before the change was stored"))
+        proc = self._proc
+        with suppress(OSError):
+            proc.stdin.close()  # type: ignore[union-attr]
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        with suppress(OSError):
+            proc.stdout.close()  # type: ignore[union-attr]
+
+    def _await_answer(self, deadline: float) -> None:
+        """Wait for the answer to the batch under way: read it here unless a thread reads the answers (no loop
+        does: close() stopped it, or there is none)."""
+        proc = self._proc
+        fd = proc.stdout.fileno()  # type: ignore[union-attr]
+        while self._batch is not None and (left := deadline - time.monotonic()) > 0:
+            if self._thread_reads is proc:
+                with self._mutex:
+                    if self._batch is not None:
+                        self._mutex.wait(left)
+                continue
+            if os.name == "posix":  # a time limit (select() takes no pipes on Windows)
+                ready, _, _ = select.select([fd], [], [], min(left, 1.0))
+                if not ready:
+                    continue
+            try:
+                data = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                continue
+            except OSError:
+                data = b""
+            self._on_data(proc, data)
+            if not data:
+                return
 
 
 def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:

@@ -1,0 +1,193 @@
+"""The twin's group-commit writer (werk.twin.persistence.GroupCommit) and its process (werk.twin.table_writer):
+what it acknowledges is in the file, from a loop, from a thread, without a loop, and as werk stops."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from basyx.aas import model
+
+from werk.config import demo_config_path, load_config
+from werk.errors import StoreError
+from werk.twin import formats, table_writer
+from werk.twin.environment import build_environment
+from werk.twin.persistence import GroupCommit, TwinPersistence
+from werk.twin.store import TwinStore
+
+PATH = "TechnicalProperties.IdealCycleTime"  # an unbound xs:double of every TechnicalData submodel
+
+
+@contextmanager
+def twin(db: Path, **kwargs: float) -> Iterator[tuple[TwinStore, TwinPersistence, GroupCommit]]:
+    store = TwinStore(build_environment(load_config(demo_config_path())))
+    persistence = TwinPersistence(db, **kwargs)
+    persistence.save_all(list(store.objects))
+    persistence.attach(store)
+    assert persistence.writer is not None
+    try:
+        yield store, persistence, persistence.writer
+    finally:
+        persistence.close()
+
+
+def technical(store: TwinStore, n: int = 0) -> tuple[model.Submodel, model.Property]:
+    sm = [s for s in store.all(model.Submodel) if s.id_short == "TechnicalData"][n]
+    el = formats.resolve(sm, PATH)
+    assert isinstance(el, model.Property)
+    return sm, el
+
+
+def set_value(store: TwinStore, n: int, value: float) -> None:
+    sm, el = technical(store, n)
+    with store.lock:
+        el.value = value
+        store.value_changed(sm, PATH, el)
+
+
+def stored(db: Path) -> dict[tuple[str, str], str | None]:
+    with sqlite3.connect(db) as conn:
+        return {
+            (str(a), str(b)): c for a, b, c in conn.execute("SELECT submodel_id, path, value FROM aas_value")
+        }
+
+
+async def test_what_is_acknowledged_is_in_the_file_and_one_transaction_holds_many_changes(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "werk.db"
+    with twin(db) as (store, _, writer):
+        for round_ in range(5):
+            for n in range(4):
+                set_value(store, n, 10.0 * round_ + n)
+            await store.synced()
+            values = stored(db)
+            assert [values[(technical(store, n)[0].id, PATH)] for n in range(4)] == [
+                f"{10.0 * round_ + n}" for n in range(4)
+            ]
+        assert writer.batches == 5  # four changes, one transaction each round
+        sm, _ = technical(store)
+        sm.id_short = "Renamed"  # a change of more than a value: the submodel is written whole
+        store.changed(sm)
+        await store.synced()
+        row = TwinPersistence(db)
+        reloaded = {o.id: o for o in row.load()}[sm.id]
+        row.close()
+        assert reloaded.id_short == "Renamed" and (sm.id, PATH) not in stored(db)
+
+
+def test_without_an_event_loop_a_change_is_stored_before_the_call_returns(tmp_path: Path) -> None:
+    db = tmp_path / "werk.db"
+    with twin(db, busy_timeout_s=0.1) as (store, _, writer):
+        set_value(store, 0, 7.5)
+        assert stored(db)[(technical(store)[0].id, PATH)] == "7.5"
+        assert writer.batches == 1
+        locker = sqlite3.connect(db, timeout=0, isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")  # another program holds the file
+        try:
+            with pytest.raises(StoreError, match="could not be stored: OperationalError: database is locked"):
+                set_value(store, 0, 8.5)
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+    assert stored(db)[(technical(store)[0].id, PATH)] == "8.5"  # kept, and stored by close()
+
+
+async def test_changes_from_worker_threads_are_stored_and_acknowledged_on_the_loop(tmp_path: Path) -> None:
+    """As the API's routes make them: in the threadpool, then awaiting synced() on the loop."""
+    db = tmp_path / "werk.db"
+    with twin(db) as (store, _, _writer):
+        await store.synced()  # the loop is the writer's from now on
+
+        def write(n: int) -> None:
+            for i in range(20):
+                set_value(store, n, n * 100.0 + i)
+
+        await asyncio.gather(*(asyncio.to_thread(write, n) for n in range(4)))
+        await store.synced()
+        values = stored(db)
+        assert [values[(technical(store, n)[0].id, PATH)] for n in range(4)] == [
+            f"{n * 100.0 + 19}" for n in range(4)
+        ]
+
+
+async def test_closing_from_another_thread_stores_what_is_pending_and_ends_the_process(
+    tmp_path: Path,
+) -> None:
+    """As werk stops: the platform closes the twin in a thread while the loop still runs."""
+    db = tmp_path / "werk.db"
+    store = TwinStore(build_environment(load_config(demo_config_path())))
+    persistence = TwinPersistence(db)
+    persistence.save_all(list(store.objects))
+    persistence.attach(store)
+    writer = persistence.writer
+    assert writer is not None
+    set_value(store, 0, 1.5)
+    await store.synced()
+    proc = writer._proc
+    os.kill(proc.pid, signal.SIGSTOP)  # the next batch stays under way until close() is waiting for it
+    set_value(store, 0, 2.5)
+    waiting = asyncio.ensure_future(store.synced())
+    await asyncio.sleep(0.05)
+    set_value(store, 1, 3.5)  # pending behind the batch under way
+    closing = asyncio.create_task(asyncio.to_thread(persistence.close))
+    await asyncio.sleep(0.2)
+    os.kill(proc.pid, signal.SIGCONT)
+    await closing
+    await waiting  # acknowledged: it was stored
+    assert proc.poll() == 0  # ended because werk closed its stdin, not killed
+    values = stored(db)
+    assert values[(technical(store, 0)[0].id, PATH)] == "2.5"
+    assert values[(technical(store, 1)[0].id, PATH)] == "3.5"
+    with pytest.raises(StoreError, match="closed"):
+        set_value(store, 0, 4.5)
+
+
+async def test_ctrl_c_does_not_end_the_writer_process_before_werk_is_done(tmp_path: Path) -> None:
+    """A terminal's Ctrl+C reaches every process of its group; the writer must still take werk's last batch."""
+    db = tmp_path / "werk.db"
+    with twin(db) as (store, _, writer):
+        set_value(store, 0, 1.5)
+        await store.synced()
+        os.kill(writer._proc.pid, signal.SIGINT)
+        os.kill(writer._proc.pid, signal.SIGTERM)
+        await asyncio.sleep(0.1)
+        assert writer._proc.poll() is None
+        set_value(store, 0, 2.5)
+        await store.synced()
+        assert writer.failures == 0
+    assert stored(db)[(technical(store)[0].id, PATH)] == "2.5"
+
+
+async def test_where_the_loop_cannot_watch_a_pipe_a_thread_reads_the_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows' proactor loop has no add_reader: the same writer, its answers read by a thread."""
+    loop = asyncio.get_running_loop()
+
+    def no_add_reader(*args: object) -> None:
+        raise NotImplementedError
+
+    monkeypatch.setattr(loop, "add_reader", no_add_reader)
+    db = tmp_path / "werk.db"
+    with twin(db) as (store, _, writer):
+        for i in range(10):
+            set_value(store, 0, float(i))
+            await store.synced()
+        assert writer._thread_reads is writer._proc and writer._watching is None
+        assert stored(db)[(technical(store)[0].id, PATH)] == "9.0"
+        assert any(t.name == "werk-twin-answers" for t in threading.enumerate())
+
+
+def test_the_writer_process_imports_nothing_of_werk(tmp_path: Path) -> None:
+    """It runs by path, isolated, and starts in tens of milliseconds: werk's and basyx's imports take ~0.8 s."""
+    text = Path(table_writer.__file__).read_text()
+    imports = [line for line in text.splitlines() if line.startswith(("import ", "from "))]
+    assert imports and not [line for line in imports if "werk" in line or "basyx" in line], imports

@@ -26,12 +26,14 @@ def test_auto_runs_on_uvloop_where_it_is_installed_and_asyncio_on_request() -> N
 def test_without_uvloop_auto_falls_back_and_uvloop_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "uvloop", None)  # as on Windows: the import fails
     assert event_loop.loop_factory("auto") is asyncio.new_event_loop
-    with pytest.raises(WerkError, match="server.event_loop is 'uvloop' but uvloop is not installed"):
+    with pytest.raises(WerkError, match=r"server\.event_loop is 'uvloop' but uvloop is not installed"):
         event_loop.loop_factory("uvloop")
 
 
 def test_the_plant_file_names_the_loop_and_a_wrong_name_is_refused_where_it_is() -> None:
-    text = demo_config_path().read_text().replace("  port: 8080\n", "  port: 8080\n  event_loop: asyncio\n", 1)
+    text = (
+        demo_config_path().read_text().replace("  port: 8080\n", "  port: 8080\n  event_loop: asyncio\n", 1)
+    )
     assert parse_config(text, "plant.yaml").server.event_loop == "asyncio"
     with pytest.raises(WerkError, match=r"plant.yaml.*server.event_loop"):
         parse_config(text.replace("event_loop: asyncio", "event_loop: trio"), "plant.yaml")

@@ -156,6 +156,8 @@ def serve_werk(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(tick()) if live_hz > 0 else None
+        if persistence.writer is not None:  # as the platform does at its start
+            persistence.writer.serve_on(asyncio.get_running_loop())
         yield
         if task is not None:
             task.cancel()

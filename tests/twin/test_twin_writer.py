@@ -9,7 +9,7 @@ import signal
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import pytest
@@ -45,9 +45,10 @@ def technical(store: TwinStore, n: int = 0) -> tuple[model.Submodel, model.Prope
     return sm, el
 
 
-def set_value(store: TwinStore, n: int, value: float) -> None:
+def set_value(store: TwinStore, n: int, value: float, *, locked: bool = True) -> None:
+    """As the API does it, under the store's lock (``locked=False``: as a script may, without it)."""
     sm, el = technical(store, n)
-    with store.lock:
+    with store.lock if locked else nullcontext():
         el.value = value
         store.value_changed(sm, PATH, el)
 
@@ -156,10 +157,15 @@ async def test_ctrl_c_does_not_end_the_writer_process_before_werk_is_done(tmp_pa
     with twin(db) as (store, _, writer):
         set_value(store, 0, 1.5)
         await store.synced()
-        os.kill(writer._proc.pid, signal.SIGINT)
-        os.kill(writer._proc.pid, signal.SIGTERM)
+        proc = writer._proc
+        assert proc is not None
+        assert os.getsid(proc.pid) != os.getsid(
+            0
+        )  # not in werk's session: a terminal's Ctrl+C does not reach it
+        os.kill(proc.pid, signal.SIGINT)  # nor does a signal sent to it alone end it
+        os.kill(proc.pid, signal.SIGTERM)
         await asyncio.sleep(0.1)
-        assert writer._proc.poll() is None
+        assert proc.poll() is None
         set_value(store, 0, 2.5)
         await store.synced()
         assert writer.failures == 0
@@ -181,7 +187,7 @@ async def test_where_the_loop_cannot_watch_a_pipe_a_thread_reads_the_answers(
         for i in range(10):
             set_value(store, 0, float(i))
             await store.synced()
-        assert writer._thread_reads is writer._proc and writer._watching is None
+        assert writer._proc is not None and writer._thread_reads(writer._proc) and writer._watching is None
         assert stored(db)[(technical(store)[0].id, PATH)] == "9.0"
         assert any(t.name == "werk-twin-answers" for t in threading.enumerate())
 
@@ -191,3 +197,104 @@ def test_the_writer_process_imports_nothing_of_werk(tmp_path: Path) -> None:
     text = Path(table_writer.__file__).read_text()
     imports = [line for line in text.splitlines() if line.startswith(("import ", "from "))]
     assert imports and not [line for line in imports if "werk" in line or "basyx" in line], imports
+
+
+async def test_a_thread_storing_without_a_loop_and_a_loop_taking_over_keep_one_batch_under_way(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A thread without a loop writes, and a loop binds the writer while that thread waits for its answer: the loop
+    waits its turn instead of reading the same pipe and sending a second batch. (Without the store's lock: a thread
+    storing a change it made under the lock holds the lock until the change is stored.)"""
+    db = tmp_path / "werk.db"
+    with twin(db) as (store, _, writer):
+        proc = writer._proc
+        assert proc is not None
+        os.kill(proc.pid, signal.SIGSTOP)
+        first = asyncio.create_task(
+            asyncio.to_thread(set_value, store, 0, 1.5, locked=False)
+        )  # no loop there
+        async with asyncio.timeout(5):
+            while writer._batch is None:
+                await asyncio.sleep(0.01)
+        set_value(store, 1, 2.5, locked=False)  # on the loop, which now tries to bind
+        second = asyncio.ensure_future(store.synced())
+        await asyncio.sleep(0.1)
+        assert writer._loop is None and not second.done()  # it waits for the thread's answer
+        os.kill(proc.pid, signal.SIGCONT)
+        await first
+        await second
+        values = stored(db)
+        assert values[(technical(store, 0)[0].id, PATH)] == "1.5"
+        assert values[(technical(store, 1)[0].id, PATH)] == "2.5"
+        assert writer.failures == 0 and "unexpected_answer" not in caplog.text
+
+
+async def test_a_writer_process_that_hangs_is_killed_and_its_batch_fails_then_is_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(GroupCommit, "HANG_S", 0.5)
+    monkeypatch.setattr(GroupCommit, "RETRY_S", 0.05)
+    db = tmp_path / "werk.db"
+    with twin(db, busy_timeout_s=0.1) as (store, _, writer):
+        set_value(store, 0, 1.5)
+        await store.synced()
+        hung = writer._proc
+        assert hung is not None
+        os.kill(hung.pid, signal.SIGSTOP)  # a process that no longer runs (or a disk that no longer answers)
+        set_value(store, 0, 2.5)
+        async with asyncio.timeout(10):
+            with pytest.raises(StoreError, match="writer process ended"):
+                await store.synced()
+        assert hung.poll() is not None  # killed, and reaped
+        async with asyncio.timeout(10):  # the next process stores what the twin holds
+            while stored(db).get((technical(store)[0].id, PATH)) != "2.5":
+                await asyncio.sleep(0.02)
+        assert writer._proc is not hung
+
+
+async def test_a_writer_process_that_cannot_start_fails_the_writes_and_a_later_one_stores_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from werk.twin import persistence as persistence_module
+
+    monkeypatch.setattr(GroupCommit, "RETRY_S", 0.05)
+    db = tmp_path / "werk.db"
+    with twin(db) as (store, _, writer):
+        set_value(store, 0, 1.5)
+        await store.synced()
+        proc = writer._proc
+        assert proc is not None
+        proc.kill()  # out of memory, say
+        async with asyncio.timeout(5):
+            while writer._proc is not None:
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+        assert writer._proc is None  # nothing to store: no new process, and no restarts in a loop
+
+        popen = persistence_module.subprocess.Popen
+
+        def cannot(*args: object, **kwargs: object) -> object:
+            raise OSError(12, "Cannot allocate memory")
+
+        monkeypatch.setattr(persistence_module.subprocess, "Popen", cannot)
+        set_value(store, 0, 2.5)
+        async with asyncio.timeout(5):
+            with pytest.raises(
+                StoreError, match=r"cannot start the twin's writer process.*Cannot allocate memory"
+            ):
+                await store.synced()
+        monkeypatch.setattr(persistence_module.subprocess, "Popen", popen)
+        async with asyncio.timeout(10):  # started once it can be, and the change is stored
+            while stored(db).get((technical(store)[0].id, PATH)) != "2.5":
+                await asyncio.sleep(0.02)
+        set_value(store, 0, 3.5)
+        await store.synced()
+        assert stored(db)[(technical(store)[0].id, PATH)] == "3.5"
+
+
+def test_a_twin_is_attached_to_one_store(tmp_path: Path) -> None:
+    with (
+        twin(tmp_path / "werk.db") as (store, persistence, _),
+        pytest.raises(StoreError, match="attached to a store already"),
+    ):
+        persistence.attach(store)

@@ -72,7 +72,10 @@ class Platform:
         h = self.config.historian
         self.historian = await asyncio.to_thread(open_historian, h)
         # the twin lives in the same file (its table comes with the historian's migrations)
-        self.twin, self._twin_db = await asyncio.to_thread(open_twin, self.config)
+        self.twin, twin_db = await asyncio.to_thread(open_twin, self.config)
+        self._twin_db = twin_db
+        if twin_db.writer is not None:
+            twin_db.writer.serve_on(asyncio.get_running_loop())
         self.aas_services = await asyncio.to_thread(ServiceStore, h.path)
         self.writer = HistorianWriter(
             self.bus, self.historian, batch_max=h.batch_max, flush_s=h.flush_interval_ms / 1000

@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 from contextlib import AbstractContextManager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -119,10 +119,12 @@ class TwinPersistence:
     def attach(self, store: TwinStore) -> None:
         """Store every change made through ``store`` from now on, batched by a :class:`GroupCommit` writer; a writer
         of the store awaits ``store.synced()`` before it acknowledges a change."""
+        if self._group is not None:
+            raise StoreError(f"{self.path}: the twin is attached to a store already")
         store.on_files = self.save_files
         if (
             str(self.path) == ":memory:"
-        ):  # no other process can reach it, and nothing of it is kept: store at once
+        ):  # no other process reaches it, and nothing of it is kept: store at once
             store.on_change = self.on_change
             store.on_value = self.save_value
             return
@@ -297,6 +299,7 @@ class _Batch:
     objects: dict[str, model.Identifiable | None]
     values: dict[tuple[str, str], tuple[str | None, int]]
     refused: list[str]  # ids whose objects basyx could not serialise: not in the transaction, not retried
+    sent: float = field(default_factory=time.monotonic)
 
 
 class GroupCommit:
@@ -309,24 +312,28 @@ class GroupCommit:
     each, under the store's lock (ten PATCHes of one submodel cost one serialisation), and the batch goes to the
     writer process (:mod:`werk.twin.table_writer`, which says why a process and not a thread), which commits it in
     one transaction (one fsync) and answers on a pipe the event loop watches. What comes in meanwhile is the next
-    batch. A value written alone (:meth:`on_value`) is stored as that value, the latest per element, without basyx's
-    encoder.
+    batch: one batch is under way at a time. A value written alone (:meth:`on_value`) is stored as that value, the
+    latest per element, without basyx's encoder.
 
     Durability is what it was: a request awaits :meth:`synced` before it answers, and that returns once a
     transaction holding the object as it was at or after the change has committed, or raises
     :class:`~werk.errors.StoreError` if that transaction failed. Order: one transaction at a time, each holding its
     objects' latest state, so the file never goes back to an older state of an object. A failed batch is retried
     with the next (after :attr:`RETRY_S`), so a change whose request failed is still stored once the disk takes
-    writes again, as long as werk lives. If the writer process ends (killed, out of memory), the batch it held
-    fails the same way and a new process takes over.
+    writes again, as long as werk lives. If the writer process ends (killed, out of memory) or does not answer
+    within the busy timeout and :attr:`HANG_S` (it is then killed), its batch fails the same way, and a new process
+    is started when there is something to store, waiting longer after each failure to start one (up to
+    :attr:`RESPAWN_MAX_S`).
 
     The event loop is the one that first awaits :meth:`synced` or reports a change. A change reported where there
-    is none yet (a script, a test, a route's thread before the first request) is stored before the call that
-    reported it returns. Where the loop cannot watch a pipe (Windows' proactor loop), a thread reads the answers.
-    :meth:`close` stores what is pending, from any thread.
+    is no loop yet (a script, a test) is stored before the call that reported it returns, unless a loop takes over
+    meanwhile (it stores it then, and :meth:`synced` says so). Where the loop cannot watch a pipe (Windows), a
+    thread reads the answers. :meth:`close` stores what is pending, from any thread.
     """
 
     RETRY_S = 1.0
+    RESPAWN_MAX_S = 30.0
+    HANG_S = 30.0
     CLOSE_TIMEOUT_S = 60.0
 
     def __init__(
@@ -341,7 +348,7 @@ class GroupCommit:
         self._busy_timeout_s = busy_timeout_s
         self._objects_lock = lock  # the store's: objects change in place under it
         self._mutex = threading.Condition()  # guards what follows; notified when a batch is answered
-        self._alone = threading.Lock()  # one thread at a time stores without a loop (_store_now)
+        self._alone = threading.Lock()  # held by a thread that reads the answers itself (no loop does)
         self._dirty: dict[str, model.Identifiable | None] = {}
         self._values: dict[tuple[str, str], tuple[str | None, int]] = {}  # (submodel, path): (value, seq)
         # changes reported, numbered on from the file's last value seq (so values keep their order across starts)
@@ -352,15 +359,22 @@ class GroupCommit:
         self._last_error: str | None = None  # of the last batch answered
         self._last_refused: list[str] = []  # of the last batch answered
         self._resume_at = 0.0  # after a failure, no batch before this (time.monotonic())
+        self._respawn_s = self.RETRY_S  # the wait after the next failure to start or keep a writer process
         self._scheduled = False  # a flush is due on the loop
         self._closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
         self._watching: asyncio.AbstractEventLoop | None = None  # the loop reading the answers, if one does
-        self._thread_reads: subprocess.Popen[bytes] | None = None  # the process whose answers a thread reads
+        self._reader: threading.Thread | None = None  # the thread reading the answers, if one does...
+        self._reader_for: subprocess.Popen[bytes] | None = None  # ...of this process
+        self._watchdog = False  # a check for a batch answered too late is due on the loop
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._frames = table_writer.FrameReader()
+        self._capacity = 4096  # bytes the pipe to the process takes without blocking (PIPE_BUF at least)
         self.batches = 0  # transactions committed
-        self.failures = 0  # batches that failed, the writer process's end included
-        self._proc = self._spawn()
+        self.failures = 0  # batches that failed, the writer process's end or silence included
+        if not self._spawn():  # at once: a plant whose writer cannot start fails at its start, not at a write
+            raise StoreError(f"cannot start the twin's writer process: {self._last_error}")
 
     # --- the hooks -------------------------------------------------------------------------------------------------
 
@@ -397,19 +411,43 @@ class GroupCommit:
             self._schedule(loop)
         await done
 
+    def serve_on(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Send batches and read answers on ``loop`` from now on; call on its thread, before the first write (else
+        the first synced() binds it), so that a change a route makes in a thread never waits for its commit there,
+        under the store's lock."""
+        self._bind(loop)
+
     # --- batches, on the event loop ---------------------------------------------------------------------------------
 
     def _schedule(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        """Have the loop send a batch, if one is due and none is under way."""
-        if self._loop is None or self._loop.is_closed():
+        """Have the loop send a batch if one is due, binding a loop first if there is none yet."""
+        bound = self._loop
+        if bound is None or bound.is_closed():
             if loop is None:
                 try:
                     loop = asyncio.get_running_loop()
                 except RuntimeError:  # no loop (a script, a test): stored before the change's caller goes on
                     self._store_now()
                     return
-            self._bind(loop)
+            if not self._bind(loop):
+                return
         self._kick()
+
+    def _bind(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Make ``loop`` (running in this thread) the one that sends batches and reads the answers; False (and a
+        later try) while a thread without a loop waits for an answer it reads itself."""
+        if not self._alone.acquire(blocking=False):
+            loop.call_later(0.001, self._schedule, loop)
+            return False
+        try:
+            with self._mutex:
+                self._loop = loop
+                self._loop_thread = threading.get_ident()
+                self._scheduled = False  # a flush still due on a loop that closed will not run
+            self._watch()
+        finally:
+            self._alone.release()
+        return True
 
     def _kick(self) -> None:
         """Have the bound loop send a batch if one is due (from any thread)."""
@@ -423,36 +461,12 @@ class GroupCommit:
         if threading.get_ident() == self._loop_thread:
             bound.call_soon(self._flush)
         else:
-            with suppress(RuntimeError):  # the loop closed meanwhile: close() stores what is pending
+            with suppress(RuntimeError):  # the loop closed meanwhile: the next loop, or close(), sends it
                 bound.call_soon_threadsafe(self._flush)
-
-    def _store_now(self) -> None:
-        """Store what is pending and wait for it, in this thread (there is no loop yet); ``StoreError`` if that
-        failed (it is retried with the next change)."""
-        with self._alone:
-            deadline = time.monotonic() + self.CLOSE_TIMEOUT_S
-            self._await_answer(deadline)
-            with self._objects_lock:
-                message = self._take_batch(with_objects=True)
-            if message is None:
-                return
-            self._send(message)
-            self._await_answer(deadline)
-            if self._last_error is not None:
-                raise StoreError(f"the twin's change could not be stored: {self._last_error}")
-            if self._last_refused:
-                raise StoreError(f"cannot serialise {self._last_refused} to store them")
 
     def _due(self) -> bool:
         """A batch should be sent: there are changes, none is under way, werk is not closing (caller holds _mutex)."""
         return not self._closing and self._batch is None and bool(self._dirty or self._values)
-
-    def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Make ``loop`` (running in this thread) the one that sends batches and reads the answers."""
-        with self._alone:  # not while a thread without a loop stores (it reads the answers itself)
-            self._loop = loop
-            self._loop_thread = threading.get_ident()
-            self._watch()
 
     def _flush(self) -> None:
         loop = self._loop
@@ -463,29 +477,41 @@ class GroupCommit:
                 return
             wait = self._resume_at - time.monotonic()
             self._scheduled = wait > 0
-        if wait > 0:  # a batch failed a moment ago: give the disk (or the new writer process) a moment
+        if wait > 0:  # a batch failed a moment ago: give the disk (or a new writer process) a moment
             loop.call_later(wait, self._flush)
+            return
+        if self._proc is None and not self._spawn():
+            self._kick()  # after the pause _spawn set
             return
         # objects are read under the store's lock (a route's thread may hold it: try again on a later turn); values
         # alone need no lock
         locked = bool(self._dirty) and self._objects_lock.acquire(blocking=False)  # type: ignore[attr-defined]
         try:
-            message = self._take_batch(with_objects=locked)
+            taken = self._take_batch(with_objects=locked)
         finally:
             if locked:
                 self._objects_lock.release()  # type: ignore[attr-defined]
-        if message is None:
+        if taken is None:
             with self._mutex:
                 self._scheduled = True
             loop.call_later(0.001, self._flush)
             return
-        self._send(message)
+        message = taken
+        if not self._watchdog:
+            self._watchdog = True
+            loop.call_later(1.0, self._overdue)
+        proc = self._proc
+        assert proc is not None
+        if len(message) <= self._capacity:  # the pipe is empty (the last frame was read): this cannot block
+            self._write(proc, message)
+        else:  # a big batch (an import): written by a thread as the process reads it, the loop goes on
+            loop.run_in_executor(None, self._write, proc, message)
 
     def _take_batch(self, *, with_objects: bool) -> bytes | None:
-        """Start the next batch with all that is pending: its frame for the writer process, or None if an object is
-        dirty and the caller does not hold the store's lock (``with_objects``), which serialising it needs."""
+        """Start the next batch with all that is pending: its frame for the writer process; None while a batch is
+        under way, or if an object is dirty and the caller does not hold the store's lock (``with_objects``)."""
         with self._mutex:
-            if self._dirty and not with_objects:
+            if self._batch is not None or (self._dirty and not with_objects):
                 return None
             batch = _Batch(self._reported, self._dirty, self._values, [])
             self._dirty, self._values = {}, {}
@@ -506,53 +532,108 @@ class GroupCommit:
         ]
         return table_writer.frame((batch.upto, serialised, value_rows, now))
 
-    def _send(self, message: bytes) -> None:
+    @staticmethod
+    def _write(proc: subprocess.Popen[bytes], message: bytes) -> None:
         view = memoryview(message)
         try:
-            while view:  # the writer process waits for it, so the pipe drains as fast as it fills
-                view = view[os.write(self._proc.stdin.fileno(), view) :]  # type: ignore[union-attr]
+            while view:
+                view = view[os.write(proc.stdin.fileno(), view) :]  # type: ignore[union-attr]
         except (OSError, ValueError) as exc:  # it ended: its stdout ends too, and _lost() fails the batch
             log.debug("twin.writer.send_failed error=%s", exc)
 
-    # --- answers ----------------------------------------------------------------------------------------------------
+    def _overdue(self) -> None:
+        """Once a second while batches go out: kill a writer process whose answer is late beyond any busy timeout
+        (a stopped process, a dead disk); its stdout ends, and _lost() fails the batch."""
+        batch, proc, loop = self._batch, self._proc, self._loop
+        if batch is not None and proc is not None and time.monotonic() - batch.sent > self._limit_s():
+            log.error("twin.writer.hung pid=%d waited_s=%.0f: killing it", proc.pid, self._limit_s())
+            proc.kill()
+        if loop is None or loop.is_closed() or self._closing or (batch is None and not self._due()):
+            self._watchdog = False
+            return
+        loop.call_later(1.0, self._overdue)
+
+    def _limit_s(self) -> float:
+        """How long a batch may wait for its answer: the writer's busy timeout, and then some."""
+        return self._busy_timeout_s + self.HANG_S
+
+    # --- the writer process and its answers -------------------------------------------------------------------------
+
+    def _spawn(self) -> bool:
+        """Start a writer process (the caller sends or reads; a bound loop watches its answers). False, with the
+        changes' waiters failed and a pause, if it cannot start."""
+        command = [sys.executable, "-I", table_writer.__file__, self._path, str(self._busy_timeout_s)]
+        try:
+            proc = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                bufsize=0,
+                # not in werk's process group: Ctrl+C in a terminal must not end it before werk is done
+                start_new_session=os.name == "posix",
+                creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
+            )
+        except OSError as exc:
+            with self._mutex:
+                self.failures += 1
+                self._last_error = f"{command[0]}: {exc}"
+                failed = self._take_waiters(self._reported)  # their changes stay pending, for the next try
+                self._pause()
+            log.error("twin.writer.cannot_start error=%s", self._last_error)
+            self._wake(failed, StoreError(f"cannot start the twin's writer process ({self._last_error})"))
+            return False
+        self._capacity = _pipe_capacity(proc.stdin.fileno())  # type: ignore[union-attr]
+        with self._mutex:
+            self._proc = proc
+            self._frames = table_writer.FrameReader()
+        if self._loop is not None and threading.get_ident() == self._loop_thread:
+            self._watch()
+        return True
+
+    def _pause(self) -> None:
+        """After a failure: no batch before a while, longer after each failure in a row (caller holds _mutex)."""
+        self._resume_at = time.monotonic() + self._respawn_s
+        self._respawn_s = min(self._respawn_s * 2, self.RESPAWN_MAX_S)
 
     def _watch(self) -> None:
-        """Read the writer process's answers on the loop (in this thread), or on a thread where the loop cannot."""
-        loop = self._loop
-        if loop is None or loop.is_closed() or self._watching is loop or self._thread_reads is self._proc:
+        """Read the writer process's answers on the bound loop (call on its thread), or on a thread where the loop
+        cannot watch a pipe."""
+        loop, proc = self._loop, self._proc
+        if loop is None or loop.is_closed() or proc is None or self._watching is loop:
             return
-        if threading.get_ident() != self._loop_thread:  # a new writer process, started on the answers' thread
-            with suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._watch)
+        if self._thread_reads(proc):
             return
-        fd = self._proc.stdout.fileno()  # type: ignore[union-attr]
-        try:
-            os.set_blocking(fd, False)
-            loop.add_reader(fd, self._on_readable, self._proc)
-            self._watching = loop
-        except NotImplementedError:  # Windows' proactor loop
-            self._read_on_a_thread()
-
-    def _read_on_a_thread(self) -> None:
-        proc = self._proc
-        os.set_blocking(proc.stdout.fileno(), True)  # type: ignore[union-attr]
-        self._thread_reads = proc
-        threading.Thread(
+        fd = proc.stdout.fileno()  # type: ignore[union-attr]
+        if os.name == "posix":
+            try:
+                os.set_blocking(fd, False)
+                loop.add_reader(fd, self._on_readable, proc)
+                self._watching = loop
+                return
+            except NotImplementedError:
+                os.set_blocking(fd, True)
+        self._reader_for = proc
+        self._reader = threading.Thread(
             target=self._read_answers, args=(proc,), name="werk-twin-answers", daemon=True
-        ).start()
+        )
+        self._reader.start()
+
+    def _thread_reads(self, proc: subprocess.Popen[bytes]) -> bool:
+        return self._reader_for is proc and self._reader is not None and self._reader.is_alive()
 
     def _unwatch(self) -> None:
         """Stop reading on the loop (call on the loop's thread, or once it stopped)."""
         loop, self._watching = self._watching, None
-        if loop is not None and not loop.is_closed():
-            loop.remove_reader(self._proc.stdout.fileno())  # type: ignore[union-attr]
+        proc = self._proc
+        if loop is not None and not loop.is_closed() and proc is not None and not proc.stdout.closed:  # type: ignore[union-attr]
+            loop.remove_reader(proc.stdout.fileno())  # type: ignore[union-attr]
 
     def _on_readable(self, proc: subprocess.Popen[bytes]) -> None:
         try:
             data = os.read(proc.stdout.fileno(), 1 << 16)  # type: ignore[union-attr]
         except BlockingIOError:
             return
-        except OSError:
+        except (OSError, ValueError):
             data = b""
         self._on_data(proc, data)
 
@@ -571,7 +652,7 @@ class GroupCommit:
         if proc is not self._proc:
             return  # an ended process's last words
         if not data:
-            self._lost()
+            self._lost(proc)
             return
         for upto, error in self._frames.feed(data):
             self._answered(upto, error)
@@ -589,6 +670,7 @@ class GroupCommit:
             if error is None:
                 self.batches += 1
                 self._stored = upto
+                self._respawn_s = self.RETRY_S
                 if (
                     batch.refused
                 ):  # a waiter cannot tell whose change was refused: all of the batch's hear of it
@@ -616,42 +698,105 @@ class GroupCommit:
                 self._dirty.setdefault(ident, obj)  # a newer change of the same object wins
         for key, noted in batch.values.items():
             self._values.setdefault(key, noted)
-        self._resume_at = time.monotonic() + self.RETRY_S
+        self._pause()
 
-    def _lost(self) -> None:
-        """The writer process ended (its answers ended): fail its batch and start another, unless closing."""
-        old = self._proc
-        if self._watching is not None:
+    def _lost(self, proc: subprocess.Popen[bytes]) -> None:
+        """The writer process ended (its answers ended): fail its batch; the next batch starts another."""
+        if self._watching is not None and threading.get_ident() == self._loop_thread:
             self._unwatch()
-        with suppress(subprocess.TimeoutExpired):
-            old.wait(timeout=5)
-        for pipe in (old.stdin, old.stdout):
-            with suppress(OSError):
-                pipe.close()  # type: ignore[union-attr]
+        try:
+            proc.wait(timeout=1)
+        except subprocess.TimeoutExpired:  # it closed its stdout but lives on: no writer of ours any more
+            proc.kill()
+            proc.wait()
+        self._retire(proc)
         with self._mutex:
+            if self._proc is proc:
+                self._proc = None
             batch, self._batch = self._batch, None
             finished: list[_Waiter] = []
             if batch is not None:
                 self._failed(batch)
-                self._last_error = f"the writer process ended (exit code {old.returncode})"
+                self._last_error = f"the writer process ended (exit code {proc.returncode})"
                 finished = self._take_waiters(batch.upto)
             closing = self._closing
-            if not closing:
-                self._proc = self._spawn()
             self._mutex.notify_all()
-        log.error("twin.writer.ended exit=%s restart=%s", old.returncode, not closing)
+        if batch is not None or not closing:
+            log.error("twin.writer.ended exit=%s batch_lost=%s", proc.returncode, batch is not None)
         self._wake(finished, StoreError(f"the twin's change could not be stored: {self._last_error}"))
-        if not closing:
-            self._watch()
-            self._kick()
+        self._kick()
 
-    def _spawn(self) -> subprocess.Popen[bytes]:
-        self._frames = table_writer.FrameReader()
-        command = [sys.executable, "-I", table_writer.__file__, self._path, str(self._busy_timeout_s)]
-        try:
-            return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
-        except OSError as exc:
-            raise StoreError(f"cannot start the twin's writer process ({command[0]}): {exc}") from None
+    def _retire(self, proc: subprocess.Popen[bytes]) -> None:
+        """Close an ended process's pipes; a second later where the loop watched them. Why: libuv (uvloop) takes
+        a reader off epoll on its next poll, not at remove_reader(); closed before that, the descriptor number can
+        be the next process's pipe already, and libuv aborts the whole process on the failed epoll_ctl (seen)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with suppress(RuntimeError):
+                loop.call_soon_threadsafe(loop.call_later, 1.0, _close_pipes, proc)
+                return
+        _close_pipes(proc)
+
+    # --- without a loop -------------------------------------------------------------------------------------------
+
+    def _store_now(self) -> None:
+        """Store what is pending and wait for it, in this thread (there is no loop); ``StoreError`` if that failed
+        (it is retried with the next change). A loop bound meanwhile stores it instead."""
+        with self._alone:
+            if self._loop is not None and not self._loop.is_closed():
+                self._kick()
+                return
+            if self._proc is None and not self._spawn():
+                raise StoreError(f"the twin's change could not be stored: {self._last_error or 'no writer'}")
+            if not self._await_answer(self._limit_s()):
+                raise StoreError("the twin's writer process does not answer")
+            with self._objects_lock:
+                taken = self._take_batch(with_objects=True)
+            if taken is None:
+                return
+            assert self._proc is not None
+            self._write(self._proc, taken)
+            if not self._await_answer(self._limit_s()):
+                raise StoreError(f"the twin's change could not be stored: {self._last_error or 'no answer'}")
+            if self._last_error is not None:
+                raise StoreError(f"the twin's change could not be stored: {self._last_error}")
+            if self._last_refused:
+                raise StoreError(f"cannot serialise {self._last_refused} to store them")
+
+    def _await_answer(self, timeout: float) -> bool:
+        """Wait for the answer to the batch under way, reading it here unless a thread reads the answers; True once
+        none is under way. Past ``timeout`` the process is killed (its batch fails) and False returned."""
+        deadline = time.monotonic() + timeout
+        while self._batch is not None:
+            proc = self._proc
+            left = deadline - time.monotonic()
+            if proc is None:
+                return self._batch is None
+            if left <= 0:
+                log.error("twin.writer.hung pid=%d waited_s=%.0f: killing it", proc.pid, timeout)
+                proc.kill()
+                self._lost(proc)
+                return False
+            if self._thread_reads(proc):
+                with self._mutex:
+                    if self._batch is not None:
+                        self._mutex.wait(min(left, 1.0))
+                continue
+            fd = proc.stdout.fileno()  # type: ignore[union-attr]
+            if os.name == "posix":  # a time limit (select() takes no pipes on Windows)
+                ready, _, _ = select.select([fd], [], [], min(left, 1.0))
+                if not ready:
+                    continue
+            try:
+                data = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                continue
+            except (OSError, ValueError):
+                data = b""
+            self._on_data(proc, data)
+        return True
+
+    # --- shared ---------------------------------------------------------------------------------------------------
 
     def _take_waiters(self, upto: int) -> list[_Waiter]:
         """Remove and return the waiters whose changes are all numbered up to ``upto`` (caller holds _mutex)."""
@@ -691,27 +836,41 @@ class GroupCommit:
 
             with suppress(RuntimeError):
                 loop.call_soon_threadsafe(unwatch)
-            stopped.wait(10)  # from then on the loop neither sends nor reads
+            if not stopped.wait(10):  # from then on the loop neither sends nor reads
+                log.error("twin.writer.close loop=unresponsive: reading the last answers beside it")
         elif loop is not None:
             self._unwatch()
-        deadline = time.monotonic() + self.CLOSE_TIMEOUT_S
-        self._await_answer(deadline)
-        self._last_error = (
-            None  # an earlier failure is tried again once; one while closing drops what is left
-        )
-        while self._last_error is None and (self._dirty or self._values) and time.monotonic() < deadline:
-            with self._objects_lock:
-                message = self._take_batch(with_objects=True)
-            if message is not None:
-                self._send(message)
-            self._await_answer(deadline)
+        with self._alone:
+            try:
+                self._last_error = (
+                    None  # an earlier failure is tried once more; one while closing drops the rest
+                )
+                deadline = time.monotonic() + self.CLOSE_TIMEOUT_S
+                answered = self._await_answer(self.CLOSE_TIMEOUT_S)
+                while answered and self._last_error is None and (self._dirty or self._values):
+                    if self._proc is None and not self._spawn():
+                        break
+                    with self._objects_lock:
+                        taken = self._take_batch(with_objects=True)
+                    if taken is None:
+                        break
+                    assert self._proc is not None
+                    self._write(self._proc, taken)
+                    answered = self._await_answer(max(deadline - time.monotonic(), 0.1))
+            finally:
+                self._end()
+
+    def _end(self) -> None:
+        """Fail what was not stored, end the writer process and let go of its pipes (close())."""
         with self._mutex:
             left = len(self._dirty) + len(self._values)
             failed = self._take_waiters(self._reported)
+            proc, self._proc = self._proc, None
         if left:
             log.error("twin.store.dropped changes=%d (closing; last error: %s)", left, self._last_error)
         self._wake(failed, StoreError("the twin's writer closed before the change was stored"))
-        proc = self._proc
+        if proc is None:
+            return
         with suppress(OSError):
             proc.stdin.close()  # type: ignore[union-attr]
         try:
@@ -719,33 +878,28 @@ class GroupCommit:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        with suppress(OSError):
-            proc.stdout.close()  # type: ignore[union-attr]
+        if self._reader is not None:
+            self._reader.join(5)  # it reads the end of the process's stdout, then stops
+        self._retire(proc)
 
-    def _await_answer(self, deadline: float) -> None:
-        """Wait for the answer to the batch under way: read it here unless a thread reads the answers (no loop
-        does: close() stopped it, or there is none)."""
-        proc = self._proc
-        fd = proc.stdout.fileno()  # type: ignore[union-attr]
-        while self._batch is not None and (left := deadline - time.monotonic()) > 0:
-            if self._thread_reads is proc:
-                with self._mutex:
-                    if self._batch is not None:
-                        self._mutex.wait(left)
-                continue
-            if os.name == "posix":  # a time limit (select() takes no pipes on Windows)
-                ready, _, _ = select.select([fd], [], [], min(left, 1.0))
-                if not ready:
-                    continue
-            try:
-                data = os.read(fd, 1 << 16)
-            except BlockingIOError:
-                continue
-            except OSError:
-                data = b""
-            self._on_data(proc, data)
-            if not data:
-                return
+
+def _close_pipes(proc: subprocess.Popen[bytes]) -> None:
+    for pipe in (proc.stdin, proc.stdout):
+        with suppress(OSError):
+            pipe.close()  # type: ignore[union-attr]
+
+
+def _pipe_capacity(fd: int) -> int:
+    """How many bytes the pipe ``fd`` takes without blocking; raised to 1 MiB where Linux lets us (a batch of
+    values is a few KiB; a submodel written whole can be more)."""
+    if fcntl is None or not hasattr(fcntl, "F_SETPIPE_SZ"):
+        return 4096  # PIPE_BUF: what every POSIX pipe takes
+    with suppress(OSError):
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+    try:
+        return int(fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ))
+    except OSError:
+        return 4096
 
 
 def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:

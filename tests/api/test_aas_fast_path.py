@@ -27,7 +27,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from werk.api.aas import build_aas_router
 from werk.api.aas_fast import AasFastPath, FastPathApp, mount
+from werk.api.auth import Authenticator, token_digest
 from werk.config import demo_config_path, load_config
+from werk.config.model import ServerConfig, UserConfig
 from werk.core.model import Sample
 from werk.twin.environment import build_environment
 from werk.twin.persistence import GroupCommit, TwinPersistence
@@ -228,6 +230,51 @@ async def test_a_patch_the_fast_path_does_not_take_is_the_routes(
         if status >= 400:
             assert (await s.routes.get(TECHNICAL)).content == before
         same_answer(fast, await s.routes.patch(url, content=body, headers=headers))
+
+
+async def test_with_werk_roles_the_fast_path_writes_for_a_supervisor_and_the_routes_refuse_the_rest(
+    mode: str,
+) -> None:
+    """As werk serve builds it: the guard of server.users, checked from the header alone by the fast path."""
+    users = [
+        UserConfig(name="sue", role="supervisor", token_sha256=token_digest("sup-token")),
+        UserConfig(name="otto", role="operator", token_sha256=token_digest("op-token")),
+    ]
+    guard = Authenticator(ServerConfig(users=users)).require("supervisor")
+    store = TwinStore(build_environment(CONFIG))
+    router = build_aas_router(store, lambda path: None, require_writer=guard)
+    app = FastPathApp() if mode == "front" else FastAPI()
+    passed_on: list[str] = []
+
+    def spy(inner: ASGIApp) -> ASGIApp:
+        async def spied(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http":
+                passed_on.append(scope["method"])
+            await inner(scope, receive, send)
+
+        return spied
+
+    if mode == "front":
+        mount(app, router)
+        build = app.build_middleware_stack
+        app.build_middleware_stack = lambda: spy(build())  # type: ignore[method-assign]
+        served: ASGIApp = app
+    else:
+        app.include_router(router)
+        served = AasFastPath(spy(app), router)
+    json_type = {"Content-Type": "application/json"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=served), base_url="http://w") as client:
+        for token, status in (("op-token", 403), ("nobody", 401), (None, 401)):
+            auth = {"Authorization": f"Bearer {token}"} if token else {}
+            r = await client.patch(CYCLE_TIME, content="40.5", headers={**json_type, **auth})
+            assert r.status_code == status, (token, r.text)
+        assert passed_on == ["PATCH"] * 3  # each refusal in the route's words
+        auth = {"Authorization": "Bearer sup-token"}
+        assert (
+            await client.patch(CYCLE_TIME, content="41.5", headers={**json_type, **auth})
+        ).status_code == 204
+        assert passed_on == ["PATCH"] * 3  # taken by the fast path
+        assert (await client.get(CYCLE_TIME)).json() == {"IdealCycleTime": 41.5}
 
 
 async def test_an_overridden_write_guard_is_the_routes_business(mode: str) -> None:

@@ -146,22 +146,30 @@ def bearer_writer(tokens: Collection[str]) -> Callable[[Request], Coroutine[Any,
     its threadpool: a hop per write for a few microseconds of work.
     """
     allowed = [t.encode() for t in tokens if t]
+    challenge = {"WWW-Authenticate": 'Bearer realm="werk-aas"'}
 
-    async def require_writer(request: Request) -> None:
+    def refusal(authorization: str) -> ApiError | None:
+        """Why a request with this ``Authorization`` header may not write, or None if it may."""
         if not allowed:
-            raise ApiError(
+            return ApiError(
                 403,
                 "writes to the AAS API are disabled because no API token is configured; configure one "
                 "(build_aas_router(..., tokens={...})) and send it as 'Authorization: Bearer <token>'",
             )
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        challenge = {"WWW-Authenticate": 'Bearer realm="werk-aas"'}
+        scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise ApiError(401, "this write needs 'Authorization: Bearer <token>'", challenge)
+            return ApiError(401, "this write needs 'Authorization: Bearer <token>'", challenge)
         given = token.strip().encode()
         if not any(hmac.compare_digest(given, t) for t in allowed):
-            raise ApiError(401, "the bearer token is not valid for writes", challenge)
+            return ApiError(401, "the bearer token is not valid for writes", challenge)
+        return None
 
+    async def require_writer(request: Request) -> None:
+        error = refusal(request.headers.get("authorization", ""))
+        if error is not None:
+            raise error
+
+    require_writer.authorizes = lambda header: refusal(header) is None  # type: ignore[attr-defined]
     return require_writer
 
 

@@ -39,7 +39,10 @@ class Authenticator:
                 self.users.append((digest, User(u.name, u.role)))
 
     def user(self, request: Request) -> User | None:
-        header = request.headers.get("authorization", "")
+        return self.user_of(request.headers.get("authorization", ""))
+
+    def user_of(self, header: str) -> User | None:
+        """The user an ``Authorization: Bearer`` header value names, if any."""
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             return None
@@ -67,4 +70,9 @@ class Authenticator:
             request.state.user = user  # for routes that record who did it (audit)
             return user
 
+        def authorizes(header: str) -> bool:
+            user = self.user_of(header)
+            return user is not None and ROLE_RANK[user.role] >= ROLE_RANK[role]
+
+        dependency.authorizes = authorizes  # type: ignore[attr-defined]
         return dependency

@@ -687,8 +687,8 @@ class GroupCommit:
                 len(batch.values),
                 error,
             )
+        self._kick()  # first: the next batch goes out before the loop turns to the requests answered here
         self._wake(finished, failure)
-        self._kick()
 
     def _failed(self, batch: _Batch) -> None:
         """Put a batch that failed back, under what came since, and pause (caller holds _mutex)."""

@@ -2,8 +2,8 @@
 
 Why: werk serves its API, its connectors and its apps on one event loop, and on the 2-core benchmark machine that
 loop is what limits the API. uvloop (libuv, its transports, timers and callbacks in C) serves an empty ASGI answer
-under uvicorn at 35-37k requests/s where asyncio's selector loop does 24-26k, and the AAS API's durable PATCH about
-40% faster (BENCHMARKS.md). uvicorn makes the same choice (``loop="auto"``); werk runs uvicorn inside a loop of its
+under uvicorn at 35-37k requests/s where asyncio's selector loop does 24-26k, and the AAS API's PATCH ``$value``
+about 50% faster in memory, 5-20% faster when durable (BENCHMARKS.md). uvicorn makes the same choice (``loop="auto"``); werk runs uvicorn inside a loop of its
 own (:mod:`werk.cli`), so it makes it here. uvloop comes with ``uvicorn[standard]`` on Linux and macOS; on Windows
 there is none and werk runs on asyncio's loop, which the protocol tests also run on (tests/conftest.py).
 """

@@ -8,7 +8,7 @@ Why a process: a durable write waits for SQLite's commit, an fsync of the WAL. A
 that off the event loop, but it needs the GIL back before and after every call into SQLite and to wake the waiting
 requests, and a busy event loop (uvloop gives it up only when it polls) makes it wait for it: the requests that
 wait for the commit pile up and the loop idles while the disk works. Measured on the 2-core benchmark machine, a
-durable PATCH ``$value`` reached 70-75% of the in-memory throughput through a thread and 90-100% through this
+durable PATCH ``$value`` reached 70-80% of the in-memory throughput through a thread and 92-96% through this
 process, whose acknowledgements the event loop reads from a pipe like any socket (BENCHMARKS.md).
 
 So this file imports nothing but the standard library: it starts in ~50 ms, without werk's or basyx's imports,

@@ -487,16 +487,15 @@ class GroupCommit:
         # alone need no lock
         locked = bool(self._dirty) and self._objects_lock.acquire(blocking=False)  # type: ignore[attr-defined]
         try:
-            taken = self._take_batch(with_objects=locked)
+            message = self._take_batch(with_objects=locked)
         finally:
             if locked:
                 self._objects_lock.release()  # type: ignore[attr-defined]
-        if taken is None:
+        if message is None:
             with self._mutex:
                 self._scheduled = True
             loop.call_later(0.001, self._flush)
             return
-        message = taken
         if not self._watchdog:
             self._watchdog = True
             loop.call_later(1.0, self._overdue)

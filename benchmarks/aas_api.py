@@ -131,6 +131,8 @@ def serve_werk(
     from werk import event_loop
     from werk.api.aas import build_aas_router
     from werk.api.aas_fast import FastPathApp, mount
+    from werk.api.http_server import uvicorn_config
+    from werk.config.model import ServerConfig
     from werk.twin import io as aas_io
     from werk.twin.persistence import TwinPersistence
     from werk.twin.store import TwinStore
@@ -172,7 +174,8 @@ def serve_werk(
     mount(app, build_aas_router(store, latest.get, tokens={TOKEN}))
     gc.collect()  # as werk serve does before it serves (werk/cli.py)
     gc.freeze()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    config = uvicorn_config(app, ServerConfig(), port=port)  # as werk serve runs it
+    config.lifespan = "on"  # the benchmark's app binds the writer to the loop in its lifespan
     event_loop.run(uvicorn.Server(config).serve(), loop)  # type: ignore[arg-type]
 
 

@@ -17,6 +17,7 @@ import uvicorn
 
 from werk.api import create_app
 from werk.api.auth import token_digest
+from werk.api.http_server import uvicorn_config
 from werk.config import WerkConfig, demo_config_path, parse_config
 from werk.config.model import UserConfig
 from werk.runtime.platform import Platform
@@ -160,15 +161,7 @@ async def running_stack(config: WerkConfig, *, log_limit: int = 0) -> AsyncItera
     await bounded("sim.start", sim.start())
     platform = Platform(config)
     await bounded("platform.start", platform.start())
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(platform),
-            host="127.0.0.1",
-            port=config.server.port,
-            log_level="warning",
-            lifespan="off",
-        )
-    )
+    server = uvicorn.Server(uvicorn_config(create_app(platform), config.server))  # as werk serve runs it
     serve = asyncio.create_task(server.serve())
     async with asyncio.timeout(10):
         while not server.started:

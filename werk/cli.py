@@ -114,6 +114,7 @@ async def _run(config: WerkConfig, *, with_sim: bool, with_platform: bool, live_
     import uvicorn
 
     from werk.api import create_app
+    from werk.api.http_server import uvicorn_config
     from werk.runtime.platform import Platform
     from werk.sim.opcua_server import SimOpcUaServer
 
@@ -144,10 +145,7 @@ async def _run(config: WerkConfig, *, with_sim: bool, with_platform: bool, live_
             # cycle (a submodel replaced through the API) is not freed: at most the start-up heap, once.
             gc.collect()
             gc.freeze()
-            ucfg = uvicorn.Config(
-                app, host=config.server.host, port=config.server.port, log_level="warning", lifespan="off"
-            )
-            server = uvicorn.Server(ucfg)
+            server = uvicorn.Server(uvicorn_config(app, config.server))
             url = f"http://{config.server.host}:{config.server.port}"
             console.print(f"[green]✓[/] dashboard: [bold underline]{url}[/]   API docs: {url}/docs")
             console.print("  press Ctrl+C to stop")

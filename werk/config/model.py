@@ -555,6 +555,9 @@ class ServerConfig(_Strict):
     users: list[UserConfig] = Field(default_factory=list)
     # the event loop everything runs on (werk.runtime.event_loop): auto = uvloop where installed, else asyncio's
     event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
+    # addresses whose X-Forwarded-For/-Proto werk believes: a reverse proxy's ("127.0.0.1" when it runs on this box,
+    # "*" for any). None by default: the client's own address and scheme count (werk.api.http_server)
+    forwarded_allow_ips: list[str] = Field(default_factory=list)
 
 
 class MachineStateAppConfig(_Strict):

@@ -26,16 +26,40 @@ async def stop_within(what: str, step: Awaitable[object], timeout: float = 10.0)
         return False
 
 
-async def cancel_within(tasks: Iterable[asyncio.Task[object]], timeout: float = 10.0) -> list[str]:
-    """Cancel tasks and wait up to ``timeout`` for them to end; the names of those that did not (logged)."""
+AGAIN_S = 1.0
+"""How long a cancelled task may take before it is cancelled again: a cleanup (a broker's goodbye) ends in
+milliseconds on a healthy link; a task still running after this has likely lost its cancellation."""
+
+
+async def cancel_within(
+    tasks: Iterable[asyncio.Task[object]], timeout: float = 10.0, *, again_s: float = AGAIN_S
+) -> list[str]:
+    """Cancel tasks and wait up to ``timeout`` for them to end; the names of those that did not (logged).
+
+    A task still running ``again_s`` after its cancellation is cancelled again, and so on until the timeout: a
+    cancellation can be lost. Python 3.11's ``asyncio.wait_for`` returns the result instead of raising when its
+    future completes in the same loop iteration as the cancel arrives (fixed in 3.12); aiomqtt waits for every
+    acknowledgement with it, so a Sparkplug connector cancelled as its broker acknowledged the STATE birth went on
+    into its session and held the stop for the whole timeout. anyio's cancel scopes deliver a cancellation until
+    the task ends for the same reason.
+    """
     pending = [t for t in tasks if not t.done()]
-    for t in pending:
-        t.cancel()
     if not pending:
         return []
-    _, still = await asyncio.wait(pending, timeout=timeout)
-    names = sorted(t.get_name() for t in still)
-    for t in still:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        for t in pending:
+            t.cancel()
+        left = deadline - loop.time()
+        if left <= 0:
+            break
+        _, still = await asyncio.wait(pending, timeout=min(again_s, left))
+        pending = list(still)
+        if not pending:
+            return []
+    names = sorted(t.get_name() for t in pending)
+    for t in pending:
         log.warning(
             "stop.abandoned task=%s after_s=%.1f stack=%s", t.get_name(), timeout, t.get_stack(limit=3)
         )

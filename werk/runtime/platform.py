@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 from collections.abc import Coroutine
 from datetime import timedelta
 from pathlib import Path
@@ -163,12 +165,19 @@ class Platform:
         if not missing_models(self.config, assets):
             return
         loop = asyncio.get_running_loop()
+        stop = threading.Event()
 
         def trained(_asset: str) -> None:  # worker thread: hand the reload to the event loop
-            loop.call_soon_threadsafe(self.maintenance.load_models)
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody to reload for
+                loop.call_soon_threadsafe(self.maintenance.load_models)
 
         try:
-            await asyncio.to_thread(train_missing, self.config, assets, self.training_status, trained)
+            await asyncio.to_thread(train_missing, self.config, assets, self.training_status, trained, stop)
+        except (
+            asyncio.CancelledError
+        ):  # the platform stops: the thread ends within a life, not after the models
+            stop.set()
+            raise
         except Exception as exc:
             self.training_status.update({"state": "failed", "error": str(exc)})
             log.exception("maintenance.training_failed")

@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import io
 import json
 import logging
+import mimetypes
 from collections.abc import Awaitable, Callable, Collection, Coroutine
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -55,7 +57,7 @@ from werk.twin import formats
 from werk.twin import io as aas_io
 from werk.twin.environment import UNS_QUALIFIER_TYPE
 from werk.twin.live import LiveValue, binding, bound_path, bound_properties, element_container, refresh
-from werk.twin.store import TwinStore
+from werk.twin.store import TwinStore, file_names
 
 log = logging.getLogger(__name__)
 
@@ -912,6 +914,50 @@ def build_aas_router(
                     raise ApiError(404, f"{path}: the file {el.value!r} is not in werk's file store")
                 return Response(_bytes_of(store.files, el.value).getvalue(), media_type=el.content_type)
 
+        @router.put(el_base + "/{path}/attachment", dependencies=writer, status_code=204)
+        async def put_attachment(request: Request, path: str) -> Response:
+            """PutFileByPath: ``multipart/form-data`` with ``fileName`` and ``file``. The file is stored under a
+            package path of its own element, so two elements never share (and overwrite) one upload."""
+            file_name, content_type, data = await _upload(request)
+            await run_in_threadpool(store_attachment, request, path, file_name, content_type, data)
+            return no_content()
+
+        def store_attachment(
+            request: Request, path: str, file_name: str, content_type: str, data: bytes
+        ) -> None:
+            with lock:
+                sm = sm_of(request)
+                el = attachment_holder(sm, path)
+                if isinstance(el, model.Blob):
+                    el.value, el.content_type = data, content_type
+                else:
+                    digest = hashlib.sha256(sm.id.encode()).hexdigest()[:12]
+                    name = f"/aasx/files/{digest}/{path}/{file_name}"
+                    store.put_file(name, content_type, data)  # durable before the element points at it
+                    if el.value != name:
+                        store.release_files(file_names(el))
+                    el.value, el.content_type = name, content_type
+                store.changed(sm, values_only=True)
+
+        @router.delete(el_base + "/{path}/attachment", dependencies=writer)
+        def delete_attachment(request: Request, path: str) -> Response:
+            """DeleteFileByPath: the element stays, without a file; the file goes once nothing points at it."""
+            with lock:
+                sm = sm_of(request)
+                el = attachment_holder(sm, path)
+                if el.value is None:
+                    raise ApiError(404, f"{path} has no file")
+                store.release_files(file_names(el))
+                el.value = None
+                store.changed(sm, values_only=True)
+            return Response(status_code=200)
+
+        def attachment_holder(sm: model.Submodel, path: str) -> model.File | model.Blob:
+            el = element_or_404(sm, path)
+            if not isinstance(el, model.File | model.Blob):
+                raise ApiError(400, f"{path} is a {type(el).__name__}; attachments belong to File elements")
+            return el
+
         @router.post(el_base + "/{path}", dependencies=writer)
         def post_element_at(request: Request, path: str, payload: Body_) -> JSONResponse:
             el = decode(payload, "SubmodelElement")
@@ -927,6 +973,7 @@ def build_aas_router(
             new = decode(payload, "SubmodelElement")
             with lock:
                 sm = sm_of(request)
+                store.release_files(file_names(element_or_404(sm, path)))
                 replace_element(sm, path, new)
                 store.changed(sm)
             return no_content()
@@ -939,6 +986,7 @@ def build_aas_router(
                 sm = sm_of(request)
                 old = element_or_404(sm, path)
                 new = decode({**aas_io.to_jsonable(old), **payload}, "SubmodelElement")
+                store.release_files(file_names(old))
                 replace_element(sm, path, new)
                 store.changed(sm)
             return no_content()
@@ -959,6 +1007,7 @@ def build_aas_router(
                     value = payload[el.id_short]  # the {idShort: value} form of GET $value
                 target = machine_target(el, value)
                 if target is None:
+                    store.release_files(file_names(el))  # a File's new value may point elsewhere
                     try:
                         set_value(el, value)
                     finally:  # a collection's values set before one that does not fit stay set
@@ -988,6 +1037,7 @@ def build_aas_router(
                 if container is None:
                     raise ApiError(400, f"{path} cannot be removed from its parent")
                 container.remove(el)
+                store.release_files(file_names(el))
                 store.changed(sm)
             return no_content()
 
@@ -1127,6 +1177,39 @@ def _ref_value(ref: model.Reference) -> str:
 
 def _identifiable_reference(obj: model.Identifiable) -> Any:
     return aas_io.to_jsonable(model.ModelReference.from_referable(obj))
+
+
+MAX_ATTACHMENT = 64 * 1024 * 1024
+"""The largest file PUT .../attachment takes (a manual, a drawing; not a video archive)."""
+
+
+async def _upload(request: Request) -> tuple[str, str, bytes]:
+    """(file name, content type, bytes) of a PutFileByPath body; ApiError 400/413 saying what is wrong with it."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise ApiError(
+            400, "an attachment is sent as multipart/form-data with the fields 'fileName' and 'file'"
+        )
+    try:
+        form = await request.form(max_files=1, max_fields=4)
+    except (StarletteHTTPException, ValueError, AssertionError) as exc:
+        raise ApiError(400, f"malformed multipart body: {getattr(exc, 'detail', exc)}") from None
+    upload, given = form.get("file"), form.get("fileName")
+    if upload is None or isinstance(upload, str):
+        raise ApiError(400, "the multipart body has no 'file' part holding the file")
+    name = given if isinstance(given, str) and given else (upload.filename or "")
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    if not name or name in (".", "..") or any(ord(c) < 32 for c in name):
+        raise ApiError(400, f"fileName {given!r} is not a usable file name")
+    if upload.size is not None and upload.size > MAX_ATTACHMENT:
+        raise ApiError(
+            413, f"the file has {upload.size:,} bytes; werk takes attachments up to {MAX_ATTACHMENT:,}"
+        )
+    data = await upload.read()
+    await form.close()
+    declared = (upload.content_type or "").split(";")[0].strip()
+    if not declared or declared == "application/octet-stream":
+        declared = mimetypes.guess_type(name)[0] or declared or "application/octet-stream"
+    return name, declared, data
 
 
 def _bytes_of(files: Any, name: str) -> io.BytesIO:

@@ -122,6 +122,7 @@ class TwinPersistence:
         if self._group is not None:
             raise StoreError(f"{self.path}: the twin is attached to a store already")
         store.on_files = self.save_files
+        store.on_files_removed = self.delete_files
         if (
             str(self.path) == ":memory:"
         ):  # no other process reaches it, and nothing of it is kept: store at once
@@ -191,7 +192,7 @@ class TwinPersistence:
 
     def save_files(self, files: list[tuple[str, str, bytes]]) -> None:
         """Store supplementary files (name, content type, bytes) in one transaction, durable when it returns. Files
-        are few and written only by imports: synchronously, not through the group-commit writer."""
+        are few and written by imports and attachment uploads: synchronously, not through the group-commit writer."""
         now = to_micros(utcnow())
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
@@ -199,6 +200,18 @@ class TwinPersistence:
                 self._conn.executemany(
                     _FILE_UPSERT, [(name, ctype, data, now) for name, ctype, data in files]
                 )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def delete_files(self, names: list[str]) -> None:
+        """Remove supplementary files no object points at any more (:data:`werk.twin.store.OnFilesRemoved`), durable
+        when it returns."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany("DELETE FROM aas_file WHERE name = ?", [(n,) for n in names])
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")

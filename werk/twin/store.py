@@ -9,6 +9,7 @@ store the change later, in a batch with others (group commit); a writer that ack
 
 from __future__ import annotations
 
+import asyncio
 import io
 import threading
 from collections.abc import Awaitable, Callable, Collection, Iterable
@@ -28,6 +29,9 @@ changed; stored as that value instead of the whole submodel."""
 
 OnFiles = Callable[[list[tuple[str, str, bytes]]], None]
 """Called with (name, content type, bytes) of supplementary files before they are added; stores them durably."""
+
+OnFilesRemoved = Callable[[list[str]], None]
+"""Called with the names of supplementary files no object points at any more; removes them durably."""
 
 Sync = Callable[[], Awaitable[None]]
 """Returns once every change reported to the :data:`OnChange` and :data:`OnValue` hooks so far is durable; raises if one
@@ -56,6 +60,10 @@ class TwinStore:
         self.on_change = on_change
         self.on_value = on_value
         self.on_files: OnFiles | None = None
+        self.on_files_removed: OnFilesRemoved | None = None
+        # files an object pointed at before a change, with the generation before it: removed once that change is
+        # durable, if nothing points at them then
+        self._released: dict[str, int] = {}
         self.sync = sync
         self.metamodel: Metamodel = metamodel
         # bumped by every change made through this store; readers key caches of serialised objects on it
@@ -82,12 +90,15 @@ class TwinStore:
     def replace(self, obj: model.Identifiable) -> None:
         """Put ``obj`` in place of the object with the same id (which must exist)."""
         old = self.objects.get_item(obj.id)
+        self.release_files(file_names(old))
         self.objects.discard(old)
         self.objects.add(obj)
         self.changed(obj)
 
     def delete(self, identifier: str) -> None:
-        self.objects.discard(self.objects.get_item(identifier))
+        old = self.objects.get_item(identifier)
+        self.release_files(file_names(old))
+        self.objects.discard(old)
         self.generation += 1
         self.structure += 1
         if self.on_change is not None:
@@ -142,6 +153,38 @@ class TwinStore:
                 new.append((name, files.get_content_type(name), buf.getvalue()))
         return new
 
+    def put_file(self, name: str, content_type: str, data: bytes) -> None:
+        """Store one supplementary file under ``name`` (replacing what it held), durably before it is served."""
+        if self.on_files is not None:
+            self.on_files([(name, content_type, data)])
+        if name in self.files:
+            self.files.delete_file(name)
+        self.files.add_file(name, io.BytesIO(data), content_type)
+        self._released.pop(name, None)
+
+    def release_files(self, names: Iterable[str]) -> None:
+        """Note that a change (the caller's, under the lock) dropped these files' references: :meth:`synced` removes
+        those no object points at any more, once the change is durable, so a crash before then keeps the file its
+        element still points at."""
+        self._released.update((n, self.generation) for n in names if n in self.files)
+
+    def _prune_files(self, durable: int) -> list[str]:
+        """Remove the files released by changes up to generation ``durable`` (stored by now) that nothing points at
+        (removed from the database first, by :data:`OnFilesRemoved`)."""
+        with self.lock:
+            due = [n for n, g in self._released.items() if g < durable]
+            if not due:
+                return []
+            used = set().union(*(file_names(o) for o in self.objects))
+            gone = sorted(n for n in due if n not in used and n in self.files)
+            for name in due:
+                del self._released[name]
+            if gone and self.on_files_removed is not None:
+                self.on_files_removed(gone)
+            for name in gone:
+                self.files.delete_file(name)
+            return gone
+
     def value_changed(self, submodel: model.Submodel, path: str, prop: model.Property) -> None:
         """Report that ``prop``, at ``path`` in ``submodel``, got a new value and nothing else changed (a PATCH
         ``$value``). Stored as that value alone where the hook can (:data:`OnValue`), else as the whole submodel."""
@@ -155,5 +198,34 @@ class TwinStore:
     async def synced(self) -> None:
         """Wait until every change made so far is durable (at once when the hook stores synchronously or there is
         none). Call it without holding :attr:`lock`: the hook's writer may need the lock to read the objects."""
+        generation = self.generation  # every change up to here was reported to the hooks: sync covers it
         if self.sync is not None:
             await self.sync()
+        if self._released:
+            await asyncio.to_thread(self._prune_files, generation)
+
+
+def file_names(obj: model.Referable) -> set[str]:
+    """The supplementary files ``obj`` points at: its File elements' values (those that are package paths, not
+    URLs) and a shell's thumbnail."""
+    names: set[str] = set()
+    if isinstance(obj, model.AssetAdministrationShell):
+        thumb = obj.asset_information.default_thumbnail
+        if thumb is not None and thumb.path:
+            names.add(thumb.path)
+        return names
+    stack: list[object] = [obj]
+    while stack:
+        el = stack.pop()
+        if isinstance(el, model.File):
+            if el.value:
+                names.add(el.value)
+        elif isinstance(el, model.Submodel | model.SubmodelElementCollection | model.SubmodelElementList):
+            stack.extend(el.submodel_element if isinstance(el, model.Submodel) else el.value)
+        elif isinstance(el, model.Entity):
+            stack.extend(el.statement)
+        elif isinstance(el, model.AnnotatedRelationshipElement):
+            stack.extend(el.annotation)
+        elif isinstance(el, model.Operation):
+            stack.extend(v for v in (*el.input_variable, *el.output_variable, *el.in_output_variable))
+    return names

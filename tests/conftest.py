@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from starlette.types import ASGIApp
 
 from werk.api import create_app
 from werk.api.auth import token_digest
 from werk.api.http_server import uvicorn_config
 from werk.config import WerkConfig, demo_config_path, parse_config
-from werk.config.model import UserConfig
+from werk.config.model import ServerConfig, UserConfig
 from werk.runtime.platform import Platform
 from werk.sim.opcua_server import SimOpcUaServer
 
@@ -76,6 +77,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@asynccontextmanager
+async def serving(app: ASGIApp, server: ServerConfig | None = None) -> AsyncIterator[str]:
+    """``app`` on a real uvicorn over loopback, configured as ``werk serve`` does it; yields its base URL."""
+    port = free_port()
+    config = (server or ServerConfig()).model_copy(update={"host": "127.0.0.1", "port": port})
+    uv = uvicorn.Server(uvicorn_config(app, config))
+    task = asyncio.create_task(uv.serve())
+    async with asyncio.timeout(10):
+        while not uv.started:
+            await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        uv.should_exit = True
+        await task
 
 
 def plant_config(

@@ -14,11 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from basyx.aas import model
 from fastapi import FastAPI, HTTPException, Request
 
-from tests.conftest import free_port, plant_config, running_stack, shared_data
+from tests.conftest import plant_config, running_stack, serving, shared_data
 from werk.api.aas import build_aas_router
 from werk.api.aas_fast import FastPathApp, mount
 from werk.config import demo_config_path, load_config
@@ -43,20 +42,8 @@ def b64(text: str) -> str:
 
 @asynccontextmanager
 async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(10):
-        while not server.started:
-            await asyncio.sleep(0.02)
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}{API}", timeout=10) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        await task
+    async with serving(app) as url, httpx.AsyncClient(base_url=url + API, timeout=10) as client:
+        yield client
 
 
 def demo(

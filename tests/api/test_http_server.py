@@ -3,18 +3,15 @@ only from the addresses the plant file trusts, and the server does not name itse
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 
-from tests.conftest import free_port
+from tests.conftest import serving
 from werk.api.aas_services import api_base
-from werk.api.http_server import uvicorn_config
 from werk.config import parse_config
 from werk.config.model import ServerConfig
 from werk.errors import ConfigError
@@ -23,7 +20,7 @@ PROXIED = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
 
 
 @asynccontextmanager
-async def serving(server: ServerConfig) -> AsyncIterator[httpx.AsyncClient]:
+async def where_client(server: ServerConfig) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
 
     @app.get("/where")
@@ -34,22 +31,12 @@ async def serving(server: ServerConfig) -> AsyncIterator[httpx.AsyncClient]:
             "client": request.client.host if request.client else None,
         }
 
-    port = free_port()
-    uv = uvicorn.Server(uvicorn_config(app, server.model_copy(update={"port": port})))
-    task = asyncio.create_task(uv.serve())
-    async with asyncio.timeout(10):
-        while not uv.started:
-            await asyncio.sleep(0.02)
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            yield client
-    finally:
-        uv.should_exit = True
-        await task
+    async with serving(app, server) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
+        yield client
 
 
 async def test_forwarded_headers_are_ignored_unless_the_proxy_is_named() -> None:
-    async with serving(ServerConfig()) as client:
+    async with where_client(ServerConfig()) as client:
         r = await client.get("/where", headers=PROXIED)
         assert r.status_code == 200
         port = client.base_url.port
@@ -59,7 +46,7 @@ async def test_forwarded_headers_are_ignored_unless_the_proxy_is_named() -> None
 
 
 async def test_a_trusted_proxy_sets_scheme_and_client() -> None:
-    async with serving(ServerConfig(forwarded_allow_ips=["127.0.0.1"])) as client:
+    async with where_client(ServerConfig(forwarded_allow_ips=["127.0.0.1"])) as client:
         port = client.base_url.port
         r = await client.get("/where", headers=PROXIED)
         assert r.json() == {"base": f"https://127.0.0.1:{port}/api/v3.0", "client": "203.0.113.9"}

@@ -79,6 +79,10 @@ async def test_attachments_are_uploaded_replaced_and_deleted_and_unused_files_go
         assert "multipart/form-data" in result_text(r, 400)
         r = await client.put(attachment, files={"fileName": (None, "x.pdf")}, headers=SUPERVISOR)
         assert "'file'" in result_text(r, 400)
+        bad_name = {**upload, "fileName": (None, "..")}
+        assert "not a usable file name" in result_text(
+            await client.put(attachment, files=bad_name, headers=SUPERVISOR), 400
+        )
         r = await client.put(f"{sm}/SerialNumber/attachment", files=upload, headers=SUPERVISOR)
         assert "attachments belong to File elements" in result_text(r, 400)
         assert (await client.get(attachment)).content == PDF  # nothing changed by any of them

@@ -1189,23 +1189,30 @@ async def _upload(request: Request) -> tuple[str, str, bytes]:
         raise ApiError(
             400, "an attachment is sent as multipart/form-data with the fields 'fileName' and 'file'"
         )
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_ATTACHMENT + 64 * 1024:  # refused before a byte is read
+        raise ApiError(
+            413, f"the body has {int(length):,} bytes; werk takes attachments up to {MAX_ATTACHMENT:,}"
+        )
     try:
         form = await request.form(max_files=1, max_fields=4)
     except (StarletteHTTPException, ValueError, AssertionError) as exc:
         raise ApiError(400, f"malformed multipart body: {getattr(exc, 'detail', exc)}") from None
-    upload, given = form.get("file"), form.get("fileName")
-    if upload is None or isinstance(upload, str):
-        raise ApiError(400, "the multipart body has no 'file' part holding the file")
-    name = given if isinstance(given, str) and given else (upload.filename or "")
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    if not name or name in (".", "..") or any(ord(c) < 32 for c in name):
-        raise ApiError(400, f"fileName {given!r} is not a usable file name")
-    if upload.size is not None and upload.size > MAX_ATTACHMENT:
-        raise ApiError(
-            413, f"the file has {upload.size:,} bytes; werk takes attachments up to {MAX_ATTACHMENT:,}"
-        )
-    data = await upload.read()
-    await form.close()
+    try:
+        upload, given = form.get("file"), form.get("fileName")
+        if upload is None or isinstance(upload, str):
+            raise ApiError(400, "the multipart body has no 'file' part holding the file")
+        name = given if isinstance(given, str) and given else (upload.filename or "")
+        name = name.replace("\\", "/").rsplit("/", 1)[-1]
+        if not name or name in (".", "..") or any(ord(c) < 32 for c in name):
+            raise ApiError(400, f"fileName {given!r} is not a usable file name")
+        if upload.size is not None and upload.size > MAX_ATTACHMENT:
+            raise ApiError(
+                413, f"the file has {upload.size:,} bytes; werk takes attachments up to {MAX_ATTACHMENT:,}"
+            )
+        data = await upload.read()
+    finally:
+        await form.close()  # a big upload was spooled to a temporary file
     declared = (upload.content_type or "").split(";")[0].strip()
     if not declared or declared == "application/octet-stream":
         declared = mimetypes.guess_type(name)[0] or declared or "application/octet-stream"

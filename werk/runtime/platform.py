@@ -173,10 +173,8 @@ class Platform:
 
         try:
             await asyncio.to_thread(train_missing, self.config, assets, self.training_status, trained, stop)
-        except (
-            asyncio.CancelledError
-        ):  # the platform stops: the thread ends within a life, not after the models
-            stop.set()
+        except asyncio.CancelledError:
+            stop.set()  # the platform stops: the thread ends within a life, not after every model
             raise
         except Exception as exc:
             self.training_status.update({"state": "failed", "error": str(exc)})

@@ -123,9 +123,8 @@ class TwinPersistence:
             raise StoreError(f"{self.path}: the twin is attached to a store already")
         store.on_files = self.save_files
         store.on_files_removed = self.delete_files
-        if (
-            str(self.path) == ":memory:"
-        ):  # no other process reaches it, and nothing of it is kept: store at once
+        # in memory no other process reaches it, and nothing of it is kept: store at once
+        if str(self.path) == ":memory:":
             store.on_change = self.on_change
             store.on_value = self.save_value
             return
@@ -544,6 +543,17 @@ class GroupCommit:
         ]
         return table_writer.frame((batch.upto, serialised, value_rows, now))
 
+    def _send_from_thread(self) -> bool:
+        """Send what is pending to the running writer process from a thread without a loop, its objects read under
+        the store's lock; False if there was nothing to send."""
+        with self._objects_lock:
+            taken = self._take_batch(with_objects=True)
+        if taken is None:
+            return False
+        assert self._proc is not None
+        self._write(self._proc, taken)
+        return True
+
     @staticmethod
     def _write(proc: subprocess.Popen[bytes], message: bytes) -> None:
         view = memoryview(message)
@@ -683,9 +693,8 @@ class GroupCommit:
                 self.batches += 1
                 self._stored = upto
                 self._respawn_s = self.RETRY_S
-                if (
-                    batch.refused
-                ):  # a waiter cannot tell whose change was refused: all of the batch's hear of it
+                # a waiter cannot tell whose change was refused: all of the batch's hear of it
+                if batch.refused:
                     failure = StoreError(f"cannot serialise {batch.refused} to store them")
             else:
                 self._failed(batch)
@@ -762,12 +771,8 @@ class GroupCommit:
                 raise StoreError(f"the twin's change could not be stored: {self._last_error or 'no writer'}")
             if not self._await_answer(self._limit_s()):
                 raise StoreError("the twin's writer process does not answer")
-            with self._objects_lock:
-                taken = self._take_batch(with_objects=True)
-            if taken is None:
+            if not self._send_from_thread():
                 return
-            assert self._proc is not None
-            self._write(self._proc, taken)
             if not self._await_answer(self._limit_s()):
                 raise StoreError(f"the twin's change could not be stored: {self._last_error or 'no answer'}")
             if self._last_error is not None:
@@ -862,12 +867,8 @@ class GroupCommit:
                 while answered and self._last_error is None and (self._dirty or self._values):
                     if self._proc is None and not self._spawn():
                         break
-                    with self._objects_lock:
-                        taken = self._take_batch(with_objects=True)
-                    if taken is None:
+                    if not self._send_from_thread():
                         break
-                    assert self._proc is not None
-                    self._write(self._proc, taken)
                     answered = self._await_answer(max(deadline - time.monotonic(), 0.1))
             finally:
                 self._end()

@@ -143,10 +143,12 @@ class AasFastPath:
     # --- PATCH $value ---------------------------------------------------------------------------------------------
 
     async def _patch_value(self, scope: Scope, receive: Receive, send: Send, sm_id: str, path: str) -> None:
-        content_type = b""
-        for name, value in scope["headers"]:
+        content_type = authorization = b""
+        for name, value in scope["headers"]:  # one pass over the headers for both
             if name == b"content-type":
                 content_type = value
+            elif name == b"authorization" and not authorization:
+                authorization = value  # the first, as Starlette's Headers.get
         if content_type != b"application/json":
             return await self.app(scope, receive, send)
         chunks: list[bytes] = []
@@ -163,7 +165,7 @@ class AasFastPath:
         body = b"".join(chunks)
         more = size > _MAX_BODY
         replay = _replay(body, more, receive)
-        if more or not body or not await self._may_write(scope, replay):
+        if more or not body or not await self._may_write(scope, replay, authorization):
             return await self.app(scope, replay, send)
         try:  # orjson: a tenth of json.loads here; what it refuses (NaN, integers past 64 bits) the route parses
             payload = orjson.loads(body)
@@ -183,7 +185,7 @@ class AasFastPath:
         await send({"type": "http.response.body", "body": b""})
         return None
 
-    async def _may_write(self, scope: Scope, receive: Receive) -> bool:
+    async def _may_write(self, scope: Scope, receive: Receive, authorization: bytes) -> bool:
         """The router's write guard says yes. A refusal is the route's to answer, in its words."""
         guard = self.guard
         app = self.owner or scope.get("app")
@@ -191,12 +193,7 @@ class AasFastPath:
             return False
         authorizes = getattr(guard, "authorizes", None)
         if authorizes is not None:  # werk's guards answer from the header alone, without building a Request
-            header = b""
-            for name, value in scope["headers"]:
-                if name == b"authorization":
-                    header = value
-                    break  # the first, as Starlette's Headers.get
-            return bool(authorizes(header.decode("latin-1")))
+            return bool(authorizes(authorization.decode("latin-1")))
         try:
             await guard(Request(scope, receive))
         except Exception:

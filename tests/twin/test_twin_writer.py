@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import sqlite3
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -51,6 +52,15 @@ def set_value(store: TwinStore, n: int, value: float, *, locked: bool = True) ->
     with store.lock if locked else nullcontext():
         el.value = value
         store.value_changed(sm, PATH, el)
+
+
+async def first_value_stored(store: TwinStore, writer: GroupCommit) -> subprocess.Popen[bytes]:
+    """The writer process, once it has committed a first value (1.5, in the first TechnicalData)."""
+    set_value(store, 0, 1.5)
+    await store.synced()
+    proc = writer._proc
+    assert proc is not None
+    return proc
 
 
 def stored(db: Path) -> dict[tuple[str, str], str | None]:
@@ -130,9 +140,7 @@ async def test_closing_from_another_thread_stores_what_is_pending_and_ends_the_p
     persistence.attach(store)
     writer = persistence.writer
     assert writer is not None
-    set_value(store, 0, 1.5)
-    await store.synced()
-    proc = writer._proc
+    proc = await first_value_stored(store, writer)
     os.kill(proc.pid, signal.SIGSTOP)  # the next batch stays under way until close() is waiting for it
     set_value(store, 0, 2.5)
     waiting = asyncio.ensure_future(store.synced())
@@ -155,13 +163,9 @@ async def test_ctrl_c_does_not_end_the_writer_process_before_werk_is_done(tmp_pa
     """A terminal's Ctrl+C reaches every process of its group; the writer must still take werk's last batch."""
     db = tmp_path / "werk.db"
     with twin(db) as (store, _, writer):
-        set_value(store, 0, 1.5)
-        await store.synced()
-        proc = writer._proc
-        assert proc is not None
-        assert os.getsid(proc.pid) != os.getsid(
-            0
-        )  # not in werk's session: a terminal's Ctrl+C does not reach it
+        proc = await first_value_stored(store, writer)
+        # not in werk's session: a terminal's Ctrl+C does not reach it
+        assert os.getsid(proc.pid) != os.getsid(0)
         os.kill(proc.pid, signal.SIGINT)  # nor does a signal sent to it alone end it
         os.kill(proc.pid, signal.SIGTERM)
         await asyncio.sleep(0.1)
@@ -210,9 +214,8 @@ async def test_a_thread_storing_without_a_loop_and_a_loop_taking_over_keep_one_b
         proc = writer._proc
         assert proc is not None
         os.kill(proc.pid, signal.SIGSTOP)
-        first = asyncio.create_task(
-            asyncio.to_thread(set_value, store, 0, 1.5, locked=False)
-        )  # no loop there
+        # a thread with no loop there
+        first = asyncio.create_task(asyncio.to_thread(set_value, store, 0, 1.5, locked=False))
         async with asyncio.timeout(5):
             while writer._batch is None:
                 await asyncio.sleep(0.01)
@@ -236,10 +239,7 @@ async def test_a_writer_process_that_hangs_is_killed_and_its_batch_fails_then_is
     monkeypatch.setattr(GroupCommit, "RETRY_S", 0.05)
     db = tmp_path / "werk.db"
     with twin(db, busy_timeout_s=0.1) as (store, _, writer):
-        set_value(store, 0, 1.5)
-        await store.synced()
-        hung = writer._proc
-        assert hung is not None
+        hung = await first_value_stored(store, writer)
         os.kill(hung.pid, signal.SIGSTOP)  # a process that no longer runs (or a disk that no longer answers)
         set_value(store, 0, 2.5)
         async with asyncio.timeout(10):
@@ -260,10 +260,7 @@ async def test_a_writer_process_that_cannot_start_fails_the_writes_and_a_later_o
     monkeypatch.setattr(GroupCommit, "RETRY_S", 0.05)
     db = tmp_path / "werk.db"
     with twin(db) as (store, _, writer):
-        set_value(store, 0, 1.5)
-        await store.synced()
-        proc = writer._proc
-        assert proc is not None
+        proc = await first_value_stored(store, writer)
         proc.kill()  # out of memory, say
         async with asyncio.timeout(5):
             while writer._proc is not None:

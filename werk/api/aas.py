@@ -973,7 +973,6 @@ def build_aas_router(
             new = decode(payload, "SubmodelElement")
             with lock:
                 sm = sm_of(request)
-                store.release_files(file_names(element_or_404(sm, path)))
                 replace_element(sm, path, new)
                 store.changed(sm)
             return no_content()
@@ -986,7 +985,6 @@ def build_aas_router(
                 sm = sm_of(request)
                 old = element_or_404(sm, path)
                 new = decode({**aas_io.to_jsonable(old), **payload}, "SubmodelElement")
-                store.release_files(file_names(old))
                 replace_element(sm, path, new)
                 store.changed(sm)
             return no_content()
@@ -1085,7 +1083,9 @@ def build_aas_router(
             raise ApiError(400, f"cannot add to {parent.id_short!r}: {exc}") from None
 
     def replace_element(sm: model.Submodel, path: str, new: model.SubmodelElement) -> None:
+        """Put ``new`` where the element at ``path`` is; the files the old one pointed at are released."""
         old = element_or_404(sm, path)
+        store.release_files(file_names(old))  # kept if the replacement fails or still points at them
         if bound_path(old) is not None:
             raise ApiError(409, f"{path} is bound to a live signal; change the plant file instead")
         container = element_container(old.parent)

@@ -333,6 +333,12 @@ async def test_births_data_and_deaths_become_samples(
     assert (got[14].path, got[14].value, got[14].quality) == (P + "edge/temperature", 21.25, Quality.BAD)
     assert conn.status.errors == 0 and conn.seq_gaps == 0 and edge.commands == []
     assert set(conn.status.bad_bindings) == {P + "other"}  # a group the connector does not follow
+    # data after the node's death and before a new birth is out of the protocol: an error, and a rebirth request
+    await edge.send("NDATA", edge.payload([M(None, alias=1, double_value=22.0)]))
+    cmd = await edge.command_after(0)
+    assert [m.name for m in cmd.metrics] == ["Node Control/Rebirth"]
+    assert conn.status.errors == 1 and "after its NDEATH" in (conn.status.last_error or "")
+    assert conn.births_missed == 0
 
 
 async def test_seq_gap_unknown_alias_and_unknown_node_request_rebirth(
@@ -345,6 +351,8 @@ async def test_seq_gap_unknown_alias_and_unknown_node_request_rebirth(
     await edge.send("NDATA", edge.payload([M(None, alias=1, double_value=1.0)], seq=17))
     cmd = await edge.command_after(0)
     assert [(m.name, m.boolean_value) for m in cmd.metrics] == [("Node Control/Rebirth", True)]
+    # a host that joins late sees this on every start: normal, so skipped without an error
+    assert conn.births_missed == 1 and conn.status.errors == 0
     await edge.birth([M("Speed", pb.Double, 1, double_value=1.0)])
     await reader.until(lambda g_: len(g_) >= 1)
     # seq jumps from 0 to 5 (wrapping is fine: 255 -> 0 is no gap, tested by the count below)

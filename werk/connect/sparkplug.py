@@ -39,8 +39,9 @@ BAD with their last values; a stale NDEATH (an older session's will) is ignored.
 
 Malformed messages (undecodable or truncated protobuf, a missing ``seq``, an alias no BIRTH defined, a value in
 the wrong field for its datatype) are counted in ``status.errors`` and logged once per topic per minute; a
-sequence gap or an unknown alias or edge node also sends a rebirth request (at most one per node per
-``rebirth_interval_s``). The connector never stops for a payload.
+sequence gap or an unknown alias also sends a rebirth request (at most one per node per ``rebirth_interval_s``).
+So does data from an edge node not born this session (werk started or reconnected after it did), without counting
+an error: that is how a late host learns the node's metrics. The connector never stops for a payload.
 """
 
 from __future__ import annotations
@@ -227,7 +228,9 @@ class SparkplugConnector(SessionConnector):
     """A Sparkplug B host application on one broker. ``bindings`` maps an address (grammar above) to a UNS path.
 
     Counters beyond ``status``: ``seq_gaps`` (sequence numbers that were not the next one), ``rebirths`` (rebirth
-    requests sent), ``stale_deaths`` (NDEATHs of an older session, ignored).
+    requests sent), ``stale_deaths`` (NDEATHs of an older session, ignored), ``births_missed`` (messages of a node
+    not yet born this session, skipped while its rebirth is asked for: werk started after the node, which is normal,
+    so not ``status.errors``).
     """
 
     protocol = "sparkplug"
@@ -259,6 +262,7 @@ class SparkplugConnector(SessionConnector):
         self.seq_gaps = 0
         self.rebirths = 0
         self.stale_deaths = 0
+        self.births_missed = 0
         self._rebirth_due: set[tuple[str, str]] = set()
         self._birth_ms = 0  # the timestamp of this session's STATE birth and will (epoch ms)
         super().__init__()
@@ -382,14 +386,30 @@ class SparkplugConnector(SessionConnector):
         if kind == "NDEATH":
             return self._node_death(key, payload)
         if kind == "NBIRTH":
-            self.nodes[key] = node = _EdgeNode(
-                online=True, last_rebirth=self.nodes.get(key, _EdgeNode()).last_rebirth
+            born = _EdgeNode(online=True, last_rebirth=self.nodes.get(key, _EdgeNode()).last_rebirth)
+            born.bdseq = _bdseq(payload)
+            self.nodes[key] = born
+        node = self.nodes.get(key)
+        if node is None:
+            # born before this session began (werk started or reconnected after the node): the spec's answer is a
+            # rebirth request, and it is no fault of the message, so not an error on the connector's status
+            if key not in self._rebirth_due:
+                log.info(
+                    "sparkplug.birth_missed connector=%s group=%s edge_node=%s: %s before any NBIRTH this session;"
+                    " asking for a rebirth",
+                    self.name,
+                    topic.group,
+                    topic.edge_node,
+                    kind,
+                )
+            self._rebirth_due.add(key)
+            self.births_missed += 1
+            return []
+        if not node.online:  # after its NDEATH, before a new NBIRTH: out of the protocol
+            self._rebirth_due.add(key)
+            raise PayloadError(
+                f"{kind} from edge node {topic.edge_node!r} after its NDEATH, before a new NBIRTH"
             )
-            node.bdseq = _bdseq(payload)
-        node = self.nodes.get(key, _EdgeNode())
-        if not node.online:
-            self._rebirth_due.add(key)  # data from a node whose birth we did not see
-            raise PayloadError(f"{kind} from edge node {topic.edge_node!r} before its NBIRTH")
         self._check_seq(key, node, payload)
         if kind == "DDEATH":
             node.devices.discard(topic.device or "")

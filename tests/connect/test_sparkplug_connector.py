@@ -25,11 +25,13 @@ from tests.conftest import free_port, shared_data, wait_until
 from tests.connect.conftest import Reader, _listen
 from werk.config.model import SparkplugConfig
 from werk.connect import sparkplug_b_pb2 as pb
+from werk.connect.base import WritableConnector
 from werk.connect.sparkplug import (
     MetricAddress,
     PayloadError,
     SparkplugConnector,
     Topic,
+    command_payload,
     metric_value,
     parse_address,
     parse_topic,
@@ -116,6 +118,49 @@ def test_metric_values_follow_their_datatype() -> None:
         metric_value(_metric(pb.DataSet), pb.DataSet)
 
 
+def test_command_payloads_round_trip_through_metric_value_and_refuse_what_does_not_fit() -> None:
+    cases: list[tuple[int, Any]] = [
+        (pb.Int8, -128),
+        (pb.Int16, 32767),
+        (pb.Int32, -5),
+        (pb.Int64, -(2**63)),
+        (pb.UInt8, 255),
+        (pb.UInt32, 2**32 - 1),
+        (pb.UInt64, 2**64 - 1),
+        (pb.Float, 1.5),
+        (pb.Double, -0.1),
+        (pb.Boolean, False),
+        (pb.String, "auto"),
+        (pb.Text, "a long note"),
+        (pb.DateTime, "2026-03-04T05:06:07.250Z"),
+    ]
+    for datatype, value in cases:
+        payload = pb.Payload.FromString(command_payload("Setpoint", datatype, value, _ms(T0)))
+        (metric,) = payload.metrics
+        assert (metric.name, metric.datatype, payload.timestamp) == ("Setpoint", datatype, _ms(T0))
+        assert not metric.HasField("alias") and not payload.HasField("seq")  # commands carry neither
+        assert metric_value(metric, datatype) == value, pb.DataType.Name(datatype)
+    assert (
+        metric_value(pb.Payload.FromString(command_payload("F", pb.Float, 3, 0)).metrics[0], pb.Float) == 3.0
+    )
+    refused = [
+        (pb.Int8, 128, "outside Int8's range -128..127"),
+        (pb.UInt16, -1, "outside UInt16's range 0..65535"),
+        (pb.Int32, 1.5, "Int32 takes an integer"),
+        (pb.Int32, True, "Int32 takes an integer"),
+        (pb.Double, "fast", "Double takes a number"),
+        (pb.Float, 1e39, "outside Float's range"),
+        (pb.Boolean, 1, "Boolean takes true or false"),
+        (pb.String, 3, "String takes text"),
+        (pb.DateTime, "yesterday", "not an ISO 8601"),
+        (pb.DateTime, "2026-03-04T05:06:07", "no time zone"),
+        (pb.DataSet, 1, "DataSet is not written"),
+    ]
+    for datatype, value, why in refused:
+        with pytest.raises(ValueError, match=re.escape(why)):
+            command_payload("X", datatype, value, 0)
+
+
 def test_rebirth_request_is_a_boolean_node_control_metric() -> None:
     payload = pb.Payload.FromString(rebirth_request(_ms(T0)))
     (metric,) = payload.metrics
@@ -137,6 +182,7 @@ class EdgeNode:
         self.seq = 0
         self.bdseq = 0
         self.commands: list[pb.Payload] = []
+        self.command_topics: list[str] = []
         self.command = asyncio.Event()
 
     def topic(self, kind: str, device: str | None = None) -> str:
@@ -167,6 +213,7 @@ class EdgeNode:
     async def watch(self) -> None:
         async for message in self.client.messages:
             assert isinstance(message.payload, bytes)
+            self.command_topics.append(message.topic.value)
             self.commands.append(pb.Payload.FromString(message.payload))
             self.command.set()
 
@@ -197,7 +244,7 @@ async def edge(system_broker: int) -> AsyncIterator[EdgeNode]:
     group = f"werk-test-{uuid.uuid4().hex[:10]}"
     async with aiomqtt.Client("127.0.0.1", system_broker) as client:
         node = EdgeNode(client, group, "edge-1")
-        await client.subscribe(node.topic("NCMD"), qos=1)
+        await client.subscribe([(node.topic("NCMD"), 1), (node.topic("DCMD", "+"), 1)])
         watcher = asyncio.create_task(node.watch())
         try:
             yield node
@@ -370,6 +417,66 @@ async def test_seq_gap_unknown_alias_and_unknown_node_request_rebirth(
         await edge.send("NDATA", edge.payload([M(None, alias=1, double_value=float(seq))], seq=seq))
     got = await reader.until(lambda g_: g_[-1].value == 0.0 and len(g_) >= 252)
     assert conn.seq_gaps == 1 and conn.rebirths == 3
+
+
+async def test_writes_go_to_the_metric_as_typed_commands_once_it_is_born(
+    edge: EdgeNode, readers: list[Reader], system_broker: int
+) -> None:
+    g, e = edge.group, edge.edge
+    bindings = {
+        f"{g}/{e}//Line Speed": P + "speed",
+        f"{g}/{e}/press-1/Count Preset": P + "press-1/preset",
+        f"{g}/{e}/press-1/Mode": P + "press-1/mode",
+    }
+    conn = SparkplugConnector("host", _config(system_broker, g), bindings)
+    assert isinstance(conn, WritableConnector)  # what the platform asks before it lets a write through
+    with pytest.raises(ConnectorError, match="not connected"):
+        await conn.write(P + "speed", 1.0)
+    reader = await _listen(readers, conn)
+    await wait_until(lambda: conn.status.connected)
+    # before its birth the host knows neither the node nor the metric's type: nothing is sent
+    with pytest.raises(ConnectorError, match=f"{g}/{e} is not online"):
+        await conn.write(P + "speed", 1.0)
+    with pytest.raises(ConnectorError, match="not a signal of this connector"):
+        await conn.write(P + "elsewhere", 1.0)
+    await edge.birth([M("Line Speed", pb.Double, 1, double_value=10.0)])
+    await reader.until(lambda g_: len(g_) >= 1)
+    with pytest.raises(ConnectorError, match=f"{g}/{e}/press-1 is not online"):
+        await conn.write(P + "press-1/preset", 500)
+    await edge.send(
+        "DBIRTH",
+        edge.payload(
+            [M("Count Preset", pb.Int32, 11, int_value=100), M("Mode", pb.String, 12, string_value="auto")]
+        ),
+        "press-1",
+    )
+    await reader.until(lambda g_: len(g_) >= 3)
+    commands = len(edge.commands)
+
+    await conn.write(P + "speed", 12.5)
+    cmd = await edge.command_after(commands)
+    assert edge.command_topics[commands] == f"spBv1.0/{g}/NCMD/{e}"
+    assert [(m.name, m.datatype, m.double_value) for m in cmd.metrics] == [("Line Speed", pb.Double, 12.5)]
+    await conn.write(P + "press-1/preset", -5)
+    cmd = await edge.command_after(commands + 1)
+    assert edge.command_topics[commands + 1] == f"spBv1.0/{g}/DCMD/{e}/press-1"
+    (metric,) = cmd.metrics
+    assert (metric.name, metric.datatype, metric_value(metric, pb.Int32)) == ("Count Preset", pb.Int32, -5)
+    # a value the metric's BIRTH type cannot hold is refused here, not by the machine
+    with pytest.raises(ConnectorError, match=r"does not fit .*'Mode': String takes text"):
+        await conn.write(P + "press-1/mode", 3)
+    with pytest.raises(ConnectorError, match="outside Int32's range"):
+        await conn.write(P + "press-1/preset", 2**40)
+    await conn.write(P + "press-1/mode", "manual")
+    cmd = await edge.command_after(commands + 2)
+    assert [(m.name, m.string_value) for m in cmd.metrics] == [("Mode", "manual")]
+    await asyncio.sleep(0.2)
+    assert len(edge.commands) == commands + 3  # the refused writes sent nothing
+    # after the device's death its type no longer holds: refused until it is born again
+    await edge.send("DDEATH", edge.payload([]), "press-1")
+    await wait_until(lambda: "press-1" not in conn.nodes[(g, e)].devices)
+    with pytest.raises(ConnectorError, match="is not online"):
+        await conn.write(P + "press-1/mode", "auto")
 
 
 async def test_malformed_payloads_are_counted_logged_and_skipped(

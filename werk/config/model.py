@@ -269,7 +269,8 @@ class SourceBinding(_Strict):
     signals: dict[str, str] = Field(min_length=1)
     writable: list[str] = Field(default_factory=list)
     """Signals werk may write back to the machine (a setpoint, an override), by a supervisor through the twin's
-    API; every other signal is read-only. Writing needs a connector that can write (OPC UA, Modbus TCP)."""
+    API; every other signal is read-only. Writing needs a connector that can write (OPC UA, Modbus TCP,
+    Sparkplug B)."""
 
     @field_validator("signals")
     @classmethod

@@ -42,6 +42,11 @@ the wrong field for its datatype) are counted in ``status.errors`` and logged on
 sequence gap or an unknown alias also sends a rebirth request (at most one per node per ``rebirth_interval_s``).
 So does data from an edge node not born this session (werk started or reconnected after it did), without counting
 an error: that is how a late host learns the node's metrics. The connector never stops for a payload.
+
+Writes (a signal the plant file lists as ``writable``) go out as commands: NCMD for the edge node's own metric,
+DCMD for a device's, by metric name, typed as the BIRTH declared it (:func:`command_payload`), QoS 0 and not
+retained, as chapter 6 requires of commands. Sparkplug has no answer to a command; the new value comes back in the
+node's DATA once the machine applies it.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -75,6 +81,9 @@ REBIRTH_METRIC = "Node Control/Rebirth"
 BDSEQ_METRIC = "bdSeq"
 LOG_EVERY_S = 60.0
 SEQ_MODULUS = 256  # seq runs 0..255 and wraps (chapter 5, "Sequence number")
+_U32 = (1 << 32) - 1
+_U64 = (1 << 64) - 1
+_FLOAT_MAX = 3.4028234663852886e38  # the largest finite 32-bit float
 NODE_MESSAGES = frozenset({"NBIRTH", "NDATA", "NDEATH", "NCMD"})
 DEVICE_MESSAGES = frozenset({"DBIRTH", "DDATA", "DDEATH", "DCMD"})
 
@@ -89,6 +98,7 @@ _INTEGERS: dict[int, tuple[tuple[str, ...], int]] = {
     pb.UInt32: (("int_value", "long_value"), 0),
     pb.UInt64: (("long_value", "int_value"), 0),
 }
+_UNSIGNED_BITS: dict[int, int] = {pb.UInt8: 8, pb.UInt16: 16, pb.UInt32: 32, pb.UInt64: 64}
 _SCALARS: dict[int, str] = {
     pb.Float: "float_value",
     pb.Double: "double_value",
@@ -198,6 +208,63 @@ def rebirth_request(now_ms: int) -> bytes:
     return payload.SerializeToString()
 
 
+def command_payload(name: str, datatype: int, value: Value, now_ms: int) -> bytes:
+    """An NCMD/DCMD payload setting one metric (chapter 6, "NCMD"/"DCMD"): by name, since an alias holds only for
+    the session both sides saw born, with the value in the field its datatype takes (the inverse of
+    :func:`metric_value`). ValueError, naming the datatype, when the value does not fit it."""
+    payload = pb.Payload(timestamp=now_ms)
+    metric = payload.metrics.add(name=name, timestamp=now_ms, datatype=datatype)
+    type_name = pb.DataType.Name(datatype) if datatype in pb.DataType.values() else str(datatype)
+    if datatype == pb.DateTime:
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise ValueError(f"a DateTime takes ISO 8601 text or epoch milliseconds, not {value!r}")
+        stamp = value if isinstance(value, int) else _ms(_iso(value))
+        metric.long_value = stamp & _U64
+    elif datatype in _INTEGERS:
+        fields, bits = _INTEGERS[datatype]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{type_name} takes an integer, not {value!r}")
+        low, high = _integer_range(datatype, bits)
+        if not low <= value <= high:
+            raise ValueError(f"{value} is outside {type_name}'s range {low}..{high}")
+        setattr(metric, fields[0], value & (_U64 if fields[0] == "long_value" else _U32))  # two's complement
+    elif datatype in (pb.Float, pb.Double):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{type_name} takes a number, not {value!r}")
+        number = float(value)
+        if datatype == pb.Float and math.isfinite(number) and abs(number) > _FLOAT_MAX:
+            raise ValueError(f"{value} is outside Float's range")
+        setattr(metric, _SCALARS[datatype], number)
+    elif datatype == pb.Boolean:
+        if not isinstance(value, bool):
+            raise ValueError(f"Boolean takes true or false, not {value!r}")
+        metric.boolean_value = value
+    elif datatype in _SCALARS:
+        if not isinstance(value, str):
+            raise ValueError(f"{type_name} takes text, not {value!r}")
+        metric.string_value = value
+    else:
+        raise ValueError(f"datatype {type_name} is not written by werk")
+    return payload.SerializeToString()
+
+
+def _integer_range(datatype: int, bits: int) -> tuple[int, int]:
+    """The values an integer datatype holds: signed by ``bits``, unsigned by its name's width."""
+    if bits:
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return 0, (1 << _UNSIGNED_BITS[datatype]) - 1
+
+
+def _iso(text: str) -> datetime:
+    try:
+        ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO 8601 date and time") from None
+    if ts.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone (add Z for UTC)")
+    return ts
+
+
 def state_payload(online: bool, timestamp_ms: int) -> bytes:
     """The host application's STATE payload (chapter 4, "Sparkplug Host Application" STATE): UTF-8 JSON."""
     return json.dumps({"online": online, "timestamp": timestamp_ms}, separators=(",", ":")).encode()
@@ -264,6 +331,7 @@ class SparkplugConnector(SessionConnector):
         self.stale_deaths = 0
         self.births_missed = 0
         self._rebirth_due: set[tuple[str, str]] = set()
+        self._client: aiomqtt.Client | None = None  # while a session is up: commands go through it
         self._birth_ms = 0  # the timestamp of this session's STATE birth and will (epoch ms)
         super().__init__()
         self._complaints = RateLimitedLog(log, LOG_EVERY_S)
@@ -278,8 +346,64 @@ class SparkplugConnector(SessionConnector):
 
     async def _session(self) -> AsyncIterator[list[Sample]]:
         async with self._connect() as client:
-            async for batch in self._batches(client):
-                yield batch
+            self._client = client
+            try:
+                async for batch in self._batches(client):
+                    yield batch
+            finally:
+                self._client = None
+
+    async def write(self, path: str, value: Value) -> None:
+        """Send ``value`` to the metric that feeds ``path`` as a command: DCMD for a device's metric, NCMD for the
+        edge node's own (chapter 6), typed as the metric's BIRTH declared it, QoS 0 and not retained as the spec
+        requires of commands.
+
+        Sparkplug has no answer to a command: this says the broker took it, not that the machine did. The edge
+        node publishes the new value in its next DATA when it applies it, and werk shows that, as for every other
+        connector. Refused (ConnectorError, nothing sent) while the session is down, before the node or device is
+        born this session (its datatype is unknown), and for a value its datatype cannot hold.
+        """
+        client = self._client
+        address = next((a for a, p in self.bindings.items() if p == path), None)
+        if address is None:
+            raise ConnectorError(
+                f"{self.name}: {path} is not a signal of this connector; nothing was written"
+            )
+        group, edge, device, metric = address
+        where = f"{group}/{edge}" + (f"/{device}" if device is not None else "")
+        if client is None:
+            raise ConnectorError(f"{self.name}: not connected to {self.status.endpoint}; nothing was written")
+        node = self.nodes.get((group, edge))
+        if node is None or not node.online or (device is not None and device not in node.devices):
+            raise ConnectorError(
+                f"{self.name}: {where} is not online (no BIRTH this session); nothing was written"
+            )
+        datatype = node.datatypes.get((device, metric))
+        if datatype is None:
+            raise ConnectorError(
+                f"{self.name}: {where} declared no metric {metric!r} in its BIRTH; nothing was written"
+            )
+        try:
+            payload = command_payload(metric, datatype, value, _ms(utcnow()))
+        except ValueError as exc:
+            raise ConnectorError(f"{self.name}: {value!r} does not fit {where} {metric!r}: {exc}") from None
+        topic = f"{NAMESPACE}/{group}/{'NCMD' if device is None else 'DCMD'}/{edge}"
+        if device is not None:
+            topic += f"/{device}"
+        try:
+            await client.publish(topic, payload, qos=0, retain=False)
+        except aiomqtt.MqttError as exc:
+            raise ConnectorError(
+                f"{self.name}: the broker did not take the command to {where}: {exc}"
+            ) from None
+        log.info(
+            "sparkplug.write connector=%s topic=%s metric=%s path=%s value=%r",
+            self.name,
+            topic,
+            metric,
+            path,
+            value,
+        )
 
     @contextlib.asynccontextmanager
     async def _connect(self) -> AsyncIterator[aiomqtt.Client]:

@@ -285,6 +285,7 @@ class _EdgeNode:
     bdseq: int | None = None
     seq: int | None = None
     online: bool = False
+    born: bool = False  # an NBIRTH was seen this session (a node known only by a rebirth request was not)
     devices: set[str] = field(default_factory=set)
     aliases: dict[int, tuple[str | None, str]] = field(default_factory=dict)  # alias -> (device, metric name)
     datatypes: dict[tuple[str | None, str], int] = field(default_factory=dict)
@@ -510,11 +511,13 @@ class SparkplugConnector(SessionConnector):
         if kind == "NDEATH":
             return self._node_death(key, payload)
         if kind == "NBIRTH":
-            born = _EdgeNode(online=True, last_rebirth=self.nodes.get(key, _EdgeNode()).last_rebirth)
+            born = _EdgeNode(
+                online=True, born=True, last_rebirth=self.nodes.get(key, _EdgeNode()).last_rebirth
+            )
             born.bdseq = _bdseq(payload)
             self.nodes[key] = born
         node = self.nodes.get(key)
-        if node is None:
+        if node is None or not node.born:
             # born before this session began (werk started or reconnected after the node): the spec's answer is a
             # rebirth request, and it is no fault of the message, so not an error on the connector's status
             if key not in self._rebirth_due:

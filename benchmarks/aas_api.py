@@ -15,7 +15,9 @@ objects in memory and persists nothing.
 
 Noise: the benchmark machine's two cores are shared with the load generator and with whatever else runs on the
 host (the same pure-Python loop took 0.33-0.42 s over a minute). So werk and basyx take turns, ``--rounds`` times
-per endpoint, each run printed as it ends, and the table gives each side's median run.
+per endpoint, each run printed as it ends (with the share of CPU time the hypervisor took from the VM during it,
+``steal`` in ``/proc/stat``, where it is 1% or more, and each round's werk/basyx ratio), and the table gives each
+side's median run; the verdict is the ratio of those medians.
 
 Data: werk's demo plant (``build_environment``) with a live sample for every bound signal, written once as AAS JSON;
 the basyx server reads that file, werk serves the same objects and resolves its live values on every read.

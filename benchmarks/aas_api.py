@@ -15,7 +15,7 @@ objects in memory and persists nothing.
 
 Noise: the benchmark machine's two cores are shared with the load generator and with whatever else runs on the
 host (the same pure-Python loop took 0.33-0.42 s over a minute). So werk and basyx take turns, ``--rounds`` times
-per endpoint, each run printed as it ends (with the share of CPU time the hypervisor took from the VM during it,
+per endpoint, each run printed as it ends (with the share of CPU time the hypervisor kept from the VM during it,
 ``steal`` in ``/proc/stat``, where it is 1% or more, and each round's werk/basyx ratio), and the table gives each
 side's median run; the verdict is the ratio of those medians.
 
@@ -51,6 +51,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -259,9 +260,8 @@ class Result:
     errors: int
     p50_ms: float
     p99_ms: float
-    steal: float | None = (
-        None  # share of the machine's CPU time the hypervisor gave other guests during the run
-    )
+    # share of the VM's CPU time the hypervisor did not give it during the run (other guests, its own work)
+    steal: float | None = None
 
     @property
     def rps(self) -> float:
@@ -281,9 +281,10 @@ _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 def cpu_times() -> tuple[int, int] | None:
     """(steal, total) CPU time of the machine so far, in clock ticks (Linux ``/proc/stat``), or None elsewhere.
 
-    Why: on a virtual machine the hypervisor lends the cores to other guests; the time it took shows as steal. One
-    8 s run of the same PATCH load gave 8,800 and 16,200 requests/s a minute apart on the 2-core benchmark VM, so a
-    run printed without its steal cannot be told from a slower server."""
+    Why: on a virtual machine the time the hypervisor keeps a virtual CPU waiting (for other guests, or for its own
+    work on the guest's behalf) shows as steal. One 6 s run of the same PATCH load gave 8,800 and 16,200 requests/s a
+    minute apart on the 2-core benchmark VM; printed beside each run, steal tells a slow host from a slow server, in
+    part."""
     try:
         fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
     except OSError:
@@ -294,10 +295,10 @@ def cpu_times() -> tuple[int, int] | None:
     return ticks[7], sum(ticks)
 
 
-def measured(run: Any) -> Result:
+def measured(run: Callable[[], Result]) -> Result:
     """``run()``'s result, with the share of CPU time stolen from the machine while it ran."""
     before = cpu_times()
-    result: Result = run()
+    result = run()
     after = cpu_times()
     if before is not None and after is not None and after[1] > before[1]:
         result.steal = (after[0] - before[0]) / (after[1] - before[1])
@@ -623,8 +624,8 @@ def main() -> None:
     )
     if steals:
         print(
-            f"CPU time the hypervisor gave other guests during the runs (steal): {min(steals):.0%} to "
-            f"{max(steals):.0%} of the machine's"
+            f"CPU time the hypervisor kept from the VM during the runs (steal): {min(steals):.0%} to "
+            f"{max(steals):.0%}"
         )
     print(f"\ngoal: werk >= {GOAL:g}x basyx {BASYX_VERSION} throughput on every endpoint")
     if failed:

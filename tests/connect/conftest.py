@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import need, wait_until
 from werk.config.model import MqttConnectorConfig
 from werk.connect.mqtt import MqttConnector
+from werk.core.lifecycle import cancel_within
 from werk.core.model import Sample
 
 
@@ -81,8 +82,10 @@ class Reader:
         return self.samples
 
     async def close(self) -> None:
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
+        # as the platform stops its connectors: one cancel can be lost under Python 3.11 (aiomqtt's wait_for), and
+        # a test that failed mid-session then hung in its teardown, past pytest's timeout
+        stuck = await cancel_within([self._task], timeout=10)
+        assert not stuck, f"the stream of connector {self.conn.name!r} did not stop within 10 s of its cancel"
         await self._stream.aclose()  # type: ignore[attr-defined]
 
 

@@ -111,8 +111,12 @@ async def test_a_locked_store_does_not_stall_the_connectors_and_loses_nothing(tm
         tap = p.bus.subscribe("#", maxsize=1_000_000, overflow=Overflow.DROP_OLDEST)  # what reached the bus
         opc = next(c for c in p.connectors if c.status.type == "opcua")
         await wait_until(lambda: opc.status.samples > 0, timeout=20)
-        locker = sqlite3.connect(config.historian.path, timeout=0, isolation_level=None)
-        locker.execute("BEGIN EXCLUSIVE")
+        # the lock waits for the writer's transaction under way (with none, the test failed on a busy moment),
+        # in a thread so that the loop goes on meanwhile
+        locker = sqlite3.connect(
+            config.historian.path, timeout=10, isolation_level=None, check_same_thread=False
+        )
+        await asyncio.to_thread(locker.execute, "BEGIN EXCLUSIVE")
         try:
             await wait_until(lambda: opc.status.spooled > 0, timeout=30)
             reading = opc.status.samples

@@ -29,6 +29,12 @@ docstring says so), so on the basyx side those rows measure the nearest operatio
 full Property, a superset of its value) and ``PUT`` of the element (replace the Property with a new value). The table
 names the operation each side ran.
 
+Bounds: two rows under the table are no AAS work at all, on werk's server: the floor (an empty FastAPI route) and
+the ceiling (a bare ASGI answer, :func:`bare_app`, in a process of its own under the same uvicorn settings, GET and
+PATCH, ``--rounds`` runs each). For each endpoint the last lines say how much of the ceiling werk reaches and how
+much the goal would take: on a machine where 5x basyx is near the bare answer's rate, no AAS server in one such
+process can reach it.
+
 Load: ``wrk`` (C, keeps ``--connections`` connections busy for ``--duration`` seconds per endpoint; ``apt-get install
 wrk``) when installed, otherwise an httpx/asyncio client in a subprocess with the same concurrency, bounded by
 ``--max-requests`` and the duration. Every non-2xx answer is counted and makes the row fail. Loopback only.
@@ -54,10 +60,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
+from starlette.types import Receive, Scope, Send
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -142,7 +150,7 @@ def serve_werk(
 
     loaded = aas_io.read_file(env_file)
     persistence = TwinPersistence(env_file.with_name("werk.db"))
-    persistence.save_all(loaded.objects)
+    persistence.save_all(list(loaded.objects))
     store = TwinStore(loaded.objects)
     if persist:
         persistence.attach(store)
@@ -179,6 +187,35 @@ def serve_werk(
     gc.freeze()
     config = uvicorn_config(app, ServerConfig(), port=port)  # as werk serve runs it
     config.lifespan = "on"  # the benchmark's app binds the writer to the loop in its lifespan
+    event_loop.run(uvicorn.Server(config).serve(), loop)  # type: ignore[arg-type]
+
+
+async def bare_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """The server's ceiling: the least an ASGI app can do per request (read the body, answer), no werk and no
+    framework. A GET answers a 4-byte JSON number, a PATCH reads its body and answers 204, as werk's do."""
+    if scope["type"] != "http":
+        return
+    if scope["method"] == "PATCH":
+        more = True
+        while more:
+            more = (await receive()).get("more_body", False)
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    headers = [(b"content-length", b"4"), (b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"41.5"})
+
+
+def serve_bare(port: int, loop: str = "auto") -> None:
+    """Entry point of the ceiling's server subprocess: :func:`bare_app` under uvicorn as ``werk serve`` runs it."""
+    import uvicorn
+
+    from werk import event_loop
+    from werk.api.http_server import uvicorn_config
+    from werk.config.model import ServerConfig
+
+    config = uvicorn_config(bare_app, ServerConfig(), port=port)
     event_loop.run(uvicorn.Server(config).serve(), loop)  # type: ignore[arg-type]
 
 
@@ -499,7 +536,11 @@ def main() -> None:
         help="werk's event loop, as server.event_loop in the plant file (auto: uvloop where installed)",
     )
     p.add_argument("--serve-werk", nargs=2, metavar=("ENV_FILE", "PORT"), help=argparse.SUPPRESS)
+    p.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     a = p.parse_args()
+    if a.serve_bare:
+        serve_bare(a.serve_bare, a.event_loop)
+        return
     if a.serve_werk:
         serve_werk(Path(a.serve_werk[0]), int(a.serve_werk[1]), a.live_hz, not a.memory_only, a.event_loop)
         return
@@ -526,6 +567,12 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="werk-aas-bench-") as tmp:
         work = Path(tmp)
+
+        def load(url: str, op: Op) -> Result:
+            if use_wrk:
+                return run_wrk(url, op, a.duration, a.connections, work)
+            return run_client(url, op, a.duration, a.connections, a.max_requests)
+
         env_file = work / "environment.json"
         write_environment(env_file)
         (work / "basyx_app.py").write_text(textwrap.dedent(BASYX_APP.format(env=str(env_file))))
@@ -574,15 +621,7 @@ def main() -> None:
                 for _ in range(a.rounds):  # taking turns: a slow minute of the machine hits both sides
                     for side, (base, op) in enumerate(((werk_base, w_op), (basyx_base, b_op))):
                         url = base + op.path
-                        runs[side].append(
-                            measured(
-                                lambda url=url, op=op: (
-                                    run_wrk(url, op, a.duration, a.connections, work)
-                                    if use_wrk
-                                    else run_client(url, op, a.duration, a.connections, a.max_requests)
-                                )
-                            )
-                        )
+                        runs[side].append(measured(partial(load, url, op)))
                 rows.append((w_op, b_op, median_run(runs[0]), median_run(runs[1])))
                 steals += [r.steal for r in (*runs[0], *runs[1]) if r.steal is not None]
                 pairs = list(zip(*runs, strict=True))
@@ -593,15 +632,11 @@ def main() -> None:
                     f"{', '.join(f'{r:.1f}' for r in paired)}",
                     flush=True,
                 )
-            floor_op = Op("floor", "GET", "/floor")
-            floor = (
-                run_wrk(werk_base + "/floor", floor_op, a.duration, a.connections, work)
-                if use_wrk
-                else run_client(werk_base + "/floor", floor_op, a.duration, a.connections, a.max_requests)
-            )
+            floor = load(werk_base + "/floor", Op("floor", "GET", "/floor"))
         finally:
             stop(werk)
             stop(basyx)
+        ceiling = measure_ceiling(a, load)
     print()
     head = f"{'endpoint':<28} {'werk req/s':>11} {'basyx req/s':>12} {'ratio':>7} {'werk p50/p99 ms':>17} {'basyx p50/p99 ms':>18}  basyx ran"
     print(head)
@@ -622,6 +657,17 @@ def main() -> None:
         f"{'(floor: empty FastAPI route)':<28} {floor.rps:>11,.0f} {'':>12} {'':>7} "
         f"{floor.p50_ms:>8.2f}/{floor.p99_ms:<8.2f}"
     )
+    for method, r in ceiling.items():
+        print(
+            f"{f'(ceiling: bare ASGI {method})':<28} {r.rps:>11,.0f} {'':>12} {'':>7} "
+            f"{r.p50_ms:>8.2f}/{r.p99_ms:<8.2f}"
+        )
+    for w_op, _, w, b in rows:
+        bare = ceiling["PATCH" if w_op.method == "PATCH" else "GET"]
+        print(
+            f"  {w_op.label}: werk does {w.rps / bare.rps:.0%} of the bare answer's rate; {GOAL:g}x basyx would "
+            f"need {GOAL * b.rps / bare.rps:.0%} of it"
+        )
     if steals:
         print(
             f"CPU time the hypervisor kept from the VM during the runs (steal): {min(steals):.0%} to "
@@ -630,6 +676,27 @@ def main() -> None:
     print(f"\ngoal: werk >= {GOAL:g}x basyx {BASYX_VERSION} throughput on every endpoint")
     if failed:
         sys.exit(1)
+
+
+def measure_ceiling(a: argparse.Namespace, load: Callable[[str, Op], Result]) -> dict[str, Result]:
+    """The bare ASGI answer's rate (:func:`bare_app`) for GET and PATCH, ``a.rounds`` runs each, median: what the
+    server and the machine allow at all, so a row's ratio can be read against what reaching the goal would take."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve-bare", str(port), "--event-loop", a.event_loop],
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    try:
+        wait_listening(port, proc)
+        url = f"http://127.0.0.1:{port}/bare"
+        out: dict[str, Result] = {}
+        for method, body in (("GET", None), ("PATCH", "41.0")):
+            op = Op(f"bare {method}", method, "/bare", body)
+            out[method] = median_run([measured(partial(load, url, op)) for _ in range(a.rounds)])
+        return out
+    finally:
+        stop(proc)
 
 
 def _steal(*runs: Result) -> str:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -133,16 +134,38 @@ def test_command_payloads_round_trip_through_metric_value_and_refuse_what_does_n
         (pb.String, "auto"),
         (pb.Text, "a long note"),
         (pb.DateTime, "2026-03-04T05:06:07.250Z"),
+        (pb.UInt16, 65535),
+        (pb.UUID, "9b2f6c1e-0d7a-4f3e-9c1a-2b3c4d5e6f70"),
     ]
+    fields = {
+        pb.Int64: "long_value",
+        pb.UInt64: "long_value",
+        pb.DateTime: "long_value",  # UInt32 is uint32, int_value (6.4.16)
+    }
+    fields |= {pb.Float: "float_value", pb.Double: "double_value", pb.Boolean: "boolean_value"}
     for datatype, value in cases:
         payload = pb.Payload.FromString(command_payload("Setpoint", datatype, value, _ms(T0)))
         (metric,) = payload.metrics
-        assert (metric.name, metric.datatype, payload.timestamp) == ("Setpoint", datatype, _ms(T0))
-        assert not metric.HasField("alias") and not payload.HasField("seq")  # commands carry neither
+        assert (metric.name, payload.timestamp) == ("Setpoint", _ms(T0))
+        # no alias (none given), no seq (commands have none), no datatype (the BIRTH declared it)
+        assert not {"alias", "datatype"} & {f.name for f, _ in metric.ListFields()} and not payload.HasField(
+            "seq"
+        )
+        expected = fields.get(
+            datatype, "string_value" if datatype in (pb.String, pb.Text, pb.UUID) else "int_value"
+        )
+        assert metric.WhichOneof("value") == expected, pb.DataType.Name(datatype)
         assert metric_value(metric, datatype) == value, pb.DataType.Name(datatype)
     assert (
         metric_value(pb.Payload.FromString(command_payload("F", pb.Float, 3, 0)).metrics[0], pb.Float) == 3.0
     )
+    # a whole float is the integer it equals (a scaled binding or an xs:double property sends one)
+    assert (
+        metric_value(pb.Payload.FromString(command_payload("I", pb.Int32, 5.0, 0)).metrics[0], pb.Int32) == 5
+    )
+    # where the BIRTH gave an alias, the command carries the alias alone (tck-id-payloads-alias-data-cmd-requirement)
+    (aliased,) = pb.Payload.FromString(command_payload("Setpoint", pb.Int32, 7, 0, alias=42)).metrics
+    assert (aliased.HasField("name"), aliased.alias, aliased.int_value) == (False, 42, 7)
     refused = [
         (pb.Int8, 128, "outside Int8's range -128..127"),
         (pb.UInt16, -1, "outside UInt16's range 0..65535"),
@@ -150,6 +173,13 @@ def test_command_payloads_round_trip_through_metric_value_and_refuse_what_does_n
         (pb.Int32, True, "Int32 takes an integer"),
         (pb.Double, "fast", "Double takes a number"),
         (pb.Float, 1e39, "outside Float's range"),
+        (pb.Double, math.nan, "Double takes a finite number"),
+        (pb.Float, -math.inf, "Float takes a finite number"),
+        (pb.Double, 10**400, "outside Double's range"),
+        (pb.Int32, 5.5, "Int32 takes an integer"),
+        (pb.DateTime, -1, "outside DateTime's range"),
+        (pb.DateTime, 2**64, "outside DateTime's range"),
+        (pb.DateTime, "1969-12-31T23:59:59Z", "outside DateTime's range"),
         (pb.Boolean, 1, "Boolean takes true or false"),
         (pb.String, 3, "String takes text"),
         (pb.DateTime, "yesterday", "not an ISO 8601"),
@@ -404,23 +434,28 @@ async def test_seq_gap_unknown_alias_and_unknown_node_request_rebirth(
     await edge.command_after(1)  # asked again (this test allows a request at any interval)
     assert conn.births_missed == 2 and conn.rebirths == 2
     assert conn.status.errors == 0, conn.status.last_error
+    # a node that leaves three requests unanswered is a fault somebody should see
+    await edge.send("NDATA", edge.payload([M(None, alias=1, double_value=1.0)], seq=19))
+    await edge.command_after(2)
+    assert conn.births_missed == 3 and conn.rebirths == 3
+    assert conn.status.errors == 1 and "no NBIRTH after 3 rebirth requests" in (conn.status.last_error or "")
     await edge.birth([M("Speed", pb.Double, 1, double_value=1.0)])
     await reader.until(lambda g_: len(g_) >= 1)
     # seq jumps from 0 to 5 (wrapping is fine: 255 -> 0 is no gap, tested by the count below)
     await edge.send("NDATA", edge.payload([M(None, alias=1, double_value=2.0)], seq=5))
-    await edge.command_after(2)
-    assert conn.seq_gaps == 1 and conn.rebirths == 3
+    await edge.command_after(3)
+    assert conn.seq_gaps == 1 and conn.rebirths == 4
     got = await reader.until(lambda g_: len(g_) >= 2)
     assert got[-1].value == 2.0  # the values of a gapped message are still good values
     # an alias no BIRTH defined
     await edge.send("NDATA", edge.payload([M(None, alias=99, double_value=3.0)], seq=6))
-    await edge.command_after(3)
-    assert conn.rebirths == 4 and "unknown alias 99" in conn.status.last_error
+    await edge.command_after(4)
+    assert conn.rebirths == 5 and "unknown alias 99" in (conn.status.last_error or "")
     # wrap-around 255 -> 0 is in order
     for seq in (7, *range(8, 256), 0):
         await edge.send("NDATA", edge.payload([M(None, alias=1, double_value=float(seq))], seq=seq))
     got = await reader.until(lambda g_: g_[-1].value == 0.0 and len(g_) >= 252)
-    assert conn.seq_gaps == 1 and conn.rebirths == 4
+    assert conn.seq_gaps == 1 and conn.rebirths == 5
 
 
 async def test_writes_go_to_the_metric_as_typed_commands_once_it_is_born(
@@ -460,27 +495,40 @@ async def test_writes_go_to_the_metric_as_typed_commands_once_it_is_born(
     await conn.write(P + "speed", 12.5)
     cmd = await edge.command_after(commands)
     assert edge.command_topics[commands] == f"spBv1.0/{g}/NCMD/{e}"
-    assert [(m.name, m.datatype, m.double_value) for m in cmd.metrics] == [("Line Speed", pb.Double, 12.5)]
-    await conn.write(P + "press-1/preset", -5)
+    # by the alias the BIRTH gave (1), the name left out, as the spec requires once aliases are in use
+    assert [(m.name, m.alias, m.double_value) for m in cmd.metrics] == [("", 1, 12.5)]
+    await conn.write(P + "press-1/preset", -5.0)  # a whole float, as an xs:double property sends it
     cmd = await edge.command_after(commands + 1)
     assert edge.command_topics[commands + 1] == f"spBv1.0/{g}/DCMD/{e}/press-1"
     (metric,) = cmd.metrics
-    assert (metric.name, metric.datatype, metric_value(metric, pb.Int32)) == ("Count Preset", pb.Int32, -5)
+    assert (metric.alias, metric_value(metric, pb.Int32)) == (11, -5)
     # a value the metric's BIRTH type cannot hold is refused here, not by the machine
     with pytest.raises(ConnectorError, match=r"does not fit .*'Mode': String takes text"):
         await conn.write(P + "press-1/mode", 3)
     with pytest.raises(ConnectorError, match="outside Int32's range"):
         await conn.write(P + "press-1/preset", 2**40)
+    with pytest.raises(ConnectorError, match="Double takes a finite number"):
+        await conn.write(P + "speed", math.nan)  # never a setpoint, whatever the API let through
     await conn.write(P + "press-1/mode", "manual")
     cmd = await edge.command_after(commands + 2)
-    assert [(m.name, m.string_value) for m in cmd.metrics] == [("Mode", "manual")]
+    assert [(m.alias, m.string_value) for m in cmd.metrics] == [(12, "manual")]
     await asyncio.sleep(0.2)
     assert len(edge.commands) == commands + 3  # the refused writes sent nothing
+    # a new DBIRTH that no longer declares Mode (and Count Preset by name only): Mode is not written on an old
+    # BIRTH's word, Count Preset goes by its name now
+    await edge.send("DBIRTH", edge.payload([M("Count Preset", pb.Int32, None, int_value=100)]), "press-1")
+    await wait_until(lambda: ("press-1", "Mode") not in conn.nodes[(g, e)].datatypes)
+    with pytest.raises(ConnectorError, match="declared no metric 'Mode'"):
+        await conn.write(P + "press-1/mode", "auto")
+    await conn.write(P + "press-1/preset", 7)
+    cmd = await edge.command_after(commands + 3)
+    assert [(m.name, m.HasField("alias"), m.int_value) for m in cmd.metrics] == [("Count Preset", False, 7)]
     # after the device's death its type no longer holds: refused until it is born again
     await edge.send("DDEATH", edge.payload([]), "press-1")
     await wait_until(lambda: "press-1" not in conn.nodes[(g, e)].devices)
     with pytest.raises(ConnectorError, match="is not online"):
         await conn.write(P + "press-1/mode", "auto")
+    assert not any(device == "press-1" for device, _ in conn.nodes[(g, e)].datatypes)
 
 
 async def test_malformed_payloads_are_counted_logged_and_skipped(

@@ -41,12 +41,15 @@ Malformed messages (undecodable or truncated protobuf, a missing ``seq``, an ali
 the wrong field for its datatype) are counted in ``status.errors`` and logged once per topic per minute; a
 sequence gap or an unknown alias also sends a rebirth request (at most one per node per ``rebirth_interval_s``).
 So does data from an edge node not born this session (werk started or reconnected after it did), without counting
-an error: that is how a late host learns the node's metrics. The connector never stops for a payload.
+an error: that is how a late host learns the node's metrics; a node that leaves three such requests unanswered is
+one. The connector never stops for a payload.
 
 Writes (a signal the plant file lists as ``writable``) go out as commands: NCMD for the edge node's own metric,
-DCMD for a device's, by metric name, typed as the BIRTH declared it (:func:`command_payload`), QoS 0 and not
-retained, as chapter 6 requires of commands. Sparkplug has no answer to a command; the new value comes back in the
-node's DATA once the machine applies it.
+DCMD for a device's, by the alias its BIRTH gave (else by name), the value in the field of the datatype that BIRTH
+declared (:func:`command_payload`; a value that type cannot hold, NaN and infinities included, is refused before
+anything is sent), QoS 0 and not retained, as chapter 6 requires of commands. A device's DDEATH or new DBIRTH drops
+what its last BIRTH declared. Sparkplug has no answer to a command; the new value comes back in the node's DATA
+once the machine applies it.
 """
 
 from __future__ import annotations
@@ -82,6 +85,9 @@ BDSEQ_METRIC = "bdSeq"
 LOG_EVERY_S = 60.0
 SEQ_MODULUS = 256  # seq runs 0..255 and wraps (chapter 5, "Sequence number")
 _U32 = (1 << 32) - 1
+UNANSWERED_REBIRTHS = (
+    3  # rebirth requests a node not born this session may leave unanswered before it is an error
+)
 _U64 = (1 << 64) - 1
 _FLOAT_MAX = 3.4028234663852886e38  # the largest finite 32-bit float
 NODE_MESSAGES = frozenset({"NBIRTH", "NDATA", "NDEATH", "NCMD"})
@@ -208,20 +214,33 @@ def rebirth_request(now_ms: int) -> bytes:
     return payload.SerializeToString()
 
 
-def command_payload(name: str, datatype: int, value: Value, now_ms: int) -> bytes:
-    """An NCMD/DCMD payload setting one metric (chapter 6, "NCMD"/"DCMD"): by name, since an alias holds only for
-    the session both sides saw born, with the value in the field its datatype takes (the inverse of
-    :func:`metric_value`). ValueError, naming the datatype, when the value does not fit it."""
+def command_payload(name: str, datatype: int, value: Value, now_ms: int, alias: int | None = None) -> bytes:
+    """An NCMD/DCMD payload setting one metric (chapter 6, "NCMD"/"DCMD"), with the value in the field its datatype
+    takes (the inverse of :func:`metric_value`). The metric goes by ``alias`` where its BIRTH gave one, name left
+    out ([tck-id-payloads-alias-data-cmd-requirement]), else by name; no datatype, which the BIRTH declared
+    ([tck-id-payloads-metric-datatype-not-req]). ValueError, naming the datatype, when the value does not fit it:
+    out of range, not finite (a NaN setpoint is never what someone meant), or of another kind. A float with no
+    fraction (5.0) is the integer it equals, as a scaled or ``xs:double`` value arrives."""
     payload = pb.Payload(timestamp=now_ms)
-    metric = payload.metrics.add(name=name, timestamp=now_ms, datatype=datatype)
+    metric = payload.metrics.add(timestamp=now_ms)
+    if alias is None:
+        metric.name = name
+    else:
+        metric.alias = alias
     type_name = pb.DataType.Name(datatype) if datatype in pb.DataType.values() else str(datatype)
     if datatype == pb.DateTime:
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise ValueError(f"a DateTime takes ISO 8601 text or epoch milliseconds, not {value!r}")
         stamp = value if isinstance(value, int) else _ms(_iso(value))
-        metric.long_value = stamp & _U64
+        if not 0 <= stamp <= _U64:
+            raise ValueError(
+                f"{value!r} is outside DateTime's range (1970 on, in unsigned 64-bit milliseconds)"
+            )
+        metric.long_value = stamp
     elif datatype in _INTEGERS:
         fields, bits = _INTEGERS[datatype]
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"{type_name} takes an integer, not {value!r}")
         low, high = _integer_range(datatype, bits)
@@ -231,8 +250,13 @@ def command_payload(name: str, datatype: int, value: Value, now_ms: int) -> byte
     elif datatype in (pb.Float, pb.Double):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"{type_name} takes a number, not {value!r}")
-        number = float(value)
-        if datatype == pb.Float and math.isfinite(number) and abs(number) > _FLOAT_MAX:
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond any double
+            raise ValueError(f"{value} is outside {type_name}'s range") from None
+        if not math.isfinite(number):
+            raise ValueError(f"{type_name} takes a finite number, not {value!r}")
+        if datatype == pb.Float and abs(number) > _FLOAT_MAX:
             raise ValueError(f"{value} is outside Float's range")
         setattr(metric, _SCALARS[datatype], number)
     elif datatype == pb.Boolean:
@@ -288,8 +312,18 @@ class _EdgeNode:
     born: bool = False  # an NBIRTH was seen this session (a node known only by a rebirth request was not)
     devices: set[str] = field(default_factory=set)
     aliases: dict[int, tuple[str | None, str]] = field(default_factory=dict)  # alias -> (device, metric name)
+    alias_of: dict[tuple[str | None, str], int] = field(
+        default_factory=dict
+    )  # (device, metric name) -> alias
     datatypes: dict[tuple[str | None, str], int] = field(default_factory=dict)
     last_rebirth: float = -float("inf")
+    unanswered: int = 0  # rebirth requests sent while it was not born this session
+
+    def forget_device(self, device: str) -> None:
+        """Drop what a device's BIRTH declared (its death, or a new BIRTH that may declare other metrics)."""
+        self.datatypes = {k: v for k, v in self.datatypes.items() if k[0] != device}
+        self.alias_of = {k: v for k, v in self.alias_of.items() if k[0] != device}
+        self.aliases = {a: k for a, k in self.aliases.items() if k[0] != device}
 
 
 class SparkplugConnector(SessionConnector):
@@ -359,7 +393,8 @@ class SparkplugConnector(SessionConnector):
         edge node's own (chapter 6), typed as the metric's BIRTH declared it, QoS 0 and not retained as the spec
         requires of commands.
 
-        Sparkplug has no answer to a command: this says the broker took it, not that the machine did. The edge
+        Sparkplug has no answer to a command, and QoS 0 none from the broker: this says the command left werk, not
+        that the machine (or even the broker) took it. The edge
         node publishes the new value in its next DATA when it applies it, and werk shows that, as for every other
         connector. Refused (ConnectorError, nothing sent) while the session is down, before the node or device is
         born this session (its datatype is unknown), and for a value its datatype cannot hold.
@@ -385,7 +420,9 @@ class SparkplugConnector(SessionConnector):
                 f"{self.name}: {where} declared no metric {metric!r} in its BIRTH; nothing was written"
             )
         try:
-            payload = command_payload(metric, datatype, value, _ms(utcnow()))
+            payload = command_payload(
+                metric, datatype, value, _ms(utcnow()), node.alias_of.get((device, metric))
+            )
         except ValueError as exc:
             raise ConnectorError(f"{self.name}: {value!r} does not fit {where} {metric!r}: {exc}") from None
         topic = f"{NAMESPACE}/{group}/{'NCMD' if device is None else 'DCMD'}/{edge}"
@@ -493,6 +530,14 @@ class SparkplugConnector(SessionConnector):
         node.last_rebirth = now
         self.rebirths += 1
         topic = f"{NAMESPACE}/{group}/NCMD/{edge}"
+        if not node.born:
+            node.unanswered += 1
+            if node.unanswered == UNANSWERED_REBIRTHS:
+                self._complain(
+                    topic,
+                    f"edge node sends data but no NBIRTH after {UNANSWERED_REBIRTHS} rebirth requests; its data is"
+                    " skipped until it is born",
+                )
         log.info("sparkplug.rebirth connector=%s topic=%s", self.name, topic)
         await client.publish(topic, rebirth_request(_ms(utcnow())), qos=0, retain=False)
 
@@ -519,8 +564,11 @@ class SparkplugConnector(SessionConnector):
         node = self.nodes.get(key)
         if node is None or not node.born:
             # born before this session began (werk started or reconnected after the node): the spec's answer is a
-            # rebirth request, and it is no fault of the message, so not an error on the connector's status
-            if key not in self._rebirth_due:
+            # rebirth request, and it is no fault of the message, so not an error on the connector's status (a
+            # node that does not answer becomes one: _request_rebirth)
+            if (
+                node is None and key not in self._rebirth_due
+            ):  # said once: every message until the birth is so
                 log.info(
                     "sparkplug.birth_missed connector=%s group=%s edge_node=%s: %s before any NBIRTH this session;"
                     " asking for a rebirth",
@@ -540,9 +588,11 @@ class SparkplugConnector(SessionConnector):
         self._check_seq(key, node, payload)
         if kind == "DDEATH":
             node.devices.discard(topic.device or "")
+            node.forget_device(topic.device or "")
             return self._bad(key, topic.device)
         if kind == "DBIRTH":
             node.devices.add(topic.device or "")
+            node.forget_device(topic.device or "")  # a metric the new BIRTH leaves out is no longer there
         elif topic.device is not None and topic.device not in node.devices:
             self._rebirth_due.add(key)
             raise PayloadError(f"DDATA from device {topic.device!r} before its DBIRTH")
@@ -577,6 +627,7 @@ class SparkplugConnector(SessionConnector):
                 name = m.name
                 if birth and m.HasField("alias"):
                     node.aliases[m.alias] = (topic.device, name)
+                    node.alias_of[(topic.device, name)] = m.alias
             elif m.HasField("alias") and m.alias in node.aliases:
                 owner, name = node.aliases[m.alias]
                 if owner != topic.device:

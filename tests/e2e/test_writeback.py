@@ -45,6 +45,10 @@ async def test_a_supervisor_sets_the_feed_override_and_the_machine_follows(tmp_p
         # a value that is not a number for an xs:double
         r = await http.patch(base + "/feed_override/$value", json="fast", headers=_auth("sam"))
         assert r.status_code == 400
+        # xs:double has NaN and INF (and 1e400 reads as INF): valid in a twin, never a setpoint
+        for bad in ("NaN", "INF", "-INF", "1e400"):
+            r = await http.patch(base + "/feed_override/$value", json=bad, headers=_auth("sam"))
+            assert r.status_code == 400 and "a machine takes a finite number" in r.text, (bad, r.text)
         assert model.feed_override == 100.0
 
         r = await http.patch(base + "/feed_override/$value", json=80, headers=_auth("sam"))

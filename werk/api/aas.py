@@ -33,6 +33,7 @@ import hmac
 import io
 import json
 import logging
+import math
 import mimetypes
 from collections.abc import Awaitable, Callable, Collection, Coroutine
 from datetime import UTC, datetime
@@ -1057,8 +1058,15 @@ def build_aas_router(
         typed = float(probe.value) if isinstance(probe.value, Decimal) else probe.value
         if not isinstance(typed, bool | int | float | str):
             raise ApiError(400, f"{el.id_short!r}: werk writes numbers, booleans and text, not {typed!r}")
-        if b.scale != 1.0 and isinstance(typed, int | float) and not isinstance(typed, bool):
-            typed = typed / b.scale  # the property shows signal x scale; the machine takes the signal's unit
+        if isinstance(typed, int | float) and not isinstance(typed, bool):
+            try:
+                number = float(typed)
+            except OverflowError:  # an xs:integer beyond any double
+                number = math.inf
+            if not math.isfinite(number):  # xs:double allows NaN and INF; no machine should get one as a setpoint
+                raise ApiError(400, f"{el.id_short!r}: a machine takes a finite number, not {value!r}")
+            if b.scale != 1.0:
+                typed = number / b.scale  # the property shows signal x scale; the machine takes the signal's unit
         return b.paths[0], typed
 
     def set_value(el: model.SubmodelElement, value: Any) -> None:

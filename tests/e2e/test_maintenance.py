@@ -99,6 +99,9 @@ async def test_work_order_lifecycle_by_role(tmp_path: Path) -> None:
         listed = (await http.get("/api/workorders", params={"status": "done"})).json()
         assert [w["id"] for w in listed] == [wo["id"]]
         kpis = (await http.get("/api/maintenance/kpis")).json()["assets"]["press-1"]
+        # a range of centuries would hold a worker for minutes: refused at once
+        r = await http.get("/api/maintenance/kpis", params={"start": "0427-12-13T21:59:20Z"})
+        assert r.status_code == 422 and "at most 400 days" in r.text
         repair_s = (
             datetime.fromisoformat(done["done"]) - datetime.fromisoformat(done["started"])
         ).total_seconds()

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, HTTPException, Query
 
 from werk.api.auth import Authenticator, User
+from werk.api.oee import MAX_DAYS
 from werk.apps.maintenance.app import WorkOrderError
 from werk.apps.oee.report import ReportBuilder
 from werk.core.maintenance import WORK_ORDER_STATES, WorkOrder
@@ -100,6 +101,8 @@ def build_maintenance_router(platform: Platform, auth: Authenticator) -> APIRout
         a = start or z - timedelta(days=30)
         if a.tzinfo is None or z.tzinfo is None or a >= z:
             raise HTTPException(422, "start and end need a timezone, and start must be before end")
+        if z - a > timedelta(days=MAX_DAYS):  # a longer range held a worker thread for minutes
+            raise HTTPException(422, f"a report covers at most {MAX_DAYS} days")
         assert platform.historian is not None
         h = platform.historian
         builder = ReportBuilder(platform.config, h)

@@ -50,6 +50,9 @@ REPORT_COLUMNS: list[tuple[str, Callable[[Row], object]]] = [
 ]
 
 
+MAX_DAYS = 400  # a report's longest range: a year and a bit, computed in seconds, not minutes of a worker
+
+
 def _range(platform: Platform, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
     """Default: today in the plant's timezone, up to now."""
     now = utcnow()
@@ -62,8 +65,8 @@ def _range(platform: Platform, start: datetime | None, end: datetime | None) -> 
             raise HTTPException(422, f"timestamp {t.isoformat()} has no timezone; add 'Z' or an offset")
     if start >= end:
         raise HTTPException(422, f"start {start.isoformat()} is not before end {end.isoformat()}")
-    if end - start > timedelta(days=400):
-        raise HTTPException(422, "a report covers at most 400 days")
+    if end - start > timedelta(days=MAX_DAYS):
+        raise HTTPException(422, f"a report covers at most {MAX_DAYS} days")
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
@@ -200,7 +203,7 @@ def build_oee_router(platform: Platform, auth: Authenticator) -> APIRouter:
     async def timeline(
         start: datetime | None = None,
         end: datetime | None = None,
-        minutes: Annotated[float | None, Query(gt=0)] = None,
+        minutes: Annotated[float | None, Query(gt=0, le=MAX_DAYS * 24 * 60)] = None,
     ) -> dict[str, Any]:
         """Each asset's state intervals (a Gantt-like strip)."""
         now = utcnow()

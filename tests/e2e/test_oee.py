@@ -213,7 +213,8 @@ async def test_reports_and_exports(tmp_path: Path) -> None:
         bad = await http.get("/api/oee/report", params={"asset": "ghost"})
         assert bad.status_code == 404
         tl = (await http.get("/api/timeline", params={"minutes": 5})).json()
-        for minutes in ("1e12", "inf", "nan", "0"):  # beyond a report's range, or no range: refused, not a 500
+        # beyond a report's range, or no range: refused, not a 500
+        for minutes in ("1e12", "inf", "nan", "0"):
             bad = await http.get("/api/timeline", params={"minutes": minutes})
             assert bad.status_code == 422, (minutes, bad.text)
         assert all(seg["state"] for segs in tl["assets"].values() for seg in segs)

@@ -73,6 +73,18 @@ async def test_work_order_lifecycle_by_role(tmp_path: Path) -> None:
         assert r.status_code == 403
         r = await http.post("/api/workorders", json={"asset": "ghost", "title": "x y z"}, headers=olga)
         assert r.status_code == 404
+        # a lone surrogate (JSON's escapes carry one; UTF-8 cannot): refused with a readable 422, which quotes it
+        # escaped (it used to fail in turn, as a 500), and by name in a 404's detail
+        as_json = {**olga, "Content-Type": "application/json"}
+        r = await http.post(
+            "/api/workorders", content=rb'{"asset": "press-1", "title": "\ud800"}', headers=as_json
+        )
+        assert r.status_code == 422 and r.json()["detail"], r.text
+        r = await http.post(
+            "/api/workorders", content=rb'{"asset": "\ud800", "title": "x y z"}', headers=as_json
+        )
+        assert r.status_code in (404, 422) and r.json()["detail"], r.text
+        assert not (await http.get("/api/workorders", params={"asset": "press-1"})).json()
         r = await http.post("/api/workorders", json={"asset": "press-1", "title": "oil leak"}, headers=olga)
         assert r.status_code == 201
         wo = r.json()

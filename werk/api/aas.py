@@ -86,6 +86,10 @@ class ApiError(Exception):
 
 
 def error_body(status: int, text: str, details: Collection[str] = ()) -> dict[str, Any]:
+    """The Part 2 Result body. Texts that quote the request are made encodable first: a lone surrogate the client
+    sent (JSON allows the escape) is shown as its escape, so refusing it cannot fail in turn."""
+    text = _encodable(text)
+    details = [_encodable(d) for d in details]
     now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     messages = [{"code": str(status), "messageType": "Error", "text": text, "timestamp": now}]
     messages += [{"code": str(status), "messageType": "Info", "text": d, "timestamp": now} for d in details]
@@ -96,6 +100,10 @@ def error_response(
     status: int, text: str, details: Collection[str] = (), headers: Any = None
 ) -> JSONResponse:
     return JSONResponse(error_body(status, text, details), status_code=status, headers=headers)
+
+
+def _encodable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -934,6 +942,10 @@ def build_aas_router(
                 else:
                     digest = hashlib.sha256(sm.id.encode()).hexdigest()[:12]
                     name = f"/aasx/files/{digest}/{path}/{file_name}"
+                    try:  # what the File would hold, checked before the file is stored (else it is left over)
+                        model.File("probe", content_type, name)
+                    except (model.AASConstraintViolation, ValueError) as exc:
+                        raise ApiError(400, f"fileName or content type does not fit {path}: {exc}") from None
                     store.put_file(name, content_type, data)  # durable before the element points at it
                     if el.value != name:
                         store.release_files(file_names(el))
@@ -1063,10 +1075,14 @@ def build_aas_router(
                 number = float(typed)
             except OverflowError:  # an xs:integer beyond any double
                 number = math.inf
-            if not math.isfinite(number):  # xs:double allows NaN and INF; no machine should get one as a setpoint
+            if not math.isfinite(
+                number
+            ):  # xs:double allows NaN and INF; no machine should get one as a setpoint
                 raise ApiError(400, f"{el.id_short!r}: a machine takes a finite number, not {value!r}")
             if b.scale != 1.0:
-                typed = number / b.scale  # the property shows signal x scale; the machine takes the signal's unit
+                typed = (
+                    number / b.scale
+                )  # the property shows signal x scale; the machine takes the signal's unit
         return b.paths[0], typed
 
     def set_value(el: model.SubmodelElement, value: Any) -> None:
@@ -1103,16 +1119,22 @@ def build_aas_router(
             raise ApiError(
                 400, f"the body's idShort {new.id_short!r} differs from the path's {old.id_short!r}"
             )
-        if isinstance(old.parent, model.SubmodelElementList):
-            items = list(container)
-            index = items.index(old)
-            container.clear()
-            new.id_short = None
-            for i, item in enumerate(items):
-                container.add(new if i == index else item)
-        else:
-            container.remove(old)
-            container.add(new)
+        items = list(container)
+        try:
+            if isinstance(old.parent, model.SubmodelElementList):
+                index = items.index(old)
+                container.clear()
+                new.id_short = None
+                for i, item in enumerate(items):
+                    container.add(new if i == index else item)
+            else:
+                container.remove(old)
+                container.add(new)
+        except (model.AASConstraintViolation, KeyError, TypeError, ValueError) as exc:
+            container.clear()  # as it was: a list that refuses the new item keeps all its old ones
+            for item in items:
+                container.add(item)
+            raise ApiError(400, f"cannot put it in place of {path}: {exc}") from None
 
     # --- concept descriptions (ConceptDescriptionRepositoryServiceSpecification) ----------------------------------
 

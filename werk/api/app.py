@@ -12,9 +12,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, HTTPException, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from werk import __version__
 from werk.api.aas import PROFILES as REPOSITORY_PROFILES
@@ -88,12 +92,30 @@ def _time_range(start: datetime | None, end: datetime | None, minutes: float) ->
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's 422, with non-ASCII written as escapes: its body quotes the input, and a lone surrogate a client
+    sent (JSON's escapes can carry one) cannot be encoded as UTF-8, which turned the refusal into a 500."""
+    assert isinstance(exc, RequestValidationError)
+    body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True)
+    return Response(body, status_code=422, media_type="application/json")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's answer to an HTTPException, its detail made encodable first (it may quote the request's text)."""
+    assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc.detail, str):
+        exc.detail = exc.detail.encode("utf-8", "backslashreplace").decode("utf-8")
+    return await http_exception_handler(request, exc)
+
+
 def create_app(platform: Platform) -> FastAPI:
     app = FastPathApp(
         title="werk",
         version=__version__,
         description="Industrie 4.0 platform: plant, assets, signals, history and live stream.",
     )
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     refs = {ref.name: ref for ref in platform.config.assets()}
     auth = Authenticator(platform.config.server)
     app.include_router(build_oee_router(platform, auth))

@@ -207,6 +207,7 @@ def apply_value(el: model.SubmodelElement, value: Any) -> None:
     """PATCH ``$value``: set an element's value from its value-only form. Raises :class:`AasError` when the form
     does not fit the element (the element is left as it was)."""
     try:
+        _check_text(value, el.id_short or "")
         _apply_value(el, value)
     except (ValueError, TypeError, KeyError) as exc:
         raise AasError(f"value does not fit {type(el).__name__} {el.id_short!r}: {exc}") from None
@@ -220,6 +221,8 @@ def _apply_value(el: model.SubmodelElement, value: Any) -> None:
             raise TypeError("expected a list of {language: text} objects")
         el.value = model.MultiLanguageTextType({k: v for d in value for k, v in d.items()}) if value else None
     elif isinstance(el, model.Range):
+        if not isinstance(value, dict):
+            raise TypeError("expected an object with min and max")
         lo, hi = value.get("min"), value.get("max")
         el.min = None if lo is None else model.datatypes.from_xsd(_lexical(lo), el.value_type)
         el.max = None if hi is None else model.datatypes.from_xsd(_lexical(hi), el.value_type)
@@ -246,6 +249,27 @@ def _apply_value(el: model.SubmodelElement, value: Any) -> None:
         el.value = base64.b64decode(value["value"]) if value.get("value") is not None else None
     else:
         raise TypeError(f"setting the value of a {type(el).__name__} is not supported")
+
+
+# Part 1 constraint AASd-130: the characters a string attribute may hold (no control characters but tab and line
+# ends, no lone surrogates, which JSON's \u escapes can carry and UTF-8 cannot store)
+_AASD_130 = re.compile("^[\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*$")
+
+
+def _check_text(value: Any, where: str) -> None:
+    """Refuse a value-only form holding text AASd-130 forbids, before anything is set: checked for whole objects by
+    aas-core on the way in, and a PATCH ``$value`` must not be the way around it."""
+    if isinstance(value, str):
+        if not _AASD_130.match(value):
+            bad = next(c for c in value if not _AASD_130.match(c))
+            raise ValueError(f"{where}: U+{ord(bad):04X} is not allowed in text (AASd-130)")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _check_text(k, where)
+            _check_text(v, f"{where}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_text(v, f"{where}[{i}]")
 
 
 def _lexical(value: Any) -> str:

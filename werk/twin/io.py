@@ -225,6 +225,8 @@ def validation_problems(kind: str, data: Any, metamodel: Metamodel = "3.0") -> l
         return [f"{e.path}: {e.cause}" for e in v31.verify(reader31(data))]
     except (j30.DeserializationException, j31.DeserializationException) as exc:
         return [f"{exc.path}: {exc.cause}"]
+    except ValueError as exc:  # raised inside aas-core's reader: a Blob's value that is not base64, say
+        return [f"{kind}: {exc}"]
 
 
 # --- repairs of defects found in published templates ------------------------------------------------------------

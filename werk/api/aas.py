@@ -1075,14 +1075,11 @@ def build_aas_router(
                 number = float(typed)
             except OverflowError:  # an xs:integer beyond any double
                 number = math.inf
-            if not math.isfinite(
-                number
-            ):  # xs:double allows NaN and INF; no machine should get one as a setpoint
+            # xs:double allows NaN and INF in a twin; no machine should get one as a setpoint
+            if not math.isfinite(number):
                 raise ApiError(400, f"{el.id_short!r}: a machine takes a finite number, not {value!r}")
-            if b.scale != 1.0:
-                typed = (
-                    number / b.scale
-                )  # the property shows signal x scale; the machine takes the signal's unit
+            if b.scale != 1.0:  # the property shows signal x scale; the machine takes the signal's unit
+                typed = number / b.scale
         return b.paths[0], typed
 
     def set_value(el: model.SubmodelElement, value: Any) -> None:

@@ -85,9 +85,8 @@ BDSEQ_METRIC = "bdSeq"
 LOG_EVERY_S = 60.0
 SEQ_MODULUS = 256  # seq runs 0..255 and wraps (chapter 5, "Sequence number")
 _U32 = (1 << 32) - 1
-UNANSWERED_REBIRTHS = (
-    3  # rebirth requests a node not born this session may leave unanswered before it is an error
-)
+# rebirth requests a node not born this session may leave unanswered before it is an error
+UNANSWERED_REBIRTHS = 3
 _U64 = (1 << 64) - 1
 _FLOAT_MAX = 3.4028234663852886e38  # the largest finite 32-bit float
 NODE_MESSAGES = frozenset({"NBIRTH", "NDATA", "NDEATH", "NCMD"})
@@ -312,9 +311,8 @@ class _EdgeNode:
     born: bool = False  # an NBIRTH was seen this session (a node known only by a rebirth request was not)
     devices: set[str] = field(default_factory=set)
     aliases: dict[int, tuple[str | None, str]] = field(default_factory=dict)  # alias -> (device, metric name)
-    alias_of: dict[tuple[str | None, str], int] = field(
-        default_factory=dict
-    )  # (device, metric name) -> alias
+    # (device, metric name) -> alias
+    alias_of: dict[tuple[str | None, str], int] = field(default_factory=dict)
     datatypes: dict[tuple[str | None, str], int] = field(default_factory=dict)
     last_rebirth: float = -float("inf")
     unanswered: int = 0  # rebirth requests sent while it was not born this session
@@ -394,9 +392,8 @@ class SparkplugConnector(SessionConnector):
         requires of commands.
 
         Sparkplug has no answer to a command, and QoS 0 none from the broker: this says the command left werk, not
-        that the machine (or even the broker) took it. The edge
-        node publishes the new value in its next DATA when it applies it, and werk shows that, as for every other
-        connector. Refused (ConnectorError, nothing sent) while the session is down, before the node or device is
+        that the machine (or even the broker) took it. The edge node publishes the new value in its next DATA when
+        it applies it, and werk shows that, as for every other connector. Refused (ConnectorError, nothing sent) while the session is down, before the node or device is
         born this session (its datatype is unknown), and for a value its datatype cannot hold.
         """
         client = self._client
@@ -566,9 +563,7 @@ class SparkplugConnector(SessionConnector):
             # born before this session began (werk started or reconnected after the node): the spec's answer is a
             # rebirth request, and it is no fault of the message, so not an error on the connector's status (a
             # node that does not answer becomes one: _request_rebirth)
-            if (
-                node is None and key not in self._rebirth_due
-            ):  # said once: every message until the birth is so
+            if node is None and key not in self._rebirth_due:  # said once, not for every message until then
                 log.info(
                     "sparkplug.birth_missed connector=%s group=%s edge_node=%s: %s before any NBIRTH this session;"
                     " asking for a rebirth",

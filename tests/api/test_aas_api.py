@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -295,6 +296,25 @@ async def test_live_values_of_the_running_platform(tmp_path: Path) -> None:
                         assert value == handed_out[-1].value
                         seen.append(value)
                     await asyncio.sleep(0.1)
+
+
+async def test_the_openapi_document_declares_every_path_parameter(tmp_path: Path) -> None:
+    """A schema-driven client (a code generator, a fuzzer) needs each ``{name}`` of a path declared as a parameter;
+    the submodel routes read theirs from the request, and werk's whole app is checked, not just the AAS router."""
+    async with running_stack(plant_config(tmp_path)) as stack, httpx.AsyncClient(base_url=stack.url) as http:
+        spec = (await http.get("/openapi.json")).json()
+    undeclared = []
+    for path, operations in spec["paths"].items():
+        wanted = set(re.findall(r"{([^}]+)}", path))
+        for method, op in operations.items():
+            declared = [p["name"] for p in op.get("parameters", []) if p["in"] == "path"]
+            assert len(declared) == len(set(declared)), (method, path, declared)
+            if wanted - set(declared):
+                undeclared.append(f"{method.upper()} {path}: {sorted(wanted - set(declared))}")
+    assert not undeclared, undeclared
+    op = spec["paths"]["/api/v3.0/submodels/{submodel_id}/submodel-elements/{path}/$value"]["patch"]
+    sm_param = next(p for p in op["parameters"] if p["name"] == "submodel_id")
+    assert sm_param["required"] and "base64url" in sm_param["description"]
 
 
 async def test_unknown_paths_and_methods_answer_in_the_spec_shape() -> None:

@@ -35,6 +35,7 @@ import json
 import logging
 import math
 import mimetypes
+import re
 from collections.abc import Awaitable, Callable, Collection, Coroutine
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -44,6 +45,7 @@ from anyio import from_thread
 from basyx.aas import model
 from basyx.aas.model.concept import ConceptDescription
 from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -1187,7 +1189,53 @@ def build_aas_router(
                 raise ApiError(405, f"{request.method} is not an operation on {request.url.path}")
         raise ApiError(404, f"no AAS API operation at {request.url.path} (IDTA-01002-3-0, API v3.0)")
 
+    declare_path_parameters(router)
     return router
+
+
+_PATH_PARAMETER = re.compile(r"{([^}:]+)(?::[^}]*)?}")
+_PATH_PARAMETER_TEXT = {
+    "aas_id": "The shell's identifier, base64url-encoded (no padding)",
+    "submodel_id": "The submodel's identifier, base64url-encoded (no padding)",
+}
+
+
+def _path_parameters(dependant: Dependant) -> set[str]:
+    """The path parameters a route's signature and its dependencies declare."""
+    names = {p.alias for p in dependant.path_params}
+    for sub in dependant.dependencies:
+        names |= _path_parameters(sub)
+    return names
+
+
+def declare_path_parameters(router: APIRouter) -> None:
+    """Declare in the OpenAPI document the path parameters a route reads from the request rather than from its
+    signature (the submodel routes are shared between /submodels/{id} and the shell's superpath, so they take the
+    ids through ``request.path_params``). Without this the document names ``{submodel_id}`` in a path and no
+    parameter for it, which code generators and schema-driven clients get wrong. Only the document changes: the
+    routes run as before, with no extra dependency per request."""
+    for route in router.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        declared = _path_parameters(route.dependant)
+        missing = [n for n in _PATH_PARAMETER.findall(route.path_format) if n not in declared]
+        if not missing:
+            continue
+        extra = dict(route.openapi_extra or {})
+        extra["parameters"] = [
+            *extra.get("parameters", []),
+            *(
+                {
+                    "name": name,
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": _PATH_PARAMETER_TEXT.get(name, name),
+                }
+                for name in missing
+            ),
+        ]
+        route.openapi_extra = extra
 
 
 # --- helpers ------------------------------------------------------------------------------------------------------

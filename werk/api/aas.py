@@ -35,7 +35,6 @@ import json
 import logging
 import math
 import mimetypes
-import re
 from collections.abc import Awaitable, Callable, Collection, Coroutine
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -90,8 +89,8 @@ class ApiError(Exception):
 def error_body(status: int, text: str, details: Collection[str] = ()) -> dict[str, Any]:
     """The Part 2 Result body. Texts that quote the request are made encodable first: a lone surrogate the client
     sent (JSON allows the escape) is shown as its escape, so refusing it cannot fail in turn."""
-    text = _encodable(text)
-    details = [_encodable(d) for d in details]
+    text = encodable(text)
+    details = [encodable(d) for d in details]
     now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     messages = [{"code": str(status), "messageType": "Error", "text": text, "timestamp": now}]
     messages += [{"code": str(status), "messageType": "Info", "text": d, "timestamp": now} for d in details]
@@ -104,7 +103,8 @@ def error_response(
     return JSONResponse(error_body(status, text, details), status_code=status, headers=headers)
 
 
-def _encodable(text: str) -> str:
+def encodable(text: str) -> str:
+    """``text`` with what UTF-8 cannot encode (a lone surrogate) written as its escape."""
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
@@ -1193,7 +1193,6 @@ def build_aas_router(
     return router
 
 
-_PATH_PARAMETER = re.compile(r"{([^}:]+)(?::[^}]*)?}")
 _PATH_PARAMETER_TEXT = {
     "aas_id": "The shell's identifier, base64url-encoded (no padding)",
     "submodel_id": "The submodel's identifier, base64url-encoded (no padding)",
@@ -1218,7 +1217,7 @@ def declare_path_parameters(router: APIRouter) -> None:
         if not isinstance(route, APIRoute):
             continue
         declared = _path_parameters(route.dependant)
-        missing = [n for n in _PATH_PARAMETER.findall(route.path_format) if n not in declared]
+        missing = [n for n in route.param_convertors if n not in declared]
         if not missing:
             continue
         extra = dict(route.openapi_extra or {})

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from werk import __version__
 from werk.api.aas import PROFILES as REPOSITORY_PROFILES
-from werk.api.aas import build_aas_router
+from werk.api.aas import build_aas_router, encodable
 from werk.api.aas_discovery import build_discovery_router
 from werk.api.aas_fast import FastPathApp
 from werk.api.aas_fast import mount as mount_aas_api
@@ -104,7 +104,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     """FastAPI's answer to an HTTPException, its detail made encodable first (it may quote the request's text)."""
     assert isinstance(exc, StarletteHTTPException)
     if isinstance(exc.detail, str):
-        exc.detail = exc.detail.encode("utf-8", "backslashreplace").decode("utf-8")
+        exc.detail = encodable(exc.detail)
     return await http_exception_handler(request, exc)
 
 

@@ -393,8 +393,9 @@ class SparkplugConnector(SessionConnector):
 
         Sparkplug has no answer to a command, and QoS 0 none from the broker: this says the command left werk, not
         that the machine (or even the broker) took it. The edge node publishes the new value in its next DATA when
-        it applies it, and werk shows that, as for every other connector. Refused (ConnectorError, nothing sent) while the session is down, before the node or device is
-        born this session (its datatype is unknown), and for a value its datatype cannot hold.
+        it applies it, and werk shows that, as for every other connector. Refused (ConnectorError, nothing sent)
+        while the session is down, before the node or device is born this session (its datatype is unknown), and
+        for a value its datatype cannot hold.
         """
         client = self._client
         address = next((a for a, p in self.bindings.items() if p == path), None)

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 from typing import Any, Literal
 
+import aas_core3.verification as v30
 from basyx.aas import model
 
 from werk.errors import AasError
@@ -251,17 +252,14 @@ def _apply_value(el: model.SubmodelElement, value: Any) -> None:
         raise TypeError(f"setting the value of a {type(el).__name__} is not supported")
 
 
-# Part 1 constraint AASd-130: the characters a string attribute may hold (no control characters but tab and line
-# ends, no lone surrogates, which JSON's \u escapes can carry and UTF-8 cannot store)
-_AASD_130 = re.compile("^[\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*$")
-
-
 def _check_text(value: Any, where: str) -> None:
     """Refuse a value-only form holding text AASd-130 forbids, before anything is set: checked for whole objects by
-    aas-core on the way in, and a PATCH ``$value`` must not be the way around it."""
+    aas-core on the way in, and a PATCH ``$value`` must not be the way around it. AASd-130 (the same in 3.0 and
+    3.1): no control characters but tab and line ends, no lone surrogates, which JSON's escapes can carry and UTF-8
+    cannot store."""
     if isinstance(value, str):
-        if not _AASD_130.match(value):
-            bad = next(c for c in value if not _AASD_130.match(c))
+        if not v30.matches_xml_serializable_string(value):
+            bad = next(c for c in value if not v30.matches_xml_serializable_string(c))
             raise ValueError(f"{where}: U+{ord(bad):04X} is not allowed in text (AASd-130)")
     elif isinstance(value, dict):
         for k, v in value.items():

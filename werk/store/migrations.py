@@ -58,6 +58,20 @@ AAS_TWIN_SQL = """
         );
         """
 
+#: migration 7: where several werk processes serve one twin (``server.workers``), each follows what the others commit
+#: (werk.twin.follow): ``seq`` numbers every value row written alone, in commit order, and never goes back (a value
+#: row's seq is taken from here, so a follower reads the rows past the last seq it applied); ``epoch`` counts the
+#: transactions that changed whole objects (a follower that does not write them reloads when it moves)
+AAS_SYNC_SQL = """
+        CREATE TABLE IF NOT EXISTS aas_sync (
+            id    INTEGER PRIMARY KEY CHECK (id = 0),
+            seq   INTEGER NOT NULL,
+            epoch INTEGER NOT NULL
+        );
+        INSERT OR IGNORE INTO aas_sync (id, seq, epoch) SELECT 0, coalesce(max(seq), 0), 0 FROM aas_value;
+        CREATE INDEX IF NOT EXISTS aas_value_seq ON aas_value (seq)
+        """
+
 SQLITE_MIGRATIONS: list[tuple[int, str, str]] = [
     (
         1,
@@ -152,4 +166,5 @@ SQLITE_MIGRATIONS: list[tuple[int, str, str]] = [
         AAS_SERVICES_SQL,
     ),
     (6, "aas property values written alone, aasx supplementary files (werk.twin.persistence)", AAS_TWIN_SQL),
+    (7, "aas commit sequence, for processes that share a twin (werk.twin.follow)", AAS_SYNC_SQL),
 ]

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import select
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -31,7 +32,7 @@ import time
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 try:
     import fcntl
@@ -44,11 +45,14 @@ from basyx.aas.adapter import aasx
 from werk.config.model import WerkConfig
 from werk.core.model import to_micros, utcnow
 from werk.errors import AasError, StoreError
-from werk.store.migrations import AAS_TWIN_SQL
+from werk.store.migrations import AAS_SYNC_SQL, AAS_TWIN_SQL
 from werk.twin import formats, table_writer
 from werk.twin.environment import build_environment
 from werk.twin.io import decode_identifiable, to_jsonable
 from werk.twin.store import TwinStore
+
+if TYPE_CHECKING:
+    from werk.twin.follow import TwinFollower
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +83,10 @@ class TwinPersistence:
             self._conn.execute(table_writer.OBJECT_SCHEMA)
             self._conn.execute(table_writer.TOMBSTONE_SCHEMA)
             self._conn.executescript(AAS_TWIN_SQL)
+            self._conn.executescript(AAS_SYNC_SQL)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot open the twin's table: {exc}") from None
+        self.commits = table_writer.Commits(str(self.path))
 
     def close(self) -> None:
         """Close the file; the changes an attached store reported are stored first."""
@@ -88,6 +94,7 @@ class TwinPersistence:
             self._group.close()
         with self._lock:
             self._conn.close()
+        self.commits.close()
         if self._owner is not None:
             self._owner.close()  # releases the lock
             self._owner = None
@@ -116,7 +123,9 @@ class TwinPersistence:
         handle.flush()
         self._owner = handle
 
-    def attach(self, store: TwinStore) -> None:
+    def attach(
+        self, store: TwinStore, *, share: socket.socket | None = None, connect: str | None = None
+    ) -> None:
         """Store every change made through ``store`` from now on, batched by a :class:`GroupCommit` writer; a writer
         of the store awaits ``store.synced()`` before it acknowledges a change."""
         if self._group is not None:
@@ -130,7 +139,14 @@ class TwinPersistence:
             return
         with self._lock:
             last = self._conn.execute("SELECT coalesce(max(seq), 0) FROM aas_value").fetchone()[0]
-        group = GroupCommit(self, store.lock, last_seq=int(last), busy_timeout_s=self.busy_timeout_s)
+        group = GroupCommit(
+            self,
+            store.lock,
+            last_seq=int(last),
+            busy_timeout_s=self.busy_timeout_s,
+            share=share,
+            connect=connect,
+        )
         self._group = group
         store.on_change = group.on_change
         store.on_value = group.on_value
@@ -150,6 +166,10 @@ class TwinPersistence:
         """Every stored object, in the order it was first saved, with the values stored alone applied in order. An
         object row that no longer decodes is an error, not a silent gap; a value row whose element is not in the
         stored submodel is logged and listed in :attr:`unapplied` (the twin still opens)."""
+        return self.snapshot()[0]
+
+    def snapshot(self) -> tuple[list[model.Identifiable], int, int]:
+        """:meth:`load`, with the ``aas_sync`` seq and epoch (migration 7) the objects are at."""
         with self._lock:
             self._conn.execute("BEGIN")  # one snapshot: a writer beside us may fold values in between the two
             try:
@@ -157,6 +177,7 @@ class TwinPersistence:
                 values = self._conn.execute(
                     "SELECT submodel_id, path, value FROM aas_value ORDER BY seq"
                 ).fetchall()
+                seq, epoch = self._conn.execute("SELECT seq, epoch FROM aas_sync WHERE id = 0").fetchone()
             finally:
                 self._conn.execute("COMMIT")
         out: list[model.Identifiable] = []
@@ -169,7 +190,7 @@ class TwinPersistence:
         self.unapplied = []
         for sm_id, path, text in values:
             try:
-                _apply_stored_value(by_id.get(sm_id), path, text)
+                apply_stored_value(by_id.get(sm_id), path, text)
             except (KeyError, ValueError, TypeError) as exc:
                 # the element is not in the stored submodel: its structural change could not be stored (logged
                 # then as twin.store.unserialisable), so the value has nowhere to go; the twin still opens
@@ -177,12 +198,31 @@ class TwinPersistence:
                     "twin.value.unapplied submodel=%s path=%s value=%r error=%s", sm_id, path, text, exc
                 )
                 self.unapplied.append((str(sm_id), str(path)))
-        return out
+        return out, int(seq), int(epoch)
+
+    def values_since(self, seq: int) -> tuple[list[tuple[str, str, str | None, int]], int, int]:
+        """The value rows (submodel id, path, value, seq) committed after ``seq``, in seq order (one per element,
+        its latest), and the seq and epoch they bring the twin to."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                last, epoch = self._conn.execute("SELECT seq, epoch FROM aas_sync WHERE id = 0").fetchone()
+                rows = (
+                    []
+                    if last == seq
+                    else self._conn.execute(
+                        "SELECT submodel_id, path, value, seq FROM aas_value WHERE seq > ? ORDER BY seq",
+                        (seq,),
+                    ).fetchall()
+                )
+            finally:
+                self._conn.execute("COMMIT")
+        return rows, int(last), int(epoch)
 
     def drop_values(self, keys: list[tuple[str, str]]) -> None:
         """Delete ``aas_value`` rows by (submodel id, path): those :meth:`load` could not apply."""
-        with self._lock:
-            self._conn.executemany("DELETE FROM aas_value WHERE submodel_id = ? AND path = ?", keys)
+        with self._lock, table_writer.transaction(self._conn, self.commits) as conn:
+            conn.executemany("DELETE FROM aas_value WHERE submodel_id = ? AND path = ?", keys)
 
     def valued(self) -> set[str]:
         """Ids of the submodels with values stored alone (``aas_value``), which :meth:`save_all` folds in."""
@@ -193,28 +233,14 @@ class TwinPersistence:
         """Store supplementary files (name, content type, bytes) in one transaction, durable when it returns. Files
         are few and written by imports and attachment uploads: synchronously, not through the group-commit writer."""
         now = to_micros(utcnow())
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.executemany(
-                    _FILE_UPSERT, [(name, ctype, data, now) for name, ctype, data in files]
-                )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with self._lock, table_writer.transaction(self._conn, self.commits) as conn:
+            conn.executemany(_FILE_UPSERT, [(name, ctype, data, now) for name, ctype, data in files])
 
     def delete_files(self, names: list[str]) -> None:
         """Remove supplementary files no object points at any more (:data:`werk.twin.store.OnFilesRemoved`), durable
         when it returns."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.executemany("DELETE FROM aas_file WHERE name = ?", [(n,) for n in names])
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with self._lock, table_writer.transaction(self._conn, self.commits) as conn:
+            conn.executemany("DELETE FROM aas_file WHERE name = ?", [(n,) for n in names])
 
     def load_files(self) -> aasx.DictSupplementaryFileContainer:
         """Every stored supplementary file."""
@@ -240,19 +266,14 @@ class TwinPersistence:
         """Save many objects in one transaction (an import is all or nothing here too); their values stored alone
         are in them, so those rows go. ``files``: supplementary files (name, content type, bytes) to store with them."""
         rows = [_row(o) for o in objects]
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.executemany(table_writer.UPSERT, rows)
-                self._conn.executemany(table_writer.UNDELETE, [(r[0],) for r in rows])
-                self._conn.executemany(table_writer.DROP_VALUES, [(r[0],) for r in rows])
-                if files:
-                    now = to_micros(utcnow())
-                    self._conn.executemany(_FILE_UPSERT, [(n, ct, data, now) for n, ct, data in files])
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with self._lock, table_writer.transaction(self._conn, self.commits) as conn:
+            conn.executemany(table_writer.UPSERT, rows)
+            conn.executemany(table_writer.UNDELETE, [(r[0],) for r in rows])
+            conn.executemany(table_writer.DROP_VALUES, [(r[0],) for r in rows])
+            conn.execute(table_writer.NEXT_EPOCH)
+            if files:
+                now = to_micros(utcnow())
+                conn.executemany(_FILE_UPSERT, [(n, ct, data, now) for n, ct, data in files])
 
     def write(self, changes: list[tuple[str, model.Identifiable | None]]) -> None:
         """Upsert the objects and delete (with a tombstone) the ids given with ``None``, in one transaction. The
@@ -263,16 +284,16 @@ class TwinPersistence:
         """:meth:`write` of changes serialised already by :func:`rows`, and ``values`` stored alone, in one
         transaction (:meth:`werk.twin.table_writer.TwinTables.commit`)."""
         with self._lock:
-            table_writer.TwinTables(self._conn).commit(changes, values or [], to_micros(utcnow()))
+            table_writer.TwinTables(self._conn, self.commits).commit(
+                changes, values or [], to_micros(utcnow())
+            )
 
     def delete(self, identifier: str) -> None:
         self.commit([(identifier, None)])
 
     def save_value(self, submodel_id: str, path: str, value: str | None) -> None:
         """The :data:`werk.twin.store.OnValue` hook, storing the value at once."""
-        with self._lock:
-            seq = self._conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM aas_value").fetchone()[0]
-        self.commit([], [(submodel_id, path, value, int(seq), to_micros(utcnow()))])
+        self.commit([], [(submodel_id, path, value, 0, to_micros(utcnow()))])  # numbered by the commit
 
     def on_change(self, identifier: str, obj: model.Identifiable | None) -> None:
         """The :data:`werk.twin.store.OnChange` hook: upsert a changed object, delete a removed one."""
@@ -291,7 +312,7 @@ def _row(obj: model.Identifiable) -> table_writer.ObjectRow:
     return obj.id, type(obj).__name__, json.dumps(to_jsonable(obj), ensure_ascii=False), to_micros(utcnow())
 
 
-def _apply_stored_value(sm: model.Identifiable | None, path: str, text: str | None) -> None:
+def apply_stored_value(sm: model.Identifiable | None, path: str, text: str | None) -> None:
     if not isinstance(sm, model.Submodel):
         raise KeyError("no such submodel is stored")
     el = formats.resolve(sm, path)
@@ -355,8 +376,15 @@ class GroupCommit:
         *,
         last_seq: int = 0,
         busy_timeout_s: float = BUSY_TIMEOUT_S,
+        share: socket.socket | None = None,
+        connect: str | None = None,
     ) -> None:
+        self._share = (
+            share  # a listening Unix socket the writer process commits other processes' batches from
+        )
+        self._connect = connect  # where to reach another process's writer, instead of starting one
         self._path = str(persistence.path)
+        self._commits = persistence.commits
         self._busy_timeout_s = busy_timeout_s
         self._objects_lock = lock  # the store's: objects change in place under it
         self._mutex = threading.Condition()  # guards what follows; notified when a batch is answered
@@ -385,6 +413,8 @@ class GroupCommit:
         self._capacity = 4096  # bytes the pipe to the process takes without blocking (PIPE_BUF at least)
         self.batches = 0  # transactions committed
         self.failures = 0  # batches that failed, the writer process's end or silence included
+        # where other processes write the twin too: what they committed, applied whenever the store's lock is taken
+        self.follower: TwinFollower | None = None
         if not self._spawn():  # at once: a plant whose writer cannot start fails at its start, not at a write
             raise StoreError(f"cannot start the twin's writer process: {self._last_error}")
 
@@ -407,6 +437,15 @@ class GroupCommit:
             self._reported += 1
             self._values[(submodel_id, path)] = (value, self._reported)
         self._schedule()
+
+    def pending_values(self) -> dict[tuple[str, str], str | None]:
+        """Values noted and not yet committed, by (submodel id, path): they will be committed after anything already
+        is, so a :class:`~werk.twin.follow.TwinFollower` keeps them over what other processes committed before."""
+        with self._mutex:
+            batch = self._batch
+            pending = {} if batch is None else {key: value for key, (value, _) in batch.values.items()}
+            pending.update((key, value) for key, (value, _) in self._values.items())
+        return pending
 
     async def synced(self) -> None:
         """The :data:`werk.twin.store.Sync` of the store: wait until every change reported so far is committed."""
@@ -541,7 +580,11 @@ class GroupCommit:
             for (sm_id, path), (value, seq) in batch.values.items()
             if sm_id not in batch.objects or sm_id in batch.refused
         ]
-        return table_writer.frame((batch.upto, serialised, value_rows, now))
+        follower = (
+            self.follower
+        )  # caught up when the store's lock was taken: the objects hold values up to it
+        drop_upto = follower.seq if follower is not None and serialised else None
+        return table_writer.frame((batch.upto, serialised, value_rows, now, drop_upto))
 
     def _send_from_thread(self) -> bool:
         """Send what is pending to the running writer process from a thread without a loop, its objects read under
@@ -559,7 +602,11 @@ class GroupCommit:
         view = memoryview(message)
         try:
             while view:
-                view = view[os.write(proc.stdin.fileno(), view) :]  # type: ignore[union-attr]
+                fd = proc.stdin.fileno()  # type: ignore[union-attr]
+                try:
+                    view = view[os.write(fd, view) :]
+                except BlockingIOError:  # a socket to a shared writer, set non-blocking to read its answers
+                    select.select([], [fd], [], 1.0)
         except (OSError, ValueError) as exc:  # it ended: its stdout ends too, and _lost() fails the batch
             log.debug("twin.writer.send_failed error=%s", exc)
 
@@ -585,16 +632,23 @@ class GroupCommit:
         """Start a writer process (the caller sends or reads; a bound loop watches its answers). False, with the
         changes' waiters failed and a pause, if it cannot start."""
         command = [sys.executable, "-I", table_writer.__file__, self._path, str(self._busy_timeout_s)]
+        shared = () if self._share is None else (self._share.fileno(),)
+        proc: subprocess.Popen[bytes]
         try:
-            proc = subprocess.Popen(
-                command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                bufsize=0,
-                # not in werk's process group: Ctrl+C in a terminal must not end it before werk is done
-                start_new_session=os.name == "posix",
-                creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
-            )
+            if self._connect is not None:
+                command = [self._connect]
+                proc = cast("subprocess.Popen[bytes]", _Connection(self._connect))  # what a Popen is used for
+            else:
+                proc = subprocess.Popen(
+                    [*command, *map(str, shared)],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    bufsize=0,
+                    # not in werk's process group: Ctrl+C in a terminal must not end it before werk is done
+                    start_new_session=os.name == "posix",
+                    creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
+                    pass_fds=shared,
+                )
         except OSError as exc:
             with self._mutex:
                 self.failures += 1
@@ -604,7 +658,7 @@ class GroupCommit:
             log.error("twin.writer.cannot_start error=%s", self._last_error)
             self._wake(failed, StoreError(f"cannot start the twin's writer process ({self._last_error})"))
             return False
-        self._capacity = _pipe_capacity(proc.stdin.fileno())  # type: ignore[union-attr]
+        self._capacity = 4096 if isinstance(proc, _Connection) else _pipe_capacity(proc.stdin.fileno())  # type: ignore[union-attr]
         with self._mutex:
             self._proc = proc
             self._frames = table_writer.FrameReader()
@@ -676,15 +730,19 @@ class GroupCommit:
         if not data:
             self._lost(proc)
             return
-        for upto, error in self._frames.feed(data):
-            self._answered(upto, error)
+        for upto, error, committed in self._frames.feed(data):
+            self._answered(upto, error, None if committed is None else table_writer.Commit(*committed))
 
-    def _answered(self, upto: int, error: str | None) -> None:
+    def _answered(self, upto: int, error: str | None, committed: table_writer.Commit | None = None) -> None:
         with self._mutex:
             batch = self._batch
             if batch is None or batch.upto != upto:
                 log.error("twin.writer.unexpected_answer upto=%s", upto)
                 return
+            if (
+                committed is not None
+            ):  # before its values stop being pending: a follower skips them either way
+                self._commits.note(committed)
             self._batch = None
             self._last_error = error
             self._last_refused = batch.refused
@@ -896,6 +954,44 @@ class GroupCommit:
         self._retire(proc)
 
 
+class _Connection:
+    """Another process's writer process (the primary's, ``server.workers``) reached over its Unix socket, with what
+    :class:`GroupCommit` uses of a ``Popen``: the socket is both its stdin and its stdout. It "ends" when the
+    socket does: killing it shuts the socket down, so the reader sees the end and the batch fails as usual."""
+
+    def __init__(self, path: str) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(path)
+        except OSError:
+            sock.close()
+            raise
+        self._sock = sock
+        self.stdin = self.stdout = self
+        self.returncode: int | None = None
+        self.pid = (
+            0  # not known: the socket's peer credentials are those of the process that listened (werk's)
+        )
+
+    @property
+    def closed(self) -> bool:
+        return self._sock.fileno() < 0
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def kill(self) -> None:
+        with suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+
+    def wait(self, timeout: float | None = None) -> int:
+        self.returncode = 0
+        return 0
+
+
 def _close_pipes(proc: subprocess.Popen[bytes]) -> None:
     for pipe in (proc.stdin, proc.stdout):
         with suppress(OSError):
@@ -925,7 +1021,9 @@ def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) ->
             done.set_exception(error)
 
 
-def open_twin(config: WerkConfig, *, read_only: bool = False) -> tuple[TwinStore, TwinPersistence]:
+def open_twin(
+    config: WerkConfig, *, read_only: bool = False, share: socket.socket | None = None
+) -> tuple[TwinStore, TwinPersistence]:
     """The twin for a plant file, kept in the historian's SQLite file.
 
     What is stored wins: edits made through the API survive a restart. Shells and submodels that are new (assets
@@ -937,7 +1035,8 @@ def open_twin(config: WerkConfig, *, read_only: bool = False) -> tuple[TwinStore
 
     Only one process opens a twin to write (:meth:`TwinPersistence.own`; ``StoreError`` otherwise). ``read_only``:
     the same twin, built and linked in memory only; no objects are written and no writer is attached, so it may be
-    read beside a running werk (``werk aas export``).
+    read beside a running werk (``werk aas export``). ``share``: a listening Unix socket on which the twin's writer
+    process also takes the value writes of werk's worker processes (:meth:`TwinPersistence.attach`).
     """
     persistence = TwinPersistence(config.historian.path)
     if not read_only:
@@ -978,5 +1077,5 @@ def open_twin(config: WerkConfig, *, read_only: bool = False) -> tuple[TwinStore
         persistence.drop_values(
             persistence.unapplied
         )  # logged by load(); they cannot apply at any later start
-    persistence.attach(store)
+    persistence.attach(store, share=share)
     return store, persistence

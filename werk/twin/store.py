@@ -40,6 +40,43 @@ could not be."""
 T = TypeVar("T", bound=model.Identifiable)
 
 
+class TwinLock:
+    """The store's lock: a re-entrant lock that runs :attr:`on_acquire` when a thread takes it first.
+
+    Why: where several processes serve one twin (``server.workers``), each must see what the others committed
+    before it reads or changes an object; every reader and writer of the store takes this lock, so its first
+    acquisition is where :class:`werk.twin.follow.TwinFollower` applies those changes. One process alone sets no
+    hook and pays a Python call per acquisition."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._depth = 0  # changed only by the thread holding _lock
+        self.on_acquire: Callable[[], None] | None = None
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if not self._lock.acquire(blocking, timeout):
+            return False
+        self._depth += 1
+        hook = self.on_acquire
+        if hook is not None and self._depth == 1:
+            try:
+                hook()
+            except BaseException:
+                self.release()
+                raise
+        return True
+
+    def release(self) -> None:
+        self._depth -= 1
+        self._lock.release()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 class TwinStore:
     """Shells, submodels and concept descriptions, in insertion order (which is the API's paging order).
 
@@ -56,7 +93,7 @@ class TwinStore:
         on_value: OnValue | None = None,
     ) -> None:
         self.objects: model.DictIdentifiableStore[model.Identifiable] = model.DictIdentifiableStore(objects)
-        self.lock = threading.RLock()
+        self.lock = TwinLock()
         self.on_change = on_change
         self.on_value = on_value
         self.on_files: OnFiles | None = None
@@ -194,6 +231,18 @@ class TwinStore:
             self.on_value(submodel.id, path, value)
         elif self.on_change is not None:
             self.on_change(submodel.id, submodel)
+
+    def reset(self, objects: Iterable[model.Identifiable]) -> None:
+        """Serve ``objects`` in place of all this store holds (caller holds the lock): another process changed the
+        twin's structure (:class:`werk.twin.follow.TwinFollower`); nothing is reported to the hooks."""
+        self.objects = model.DictIdentifiableStore(objects)
+        self.generation += 1
+        self.structure += 1
+
+    def value_applied(self) -> None:
+        """Note that a value another process committed was applied in place (caller holds the lock): cached views
+        are made again; nothing is reported to the hooks."""
+        self.generation += 1
 
     async def synced(self) -> None:
         """Wait until every change made so far is durable (at once when the hook stores synchronously or there is

@@ -126,11 +126,19 @@ def write_environment(path: Path) -> None:
 
 
 def serve_werk(
-    env_file: Path, port: int, live_hz: float = 0.0, persist: bool = True, loop: str = "auto"
+    env_file: Path,
+    port: int,
+    live_hz: float = 0.0,
+    persist: bool = True,
+    loop: str = "auto",
+    workers: int = 1,
 ) -> None:
     """Entry point of the werk server subprocess: the AAS router alone, as ``werk.api.app`` mounts it, over a twin
     persisted as ``werk.twin.persistence.open_twin`` does it (``persist=False``: in memory only, as basyx keeps it),
-    served by uvicorn on the event loop ``werk serve`` picks (``werk.event_loop``; ``loop`` as its setting)."""
+    served by uvicorn on the event loop ``werk serve`` picks (``werk.event_loop``; ``loop`` as its setting).
+    ``workers`` > 1: this process is the primary and starts ``workers - 1`` worker processes on the same port, as
+    ``werk serve`` does with ``server.workers`` (``werk.api.workers``), following the twin's file as the platform
+    does then."""
     import asyncio
     from collections.abc import AsyncIterator
     from contextlib import asynccontextmanager
@@ -140,21 +148,53 @@ def serve_werk(
     from fastapi import FastAPI
 
     from werk import event_loop
-    from werk.api.aas import build_aas_router
+    from werk.api.aas import PROFILES, build_aas_router
     from werk.api.aas_fast import FastPathApp, mount
+    from werk.api.auth import Authenticator, token_digest
     from werk.api.http_server import uvicorn_config
-    from werk.config.model import ServerConfig
+    from werk.api.worker import WRITER_ROLE, WorkerSpec
+    from werk.api.workers import WorkerPool, worker_server
+    from werk.config.model import ServerConfig, UserConfig
+    from werk.runtime.sockets import PrivateSocket, listening_socket
     from werk.twin import io as aas_io
-    from werk.twin.persistence import TwinPersistence
+    from werk.twin.follow import TwinFollower
+    from werk.twin.persistence import BUSY_TIMEOUT_S, TwinPersistence
     from werk.twin.store import TwinStore
 
     loaded = aas_io.read_file(env_file)
     persistence = TwinPersistence(env_file.with_name("werk.db"))
     persistence.save_all(list(loaded.objects))
     store = TwinStore(loaded.objects)
+    writer = PrivateSocket("twin-writer.sock") if workers > 1 else None  # as the platform shares its writer
     if persist:
-        persistence.attach(store)
+        persistence.attach(store, share=None if writer is None else writer.sock)
     latest = demo_samples()
+    user = UserConfig(name="bench", role="admin", token_sha256=token_digest(TOKEN))
+    server_config = ServerConfig(users=[user], workers=workers)
+    pool: WorkerPool | None = None
+    sockets = []
+    private = None
+    if workers > 1:
+        if not persist or persistence.writer is None:
+            raise SystemExit("--werk-workers > 1 needs the twin in its file (not --memory-only)")
+        follower = TwinFollower(
+            persistence, store, writes_structure=True, pending=persistence.writer.pending_values
+        )
+        follower.install()
+        persistence.writer.follower = follower
+        sockets.append(listening_socket(server_config.host, port))
+        private = PrivateSocket("primary.sock")
+        sockets.append(private.sock)
+        assert writer is not None
+        spec = WorkerSpec(
+            twin_path=str(persistence.path),
+            writer=writer.path,
+            server=worker_server(server_config.model_copy(update={"event_loop": loop}), port),
+            upstream=private.path,
+            profiles=tuple(PROFILES),
+            busy_timeout_s=BUSY_TIMEOUT_S,
+        )
+        pool = WorkerPool(spec, workers - 1, latest)
 
     async def tick() -> None:
         """New samples for every signal, as the platform's live values get them from the bus."""
@@ -165,15 +205,23 @@ def serve_werk(
                 number = isinstance(s.value, int | float) and not isinstance(s.value, bool)
                 value = s.value + 1 if number else s.value
                 latest[path] = replace(s, ts=now, value=value)
+            if pool is not None:  # as the bus's batches reach the workers
+                pool.publish(list(latest.values()))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(tick()) if live_hz > 0 else None
         if persistence.writer is not None:  # as the platform does at its start
             persistence.writer.serve_on(asyncio.get_running_loop())
+        if pool is not None:
+            await pool.start(None)
         yield
         if task is not None:
             task.cancel()
+        if pool is not None:
+            await pool.stop()
+        if private is not None:
+            private.close()
 
     app = FastPathApp(lifespan=lifespan)  # as create_app builds werk's app
 
@@ -182,12 +230,14 @@ def serve_werk(
         """The framework's floor: an empty async route on the same server (no AAS work at all)."""
         return {"temperature": 41.5}
 
-    mount(app, build_aas_router(store, latest.get, tokens={TOKEN}))
+    guard = Authenticator(server_config).require(WRITER_ROLE)  # as werk.api.app guards the AAS API's writes
+    mount(app, build_aas_router(store, latest.get, require_writer=guard))
     gc.collect()  # as werk serve does before it serves (werk/cli.py)
     gc.freeze()
-    config = uvicorn_config(app, ServerConfig(), port=port)  # as werk serve runs it
+    config = uvicorn_config(app, server_config, port=port)  # as werk serve runs it
     config.lifespan = "on"  # the benchmark's app binds the writer to the loop in its lifespan
-    event_loop.run(uvicorn.Server(config).serve(), loop)  # type: ignore[arg-type]
+    server = uvicorn.Server(config)
+    event_loop.run(server.serve(sockets=sockets or None), loop)  # type: ignore[arg-type]
 
 
 async def bare_app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -510,6 +560,12 @@ def main() -> None:
     p.add_argument("--connections", type=int, default=32, help="concurrent connections of the load generator")
     p.add_argument("--max-requests", type=int, default=200_000, help="cap per endpoint (asyncio client only)")
     p.add_argument("--basyx-workers", type=int, default=os.cpu_count() or 2, help="gunicorn workers (cores)")
+    p.add_argument(
+        "--werk-workers",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="werk's processes on the port (server.workers; cores, as basyx's); 1: the primary alone",
+    )
     p.add_argument("--client", choices=["auto", "wrk", "httpx"], default="auto")
     p.add_argument(
         "--live-hz", type=float, default=0.0, help="new werk samples per signal and second (0: none)"
@@ -542,7 +598,14 @@ def main() -> None:
         serve_bare(a.serve_bare, a.event_loop)
         return
     if a.serve_werk:
-        serve_werk(Path(a.serve_werk[0]), int(a.serve_werk[1]), a.live_hz, not a.memory_only, a.event_loop)
+        serve_werk(
+            Path(a.serve_werk[0]),
+            int(a.serve_werk[1]),
+            a.live_hz,
+            not a.memory_only,
+            a.event_loop,
+            a.werk_workers,
+        )
         return
 
     use_wrk = a.client == "wrk" or (a.client == "auto" and shutil.which("wrk") is not None)
@@ -559,7 +622,8 @@ def main() -> None:
 
     loop_name = loop_factory(a.event_loop).__module__.split(".")[0]  # uvloop, or asyncio's own
     print(
-        f"werk: AAS router (FastAPI + fast path) under uvicorn {_version('uvicorn')}, 1 process, {loop_name} loop, "
+        f"werk: AAS router (FastAPI + fast path) under uvicorn {_version('uvicorn')}, {_processes(a.werk_workers)}, "
+        f"{loop_name} loop, "
         f"{'no persistence' if a.memory_only else 'SQLite group commit (writer process)'}, live samples "
         f"{a.live_hz:g}/s per signal | peer: basyx-python-sdk {BASYX_VERSION} WSGIApp under gunicorn, "
         f"{a.basyx_workers} sync workers (= cores) | load: {'wrk' if use_wrk else 'httpx/asyncio client'}, "
@@ -588,6 +652,8 @@ def main() -> None:
                 str(a.live_hz),
                 "--event-loop",
                 a.event_loop,
+                "--werk-workers",
+                str(a.werk_workers),
                 *(["--memory-only"] if a.memory_only else []),
             ],
             cwd=ROOT,
@@ -704,6 +770,14 @@ def _steal(*runs: Result) -> str:
     shares = [r.steal for r in runs if r.steal is not None]
     worst = max(shares, default=0.0)
     return f" (steal {', '.join(f'{x:.0%}' for x in shares)})" if worst >= 0.01 else ""
+
+
+def _processes(workers: int) -> str:
+    return (
+        "1 process"
+        if workers == 1
+        else f"{workers} processes (server.workers: the primary and {workers - 1} more)"
+    )
 
 
 def _version(dist: str) -> str:

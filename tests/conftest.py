@@ -19,6 +19,7 @@ from starlette.types import ASGIApp
 from werk.api import create_app
 from werk.api.auth import token_digest
 from werk.api.http_server import uvicorn_config
+from werk.api.workers import Workers
 from werk.config import WerkConfig, demo_config_path, parse_config
 from werk.config.model import ServerConfig, UserConfig
 from werk.runtime.platform import Platform
@@ -171,6 +172,7 @@ class Stack:
     sim: SimOpcUaServer
     platform: Platform
     url: str
+    workers: Workers | None = None
 
 
 @asynccontextmanager
@@ -179,16 +181,26 @@ async def running_stack(config: WerkConfig, *, log_limit: int = 0) -> AsyncItera
     await bounded("sim.start", sim.start())
     platform = Platform(config)
     await bounded("platform.start", platform.start())
-    server = uvicorn.Server(uvicorn_config(create_app(platform), config.server))  # as werk serve runs it
-    serve = asyncio.create_task(server.serve())
+    app = create_app(platform)
+    workers = None
+    if config.server.workers > 1:  # as werk serve starts them (werk/cli.py)
+        workers = Workers(config, platform)
+        await bounded("workers.start", workers.start(), timeout=90)
+        server = uvicorn.Server(uvicorn_config(workers.serving(app), config.server))
+        serve = asyncio.create_task(server.serve(sockets=workers.sockets))
+    else:
+        server = uvicorn.Server(uvicorn_config(app, config.server))  # as werk serve runs it
+        serve = asyncio.create_task(server.serve())
     async with asyncio.timeout(10):
         while not server.started:
             await asyncio.sleep(0.02)
     try:
-        yield Stack(config, sim, platform, f"http://127.0.0.1:{config.server.port}")
+        yield Stack(config, sim, platform, f"http://127.0.0.1:{config.server.port}", workers)
     finally:
         server.should_exit = True
         await bounded("uvicorn shutdown", serve)
+        if workers is not None:
+            await bounded("workers.stop", workers.stop())
         await bounded("platform.stop", platform.stop())
         await bounded("sim.stop", sim.stop())
 

@@ -22,7 +22,7 @@ from rich.tree import Tree
 from werk import __version__, event_loop
 from werk.api.auth import token_digest
 from werk.config import WerkConfig, demo_config_path, load_config
-from werk.config.model import UserConfig
+from werk.config.model import ServerConfig, UserConfig
 from werk.core.model import Sample
 from werk.errors import WerkError
 
@@ -115,12 +115,14 @@ async def _run(config: WerkConfig, *, with_sim: bool, with_platform: bool, live_
 
     from werk.api import create_app
     from werk.api.http_server import uvicorn_config
+    from werk.api.workers import Workers
     from werk.runtime.platform import Platform
     from werk.sim.opcua_server import SimOpcUaServer
 
     sim = None
     platform = None
     server = None
+    workers: Workers | None = None
     try:
         if with_sim:
             if config.sim is None:
@@ -145,11 +147,18 @@ async def _run(config: WerkConfig, *, with_sim: bool, with_platform: bool, live_
             # cycle (a submodel replaced through the API) is not freed: at most the start-up heap, once.
             gc.collect()
             gc.freeze()
-            server = uvicorn.Server(uvicorn_config(app, config.server))
             url = f"http://{config.server.host}:{config.server.port}"
+            if config.server.workers > 1:
+                workers = Workers(config, platform)
+                await workers.start()
+                server = uvicorn.Server(uvicorn_config(workers.serving(app), config.server))
+                serve = asyncio.create_task(server.serve(sockets=workers.sockets))
+                console.print(f"[green]✓[/] {config.server.workers} processes answer {url}")
+            else:
+                server = uvicorn.Server(uvicorn_config(app, config.server))
+                serve = asyncio.create_task(server.serve())
             console.print(f"[green]✓[/] dashboard: [bold underline]{url}[/]   API docs: {url}/docs")
             console.print("  press Ctrl+C to stop")
-            serve = asyncio.create_task(server.serve())
             if live_table and console.is_terminal:
                 with Live(_status_table(platform), console=console, refresh_per_second=1) as live:
                     while not serve.done():
@@ -162,6 +171,8 @@ async def _run(config: WerkConfig, *, with_sim: bool, with_platform: bool, live_
     finally:
         if server is not None:
             server.should_exit = True
+        if workers is not None:
+            await workers.stop()
         if platform is not None:
             await platform.stop()
         if sim is not None:
@@ -195,19 +206,29 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+WORKERS_HELP = "processes answering the web port (Linux; default: server.workers, 1)"
+
+
+def _with_server(config: WerkConfig, args: argparse.Namespace) -> WerkConfig:
+    """The plant file's server settings with the command line's --port and --workers."""
+    update = {k: getattr(args, k) for k in ("port", "workers") if getattr(args, k, None) is not None}
+    if not update:
+        return config
+    server = ServerConfig.model_validate({**config.server.model_dump(), **update})
+    return config.model_copy(update={"server": server})
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     config = load_config(demo_config_path())
     token = secrets.token_urlsafe(18)  # lives only in this process and on the screen
     user = UserConfig(name="demo", role="supervisor", token_sha256=token_digest(token))
     server = config.server.model_copy(update={"users": [*config.server.users, user]})
     update: dict[str, object] = {"server": server}
-    if args.port is not None:
-        update["server"] = server.model_copy(update={"port": args.port})
     if args.data is not None:
         update["historian"] = config.historian.model_copy(update={"path": str(Path(args.data) / "demo.db")})
         m = config.apps.maintenance.model_copy(update={"models_dir": str(Path(args.data) / "models")})
         update["apps"] = config.apps.model_copy(update={"maintenance": m})
-    config = config.model_copy(update=update)
+    config = _with_server(config.model_copy(update=update), args)
     _check_ports(config, web=True, sim=True)
     console.print(f"  token to classify stops on the Downtime & OEE page (this run only): [bold]{token}[/]")
     sp = config.sim.sparkplug if config.sim else None
@@ -223,9 +244,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    if args.port is not None:
-        config = config.model_copy(update={"server": config.server.model_copy(update={"port": args.port})})
+    config = _with_server(load_config(args.config), args)
     _check_ports(config, web=True, sim=False)
     event_loop.run(
         _run(config, with_sim=False, with_platform=True, live_table=not args.quiet), config.server.event_loop
@@ -327,12 +346,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("demo", help="virtual factory + platform + dashboard on 127.0.0.1:8080")
     d.add_argument("--port", type=int, help="web port (default 8080)")
+    d.add_argument("--workers", type=int, help=WORKERS_HELP)
     d.add_argument("--data", help="folder for the demo historian (default ./werk-data)")
     d.add_argument("-q", "--quiet", action="store_true", help="no live status table")
     d.set_defaults(func=cmd_demo)
     s = sub.add_parser("serve", help="run the platform and dashboard for a plant file")
     s.add_argument("-c", "--config", required=True)
     s.add_argument("--port", type=int)
+    s.add_argument("--workers", type=int, help=WORKERS_HELP)
     s.add_argument("-q", "--quiet", action="store_true")
     s.set_defaults(func=cmd_serve)
     m = sub.add_parser("sim", help="run the virtual factory's OPC UA server only")

@@ -559,6 +559,10 @@ class ServerConfig(_Strict):
     # addresses whose X-Forwarded-For/-Proto werk believes: a reverse proxy's ("127.0.0.1" when it runs on this box,
     # "*" for any). None by default: the client's own address and scheme count (werk.api.http_server)
     forwarded_allow_ips: list[str] = Field(default_factory=list)
+    # processes answering the port (Linux): the primary runs the platform; each further one answers the AAS API's
+    # busiest reads and value writes from its own copy of the twin and hands everything else to the primary
+    # (werk.api.workers). 1: the primary alone
+    workers: int = Field(default=1, ge=1, le=64)
 
 
 class MachineStateAppConfig(_Strict):

@@ -24,8 +24,10 @@ from werk.core.model import Event, Value, utcnow
 from werk.errors import ConnectorError, WriteRefused
 from werk.runtime.historian_writer import HistorianWriter
 from werk.runtime.live import LiveValues
+from werk.runtime.sockets import PrivateSocket
 from werk.runtime.spool import Spool
 from werk.store import Historian, open_historian
+from werk.twin.follow import TwinFollower
 from werk.twin.persistence import TwinPersistence, open_twin
 from werk.twin.service_store import ServiceStore
 from werk.twin.store import TwinStore
@@ -48,6 +50,8 @@ class Platform:
         self.training_status: dict[str, Any] = {}
         self.twin: TwinStore | None = None
         self._twin_db: TwinPersistence | None = None
+        self.twin_writer: PrivateSocket | None = None  # where worker processes reach the twin's writer
+        self.twin_follower: TwinFollower | None = None  # what they commit, applied here
         # what clients register with the AAS registry, discovery and file server (same file as the twin)
         self.aas_services: ServiceStore | None = None
         self.apps: list[MachineStateApp | OeeApp | MaintenanceApp] = []
@@ -74,10 +78,20 @@ class Platform:
         h = self.config.historian
         self.historian = await asyncio.to_thread(open_historian, h)
         # the twin lives in the same file (its table comes with the historian's migrations)
-        self.twin, twin_db = await asyncio.to_thread(open_twin, self.config)
-        self._twin_db = twin_db
+        if self.config.server.workers > 1:  # they hand their value writes to this process's writer
+            self.twin_writer = PrivateSocket("twin-writer.sock")
+        share = None if self.twin_writer is None else self.twin_writer.sock
+        twin, twin_db = await asyncio.to_thread(open_twin, self.config, share=share)
+        self.twin, self._twin_db = twin, twin_db
         if twin_db.writer is not None:
             twin_db.writer.serve_on(asyncio.get_running_loop())
+            if self.config.server.workers > 1:  # worker processes write values to the same file
+                follower = TwinFollower(
+                    twin_db, twin, writes_structure=True, pending=twin_db.writer.pending_values
+                )
+                follower.install()
+                twin_db.writer.follower = follower
+                self.twin_follower = follower
         self.aas_services = await asyncio.to_thread(ServiceStore, h.path)
         self.writer = HistorianWriter(
             self.bus, self.historian, batch_max=h.batch_max, flush_s=h.flush_interval_ms / 1000
@@ -216,6 +230,9 @@ class Platform:
         if self._twin_db is not None:
             await asyncio.to_thread(self._twin_db.close)
             self._twin_db = None
+        if self.twin_writer is not None:
+            self.twin_writer.close()
+            self.twin_writer = None
         if self.aas_services is not None:
             await asyncio.to_thread(self.aas_services.close)
             self.aas_services = None

@@ -1,0 +1,181 @@
+"""A worker process of ``werk serve``: the AAS API's busiest operations from its own copy of the twin.
+
+Why: one Python process serves the API from one core (the GIL), and on the benchmark machines a durable PATCH
+``$value`` spends most of its time in uvicorn and werk's own code, not waiting (BENCHMARKS.md). With
+``server.workers`` > 1, the primary (:mod:`werk.api.workers`) starts this module as further processes that listen
+on the same port (``SO_REUSEPORT``: the kernel spreads the connections). Each one:
+
+- loads the twin from the SQLite file and keeps it level with every commit (:class:`werk.twin.follow.TwinFollower`);
+- answers what :class:`werk.api.aas_fast.AasFastPath` answers (cached reads of shells, submodels and ``$value``,
+  PATCH ``$value`` of a Property not bound to a machine), its value writes batched as the primary's are and
+  committed by the primary's writer process, in the same transactions as the primary's own (one fsync for all),
+  so a write is acknowledged only once durable, as in the primary;
+- hands every other request, unchanged, to the primary over a Unix socket (:class:`werk.api.upstream.UpstreamProxy`):
+  structural writes (the primary writes whole objects alone), writes to machines, the dashboard, the other APIs;
+- says ``ready`` on its stdout once it listens;
+- reads the live values the primary sends on its stdin (frames of :mod:`werk.twin.table_writer`: first a
+  :class:`WorkerSpec`, then lists of samples), and ends when that pipe ends (the primary stopped or died).
+
+Run as ``python -m werk.api.worker`` by the primary only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import os
+import sys
+from dataclasses import dataclass
+
+import uvicorn
+
+from werk import event_loop
+from werk.api.aas import build_aas_router
+from werk.api.aas_fast import AasFastPath
+from werk.api.auth import Authenticator
+from werk.api.http_server import uvicorn_config
+from werk.api.upstream import UpstreamProxy
+from werk.config.model import ServerConfig
+from werk.core.model import Sample
+from werk.errors import StoreError
+from werk.twin import table_writer
+from werk.twin.follow import TwinFollower
+from werk.twin.persistence import TwinPersistence
+from werk.twin.store import TwinStore
+
+log = logging.getLogger(__name__)
+
+READY = b"ready\n"
+"""What a worker writes on its stdout once it listens."""
+
+WRITER_ROLE = "supervisor"
+"""The role the AAS API's writes need, in the primary (werk.api.app) and here alike."""
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What a worker needs from the primary: no secrets (users carry token digests only)."""
+
+    twin_path: str
+    writer: str  # the Unix socket of the primary's twin writer, which commits this worker's values too
+    server: ServerConfig  # host, the port the primary bound, the event loop, users with token_sha256
+    upstream: str  # the primary's Unix socket
+    profiles: tuple[str, ...]
+    busy_timeout_s: float
+
+
+class LiveFeed:
+    """The latest sample of every signal, as the primary's stdin frames bring them."""
+
+    def __init__(self, frames: table_writer.FrameReader) -> None:
+        self.latest: dict[str, Sample] = {}
+        self._frames = frames
+        self.ended = asyncio.Event()
+
+    def feed(self, data: bytes) -> None:
+        if not data:
+            self.ended.set()
+            return
+        for batch in self._frames.feed(data):
+            self.apply(batch)
+
+    def apply(self, batch: list[Sample]) -> None:
+        latest = self.latest
+        for s in batch:
+            prev = latest.get(s.path)
+            if prev is None or s.ts >= prev.ts:
+                latest[s.path] = s
+
+
+def _refuse_structure(identifier: str, _: object) -> None:
+    raise StoreError(f"a worker does not write whole objects ({identifier}); the primary does")
+
+
+async def serve(spec: WorkerSpec, feed: LiveFeed) -> None:
+    from werk.runtime.sockets import listening_socket
+
+    persistence = TwinPersistence(spec.twin_path, busy_timeout_s=spec.busy_timeout_s)
+    proxy = UpstreamProxy(spec.upstream)
+    try:
+        objects, seq, epoch = persistence.snapshot()
+        store = TwinStore(objects)
+        persistence.attach(store, connect=spec.writer)
+        group = persistence.writer
+        assert group is not None, "a worker's twin is a file, never :memory:"
+        group.serve_on(asyncio.get_running_loop())
+        store.on_change = (
+            _refuse_structure  # the fast path writes values alone; a bug must not overwrite objects
+        )
+        follower = TwinFollower(
+            persistence, store, writes_structure=False, pending=group.pending_values, seq=seq, epoch=epoch
+        )
+        follower.install()
+        group.follower = follower
+        auth = Authenticator(spec.server)
+        router = build_aas_router(
+            store, feed.latest.get, require_writer=auth.require(WRITER_ROLE), profiles=spec.profiles
+        )
+        app = AasFastPath(proxy, router)
+        sock = listening_socket(spec.server.host, spec.server.port)
+        server = uvicorn.Server(uvicorn_config(app, spec.server))
+        gc.collect()  # as the primary does (werk.cli): the start-up heap out of the cyclic GC
+        gc.freeze()
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.01)
+        if server.started:
+            os.write(sys.stdout.fileno(), READY)  # the primary waits for this before it says it serves
+        ended = asyncio.create_task(feed.ended.wait())
+        await asyncio.wait({serving, ended}, return_when=asyncio.FIRST_COMPLETED)
+        server.should_exit = True
+        await serving
+        ended.cancel()
+    finally:
+        await proxy.aclose()
+        await asyncio.to_thread(persistence.close)  # the last values are stored before the process ends
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format=f"werk-worker[{os.getpid()}] %(levelname)s %(message)s")
+    fd = sys.stdin.fileno()  # read raw: a buffered reader would keep the frames after the spec from the loop
+    frames = table_writer.FrameReader()
+    first: list[object] = []
+    while not first:
+        data = os.read(fd, 1 << 16)
+        if not data:
+            sys.exit("werk.api.worker: run by werk serve only (no worker spec on stdin)")
+        first.extend(frames.feed(data))
+    spec = first.pop(0)
+    if not isinstance(spec, WorkerSpec):
+        sys.exit("werk.api.worker: run by werk serve only (no worker spec on stdin)")
+    feed = LiveFeed(frames)
+    for batch in first:
+        feed.apply(batch)  # type: ignore[arg-type]
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        os.set_blocking(fd, False)
+
+        def readable() -> None:
+            try:
+                data = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                loop.remove_reader(fd)
+            feed.feed(data)
+
+        loop.add_reader(fd, readable)
+        await serve(spec, feed)
+
+    event_loop.run(run(), spec.server.event_loop)
+
+
+if __name__ == "__main__":
+    # by its package name: the spec on stdin was pickled as werk.api.worker.WorkerSpec, not __main__.WorkerSpec
+    from werk.api.worker import main as worker_main
+
+    worker_main()

@@ -159,3 +159,22 @@ async def test_a_structural_change_reaches_the_worker_and_a_worker_that_dies_is_
         r = await http.delete(elements + "/Shifts", headers=SAM)
         assert r.status_code == 204, r.text
         assert {r.status_code for r in await _everyone(http, elements + "/Shifts/$value")} == {404}
+
+
+async def test_descriptors_name_the_scheme_the_client_used_whichever_process_took_the_request(
+    tmp_path: Path,
+) -> None:
+    """Behind a TLS proxy named in server.forwarded_allow_ips, descriptors say https: a worker believes the proxy's
+    X-Forwarded-Proto, and the primary believes what its worker passes on over their socket (FromWorkers)."""
+    config = _config(tmp_path)
+    server = config.server.model_copy(update={"forwarded_allow_ips": ["127.0.0.1"]})
+    config = config.model_copy(update={"server": server})
+    proxied = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+    async with running_stack(config) as stack, _fresh(stack) as http:
+        for headers, scheme in ((proxied, "https"), ({}, "http")):
+            hrefs = set()
+            for _ in range(CONNECTIONS):
+                r = await http.get("/api/v3.0/shell-descriptors", params={"limit": 1}, headers=headers)
+                assert r.status_code == 200, r.text
+                hrefs.add(r.json()["result"][0]["endpoints"][0]["protocolInformation"]["href"].split(":")[0])
+            assert hrefs == {scheme}

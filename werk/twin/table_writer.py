@@ -322,8 +322,8 @@ def serve(
 
 
 def _commit(tables: TwinTables, batches: list[tuple[_Client, Any]], selector: selectors.BaseSelector) -> None:
-    """Commit what the processes sent in one transaction and answer each; the primary (the only one that writes
-    objects) sends at most one batch at a time."""
+    """Commit what the processes sent in one transaction and answer each, in the order each sent them; only the
+    primary writes objects, and a batch with objects goes alone (GroupCommit)."""
     changes: Changes = []
     drop_upto = None
     for _, (_, objects, _, _, dropped) in batches:
@@ -332,7 +332,13 @@ def _commit(tables: TwinTables, batches: list[tuple[_Client, Any]], selector: se
     now = max(message[3] for _, message in batches)
     results: list[Commit | None] = [None] * len(batches)
     try:
-        results = list(tables.commit_groups(changes, [m[2] for _, m in batches], now, drop_upto))
+        shared = (
+            len({id(client) for client, _ in batches}) > 1
+        )  # (one process may send two batches of values)
+        results = [
+            c._replace(shared=shared)
+            for c in tables.commit_groups(changes, [m[2] for _, m in batches], now, drop_upto)
+        ]
         error = None
     except Exception as exc:  # a full disk, a file locked too long: werk fails the batches and retries them
         error = f"{type(exc).__name__}: {exc}"

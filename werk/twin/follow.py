@@ -77,7 +77,10 @@ class TwinFollower:
         if version == self._version:
             return
         if commits.only_mine(self._version, version):  # its values are in memory already, or newer ones
+            # and nobody else's rows lie between: a submodel this process stores whole holds every value up to here
+            self.seq = max(self.seq, commits.my_last_seq())
             self._version = version
+            commits.forget(version, self.seq)
             return
         try:
             self._catch_up()

@@ -346,8 +346,8 @@ class GroupCommit:
     writer process (:mod:`werk.twin.table_writer`, which says why a process and not a thread), which commits it in
     one transaction (one fsync) and answers on a pipe the event loop watches. What comes in meanwhile is the next
     batch: a batch with objects is the only one under way; batches of values alone go out while the one before is
-    committed (:attr:`PIPELINE` at once), and when one fails, every batch under way is put back with it. A value written alone (:meth:`on_value`) is stored as that value, the
-    latest per element, without basyx's encoder.
+    committed (:attr:`PIPELINE` at once), and when one fails, every batch under way is put back with it. A value
+    written alone (:meth:`on_value`) is stored as that value, the latest per element, without basyx's encoder.
 
     Durability is what it was: a request awaits :meth:`synced` before it answers, and that returns once a
     transaction holding the object as it was at or after the change has committed, or raises
@@ -381,9 +381,8 @@ class GroupCommit:
         share: socket.socket | None = None,
         connect: str | None = None,
     ) -> None:
-        self._share = (
-            share  # a listening Unix socket the writer process commits other processes' batches from
-        )
+        # a listening Unix socket on which the writer process takes other processes' batches too (server.workers)
+        self._share = share
         self._connect = connect  # where to reach another process's writer, instead of starting one
         self._path = str(persistence.path)
         self._commits = persistence.commits
@@ -398,9 +397,8 @@ class GroupCommit:
         self._stored = last_seq  # every change numbered up to this one is committed
         self._waiters: list[_Waiter] = []
         self._inflight: list[_Batch] = []  # sent to the writer process, not yet answered, oldest first
-        self._discarded: set[int] = (
-            set()
-        )  # batches failed with an older one: their answers, when they come, count not
+        # batches failed with an older one: their answers, should they come, count for nothing
+        self._discarded: set[int] = set()
         self._last_error: str | None = None  # of the last batch answered
         self._last_refused: list[str] = []  # of the last batch answered
         self._resume_at = 0.0  # after a failure, no batch before this (time.monotonic())
@@ -571,7 +569,7 @@ class GroupCommit:
         assert proc is not None
         if (
             len(message) <= self._capacity // self.PIPELINE
-        ):  # the pipe holds at most the batch before: no block
+        ):  # the pipe holds the batch before at most: no block
             self._write(proc, message)
         else:  # a big batch (an import): written by a thread as the process reads it, the loop goes on
             loop.run_in_executor(None, self._write, proc, message)
@@ -599,9 +597,8 @@ class GroupCommit:
             for (sm_id, path), (value, seq) in batch.values.items()
             if sm_id not in batch.objects or sm_id in batch.refused
         ]
-        follower = (
-            self.follower
-        )  # caught up when the store's lock was taken: the objects hold values up to it
+        # caught up when the store's lock was taken: the objects hold the values up to its seq
+        follower = self.follower
         drop_upto = follower.seq if follower is not None and serialised else None
         return table_writer.frame((batch.upto, serialised, value_rows, now, drop_upto))
 
@@ -1000,9 +997,8 @@ class _Connection:
         self._sock = sock
         self.stdin = self.stdout = self
         self.returncode: int | None = None
-        self.pid = (
-            0  # not known: the socket's peer credentials are those of the process that listened (werk's)
-        )
+        # not known: a Unix socket's peer credentials are those of the process that listened (werk's own)
+        self.pid = 0
 
     @property
     def closed(self) -> bool:

@@ -143,6 +143,10 @@ class Commits:
             and all(n in self._mine for n in range(since + 1, upto + 1))
         )
 
+    def my_last_seq(self) -> int:
+        """The last seq this process's values got (0: none known)."""
+        return max((last for _, last in self._my_seqs), default=0)
+
     def is_my_seq(self, seq: int) -> bool:
         return any(first <= seq <= last for first, last in self._my_seqs)
 

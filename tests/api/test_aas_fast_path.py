@@ -440,7 +440,7 @@ async def test_a_writer_process_that_dies_fails_its_batch_and_another_takes_over
         os.kill(first.pid, signal.SIGSTOP)  # it takes the next batch and never answers...
         patch = asyncio.create_task(s.fast.patch(CYCLE_TIME, content="61.5", headers=AUTH))
         async with asyncio.timeout(5):
-            while not writer._inflight:
+            while writer._batch is None:
                 await asyncio.sleep(0.01)
         os.kill(first.pid, signal.SIGKILL)  # ...and dies with it
         r = await patch

@@ -217,7 +217,7 @@ async def test_a_thread_storing_without_a_loop_and_a_loop_taking_over_keep_one_b
         # a thread with no loop there
         first = asyncio.create_task(asyncio.to_thread(set_value, store, 0, 1.5, locked=False))
         async with asyncio.timeout(5):
-            while not writer._inflight:
+            while writer._batch is None:
                 await asyncio.sleep(0.01)
         set_value(store, 1, 2.5, locked=False)  # on the loop, which now tries to bind
         second = asyncio.ensure_future(store.synced())
@@ -295,27 +295,3 @@ def test_a_twin_is_attached_to_one_store(tmp_path: Path) -> None:
         pytest.raises(StoreError, match="attached to a store already"),
     ):
         persistence.attach(store)
-
-
-async def test_values_go_out_while_the_batch_before_is_committed_and_fail_together(tmp_path: Path) -> None:
-    """Batches of values alone are pipelined (GroupCommit.PIPELINE at once): a process whose requests wait for the
-    writer's round trip answers more than one batch per trip. When the writer fails, every batch under way is put
-    back and stored by the next one, and what waited for them hears of the failure."""
-    db = tmp_path / "werk.db"
-    with twin(db) as (store, _, writer):
-        proc = await first_value_stored(store, writer)
-        os.kill(proc.pid, signal.SIGSTOP)
-        waits = []
-        for n, value in enumerate((2.5, 3.5, 4.5)):
-            set_value(store, n, value)
-            waits.append(asyncio.ensure_future(store.synced()))
-            await asyncio.sleep(0.05)
-        assert len(writer._inflight) == GroupCommit.PIPELINE == 2  # the third waits for a place
-        os.kill(proc.pid, signal.SIGKILL)
-        for under_way in waits[:2]:
-            with pytest.raises(StoreError):
-                await under_way
-        await asyncio.wait_for(waits[2], 10)  # a new writer process stores it, and the two put back
-        values = stored(db)
-        assert [values[(technical(store, n)[0].id, PATH)] for n in range(3)] == ["2.5", "3.5", "4.5"]
-        assert writer.failures == 1 and not writer._inflight

@@ -345,9 +345,8 @@ class GroupCommit:
     each, under the store's lock (ten PATCHes of one submodel cost one serialisation), and the batch goes to the
     writer process (:mod:`werk.twin.table_writer`, which says why a process and not a thread), which commits it in
     one transaction (one fsync) and answers on a pipe the event loop watches. What comes in meanwhile is the next
-    batch: a batch with objects is the only one under way; batches of values alone go out while the one before is
-    committed (:attr:`PIPELINE` at once), and when one fails, every batch under way is put back with it. A value
-    written alone (:meth:`on_value`) is stored as that value, the latest per element, without basyx's encoder.
+    batch: one batch is under way at a time. A value written alone (:meth:`on_value`) is stored as that value, the
+    latest per element, without basyx's encoder.
 
     Durability is what it was: a request awaits :meth:`synced` before it answers, and that returns once a
     transaction holding the object as it was at or after the change has committed, or raises
@@ -367,7 +366,6 @@ class GroupCommit:
 
     RETRY_S = 1.0
     RESPAWN_MAX_S = 30.0
-    PIPELINE = 2  # batches of values alone under way at once
     HANG_S = 30.0
     CLOSE_TIMEOUT_S = 60.0
 
@@ -396,9 +394,7 @@ class GroupCommit:
         self._reported = last_seq
         self._stored = last_seq  # every change numbered up to this one is committed
         self._waiters: list[_Waiter] = []
-        self._inflight: list[_Batch] = []  # sent to the writer process, not yet answered, oldest first
-        # batches failed with an older one: their answers, should they come, count for nothing
-        self._discarded: set[int] = set()
+        self._batch: _Batch | None = None  # sent to the writer process, not yet answered
         self._last_error: str | None = None  # of the last batch answered
         self._last_refused: list[str] = []  # of the last batch answered
         self._resume_at = 0.0  # after a failure, no batch before this (time.monotonic())
@@ -445,9 +441,8 @@ class GroupCommit:
         """Values noted and not yet committed, by (submodel id, path): they will be committed after anything already
         is, so a :class:`~werk.twin.follow.TwinFollower` keeps them over what other processes committed before."""
         with self._mutex:
-            pending: dict[tuple[str, str], str | None] = {}
-            for batch in self._inflight:  # oldest first: a newer value of an element wins
-                pending.update((key, value) for key, (value, _) in batch.values.items())
+            batch = self._batch
+            pending = {} if batch is None else {key: value for key, (value, _) in batch.values.items()}
             pending.update((key, value) for key, (value, _) in self._values.items())
         return pending
 
@@ -507,7 +502,7 @@ class GroupCommit:
     def _kick(self) -> None:
         """Have the bound loop send a batch if one is due (from any thread)."""
         bound = self._loop
-        if bound is None or self._scheduled or self._busy() or bound.is_closed():
+        if bound is None or self._scheduled or self._batch is not None or bound.is_closed():
             return  # (read without the lock: a flush still to run, or the answer to come, will take the change)
         with self._mutex:
             if self._scheduled or not self._due():
@@ -520,19 +515,8 @@ class GroupCommit:
                 bound.call_soon_threadsafe(self._flush)
 
     def _due(self) -> bool:
-        """A batch should be sent: there are changes, another may go out, werk is not closing (caller holds
-        _mutex)."""
-        return not self._closing and not self._busy() and bool(self._dirty or self._values)
-
-    def _busy(self) -> bool:
-        """No batch may go out now: :attr:`PIPELINE` are under way, or one is and objects are involved (read without
-        the lock by _kick: an answer kicks again). Values alone go out while the last batch is committed: a process
-        whose requests wait for the writer's round trip and not for its CPU (several processes share the writer,
-        ``server.workers``) would otherwise answer one batch per round trip. A batch with objects goes alone."""
-        inflight = self._inflight
-        if not inflight:
-            return False
-        return len(inflight) >= self.PIPELINE or bool(self._dirty) or any(b.objects for b in inflight)
+        """A batch should be sent: there are changes, none is under way, werk is not closing (caller holds _mutex)."""
+        return not self._closing and self._batch is None and bool(self._dirty or self._values)
 
     def _flush(self) -> None:
         loop = self._loop
@@ -567,9 +551,7 @@ class GroupCommit:
             loop.call_later(1.0, self._overdue)
         proc = self._proc
         assert proc is not None
-        if (
-            len(message) <= self._capacity // self.PIPELINE
-        ):  # the pipe holds the batch before at most: no block
+        if len(message) <= self._capacity:  # the pipe is empty (the last frame was read): this cannot block
             self._write(proc, message)
         else:  # a big batch (an import): written by a thread as the process reads it, the loop goes on
             loop.run_in_executor(None, self._write, proc, message)
@@ -578,11 +560,11 @@ class GroupCommit:
         """Start the next batch with all that is pending: its frame for the writer process; None while a batch is
         under way, or if an object is dirty and the caller does not hold the store's lock (``with_objects``)."""
         with self._mutex:
-            if self._busy() or (self._dirty and not with_objects):
+            if self._batch is not None or (self._dirty and not with_objects):
                 return None
             batch = _Batch(self._reported, self._dirty, self._values, [])
             self._dirty, self._values = {}, {}
-            self._inflight.append(batch)
+            self._batch = batch
         serialised: table_writer.Changes = []
         for ident, obj in batch.objects.items():
             try:
@@ -629,8 +611,7 @@ class GroupCommit:
     def _overdue(self) -> None:
         """Once a second while batches go out: kill a writer process whose answer is late beyond any busy timeout
         (a stopped process, a dead disk); its stdout ends, and _lost() fails the batch."""
-        batch = self._inflight[0] if self._inflight else None
-        proc, loop = self._proc, self._loop
+        batch, proc, loop = self._batch, self._proc, self._loop
         if batch is not None and proc is not None and time.monotonic() - batch.sent > self._limit_s():
             log.error("twin.writer.hung pid=%d waited_s=%.0f: killing it", proc.pid, self._limit_s())
             proc.kill()
@@ -752,30 +733,27 @@ class GroupCommit:
 
     def _answered(self, upto: int, error: str | None, committed: table_writer.Commit | None = None) -> None:
         with self._mutex:
-            if upto in self._discarded:
-                self._discarded.discard(upto)  # its changes were put back when an older batch failed
-                return
-            if not self._inflight or self._inflight[0].upto != upto:
+            batch = self._batch
+            if batch is None or batch.upto != upto:
                 log.error("twin.writer.unexpected_answer upto=%s", upto)
                 return
-            batch = self._inflight[0]
             if (
                 committed is not None
             ):  # before its values stop being pending: a follower skips them either way
                 self._commits.note(committed)
+            self._batch = None
             self._last_error = error
             self._last_refused = batch.refused
             failure: StoreError | None = None
             if error is None:
-                self._inflight.pop(0)
                 self.batches += 1
                 self._stored = upto
                 self._respawn_s = self.RETRY_S
                 # a waiter cannot tell whose change was refused: all of the batch's hear of it
                 if batch.refused:
                     failure = StoreError(f"cannot serialise {batch.refused} to store them")
-            else:  # what is under way after it fails with it (it is put back, and its waiters hear of it)
-                upto = self._fail_inflight()
+            else:
+                self._failed(batch)
                 failure = StoreError(f"the twin's change could not be stored: {error}")
             finished = self._take_waiters(upto)
             self._mutex.notify_all()
@@ -789,22 +767,15 @@ class GroupCommit:
         self._kick()  # first: the next batch goes out before the loop turns to the requests answered here
         self._wake(finished, failure)
 
-    def _fail_inflight(self) -> int:
-        """Put every batch under way back and pause (caller holds _mutex); the last change number they held. The
-        answers of those sent after the first, should they come, are ignored: their changes go out again."""
-        batches, self._inflight = self._inflight, []
+    def _failed(self, batch: _Batch) -> None:
+        """Put a batch that failed back, under what came since, and pause (caller holds _mutex)."""
         self.failures += 1
-        for batch in batches:
-            for ident, obj in batch.objects.items():
-                if ident not in batch.refused:
-                    self._dirty.setdefault(ident, obj)  # a newer change of the same object wins
-            for key, noted in batch.values.items():
-                newer = self._values.get(key)
-                if newer is None or newer[1] < noted[1]:  # the latest noted value of an element wins
-                    self._values[key] = noted
-        self._discarded.update(b.upto for b in batches[1:])
+        for ident, obj in batch.objects.items():
+            if ident not in batch.refused:
+                self._dirty.setdefault(ident, obj)  # a newer change of the same object wins
+        for key, noted in batch.values.items():
+            self._values.setdefault(key, noted)
         self._pause()
-        return batches[-1].upto if batches else self._stored
 
     def _lost(self, proc: subprocess.Popen[bytes]) -> None:
         """The writer process ended (its answers ended): fail its batch; the next batch starts another."""
@@ -819,13 +790,12 @@ class GroupCommit:
         with self._mutex:
             if self._proc is proc:
                 self._proc = None
-            batch = self._inflight[0] if self._inflight else None
+            batch, self._batch = self._batch, None
             finished: list[_Waiter] = []
             if batch is not None:
-                upto = self._fail_inflight()
-                self._discarded.clear()  # that process answers no more
+                self._failed(batch)
                 self._last_error = f"the writer process ended (exit code {proc.returncode})"
-                finished = self._take_waiters(upto)
+                finished = self._take_waiters(batch.upto)
             closing = self._closing
             self._mutex.notify_all()
         if batch is not None or not closing:
@@ -870,11 +840,11 @@ class GroupCommit:
         """Wait for the answer to the batch under way, reading it here unless a thread reads the answers; True once
         none is under way. Past ``timeout`` the process is killed (its batch fails) and False returned."""
         deadline = time.monotonic() + timeout
-        while self._inflight:
+        while self._batch is not None:
             proc = self._proc
             left = deadline - time.monotonic()
             if proc is None:
-                return not self._inflight
+                return self._batch is None
             if left <= 0:
                 log.error("twin.writer.hung pid=%d waited_s=%.0f: killing it", proc.pid, timeout)
                 proc.kill()
@@ -882,7 +852,7 @@ class GroupCommit:
                 return False
             if self._thread_reads(proc):
                 with self._mutex:
-                    if self._inflight:
+                    if self._batch is not None:
                         self._mutex.wait(min(left, 1.0))
                 continue
             fd = proc.stdout.fileno()  # type: ignore[union-attr]

@@ -326,8 +326,8 @@ def serve(
 
 
 def _commit(tables: TwinTables, batches: list[tuple[_Client, Any]], selector: selectors.BaseSelector) -> None:
-    """Commit what the processes sent in one transaction and answer each, in the order each sent them; only the
-    primary writes objects, and a batch with objects goes alone (GroupCommit)."""
+    """Commit what the processes sent in one transaction and answer each; each sends one batch at a time, and only
+    the primary writes objects."""
     changes: Changes = []
     drop_upto = None
     for _, (_, objects, _, _, dropped) in batches:
@@ -336,13 +336,7 @@ def _commit(tables: TwinTables, batches: list[tuple[_Client, Any]], selector: se
     now = max(message[3] for _, message in batches)
     results: list[Commit | None] = [None] * len(batches)
     try:
-        shared = (
-            len({id(client) for client, _ in batches}) > 1
-        )  # (one process may send two batches of values)
-        results = [
-            c._replace(shared=shared)
-            for c in tables.commit_groups(changes, [m[2] for _, m in batches], now, drop_upto)
-        ]
+        results = list(tables.commit_groups(changes, [m[2] for _, m in batches], now, drop_upto))
         error = None
     except Exception as exc:  # a full disk, a file locked too long: werk fails the batches and retries them
         error = f"{type(exc).__name__}: {exc}"

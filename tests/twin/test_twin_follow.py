@@ -143,3 +143,21 @@ def test_the_counter_tells_a_process_whether_anyone_else_committed() -> None:
     assert commits.is_my_seq(11) and commits.is_my_seq(15) and not commits.is_my_seq(14)
     commits.forget(6, 13)
     assert not commits.only_mine(4, 6) and not commits.is_my_seq(12) and commits.is_my_seq(15)
+
+
+def test_a_submodel_stored_whole_after_its_own_value_drops_that_value(tmp_path: Path) -> None:
+    """The primary writes a value, then changes the same Property through its submodel (a PUT of the element): the
+    submodel row holds the newer value, and the older value row must not outlive it (a restart applies value rows
+    on top of their submodel)."""
+    with two_processes(tmp_path) as (primary, primary_follows, _, _):
+        set_value(primary, 0, 5.0)
+        with primary.lock:  # its own commit: nothing to read, but its seq is behind it now
+            sm, el = technical(primary)
+            el.value = 7.0
+            primary.changed(sm)
+        assert primary_follows.seq >= 1
+        reopened = TwinPersistence(tmp_path / "werk.db")
+        try:
+            assert technical(TwinStore(reopened.load()))[1].value == 7.0
+        finally:
+            reopened.close()

@@ -2,16 +2,18 @@
 gunicorn, on the same environment, in the same run, over loopback.
 
     .venv/bin/python benchmarks/aas_api.py [--duration 8] [--rounds 3] [--connections 32] [--basyx-workers 2]
-        [--only patch] [--memory-only] [--event-loop auto|asyncio|uvloop] [--live-hz 10]
+        [--werk-workers 1] [--only patch] [--memory-only] [--event-loop auto|asyncio|uvloop] [--live-hz 10]
 
 The peer: basyx-python-sdk 1.2.1 (``basyx.aas.adapter.http.WSGIApp``), the reference server of the SDK werk builds
 on, served by gunicorn (sync workers, one per core by default). 1.2.1 conflicts with werk's basyx 2.x, so it lives in
 a venv of its own under ``$XDG_CACHE_HOME/werk-bench`` (created on first use with ``python -m venv`` and
-``pip install basyx-python-sdk==1.2.1 gunicorn``). werk runs as ``werk serve`` runs it: one uvicorn process on
-the event loop werk picks (:mod:`werk.event_loop`: uvloop where installed; uvicorn's httptools parser), the AAS
-router mounted with its fast path (:func:`werk.api.aas_fast.mount`), and the twin persisted to a SQLite file by the
-platform's group-commit writer and its process, so a PATCH is answered only once it is durable. basyx keeps its
-objects in memory and persists nothing.
+``pip install basyx-python-sdk==1.2.1 gunicorn``). werk runs as ``werk serve`` runs it by default: one uvicorn
+process (``--werk-workers N``: the primary and N-1 worker processes on the same port, as ``server.workers``; on the
+2-core benchmark machine that answers reads faster and durable PATCHes slower, BENCHMARKS.md) on the event loop werk
+picks (:mod:`werk.event_loop`: uvloop where installed; uvicorn's httptools parser), the AAS router mounted with its
+fast path (:func:`werk.api.aas_fast.mount`), and the twin persisted to a SQLite file by the platform's group-commit
+writer and its process, so a PATCH is answered only once it is durable. basyx keeps its objects in memory and
+persists nothing.
 
 Noise: the benchmark machine's two cores are shared with the load generator and with whatever else runs on the
 host (the same pure-Python loop took 0.33-0.42 s over a minute). So werk and basyx take turns, ``--rounds`` times
@@ -563,8 +565,8 @@ def main() -> None:
     p.add_argument(
         "--werk-workers",
         type=int,
-        default=os.cpu_count() or 2,
-        help="werk's processes on the port (server.workers; cores, as basyx's); 1: the primary alone",
+        default=1,
+        help="werk's processes on the port (server.workers, whose default is 1: the primary alone)",
     )
     p.add_argument("--client", choices=["auto", "wrk", "httpx"], default="auto")
     p.add_argument(

@@ -39,6 +39,7 @@ from werk.api.upstream import UpstreamProxy
 from werk.config.model import ServerConfig
 from werk.core.model import Sample
 from werk.errors import StoreError
+from werk.runtime.sockets import listening_socket
 from werk.twin import table_writer
 from werk.twin.follow import TwinFollower
 from werk.twin.persistence import TwinPersistence
@@ -93,8 +94,6 @@ def _refuse_structure(identifier: str, _: object) -> None:
 
 
 async def serve(spec: WorkerSpec, feed: LiveFeed) -> None:
-    from werk.runtime.sockets import listening_socket
-
     persistence = TwinPersistence(spec.twin_path, busy_timeout_s=spec.busy_timeout_s)
     proxy = UpstreamProxy(spec.upstream)
     try:
@@ -104,9 +103,8 @@ async def serve(spec: WorkerSpec, feed: LiveFeed) -> None:
         group = persistence.writer
         assert group is not None, "a worker's twin is a file, never :memory:"
         group.serve_on(asyncio.get_running_loop())
-        store.on_change = (
-            _refuse_structure  # the fast path writes values alone; a bug must not overwrite objects
-        )
+        # the fast path writes values alone; a bug must not overwrite objects
+        store.on_change = _refuse_structure
         follower = TwinFollower(
             persistence, store, writes_structure=False, pending=group.pending_values, seq=seq, epoch=epoch
         )
@@ -126,6 +124,8 @@ async def serve(spec: WorkerSpec, feed: LiveFeed) -> None:
             await asyncio.sleep(0.01)
         if server.started:
             os.write(sys.stdout.fileno(), READY)  # the primary waits for this before it says it serves
+            # nobody reads that pipe any more: a print must not fill it and stop the worker
+            os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
         ended = asyncio.create_task(feed.ended.wait())
         await asyncio.wait({serving, ended}, return_when=asyncio.FIRST_COMPLETED)
         server.should_exit = True

@@ -109,9 +109,12 @@ class WorkerPool:
         while True:
             proc = self.procs[i]
             assert proc is not None
+            began = asyncio.get_running_loop().time()
             code = await proc.wait()
             if self._closing:
                 return
+            if asyncio.get_running_loop().time() - began > self.RESPAWN_MAX_S:
+                pause = self.RESPAWN_S  # it served a while: not a death in a row
             log.error("werk.worker.died pid=%d code=%s: starting another in %.0f s", proc.pid, code, pause)
             await asyncio.sleep(pause)
             if self._closing:

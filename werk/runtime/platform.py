@@ -24,7 +24,7 @@ from werk.core.model import Event, Value, utcnow
 from werk.errors import ConnectorError, WriteRefused
 from werk.runtime.historian_writer import HistorianWriter
 from werk.runtime.live import LiveValues
-from werk.runtime.sockets import PrivateSocket
+from werk.runtime.sockets import PrivateSocket, can_share_port
 from werk.runtime.spool import Spool
 from werk.store import Historian, open_historian
 from werk.twin.follow import TwinFollower
@@ -79,6 +79,7 @@ class Platform:
         self.historian = await asyncio.to_thread(open_historian, h)
         # the twin lives in the same file (its table comes with the historian's migrations)
         if self.config.server.workers > 1:  # they hand their value writes to this process's writer
+            can_share_port()
             self.twin_writer = PrivateSocket("twin-writer.sock")
         share = None if self.twin_writer is None else self.twin_writer.sock
         twin, twin_db = await asyncio.to_thread(open_twin, self.config, share=share)

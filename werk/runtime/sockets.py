@@ -17,11 +17,17 @@ from werk.errors import WerkError
 BACKLOG = 2048  # uvicorn's default
 
 
+def can_share_port() -> None:
+    """``WerkError`` unless several processes can share a port here: Linux spreads a port's connections over the
+    processes that listen on it with ``SO_REUSEPORT``; other systems hand them all to one, or have no such option."""
+    if not sys.platform.startswith("linux") or not hasattr(socket, "SO_REUSEPORT"):
+        raise WerkError("server.workers > 1 needs Linux (SO_REUSEPORT); set server.workers: 1 here")
+
+
 def listening_socket(host: str, port: int) -> socket.socket:
     """A TCP socket listening on ``host:port`` that other werk processes of this user may listen on too (Linux
     spreads new connections over them)."""
-    if not sys.platform.startswith("linux") or not hasattr(socket, "SO_REUSEPORT"):
-        raise WerkError("server.workers > 1 needs Linux (SO_REUSEPORT); set server.workers: 1 here")
+    can_share_port()
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:

@@ -311,7 +311,14 @@ def serve(
                     client = _Client(conn.fileno(), conn.sendall, conn)
                     selector.register(conn, selectors.EVENT_READ, client)
                     continue
-                data = os.read(client.read_fd, 1 << 20)
+                try:
+                    data = os.read(client.read_fd, 1 << 20)
+                except BlockingIOError:  # a socket with a timeout is non-blocking underneath: nothing yet
+                    continue
+                except OSError:  # a process that went away mid-frame
+                    if client is primary:
+                        raise
+                    data = b""
                 if not data:
                     if client is primary:
                         return  # werk closed our stdin: done

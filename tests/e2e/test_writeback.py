@@ -8,8 +8,10 @@ import base64
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import plant_config, running_stack, wait_until
+from werk.errors import WriteRefused
 
 TOKENS = {"sam": ("supervisor", "sv-secret"), "olga": ("operator", "op-secret")}
 
@@ -49,6 +51,11 @@ async def test_a_supervisor_sets_the_feed_override_and_the_machine_follows(tmp_p
         for bad in ("NaN", "INF", "-INF", "1e400"):
             r = await http.patch(base + "/feed_override/$value", json=bad, headers=_auth("sam"))
             assert r.status_code == 400 and "a machine takes a finite number" in r.text, (bad, r.text)
+        assert model.feed_override == 100.0
+        # every caller of the platform gets the same refusal, not only the AAS API, and nothing reaches the machine
+        for bad_value in (float("nan"), float("inf"), 10**400):
+            with pytest.raises(WriteRefused, match="a machine takes a finite number"):
+                await stack.platform.write_signal(path, bad_value, "sam")
         assert model.feed_override == 100.0
 
         r = await http.patch(base + "/feed_override/$value", json=80, headers=_auth("sam"))

@@ -33,7 +33,6 @@ import hmac
 import io
 import json
 import logging
-import math
 import mimetypes
 from collections.abc import Awaitable, Callable, Collection, Coroutine
 from datetime import UTC, datetime
@@ -53,7 +52,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from werk.api.aas_views import ReadCache
-from werk.core.model import Value
+from werk.core.model import Value, finite
 from werk.errors import AasError, ConnectorError, WriteRefused
 from werk.twin import formats
 from werk.twin import io as aas_io
@@ -1072,16 +1071,12 @@ def build_aas_router(
         typed = float(probe.value) if isinstance(probe.value, Decimal) else probe.value
         if not isinstance(typed, bool | int | float | str):
             raise ApiError(400, f"{el.id_short!r}: werk writes numbers, booleans and text, not {typed!r}")
-        if isinstance(typed, int | float) and not isinstance(typed, bool):
-            try:
-                number = float(typed)
-            except OverflowError:  # an xs:integer beyond any double
-                number = math.inf
-            # xs:double allows NaN and INF in a twin; no machine should get one as a setpoint
-            if not math.isfinite(number):
-                raise ApiError(400, f"{el.id_short!r}: a machine takes a finite number, not {value!r}")
-            if b.scale != 1.0:  # the property shows signal x scale; the machine takes the signal's unit
-                typed = number / b.scale
+        if not finite(typed):  # Platform.write_signal refuses it too (409); here it is the body's fault
+            raise ApiError(400, f"{el.id_short!r}: a machine takes a finite number, not {value!r}")
+        if isinstance(typed, int | float) and not isinstance(typed, bool) and b.scale != 1.0:
+            typed = (
+                float(typed) / b.scale
+            )  # the property shows signal x scale; the machine takes the signal's unit
         return b.paths[0], typed
 
     def set_value(el: model.SubmodelElement, value: Any) -> None:

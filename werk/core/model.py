@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 Value = float | int | bool | str
+
+
+def finite(value: Value) -> bool:
+    """Whether a value can be a machine's setpoint as far as its size goes: a number that is finite as a double
+    (NaN, INF and integers past a double's range are not; a twin's xs:double and xs:integer allow them), or
+    anything that is not a number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return True
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer beyond any double
+        return False
 
 
 class Quality(enum.IntEnum):

@@ -20,7 +20,7 @@ from werk.config.model import WerkConfig
 from werk.connect import Connector, build_connectors
 from werk.connect.base import WritableConnector
 from werk.core.lifecycle import cancel_within, stop_within
-from werk.core.model import Event, Value, utcnow
+from werk.core.model import Event, Value, finite, utcnow
 from werk.errors import ConnectorError, WriteRefused
 from werk.runtime.historian_writer import HistorianWriter
 from werk.runtime.live import LiveValues
@@ -133,9 +133,12 @@ class Platform:
         """Write a value back to the machine behind ``path``, if the plant file allows it; every attempt that
         reaches the machine is an ``audit`` event (who, what, the value before, the outcome).
 
-        Raises WriteRefused (read-only signal, connector that cannot write: nothing sent) or ConnectorError (the
-        connector or the machine refused it). The machine's new value comes back through the connector.
+        Raises WriteRefused (read-only signal, connector that cannot write, a number that is not finite: nothing
+        sent) or ConnectorError (the connector or the machine refused it). The machine's new value comes back
+        through the connector.
         """
+        if not finite(value):  # NaN, INF: valid in a twin's xs:double, never a setpoint
+            raise WriteRefused(f"{path}: a machine takes a finite number, not {value!r}")
         name = self._writable.get(path)
         if name is None:
             raise WriteRefused(

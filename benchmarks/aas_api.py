@@ -150,17 +150,16 @@ def serve_werk(
     from fastapi import FastAPI
 
     from werk import event_loop
-    from werk.api.aas import PROFILES, build_aas_router
+    from werk.api.aas import WRITER_ROLE, build_aas_router
     from werk.api.aas_fast import FastPathApp, mount
     from werk.api.auth import Authenticator, token_digest
     from werk.api.http_server import uvicorn_config
-    from werk.api.worker import WRITER_ROLE, WorkerSpec
-    from werk.api.workers import WorkerPool, worker_server
+    from werk.api.workers import Workers
     from werk.config.model import ServerConfig, UserConfig
-    from werk.runtime.sockets import PrivateSocket, listening_socket
+    from werk.runtime.sockets import PrivateSocket
     from werk.twin import io as aas_io
-    from werk.twin.follow import TwinFollower
-    from werk.twin.persistence import BUSY_TIMEOUT_S, TwinPersistence
+    from werk.twin.follow import follow
+    from werk.twin.persistence import TwinPersistence
     from werk.twin.store import TwinStore
 
     loaded = aas_io.read_file(env_file)
@@ -172,31 +171,13 @@ def serve_werk(
         persistence.attach(store, share=None if writer is None else writer.sock)
     latest = demo_samples()
     user = UserConfig(name="bench", role="admin", token_sha256=token_digest(TOKEN))
-    server_config = ServerConfig(users=[user], workers=workers)
-    pool: WorkerPool | None = None
-    sockets = []
-    private = None
+    server_config = ServerConfig(users=[user], workers=workers, port=port, event_loop=loop)  # type: ignore[arg-type]
+    shared: Workers | None = None
     if workers > 1:
-        if not persist or persistence.writer is None:
+        if writer is None or persistence.writer is None:
             raise SystemExit("--werk-workers > 1 needs the twin in its file (not --memory-only)")
-        follower = TwinFollower(
-            persistence, store, writes_structure=True, pending=persistence.writer.pending_values
-        )
-        follower.install()
-        persistence.writer.follower = follower
-        sockets.append(listening_socket(server_config.host, port))
-        private = PrivateSocket("primary.sock")
-        sockets.append(private.sock)
-        assert writer is not None
-        spec = WorkerSpec(
-            twin_path=str(persistence.path),
-            writer=writer.path,
-            server=worker_server(server_config.model_copy(update={"event_loop": loop}), port),
-            upstream=private.path,
-            profiles=tuple(PROFILES),
-            busy_timeout_s=BUSY_TIMEOUT_S,
-        )
-        pool = WorkerPool(spec, workers - 1, latest)
+        follow(persistence, store, writes_structure=True)  # as the platform does with server.workers > 1
+        shared = Workers(server_config, str(persistence.path), writer.path, latest, None)
 
     async def tick() -> None:
         """New samples for every signal, as the platform's live values get them from the bus."""
@@ -207,23 +188,17 @@ def serve_werk(
                 number = isinstance(s.value, int | float) and not isinstance(s.value, bool)
                 value = s.value + 1 if number else s.value
                 latest[path] = replace(s, ts=now, value=value)
-            if pool is not None:  # as the bus's batches reach the workers
-                pool.publish(list(latest.values()))
+            if shared is not None and shared.pool is not None:  # as the bus's batches reach the workers
+                shared.pool.publish(list(latest.values()))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(tick()) if live_hz > 0 else None
         if persistence.writer is not None:  # as the platform does at its start
             persistence.writer.serve_on(asyncio.get_running_loop())
-        if pool is not None:
-            await pool.start(None)
         yield
         if task is not None:
             task.cancel()
-        if pool is not None:
-            await pool.stop()
-        if private is not None:
-            private.close()
 
     app = FastPathApp(lifespan=lifespan)  # as create_app builds werk's app
 
@@ -236,10 +211,27 @@ def serve_werk(
     mount(app, build_aas_router(store, latest.get, require_writer=guard))
     gc.collect()  # as werk serve does before it serves (werk/cli.py)
     gc.freeze()
-    config = uvicorn_config(app, server_config, port=port)  # as werk serve runs it
-    config.lifespan = "on"  # the benchmark's app binds the writer to the loop in its lifespan
-    server = uvicorn.Server(config)
-    event_loop.run(server.serve(sockets=sockets or None), loop)  # type: ignore[arg-type]
+
+    async def serve() -> None:
+        """As werk/cli.py serves: with its workers and their sockets where there are any."""
+        if shared is None:
+            config = uvicorn_config(app, server_config)
+            config.lifespan = "on"  # the benchmark's app binds the writer to the loop in its lifespan
+            await uvicorn.Server(config).serve()
+            return
+        await shared.start()
+        try:
+            config = uvicorn_config(shared.serving(app), server_config)
+            config.lifespan = "on"
+            await uvicorn.Server(config).serve(sockets=shared.sockets)
+        finally:
+            await shared.stop()
+
+    try:
+        event_loop.run(serve(), loop)  # type: ignore[arg-type]
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 async def bare_app(scope: Scope, receive: Receive, send: Send) -> None:

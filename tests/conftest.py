@@ -184,7 +184,7 @@ async def running_stack(config: WerkConfig, *, log_limit: int = 0) -> AsyncItera
     app = create_app(platform)
     workers = None
     if config.server.workers > 1:  # as werk serve starts them (werk/cli.py)
-        workers = Workers(config, platform)
+        workers = Workers.of(platform)
         await bounded("workers.start", workers.start(), timeout=90)
         server = uvicorn.Server(uvicorn_config(workers.serving(app), config.server))
         serve = asyncio.create_task(server.serve(sockets=workers.sockets))

@@ -149,7 +149,7 @@ async def _run(config: WerkConfig, *, with_sim: bool, with_platform: bool, live_
             gc.freeze()
             url = f"http://{config.server.host}:{config.server.port}"
             if config.server.workers > 1:
-                workers = Workers(config, platform)
+                workers = Workers.of(platform)
                 await workers.start()
                 server = uvicorn.Server(uvicorn_config(workers.serving(app), config.server))
                 serve = asyncio.create_task(server.serve(sockets=workers.sockets))

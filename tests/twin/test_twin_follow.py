@@ -17,7 +17,7 @@ from werk.config import demo_config_path, load_config
 from werk.runtime.sockets import PrivateSocket
 from werk.twin import table_writer
 from werk.twin.environment import build_environment
-from werk.twin.follow import TwinFollower
+from werk.twin.follow import TwinFollower, follow
 from werk.twin.persistence import TwinPersistence, _Connection
 from werk.twin.store import TwinStore
 
@@ -74,13 +74,7 @@ def two_processes(tmp_path: Path) -> Iterator[tuple[TwinStore, TwinFollower, Twi
     worker_db.attach(worker, connect=share.path)
     followers = []
     for store, persistence, structure in ((primary, primary_db, True), (worker, worker_db, False)):
-        assert persistence.writer is not None
-        follower = TwinFollower(
-            persistence, store, writes_structure=structure, pending=persistence.writer.pending_values
-        )
-        follower.install()
-        persistence.writer.follower = follower
-        followers.append(follower)
+        followers.append(follow(persistence, store, writes_structure=structure))
     try:
         yield primary, followers[0], worker, followers[1]
     finally:

@@ -64,6 +64,9 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v3.0"
 _SSP = "https://admin-shell.io/aas/API/3/0/"
+WRITER_ROLE = "supervisor"
+"""The role the AAS API's writes need (werk.api.app guards them with it, and so does a worker, werk.api.worker)."""
+
 PROFILES = [
     _SSP + "AssetAdministrationShellRepositoryServiceSpecification/SSP-001",
     _SSP + "AssetAdministrationShellRepositoryServiceSpecification/SSP-002",

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from werk import __version__
 from werk.api.aas import PROFILES as REPOSITORY_PROFILES
-from werk.api.aas import build_aas_router, encodable
+from werk.api.aas import WRITER_ROLE, build_aas_router, encodable
 from werk.api.aas_discovery import build_discovery_router
 from werk.api.aas_fast import FastPathApp
 from werk.api.aas_fast import mount as mount_aas_api
@@ -234,7 +234,7 @@ def create_app(platform: Platform) -> FastAPI:
     # last: the AAS router ends with a catch-all answering unknown /api/v3.0 paths with the spec's error bodies
     assert platform.twin is not None, "start the platform before building its app"
     assert platform.aas_services is not None
-    supervisor = auth.require("supervisor")
+    supervisor = auth.require(WRITER_ROLE)
     for build in (build_registry_router, build_discovery_router, build_package_router):
         app.include_router(build(platform.twin, platform.aas_services, require_writer=supervisor))
     aas = build_aas_router(

@@ -31,17 +31,17 @@ from dataclasses import dataclass
 import uvicorn
 
 from werk import event_loop
-from werk.api.aas import build_aas_router
+from werk.api.aas import WRITER_ROLE, build_aas_router
 from werk.api.aas_fast import AasFastPath
 from werk.api.auth import Authenticator
 from werk.api.http_server import uvicorn_config
 from werk.api.upstream import UpstreamProxy
 from werk.config.model import ServerConfig
-from werk.core.model import Sample
 from werk.errors import StoreError
+from werk.runtime.live import LiveValues
 from werk.runtime.sockets import listening_socket
 from werk.twin import table_writer
-from werk.twin.follow import TwinFollower
+from werk.twin.follow import follow
 from werk.twin.persistence import TwinPersistence
 from werk.twin.store import TwinStore
 
@@ -49,9 +49,6 @@ log = logging.getLogger(__name__)
 
 READY = b"ready\n"
 """What a worker writes on its stdout once it listens."""
-
-WRITER_ROLE = "supervisor"
-"""The role the AAS API's writes need, in the primary (werk.api.app) and here alike."""
 
 
 @dataclass(frozen=True)
@@ -62,15 +59,14 @@ class WorkerSpec:
     writer: str  # the Unix socket of the primary's twin writer, which commits this worker's values too
     server: ServerConfig  # host, the port the primary bound, the event loop, users with token_sha256
     upstream: str  # the primary's Unix socket
-    profiles: tuple[str, ...]
     busy_timeout_s: float
 
 
-class LiveFeed:
-    """The latest sample of every signal, as the primary's stdin frames bring them."""
+class LiveFeed(LiveValues):
+    """The platform's live values, as the primary's stdin frames bring them instead of a bus."""
 
     def __init__(self, frames: table_writer.FrameReader) -> None:
-        self.latest: dict[str, Sample] = {}
+        super().__init__()
         self._frames = frames
         self.ended = asyncio.Event()
 
@@ -80,13 +76,6 @@ class LiveFeed:
             return
         for batch in self._frames.feed(data):
             self.apply(batch)
-
-    def apply(self, batch: list[Sample]) -> None:
-        latest = self.latest
-        for s in batch:
-            prev = latest.get(s.path)
-            if prev is None or s.ts >= prev.ts:
-                latest[s.path] = s
 
 
 def _refuse_structure(identifier: str, _: object) -> None:
@@ -105,15 +94,11 @@ async def serve(spec: WorkerSpec, feed: LiveFeed) -> None:
         group.serve_on(asyncio.get_running_loop())
         # the fast path writes values alone; a bug must not overwrite objects
         store.on_change = _refuse_structure
-        follower = TwinFollower(
-            persistence, store, writes_structure=False, pending=group.pending_values, seq=seq, epoch=epoch
-        )
-        follower.install()
-        group.follower = follower
+        follow(persistence, store, writes_structure=False, seq=seq, epoch=epoch)
         auth = Authenticator(spec.server)
-        router = build_aas_router(
-            store, feed.latest.get, require_writer=auth.require(WRITER_ROLE), profiles=spec.profiles
-        )
+        # its routes are never served here (the fast path's "anything else" is the primary): the router gives the
+        # fast path its views, prefix and write guard
+        router = build_aas_router(store, feed.latest.get, require_writer=auth.require(WRITER_ROLE))
         app = AasFastPath(proxy, router)
         sock = listening_socket(spec.server.host, spec.server.port)
         server = uvicorn.Server(uvicorn_config(app, spec.server))

@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from werk.api.auth import Authenticator
 from werk.api.worker import READY, WorkerSpec
 from werk.bus.base import Bus, Overflow
-from werk.config.model import ServerConfig, UserConfig, WerkConfig
+from werk.config.model import ServerConfig, UserConfig
 from werk.core.model import Sample
 from werk.runtime.sockets import PrivateSocket, listening_socket
 from werk.twin import table_writer
@@ -188,36 +188,49 @@ class FromWorkers:
 
 
 class Workers:
-    """What ``werk serve`` adds to the primary for ``server.workers`` > 1: the port's socket it shares with its
-    workers, the Unix socket it serves them on (both for uvicorn's ``serve(sockets=...)``), and the workers."""
+    """What the primary adds for ``server.workers`` > 1: the port's socket it shares with its workers, the Unix socket
+    it serves them on (both for uvicorn's ``serve(sockets=...)``), and the workers, fed ``latest`` first and then
+    every batch of ``bus`` (None: the caller publishes samples through :attr:`pool`)."""
 
-    def __init__(self, config: WerkConfig, platform: Platform) -> None:
-        self.config = config
-        self.platform = platform
+    def __init__(
+        self, server: ServerConfig, twin_path: str, writer: str, latest: Mapping[str, Sample], bus: Bus | None
+    ) -> None:
+        self.server = server
+        self.twin_path = twin_path
+        self.writer = writer  # the Unix socket of the primary's twin writer
+        self.latest = latest
+        self.bus = bus
         self.sockets: list[socket.socket] = []
         self.private: PrivateSocket | None = None
         self.pool: WorkerPool | None = None
 
-    async def start(self) -> None:
-        from werk.api.aas import PROFILES as REPOSITORY_PROFILES
-        from werk.api.aas_services import PROFILES as SERVICE_PROFILES
+    @classmethod
+    def of(cls, platform: Platform) -> Workers:
+        """The workers of a started platform (``werk serve``)."""
+        assert platform.twin_writer is not None, "a platform with server.workers > 1 shares its twin's writer"
+        config = platform.config
+        return cls(
+            config.server,
+            config.historian.path,
+            platform.twin_writer.path,
+            platform.live.latest,
+            platform.bus,
+        )
 
-        server = self.config.server
-        tcp = listening_socket(server.host, server.port)
+    async def start(self) -> None:
+        tcp = listening_socket(self.server.host, self.server.port)
         self.sockets.append(tcp)
         self.private = PrivateSocket("primary.sock")
         self.sockets.append(self.private.sock)
-        assert self.platform.twin_writer is not None, "the platform shares its twin's writer with workers"
         spec = WorkerSpec(
-            twin_path=self.config.historian.path,
-            writer=self.platform.twin_writer.path,
-            server=worker_server(server, tcp.getsockname()[1]),
+            twin_path=self.twin_path,
+            writer=self.writer,
+            server=worker_server(self.server, tcp.getsockname()[1]),
             upstream=self.private.path,
-            profiles=(*REPOSITORY_PROFILES, *SERVICE_PROFILES),
             busy_timeout_s=BUSY_TIMEOUT_S,
         )
-        self.pool = WorkerPool(spec, server.workers - 1, self.platform.live.latest)
-        await self.pool.start(self.platform.bus)
+        self.pool = WorkerPool(spec, self.server.workers - 1, self.latest)
+        await self.pool.start(self.bus)
 
     def serving(self, app: ASGIApp) -> ASGIApp:
         """The primary's app as it serves its workers too (call after :meth:`start`)."""

@@ -14,13 +14,17 @@ class LiveValues:
         sub = bus.subscribe("#", overflow=Overflow.BLOCK)
         try:
             async for batch in sub:
-                latest = self.latest
-                for s in batch:
-                    prev = latest.get(s.path)
-                    if prev is None or s.ts >= prev.ts:
-                        latest[s.path] = s
+                self.apply(batch)
         finally:
             sub.close()
+
+    def apply(self, batch: list[Sample]) -> None:
+        """Keep each signal's newest sample (a late or replayed older one does not replace it)."""
+        latest = self.latest
+        for s in batch:
+            prev = latest.get(s.path)
+            if prev is None or s.ts >= prev.ts:
+                latest[s.path] = s
 
     def under(self, prefix: str) -> dict[str, Sample]:
         """Latest samples of the signals directly under an asset path, keyed by signal name."""

@@ -27,7 +27,7 @@ from werk.runtime.live import LiveValues
 from werk.runtime.sockets import PrivateSocket, can_share_port
 from werk.runtime.spool import Spool
 from werk.store import Historian, open_historian
-from werk.twin.follow import TwinFollower
+from werk.twin.follow import TwinFollower, follow
 from werk.twin.persistence import TwinPersistence, open_twin
 from werk.twin.service_store import ServiceStore
 from werk.twin.store import TwinStore
@@ -87,12 +87,7 @@ class Platform:
         if twin_db.writer is not None:
             twin_db.writer.serve_on(asyncio.get_running_loop())
             if self.config.server.workers > 1:  # worker processes write values to the same file
-                follower = TwinFollower(
-                    twin_db, twin, writes_structure=True, pending=twin_db.writer.pending_values
-                )
-                follower.install()
-                twin_db.writer.follower = follower
-                self.twin_follower = follower
+                self.twin_follower = follow(twin_db, twin, writes_structure=True)
         self.aas_services = await asyncio.to_thread(ServiceStore, h.path)
         self.writer = HistorianWriter(
             self.bus, self.historian, batch_max=h.batch_max, flush_s=h.flush_interval_ms / 1000

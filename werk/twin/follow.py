@@ -58,7 +58,7 @@ class TwinFollower:
         self.pending = pending
         self._version = -1  # the first check reads: a commit may have come between the load and now
         if seq is None or epoch is None:
-            _, seq, epoch = persistence.values_since(-1)
+            seq, epoch = persistence.position()
         self.seq = seq
         self.epoch = epoch
         self.applied = 0  # values of other commits applied
@@ -131,3 +131,30 @@ class TwinFollower:
         self.seq, self.epoch = seq, epoch
         self.reloads += 1
         log.info("twin.follow.reloaded objects=%d seq=%d epoch=%d", len(objects), seq, epoch)
+
+
+def follow(
+    persistence: TwinPersistence,
+    store: TwinStore,
+    *,
+    writes_structure: bool,
+    seq: int | None = None,
+    epoch: int | None = None,
+) -> TwinFollower:
+    """Have ``store``, attached to ``persistence``, follow the other processes' commits from now on: checked at every
+    first acquisition of its lock, keeping the values its writer has not committed yet, and known to that writer,
+    which stores whole objects with the seq their values are at (``drop_upto``)."""
+    group = persistence.writer
+    if group is None:
+        raise StoreError(f"{persistence.path}: attach the store before it follows other processes")
+    follower = TwinFollower(
+        persistence,
+        store,
+        writes_structure=writes_structure,
+        pending=group.pending_values,
+        seq=seq,
+        epoch=epoch,
+    )
+    follower.install()
+    group.follower = follower
+    return follower

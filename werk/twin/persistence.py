@@ -60,6 +60,7 @@ BUSY_TIMEOUT_S = 10.0
 """How long a write waits for another writer of the file (the historian shares it) before it fails."""
 ValueRow = table_writer.ValueRow
 
+_POSITION = "SELECT seq, epoch FROM aas_sync WHERE id = 0"
 _FILE_UPSERT = (
     "INSERT INTO aas_file VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
     "content_type = excluded.content_type, data = excluded.data, updated_ts = excluded.updated_ts"
@@ -137,15 +138,8 @@ class TwinPersistence:
             store.on_change = self.on_change
             store.on_value = self.save_value
             return
-        with self._lock:
-            last = self._conn.execute("SELECT coalesce(max(seq), 0) FROM aas_value").fetchone()[0]
         group = GroupCommit(
-            self,
-            store.lock,
-            last_seq=int(last),
-            busy_timeout_s=self.busy_timeout_s,
-            share=share,
-            connect=connect,
+            self, store.lock, busy_timeout_s=self.busy_timeout_s, share=share, connect=connect
         )
         self._group = group
         store.on_change = group.on_change
@@ -177,7 +171,7 @@ class TwinPersistence:
                 values = self._conn.execute(
                     "SELECT submodel_id, path, value FROM aas_value ORDER BY seq"
                 ).fetchall()
-                seq, epoch = self._conn.execute("SELECT seq, epoch FROM aas_sync WHERE id = 0").fetchone()
+                seq, epoch = self._conn.execute(_POSITION).fetchone()
             finally:
                 self._conn.execute("COMMIT")
         out: list[model.Identifiable] = []
@@ -200,13 +194,19 @@ class TwinPersistence:
                 self.unapplied.append((str(sm_id), str(path)))
         return out, int(seq), int(epoch)
 
+    def position(self) -> tuple[int, int]:
+        """The ``aas_sync`` seq and epoch the file is at."""
+        with self._lock:
+            seq, epoch = self._conn.execute(_POSITION).fetchone()
+        return int(seq), int(epoch)
+
     def values_since(self, seq: int) -> tuple[list[tuple[str, str, str | None, int]], int, int]:
         """The value rows (submodel id, path, value, seq) committed after ``seq``, in seq order (one per element,
         its latest), and the seq and epoch they bring the twin to."""
         with self._lock:
             self._conn.execute("BEGIN")
             try:
-                last, epoch = self._conn.execute("SELECT seq, epoch FROM aas_sync WHERE id = 0").fetchone()
+                last, epoch = self._conn.execute(_POSITION).fetchone()
                 rows = (
                     []
                     if last == seq
@@ -374,7 +374,6 @@ class GroupCommit:
         persistence: TwinPersistence,
         lock: AbstractContextManager[Any],
         *,
-        last_seq: int = 0,
         busy_timeout_s: float = BUSY_TIMEOUT_S,
         share: socket.socket | None = None,
         connect: str | None = None,
@@ -389,10 +388,10 @@ class GroupCommit:
         self._mutex = threading.Condition()  # guards what follows; notified when a batch is answered
         self._alone = threading.Lock()  # held by a thread that reads the answers itself (no loop does)
         self._dirty: dict[str, model.Identifiable | None] = {}
-        self._values: dict[tuple[str, str], tuple[str | None, int]] = {}  # (submodel, path): (value, seq)
-        # changes reported, numbered on from the file's last value seq (so values keep their order across starts)
-        self._reported = last_seq
-        self._stored = last_seq  # every change numbered up to this one is committed
+        # (submodel, path): (value, number of the change); the commit stores a batch's values in that order
+        self._values: dict[tuple[str, str], tuple[str | None, int]] = {}
+        self._reported = 0  # changes reported, numbered from 1 (aas_value's seq is the commit's, aas_sync)
+        self._stored = 0  # every change numbered up to this one is committed
         self._waiters: list[_Waiter] = []
         self._batch: _Batch | None = None  # sent to the writer process, not yet answered
         self._last_error: str | None = None  # of the last batch answered
@@ -575,8 +574,8 @@ class GroupCommit:
         now = to_micros(utcnow())
         # an object written whole holds its values as they are now, newer than or equal to those noted
         value_rows = [
-            (sm_id, path, value, seq, now)
-            for (sm_id, path), (value, seq) in batch.values.items()
+            (sm_id, path, value, number, now)
+            for (sm_id, path), (value, number) in batch.values.items()
             if sm_id not in batch.objects or sm_id in batch.refused
         ]
         # caught up when the store's lock was taken: the objects hold the values up to its seq

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import gc
 import json
 import os
@@ -229,6 +230,8 @@ def serve_werk(
 
     try:
         event_loop.run(serve(), loop)  # type: ignore[arg-type]
+    except event_loop.Terminated:
+        pass  # the benchmark's stop(): the server stopped as werk serve does on SIGTERM
     finally:
         if writer is not None:
             writer.close()
@@ -260,7 +263,8 @@ def serve_bare(port: int, loop: str = "auto") -> None:
     from werk.config.model import ServerConfig
 
     config = uvicorn_config(bare_app, ServerConfig(), port=port)
-    event_loop.run(uvicorn.Server(config).serve(), loop)  # type: ignore[arg-type]
+    with contextlib.suppress(event_loop.Terminated):
+        event_loop.run(uvicorn.Server(config).serve(), loop)  # type: ignore[arg-type]
 
 
 BASYX_APP = """

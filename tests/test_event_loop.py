@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sys
 
 import pytest
+import uvicorn
 import uvloop
 
 from werk import event_loop
@@ -35,3 +38,55 @@ def test_the_plant_file_names_the_loop_and_a_wrong_name_is_refused_where_it_is()
     assert parse_config(text, "plant.yaml").server.event_loop == "asyncio"
     with pytest.raises(WerkError, match=r"plant.yaml.*server.event_loop"):
         parse_config(text.replace("event_loop: asyncio", "event_loop: trio"), "plant.yaml")
+
+
+@pytest.mark.parametrize("choice", ["asyncio", "uvloop"])
+def test_sigterm_stops_main_as_ctrl_c_does_its_cleanup_runs_and_a_second_one_changes_nothing(
+    choice: str,
+) -> None:
+    steps: list[str] = []
+
+    async def main() -> None:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            await asyncio.sleep(30)
+            steps.append("slept")  # never: SIGTERM ends the wait
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)  # a service manager that asks again while werk cleans up
+            await asyncio.sleep(0.05)  # cleanup that awaits runs to its end
+            steps.append("cleaned up")
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(event_loop.Terminated):
+        event_loop.run(main(), choice)  # type: ignore[arg-type]
+    assert steps == ["cleaned up"]
+    assert signal.getsignal(signal.SIGTERM) is before  # the process's own handler is back
+
+
+def test_sigterm_while_uvicorn_serves_stops_it_and_then_the_code_after_it_runs() -> None:
+    """uvicorn takes SIGTERM while it serves, stops serving and raises it again: that must reach werk's shutdown,
+    not Python's default (which ends the process)."""
+    steps: list[str] = []
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        raise AssertionError("no request is made")
+
+    async def main() -> None:
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error", lifespan="off")
+        )
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGTERM)
+        try:
+            await serving
+            await asyncio.sleep(30)  # never: the signal uvicorn raised again ends this
+        finally:
+            steps.append(f"serving ended: {serving.done()}")
+            await asyncio.sleep(0.01)
+            steps.append("shutdown ran")
+
+    with pytest.raises(event_loop.Terminated):
+        event_loop.run(main())
+    assert steps == ["serving ended: True", "shutdown ran"]

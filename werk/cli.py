@@ -415,6 +415,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("stopped")
         return 130
+    except event_loop.Terminated:
+        console.print("stopped (SIGTERM)")
+        return 0  # asked to stop, and stopped cleanly: a service manager counts 0 as a clean stop, 143 as a failure
 
 
 if __name__ == "__main__":

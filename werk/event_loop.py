@@ -11,6 +11,8 @@ there is none and werk runs on asyncio's loop, which the protocol tests also run
 from __future__ import annotations
 
 import asyncio
+import signal
+import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, Literal, TypeVar
 
@@ -36,7 +38,46 @@ def loop_factory(choice: EventLoopChoice = "auto") -> Callable[[], asyncio.Abstr
     return uvloop.new_event_loop
 
 
+class Terminated(Exception):
+    """SIGTERM stopped :func:`run`'s coroutine, and its cleanup (its ``finally`` blocks) ran."""
+
+
 def run(main: Coroutine[Any, Any, T], choice: EventLoopChoice = "auto") -> T:
-    """``asyncio.run(main)`` on the loop ``choice`` names."""
+    """``asyncio.run(main)`` on the loop ``choice`` names; SIGTERM stops ``main`` as Ctrl+C does (raises
+    :class:`Terminated` once it has).
+
+    Why: a service manager stops werk with SIGTERM (systemd, ``docker stop``), often to every process of the group.
+    Python's default for it ends the process on the spot, and uvicorn, which takes the signal while it serves,
+    raises it again once it stopped serving: werk's own shutdown never ran (its workers and writer were left to
+    end when their pipes closed, their socket directories stayed behind). Now the first SIGTERM cancels ``main``
+    as asyncio's Runner does for SIGINT, a second one while it cleans up changes nothing.
+    """
     with asyncio.Runner(loop_factory=loop_factory(choice)) as runner:
-        return runner.run(main)
+        return runner.run(_terminable(main))
+
+
+async def _terminable(main: Coroutine[Any, Any, T]) -> T:
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    terminated = False
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        nonlocal terminated
+        if not terminated:
+            terminated = True
+            loop.call_soon_threadsafe(
+                task.cancel
+            )  # from the loop, not from inside whatever the signal interrupted
+
+    if threading.current_thread() is not threading.main_thread():
+        return await main  # a signal handler can only be set, and runs, in the main thread
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        return await main
+    except asyncio.CancelledError:
+        if terminated:
+            raise Terminated("stopped by SIGTERM") from None
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -22,6 +22,7 @@ Run as ``python -m werk.api.worker`` by the primary only.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -156,7 +157,10 @@ def main() -> None:
         loop.add_reader(fd, readable)
         await serve(spec, feed)
 
-    event_loop.run(run(), spec.server.event_loop)
+    with contextlib.suppress(
+        event_loop.Terminated
+    ):  # a TERM to the whole group: it stopped as on a closed stdin
+        event_loop.run(run(), spec.server.event_loop)
 
 
 if __name__ == "__main__":

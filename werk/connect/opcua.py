@@ -281,9 +281,16 @@ class OpcUaConnector(SessionConnector):
 
     async def _session(self) -> AsyncIterator[list[Sample]]:
         client = Client(self.config.endpoint, timeout=self.config.timeout_s)
+        await self._configure(client)
         try:
-            await self._configure(client)
             await client.connect()
+        except BaseException:
+            # only the socket: a failed connect has no channel or session to close, and disconnect() logged a
+            # traceback at ERROR ("close_secure_channel raised during disconnect") at every retry while a machine
+            # was off; asyncua closes that socket itself on an error, not when the connect is cancelled
+            client.disconnect_socket()
+            raise
+        try:
             inbox = await self._subscribe(client)
             self._client = client
             self._up(security=self.config.security_policy, items=self.monitored)

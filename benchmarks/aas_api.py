@@ -147,14 +147,13 @@ def serve_werk(
     from contextlib import asynccontextmanager
     from dataclasses import replace
 
-    import uvicorn
     from fastapi import FastAPI
 
     from werk import event_loop
     from werk.api.aas import WRITER_ROLE, build_aas_router
     from werk.api.aas_fast import FastPathApp, mount
     from werk.api.auth import Authenticator, token_digest
-    from werk.api.http_server import uvicorn_config
+    from werk.api.http_server import HttpServer, uvicorn_config
     from werk.api.workers import Workers
     from werk.config.model import ServerConfig, UserConfig
     from werk.runtime.sockets import PrivateSocket
@@ -218,13 +217,13 @@ def serve_werk(
         if shared is None:
             config = uvicorn_config(app, server_config)
             config.lifespan = "on"  # the benchmark's app binds the writer to the loop in its lifespan
-            await uvicorn.Server(config).serve()
+            await HttpServer(config).serve()
             return
         await shared.start()
         try:
             config = uvicorn_config(shared.serving(app), server_config)
             config.lifespan = "on"
-            await uvicorn.Server(config).serve(sockets=shared.sockets)
+            await HttpServer(config).serve(sockets=shared.sockets)
         finally:
             await shared.stop()
 
@@ -256,15 +255,13 @@ async def bare_app(scope: Scope, receive: Receive, send: Send) -> None:
 
 def serve_bare(port: int, loop: str = "auto") -> None:
     """Entry point of the ceiling's server subprocess: :func:`bare_app` under uvicorn as ``werk serve`` runs it."""
-    import uvicorn
-
     from werk import event_loop
-    from werk.api.http_server import uvicorn_config
+    from werk.api.http_server import HttpServer, uvicorn_config
     from werk.config.model import ServerConfig
 
     config = uvicorn_config(bare_app, ServerConfig(), port=port)
     with contextlib.suppress(event_loop.Terminated):
-        event_loop.run(uvicorn.Server(config).serve(), loop)  # type: ignore[arg-type]
+        event_loop.run(HttpServer(config).serve(), loop)  # type: ignore[arg-type]
 
 
 BASYX_APP = """

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from starlette.types import ASGIApp
 
 from werk.api import create_app
 from werk.api.auth import token_digest
-from werk.api.http_server import uvicorn_config
+from werk.api.http_server import http_server
 from werk.api.workers import Workers
 from werk.config import WerkConfig, demo_config_path, parse_config
 from werk.config.model import ServerConfig, UserConfig
@@ -85,7 +84,7 @@ async def serving(app: ASGIApp, server: ServerConfig | None = None) -> AsyncIter
     """``app`` on a real uvicorn over loopback, configured as ``werk serve`` does it; yields its base URL."""
     port = free_port()
     config = (server or ServerConfig()).model_copy(update={"host": "127.0.0.1", "port": port})
-    uv = uvicorn.Server(uvicorn_config(app, config))
+    uv = http_server(app, config)
     task = asyncio.create_task(uv.serve())
     async with asyncio.timeout(10):
         while not uv.started:
@@ -186,10 +185,10 @@ async def running_stack(config: WerkConfig, *, log_limit: int = 0) -> AsyncItera
     if config.server.workers > 1:  # as werk serve starts them (werk/cli.py)
         workers = Workers.of(platform)
         await bounded("workers.start", workers.start(), timeout=90)
-        server = uvicorn.Server(uvicorn_config(workers.serving(app), config.server))
+        server = http_server(workers.serving(app), config.server)
         serve = asyncio.create_task(server.serve(sockets=workers.sockets))
     else:
-        server = uvicorn.Server(uvicorn_config(app, config.server))  # as werk serve runs it
+        server = http_server(app, config.server)  # as werk serve runs it
         serve = asyncio.create_task(server.serve())
     async with asyncio.timeout(10):
         while not server.started:

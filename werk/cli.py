@@ -9,6 +9,7 @@ import gc
 import logging
 import os
 import secrets
+import signal
 import socket
 import sys
 from collections.abc import Sequence
@@ -110,18 +111,17 @@ def _status_table(platform: object) -> Table:
     return t
 
 
-async def _run(config: WerkConfig, *, with_sim: bool, with_platform: bool, live_table: bool) -> None:
-    import uvicorn
-
+async def _run(config: WerkConfig, *, with_sim: bool, with_platform: bool, live_table: bool) -> int | None:
+    """Run until stopped; the signal that stopped the web server, if one did."""
     from werk.api import create_app
-    from werk.api.http_server import uvicorn_config
+    from werk.api.http_server import HttpServer, http_server
     from werk.api.workers import Workers
     from werk.runtime.platform import Platform
     from werk.sim.opcua_server import SimOpcUaServer
 
     sim = None
     platform = None
-    server = None
+    server: HttpServer | None = None
     workers: Workers | None = None
     try:
         if with_sim:
@@ -151,11 +151,11 @@ async def _run(config: WerkConfig, *, with_sim: bool, with_platform: bool, live_
             if config.server.workers > 1:
                 workers = Workers.of(platform)
                 await workers.start()
-                server = uvicorn.Server(uvicorn_config(workers.serving(app), config.server))
+                server = http_server(workers.serving(app), config.server)
                 serve = asyncio.create_task(server.serve(sockets=workers.sockets))
                 console.print(f"[green]✓[/] {config.server.workers} processes answer {url}")
             else:
-                server = uvicorn.Server(uvicorn_config(app, config.server))
+                server = http_server(app, config.server)
                 serve = asyncio.create_task(server.serve())
             console.print(f"[green]✓[/] dashboard: [bold underline]{url}[/]   API docs: {url}/docs")
             console.print("  press Ctrl+C to stop")
@@ -177,6 +177,7 @@ async def _run(config: WerkConfig, *, with_sim: bool, with_platform: bool, live_
             await platform.stop()
         if sim is not None:
             await sim.stop()
+    return server.stopped_by if server is not None else None
 
 
 def _load(path: str | None) -> WerkConfig:
@@ -218,6 +219,16 @@ def _with_server(config: WerkConfig, args: argparse.Namespace) -> WerkConfig:
     return config.model_copy(update={"server": server})
 
 
+def _stopped(by: int | None) -> int:
+    """The exit code once the web server stopped and werk shut down: as the signal that stopped the server says
+    (:func:`main`), as when it came before the server served."""
+    if by == signal.SIGINT:
+        raise KeyboardInterrupt
+    if by == signal.SIGTERM:
+        raise event_loop.Terminated
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     config = load_config(demo_config_path())
     token = secrets.token_urlsafe(18)  # lives only in this process and on the screen
@@ -237,19 +248,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"  [yellow]no MQTT broker on {sp.host}:{sp.port}[/]: the building sensors (Sparkplug B) stay offline;"
             " install one (apt-get install mosquitto) to see them"
         )
-    event_loop.run(
-        _run(config, with_sim=True, with_platform=True, live_table=not args.quiet), config.server.event_loop
+    return _stopped(
+        event_loop.run(
+            _run(config, with_sim=True, with_platform=True, live_table=not args.quiet),
+            config.server.event_loop,
+        )
     )
-    return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     config = _with_server(load_config(args.config), args)
     _check_ports(config, web=True, sim=False)
-    event_loop.run(
-        _run(config, with_sim=False, with_platform=True, live_table=not args.quiet), config.server.event_loop
+    return _stopped(
+        event_loop.run(
+            _run(config, with_sim=False, with_platform=True, live_table=not args.quiet),
+            config.server.event_loop,
+        )
     )
-    return 0
 
 
 def cmd_sim(args: argparse.Namespace) -> int:

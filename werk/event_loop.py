@@ -46,11 +46,12 @@ def run(main: Coroutine[Any, Any, T], choice: EventLoopChoice = "auto") -> T:
     """``asyncio.run(main)`` on the loop ``choice`` names; SIGTERM stops ``main`` as Ctrl+C does (raises
     :class:`Terminated` once it has).
 
-    Why: a service manager stops werk with SIGTERM (systemd, ``docker stop``), often to every process of the group.
-    Python's default for it ends the process on the spot, and uvicorn, which takes the signal while it serves,
-    raises it again once it stopped serving: werk's own shutdown never ran (its workers and writer were left to
-    end when their pipes closed, their socket directories stayed behind). Now the first SIGTERM cancels ``main``
-    as asyncio's Runner does for SIGINT, a second one while it cleans up changes nothing.
+    Why: a service manager stops werk with SIGTERM (systemd, ``docker stop``), often to every process of the group,
+    and Python's default for it ends the process on the spot: werk's own shutdown never ran (its workers and writer
+    were left to end when their pipes closed, their socket directories stayed behind). Now the first SIGTERM cancels
+    ``main`` as asyncio's Runner does for SIGINT, a second one while it cleans up changes nothing. While werk's HTTP
+    server serves, the signal is the server's (:class:`werk.api.http_server.HttpServer`): it stops serving and
+    ``main`` goes on to its shutdown without being cancelled.
     """
     with asyncio.Runner(loop_factory=loop_factory(choice)) as runner:
         return runner.run(_terminable(main))

@@ -28,9 +28,28 @@ def _b64(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def _group_alive(pgid: int) -> bool:
+def _descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (its workers and twin writer run in sessions of their own: a Ctrl+C to the
+    terminal's group must not reach the writer before werk has handed it the last batch)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # ended meanwhile
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
     try:
-        os.killpg(pgid, 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     return True
@@ -73,11 +92,13 @@ def test_sigterm_to_the_group_stops_werk_serve_cleanly_and_keeps_what_it_acknowl
                 time.sleep(0.2)
             if workers > 1:
                 assert len(os.listdir(private)) == 2  # the twin writer's and the workers' sockets
+            below = _descendants(proc.pid)
+            assert len(below) >= workers  # the twin writer, and each worker
             # acknowledged writes, on new connections: with 2 processes, some taken by each
             for value in range(1, 11):
                 r = http.patch(f"{url}/$value", json=float(value), headers=SAM)
                 assert r.status_code == 204, r.text
-        os.killpg(proc.pid, signal.SIGTERM)
+        os.killpg(proc.pid, signal.SIGTERM)  # the primary's group: its workers and writer have their own
         out, errors = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
@@ -87,7 +108,7 @@ def test_sigterm_to_the_group_stops_werk_serve_cleanly_and_keeps_what_it_acknowl
     assert proc.returncode == 0, (proc.returncode, text[-2000:], log[-4000:])
     assert "stopped (SIGTERM)" in text
     assert "Traceback" not in log and "twin.writer.ended" not in log, log[-4000:]
-    assert not _group_alive(proc.pid)  # no worker and no writer outlived it
+    assert [pid for pid in below if _alive(pid)] == []  # no worker and no writer outlived it
     assert os.listdir(private) == []  # every private socket directory removed
     persistence = TwinPersistence(config.historian.path)
     try:

@@ -12,9 +12,19 @@ Why these settings and not uvicorn's defaults:
   client nothing it needs.
 - **No access log**: werk logs what matters (writes are audit events in the historian); a line per request at
   the API's rates is a disk's worth of noise.
+- **A signal that stopped the server is not raised again** (:class:`HttpServer`). uvicorn stops serving on SIGINT
+  and SIGTERM, then raises the signal once more, so that a program around it ends as the signal would have ended
+  it. werk's shutdown follows the server (workers, then the platform and its twin writer), and that second signal
+  landed in it: SIGTERM's default ended the process before it ran, and where the server ran in the main task,
+  the Ctrl+C asyncio makes of it cancelled the shutdown halfway. The signal is kept in ``stopped_by`` instead.
 """
 
 from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -36,3 +46,29 @@ def uvicorn_config(app: ASGIApp, server: ServerConfig, *, port: int | None = Non
         forwarded_allow_ips=trusted or None,
         server_header=False,
     )
+
+
+class HttpServer(uvicorn.Server):
+    """uvicorn's server that stops on SIGINT and SIGTERM as uvicorn's does and then leaves the signal to werk."""
+
+    @property
+    def stopped_by(self) -> int | None:
+        """The first signal that stopped it, if one did."""
+        return self._captured_signals[0] if self._captured_signals else None
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def http_server(app: ASGIApp, server: ServerConfig, *, port: int | None = None) -> HttpServer:
+    """The server ``werk serve`` runs for ``app`` (:func:`uvicorn_config`)."""
+    return HttpServer(uvicorn_config(app, server, port=port))

@@ -29,13 +29,11 @@ import os
 import sys
 from dataclasses import dataclass
 
-import uvicorn
-
 from werk import event_loop
 from werk.api.aas import WRITER_ROLE, build_aas_router
 from werk.api.aas_fast import AasFastPath
 from werk.api.auth import Authenticator
-from werk.api.http_server import uvicorn_config
+from werk.api.http_server import http_server
 from werk.api.upstream import UpstreamProxy
 from werk.config.model import ServerConfig
 from werk.errors import StoreError
@@ -102,7 +100,7 @@ async def serve(spec: WorkerSpec, feed: LiveFeed) -> None:
         router = build_aas_router(store, feed.latest.get, require_writer=auth.require(WRITER_ROLE))
         app = AasFastPath(proxy, router)
         sock = listening_socket(spec.server.host, spec.server.port)
-        server = uvicorn.Server(uvicorn_config(app, spec.server))
+        server = http_server(app, spec.server)
         gc.collect()  # as the primary does (werk.cli): the start-up heap out of the cyclic GC
         gc.freeze()
         serving = asyncio.create_task(server.serve(sockets=[sock]))

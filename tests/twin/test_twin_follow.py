@@ -5,7 +5,11 @@ primary and a worker: each has its own connection, writer client and follower, a
 
 from __future__ import annotations
 
+import os
+import socket
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -155,3 +159,77 @@ def test_a_submodel_stored_whole_after_its_own_value_drops_that_value(tmp_path: 
             assert technical(TwinStore(reopened.load()))[1].value == 7.0
         finally:
             reopened.close()
+
+
+def test_the_writer_commits_two_processes_batches_together_and_waits_only_for_one_that_just_wrote(
+    tmp_path: Path,
+) -> None:
+    """Each process has one batch under way and sends the next when its answer comes: committed as they came, two
+    processes' batches fell into turns, one per transaction. The writer waits ``gather_s`` at most for the batch of
+    a process that was in the last transaction, and for an idle one only once. (A window of a second here, where
+    werk's is half a millisecond, so that the timing cannot decide the test.)"""
+    db = tmp_path / "werk.db"
+    TwinPersistence(db).close()  # the tables
+    share = PrivateSocket("twin-writer.sock")
+    requests_r, requests_w = os.pipe()
+    answers_r, answers_w = os.pipe()
+    window = 1.0
+    writer = threading.Thread(
+        target=table_writer.serve,
+        args=(str(db), 5.0, open(requests_r, "rb"), open(answers_w, "wb"), share.sock),  # noqa: SIM115
+        kwargs={"gather_s": window},
+    )
+    worker = socket.socket(socket.AF_UNIX)
+    worker.connect(share.path)
+    frames = {"primary": table_writer.FrameReader(), "worker": table_writer.FrameReader()}
+
+    def send(who: str, upto: int, value: str) -> None:
+        data = table_writer.frame((upto, [], [("urn:sm", who, value, upto, 0)], 0.0, None))
+        if who == "primary":
+            os.write(requests_w, data)
+        else:
+            worker.sendall(data)
+
+    def answer(who: str) -> int:
+        """The number of the transaction that committed ``who``'s batch."""
+        while True:
+            data = os.read(answers_r, 1 << 16) if who == "primary" else worker.recv(1 << 16)
+            for upto, error, committed in frames[who].feed(data):
+                assert error is None and committed is not None, (upto, error)
+                return int(committed[0])
+
+    writer.start()
+    try:
+        send("primary", 1, "a")
+        send("worker", 1, "b")
+        first = (
+            answer("primary"),
+            answer("worker"),
+        )  # in one transaction or two, as they came: the worker's was
+        send("primary", 2, "c")  # in the last one either way, so the writer waits for its next batch
+        time.sleep(
+            0.1
+        )  # a process that sends its batch a moment after the other (on the benchmark machine: µs)
+        send("worker", 2, "d")
+        together = answer("primary"), answer("worker")
+        assert together[0] == together[1] > max(first)
+        # now the worker falls silent: the primary's next batch waits the window once ...
+        began = time.monotonic()
+        send("primary", 3, "e")
+        alone = answer("primary")
+        assert time.monotonic() - began >= window * 0.9
+        assert alone == together[0] + 1
+        # ... and not again: the worker had no batch in the last transaction
+        began = time.monotonic()
+        send("primary", 4, "f")
+        assert answer("primary") == alone + 1
+        assert time.monotonic() - began < window / 2
+    finally:
+        worker.close()
+        os.close(requests_w)  # the primary is done: the writer ends
+        writer.join(10)
+        os.close(answers_r)
+        share.close()
+    assert not writer.is_alive()
+    # every batch was committed, each process's last value stands (a row per element, the latest kept)
+    assert [(path, value) for _, path, value, _ in _values(db)] == [("worker", "d"), ("primary", "f")]

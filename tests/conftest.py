@@ -248,3 +248,16 @@ async def wait_until(predicate: object, timeout: float = 15.0, every: float = 0.
     async with asyncio.timeout(timeout):
         while not predicate():  # type: ignore[operator]
             await asyncio.sleep(every)
+
+
+def stored_value(db: str | Path, submodel_id: str, element: str) -> object:
+    """The value of a Property as the twin's file holds it, read as a restart would read it."""
+    from werk.twin import formats
+    from werk.twin.persistence import TwinPersistence
+
+    persistence = TwinPersistence(db)
+    try:
+        submodel = next(o for o in persistence.load() if o.id == submodel_id)
+    finally:
+        persistence.close()
+    return formats.resolve(submodel, element).value  # type: ignore[attr-defined]

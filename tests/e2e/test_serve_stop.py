@@ -17,9 +17,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import plant_config
-from werk.twin import formats
-from werk.twin.persistence import TwinPersistence
+from tests.conftest import plant_config, stored_value
 
 SAM = {"Authorization": "Bearer sv-secret"}
 
@@ -110,9 +108,4 @@ def test_sigterm_to_the_group_stops_werk_serve_cleanly_and_keeps_what_it_acknowl
     assert "Traceback" not in log and "twin.writer.ended" not in log, log[-4000:]
     assert [pid for pid in below if _alive(pid)] == []  # no worker and no writer outlived it
     assert os.listdir(private) == []  # every private socket directory removed
-    persistence = TwinPersistence(config.historian.path)
-    try:
-        submodel = next(o for o in persistence.load() if o.id == sm_id)
-    finally:
-        persistence.close()
-    assert formats.resolve(submodel, element).value == 10.0  # type: ignore[attr-defined]
+    assert stored_value(config.historian.path, sm_id, element) == 10.0

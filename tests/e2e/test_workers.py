@@ -13,10 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import Stack, plant_config, running_stack, wait_until
+from tests.conftest import Stack, plant_config, running_stack, stored_value, wait_until
 from werk.config import WerkConfig
-from werk.twin import formats
-from werk.twin.persistence import TwinPersistence
 
 TOKENS = {"sam": ("supervisor", "sv-secret"), "olga": ("operator", "op-secret")}
 SAM = {"Authorization": "Bearer sv-secret"}
@@ -67,12 +65,7 @@ async def test_what_one_process_acknowledged_every_connection_reads_and_it_is_st
             assert {r.status_code for r in answers} <= {401, 403} and len(answers) == CONNECTIONS
         assert {r.json()["IdealCycleTime"] for r in await _everyone(http, url)} == {12.0}
     # acknowledged means stored: the file holds the last value, whichever process wrote it
-    persistence = TwinPersistence(config.historian.path)
-    try:
-        submodel = next(o for o in persistence.load() if o.id == sm_id)
-    finally:
-        persistence.close()
-    assert formats.resolve(submodel, element).value == 12.0  # type: ignore[attr-defined]
+    assert stored_value(config.historian.path, sm_id, element) == 12.0
 
 
 async def test_the_worker_serves_the_plant_live_values_and_hands_machine_writes_to_the_primary(

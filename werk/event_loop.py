@@ -67,9 +67,8 @@ async def _terminable(main: Coroutine[Any, Any, T]) -> T:
         nonlocal terminated
         if not terminated:
             terminated = True
-            loop.call_soon_threadsafe(
-                task.cancel
-            )  # from the loop, not from inside whatever the signal interrupted
+            # from the loop, not from inside whatever the signal interrupted
+            loop.call_soon_threadsafe(task.cancel)
 
     if threading.current_thread() is not threading.main_thread():
         return await main  # a signal handler can only be set, and runs, in the main thread

@@ -155,9 +155,8 @@ def main() -> None:
         loop.add_reader(fd, readable)
         await serve(spec, feed)
 
-    with contextlib.suppress(
-        event_loop.Terminated
-    ):  # a TERM to the whole group: it stopped as on a closed stdin
+    # a TERM to the whole group (a service manager's stop): it stopped as on a closed stdin
+    with contextlib.suppress(event_loop.Terminated):
         event_loop.run(run(), spec.server.event_loop)
 
 

@@ -1076,10 +1076,9 @@ def build_aas_router(
             raise ApiError(400, f"{el.id_short!r}: werk writes numbers, booleans and text, not {typed!r}")
         if not finite(typed):  # Platform.write_signal refuses it too (409); here it is the body's fault
             raise ApiError(400, f"{el.id_short!r}: a machine takes a finite number, not {value!r}")
+        # the property shows signal x scale; the machine takes the signal's unit
         if isinstance(typed, int | float) and not isinstance(typed, bool) and b.scale != 1.0:
-            typed = (
-                float(typed) / b.scale
-            )  # the property shows signal x scale; the machine takes the signal's unit
+            typed = float(typed) / b.scale
         return b.paths[0], typed
 
     def set_value(el: model.SubmodelElement, value: Any) -> None:

@@ -86,7 +86,7 @@ class Platform:
         self.twin, self._twin_db = twin, twin_db
         if twin_db.writer is not None:
             twin_db.writer.serve_on(asyncio.get_running_loop())
-            if self.config.server.workers > 1:  # worker processes write values to the same file
+            if self.twin_writer is not None:  # worker processes write values to the same file
                 self.twin_follower = follow(twin_db, twin, writes_structure=True)
         self.aas_services = await asyncio.to_thread(ServiceStore, h.path)
         self.writer = HistorianWriter(

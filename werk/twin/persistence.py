@@ -736,9 +736,8 @@ class GroupCommit:
             if batch is None or batch.upto != upto:
                 log.error("twin.writer.unexpected_answer upto=%s", upto)
                 return
-            if (
-                committed is not None
-            ):  # before its values stop being pending: a follower skips them either way
+            # before its values stop being pending: a follower skips them either way
+            if committed is not None:
                 self._commits.note(committed)
             self._batch = None
             self._last_error = error

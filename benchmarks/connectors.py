@@ -38,8 +38,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from werk.bus import MemoryBus
-from werk.config.model import ModbusConnectorConfig, MqttConnectorConfig, OpcUaConnectorConfig
 from werk.connect.base import ConnectorStatus
+from werk.connect.modbus import ModbusConnectorConfig
+from werk.connect.mqtt import MqttConnectorConfig
+from werk.connect.opcua import OpcUaConnectorConfig
 from werk.core.model import Sample
 from werk.runtime.historian_writer import HistorianWriter
 from werk.runtime.spool import Spool

@@ -23,6 +23,7 @@ from rich.progress import Progress
 
 from werk.apps.oee.report import ReportBuilder
 from werk.apps.oee.stops import StopTracker
+from werk.apps.oee.store import MIGRATIONS, OeeStore
 from werk.config.model import WerkConfig
 from werk.core.model import Sample, to_micros
 from werk.store import SQLiteHistorian
@@ -85,7 +86,7 @@ def fill(h: SQLiteHistorian, config: WerkConfig, start: datetime, days: int, cyc
                 state = rng.choice(STATES) if state == "running" else "running"
             for i in range(0, len(rows), 20_000):
                 h.write_samples(rows[i : i + 20_000])
-            h.upsert_stops(list(stops.values()))
+            OeeStore(h.file).upsert_stops(list(stops.values()))
             total += len(rows)
             progress.advance(job)
     return total
@@ -117,13 +118,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         h = SQLiteHistorian(Path(tmp) / "oee.db")
         h.open()
+        h.file.migrate("oee", MIGRATIONS)
         n = fill(h, config, start, args.days, args.cycle_s)
         h.close()
         h = SQLiteHistorian(
             Path(tmp) / "oee.db"
         )  # a cold start, as a report request after a restart would see
         h.open()
-        b = ReportBuilder(config, h)
+        b = ReportBuilder(config, h, OeeStore(h.file))
         timings = {}
         for period in ("range", "day", "shift"):
             t0 = time.perf_counter()

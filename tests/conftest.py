@@ -23,6 +23,7 @@ from werk.config import WerkConfig, demo_config_path, parse_config
 from werk.config.model import ServerConfig, UserConfig
 from werk.runtime.platform import Platform
 from werk.sim.opcua_server import SimOpcUaServer
+from werk.sim.spec import sim_of
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -119,8 +120,8 @@ def plant_config(
     base = parse_config(patch(text) if patch else text, "demo.yaml")
     opc_port = free_port()
     endpoint = f"opc.tcp://127.0.0.1:{opc_port}/werk/sim"
-    assert base.sim is not None
-    sim = base.sim.model_copy(
+    assert sim_of(base) is not None
+    sim = base.section("sim").model_copy(
         update={"endpoint": endpoint, "acceleration": acceleration, "seed": seed, "tick_s": tick_s}
     )
     user_list = [
@@ -150,9 +151,8 @@ def plant_config(
             "server": base.server.model_copy(update={"port": free_port(), "users": user_list}),
             "apps": base.apps.model_copy(
                 update={
-                    "machine_state": base.apps.machine_state.model_copy(update={"kpi_interval_s": 0.5}),
-                    "oee": base.apps.oee.model_copy(update={"kpi_interval_s": 0.5, **(oee or {})}),
-                    "maintenance": base.apps.maintenance.model_copy(
+                    "oee": base.app("oee").model_copy(update={"kpi_interval_s": 0.5, **(oee or {})}),
+                    "maintenance": base.app("maintenance").model_copy(
                         update={
                             "models_dir": str(tmp_path / "models"),
                             "auto_train": False,
@@ -163,6 +163,12 @@ def plant_config(
             ),
         }
     )
+
+
+def with_app(config: WerkConfig, name: str, **changes: object) -> WerkConfig:
+    """``config`` with some settings of the app ``name`` changed."""
+    settings = config.app(name).model_copy(update=changes)
+    return config.model_copy(update={"apps": config.apps.model_copy(update={name: settings})})
 
 
 @dataclass

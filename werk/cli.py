@@ -1,4 +1,5 @@
-"""``werk demo | serve | sim | check``: the front door."""
+"""``werk demo | serve | sim | check | aas | <app> ...``: the front door. Apps add their own commands
+(``AppSpec.cli``), under ``werk <app name>``."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.live import Live
@@ -24,22 +26,12 @@ from werk import __version__, event_loop
 from werk.api.auth import token_digest
 from werk.config import WerkConfig, demo_config_path, load_config
 from werk.config.model import ServerConfig, UserConfig
-from werk.core.model import Sample
+from werk.core.states import STATE_COLOURS
 from werk.errors import WerkError
+from werk.registry import default_registry
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
-
-STATE_STYLE = {
-    "running": "green",
-    "idle": "yellow",
-    "setup": "cyan",
-    "blocked": "magenta",
-    "starved": "magenta",
-    "fault": "bold red",
-    "maintenance": "blue",
-    "disconnected": "dim",
-}
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -52,58 +44,54 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def _endpoint_port(endpoint: str) -> tuple[str, int]:
-    hostport = endpoint.split("://", 1)[1].split("/", 1)[0]
-    host, _, port = hostport.rpartition(":")
-    return host or "127.0.0.1", int(port or 4840)
-
-
 def _check_ports(config: WerkConfig, *, web: bool, sim: bool) -> None:
     if web and not _port_free(config.server.host, config.server.port):
         raise WerkError(
             f"port {config.server.port} on {config.server.host} is in use: stop what runs there or pass --port"
         )
-    if sim and config.sim is not None:
-        host, port = _endpoint_port(config.sim.endpoint)
-        if not _port_free(host, port):
-            raise WerkError(
-                f"OPC UA port {port} on {host} is in use: stop the other server or change sim.endpoint"
-            )
+    if sim:
+        from werk.sim.preflight import check_ports
+
+        check_ports(config, _port_free)
 
 
-def _pct(x: object) -> str:
-    return f"{x:.0%}" if isinstance(x, float) else "-"
-
-
-def _val(s: Sample | None) -> str:
-    if s is None:
+def _fmt(value: object, fmt: str) -> str:
+    if value is None:
         return "-"
-    return f"{s.value:g}" if isinstance(s.value, int | float) else str(s.value)
+    if fmt == "percent" and isinstance(value, int | float):
+        return f"{value:.0%}"
+    if fmt == "integer" and isinstance(value, int | float):
+        return f"{value:,.0f}"
+    if fmt == "state":
+        return f"[{STATE_COLOURS.get(str(value), '')}]{value}[/]"
+    return f"{value:g}" if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
+
+
+def _dig(view: Any, key: str) -> Any:
+    for part in key.split("."):
+        view = view.get(part) if isinstance(view, dict) else None
+    return view
 
 
 def _status_table(platform: object) -> Table:
+    """Every asset with the tiles the running apps show on its card, and the connectors' health."""
     from werk.runtime.platform import Platform
 
     assert isinstance(platform, Platform)
+    tiles = [
+        (name, t)
+        for name in platform.apps
+        for t in sorted(platform.registry.app(name).tiles, key=lambda t: t.order)
+    ]
     t = Table(title="werk: live plant", expand=False)
-    for col in ("asset", "state", "good", "scrap", "availability", "OEE", "power kW"):
-        t.add_column(col, justify="right" if col not in ("asset", "state") else "left")
-    snap = platform.machine_state.snapshot()
-    kpis = platform.oee.snapshot().get("assets", {})
-    for ref in platform.config.assets():
-        live = platform.live.under(ref.path)
-        k = kpis.get(ref.name, {})
-        state = snap.get(ref.name, {}).get("state", "?")
-
-        t.add_row(
-            ref.name,
-            f"[{STATE_STYLE.get(state, '')}]{state}[/]",
-            _val(live.get("good_count")),
-            _val(live.get("scrap_count")),
-            _pct(k.get("availability")),
-            _pct(k.get("oee")),
-            _val(live.get("power")),
+    t.add_column("asset")
+    for _, tile in tiles:
+        t.add_column(
+            f"{tile.label} {tile.unit}".strip(), justify="left" if tile.format == "state" else "right"
         )
+    for ref in platform.config.assets():
+        view = platform.asset_view(ref.name)["apps"]
+        t.add_row(ref.name, *(_fmt(_dig(view.get(app, {}), tile.key), tile.format) for app, tile in tiles))
     w = platform.writer
     t.caption = f"samples stored: {w.written if w else 0:,}   connectors: " + ", ".join(
         f"{c.name} {'up' if c.status.connected else 'DOWN'}" for c in platform.connectors
@@ -117,7 +105,7 @@ async def _run(config: WerkConfig, *, with_sim: bool, with_platform: bool, live_
     from werk.api.http_server import HttpServer, http_server
     from werk.api.workers import Workers
     from werk.runtime.platform import Platform
-    from werk.sim.opcua_server import SimOpcUaServer
+    from werk.sim.server import SimServer
 
     sim = None
     platform = None
@@ -125,19 +113,14 @@ async def _run(config: WerkConfig, *, with_sim: bool, with_platform: bool, live_
     workers: Workers | None = None
     try:
         if with_sim:
-            if config.sim is None:
-                raise WerkError("this plant file has no 'sim' section: nothing to simulate")
-            with console.status("starting the virtual factory (OPC UA server)..."):
-                sim = SimOpcUaServer(config)
+            with console.status("starting the virtual factory..."):
+                sim = SimServer(config)
                 await sim.start()
-            console.print(
-                f"[green]✓[/] virtual factory: {len(sim.factory.assets)} assets on [bold]{config.sim.endpoint}[/]"
-                f" (seed {config.sim.seed}, x{config.sim.acceleration:g})"
-            )
+            console.print(f"[green]✓[/] virtual factory: {sim.describe()}")
         if with_platform:
             historian_file = os.path.abspath(config.historian.path)  # noqa: ASYNC240 - once, at start
             with console.status("opening the historian and connecting..."):
-                platform = Platform(config)
+                platform = Platform(config, default_registry())
                 await platform.start()
             console.print(f"[green]✓[/] historian: {historian_file}")
             app = create_app(platform)
@@ -235,19 +218,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     user = UserConfig(name="demo", role="supervisor", token_sha256=token_digest(token))
     server = config.server.model_copy(update={"users": [*config.server.users, user]})
     update: dict[str, object] = {"server": server}
-    if args.data is not None:
+    if args.data is not None:  # the apps keep their files beside the werk file
         update["historian"] = config.historian.model_copy(update={"path": str(Path(args.data) / "demo.db")})
-        m = config.apps.maintenance.model_copy(update={"models_dir": str(Path(args.data) / "models")})
-        update["apps"] = config.apps.model_copy(update={"maintenance": m})
     config = _with_server(config.model_copy(update=update), args)
     _check_ports(config, web=True, sim=True)
-    console.print(f"  token to classify stops on the Downtime & OEE page (this run only): [bold]{token}[/]")
-    sp = config.sim.sparkplug if config.sim else None
-    if sp is not None and _port_free(sp.host, sp.port) and sp.host in ("127.0.0.1", "localhost"):
-        console.print(
-            f"  [yellow]no MQTT broker on {sp.host}:{sp.port}[/]: the building sensors (Sparkplug B) stay offline;"
-            " install one (apt-get install mosquitto) to see them"
-        )
+    console.print(f"  token for the pages' writes, as a supervisor (this run only): [bold]{token}[/]")
+    from werk.sim.preflight import notes
+
+    for note in notes(config, _port_free):
+        console.print(f"  [yellow]{note}[/]", highlight=False)
     return _stopped(
         event_loop.run(
             _run(config, with_sim=True, with_platform=True, live_table=not args.quiet),
@@ -273,41 +252,6 @@ def cmd_sim(args: argparse.Namespace) -> int:
     event_loop.run(
         _run(config, with_sim=True, with_platform=False, live_table=False), config.server.event_loop
     )
-    return 0
-
-
-def cmd_maintenance_train(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from werk.runtime.training import train_asset
-
-    config = _load(args.config)
-    if args.models:
-        m = config.apps.maintenance.model_copy(update={"models_dir": args.models})
-        config = config.model_copy(update={"apps": config.apps.model_copy(update={"maintenance": m})})
-    assets = args.asset or [r.name for r in config.assets() if r.config.sim is not None]
-    if not assets:
-        raise WerkError("no simulated assets to train on; pass --asset for the ones you want")
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
-        tasks = {a: progress.add_task(f"{a}: simulating lives", total=args.lives) for a in assets}
-        for a in assets:
-            try:
-                t = train_asset(
-                    config,
-                    a,
-                    n_lives=args.lives,
-                    progress=lambda asset, i, n: progress.update(tasks[asset], completed=i),
-                )
-            except (ValueError, KeyError) as exc:
-                raise WerkError(f"{a}: {exc}") from None
-            progress.update(tasks[a], description=f"{a}: RMSE {t.rmse_cycles:.1f} cycles on held-out lives")
-            console.print(f"[green]✓[/] {t.path} ({t.lives} lives, {t.rows:,} cycles)")
     return 0
 
 
@@ -371,19 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, help=WORKERS_HELP)
     s.add_argument("-q", "--quiet", action="store_true")
     s.set_defaults(func=cmd_serve)
-    m = sub.add_parser("sim", help="run the virtual factory's OPC UA server only")
+    m = sub.add_parser("sim", help="run only the virtual factory (its protocol servers)")
     m.add_argument("-c", "--config", help="plant file with a 'sim' section (default: the demo plant)")
     m.set_defaults(func=cmd_sim)
-    mt = sub.add_parser("maintenance", help="predictive maintenance tools")
-    msub = mt.add_subparsers(dest="maintenance_command", required=True)
-    tr = msub.add_parser("train", help="train RUL models from the simulator's run-to-failure lives")
-    tr.add_argument("-c", "--config", help="plant file (default: the demo plant)")
-    tr.add_argument(
-        "--asset", action="append", help="asset to train (repeatable; default: every simulated one)"
-    )
-    tr.add_argument("--lives", type=int, default=30, help="run-to-failure lives per asset (default 30)")
-    tr.add_argument("--models", help="folder for the model files (default: apps.maintenance.models_dir)")
-    tr.set_defaults(func=cmd_maintenance_train)
     aas = sub.add_parser("aas", help="the twin's Asset Administration Shells to and from AAS files")
     asub = aas.add_subparsers(dest="aas_command", required=True)
     ai = asub.add_parser(
@@ -410,6 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="validate a plant file without starting anything")
     c.add_argument("config")
     c.set_defaults(func=cmd_check)
+    for name, spec in default_registry().apps.items():
+        if spec.cli is not None:
+            spec.cli(sub.add_parser(name, help=f"{spec.title}: the app's own commands"))
     return p
 
 

@@ -39,3 +39,12 @@ class ModelFileError(WerkError):
 class WriteRefused(WerkError):
     """A write to a machine that the plant file does not allow (a read-only signal, a connector that cannot
     write); nothing was sent."""
+
+
+class InputError(WerkError, ValueError):
+    """A request's parameter or body that cannot be used as given. ``loc`` says where (``("query", "start")``);
+    the API answers 422 with it, in the shape of every other validation error."""
+
+    def __init__(self, message: str, loc: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.loc = loc

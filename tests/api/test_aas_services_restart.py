@@ -9,7 +9,7 @@ import pytest
 from basyx.aas import model
 
 from tests.api.aas_stack import SUPERVISOR, aas_stack, aasx, asset_id, b64, every_page
-from werk.store.migrations import SQLITE_MIGRATIONS
+from werk.store.migrations import AAS_MIGRATIONS
 
 pytestmark = pytest.mark.e2e
 
@@ -51,8 +51,8 @@ async def test_registered_descriptors_links_and_packages_survive_a_restart(tmp_p
 
     async with aas_stack(tmp_path) as (stack, client):
         assert stack.url != first_url  # a new port: werk's own endpoints must follow it
-        assert stack.platform.historian is not None
-        assert stack.platform.historian.schema_version() == SQLITE_MIGRATIONS[-1][0] >= 5
+        assert stack.platform.file is not None
+        assert stack.platform.file.schema_version("aas") == AAS_MIGRATIONS[-1].version
         assert (await client.get(f"/shell-descriptors/{b64(FOREIGN)}")).json() == shell
         assert (
             await client.get(f"/shell-descriptors/{b64(FOREIGN)}/submodel-descriptors/{b64(SUB)}")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from werk.apps.oee.report import ReportBuilder
+from werk.apps.oee.store import MIGRATIONS, OeeStore
 from werk.config import parse_config
 from werk.core.model import Sample
 from werk.store import SQLiteHistorian
@@ -44,6 +45,7 @@ def hist(tmp_path: Path) -> SQLiteHistorian:
             Sample(p + "scrap_count", at(0), 0),
         ]
     )
+    h.file.migrate("oee", MIGRATIONS)
     yield h
     h.close()
 
@@ -52,7 +54,7 @@ def test_effectiveness_uses_each_products_ideal_cycle(hist: SQLiteHistorian) -> 
     """APT 3 600 s; ideal = 50 x 30 s + 10 x 90 s = 2 400 s; effectiveness = 2 400 / 3 600 = 0.667.
     With the asset's default PRI (60 s) it would have been 60 x 60 / 3 600 = 1.0, which hides the slow B parts."""
     config = parse_config(PLANT.replace("PLANNED", "[]"))
-    r = ReportBuilder(config, hist).asset(config.asset("m1"), at(0), at(60), now=at(60))
+    r = ReportBuilder(config, hist, OeeStore(hist.file)).asset(config.asset("m1"), at(0), at(60), now=at(60))
     assert (r.pq, r.gq, r.time.apt_s) == (60, 60, 3600)
     assert r.ideal_s == pytest.approx(2400)
     assert r.effectiveness == pytest.approx(2400 / 3600)
@@ -62,7 +64,7 @@ def test_plant_wide_planned_downtime_is_pdot(hist: SQLiteHistorian) -> None:
     """A works meeting 08:50-09:00 UTC: PDOT 600 s, PBT 3 000 s, APT inside PBT 3 000 s, availability 1."""
     meeting = '[{start: "2026-06-01T10:50:00+02:00", end: "2026-06-01T11:00:00+02:00", reason: meeting}]'
     config = parse_config(PLANT.replace("PLANNED", meeting))
-    r = ReportBuilder(config, hist).asset(config.asset("m1"), at(0), at(60), now=at(60))
+    r = ReportBuilder(config, hist, OeeStore(hist.file)).asset(config.asset("m1"), at(0), at(60), now=at(60))
     assert (r.time.pdot_s, r.time.pbt_s, r.time.apt_s) == (600, 3000, 3000)
     assert r.availability == 1.0
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from werk.apps.machine_state.mapping import StateMapper
-from werk.config.model import StateMappingConfig, StateRule
+from werk.apps.machine_state.settings import StateMappingConfig, StateRule
 
 T0 = datetime(2026, 5, 4, tzinfo=UTC)
 

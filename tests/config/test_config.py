@@ -39,7 +39,7 @@ def test_demo_plant_is_valid_and_has_every_kind_of_asset() -> None:
     config = load_config(demo_config_path())
     refs = list(config.assets())
     assert len(refs) >= 6
-    models = {r.config.sim.model for r in refs if r.config.sim}
+    models = {r.config.plugin("sim").model for r in refs if r.config.plugin("sim")}
     assert models == {"cnc", "lathe", "robot", "press", "assembly", "compressor"}
     assert all(r.path.count("/") == 5 for r in refs)  # enterprise/site/area/line/cell/asset
     assert refs[0].aas_id.startswith("urn:werk:acme:asset:")
@@ -122,3 +122,9 @@ def test_check_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert main(["check", str(bad)]) == 2
     out = capsys.readouterr().err
     assert "bad.yaml:20: connectors.plc.type: unknown type 'profinet'" in out
+
+
+def test_a_key_given_twice_is_an_error_with_the_line_of_the_second() -> None:
+    text = "plant:\n  enterprise: acme\n  timezone: UTC\n  timezone: Europe/Berlin\n  sites: {}\n"
+    with pytest.raises(ConfigError, match=r"p.yaml:4: plant.timezone: key given twice"):
+        parse_config(text, "p.yaml")

@@ -13,8 +13,7 @@ import aiomqtt
 import pytest
 
 from tests.conftest import need, wait_until
-from werk.config.model import MqttConnectorConfig
-from werk.connect.mqtt import MqttConnector
+from werk.connect.mqtt import MqttConnector, MqttConnectorConfig
 from werk.core.lifecycle import cancel_within
 from werk.core.model import Sample
 

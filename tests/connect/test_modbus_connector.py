@@ -20,11 +20,12 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from tests.conftest import free_port, wait_until
-from werk.config.model import ModbusConnectorConfig, WerkConfig
+from werk.config.model import WerkConfig
 from werk.connect import build_connectors
 from werk.connect.modbus import (
     MAX_REGISTERS_PER_READ,
     ModbusConnector,
+    ModbusConnectorConfig,
     decode_registers,
     encode_registers,
     parse_address,

@@ -24,9 +24,16 @@ import pytest
 
 from tests.conftest import free_port, need, wait_until
 from tests.connect.conftest import Reader, _config, _first_failure, _listen, _publish, _reachable
-from werk.config.model import MqttTlsConfig, WerkConfig
+from werk.config.model import WerkConfig
 from werk.connect import build_connectors
-from werk.connect.mqtt import MqttConnector, MqttPublisher, decode_payload, decode_samples, encode_sample
+from werk.connect.mqtt import (
+    MqttConnector,
+    MqttPublisher,
+    MqttTlsConfig,
+    decode_payload,
+    decode_samples,
+    encode_sample,
+)
 from werk.core.model import Quality, Sample
 from werk.errors import ConnectorError
 

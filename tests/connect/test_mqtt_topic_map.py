@@ -8,8 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from tests.connect.conftest import Reader, _config, _listen, _publish
-from werk.config.model import MqttConnectorConfig, SparkplugConfig
-from werk.connect.mqtt import MqttConnector
+from werk.connect.mqtt import MqttConnector, MqttConnectorConfig
+from werk.connect.sparkplug import SparkplugConfig
 from werk.core.model import Quality
 from werk.core.topic_map import TemplateError, TopicMap, TopicRule
 from werk.errors import UnsPathError

@@ -27,13 +27,15 @@ from pydantic import ValidationError
 from tests.conftest import free_port, shared_data, wait_until
 from tests.connect.conftest import Reader, _listen
 from werk.config import load_config
-from werk.config.model import MtconnectAgentConfig, ShdrConfig, WerkConfig
+from werk.config.model import WerkConfig
 from werk.connect import build_connectors
 from werk.connect.mtconnect import (
     Address,
     ConditionState,
+    MtconnectAgentConfig,
     MtconnectConnector,
     ObservationError,
+    ShdrConfig,
     ShdrConnector,
     parse_address,
     parse_probe,

@@ -8,9 +8,8 @@ from pathlib import Path
 from asyncua import Server, ua
 
 from tests.conftest import free_port, plant_config
-from werk.config.model import OpcUaConnectorConfig
 from werk.connect import build_connectors
-from werk.connect.opcua import OpcUaConnector
+from werk.connect.opcua import OpcUaConnector, OpcUaConnectorConfig
 from werk.sim.opcua_server import SimOpcUaServer
 
 N_ITEMS = 5000
@@ -91,11 +90,9 @@ async def test_browse_paths_resolve_and_a_bad_one_is_reported_for_its_binding(tm
 
 def test_browse_root_from_the_plant_file_prefixes_the_signal() -> None:
     """A binding's ``root`` holds the common part of the browse path; the signal adds the rest."""
-    from werk.config.model import SourceBinding
-    from werk.connect import _full_address
+    from werk.connect.opcua import SPEC
 
-    src = SourceBinding(connector="sim", root="browse:/Objects/2:Machines/2:cnc-1", signals={"load": "x"})
     assert (
-        _full_address("opcua", src, "/2:Monitoring/2:Load")
+        SPEC.address("browse:/Objects/2:Machines/2:cnc-1", "/2:Monitoring/2:Load")
         == "browse:/Objects/2:Machines/2:cnc-1/2:Monitoring/2:Load"
     )

@@ -29,8 +29,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from tests.conftest import free_port, wait_until
-from werk.config.model import OpcUaConnectorConfig
-from werk.connect.opcua import OpcUaConnector
+from werk.connect.opcua import OpcUaConnector, OpcUaConnectorConfig
 from werk.core.model import Sample
 
 URI = "urn:werk:test:secure"

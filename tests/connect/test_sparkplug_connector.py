@@ -24,12 +24,12 @@ from pydantic import ValidationError
 
 from tests.conftest import free_port, shared_data, wait_until
 from tests.connect.conftest import Reader, _listen
-from werk.config.model import SparkplugConfig
 from werk.connect import sparkplug_b_pb2 as pb
 from werk.connect.base import WritableConnector
 from werk.connect.sparkplug import (
     MetricAddress,
     PayloadError,
+    SparkplugConfig,
     SparkplugConnector,
     Topic,
     command_payload,

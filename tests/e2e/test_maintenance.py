@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from tests.conftest import plant_config, running_stack, wait_until
-from werk.apps.maintenance.app import model_path
-from werk.runtime.training import train_asset
+from werk.apps.maintenance.model_file import model_path
+from werk.apps.maintenance.training import train_asset
 
 FAST_WEAR = "wear_per_cycle: 0.004, rated_power_kw: 22"
 
@@ -34,7 +34,7 @@ async def test_warning_and_work_order_come_before_the_breakdown(tmp_path: Path) 
     trained = train_asset(config, "cnc-1", n_lives=15, rounds=150)
     assert trained.path.exists() and trained.rmse_cycles < 15
     async with running_stack(config) as stack, httpx.AsyncClient(base_url=stack.url) as http:
-        assert stack.platform.maintenance.health["cnc-1"].rul_model is not None
+        assert stack.platform.apps["maintenance"].health["cnc-1"].rul_model is not None
         model = stack.sim.factory.assets["cnc-1"].model
         model.wear = min(model.wear, 0.3)  # a known start: about 35 cycles (15 s) to the breakdown
         seen = len(model.history)
@@ -42,7 +42,7 @@ async def test_warning_and_work_order_come_before_the_breakdown(tmp_path: Path) 
             lambda: any(t.cause == "wear breakdown" for t in model.history[seen:]), timeout=120, every=0.2
         )
         breakdown = next(t for t in model.history[seen:] if t.cause == "wear breakdown")
-        accel = config.sim.acceleration  # type: ignore[union-attr]
+        accel = config.section("sim").acceleration  # type: ignore[union-attr]
         broke_at = stack.sim.factory.start + timedelta(seconds=breakdown.t / accel)
         orders = (await http.get("/api/workorders", params={"asset": "cnc-1"})).json()
         assert orders, "no work order was raised for cnc-1"
@@ -131,8 +131,7 @@ async def test_finished_work_order_links_the_breakdown_it_explains(tmp_path: Pat
         ).json()
         await http.patch(f"/api/workorders/{wo['id']}", json={"status": "in_progress"}, headers=olga)
         stack.sim.factory.assets["cnc-2"].model.force_fault("spindle bearing")
-        db = stack.platform.historian
-        assert db is not None
+        db = stack.platform.apps["oee"].store
         await wait_until(
             lambda: any("maintenance" in s.states for s in db.query_stops(asset="cnc-2")), timeout=30
         )
@@ -143,7 +142,7 @@ async def test_finished_work_order_links_the_breakdown_it_explains(tmp_path: Pat
 
 async def test_corrupt_or_foreign_model_files_are_refused_and_serving_goes_on(tmp_path: Path) -> None:
     config = plant_config(tmp_path, acceleration=50)
-    models = config.apps.maintenance.models_dir
+    models = config.app("maintenance").models_dir
     good = train_asset(config, "lathe-1", n_lives=6, rounds=30)
     blob = good.path.read_bytes()
     model_path(models, "cnc-1").write_bytes(blob[: len(blob) // 2])  # truncated copy
@@ -154,4 +153,6 @@ async def test_corrupt_or_foreign_model_files_are_refused_and_serving_goes_on(tm
         for name in ("cnc-1", "cnc-2"):
             assert not assets[name]["has_rul_model"]
             assert "cnc" in assets[name]["model_error"] and "model file" in assets[name]["model_error"]
-        await wait_until(lambda: stack.platform.maintenance.health["cnc-1"].cycles_seen >= 2, timeout=60)
+        await wait_until(
+            lambda: stack.platform.apps["maintenance"].health["cnc-1"].cycles_seen >= 2, timeout=60
+        )

@@ -12,7 +12,6 @@ from openpyxl import load_workbook
 
 from tests.conftest import plant_config, running_stack, wait_until
 from werk.apps.oee.kpi import StateInterval, time_model
-from werk.apps.oee.report import ReportBuilder
 
 TOKENS = {"olga": ("operator", "op-secret-1"), "sam": ("supervisor", "sv-secret-2"), "vic": ("viewer", "v-3")}
 
@@ -28,7 +27,9 @@ async def test_kpis_match_the_simulators_ground_truth(tmp_path: Path) -> None:
         f = stack.sim.factory
         # compare over the time werk watched: from the first tick after every asset's state had arrived
         await wait_until(
-            lambda: all(m.state != "disconnected" for m in stack.platform.machine_state.mappers.values())
+            lambda: all(
+                m.state != "disconnected" for m in stack.platform.apps["machine_state"].mappers.values()
+            )
         )
         # and every counter has a value werk holds from before the window: without one, a counter's first value
         # inside the window is its base, and a part made in the window's first tick would go uncounted
@@ -47,7 +48,7 @@ async def test_kpis_match_the_simulators_ground_truth(tmp_path: Path) -> None:
         f.assets["cnc-2"].model.force_fault("scripted: spindle alarm")
         await wait_until(lambda: f.ticks >= 160, timeout=60)
         await stack.sim.pause()
-        step = timedelta(seconds=config.sim.tick_s / config.sim.acceleration)  # type: ignore[union-attr]
+        step = timedelta(seconds=config.section("sim").tick_s / config.section("sim").acceleration)  # type: ignore[union-attr]
         window = (f.start + t0 * step, f.now)
         await wait_until(
             lambda: all(
@@ -75,14 +76,15 @@ async def test_kpis_match_the_simulators_ground_truth(tmp_path: Path) -> None:
         await stack.platform.writer.wait_written(stack.platform.bus.published, timeout=10)
         db = stack.platform.historian
         assert db is not None
+        stops_db = stack.platform.apps["oee"].store
         for name in ("press-1", "cnc-2"):  # stops are stored by the OEE app after it sees the state
-            await wait_until(lambda n=name: any("fault" in s.states for s in db.query_stops(asset=n)))  # type: ignore[misc]
-        builder = ReportBuilder(config, db)
-        accel = config.sim.acceleration  # type: ignore[union-attr]
+            await wait_until(lambda n=name: any("fault" in s.states for s in stops_db.query_stops(asset=n)))  # type: ignore[misc]
+        builder = stack.platform.apps["oee"].builder
+        accel = config.section("sim").acceleration  # type: ignore[union-attr]
         shifts = builder.calendar.periods(*window)
         faults_seen = 0
         for ref in config.assets():
-            if ref.config.states is not None or not ref.config.production:
+            if ref.config.plugin("states") is not None or not ref.config.production:
                 continue  # MTConnect's state words are coarser than the simulator's; sensors have no states
             model = f.assets[ref.name].model
             truth_iv = []
@@ -133,15 +135,17 @@ async def test_people_classify_stops_with_roles_and_history(tmp_path: Path) -> N
         f.assets["lathe-1"].model.force_fault("scripted")
         await wait_until(
             lambda: any(
-                s.asset == "lathe-1" and s.first_state == "fault" for s in stack.platform.oee.stops.values()
+                s.asset == "lathe-1" and s.first_state == "fault"
+                for s in stack.platform.apps["oee"].stops.values()
             )
         )
         stop = next(
-            s for s in stack.platform.oee.stops.values() if s.asset == "lathe-1" and s.first_state == "fault"
+            s
+            for s in stack.platform.apps["oee"].stops.values()
+            if s.asset == "lathe-1" and s.first_state == "fault"
         )
         url = f"/api/downtime/{stop.id}/reason"
-        hist_db = stack.platform.historian
-        assert hist_db is not None
+        hist_db = stack.platform.apps["oee"].store
         await wait_until(lambda: any(s.id == stop.id for s in hist_db.query_stops(asset="lathe-1")))
         unq: list[str] = []
         while stop.id not in unq:  # the API lists it once it is older than unqualified_after_s (0.5 s)
@@ -175,9 +179,9 @@ async def test_people_classify_stops_with_roles_and_history(tmp_path: Path) -> N
         assert after["spindle"]["count"] == 1
         assert after.get("unqualified", {"count": 0})["count"] <= before.get("unqualified", {"count": 1})[
             "count"
-        ] - 1 + (len(stack.platform.oee.unqualified(f.now)) > 0)
+        ] - 1 + (len(stack.platform.apps["oee"].unqualified(f.now)) > 0)
         # the classification survives in the store: a new query reads it back with its history
-        stored = stack.platform.historian.query_stops(asset="lathe-1")  # type: ignore[union-attr]
+        stored = stack.platform.apps["oee"].store.query_stops(asset="lathe-1")  # type: ignore[union-attr]
         assert [c.who for c in next(s for s in stored if s.id == stop.id).history] == ["olga", "sam"]
 
 
@@ -185,7 +189,7 @@ async def test_reports_and_exports(tmp_path: Path) -> None:
     config = plant_config(tmp_path, acceleration=100, tick_s=5.0)
     async with running_stack(config) as stack, httpx.AsyncClient(base_url=stack.url) as http:
         await wait_until(lambda: stack.sim.factory.ticks >= 40, timeout=30)
-        await wait_until(lambda: "assets" in stack.platform.oee.snapshot(), timeout=10)
+        await wait_until(lambda: "assets" in stack.platform.apps["oee"].snapshot(), timeout=10)
         live = (await http.get("/api/oee/live")).json()
         assert set(live["assets"]) == {r.name for r in config.assets() if r.config.production}
         assert 0 < live["plant"]["availability"] <= 1

@@ -28,8 +28,7 @@ async def test_operator_classifies_a_stop_and_the_pareto_changes(tmp_path: Path)
         f = stack.sim.factory
         await wait_until(lambda: f.ticks >= 20, timeout=30)
         f.assets["cnc-1"].model.force_fault("scripted")
-        db = stack.platform.historian
-        assert db is not None
+        db = stack.platform.apps["oee"].store
         await wait_until(lambda: any("fault" in s.states for s in db.query_stops(asset="cnc-1")))
         browser = await pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
         try:

@@ -83,7 +83,9 @@ async def test_state_changes_become_events_and_kpis_become_signals(tmp_path: Pat
         press = stack.sim.factory.assets["press-1"].model
         await wait_until(lambda: press.cycle_count >= 3, timeout=30)
         press.force_fault("test: scripted fault")
-        await wait_until(lambda: stack.platform.machine_state.mappers["press-1"].state == "fault", timeout=10)
+        await wait_until(
+            lambda: stack.platform.apps["machine_state"].mappers["press-1"].state == "fault", timeout=10
+        )
         source = config.asset("press-1").path
         await wait_until(
             lambda: any(
@@ -106,14 +108,14 @@ async def test_api_rejects_bad_requests_with_reasons(tmp_path: Path) -> None:
     config = plant_config(tmp_path)
     async with running_stack(config) as stack, httpx.AsyncClient(base_url=stack.url) as http:
         r = await http.get("/api/series", params={"path": "a//b"})
-        assert r.status_code == 422 and "not a valid UNS segment" in r.json()["detail"]
+        assert r.status_code == 422 and "not a valid UNS segment" in r.json()["detail"][0]["msg"]
         r = await http.get(
             "/api/series",
             params={"path": "a/b", "start": "2026-01-02T00:00:00Z", "end": "2026-01-01T00:00:00Z"},
         )
-        assert r.status_code == 422 and "is not before end" in r.json()["detail"]
+        assert r.status_code == 422 and "is not before end" in r.json()["detail"][0]["msg"]
         r = await http.get("/api/series", params={"path": "a/b", "start": "2026-01-01T00:00:00"})
-        assert r.status_code == 422 and "no timezone" in r.json()["detail"]
+        assert r.status_code == 422 and "no timezone" in r.json()["detail"][0]["msg"]
         assert (await http.get("/openapi.json")).json()["info"]["title"] == "werk"
 
 
@@ -163,7 +165,8 @@ async def test_every_protocol_of_the_demo_delivers(tmp_path: Path) -> None:
         }
         await wait_until(
             lambda: (
-                stack.platform.machine_state.mappers["lathe-2"].state == expected.get(model.state, "fault")
+                stack.platform.apps["machine_state"].mappers["lathe-2"].state
+                == expected.get(model.state, "fault")
             ),
             timeout=20,
         )
@@ -185,11 +188,11 @@ async def test_building_sensors_arrive_over_sparkplug(tmp_path: Path) -> None:
         expected = stack.sim.sparkplug.values()  # type: ignore[union-attr]
         temp = live[env.signal_path("temperature")].value
         assert isinstance(temp, float) and abs(temp - expected["hall-1/temperature"]) < 2.0
-        assert "env-hall-1" not in stack.platform.oee.refs
+        assert "env-hall-1" not in stack.platform.apps["oee"].refs
         # werk may have joined after the gateway's birth: it asks for a rebirth, which is no error
         host = next(c for c in stack.platform.connectors if c.status.type == "sparkplug")
         assert host.status.errors == 0, host.status.last_error
-        assert "env-hall-1" not in stack.platform.machine_state.mappers
+        assert "env-hall-1" not in stack.platform.apps["machine_state"].mappers
 
 
 def _broker_up() -> bool:

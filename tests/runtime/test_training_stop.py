@@ -7,8 +7,8 @@ import threading
 from pathlib import Path
 
 from tests.conftest import plant_config, running_stack, wait_until
-from werk.apps.maintenance.app import model_path
-from werk.runtime.training import train_missing
+from werk.apps.maintenance.model_file import model_path
+from werk.apps.maintenance.training import train_missing
 
 
 def test_a_set_stop_ends_training_within_a_life_and_writes_no_model(tmp_path: Path) -> None:
@@ -30,20 +30,20 @@ def test_a_set_stop_ends_training_within_a_life_and_writes_no_model(tmp_path: Pa
     assert done == []
     assert seen == [1, 2, 3]  # the fourth life was not simulated
     assert status["state"] == "stopped" and status["current"] is None
-    models = config.apps.maintenance.models_dir
+    models = config.app("maintenance").models_dir
     assert not model_path(models, "cnc-1").exists() and not model_path(models, "lathe-1").exists()
 
 
 async def test_stopping_the_platform_stops_its_training(tmp_path: Path) -> None:
     config = plant_config(tmp_path, maintenance={"auto_train": True, "train_lives": 30})
     async with running_stack(config) as stack:
-        status = stack.platform.training_status
+        status = stack.platform.apps["maintenance"].training_status
         await wait_until(lambda: (status.get("current") or {}).get("lives", 0) >= 2, timeout=60)
         assert status["state"] == "training"
     # the thread notices within one life; without the stop it trains on for minutes (every simulated asset)
     await wait_until(lambda: status["state"] == "stopped", timeout=10)
     assert not any(t.name.startswith(("asyncio_", "uvloop_")) and _training(t) for t in threading.enumerate())
-    models = config.apps.maintenance.models_dir
+    models = config.app("maintenance").models_dir
     assert not any(model_path(models, ref.name).exists() for ref in config.assets())
 
 

@@ -6,7 +6,7 @@ import itertools
 import random
 from collections import Counter
 
-from werk.config.model import SimAssetConfig
+from werk.sim.config import SimAssetConfig
 from werk.sim.machine import STATES, MachineModel, signal_names
 
 

@@ -52,7 +52,7 @@ async def test_server_serves_identification_and_live_values(tmp_path: Path) -> N
     sim = SimOpcUaServer(config)
     await sim.start()
     try:
-        async with Client(config.sim.endpoint) as client:  # type: ignore[union-attr]
+        async with Client(config.section("sim").endpoint) as client:  # type: ignore[union-attr]
             ns = await client.get_namespace_index("urn:werk:sim")
             maker = await client.get_node(f"ns={ns};s=cnc-1/Identification/Manufacturer").read_value()
             state = await client.get_node(f"ns={ns};s=cnc-1/MachineryItemState/CurrentState").read_value()

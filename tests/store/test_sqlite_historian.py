@@ -14,7 +14,7 @@ import pytest
 from werk.core.model import Event, Quality, Sample
 from werk.errors import StoreError
 from werk.store import SQLiteHistorian
-from werk.store.migrations import SQLITE_MIGRATIONS
+from werk.store.migrations import HISTORIAN_MIGRATIONS
 
 T0 = datetime(2026, 3, 29, 0, 0, tzinfo=UTC)
 P = "acme/s/a/l/c/cnc-1/load"
@@ -103,7 +103,7 @@ def test_restart_keeps_every_written_sample(tmp_path: Path) -> None:
     h2.open()
     back = [s for i in range(7) for s in h2.query_raw(f"x/s{i}", T0, T0 + timedelta(hours=1))]
     assert sorted(back, key=lambda s: s.ts) == written
-    assert h2.schema_version() == SQLITE_MIGRATIONS[-1][0]
+    assert h2.schema_version() == HISTORIAN_MIGRATIONS[-1].version
     h2.close()
 
 
@@ -138,15 +138,15 @@ def test_database_from_a_newer_werk_is_refused(tmp_path: Path) -> None:
     h.open()
     h.close()
     with sqlite3.connect(path) as c:
-        c.execute("INSERT INTO werk_schema VALUES (99, 'future')")
-    with pytest.raises(StoreError, match="schema version 99 is newer"):
+        c.execute("INSERT INTO werk_migration VALUES ('historian', 99, 'future', 0)")
+    with pytest.raises(StoreError, match="'historian' are at schema version 99, newer than this werk knows"):
         SQLiteHistorian(path).open()
 
 
 def test_file_that_is_not_a_database_is_refused_with_its_name(tmp_path: Path) -> None:
     path = tmp_path / "junk.db"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match=r"junk\.db: cannot open historian database"):
+    with pytest.raises(StoreError, match=r"junk\.db: cannot (open|migrate)"):
         SQLiteHistorian(path).open()
     assert path.read_bytes().startswith(b"this is not sqlite")  # and it is left untouched
 
@@ -177,14 +177,14 @@ def test_close_waits_for_reads_running_in_other_threads(tmp_path: Path) -> None:
     h.open()
     h.write_samples([Sample("a/b/c/d/e/f/x", T0, 1.0)])
     inside, release = threading.Event(), threading.Event()
-    original = h._reader
+    original = h.file.reader
 
     def slow_reader() -> sqlite3.Connection:  # a read that takes as long as the test says
         inside.set()
         release.wait(5)
         return original()
 
-    h._reader = slow_reader  # type: ignore[method-assign]
+    h.file.reader = slow_reader  # type: ignore[method-assign]
     got: list[object] = []
     reader = threading.Thread(target=lambda: got.append(h.query_raw("a/b/c/d/e/f/x", T0, T0 + timedelta(1))))
     reader.start()
@@ -197,5 +197,5 @@ def test_close_waits_for_reads_running_in_other_threads(tmp_path: Path) -> None:
     closer.join(5)
     reader.join(5)
     assert not closer.is_alive() and [s.value for s in got[0]] == [1.0]  # type: ignore[attr-defined]
-    with pytest.raises(StoreError, match="the historian is closed"):
+    with pytest.raises(StoreError, match="the werk database is closed"):
         h.query_raw("a/b/c/d/e/f/x", T0, T0 + timedelta(1))

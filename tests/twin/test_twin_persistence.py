@@ -13,7 +13,7 @@ from basyx.aas import model
 from werk.config import WerkConfig, demo_config_path, load_config
 from werk.errors import StoreError
 from werk.store import SQLiteHistorian
-from werk.store.migrations import SQLITE_MIGRATIONS
+from werk.store.migrations import AAS_MIGRATIONS
 from werk.twin import formats
 from werk.twin import io as aas_io
 from werk.twin.environment import build_environment
@@ -27,17 +27,14 @@ def _snapshot(objects: object) -> list[object]:
     return sorted((aas_io.to_jsonable(o) for o in objects), key=lambda d: d["id"])  # type: ignore[attr-defined]
 
 
-def test_migration_2_creates_the_table_in_the_historian_file(tmp_path: Path) -> None:
-    assert [v for v, _, _ in SQLITE_MIGRATIONS][:2] == [1, 2]
+def test_the_twin_makes_its_tables_in_the_werk_file_as_migrations_of_its_own(tmp_path: Path) -> None:
     db = tmp_path / "werk.db"
-    h = SQLiteHistorian(db)
-    h.open()
-    h.close()
+    TwinPersistence(db).close()
     with sqlite3.connect(db) as conn:
         cols = [r[1] for r in conn.execute("PRAGMA table_info(aas_object)")]
-        versions = [r[0] for r in conn.execute("SELECT version FROM werk_schema ORDER BY version")]
+        versions = [r[0] for r in conn.execute("SELECT version FROM werk_migration WHERE owner = 'aas'")]
     assert cols == ["id", "kind", "json", "updated_ts"]
-    assert 2 in versions
+    assert versions == [m.version for m in AAS_MIGRATIONS]
 
 
 def test_twin_first_then_historian_both_work(tmp_path: Path) -> None:

@@ -11,10 +11,11 @@ from tests.api.test_aas_api import AUTH, TOKEN, b64, serve
 from tests.conftest import shared_data
 from tests.twin.template_conformance import assert_conforms, template, value_list
 from werk.api.aas import build_aas_router
+from werk.apps.maintenance.twin import PM_MODEL_TYPE, predictive_maintenance
 from werk.config import demo_config_path, load_config
 from werk.core.model import Sample
 from werk.twin import io as aas_io
-from werk.twin.environment import PM_MODEL_TYPE, build_environment, predictive_maintenance
+from werk.twin.environment import build_environment
 from werk.twin.store import TwinStore
 
 TEMPLATE = "IDTA_02048_Template_PredictiveMaintenance.json"
@@ -27,7 +28,9 @@ def test_structure_and_semantic_ids_are_those_of_the_template() -> None:
     official = template(TEMPLATE)
     config = load_config(demo_config_path())
     ref = next(iter(config.assets()))
-    checked = assert_conforms(predictive_maintenance(ref, config.apps.maintenance), official["submodels"][0])
+    checked = assert_conforms(
+        predictive_maintenance(ref, config.app("maintenance")), official["submodels"][0]
+    )
     for path in (
         f"{RUL}.DurationValue",
         f"{RUL}.StartValue",
@@ -90,6 +93,6 @@ async def test_http_reads_return_rul_and_health_from_the_live_signals() -> None:
         pre_alert = (
             await client.get(el + "RemainingUsefulLifePrediction.ListPreAlerts[0].PreAlertValue/$value")
         ).json()
-        assert pre_alert == {"PreAlertValue": config.apps.maintenance.rul_warning_cycles}
+        assert pre_alert == {"PreAlertValue": config.app("maintenance").rul_warning_cycles}
         r = await client.patch(el + f"{RUL}.DurationValue/$value", json=1.0, headers=AUTH)
         assert r.status_code == 409

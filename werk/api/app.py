@@ -1,7 +1,9 @@
-"""The HTTP face of werk: REST API (OpenAPI at /docs and /openapi.json), a live SSE stream, and the dashboard.
+"""The HTTP face of werk: REST API (OpenAPI at /docs and /openapi.json), a live SSE stream, and the pages.
 
-Reads are open (the server binds to 127.0.0.1 by default); every write needs a bearer token of a user with the
-right role (``werk.api.auth``).
+Assembled from the registry: werk's own routes (plant, assets, signals, events, the live stream, the overview),
+then each enabled app's router and pages (:class:`werk.apps.spec.AppSpec`), then the AAS API. Reads are open (the
+server binds to 127.0.0.1 by default); every write needs a bearer token of a user with the right role
+(``werk.api.auth``).
 """
 
 from __future__ import annotations
@@ -9,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -30,38 +32,38 @@ from werk.api.aas_packages import build_package_router
 from werk.api.aas_registry import build_registry_router
 from werk.api.aas_services import PROFILES as SERVICE_PROFILES
 from werk.api.auth import Authenticator
-from werk.api.maintenance import build_maintenance_router
-from werk.api.oee import build_oee_router
 from werk.api.schemas import (
     AssetOut,
     BucketOut,
     ConnectorOut,
     EventOut,
     HealthOut,
+    NavOut,
     PointOut,
     SeriesOut,
     SignalOut,
+    TileOut,
 )
+from werk.api.web import WebContext
 from werk.bus.base import Overflow
 from werk.config.model import AssetRef
-from werk.core.model import Sample, utcnow
+from werk.core.model import Sample
+from werk.core.period import period
 from werk.core.uns import validate_path
-from werk.errors import UnsPathError
+from werk.errors import InputError, UnsPathError
 from werk.runtime.platform import Platform
 from werk.ui import static_dir
+from werk.ui.pages import NavItem, Pages, package_dir
 
 MAX_POINTS = 20_000
 STREAM_TICK_S = 1.0
 
 
 def _assets_out(platform: Platform, refs: list[AssetRef]) -> list[AssetOut]:
-    """The API's view of assets; the apps' snapshots are taken once per call, not once per asset."""
-    states = platform.machine_state.snapshot()
-    kpis = platform.oee.snapshot().get("assets", {})
-    return [_asset_out(platform, ref, states.get(ref.name, {}), kpis.get(ref.name, {})) for ref in refs]
+    return [_asset_out(platform, ref, platform.asset_view(ref.name)) for ref in refs]
 
 
-def _asset_out(platform: Platform, ref: AssetRef, snap: dict[str, Any], kpis: dict[str, Any]) -> AssetOut:
+def _asset_out(platform: Platform, ref: AssetRef, view: dict[str, Any]) -> AssetOut:
     live = platform.live.under(ref.path)
     counts: dict[str, Any] = {
         k: live[k].value for k in ("cycle_count", "good_count", "scrap_count") if k in live
@@ -73,23 +75,13 @@ def _asset_out(platform: Platform, ref: AssetRef, snap: dict[str, Any], kpis: di
         kind=ref.config.kind,
         description=ref.config.description,
         production=ref.config.production,
-        state=snap.get("state", "unknown") if ref.config.production else "sensor",
-        since=snap.get("since"),
-        kpis=kpis,
+        state=view.get("state", "unknown") if ref.config.production else "sensor",
+        since=view.get("since"),
+        kpis=view.get("kpis") or {},
         counts=counts,
         signals={k: SignalOut.of(v) for k, v in sorted(live.items())},
+        apps={name: dict(v) for name, v in view["apps"].items()},
     )
-
-
-def _time_range(start: datetime | None, end: datetime | None, minutes: float) -> tuple[datetime, datetime]:
-    end = end or utcnow()
-    start = start or end - timedelta(minutes=minutes)
-    for t in (start, end):
-        if t.tzinfo is None:
-            raise HTTPException(422, f"timestamp {t.isoformat()} has no timezone; add 'Z' or an offset")
-    if start >= end:
-        raise HTTPException(422, f"start {start.isoformat()} is not before end {end.isoformat()}")
-    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -98,6 +90,13 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True)
     return Response(body, status_code=422, media_type="application/json")
+
+
+async def _input_error(request: Request, exc: Exception) -> Response:
+    """A parameter the code refused after validation, answered as FastAPI answers one it refused itself."""
+    assert isinstance(exc, InputError)
+    detail = [{"type": "value_error", "loc": list(exc.loc), "msg": str(exc), "input": None}]
+    return Response(json.dumps({"detail": detail}, ensure_ascii=True), 422, media_type="application/json")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -116,10 +115,30 @@ def create_app(platform: Platform) -> FastAPI:
     )
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(InputError, _input_error)
     refs = {ref.name: ref for ref in platform.config.assets()}
     auth = Authenticator(platform.config.server)
-    app.include_router(build_oee_router(platform, auth))
-    app.include_router(build_maintenance_router(platform, auth))
+    specs = [platform.registry.app(name) for name in platform.apps]
+    nav = [NavItem("/", "Overview", order=0)]
+    nav += [NavItem(p.path, p.title, p.order) for spec in specs for p in spec.pages if p.nav]
+    template_dirs = [d for spec in specs if (d := package_dir(spec.package, "templates")) is not None]
+    pages = Pages(nav, template_dirs)
+    web = WebContext(platform.config, auth, pages)
+    for spec in specs:
+        if spec.router is not None:
+            app.include_router(spec.router(platform.apps[spec.name], web))
+        for page in spec.pages:
+            app.add_api_route(
+                page.path, _page_route(pages, page.template), include_in_schema=False, methods=["GET"]
+            )
+        static = package_dir(spec.package, "static")
+        if static is not None:
+            app.mount(f"/static/apps/{spec.name}", StaticFiles(directory=static), name=f"static-{spec.name}")
+    tiles = [
+        TileOut(app=spec.name, key=t.key, label=t.label, unit=t.unit, format=t.format)
+        for spec in specs
+        for t in sorted(spec.tiles, key=lambda t: t.order)
+    ]
 
     def asset_or_404(name: str) -> AssetRef:
         if name not in refs:
@@ -152,6 +171,11 @@ def create_app(platform: Platform) -> FastAPI:
     async def asset(name: str) -> AssetOut:
         return _assets_out(platform, [asset_or_404(name)])[0]
 
+    @app.get("/api/ui", tags=["platform"])
+    async def ui() -> dict[str, list[NavOut] | list[TileOut]]:
+        """What the pages show from the registered apps: the nav, and the tiles of every asset card."""
+        return {"nav": [NavOut(path=n.path, title=n.title) for n in pages.nav], "tiles": tiles}
+
     @app.get("/api/connectors", response_model=list[ConnectorOut], tags=["platform"])
     async def connectors() -> list[ConnectorOut]:
         return [ConnectorOut.of(c.status) for c in platform.connectors]
@@ -174,10 +198,12 @@ def create_app(platform: Platform) -> FastAPI:
         try:
             validate_path(path)
         except UnsPathError as exc:
-            raise HTTPException(422, str(exc)) from None
-        a, z = _time_range(start, end, minutes)
+            raise InputError(str(exc), ("query", "path")) from None
+        a, z = period(start, end, default_start=lambda z: z - timedelta(minutes=minutes))
         if (z - a).total_seconds() / (bucket_s or 1) > MAX_POINTS and bucket_s is not None:
-            raise HTTPException(422, f"{bucket_s} s buckets over that range exceed {MAX_POINTS} points")
+            raise InputError(
+                f"{bucket_s} s buckets over that range exceed {MAX_POINTS} points", ("query", "bucket_s")
+            )
         h = platform.historian
         assert h is not None
         if bucket_s is None:
@@ -209,7 +235,7 @@ def create_app(platform: Platform) -> FastAPI:
             try:
                 validate_path(path)
             except UnsPathError as exc:
-                raise HTTPException(422, str(exc)) from None
+                raise InputError(str(exc), ("query", "path")) from None
         return StreamingResponse(
             _sse(request, platform, list(refs.values()), path),
             media_type="text/event-stream",
@@ -220,16 +246,8 @@ def create_app(platform: Platform) -> FastAPI:
     app.mount("/static", StaticFiles(directory=static), name="static")
 
     @app.get("/", include_in_schema=False)
-    async def index() -> FileResponse:
-        return FileResponse(static / "index.html")
-
-    @app.get("/oee", include_in_schema=False)
-    async def oee_page() -> FileResponse:
-        return FileResponse(static / "oee.html")
-
-    @app.get("/maintenance", include_in_schema=False)
-    async def maintenance_page() -> FileResponse:
-        return FileResponse(static / "maintenance.html")
+    async def index(request: Request) -> Response:
+        return pages.render(request, "overview.html")
 
     # last: the AAS router ends with a catch-all answering unknown /api/v3.0 paths with the spec's error bodies
     assert platform.twin is not None, "start the platform before building its app"
@@ -248,6 +266,13 @@ def create_app(platform: Platform) -> FastAPI:
     mount_aas_api(app, aas)
 
     return app
+
+
+def _page_route(pages: Pages, template: str) -> Any:
+    async def page(request: Request) -> Response:
+        return pages.render(request, template)
+
+    return page
 
 
 def _sse_frame(event: str, data: Any) -> bytes:

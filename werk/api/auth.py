@@ -10,17 +10,11 @@ import hashlib
 import hmac
 import os
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from fastapi import HTTPException, Request
 
 from werk.config.model import ROLE_RANK, ServerConfig
-
-
-@dataclass(frozen=True)
-class User:
-    name: str
-    role: str
+from werk.core.model import User
 
 
 def token_digest(token: str) -> str:

@@ -66,6 +66,23 @@ class AssetOut(BaseModel):
     kpis: dict[str, Any]
     counts: dict[str, Any]
     signals: dict[str, SignalOut]
+    apps: dict[str, dict[str, Any]] = {}
+    """What each app knows of the asset (its ``asset_view``), by app name."""
+
+
+class TileOut(BaseModel):
+    """A figure an app shows on every asset card: ``key`` is a dotted path into ``AssetOut.apps[app]``."""
+
+    app: str
+    key: str
+    label: str
+    unit: str
+    format: str
+
+
+class NavOut(BaseModel):
+    path: str
+    title: str
 
 
 class EventOut(BaseModel):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import ValidationError
@@ -17,13 +17,15 @@ from pydantic import ValidationError
 from werk.config.model import WerkConfig
 from werk.errors import ConfigError
 
+if TYPE_CHECKING:
+    from werk.registry import Registry
+
 Loc = tuple[str | int, ...]
-CONNECTOR_TAGS = frozenset({"opcua", "mqtt", "modbus", "mtconnect", "shdr", "sparkplug"})
 
 
 def demo_config_path() -> Path:
-    """The demo plant that ships inside the package."""
-    return Path(str(resources.files("werk.config").joinpath("demo.yaml")))
+    """The demo plant that ships inside the package (the virtual factory's)."""
+    return Path(str(resources.files("werk.sim").joinpath("demo.yaml")))
 
 
 def load_config(path: str | Path) -> WerkConfig:
@@ -37,7 +39,15 @@ def load_config(path: str | Path) -> WerkConfig:
     return parse_config(text, str(path))
 
 
-def parse_config(text: str, filename: str = "<config>") -> WerkConfig:
+def parse_config(text: str, filename: str = "<config>", registry: Registry | None = None) -> WerkConfig:
+    """Validate a plant file's text against werk's schema and every registered app's, connector's and
+    section's (the process's registry unless ``registry`` is given); ConfigError lists every problem with its
+    line and key path."""
+    from werk.config.schema import build_schema, default_schema
+    from werk.registry import default_registry
+
+    reg = registry or default_registry()
+    schema = default_schema() if registry is None else build_schema(registry)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.load(text, Loader=yaml.SafeLoader)
@@ -49,19 +59,32 @@ def parse_config(text: str, filename: str = "<config>") -> WerkConfig:
         raise ConfigError(f"{filename}: YAML error: {exc}") from None
     if not isinstance(data, dict) or root is None:
         raise ConfigError(f"{filename}:1: the plant file must be a mapping with at least a 'plant' key")
+    twice = _duplicate_keys(root)
+    if twice:
+        raise ConfigError(
+            "invalid plant file\n  "
+            + "\n  ".join(
+                f"{filename}:{line}: {where}: key given twice (the second would win)" for where, line in twice
+            )
+        )
+    tags = frozenset(reg.connectors)
     try:
-        config = WerkConfig.model_validate(data)
+        config = schema.model_validate(data)
     except ValidationError as exc:
-        problems = [(_loc(e), _message(e)) for e in exc.errors()]
-        raise ConfigError(_report(filename, root, problems)) from None
-    problems = check_references(config)
+        problems = [(_loc(e), _message(e, reg)) for e in exc.errors()]
+        raise ConfigError(_report(filename, root, problems, tags)) from None
+    problems = check_references(config, reg)
     if problems:
-        raise ConfigError(_report(filename, root, problems))
+        raise ConfigError(_report(filename, root, problems, tags))
     return config
 
 
-def check_references(config: WerkConfig) -> list[tuple[Loc, str]]:
-    """Rules that span sections: names unique across the plant, connectors that exist, a simulator when used."""
+def check_references(config: WerkConfig, registry: Registry | None = None) -> list[tuple[Loc, str]]:
+    """Rules that span sections: names unique across the plant, connectors that exist, signals bound once,
+    products made by assets that exist; then each app's and section's own (``check`` of its spec)."""
+    from werk.registry import default_registry
+
+    reg = registry or default_registry()
     problems: list[tuple[Loc, str]] = []
     seen: dict[str, Loc] = {}
     for ref in config.assets():
@@ -85,29 +108,38 @@ def check_references(config: WerkConfig) -> list[tuple[Loc, str]]:
             if twice:
                 problems.append(((*where, "signals"), f"signals bound twice: {', '.join(sorted(twice))}"))
             seen_signals |= set(src.signals)
-        for code in ref.config.sim.products if ref.config.sim else {}:
-            if code not in config.products:
-                problems.append(
-                    ((*ref.loc, "sim", "products", code), f"product {code!r} is not in 'products:'")
-                )
-        if ref.config.sim is not None and config.sim is None:
-            problems.append(
-                ((*ref.loc, "sim"), "asset has sim settings but the file has no top-level 'sim' section")
-            )
     names = {ref.name for ref in config.assets()}
-    if config.sim is not None and (config.sim.shdr_port is None) != (config.sim.shdr_asset is None):
-        problems.append((("sim",), "give both shdr_port and shdr_asset, or neither"))
-    if config.sim is not None and config.sim.shdr_asset is not None:
-        a = config.sim.shdr_asset
-        if a not in names or config.asset(a).config.sim is None:
-            problems.append((("sim", "shdr_asset"), f"{a!r} is not a simulated asset of this plant"))
     for code, product in config.products.items():
         for asset in product.ideal_cycle_s:
             if asset not in names:
                 problems.append(
                     (("products", code, "ideal_cycle_s", asset), f"no asset named {asset!r} in the plant")
                 )
+    for name, spec in reg.apps.items():
+        settings = config.app(name)
+        if spec.check is not None and settings is not None and settings.enabled:
+            problems.extend(spec.check(config, settings))
+    for key, section in reg.sections.items():
+        if section.check is not None:
+            problems.extend(section.check(config, config.section(key)))
     return problems
+
+
+def _duplicate_keys(node: yaml.Node, path: tuple[str, ...] = ()) -> list[tuple[str, int]]:
+    """Keys that appear twice in one mapping (YAML loaders keep the last one without a word)."""
+    out: list[tuple[str, int]] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for k, v in node.value:
+            key = str(k.value) if isinstance(k, yaml.ScalarNode) else "?"
+            if key in seen and key != "<<":
+                out.append((".".join((*path, key)), k.start_mark.line + 1))
+            seen.add(key)
+            out.extend(_duplicate_keys(v, (*path, key)))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            out.extend(_duplicate_keys(item, (*path, str(i))))
+    return out
 
 
 def _loc(err: Any) -> Loc:
@@ -116,8 +148,11 @@ def _loc(err: Any) -> Loc:
     return (*loc, "type") if err["type"] in ("union_tag_invalid", "union_tag_not_found") else loc
 
 
-def _message(err: Any) -> str:
+def _message(err: Any, registry: Registry) -> str:
     msg = str(err["msg"])
+    loc = tuple(err["loc"])
+    if err["type"] == "extra_forbidden" and len(loc) == 2 and loc[0] == "apps":
+        return f"unknown app {loc[1]!r} (known: {', '.join(registry.apps) or 'none'})"
     if err["type"] == "union_tag_invalid":
         ctx = err.get("ctx", {})
         return f"unknown type {ctx.get('tag')!r} (known: {ctx.get('expected_tags')})"
@@ -130,11 +165,14 @@ def _message(err: Any) -> str:
     return msg
 
 
-def _report(filename: str, root: yaml.Node, problems: Sequence[tuple[Loc, str]]) -> str:
+def _report(
+    filename: str, root: yaml.Node, problems: Sequence[tuple[Loc, str]], tags: frozenset[str] = frozenset()
+) -> str:
     lines = []
     for loc, msg in problems:
-        # pydantic puts the discriminator's tag in the location ("opcua"); it is not a key in the file
-        keys = [k for k in loc if not (isinstance(k, str) and k in CONNECTOR_TAGS and _is_tag(loc, k))]
+        # pydantic puts the discriminator's tag (a connector type) in the location and marks a bad mapping key with
+        # "[key]"; neither is a key in the file
+        keys = [k for k in loc if k != "[key]" and not (isinstance(k, str) and k in tags and _is_tag(loc, k))]
         line = _line_of(root, keys)
         where = ".".join(str(k) for k in keys) or "(top)"
         lines.append(f"{filename}:{line}: {where}: {msg}")

@@ -40,6 +40,7 @@ class ConnectorStatus:
     bad_bindings: dict[str, str] = field(default_factory=dict)
 
 
+@runtime_checkable
 class Connector(Protocol):
     name: str
     status: ConnectorStatus

@@ -64,14 +64,35 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pydantic import Field
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 from pymodbus.pdu import ExceptionResponse, ModbusPDU
 
-from werk.config.model import ModbusConnectorConfig
+from werk.config.model import ConnectorSettings
 from werk.connect.base import ConnectorStatus, RateLimitedLog, SessionConnector
+from werk.connect.spec import ConnectorSpec
 from werk.core.model import Quality, Sample, Value, utcnow
 from werk.errors import ConnectorError
+
+
+class ModbusConnectorConfig(ConnectorSettings):
+    """A Modbus TCP server (a device or a gateway) polled for register maps; ``unit`` is the default unit identifier.
+
+    ``max_gap`` is how many unbound registers (or bits) a single read may span to join two bound ones: reading
+    them costs bytes, saves a round trip; 0 reads only truly adjacent addresses together.
+    """
+
+    type: Literal["modbus"]
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=502, ge=1, le=65535)
+    unit: int = Field(default=1, ge=0, le=255)
+    poll_interval_ms: int = Field(default=1000, ge=10, le=3_600_000)
+    max_gap: int = Field(default=0, ge=0, le=124)
+    timeout_s: float = Field(default=2.0, gt=0)
+    reconnect_min_s: float = Field(default=0.5, gt=0)
+    reconnect_max_s: float = Field(default=10.0, gt=0)
+
 
 log = logging.getLogger(__name__)
 
@@ -544,3 +565,19 @@ class ModbusConnector(SessionConnector):
         if first and path in self._ledger.last:
             return [Sample(path, utcnow(), self._ledger.last[path], Quality.BAD)]
         return []
+
+
+def _address(root: str, address: str) -> str:
+    """A binding's ``root`` is default tokens in front of the address (``root: "unit=2 CDAB"``), which the
+    address's own tokens override."""
+    return f"{root} {address}".strip()
+
+
+SPEC = ConnectorSpec(
+    type="modbus",
+    title="Modbus TCP",
+    settings=ModbusConnectorConfig,
+    build=ModbusConnector,
+    address=_address,
+    writable=True,
+)

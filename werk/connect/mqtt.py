@@ -40,16 +40,86 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import aiomqtt
+from pydantic import Field, SecretStr, model_validator
 
-from werk.config.model import MqttConnectorConfig
+from werk.config.model import ConnectorSettings, StrictModel
 from werk.connect.base import ConnectorStatus, RateLimitedLog, SessionConnector
 from werk.connect.outbox import MemoryOutbox, Outbox
+from werk.connect.spec import ConnectorSpec
 from werk.core.model import Quality, Sample, Value, utcnow
-from werk.core.topic_map import TopicMap, TopicRule
+from werk.core.topic_map import TemplateError, TopicMap, TopicRule
 from werk.errors import ConnectorError, UnsPathError
+
+
+class MqttTlsConfig(StrictModel):
+    """TLS towards the broker. No ``ca_file`` means the system's trust store; a client certificate needs its key."""
+
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+    @model_validator(mode="after")
+    def _cert_and_key(self) -> MqttTlsConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("a client certificate needs both cert_file and key_file")
+        return self
+
+
+class MqttTopicRuleConfig(StrictModel):
+    """Topics of one shape feeding UNS paths of one shape (``werk.core.topic_map`` has the template language)."""
+
+    topic: str = Field(min_length=1)
+    path: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _compiles(self) -> MqttTopicRuleConfig:
+        try:
+            TopicRule.compile(self.topic, self.path)
+        except TemplateError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+
+class MqttConnectorConfig(ConnectorSettings):
+    """An MQTT broker whose topics carry JSON values; each bound topic feeds one UNS signal, and each ``map`` rule
+    feeds every topic that matches it (an asset's exact binding wins over a rule for the same topic).
+
+    The password is never part of the plant file in clear if it can be helped: ``password_env`` names an environment
+    variable read at connect time. ``qos`` is the subscription's maximum QoS (MQTT 3.1.1 section 4.3).
+    """
+
+    type: Literal["mqtt"]
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=1883, ge=1, le=65535)
+    tls: MqttTlsConfig | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    client_id: str | None = Field(default=None, min_length=1)
+    protocol: Literal["3.1.1", "5"] = "3.1.1"
+    qos: Literal[0, 1, 2] = 1
+    keepalive_s: int = Field(default=30, ge=5, le=65535)
+    reconnect_min_s: float = Field(default=0.5, gt=0)
+    reconnect_max_s: float = Field(default=10.0, gt=0)
+    timeout_s: float = Field(default=5.0, gt=0)
+    map: list[MqttTopicRuleConfig] = Field(default_factory=list)
+    persistent_session: bool = False
+    """Keep the session (MQTT 3.1.1 clean session = 0): the broker queues QoS 1/2 messages while werk is away
+    and delivers them when it is back. Needs a fixed ``client_id``."""
+
+    @model_validator(mode="after")
+    def _one_password(self) -> MqttConnectorConfig:
+        if self.persistent_session and self.client_id is None:
+            raise ValueError("a persistent session needs a fixed client_id")
+        if self.password is not None and self.password_env is not None:
+            raise ValueError("give either password or password_env, not both")
+        if (self.password is not None or self.password_env is not None) and self.username is None:
+            raise ValueError("a password needs a username")
+        return self
+
 
 log = logging.getLogger(__name__)
 
@@ -594,3 +664,7 @@ class MqttPublisher:
             self.status.reconnects += 1
             await asyncio.sleep(delay)
             delay = min(delay * 2, cfg.reconnect_max_s)
+
+
+#: a binding's ``root`` is the prefix of the topic name
+SPEC = ConnectorSpec(type="mqtt", title="MQTT", settings=MqttConnectorConfig, build=MqttConnector)

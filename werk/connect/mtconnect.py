@@ -57,11 +57,51 @@ from datetime import UTC, datetime
 from typing import Literal
 
 import httpx
+from pydantic import Field
 
-from werk.config.model import MtconnectAgentConfig, ShdrConfig
+from werk.config.model import ConnectorSettings
 from werk.connect.base import ConnectorStatus, RateLimitedLog, SessionConnector
+from werk.connect.spec import ConnectorSpec
 from werk.core.model import Quality, Sample, Value, utcnow
 from werk.errors import ConnectorError
+
+
+class MtconnectAgentConfig(ConnectorSettings):
+    """An MTConnect agent's HTTP API (MTConnect Part 1 section 8): ``probe`` once, ``current``, then ``sample``.
+
+    ``url`` is the agent's base address (``http://10.0.0.5:5000``); werk expects it on loopback or the plant LAN,
+    so plain HTTP. ``device`` (name or uuid) scopes every request to one device; without it the agent's every
+    device is read. Each ``sample`` asks for at most ``count`` observations; the next poll starts at once while the
+    agent has more, otherwise after ``poll_interval_ms``.
+    """
+
+    type: Literal["mtconnect"]
+    url: str = Field(pattern=r"^https?://[^/?#]+(/[^?#]*)?$")
+    device: str | None = Field(default=None, min_length=1, pattern=r"^[^/?#]+$")
+    poll_interval_ms: int = Field(default=1000, ge=10, le=3_600_000)
+    count: int = Field(default=1000, ge=1, le=100_000)
+    timeout_s: float = Field(default=5.0, gt=0)
+    reconnect_min_s: float = Field(default=0.5, gt=0)
+    reconnect_max_s: float = Field(default=10.0, gt=0)
+
+
+class ShdrConfig(ConnectorSettings):
+    """An MTConnect adapter speaking SHDR over TCP (port 7878 by convention), read directly without an agent.
+
+    ``heartbeat``: send ``* PING`` and, when the adapter answers ``* PONG <ms>``, ping at that period and declare
+    the link dead after two periods without a byte. ``idle_timeout_s``: for adapters without heartbeats, how long
+    silence is tolerated (None: forever; an adapter only sends changes).
+    """
+
+    type: Literal["shdr"]
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=7878, ge=1, le=65535)
+    heartbeat: bool = True
+    idle_timeout_s: float | None = Field(default=None, gt=0)
+    timeout_s: float = Field(default=5.0, gt=0)
+    reconnect_min_s: float = Field(default=0.5, gt=0)
+    reconnect_max_s: float = Field(default=10.0, gt=0)
+
 
 log = logging.getLogger(__name__)
 
@@ -820,3 +860,12 @@ async def _read_line(reader: asyncio.StreamReader) -> bytes | None:
             return b""
         except asyncio.LimitOverrunError as exc:
             consumed = exc.consumed
+
+
+#: a binding's ``root`` is the prefix of the reference (``root: "id:"``)
+AGENT_SPEC = ConnectorSpec(
+    type="mtconnect", title="MTConnect agent", settings=MtconnectAgentConfig, build=MtconnectConnector
+)
+SHDR_SPEC = ConnectorSpec(
+    type="shdr", title="MTConnect SHDR adapter", settings=ShdrConfig, build=ShdrConnector
+)

@@ -46,18 +46,58 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from asyncua import Client, ua
 from asyncua.common.subscription import Subscription
 from asyncua.crypto import security_policies
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from pydantic import Field, model_validator
 
-from werk.config.model import OpcUaConnectorConfig
+from werk.config.model import ConnectorSettings
 from werk.connect.base import ConnectorStatus, SessionConnector
+from werk.connect.spec import ConnectorSpec
 from werk.core.model import Quality, Sample, Value, utcnow
 from werk.errors import ConnectorError
+
+
+class OpcUaConnectorConfig(ConnectorSettings):
+    """An OPC UA server to subscribe to. One client session per connector, shared by every asset bound to it."""
+
+    type: Literal["opcua"]
+    endpoint: str = Field(pattern=r"^opc\.tcp://")
+    publishing_interval_ms: int = Field(default=200, ge=10, le=60_000)
+    sampling_interval_ms: float = Field(default=0.0, ge=-1, le=3_600_000)
+    """Requested per monitored item (OPC UA Part 4, 5.13.1.2, 7.21): 0 = the fastest practical, -1 = the publishing
+    interval."""
+    queue_size: int = Field(default=10, ge=1, le=100_000)
+    """Changes a server keeps per monitored item between publish responses (Part 4, 7.21); the oldest go first."""
+    monitored_items_per_call: int = Field(default=1000, ge=1, le=100_000)
+    """Items per CreateMonitoredItems request; lowered to the server's MaxMonitoredItemsPerCall when it says so."""
+    reconnect_min_s: float = Field(default=0.5, gt=0)
+    reconnect_max_s: float = Field(default=10.0, gt=0)
+    timeout_s: float = Field(default=4.0, gt=0)
+    security_policy: Literal["None", "Basic256Sha256"] = "None"
+    security_mode: Literal["Sign", "SignAndEncrypt"] = "SignAndEncrypt"
+    certificate: str | None = None
+    """The client's application instance certificate (DER or PEM); required with a security policy."""
+    private_key: str | None = None
+    """The certificate's private key (PEM or DER), unencrypted; required with a security policy."""
+    server_certificate: str | None = None
+    """The server certificate to trust; without it the one the server's endpoint offers is taken (trust on use)."""
+    username: str | None = None
+    password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """Environment variable holding the user's password: it never sits in the plant file nor in a log."""
+
+    @model_validator(mode="after")
+    def _security(self) -> OpcUaConnectorConfig:
+        if self.security_policy != "None" and (self.certificate is None or self.private_key is None):
+            raise ValueError(f"security_policy {self.security_policy} needs certificate and private_key")
+        if self.password_env is not None and self.username is None:
+            raise ValueError("password_env needs a username")
+        return self
+
 
 log = logging.getLogger(__name__)
 
@@ -500,3 +540,21 @@ def _as_variant(value: Value, vtype: ua.VariantType) -> Value:
     if vtype == ua.VariantType.String:
         return str(value)
     raise ValueError(f"werk does not write {vtype.name} values")
+
+
+_NODE_ID_PREFIXES = ("ns=", "nsu=", "i=", "s=", "g=", "b=", "browse:")
+
+
+def _address(root: str, address: str) -> str:
+    """A binding's ``root`` is the prefix of a NodeId, unless the address is a full NodeId already."""
+    return address if address.startswith(_NODE_ID_PREFIXES) else root + address
+
+
+SPEC = ConnectorSpec(
+    type="opcua",
+    title="OPC UA",
+    settings=OpcUaConnectorConfig,
+    build=OpcUaConnector,
+    address=_address,
+    writable=True,
+)

@@ -64,18 +64,65 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import aiomqtt
 from google.protobuf.message import DecodeError
+from pydantic import Field, model_validator
 
-from werk.config.model import SparkplugConfig
+from werk.config.model import StrictModel
 from werk.connect import sparkplug_b_pb2 as pb
 from werk.connect.base import ConnectorStatus, RateLimitedLog, SessionConnector
-from werk.connect.mqtt import MAX_BATCH_MESSAGES, _client, broker_status
+from werk.connect.mqtt import MAX_BATCH_MESSAGES, MqttConnectorConfig, _client, broker_status
+from werk.connect.spec import ConnectorSpec
 from werk.core.model import Quality, Sample, Value, utcnow
-from werk.core.topic_map import TopicMap, TopicRule
+from werk.core.topic_map import TemplateError, TopicMap, TopicRule
 from werk.errors import ConnectorError, UnsPathError
+
+
+class SparkplugMapRuleConfig(StrictModel):
+    """Metrics whose address (``<group>/<edge node>/<device>/<metric name>``, the binding grammar; the device level
+    is empty for an edge node's own metrics) matches ``address`` feed the UNS path ``path``. Same template language
+    as MQTT ``map`` rules (``werk.core.topic_map``), e.g. ``address: "acme/{edge}/{device}/{metric#}"``."""
+
+    address: str = Field(min_length=1)
+    path: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _compiles(self) -> SparkplugMapRuleConfig:
+        try:
+            rule = TopicRule.compile(self.address, self.path)
+        except TemplateError as exc:
+            raise ValueError(str(exc).replace("topic template", "address template")) from None
+        if rule.fields:
+            raise ValueError("{field} is for JSON objects; a Sparkplug metric is one signal")
+        return self
+
+
+class SparkplugConfig(MqttConnectorConfig):
+    """A Sparkplug B host application (Sparkplug 3.0) on an MQTT broker: the broker settings of ``mqtt`` plus
+    ``host_id`` (its STATE topic ``spBv1.0/STATE/<host_id>``) and the groups to follow (none: every group).
+
+    ``rebirth_interval_s`` is the least time between two rebirth requests to one edge node, so a node that keeps
+    skipping sequence numbers is not flooded with NCMDs.
+    """
+
+    type: Literal["sparkplug"]  # type: ignore[assignment]  # the discriminator; everything else is MQTT's
+    host_id: str = Field(min_length=1, pattern=r"^[^/+#]+$")
+    groups: list[Annotated[str, Field(min_length=1, pattern=r"^[^/+#]+$")]] = Field(default_factory=list)
+    primary: bool = True
+    rebirth_interval_s: float = Field(default=5.0, ge=0)
+    auto_map: list[SparkplugMapRuleConfig] = Field(default_factory=list)
+    """Map the metrics no asset binds, by rule: devices that appear later are picked up from their births."""
+
+    @model_validator(mode="after")
+    def _clean_start(self) -> SparkplugConfig:
+        if self.persistent_session:
+            raise ValueError("a Sparkplug host application starts with a clean session (Sparkplug 3.0, 5.x)")
+        if self.map:
+            raise ValueError("map rules are for JSON topics; a Sparkplug host maps metrics with auto_map")
+        return self
+
 
 log = logging.getLogger(__name__)
 
@@ -753,3 +800,9 @@ def _counting_queue(status: ConnectorStatus) -> type[asyncio.Queue[Any]]:
             super().put_nowait(item)
 
     return _CountingQueue
+
+
+#: a binding's ``root`` is the prefix of ``group/edge_node/device/metric`` (``root: "plant1/press-edge/press-1/"``)
+SPEC = ConnectorSpec(
+    type="sparkplug", title="Sparkplug B", settings=SparkplugConfig, build=SparkplugConnector, writable=True
+)

@@ -63,6 +63,14 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class User:
+    """Who asked: a person or a machine client, and the role the plant file grants it."""
+
+    name: str
+    role: str
+
+
 def utcnow() -> datetime:
     """The one clock werk reads inside: timezone-aware UTC."""
     return datetime.now(UTC)

@@ -1,20 +1,16 @@
-"""The platform: everything a plant file asks for, started in one asyncio loop and stopped cleanly."""
+"""The platform: everything a plant file asks for, built from the registry, started in one asyncio loop and stopped
+cleanly."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from werk.apps.base import AppContext
-from werk.apps.machine_state import MachineStateApp
-from werk.apps.maintenance.app import MaintenanceApp
-from werk.apps.oee.app import OeeApp
+from werk.apps.spec import App, AppContext
 from werk.bus.memory import MemoryBus
 from werk.config.model import WerkConfig
 from werk.connect import Connector, build_connectors
@@ -22,11 +18,12 @@ from werk.connect.base import WritableConnector
 from werk.core.lifecycle import cancel_within, stop_within
 from werk.core.model import Event, Value, finite, utcnow
 from werk.errors import ConnectorError, WriteRefused
+from werk.registry import Registry, default_registry
 from werk.runtime.historian_writer import HistorianWriter
 from werk.runtime.live import LiveValues
 from werk.runtime.sockets import PrivateSocket, can_share_port
 from werk.runtime.spool import Spool
-from werk.store import Historian, open_historian
+from werk.store import Historian, SQLiteFile, open_file, open_historian
 from werk.twin.follow import TwinFollower, follow
 from werk.twin.persistence import TwinPersistence, open_twin
 from werk.twin.service_store import ServiceStore
@@ -38,29 +35,26 @@ RETENTION_CHECK_S = 3600.0
 
 
 class Platform:
-    def __init__(self, config: WerkConfig) -> None:
+    """The running plant: connectors, bus, historian, twin and the enabled apps of the registry.
+
+    Apps are built at :meth:`start`, once the werk file is open and their migrations applied; ``apps`` maps each
+    enabled app's name to its instance, in the registry's order.
+    """
+
+    def __init__(self, config: WerkConfig, registry: Registry | None = None) -> None:
         self.config = config
+        self.registry = registry or default_registry()
         self.bus = MemoryBus(config.bus.queue_batches)
+        self.file: SQLiteFile | None = None
         self.historian: Historian | None = None
-        self.connectors: list[Connector] = build_connectors(config)
-        self.machine_state = MachineStateApp()
-        self.machine_state.setup(list(config.assets()))
-        self.oee = OeeApp(config)
-        self.maintenance = MaintenanceApp(config)
-        self.training_status: dict[str, Any] = {}
+        self.connectors: list[Connector] = build_connectors(config, self.registry)
+        self.apps: dict[str, App] = {}
         self.twin: TwinStore | None = None
         self._twin_db: TwinPersistence | None = None
         self.twin_writer: PrivateSocket | None = None  # where worker processes reach the twin's writer
         self.twin_follower: TwinFollower | None = None  # what they commit, applied here
         # what clients register with the AAS registry, discovery and file server (same file as the twin)
         self.aas_services: ServiceStore | None = None
-        self.apps: list[MachineStateApp | OeeApp | MaintenanceApp] = []
-        if config.apps.machine_state.enabled:
-            self.apps.append(self.machine_state)
-        if config.apps.oee.enabled:
-            self.apps.append(self.oee)
-        if config.apps.maintenance.enabled:
-            self.apps.append(self.maintenance)
         self.live = LiveValues()
         self.spools: dict[str, Spool] = {}
         # UNS path -> connector name, for the signals the plant file lets werk write back to the machine
@@ -74,9 +68,27 @@ class Platform:
         self.purged = 0
         self._tasks: list[asyncio.Task[None]] = []
 
+    def enabled_apps(self) -> list[str]:
+        """The registered apps the plant file leaves enabled, in the registry's order."""
+        return [n for n in self.registry.apps if (s := self.config.app(n)) is not None and s.enabled]
+
+    def asset_view(self, asset: str) -> dict[str, Any]:
+        """What the apps know of one asset, merged (the first app to give a key wins), and per app."""
+        merged: dict[str, Any] = {}
+        per_app: dict[str, Mapping[str, Any]] = {}
+        for name, app in self.apps.items():
+            view = app.asset_view(asset)
+            if view:
+                per_app[name] = view
+                for k, v in view.items():
+                    merged.setdefault(k, v)
+        merged["apps"] = per_app
+        return merged
+
     async def start(self) -> None:
         h = self.config.historian
-        self.historian = await asyncio.to_thread(open_historian, h)
+        self.file = await asyncio.to_thread(open_file, h)
+        self.historian = await asyncio.to_thread(open_historian, h, self.file)
         # the twin lives in the same file (its table comes with the historian's migrations)
         if self.config.server.workers > 1:  # they hand their value writes to this process's writer
             can_share_port()
@@ -92,12 +104,26 @@ class Platform:
         self.writer = HistorianWriter(
             self.bus, self.historian, batch_max=h.batch_max, flush_s=h.flush_interval_ms / 1000
         )
-        ctx = AppContext(self.config, self.bus, self.historian)
+        data_dir = Path(h.path).parent
+        for name in self.enabled_apps():
+            spec = self.registry.app(name)
+            await asyncio.to_thread(self.file.migrate, name, spec.migrations)
+            ctx = AppContext(
+                name=name,
+                config=self.config,
+                settings=self.config.app(name),
+                bus=self.bus,
+                historian=self.historian,
+                db=self.file,
+                live=self.live.latest,
+                data_dir=data_dir,
+            )
+            self.apps[name] = spec.build(ctx)
         # consumers first, so the first batches from connectors find their subscribers
         self._spawn("historian-writer", self.writer.run())
         self._spawn("live-values", self.live.run(self.bus))
-        for app in self.apps:
-            self._spawn(f"app-{app.name}", app.run(ctx))
+        for name, app in self.apps.items():
+            self._spawn(f"app-{name}", app.run())
         await asyncio.sleep(0)  # let the subscribers register before any producer runs
         if self.config.spool.enabled:
             spool_dir = Path(self.config.spool.dir or f"{h.path}.spool")
@@ -110,9 +136,6 @@ class Platform:
         for c in self.connectors:
             self._spawn(f"connector-{c.name}", self._pump(c))
         self._spawn("retention", self._retention())
-        m = self.config.apps.maintenance
-        if m.enabled and m.auto_train and self.config.sim is not None:
-            self._spawn("maintenance-training", self._train_missing())
 
     def _spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -170,31 +193,6 @@ class Platform:
         async for batch in connector.stream():
             await offer(batch)
 
-    async def _train_missing(self) -> None:
-        """Models for simulated assets, trained in a worker thread so the plant keeps running meanwhile."""
-        from werk.runtime.training import missing_models, train_missing
-
-        assets = list(self.maintenance.refs)
-        if not missing_models(self.config, assets):
-            return
-        loop = asyncio.get_running_loop()
-        stop = threading.Event()
-
-        def trained(_asset: str) -> None:  # worker thread: hand the reload to the event loop
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody to reload for
-                loop.call_soon_threadsafe(self.maintenance.load_models)
-
-        try:
-            await asyncio.to_thread(train_missing, self.config, assets, self.training_status, trained, stop)
-        except asyncio.CancelledError:
-            stop.set()  # the platform stops: the thread ends within a life, not after every model
-            raise
-        except Exception as exc:
-            self.training_status.update({"state": "failed", "error": str(exc)})
-            log.exception("maintenance.training_failed")
-            return
-        self.maintenance.load_models()
-
     async def _retention(self) -> None:
         days = self.config.historian.retention_days
         while True:
@@ -215,7 +213,8 @@ class Platform:
                     await asyncio.sleep(0.05)
         except TimeoutError:
             log.warning("platform.stop spooled=%d", sum(s.status.spooled for s in self.spools.values()))
-        await stop_within("machine_state.shutdown", self.machine_state.shutdown())  # the timeline says so
+        for name, app in self.apps.items():  # last words (the state timeline says werk stopped watching)
+            await stop_within(f"{name}.stop", app.stop())
         if self.writer is not None:
             try:
                 await self.writer.wait_written(self.bus.published, timeout=drain_s)
@@ -238,3 +237,6 @@ class Platform:
         if self.historian is not None:
             await asyncio.to_thread(self.historian.close)
             self.historian = None
+        if self.file is not None:
+            await asyncio.to_thread(self.file.close)
+            self.file = None

@@ -1,7 +1,7 @@
 """Store-and-forward between a connector and the bus: what the bus cannot take now waits on disk, in order.
 
 Without it, a store that stops taking writes (disk full, file locked, a database restarting) back-pressures through
-the bus into the connector, which stops reading its source: an OPC UA server's queue or an MQTT client's buffer
+the bus into the connector, which stops reading its source: a server's subscription queue or a broker client's buffer
 then overflows and samples are lost upstream, where nobody can count them, and a restart loses what sat in memory.
 With it, the connector keeps reading at full speed, and the samples the bus has no room for go into a bounded
 SQLite outbox (``werk.connect.outbox``) that a drain task replays into the bus in arrival order once it has room,

@@ -12,8 +12,10 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from werk.config.model import SimConfig, WerkConfig
+from werk.config.model import WerkConfig
+from werk.sim.config import SimConfig
 from werk.sim.machine import MachineModel, signal_names
+from werk.sim.spec import sim_asset, sim_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +40,15 @@ class Served:
 
 class Factory:
     def __init__(self, config: WerkConfig, start: datetime, *, log_limit: int = 0) -> None:
-        if config.sim is None:
+        sim = sim_of(config)
+        if sim is None:
             raise ValueError("the plant file has no 'sim' section")
-        self.sim: SimConfig = config.sim
+        self.sim: SimConfig = sim
         self.start = start
         self.ticks = 0
         self.assets: dict[str, SimAsset] = {}
         for i, ref in enumerate(config.assets()):
-            sc = ref.config.sim
+            sc = sim_asset(ref.config)
             if sc is None:
                 continue
             rng = random.Random(f"{self.sim.seed}:{i}:{ref.name}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
-from werk.config.model import SimAssetConfig
+from werk.sim.config import SimAssetConfig
 from werk.sim.machine import MachineModel
 
 Tick = dict[str, float | int | str]

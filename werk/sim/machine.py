@@ -12,7 +12,7 @@ import math
 import random
 from dataclasses import dataclass, field
 
-from werk.config.model import SimAssetConfig
+from werk.sim.config import SimAssetConfig
 
 STATES = ("running", "idle", "setup", "blocked", "starved", "fault", "maintenance")
 

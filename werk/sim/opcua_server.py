@@ -29,7 +29,9 @@ from asyncua import Server, ua
 
 from werk.config.model import WerkConfig
 from werk.core.lifecycle import cancel_within, stop_within
+from werk.errors import WerkError
 from werk.sim.factory import Factory
+from werk.sim.spec import sim_of
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +68,11 @@ class SimOpcUaServer:
     """Runs a Factory and serves it. ``start()`` returns once the endpoint accepts connections."""
 
     def __init__(self, config: WerkConfig, *, log_limit: int = 0, start: datetime | None = None) -> None:
-        assert config.sim is not None
+        sim = sim_of(config)
+        if sim is None:
+            raise WerkError("this plant file has no 'sim' section: nothing to simulate")
         self.config = config
-        self.sim = config.sim
+        self.sim = sim
         self.factory = Factory(config, start or datetime.now(UTC), log_limit=log_limit)
         self.server = Server()
         self.ns = 0
@@ -84,6 +88,15 @@ class SimOpcUaServer:
     @property
     def endpoint(self) -> str:
         return self.sim.endpoint
+
+    def describe(self) -> str:
+        """One line for the console: what runs where."""
+        parts = [f"{len(self.factory.assets)} assets on {self.sim.endpoint}"]
+        if self.sim.modbus_port is not None:
+            parts.append(f"energy meters on modbus://127.0.0.1:{self.sim.modbus_port}")
+        if self.sim.shdr_port is not None:
+            parts.append(f"{self.sim.shdr_asset} as an MTConnect adapter on 127.0.0.1:{self.sim.shdr_port}")
+        return ", ".join(parts) + f" (seed {self.sim.seed}, x{self.sim.acceleration:g})"
 
     async def start(self) -> None:
         await self.server.init()

@@ -17,9 +17,9 @@ import random
 
 import aiomqtt
 
-from werk.config.model import SimSparkplugConfig
 from werk.connect import sparkplug_b_pb2 as pb
 from werk.core.lifecycle import cancel_within
+from werk.sim.config import SimSparkplugConfig
 from werk.sim.factory import Factory
 
 log = logging.getLogger(__name__)

@@ -1,17 +1,24 @@
-"""Historian and event log behind one interface; SQLite by default."""
+"""Historian and event log behind one interface, in the werk file that every app keeps its tables in too."""
 
 from werk.config.model import HistorianConfig
 from werk.store.base import Bucket, Historian
+from werk.store.migrations import Migration
 from werk.store.sqlite import SQLiteHistorian
+from werk.store.sqlite_file import SQLiteFile
 
 
-def open_historian(config: HistorianConfig) -> Historian:
-    """Build and open the backend the config names."""
-    if config.backend == "sqlite":
-        h = SQLiteHistorian(config.path)
-        h.open()
-        return h
-    raise ValueError(f"unknown historian backend {config.backend!r}")  # pragma: no cover - config forbids it
+def open_file(config: HistorianConfig) -> SQLiteFile:
+    """The werk file the config names, open (the historian's and every app's tables live in it)."""
+    f = SQLiteFile(config.path, config.synchronous)
+    f.open()
+    return f
 
 
-__all__ = ["Bucket", "Historian", "SQLiteHistorian", "open_historian"]
+def open_historian(config: HistorianConfig, file: SQLiteFile | None = None) -> Historian:
+    """The historian the config names, open; on ``file`` when given (the platform's shared one)."""
+    h = SQLiteHistorian(file if file is not None else config.path, config.synchronous)
+    h.open()
+    return h
+
+
+__all__ = ["Bucket", "Historian", "Migration", "SQLiteFile", "SQLiteHistorian", "open_file", "open_historian"]

@@ -1,4 +1,5 @@
-"""The Historian interface: what every storage backend (SQLite now, PostgreSQL for scale-out) must do.
+"""The Historian interface: samples and events, what every storage backend (SQLite now, PostgreSQL for scale-out)
+must keep. What an app decides (stops, work orders, ...) is the app's own, in its own tables (``apps/<name>/store.py``).
 
 Methods are synchronous and thread-safe; async callers run them in a worker thread. Writes are upserts keyed by
 (signal path, timestamp), so replaying a batch after a crash stores nothing twice.
@@ -11,8 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from werk.core.downtime import Stop
-from werk.core.maintenance import WorkOrder
 from werk.core.model import Event, Sample, Value
 
 
@@ -58,28 +57,10 @@ class Historian(Protocol):
 
     def purge(self, before: datetime) -> int: ...
 
-    # reports and downtime
+    # what reports read
 
     def last_before(self, path: str, ts: datetime) -> Sample | None: ...
 
     def changes(self, path: str, start: datetime, end: datetime) -> list[tuple[int, Value]]: ...
 
-    def stop_facts(
-        self, asset: str, start: datetime, end: datetime
-    ) -> tuple[list[tuple[int, int | None]], int]: ...
-
     def counter_increase(self, path: str, spans: Sequence[tuple[datetime, datetime]]) -> list[int]: ...
-
-    def upsert_stops(self, stops: Sequence[Stop]) -> None: ...
-
-    def query_stops(
-        self, *, asset: str | None = None, start: datetime | None = None, end: datetime | None = None
-    ) -> list[Stop]: ...
-
-    def upsert_work_order(self, wo: WorkOrder) -> None: ...
-
-    def get_work_order(self, wo_id: str) -> WorkOrder | None: ...
-
-    def query_work_orders(
-        self, *, asset: str | None = None, status: str | None = None, limit: int = 500
-    ) -> list[WorkOrder]: ...

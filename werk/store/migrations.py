@@ -1,13 +1,88 @@
-"""Numbered schema migrations, applied in order at open, recorded in ``werk_schema``.
+"""Numbered schema migrations per owner, applied in order at open, recorded in ``werk_migration``.
 
-Why not Alembic: the historian's hot path is hand-written SQL (upserts into a WITHOUT ROWID table, integer
-timestamps), not an ORM, and its schema is a handful of tables. A list of (version, SQL) per backend gives the same
-guarantees (ordered, recorded, transactional, refuses a database newer than the code) with no env.py to ship.
+Each owner of tables in the werk file (the historian, the twin, every app) brings its own numbered list, so an app
+added by a plug-in brings its tables without a number in anyone else's list. Why not Alembic: the historian's hot
+path is hand-written SQL (upserts into a WITHOUT ROWID table, integer timestamps), not an ORM, and each owner's
+schema is a handful of tables. A list of (version, SQL) per owner gives the same guarantees (ordered, recorded,
+transactional, refuses a database newer than the code) with no env.py to ship.
+
+Files written before owners had lists of their own recorded one global sequence in ``werk_schema``; a migration
+that was one of those steps says so in ``legacy``, and is marked applied without running when the file's
+``werk_schema`` has that step. The file then gets ``werk_schema`` version :data:`OWNERS_SCHEMA`, so a werk of
+that era refuses it instead of writing into tables it no longer knows.
 """
 
 from __future__ import annotations
 
-#: migration 5's tables; werk.twin.service_store runs the same text (IF NOT EXISTS) when it opens a file first
+from dataclasses import dataclass
+
+#: the ``werk_schema`` version that means "migrations per owner, in werk_migration"
+OWNERS_SCHEMA = 8
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of an owner's schema: ``sql`` is statements separated by semicolons (none inside them)."""
+
+    version: int
+    description: str
+    sql: str
+    legacy: int | None = None  # the step of the single global sequence this one was (werk_schema.version)
+
+
+def check_sequence(owner: str, migrations: tuple[Migration, ...]) -> None:
+    """An owner's versions run 1, 2, 3, ... without gaps: a plug-in with a hole in its list is a bug to catch
+    at start, not a table that never gets made."""
+    versions = [m.version for m in migrations]
+    if versions != list(range(1, len(versions) + 1)):
+        raise ValueError(f"{owner}: migration versions must be 1, 2, 3, ... in order, got {versions}")
+
+
+HISTORIAN_MIGRATIONS = (
+    Migration(
+        1,
+        "signals, samples, events",
+        """
+        CREATE TABLE IF NOT EXISTS signal (
+            id      INTEGER PRIMARY KEY,
+            path    TEXT NOT NULL UNIQUE,
+            dtype   TEXT NOT NULL DEFAULT 'float'
+        );
+        -- value has no declared type on purpose: SQLite then keeps ints as INTEGER, floats as REAL, text as TEXT
+        CREATE TABLE IF NOT EXISTS sample (
+            signal_id INTEGER NOT NULL,
+            ts        INTEGER NOT NULL,            -- microseconds since 1970-01-01 UTC
+            value,
+            quality   INTEGER NOT NULL DEFAULT 0,  -- 0 good, 1 uncertain, 2 bad
+            PRIMARY KEY (signal_id, ts)
+        ) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS event (
+            id      INTEGER PRIMARY KEY,
+            ts      INTEGER NOT NULL,
+            kind    TEXT NOT NULL,
+            source  TEXT NOT NULL,
+            data    TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS event_ts ON event (ts);
+        CREATE INDEX IF NOT EXISTS event_source_ts ON event (source, ts)
+        """,
+        legacy=1,
+    ),
+)
+
+
+# --- the twin (werk.twin): applied by whichever of its stores opens the file first ------------------------------
+
+AAS_OBJECTS_SQL = """
+        -- one row per AAS Identifiable (shell, submodel, concept description) as Part 1 JSON
+        CREATE TABLE IF NOT EXISTS aas_object (
+            id          TEXT PRIMARY KEY,
+            kind        TEXT NOT NULL,
+            json        TEXT NOT NULL,
+            updated_ts  INTEGER NOT NULL       -- microseconds since 1970-01-01 UTC
+        )
+        """
+
 AAS_SERVICES_SQL = """
         -- what clients register with the Part 2 registry, discovery and file server, IF NOT EXISTS because
         -- werk.twin.service_store may create the tables in a file the historian has not opened yet
@@ -36,7 +111,6 @@ AAS_SERVICES_SQL = """
         );
         """
 
-#: migration 6's tables; werk.twin.persistence runs the same text (IF NOT EXISTS) when it opens a file first
 AAS_TWIN_SQL = """
         -- values set by PATCH $value since their submodel was last stored whole in aas_object: a value write
         -- stores the value alone, not its whole submodel. werk.twin.persistence applies the rows in seq order on
@@ -58,7 +132,7 @@ AAS_TWIN_SQL = """
         );
         """
 
-#: migration 7: where several werk processes serve one twin (``server.workers``), each follows what the others commit
+#: where several werk processes serve one twin (``server.workers``), each follows what the others commit
 #: (werk.twin.follow): ``seq`` numbers every value row written alone, in commit order, and never goes back (a value
 #: row's seq is taken from here, so a follower reads the rows past the last seq it applied); ``epoch`` counts the
 #: transactions that changed whole objects (a follower that does not write them reloads when it moves)
@@ -72,99 +146,11 @@ AAS_SYNC_SQL = """
         CREATE INDEX IF NOT EXISTS aas_value_seq ON aas_value (seq)
         """
 
-SQLITE_MIGRATIONS: list[tuple[int, str, str]] = [
-    (
-        1,
-        "signals, samples, events",
-        """
-        CREATE TABLE signal (
-            id      INTEGER PRIMARY KEY,
-            path    TEXT NOT NULL UNIQUE,
-            dtype   TEXT NOT NULL DEFAULT 'float'
-        );
-        -- value has no declared type on purpose: SQLite then keeps ints as INTEGER, floats as REAL, text as TEXT
-        CREATE TABLE sample (
-            signal_id INTEGER NOT NULL,
-            ts        INTEGER NOT NULL,            -- microseconds since 1970-01-01 UTC
-            value,
-            quality   INTEGER NOT NULL DEFAULT 0,  -- 0 good, 1 uncertain, 2 bad
-            PRIMARY KEY (signal_id, ts)
-        ) WITHOUT ROWID;
-        CREATE TABLE event (
-            id      INTEGER PRIMARY KEY,
-            ts      INTEGER NOT NULL,
-            kind    TEXT NOT NULL,
-            source  TEXT NOT NULL,
-            data    TEXT NOT NULL
-        );
-        CREATE INDEX event_ts ON event (ts);
-        CREATE INDEX event_source_ts ON event (source, ts);
-        """,
+AAS_MIGRATIONS = (
+    Migration(1, "aas objects", AAS_OBJECTS_SQL, legacy=2),
+    Migration(
+        2, "aas registry descriptors, discovery asset links, aasx packages", AAS_SERVICES_SQL, legacy=5
     ),
-    (
-        2,
-        "aas objects (werk.twin.persistence)",
-        """
-        -- one row per AAS Identifiable (shell, submodel, concept description) as Part 1 JSON, IF NOT EXISTS because
-        -- werk.twin.persistence may create the table in a file the historian has not opened yet
-        CREATE TABLE IF NOT EXISTS aas_object (
-            id          TEXT PRIMARY KEY,
-            kind        TEXT NOT NULL,
-            json        TEXT NOT NULL,
-            updated_ts  INTEGER NOT NULL       -- microseconds since 1970-01-01 UTC
-        );
-        """,
-    ),
-    (
-        3,
-        "downtime stops and their reason history",
-        """
-        CREATE TABLE downtime (
-            id            TEXT PRIMARY KEY,          -- asset@start (microseconds)
-            asset         TEXT NOT NULL,
-            start_ts      INTEGER NOT NULL,
-            end_ts        INTEGER,                   -- NULL while the stop goes on
-            first_state   TEXT NOT NULL,
-            states        TEXT NOT NULL,             -- JSON list
-            reason        TEXT,
-            reason_source TEXT NOT NULL DEFAULT '',
-            planned       INTEGER NOT NULL DEFAULT 0,
-            micro         INTEGER NOT NULL DEFAULT 0
-        );
-        CREATE INDEX downtime_asset_start ON downtime (asset, start_ts);
-        CREATE INDEX downtime_start ON downtime (start_ts);
-        CREATE TABLE downtime_reason_history (
-            id          INTEGER PRIMARY KEY,
-            downtime_id TEXT NOT NULL REFERENCES downtime (id),
-            ts          INTEGER NOT NULL,
-            who         TEXT NOT NULL,
-            reason      TEXT NOT NULL,
-            previous    TEXT,
-            comment     TEXT NOT NULL DEFAULT ''
-        );
-        CREATE INDEX downtime_reason_history_stop ON downtime_reason_history (downtime_id, ts);
-        """,
-    ),
-    (
-        4,
-        "maintenance work orders",
-        """
-        CREATE TABLE work_order (
-            id       TEXT PRIMARY KEY,
-            asset    TEXT NOT NULL,
-            status   TEXT NOT NULL,
-            created  INTEGER NOT NULL,
-            body     TEXT NOT NULL                -- the whole order as JSON (see werk.core.maintenance)
-        );
-        CREATE INDEX work_order_asset ON work_order (asset, created);
-        CREATE INDEX work_order_status ON work_order (status, created);
-        """,
-    ),
-    (
-        5,
-        "aas registry descriptors, discovery asset links, aasx packages (werk.twin.service_store)",
-        AAS_SERVICES_SQL,
-    ),
-    (6, "aas property values written alone, aasx supplementary files (werk.twin.persistence)", AAS_TWIN_SQL),
-    (7, "aas commit sequence, for processes that share a twin (werk.twin.follow)", AAS_SYNC_SQL),
-]
+    Migration(3, "aas property values written alone, aasx supplementary files", AAS_TWIN_SQL, legacy=6),
+    Migration(4, "aas commit sequence, for processes that share a twin", AAS_SYNC_SQL, legacy=7),
+)

@@ -24,18 +24,21 @@ also its AAS identity. Submodels, each with id ``<aas_id>/submodels/<idShort>``:
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from basyx.aas import model
 
-from werk.config.model import AssetRef, MaintenanceAppConfig, WerkConfig
+from werk.config.model import AssetRef, WerkConfig
+
+if TYPE_CHECKING:
+    from werk.registry import Registry
 
 NAMEPLATE_SEMANTIC_ID = "https://admin-shell.io/idta/nameplate/3/0/Nameplate"
 TECHNICAL_DATA_SEMANTIC_ID = "0173-1#01-AHX837#002"
 OPERATIONAL_DATA_SEMANTIC_ID = "urn:werk:submodel:OperationalData:1:0"
 TIME_SERIES_SEMANTIC_ID = "https://admin-shell.io/idta/TimeSeries/1/1"
 CARBON_FOOTPRINT_SEMANTIC_ID = "https://admin-shell.io/idta/CarbonFootprint/CarbonFootprint/1/0"
-PREDICTIVE_MAINTENANCE_SEMANTIC_ID = "https://admin-shell.io/idta/SubmodelTemplate/PredictiveMaintenance/1/0"
 # Qualifier types of live bindings (their meaning is in werk.twin.live)
 UNS_QUALIFIER_TYPE = "werk:UnsPath"
 UNS_VALUE_QUALIFIER_TYPE = "werk:UnsValue"
@@ -71,18 +74,20 @@ def submodel_id(aas_id: str, short: str) -> str:
     return f"{aas_id}/submodels/{short}"
 
 
-def _semantic(value: str) -> model.ExternalReference:
+def semantic_reference(value: str) -> model.ExternalReference:
     return model.ExternalReference((model.Key(model.KeyTypes.GLOBAL_REFERENCE, value),))
 
 
 def _mlp(short: str, semantic: str, text: str) -> model.MultiLanguageProperty:
     return model.MultiLanguageProperty(
-        short, value=model.MultiLanguageTextType({"en": text}), semantic_id=_semantic(semantic)
+        short, value=model.MultiLanguageTextType({"en": text}), semantic_id=semantic_reference(semantic)
     )
 
 
 def _prop(short: str, semantic: str, value: str) -> model.Property:
-    return model.Property(short, model.datatypes.String, value=value, semantic_id=_semantic(semantic))
+    return model.Property(
+        short, model.datatypes.String, value=value, semantic_id=semantic_reference(semantic)
+    )
 
 
 def nameplate(ref: AssetRef) -> model.Submodel:
@@ -105,7 +110,7 @@ def nameplate(ref: AssetRef) -> model.Submodel:
         submodel_id(ref.aas_id, "Nameplate"),
         submodel_element=elements,
         id_short="Nameplate",
-        semantic_id=_semantic(NAMEPLATE_SEMANTIC_ID),
+        semantic_id=semantic_reference(NAMEPLATE_SEMANTIC_ID),
         kind=model.ModellingKind.INSTANCE,
     )
 
@@ -130,13 +135,15 @@ def technical_data(ref: AssetRef) -> model.Submodel:
                 "IdealCycleTime",
                 model.datatypes.Double,
                 value=cfg.ideal_cycle_s,
-                semantic_id=_semantic(IDEAL_CYCLE_TIME_SEMANTIC_ID),
+                semantic_id=semantic_reference(IDEAL_CYCLE_TIME_SEMANTIC_ID),
                 description=model.MultiLanguageTextType({"en": "ideal cycle time in seconds (ISO 22400-2)"}),
             )
         )
     elements: list[model.SubmodelElement] = [
         model.SubmodelElementCollection(
-            "GeneralInformation", value=general, semantic_id=_semantic(_TECHNICAL["GeneralInformation"])
+            "GeneralInformation",
+            value=general,
+            semantic_id=semantic_reference(_TECHNICAL["GeneralInformation"]),
         )
     ]
     if technical:
@@ -144,20 +151,20 @@ def technical_data(ref: AssetRef) -> model.Submodel:
             model.SubmodelElementCollection(
                 "TechnicalProperties",
                 value=technical,
-                semantic_id=_semantic(_TECHNICAL["TechnicalProperties"]),
+                semantic_id=semantic_reference(_TECHNICAL["TechnicalProperties"]),
             )
         )
     return model.Submodel(
         submodel_id(ref.aas_id, "TechnicalData"),
         submodel_element=elements,
         id_short="TechnicalData",
-        semantic_id=_semantic(TECHNICAL_DATA_SEMANTIC_ID),
+        semantic_id=semantic_reference(TECHNICAL_DATA_SEMANTIC_ID),
         kind=model.ModellingKind.INSTANCE,
     )
 
 
 def _ts(name: str) -> model.ExternalReference:
-    return _semantic(f"https://admin-shell.io/idta/TimeSeries/{name}/1/1")
+    return semantic_reference(f"https://admin-shell.io/idta/TimeSeries/{name}/1/1")
 
 
 def time_series(ref: AssetRef, api_base: str) -> model.Submodel:
@@ -171,7 +178,9 @@ def time_series(ref: AssetRef, api_base: str) -> model.Submodel:
         model.Property("Time", model.datatypes.DateTime, semantic_id=_ts("UtcTime"))
     ]
     record += [
-        model.Property(id_short(s), model.datatypes.Double, semantic_id=_semantic(f"urn:werk:signal:{s}"))
+        model.Property(
+            id_short(s), model.datatypes.Double, semantic_id=semantic_reference(f"urn:werk:signal:{s}")
+        )
         for s in signals
     ]
     metadata = model.SubmodelElementCollection(
@@ -218,7 +227,7 @@ def time_series(ref: AssetRef, api_base: str) -> model.Submodel:
         submodel_id(ref.aas_id, "TimeSeries"),
         submodel_element=elements,
         id_short="TimeSeries",
-        semantic_id=_semantic(TIME_SERIES_SEMANTIC_ID),
+        semantic_id=semantic_reference(TIME_SERIES_SEMANTIC_ID),
         kind=model.ModellingKind.INSTANCE,
     )
 
@@ -239,7 +248,7 @@ def operational_data(ref: AssetRef) -> model.Submodel:
         model.Property(
             id_short(signal),
             model.datatypes.Double,
-            semantic_id=_semantic(f"urn:werk:signal:{signal}"),
+            semantic_id=semantic_reference(f"urn:werk:signal:{signal}"),
             qualifier=(uns_qualifier(ref.signal_path(signal)),),
         )
         for signal in signals
@@ -248,7 +257,7 @@ def operational_data(ref: AssetRef) -> model.Submodel:
         submodel_id(ref.aas_id, "OperationalData"),
         submodel_element=elements,
         id_short="OperationalData",
-        semantic_id=_semantic(OPERATIONAL_DATA_SEMANTIC_ID),
+        semantic_id=semantic_reference(OPERATIONAL_DATA_SEMANTIC_ID),
         kind=model.ModellingKind.INSTANCE,
     )
 
@@ -308,7 +317,7 @@ def carbon_footprint(ref: AssetRef, grid_co2_kg_per_kwh: float) -> model.Submode
     co2 = model.Property(
         "PcfCO2eq",
         model.datatypes.Decimal,
-        semantic_id=_semantic(_PCF["PcfCO2eq"]),
+        semantic_id=semantic_reference(_PCF["PcfCO2eq"]),
         qualifier=(
             live_qualifier(UNS_QUOTIENT_QUALIFIER_TYPE, energy, parts),
             model.Qualifier(
@@ -333,11 +342,11 @@ def carbon_footprint(ref: AssetRef, grid_co2_kg_per_kwh: float) -> model.Submode
                         None,
                         model.datatypes.String,
                         value=PCF_CALCULATION_METHOD,
-                        semantic_id=_semantic(_PCF["PcfCalculationMethod"]),
+                        semantic_id=semantic_reference(_PCF["PcfCalculationMethod"]),
                     )
                 ],
-                semantic_id=_semantic(_PCF["PcfCalculationMethods"]),
-                semantic_id_list_element=_semantic(_PCF["PcfCalculationMethod"]),
+                semantic_id=semantic_reference(_PCF["PcfCalculationMethods"]),
+                semantic_id_list_element=semantic_reference(_PCF["PcfCalculationMethod"]),
                 value_type_list_element=model.datatypes.String,
             ),
             co2,
@@ -350,7 +359,7 @@ def carbon_footprint(ref: AssetRef, grid_co2_kg_per_kwh: float) -> model.Submode
                 "QuantityOfMeasureForCalculation",
                 model.datatypes.Double,
                 value=1.0,
-                semantic_id=_semantic(_PCF["QuantityOfMeasureForCalculation"]),
+                semantic_id=semantic_reference(_PCF["QuantityOfMeasureForCalculation"]),
             ),
             model.SubmodelElementList(
                 "LifeCyclePhases",
@@ -360,21 +369,21 @@ def carbon_footprint(ref: AssetRef, grid_co2_kg_per_kwh: float) -> model.Submode
                         None,
                         model.datatypes.String,
                         value=PCF_LIFE_CYCLE_PHASE,
-                        semantic_id=_semantic(_PCF["LifeCyclePhase"]),
+                        semantic_id=semantic_reference(_PCF["LifeCyclePhase"]),
                     )
                 ],
-                semantic_id=_semantic(_PCF["LifeCyclePhases"]),
-                semantic_id_list_element=_semantic(_PCF["LifeCyclePhase"]),
+                semantic_id=semantic_reference(_PCF["LifeCyclePhases"]),
+                semantic_id_list_element=semantic_reference(_PCF["LifeCyclePhase"]),
                 value_type_list_element=model.datatypes.String,
             ),
             model.Property(
                 "PublicationDate",
                 model.datatypes.DateTime,
-                semantic_id=_semantic(_PCF["PublicationDate"]),
+                semantic_id=semantic_reference(_PCF["PublicationDate"]),
                 qualifier=(live_qualifier(UNS_TIME_QUALIFIER_TYPE, energy, parts),),
             ),
         ],
-        semantic_id=_semantic(_PCF["ProductCarbonFootprint"]),
+        semantic_id=semantic_reference(_PCF["ProductCarbonFootprint"]),
         description=model.MultiLanguageTextType(
             {
                 "en": "use phase (B6) of this asset per good part: metered electricity times the grid emission "
@@ -386,154 +395,14 @@ def carbon_footprint(ref: AssetRef, grid_co2_kg_per_kwh: float) -> model.Submode
         "ProductCarbonFootprints",
         model.SubmodelElementCollection,
         value=[footprint],
-        semantic_id=_semantic(_PCF["ProductCarbonFootprints"]),
-        semantic_id_list_element=_semantic(_PCF["ProductCarbonFootprint"]),
+        semantic_id=semantic_reference(_PCF["ProductCarbonFootprints"]),
+        semantic_id_list_element=semantic_reference(_PCF["ProductCarbonFootprint"]),
     )
     return model.Submodel(
         submodel_id(ref.aas_id, "CarbonFootprint"),
         submodel_element=[pcfs],
         id_short="CarbonFootprint",
-        semantic_id=_semantic(CARBON_FOOTPRINT_SEMANTIC_ID),
-        kind=model.ModellingKind.INSTANCE,
-    )
-
-
-def _pm(name: str) -> model.ExternalReference:
-    """Semantic id of an IDTA 02048 element, as its template's elements carry them (the template's concept
-    descriptions disagree in places: ConditionName's repeats RULCondition's id, the one :mod:`werk.twin.io` reports
-    as a duplicate; RemainingUsefulLifetime's lacks a slash; ListPreAlerts' says PreAlerts)."""
-    return _semantic(f"https://admin-shell.io/idta/PredictiveMaintenance/{name}/1/0")
-
-
-# ModelType: physical, data-driven or hybrid (02048; its template file attaches that value list to the concept
-# description of Standarddeviation, not of ModelType)
-PM_MODEL_TYPE = "data-driven"
-
-
-def has_predictive_maintenance(ref: AssetRef, maintenance: MaintenanceAppConfig) -> bool:
-    return maintenance.enabled and "cycle_count" in ref.config.bound_signals()
-
-
-def predictive_maintenance(ref: AssetRef, maintenance: MaintenanceAppConfig) -> model.Submodel:
-    """Predictive Maintenance (IDTA 02048-1-0), bound to what werk's maintenance app publishes.
-
-    - RemainingUsefulLifePrediction/RemainingUsefulLifetime (an Entity after the OPC UA DI lifetime model, OPC
-      10000-100 clause 6.6): IndicationType and EngineeringUnit ``cycles``; DurationValue is ``<asset>/rul.cycles``;
-      StartValue is ``<asset>/cycle_count``, the counter the remaining cycles count from; StartDateTime is the time
-      of the latest ``rul.cycles``.
-    - ConfidenceInterval (cardinality One) is present and empty: werk's RUL model (LightGBM, point estimates) gives
-      no interval.
-    - ListRULBoundaryConditions: one RULCondition for the health score, the condition under which the prediction
-      holds (the asset behaves like its healthy baseline): ConditionName ``health.score``, MeanValue is
-      ``<asset>/health.score`` (itself a mean over the last cycles), BoundaryValueRange ``<asset>/health.threshold``,
-      the score above which werk warns; IsBoundaryConditionUsedInModel false (the RUL model reads the raw signals,
-      not the score).
-    - RemainingUsefulLifePrediction/PredictionModelInformation: ModelType ``data-driven`` (its concept description's value list).
-    - RemainingUsefulLifePrediction/ListPreAlerts: one PreAlert at the app's ``rul_warning_cycles``, the RUL at which it opens a work order.
-
-    Left out (cardinality ZeroToOne): RemainingUsfulLifeDateTime (werk predicts cycles, not dates),
-    AlertAfterExceedingRemainingUsableLife and SMAIModelNamePlate.
-    """
-    rul, health, threshold = (ref.signal_path(s) for s in ("rul.cycles", "health.score", "health.threshold"))
-
-    # value types typed Any: basyx's AnyXSDType alias names dateutil's relativedelta (no stubs; see werk.twin.live)
-    def value(short: str, value_type: Any, path: str, kind: str = UNS_VALUE_QUALIFIER_TYPE) -> model.Property:
-        return model.Property(
-            short, value_type, semantic_id=_pm(short), qualifier=(live_qualifier(kind, path),)
-        )
-
-    def fixed(short: str, value_type: Any, v: Any) -> model.Property:
-        return model.Property(short, value_type, value=v, semantic_id=_pm(short))
-
-    lifetime = model.Entity(
-        "RemainingUsefulLifetime",
-        model.EntityType.CO_MANAGED_ENTITY,
-        statement=[
-            fixed("IndicationType", model.datatypes.String, "cycles"),
-            value("DurationValue", model.datatypes.Double, rul),
-            fixed("EngineeringUnit", model.datatypes.String, "cycles"),
-            value("StartValue", model.datatypes.Double, ref.signal_path("cycle_count")),
-            value("StartDateTime", model.datatypes.DateTime, rul, UNS_TIME_QUALIFIER_TYPE),
-            fixed(
-                "Description",
-                model.datatypes.String,
-                "machine cycles left before failure, predicted by werk's maintenance app at the cycle counter "
-                "StartValue; capped at the model's training cap",
-            ),
-        ],
-        semantic_id=_pm("RemainingUsefulLifetime"),
-    )
-    condition = model.SubmodelElementCollection(
-        None,
-        value=[
-            fixed("ConditionName", model.datatypes.String, "health.score"),
-            fixed("IsBoundaryConditionUsedInModel", model.datatypes.Boolean, False),
-            value("BoundaryValueRange", model.datatypes.Double, threshold),
-            fixed("BoundaryEngineeringUnit", model.datatypes.String, "1"),
-            value("MeanValue", model.datatypes.Double, health),
-            fixed(
-                "BoundaryDescription",
-                model.datatypes.String,
-                "anomaly score against the asset's healthy baseline (mean over the last cycles of the sum of "
-                "squared z-scores); the prediction holds while it stays below BoundaryValueRange",
-            ),
-        ],
-        semantic_id=_pm("RULCondition"),
-    )
-    model_info = model.SubmodelElementCollection(
-        "PredictionModelInformation",
-        value=[
-            fixed("ModelType", model.datatypes.String, PM_MODEL_TYPE),
-            fixed(
-                "ModelDescription",
-                model.datatypes.String,
-                "gradient-boosted trees (LightGBM) on windowed per-cycle features, trained on run-to-failure "
-                "lives (werk.apps.maintenance.rul)",
-            ),
-        ],
-        semantic_id=_pm("PredictionModelInformation"),
-    )
-    pre_alert = model.SubmodelElementCollection(
-        None,
-        value=[
-            fixed(
-                "PreAlertMessage",
-                model.datatypes.String,
-                "remaining useful life low; werk opens a work order",
-            ),
-            fixed("PreAlertValue", model.datatypes.Double, float(maintenance.rul_warning_cycles)),
-        ],
-        semantic_id=_pm("PreAlerts"),
-    )
-    alerts = model.SubmodelElementList(
-        "ListPreAlerts",
-        model.SubmodelElementCollection,
-        value=[pre_alert],
-        semantic_id=_pm("ListPreAlerts"),
-        semantic_id_list_element=_pm("PreAlerts"),
-    )
-    prediction = model.SubmodelElementCollection(
-        "RemainingUsefulLifePrediction",
-        value=[
-            lifetime,
-            model.Range("ConfidenceInterval", model.datatypes.Double, semantic_id=_pm("ConfidenceInterval")),
-            model.SubmodelElementList(
-                "ListRULBoundaryConditions",
-                model.SubmodelElementCollection,
-                value=[condition],
-                semantic_id=_pm("ListRULBoundaryConditions"),
-                semantic_id_list_element=_pm("RULCondition"),
-            ),
-            model_info,
-            alerts,
-        ],
-        semantic_id=_pm("RemainingUsefulLifePrediction"),
-    )
-    return model.Submodel(
-        submodel_id(ref.aas_id, "PredictiveMaintenance"),
-        submodel_element=[prediction],
-        id_short="PredictiveMaintenance",
-        semantic_id=_semantic(PREDICTIVE_MAINTENANCE_SEMANTIC_ID),
+        semantic_id=semantic_reference(CARBON_FOOTPRINT_SEMANTIC_ID),
         kind=model.ModellingKind.INSTANCE,
     )
 
@@ -564,22 +433,37 @@ def asset_objects(
     api_base: str = "http://127.0.0.1:8080",
     *,
     grid_co2_kg_per_kwh: float | None = None,
-    maintenance: MaintenanceAppConfig | None = None,
+    extra: Sequence[model.Submodel] = (),
 ) -> list[model.Identifiable]:
     """The shell of one asset and its submodels; ``api_base`` is werk's own HTTP address (for time series links).
 
-    CarbonFootprint needs ``grid_co2_kg_per_kwh``, PredictiveMaintenance ``maintenance`` (both from the plant
-    file; :func:`build_environment` passes them)."""
+    CarbonFootprint needs ``grid_co2_kg_per_kwh`` (from the plant file); ``extra`` are the submodels apps add
+    (:func:`app_submodels`)."""
     submodels = [nameplate(ref), technical_data(ref), operational_data(ref), time_series(ref, api_base)]
     if grid_co2_kg_per_kwh is not None and has_carbon_footprint(ref):
         submodels.append(carbon_footprint(ref, grid_co2_kg_per_kwh))
-    if maintenance is not None and has_predictive_maintenance(ref, maintenance):
-        submodels.append(predictive_maintenance(ref, maintenance))
+    submodels.extend(extra)
     return [shell(ref, submodels), *submodels]
 
 
-def build_environment(config: WerkConfig) -> model.DictIdentifiableStore[model.Identifiable]:
-    """A basyx ObjectStore with one shell and its submodels per asset of the plant file."""
+def app_submodels(
+    config: WerkConfig, ref: AssetRef, registry: Registry | None = None
+) -> list[model.Submodel]:
+    """The submodels the enabled apps add to an asset's twin (each app spec's ``submodels``)."""
+    from werk.registry import default_registry
+
+    out: list[model.Submodel] = []
+    for name, spec in (registry or default_registry()).apps.items():
+        settings = config.app(name)
+        if spec.submodels is not None and settings is not None and settings.enabled:
+            out.extend(spec.submodels(ref, config, settings))
+    return out
+
+
+def build_environment(
+    config: WerkConfig, registry: Registry | None = None
+) -> model.DictIdentifiableStore[model.Identifiable]:
+    """A basyx ObjectStore with one shell and its submodels per asset of the plant file (apps' included)."""
     api_base = f"http://{config.server.host}:{config.server.port}"
     store: model.DictIdentifiableStore[model.Identifiable] = model.DictIdentifiableStore()
     for ref in config.assets():
@@ -587,7 +471,7 @@ def build_environment(config: WerkConfig) -> model.DictIdentifiableStore[model.I
             ref,
             api_base,
             grid_co2_kg_per_kwh=config.plant.grid_co2_kg_per_kwh,
-            maintenance=config.apps.maintenance,
+            extra=app_submodels(config, ref, registry),
         ):
             store.add(obj)
     return store

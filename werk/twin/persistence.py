@@ -45,7 +45,8 @@ from basyx.aas.adapter import aasx
 from werk.config.model import WerkConfig
 from werk.core.model import to_micros, utcnow
 from werk.errors import AasError, StoreError
-from werk.store.migrations import AAS_SYNC_SQL, AAS_TWIN_SQL
+from werk.store.migrations import AAS_MIGRATIONS
+from werk.store.sqlite_file import apply_migrations
 from werk.twin import formats, table_writer
 from werk.twin.environment import build_environment
 from werk.twin.io import decode_identifiable, to_jsonable
@@ -83,8 +84,7 @@ class TwinPersistence:
             self._conn = table_writer.connect(str(self.path), busy_timeout_s)
             self._conn.execute(table_writer.OBJECT_SCHEMA)
             self._conn.execute(table_writer.TOMBSTONE_SCHEMA)
-            self._conn.executescript(AAS_TWIN_SQL)
-            self._conn.executescript(AAS_SYNC_SQL)
+            apply_migrations(self._conn, "aas", AAS_MIGRATIONS, str(self.path))
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot open the twin's table: {exc}") from None
         self.commits = table_writer.Commits(str(self.path))

@@ -25,7 +25,8 @@ from typing import Any, Literal
 
 from werk.core.model import to_micros, utcnow
 from werk.errors import StoreError
-from werk.store.migrations import AAS_SERVICES_SQL
+from werk.store.migrations import AAS_MIGRATIONS
+from werk.store.sqlite_file import apply_migrations
 
 DescriptorKind = Literal["shell", "submodel"]
 
@@ -54,7 +55,7 @@ class ServiceStore:
             )
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA busy_timeout=10000")
-            self._conn.executescript(AAS_SERVICES_SQL)
+            apply_migrations(self._conn, "aas", AAS_MIGRATIONS, str(self.path))
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot open the AAS service tables: {exc}") from None
 

@@ -1,5 +1,1 @@
-"""Machine state app: each asset's current state, time in state and a live OEE."""
-
-from werk.apps.machine_state.app import MachineStateApp
-
-__all__ = ["MachineStateApp"]
+"""Machine state app: each asset's current state and time in state, on the Unified Namespace and as events."""

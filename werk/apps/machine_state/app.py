@@ -10,20 +10,22 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from werk.apps.base import AppContext
 from werk.apps.machine_state.mapping import StateMapper
+from werk.apps.machine_state.settings import StateMappingConfig
+from werk.apps.spec import App, AppContext
 from werk.bus.base import Overflow
-from werk.config.model import AssetRef, StateMappingConfig
-from werk.core.model import Event, Quality, Sample, utcnow
+from werk.config.model import AssetRef
+from werk.core.model import Event, Quality, Sample
+from werk.core.states import STATE_SIGNAL
 
-STATE_SIGNAL = "machine_state"
 TICK_S = 1.0
 
 
 def mapping_for(ref: AssetRef) -> StateMappingConfig:
     """The asset's configured mapping, or a guess from what it has bound: werk states, else Machinery."""
-    if ref.config.states is not None:
-        return ref.config.states
+    configured = ref.config.plugin("states")
+    if isinstance(configured, StateMappingConfig):
+        return configured
     bound = set(ref.config.bound_signals())
     if "state" in bound or not bound:
         return StateMappingConfig(source="werk")
@@ -34,62 +36,57 @@ def mapping_for(ref: AssetRef) -> StateMappingConfig:
     return StateMappingConfig(source="werk")
 
 
-class MachineStateApp:
-    name = "machine_state"
-
-    def __init__(self) -> None:
+class MachineStateApp(App):
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__(ctx)
         self.mappers: dict[str, StateMapper] = {}
         self.since: dict[str, Any] = {}
         self.states: dict[str, str] = {}
         self._paths: dict[str, str] = {}  # asset UNS path -> asset name
-        self._bus: Any = None
-
-    def setup(self, refs: list[AssetRef]) -> None:
-        for ref in refs:
+        for ref in ctx.config.assets():
             if not ref.config.production:
                 continue  # a sensor has no machine state
             self.mappers[ref.name] = StateMapper(mapping_for(ref))
             self._paths[ref.path] = ref.name
-            self.since[ref.name] = utcnow()
+            self.since[ref.name] = ctx.clock()
 
-    async def run(self, ctx: AppContext) -> None:
-        if not self.mappers:
-            self.setup(list(ctx.config.assets()))
-        self._bus = ctx.bus
+    async def run(self) -> None:
+        ctx = self.ctx
         await ctx.bus.publish(self._all("disconnected"))
         signals = sorted({sig for m in self.mappers.values() for sig in m.signals})
         subs = [ctx.bus.subscribe(f"+/+/+/+/+/+/{sig}", overflow=Overflow.BLOCK) for sig in signals]
         try:
             async with asyncio.TaskGroup() as tg:
                 for sub in subs:
-                    tg.create_task(self._consume(ctx, sub))
-                tg.create_task(self._tick(ctx))
+                    tg.create_task(self._consume(sub))
+                tg.create_task(self._tick())
         finally:
             for sub in subs:
                 sub.close()
 
-    async def shutdown(self) -> None:
+    async def stop(self) -> None:
         """Stamp every asset ``disconnected`` now: werk stops watching."""
-        if self._bus is not None:
-            await self._bus.publish(self._all("disconnected"))
+        await self.ctx.bus.publish(self._all("disconnected"))
 
     def _all(self, state: str) -> list[Sample]:
-        now = utcnow()
+        now = self.ctx.clock()
         for name in self._paths.values():
             self.since[name], self.states[name] = now, state
         return [Sample(f"{p}/{STATE_SIGNAL}", now, state) for p in self._paths]
 
-    async def _consume(self, ctx: AppContext, sub: Any) -> None:
+    async def _consume(self, sub: Any) -> None:
+        bus = self.ctx.bus
         async for batch in sub:
             samples, events = self.feed(batch)
             if samples:
-                await ctx.bus.publish(samples)
-                await ctx.bus.publish_events(events)
+                await bus.publish(samples)
+                await bus.publish_events(events)
 
-    async def _tick(self, ctx: AppContext) -> None:
+    async def _tick(self) -> None:
+        bus = self.ctx.bus
         while True:
             await asyncio.sleep(TICK_S)
-            now = utcnow()
+            now = self.ctx.clock()
             samples, events = [], []
             for path, name in self._paths.items():
                 new = self.mappers[name].tick(now)
@@ -98,8 +95,8 @@ class MachineStateApp:
                     samples.append(s)
                     events.append(e)
             if samples:
-                await ctx.bus.publish(samples)
-                await ctx.bus.publish_events(events)
+                await bus.publish(samples)
+                await bus.publish_events(events)
 
     def feed(self, batch: list[Sample]) -> tuple[list[Sample], list[Event]]:
         """Apply a batch; return the derived state samples and the state-change events it caused."""
@@ -129,7 +126,11 @@ class MachineStateApp:
         return Sample(f"{path}/{STATE_SIGNAL}", ts, new), Event("state", path, ts, data)
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
-        return {
-            name: {"state": m.state, "since": self.since[name].isoformat() if name in self.since else None}
-            for name, m in self.mappers.items()
-        }
+        return {name: dict(self.asset_view(name)) for name in self.mappers}
+
+    def asset_view(self, asset: str) -> dict[str, Any]:
+        m = self.mappers.get(asset)
+        if m is None:
+            return {}
+        since = self.since.get(asset)
+        return {"state": m.state, "since": since.isoformat() if since is not None else None}

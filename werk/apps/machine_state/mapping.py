@@ -13,12 +13,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from werk.config.model import StateMappingConfig, StateRule
+from werk.apps.machine_state.settings import StateMappingConfig, StateRule
 from werk.core.model import Value
-
-WERK_STATES = frozenset(
-    {"running", "idle", "setup", "blocked", "starved", "planned_stop", "fault", "maintenance", "disconnected"}
-)
+from werk.core.states import WERK_STATES
 
 MACHINERY = {
     "Executing": "running",

@@ -60,6 +60,11 @@ KINDS: dict[str, type[RulModel] | type[AnomalyDetector]] = {
 }
 
 
+def model_path(models_dir: str | Path, asset: str) -> Path:
+    """Where an asset's RUL model file lives: ``<models_dir>/<asset>.rul.werkmodel``."""
+    return Path(models_dir) / f"{asset}.rul.werkmodel"
+
+
 @dataclass(frozen=True)
 class LoadedModel:
     """A model read back from a file, with the header that describes it."""

@@ -15,13 +15,14 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from werk.apps.base import AppContext
 from werk.apps.oee.report import ReportBuilder
-from werk.apps.oee.stops import StopTracker, classify, pareto
+from werk.apps.oee.settings import OeeSettings
+from werk.apps.oee.stops import Stop, StopTracker, classify, pareto
+from werk.apps.oee.store import OeeStore
+from werk.apps.spec import App, AppContext
 from werk.bus.base import Overflow
-from werk.config.model import WerkConfig
-from werk.core.downtime import Stop
-from werk.core.model import Event, Quality, Sample, utcnow
+from werk.core.model import Event, Quality, Sample
+from werk.core.states import STATE_SIGNAL
 from werk.errors import WerkError
 
 log = logging.getLogger(__name__)
@@ -39,12 +40,14 @@ class ReasonError(WerkError, ValueError):
     """An unknown reason code, or a stop that does not exist."""
 
 
-class OeeApp:
-    name = "oee"
-
-    def __init__(self, config: WerkConfig) -> None:
+class OeeApp(App):
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__(ctx)
+        config = ctx.config
         self.config = config
-        self.settings = config.apps.oee
+        self.settings: OeeSettings = ctx.settings
+        self.store = OeeStore(ctx.db)
+        self.builder = ReportBuilder(config, ctx.historian, self.store)
         self.reasons = self.settings.reason_index()
         planned = frozenset(code for code, r in self.reasons.items() if r.planned)
         self.refs = {r.name: r for r in config.assets() if r.config.production}
@@ -53,31 +56,28 @@ class OeeApp:
         self.stops: dict[str, Stop] = {}
         self.live: dict[str, Any] = {}
         self._notified: set[str] = set()
-        self._ctx: AppContext | None = None
-        self._builder: ReportBuilder | None = None
-        self.started = utcnow()
+        self.started = ctx.clock()
 
-    async def run(self, ctx: AppContext) -> None:
-        self._ctx = ctx
-        self._builder = ReportBuilder(self.config, ctx.historian)
-        self.started = utcnow()
-        recent = await asyncio.to_thread(ctx.historian.query_stops, start=utcnow())
+    async def run(self) -> None:
+        ctx = self.ctx
+        self.started = ctx.clock()
+        recent = await asyncio.to_thread(self.store.query_stops, start=ctx.clock())
         for s in recent:  # stops still open when werk last stopped
             self.stops[s.id] = s
-        sub = ctx.bus.subscribe("+/+/+/+/+/+/machine_state", overflow=Overflow.BLOCK)
+        sub = ctx.bus.subscribe(f"+/+/+/+/+/+/{STATE_SIGNAL}", overflow=Overflow.BLOCK)
         try:
             async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._consume(ctx, sub))
-                tg.create_task(self._periodic(ctx))
+                tg.create_task(self._consume(sub))
+                tg.create_task(self._periodic())
         finally:
             sub.close()
 
-    async def _consume(self, ctx: AppContext, sub: Any) -> None:
+    async def _consume(self, sub: Any) -> None:
         async for batch in sub:
             changed = self.feed(batch)
             if changed:
-                await asyncio.to_thread(ctx.historian.upsert_stops, changed)
-                await ctx.bus.publish_events([self._event(s, "changed") for s in changed])
+                await asyncio.to_thread(self.store.upsert_stops, changed)
+                await self.ctx.bus.publish_events([self._event(s, "changed") for s in changed])
 
     def feed(self, batch: list[Sample]) -> list[Stop]:
         changed: dict[str, Stop] = {}
@@ -95,10 +95,11 @@ class OeeApp:
                 del self.stops[key]
         return list(changed.values())
 
-    async def _periodic(self, ctx: AppContext) -> None:
+    async def _periodic(self) -> None:
+        bus = self.ctx.bus
         while True:
             await asyncio.sleep(self.settings.kpi_interval_s)
-            now = utcnow()
+            now = self.ctx.clock()
             try:
                 self.live = await asyncio.to_thread(self.compute_live, now)
             except Exception:
@@ -110,17 +111,16 @@ class OeeApp:
                 for sig, key in KPI_SIGNALS.items()
                 if (v := rep[key]) is not None
             ]
-            await ctx.bus.publish(samples)
+            await bus.publish(samples)
             fresh = [s for s in self.unqualified(now) if s.id not in self._notified]
             if fresh:
                 self._notified.update(s.id for s in fresh)
-                await ctx.bus.publish_events([self._event(s, "unqualified") for s in fresh])
+                await bus.publish_events([self._event(s, "unqualified") for s in fresh])
 
     def compute_live(self, now: datetime) -> dict[str, Any]:
-        assert self._builder is not None
-        shift = self._builder.current_shift(now)
+        shift = self.builder.current_shift(now)
         a = max(shift.start, self.started)
-        rows = self._builder.report(a, min(shift.end, now), now=now) if a < now else []
+        rows = self.builder.report(a, min(shift.end, now), now=now) if a < now else []
         if not rows:
             return {}
         return {
@@ -139,21 +139,18 @@ class OeeApp:
         """Set a stop's reason (operators and supervisors, through the API); the change is kept in its history."""
         if reason not in self.reasons:
             raise ReasonError(f"unknown reason code {reason!r}; GET /api/downtime/reasons lists them")
-        assert self._ctx is not None
         stop = self.stops.get(stop_id)
         if stop is None:
             asset, _, _ = stop_id.partition("@")
             found = [
-                s
-                for s in await asyncio.to_thread(self._ctx.historian.query_stops, asset=asset)
-                if s.id == stop_id
+                s for s in await asyncio.to_thread(self.store.query_stops, asset=asset) if s.id == stop_id
             ]
             if not found:
                 raise ReasonError(f"no stop with id {stop_id!r}")
             stop = found[0]
-        classify(stop, reason, who, utcnow(), planned=self.reasons[reason].planned, comment=comment)
-        await asyncio.to_thread(self._ctx.historian.upsert_stops, [stop])
-        await self._ctx.bus.publish_events([self._event(stop, "classified")])
+        classify(stop, reason, who, self.ctx.clock(), planned=self.reasons[reason].planned, comment=comment)
+        await asyncio.to_thread(self.store.upsert_stops, [stop])
+        await self.ctx.bus.publish_events([self._event(stop, "classified")])
         return stop
 
     def _event(self, stop: Stop, what: str) -> Event:
@@ -181,3 +178,7 @@ class OeeApp:
 
     def snapshot(self) -> dict[str, Any]:
         return self.live
+
+    def asset_view(self, asset: str) -> dict[str, Any]:
+        kpis = self.live.get("assets", {}).get(asset)
+        return {"kpis": kpis} if kpis is not None else {}

@@ -14,11 +14,13 @@ from zoneinfo import ZoneInfo
 
 from werk.apps.oee.kpi import KpiReport, StateInterval, combine, kpis, time_model_us
 from werk.apps.oee.shifts import ALWAYS, WEEKDAYS, ShiftCalendar, ShiftDef, ShiftPeriod
+from werk.apps.oee.store import OeeStore
 from werk.config.model import AssetRef, PlantConfig, WerkConfig
 from werk.core.model import from_micros, to_micros
+from werk.core.states import STATE_SIGNAL
+from werk.sim.spec import sim_asset, sim_of
 from werk.store.base import Historian
 
-STATE_SIGNAL = "machine_state"
 PERIODS = ("range", "shift", "day", "week")
 
 
@@ -50,8 +52,9 @@ def ideal_cycle(config: WerkConfig, ref: AssetRef, product: str | None = None) -
     pri = ref.config.ideal_cycle_s
     if product is not None and product in config.products:
         pri = config.products[product].ideal_cycle_s.get(ref.name, pri)
-    if pri is not None and config.sim is not None and ref.config.sim is not None:
-        pri /= config.sim.acceleration
+    sim = sim_of(config)
+    if pri is not None and sim is not None and sim_asset(ref.config) is not None:
+        pri /= sim.acceleration
     return pri
 
 
@@ -65,9 +68,10 @@ class Row:
 
 
 class ReportBuilder:
-    def __init__(self, config: WerkConfig, historian: Historian) -> None:
+    def __init__(self, config: WerkConfig, historian: Historian, stops: OeeStore) -> None:
         self.config = config
         self.historian = historian
+        self.stops = stops
         self.calendar = calendar_from(config.plant)
         self.refs = [r for r in config.assets() if r.config.production]  # OEE is for work units
 
@@ -95,7 +99,7 @@ class ReportBuilder:
     def asset(self, ref: AssetRef, a: datetime, z: datetime, now: datetime) -> KpiReport:
         shifts = self.calendar.periods(a, z)
         ua, uz, unow = to_micros(a), to_micros(z), to_micros(now)
-        planned_raw, failures = self.historian.stop_facts(ref.name, a, z)
+        planned_raw, failures = self.stops.stop_facts(ref.name, a, z)
         planned = [(s, e if e is not None else unow) for s, e in planned_raw]
         planned += [(to_micros(p.start), to_micros(p.end)) for p in self.config.plant.planned_downtime]
         tm = time_model_us(self._intervals_us(ref, ua, uz, unow), shifts, (ua, uz), planned)

@@ -6,19 +6,30 @@ import asyncio
 import csv
 import io
 from collections.abc import Callable
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 
-from werk.api.auth import Authenticator, User
-from werk.apps.oee.app import ReasonError
-from werk.apps.oee.report import PERIODS, ReportBuilder, Row
-from werk.core.downtime import Stop
-from werk.core.model import utcnow
-from werk.runtime.platform import Platform
+from werk.apps.oee.app import OeeApp, ReasonError
+from werk.apps.oee.report import PERIODS, Row
+from werk.apps.oee.schemas import (
+    ClassificationOut,
+    ClassifyIn,
+    LiveOut,
+    ParetoOut,
+    ReasonOut,
+    ReportOut,
+    StopOut,
+    TimelineOut,
+)
+from werk.apps.oee.stops import Stop
+from werk.apps.spec import Web
+from werk.config.model import WerkConfig
+from werk.core.model import User, utcnow
+from werk.core.period import MAX_DAYS, period
 
 REPORT_COLUMNS: list[tuple[str, Callable[[Row], object]]] = [
     ("period", lambda r: r.period),
@@ -50,63 +61,46 @@ REPORT_COLUMNS: list[tuple[str, Callable[[Row], object]]] = [
 ]
 
 
-MAX_DAYS = 400  # a report's longest range: a year and a bit, computed in seconds, not minutes of a worker
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _range(platform: Platform, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+def report_range(
+    config: WerkConfig, start: datetime | None, end: datetime | None
+) -> tuple[datetime, datetime]:
     """Default: today in the plant's timezone, up to now."""
-    now = utcnow()
-    if start is None:
-        tz = ZoneInfo(platform.config.plant.timezone)
-        start = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz)
-    end = end or now
-    for t in (start, end):
-        if t.tzinfo is None:
-            raise HTTPException(422, f"timestamp {t.isoformat()} has no timezone; add 'Z' or an offset")
-    if start >= end:
-        raise HTTPException(422, f"start {start.isoformat()} is not before end {end.isoformat()}")
-    if end - start > timedelta(days=MAX_DAYS):
-        raise HTTPException(422, f"a report covers at most {MAX_DAYS} days")
-    return start.astimezone(UTC), end.astimezone(UTC)
+    tz = ZoneInfo(config.plant.timezone)
+    return period(
+        start, end, default_start=lambda z: datetime.combine(z.astimezone(tz).date(), time(0), tzinfo=tz)
+    )
 
 
-def stop_out(stop: Stop, now: datetime, unqualified_after_s: float, labels: dict[str, str]) -> dict[str, Any]:
-    return {
-        "id": stop.id,
-        "asset": stop.asset,
-        "start": stop.start.isoformat(),
-        "end": stop.end.isoformat() if stop.end else None,
-        "duration_s": round(stop.duration_s(now), 3),
-        "first_state": stop.first_state,
-        "states": stop.states,
-        "reason": stop.reason,
-        "reason_label": labels.get(stop.reason or ""),
-        "reason_source": stop.reason_source,
-        "planned": stop.planned,
-        "micro": stop.micro,
-        "status": stop.status(now, unqualified_after_s),
-        "history": [
-            {
-                "ts": c.ts.isoformat(),
-                "who": c.who,
-                "reason": c.reason,
-                "previous": c.previous,
-                "comment": c.comment,
-            }
+def stop_out(stop: Stop, now: datetime, unqualified_after_s: float, labels: dict[str, str]) -> StopOut:
+    return StopOut(
+        id=stop.id,
+        asset=stop.asset,
+        start=stop.start,
+        end=stop.end,
+        duration_s=round(stop.duration_s(now), 3),
+        first_state=stop.first_state,
+        states=stop.states,
+        reason=stop.reason,
+        reason_label=labels.get(stop.reason or ""),
+        reason_source=stop.reason_source,
+        planned=stop.planned,
+        micro=stop.micro,
+        status=stop.status(now, unqualified_after_s),
+        history=[
+            ClassificationOut(ts=c.ts, who=c.who, reason=c.reason, previous=c.previous, comment=c.comment)
             for c in stop.history
         ],
-    }
+    )
 
 
-def build_oee_router(platform: Platform, auth: Authenticator) -> APIRouter:
+def build_router(oee: OeeApp, web: Web) -> APIRouter:
     r = APIRouter(prefix="/api", tags=["downtime & OEE"])
-    oee = platform.oee
+    config = web.config
     labels = {code: c.label or code for code, c in oee.reasons.items()}
-    names = {ref.name for ref in platform.config.assets()}
-
-    def builder() -> ReportBuilder:
-        assert platform.historian is not None
-        return ReportBuilder(platform.config, platform.historian)
+    names = {ref.name for ref in config.assets()}
 
     def check_assets(asset: list[str] | None) -> list[str] | None:
         for a in asset or []:
@@ -114,12 +108,16 @@ def build_oee_router(platform: Platform, auth: Authenticator) -> APIRouter:
                 raise HTTPException(404, f"no asset named {a!r}; GET /api/assets lists them")
         return asset or None
 
-    @r.get("/oee/live")
+    @r.get("/oee/live", response_model=LiveOut)
     async def live() -> dict[str, Any]:
         """KPIs of the current shift per asset, line and plant (ISO 22400-2; ratios 0..1, times in seconds)."""
         return oee.snapshot()
 
-    @r.get("/oee/report", response_model=None)
+    @r.get(
+        "/oee/report",
+        response_model=ReportOut,
+        responses={200: {"content": {"text/csv": {}, XLSX: {}}, "description": "the report"}},
+    )
     async def report(
         start: datetime | None = None,
         end: datetime | None = None,
@@ -128,14 +126,14 @@ def build_oee_router(platform: Platform, auth: Authenticator) -> APIRouter:
         format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
     ) -> Any:
         """KPI report for a range, one row per period and scope. ``format=csv`` or ``xlsx`` downloads it."""
-        a, z = _range(platform, start, end)
-        rows = await asyncio.to_thread(builder().report, a, z, period=period, assets=check_assets(asset))
+        a, z = report_range(config, start, end)
+        rows = await asyncio.to_thread(oee.builder.report, a, z, period=period, assets=check_assets(asset))
         if format == "csv":
             return Response(_csv(rows), media_type="text/csv", headers=_attachment("oee-report.csv"))
         if format == "xlsx":
             return Response(
                 _xlsx(rows),
-                media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                media_type=XLSX,
                 headers=_attachment("oee-report.xlsx"),
             )
         return {
@@ -146,46 +144,43 @@ def build_oee_router(platform: Platform, auth: Authenticator) -> APIRouter:
             "rows": [{"period": x.period, "level": x.level, **x.report.as_dict()} for x in rows],
         }
 
-    @r.get("/downtime")
+    @r.get("/downtime", response_model=list[StopOut])
     async def downtime(
         start: datetime | None = None,
         end: datetime | None = None,
         asset: str | None = None,
         status: Annotated[str, Query(pattern="^(all|open|unqualified|classified)$")] = "all",
-    ) -> list[dict[str, Any]]:
+    ) -> list[StopOut]:
         """Stops overlapping the range (default today), newest first."""
-        a, z = _range(platform, start, end)
+        a, z = report_range(config, start, end)
         check_assets([asset] if asset else None)
-        assert platform.historian is not None
-        stops = await asyncio.to_thread(platform.historian.query_stops, asset=asset, start=a, end=z)
+        stops = await asyncio.to_thread(oee.store.query_stops, asset=asset, start=a, end=z)
         now = utcnow()
         after = oee.settings.unqualified_after_s
         out = [stop_out(s, now, after, labels) for s in reversed(stops)]
-        return out if status == "all" else [s for s in out if s["status"] == status]
+        return out if status == "all" else [s for s in out if s.status == status]
 
-    @r.get("/downtime/pareto")
+    @r.get("/downtime/pareto", response_model=list[ParetoOut])
     async def pareto(
         start: datetime | None = None, end: datetime | None = None, asset: str | None = None
     ) -> list[dict[str, object]]:
         """Downtime by reason, longest first (micro-stops included, disconnected time is not a stop)."""
-        a, z = _range(platform, start, end)
+        a, z = report_range(config, start, end)
         check_assets([asset] if asset else None)
-        assert platform.historian is not None
-        stops = await asyncio.to_thread(platform.historian.query_stops, asset=asset, start=a, end=z)
+        stops = await asyncio.to_thread(oee.store.query_stops, asset=asset, start=a, end=z)
         return oee.pareto(stops, utcnow())
 
-    @r.get("/downtime/reasons")
+    @r.get("/downtime/reasons", response_model=dict[str, ReasonOut])
     async def reasons() -> dict[str, Any]:
         """The reason tree of the plant file."""
         return {code: c.model_dump() for code, c in oee.settings.reasons.items()}
 
-    @r.post("/downtime/{stop_id}/reason")
+    @r.post("/downtime/{stop_id}/reason", response_model=StopOut)
     async def set_reason(
         stop_id: str,
-        reason: Annotated[str, Body(embed=True)],
-        comment: Annotated[str, Body(embed=True, max_length=500)] = "",
-        user: User = Depends(auth.require("operator")),  # noqa: B008 - FastAPI's dependency idiom
-    ) -> dict[str, Any]:
+        body: ClassifyIn,
+        user: User = Depends(web.require("operator")),  # noqa: B008 - FastAPI's dependency idiom
+    ) -> StopOut:
         """Classify a stop. Operators classify stops without a reason; changing a person's reason needs a
         supervisor. Every change is kept with who and when."""
         current = oee.stops.get(stop_id)
@@ -194,12 +189,12 @@ def build_oee_router(platform: Platform, auth: Authenticator) -> APIRouter:
                 403, "this stop was already classified by a person; a supervisor may change it"
             )
         try:
-            stop = await oee.classify(stop_id, reason, user.name, comment)
+            stop = await oee.classify(stop_id, body.reason, user.name, body.comment)
         except ReasonError as exc:
             raise HTTPException(404 if "no stop" in str(exc) else 422, str(exc)) from None
         return stop_out(stop, utcnow(), oee.settings.unqualified_after_s, labels)
 
-    @r.get("/timeline")
+    @r.get("/timeline", response_model=TimelineOut)
     async def timeline(
         start: datetime | None = None,
         end: datetime | None = None,
@@ -209,8 +204,8 @@ def build_oee_router(platform: Platform, auth: Authenticator) -> APIRouter:
         now = utcnow()
         if minutes is not None and start is None:
             start = now - timedelta(minutes=minutes)
-        a, z = _range(platform, start, end)
-        b = builder()
+        a, z = report_range(config, start, end)
+        b = oee.builder
         result = await asyncio.to_thread(
             lambda: {
                 ref.name: [

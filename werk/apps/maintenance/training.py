@@ -16,9 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from werk.apps.maintenance.app import model_path
 from werk.apps.maintenance.cycles import CycleAggregator
-from werk.apps.maintenance.model_file import save_model, sha256_of_arrays
+from werk.apps.maintenance.model_file import model_path, save_model, sha256_of_arrays
 from werk.apps.maintenance.rul import (
     FloatArray,
     RulFeatureSpec,
@@ -28,8 +27,10 @@ from werk.apps.maintenance.rul import (
     rmse,
     select_signals,
 )
+from werk.apps.maintenance.settings import maintenance_settings
 from werk.config.model import WerkConfig
 from werk.sim.lives import lives
+from werk.sim.spec import sim_asset, sim_of
 
 CAP_CYCLES = 125.0
 
@@ -65,13 +66,14 @@ def train_asset(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> Trained:
     ref = config.asset(asset)
-    sim = ref.config.sim
-    if sim is None or config.sim is None:
+    sim, plant_sim = sim_asset(ref.config), sim_of(config)
+    if sim is None or plant_sim is None:
         raise ValueError(f"asset {asset!r} is not simulated; train it from recorded lives instead")
-    signals = tuple(config.apps.maintenance.signals)
+    settings = maintenance_settings(config)
+    signals = tuple(settings.signals)
     histories = []
     for i, life in enumerate(
-        lives(sim, seed=config.sim.seed * 1000 + zlib.crc32(asset.encode()) % 1000, count=n_lives)
+        lives(sim, seed=plant_sim.seed * 1000 + zlib.crc32(asset.encode()) % 1000, count=n_lives)
     ):
         rows = life_rows(life, signals)
         if len(rows) >= 10:
@@ -91,7 +93,7 @@ def train_asset(
         true.extend(piecewise_rul(len(h), CAP_CYCLES).tolist())
     score = rmse(pred, true)
     path = save_model(
-        model_path(config.apps.maintenance.models_dir, asset),
+        model_path(settings.models_dir, asset),
         model,
         metrics={"rmse_cycles_holdout": score, "lives_train": len(train), "lives_test": len(test)},
         training_data_sha256=sha256_of_arrays(*histories),
@@ -101,8 +103,10 @@ def train_asset(
 
 def missing_models(config: WerkConfig, assets: list[str]) -> list[str]:
     """Simulated assets among ``assets`` that have no model file yet."""
-    d = config.apps.maintenance.models_dir
-    return [a for a in assets if config.asset(a).config.sim is not None and not model_path(d, a).exists()]
+    d = maintenance_settings(config).models_dir
+    return [
+        a for a in assets if sim_asset(config.asset(a).config) is not None and not model_path(d, a).exists()
+    ]
 
 
 class TrainingStopped(Exception):
@@ -124,6 +128,7 @@ def train_missing(
     wait for minutes of training in a thread it cannot cancel. ``status`` then says ``stopped``.
     """
     done = []
+    lives_per_asset = maintenance_settings(config).train_lives
     todo = missing_models(config, assets)
     status.update({"state": "training", "assets": todo, "done": []})
 
@@ -134,8 +139,8 @@ def train_missing(
 
     try:
         for a in todo:
-            progress(a, 0, config.apps.maintenance.train_lives)
-            t = train_asset(config, a, n_lives=config.apps.maintenance.train_lives, progress=progress)
+            progress(a, 0, lives_per_asset)
+            t = train_asset(config, a, n_lives=lives_per_asset, progress=progress)
             done.append(t)
             status["done"].append({"asset": a, "rmse_cycles": round(t.rmse_cycles, 2)})
             if on_trained is not None and not (stop is not None and stop.is_set()):

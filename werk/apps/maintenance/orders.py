@@ -1,4 +1,4 @@
-"""Maintenance work orders: shared by the maintenance app, the store and the API."""
+"""Maintenance work orders: what they hold and the moves their status allows."""
 
 from __future__ import annotations
 

@@ -1,0 +1,19 @@
+"""The machine-state app: each production asset's state (running, idle, setup, fault, ...) from its own signals."""
+
+from __future__ import annotations
+
+from werk.apps.machine_state.app import MachineStateApp
+from werk.apps.machine_state.settings import MachineStateSettings, StateMappingConfig
+from werk.apps.spec import AppSpec, Tile
+
+SPEC = AppSpec(
+    name="machine_state",
+    title="Machine state",
+    build=MachineStateApp,
+    settings=MachineStateSettings,
+    package=__package__ or "werk.apps.machine_state",
+    asset_key="states",
+    asset_settings=StateMappingConfig,
+    tiles=(Tile("state", "State", format="state", order=0),),
+    order=10,  # first: the other apps read the states it publishes
+)

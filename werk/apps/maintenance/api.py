@@ -1,0 +1,118 @@
+"""Predictive maintenance endpoints: health and RUL per asset, work orders (reads open, writes by role)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException
+
+from werk.apps.maintenance.app import MaintenanceApp, WorkOrderError
+from werk.apps.maintenance.orders import WorkOrder
+from werk.apps.maintenance.reliability import reliability
+from werk.apps.maintenance.schemas import (
+    HealthOut,
+    KpisOut,
+    ReloadOut,
+    WorkOrderChange,
+    WorkOrderIn,
+    WorkOrderOut,
+    WorkOrderStatus,
+)
+from werk.apps.spec import Web
+from werk.core.model import User, utcnow
+from werk.core.period import period
+from werk.core.states import STATE_SIGNAL
+
+
+def wo_out(wo: WorkOrder) -> WorkOrderOut:
+    return WorkOrderOut.model_validate(dataclasses.asdict(wo))
+
+
+def build_router(app: MaintenanceApp, web: Web) -> APIRouter:
+    r = APIRouter(prefix="/api", tags=["maintenance"])
+    names = {ref.name for ref in web.config.assets()}
+
+    def known(asset: str | None) -> None:
+        if asset is not None and asset not in names:
+            raise HTTPException(404, f"no asset named {asset!r}; GET /api/assets lists them")
+
+    @r.get("/maintenance", response_model=HealthOut)
+    async def health() -> dict[str, Any]:
+        """Per asset: baseline progress, anomaly score and threshold with the signals driving it, RUL (cycles),
+        whether a RUL model is loaded and why not."""
+        return {"assets": app.snapshot(), "training": app.training_status}
+
+    @r.get("/workorders", response_model=list[WorkOrderOut])
+    async def work_orders(
+        asset: str | None = None, status: WorkOrderStatus | None = None
+    ) -> list[WorkOrderOut]:
+        known(asset)
+        rows = await asyncio.to_thread(app.store.query_work_orders, asset=asset, status=status)
+        return [wo_out(w) for w in rows]
+
+    @r.post("/workorders", status_code=201, response_model=WorkOrderOut)
+    async def create(
+        body: WorkOrderIn,
+        user: User = Depends(web.require("operator")),  # noqa: B008 - FastAPI's dependency idiom
+    ) -> WorkOrderOut:
+        """Open a work order by hand."""
+        known(body.asset)
+        wo = await app.create_work_order(
+            body.asset, body.title, user.name, notes=body.notes, planned_for=body.planned_for
+        )
+        return wo_out(wo)
+
+    @r.patch("/workorders/{wo_id}", response_model=WorkOrderOut)
+    async def update(
+        wo_id: str,
+        body: WorkOrderChange,
+        user: User = Depends(web.require("operator")),  # noqa: B008 - FastAPI's dependency idiom
+    ) -> WorkOrderOut:
+        """Move a work order (open, planned, in_progress, done), record parts used, link the stops it explains."""
+        changes: dict[str, Any] = body.model_dump()
+        if body.parts is not None:
+            changes["parts"] = [p.model_dump() for p in body.parts]
+        try:
+            wo = await app.update_work_order(wo_id, user.name, changes)
+        except WorkOrderError as exc:
+            raise HTTPException(404 if "no work order" in str(exc) else 409, str(exc)) from None
+        return wo_out(wo)
+
+    @r.get("/maintenance/kpis", response_model=KpisOut)
+    async def kpis(start: datetime | None = None, end: datetime | None = None) -> dict[str, Any]:
+        """Per asset over a range (default: the last 30 days): failures, MTBF and MTTR from the asset's state
+        timeline (ISO 22400-2: running time / failures, time from a fault until it runs again), and MTTR from
+        the work orders finished in the range (started -> done)."""
+        a, z = period(start, end, default_start=lambda z: z - timedelta(days=30))
+        h = app.ctx.historian
+        orders = await asyncio.to_thread(app.store.query_work_orders, status="done", limit=100_000)
+        out: dict[str, Any] = {}
+        for ref in web.config.assets():
+            if not ref.config.production:
+                continue
+            changes = await asyncio.to_thread(h.changes, ref.signal_path(STATE_SIGNAL), a, z)
+            rel = reliability(changes, a, min(z, utcnow()))
+            done = [w for w in orders if w.asset == ref.name and w.done and a <= w.done < z and w.started]
+            repairs = [(w.done - w.started).total_seconds() for w in done if w.done and w.started]
+            out[ref.name] = {
+                "failures": rel.failures,
+                "mtbf_s": rel.mtbf_s,
+                "mttr_s_from_stops": rel.mttr_s,
+                "work_orders_done": len(done),
+                "mttr_s_from_work_orders": sum(repairs) / len(repairs) if repairs else None,
+            }
+        return {"start": a.isoformat(), "end": z.isoformat(), "assets": out}
+
+    @r.post("/maintenance/models/reload", response_model=ReloadOut)
+    async def reload(user: User = Depends(web.require("supervisor"))) -> dict[str, Any]:  # noqa: B008
+        """Re-read the RUL model files (after `werk maintenance train`)."""
+        await asyncio.to_thread(app.load_models)
+        return {
+            "loaded": [n for n, h in app.health.items() if h.rul_model is not None],
+            "errors": app.model_errors,
+        }
+
+    return r

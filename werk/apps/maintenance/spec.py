@@ -1,0 +1,26 @@
+"""The predictive maintenance app: healthy baselines, anomaly scores, remaining useful life, work orders."""
+
+from __future__ import annotations
+
+from werk.apps.maintenance.api import build_router
+from werk.apps.maintenance.app import MaintenanceApp
+from werk.apps.maintenance.cli import add_commands
+from werk.apps.maintenance.settings import MaintenanceSettings
+from werk.apps.maintenance.store import MIGRATIONS
+from werk.apps.maintenance.twin import submodels
+from werk.apps.spec import AppSpec, Page, Tile
+
+SPEC = AppSpec(
+    name="maintenance",
+    title="Maintenance",
+    build=MaintenanceApp,
+    settings=MaintenanceSettings,
+    package=__package__ or "werk.apps.maintenance",
+    router=build_router,
+    pages=(Page("/maintenance", "Maintenance", "maintenance/maintenance.html", order=30),),
+    tiles=(Tile("rul_cycles", "RUL", unit="cycles", format="integer", order=30),),
+    migrations=MIGRATIONS,
+    cli=add_commands,
+    submodels=submodels,
+    order=30,
+)

@@ -1,0 +1,84 @@
+"""The maintenance app's own tables in the werk file: work orders (the whole order as JSON, indexed by asset and
+status)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import datetime
+
+from werk.apps.maintenance.orders import WorkOrder
+from werk.core.model import to_micros
+from werk.store.migrations import Migration
+from werk.store.sqlite_file import SQLiteFile, reads
+
+MIGRATIONS = (
+    Migration(
+        1,
+        "maintenance work orders",
+        """
+        CREATE TABLE work_order (
+            id       TEXT PRIMARY KEY,
+            asset    TEXT NOT NULL,
+            status   TEXT NOT NULL,
+            created  INTEGER NOT NULL,
+            body     TEXT NOT NULL                -- the whole order as JSON (see werk.core.maintenance)
+        );
+        CREATE INDEX work_order_asset ON work_order (asset, created);
+        CREATE INDEX work_order_status ON work_order (status, created);
+        """,
+        legacy=4,
+    ),
+)
+
+
+class MaintenanceStore:
+    """Work orders, upserted by id."""
+
+    def __init__(self, file: SQLiteFile) -> None:
+        self.file = file
+
+    def upsert_work_order(self, wo: WorkOrder) -> None:
+        body = json.dumps(dataclasses.asdict(wo), default=_iso)
+        with self.file.transaction() as conn:
+            conn.execute(
+                "INSERT INTO work_order VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                "status = excluded.status, body = excluded.body",
+                (wo.id, wo.asset, wo.status, to_micros(wo.created), body),
+            )
+
+    @reads
+    def get_work_order(self, wo_id: str) -> WorkOrder | None:
+        row = self.file.reader().execute("SELECT body FROM work_order WHERE id = ?", (wo_id,)).fetchone()
+        return None if row is None else _work_order(json.loads(row[0]))
+
+    @reads
+    def query_work_orders(
+        self, *, asset: str | None = None, status: str | None = None, limit: int = 500
+    ) -> list[WorkOrder]:
+        where: list[str] = ["1 = 1"]
+        args: list[object] = []
+        if asset:
+            where.append("asset = ?")
+            args.append(asset)
+        if status:
+            where.append("status = ?")
+            args.append(status)
+        rows = self.file.reader().execute(
+            f"SELECT body FROM work_order WHERE {' AND '.join(where)} ORDER BY created DESC LIMIT ?",
+            (*args, limit),
+        )
+        return [_work_order(json.loads(body)) for (body,) in rows]
+
+
+def _iso(v: object) -> str:
+    if isinstance(v, datetime):
+        return v.isoformat()
+    raise TypeError(f"cannot store {type(v).__name__} in a work order")
+
+
+def _work_order(d: dict[str, object]) -> WorkOrder:
+    for k in ("created", "planned_for", "started", "done"):
+        if d.get(k) is not None:
+            d[k] = datetime.fromisoformat(str(d[k]))
+    return WorkOrder(**d)  # type: ignore[arg-type]

@@ -1,0 +1,25 @@
+"""The downtime and OEE app: stops and their reasons, the shift calendar, ISO 22400 KPIs live and as reports."""
+
+from __future__ import annotations
+
+from werk.apps.oee.api import build_router
+from werk.apps.oee.app import OeeApp
+from werk.apps.oee.settings import OeeSettings
+from werk.apps.oee.store import MIGRATIONS
+from werk.apps.spec import AppSpec, Page, Tile
+
+SPEC = AppSpec(
+    name="oee",
+    title="Downtime & OEE",
+    build=OeeApp,
+    settings=OeeSettings,
+    package=__package__ or "werk.apps.oee",
+    router=build_router,
+    pages=(Page("/oee", "Downtime & OEE", "oee/oee.html", order=20),),
+    tiles=(
+        Tile("kpis.availability", "Availability", format="percent", order=20),
+        Tile("kpis.oee", "OEE", format="percent", order=21),
+    ),
+    migrations=MIGRATIONS,
+    order=20,
+)

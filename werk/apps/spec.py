@@ -1,0 +1,156 @@
+"""What an app is to werk: one :class:`AppSpec` per app folder, exported as ``SPEC`` from ``apps/<name>/spec.py``.
+
+werk's own apps load through the same registry as a third party's (:mod:`werk.registry`), so anything that lists
+every app (the plant file's ``apps:`` section, the API, the nav, the database, the CLI) is built from these specs
+and names none of them. The contract, and what the conformance suite (``tests/apps/test_app_contract.py``) checks
+of every registered app:
+
+- ``settings`` validates ``apps.<name>`` of the plant file and forbids unknown keys (an ``enabled`` flag included);
+  ``asset_settings`` validates the key ``asset_key`` of each asset that has it (the machine-state mapping under
+  ``states:``, say);
+- ``build(ctx)`` makes the app from its context without I/O; ``App.run()`` runs it until cancelled, ``App.stop()``
+  says goodbye (a last event) before the platform drains the bus;
+- ``migrations`` make its tables in the werk file, numbered per app (:mod:`werk.store.migrations`);
+- ``router(app, web)`` gives its HTTP API and its pages; every route documented in OpenAPI with typed bodies;
+- ``pages`` are its nav entries; its templates are in ``<package>/templates/<name>/``, its translations in
+  ``<package>/locale/<lang>/LC_MESSAGES/messages.po``; every text it shows goes through a translation key;
+- ``tiles`` are what it adds to every asset's card on the overview (data, not markup: a key into the app's
+  :meth:`App.asset_view`, a label key, a unit, a format);
+- ``cli`` adds ``werk <name> ...`` commands; ``submodels`` adds submodels to an asset's twin; ``demo`` holds the
+  settings ``werk demo`` runs it with; ``check`` finds mistakes that span the plant file (a signal the app needs
+  that no asset binds).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from pydantic import BaseModel
+
+from werk.bus.base import Bus
+from werk.config.model import AppSettings, AssetRef, WerkConfig
+from werk.core.model import Sample, User, utcnow
+from werk.store.base import Historian
+from werk.store.migrations import Migration
+from werk.store.sqlite_file import SQLiteFile
+
+if TYPE_CHECKING:
+    from basyx.aas import model as aas
+    from fastapi import APIRouter, Request, Response
+
+
+@dataclass(frozen=True)
+class AppContext:
+    """What an app gets from the platform: the plant, its own settings, the bus, the historian (samples and
+    events), the werk file for its own tables, the latest value of every signal (read-only), a folder for its
+    files, and the clock."""
+
+    name: str
+    config: WerkConfig
+    settings: Any
+    bus: Bus
+    historian: Historian
+    db: SQLiteFile
+    live: Mapping[str, Sample]
+    data_dir: Path
+    clock: Callable[[], datetime] = utcnow
+
+
+class App:
+    """Base of every app. ``run`` until cancelled; the rest have harmless defaults."""
+
+    name: str = ""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self.name = ctx.name
+
+    async def run(self) -> None:
+        """Consume the bus and publish what the app decides, until cancelled."""
+
+    async def stop(self) -> None:
+        """Called before the platform drains the bus at shutdown: publish a last word if the app has one."""
+
+    def snapshot(self) -> Any:
+        """The app's current view, JSON-serialisable, for its API and pages."""
+        return {}
+
+    def asset_view(self, asset: str) -> Mapping[str, Any]:
+        """What the app knows of one asset right now, for the asset list and its card (``state``, ``kpis``,
+        ``energy_per_part``, ...). Keys are shared vocabulary across apps: the first app to give a key wins."""
+        return {}
+
+
+Role = Literal["viewer", "operator", "supervisor", "admin"]
+
+
+class Web(Protocol):
+    """What werk's HTTP layer gives an app's router (``werk.api`` implements it)."""
+
+    config: WerkConfig
+
+    def require(self, role: Role) -> Callable[..., Awaitable[User]]:
+        """A FastAPI dependency: the caller holds ``role`` or a higher one (401/403 otherwise)."""
+        ...
+
+    def asset(self, name: str) -> AssetRef:
+        """The asset of that name, or an HTTP 404 that says where to find the names."""
+        ...
+
+    def render(self, request: Request, template: str, context: Mapping[str, Any] | None = None) -> Response:
+        """A page from the app's templates inside werk's base layout, in the request's language."""
+        ...
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page of an app: its path, the translation key of its title, its template (in the app's
+    ``templates/``, extending ``base.html``) and its place in the nav."""
+
+    path: str
+    title: str
+    template: str
+    order: int = 100
+    nav: bool = True
+
+
+TileFormat = Literal["percent", "number", "integer", "text", "state"]
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One figure an app adds to every asset's card: ``key`` into the app's ``asset_view``, a translation key
+    for its label, its unit and how to format it. Assets for which the view lacks the key show no tile."""
+
+    key: str
+    label: str
+    unit: str = ""
+    format: TileFormat = "number"
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """An app as werk loads it (see the module docstring for the contract)."""
+
+    name: str
+    title: str
+    build: Callable[[AppContext], App]
+    settings: type[AppSettings] = AppSettings
+    package: str = ""  # the app's Python package: its templates/ and locale/ are found in it
+    asset_key: str | None = None
+    asset_settings: type[BaseModel] | None = None
+    router: Callable[[Any, Web], APIRouter] | None = None
+    pages: tuple[Page, ...] = ()
+    tiles: tuple[Tile, ...] = ()
+    migrations: tuple[Migration, ...] = ()
+    cli: Callable[[argparse.ArgumentParser], None] | None = None
+    submodels: Callable[[AssetRef, WerkConfig, Any], Sequence[aas.Submodel]] | None = None
+    check: Callable[[WerkConfig, Any], list[tuple[tuple[str | int, ...], str]]] | None = None
+    demo: Mapping[str, Any] = field(default_factory=dict)
+    order: int = 100  # where it starts among the apps, and where its entries sit in lists

@@ -312,7 +312,7 @@ def cmd_maintenance_train(args: argparse.Namespace) -> int:
 
 
 def cmd_aas_import(args: argparse.Namespace) -> int:
-    from werk.twin.files import import_file
+    from werk.twin.plant import import_file
 
     config = _load(args.config)
     done = import_file(  # refused while a werk holds this twin (it would overwrite the import)
@@ -341,7 +341,7 @@ def cmd_aas_import(args: argparse.Namespace) -> int:
 
 
 def cmd_aas_export(args: argparse.Namespace) -> int:
-    from werk.twin.files import export, format_of
+    from werk.twin.plant import export, format_of
 
     config = _load(args.config)
     data = export(config, fmt=format_of(args.output, args.format), metamodel=args.metamodel or "3.0")

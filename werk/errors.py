@@ -39,3 +39,13 @@ class ModelFileError(WerkError):
 class WriteRefused(WerkError):
     """A write to a machine that the plant file does not allow (a read-only signal, a connector that cannot
     write); nothing was sent."""
+
+
+class Unauthorized(WerkError):
+    """A request may not do what it asks: no valid bearer token (``status`` 401), or a user whose role is too low
+    or no users at all (403). ``headers`` go with the answer (a 401's ``WWW-Authenticate`` challenge)."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.headers = headers

@@ -9,7 +9,7 @@ from typing import Any
 from basyx.aas import model
 
 from tests.conftest import shared_data
-from werk.twin import io as aas_io
+from werk.aas.adapter import io as aas_io
 
 
 def template(file_name: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ Why these settings and not uvicorn's defaults:
 
 - **X-Forwarded-* headers are trusted only from the addresses ``server.forwarded_allow_ips`` names** (none by
   default). uvicorn trusts them from 127.0.0.1 by default; werk then takes the client's scheme and host from them,
-  and they end up in the endpoints of AAS descriptors (``werk.api.aas_services.api_base``). Behind a reverse proxy
+  and they end up in the endpoints of AAS descriptors (``werk.aas.http.services.api_base``). Behind a reverse proxy
   on the same box that terminates TLS, name it (``["127.0.0.1"]``) so descriptors say ``https``; without one no
   local process can make werk advertise addresses of its choosing. Left off, uvicorn's proxy-header middleware is
   not in the request's path at all: 3-6% of a PATCH ``$value`` on the 2-core benchmark machine (py-spy).
@@ -12,6 +12,10 @@ Why these settings and not uvicorn's defaults:
   client nothing it needs.
 - **No access log**: werk logs what matters (writes are audit events in the historian); a line per request at
   the API's rates is a disk's worth of noise.
+- **Middleware in front of the app** (:func:`add_front`, :func:`assemble`): what must run before FastAPI's own
+  machinery (the AAS fast path, which answers the busiest reads in less time than FastAPI takes to route them) is
+  registered on the app and wrapped around it here, as plain ASGI middleware, so every way werk serves an app (werk
+  serve, its worker processes, the tests' stack, the benchmark) serves the same stack.
 - **A signal that stopped the server is not raised again** (:class:`HttpServer`). uvicorn stops serving on SIGINT
   and SIGTERM, then raises the signal once more, so that a program around it ends as the signal would have ended
   it. werk's shutdown follows the server (workers, then the platform and its twin writer), and that second signal
@@ -24,19 +28,37 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import uvicorn
+from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from werk.config.model import ServerConfig
 
+Front = Callable[[ASGIApp], ASGIApp]
+"""An ASGI middleware that runs in front of the app: the app in, the app with the middleware around it out."""
+
+
+def add_front(app: Starlette, middleware: Front) -> None:
+    """Run ``middleware`` in front of ``app`` when it is served (outside the ones added before)."""
+    app.state.front = [*getattr(app.state, "front", []), middleware]
+
+
+def assemble(app: ASGIApp) -> ASGIApp:
+    """``app`` with the middleware :func:`add_front` registered on it wrapped around it, the last added outermost."""
+    state = getattr(app, "state", None)
+    for middleware in getattr(state, "front", []):
+        app = middleware(app)
+    return app
+
 
 def uvicorn_config(app: ASGIApp, server: ServerConfig, *, port: int | None = None) -> uvicorn.Config:
-    """uvicorn's configuration for ``app`` as ``werk serve`` runs it; ``port`` overrides the plant file's."""
+    """uvicorn's configuration for ``app`` as ``werk serve`` runs it (:func:`assemble`d); ``port`` overrides the
+    plant file's."""
     trusted = list(server.forwarded_allow_ips)
     return uvicorn.Config(
-        app,
+        assemble(app),
         host=server.host,
         port=server.port if port is None else port,
         log_level="warning",

@@ -25,14 +25,15 @@ from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from werk.aas.backend import table_writer
+from werk.aas.backend.group_commit import BUSY_TIMEOUT_S
 from werk.api.auth import Authenticator
+from werk.api.http_server import assemble
 from werk.api.worker import READY, WorkerSpec
 from werk.bus.base import Bus, Overflow
 from werk.config.model import ServerConfig, UserConfig
 from werk.core.model import Sample
 from werk.runtime.sockets import PrivateSocket, listening_socket
-from werk.twin import table_writer
-from werk.twin.persistence import BUSY_TIMEOUT_S
 
 if TYPE_CHECKING:
     from werk.runtime.platform import Platform
@@ -233,9 +234,10 @@ class Workers:
         await self.pool.start(self.bus)
 
     def serving(self, app: ASGIApp) -> ASGIApp:
-        """The primary's app as it serves its workers too (call after :meth:`start`)."""
+        """The primary's app as it serves its workers too (call after :meth:`start`): :class:`FromWorkers` in front
+        of it, with the middleware the app put in front of itself (``werk.api.http_server.add_front``)."""
         assert self.private is not None
-        return FromWorkers(app, self.private.path)
+        return FromWorkers(assemble(app), self.private.path)
 
     async def stop(self) -> None:
         if self.pool is not None:

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from werk.aas import ServiceStore, TwinFollower, TwinPersistence, TwinStore, follow
 from werk.apps.base import AppContext
 from werk.apps.machine_state import MachineStateApp
 from werk.apps.maintenance.app import MaintenanceApp
@@ -23,14 +24,11 @@ from werk.core.lifecycle import cancel_within, stop_within
 from werk.core.model import Event, Value, finite, utcnow
 from werk.errors import ConnectorError, WriteRefused
 from werk.runtime.historian_writer import HistorianWriter
-from werk.runtime.live import LiveValues
+from werk.runtime.latest import LatestValues
 from werk.runtime.sockets import PrivateSocket, can_share_port
 from werk.runtime.spool import Spool
 from werk.store import Historian, open_historian
-from werk.twin.follow import TwinFollower, follow
-from werk.twin.persistence import TwinPersistence, open_twin
-from werk.twin.service_store import ServiceStore
-from werk.twin.store import TwinStore
+from werk.twin import open_twin
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +59,7 @@ class Platform:
             self.apps.append(self.oee)
         if config.apps.maintenance.enabled:
             self.apps.append(self.maintenance)
-        self.live = LiveValues()
+        self.live = LatestValues()
         self.spools: dict[str, Spool] = {}
         # UNS path -> connector name, for the signals the plant file lets werk write back to the machine
         self._writable = {

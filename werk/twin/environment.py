@@ -13,7 +13,7 @@ also its AAS identity. Submodels, each with id ``<aas_id>/submodels/<idShort>``:
   Endpoint and Query address werk's ``/api/series``, so history stays in the historian.
 - ``OperationalData`` (werk's own, semanticId :data:`OPERATIONAL_DATA_SEMANTIC_ID`): one Property per bound signal;
   the Property carries the signal's Unified Namespace path in a Qualifier of type :data:`UNS_QUALIFIER_TYPE`, and
-  :mod:`werk.twin.live` resolves it to the latest value whenever the submodel is read.
+  :mod:`werk.twin.binding` resolves it to the latest value whenever the submodel is read.
 - ``CarbonFootprint`` (IDTA 02023-1-0 Carbon Footprint), for assets with an ``energy`` meter and a ``good_count``:
   the use-phase footprint per good part, computed live (:func:`carbon_footprint`).
 - ``PredictiveMaintenance`` (IDTA 02048-1-0 Predictive Maintenance), for assets the maintenance app watches (those
@@ -36,7 +36,7 @@ OPERATIONAL_DATA_SEMANTIC_ID = "urn:werk:submodel:OperationalData:1:0"
 TIME_SERIES_SEMANTIC_ID = "https://admin-shell.io/idta/TimeSeries/1/1"
 CARBON_FOOTPRINT_SEMANTIC_ID = "https://admin-shell.io/idta/CarbonFootprint/CarbonFootprint/1/0"
 PREDICTIVE_MAINTENANCE_SEMANTIC_ID = "https://admin-shell.io/idta/SubmodelTemplate/PredictiveMaintenance/1/0"
-# Qualifier types of live bindings (their meaning is in werk.twin.live)
+# Qualifier types of live bindings (their meaning is in werk.twin.binding)
 UNS_QUALIFIER_TYPE = "werk:UnsPath"
 UNS_VALUE_QUALIFIER_TYPE = "werk:UnsValue"
 UNS_TIME_QUALIFIER_TYPE = "werk:UnsTime"
@@ -233,7 +233,7 @@ def uns_qualifier(path: str) -> model.Qualifier:
 
 def operational_data(ref: AssetRef) -> model.Submodel:
     """One Property per bound signal, valueType xs:double until a live value says otherwise (the plant file does
-    not declare types; :func:`werk.twin.live.refresh` sets the type of the value it reads)."""
+    not declare types; :func:`werk.twin.binding.refresh` sets the type of the value it reads)."""
     signals = sorted(ref.config.bound_signals())
     elements: list[model.SubmodelElement] = [
         model.Property(
@@ -290,7 +290,7 @@ def carbon_footprint(ref: AssetRef, grid_co2_kg_per_kwh: float) -> model.Submode
     What is computed: ``PcfCO2eq`` = energy / good parts x ``grid_co2_kg_per_kwh``, in kg CO2e per part
     (ReferenceImpactUnitForCalculation ``piece``, QuantityOfMeasureForCalculation 1), from the latest samples of
     ``<asset>/energy`` (kWh, the meter's running total) and ``<asset>/good_count``, each time the submodel is read
-    (:mod:`werk.twin.live`); ``PublicationDate`` is the time of the newer of those two samples. Both are running
+    (:mod:`werk.twin.binding`); ``PublicationDate`` is the time of the newer of those two samples. Both are running
     totals, so the figure is their ratio since the meter and the counter started together (true of werk's
     simulator; a meter that counts from commissioning while the counter resets per shift gives a wrong figure).
     Scrap is not divided out: a good part carries the energy of the scrap made beside it.
@@ -400,7 +400,7 @@ def carbon_footprint(ref: AssetRef, grid_co2_kg_per_kwh: float) -> model.Submode
 
 def _pm(name: str) -> model.ExternalReference:
     """Semantic id of an IDTA 02048 element, as its template's elements carry them (the template's concept
-    descriptions disagree in places: ConditionName's repeats RULCondition's id, the one :mod:`werk.twin.io` reports
+    descriptions disagree in places: ConditionName's repeats RULCondition's id, the one :mod:`werk.aas.adapter.io` reports
     as a duplicate; RemainingUsefulLifetime's lacks a slash; ListPreAlerts' says PreAlerts)."""
     return _semantic(f"https://admin-shell.io/idta/PredictiveMaintenance/{name}/1/0")
 
@@ -436,7 +436,7 @@ def predictive_maintenance(ref: AssetRef, maintenance: MaintenanceAppConfig) -> 
     """
     rul, health, threshold = (ref.signal_path(s) for s in ("rul.cycles", "health.score", "health.threshold"))
 
-    # value types typed Any: basyx's AnyXSDType alias names dateutil's relativedelta (no stubs; see werk.twin.live)
+    # value types typed Any: basyx's AnyXSDType alias names dateutil's relativedelta (no stubs; see werk.twin.binding)
     def value(short: str, value_type: Any, path: str, kind: str = UNS_VALUE_QUALIFIER_TYPE) -> model.Property:
         return model.Property(
             short, value_type, semantic_id=_pm(short), qualifier=(live_qualifier(kind, path),)

@@ -15,7 +15,7 @@ from werk.aas.http.common import Authorize
 from werk.aas.http.submodels import WriteSignal
 from werk.aas.model.bound import LiveValue
 from werk.api.auth import Authenticator, token_digest
-from werk.api.http_server import add_front
+from werk.api.http_server import add_front, allow_uploads
 from werk.config.model import ServerConfig, UserConfig
 from werk.twin.binding import UnsBinding
 
@@ -59,6 +59,7 @@ def mount(app: FastAPI, api: AasApi) -> FastAPI:
     for router in api.routers:
         app.include_router(router)
     add_front(app, api.fast_path)
+    allow_uploads(app, api.uploads)
     return app
 
 

@@ -156,3 +156,18 @@ def test_an_imported_package_keeps_its_files_through_export(tmp_path: Path) -> N
     buf = io.BytesIO()
     aas_io.read_aasx(out.read_bytes()).files.write_file("/aasx/files/manual.pdf", buf)
     assert buf.getvalue() == PDF + b"v2"
+
+
+def test_import_refuses_a_zip_bomb_with_an_error_line_and_no_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.aas.http.test_limits import zip_bomb
+
+    plant = _plant(tmp_path)
+    before = _twin_ids(plant)
+    bomb = tmp_path / "bomb.aasx"
+    bomb.write_bytes(zip_bomb())
+    assert main(["aas", "import", str(bomb), "-c", str(plant)]) == 2
+    err = capsys.readouterr().err
+    assert "bomb.aasx" in err and "inflates" in err and "Traceback" not in err
+    assert _twin_ids(plant) == before

@@ -25,7 +25,7 @@ from werk import __version__
 from werk.aas.http import WRITER_ROLE, build_aas_api
 from werk.aas.http.common import encodable
 from werk.api.auth import Authenticator
-from werk.api.http_server import add_front
+from werk.api.http_server import add_front, allow_uploads
 from werk.api.maintenance import build_maintenance_router
 from werk.api.oee import build_oee_router
 from werk.api.schemas import (
@@ -242,6 +242,7 @@ def create_app(platform: Platform) -> FastAPI:
         app.include_router(router)
     # the busiest AAS reads and value writes skip FastAPI's per-request machinery (same answers, werk.aas.http.fast)
     add_front(app, aas.fast_path)
+    allow_uploads(app, aas.uploads)
 
     return app
 

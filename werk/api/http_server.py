@@ -16,6 +16,10 @@ Why these settings and not uvicorn's defaults:
   machinery (the AAS fast path, which answers the busiest reads in less time than FastAPI takes to route them) is
   registered on the app and wrapped around it here, as plain ASGI middleware, so every way werk serves an app (werk
   serve, its worker processes, the tests' stack, the benchmark) serves the same stack.
+- **Request bodies are capped for every route** (:class:`BodyLimit`, outermost): ``server.max_body_bytes``, and
+  ``server.max_upload_bytes`` for the routes an app declares to take files (:func:`allow_uploads`). A body whose
+  Content-Length is over the cap is answered 413 before a byte of it is read; one that grows past it while read
+  (chunked) is answered 413 when it does, whatever route reads it. The answer names the limit and the setting.
 - **A signal that stopped the server is not raised again** (:class:`HttpServer`). uvicorn stops serving on SIGINT
   and SIGTERM, then raises the signal once more, so that a program around it ends as the signal would have ended
   it. werk's shutdown follows the server (workers, then the platform and its twin writer), and that second signal
@@ -26,13 +30,16 @@ Why these settings and not uvicorn's defaults:
 from __future__ import annotations
 
 import contextlib
+import json
+import re
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.types import ASGIApp
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from werk.config.model import ServerConfig
 
@@ -45,20 +52,100 @@ def add_front(app: Starlette, middleware: Front) -> None:
     app.state.front = [*getattr(app.state, "front", []), middleware]
 
 
-def assemble(app: ASGIApp) -> ASGIApp:
-    """``app`` with the middleware :func:`add_front` registered on it wrapped around it, the last added outermost."""
+def allow_uploads(app: Starlette, paths: Collection[str]) -> None:
+    """Let the routes whose path matches one of the regular expressions ``paths`` take bodies up to
+    ``server.max_upload_bytes`` instead of ``server.max_body_bytes`` (routes that take files)."""
+    app.state.uploads = [*getattr(app.state, "uploads", []), *paths]
+
+
+def assemble(app: ASGIApp, server: ServerConfig, uploads: Collection[str] = ()) -> ASGIApp:
+    """``app`` as werk serves it: the middleware :func:`add_front` registered on it wrapped around it, the last added
+    outermost, and outside them all the :class:`BodyLimit` of ``server`` (``uploads``: upload paths of an app that
+    is not a Starlette app, as :func:`allow_uploads` declares them for one)."""
     state = getattr(app, "state", None)
+    uploads = [*uploads, *getattr(state, "uploads", [])]
     for middleware in getattr(state, "front", []):
         app = middleware(app)
-    return app
+    return BodyLimit(app, server, uploads)
 
 
-def uvicorn_config(app: ASGIApp, server: ServerConfig, *, port: int | None = None) -> uvicorn.Config:
+class BodyTooLarge(HTTPException):
+    """A request body over its limit: raised by the ``receive`` of :class:`BodyLimit` where a route reads past it
+    (FastAPI passes an HTTPException on, so the route's own error shape answers it)."""
+
+    def __init__(self, limit: int, setting: str) -> None:
+        super().__init__(
+            413,
+            f"the request body is larger than {limit:,} bytes, the most this route takes; "
+            f"the limit is the setting {setting} in the plant file",
+        )
+
+
+class BodyLimit:
+    """ASGI middleware capping request bodies (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp, server: ServerConfig, uploads: Collection[str] = ()) -> None:
+        self.app = app
+        self.limit = server.max_body_bytes
+        self.upload_limit = server.max_upload_bytes
+        self.uploads = re.compile("|".join(f"(?:{p})" for p in uploads)) if uploads else None
+
+    def _limit(self, path: str) -> tuple[int, str]:
+        if self.uploads is not None and self.uploads.fullmatch(path):
+            return self.upload_limit, "server.max_upload_bytes"
+        return self.limit, "server.max_body_bytes"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit, setting = self._limit(scope["path"])
+        for name, value in scope["headers"]:
+            if name == b"content-length" and (not value.isdigit() or int(value) > limit):
+                return await _refuse(scope, send, BodyTooLarge(limit, setting))
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge(limit, setting)
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except BodyTooLarge as exc:
+            if started:
+                raise
+            await _refuse(scope, send, exc)
+
+
+async def _refuse(scope: Scope, send: Send, exc: BodyTooLarge) -> None:
+    """413 in the shape of the API the path belongs to: a Part 2 Result body under the AAS prefix, else FastAPI's."""
+    from werk.aas.http.common import API_PREFIX, error_body
+
+    path: str = scope["path"]
+    data = error_body(413, exc.detail) if path.startswith(API_PREFIX + "/") else {"detail": exc.detail}
+    body = json.dumps(data).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def uvicorn_config(
+    app: ASGIApp, server: ServerConfig, *, port: int | None = None, uploads: Collection[str] = ()
+) -> uvicorn.Config:
     """uvicorn's configuration for ``app`` as ``werk serve`` runs it (:func:`assemble`d); ``port`` overrides the
     plant file's."""
     trusted = list(server.forwarded_allow_ips)
     return uvicorn.Config(
-        assemble(app),
+        assemble(app, server, uploads),
         host=server.host,
         port=server.port if port is None else port,
         log_level="warning",
@@ -91,6 +178,8 @@ class HttpServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def http_server(app: ASGIApp, server: ServerConfig, *, port: int | None = None) -> HttpServer:
+def http_server(
+    app: ASGIApp, server: ServerConfig, *, port: int | None = None, uploads: Collection[str] = ()
+) -> HttpServer:
     """The server ``werk serve`` runs for ``app`` (:func:`uvicorn_config`)."""
-    return HttpServer(uvicorn_config(app, server, port=port))
+    return HttpServer(uvicorn_config(app, server, port=port, uploads=uploads))

@@ -35,7 +35,7 @@ from werk.aas.backend import table_writer
 from werk.aas.backend.follow import follow
 from werk.aas.backend.persistence import TwinPersistence
 from werk.aas.backend.store import TwinStore
-from werk.aas.http import WRITER_ROLE, build_aas_api
+from werk.aas.http import WRITER_ROLE, build_aas_api, upload_paths
 from werk.api.auth import Authenticator
 from werk.api.http_server import http_server
 from werk.api.upstream import UpstreamProxy
@@ -103,7 +103,7 @@ async def serve(spec: WorkerSpec, feed: LiveFeed) -> None:
         )
         app = api.fast_path(proxy)
         sock = listening_socket(spec.server.host, spec.server.port)
-        server = http_server(app, spec.server)
+        server = http_server(app, spec.server, uploads=upload_paths())
         gc.collect()  # as the primary does (werk.cli): the start-up heap out of the cyclic GC
         gc.freeze()
         serving = asyncio.create_task(server.serve(sockets=[sock]))

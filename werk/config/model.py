@@ -563,6 +563,10 @@ class ServerConfig(_Strict):
     # busiest reads and value writes from its own copy of the twin and hands everything else to the primary
     # (werk.api.workers). 1: the primary alone
     workers: int = Field(default=1, ge=1, le=64)
+    # the largest request body werk reads (bytes); larger ones are answered 413 before they are read through
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    # the same for the routes that take files (AASX packages, attachments, AAS environment imports)
+    max_upload_bytes: int = Field(default=128 * 1024 * 1024, ge=1024)
 
 
 class MachineStateAppConfig(_Strict):

@@ -265,7 +265,7 @@ async def test_middleware_put_in_front_of_the_app_after_the_fast_path_wraps_its_
     app = mount(FastAPI(), aas_api(store, tokens={TOKEN}))
     add_front(app, lambda inner: CORSMiddleware(inner, allow_origins=["http://dashboard"]))
     add_front(app, lambda inner: GZipMiddleware(inner, minimum_size=10))
-    served = assemble(app)
+    served = assemble(app, ServerConfig())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=served), base_url="http://w") as client:
         r = await client.get(
             f"{API}/shells", headers={"Origin": "http://dashboard", "Accept-Encoding": "gzip"}

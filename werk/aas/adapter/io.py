@@ -30,14 +30,15 @@ place; a duplicate identifier with different content (02048) is refused unless t
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import posixpath
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal, cast
+from typing import IO, Any, Literal, cast
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import quoteattr
 
@@ -74,6 +75,13 @@ _LANG_KEYS = {
     "definition": 1023,
 }
 MAX_PROBLEMS = 50
+MAX_AASX_MEMBER = 512 * 1024 * 1024
+"""The most one part of an AASX package may inflate to (bytes): a spec part or a supplementary file."""
+MAX_AASX_TOTAL = 1024 * 1024 * 1024
+"""The most all parts of an AASX package may inflate to together (bytes)."""
+MAX_AASX_RATIO = 100
+"""The most a part larger than 1 MiB may inflate to, in times its compressed size: documents and drawings
+compress 2-10x, a zip bomb thousands of times."""
 
 # IDTA-01005 Part 5 (AASX): relationship types (older packages spell the host www.admin-shell.io)
 _REL_ORIGIN, _REL_SPEC, _REL_SUPPL = "aasx-origin", "aas-spec", "aas-suppl"
@@ -371,6 +379,21 @@ def _check_counts(
 # --- JSON ---------------------------------------------------------------------------------------------------------
 
 
+def _not_too_deep(read: Callable[..., Loaded]) -> Callable[..., Loaded]:
+    """``read`` refusing a document nested deeper than Python's parsers and basyx can follow (a RecursionError) as
+    invalid, like any other: a request or a file must not make werk fail with an internal error."""
+
+    @functools.wraps(read)
+    def checked(data: Any, *, source: str = "<document>", **kwargs: Any) -> Loaded:
+        try:
+            return read(data, source=source, **kwargs)
+        except RecursionError:
+            raise AasError(f"{source}: nested too deeply to be read; nothing was loaded") from None
+
+    return checked
+
+
+@_not_too_deep
 def read_json(
     data: bytes | str,
     *,
@@ -461,7 +484,12 @@ def write_json(
 
 
 def _parse_xml(data: bytes, source: str) -> ET.Element:
-    # the stdlib parser resolves no external entities, and its expat (>= 2.4) refuses entity expansion bombs
+    # AAS XML has no document type: a DTD would only bring entities (expansion bombs, external files); the stdlib
+    # parser resolves no external entities and its expat (>= 2.4) refuses expansion bombs, but none gets that far
+    if b"<!DOCTYPE" in data.upper():
+        raise AasError(
+            f"{source}: the document declares a DOCTYPE, which AAS XML has no use for; nothing was loaded"
+        )
     try:
         return ET.fromstring(data)
     except ET.ParseError as exc:
@@ -479,6 +507,7 @@ def _xml_metamodel(root: ET.Element, source: str) -> Metamodel:
     )
 
 
+@_not_too_deep
 def read_xml(data: bytes, *, source: str = "<xml>", duplicates: Duplicates = "refuse") -> Loaded:
     """Load an XML environment (Part 1 XML serialisation); the metamodel version is the document's namespace."""
     root = _parse_xml(data, source)
@@ -576,17 +605,23 @@ def _rels(z: zipfile.ZipFile, part: str) -> Iterator[tuple[str, str]]:
         yield rel.get("Type", ""), posixpath.normpath(absolute)
 
 
+@_not_too_deep
 def read_aasx(
-    data: bytes, *, source: str = "<aasx>", metamodel: Metamodel = "3.0", duplicates: Duplicates = "refuse"
+    data: bytes | IO[bytes],
+    *,
+    source: str = "<aasx>",
+    metamodel: Metamodel = "3.0",
+    duplicates: Duplicates = "refuse",
 ) -> Loaded:
     """Load an AASX package (IDTA-01005 Part 5): every aas-spec part, and every aas-suppl file they reference.
 
     ``metamodel`` applies to JSON spec parts; XML parts declare theirs by namespace.
     """
     try:
-        z = zipfile.ZipFile(io.BytesIO(data))
+        z = zipfile.ZipFile(io.BytesIO(data) if isinstance(data, bytes) else data)
     except zipfile.BadZipFile as exc:
         raise AasError(f"{source}: not an AASX package ({exc}); nothing was loaded") from None
+    _check_inflation(z, source)
     names = set(z.namelist())
     origins = [t for typ, t in _rels(z, "") if typ.endswith("/" + _REL_ORIGIN)]
     if len(origins) != 1:
@@ -646,6 +681,35 @@ def read_aasx(
         tuple(warnings),
     )
     return Loaded(store, files, report)
+
+
+def _check_inflation(z: zipfile.ZipFile, source: str) -> None:
+    """Refuse a package with a part named outside it (``../``, an absolute path: harmless here, where no part is
+    written to disk by its name, but no valid package has one), or whose parts would inflate beyond :data:`MAX_AASX_MEMBER` each, :data:`MAX_AASX_TOTAL`
+    together or :data:`MAX_AASX_RATIO` times their compressed size, before any is inflated. The sizes are the
+    package's own declaration; zipfile's reader stops at the declared size, so a part that lies cannot get past it."""
+    total = 0
+    for info in z.infolist():
+        total += info.file_size
+        if info.filename.startswith(("/", "\\")) or ".." in info.filename.replace("\\", "/").split("/"):
+            raise AasError(
+                f"{source}: part name {info.filename!r} leaves the package (OPC part names do not); nothing was loaded"
+            )
+        if info.file_size > MAX_AASX_MEMBER:
+            raise AasError(
+                f"{source}: part {info.filename} inflates to {info.file_size:,} bytes, more than the "
+                f"{MAX_AASX_MEMBER:,} werk takes for one part; nothing was loaded"
+            )
+        if info.file_size > 1024 * 1024 and info.file_size > MAX_AASX_RATIO * max(info.compress_size, 1):
+            raise AasError(
+                f"{source}: part {info.filename} inflates {info.file_size // max(info.compress_size, 1):,} times "
+                f"its compressed size, more than the {MAX_AASX_RATIO} werk takes (a zip bomb?); nothing was loaded"
+            )
+    if total > MAX_AASX_TOTAL:
+        raise AasError(
+            f"{source}: the package inflates to {total:,} bytes, more than the {MAX_AASX_TOTAL:,} werk takes; "
+            "nothing was loaded"
+        )
 
 
 def _content_type(z: zipfile.ZipFile, part: str) -> str:

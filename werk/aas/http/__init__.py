@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
@@ -51,7 +52,18 @@ from werk.aas.http.views import ReadCache
 from werk.aas.http.werk_import import build_import_router
 from werk.aas.model.bound import LiveBinding
 
-__all__ = ["API_PREFIX", "PROFILES", "WRITER_ROLE", "AasApi", "build_aas_api"]
+__all__ = ["API_PREFIX", "PROFILES", "WRITER_ROLE", "AasApi", "build_aas_api", "upload_paths"]
+
+
+def upload_paths(prefix: str = API_PREFIX) -> list[str]:
+    """The paths (regular expressions) of the routes that take files: AASX packages, attachments, environments to
+    import. Their bodies may be as large as ``server.max_upload_bytes`` (``werk.api.http_server.allow_uploads``)."""
+    p = re.escape(prefix)
+    return [
+        p + r"/packages(/[^/]+)?",
+        p + r"/werk/import",
+        p + r"(/shells/[^/]+)?/submodels/[^/]+/submodel-elements/[^/]+/attachment",
+    ]
 
 
 @dataclass
@@ -62,6 +74,10 @@ class AasApi:
     repo: Repository
     authorize: Authorize
     routers: list[APIRouter] = field(default_factory=list)
+
+    @property
+    def uploads(self) -> list[str]:
+        return upload_paths(self.repo.prefix)
 
     def fast_path(self, app: ASGIApp) -> ASGIApp:
         """``app`` with the AAS fast path in front of it (:mod:`werk.aas.http.fast`)."""

@@ -20,10 +20,11 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import tempfile
 from collections.abc import Awaitable, Callable, Collection, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import IO, Annotated, Any, TypeVar
 
 from basyx.aas import model
 from basyx.aas.model.concept import ConceptDescription
@@ -134,6 +135,8 @@ class AasRoute(APIRoute):
                 return error_response(400, str(exc), exc.problems)
             except RequestValidationError as exc:
                 return error_response(400, f"malformed request: {exc.errors()}")
+            except RecursionError:
+                return error_response(400, "the request is nested too deeply to be read")
             except StarletteHTTPException as exc:
                 return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
             # a bug, not a bad request: logged with its traceback, answered in spec shape
@@ -460,6 +463,16 @@ def _refusal(allow: str) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         raise ApiError(405, f"{request.method} is not an operation on {request.url.path}", {"Allow": allow})
 
     return refuse
+
+
+async def spooled_body(request: Request) -> IO[bytes]:
+    """The request's body in a temporary file (in memory up to 1 MiB, on disk beyond), read from its start: an
+    upload is never held in memory whole. Its size is capped before it gets here (``werk.api.http_server``)."""
+    spool = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)  # noqa: SIM115 - closed by the caller
+    async for chunk in request.stream():
+        spool.write(chunk)
+    spool.seek(0)
+    return spool
 
 
 def api_base(request: Request, prefix: str) -> str:

@@ -73,14 +73,19 @@ def build_package_router(
             part = form.get("file")
             if not isinstance(part, UploadFile):
                 raise ApiError(400, "the multipart body has no 'file' part holding the .aasx package")
+            named = form.get("fileName")
+            aas_ids = [str(v) for v in form.getlist("aasIds")]
+            name = _file_name(
+                named if isinstance(named, str) and named else (part.filename or default_name or "")
+            )
+            # read from the part's temporary file (on disk beyond 1 MiB), bounded in what it may inflate to
+            loaded = await run_in_threadpool(
+                aas_io.read_aasx, part.file, source=name, metamodel=twin.metamodel
+            )
+            part.file.seek(0)
             data = await part.read(MAX_PACKAGE_BYTES + 1)
             if len(data) > MAX_PACKAGE_BYTES:
                 raise ApiError(413, f"the package is larger than {MAX_PACKAGE_BYTES} bytes")
-            named = form.get("fileName")
-            aas_ids = [str(v) for v in form.getlist("aasIds")]
-            name = named if isinstance(named, str) and named else (part.filename or default_name or "")
-        name = _file_name(name)
-        loaded = await run_in_threadpool(aas_io.read_aasx, data, source=name, metamodel=twin.metamodel)
         held = [o.id for o in loaded.objects if isinstance(o, model.AssetAdministrationShell)]
         foreign = [a for a in aas_ids if a not in held]
         if foreign:

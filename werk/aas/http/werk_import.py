@@ -9,7 +9,14 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from werk.aas.adapter import io as aas_io
-from werk.aas.http.common import AASX_MEDIA_TYPE, AasRoute, ApiError, Repository, resource_router
+from werk.aas.http.common import (
+    AASX_MEDIA_TYPE,
+    AasRoute,
+    ApiError,
+    Repository,
+    resource_router,
+    spooled_body,
+)
 
 
 def build_import_router(repo: Repository, route: type[AasRoute]) -> APIRouter:
@@ -20,7 +27,7 @@ def build_import_router(repo: Repository, route: type[AasRoute]) -> APIRouter:
     async def import_environment(request: Request) -> JSONResponse:
         """Load a JSON, XML or AASX environment completely, or nothing (400 with every finding, 409 if an id is
         taken). Content-Type chooses the reader; ``?metamodel=3.1`` for 3.1 JSON."""
-        data = await request.body()
+        body = await spooled_body(request)
         ctype = request.headers.get("content-type", "application/json").split(";")[0].strip()
         mm_param = request.query_params.get("metamodel", "3.0")
         if mm_param not in ("3.0", "3.1"):
@@ -28,12 +35,13 @@ def build_import_router(repo: Repository, route: type[AasRoute]) -> APIRouter:
         mm: aas_io.Metamodel = "3.1" if mm_param == "3.1" else "3.0"
 
         def load() -> aas_io.Loaded:  # parsing and checking take CPU time: off the event loop
-            if ctype in ("application/xml", "text/xml"):
-                loaded = aas_io.read_xml(data, source="request body")
-            elif ctype in (AASX_MEDIA_TYPE, "application/zip", "application/octet-stream"):
-                loaded = aas_io.read_aasx(data, source="request body", metamodel=mm)
-            else:
-                loaded = aas_io.read_json(data, source="request body", metamodel=mm)
+            with body:
+                if ctype in ("application/xml", "text/xml"):
+                    loaded = aas_io.read_xml(body.read(), source="request body")
+                elif ctype in (AASX_MEDIA_TYPE, "application/zip", "application/octet-stream"):
+                    loaded = aas_io.read_aasx(body, source="request body", metamodel=mm)
+                else:
+                    loaded = aas_io.read_json(body.read(), source="request body", metamodel=mm)
             with store.lock:
                 taken = [o.id for o in loaded.objects if store.objects.get(o.id) is not None]
                 if taken:

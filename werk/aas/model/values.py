@@ -31,6 +31,8 @@ def _apply_value(el: model.SubmodelElement, value: Any) -> None:
     elif isinstance(el, model.MultiLanguageProperty):
         if not isinstance(value, list) or not all(isinstance(d, dict) for d in value):
             raise TypeError("expected a list of {language: text} objects")
+        if not all(isinstance(k, str) and isinstance(t, str) for d in value for k, t in d.items()):
+            raise TypeError("expected a list of {language: text} objects with text values")
         el.value = model.MultiLanguageTextType({k: v for d in value for k, v in d.items()}) if value else None
     elif isinstance(el, model.Range):
         if not isinstance(value, dict):
@@ -54,9 +56,13 @@ def _apply_value(el: model.SubmodelElement, value: Any) -> None:
         for child, v in zip(items, value, strict=True):
             _apply_value(child, v)
     elif isinstance(el, model.File):
+        if not isinstance(value, dict):
+            raise TypeError("expected an object with contentType and value")
         el.content_type = value["contentType"]
         el.value = value.get("value")
     elif isinstance(el, model.Blob):
+        if not isinstance(value, dict):
+            raise TypeError("expected an object with contentType and value")
         el.content_type = value["contentType"]
         el.value = base64.b64decode(value["value"]) if value.get("value") is not None else None
     else:
@@ -82,6 +88,18 @@ def _check_text(value: Any, where: str) -> None:
 
 
 def _lexical(value: Any) -> str:
+    """The lexical form of a value-only scalar (Part 2 ValueOnly: a Property's value is a JSON string, number or
+    boolean); an array, object or anything else JSON does not hold is refused, not written as Python shows it."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    if isinstance(value, str | int | float):
+        return str(value)
+    raise TypeError(f"expected a JSON string, number or boolean, not {_json_kind(value)}")
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__

@@ -141,8 +141,44 @@ def _any_reference_json(
     return None
 
 
+class OrderedValueList(set):  # type: ignore[type-arg]
+    """A concept description's value list (IEC 61360 ``valueList``) that iterates in document order. basyx holds it
+    as a ``set``, so every export wrote the values in another order; Part 1 lists them in an order that means
+    something to a reader (a scale, a sequence of states). A ``set`` still, for basyx's type checks."""
+
+    def __init__(self, items: Iterable[Any] = ()) -> None:
+        super().__init__()
+        self._order: list[Any] = []
+        for item in items:
+            self.add(item)
+
+    def add(self, item: Any) -> None:
+        if item not in self:
+            super().add(item)
+            self._order.append(item)
+
+    def discard(self, item: Any) -> None:
+        if item in self:
+            super().discard(item)
+            self._order.remove(item)
+
+    def remove(self, item: Any) -> None:
+        if item not in self:
+            raise KeyError(item)
+        self.discard(item)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(list(self._order))
+
+
 class _StrictJsonDecoder(basyx_json_in.StrictAASFromJsonDecoder):
-    """basyx's strict decoder, accepting model references where Part 1 allows any Reference."""
+    """basyx's strict decoder, accepting model references where Part 1 allows any Reference, and keeping the order
+    of value lists (:class:`OrderedValueList`) and the idShorts of list items (metamodel 3.1)."""
+
+    @classmethod
+    def _construct_value_list(cls, dct: dict[str, object]) -> Any:
+        pairs = basyx_json_in._get_ts(dct, "valueReferencePairs", list)
+        return OrderedValueList(cls._construct_value_reference_pair(element) for element in pairs)
 
     @classmethod
     def _construct_external_reference(
@@ -152,6 +188,10 @@ class _StrictJsonDecoder(basyx_json_in.StrictAASFromJsonDecoder):
         if ref is not None:
             return ref
         return super()._construct_external_reference(dct, object_class)
+
+
+# the idShort basyx gives a list's item that has none (its SubmodelElementList is a namespace by idShort)
+_GENERATED_ID_SHORT = "generated_submodel_list_hack_"
 
 
 class _JsonEncoder(basyx_json_out.AASToJsonEncoder):
@@ -165,6 +205,20 @@ class _JsonEncoder(basyx_json_out.AASToJsonEncoder):
     @classmethod
     def _extension_to_json(cls, obj: model.Extension) -> dict[str, object]:
         return cls._with_value(super()._extension_to_json(obj), obj.value)
+
+    @classmethod
+    def _abstract_classes_to_json(cls, obj: object) -> dict[str, object]:
+        """basyx's attributes of ``obj``, with the idShort of a list's item that has one: metamodel 3.1 allows it
+        and basyx keeps it, but its writer leaves it out (:func:`without_list_item_id_shorts` for 3.0)."""
+        data = super()._abstract_classes_to_json(obj)
+        if (
+            isinstance(obj, model.SubmodelElement)
+            and isinstance(obj.parent, model.SubmodelElementList)
+            and obj.id_short
+            and not obj.id_short.startswith(_GENERATED_ID_SHORT)
+        ):
+            data["idShort"] = obj.id_short
+        return data
 
     @staticmethod
     def _with_value(data: dict[str, object], value: object) -> dict[str, object]:
@@ -455,14 +509,29 @@ def _short(exc: BaseException, limit: int = 400) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def environment_jsonable(objects: Iterable[model.Identifiable]) -> dict[str, list[Any]]:
-    """Objects as a JSON environment, lists in the Part 1 order, empty lists left out."""
+def environment_jsonable(
+    objects: Iterable[model.Identifiable], metamodel: Metamodel = "3.1"
+) -> dict[str, list[Any]]:
+    """Objects as a JSON environment, lists in the Part 1 order, empty lists left out; for ``metamodel`` 3.0
+    without the idShorts of list items, which 3.0 forbids (AASd-120) and 3.1 allows."""
     objs = list(objects)
     out: dict[str, list[Any]] = {}
     for key, cls in ENV_KEYS:
         items = [to_jsonable(o) for o in objs if isinstance(o, cls)]
         if items:
             out[key] = items
+    return without_list_item_id_shorts(out) if metamodel == "3.0" else out
+
+
+def without_list_item_id_shorts(data: Any) -> Any:
+    """``data`` (JSON) with no idShort on the items of a SubmodelElementList (metamodel 3.0, AASd-120)."""
+    if isinstance(data, list):
+        return [without_list_item_id_shorts(x) for x in data]
+    if not isinstance(data, dict):
+        return data
+    out = {k: without_list_item_id_shorts(v) for k, v in data.items()}
+    if out.get("modelType") == "SubmodelElementList" and isinstance(out.get("value"), list):
+        out["value"] = [{k: v for k, v in item.items() if k != "idShort"} for item in out["value"]]
     return out
 
 
@@ -470,7 +539,7 @@ def write_json(
     objects: Iterable[model.Identifiable], *, metamodel: Metamodel = "3.0", validate: bool = True
 ) -> bytes:
     """A JSON environment; with ``validate`` refuses output that the target metamodel would not accept."""
-    env = environment_jsonable(objects)
+    env = environment_jsonable(objects, metamodel)
     if validate:
         problems = validation_problems("Environment", env, metamodel)
         if problems:
@@ -562,7 +631,7 @@ def write_xml(
     Written by aas-core from werk's JSON form, not by basyx's XML writer: basyx writes a Qualifier's or an
     Extension's value only when it is truthy (``0``, ``false`` and ``""`` vanish), and writes only the 3.1
     namespace. One JSON form for both formats also means both say the same."""
-    env = environment_jsonable(objects)
+    env = environment_jsonable(objects, metamodel)
     if validate:
         problems = validation_problems("Environment", env, metamodel)
         if problems:

@@ -190,6 +190,17 @@ class TwinStore:
                 new.append((name, files.get_content_type(name), buf.getvalue()))
         return new
 
+    def files_of(self, objects: Iterable[model.Identifiable]) -> aasx.DictSupplementaryFileContainer:
+        """The supplementary files ``objects`` point at (their File elements, a shell's thumbnail) that the store
+        holds: what a package of just these objects carries."""
+        out = aasx.DictSupplementaryFileContainer()  # type: ignore[no-untyped-call]
+        names: set[str] = set()
+        for obj in objects:
+            names |= file_names(obj)
+        for name in sorted(names & set(self.files)):
+            out.add_file(name, io.BytesIO(self.file_bytes(name)), self.files.get_content_type(name))
+        return out
+
     def file_bytes(self, name: str) -> bytes:
         """The content of the supplementary file ``name`` (``KeyError`` if the store has none)."""
         buf = io.BytesIO()

@@ -36,6 +36,7 @@ from werk.aas.http.common import (
     Authorize,
     Repository,
     declare_path_parameters,
+    encoding_hint,
     refuse_other_methods,
     route_class,
 )
@@ -125,6 +126,19 @@ def build_aas_api(
     return AasApi(repo, authorize, routers)
 
 
+_COLLECTIONS = frozenset(
+    [
+        "shells",
+        "submodels",
+        "concept-descriptions",
+        "shell-descriptors",
+        "submodel-descriptors",
+        "lookup",
+        "packages",
+    ]
+)
+
+
 def _unknown_paths(prefix: str, routers: list[APIRouter]) -> APIRouter:
     """Unknown paths under the prefix answer in the spec's Result shape too (included last)."""
     router = APIRouter(prefix=prefix, route_class=AasRoute)
@@ -144,6 +158,11 @@ def _unknown_paths(prefix: str, routers: list[APIRouter]) -> APIRouter:
                 f"{request.method} is not an operation on {request.url.path}",
                 {"Allow": ", ".join(allowed)},
             )
-        raise ApiError(404, f"no AAS API operation at {request.url.path} (IDTA-01002-3-0, API v3.0)")
+        text = f"no AAS API operation at {request.url.path} (IDTA-01002-3-0, API v3.0)"
+        first, _, rest = rest.partition("/")
+        if first in _COLLECTIONS and rest:
+            # a raw identifier holds slashes and colons: it lands here rather than at its resource's route
+            text += f"; if {rest!r} is an identifier, {encoding_hint('it')}"
+        raise ApiError(404, text)
 
     return router

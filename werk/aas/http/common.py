@@ -160,20 +160,34 @@ def resource_router(route: type[AasRoute], prefix: str, tag: str) -> APIRouter:
 # --- identifiers, paging, modifiers -------------------------------------------------------------------------------
 
 
+EXAMPLE_ID = "urn:example:aas:1"
+
+
+def encoding_hint(what: str = "an identifier") -> str:
+    """How Part 2 wants identifiers in paths and queries, with an example."""
+    return (
+        f"{what} is sent base64url-encoded without padding (RFC 4648 section 5): {EXAMPLE_ID!r} is "
+        f"{b64url_encode(EXAMPLE_ID)!r}"
+    )
+
+
 def b64url_decode(value: str, what: str = "identifier") -> str:
-    """A base64url-encoded identifier (RFC 4648 section 5), padding optional; :class:`ApiError` 400 otherwise."""
+    """A base64url-encoded identifier (RFC 4648 section 5), padding optional; :class:`ApiError` 400 otherwise,
+    saying what was received and how to encode it."""
     if (
         not value
         or not all(c.isalnum() or c in "-_" for c in value.rstrip("="))
         or len(value) - len(value.rstrip("=")) > 2
     ):
-        raise ApiError(400, f"{what} {value!r} is not base64url-encoded (RFC 4648 section 5)")
+        raise ApiError(400, f"{what} {value!r} is not base64url-encoded; {encoding_hint('it')}")
     try:
         return base64.urlsafe_b64decode(value.rstrip("=") + "=" * (-len(value.rstrip("=")) % 4)).decode(
             "utf-8"
         )
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise ApiError(400, f"{what} {value!r} is not base64url-encoded UTF-8 text") from None
+        raise ApiError(
+            400, f"{what} {value!r} does not decode to UTF-8 text as base64url; {encoding_hint('it')}"
+        ) from None
 
 
 def b64url_encode(value: str) -> str:

@@ -51,9 +51,8 @@ def build_serialization_router(repo: Repository, route: type[AasRoute]) -> APIRo
             if "xml" in accept and AASX_MEDIA_TYPE not in accept:
                 return Response(aas_io.write_xml(objs, validate=False), media_type="application/xml")
             if AASX_MEDIA_TYPE in accept:
-                return Response(
-                    aas_io.write_aasx(objs, store.files, validate=False), media_type=AASX_MEDIA_TYPE
-                )
+                files = store.files_of(objs)  # what these objects point at, not every file of the twin
+                return Response(aas_io.write_aasx(objs, files, validate=False), media_type=AASX_MEDIA_TYPE)
             return JSONResponse(aas_io.environment_jsonable(objs) or {})
 
     return router

@@ -204,6 +204,10 @@ def cmd_check(args: argparse.Namespace) -> int:
                         tc.add(f"[bold]{name}[/] {asset.kind}: {sigs} signals{via}")
     console.print(tree)
     console.print(f"[green]✓[/] {args.config}: valid ({n} assets, {len(config.connectors)} connectors)")
+    from werk.twin.environment import template_gaps
+
+    for gap in template_gaps(config):
+        console.print(f"[yellow]warning:[/] {gap}")
     return 0
 
 

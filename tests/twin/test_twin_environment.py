@@ -75,8 +75,12 @@ def test_semantic_ids_are_those_of_the_official_templates() -> None:
     )
     sm = nameplate_submodel(ref)
     assert {e.id_short for e in sm.submodel_element} == {
+        "URIOfTheProduct",
         "ManufacturerName",
         "ManufacturerProductDesignation",
+        "AddressInformation",
+        "OrderCodeOfManufacturer",
+        "ProductArticleNumberOfManufacturer",
         "ManufacturerProductType",
         "SerialNumber",
     }

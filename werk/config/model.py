@@ -363,12 +363,26 @@ class StateMappingConfig(_Strict):
     default: WerkState = "running"
 
 
+class AddressConfig(_Strict):
+    """The manufacturer's address, as the Digital Nameplate's AddressInformation (IDTA 02006-3-0, 02002) holds it."""
+
+    street: str = ""
+    zipcode: str = ""
+    city: str = ""
+    country_code: str = ""  # ISO 3166-1 alpha-2, e.g. DE
+
+
 class AssetConfig(_Strict):
     kind: str = Field(min_length=1)
     description: str = ""
     manufacturer: str = ""
     model_name: str = ""
     serial_number: str = ""
+    # what the IDTA Digital Nameplate and Technical Data templates require of an asset (werk check names gaps)
+    uri_of_product: str = ""
+    order_code: str = ""
+    article_number: str = ""
+    address: AddressConfig | None = None
     aas_id: str | None = None
     ideal_cycle_s: float | None = Field(default=None, gt=0)
     source: SourceBinding | list[SourceBinding] | None = None

@@ -177,7 +177,10 @@ async def test_modifiers_level_metadata_reference_path() -> None:
         assert "value" not in (await client.get(el + "/$metadata")).json()
         assert (await client.get(sm + "/$path")).json() == [
             "GeneralInformation",
+            "GeneralInformation.ManufacturerName",
             "GeneralInformation.ManufacturerProductDesignation",
+            "GeneralInformation.ManufacturerArticleNumber",
+            "GeneralInformation.ManufacturerOrderCode",
             "TechnicalProperties",
             "TechnicalProperties.IdealCycleTime",
         ]

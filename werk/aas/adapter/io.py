@@ -190,6 +190,17 @@ class _StrictJsonDecoder(basyx_json_in.StrictAASFromJsonDecoder):
         return super()._construct_external_reference(dct, object_class)
 
 
+# what basyx's decoder raises for a document it cannot represent
+_DECODE_ERRORS = (
+    KeyError,
+    TypeError,
+    ValueError,
+    OverflowError,
+    NotImplementedError,
+    model.AASConstraintViolation,
+)
+
+
 # the idShort basyx gives a list's item that has none (its SubmodelElementList is a namespace by idShort)
 _GENERATED_ID_SHORT = "generated_submodel_list_hack_"
 
@@ -473,14 +484,7 @@ def read_json(
     store: model.DictIdentifiableStore[model.Identifiable] = model.DictIdentifiableStore()
     try:
         basyx_json_in.read_aas_json_file_into(store, io.StringIO(json.dumps(raw)), decoder=_StrictJsonDecoder)
-    except (
-        KeyError,
-        TypeError,
-        ValueError,
-        OverflowError,
-        NotImplementedError,
-        model.AASConstraintViolation,
-    ) as exc:
+    except _DECODE_ERRORS as exc:
         findings.problems.append(f"cannot be represented: {type(exc).__name__}: {_short(exc)}")
         raise findings.refuse("valid, but not loadable by basyx-python-sdk") from None
     _check_counts(findings, store, counts, _count_json_model_objects(raw))
@@ -901,14 +905,6 @@ def read_file(
 
 # --- single objects (API request bodies, stored rows) ---------------------------------------------------------------
 
-_DECODE_ERRORS = (
-    KeyError,
-    TypeError,
-    ValueError,
-    OverflowError,
-    NotImplementedError,
-    model.AASConstraintViolation,
-)
 _IDENTIFIABLE_KINDS: dict[str, type[model.Identifiable]] = {
     "AssetAdministrationShell": model.AssetAdministrationShell,
     "Submodel": model.Submodel,

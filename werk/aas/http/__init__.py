@@ -46,6 +46,7 @@ from werk.aas.http.discovery import build_discovery_router
 from werk.aas.http.fast import AasFastPath
 from werk.aas.http.packages import build_package_router
 from werk.aas.http.registry import build_registry_router
+from werk.aas.http.schemas import declare_schemas
 from werk.aas.http.serialization import build_serialization_router
 from werk.aas.http.shells import build_shell_router
 from werk.aas.http.submodels import WriteSignal, build_submodel_router
@@ -121,6 +122,7 @@ def build_aas_api(
         ]
     for router in routers:
         declare_path_parameters(router)
+        declare_schemas(router)
         refuse_other_methods(router)
     routers.append(_unknown_paths(prefix, routers))
     return AasApi(repo, authorize, routers)

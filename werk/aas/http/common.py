@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import Awaitable, Callable, Collection, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import IO, Annotated, Any, TypeVar
+from typing import IO, Annotated, Any, TypeVar, cast
 
 from basyx.aas import model
 from basyx.aas.model.concept import ConceptDescription
@@ -219,19 +219,20 @@ def _cursor(value: str | None) -> int:
 
 
 def level_of(value: str | None) -> formats.Level:
-    if value in (None, "deep"):
-        return "deep"
-    if value == "core":
-        return "core"
-    raise ApiError(400, f"level {value!r} must be 'deep' or 'core'")
+    return cast(formats.Level, _one_of(value, "level", ("deep", "core")))
 
 
 def extent_of(value: str | None) -> formats.Extent:
-    if value in (None, "withoutBlobValue"):
-        return "withoutBlobValue"
-    if value == "withBlobValue":
-        return "withBlobValue"
-    raise ApiError(400, f"extent {value!r} must be 'withoutBlobValue' or 'withBlobValue'")
+    return cast(formats.Extent, _one_of(value, "extent", ("withoutBlobValue", "withBlobValue")))
+
+
+def _one_of(value: str | None, name: str, allowed: tuple[str, ...]) -> str:
+    """A modifier's value, the first of ``allowed`` when absent; :class:`ApiError` 400 naming them otherwise."""
+    if value is None:
+        return allowed[0]
+    if value in allowed:
+        return value
+    raise ApiError(400, f"{name} {value!r} must be {' or '.join(repr(a) for a in allowed)}")
 
 
 def bool_of(value: str | None, name: str, default: bool) -> bool:

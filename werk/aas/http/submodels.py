@@ -19,12 +19,13 @@ import json
 import mimetypes
 import re
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 from basyx.aas import model
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -54,6 +55,26 @@ from werk.core.model import Value, finite
 from werk.errors import AasError, ConnectorError, WriteRefused
 
 TAG = "Submodel repository (IDTA-01002-3-0)"
+
+
+@dataclass
+class ListingQuery:
+    """The query of a listing with modifiers: Part 2 "Pagination" (``limit``, ``cursor``) and "Serialization
+    Modifiers" (``level``, ``extent``)."""
+
+    limit: str | None = None
+    cursor: str | None = None
+    level: str | None = None
+    extent: str | None = None
+
+    def modifiers(self) -> tuple[formats.Level, formats.Extent]:
+        return level_of(self.level), extent_of(self.extent)
+
+    def page(self, items: list[Any], render: Callable[[Any], Any]) -> JSONResponse:
+        return paged(items, self.limit, self.cursor, render)
+
+
+Listing = Annotated[ListingQuery, Depends()]
 
 WriteSignal = Callable[[str, Value, str], Coroutine[Any, Any, None]]
 """Write a value to the machine behind a source path, on behalf of a named user (``Platform.write_signal``)."""
@@ -171,18 +192,10 @@ def build_submodel_router(
         ]
 
     @router.get("/submodels")
-    def get_all_submodels(
-        request: Request,
-        limit: str | None = None,
-        cursor: str | None = None,
-        level: str | None = None,
-        extent: str | None = None,
-    ) -> JSONResponse:
-        lv, ex = level_of(level), extent_of(extent)
+    def get_all_submodels(request: Request, listing: Listing) -> JSONResponse:
+        lv, ex = listing.modifiers()
         with lock:
-            return paged(
-                filtered(request), limit, cursor, lambda s: formats.normal(repo.refreshed(s), lv, ex)
-            )
+            return listing.page(filtered(request), lambda s: formats.normal(repo.refreshed(s), lv, ex))
 
     @router.get("/submodels/$metadata")
     def get_all_submodels_metadata(
@@ -192,21 +205,11 @@ def build_submodel_router(
             return paged(filtered(request), limit, cursor, formats.metadata)
 
     @router.get("/submodels/$value")
-    def get_all_submodels_value(
-        request: Request,
-        limit: str | None = None,
-        cursor: str | None = None,
-        level: str | None = None,
-        extent: str | None = None,
-    ) -> JSONResponse:
-        level_of(level)
-        ex = extent_of(extent)
+    def get_all_submodels_value(request: Request, listing: Listing) -> JSONResponse:
+        _, ex = listing.modifiers()
         with lock:
-            return paged(
-                filtered(request),
-                limit,
-                cursor,
-                lambda s: {str(s.id_short): formats.value_only(repo.refreshed(s), ex)},
+            return listing.page(
+                filtered(request), lambda s: {str(s.id_short): formats.value_only(repo.refreshed(s), ex)}
             )
 
     @router.get("/submodels/$reference")
@@ -331,17 +334,11 @@ def _submodel_routes(
     el_base = base + "/submodel-elements"
 
     @router.get(el_base)
-    def get_all_elements(
-        request: Request,
-        limit: str | None = None,
-        cursor: str | None = None,
-        level: str | None = None,
-        extent: str | None = None,
-    ) -> JSONResponse:
-        lv, ex = level_of(level), extent_of(extent)
+    def get_all_elements(request: Request, listing: Listing) -> JSONResponse:
+        lv, ex = listing.modifiers()
         with lock:
             sm = refreshed(sm_of(request))
-            return paged(list(sm.submodel_element), limit, cursor, lambda e: formats.normal(e, lv, ex))
+            return listing.page(list(sm.submodel_element), lambda e: formats.normal(e, lv, ex))
 
     @router.get(el_base + "/$metadata")
     def get_all_elements_metadata(
@@ -351,18 +348,10 @@ def _submodel_routes(
             return paged(_with_values(sm_of(request)), limit, cursor, formats.metadata)
 
     @router.get(el_base + "/$value")
-    def get_all_elements_value(
-        request: Request,
-        limit: str | None = None,
-        cursor: str | None = None,
-        level: str | None = None,
-        extent: str | None = None,
-    ) -> JSONResponse:
-        level_of(level)
-        ex = extent_of(extent)
+    def get_all_elements_value(request: Request, listing: Listing) -> JSONResponse:
+        _, ex = listing.modifiers()
         with lock:
-            els = _with_values(refreshed(sm_of(request)))
-            return paged(els, limit, cursor, lambda e: formats.value_only(e, ex))
+            return listing.page(_with_values(refreshed(sm_of(request))), lambda e: formats.value_only(e, ex))
 
     @router.get(el_base + "/$reference")
     def get_all_elements_reference(

@@ -447,15 +447,18 @@ def operations() -> tuple[list[Op], list[Op]]:
     live_sm = f"{API}/submodels/{b64(ref.aas_id + '/submodels/OperationalData')}"
     tech_sm = f"{API}/submodels/{b64(ref.aas_id + '/submodels/TechnicalData')}"
     read_el = f"{live_sm}/submodel-elements/temperature"
-    write_el = f"{tech_sm}/submodel-elements/TechnicalProperties.IdealCycleTime"
+    # an unbound xs:double in a list item (percent-encoded brackets: wrk sends the URL as given)
+    write_el = f"{tech_sm}/submodel-elements/TechnicalPropertyAreas%5B0%5D.IdealCycleTime"
+    # basyx 1.2.1 addresses no list items (its idShort paths are dotted idShorts): a Property beside it
+    basyx_el = f"{tech_sm}/submodel-elements/GeneralInformation.ManufacturerOrderCode"
     prop = {
         "modelType": "Property",
-        "idShort": "IdealCycleTime",
-        "valueType": "xs:double",
+        "idShort": "ManufacturerOrderCode",
+        "valueType": "xs:string",
         "value": "41.0",
         "semanticId": {
             "type": "ExternalReference",
-            "keys": [{"type": "GlobalReference", "value": "urn:werk:concept:IdealCycleTime:1:0"}],
+            "keys": [{"type": "GlobalReference", "value": "0173-1#02-AAO227#004"}],
         },
     }
     werk = [
@@ -468,7 +471,7 @@ def operations() -> tuple[list[Op], list[Op]]:
         Op("GET /shells", "GET", f"{API}/shells"),
         Op("GET /submodels/{id}", "GET", live_sm),
         Op("GET .../{path} (no $value in 1.2.1)", "GET", read_el),
-        Op("PUT .../{path} (no PATCH in 1.2.1)", "PUT", write_el, json.dumps(prop)),
+        Op("PUT .../{path} (no PATCH in 1.2.1)", "PUT", basyx_el, json.dumps(prop)),
     ]
     return werk, basyx
 

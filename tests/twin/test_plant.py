@@ -126,7 +126,8 @@ def test_export_only_reads_and_shows_values_stored_alone(
     db = tmp_path / "werk.db"
     with sqlite3.connect(db) as conn:  # a value a running werk stored alone
         conn.execute(
-            "INSERT INTO aas_value VALUES (?, 'TechnicalProperties.IdealCycleTime', '99.5', 1, 0)", (sm.id,)
+            "INSERT INTO aas_value VALUES (?, 'TechnicalPropertyAreas[0].IdealCycleTime', '99.5', 1, 0)",
+            (sm.id,),
         )
     assert main(["aas", "export", "-c", str(plant)]) == 0
     env = json.loads(capsys.readouterr().out)

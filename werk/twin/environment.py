@@ -68,7 +68,8 @@ _TECHNICAL = {
     "ManufacturerProductDesignation": "0173-1#02-AAW338#003",
     "ManufacturerArticleNumber": "0173-1#02-AAO676#005",
     "ManufacturerOrderCode": "0173-1#02-AAO227#004",
-    "TechnicalProperties": "0173-1#02-ABK163#002/0173-1#01-AHX837#002",
+    "TechnicalPropertyAreas": "0173-1#02-ABK163#002",
+    "TechnicalPropertyArea": "0173-1#02-ABL358#002/0173-1#01-AHX773#002",
 }
 # signals whose values are text: OPC 40001 Machinery's states and operation mode, MTConnect's execution and mode,
 # the product being made (werk's machine-state app reads them so); every other signal is a number
@@ -168,7 +169,8 @@ def nameplate(ref: AssetRef) -> model.Submodel:
 
 def technical_data(ref: AssetRef) -> model.Submodel:
     """Technical Data (IDTA 02003-2-0): GeneralInformation with every element the template requires (empty where
-    the plant file says nothing), and TechnicalProperties with the ideal cycle time."""
+    the plant file says nothing), and TechnicalPropertyAreas with the ideal cycle time
+    (``TechnicalPropertyAreas[0].IdealCycleTime``)."""
     cfg = ref.config
     general: list[model.SubmodelElement] = [
         _text("ManufacturerName", _TECHNICAL["ManufacturerName"], cfg.manufacturer),
@@ -197,11 +199,17 @@ def technical_data(ref: AssetRef) -> model.Submodel:
         )
     ]
     if technical:
+        # 2.0's areas of technical properties: a list of collections, here one (its path TechnicalPropertyAreas[0])
+        area = model.SubmodelElementCollection(
+            None, value=technical, semantic_id=_semantic(_TECHNICAL["TechnicalPropertyArea"])
+        )
         elements.append(
-            model.SubmodelElementCollection(
-                "TechnicalProperties",
-                value=technical,
-                semantic_id=_semantic(_TECHNICAL["TechnicalProperties"]),
+            model.SubmodelElementList(
+                "TechnicalPropertyAreas",
+                model.SubmodelElementCollection,
+                value=[area],
+                semantic_id=_semantic(_TECHNICAL["TechnicalPropertyAreas"]),
+                semantic_id_list_element=_semantic(_TECHNICAL["TechnicalPropertyArea"]),
             )
         )
     return model.Submodel(

@@ -25,7 +25,7 @@ from werk.config import demo_config_path, load_config
 from werk.errors import StoreError
 from werk.twin.environment import build_environment
 
-PATH = "TechnicalProperties.IdealCycleTime"  # an unbound xs:double of every TechnicalData submodel
+PATH = "TechnicalPropertyAreas[0].IdealCycleTime"  # an unbound xs:double of every TechnicalData submodel
 
 
 @contextmanager

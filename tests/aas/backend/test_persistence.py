@@ -170,7 +170,7 @@ def _stored_rows(db: Path) -> tuple[dict[str, str], list[tuple[str, str, str | N
 
 def _property(sm: model.Submodel) -> tuple[str, model.Property]:
     """The path and the Property of the ideal cycle time in a TechnicalData submodel (unbound, xs:double)."""
-    path = "TechnicalProperties.IdealCycleTime"
+    path = "TechnicalPropertyAreas[0].IdealCycleTime"
     el = formats.resolve(sm, path)
     assert isinstance(el, model.Property)
     return path, el

@@ -51,7 +51,7 @@ def b64(text: str) -> str:
 OPERATIONAL = f"{API}/submodels/{b64(REF.aas_id + '/submodels/OperationalData')}"
 TECHNICAL = f"{API}/submodels/{b64(REF.aas_id + '/submodels/TechnicalData')}"
 TEMPERATURE = f"{OPERATIONAL}/submodel-elements/temperature/$value"
-CYCLE_TIME = f"{TECHNICAL}/submodel-elements/TechnicalProperties.IdealCycleTime/$value"
+CYCLE_TIME = f"{TECHNICAL}/submodel-elements/TechnicalPropertyAreas[0].IdealCycleTime/$value"
 
 
 @dataclass
@@ -202,7 +202,7 @@ async def test_reads_show_a_new_sample_and_an_acknowledged_write_at_once() -> No
         (CYCLE_TIME, "{not json", AUTH, 400),
         (CYCLE_TIME, "", AUTH, 400),
         (TEMPERATURE, "41.0", AUTH, 409),  # bound to a live signal
-        (f"{TECHNICAL}/submodel-elements/TechnicalProperties/$value", "{}", AUTH, 204),  # a collection
+        (f"{TECHNICAL}/submodel-elements/TechnicalPropertyAreas[0]/$value", "{}", AUTH, 204),  # a collection
         (f"{TECHNICAL}/submodel-elements/no_such/$value", "41.0", AUTH, 404),
         (f"{API}/submodels/{b64('urn:no:such')}/submodel-elements/x/$value", "41.0", AUTH, 404),
     ],
@@ -317,7 +317,7 @@ def stored_value(db: Path, submodel_id: str, id_short: str) -> Any:
         for el in els:
             if el.id_short == id_short:
                 return el.value
-            if isinstance(el, model.SubmodelElementCollection):
+            if isinstance(el, model.SubmodelElementCollection | model.SubmodelElementList):
                 found = walk(el.value)
                 if found is not None:
                     return found
@@ -432,7 +432,7 @@ async def test_an_object_that_cannot_be_serialised_fails_its_write_but_not_the_o
     with stack(db) as (s, _):
         monkeypatch.setattr(persistence_module, "rows", technical_data_breaks)
         # a write of the whole submodel (a value alone is stored without serialising it)
-        whole = f"{TECHNICAL}/submodel-elements/TechnicalProperties/$value"
+        whole = f"{TECHNICAL}/submodel-elements/TechnicalPropertyAreas[0]/$value"
         r = await s.fast.patch(whole, json={"IdealCycleTime": 55.5}, headers=AUTH)
         assert r.status_code == 500
         shell = f"{API}/shells/{b64(REF.aas_id)}"

@@ -93,7 +93,7 @@ async def test_answers_fit_the_declared_schemas(tmp_path: Path) -> None:
         "/submodels/{submodel_id}/submodel-elements": {"submodel_id": sm},
         "/submodels/{submodel_id}/submodel-elements/{path}": {
             "submodel_id": sm,
-            "path": "TechnicalProperties",
+            "path": "GeneralInformation",
         },
         "/concept-descriptions": {},
         "/shell-descriptors": {},

@@ -86,7 +86,7 @@ async def test_live_value_over_http_follows_the_signal() -> None:
 async def test_writes_need_a_token_and_reads_do_not() -> None:
     app, _, _, ref = demo()
     sm = f"/submodels/{b64(ref.aas_id + '/submodels/TechnicalData')}"
-    cycle = sm + "/submodel-elements/TechnicalProperties.IdealCycleTime/$value"
+    cycle = sm + "/submodel-elements/TechnicalPropertyAreas[0].IdealCycleTime/$value"
     async with serve(app) as client:
         assert (await client.get(cycle)).json() == {"IdealCycleTime": 40.0}
         text = assert_result_body(await client.patch(cycle, json=35.0), 401)
@@ -168,10 +168,11 @@ async def test_modifiers_level_metadata_reference_path() -> None:
         assert all(e["value"] for e in deep["submodelElements"])
         meta = (await client.get(sm + "/$metadata")).json()
         assert "submodelElements" not in meta and meta["id"] == sm_id
-        el = sm + "/submodel-elements/TechnicalProperties.IdealCycleTime"
+        el = sm + "/submodel-elements/TechnicalPropertyAreas[0].IdealCycleTime"
         assert (await client.get(el + "/$reference")).json()["keys"] == [
             {"type": "Submodel", "value": sm_id},
-            {"type": "SubmodelElementCollection", "value": "TechnicalProperties"},
+            {"type": "SubmodelElementList", "value": "TechnicalPropertyAreas"},
+            {"type": "SubmodelElementCollection", "value": "0"},
             {"type": "Property", "value": "IdealCycleTime"},
         ]
         assert "value" not in (await client.get(el + "/$metadata")).json()
@@ -181,12 +182,13 @@ async def test_modifiers_level_metadata_reference_path() -> None:
             "GeneralInformation.ManufacturerProductDesignation",
             "GeneralInformation.ManufacturerArticleNumber",
             "GeneralInformation.ManufacturerOrderCode",
-            "TechnicalProperties",
-            "TechnicalProperties.IdealCycleTime",
+            "TechnicalPropertyAreas",
+            "TechnicalPropertyAreas[0]",
+            "TechnicalPropertyAreas[0].IdealCycleTime",
         ]
         assert (await client.get(sm + "/$path", params={"level": "core"})).json() == [
             "GeneralInformation",
-            "TechnicalProperties",
+            "TechnicalPropertyAreas",
         ]
         assert_result_body(await client.get(el + "/$path"), 400)  # a Property has no paths below it
 
@@ -196,10 +198,10 @@ async def test_element_writes_put_post_patch_delete() -> None:
     sm = f"/submodels/{b64(ref.aas_id + '/submodels/TechnicalData')}/submodel-elements"
     new = {"modelType": "Property", "idShort": "MaxSpindleSpeed", "valueType": "xs:int", "value": "12000"}
     async with serve(app) as client:
-        r = await client.post(sm + "/TechnicalProperties", json=new, headers=AUTH)
+        r = await client.post(sm + "/TechnicalPropertyAreas[0]", json=new, headers=AUTH)
         assert r.status_code == 201
-        assert_result_body(await client.post(sm + "/TechnicalProperties", json=new, headers=AUTH), 409)
-        path = sm + "/TechnicalProperties.MaxSpindleSpeed"
+        assert_result_body(await client.post(sm + "/TechnicalPropertyAreas[0]", json=new, headers=AUTH), 409)
+        path = sm + "/TechnicalPropertyAreas[0].MaxSpindleSpeed"
         assert (await client.get(path + "/$value")).json() == {"MaxSpindleSpeed": 12000}
         r = await client.patch(path, json={"value": "15000"}, headers=AUTH)
         assert r.status_code == 204

@@ -7,11 +7,15 @@
   :mod:`~werk.aas.http.packages` (AASX file server);
 - :mod:`~werk.aas.http.werk_import` (werk's one extension: a whole environment in);
 - :mod:`~werk.aas.http.views` (the read cache) and :mod:`~werk.aas.http.fast` (the fast path in front of the app);
-- :mod:`~werk.api.workers`, :mod:`~werk.api.worker`, :mod:`~werk.api.upstream` (several processes on
-  one port).
+- :mod:`~werk.aas.http.schemas` (the bodies' names in the OpenAPI document).
 
-:func:`build_aas_api` is what the rest of werk calls: include its :attr:`AasApi.routers` in the app and put its
-:meth:`AasApi.fast_path` in front of it (``werk.api.http_server.add_front``).
+Serving it from several processes on one port (``werk.api.workers``, ``werk.api.worker``, ``werk.api.upstream``)
+is the HTTP server's business, above this package: a worker runs :meth:`AasApi.fast_path` over its own copy of the
+twin and hands everything else to the primary.
+
+:func:`build_aas_api` is what the rest of werk calls: include its :attr:`AasApi.routers` in the app, put its
+:meth:`AasApi.fast_path` in front of it (``werk.api.http_server.add_front``) and let its :attr:`AasApi.uploads` take
+files (``werk.api.http_server.allow_uploads``).
 """
 
 from __future__ import annotations

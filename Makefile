@@ -26,6 +26,8 @@ test: $(STAMP) lint
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
+	@scripts/ensure-wrk
+	$(BIN)/python benchmarks/aas_api.py --quick
 
 clean:
 	rm -rf $(VENV) werk-data .pytest_cache .mypy_cache .ruff_cache

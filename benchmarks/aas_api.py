@@ -2,7 +2,7 @@
 gunicorn, on the same environment, in the same run, over loopback.
 
     .venv/bin/python benchmarks/aas_api.py [--duration 8] [--rounds 3] [--connections 32] [--basyx-workers 2]
-        [--werk-workers 1] [--only patch] [--memory-only] [--event-loop auto|asyncio|uvloop] [--live-hz 10]
+        [--werk-workers 1] [--only patch] [--quick] [--memory-only] [--event-loop auto|asyncio|uvloop] [--live-hz 10]
 
 The peer: basyx-python-sdk 1.2.1 (``basyx.aas.adapter.http.WSGIApp``), the reference server of the SDK werk builds
 on, served by gunicorn (sync workers, one per core by default). 1.2.1 conflicts with werk's basyx 2.x, so it lives in
@@ -11,7 +11,7 @@ a venv of its own under ``$XDG_CACHE_HOME/werk-bench`` (created on first use wit
 process (``--werk-workers N``: the primary and N-1 worker processes on the same port, as ``server.workers``; on the
 2-core benchmark machine that answers reads faster and durable PATCHes slower, BENCHMARKS.md) on the event loop werk
 picks (:mod:`werk.event_loop`: uvloop where installed; uvicorn's httptools parser), the AAS router mounted with its
-fast path (:func:`werk.api.aas_fast.mount`), and the twin persisted to a SQLite file by the platform's group-commit
+fast path in front (:mod:`werk.aas.http.fast`), and the twin persisted to a SQLite file by the platform's group-commit
 writer and its process, so a PATCH is answered only once it is durable. basyx keeps its objects in memory and
 persists nothing.
 
@@ -37,9 +37,10 @@ PATCH, ``--rounds`` runs each). For each endpoint the last lines say how much of
 much the goal would take: on a machine where 5x basyx is near the bare answer's rate, no AAS server in one such
 process can reach it.
 
-Load: ``wrk`` (C, keeps ``--connections`` connections busy for ``--duration`` seconds per endpoint; ``apt-get install
-wrk``) when installed, otherwise an httpx/asyncio client in a subprocess with the same concurrency, bounded by
-``--max-requests`` and the duration. Every non-2xx answer is counted and makes the row fail. Loopback only.
+Load: ``wrk`` (C, keeps ``--connections`` connections busy for ``--duration`` seconds per endpoint; installed by
+``scripts/ensure-wrk``, which ``make bench`` runs). Without it the benchmark stops and says so: a load generator in
+Python would take the cores it measures (the figures would be the client's). Every non-2xx answer is counted and
+makes the row fail. Loopback only. ``--quick``: one round of 3 s per endpoint.
 """
 
 from __future__ import annotations
@@ -113,10 +114,10 @@ def demo_samples() -> dict[str, Any]:
 
 def write_environment(path: Path) -> None:
     """The demo environment with live values filled in, as AAS JSON (the file both servers load)."""
+    from werk.aas.adapter import io as aas_io
     from werk.config import demo_config_path, load_config
-    from werk.twin import io as aas_io
+    from werk.twin.binding import refresh
     from werk.twin.environment import build_environment
-    from werk.twin.live import refresh
 
     objects = list(build_environment(load_config(demo_config_path())))
     latest = demo_samples()
@@ -137,7 +138,7 @@ def serve_werk(
     workers: int = 1,
 ) -> None:
     """Entry point of the werk server subprocess: the AAS router alone, as ``werk.api.app`` mounts it, over a twin
-    persisted as ``werk.twin.persistence.open_twin`` does it (``persist=False``: in memory only, as basyx keeps it),
+    persisted as ``werk.twin.plant.open_twin`` does it (``persist=False``: in memory only, as basyx keeps it),
     served by uvicorn on the event loop ``werk serve`` picks (``werk.event_loop``; ``loop`` as its setting).
     ``workers`` > 1: this process is the primary and starts ``workers - 1`` worker processes on the same port, as
     ``werk serve`` does with ``server.workers`` (``werk.api.workers``), following the twin's file as the platform
@@ -146,21 +147,22 @@ def serve_werk(
     from collections.abc import AsyncIterator
     from contextlib import asynccontextmanager
     from dataclasses import replace
+    from functools import partial
 
     from fastapi import FastAPI
 
     from werk import event_loop
-    from werk.api.aas import WRITER_ROLE, build_aas_router
-    from werk.api.aas_fast import FastPathApp, mount
+    from werk.aas.adapter import io as aas_io
+    from werk.aas.backend.follow import follow
+    from werk.aas.backend.persistence import TwinPersistence
+    from werk.aas.backend.store import TwinStore
+    from werk.aas.http import WRITER_ROLE, build_aas_api
     from werk.api.auth import Authenticator, token_digest
-    from werk.api.http_server import HttpServer, uvicorn_config
+    from werk.api.http_server import HttpServer, add_front, uvicorn_config
     from werk.api.workers import Workers
     from werk.config.model import ServerConfig, UserConfig
     from werk.runtime.sockets import PrivateSocket
-    from werk.twin import io as aas_io
-    from werk.twin.follow import follow
-    from werk.twin.persistence import TwinPersistence
-    from werk.twin.store import TwinStore
+    from werk.twin.binding import UnsBinding
 
     loaded = aas_io.read_file(env_file)
     persistence = TwinPersistence(env_file.with_name("werk.db"))
@@ -200,15 +202,19 @@ def serve_werk(
         if task is not None:
             task.cancel()
 
-    app = FastPathApp(lifespan=lifespan)  # as create_app builds werk's app
+    app = FastAPI(lifespan=lifespan)  # as create_app builds werk's app
 
     @app.get("/floor")
     async def floor() -> dict[str, float]:
         """The framework's floor: an empty async route on the same server (no AAS work at all)."""
         return {"temperature": 41.5}
 
-    guard = Authenticator(server_config).require(WRITER_ROLE)  # as werk.api.app guards the AAS API's writes
-    mount(app, build_aas_router(store, latest.get, require_writer=guard))
+    # as werk.api.app mounts the AAS API: its routers, writes authorized by server.users, the fast path in front
+    authorize = partial(Authenticator(server_config).authorize, role=WRITER_ROLE)
+    api = build_aas_api(store, None, UnsBinding(latest.get), authorize=authorize)
+    for router in api.routers:
+        app.include_router(router)
+    add_front(app, api.fast_path)
     gc.collect()  # as werk serve does before it serves (werk/cli.py)
     gc.freeze()
 
@@ -433,60 +439,6 @@ def run_wrk(url: str, op: Op, duration: float, connections: int, workdir: Path) 
     )
 
 
-_CLIENT = """
-import asyncio, json, sys, time
-import httpx
-
-async def main(url, method, body, token, duration, connections, max_requests):
-    lat, errors, sent = [], 0, 0
-    headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
-    deadline = time.perf_counter() + duration
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-        async def worker():
-            nonlocal errors, sent
-            while time.perf_counter() < deadline and sent < max_requests:
-                sent += 1
-                t = time.perf_counter()
-                r = await client.request(method, url, content=body, headers=headers)
-                lat.append(time.perf_counter() - t)
-                errors += not (200 <= r.status_code < 300)
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(connections)))
-        elapsed = time.perf_counter() - t0
-    lat.sort()
-    print(json.dumps({"n": len(lat), "s": elapsed, "errors": errors,
-                      "p50": lat[len(lat) // 2] * 1000, "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000}))
-
-a = json.loads(sys.argv[1])
-asyncio.run(main(**a))
-"""
-
-
-def run_client(url: str, op: Op, duration: float, connections: int, max_requests: int) -> Result:
-    args = {
-        "url": url,
-        "method": op.method,
-        "body": op.body,
-        "token": TOKEN,
-        "duration": duration,
-        "connections": connections,
-        "max_requests": max_requests,
-    }
-    out = subprocess.run(
-        [sys.executable, "-c", _CLIENT, json.dumps(args)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=duration + 60,
-    ).stdout
-    d = json.loads(out)
-    return Result(d["n"], d["s"], d["errors"], d["p50"], d["p99"])
-
-
-# --- the run ------------------------------------------------------------------------------------------------------
-
-
 def operations() -> tuple[list[Op], list[Op]]:
     """The four operations on werk and the nearest basyx 1.2.1 has for each (see the module docstring)."""
     from werk.config import demo_config_path, load_config
@@ -495,15 +447,18 @@ def operations() -> tuple[list[Op], list[Op]]:
     live_sm = f"{API}/submodels/{b64(ref.aas_id + '/submodels/OperationalData')}"
     tech_sm = f"{API}/submodels/{b64(ref.aas_id + '/submodels/TechnicalData')}"
     read_el = f"{live_sm}/submodel-elements/temperature"
-    write_el = f"{tech_sm}/submodel-elements/TechnicalProperties.IdealCycleTime"
+    # an unbound xs:double in a list item (percent-encoded brackets: wrk sends the URL as given)
+    write_el = f"{tech_sm}/submodel-elements/TechnicalPropertyAreas%5B0%5D.IdealCycleTime"
+    # basyx 1.2.1 addresses no list items (its idShort paths are dotted idShorts): a Property beside it
+    basyx_el = f"{tech_sm}/submodel-elements/GeneralInformation.ManufacturerOrderCode"
     prop = {
         "modelType": "Property",
-        "idShort": "IdealCycleTime",
-        "valueType": "xs:double",
+        "idShort": "ManufacturerOrderCode",
+        "valueType": "xs:string",
         "value": "41.0",
         "semanticId": {
             "type": "ExternalReference",
-            "keys": [{"type": "GlobalReference", "value": "urn:werk:concept:IdealCycleTime:1:0"}],
+            "keys": [{"type": "GlobalReference", "value": "0173-1#02-AAO227#004"}],
         },
     }
     werk = [
@@ -516,7 +471,7 @@ def operations() -> tuple[list[Op], list[Op]]:
         Op("GET /shells", "GET", f"{API}/shells"),
         Op("GET /submodels/{id}", "GET", live_sm),
         Op("GET .../{path} (no $value in 1.2.1)", "GET", read_el),
-        Op("PUT .../{path} (no PATCH in 1.2.1)", "PUT", write_el, json.dumps(prop)),
+        Op("PUT .../{path} (no PATCH in 1.2.1)", "PUT", basyx_el, json.dumps(prop)),
     ]
     return werk, basyx
 
@@ -553,7 +508,6 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--duration", type=float, default=8.0, help="seconds of load per endpoint and server")
     p.add_argument("--connections", type=int, default=32, help="concurrent connections of the load generator")
-    p.add_argument("--max-requests", type=int, default=200_000, help="cap per endpoint (asyncio client only)")
     p.add_argument("--basyx-workers", type=int, default=os.cpu_count() or 2, help="gunicorn workers (cores)")
     p.add_argument(
         "--werk-workers",
@@ -561,7 +515,9 @@ def main() -> None:
         default=1,
         help="werk's processes on the port (server.workers, whose default is 1: the primary alone)",
     )
-    p.add_argument("--client", choices=["auto", "wrk", "httpx"], default="auto")
+    p.add_argument(
+        "--quick", action="store_true", help="one round of 3 s per endpoint (a check, not a figure)"
+    )
     p.add_argument(
         "--live-hz", type=float, default=0.0, help="new werk samples per signal and second (0: none)"
     )
@@ -603,7 +559,13 @@ def main() -> None:
         )
         return
 
-    use_wrk = a.client == "wrk" or (a.client == "auto" and shutil.which("wrk") is not None)
+    if a.quick:
+        a.rounds, a.duration = 1, 3.0
+    if shutil.which("wrk") is None:
+        sys.exit(
+            "aas_api.py: wrk is not installed; run scripts/ensure-wrk (as root it installs Debian's wrk) or "
+            "apt-get install wrk. A load generator in Python would share the cores it measures."
+        )
     venv = basyx_venv()
     werk_ops, basyx_ops = operations()
     if a.only:
@@ -621,16 +583,14 @@ def main() -> None:
         f"{loop_name} loop, "
         f"{'no persistence' if a.memory_only else 'SQLite group commit (writer process)'}, live samples "
         f"{a.live_hz:g}/s per signal | peer: basyx-python-sdk {BASYX_VERSION} WSGIApp under gunicorn, "
-        f"{a.basyx_workers} sync workers (= cores) | load: {'wrk' if use_wrk else 'httpx/asyncio client'}, "
+        f"{a.basyx_workers} sync workers (= cores) | load: wrk, "
         f"{a.connections} connections, {a.duration:g} s per run, {a.rounds} rounds taking turns, loopback"
     )
     with tempfile.TemporaryDirectory(prefix="werk-aas-bench-") as tmp:
         work = Path(tmp)
 
         def load(url: str, op: Op) -> Result:
-            if use_wrk:
-                return run_wrk(url, op, a.duration, a.connections, work)
-            return run_client(url, op, a.duration, a.connections, a.max_requests)
+            return run_wrk(url, op, a.duration, a.connections, work)
 
         env_file = work / "environment.json"
         write_environment(env_file)

@@ -29,10 +29,10 @@ from basyx.aas import model
 from fastapi import FastAPI
 from rich.console import Console
 
-from werk.api.aas import build_aas_router
+from tests.aas.aas_app import aas_api, mount
+from werk.aas.adapter import io as aas_io
+from werk.aas.backend.store import TwinStore
 from werk.errors import AasError
-from werk.twin import io as aas_io
-from werk.twin.store import TwinStore
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "aas"
@@ -44,7 +44,7 @@ console = Console(width=150)
 
 async def corpus(client: httpx.AsyncClient, store: TwinStore) -> dict[str, Counter[str]]:
     sys.path.insert(0, str(REPO))
-    from tests.api.corpus_values import value_changes  # the same comparison as the corpus test
+    from tests.aas.adapter.corpus_values import value_changes  # the same comparison as the corpus test
 
     out: dict[str, Counter[str]] = {"Unexpected": Counter(), "Expected": Counter()}
     for path in sorted(CORPUS.glob("**/Unexpected/**/*.json")):
@@ -97,7 +97,7 @@ async def main(run_engine: bool) -> None:
     console.print(f"machine: {platform.machine()}, Python {platform.python_version()}, {platform.platform()}")
     store = TwinStore()
     app = FastAPI()
-    app.include_router(build_aas_router(store, lambda p: None, tokens={TOKEN}))
+    mount(app, aas_api(store, tokens={TOKEN}))
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -126,10 +126,10 @@ async def main(run_engine: bool) -> None:
                 console.print("\n[yellow]aas-test-engines not installed: pip install aas-test-engines[/]")
             else:
                 sys.path.insert(0, str(REPO))
-                from tests.api.test_aas_engines import SUITES, engine_store, run_suite
+                from tests.aas.http.test_engines import SUITES, engine_store, run_suite
 
                 engine_app = FastAPI()
-                engine_app.include_router(build_aas_router(engine_store(), lambda p: None))
+                mount(engine_app, aas_api(engine_store(), tokens=()))
                 server.should_exit = True
                 await task
                 server = uvicorn.Server(

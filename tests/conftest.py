@@ -258,8 +258,8 @@ async def wait_until(predicate: object, timeout: float = 15.0, every: float = 0.
 
 def stored_value(db: str | Path, submodel_id: str, element: str) -> object:
     """The value of a Property as the twin's file holds it, read as a restart would read it."""
-    from werk.twin import formats
-    from werk.twin.persistence import TwinPersistence
+    from werk.aas.backend.persistence import TwinPersistence
+    from werk.aas.model import formats
 
     persistence = TwinPersistence(db)
     try:

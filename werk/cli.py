@@ -187,6 +187,10 @@ def cmd_check(args: argparse.Namespace) -> int:
                         tc.add(f"[bold]{name}[/] {asset.kind}: {sigs} signals{via}")
     console.print(tree)
     console.print(f"[green]✓[/] {args.config}: valid ({n} assets, {len(config.connectors)} connectors)")
+    from werk.twin.environment import template_gaps
+
+    for gap in template_gaps(config):
+        console.print(f"[yellow]warning:[/] {gap}")
     return 0
 
 
@@ -256,7 +260,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_aas_import(args: argparse.Namespace) -> int:
-    from werk.twin.files import import_file
+    from werk.twin.plant import import_file
 
     config = _load(args.config)
     done = import_file(  # refused while a werk holds this twin (it would overwrite the import)
@@ -285,7 +289,7 @@ def cmd_aas_import(args: argparse.Namespace) -> int:
 
 
 def cmd_aas_export(args: argparse.Namespace) -> int:
-    from werk.twin.files import export, format_of
+    from werk.twin.plant import export, format_of
 
     config = _load(args.config)
     data = export(config, fmt=format_of(args.output, args.format), metamodel=args.metamodel or "3.0")

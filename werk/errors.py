@@ -48,3 +48,13 @@ class InputError(WerkError, ValueError):
     def __init__(self, message: str, loc: tuple[str | int, ...] = ()) -> None:
         super().__init__(message)
         self.loc = loc
+
+
+class Unauthorized(WerkError):
+    """A request may not do what it asks: no valid bearer token (``status`` 401), or a user whose role is too low
+    or no users at all (403). ``headers`` go with the answer (a 401's ``WWW-Authenticate`` challenge)."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.headers = headers

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI, Request
 
 from tests.conftest import serving
-from werk.api.aas_services import api_base
+from werk.aas.http.common import api_base
 from werk.config import parse_config
 from werk.config.model import ServerConfig
 from werk.errors import ConfigError

@@ -65,7 +65,7 @@ def test_sigterm_to_the_group_stops_werk_serve_cleanly_and_keeps_what_it_acknowl
     private.mkdir()
     ref = config.asset("cnc-1")
     sm_id = ref.aas_id + "/submodels/TechnicalData"
-    element = "TechnicalProperties.IdealCycleTime"
+    element = "TechnicalPropertyAreas[0].IdealCycleTime"
     url = (
         f"http://127.0.0.1:{config.server.port}/api/v3.0/submodels/{_b64(sm_id)}/submodel-elements/{element}"
     )

@@ -43,7 +43,7 @@ async def test_what_one_process_acknowledged_every_connection_reads_and_it_is_st
     config = _config(tmp_path)
     ref = config.asset("cnc-1")
     sm_id = ref.aas_id + "/submodels/TechnicalData"
-    element = "TechnicalProperties.IdealCycleTime"
+    element = "TechnicalPropertyAreas[0].IdealCycleTime"
     url = f"/api/v3.0/submodels/{_b64(sm_id)}/submodel-elements/{element}/$value"
     async with running_stack(config) as stack, _fresh(stack) as http:
         assert stack.workers is not None and stack.workers.pool is not None

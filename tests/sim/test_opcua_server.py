@@ -62,7 +62,7 @@ async def test_server_serves_identification_and_live_values(tmp_path: Path) -> N
             counter = client.get_node(f"ns={ns};s=press-1/Monitoring/CycleCount")
             first = await counter.read_value()
             await _wait_for_change(counter, first)
-        assert maker == "werk virtual factory"
+        assert maker == config.asset("cnc-1").config.manufacturer == "Example Machine Tools GmbH"
         assert state in {"Executing", "NotExecuting", "OutOfService", "NotAvailable"}
         assert names == sorted(sim.factory.assets)
     finally:

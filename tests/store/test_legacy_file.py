@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from werk.aas.backend.persistence import TwinPersistence
+from werk.aas.backend.service_store import ServiceStore
 from werk.apps.maintenance.store import MIGRATIONS as MAINTENANCE_MIGRATIONS
 from werk.apps.maintenance.store import MaintenanceStore
 from werk.apps.oee.store import MIGRATIONS as OEE_MIGRATIONS
@@ -17,8 +19,6 @@ from werk.core.model import from_micros
 from werk.errors import StoreError
 from werk.store import SQLiteFile, SQLiteHistorian
 from werk.store.migrations import OWNERS_SCHEMA
-from werk.twin.persistence import TwinPersistence
-from werk.twin.service_store import ServiceStore
 
 FIXTURE = Path(__file__).parent / "fixtures" / "werk-0.1-schema7.db.gz"
 

@@ -1,15 +1,43 @@
-"""Compare a werk submodel with an official IDTA submodel template: every element werk builds exists in the template
-at the same place, with the template's idShort, modelType, semanticId and valueType."""
+"""Compare a werk submodel with the official IDTA submodel template it claims by its semanticId: every element the
+template requires (cardinality One or OneToMany, qualifier ``SMT/Cardinality``) is there; every element werk
+builds exists in the template at the same place, with the template's idShort, modelType, semanticId and valueType.
+
+Where a template leaves the content open, werk's is not matched element by element: a drop-in collection
+(supplementalSemanticId ``smt-dropin-use``: its content is another template's), a collection of ``Arbitrary...``
+elements, and a time series Record, whose variables are the user's (the template shows ``sample...`` ones) and
+whose time may be any of IDTA 02008's. An element the template allows many of (ZeroToMany, OneToMany) is matched by
+its semanticId, as each instance has an idShort of its own.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from basyx.aas import model
 
 from tests.conftest import shared_data
-from werk.twin import io as aas_io
+from werk.aas.adapter import io as aas_io
+
+TEMPLATES = {
+    "https://admin-shell.io/idta/nameplate/3/0/Nameplate": "IDTA_02006-3-0-1_Template_Digital_Nameplate.json",
+    "0173-1#01-AHX837#002": "IDTA_02003_2-0-1_Template_TechnicalData.json",
+    "https://admin-shell.io/idta/TimeSeries/1/1": "IDTA_02008-1-1-1_Template_TimeSeriesData.json",
+    "https://admin-shell.io/idta/CarbonFootprint/CarbonFootprint/1/0": "IDTA_02023-1-0-1_Template_CarbonFootprint.json",
+    "https://admin-shell.io/idta/SubmodelTemplate/PredictiveMaintenance/1/0": "IDTA_02048_Template_PredictiveMaintenance.json",
+}
+"""The template file of each semanticId werk's submodels claim (from ../shared/data/aas/templates)."""
+
+# IDTA 02008-1-1's kinds of time in a Record, and their valueTypes
+_TIMES = {
+    "https://admin-shell.io/idta/TimeSeries/UtcTime/1/1": "xs:dateTime",
+    "https://admin-shell.io/idta/TimeSeries/TaiTime/1/1": "xs:dateTime",
+    "https://admin-shell.io/idta/TimeSeries/RelativePointInTime/1/1": "xs:long",
+    "https://admin-shell.io/idta/TimeSeries/RelativeTimeDuration/1/1": "xs:long",
+}
+_DROP_IN = "https://admin-shell.io/smt-dropin/smt-dropin-use/1/0"
+_REQUIRED = ("One", "OneToMany")
 
 
 def template(file_name: str) -> dict[str, Any]:
@@ -36,38 +64,95 @@ def _children(element: dict[str, Any]) -> list[dict[str, Any]]:
     return []
 
 
-def assert_conforms(ours: model.Submodel, official: dict[str, Any]) -> list[str]:
-    """Assert ``ours`` is a subset of the template ``official`` (a submodel's JSON); returns the paths checked."""
+def _qualifier(element: dict[str, Any], name: str) -> list[str]:
+    return [
+        str(q.get("value")) for q in element.get("qualifiers", []) if str(q.get("type", "")).endswith(name)
+    ]
+
+
+def _cardinality(element: dict[str, Any]) -> str:
+    found = _qualifier(element, "Cardinality")
+    return found[0] if found else "One"
+
+
+def _names(element: dict[str, Any]) -> re.Pattern[str]:
+    """The idShorts a template element stands for: its own, or those its AllowedIdShort pattern allows."""
+    allowed = _qualifier(element, "AllowedIdShort")
+    base = re.escape(str(element.get("idShort")))
+    return re.compile(base + "|" + "|".join(allowed) if allowed else base)
+
+
+def _open(element: dict[str, Any]) -> bool:
+    supplemental = [semantic({"semanticId": s}) for s in element.get("supplementalSemanticIds", [])]
+    return _DROP_IN in supplemental or any(
+        str(c.get("idShort", "")).startswith(("sample", "Arbitrary")) for c in _children(element)
+    )
+
+
+def problems(mine: dict[str, Any], theirs: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(problems, paths checked) of the submodel ``mine`` against the template submodel ``theirs`` (JSON)."""
+    found: list[str] = []
     checked: list[str] = []
+    if semantic(mine) != semantic(theirs):
+        found.append(f"semanticId {semantic(mine)} != {semantic(theirs)}")
 
-    def walk(mine: dict[str, Any], theirs: dict[str, Any], path: str) -> None:
-        assert mine.get("modelType") == theirs.get("modelType"), path
-        assert semantic(mine) == semantic(theirs), f"{path}: {semantic(mine)} != {semantic(theirs)}"
-        for attr in ("valueType", "typeValueListElement", "valueTypeListElement"):
-            if attr in theirs:
-                assert mine.get(attr) == theirs[attr], f"{path}: {attr}"
-        if "semanticIdListElement" in theirs:
-            assert semantic({"semanticId": mine.get("semanticIdListElement")}) == semantic(
-                {"semanticId": theirs["semanticIdListElement"]}
-            ), path
+    def time(el: dict[str, Any], path: str) -> None:
+        kind = _TIMES.get(semantic(el) or "")
+        if kind is None:
+            found.append(f"{path}: {semantic(el)} is not a time of IDTA 02008")
+        elif el.get("valueType") != kind:
+            found.append(f"{path}: valueType {el.get('valueType')} != {kind}")
+
+    def element(el: dict[str, Any], template_el: dict[str, Any], path: str) -> None:
         checked.append(path)
-        is_list = mine.get("modelType") == "SubmodelElementList"
-        template_children = _children(theirs)
-        for i, child in enumerate(_children(mine)):
-            if is_list:
-                assert "idShort" not in child, f"{path}[{i}]: list items have no idShort (AASd-120)"
-                walk(child, template_children[0], f"{path}[{i}]")
-            else:
-                match = [t for t in template_children if t.get("idShort") == child["idShort"]]
-                assert match, f"{path}.{child['idShort']} is not in the template"
-                walk(child, match[0], f"{path}.{child['idShort']}" if path else child["idShort"])
+        if el.get("modelType") != template_el.get("modelType"):
+            found.append(f"{path}: modelType {el.get('modelType')} != {template_el.get('modelType')}")
+            return
+        if semantic(template_el) in _TIMES:
+            time(el, path)
+            return
+        if semantic(el) != semantic(template_el):
+            found.append(f"{path}: semanticId {semantic(el)} != {semantic(template_el)}")
+        for attr in ("valueType", "typeValueListElement", "valueTypeListElement"):
+            if attr in template_el and el.get(attr) != template_el[attr]:
+                found.append(f"{path}: {attr} {el.get(attr)} != {template_el[attr]}")
+        container(el, template_el, path)
 
-    mine = aas_io.to_jsonable(ours)
-    assert semantic(mine) == semantic(official)
-    for child in _children(mine):
-        match = [t for t in _children(official) if t.get("idShort") == child["idShort"]]
-        assert match, f"{child['idShort']} is not in the template"
-        walk(child, match[0], child["idShort"])
+    def container(el: dict[str, Any], template_el: dict[str, Any], path: str) -> None:
+        ours, theirs_ = _children(el), _children(template_el)
+        if el.get("modelType") == "SubmodelElementList":
+            for i, item in enumerate(ours):
+                element(item, theirs_[0], f"{path}[{i}]")
+            return
+        prefix = f"{path}." if path else ""
+        for t in theirs_:
+            names = _names(t)
+            if _cardinality(t) in _REQUIRED and not any(names.fullmatch(str(c.get("idShort"))) for c in ours):
+                found.append(
+                    f"{prefix}{t.get('idShort')} is required by the template (cardinality {_cardinality(t)})"
+                )
+        for child in ours:
+            child_path = f"{prefix}{child.get('idShort')}"
+            match = [t for t in theirs_ if _names(t).fullmatch(str(child.get("idShort")))]
+            # an element the template allows many of has an idShort of its own per instance: found by semanticId
+            match = match or [
+                t for t in theirs_ if _cardinality(t).endswith("ToMany") and semantic(t) == semantic(child)
+            ]
+            if match:
+                element(child, match[0], child_path)
+            elif _open(template_el):
+                checked.append(child_path)
+            else:
+                found.append(f"{child_path} is not in the template")
+
+    container(mine, theirs, "")
+    return found, checked
+
+
+def assert_conforms(ours: model.Submodel, official: dict[str, Any]) -> list[str]:
+    """Assert ``ours`` conforms to the template ``official`` (a submodel's JSON); returns the paths checked."""
+    found, checked = problems(aas_io.to_jsonable(ours), official)
+    assert not found, found
     return checked
 
 

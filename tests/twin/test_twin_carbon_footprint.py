@@ -9,13 +9,15 @@ from decimal import Decimal
 from basyx.aas import model
 from fastapi import FastAPI
 
-from tests.api.test_aas_api import AUTH, TOKEN, b64, serve
+from tests.aas.aas_app import aas_api, mount
+from tests.aas.http.test_repository import AUTH, TOKEN, b64, serve
 from tests.twin.template_conformance import assert_conforms, template, value_list
-from werk.api.aas import build_aas_router
+from werk.aas.adapter import io as aas_io
+from werk.aas.backend.store import TwinStore
 from werk.config import WerkConfig, demo_config_path, load_config
 from werk.config.model import AssetRef
 from werk.core.model import Sample
-from werk.twin import io as aas_io
+from werk.twin.binding import refresh
 from werk.twin.environment import (
     PCF_CALCULATION_METHOD,
     PCF_LIFE_CYCLE_PHASE,
@@ -23,8 +25,6 @@ from werk.twin.environment import (
     build_environment,
     carbon_footprint,
 )
-from werk.twin.live import refresh
-from werk.twin.store import TwinStore
 
 TEMPLATE = "IDTA_02023-1-0-1_Template_CarbonFootprint.json"
 T = datetime(2026, 3, 29, 8, 0, tzinfo=UTC)
@@ -88,7 +88,7 @@ async def test_http_reads_return_the_live_figure_and_writes_are_refused() -> Non
     config, ref = demo_with_factor(0.38)
     latest: dict[str, Sample] = {}
     app = FastAPI()
-    app.include_router(build_aas_router(TwinStore(build_environment(config)), latest.get, tokens={TOKEN}))
+    mount(app, aas_api(TwinStore(build_environment(config)), latest.get, tokens={TOKEN}))
     sm = f"/submodels/{b64(ref.aas_id + '/submodels/CarbonFootprint')}"
     co2 = f"{sm}/submodel-elements/{PCF}.PcfCO2eq"
     energy, parts = ref.signal_path("energy"), ref.signal_path("good_count")
@@ -117,7 +117,7 @@ async def test_repeated_full_reads_match_a_fresh_serialisation() -> None:
     latest: dict[str, Sample] = {}
     store = TwinStore(build_environment(config))
     app = FastAPI()
-    app.include_router(build_aas_router(store, latest.get, tokens={TOKEN}))
+    mount(app, aas_api(store, latest.get, tokens={TOKEN}))
     sm_id = ref.aas_id + "/submodels/CarbonFootprint"
     energy, parts = ref.signal_path("energy"), ref.signal_path("good_count")
 

@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 from basyx.aas import model
 
 from tests.conftest import shared_data
+from werk.aas.adapter import io as aas_io
 from werk.config import demo_config_path, load_config
 from werk.core.model import Sample
-from werk.twin import io as aas_io
+from werk.twin.binding import bound_properties, refresh
 from werk.twin.environment import (
     NAMEPLATE_SEMANTIC_ID,
     TECHNICAL_DATA_SEMANTIC_ID,
@@ -19,7 +20,6 @@ from werk.twin.environment import (
     id_short,
 )
 from werk.twin.environment import nameplate as nameplate_submodel
-from werk.twin.live import bound_properties, refresh
 
 T = datetime(2026, 3, 29, 8, 0, tzinfo=UTC)
 
@@ -75,8 +75,12 @@ def test_semantic_ids_are_those_of_the_official_templates() -> None:
     )
     sm = nameplate_submodel(ref)
     assert {e.id_short for e in sm.submodel_element} == {
+        "URIOfTheProduct",
         "ManufacturerName",
         "ManufacturerProductDesignation",
+        "AddressInformation",
+        "OrderCodeOfManufacturer",
+        "ProductArticleNumberOfManufacturer",
         "ManufacturerProductType",
         "SerialNumber",
     }

@@ -7,16 +7,16 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
-from tests.api.test_aas_api import AUTH, TOKEN, b64, serve
+from tests.aas.aas_app import aas_api, mount
+from tests.aas.http.test_repository import AUTH, TOKEN, b64, serve
 from tests.conftest import shared_data
 from tests.twin.template_conformance import assert_conforms, template, value_list
-from werk.api.aas import build_aas_router
+from werk.aas.adapter import io as aas_io
+from werk.aas.backend.store import TwinStore
 from werk.apps.maintenance.twin import PM_MODEL_TYPE, predictive_maintenance
 from werk.config import demo_config_path, load_config
 from werk.core.model import Sample
-from werk.twin import io as aas_io
 from werk.twin.environment import build_environment
-from werk.twin.store import TwinStore
 
 TEMPLATE = "IDTA_02048_Template_PredictiveMaintenance.json"
 T = datetime(2026, 3, 29, 8, 0, tzinfo=UTC)
@@ -66,7 +66,7 @@ async def test_http_reads_return_rul_and_health_from_the_live_signals() -> None:
     ref = next(iter(config.assets()))
     latest: dict[str, Sample] = {}
     app = FastAPI()
-    app.include_router(build_aas_router(TwinStore(build_environment(config)), latest.get, tokens={TOKEN}))
+    mount(app, aas_api(TwinStore(build_environment(config)), latest.get, tokens={TOKEN}))
     sm = f"/submodels/{b64(ref.aas_id + '/submodels/PredictiveMaintenance')}"
     el = f"{sm}/submodel-elements/"
     signals = {

@@ -12,6 +12,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query, Request, Response
@@ -23,15 +24,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from werk import __version__
-from werk.api.aas import PROFILES as REPOSITORY_PROFILES
-from werk.api.aas import WRITER_ROLE, build_aas_router, encodable
-from werk.api.aas_discovery import build_discovery_router
-from werk.api.aas_fast import FastPathApp
-from werk.api.aas_fast import mount as mount_aas_api
-from werk.api.aas_packages import build_package_router
-from werk.api.aas_registry import build_registry_router
-from werk.api.aas_services import PROFILES as SERVICE_PROFILES
+from werk.aas.http import WRITER_ROLE, build_aas_api
+from werk.aas.http.common import encodable
 from werk.api.auth import Authenticator
+from werk.api.http_server import add_front, allow_uploads
 from werk.api.schemas import (
     AssetOut,
     BucketOut,
@@ -52,6 +48,7 @@ from werk.core.period import period
 from werk.core.uns import validate_path
 from werk.errors import InputError, UnsPathError
 from werk.runtime.platform import Platform
+from werk.twin.binding import UnsBinding
 from werk.ui import static_dir
 from werk.ui.pages import NavItem, Pages, package_dir
 
@@ -108,7 +105,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(platform: Platform) -> FastAPI:
-    app = FastPathApp(
+    app = FastAPI(
         title="werk",
         version=__version__,
         description="Industrie 4.0 platform: plant, assets, signals, history and live stream.",
@@ -249,21 +246,21 @@ def create_app(platform: Platform) -> FastAPI:
     async def index(request: Request) -> Response:
         return pages.render(request, "overview.html")
 
-    # last: the AAS router ends with a catch-all answering unknown /api/v3.0 paths with the spec's error bodies
+    # last: the AAS routers end with a catch-all answering unknown /api/v3.0 paths with the spec's error bodies
     assert platform.twin is not None, "start the platform before building its app"
     assert platform.aas_services is not None
-    supervisor = auth.require(WRITER_ROLE)
-    for build in (build_registry_router, build_discovery_router, build_package_router):
-        app.include_router(build(platform.twin, platform.aas_services, require_writer=supervisor))
-    aas = build_aas_router(
+    aas = build_aas_api(
         platform.twin,
-        platform.live.latest.get,
-        require_writer=supervisor,
-        profiles=[*REPOSITORY_PROFILES, *SERVICE_PROFILES],
+        platform.aas_services,
+        UnsBinding(platform.live.latest.get),
+        authorize=partial(auth.authorize, role=WRITER_ROLE),
         write_signal=platform.write_signal,
     )
-    # the busiest AAS reads and value writes skip FastAPI's per-request machinery (same answers, werk.api.aas_fast)
-    mount_aas_api(app, aas)
+    for router in aas.routers:
+        app.include_router(router)
+    # the busiest AAS reads and value writes skip FastAPI's per-request machinery (same answers, werk.aas.http.fast)
+    add_front(app, aas.fast_path)
+    allow_uploads(app, aas.uploads)
 
     return app
 

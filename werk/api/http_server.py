@@ -4,7 +4,7 @@ Why these settings and not uvicorn's defaults:
 
 - **X-Forwarded-* headers are trusted only from the addresses ``server.forwarded_allow_ips`` names** (none by
   default). uvicorn trusts them from 127.0.0.1 by default; werk then takes the client's scheme and host from them,
-  and they end up in the endpoints of AAS descriptors (``werk.api.aas_services.api_base``). Behind a reverse proxy
+  and they end up in the endpoints of AAS descriptors (``werk.aas.http.services.api_base``). Behind a reverse proxy
   on the same box that terminates TLS, name it (``["127.0.0.1"]``) so descriptors say ``https``; without one no
   local process can make werk advertise addresses of its choosing. Left off, uvicorn's proxy-header middleware is
   not in the request's path at all: 3-6% of a PATCH ``$value`` on the 2-core benchmark machine (py-spy).
@@ -12,6 +12,14 @@ Why these settings and not uvicorn's defaults:
   client nothing it needs.
 - **No access log**: werk logs what matters (writes are audit events in the historian); a line per request at
   the API's rates is a disk's worth of noise.
+- **Middleware in front of the app** (:func:`add_front`, :func:`assemble`): what must run before FastAPI's own
+  machinery (the AAS fast path, which answers the busiest reads in less time than FastAPI takes to route them) is
+  registered on the app and wrapped around it here, as plain ASGI middleware, so every way werk serves an app (werk
+  serve, its worker processes, the tests' stack, the benchmark) serves the same stack.
+- **Request bodies are capped for every route** (:class:`BodyLimit`, outermost): ``server.max_body_bytes``, and
+  ``server.max_upload_bytes`` for the routes an app declares to take files (:func:`allow_uploads`). A body whose
+  Content-Length is over the cap is answered 413 before a byte of it is read; one that grows past it while read
+  (chunked) is answered 413 when it does, whatever route reads it. The answer names the limit and the setting.
 - **A signal that stopped the server is not raised again** (:class:`HttpServer`). uvicorn stops serving on SIGINT
   and SIGTERM, then raises the signal once more, so that a program around it ends as the signal would have ended
   it. werk's shutdown follows the server (workers, then the platform and its twin writer), and that second signal
@@ -22,21 +30,122 @@ Why these settings and not uvicorn's defaults:
 from __future__ import annotations
 
 import contextlib
+import json
+import re
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 
 import uvicorn
-from starlette.types import ASGIApp
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from werk.config.model import ServerConfig
 
+Front = Callable[[ASGIApp], ASGIApp]
+"""An ASGI middleware that runs in front of the app: the app in, the app with the middleware around it out."""
 
-def uvicorn_config(app: ASGIApp, server: ServerConfig, *, port: int | None = None) -> uvicorn.Config:
-    """uvicorn's configuration for ``app`` as ``werk serve`` runs it; ``port`` overrides the plant file's."""
+
+def add_front(app: Starlette, middleware: Front) -> None:
+    """Run ``middleware`` in front of ``app`` when it is served (outside the ones added before)."""
+    app.state.front = [*getattr(app.state, "front", []), middleware]
+
+
+def allow_uploads(app: Starlette, paths: Collection[str]) -> None:
+    """Let the routes whose path matches one of the regular expressions ``paths`` take bodies up to
+    ``server.max_upload_bytes`` instead of ``server.max_body_bytes`` (routes that take files)."""
+    app.state.uploads = [*getattr(app.state, "uploads", []), *paths]
+
+
+def assemble(app: ASGIApp, server: ServerConfig, uploads: Collection[str] = ()) -> ASGIApp:
+    """``app`` as werk serves it: the middleware :func:`add_front` registered on it wrapped around it, the last added
+    outermost, and outside them all the :class:`BodyLimit` of ``server`` (``uploads``: upload paths of an app that
+    is not a Starlette app, as :func:`allow_uploads` declares them for one)."""
+    state = getattr(app, "state", None)
+    uploads = [*uploads, *getattr(state, "uploads", [])]
+    for middleware in getattr(state, "front", []):
+        app = middleware(app)
+    return BodyLimit(app, server, uploads)
+
+
+class BodyTooLarge(HTTPException):
+    """A request body over its limit: raised by the ``receive`` of :class:`BodyLimit` where a route reads past it
+    (FastAPI passes an HTTPException on, so the route's own error shape answers it)."""
+
+    def __init__(self, limit: int, setting: str) -> None:
+        super().__init__(
+            413,
+            f"the request body is larger than {limit:,} bytes, the most this route takes; "
+            f"the limit is the setting {setting} in the plant file",
+        )
+
+
+class BodyLimit:
+    """ASGI middleware capping request bodies (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp, server: ServerConfig, uploads: Collection[str] = ()) -> None:
+        self.app = app
+        self.limit = server.max_body_bytes
+        self.upload_limit = server.max_upload_bytes
+        self.uploads = re.compile("|".join(f"(?:{p})" for p in uploads)) if uploads else None
+
+    def _limit(self, path: str) -> tuple[int, str]:
+        if self.uploads is not None and self.uploads.fullmatch(path):
+            return self.upload_limit, "server.max_upload_bytes"
+        return self.limit, "server.max_body_bytes"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit, setting = self._limit(scope["path"])
+        for name, value in scope["headers"]:
+            if name == b"content-length" and (not value.isdigit() or int(value) > limit):
+                return await _refuse(scope, send, BodyTooLarge(limit, setting))
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge(limit, setting)
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except BodyTooLarge as exc:
+            if started:
+                raise
+            await _refuse(scope, send, exc)
+
+
+async def _refuse(scope: Scope, send: Send, exc: BodyTooLarge) -> None:
+    """413 in the shape of the API the path belongs to: a Part 2 Result body under the AAS prefix, else FastAPI's."""
+    from werk.aas.http.common import API_PREFIX, error_body
+
+    path: str = scope["path"]
+    data = error_body(413, exc.detail) if path.startswith(API_PREFIX + "/") else {"detail": exc.detail}
+    body = json.dumps(data).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def uvicorn_config(
+    app: ASGIApp, server: ServerConfig, *, port: int | None = None, uploads: Collection[str] = ()
+) -> uvicorn.Config:
+    """uvicorn's configuration for ``app`` as ``werk serve`` runs it (:func:`assemble`d); ``port`` overrides the
+    plant file's."""
     trusted = list(server.forwarded_allow_ips)
     return uvicorn.Config(
-        app,
+        assemble(app, server, uploads),
         host=server.host,
         port=server.port if port is None else port,
         log_level="warning",
@@ -69,6 +178,8 @@ class HttpServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def http_server(app: ASGIApp, server: ServerConfig, *, port: int | None = None) -> HttpServer:
+def http_server(
+    app: ASGIApp, server: ServerConfig, *, port: int | None = None, uploads: Collection[str] = ()
+) -> HttpServer:
     """The server ``werk serve`` runs for ``app`` (:func:`uvicorn_config`)."""
-    return HttpServer(uvicorn_config(app, server, port=port))
+    return HttpServer(uvicorn_config(app, server, port=port, uploads=uploads))

@@ -18,7 +18,7 @@ import httpx
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
-from werk.api.aas import error_response
+from werk.aas.http.common import error_response
 
 log = logging.getLogger(__name__)
 

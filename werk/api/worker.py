@@ -5,15 +5,15 @@ Why: one Python process serves the API from one core (the GIL), and on the bench
 ``server.workers`` > 1, the primary (:mod:`werk.api.workers`) starts this module as further processes that listen
 on the same port (``SO_REUSEPORT``: the kernel spreads the connections). Each one:
 
-- loads the twin from the SQLite file and keeps it level with every commit (:class:`werk.twin.follow.TwinFollower`);
-- answers what :class:`werk.api.aas_fast.AasFastPath` answers (cached reads of shells, submodels and ``$value``,
+- loads the twin from the SQLite file and keeps it level with every commit (:class:`werk.aas.backend.follow.TwinFollower`);
+- answers what :class:`werk.aas.http.fast.AasFastPath` answers (cached reads of shells, submodels and ``$value``,
   PATCH ``$value`` of a Property not bound to a machine), its value writes batched as the primary's are and
   committed by the primary's writer process, in the same transactions as the primary's own (one fsync for all),
   so a write is acknowledged only once durable, as in the primary;
 - hands every other request, unchanged, to the primary over a Unix socket (:class:`werk.api.upstream.UpstreamProxy`):
   structural writes (the primary writes whole objects alone), writes to machines, the dashboard, the other APIs;
 - says ``ready`` on its stdout once it listens;
-- reads the live values the primary sends on its stdin (frames of :mod:`werk.twin.table_writer`: first a
+- reads the live values the primary sends on its stdin (frames of :mod:`werk.aas.backend.table_writer`: first a
   :class:`WorkerSpec`, then lists of samples), and ends when that pipe ends (the primary stopped or died).
 
 Run as ``python -m werk.api.worker`` by the primary only.
@@ -28,21 +28,22 @@ import logging
 import os
 import sys
 from dataclasses import dataclass
+from functools import partial
 
 from werk import event_loop
-from werk.api.aas import WRITER_ROLE, build_aas_router
-from werk.api.aas_fast import AasFastPath
+from werk.aas.backend import table_writer
+from werk.aas.backend.follow import follow
+from werk.aas.backend.persistence import TwinPersistence
+from werk.aas.backend.store import TwinStore
+from werk.aas.http import WRITER_ROLE, build_aas_api, upload_paths
 from werk.api.auth import Authenticator
 from werk.api.http_server import http_server
 from werk.api.upstream import UpstreamProxy
 from werk.config.model import ServerConfig
 from werk.errors import StoreError
-from werk.runtime.live import LiveValues
+from werk.runtime.latest import LatestValues
 from werk.runtime.sockets import listening_socket
-from werk.twin import table_writer
-from werk.twin.follow import follow
-from werk.twin.persistence import TwinPersistence
-from werk.twin.store import TwinStore
+from werk.twin.binding import UnsBinding
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class WorkerSpec:
     busy_timeout_s: float
 
 
-class LiveFeed(LiveValues):
+class LiveFeed(LatestValues):
     """The platform's live values, as the primary's stdin frames bring them instead of a bus."""
 
     def __init__(self, frames: table_writer.FrameReader) -> None:
@@ -95,12 +96,14 @@ async def serve(spec: WorkerSpec, feed: LiveFeed) -> None:
         store.on_change = _refuse_structure
         follow(persistence, store, writes_structure=False, seq=seq, epoch=epoch)
         auth = Authenticator(spec.server)
-        # its routes are never served here (the fast path's "anything else" is the primary): the router gives the
-        # fast path its views, prefix and write guard
-        router = build_aas_router(store, feed.latest.get, require_writer=auth.require(WRITER_ROLE))
-        app = AasFastPath(proxy, router)
+        # its routes are never served here (the fast path's "anything else" is the primary): the API gives the
+        # fast path its views, prefix and authorization
+        api = build_aas_api(
+            store, None, UnsBinding(feed.latest.get), authorize=partial(auth.authorize, role=WRITER_ROLE)
+        )
+        app = api.fast_path(proxy)
         sock = listening_socket(spec.server.host, spec.server.port)
-        server = http_server(app, spec.server)
+        server = http_server(app, spec.server, uploads=upload_paths())
         gc.collect()  # as the primary does (werk.cli): the start-up heap out of the cyclic GC
         gc.freeze()
         serving = asyncio.create_task(server.serve(sockets=[sock]))

@@ -21,18 +21,21 @@ import logging
 import socket
 import sys
 from collections.abc import Mapping
+from functools import partial
 from typing import TYPE_CHECKING
 
+from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from werk.aas.backend import table_writer
+from werk.aas.backend.group_commit import BUSY_TIMEOUT_S
 from werk.api.auth import Authenticator
+from werk.api.http_server import add_front
 from werk.api.worker import READY, WorkerSpec
 from werk.bus.base import Bus, Overflow
 from werk.config.model import ServerConfig, UserConfig
 from werk.core.model import Sample
 from werk.runtime.sockets import PrivateSocket, listening_socket
-from werk.twin import table_writer
-from werk.twin.persistence import BUSY_TIMEOUT_S
 
 if TYPE_CHECKING:
     from werk.runtime.platform import Platform
@@ -232,10 +235,12 @@ class Workers:
         self.pool = WorkerPool(spec, self.server.workers - 1, self.latest)
         await self.pool.start(self.bus)
 
-    def serving(self, app: ASGIApp) -> ASGIApp:
-        """The primary's app as it serves its workers too (call after :meth:`start`)."""
+    def serving(self, app: Starlette) -> Starlette:
+        """The primary's app as it serves its workers too (call after :meth:`start`): :class:`FromWorkers` in front
+        of it (``werk.api.http_server.add_front``)."""
         assert self.private is not None
-        return FromWorkers(app, self.private.path)
+        add_front(app, partial(FromWorkers, socket_path=self.private.path))
+        return app
 
     async def stop(self) -> None:
         if self.pool is not None:

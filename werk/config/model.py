@@ -94,12 +94,26 @@ class SourceBinding(StrictModel):
 # --- the ISA-95 tree --------------------------------------------------------------------------------------------
 
 
+class AddressConfig(StrictModel):
+    """The manufacturer's address, as the Digital Nameplate's AddressInformation (IDTA 02006-3-0, 02002) holds it."""
+
+    street: str = ""
+    zipcode: str = ""
+    city: str = ""
+    country_code: str = ""  # ISO 3166-1 alpha-2, e.g. DE
+
+
 class AssetConfig(StrictModel):
     kind: str = Field(min_length=1)
     description: str = ""
     manufacturer: str = ""
     model_name: str = ""
     serial_number: str = ""
+    # what the IDTA Digital Nameplate and Technical Data templates require of an asset (werk check names gaps)
+    uri_of_product: str = ""
+    order_code: str = ""
+    article_number: str = ""
+    address: AddressConfig | None = None
     aas_id: str | None = None
     ideal_cycle_s: float | None = Field(default=None, gt=0)
     source: SourceBinding | list[SourceBinding] | None = None
@@ -264,6 +278,10 @@ class ServerConfig(StrictModel):
     # busiest reads and value writes from its own copy of the twin and hands everything else to the primary
     # (werk.api.workers). 1: the primary alone
     workers: int = Field(default=1, ge=1, le=64)
+    # the largest request body werk reads (bytes); larger ones are answered 413 before they are read through
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    # the same for the routes that take files (AASX packages, attachments, AAS environment imports)
+    max_upload_bytes: int = Field(default=128 * 1024 * 1024, ge=1024)
 
 
 class AppsSettings(StrictModel):

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from werk.aas import ServiceStore, TwinFollower, TwinPersistence, TwinStore, follow
 from werk.apps.spec import App, AppContext
 from werk.bus.memory import MemoryBus
 from werk.config.model import WerkConfig
@@ -20,14 +21,11 @@ from werk.core.model import Event, Value, finite, utcnow
 from werk.errors import ConnectorError, WriteRefused
 from werk.registry import Registry, default_registry
 from werk.runtime.historian_writer import HistorianWriter
-from werk.runtime.live import LiveValues
+from werk.runtime.latest import LatestValues
 from werk.runtime.sockets import PrivateSocket, can_share_port
 from werk.runtime.spool import Spool
 from werk.store import Historian, SQLiteFile, open_file, open_historian
-from werk.twin.follow import TwinFollower, follow
-from werk.twin.persistence import TwinPersistence, open_twin
-from werk.twin.service_store import ServiceStore
-from werk.twin.store import TwinStore
+from werk.twin import open_twin
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +53,7 @@ class Platform:
         self.twin_follower: TwinFollower | None = None  # what they commit, applied here
         # what clients register with the AAS registry, discovery and file server (same file as the twin)
         self.aas_services: ServiceStore | None = None
-        self.live = LiveValues()
+        self.live = LatestValues()
         self.spools: dict[str, Spool] = {}
         # UNS path -> connector name, for the signals the plant file lets werk write back to the machine
         self._writable = {

@@ -71,7 +71,7 @@ HISTORIAN_MIGRATIONS = (
 )
 
 
-# --- the twin (werk.twin): applied by whichever of its stores opens the file first ------------------------------
+# --- the twin (werk.aas.backend): applied by whichever of its stores opens the file first ------------------------------
 
 AAS_OBJECTS_SQL = """
         -- one row per AAS Identifiable (shell, submodel, concept description) as Part 1 JSON
@@ -85,7 +85,7 @@ AAS_OBJECTS_SQL = """
 
 AAS_SERVICES_SQL = """
         -- what clients register with the Part 2 registry, discovery and file server, IF NOT EXISTS because
-        -- werk.twin.service_store may create the tables in a file the historian has not opened yet
+        -- werk.aas.backend.service_store may create the tables in a file the historian has not opened yet
         CREATE TABLE IF NOT EXISTS aas_descriptor (
             kind        TEXT NOT NULL,     -- shell or submodel
             id          TEXT NOT NULL,
@@ -113,7 +113,7 @@ AAS_SERVICES_SQL = """
 
 AAS_TWIN_SQL = """
         -- values set by PATCH $value since their submodel was last stored whole in aas_object: a value write
-        -- stores the value alone, not its whole submodel. werk.twin.persistence applies the rows in seq order on
+        -- stores the value alone, not its whole submodel. werk.aas.backend.persistence applies the rows in seq order on
         -- load and folds them into aas_object at the next start (no semicolons here: the runner splits on them)
         CREATE TABLE IF NOT EXISTS aas_value (
             submodel_id TEXT NOT NULL,
@@ -133,7 +133,7 @@ AAS_TWIN_SQL = """
         """
 
 #: where several werk processes serve one twin (``server.workers``), each follows what the others commit
-#: (werk.twin.follow): ``seq`` numbers every value row written alone, in commit order, and never goes back (a value
+#: (werk.aas.backend.follow): ``seq`` numbers every value row written alone, in commit order, and never goes back (a value
 #: row's seq is taken from here, so a follower reads the rows past the last seq it applied); ``epoch`` counts the
 #: transactions that changed whole objects (a follower that does not write them reloads when it moves)
 AAS_SYNC_SQL = """

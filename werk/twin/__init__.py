@@ -1,13 +1,9 @@
-"""The Asset Administration Shell twin of the plant: basyx-python-sdk objects, built from the plant file
-(:mod:`~werk.twin.environment`), with Properties bound to UNS signals (:mod:`~werk.twin.live`), read and written as
-JSON, XML and AASX (:mod:`~werk.twin.io`), kept in werk's SQLite file (:mod:`~werk.twin.persistence`) and served by
-:mod:`werk.api.aas`."""
+"""The plant bound to its Asset Administration Shell: a shell per asset with submodels built from IDTA templates
+and the plant file (:mod:`~werk.twin.environment`), Properties bound to Unified Namespace signals that read the
+latest sample (:mod:`~werk.twin.binding`), and the plant's twin opened from, imported into and exported out of the
+historian's file (:mod:`~werk.twin.plant`). The AAS server that keeps and serves it is :mod:`werk.aas`."""
 
-from werk.twin import xsd_text
 from werk.twin.environment import build_environment
-from werk.twin.io import Loaded, read_file
-from werk.twin.store import TwinStore
+from werk.twin.plant import open_twin
 
-xsd_text.install()  # before any reader or writer runs (basyx looks both functions up at each call)
-
-__all__ = ["Loaded", "TwinStore", "build_environment", "read_file"]
+__all__ = ["build_environment", "open_twin"]

@@ -13,7 +13,7 @@ also its AAS identity. Submodels, each with id ``<aas_id>/submodels/<idShort>``:
   Endpoint and Query address werk's ``/api/series``, so history stays in the historian.
 - ``OperationalData`` (werk's own, semanticId :data:`OPERATIONAL_DATA_SEMANTIC_ID`): one Property per bound signal;
   the Property carries the signal's Unified Namespace path in a Qualifier of type :data:`UNS_QUALIFIER_TYPE`, and
-  :mod:`werk.twin.live` resolves it to the latest value whenever the submodel is read.
+  :mod:`werk.twin.binding` resolves it to the latest value whenever the submodel is read.
 - ``CarbonFootprint`` (IDTA 02023-1-0 Carbon Footprint), for assets with an ``energy`` meter and a ``good_count``:
   the use-phase footprint per good part, computed live (:func:`carbon_footprint`).
 - ``PredictiveMaintenance`` (IDTA 02048-1-0 Predictive Maintenance), for assets the maintenance app watches (those
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from basyx.aas import model
 
@@ -39,7 +39,7 @@ TECHNICAL_DATA_SEMANTIC_ID = "0173-1#01-AHX837#002"
 OPERATIONAL_DATA_SEMANTIC_ID = "urn:werk:submodel:OperationalData:1:0"
 TIME_SERIES_SEMANTIC_ID = "https://admin-shell.io/idta/TimeSeries/1/1"
 CARBON_FOOTPRINT_SEMANTIC_ID = "https://admin-shell.io/idta/CarbonFootprint/CarbonFootprint/1/0"
-# Qualifier types of live bindings (their meaning is in werk.twin.live)
+# Qualifier types of live bindings (their meaning is in werk.twin.binding)
 UNS_QUALIFIER_TYPE = "werk:UnsPath"
 UNS_VALUE_QUALIFIER_TYPE = "werk:UnsValue"
 UNS_TIME_QUALIFIER_TYPE = "werk:UnsTime"
@@ -48,18 +48,35 @@ SCALE_QUALIFIER_TYPE = "werk:Scale"
 
 # IDTA 02006-3-0 (Digital Nameplate): semantic ids of the template's elements, as published in its template file
 _NAMEPLATE = {
+    "URIOfTheProduct": "0112/2///61987#ABN590#002",
     "ManufacturerName": "0112/2///61987#ABA565#009",
     "ManufacturerProductDesignation": "0112/2///61987#ABA567#009",
+    "AddressInformation": "https://admin-shell.io/zvei/nameplate/1/0/ContactInformations/AddressInformation",
     "ManufacturerProductType": "0112/2///61987#ABA300#008",
+    "OrderCodeOfManufacturer": "0112/2///61987#ABA950#008",
+    "ProductArticleNumberOfManufacturer": "0112/2///61987#ABA581#007",
     "SerialNumber": "0112/2///61987#ABA951#009",
+}
+# AddressInformation is a drop-in of IDTA 02002-1-0 (Contact Information): its elements and their semantic ids
+_ADDRESS = {
+    "Street": "0173-1#02-AAO128#002",
+    "Zipcode": "0173-1#02-AAO129#002",
+    "CityTown": "0173-1#02-AAO132#002",
+    "NationalCode": "0173-1#02-AAO134#002",
 }
 # IDTA 02003-2-0 (Technical Data): GeneralInformation and TechnicalProperties, as in its template file
 _TECHNICAL = {
     "GeneralInformation": "0173-1#02-ABK161#002/0173-1#01-AHX838#002",
     "ManufacturerName": "0173-1#02-AAO677#004",
     "ManufacturerProductDesignation": "0173-1#02-AAW338#003",
-    "TechnicalProperties": "0173-1#02-ABK163#002/0173-1#01-AHX837#002",
+    "ManufacturerArticleNumber": "0173-1#02-AAO676#005",
+    "ManufacturerOrderCode": "0173-1#02-AAO227#004",
+    "TechnicalPropertyAreas": "0173-1#02-ABK163#002",
+    "TechnicalPropertyArea": "0173-1#02-ABL358#002/0173-1#01-AHX773#002",
 }
+# signals whose values are text: OPC 40001 Machinery's states and operation mode, MTConnect's execution and mode,
+# the product being made (werk's machine-state app reads them so); every other signal is a number
+TEXT_SIGNALS = frozenset({"state", "item_state", "operation_mode", "execution", "mode", "product", "program"})
 IDEAL_CYCLE_TIME_SEMANTIC_ID = "urn:werk:concept:IdealCycleTime:1:0"
 
 
@@ -90,19 +107,59 @@ def _prop(short: str, semantic: str, value: str) -> model.Property:
     )
 
 
+def _text(short: str, semantic: str, value: str, kind: Any = model.datatypes.String) -> model.Property:
+    """A template's Property of text; absent value (not an empty string) where the plant file names none."""
+    return model.Property(short, kind, value=value or None, semantic_id=semantic_reference(semantic))
+
+
+def _mlp_or_empty(short: str, semantic: str, text: str) -> model.MultiLanguageProperty:
+    if text:
+        return _mlp(short, semantic, text)
+    return model.MultiLanguageProperty(short, semantic_id=semantic_reference(semantic))
+
+
 def nameplate(ref: AssetRef) -> model.Submodel:
-    """Digital Nameplate (IDTA 02006-3-0) with what the plant file says about the asset."""
+    """Digital Nameplate (IDTA 02006-3-0) with what the plant file says about the asset: every element the template
+    requires (cardinality One), empty where the plant file says nothing (``werk check`` names those), and the
+    optional ones the plant file fills."""
     cfg = ref.config
-    elements: list[model.SubmodelElement] = []
-    if cfg.manufacturer:
-        elements.append(_mlp("ManufacturerName", _NAMEPLATE["ManufacturerName"], cfg.manufacturer))
-    designation = cfg.description or cfg.kind
-    elements.append(
-        _mlp("ManufacturerProductDesignation", _NAMEPLATE["ManufacturerProductDesignation"], designation)
-    )
+    address = cfg.address
+    address_elements = [
+        _mlp(short, _ADDRESS[short], text)
+        for short, text in (
+            ("Street", address.street if address else ""),
+            ("Zipcode", address.zipcode if address else ""),
+            ("CityTown", address.city if address else ""),
+            ("NationalCode", address.country_code if address else ""),
+        )
+        if text
+    ]
+    elements: list[model.SubmodelElement] = [
+        _text("URIOfTheProduct", _NAMEPLATE["URIOfTheProduct"], cfg.uri_of_product, model.datatypes.AnyURI),
+        _mlp_or_empty("ManufacturerName", _NAMEPLATE["ManufacturerName"], cfg.manufacturer),
+        _mlp(
+            "ManufacturerProductDesignation",
+            _NAMEPLATE["ManufacturerProductDesignation"],
+            cfg.description or cfg.kind,
+        ),
+        model.SubmodelElementCollection(
+            "AddressInformation",
+            value=address_elements,
+            semantic_id=semantic_reference(_NAMEPLATE["AddressInformation"]),
+        ),
+        _text("OrderCodeOfManufacturer", _NAMEPLATE["OrderCodeOfManufacturer"], cfg.order_code),
+    ]
     if cfg.model_name:
         elements.append(
             _prop("ManufacturerProductType", _NAMEPLATE["ManufacturerProductType"], cfg.model_name)
+        )
+    if cfg.article_number:
+        elements.append(
+            _prop(
+                "ProductArticleNumberOfManufacturer",
+                _NAMEPLATE["ProductArticleNumberOfManufacturer"],
+                cfg.article_number,
+            )
         )
     if cfg.serial_number:
         elements.append(_prop("SerialNumber", _NAMEPLATE["SerialNumber"], cfg.serial_number))
@@ -116,18 +173,20 @@ def nameplate(ref: AssetRef) -> model.Submodel:
 
 
 def technical_data(ref: AssetRef) -> model.Submodel:
-    """Technical Data (IDTA 02003-2-0): GeneralInformation, and TechnicalProperties with the ideal cycle time."""
+    """Technical Data (IDTA 02003-2-0): GeneralInformation with every element the template requires (empty where
+    the plant file says nothing), and TechnicalPropertyAreas with the ideal cycle time
+    (``TechnicalPropertyAreas[0].IdealCycleTime``)."""
     cfg = ref.config
-    general: list[model.SubmodelElement] = []
-    if cfg.manufacturer:
-        general.append(_prop("ManufacturerName", _TECHNICAL["ManufacturerName"], cfg.manufacturer))
-    general.append(
+    general: list[model.SubmodelElement] = [
+        _text("ManufacturerName", _TECHNICAL["ManufacturerName"], cfg.manufacturer),
         _mlp(
             "ManufacturerProductDesignation",
             _TECHNICAL["ManufacturerProductDesignation"],
             cfg.description or cfg.kind,
-        )
-    )
+        ),
+        _text("ManufacturerArticleNumber", _TECHNICAL["ManufacturerArticleNumber"], cfg.article_number),
+        _text("ManufacturerOrderCode", _TECHNICAL["ManufacturerOrderCode"], cfg.order_code),
+    ]
     technical: list[model.SubmodelElement] = []
     if cfg.ideal_cycle_s is not None:
         technical.append(
@@ -147,11 +206,17 @@ def technical_data(ref: AssetRef) -> model.Submodel:
         )
     ]
     if technical:
+        # 2.0's areas of technical properties: a list of collections, here one (its path TechnicalPropertyAreas[0])
+        area = model.SubmodelElementCollection(
+            None, value=technical, semantic_id=semantic_reference(_TECHNICAL["TechnicalPropertyArea"])
+        )
         elements.append(
-            model.SubmodelElementCollection(
-                "TechnicalProperties",
-                value=technical,
-                semantic_id=semantic_reference(_TECHNICAL["TechnicalProperties"]),
+            model.SubmodelElementList(
+                "TechnicalPropertyAreas",
+                model.SubmodelElementCollection,
+                value=[area],
+                semantic_id=semantic_reference(_TECHNICAL["TechnicalPropertyAreas"]),
+                semantic_id_list_element=semantic_reference(_TECHNICAL["TechnicalPropertyArea"]),
             )
         )
     return model.Submodel(
@@ -161,6 +226,38 @@ def technical_data(ref: AssetRef) -> model.Submodel:
         semantic_id=semantic_reference(TECHNICAL_DATA_SEMANTIC_ID),
         kind=model.ModellingKind.INSTANCE,
     )
+
+
+def template_gaps(config: WerkConfig) -> list[str]:
+    """What the IDTA templates werk fills require of each asset and its plant file does not say: one line per
+    asset (for ``werk check``). The submodels are built all the same, those elements without a value."""
+    fields = (
+        ("manufacturer", "ManufacturerName"),
+        ("uri_of_product", "URIOfTheProduct"),
+        ("order_code", "OrderCodeOfManufacturer, ManufacturerOrderCode"),
+        ("article_number", "ManufacturerArticleNumber"),
+    )
+    out = []
+    for ref in config.assets():
+        cfg = ref.config
+        missing = [f"{key} ({elements})" for key, elements in fields if not getattr(cfg, key)]
+        if cfg.address is None or not (cfg.address.street and cfg.address.city and cfg.address.country_code):
+            missing.append("address: street, zipcode, city, country_code (AddressInformation)")
+        if missing:
+            out.append(
+                f"{ref.path}: the Digital Nameplate and Technical Data templates require {'; '.join(missing)}"
+            )
+    return out
+
+
+def _record_type(signal: str) -> Any:
+    """The valueType of a signal in a time series record: text for :data:`TEXT_SIGNALS`, integers for counters,
+    else numbers."""
+    if signal in TEXT_SIGNALS:
+        return model.datatypes.String
+    if signal.endswith("_count"):
+        return model.datatypes.Long
+    return model.datatypes.Double
 
 
 def _ts(name: str) -> model.ExternalReference:
@@ -178,9 +275,7 @@ def time_series(ref: AssetRef, api_base: str) -> model.Submodel:
         model.Property("Time", model.datatypes.DateTime, semantic_id=_ts("UtcTime"))
     ]
     record += [
-        model.Property(
-            id_short(s), model.datatypes.Double, semantic_id=semantic_reference(f"urn:werk:signal:{s}")
-        )
+        model.Property(id_short(s), _record_type(s), semantic_id=semantic_reference(f"urn:werk:signal:{s}"))
         for s in signals
     ]
     metadata = model.SubmodelElementCollection(
@@ -242,7 +337,7 @@ def uns_qualifier(path: str) -> model.Qualifier:
 
 def operational_data(ref: AssetRef) -> model.Submodel:
     """One Property per bound signal, valueType xs:double until a live value says otherwise (the plant file does
-    not declare types; :func:`werk.twin.live.refresh` sets the type of the value it reads)."""
+    not declare types; :func:`werk.twin.binding.refresh` sets the type of the value it reads)."""
     signals = sorted(ref.config.bound_signals())
     elements: list[model.SubmodelElement] = [
         model.Property(
@@ -299,7 +394,7 @@ def carbon_footprint(ref: AssetRef, grid_co2_kg_per_kwh: float) -> model.Submode
     What is computed: ``PcfCO2eq`` = energy / good parts x ``grid_co2_kg_per_kwh``, in kg CO2e per part
     (ReferenceImpactUnitForCalculation ``piece``, QuantityOfMeasureForCalculation 1), from the latest samples of
     ``<asset>/energy`` (kWh, the meter's running total) and ``<asset>/good_count``, each time the submodel is read
-    (:mod:`werk.twin.live`); ``PublicationDate`` is the time of the newer of those two samples. Both are running
+    (:mod:`werk.twin.binding`); ``PublicationDate`` is the time of the newer of those two samples. Both are running
     totals, so the figure is their ratio since the meter and the counter started together (true of werk's
     simulator; a meter that counts from commissioning while the counter resets per shift gives a wrong figure).
     Scrap is not divided out: a good part carries the energy of the scrap made beside it.

@@ -22,7 +22,7 @@ PREDICTIVE_MAINTENANCE_SEMANTIC_ID = "https://admin-shell.io/idta/SubmodelTempla
 
 def _pm(name: str) -> model.ExternalReference:
     """Semantic id of an IDTA 02048 element, as its template's elements carry them (the template's concept
-    descriptions disagree in places: ConditionName's repeats RULCondition's id, the one :mod:`werk.twin.io` reports
+    descriptions disagree in places: ConditionName's repeats RULCondition's id, the one :mod:`werk.aas.adapter.io` reports
     as a duplicate; RemainingUsefulLifetime's lacks a slash; ListPreAlerts' says PreAlerts)."""
     return semantic_reference(f"https://admin-shell.io/idta/PredictiveMaintenance/{name}/1/0")
 
@@ -58,7 +58,7 @@ def predictive_maintenance(ref: AssetRef, maintenance: MaintenanceSettings) -> m
     """
     rul, health, threshold = (ref.signal_path(s) for s in ("rul.cycles", "health.score", "health.threshold"))
 
-    # value types typed Any: basyx's AnyXSDType alias names dateutil's relativedelta (no stubs; see werk.twin.live)
+    # value types typed Any: basyx's AnyXSDType alias names dateutil's relativedelta (no stubs; see werk.twin.binding)
     def value(short: str, value_type: Any, path: str, kind: str = UNS_VALUE_QUALIFIER_TYPE) -> model.Property:
         return model.Property(
             short, value_type, semantic_id=_pm(short), qualifier=(live_qualifier(kind, path),)

@@ -1,0 +1,1 @@
+"""AAS documents in and out (JSON, XML, AASX): see :mod:`werk.aas`."""

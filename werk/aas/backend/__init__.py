@@ -1,0 +1,1 @@
+"""Where the twin is kept (memory, SQLite, the group-commit writer): see :mod:`werk.aas`."""

@@ -1,0 +1,1 @@
+"""Helpers around basyx's metamodel: see :mod:`werk.aas`."""

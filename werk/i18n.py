@@ -327,8 +327,11 @@ def update_catalogs(source: Source, languages: Sequence[str] = LANGUAGES) -> lis
             catalog = read_catalog(path, lang)
         else:
             catalog = Catalog(locale=lang, domain=DOMAIN, project="werk", charset="utf-8", fuzzy=False)
+        created = catalog.creation_date
         # update() takes the template's new entries as they are: each language gets its own copy
         catalog.update(copy.deepcopy(template), no_fuzzy_matching=True)
+        # a header that changes at every run would make every update a change of every catalog
+        catalog.creation_date = created
         catalog.obsolete.clear()
         if lang == DEFAULT:
             for msg in catalog:

@@ -22,6 +22,8 @@ SIGNALS: tuple[tuple[str, str, str, int], ...] = (
     ("vibration", N_("vibration"), "mm/s", 2),
     ("load", N_("load"), "%", 0),
 )
+#: sensors' signals werk has words for (others show as the plant file names them)
+SENSOR_SIGNALS = (N_("humidity"), N_("temperature"), N_("energy"), N_("pressure"))
 DOWN = frozenset({"fault", "maintenance"})
 
 
@@ -131,7 +133,8 @@ def card(t: Translator, asset: AssetLike, tiles: Sequence[TileLike], now: dateti
         )
     else:
         for key, signal in asset.signals.items():
-            figures.append(Figure(key, key, t.fmt.number(signal.value, 1)))
+            # a sensor's signals are named in the plant file; those werk knows are translated
+            figures.append(Figure(key, t(key), t.fmt.number(signal.value, 1)))
         since = t("recorded, not part of OEE")
     oee = asset.kpis.get("oee")
     return Card(

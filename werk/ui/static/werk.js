@@ -52,6 +52,11 @@ const werk = (() => {
     return e;
   }
   const cssVar = (name) => getComputedStyle(document.documentElement).getPropertyValue(`--${name}`).trim();
+  /** A table row that says the table is empty. */
+  function emptyRow(columns, text) {
+    const tr = el("tr", "empty"); const td = el("td", null, text); td.colSpan = columns; tr.append(td);
+    return tr;
+  }
   const stamp = () => { document.body.dataset.updated = String(Date.now()); };
 
   // --- HTTP -----------------------------------------------------------------------------------------------------
@@ -142,7 +147,7 @@ const werk = (() => {
       width: Math.max(300, box.clientWidth || 800),
       height,
       scales: { x: { time: true }, ...scales },
-      series: [{}, ...series.map((s) => ({
+      series: [{ label: t("time"), value: (u, v) => (v == null ? "–" : dateTime(v * 1000)) }, ...series.map((s) => ({
         label: s.label, stroke: colour(s.color || "chart-1"), width: s.width || 2, scale: s.scale,
         spanGaps: Boolean(s.spanGaps), points: { show: false },
         paths: s.steps ? uPlot.paths.stepped({ align: 1 }) : undefined,
@@ -159,5 +164,5 @@ const werk = (() => {
     return plot;
   }
 
-  return { lang, t, state, role, num, int, pct, unit, dur, time, dateTime, $, el, cssVar, stamp, token, getJSON, send, detail, sse, columns, align, chart };
+  return { lang, t, state, role, num, int, pct, unit, dur, time, dateTime, $, el, cssVar, emptyRow, stamp, token, getJSON, send, detail, sse, columns, align, chart };
 })();

@@ -47,6 +47,11 @@
     const [rul, score] = await Promise.all(["rul.cycles", "health.score"].map((s) => werk.getJSON(`/api/series?path=${encodeURIComponent(`${base}/${s}`)}&minutes=60`)));
     $("#chart-title").textContent = t("Trend · {asset}", { asset: selected });
     if (plot) plot.destroy();
+    plot = null;
+    if (!rul.points.length && !score.points.length) {
+      $("#chart").replaceChildren(el("div", "chart-empty", t("no RUL or health score in the last hour yet")));
+      return;
+    }
     plot = werk.chart($("#chart"), {
       height: 240,
       scales: { s: {} },
@@ -85,7 +90,7 @@
 
   function showOrders() {
     const body = $("#orders tbody");
-    const shown = new Map([...body.rows].map((tr) => [tr.dataset.order, tr]));
+    const shown = new Map([...body.rows].filter((tr) => tr.dataset.order).map((tr) => [tr.dataset.order, tr]));
     const rows = latest.slice(0, 100);
     const note = $("#orders-new");
     if (pointerOver && shown.size) {
@@ -96,6 +101,7 @@
       return;
     }
     note.hidden = true;
+    if (!rows.length) { body.replaceChildren(werk.emptyRow(6, t("no work orders"))); return; }
     body.replaceChildren(...rows.map((w) => { const tr = shown.get(String(w.id)); if (tr) { tr.classList.remove("fresh"); fill(tr, w); return tr; } const r = row(w); if (shown.size) r.classList.add("fresh"); return r; }));
   }
 

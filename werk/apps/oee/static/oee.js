@@ -80,6 +80,7 @@
       tr.append(el("td", null, s.asset), el("td", null, time(s.start)), el("td", "num", dur(s.duration_s)), el("td", null, werk.state(s.first_state)), td, tdb);
       body.append(tr);
     }
+    if (!body.rows.length) body.append(werk.emptyRow(6, t("no stops to classify")));
   }
 
   async function classify(id, reason) {

@@ -140,20 +140,37 @@ const werk = (() => {
    * the line (a gap in the data is shown as one), unless the series says spanGaps. Returns the uPlot instance;
    * it follows the box's width.
    */
+  // x-axis steps in seconds: whole seconds at the least, since a label shows hh:mm:ss
+  const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400];
   function chart(box, { series, data, height = 260, scales = {}, axes } = {}) {
     const colour = (c) => (c && !c.startsWith("#") ? cssVar(c) || c : c);
     const axis = (extra) => ({ stroke: cssVar("muted"), grid: { stroke: cssVar("line") }, ticks: { stroke: cssVar("line") }, ...extra });
+    // as many decimals as the step between ticks needs (0.5 steps: one)
+    const ticks = (u, vals) => {
+      const step = vals.length > 1 ? Math.abs(vals[1] - vals[0]) : 1;
+      const digits = step >= 1 || step === 0 ? 0 : Math.min(3, Math.ceil(-Math.log10(step) - 1e-9));
+      return vals.map((v) => num(v, digits));
+    };
+    const seriesOf = (s) => {
+      const out = {
+        label: s.label, stroke: colour(s.color || "chart-1"), width: s.width || 2, spanGaps: Boolean(s.spanGaps),
+        points: { show: false }, value: (u, v) => (v == null ? "–" : num(v, s.digits ?? 2)),
+      };
+      // a key set to undefined would hide uPlot's default (the y scale, linear paths)
+      if (s.scale) out.scale = s.scale;
+      if (s.steps) out.paths = uPlot.paths.stepped({ align: 1 });
+      return out;
+    };
     const opts = {
       width: Math.max(300, box.clientWidth || 800),
       height,
       scales: { x: { time: true }, ...scales },
-      series: [{ label: t("time"), value: (u, v) => (v == null ? "–" : dateTime(v * 1000)) }, ...series.map((s) => ({
-        label: s.label, stroke: colour(s.color || "chart-1"), width: s.width || 2, scale: s.scale,
-        spanGaps: Boolean(s.spanGaps), points: { show: false },
-        paths: s.steps ? uPlot.paths.stepped({ align: 1 }) : undefined,
-        value: (u, v) => (v == null ? "–" : num(v, s.digits ?? 2)),
-      }))],
-      axes: axes ? axes.map(axis) : [axis({}), axis({ size: 60, values: (u, vals) => vals.map((v) => num(v, 0)) })],
+      series: [{ label: t("time"), value: (u, v) => (v == null ? "–" : dateTime(v * 1000)) }, ...series.map(seriesOf)],
+      // ticks as the locale writes a time of day (uPlot's own labels are English: "3:15pm")
+      axes: [
+        axis({ space: 90, incrs: TIME_STEPS, values: (u, vals) => vals.map((v) => time(v * 1000)), ...(axes || [])[0] }),
+        ...(axes ? axes.slice(1) : [{ size: 60 }]).map((a) => axis({ values: ticks, ...a })),
+      ],
     };
     box.replaceChildren();
     const plot = new uPlot(opts, data || [[], ...series.map(() => [])], box);

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -355,7 +355,7 @@ def _sse_html(event: str, html: str) -> bytes:
     return f"event: {event}\n{lines}\n".encode()
 
 
-async def _html_stream(request: Request, fragment: Any) -> AsyncIterator[bytes]:
+async def _html_stream(request: Request, fragment: Callable[[], str]) -> AsyncIterator[bytes]:
     yield b"retry: 2000\n\n"
     while not await request.is_disconnected():
         yield _sse_html("overview", fragment())

@@ -21,6 +21,7 @@ from werk.api.http_server import http_server
 from werk.api.workers import Workers
 from werk.config import WerkConfig, demo_config_path, parse_config
 from werk.config.model import ServerConfig, UserConfig
+from werk.registry import Registry
 from werk.runtime.platform import Platform
 from werk.sim.opcua_server import SimOpcUaServer
 from werk.sim.spec import sim_of
@@ -107,17 +108,19 @@ def plant_config(
     oee: dict[str, float] | None = None,
     maintenance: dict[str, object] | None = None,
     patch: Callable[[str], str] | None = None,
+    registry: Registry | None = None,
 ) -> WerkConfig:
     """The demo plant on free ports, a fast clock and a historian in tmp_path.
 
     ``users`` maps a name to (role, token); ``oee`` and ``maintenance`` override those apps' settings (models go
-    to tmp_path unless said otherwise); ``patch`` edits the demo plant file's text before it is parsed.
+    to tmp_path unless said otherwise); ``patch`` edits the demo plant file's text before it is parsed;
+    ``registry`` (with plug-ins installed) validates it.
     """
     text = demo_config_path().read_text()
     # every test stack gets its own Sparkplug edge node and host id on the shared broker
     unique = uuid.uuid4().hex[:8]
     text = text.replace("env-gateway", f"env-{unique}").replace("host_id: werk", f"host_id: werk-{unique}")
-    base = parse_config(patch(text) if patch else text, "demo.yaml")
+    base = parse_config(patch(text) if patch else text, "demo.yaml", registry)
     opc_port = free_port()
     endpoint = f"opc.tcp://127.0.0.1:{opc_port}/werk/sim"
     assert sim_of(base) is not None
@@ -181,10 +184,12 @@ class Stack:
 
 
 @asynccontextmanager
-async def running_stack(config: WerkConfig, *, log_limit: int = 0) -> AsyncIterator[Stack]:
+async def running_stack(
+    config: WerkConfig, *, log_limit: int = 0, registry: Registry | None = None
+) -> AsyncIterator[Stack]:
     sim = SimOpcUaServer(config, log_limit=log_limit)
     await bounded("sim.start", sim.start())
-    platform = Platform(config)
+    platform = Platform(config, registry)
     await bounded("platform.start", platform.start())
     app = create_app(platform)
     workers = None

@@ -28,6 +28,7 @@ from werk.config import WerkConfig, demo_config_path, load_config
 from werk.config.model import ServerConfig, UserConfig
 from werk.core.states import STATE_COLOURS
 from werk.errors import WerkError
+from werk.i18n import tr
 from werk.registry import default_registry
 
 console = Console(soft_wrap=True)
@@ -182,15 +183,29 @@ def cmd_check(args: argparse.Namespace) -> int:
                     for name, asset in c.assets.items():
                         n += 1
                         bound = asset.bound_signals()
-                        via = f" via {', '.join(sorted(set(bound.values())))}" if bound else ""
-                        sigs = len(bound)
-                        tc.add(f"[bold]{name}[/] {asset.kind}: {sigs} signals{via}")
+                        via = tr(" via {connectors}", connectors=", ".join(sorted(set(bound.values()))))
+                        signals = tr("{n} signals", n=len(bound))
+                        tc.add(f"[bold]{name}[/] {asset.kind}: {signals}{via if bound else ''}")
     console.print(tree)
-    console.print(f"[green]✓[/] {args.config}: valid ({n} assets, {len(config.connectors)} connectors)")
+    valid = tr(
+        "valid ({assets} assets, {connectors} connectors)", assets=n, connectors=len(config.connectors)
+    )
+    console.print(f"[green]✓[/] {args.config}: {valid}")
     from werk.twin.environment import template_gaps
 
+    warning = tr("warning:")
     for gap in template_gaps(config):
-        console.print(f"[yellow]warning:[/] {gap}")
+        console.print(f"[yellow]{warning}[/] {gap}", highlight=False)
+    return 0
+
+
+def cmd_i18n_update(args: argparse.Namespace) -> int:
+    from werk.i18n import update_catalogs
+    from werk.ui.catalogs import sources
+
+    for source in sources(default_registry(), args.package):
+        for path in update_catalogs(source):
+            console.print(f"{path}")
     return 0
 
 
@@ -348,6 +363,14 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="validate a plant file without starting anything")
     c.add_argument("config")
     c.set_defaults(func=cmd_check)
+    i18n = sub.add_parser("i18n", help="translation catalogs")
+    isub = i18n.add_subparsers(dest="i18n_command", required=True)
+    iu = isub.add_parser(
+        "update",
+        help="extract the texts of werk and every app into their catalogs (en, de, zh), keeping translations",
+    )
+    iu.add_argument("--package", action="append", help="only this package's catalog ('werk' for werk's own)")
+    iu.set_defaults(func=cmd_i18n_update)
     for name, spec in default_registry().apps.items():
         if spec.cli is not None:
             spec.cli(sub.add_parser(name, help=f"{spec.title}: the app's own commands"))
@@ -366,7 +389,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         rc: int = args.func(args)
         return rc
     except WerkError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        label = tr("error:")
+        err.print(f"[red]{label}[/] {exc}", highlight=False)
         return 2
     except KeyboardInterrupt:
         console.print("stopped")

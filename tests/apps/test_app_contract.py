@@ -22,6 +22,7 @@ from werk.apps.spec import App, AppContext, AppSpec
 from werk.bus.memory import MemoryBus
 from werk.config import demo_config_path, parse_config
 from werk.errors import ConfigError
+from werk.i18n import KEYWORDS, locale_dir, po_path, read_catalog
 from werk.registry import Registry
 from werk.store import SQLiteFile, SQLiteHistorian
 from werk.ui.pages import Pages, package_dir
@@ -173,3 +174,27 @@ def test_its_pages_have_templates_and_its_strings_are_not_empty(spec: AppSpec) -
         assert templates is not None and (templates / page.template).is_file(), page.template
     for tile in spec.tiles:
         assert tile.label.strip() and tile.key.strip()
+
+
+def _template_texts(folder: Path | None) -> set[str]:
+    """The texts an app's templates translate."""
+    from babel.messages.extract import extract_from_dir
+
+    if folder is None:
+        return set()
+    found = extract_from_dir(
+        str(folder), method_map=[("**.html", "jinja2.ext:babel_extract")], keywords=KEYWORDS
+    )
+    return {msg for _, _, msg, _, _ in found if isinstance(msg, str)}
+
+
+def test_its_texts_are_translated_to_german_and_chinese(spec: AppSpec) -> None:
+    folder = locale_dir(spec.package)
+    assert folder is not None, f"{spec.name} has no locale/ folder in {spec.package}"
+    texts = {spec.title, *(p.title for p in spec.pages), *(t.label for t in spec.tiles)}
+    texts |= {t.unit for t in spec.tiles if t.unit}
+    texts |= _template_texts(package_dir(spec.package, "templates"))
+    for lang in ("de", "zh"):
+        catalog = read_catalog(po_path(folder, lang), lang)
+        untranslated = sorted(x for x in texts if not (catalog.get(x) and catalog.get(x).string))
+        assert untranslated == [], f"{spec.name}'s {lang} catalog does not translate {untranslated}"

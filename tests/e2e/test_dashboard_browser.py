@@ -49,7 +49,8 @@ async def test_dashboard_shows_every_asset_live(tmp_path: Path) -> None:
                 out = {}
                 for name in names:
                     card = page.locator(f'[data-asset="{name}"]')
-                    state = await card.locator('[data-role="state"]').inner_text()
+                    # the state code the badge shows (its text is the state's name in the page's language)
+                    state = await card.locator('[data-role="state"]').get_attribute("data-state") or ""
                     good = await card.locator(".grid2 .v").first.inner_text()
                     out[name] = (state.lower(), good)
                 return out

@@ -1,16 +1,18 @@
-"""The HTTP face of werk: REST API (OpenAPI at /docs and /openapi.json), a live SSE stream, and the pages.
+"""The HTTP face of werk: REST API (OpenAPI at /openapi.json, read at /docs and /redoc), a live SSE stream, and
+the pages.
 
 Assembled from the registry: werk's own routes (plant, assets, signals, events, the live stream, the overview),
 then each enabled app's router and pages (:class:`werk.apps.spec.AppSpec`), then the AAS API. Reads are open (the
 server binds to 127.0.0.1 by default); every write needs a bearer token of a user with the right role
-(``werk.api.auth``).
+(``werk.api.auth``). /docs and /redoc load Swagger UI and ReDoc from werk's own static files, not a CDN: a plant
+network often has no way out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Annotated, Any
@@ -19,7 +21,8 @@ from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import StreamingResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -34,6 +37,7 @@ from werk.api.schemas import (
     ConnectorOut,
     EventOut,
     HealthOut,
+    MeOut,
     NavOut,
     PointOut,
     SeriesOut,
@@ -43,13 +47,15 @@ from werk.api.schemas import (
 from werk.api.web import WebContext
 from werk.bus.base import Overflow
 from werk.config.model import AssetRef
-from werk.core.model import Sample
+from werk.core.model import Sample, utcnow
 from werk.core.period import period
 from werk.core.uns import validate_path
 from werk.errors import InputError, UnsPathError
+from werk.i18n import N_, catalog_msgids, locale_dir, werk_locale_dir
 from werk.runtime.platform import Platform
 from werk.twin.binding import UnsBinding
 from werk.ui import static_dir
+from werk.ui.overview import live_context
 from werk.ui.pages import NavItem, Pages, package_dir
 
 MAX_POINTS = 20_000
@@ -109,6 +115,8 @@ def create_app(platform: Platform) -> FastAPI:
         title="werk",
         version=__version__,
         description="Industrie 4.0 platform: plant, assets, signals, history and live stream.",
+        docs_url=None,
+        redoc_url=None,
     )
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -116,10 +124,14 @@ def create_app(platform: Platform) -> FastAPI:
     refs = {ref.name: ref for ref in platform.config.assets()}
     auth = Authenticator(platform.config.server)
     specs = [platform.registry.app(name) for name in platform.apps]
-    nav = [NavItem("/", "Overview", order=0)]
+    nav = [NavItem("/", N_("Overview"), order=0)]
     nav += [NavItem(p.path, p.title, p.order) for spec in specs for p in spec.pages if p.nav]
     template_dirs = [d for spec in specs if (d := package_dir(spec.package, "templates")) is not None]
-    pages = Pages(nav, template_dirs)
+    locales = {spec.name: d for spec in specs if (d := locale_dir(spec.package)) is not None}
+    # a page's script gets werk's shared script texts and all of its app's (reason labels, units, states)
+    scripts = {"": catalog_msgids(werk_locale_dir(), scripts_only=True)}
+    scripts |= {name: catalog_msgids(d) for name, d in locales.items()}
+    pages = Pages(nav, template_dirs, locales=list(locales.values()), scripts=scripts)
     web = WebContext(platform.config, auth, pages)
     for spec in specs:
         if spec.router is not None:
@@ -172,6 +184,21 @@ def create_app(platform: Platform) -> FastAPI:
     async def ui() -> dict[str, list[NavOut] | list[TileOut]]:
         """What the pages show from the registered apps: the nav, and the tiles of every asset card."""
         return {"nav": [NavOut(path=n.path, title=n.title) for n in pages.nav], "tiles": tiles}
+
+    @app.get(
+        "/api/me",
+        response_model=MeOut,
+        tags=["platform"],
+        responses={401: {"description": "no or unknown token"}},
+    )
+    async def me(request: Request) -> MeOut:
+        """Who the bearer token belongs to: a page checks a token with it before it keeps it."""
+        user = auth.user(request)
+        if user is None:
+            raise HTTPException(
+                401, "missing or unknown bearer token", headers={"WWW-Authenticate": "Bearer"}
+            )
+        return MeOut(name=user.name, role=user.role)
 
     @app.get("/api/connectors", response_model=list[ConnectorOut], tags=["platform"])
     async def connectors() -> list[ConnectorOut]:
@@ -242,9 +269,51 @@ def create_app(platform: Platform) -> FastAPI:
     static = static_dir()
     app.mount("/static", StaticFiles(directory=static), name="static")
 
+    plant_name = " · ".join([platform.config.plant.enterprise, ", ".join(platform.config.plant.sites)])
+
     @app.get("/", include_in_schema=False)
     async def index(request: Request) -> Response:
-        return pages.render(request, "overview.html")
+        t = pages.translator(pages.language(request))
+        live = live_context(t, _assets_out(platform, list(refs.values())), tiles, utcnow())
+        return pages.render(request, "overview.html", {"plant_name": plant_name, **live})
+
+    @app.get("/ui/overview/stream", tags=["pages"])
+    async def overview_stream(request: Request) -> StreamingResponse:
+        """Server-sent events ``overview``: the overview's summary and asset cards as an HTML fragment in the
+        reader's language, every second (the page swaps it in with htmx)."""
+        lang = pages.language(request)
+
+        def fragment() -> str:
+            live = live_context(
+                pages.translator(lang), _assets_out(platform, list(refs.values())), tiles, utcnow()
+            )
+            return pages.fragment("overview_live.html", lang, live)
+
+        return StreamingResponse(
+            _html_stream(request, fragment),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="werk · API",
+            swagger_js_url="/static/vendor/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title="werk · API",
+            redoc_js_url="/static/vendor/redoc.standalone.js",
+            redoc_favicon_url="/static/favicon.svg",
+            with_google_fonts=False,
+        )
 
     # last: the AAS routers end with a catch-all answering unknown /api/v3.0 paths with the spec's error bodies
     assert platform.twin is not None, "start the platform before building its app"
@@ -274,6 +343,20 @@ def _page_route(pages: Pages, template: str) -> Any:
 
 def _sse_frame(event: str, data: Any) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, default=str, separators=(',', ':'))}\n\n".encode()
+
+
+def _sse_html(event: str, html: str) -> bytes:
+    """An HTML fragment as one SSE event: every line of it a ``data:`` line (the client joins them with
+    newlines)."""
+    lines = "".join(f"data: {line}\n" for line in html.splitlines() or [""])
+    return f"event: {event}\n{lines}\n".encode()
+
+
+async def _html_stream(request: Request, fragment: Callable[[], str]) -> AsyncIterator[bytes]:
+    yield b"retry: 2000\n\n"
+    while not await request.is_disconnected():
+        yield _sse_html("overview", fragment())
+        await asyncio.sleep(STREAM_TICK_S)
 
 
 async def _sse(

@@ -80,6 +80,13 @@ class TileOut(BaseModel):
     format: str
 
 
+class MeOut(BaseModel):
+    """The user a bearer token belongs to."""
+
+    name: str
+    role: str
+
+
 class NavOut(BaseModel):
     path: str
     title: str

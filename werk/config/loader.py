@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from werk.config.model import WerkConfig
 from werk.errors import ConfigError
+from werk.i18n import tr
 
 if TYPE_CHECKING:
     from werk.registry import Registry
@@ -33,9 +34,9 @@ def load_config(path: str | Path) -> WerkConfig:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
+        raise ConfigError(tr("{path}: no such file", path=path)) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+        raise ConfigError(tr("{path}: cannot read: {error}", path=path, error=exc)) from None
     return parse_config(text, str(path))
 
 
@@ -53,18 +54,25 @@ def parse_config(text: str, filename: str = "<config>", registry: Registry | Non
         data = yaml.load(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{filename}{line}: YAML syntax error: {exc.problem or exc}") from None
+        where = f"{filename}:{mark.line + 1}" if mark else filename
+        raise ConfigError(
+            tr("{where}: YAML syntax error: {problem}", where=where, problem=exc.problem or exc)
+        ) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{filename}: YAML error: {exc}") from None
+        raise ConfigError(tr("{where}: YAML error: {error}", where=filename, error=exc)) from None
     if not isinstance(data, dict) or root is None:
-        raise ConfigError(f"{filename}:1: the plant file must be a mapping with at least a 'plant' key")
+        where = f"{filename}:1"
+        raise ConfigError(
+            tr("{where}: the plant file must be a mapping with at least a 'plant' key", where=where)
+        )
     twice = _duplicate_keys(root)
     if twice:
         raise ConfigError(
-            "invalid plant file\n  "
+            tr("invalid plant file")
+            + "\n  "
             + "\n  ".join(
-                f"{filename}:{line}: {where}: key given twice (the second would win)" for where, line in twice
+                f"{filename}:{line}: {where}: " + tr("key given twice (the second would win)")
+                for where, line in twice
             )
         )
     tags = frozenset(reg.connectors)
@@ -91,7 +99,14 @@ def check_references(config: WerkConfig, registry: Registry | None = None) -> li
         if ref.name in seen:
             first = ".".join(str(x) for x in seen[ref.name])
             problems.append(
-                (ref.loc, f"asset name {ref.name!r} is used twice (first at {first}); names are unique")
+                (
+                    ref.loc,
+                    tr(
+                        "asset name {name} is used twice (first at {first}); names are unique",
+                        name=repr(ref.name),
+                        first=first,
+                    ),
+                )
             )
         seen.setdefault(ref.name, ref.loc)
         seen_signals: set[str] = set()
@@ -100,20 +115,33 @@ def check_references(config: WerkConfig, registry: Registry | None = None) -> li
                 (*ref.loc, "source", i) if isinstance(ref.config.source, list) else (*ref.loc, "source")
             )
             if src.connector not in config.connectors:
-                known = ", ".join(sorted(config.connectors)) or "none defined"
+                known = ", ".join(sorted(config.connectors)) or tr("none defined")
                 problems.append(
-                    ((*where, "connector"), f"unknown connector {src.connector!r} (known: {known})")
+                    (
+                        (*where, "connector"),
+                        tr(
+                            "unknown connector {name} (known: {known})", name=repr(src.connector), known=known
+                        ),
+                    )
                 )
             twice = seen_signals & set(src.signals)
             if twice:
-                problems.append(((*where, "signals"), f"signals bound twice: {', '.join(sorted(twice))}"))
+                problems.append(
+                    (
+                        (*where, "signals"),
+                        tr("signals bound twice: {signals}", signals=", ".join(sorted(twice))),
+                    )
+                )
             seen_signals |= set(src.signals)
     names = {ref.name for ref in config.assets()}
     for code, product in config.products.items():
         for asset in product.ideal_cycle_s:
             if asset not in names:
                 problems.append(
-                    (("products", code, "ideal_cycle_s", asset), f"no asset named {asset!r} in the plant")
+                    (
+                        ("products", code, "ideal_cycle_s", asset),
+                        tr("no asset named {name} in the plant", name=repr(asset)),
+                    )
                 )
     for name, spec in reg.apps.items():
         settings = config.app(name)
@@ -152,16 +180,22 @@ def _message(err: Any, registry: Registry) -> str:
     msg = str(err["msg"])
     loc = tuple(err["loc"])
     if err["type"] == "extra_forbidden" and len(loc) == 2 and loc[0] == "apps":
-        return f"unknown app {loc[1]!r} (known: {', '.join(registry.apps) or 'none'})"
+        return tr(
+            "unknown app {name} (known: {known})",
+            name=repr(loc[1]),
+            known=", ".join(registry.apps) or tr("none"),
+        )
     if err["type"] == "union_tag_invalid":
         ctx = err.get("ctx", {})
-        return f"unknown type {ctx.get('tag')!r} (known: {ctx.get('expected_tags')})"
+        return tr(
+            "unknown type {name} (known: {known})", name=repr(ctx.get("tag")), known=ctx.get("expected_tags")
+        )
     if err["type"] == "union_tag_not_found":
-        return "required key 'type' is missing"
+        return tr("required key 'type' is missing")
     if err["type"] == "extra_forbidden":
-        return "unknown key (check the spelling)"
+        return tr("unknown key (check the spelling)")
     if err["type"] == "missing":
-        return "required key is missing"
+        return tr("required key is missing")
     return msg
 
 
@@ -174,9 +208,11 @@ def _report(
         # "[key]"; neither is a key in the file
         keys = [k for k in loc if k != "[key]" and not (isinstance(k, str) and k in tags and _is_tag(loc, k))]
         line = _line_of(root, keys)
-        where = ".".join(str(k) for k in keys) or "(top)"
+        where = ".".join(str(k) for k in keys) or tr("(top)")
         lines.append(f"{filename}:{line}: {where}: {msg}")
-    head = "invalid plant file" if len(lines) == 1 else f"invalid plant file ({len(lines)} problems)"
+    head = (
+        tr("invalid plant file") if len(lines) == 1 else tr("invalid plant file ({n} problems)", n=len(lines))
+    )
     return head + "\n  " + "\n  ".join(lines)
 
 

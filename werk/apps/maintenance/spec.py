@@ -9,16 +9,17 @@ from werk.apps.maintenance.settings import MaintenanceSettings
 from werk.apps.maintenance.store import MIGRATIONS
 from werk.apps.maintenance.twin import submodels
 from werk.apps.spec import AppSpec, Page, Tile
+from werk.i18n import N_
 
 SPEC = AppSpec(
     name="maintenance",
-    title="Maintenance",
+    title=N_("Maintenance"),
     build=MaintenanceApp,
     settings=MaintenanceSettings,
     package=__package__ or "werk.apps.maintenance",
     router=build_router,
-    pages=(Page("/maintenance", "Maintenance", "maintenance/maintenance.html", order=30),),
-    tiles=(Tile("rul_cycles", "RUL", unit="cycles", format="integer", order=30),),
+    pages=(Page("/maintenance", N_("Maintenance"), "maintenance/maintenance.html", order=30),),
+    tiles=(Tile("rul_cycles", N_("RUL"), unit=N_("cycles"), format="integer", order=30),),
     migrations=MIGRATIONS,
     cli=add_commands,
     submodels=submodels,

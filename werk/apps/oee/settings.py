@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from werk.config.model import AppSettings, StrictModel
+from werk.i18n import N_
 
 
 class ReasonConfig(StrictModel):
@@ -17,25 +18,25 @@ class ReasonConfig(StrictModel):
 
 DEFAULT_REASONS: dict[str, ReasonConfig] = {
     "mechanical": ReasonConfig(
-        label="Mechanical failure",
+        label=N_("Mechanical failure"),
         children={
-            "spindle": ReasonConfig(label="Spindle"),
-            "tooling": ReasonConfig(label="Tool breakage"),
-            "hydraulics": ReasonConfig(label="Hydraulics"),
+            "spindle": ReasonConfig(label=N_("Spindle")),
+            "tooling": ReasonConfig(label=N_("Tool breakage")),
+            "hydraulics": ReasonConfig(label=N_("Hydraulics")),
         },
     ),
-    "electrical": ReasonConfig(label="Electrical / control failure"),
-    "material": ReasonConfig(label="Material problem"),
-    "quality": ReasonConfig(label="Quality check / adjustment"),
-    "operator": ReasonConfig(label="No operator"),
-    "changeover": ReasonConfig(label="Changeover / setup"),
-    "starved": ReasonConfig(label="Starved (no material from upstream)"),
-    "blocked": ReasonConfig(label="Blocked (downstream full)"),
-    "maintenance": ReasonConfig(label="Maintenance"),
-    "micro-stop": ReasonConfig(label="Micro-stop"),
-    "planned-stop": ReasonConfig(label="Planned stop", planned=True),
-    "no-orders": ReasonConfig(label="No orders", planned=True),
-    "planned-maintenance": ReasonConfig(label="Planned maintenance", planned=True),
+    "electrical": ReasonConfig(label=N_("Electrical / control failure")),
+    "material": ReasonConfig(label=N_("Material problem")),
+    "quality": ReasonConfig(label=N_("Quality check / adjustment")),
+    "operator": ReasonConfig(label=N_("No operator")),
+    "changeover": ReasonConfig(label=N_("Changeover / setup")),
+    "starved": ReasonConfig(label=N_("Starved (no material from upstream)")),
+    "blocked": ReasonConfig(label=N_("Blocked (downstream full)")),
+    "maintenance": ReasonConfig(label=N_("Maintenance")),
+    "micro-stop": ReasonConfig(label=N_("Micro-stop")),
+    "planned-stop": ReasonConfig(label=N_("Planned stop"), planned=True),
+    "no-orders": ReasonConfig(label=N_("No orders"), planned=True),
+    "planned-maintenance": ReasonConfig(label=N_("Planned maintenance"), planned=True),
 }
 
 

@@ -7,18 +7,19 @@ from werk.apps.oee.app import OeeApp
 from werk.apps.oee.settings import OeeSettings
 from werk.apps.oee.store import MIGRATIONS
 from werk.apps.spec import AppSpec, Page, Tile
+from werk.i18n import N_
 
 SPEC = AppSpec(
     name="oee",
-    title="Downtime & OEE",
+    title=N_("Downtime & OEE"),
     build=OeeApp,
     settings=OeeSettings,
     package=__package__ or "werk.apps.oee",
     router=build_router,
-    pages=(Page("/oee", "Downtime & OEE", "oee/oee.html", order=20),),
+    pages=(Page("/oee", N_("Downtime & OEE"), "oee/oee.html", order=20),),
     tiles=(
-        Tile("kpis.availability", "Availability", format="percent", order=20),
-        Tile("kpis.oee", "OEE", format="percent", order=21),
+        Tile("kpis.availability", N_("Availability"), format="percent", order=20),
+        Tile("kpis.oee", N_("OEE"), format="percent", order=21),
     ),
     migrations=MIGRATIONS,
     order=20,

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from werk.apps.spec import App, AppContext, AppSpec, Page, Tile, Web
 from werk.config.model import AppSettings
 from werk.core.model import User, to_micros
+from werk.i18n import N_
 from werk.store.migrations import Migration
 
 
@@ -65,13 +66,13 @@ def router(app: AndonApp, web: Web) -> APIRouter:
 
 SPEC = AppSpec(
     name="andon",
-    title="Andon",
+    title=N_("Andon"),
     build=AndonApp,
     settings=AndonSettings,
     package="werk_andon",
     router=router,
-    pages=(Page("/andon", "Andon", "andon/andon.html", order=90),),
-    tiles=(Tile("andon_calls", "Andon calls", format="integer"),),
+    pages=(Page("/andon", N_("Andon"), "andon/andon.html", order=90),),
+    tiles=(Tile("andon_calls", N_("Andon calls"), format="integer"),),
     migrations=(
         Migration(1, "andon calls", "CREATE TABLE andon_call (asset TEXT, ts INTEGER, who TEXT, note TEXT)"),
     ),

@@ -1,0 +1,126 @@
+// The maintenance page: health and RUL per asset, the trend of the selected asset, work orders.
+"use strict";
+
+(() => {
+  const { t, $, el, num, cssVar } = werk;
+  const NEXT = { open: ["in_progress", t("Start")], planned: ["in_progress", t("Start")], in_progress: ["done", t("Done")] };
+  const STATUS = { open: t("open"), planned: t("planned"), in_progress: t("in progress"), done: t("done") };
+  const SOURCE = { manual: t("manual"), anomaly: t("anomaly"), rul: t("remaining useful life") };
+  let selected = null;
+  let paths = {};
+  let plot = null;
+
+  function tile(name, h) {
+    const tl = el("div", `tile${name === selected ? " selected" : ""}`); tl.dataset.asset = name; tl.style.cursor = "pointer";
+    tl.addEventListener("click", () => { selected = name; render(); });
+    const label = h.warned ? t("warning") : h.baseline.ready ? t("healthy") : t("learning");
+    const badge = el("span", "badge", label);
+    badge.style.background = h.warned ? cssVar("fault") : h.baseline.ready ? cssVar("running") : cssVar("setup");
+    const head = el("div", "name", name); head.append(badge); tl.append(head);
+    tl.append(el("div", "oee", h.rul_cycles == null ? "–" : t("{n} cycles", { n: werk.int(h.rul_cycles) })));
+    const ratio = h.score != null && h.threshold ? Math.min(1.5, h.score / h.threshold) : 0;
+    const row = el("div", "kpi"); const b = el("div", "b"); const f = el("div"); f.style.width = `${(ratio / 1.5) * 100}%`;
+    f.style.background = ratio > 1 ? cssVar("fault") : cssVar("running"); b.append(f);
+    row.title = t("anomaly score against the alarm threshold (the bar is full at 1.5 x threshold)");
+    row.append(el("span", null, "!"), b, el("span", "n", h.score == null ? `${werk.int(h.baseline.cycles)}/${werk.int(h.baseline.needed)}` : num(h.score, 2)));
+    tl.append(row);
+    const drivers = Object.entries(h.drivers || {}).map(([k, v]) => `${k} ${werk.pct(v, 0)}`).join(", ");
+    tl.append(el("div", "muted", drivers || (h.has_rul_model ? "" : h.model_error || t("no RUL model yet"))));
+    return tl;
+  }
+
+  async function renderHealth() {
+    const m = await werk.getJSON("/api/maintenance");
+    const tr = m.training || {};
+    $("#training").textContent = tr.state === "training" && tr.current
+      ? t("training RUL models: {asset} ({lives}/{of} simulated lives)", { asset: tr.current.asset, lives: tr.current.lives, of: tr.current.of })
+      : tr.state === "failed" ? t("training failed: {error}", { error: tr.error }) : "";
+    const box = $("#health"); box.replaceChildren();
+    const names = Object.keys(m.assets);
+    if (!selected && names.length) selected = names[0];
+    for (const name of names) box.append(tile(name, m.assets[name]));
+  }
+
+  async function renderChart() {
+    if (!selected || !paths[selected]) return;
+    const base = paths[selected];
+    const [rul, score] = await Promise.all(["rul.cycles", "health.score"].map((s) => werk.getJSON(`/api/series?path=${encodeURIComponent(`${base}/${s}`)}&minutes=60`)));
+    $("#chart-title").textContent = t("Trend · {asset}", { asset: selected });
+    if (plot) plot.destroy();
+    plot = null;
+    if (!rul.points.length && !score.points.length) {
+      $("#chart").replaceChildren(el("div", "chart-empty", t("no RUL or health score in the last hour yet")));
+      return;
+    }
+    plot = werk.chart($("#chart"), {
+      height: 240,
+      scales: { s: {} },
+      series: [{ label: t("RUL (cycles)"), color: "chart-1", spanGaps: true, digits: 0 }, { label: t("health score"), color: "chart-2", scale: "s", width: 1, spanGaps: true }],
+      axes: [{}, { size: 60 }, { side: 1, scale: "s", size: 60 }],
+      data: werk.align([rul.points, score.points]),
+    });
+  }
+
+  async function move(id, status) {
+    const res = await werk.send("PATCH", `/api/workorders/${id}`, { status });
+    $("#msg").textContent = res.ok
+      ? t("work order {id} is now {status}", { id, status: STATUS[res.body.status] || res.body.status })
+      : t("refused: {detail}", { detail: werk.detail(res) });
+    renderOrders();
+  }
+
+  // The table does not move under the pointer: while it is over the table, rows already shown are updated in
+  // place and new orders are only counted ("2 new"); they are inserted once the pointer leaves.
+  let pointerOver = false;
+  let latest = [];
+
+  function row(w) {
+    const tr = el("tr"); tr.dataset.order = w.id;
+    fill(tr, w);
+    return tr;
+  }
+
+  function fill(tr, w) {
+    tr.dataset.status = w.status;
+    const td = el("td");
+    if (NEXT[w.status]) { const [to, label] = NEXT[w.status]; const b = el("button", null, label); b.addEventListener("click", () => move(w.id, to)); td.append(b); }
+    tr.replaceChildren(el("td", null, werk.dateTime(w.created)), el("td", null, w.asset), el("td", null, w.title),
+      el("td", null, SOURCE[w.source] || w.source), el("td", null, STATUS[w.status] || w.status), td);
+  }
+
+  function showOrders() {
+    const body = $("#orders tbody");
+    const shown = new Map([...body.rows].filter((tr) => tr.dataset.order).map((tr) => [tr.dataset.order, tr]));
+    const rows = latest.slice(0, 100);
+    const note = $("#orders-new");
+    if (pointerOver && shown.size) {
+      let fresh = 0;
+      for (const w of rows) { const tr = shown.get(String(w.id)); if (tr) fill(tr, w); else fresh += 1; }
+      note.hidden = fresh === 0;
+      note.textContent = fresh ? t("{n} new", { n: werk.int(fresh) }) : "";
+      return;
+    }
+    note.hidden = true;
+    if (!rows.length) { body.replaceChildren(werk.emptyRow(6, t("no work orders"))); return; }
+    body.replaceChildren(...rows.map((w) => { const tr = shown.get(String(w.id)); if (tr) { tr.classList.remove("fresh"); fill(tr, w); return tr; } const r = row(w); if (shown.size) r.classList.add("fresh"); return r; }));
+  }
+
+  async function renderOrders() {
+    latest = await werk.getJSON("/api/workorders");
+    showOrders();
+  }
+
+  async function render() { await renderHealth(); await renderChart(); werk.stamp(); }
+
+  async function start() {
+    const assets = await werk.getJSON("/api/assets");
+    paths = Object.fromEntries(assets.map((a) => [a.name, a.path]));
+    const table = $("#orders");
+    table.addEventListener("pointerenter", () => { pointerOver = true; });
+    table.addEventListener("pointerleave", () => { pointerOver = false; showOrders(); });
+    await render(); await renderOrders();
+    setInterval(render, 5000); setInterval(renderOrders, 5000);
+  }
+
+  start();
+})();

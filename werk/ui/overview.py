@@ -1,0 +1,175 @@
+"""The overview's live part: the plant summary and one card per asset, as the server renders them.
+
+A card shows werk's own figures (parts, the signals every machine has) and every registered app's tiles
+(:class:`werk.apps.spec.Tile`: a key into the app's view of the asset, a label, a unit, a format), so an app adds
+a figure to every card without touching werk's files. The page gets the same fragment every second over SSE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from werk.i18n import N_, NO_VALUE, Translator
+from werk.ui.labels import state_label
+
+#: signals every machine of the demo has, shown on its card when present: (signal, label, unit, digits)
+SIGNALS: tuple[tuple[str, str, str, int], ...] = (
+    ("power", N_("power"), "kW", 1),
+    ("temperature", N_("temperature"), "°C", 1),
+    ("vibration", N_("vibration"), "mm/s", 2),
+    ("load", N_("load"), "%", 0),
+)
+#: sensors' signals werk has words for (others show as the plant file names them)
+SENSOR_SIGNALS = (N_("humidity"), N_("temperature"), N_("energy"), N_("pressure"))
+DOWN = frozenset({"fault", "maintenance"})
+
+
+class TileLike(Protocol):
+    @property
+    def app(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def unit(self) -> str: ...
+    @property
+    def format(self) -> str: ...
+
+
+class AssetLike(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def production(self) -> bool: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def since(self) -> datetime | None: ...
+    @property
+    def kpis(self) -> Mapping[str, Any]: ...
+    @property
+    def counts(self) -> Mapping[str, Any]: ...
+    @property
+    def signals(self) -> Mapping[str, Any]: ...
+    @property
+    def apps(self) -> Mapping[str, Mapping[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Card:
+    name: str
+    kind: str
+    state: str
+    production: bool
+    badges: list[Figure] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    oee: float | None = None
+    since: str = ""
+
+
+def lookup(view: Mapping[str, Any], key: str) -> Any:
+    """``kpis.oee`` of ``{"kpis": {"oee": 0.8}}``; None where any part is missing."""
+    value: Any = view
+    for part in key.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def tile_value(t: Translator, tile: TileLike, value: Any) -> str:
+    if tile.format == "state":
+        return state_label(t, str(value))
+    if tile.format == "text":
+        return str(value)
+    unit = t(tile.unit) if tile.unit else ""
+    if tile.format == "percent":
+        text = t.fmt.percent(value)
+    elif tile.format == "integer":
+        text = t.fmt.integer(value)
+    else:
+        text = t.fmt.number(value, 1)
+    return f"{text}\u00a0{unit}" if unit and text != NO_VALUE else text
+
+
+def _value(signal: Any) -> Any:
+    return None if signal is None else signal.value
+
+
+def card(t: Translator, asset: AssetLike, tiles: Sequence[TileLike], now: datetime) -> Card:
+    badges: list[Figure] = []
+    figures: list[Figure] = []
+    if asset.production:
+        figures += [
+            Figure("good", t("good"), t.fmt.integer(asset.counts.get("good_count"))),
+            Figure("scrap", t("scrap"), t.fmt.integer(asset.counts.get("scrap_count"))),
+        ]
+    for tile in tiles:
+        value = lookup(asset.apps.get(tile.app, {}), tile.key)
+        if value is None:
+            continue
+        figure = Figure(f"{tile.app}.{tile.key}", t(tile.label), tile_value(t, tile, value))
+        (badges if tile.format == "state" else figures).append(figure)
+    if asset.production:
+        for key, label, unit, digits in SIGNALS:
+            figures.append(Figure(key, t(label), t.fmt.unit(_value(asset.signals.get(key)), unit, digits)))
+        since = t(
+            "{state} for {duration}",
+            state=state_label(t, asset.state),
+            duration=t.fmt.since(asset.since, now),
+        )
+    else:
+        for key, signal in asset.signals.items():
+            # a sensor's signals are named in the plant file; those werk knows are translated
+            figures.append(Figure(key, t(key), t.fmt.number(signal.value, 1)))
+        since = t("recorded, not part of OEE")
+    oee = asset.kpis.get("oee")
+    return Card(
+        name=asset.name,
+        kind=asset.kind,
+        state=asset.state,
+        production=asset.production,
+        badges=badges,
+        figures=figures,
+        oee=oee if isinstance(oee, int | float) else None,
+        since=since,
+    )
+
+
+def summary(t: Translator, assets: Sequence[AssetLike]) -> list[Figure]:
+    """The plant in six figures: machines running, machines down, good parts, scrap, mean OEE, power."""
+    units = [a for a in assets if a.production]
+    running = sum(1 for a in units if a.state == "running")
+    down = sum(1 for a in assets if a.state in DOWN)
+    good = sum(a.counts.get("good_count") or 0 for a in assets)
+    scrap = sum(a.counts.get("scrap_count") or 0 for a in assets)
+    power = sum(v for a in assets if isinstance(v := _value(a.signals.get("power")), int | float))
+    oees = [x for a in assets if isinstance(x := a.kpis.get("oee"), int | float)]
+    return [
+        Figure("running", t("running"), f"{t.fmt.integer(running)} / {t.fmt.integer(len(units))}"),
+        Figure("down", t("down"), t.fmt.integer(down)),
+        Figure("good parts", t("good parts"), t.fmt.integer(good)),
+        Figure("scrap", t("scrap"), t.fmt.integer(scrap)),
+        Figure("mean OEE", t("mean OEE"), t.fmt.percent(sum(oees) / len(oees) if oees else None)),
+        Figure("power", t("power"), t.fmt.unit(power, "kW", 1)),
+    ]
+
+
+def live_context(
+    t: Translator, assets: Sequence[AssetLike], tiles: Sequence[TileLike], now: datetime
+) -> dict[str, Any]:
+    """What ``overview_live.html`` renders."""
+    return {"summary": summary(t, assets), "cards": [card(t, a, tiles, now) for a in assets]}

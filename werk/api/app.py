@@ -155,6 +155,7 @@ def create_app(platform: Platform) -> FastAPI:
             samples_written=w.written if w else 0,
             write_errors=w.write_errors if w else 0,
             connectors=[ConnectorOut.of(c.status) for c in platform.connectors],
+            apps={name: dict(h) for name, app in platform.apps.items() if (h := app.diagnostics())},
         )
 
     @app.get("/api/plant", tags=["plant"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from werk.connect.base import ConnectorStatus
 from werk.core.model import Event, Sample
@@ -124,3 +124,9 @@ class HealthOut(BaseModel):
     samples_written: int
     write_errors: int
     connectors: list[ConnectorOut]
+    apps: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="what each app reports about the data it was given (App.diagnostics), by app name; the machine "
+        "state app lists per asset the state values its mapping does not know (`unmapped`: signal, value as "
+        "sent, count, first and last seen)",
+    )

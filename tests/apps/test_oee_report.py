@@ -158,3 +158,16 @@ def test_outside_every_shift_there_is_no_current_shift_and_the_next_one_is_named
     assert (live["in_shift"], live["shift"], live["window"], live["assets"]) == (False, None, None, {})
     assert live["next_shift"]["start"] == mon(7 * 24 + 6).isoformat()
     assert live["previous_shift"]["end"] == mon(4 * 24 + 14).isoformat()
+
+
+def test_targets_naming_an_unknown_asset_or_line_are_reported() -> None:
+    from werk.errors import ConfigError
+
+    bad = SHIFTS.replace(
+        "assets: {m1: {availability: 0.9}}", "assets: {m9: {availability: 0.9}}, lines: {l9: {}}"
+    )
+    with pytest.raises(ConfigError, match="no asset named 'm9'") as err:
+        parse_config(bad)
+    assert "no line named 'l9'" in str(err.value)
+    with pytest.raises(ConfigError, match="oee"):
+        parse_config(SHIFTS.replace("oee: 0.6", "oee: 1.5"))

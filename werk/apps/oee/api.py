@@ -27,7 +27,7 @@ from werk.apps.oee.stops import Stop
 from werk.apps.spec import Web
 from werk.config.model import WerkConfig
 from werk.core.model import User, utcnow
-from werk.core.period import MAX_DAYS, period
+from werk.core.period import MAX_DAYS, Timestamp, period
 from werk.errors import InputError
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -88,8 +88,8 @@ def build_router(oee: OeeApp, web: Web) -> APIRouter:
         responses={200: {"content": {"text/csv": {}, XLSX: {}}, "description": "the report"}},
     )
     async def report(
-        start: datetime | None = None,
-        end: datetime | None = None,
+        start: Timestamp | None = None,
+        end: Timestamp | None = None,
         period: Annotated[str, Query(pattern="^(range|shift|day|week)$")] = "shift",
         asset: Annotated[list[str] | None, Query()] = None,
         format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
@@ -127,8 +127,8 @@ def build_router(oee: OeeApp, web: Web) -> APIRouter:
 
     @r.get("/downtime", response_model=list[StopOut])
     async def downtime(
-        start: datetime | None = None,
-        end: datetime | None = None,
+        start: Timestamp | None = None,
+        end: Timestamp | None = None,
         asset: str | None = None,
         status: Annotated[str, Query(pattern="^(all|open|unqualified|classified)$")] = "all",
     ) -> list[StopOut]:
@@ -143,7 +143,7 @@ def build_router(oee: OeeApp, web: Web) -> APIRouter:
 
     @r.get("/downtime/pareto", response_model=list[ParetoOut])
     async def pareto(
-        start: datetime | None = None, end: datetime | None = None, asset: str | None = None
+        start: Timestamp | None = None, end: Timestamp | None = None, asset: str | None = None
     ) -> list[dict[str, object]]:
         """Downtime by reason, longest first (micro-stops included, disconnected time is not a stop)."""
         a, z = report_range(config, start, end)
@@ -179,8 +179,8 @@ def build_router(oee: OeeApp, web: Web) -> APIRouter:
 
     @r.get("/timeline", response_model=TimelineOut)
     async def timeline(
-        start: datetime | None = None,
-        end: datetime | None = None,
+        start: Timestamp | None = None,
+        end: Timestamp | None = None,
         minutes: Annotated[float | None, Query(gt=0, le=MAX_DAYS * 24 * 60)] = None,
     ) -> dict[str, Any]:
         """Each asset's state intervals (a Gantt-like strip)."""

@@ -96,8 +96,8 @@ class SeriesSetOut(BaseModel):
 
 
 class SignalInfoOut(BaseModel):
-    """A signal werk knows of: bound in the plant file, or stored in its historian (derived ones too:
-    ``machine_state``, ``kpi.*``, ``health.*``)."""
+    """A signal werk knows of: bound in the plant file, or stored in its historian (the ones apps derive, such
+    as an asset's state or its KPIs, too)."""
 
     path: str
     asset: str | None = Field(
@@ -185,7 +185,6 @@ class HealthOut(BaseModel):
     connectors: list[ConnectorOut]
     apps: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
-        description="what each app reports about the data it was given (App.diagnostics), by app name; the machine "
-        "state app lists per asset the state values its mapping does not know (`unmapped`: signal, value as "
-        "sent, count, first and last seen)",
+        description="what each app reports about the data it was given (App.diagnostics), by app name: values it "
+        "could not use, per asset, with the value as sent and how often (`unmapped` state values, say)",
     )

@@ -102,29 +102,29 @@ class OeeApp(App):
         return list(changed.values())
 
     async def _periodic(self) -> None:
-        bus = self.ctx.bus
-        first = True
         while True:
-            if not first:
-                await asyncio.sleep(self.settings.kpi_interval_s)
-            first = False
-            now = self.ctx.clock()
-            try:
-                self.live = await asyncio.to_thread(self.compute_live, now)
-            except Exception:
-                log.exception("oee.live_failed")
-                continue
-            samples = [
-                Sample(f"{self.refs[name].path}/kpi.{sig}", now, round(float(v), 5))
-                for name, rep in self.live.get("assets", {}).items()
-                for sig, key in KPI_SIGNALS.items()
-                if (v := rep[key]) is not None
-            ]
-            await bus.publish(samples)
-            fresh = [s for s in self.unqualified(now) if s.id not in self._notified]
-            if fresh:
-                self._notified.update(s.id for s in fresh)
-                await bus.publish_events([self._event(s, "unqualified") for s in fresh])
+            await self._publish_live()
+            await asyncio.sleep(self.settings.kpi_interval_s)
+
+    async def _publish_live(self) -> None:
+        bus = self.ctx.bus
+        now = self.ctx.clock()
+        try:
+            self.live = await asyncio.to_thread(self.compute_live, now)
+        except Exception:
+            log.exception("oee.live_failed")
+            return
+        samples = [
+            Sample(f"{self.refs[name].path}/kpi.{sig}", now, round(float(v), 5))
+            for name, rep in self.live.get("assets", {}).items()
+            for sig, key in KPI_SIGNALS.items()
+            if (v := rep[key]) is not None
+        ]
+        await bus.publish(samples)
+        fresh = [s for s in self.unqualified(now) if s.id not in self._notified]
+        if fresh:
+            self._notified.update(s.id for s in fresh)
+            await bus.publish_events([self._event(s, "unqualified") for s in fresh])
 
     def compute_live(self, now: datetime) -> dict[str, Any]:
         """The current shift's report up to ``now`` (per asset, line and plant), or, outside every shift, no KPIs

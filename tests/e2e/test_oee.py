@@ -190,7 +190,11 @@ async def test_reports_and_exports(tmp_path: Path) -> None:
     config = plant_config(tmp_path, acceleration=100, tick_s=5.0)
     async with running_stack(config) as stack, httpx.AsyncClient(base_url=stack.url) as http:
         await wait_until(lambda: stack.sim.factory.ticks >= 40, timeout=30)
-        await wait_until(lambda: "assets" in stack.platform.apps["oee"].snapshot(), timeout=10)
+        # KPIs are defined once werk has seen the plant in a known state (before that: coverage 0, no KPIs)
+        oee = stack.platform.apps["oee"]
+        await wait_until(
+            lambda: (oee.snapshot().get("plant") or {}).get("availability") is not None, timeout=10
+        )
         live = (await http.get("/api/oee/live")).json()
         assert set(live["assets"]) == {r.name for r in config.assets() if r.config.production}
         assert 0 < live["plant"]["availability"] <= 1 and 0 < live["plant"]["coverage"] <= 1

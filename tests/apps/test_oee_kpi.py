@@ -97,7 +97,8 @@ def test_spring_night_shift_lasts_seven_hours() -> None:
 
 
 def test_disconnected_time_is_not_running_and_is_shown_as_unknown() -> None:
-    """One 8 h shift: 4 h running, 2 h disconnected, 2 h without any data. APT 4 h, unknown 4 h, availability 0.5."""
+    """One 8 h shift: 4 h running, 2 h disconnected, 2 h without any data. APT 4 h, unknown 4 h: coverage 0.5,
+    and availability over the 4 h werk saw is 1 (the unseen half is neither loss nor production)."""
     cal = ShiftCalendar("UTC", (ShiftDef("s", time(8), time(16)),))
     win = (utc(2026, 2, 2, 8), utc(2026, 2, 2, 16))
     iv = [
@@ -106,7 +107,8 @@ def test_disconnected_time_is_not_running_and_is_shown_as_unknown() -> None:
     ]
     tm = time_model(iv, cal.periods(*win), win)
     assert (tm.apt_s, tm.unknown_s, tm.pbt_s) == (4 * 3600, 4 * 3600, 8 * 3600)
-    assert kpis("m", win, tm, pq=0, gq=0, failures=0, pri_s=1.0).availability == 0.5
+    r = kpis("m", win, tm, pq=0, gq=0, failures=0, pri_s=1.0, min_coverage=0.8)
+    assert (r.availability, r.coverage, r.low_coverage, r.time.observed_s) == (1.0, 0.5, True, 4 * 3600)
 
 
 def test_zero_planned_time_gives_undefined_ratios_not_zero() -> None:
@@ -165,3 +167,67 @@ def test_overlapping_planned_stops_count_once() -> None:
     planned = [(utc(2026, 2, 2, 12), utc(2026, 2, 2, 13)), (utc(2026, 2, 2, 11, 30), utc(2026, 2, 2, 13, 30))]
     tm = time_model([StateInterval(win[0], win[1], "running")], cal.periods(*win), win, planned_stops=planned)
     assert (tm.pdot_s, tm.pbt_s, tm.apt_s) == (2 * 3600, 6 * 3600, 6 * 3600)
+
+
+def test_a_shift_watched_for_nine_minutes_has_kpis_over_those_minutes_and_its_coverage() -> None:
+    """08:00-16:00; werk watched 15:51-16:00: 8 min running, 1 min idle. Before: availability 480 / 28 800 =
+    1.7 % (unknown time counted as loss). Now: availability 480 / 540 = 88.9 %, coverage 540 / 28 800 = 1.9 %,
+    marked as low coverage; the plant's figures follow the same rule."""
+    cal = ShiftCalendar("UTC", (ShiftDef("s", time(8), time(16)),))
+    win = (utc(2026, 2, 2, 8), utc(2026, 2, 2, 16))
+    iv = [
+        StateInterval(utc(2026, 2, 2, 15, 51), utc(2026, 2, 2, 15, 59), "running"),
+        StateInterval(utc(2026, 2, 2, 15, 59), win[1], "idle"),
+    ]
+    tm = time_model(iv, cal.periods(*win), win)
+    r = kpis("m", win, tm, pq=16, gq=16, failures=0, pri_s=30.0, min_coverage=0.5)
+    assert r.availability == pytest.approx(480 / 540)
+    assert r.coverage == pytest.approx(540 / 28_800) and r.low_coverage
+    assert r.effectiveness == pytest.approx(16 * 30 / 480) and r.flags == []
+    plant = combine("plant", win, [r, r], min_coverage=0.5)
+    assert plant.availability == pytest.approx(480 / 540) and plant.coverage == pytest.approx(540 / 28_800)
+    assert plant.low_coverage
+
+
+def test_nothing_seen_gives_no_kpis_and_zero_coverage() -> None:
+    cal = ShiftCalendar("UTC", (ShiftDef("s", time(8), time(16)),))
+    win = (utc(2026, 2, 2, 8), utc(2026, 2, 2, 16))
+    r = kpis("m", win, time_model([], cal.periods(*win), win), pq=0, gq=0, failures=0, pri_s=30.0)
+    assert (r.availability, r.oee, r.coverage) == (None, None, 0.0)
+
+
+def test_more_parts_than_the_ideal_cycle_allows_is_flagged_with_its_cause() -> None:
+    """1 h running, PRI 60 s, 90 parts: effectiveness, OEE and TEEP 150 %: kept as computed, flagged."""
+    win = (utc(2026, 1, 1), utc(2026, 1, 1, 1))
+    cal = ShiftCalendar("UTC", (ShiftDef("d", time(0), time(0)),))
+    tm = time_model([StateInterval(*win, "running")], cal.periods(*win), win)
+    r = kpis("m", win, tm, pq=90, gq=90, failures=0, pri_s=60.0)
+    assert r.effectiveness == pytest.approx(1.5)
+    assert [(f.kpi, f.cause) for f in r.flags] == [
+        ("effectiveness", "ideal_cycle_time"),
+        ("oee", "ideal_cycle_time"),
+        ("teep", "ideal_cycle_time"),
+    ]
+    assert "60 s" in r.flags[0].message
+    idle = time_model([StateInterval(*win, "idle")], cal.periods(*win), win)
+    parts_while_idle = kpis("m", win, idle, pq=5, gq=5, failures=0, pri_s=60.0)
+    assert [(f.kpi, f.cause) for f in parts_while_idle.flags] == [("effectiveness", "state_mapping")]
+
+
+def test_targets_are_shown_against_the_actual_values() -> None:
+    from werk.apps.oee.kpi import Target, against
+
+    win = (utc(2026, 1, 1), utc(2026, 1, 1, 1))
+    cal = ShiftCalendar("UTC", (ShiftDef("d", time(0), time(0)),))
+    iv = [
+        StateInterval(win[0], utc(2026, 1, 1, 0, 45), "running"),
+        StateInterval(utc(2026, 1, 1, 0, 45), win[1], "fault"),
+    ]
+    r = kpis("m", win, time_model(iv, cal.periods(*win), win), pq=45, gq=45, failures=1, pri_s=60.0)
+    got = against(r, {"oee": 0.8, "availability": 0.7, "mttr_s": 600, "mtbf_s": 3600})
+    assert got == {
+        "oee": Target(0.8, 0.75, False),
+        "availability": Target(0.7, 0.75, True),
+        "mttr_s": Target(600, 900.0, False),
+        "mtbf_s": Target(3600, 2700.0, False),
+    }

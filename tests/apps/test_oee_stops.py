@@ -67,7 +67,7 @@ def test_reclassification_keeps_history_and_pareto_follows() -> None:
         feed(tr, [(0, "running"), (100, "fault"), (700, "running"), (800, "idle"), (900, "running")]).values()
     )
     now = at(1000)
-    assert [r["reason"] for r in pareto(stops, now, 300)] == ["unqualified", "open"]
+    assert [(r["reason"], r["count"]) for r in pareto(stops, now, 300)] == [("unqualified", 2)]
     classify(stops[0], "mechanical", "anna", at(950), planned=False)
     classify(stops[0], "tooling", "boss", at(960), planned=False, comment="broken insert")
     assert [(c.who, c.previous, c.reason) for c in stops[0].history] == [
@@ -76,3 +76,13 @@ def test_reclassification_keeps_history_and_pareto_follows() -> None:
     ]
     rows = pareto(stops, now, 300)
     assert rows[0] == {"reason": "tooling", "count": 1, "duration_s": 600.0}
+
+
+def test_a_stop_that_ended_without_a_reason_is_unqualified_not_open() -> None:
+    """A 100 s stop that ended waits for a reason ("unqualified"); only a stop still going on and younger than
+    the threshold is "open"."""
+    tr = StopTracker("m", micro_stop_s=0)
+    ended, going = list(feed(tr, [(0, "running"), (800, "idle"), (900, "running"), (950, "fault")]).values())
+    assert ended.status(at(10_000), 300) == "unqualified"
+    assert going.status(at(1000), 300) == "open" and going.status(at(1300), 300) == "unqualified"
+    assert [r["reason"] for r in pareto([ended, going], at(1000), 300)] == ["unqualified", "open"]

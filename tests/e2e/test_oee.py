@@ -159,7 +159,8 @@ async def test_people_classify_stops_with_roles_and_history(tmp_path: Path) -> N
         r = await http.post(url, json={"reason": "mechanical"}, headers=auth("vic"))
         assert r.status_code == 403 and "needs 'operator'" in r.json()["detail"]
         r = await http.post(url, json={"reason": "teleportation"}, headers=auth("olga"))
-        assert r.status_code == 422 and "unknown reason code" in r.json()["detail"]
+        assert r.status_code == 422 and "unknown reason code" in r.json()["detail"][0]["msg"]
+        assert r.json()["detail"][0]["loc"] == ["body", "reason"]  # FastAPI's shape, as the schema says
         r = await http.post(
             "/api/downtime/nope@1/reason", json={"reason": "mechanical"}, headers=auth("olga")
         )
@@ -189,16 +190,21 @@ async def test_reports_and_exports(tmp_path: Path) -> None:
     config = plant_config(tmp_path, acceleration=100, tick_s=5.0)
     async with running_stack(config) as stack, httpx.AsyncClient(base_url=stack.url) as http:
         await wait_until(lambda: stack.sim.factory.ticks >= 40, timeout=30)
-        await wait_until(lambda: "assets" in stack.platform.apps["oee"].snapshot(), timeout=10)
+        # KPIs are defined once werk has seen the plant in a known state (before that: coverage 0, no KPIs)
+        oee = stack.platform.apps["oee"]
+        await wait_until(
+            lambda: (oee.snapshot().get("plant") or {}).get("availability") is not None, timeout=10
+        )
         live = (await http.get("/api/oee/live")).json()
         assert set(live["assets"]) == {r.name for r in config.assets() if r.config.production}
-        assert 0 < live["plant"]["availability"] <= 1
+        assert 0 < live["plant"]["availability"] <= 1 and 0 < live["plant"]["coverage"] <= 1
+        assert live["in_shift"] and live["window"]["start"] == live["shift"]["start"]
         rep = (await http.get("/api/oee/report", params={"period": "day"})).json()
         levels = {r["level"] for r in rep["rows"]}
         assert levels == {"asset", "line", "plant"}
         csv_text = (await http.get("/api/oee/report", params={"period": "shift", "format": "csv"})).text
         header, *lines = csv_text.strip().splitlines()
-        assert header.startswith("period,level,scope,start,end,availability")
+        assert header.startswith("Period,Level,Scope,Start (Europe/Berlin),End (Europe/Berlin),Coverage")
         assert len(lines) == len(
             (await http.get("/api/oee/report", params={"period": "shift"})).json()["rows"]
         )
@@ -209,7 +215,7 @@ async def test_reports_and_exports(tmp_path: Path) -> None:
         ]  # one row each, then lines, then plant
         ws = wb["OEE report"]
         assert (
-            ws.cell(1, 9).value == "oee"
+            ws.cell(1, 8).value == "OEE index (OEE)"
             and ws.max_row == 1 + len(work_units) + len({r.path.rsplit("/", 2)[0] for r in work_units}) + 1
         )
         bad = await http.get("/api/oee/report", params={"period": "fortnight"})

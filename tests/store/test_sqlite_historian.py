@@ -64,6 +64,49 @@ def test_buckets_give_min_avg_max_per_interval(hist: SQLiteHistorian) -> None:
     ]
 
 
+def test_buckets_leave_bad_placeholders_out_and_count_them(hist: SQLiteHistorian) -> None:
+    """A connector that lost its source stores BAD samples holding the last value (here 1000): they are not
+    measurements, so min/avg/max skip them and the bucket says how many it skipped; an all-BAD bucket has none."""
+    hist.write_samples([Sample(P, T0 + timedelta(seconds=i), float(i)) for i in range(5)])
+    hist.write_samples([Sample(P, T0 + timedelta(seconds=i), 1000.0, Quality.BAD) for i in range(5, 10)])
+    b = hist.query_buckets(P, T0, T0 + timedelta(seconds=10), 5)
+    assert [(x.min, x.avg, x.max, x.count, x.bad) for x in b] == [
+        (0.0, 2.0, 4.0, 5, 0),
+        (None, None, None, 0, 5),
+    ]
+    mixed = hist.query_buckets(P, T0, T0 + timedelta(seconds=10), 10)
+    assert [(x.max, x.count, x.bad) for x in mixed] == [(4.0, 5, 5)]
+
+
+def test_a_series_beyond_its_point_budget_is_downsampled_up_to_the_newest_sample(
+    hist: SQLiteHistorian,
+) -> None:
+    """10 000 samples, a budget of 400 points: each bucket keeps its lowest and highest value (a spike survives),
+    its first BAD sample, and the range's first and newest sample are always there."""
+    rows = [Sample(P, T0 + timedelta(seconds=i), float(i % 50)) for i in range(10_000)]
+    rows[4321] = Sample(P, rows[4321].ts, 999.0)
+    rows[7777] = Sample(P, rows[7777].ts, 12.0, Quality.BAD)
+    hist.write_samples(rows)
+    s = hist.query_series(P, T0, T0 + timedelta(hours=3), 400)
+    assert s.downsampled and s.total == 10_000 and 100 < len(s.samples) <= 402
+    assert s.samples[0] == rows[0] and s.samples[-1] == rows[-1]
+    assert rows[4321] in s.samples and rows[7777] in s.samples
+    assert [x.ts for x in s.samples] == sorted({x.ts for x in s.samples})
+    assert s.interval_s == 1.0
+    small = hist.query_series(P, T0, T0 + timedelta(seconds=30), 400)
+    assert (small.downsampled, small.total, small.samples) == (False, 30, rows[:30])
+    assert hist.query_series("no/such/signal", T0, T0 + timedelta(hours=1), 400).total == 0
+
+
+def test_text_series_are_downsampled_by_their_first_and_last_change_per_bucket(hist: SQLiteHistorian) -> None:
+    states = ["running", "idle", "fault"]
+    rows = [Sample("x/state", T0 + timedelta(seconds=i), states[i % 3]) for i in range(1000)]
+    hist.write_samples(rows)
+    s = hist.query_series("x/state", T0, T0 + timedelta(hours=1), 100)
+    assert s.downsampled and s.samples[-1] == rows[-1] and len(s.samples) <= 102
+    assert hist.signal_types()["x/state"] == "str"
+
+
 def test_latest_and_signals(hist: SQLiteHistorian) -> None:
     hist.write_samples(
         [Sample("a/x", T0, 1), Sample("a/x", T0 + timedelta(seconds=1), 2), Sample("b/y", T0, 3)]

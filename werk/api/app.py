@@ -11,20 +11,24 @@ network often has no way out.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
-from collections.abc import AsyncIterator, Callable
+import re
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Query, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match, Mount
 
 from werk import __version__
 from werk.aas.http import WRITER_ROLE, build_aas_api
@@ -35,12 +39,15 @@ from werk.api.schemas import (
     AssetOut,
     BucketOut,
     ConnectorOut,
+    ErrorOut,
     EventOut,
     HealthOut,
     MeOut,
     NavOut,
     PointOut,
     SeriesOut,
+    SeriesSetOut,
+    SignalInfoOut,
     SignalOut,
     TileOut,
 )
@@ -48,8 +55,9 @@ from werk.api.web import WebContext
 from werk.bus.base import Overflow
 from werk.config.model import AssetRef
 from werk.core.model import Sample, utcnow
-from werk.core.period import period
-from werk.core.uns import validate_path
+from werk.core.period import Timestamp, period
+from werk.core.signals import describe
+from werk.core.uns import PATH_PATTERN, validate_path
 from werk.errors import InputError, UnsPathError
 from werk.i18n import N_, catalog_msgids, locale_dir, werk_locale_dir
 from werk.runtime.platform import Platform
@@ -58,8 +66,29 @@ from werk.ui import static_dir
 from werk.ui.overview import live_context
 from werk.ui.pages import NavItem, Pages, package_dir
 
+AAS = "/api/v3.0"
 MAX_POINTS = 20_000
+MAX_SERIES = 12  # signals in one request
+GAP_FACTOR = 5.0  # a pause longer than this many usual intervals breaks a sampled signal's line
 STREAM_TICK_S = 1.0
+
+
+def series_range(
+    start: Timestamp | None = None,
+    end: Timestamp | None = None,
+    minutes: Annotated[float, Query(gt=0, le=60 * 24 * 366)] = 10,
+    bucket_s: Annotated[float | None, Query(gt=0)] = None,
+) -> tuple[datetime, datetime, float | None]:
+    """The range of a series request (default: the last ``minutes``) and its bucket width."""
+    a, z = period(start, end, default_start=lambda z: z - timedelta(minutes=minutes))
+    if bucket_s is not None and (z - a).total_seconds() / bucket_s > MAX_POINTS:
+        raise InputError(
+            f"{bucket_s} s buckets over that range exceed {MAX_POINTS} points", ("query", "bucket_s")
+        )
+    return a, z, bucket_s
+
+
+SeriesRange = Annotated[tuple[datetime, datetime, float | None], Depends(series_range)]
 
 
 def _assets_out(platform: Platform, refs: list[AssetRef]) -> list[AssetOut]:
@@ -91,6 +120,9 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     """FastAPI's 422, with non-ASCII written as escapes: its body quotes the input, and a lone surrogate a client
     sent (JSON's escapes can carry one) cannot be encoded as UTF-8, which turned the refusal into a 500."""
     assert isinstance(exc, RequestValidationError)
+    refused = await _unauthorized_first(request)
+    if refused is not None:
+        return refused
     body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True)
     return Response(body, status_code=422, media_type="application/json")
 
@@ -102,12 +134,97 @@ async def _input_error(request: Request, exc: Exception) -> Response:
     return Response(json.dumps({"detail": detail}, ensure_ascii=True), 422, media_type="application/json")
 
 
+BODY_UNREADABLE = "There was an error parsing the body"  # FastAPI's 400 for a body it cannot decode
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
-    """FastAPI's answer to an HTTPException, its detail made encodable first (it may quote the request's text)."""
+    """FastAPI's answer to an HTTPException, its detail made encodable first (it may quote the request's text).
+
+    A body FastAPI cannot decode (bytes that are no text) is refused as every other unusable body, 422 with
+    ``detail`` a list; a 405 names every method the path allows (``Allow``), not only those of one route."""
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == BODY_UNREADABLE:
+        return await _unauthorized_first(request) or await _input_error(
+            request, InputError("the body is not JSON text", ("body",))
+        )
+    if exc.status_code == 405:
+        allowed = _allowed_methods(request)
+        if allowed:
+            exc.headers = {**(exc.headers or {}), "Allow": ", ".join(allowed)}
     if isinstance(exc.detail, str):
         exc.detail = encodable(exc.detail)
     return await http_exception_handler(request, exc)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the OpenAPI document declares for the request's path (HEAD with GET, as Starlette answers
+    it); GET and HEAD under a static mount."""
+    path = request.url.path
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if _template(template).fullmatch(path):
+            methods |= {m.upper() for m in operations}
+    for route in request.app.routes:
+        static = isinstance(route, Mount) and isinstance(route.app, StaticFiles)
+        if static and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= {"GET"}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
+@functools.lru_cache(maxsize=512)
+def _template(path: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(path)))
+
+
+async def _unauthorized_first(request: Request) -> Response | None:
+    """The 401/403 a write route's role check gives the request, if it gives one.
+
+    FastAPI decodes and validates a body before it runs any dependency, so a caller without the right token
+    would learn that its body is wrong before learning that it may not write: the error handlers ask the
+    matched route's role check first."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    for dep in getattr(dependant, "dependencies", ()):
+        if dep.call is not None and hasattr(dep.call, "required_role"):
+            try:
+                await dep.call(request)
+            except StarletteHTTPException as exc:
+                return await _http_error(request, exc)
+    return None
+
+
+def _names_something(route: APIRoute) -> bool:
+    """Whether a request to the route names something that may not exist: a path parameter, an ``asset`` or
+    ``path`` query parameter, a body with an ``asset``."""
+    d = route.dependant
+    bodies = [getattr(f.field_info.annotation, "model_fields", {}) for f in d.body_params]
+    named = any(q.name in ("asset", "path") for q in d.query_params)
+    return bool(d.path_params) or named or any("asset" in fields for fields in bodies)
+
+
+def _document(routes: Sequence[BaseRoute], errors: Mapping[int, dict[str, Any]]) -> None:
+    """A non-AAS API route that names something documents 404 (an asset, signal, stop or work order that does
+    not exist); a route that needs a role documents 401 and 403."""
+    for route in routes:
+        if (
+            not isinstance(route, APIRoute)
+            or not route.path.startswith("/api/")
+            or route.path.startswith(AAS)
+        ):
+            continue
+        if _names_something(route):
+            route.responses.setdefault(404, dict(errors[404]))
+        if any(d.call is not None and hasattr(d.call, "required_role") for d in route.dependant.dependencies):
+            route.responses.setdefault(401, dict(errors[401]))
+            route.responses.setdefault(403, dict(errors[403]))
+
+
+ERRORS: dict[int, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "not found: what the request names does not exist"},
+    401: {"model": ErrorOut, "description": "no bearer token, or an unknown one"},
+    403: {"model": ErrorOut, "description": "the token's role may not do this, or writes are disabled"},
+}
 
 
 def create_app(platform: Platform) -> FastAPI:
@@ -135,7 +252,9 @@ def create_app(platform: Platform) -> FastAPI:
     web = WebContext(platform.config, auth, pages)
     for spec in specs:
         if spec.router is not None:
-            app.include_router(spec.router(platform.apps[spec.name], web))
+            router = spec.router(platform.apps[spec.name], web)
+            _document(router.routes, ERRORS)
+            app.include_router(router)
         for page in spec.pages:
             app.add_api_route(
                 page.path, _page_route(pages, page.template), include_in_schema=False, methods=["GET"]
@@ -164,6 +283,7 @@ def create_app(platform: Platform) -> FastAPI:
             samples_written=w.written if w else 0,
             write_errors=w.write_errors if w else 0,
             connectors=[ConnectorOut.of(c.status) for c in platform.connectors],
+            apps={name: dict(h) for name, app in platform.apps.items() if (h := app.diagnostics())},
         )
 
     @app.get("/api/plant", tags=["plant"])
@@ -209,34 +329,109 @@ def create_app(platform: Platform) -> FastAPI:
         """Latest value of every signal (optionally under a UNS path prefix)."""
         return [SignalOut.of(s) for p, s in sorted(platform.live.latest.items()) if p.startswith(prefix)]
 
-    @app.get("/api/series", response_model=SeriesOut, tags=["signals"])
-    async def series(
-        path: str,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        minutes: Annotated[float, Query(gt=0, le=60 * 24 * 366)] = 10,
-        bucket_s: Annotated[float | None, Query(gt=0)] = None,
-        limit: Annotated[int, Query(gt=0, le=MAX_POINTS)] = 5000,
-    ) -> SeriesOut:
-        """Raw samples, or min/avg/max per bucket of ``bucket_s`` seconds, of one signal in a time range."""
+    bound = {ref.signal_path(sig): ref.name for ref in refs.values() for sig in ref.config.bound_signals()}
+    asset_of_path = {ref.path: ref.name for ref in refs.values()}
+
+    def stored_types() -> dict[str, str]:
+        h = platform.historian
+        assert h is not None
+        return h.signal_types()
+
+    def known_path(path: str, loc: tuple[str | int, ...], types: dict[str, str]) -> None:
         try:
             validate_path(path)
         except UnsPathError as exc:
-            raise InputError(str(exc), ("query", "path")) from None
-        a, z = period(start, end, default_start=lambda z: z - timedelta(minutes=minutes))
-        if (z - a).total_seconds() / (bucket_s or 1) > MAX_POINTS and bucket_s is not None:
-            raise InputError(
-                f"{bucket_s} s buckets over that range exceed {MAX_POINTS} points", ("query", "bucket_s")
-            )
+            raise InputError(str(exc), loc) from None
+        if path not in types and path not in bound and path not in platform.live.latest:
+            raise HTTPException(404, f"no signal {path!r}; GET /api/signals/catalog lists them")
+
+    def read_series(
+        path: str, a: datetime, z: datetime, bucket_s: float | None, limit: int, dtype: str | None
+    ) -> SeriesOut:
         h = platform.historian
         assert h is not None
+        info = describe(path.rpartition("/")[2], dtype)
+        s = h.query_series(path, a, z, limit)
+        sampled_gap = GAP_FACTOR * s.interval_s if info.kind == "sampled" and s.interval_s else None
+        out = SeriesOut(path=path, start=a, end=z, unit=info.unit, kind=info.kind, total=s.total)
         if bucket_s is None:
-            raw = await asyncio.to_thread(h.query_raw, path, a, z, limit)
-            return SeriesOut(path=path, start=a, end=z, points=[PointOut.of(s) for s in raw])
-        buckets = await asyncio.to_thread(h.query_buckets, path, a, z, bucket_s)
-        return SeriesOut(
-            path=path, start=a, end=z, bucket_s=bucket_s, buckets=[BucketOut.of(b) for b in buckets]
-        )
+            out.points = [PointOut.of(x) for x in s.samples]
+            out.downsampled = s.downsampled
+            out.gap_s = sampled_gap
+            return out
+        buckets = h.query_buckets(path, a, z, bucket_s)
+        out.bucket_s = bucket_s
+        out.buckets = [BucketOut.of(b) for b in buckets]
+        out.skipped_bad = sum(b.bad for b in buckets)
+        out.gap_s = max(1.5 * bucket_s, sampled_gap or 0.0) if info.kind == "sampled" else None
+        return out
+
+    @app.get("/api/series", response_model=SeriesOut, tags=["signals"])
+    async def series(
+        path: Annotated[
+            str,
+            Query(
+                description="the signal's UNS path",
+                # in the document, and checked by validate_path, whose refusal names the segment at fault
+                json_schema_extra={"pattern": PATH_PATTERN},
+            ),
+        ],
+        window: SeriesRange,
+        limit: Annotated[
+            int, Query(ge=16, le=MAX_POINTS, description="most points; more are downsampled")
+        ] = 5000,
+    ) -> SeriesOut:
+        """One signal in a time range (default: the last ``minutes``): its samples (downsampled beyond
+        ``limit``, always up to the newest), or min/avg/max per bucket of ``bucket_s`` seconds, with its unit,
+        kind and gap threshold (see the response schema)."""
+        a, z, bucket_s = window
+        types = await asyncio.to_thread(stored_types)
+        known_path(path, ("query", "path"), types)
+        return await asyncio.to_thread(read_series, path, a, z, bucket_s, limit, types.get(path))
+
+    @app.get("/api/series/set", response_model=SeriesSetOut, tags=["signals"])
+    async def series_set(
+        path: Annotated[
+            list[str],
+            Query(min_length=1, max_length=MAX_SERIES, description="UNS paths of the signals (up to 12)"),
+        ],
+        window: SeriesRange,
+        limit: Annotated[int, Query(ge=16, le=MAX_POINTS, description="most points per signal")] = 2000,
+    ) -> SeriesSetOut:
+        """Several signals (``path`` repeated, up to 12) over one range, each as ``/api/series`` gives it."""
+        a, z, bucket_s = window
+        types = await asyncio.to_thread(stored_types)
+        for i, p in enumerate(path):
+            known_path(p, ("query", "path", i), types)
+        out = [
+            await asyncio.to_thread(read_series, p, a, z, bucket_s, limit, types.get(p))
+            for p in dict.fromkeys(path)
+        ]
+        return SeriesSetOut(start=a, end=z, series=out)
+
+    @app.get("/api/signals/catalog", response_model=list[SignalInfoOut], tags=["signals"])
+    async def signal_catalog(prefix: str = "") -> list[SignalInfoOut]:
+        """Every signal of every asset (bound in the plant file or stored, derived ones included), with its unit
+        and kind, optionally under a UNS path prefix."""
+        types = await asyncio.to_thread(stored_types)
+        paths = sorted(p for p in {*types, *bound} if p.startswith(prefix))
+        out = []
+        for p in paths:
+            parent, _, name = p.rpartition("/")
+            info = describe(name, types.get(p))
+            out.append(
+                SignalInfoOut(
+                    path=p,
+                    asset=asset_of_path.get(parent),
+                    name=name,
+                    unit=info.unit,
+                    kind=info.kind,
+                    dtype=types.get(p),
+                    bound=p in bound,
+                    stored=p in types,
+                )
+            )
+        return out
 
     @app.get("/api/events", response_model=list[EventOut], tags=["events"])
     async def events(
@@ -252,7 +447,12 @@ def create_app(platform: Platform) -> FastAPI:
         )
         return [EventOut.of(e) for e in rows]
 
-    @app.get("/api/stream", tags=["signals"])
+    @app.get(
+        "/api/stream",
+        tags=["signals"],
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}},
+    )
     async def stream(request: Request, path: str | None = None) -> StreamingResponse:
         """Server-sent events: ``assets`` (every second, the asset list) and ``samples`` of ``path`` as they come."""
         if path is not None:
@@ -330,6 +530,7 @@ def create_app(platform: Platform) -> FastAPI:
     # the busiest AAS reads and value writes skip FastAPI's per-request machinery (same answers, werk.aas.http.fast)
     add_front(app, aas.fast_path)
     allow_uploads(app, aas.uploads)
+    _document(app.router.routes, ERRORS)
 
     return app
 

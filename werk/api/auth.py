@@ -73,4 +73,6 @@ class Authenticator:
             request.state.user = user  # for routes that record who did it (audit)
             return user
 
+        # what the API's error handlers and OpenAPI documentation look for: this dependency decides a role
+        dependency.required_role = role  # type: ignore[attr-defined]
         return dependency

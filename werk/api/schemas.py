@@ -5,11 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from werk.connect.base import ConnectorStatus
 from werk.core.model import Event, Sample
+from werk.core.signals import SignalKind
 from werk.store.base import Bucket
+
+
+class ErrorOut(BaseModel):
+    """An error werk answers itself: what went wrong and what to do."""
+
+    detail: str
 
 
 class SignalOut(BaseModel):
@@ -24,9 +31,12 @@ class SignalOut(BaseModel):
 
 
 class PointOut(BaseModel):
+    """One sample. A chart breaks its line at a point of ``bad`` quality (a connector's placeholder while its
+    source is away: the value is the last one known, not a measurement)."""
+
     ts: datetime
     value: float | int | bool | str
-    quality: str
+    quality: str = Field(description="good, uncertain or bad")
 
     @classmethod
     def of(cls, s: Sample) -> PointOut:
@@ -34,24 +44,73 @@ class PointOut(BaseModel):
 
 
 class BucketOut(BaseModel):
+    """min, mean and max of a bucket's good and uncertain samples; BAD ones are left out and counted in ``bad``
+    (a bucket of BAD samples only has no min/avg/max: a chart breaks its line there)."""
+
     start: datetime
-    min: float
-    avg: float
-    max: float
-    count: int
+    min: float | None
+    avg: float | None
+    max: float | None
+    count: int = Field(description="samples aggregated (good and uncertain)")
+    bad: int = Field(description="BAD samples left out")
 
     @classmethod
     def of(cls, b: Bucket) -> BucketOut:
-        return cls(start=b.start, min=b.min, avg=b.avg, max=b.max, count=b.count)
+        return cls(start=b.start, min=b.min, avg=b.avg, max=b.max, count=b.count, bad=b.bad)
 
 
 class SeriesOut(BaseModel):
+    """One signal over a range, with what a chart needs to draw it honestly.
+
+    ``kind`` says how to draw it: ``sampled`` values are joined by lines, broken where two points are more than
+    ``gap_s`` apart and at BAD points; ``on_change`` values (states, counters, setpoints, text) hold until the next
+    point, so they are drawn as steps, broken only at BAD points (``gap_s`` is null). Raw points are all the
+    samples of the range, or, beyond ``limit``, a downsampled set (``downsampled``: each time bucket's lowest and
+    highest value and first BAD sample, and always the first and the newest sample); ``total`` is how many
+    samples the range holds."""
+
     path: str
     start: datetime
     end: datetime
+    unit: str = Field(default="", description="the signal's unit (kW, °C, parts, ...); empty when unknown")
+    kind: SignalKind = Field(default="sampled", description="sampled (lines) or on_change (steps)")
+    gap_s: float | None = Field(
+        default=None,
+        description="a chart breaks a sampled signal's line where consecutive points are further apart than this "
+        "(s): five times the signal's usual interval, at least 1.5 buckets; null for on-change signals",
+    )
     bucket_s: float | None = None
+    total: int = Field(default=0, description="samples in the range")
+    downsampled: bool = Field(default=False, description="points are a downsampled set, not every sample")
+    skipped_bad: int = Field(default=0, description="BAD samples left out of the buckets' min/avg/max")
     points: list[PointOut] = []
     buckets: list[BucketOut] = []
+
+
+class SeriesSetOut(BaseModel):
+    """Several signals over one range, each with its unit and kind."""
+
+    start: datetime
+    end: datetime
+    series: list[SeriesOut]
+
+
+class SignalInfoOut(BaseModel):
+    """A signal werk knows of: bound in the plant file, or stored in its historian (the ones apps derive, such
+    as an asset's state or its KPIs, too)."""
+
+    path: str
+    asset: str | None = Field(
+        description="the asset it belongs to; null for a signal outside the plant's assets"
+    )
+    name: str = Field(description="the signal's name, the path's last segment")
+    unit: str
+    kind: SignalKind
+    dtype: str | None = Field(
+        description="stored value type (float, int, bool, str); null before a first value"
+    )
+    bound: bool = Field(description="bound to a source in the plant file")
+    stored: bool = Field(description="the historian holds values of it")
 
 
 class AssetOut(BaseModel):
@@ -131,3 +190,8 @@ class HealthOut(BaseModel):
     samples_written: int
     write_errors: int
     connectors: list[ConnectorOut]
+    apps: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="what each app reports about the data it was given (App.diagnostics), by app name: values it "
+        "could not use, per asset, with the value as sent and how often (`unmapped` state values, say)",
+    )

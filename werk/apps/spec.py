@@ -80,6 +80,11 @@ class App:
         """The app's current view, JSON-serialisable, for its API and pages."""
         return {}
 
+    def diagnostics(self) -> Mapping[str, Any]:
+        """What the app has to report about the data it is given (values it could not use, and how often), for
+        ``/api/health``; JSON-serialisable, empty when all is well."""
+        return {}
+
     def asset_view(self, asset: str) -> Mapping[str, Any]:
         """What the app knows of one asset right now, for the asset list and its card (``state``, ``kpis``,
         ``energy_per_part``, ...). Keys are shared vocabulary across apps: the first app to give a key wins."""

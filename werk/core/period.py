@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from pydantic import BeforeValidator
 
 from werk.core.model import utcnow
 from werk.errors import InputError
 
 MAX_DAYS = 400  # a report's longest range: a year and a bit, computed in seconds, not minutes of a worker
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?")
+
+
+def _iso_text(v: object) -> object:
+    """A timestamp in a request is ISO 8601 text (``2026-06-01T08:00:00Z``), not a number of seconds: pydantic
+    would read ``0`` or ``0.5`` as an instant of 1970, which no caller means."""
+    if isinstance(v, datetime):
+        return v
+    if not isinstance(v, str) or not _RFC3339.fullmatch(v.strip()):
+        raise ValueError("a timestamp is ISO 8601 text with a timezone, e.g. 2026-06-01T08:00:00Z")
+    return v
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_iso_text)]
+"""A timestamp in a request, a parameter or a body's field (OpenAPI ``date-time``): ISO 8601 text only."""
 
 
 def period(

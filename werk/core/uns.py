@@ -13,6 +13,8 @@ from werk.errors import UnsPathError
 
 UNS_LEVELS = ("enterprise", "site", "area", "line", "cell", "asset", "signal")
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+PATH_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*(/[A-Za-z0-9][A-Za-z0-9_.\-]*)*$"
+"""A UNS path as a regular expression (for an API's schema): segments joined by '/'."""
 
 
 def validate_segment(name: str, level: str = "name") -> str:

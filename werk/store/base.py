@@ -17,13 +17,29 @@ from werk.core.model import Event, Sample, Value
 
 @dataclass(frozen=True, slots=True)
 class Bucket:
-    """Aggregate of a numeric signal over [start, start + width): min, mean and max of the samples, and their count."""
+    """Aggregate of a numeric signal over [start, start + width): min, mean and max of its samples of GOOD or
+    UNCERTAIN quality and their count; ``bad`` counts the BAD samples left out (a connector's placeholders while
+    its source is away, which carry the last value, not a measurement). All-BAD buckets have no min/avg/max."""
 
     start: datetime
-    min: float
-    avg: float
-    max: float
+    min: float | None
+    avg: float | None
+    max: float | None
     count: int
+    bad: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """A signal's samples over a range as a chart needs them: all of them, or, when there are more than asked
+    for, a downsampled set that keeps each time bucket's lowest and highest value, its first BAD sample, and the
+    range's first and newest sample. ``total`` is how many samples the range holds; ``interval_s`` the median
+    time between the range's newest samples (None with fewer than two)."""
+
+    samples: list[Sample]
+    total: int
+    downsampled: bool
+    interval_s: float | None
 
 
 class Historian(Protocol):
@@ -38,6 +54,12 @@ class Historian(Protocol):
     def query_raw(self, path: str, start: datetime, end: datetime, limit: int = 10_000) -> list[Sample]: ...
 
     def query_buckets(self, path: str, start: datetime, end: datetime, bucket_s: float) -> list[Bucket]: ...
+
+    def query_series(self, path: str, start: datetime, end: datetime, max_points: int) -> Series: ...
+
+    def signal_types(self) -> dict[str, str]:
+        """Every stored signal's path and value type (``float``, ``int``, ``bool``, ``str``)."""
+        ...
 
     def latest(self, pattern: str = "#") -> list[Sample]: ...
 

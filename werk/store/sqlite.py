@@ -10,7 +10,7 @@ from pathlib import Path
 
 from werk.core.model import Event, Quality, Sample, Value, from_micros, to_micros
 from werk.core.uns import matches
-from werk.store.base import Bucket
+from werk.store.base import Bucket, Series
 from werk.store.migrations import HISTORIAN_MIGRATIONS
 from werk.store.sqlite_file import SQLiteFile, Synchronous, reads
 
@@ -18,6 +18,10 @@ _UPSERT = (
     "INSERT INTO sample (signal_id, ts, value, quality) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (signal_id, ts) DO UPDATE SET value = excluded.value, quality = excluded.quality"
 )
+
+
+def _f(v: object) -> float | None:
+    return None if v is None else float(v)  # type: ignore[arg-type]
 
 
 def _dtype(v: Value) -> str:
@@ -162,13 +166,69 @@ class SQLiteHistorian:
         if sid is None:
             return []
         width = max(1, int(bucket_s * 1_000_000))
+        good = f"CASE WHEN quality < {int(Quality.BAD)} THEN value END"
         rows = self.file.reader().execute(
-            "SELECT (ts / :w) * :w AS b, min(value), avg(value), max(value), count(*) FROM sample "
+            f"SELECT (ts / :w) * :w AS b, min({good}), avg({good}), max({good}), count({good}), "
+            f"sum(quality >= {int(Quality.BAD)}) FROM sample "
             "WHERE signal_id = :sid AND ts >= :a AND ts < :z AND typeof(value) IN ('integer', 'real') "
             "GROUP BY b ORDER BY b",
             {"w": width, "sid": sid, "a": to_micros(start), "z": to_micros(end)},
         )
-        return [Bucket(from_micros(b), float(lo), float(av), float(hi), int(n)) for b, lo, av, hi, n in rows]
+        return [
+            Bucket(from_micros(b), _f(lo), _f(av), _f(hi), int(n), int(bad)) for b, lo, av, hi, n, bad in rows
+        ]
+
+    @reads
+    def query_series(self, path: str, start: datetime, end: datetime, max_points: int) -> Series:
+        """The samples of [start, end), downsampled to about ``max_points`` when there are more (see
+        :class:`Series`): per time bucket the lowest and highest good numeric sample, the first and last text
+        sample, the first BAD one; always the first and the newest sample of the range."""
+        sid = self._sid(path)
+        if sid is None:
+            return Series([], 0, False, None)
+        db = self.file.reader()
+        a, z = to_micros(start), to_micros(end)
+        args = {"sid": sid, "a": a, "z": z}
+        where = "signal_id = :sid AND ts >= :a AND ts < :z"
+        (total,) = db.execute(f"SELECT count(*) FROM sample WHERE {where}", args).fetchone()
+        newest = db.execute(
+            f"SELECT ts FROM sample WHERE {where} ORDER BY ts DESC LIMIT 200", args
+        ).fetchall()
+        gaps = sorted(newest[i][0] - newest[i + 1][0] for i in range(len(newest) - 1))
+        interval = gaps[len(gaps) // 2] / 1e6 if gaps else None
+        if total <= max_points:
+            rows = db.execute(
+                f"SELECT ts, value, quality FROM sample WHERE {where} ORDER BY ts", args
+            ).fetchall()
+            return Series(self._samples(path, sid, rows), int(total), False, interval)
+        buckets = max(1, max_points // 4)
+        width = max(1, -(-(z - a) // buckets))
+        bargs = {**args, "w": width}
+        b = "(ts - :a) / :w"
+        numeric = "typeof(value) IN ('integer', 'real')"
+        bad = int(Quality.BAD)
+        picked: dict[int, tuple[object, int]] = {}
+        queries = (
+            f"SELECT ts, min(value), quality FROM sample WHERE {where} AND {numeric} AND quality < {bad} GROUP BY {b}",
+            f"SELECT ts, max(value), quality FROM sample WHERE {where} AND {numeric} AND quality < {bad} GROUP BY {b}",
+            f"SELECT min(ts), value, quality FROM sample WHERE {where} AND NOT {numeric} GROUP BY {b}",
+            f"SELECT max(ts), value, quality FROM sample WHERE {where} AND NOT {numeric} GROUP BY {b}",
+            f"SELECT min(ts), value, quality FROM sample WHERE {where} AND quality >= {bad} GROUP BY {b}",
+            f"SELECT ts, value, quality FROM sample WHERE {where} ORDER BY ts LIMIT 1",
+            f"SELECT ts, value, quality FROM sample WHERE {where} ORDER BY ts DESC LIMIT 1",
+        )
+        for sql in queries:
+            for ts, v, q in db.execute(sql, bargs):
+                picked[ts] = (v, q)
+        rows = sorted((ts, v, q) for ts, (v, q) in picked.items())
+        return Series(self._samples(path, sid, rows), int(total), True, interval)
+
+    def _samples(self, path: str, sid: int, rows: Sequence[tuple[int, object, int]]) -> list[Sample]:
+        return [Sample(path, from_micros(ts), self._decode(sid, v), Quality(q)) for ts, v, q in rows]
+
+    @reads
+    def signal_types(self) -> dict[str, str]:
+        return dict(self.file.reader().execute("SELECT path, dtype FROM signal ORDER BY path").fetchall())
 
     @reads
     def latest(self, pattern: str = "#") -> list[Sample]:

@@ -3,11 +3,21 @@
 The derived state goes back on the Unified Namespace like any signal, so the historian keeps the state timeline and
 other apps (OEE, maintenance) read it without knowing how each machine reports its state. At start and at a clean
 shutdown every asset is stamped ``disconnected``: time when werk was not watching is unknown, not "still running".
+
+Source time is kept. A state is stamped with the time of the sample it came from, whatever werk's own clock says:
+- a source whose clock lags werk's start stamp: its states go in at their own times, and the start stamp takes the
+  state the source was in at that instant (the stamp is overwritten while source time is behind it), so the lag
+  does not turn into a disconnected gap;
+- a source whose clock steps back, or that replays history: a state older than the newest one is stored at its
+  own time (the historian keeps the timeline ordered by time), and the live state stays the one of the newest
+  source time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from datetime import datetime
 from typing import Any
 
 from werk.apps.machine_state.mapping import StateMapper
@@ -19,6 +29,7 @@ from werk.core.model import Event, Quality, Sample
 from werk.core.states import STATE_SIGNAL
 
 TICK_S = 1.0
+log = logging.getLogger(__name__)
 
 
 def mapping_for(ref: AssetRef) -> StateMappingConfig:
@@ -40,8 +51,11 @@ class MachineStateApp(App):
     def __init__(self, ctx: AppContext) -> None:
         super().__init__(ctx)
         self.mappers: dict[str, StateMapper] = {}
-        self.since: dict[str, Any] = {}
+        self.since: dict[str, datetime] = {}
         self.states: dict[str, str] = {}
+        self.newest: dict[str, datetime] = {}  # newest source time of a state sample, per asset
+        self._stamp: dict[str, datetime] = {}  # werk's start stamp, while the source's time is behind it
+        self._logged: set[tuple[str, tuple[str, str, str]]] = set()
         self._paths: dict[str, str] = {}  # asset UNS path -> asset name
         for ref in ctx.config.assets():
             if not ref.config.production:
@@ -53,6 +67,7 @@ class MachineStateApp(App):
     async def run(self) -> None:
         ctx = self.ctx
         await ctx.bus.publish(self._all("disconnected"))
+        self._stamp = dict(self.since)
         signals = sorted({sig for m in self.mappers.values() for sig in m.signals})
         subs = [ctx.bus.subscribe(f"+/+/+/+/+/+/{sig}", overflow=Overflow.BLOCK) for sig in signals]
         try:
@@ -99,7 +114,8 @@ class MachineStateApp(App):
                 await bus.publish_events(events)
 
     def feed(self, batch: list[Sample]) -> tuple[list[Sample], list[Event]]:
-        """Apply a batch; return the derived state samples and the state-change events it caused."""
+        """Apply a batch; return the derived state samples and the state-change events it caused, each stamped
+        with its sample's source time."""
         samples: list[Sample] = []
         events: list[Event] = []
         for s in batch:
@@ -107,23 +123,95 @@ class MachineStateApp(App):
             name = self._paths.get(asset_path)
             if name is None:
                 continue
-            new = self.mappers[name].feed(s.ts, signal, s.value, s.quality is not Quality.BAD)
-            if new is not None:
-                smp, ev = self._changed(asset_path, name, s.ts, new)
-                samples.append(smp)
-                events.append(ev)
+            mapper = self.mappers[name]
+            derived = mapper.derive(s.ts, signal, s.value, s.quality is not Quality.BAD)
+            if derived is None:
+                continue
+            self._log_unmapped(name, mapper)
+            newest = self.newest.get(name)
+            if newest is not None and s.ts < newest:
+                # older than the newest state: history, stored in its place; the live state stays
+                samples.append(Sample(f"{asset_path}/{STATE_SIGNAL}", s.ts, derived))
+                events.append(self._event(asset_path, name, s.ts, None, derived, late=True))
+                continue
+            self._in_order(asset_path, name, s.ts, derived, samples, events)
         return samples, events
 
-    def _changed(self, path: str, name: str, ts: Any, new: str) -> tuple[Sample, Event]:
-        # A source may stamp its first value before werk started (the value is older than our "disconnected"
-        # stamp); the timeline must not go back in time, so such a state starts when werk saw it.
+    def _in_order(
+        self, path: str, name: str, ts: datetime, new: str, samples: list[Sample], events: list[Event]
+    ) -> None:
+        stamp = self._stamp.get(name)
+        if stamp is not None and ts >= stamp:
+            del self._stamp[name]  # the source's time has passed werk's start stamp
+            stamp = None
+        if new == self.states.get(name):
+            self.newest[name] = max(self.newest.get(name, ts), ts)
+            return
+        smp, ev = self._changed(path, name, ts, new)
+        samples.append(smp)
+        events.append(ev)
+        if stamp is not None:
+            # source time behind werk's start stamp: at that instant the asset was in this state, not disconnected
+            samples.append(Sample(f"{path}/{STATE_SIGNAL}", stamp, new))
+
+    def _changed(self, path: str, name: str, ts: datetime, new: str) -> tuple[Sample, Event]:
         previous_since = self.since.get(name, ts)
-        ts = max(ts, previous_since)
         previous = self.states.get(name, "disconnected")
         self.since[name], self.states[name] = ts, new
-        duration = max(0.0, (ts - previous_since).total_seconds())
-        data = {"asset": name, "from": previous, "to": new, "duration_s": duration}
-        return Sample(f"{path}/{STATE_SIGNAL}", ts, new), Event("state", path, ts, data)
+        self.newest[name] = ts
+        return Sample(f"{path}/{STATE_SIGNAL}", ts, new), self._event(
+            path, name, ts, previous, new, previous_since
+        )
+
+    def _event(
+        self,
+        path: str,
+        name: str,
+        ts: datetime,
+        previous: str | None,
+        new: str,
+        previous_since: datetime | None = None,
+        *,
+        late: bool = False,
+    ) -> Event:
+        duration = max(0.0, (ts - previous_since).total_seconds()) if previous_since is not None else None
+        data: dict[str, Any] = {"asset": name, "from": previous, "to": new, "duration_s": duration}
+        if late:
+            data["late"] = True  # older than the newest state werk had: history, not the live state
+        return Event("state", path, ts, data)
+
+    def _log_unmapped(self, name: str, mapper: StateMapper) -> None:
+        for key, u in mapper.unmapped.items():
+            if (name, key) not in self._logged:
+                self._logged.add((name, key))
+                log.warning(
+                    "machine_state.unmapped_value asset=%s signal=%s value=%r: counted as unknown; map it in "
+                    "the asset's states: section",
+                    name,
+                    u.signal,
+                    u.value,
+                )
+
+    def unmapped(self, asset: str) -> list[dict[str, Any]]:
+        """Values of the asset's state signals that its mapping has no state for, most frequent first."""
+        m = self.mappers.get(asset)
+        if m is None:
+            return []
+        rows = sorted(m.unmapped.values(), key=lambda u: (-u.count, u.signal, str(u.value)))
+        return [
+            {
+                "signal": u.signal,
+                "value": u.value,
+                "count": u.count,
+                "first_seen": u.first_seen.isoformat(),
+                "last_seen": u.last_seen.isoformat(),
+            }
+            for u in rows
+        ]
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Unmapped state values per asset (only assets that had any)."""
+        return {"unmapped": {name: rows for name in self.mappers if (rows := self.unmapped(name))}}
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         return {name: dict(self.asset_view(name)) for name in self.mappers}
@@ -133,4 +221,8 @@ class MachineStateApp(App):
         if m is None:
             return {}
         since = self.since.get(asset)
-        return {"state": m.state, "since": since.isoformat() if since is not None else None}
+        return {
+            "state": self.states.get(asset, m.state),
+            "since": since.isoformat() if since is not None else None,
+            "unmapped": self.unmapped(asset),
+        }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -72,11 +73,28 @@ _OPS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
+UNKNOWN = "unknown"
+
+
 def werk_state(word: object) -> str:
-    w = str(word).strip().lower()
+    """A werk state word (any case), or ``unknown``. Only text names a state: ``3`` or ``true`` do not."""
+    if not isinstance(word, str):
+        return UNKNOWN
+    w = word.strip().lower()
     if w in WERK_STATES:
         return w
-    return {"producing": "running", "unplanned_stop": "fault"}.get(w, "unknown")
+    return {"producing": "running", "unplanned_stop": "fault"}.get(w, UNKNOWN)
+
+
+@dataclass
+class Unmapped:
+    """A value of a state signal the mapping has no state for, as the source sent it, and how often it came."""
+
+    signal: str
+    value: Value
+    count: int
+    first_seen: datetime
+    last_seen: datetime
 
 
 class StateMapper:
@@ -92,6 +110,8 @@ class StateMapper:
         self._values: dict[str, Value] = {}
         self._true_since: dict[int, datetime | None] = {}
         self._bad: set[str] = set()
+        self.unmapped: dict[tuple[str, str, str], Unmapped] = {}
+        """Values the mapping did not know, by (signal, type, text): each sample that carried one counts."""
 
     @property
     def signals(self) -> set[str]:
@@ -103,6 +123,13 @@ class StateMapper:
 
     def feed(self, ts: datetime, signal: str, value: Value, good: bool = True) -> str | None:
         """Apply one sample; return the new state if it changed."""
+        previous = self.state
+        new = self.derive(ts, signal, value, good)
+        return new if new is not None and new != previous else None
+
+    def derive(self, ts: datetime, signal: str, value: Value, good: bool = True) -> str | None:
+        """Apply one sample; return the state it leaves the asset in (None for a signal this mapping does not
+        read). A value the mapping has no state for gives ``unknown`` and is counted in :attr:`unmapped`."""
         if signal not in self.signals:
             return None
         if good:
@@ -115,7 +142,29 @@ class StateMapper:
             self._values[signal] = value
         else:
             self._raw = value
-        return self._update(ts)
+        self._update(ts)
+        if good and self._unknown_word(signal, value):
+            key = (signal, type(value).__name__, str(value))
+            seen = self.unmapped.get(key)
+            if seen is None:
+                self.unmapped[key] = Unmapped(signal, value, 1, ts, ts)
+            else:
+                seen.count += 1
+                seen.last_seen = max(seen.last_seen, ts)
+        return self.state
+
+    def _unknown_word(self, signal: str, value: Value) -> bool:
+        """Whether a sample's value is one the mapping's table has no state for (rules have no table)."""
+        src = self.config.source
+        if src == "rules" or signal == "operation_mode":
+            return False
+        if src == "werk":
+            return werk_state(value) == UNKNOWN
+        if src == "machinery":
+            return str(value) not in MACHINERY
+        if src == "packml":
+            return not isinstance(value, str) or value.strip().lower() not in PACKML
+        return not isinstance(value, str) or value.strip().upper() not in MTCONNECT
 
     def tick(self, now: datetime) -> str | None:
         """Re-evaluate time conditions ("for 30 s") when no sample arrives."""
@@ -137,7 +186,7 @@ class StateMapper:
         if src == "werk":
             return werk_state(self._raw)
         if src == "machinery":
-            base = MACHINERY.get(str(self._raw), "unknown")
+            base = MACHINERY.get(str(self._raw), UNKNOWN)
             mode = MACHINERY_MODE.get(self._mode or "")
             if mode == "setup" and base == "idle":
                 return "setup"
@@ -145,8 +194,8 @@ class StateMapper:
                 return "maintenance"
             return base
         if src == "packml":
-            return PACKML.get(str(self._raw).strip().lower(), "unknown")
-        return MTCONNECT.get(str(self._raw).strip().upper(), "unknown")
+            return PACKML.get(self._raw.strip().lower(), UNKNOWN) if isinstance(self._raw, str) else UNKNOWN
+        return MTCONNECT.get(self._raw.strip().upper(), UNKNOWN) if isinstance(self._raw, str) else UNKNOWN
 
     def _rules(self, ts: datetime) -> str:
         for i, rule in enumerate(self.config.rules):

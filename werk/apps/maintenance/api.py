@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException
@@ -23,7 +23,7 @@ from werk.apps.maintenance.schemas import (
 )
 from werk.apps.spec import Web
 from werk.core.model import User, utcnow
-from werk.core.period import period
+from werk.core.period import Timestamp, period
 from werk.core.states import STATE_SIGNAL
 
 
@@ -65,7 +65,11 @@ def build_router(app: MaintenanceApp, web: Web) -> APIRouter:
         )
         return wo_out(wo)
 
-    @r.patch("/workorders/{wo_id}", response_model=WorkOrderOut)
+    @r.patch(
+        "/workorders/{wo_id}",
+        response_model=WorkOrderOut,
+        responses={409: {"description": "the work order cannot make that move (a done order cannot reopen)"}},
+    )
     async def update(
         wo_id: str,
         body: WorkOrderChange,
@@ -82,7 +86,7 @@ def build_router(app: MaintenanceApp, web: Web) -> APIRouter:
         return wo_out(wo)
 
     @r.get("/maintenance/kpis", response_model=KpisOut)
-    async def kpis(start: datetime | None = None, end: datetime | None = None) -> dict[str, Any]:
+    async def kpis(start: Timestamp | None = None, end: Timestamp | None = None) -> dict[str, Any]:
         """Per asset over a range (default: the last 30 days): failures, MTBF and MTTR from the asset's state
         timeline (ISO 22400-2: running time / failures, time from a fault until it runs again), and MTTR from
         the work orders finished in the range (started -> done)."""

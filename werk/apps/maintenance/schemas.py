@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from werk.core.period import Timestamp
+
 WorkOrderStatus = Literal["open", "planned", "in_progress", "done"]
 
 
@@ -45,7 +47,7 @@ class HealthOut(BaseModel):
 
 class PartUsed(BaseModel):
     part: str = Field(min_length=1, max_length=200)
-    qty: float = 1
+    qty: float = Field(default=1, strict=True)  # a number: true is not 1 part
 
 
 class WorkOrderOut(BaseModel):
@@ -70,7 +72,7 @@ class WorkOrderIn(BaseModel):
     asset: str
     title: str = Field(min_length=3, max_length=200)
     notes: str = Field(default="", max_length=5000)
-    planned_for: datetime | None = None
+    planned_for: Timestamp | None = None
 
 
 class WorkOrderChange(BaseModel):
@@ -78,7 +80,7 @@ class WorkOrderChange(BaseModel):
     notes: str | None = Field(default=None, max_length=5000)
     parts: list[PartUsed] | None = None
     downtime_ids: list[str] | None = None
-    planned_for: datetime | None = None
+    planned_for: Timestamp | None = None
 
 
 class AssetKpisOut(BaseModel):

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
-from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -14,7 +11,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 
 from werk.apps.oee.app import OeeApp, ReasonError
-from werk.apps.oee.report import PERIODS, Row
+from werk.apps.oee.export import report_csv, report_xlsx
+from werk.apps.oee.report import PERIODS
 from werk.apps.oee.schemas import (
     ClassificationOut,
     ClassifyIn,
@@ -29,37 +27,8 @@ from werk.apps.oee.stops import Stop
 from werk.apps.spec import Web
 from werk.config.model import WerkConfig
 from werk.core.model import User, utcnow
-from werk.core.period import MAX_DAYS, period
-
-REPORT_COLUMNS: list[tuple[str, Callable[[Row], object]]] = [
-    ("period", lambda r: r.period),
-    ("level", lambda r: r.level),
-    ("scope", lambda r: r.report.scope),
-    ("start", lambda r: r.report.start.isoformat()),
-    ("end", lambda r: r.report.end.isoformat()),
-    ("availability", lambda r: r.report.availability),
-    ("effectiveness", lambda r: r.report.effectiveness),
-    ("quality_ratio", lambda r: r.report.quality_ratio),
-    ("oee", lambda r: r.report.oee),
-    ("teep", lambda r: r.report.teep),
-    ("scrap_ratio", lambda r: r.report.scrap_ratio),
-    ("mtbf_s", lambda r: r.report.mtbf_s),
-    ("mttr_s", lambda r: r.report.mttr_s),
-    ("failures", lambda r: r.report.failures),
-    ("produced", lambda r: r.report.pq),
-    ("good", lambda r: r.report.gq),
-    ("scrap", lambda r: r.report.sq),
-    ("POT_s", lambda r: r.report.time.pot_s),
-    ("PDOT_s", lambda r: r.report.time.pdot_s),
-    ("PBT_s", lambda r: r.report.time.pbt_s),
-    ("APT_s", lambda r: r.report.time.apt_s),
-    ("AUST_s", lambda r: r.report.time.aust_s),
-    ("ADET_s", lambda r: r.report.time.adet_s),
-    ("ADOT_s", lambda r: r.report.time.adot_s),
-    ("unknown_s", lambda r: r.report.time.unknown_s),
-    ("outside_POT_s", lambda r: r.report.time.outside_s),
-]
-
+from werk.core.period import MAX_DAYS, Timestamp, period
+from werk.errors import InputError
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -119,23 +88,35 @@ def build_router(oee: OeeApp, web: Web) -> APIRouter:
         responses={200: {"content": {"text/csv": {}, XLSX: {}}, "description": "the report"}},
     )
     async def report(
-        start: datetime | None = None,
-        end: datetime | None = None,
+        start: Timestamp | None = None,
+        end: Timestamp | None = None,
         period: Annotated[str, Query(pattern="^(range|shift|day|week)$")] = "shift",
         asset: Annotated[list[str] | None, Query()] = None,
         format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
     ) -> Any:
         """KPI report for a range, one row per period and scope. ``format=csv`` or ``xlsx`` downloads it."""
         a, z = report_range(config, start, end)
-        rows = await asyncio.to_thread(oee.builder.report, a, z, period=period, assets=check_assets(asset))
+        assets = check_assets(asset)
+        rows = await asyncio.to_thread(oee.builder.report, a, z, period=period, assets=assets)
+        tz = config.plant.timezone
         if format == "csv":
-            return Response(_csv(rows), media_type="text/csv", headers=_attachment("oee-report.csv"))
-        if format == "xlsx":
             return Response(
-                _xlsx(rows),
-                media_type=XLSX,
-                headers=_attachment("oee-report.xlsx"),
+                report_csv(rows, tz), media_type="text/csv", headers=_attachment("oee-report.csv")
             )
+        if format == "xlsx":
+            stops = await asyncio.to_thread(oee.store.query_stops, start=a, end=z)
+            stops = [s for s in stops if assets is None or s.asset in assets]
+            now = utcnow()
+            after = oee.settings.unqualified_after_s
+            body = report_xlsx(
+                rows,
+                tz,
+                stops=stops,
+                pareto=oee.pareto(stops, now),
+                now=now,
+                status=lambda s: s.status(now, after),
+            )
+            return Response(body, media_type=XLSX, headers=_attachment("oee-report.xlsx"))
         return {
             "start": a.isoformat(),
             "end": z.isoformat(),
@@ -146,8 +127,8 @@ def build_router(oee: OeeApp, web: Web) -> APIRouter:
 
     @r.get("/downtime", response_model=list[StopOut])
     async def downtime(
-        start: datetime | None = None,
-        end: datetime | None = None,
+        start: Timestamp | None = None,
+        end: Timestamp | None = None,
         asset: str | None = None,
         status: Annotated[str, Query(pattern="^(all|open|unqualified|classified)$")] = "all",
     ) -> list[StopOut]:
@@ -162,7 +143,7 @@ def build_router(oee: OeeApp, web: Web) -> APIRouter:
 
     @r.get("/downtime/pareto", response_model=list[ParetoOut])
     async def pareto(
-        start: datetime | None = None, end: datetime | None = None, asset: str | None = None
+        start: Timestamp | None = None, end: Timestamp | None = None, asset: str | None = None
     ) -> list[dict[str, object]]:
         """Downtime by reason, longest first (micro-stops included, disconnected time is not a stop)."""
         a, z = report_range(config, start, end)
@@ -191,13 +172,15 @@ def build_router(oee: OeeApp, web: Web) -> APIRouter:
         try:
             stop = await oee.classify(stop_id, body.reason, user.name, body.comment)
         except ReasonError as exc:
-            raise HTTPException(404 if "no stop" in str(exc) else 422, str(exc)) from None
+            if "no stop" in str(exc):
+                raise HTTPException(404, str(exc)) from None
+            raise InputError(str(exc), ("body", "reason")) from None
         return stop_out(stop, utcnow(), oee.settings.unqualified_after_s, labels)
 
     @r.get("/timeline", response_model=TimelineOut)
     async def timeline(
-        start: datetime | None = None,
-        end: datetime | None = None,
+        start: Timestamp | None = None,
+        end: Timestamp | None = None,
         minutes: Annotated[float | None, Query(gt=0, le=MAX_DAYS * 24 * 60)] = None,
     ) -> dict[str, Any]:
         """Each asset's state intervals (a Gantt-like strip)."""
@@ -222,35 +205,3 @@ def build_router(oee: OeeApp, web: Web) -> APIRouter:
 
 def _attachment(name: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{name}"'}
-
-
-def _csv(rows: list[Row]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow([name for name, _ in REPORT_COLUMNS])
-    for row in rows:
-        w.writerow(["" if (v := get(row)) is None else v for _, get in REPORT_COLUMNS])
-    return buf.getvalue()
-
-
-def _xlsx(rows: list[Row]) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = "OEE report"
-    ws.append([name for name, _ in REPORT_COLUMNS])
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        ws.append([get(row) for _, get in REPORT_COLUMNS])
-    for i, (name, _) in enumerate(REPORT_COLUMNS, start=1):
-        if name in ("availability", "effectiveness", "quality_ratio", "oee", "teep", "scrap_ratio"):
-            for (cell,) in ws.iter_rows(min_row=2, min_col=i, max_col=i):
-                cell.number_format = "0.0%"
-    ws.freeze_panes = "A2"
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()

@@ -1,11 +1,11 @@
 """Wiring of downtime and OEE: derived states in, stops persisted and KPIs published, reasons from people.
 
-Every ``kpi_interval_s`` it computes the current shift's report per asset, line and plant from the historian (the
-same code as any historical report) over the part of the shift werk has watched (from the later of shift start and
-werk's start: before that werk saw nothing, and a live figure diluted by hours it never saw helps nobody; the
-historical report over the whole shift counts that time as unknown), and publishes each asset's ratios as ``<asset>/kpi.availability``,
-``kpi.effectiveness``, ``kpi.quality``, ``kpi.oee`` samples, and ``downtime`` events for stops that became
-unqualified.
+Every ``kpi_interval_s`` it computes the current shift's report per asset, line and plant from the historian: the
+same call as the shift report over the whole shift up to now, so the live figures and the report of that shift are
+the same numbers, before and after a restart. KPIs are over the time werk observed, with their coverage (see
+``kpi.py``). Outside every shift there are no live KPIs: the view says so and names the next shift. It publishes
+each asset's ratios as ``<asset>/kpi.availability``, ``kpi.effectiveness``, ``kpi.quality``, ``kpi.oee`` and
+``kpi.coverage`` samples, and ``downtime`` events for stops that became unqualified.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 from werk.apps.oee.report import ReportBuilder
 from werk.apps.oee.settings import OeeSettings
+from werk.apps.oee.shifts import ShiftPeriod
 from werk.apps.oee.stops import Stop, StopTracker, classify, pareto
 from werk.apps.oee.store import OeeStore
 from werk.apps.spec import App, AppContext
@@ -32,8 +33,15 @@ KPI_SIGNALS = {
     "effectiveness": "effectiveness",
     "quality": "quality_ratio",
     "oee": "oee",
+    "coverage": "coverage",
 }
 RECENT_STOPS = 5000  # stops kept in memory for the live view; all are in the store
+
+
+def _shift(p: ShiftPeriod | None) -> dict[str, str] | None:
+    if p is None:
+        return None
+    return {"name": p.name, "key": p.key, "start": p.start.isoformat(), "end": p.end.isoformat()}
 
 
 class ReasonError(WerkError, ValueError):
@@ -47,7 +55,7 @@ class OeeApp(App):
         self.config = config
         self.settings: OeeSettings = ctx.settings
         self.store = OeeStore(ctx.db)
-        self.builder = ReportBuilder(config, ctx.historian, self.store)
+        self.builder = ReportBuilder(config, ctx.historian, self.store, self.settings)
         self.reasons = self.settings.reason_index()
         planned = frozenset(code for code, r in self.reasons.items() if r.planned)
         self.refs = {r.name: r for r in config.assets() if r.config.production}
@@ -56,11 +64,9 @@ class OeeApp(App):
         self.stops: dict[str, Stop] = {}
         self.live: dict[str, Any] = {}
         self._notified: set[str] = set()
-        self.started = ctx.clock()
 
     async def run(self) -> None:
         ctx = self.ctx
-        self.started = ctx.clock()
         recent = await asyncio.to_thread(self.store.query_stops, start=ctx.clock())
         for s in recent:  # stops still open when werk last stopped
             self.stops[s.id] = s
@@ -96,40 +102,55 @@ class OeeApp(App):
         return list(changed.values())
 
     async def _periodic(self) -> None:
-        bus = self.ctx.bus
         while True:
+            await self._publish_live()
             await asyncio.sleep(self.settings.kpi_interval_s)
-            now = self.ctx.clock()
-            try:
-                self.live = await asyncio.to_thread(self.compute_live, now)
-            except Exception:
-                log.exception("oee.live_failed")
-                continue
-            samples = [
-                Sample(f"{self.refs[name].path}/kpi.{sig}", now, round(float(v), 5))
-                for name, rep in self.live["assets"].items()
-                for sig, key in KPI_SIGNALS.items()
-                if (v := rep[key]) is not None
-            ]
-            await bus.publish(samples)
-            fresh = [s for s in self.unqualified(now) if s.id not in self._notified]
-            if fresh:
-                self._notified.update(s.id for s in fresh)
-                await bus.publish_events([self._event(s, "unqualified") for s in fresh])
+
+    async def _publish_live(self) -> None:
+        bus = self.ctx.bus
+        now = self.ctx.clock()
+        try:
+            self.live = await asyncio.to_thread(self.compute_live, now)
+        except Exception:
+            log.exception("oee.live_failed")
+            return
+        samples = [
+            Sample(f"{self.refs[name].path}/kpi.{sig}", now, round(float(v), 5))
+            for name, rep in self.live.get("assets", {}).items()
+            for sig, key in KPI_SIGNALS.items()
+            if (v := rep[key]) is not None
+        ]
+        await bus.publish(samples)
+        fresh = [s for s in self.unqualified(now) if s.id not in self._notified]
+        if fresh:
+            self._notified.update(s.id for s in fresh)
+            await bus.publish_events([self._event(s, "unqualified") for s in fresh])
 
     def compute_live(self, now: datetime) -> dict[str, Any]:
-        shift = self.builder.current_shift(now)
-        a = max(shift.start, self.started)
-        rows = self.builder.report(a, min(shift.end, now), now=now) if a < now else []
-        if not rows:
-            return {}
-        return {
-            "shift": {"name": shift.name, "start": shift.start.isoformat(), "end": shift.end.isoformat()},
-            "window": {"start": a.isoformat(), "end": now.isoformat()},
-            "assets": {r.report.scope: r.report.as_dict() for r in rows if r.level == "asset"},
-            "lines": {r.report.scope: r.report.as_dict() for r in rows if r.level == "line"},
-            "plant": next(r.report.as_dict() for r in rows if r.level == "plant"),
+        """The current shift's report up to ``now`` (per asset, line and plant), or, outside every shift, no KPIs
+        and when the next shift begins."""
+        b = self.builder
+        shift = b.current_shift(now)
+        nxt, prev = b.next_shift(now), b.previous_shift(now)
+        out: dict[str, Any] = {
+            "now": now.isoformat(),
+            "in_shift": shift is not None,
+            "shift": _shift(shift),
+            "next_shift": _shift(nxt),
+            "previous_shift": _shift(prev),
+            "window": None,
+            "assets": {},
+            "lines": {},
+            "plant": None,
         }
+        if shift is None or shift.start >= now:
+            return out
+        rows = b.report(shift.start, min(shift.end, now), now=now)
+        out["window"] = {"start": shift.start.isoformat(), "end": min(shift.end, now).isoformat()}
+        out["assets"] = {r.report.scope: r.report.as_dict() for r in rows if r.level == "asset"}
+        out["lines"] = {r.report.scope: r.report.as_dict() for r in rows if r.level == "line"}
+        out["plant"] = next(r.report.as_dict() for r in rows if r.level == "plant")
+        return out
 
     def unqualified(self, now: datetime) -> list[Stop]:
         after = self.settings.unqualified_after_s

@@ -8,25 +8,31 @@ Time elements (seconds), within the window asked for:
   AUST  actual unit setup time     ``setup``
   ADET  actual unit delay time     ``idle``, ``starved``, ``blocked`` (micro-stops are delays)
   ADOT  actual unit down time      ``fault``, ``maintenance`` (unplanned)
-  unknown                          ``disconnected`` and gaps without data: werk cannot tell, so it is not APT;
-                                    it stays in PBT (availability drops) and the report shows how much there was
-Quantities: PQ produced, GQ good, SQ scrap; PRI planned run time per item (the ideal cycle time).
-KPIs (clause 5.x of ISO 22400-2):
-  availability   = APT / PBT
+  unknown                          PBT werk did not see: ``disconnected``, a state value the mapping does not
+                                    know, and gaps without data
+  observed                         PBT werk saw: APT + AUST + ADET + ADOT = PBT - unknown
+Quantities: PQ produced, GQ good, SQ scrap; PRI planned run time per item (the ideal cycle time). Parts are
+counted over the time werk saw (after a gap, from the first counter value werk got again).
+KPIs (clause 5.x of ISO 22400-2), computed over the observed time:
+  coverage       = observed / PBT  (how much of the planned busy time werk saw; not an ISO 22400 KPI)
+  availability   = APT / observed  (ISO 22400's APT / PBT, with PBT restricted to what werk saw)
   effectiveness  = PRI x PQ / APT
   quality ratio  = GQ / PQ
   OEE index      = availability x effectiveness x quality ratio
   TEEP           = OEE x PBT / calendar time  (not in ISO 22400-2; the common "total effective" extension)
   scrap ratio    = SQ / PQ
   MTBF           = APT / FE,  MTTR = ADOT / FE  (FE: failure events, stops that began with a fault)
-Production outside POT is not in PBT; it is reported as ``outside_s`` so it is visible, not hidden.
-A ratio whose denominator is zero is None ("not defined"), never 0 or 1.
+Unobserved time is neither loss nor production: a shift werk watched for nine minutes has KPIs over those nine
+minutes and a coverage of 2 %, never an availability of 2 %. A report below the coverage threshold is marked
+(``low_coverage``). Production outside POT is not in PBT; it is reported as ``outside_s`` so it is visible.
+A ratio whose denominator is zero is None ("not defined"), never 0 or 1. A ratio that cannot be above 1 and is
+(more parts than the ideal cycle time allows) is kept as computed and flagged with its likely cause.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -67,9 +73,28 @@ class TimeModel:
     outside_s: float = 0.0  # production (running) outside planned operation time
     calendar_s: float = 0.0
 
+    @property
+    def observed_s(self) -> float:
+        """Planned busy time werk saw the asset in a known state (s)."""
+        return max(0.0, self.pbt_s - self.unknown_s)
+
     def add(self, other: TimeModel) -> None:
         for k, v in asdict(other).items():
             setattr(self, k, getattr(self, k) + v)
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """A figure that cannot be right as computed, with the likely cause.
+
+    ``cause``: ``ideal_cycle_time`` (the plant file's PRI is longer than the machine's real cycle),
+    ``counter`` (a part counter counts more than parts, or counts while the asset does not run),
+    ``state_mapping`` (the asset's states say it did not run while it made parts)."""
+
+    kpi: str
+    value: float
+    cause: str
+    message: str
 
 
 @dataclass
@@ -92,11 +117,94 @@ class KpiReport:
     scrap_ratio: float | None
     mtbf_s: float | None
     mttr_s: float | None
+    coverage: float | None = None
+    low_coverage: bool = False
+    flags: list[Flag] = field(default_factory=list)
+    targets: dict[str, Target] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["start"], d["end"] = self.start.isoformat(), self.end.isoformat()
+        d["time"]["observed_s"] = self.time.observed_s
         return d
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A KPI's target from the plant file against its actual value; ``met`` is None while the actual is not
+    defined. Ratios are met at or above the target, durations (``mttr_s``) at or below it."""
+
+    target: float
+    actual: float | None
+    met: bool | None
+
+
+LOWER_IS_BETTER = frozenset({"mttr_s", "scrap_ratio"})
+TARGET_KPIS = (
+    "oee",
+    "availability",
+    "effectiveness",
+    "quality_ratio",
+    "teep",
+    "scrap_ratio",
+    "mtbf_s",
+    "mttr_s",
+)
+
+
+def against(report: KpiReport, targets: dict[str, float]) -> dict[str, Target]:
+    """Each target set for the report's scope against the report's actual value."""
+    out: dict[str, Target] = {}
+    for kpi, goal in targets.items():
+        actual = getattr(report, kpi)
+        met = None if actual is None else (actual <= goal if kpi in LOWER_IS_BETTER else actual >= goal)
+        out[kpi] = Target(goal, actual, met)
+    return out
+
+
+EPS = 1e-9
+
+
+def plausibility(r: KpiReport) -> list[Flag]:
+    """Flags for figures that cannot be right: a ratio above 1, parts without running time."""
+    flags: list[Flag] = []
+    if r.effectiveness is not None and r.effectiveness > 1 + EPS:
+        pri = f" ({r.pri_s:g} s)" if r.pri_s is not None else ""
+        flags.append(
+            Flag(
+                "effectiveness",
+                r.effectiveness,
+                "ideal_cycle_time",
+                f"effectiveness {r.effectiveness:.1%}: more parts than the ideal cycle time{pri} allows in the "
+                "running time; the ideal cycle time is too long, or the part counter counts more than parts",
+            )
+        )
+    if r.pq > 0 and r.time.apt_s <= 0 and r.time.observed_s > 0:
+        flags.append(
+            Flag(
+                "effectiveness",
+                float(r.pq),
+                "state_mapping",
+                f"{r.pq} parts counted while the asset never ran: its state mapping does not say running when "
+                "it produces, or the part counter counts something else",
+            )
+        )
+    if r.quality_ratio is not None and (r.quality_ratio > 1 + EPS or r.sq < 0):
+        flags.append(
+            Flag(
+                "quality_ratio",
+                r.quality_ratio,
+                "counter",
+                f"quality ratio {r.quality_ratio:.1%}: more good parts than parts made; the good or scrap counter "
+                "is wrong",
+            )
+        )
+    for kpi in ("availability", "oee", "teep"):
+        v = getattr(r, kpi)
+        if v is not None and v > 1 + EPS:
+            cause = "ideal_cycle_time" if kpi != "availability" else "state_mapping"
+            flags.append(Flag(kpi, v, cause, f"{kpi} {v:.1%} is above 100 %"))
+    return flags
 
 
 Us = tuple[int, int]  # a span in integer microseconds: the hot loops run on ints, not datetimes
@@ -233,22 +341,24 @@ def kpis(
     pri_s: float | None,
     ideal_time_s: float | None = None,
     effectiveness_apt_s: float | None = None,
+    min_coverage: float = 0.0,
 ) -> KpiReport:
-    """KPIs from a time model and quantities.
+    """KPIs from a time model and quantities, over the time werk observed (see the module docstring).
 
-    For a group of assets with different ideal cycle times, ``ideal_time_s`` is the sum of PRI x PQ over the assets
+    ``min_coverage`` (0..1): below it the report is marked ``low_coverage``. For a group of assets with different ideal cycle times, ``ideal_time_s`` is the sum of PRI x PQ over the assets
     that have a PRI, and ``effectiveness_apt_s`` the APT of those same assets (an asset without an ideal cycle time,
     like a compressor, must not dilute the group's effectiveness).
     """
     sq = pq - gq
     ideal = ideal_time_s if ideal_time_s is not None else (pri_s * pq if pri_s is not None else None)
-    avail = _ratio(tm.apt_s, tm.pbt_s)
+    avail = _ratio(tm.apt_s, tm.observed_s)
+    coverage = _ratio(tm.observed_s, tm.pbt_s)
     apt_e = tm.apt_s if effectiveness_apt_s is None else effectiveness_apt_s
     eff = _ratio(ideal, apt_e) if ideal is not None else None
     qual = _ratio(gq, pq)
     oee = avail * eff * qual if avail is not None and eff is not None and qual is not None else None
     teep = oee * tm.pbt_s / tm.calendar_s if oee is not None and tm.calendar_s > 0 else None
-    return KpiReport(
+    report = KpiReport(
         scope=scope,
         start=window[0],
         end=window[1],
@@ -267,10 +377,14 @@ def kpis(
         scrap_ratio=_ratio(sq, pq),
         mtbf_s=_ratio(tm.apt_s, failures),
         mttr_s=_ratio(tm.adot_s, failures),
+        coverage=coverage,
+        low_coverage=coverage is not None and coverage < min_coverage,
     )
+    report.flags.extend(plausibility(report))
+    return report
 
 
-def combine(scope: str, window: Span, reports: Sequence[KpiReport]) -> KpiReport:
+def combine(scope: str, window: Span, reports: Sequence[KpiReport], min_coverage: float = 0.0) -> KpiReport:
     """A line or plant: time elements and quantities add up; effectiveness weighs each asset's own PRI."""
     tm = TimeModel()
     for r in reports:
@@ -288,4 +402,5 @@ def combine(scope: str, window: Span, reports: Sequence[KpiReport]) -> KpiReport
         pri_s=None,
         ideal_time_s=ideal if with_pri else None,
         effectiveness_apt_s=sum(r.time.apt_s for r in with_pri),
+        min_coverage=min_coverage,
     )

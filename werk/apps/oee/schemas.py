@@ -17,12 +17,37 @@ class TimeModelOut(BaseModel):
     aust_s: float = Field(description="actual unit setup time")
     adet_s: float = Field(description="actual unit delay time (idle, starved, blocked)")
     adot_s: float = Field(description="actual unit down time (fault, maintenance)")
-    unknown_s: float = Field(description="planned busy time werk did not see (disconnected, no data)")
+    unknown_s: float = Field(
+        description="planned busy time werk did not see (disconnected, unmapped state values, no data)"
+    )
+    observed_s: float = Field(description="planned busy time werk saw (PBT - unknown); the KPIs' base")
     outside_s: float = Field(description="production outside planned operation time")
     calendar_s: float = Field(description="length of the period")
 
 
+class FlagOut(BaseModel):
+    """A figure that cannot be right as computed (a ratio above 1, parts without running time)."""
+
+    kpi: str = Field(description="the KPI concerned")
+    value: float = Field(
+        description="its value as computed (or the parts counted, for parts without running)"
+    )
+    cause: str = Field(description="likely cause: ideal_cycle_time, counter or state_mapping")
+    message: str
+
+
+class TargetOut(BaseModel):
+    target: float = Field(description="the plant file's target (apps.oee.targets)")
+    actual: float | None = Field(description="the KPI's value over the period; null when not defined")
+    met: bool | None = Field(
+        description="ratios met at or above the target, mttr_s and scrap_ratio at or below; null without an actual"
+    )
+
+
 class KpiOut(BaseModel):
+    """ISO 22400-2 KPIs of a scope over a period, computed over the time werk observed (``time.observed_s``);
+    ``coverage`` says how much of the planned busy time that was. Ratios 0..1, times in seconds."""
+
     scope: str = Field(description="asset name, line path or 'plant'")
     start: datetime
     end: datetime
@@ -41,10 +66,20 @@ class KpiOut(BaseModel):
     scrap_ratio: float | None
     mtbf_s: float | None
     mttr_s: float | None
+    coverage: float | None = Field(
+        description="share of the planned busy time werk saw (observed_s / pbt_s), 0..1; null without planned "
+        "busy time"
+    )
+    low_coverage: bool = Field(description="coverage below apps.oee.min_coverage: read the KPIs with care")
+    flags: list[FlagOut] = Field(description="implausible figures, with their likely cause")
+    targets: dict[str, TargetOut] = Field(
+        description="targets of this scope against the actual values, by KPI"
+    )
 
 
 class ShiftOut(BaseModel):
     name: str
+    key: str = Field(description="the shift's period key in reports: <local date>/<name>")
     start: datetime
     end: datetime
 
@@ -55,10 +90,16 @@ class WindowOut(BaseModel):
 
 
 class LiveOut(BaseModel):
-    """KPIs of the current shift per asset, line and the plant; empty before the first computation."""
+    """KPIs of the current shift per asset, line and the plant: the shift report of that shift up to now, with
+    coverage. Outside every shift ``in_shift`` is false, ``shift`` null and there are no KPIs; ``next_shift``
+    says when planned time begins. Empty before the first computation."""
 
-    shift: ShiftOut | None = None
-    window: WindowOut | None = None
+    now: datetime | None = None
+    in_shift: bool = False
+    shift: ShiftOut | None = Field(default=None, description="the shift going on now")
+    next_shift: ShiftOut | None = None
+    previous_shift: ShiftOut | None = None
+    window: WindowOut | None = Field(default=None, description="the shift's start up to now")
     assets: dict[str, KpiOut] = {}
     lines: dict[str, KpiOut] = {}
     plant: KpiOut | None = None
@@ -98,7 +139,10 @@ class StopOut(BaseModel):
     reason_source: str
     planned: bool
     micro: bool
-    status: str = Field(description="open, unqualified or classified")
+    status: str = Field(
+        description="open (going on, no reason yet, younger than unqualified_after_s), unqualified (no reason, "
+        "and ended or older than that) or classified"
+    )
     history: list[ClassificationOut]
 
 

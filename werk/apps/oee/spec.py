@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from werk.apps.oee.api import build_router
 from werk.apps.oee.app import OeeApp
-from werk.apps.oee.settings import OeeSettings
+from werk.apps.oee.settings import OeeSettings, check
 from werk.apps.oee.store import MIGRATIONS
 from werk.apps.spec import AppSpec, Page, Tile
 from werk.i18n import N_
@@ -22,5 +22,6 @@ SPEC = AppSpec(
         Tile("kpis.oee", N_("OEE"), format="percent", order=21),
     ),
     migrations=MIGRATIONS,
+    check=check,
     order=20,
 )

@@ -57,9 +57,13 @@ class Stop:
         return ((self.end or now) - self.start).total_seconds()
 
     def status(self, now: datetime, unqualified_after_s: float) -> str:
+        """``classified`` with a reason; without one ``open`` while it goes on and is younger than
+        ``unqualified_after_s``, ``unqualified`` once it ended or grew older (it waits for a person)."""
         if self.reason is not None:
             return "classified"
-        return "unqualified" if self.duration_s(now) >= unqualified_after_s else "open"
+        if self.end is not None or self.duration_s(now) >= unqualified_after_s:
+            return "unqualified"
+        return "open"
 
 
 @dataclass
@@ -78,7 +82,7 @@ class StopTracker:
         changed: list[Stop] = []
         cur = self.current
         if cur is not None and state not in STOP_STATES:
-            cur.end = ts
+            cur.end = max(ts, cur.start)  # a source clock that stepped back cannot end a stop before it began
             if cur.duration_s(ts) < self.micro_stop_s:
                 cur.micro = True
                 if cur.reason is None:

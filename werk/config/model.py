@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from werk.core.model import SignalType
 from werk.core.uns import validate_segment
 from werk.errors import UnsPathError
 
@@ -31,9 +32,13 @@ Name = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class StrictModel(BaseModel):
-    """Base of every plant-file model, plug-ins' included: unknown keys are errors, values are frozen."""
+    """Base of every plant-file model, plug-ins' included: unknown keys are errors, values are frozen.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    A field's docstring (the string below it) is its description in the JSON schema and in the generated plant-file
+    reference (``docs/plant-file.md``, ``werk docs plant-file``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 def _segment(level: str) -> Callable[[str], str]:
@@ -73,21 +78,34 @@ class SourceBinding(StrictModel):
     """Where an asset's signals come from: a connector, and per signal an address in that connector's terms.
 
     Each connector's spec says how ``root`` applies to its addresses (a prefix, or default tokens), which keeps
-    long node names out of every line; docs/plant-file.md has each protocol's address form.
+    long node names out of every line; the protocols' sections below have each address form.
     """
 
     connector: Name
+    """The name of an entry under ``connectors:``."""
     root: str = ""
+    """Put in front of every address of this binding as its protocol says (a node id prefix, a topic prefix,
+    default address tokens)."""
     signals: dict[SignalName, str] = Field(min_length=1)
+    """Signal name (a UNS path segment) -> its address in the connector's terms."""
+    types: dict[SignalName, SignalType] = Field(default_factory=dict)
+    """The type of a signal whose source does not say it, or says it wrongly: ``str``, ``int``, ``float``, ``bool``
+    or ``datetime`` (ISO 8601 UTC text). Without it a value keeps the type its protocol or the machine's model
+    gives it, and text stays text: ``0001`` or ``123456.20`` sent as text is an identifier until a type says it is
+    a number (``types: {cycle_count: int, load: float, part_id: str}``). A value that does not fit is counted in
+    the connector's ``errors`` and not stored."""
     writable: list[str] = Field(default_factory=list)
     """Signals werk may write back to the machine (a setpoint, an override), by a supervisor through the twin's
     API; every other signal is read-only. Writing needs a connector whose spec says it can write."""
 
     @model_validator(mode="after")
-    def _writable_are_bound(self) -> SourceBinding:
+    def _named_signals_are_bound(self) -> SourceBinding:
         unknown = [w for w in self.writable if w not in self.signals]
         if unknown:
             raise ValueError(f"writable names {unknown}, which this binding's signals do not list")
+        untyped = [t for t in self.types if t not in self.signals]
+        if untyped:
+            raise ValueError(f"types names {untyped}, which this binding's signals do not list")
         return self
 
 

@@ -12,17 +12,21 @@ import logging
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol, cast, runtime_checkable
 
-from werk.core.model import Quality, Sample, Value, utcnow
+from werk.core.model import Quality, Sample, SignalType, Value, coerce, utcnow
 
 
 @dataclass
 class ConnectorStatus:
-    """Health of one connector. Counters only grow; ``rate`` is samples/s over the last few seconds."""
+    """Health of one connector. Counters only grow; ``rate`` is samples/s over the last few seconds.
+
+    ``errors``: what the source sent that werk could not use (malformed, of the wrong type), and failed sessions.
+    ``dropped``: samples werk received and had to let go (a full buffer).
+    """
 
     name: str
     type: str
@@ -106,6 +110,10 @@ class SignalLedger:
         return [Sample(path, now, value, Quality.BAD) for path, value in self.last.items()]
 
 
+#: the Python type of each declared signal type whose values need no conversion (datetime text is always checked)
+_PYTHON_TYPE: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool}
+
+
 class RateLimitedLog:
     """Log a recurring problem once per key per ``every_s``, with how many were not logged in between."""
 
@@ -127,15 +135,46 @@ class RateLimitedLog:
 class SessionConnector(ABC):
     """The session loop every protocol shares: run a session, count what it delivers, and when it fails mark the
     signals it had BAD, wait (doubling up to a limit) and start again. A protocol provides ``_session`` (connect,
-    call ``_up``, yield batches until it fails by raising) and its reconnect limits."""
+    call ``_up``, yield batches until it fails by raising) and its reconnect limits.
+
+    ``types`` (UNS path -> the type its binding declares) applies to what the session yields: a value of another
+    type is converted (:func:`werk.core.model.coerce`), or, when it does not convert, counted in ``errors``, logged
+    once per signal a minute and left out. A protocol that has the source's own text converts from that itself.
+    """
 
     name: str
     status: ConnectorStatus
     protocol: str
     logger: logging.Logger
 
-    def __init__(self) -> None:
+    def __init__(self, types: Mapping[str, SignalType] | None = None) -> None:
         self._ledger = SignalLedger(self.status)
+        self.types: dict[str, SignalType] = dict(types or {})
+        self._signal_log = RateLimitedLog(self.logger)
+
+    def _typed(self, batch: list[Sample]) -> list[Sample]:
+        """``batch`` with every declared type applied (see the class docstring)."""
+        out: list[Sample] = []
+        for s in batch:
+            kind = self.types.get(s.path)
+            if kind is None or type(s.value) is _PYTHON_TYPE.get(kind):
+                out.append(s)
+                continue
+            try:
+                out.append(replace(s, value=coerce(s.value, kind)))
+            except ValueError as exc:
+                self.status.errors += 1
+                self.status.last_error = f"{s.path}: {exc} (its binding declares {kind})"
+                self._signal_log.warning(
+                    s.path,
+                    "%s.type connector=%s path=%s type=%s error=%s",
+                    self.protocol,
+                    self.name,
+                    s.path,
+                    kind,
+                    exc,
+                )
+        return out
 
     @abstractmethod
     def _session(self) -> AsyncIterator[list[Sample]]: ...
@@ -171,6 +210,8 @@ class SessionConnector(ABC):
                 session = cast(AsyncGenerator[list[Sample], None], self._session())
                 async with contextlib.aclosing(session):
                     async for batch in session:
+                        if batch and self.types:
+                            batch = self._typed(batch)
                         if batch:
                             self._ledger.account(batch)
                             yield batch

@@ -71,7 +71,7 @@ from pymodbus.pdu import ExceptionResponse, ModbusPDU
 
 from werk.config.model import ConnectorSettings
 from werk.connect.base import ConnectorStatus, RateLimitedLog, SessionConnector
-from werk.connect.spec import ConnectorSpec
+from werk.connect.spec import ConnectorSpec, types_of
 from werk.core.model import Quality, Sample, Value, utcnow
 from werk.errors import ConnectorError
 
@@ -382,7 +382,7 @@ class ModbusConnector(SessionConnector):
         self._turn = asyncio.Lock()  # one request at a time on the connection: the poll's and writes
         self._isolated: set[str] = set()
         self._failing: set[str] = set()
-        super().__init__()
+        super().__init__(types_of(bindings))
         self._complaints = RateLimitedLog(log, LOG_EVERY_S)
 
     def _reconnect_settings(self) -> tuple[float, float]:

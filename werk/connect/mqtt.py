@@ -48,7 +48,7 @@ from pydantic import Field, SecretStr, model_validator
 from werk.config.model import ConnectorSettings, StrictModel
 from werk.connect.base import ConnectorStatus, RateLimitedLog, SessionConnector
 from werk.connect.outbox import MemoryOutbox, Outbox
-from werk.connect.spec import ConnectorSpec
+from werk.connect.spec import ConnectorSpec, types_of
 from werk.core.model import Quality, Sample, Value, utcnow
 from werk.core.topic_map import TemplateError, TopicMap, TopicRule
 from werk.errors import ConnectorError, UnsPathError
@@ -428,7 +428,7 @@ class MqttConnector(SessionConnector):
                 log.error("mqtt.binding connector=%s path=%s error=%s", self.name, path, exc)
         self.topic_map = TopicMap([TopicRule.compile(r.topic, r.path) for r in config.map])
         self.client_id = config.client_id or f"werk-{name}-{uuid.uuid4().hex[:8]}"
-        super().__init__()
+        super().__init__(types_of(bindings))
         self._complaints = RateLimitedLog(log, LOG_EVERY_S)
         self.mapped_paths: set[str] = set()  # distinct paths the rules have fed, for the status and the log
 

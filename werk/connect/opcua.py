@@ -57,7 +57,7 @@ from pydantic import Field, model_validator
 
 from werk.config.model import ConnectorSettings
 from werk.connect.base import ConnectorStatus, SessionConnector
-from werk.connect.spec import ConnectorSpec
+from werk.connect.spec import ConnectorSpec, types_of
 from werk.core.model import Quality, Sample, Value, utcnow
 from werk.errors import ConnectorError
 
@@ -302,7 +302,7 @@ class OpcUaConnector(SessionConnector):
         self.config = config
         self.bindings = dict(bindings)
         self.status = ConnectorStatus(name=name, type="opcua", endpoint=config.endpoint)
-        super().__init__()
+        super().__init__(types_of(bindings))
         self.monitored = 0  # items the server accepted in the current session
         self._client: Client | None = None  # the current session, for writes
         self._node_of: dict[str, ua.NodeId] = {}  # UNS path -> NodeId in the current session

@@ -74,7 +74,7 @@ from werk.config.model import StrictModel
 from werk.connect import sparkplug_b_pb2 as pb
 from werk.connect.base import ConnectorStatus, RateLimitedLog, SessionConnector
 from werk.connect.mqtt import MAX_BATCH_MESSAGES, MqttConnectorConfig, _client, broker_status
-from werk.connect.spec import ConnectorSpec
+from werk.connect.spec import ConnectorSpec, types_of
 from werk.core.model import Quality, Sample, Value, utcnow
 from werk.core.topic_map import TemplateError, TopicMap, TopicRule
 from werk.errors import ConnectorError, UnsPathError
@@ -413,7 +413,7 @@ class SparkplugConnector(SessionConnector):
         self._rebirth_due: set[tuple[str, str]] = set()
         self._client: aiomqtt.Client | None = None  # while a session is up: commands go through it
         self._birth_ms = 0  # the timestamp of this session's STATE birth and will (epoch ms)
-        super().__init__()
+        super().__init__(types_of(bindings))
         self._complaints = RateLimitedLog(log, LOG_EVERY_S)
 
     # --- session ------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import pytest
 
 from tests.conftest import free_port, need, wait_until
 from tests.connect.conftest import Reader, _config, _first_failure, _listen, _publish, _reachable
+from werk.api.schemas import ConnectorOut
 from werk.config.model import WerkConfig
 from werk.connect import build_connectors
 from werk.connect.mqtt import (
@@ -184,6 +185,26 @@ async def test_values_arrive_on_their_uns_paths(
     assert count.ts == datetime(2026, 3, 4, 5, 6, 7, 250000, UTC)
     assert [(s.value, s.quality) for s in by_path["batch"]] == [(1, Quality.GOOD), (2, Quality.BAD)]
     assert reader.conn.status.samples == 7 and reader.conn.status.errors == 0
+
+
+async def test_samples_of_one_signal_with_one_timestamp_are_counted_as_collisions(
+    system_broker: int, prefix: str, readers: list[Reader]
+) -> None:
+    bindings = {f"{prefix}/flow": P + "flow", f"{prefix}/level": P + "level"}
+    reader = await _listen(readers, MqttConnector("broker", _config(system_broker), bindings))
+    stamp = 1772600767250  # a publisher stamping in milliseconds sends two values within one
+    await _publish(
+        system_broker,
+        (f"{prefix}/flow", b'{"value": 1.5, "ts": %d}' % stamp),
+        (f"{prefix}/flow", b'{"value": 1.75, "ts": %d}' % stamp),  # replaces 1.5 in the historian
+        (f"{prefix}/flow", b'{"value": 1.75, "ts": %d}' % stamp),  # the same sample again: a replay, no loss
+        (f"{prefix}/level", b'{"value": 1.5, "ts": %d}' % stamp),  # another signal at that instant
+        (f"{prefix}/flow", b'{"value": 2.0, "ts": %d}' % (stamp + 1)),
+    )
+    await reader.until(lambda g: len(g) >= 5)
+    status = reader.conn.status
+    assert status.collisions == 1 and status.errors == 0
+    assert ConnectorOut.of(status).collisions == 1  # /api/connectors and /api/health show it
 
 
 async def test_malformed_payloads_are_counted_logged_once_and_skipped(

@@ -25,7 +25,9 @@ class ConnectorStatus:
     """Health of one connector. Counters only grow; ``rate`` is samples/s over the last few seconds.
 
     ``errors``: what the source sent that werk could not use (malformed, of the wrong type), and failed sessions.
-    ``dropped``: samples werk received and had to let go (a full buffer).
+    ``dropped``: samples werk received and had to let go (a full buffer). ``collisions``: samples that carried the
+    same timestamp as the signal's previous sample but another value; the historian keeps one sample per signal and
+    instant, so the later one replaced the earlier (a source that stamps in whole milliseconds or seconds).
     """
 
     name: str
@@ -37,6 +39,7 @@ class ConnectorStatus:
     samples: int = 0
     errors: int = 0
     dropped: int = 0
+    collisions: int = 0
     spooled: int = 0  # waiting on disk for the bus (store-and-forward); not a counter: it empties again
     reconnects: int = 0
     last_error: str = ""
@@ -71,20 +74,30 @@ class SignalLedger:
     def __init__(self, status: ConnectorStatus) -> None:
         self.status = status
         self.last: dict[str, Value] = {}
+        self.stamps: dict[str, datetime] = {}
         self._rate_t = time.monotonic()
         self._rate_n = 0
 
-    def account(self, batch: list[Sample]) -> None:
+    def account(self, batch: list[Sample]) -> list[Sample]:
+        """Count a delivered batch; returns its samples that collided (see ``ConnectorStatus.collisions``)."""
         st = self.status
         st.samples += len(batch)
         st.last_sample = batch[-1].ts
+        last, stamps = self.last, self.stamps
+        collided: list[Sample] = []
         for s in batch:
-            self.last[s.path] = s.value
+            path = s.path
+            if stamps.get(path) == s.ts and last[path] != s.value:
+                collided.append(s)
+            last[path] = s.value
+            stamps[path] = s.ts
+        st.collisions += len(collided)
         self._rate_n += len(batch)
         now = time.monotonic()
         if now - self._rate_t >= self.RATE_WINDOW_S:
             st.rate = self._rate_n / (now - self._rate_t)
             self._rate_t, self._rate_n = now, 0
+        return collided
 
     def lost(
         self,
@@ -176,6 +189,19 @@ class SessionConnector(ABC):
                 )
         return out
 
+    def _delivered(self, batch: list[Sample]) -> None:
+        """Count a batch on its way out and log its collisions (once per signal a minute)."""
+        for s in self._ledger.account(batch):
+            self._signal_log.warning(
+                s.path,
+                "%s.collision connector=%s path=%s ts=%s value=%r: same timestamp as the previous sample",
+                self.protocol,
+                self.name,
+                s.path,
+                s.ts.isoformat(),
+                s.value,
+            )
+
     @abstractmethod
     def _session(self) -> AsyncIterator[list[Sample]]: ...
 
@@ -213,7 +239,7 @@ class SessionConnector(ABC):
                         if batch and self.types:
                             batch = self._typed(batch)
                         if batch:
-                            self._ledger.account(batch)
+                            self._delivered(batch)
                             yield batch
             except asyncio.CancelledError:
                 raise

@@ -8,6 +8,7 @@ here are only their bases (:class:`AppSettings`, :class:`ConnectorSettings`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -24,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from werk.core.model import SignalType
+from werk.core.model import SignalType, Value
 from werk.core.uns import validate_segment
 from werk.errors import UnsPathError
 
@@ -74,6 +75,46 @@ class AppSettings(StrictModel):
     enabled: bool = True
 
 
+class WriteLimits(StrictModel):
+    """The values werk may write to a signal: a number from ``min`` to ``max`` (both included) on the grid of
+    ``step``, counted from ``min`` (from 0 without one). Anything else is refused before it is sent, and the refusal
+    is audited. Give at least one of the three."""
+
+    min: float | None = None
+    """The least value, in the signal's own unit."""
+    max: float | None = None
+    """The greatest value, in the signal's own unit."""
+    step: float | None = Field(default=None, gt=0)
+    """The resolution: a value must be ``min + k * step`` for a whole ``k`` (``step: 5`` for 80, 85, 90 %)."""
+
+    @model_validator(mode="after")
+    def _sensible(self) -> WriteLimits:
+        if self.min is None and self.max is None and self.step is None:
+            raise ValueError("give min, max or step")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min:g} is above max {self.max:g}")
+        return self
+
+    def refusal(self, value: Value, source: str) -> str | None:
+        """Why ``value`` is outside these limits, naming the limit and ``source`` (where they come from); None
+        when it is within. Only numbers are within: a bool or a text is refused."""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"{value!r} is not a number, and the signal takes numbers ({source})"
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.copysign(math.inf, value)
+        if self.min is not None and not number >= self.min:
+            return f"{value!r} is below the minimum {self.min:g} ({source})"
+        if self.max is not None and not number <= self.max:
+            return f"{value!r} is above the maximum {self.max:g} ({source})"
+        if self.step is not None:
+            k = (number - (self.min or 0.0)) / self.step
+            if not math.isfinite(k) or abs(k - round(k)) > 1e-9 * max(1.0, abs(k)):
+                return f"{value!r} is not on the step {self.step:g} from {self.min or 0:g} ({source})"
+        return None
+
+
 class SourceBinding(StrictModel):
     """Where an asset's signals come from: a connector, and per signal an address in that connector's terms.
 
@@ -97,6 +138,10 @@ class SourceBinding(StrictModel):
     writable: list[str] = Field(default_factory=list)
     """Signals werk may write back to the machine (a setpoint, an override), by a supervisor through the twin's
     API; every other signal is read-only. Writing needs a connector whose spec says it can write."""
+    limits: dict[SignalName, WriteLimits] = Field(default_factory=dict)
+    """Per writable signal, the values werk may write (``limits: {feed_override: {min: 10, max: 150, step: 5}}``).
+    A writable signal takes a number only where a range is known, here or from the machine's own model (a node's
+    engineering range): without one a numeric write is refused, so no setpoint of 1e308 reaches a machine."""
 
     @model_validator(mode="after")
     def _named_signals_are_bound(self) -> SourceBinding:
@@ -106,6 +151,9 @@ class SourceBinding(StrictModel):
         untyped = [t for t in self.types if t not in self.signals]
         if untyped:
             raise ValueError(f"types names {untyped}, which this binding's signals do not list")
+        unlimited = [w for w in self.limits if w not in self.writable]
+        if unlimited:
+            raise ValueError(f"limits names {unlimited}, which this binding's writable does not list")
         return self
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol, cast, runtime_checkable
 
+from werk.config.model import WriteLimits
 from werk.core.model import Quality, Sample, SignalType, Value, coerce, utcnow
 
 
@@ -63,6 +64,16 @@ class WritableConnector(Connector, Protocol):
     """A connector that can write a value back to the signal's source (raises ConnectorError when it can't)."""
 
     async def write(self, path: str, value: Value) -> None: ...
+
+
+@runtime_checkable
+class RangedConnector(Protocol):
+    """A writable connector whose source says what values a signal takes (an OPC UA node's EURange, OPC 10000-8,
+    5.3.2.2). ``Platform.write_signal`` asks it before a write, besides the plant file's ``limits``."""
+
+    async def write_limits(self, path: str) -> tuple[WriteLimits, str] | None:
+        """The limits the source gives for ``path`` and where they come from (for the refusal), or None."""
+        ...
 
 
 class SignalLedger:

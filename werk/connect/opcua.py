@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC
@@ -55,7 +56,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pydantic import Field, model_validator
 
-from werk.config.model import ConnectorSettings
+from werk.config.model import ConnectorSettings, WriteLimits
 from werk.connect.base import ConnectorStatus, SessionConnector
 from werk.connect.spec import ConnectorSpec, types_of
 from werk.core.model import Quality, Sample, Value, utcnow
@@ -359,9 +360,40 @@ class OpcUaConnector(SessionConnector):
             raise ConnectorError(
                 f"{self.name}: the server refused the write to {nid.to_string()}: {exc}"
             ) from None
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, ua.UaError) as exc:  # UaError: asyncua could not encode it
             raise ConnectorError(f"{self.name}: {value!r} does not fit {vtype.name}: {exc}") from None
         log.info("opcua.write connector=%s node=%s path=%s value=%r", self.name, nid.to_string(), path, value)
+
+    async def write_limits(self, path: str) -> tuple[WriteLimits, str] | None:
+        """The range the server gives the node that feeds ``path``: its EURange property (OPC 10000-8, 5.3.2.2
+        BaseAnalogType, mandatory for an AnalogItemType, 5.3.2.3: the range of values in normal operation), or
+        None when the node has none. ConnectorError when the server cannot be asked (not connected, no answer).
+
+        Part 8 leaves what a server does with a value outside EURange to the server (accept, clamp, refuse); werk
+        refuses it before sending, as it does the plant file's ``limits``.
+        """
+        client, nid = self._client, self._node_of.get(path)
+        if client is None:
+            raise ConnectorError(f"{self.name}: not connected to {self.config.endpoint}; nothing was written")
+        if nid is None:
+            raise ConnectorError(f"{self.name}: {path} is not a signal of this server")
+        relative = ua.RelativePath.from_string("/0:EURange")
+        try:
+            (found,) = await client.uaclient.translate_browsepaths_to_nodeids(
+                [ua.BrowsePath(StartingNode=nid, RelativePath=relative)]
+            )
+            if not found.StatusCode.is_good() or not found.Targets:
+                return None
+            rng = await client.get_node(found.Targets[0].TargetId).read_value()
+        except (ua.UaError, TimeoutError) as exc:
+            raise ConnectorError(
+                f"{self.name}: cannot read the EURange of {nid.to_string()}: {exc}"
+            ) from None
+        low, high = (float(rng.Low), float(rng.High)) if isinstance(rng, ua.Range) else (math.nan, math.nan)
+        if not low <= high:  # no Range, NaN, or Low above High: no range werk can hold a value to
+            log.warning("opcua.eurange connector=%s node=%s value=%r: not a range", self.name, nid, rng)
+            return None
+        return WriteLimits(min=low, max=high), f"EURange of {nid.to_string()}"
 
     @staticmethod
     async def _disconnect(client: Client) -> None:
@@ -523,8 +555,23 @@ class OpcUaConnector(SessionConnector):
                 yield batch
 
 
+#: the values of OPC UA's integer types (Part 6, 5.2.2.2 to 5.2.2.5)
+_INTEGER_RANGES = {
+    ua.VariantType.SByte: (-(2**7), 2**7 - 1),
+    ua.VariantType.Byte: (0, 2**8 - 1),
+    ua.VariantType.Int16: (-(2**15), 2**15 - 1),
+    ua.VariantType.UInt16: (0, 2**16 - 1),
+    ua.VariantType.Int32: (-(2**31), 2**31 - 1),
+    ua.VariantType.UInt32: (0, 2**32 - 1),
+    ua.VariantType.Int64: (-(2**63), 2**63 - 1),
+    ua.VariantType.UInt64: (0, 2**64 - 1),
+}
+_FLOAT_MAX = 3.4028234663852886e38  # the largest finite IEEE 754 single (Part 6, 5.2.2.3 Float)
+
+
 def _as_variant(value: Value, vtype: ua.VariantType) -> Value:
-    """A JSON-ish value as the Python type asyncua encodes for ``vtype``; ValueError when it does not fit."""
+    """A JSON-ish value as the Python type asyncua encodes for ``vtype``; ValueError when it does not fit (of
+    another kind, not finite, outside the type's range)."""
     if vtype == ua.VariantType.Boolean:
         if not isinstance(value, bool):
             raise ValueError("not a boolean")
@@ -532,10 +579,21 @@ def _as_variant(value: Value, vtype: ua.VariantType) -> Value:
     if vtype in (ua.VariantType.Float, ua.VariantType.Double):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError("not a number")
-        return float(value)
-    if vtype.name.startswith(("Int", "UInt", "SByte", "Byte")) and vtype != ua.VariantType.ByteString:
-        if isinstance(value, bool) or not isinstance(value, int | float) or float(value) != int(value):
+        try:
+            number = float(value)
+        except OverflowError:
+            raise ValueError("beyond a double") from None
+        if not math.isfinite(number) or (vtype == ua.VariantType.Float and abs(number) > _FLOAT_MAX):
+            raise ValueError(f"outside {vtype.name}'s range")
+        return number
+    if vtype in _INTEGER_RANGES:
+        if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError("not a whole number")
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError("not a whole number")
+        low, high = _INTEGER_RANGES[vtype]
+        if not low <= int(value) <= high:
+            raise ValueError(f"outside {vtype.name}'s range {low}..{high}")
         return int(value)
     if vtype == ua.VariantType.String:
         return str(value)

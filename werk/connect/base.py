@@ -136,6 +136,23 @@ class SignalLedger:
 
 #: the Python type of each declared signal type whose values need no conversion (datetime text is always checked)
 _PYTHON_TYPE: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool}
+#: the integers the historian stores exactly (SQLite INTEGER: 64-bit signed)
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _storable(value: object) -> tuple[Value, str | None]:
+    """``value`` as a plain bool, int, float or str, or why it is none (see ``SessionConnector``)."""
+    if isinstance(value, bool):
+        return bool(value), None
+    if isinstance(value, int):
+        if not _INT64[0] <= value <= _INT64[1]:
+            return 0, f"{value} is beyond a 64-bit integer; declare the signal float or str to keep it"
+        return int(value), None
+    if isinstance(value, float):
+        return (float(value), None) if math.isfinite(value) else (0.0, f"{value} is not a number werk stores")
+    if isinstance(value, str):
+        return str(value), None
+    return "", f"{type(value).__name__} is not a value (a number, a boolean or text)"
 
 
 class RateLimitedLog:
@@ -164,6 +181,11 @@ class SessionConnector(ABC):
     ``types`` (UNS path -> the type its binding declares) applies to what the session yields: a value of another
     type is converted (:func:`werk.core.model.coerce`), or, when it does not convert, counted in ``errors``, logged
     once per signal a minute and left out. A protocol that has the source's own text converts from that itself.
+
+    Then every value is made one the historian stores as it is: a subclass of bool, int, float or str (an enum)
+    becomes its base type; a NaN or infinity is no value: a BAD sample carrying the signal's last value, counted in
+    ``errors``; an integer beyond 64 bits (an OPC UA or Sparkplug UInt64 past 2**63 - 1) is counted in ``errors``
+    and left out, with the advice to declare the signal ``float`` or ``str``. Nothing else is a value.
     """
 
     name: str
@@ -198,6 +220,34 @@ class SessionConnector(ABC):
                     kind,
                     exc,
                 )
+        return out
+
+    def _storable(self, batch: list[Sample]) -> list[Sample]:
+        """``batch`` with every value as the historian stores it (see the class docstring)."""
+        for s in batch:
+            v, t = s.value, type(s.value)
+            if not (
+                t is str
+                or t is bool
+                or (t is float and v - v == 0.0)  # type: ignore[operator]  # finite: inf - inf and NaN are NaN
+                or (t is int and _INT64[0] <= v <= _INT64[1])  # type: ignore[operator]
+            ):
+                break
+        else:
+            return batch
+        out: list[Sample] = []
+        for s in batch:
+            value, reason = _storable(s.value)
+            if reason is None:
+                out.append(s if value is s.value else replace(s, value=value))
+                continue
+            self.status.errors += 1
+            self.status.last_error = f"{s.path}: {reason}"
+            self._signal_log.warning(
+                s.path, "%s.value connector=%s path=%s error=%s", self.protocol, self.name, s.path, reason
+            )
+            if isinstance(s.value, float) and s.path in self._ledger.last:
+                out.append(Sample(s.path, s.ts, self._ledger.last[s.path], Quality.BAD))
         return out
 
     def _delivered(self, batch: list[Sample]) -> None:
@@ -249,6 +299,8 @@ class SessionConnector(ABC):
                     async for batch in session:
                         if batch and self.types:
                             batch = self._typed(batch)
+                        if batch:
+                            batch = self._storable(batch)
                         if batch:
                             self._delivered(batch)
                             yield batch

@@ -15,6 +15,11 @@ Addresses, per binding:
   ``/2:Monitoring/2:Load``). Paths are resolved with TranslateBrowsePathsToNodeIds (Part 4, 5.8.4) after every
   connect; one that matches nothing is reported for its binding alone (``status.bad_bindings``).
 
+Values (:func:`_value`): numbers, booleans and strings as they are; a DateTime is an instant as ISO 8601 UTC text
+(``2026-03-04T05:06:07.250000Z``, :func:`werk.core.model.datetime_text`), not a Python object's text; a
+ByteString base64; arrays and structures JSON text. A notification without a value (a Bad status carries none) and
+a NaN become a BAD sample carrying the signal's last value. Source timestamps are kept.
+
 Thousands of items: CreateMonitoredItems (Part 4, 5.13.2) is called with at most ``monitored_items_per_call`` items,
 fewer if the server's ``MaxMonitoredItemsPerCall`` operation limit (Part 5, 6.3.11 OperationLimitsType) says so;
 each item asks for ``sampling_interval_ms`` and ``queue_size`` (MonitoringParameters, Part 4, 7.21) and discards the
@@ -41,11 +46,15 @@ sends for every new monitored item (Part 4, 5.13.2), so the historian has the cu
 from __future__ import annotations
 
 import asyncio
+import base64
+import dataclasses
+import json
 import logging
 import math
 import os
+import uuid
 from collections.abc import AsyncIterator, Mapping
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -59,7 +68,7 @@ from pydantic import Field, model_validator
 from werk.config.model import ConnectorSettings, WriteLimits
 from werk.connect.base import ConnectorStatus, SessionConnector
 from werk.connect.spec import ConnectorSpec, types_of
-from werk.core.model import Quality, Sample, Value, utcnow
+from werk.core.model import Quality, Sample, Value, datetime_text, utcnow
 from werk.errors import ConnectorError
 
 
@@ -155,13 +164,41 @@ def _quality(code: Any) -> Quality:
 
 
 def _value(v: Any) -> Value | None:
-    if isinstance(v, bool | int | float | str):
+    """An OPC UA value (Part 6, 5.1.2 built-in types) as a werk Value; None for a null value.
+
+    Numbers, booleans and strings stay what they are; DateTime is ISO 8601 UTC text
+    (:func:`~werk.core.model.datetime_text`), ByteString base64 (as Part 6, 5.4.2.8 encodes it in JSON),
+    LocalizedText its text, NodeId, ExpandedNodeId and QualifiedName their text forms (Part 6, 5.3.1.10, 5.3.1.11,
+    5.3.1.14), a StatusCode its name; an array or a structure is JSON text of its elements or fields.
+    """
+    if v is None or isinstance(v, bool | int | float | str):
         return v
+    if isinstance(v, datetime):
+        return datetime_text(v)
+    if isinstance(v, bytes):
+        return base64.b64encode(v).decode()
     if isinstance(v, ua.LocalizedText):
         return v.Text or ""
-    if v is None:
+    if isinstance(v, ua.NodeId | ua.QualifiedName):
+        return str(v.to_string())
+    if isinstance(v, ua.StatusCode):
+        return str(v.name)
+    if isinstance(v, uuid.UUID):
+        return str(v)
+    return json.dumps(_jsonable(v), separators=(",", ":"), allow_nan=False)
+
+
+def _jsonable(v: Any) -> Any:
+    """An array's or a structure's content for JSON text: scalars as :func:`_value` gives them, nested."""
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return {f.name: _jsonable(getattr(v, f.name)) for f in dataclasses.fields(v)}
+    if isinstance(v, float) and not math.isfinite(v):
         return None
-    return str(v)
+    if isinstance(v, bool | int | float | str) or v is None:
+        return v
+    return _value(v)
 
 
 def _readable(what: str, path: str | None, owner: str) -> str:
@@ -255,14 +292,25 @@ class _Inbox:
 
 
 class _BatchSubscription(Subscription):  # type: ignore[misc]  # asyncua is untyped for mypy here
-    """A subscription that turns each PublishResult into one list of Samples, keyed by client handle."""
+    """A subscription that turns each PublishResult into one list of Samples, keyed by client handle.
+
+    A notification without a value (a Bad status such as BadCommunicationError carries none, Part 4, 7.7.1; or a
+    null Variant) is no value of the signal: it becomes a BAD sample carrying the signal's last value (``last``,
+    the connector's), so the signal does not go on looking good; a signal that never had a value gets none.
+    """
 
     def __init__(
-        self, session: Any, params: ua.CreateSubscriptionParameters, inbox: _Inbox, paths: dict[int, str]
+        self,
+        session: Any,
+        params: ua.CreateSubscriptionParameters,
+        inbox: _Inbox,
+        paths: dict[int, str],
+        last: Mapping[str, Value],
     ) -> None:
         super().__init__(session, params, inbox)
         self.inbox = inbox
         self.paths = paths  # client handle -> UNS path
+        self.last = last
 
     async def publish_callback(self, publish_result: ua.PublishResult) -> None:
         message = publish_result.NotificationMessage
@@ -276,15 +324,17 @@ class _BatchSubscription(Subscription):  # type: ignore[misc]  # asyncua is unty
                 for item in notif.MonitoredItems:
                     path = paths.get(item.ClientHandle)
                     dv = item.Value
-                    if path is None or dv is None or dv.Value is None:
-                        continue
-                    value = _value(dv.Value.Value)
-                    if value is None:
+                    if path is None or dv is None:
                         continue
                     ts = dv.SourceTimestamp or dv.ServerTimestamp or utcnow()
                     if ts.tzinfo is None:
                         ts = ts.replace(tzinfo=UTC)
                     code = dv.StatusCode
+                    value = _value(dv.Value.Value) if dv.Value is not None else None
+                    if value is None:
+                        if path in self.last:
+                            out.append(Sample(path, ts, self.last[path], Quality.BAD))
+                        continue
                     out.append(Sample(path, ts, value, Quality.GOOD if code is None else _quality(code)))
             elif isinstance(notif, ua.StatusChangeNotification):  # Part 4, 7.25.4: the subscription ended
                 self.inbox.lost = f"subscription status {notif.Status}"
@@ -495,7 +545,7 @@ class OpcUaConnector(SessionConnector):
             Priority=0,
         )
         handles: dict[int, str] = {}
-        sub = _BatchSubscription(client.uaclient.session, params, inbox, handles)
+        sub = _BatchSubscription(client.uaclient.session, params, inbox, handles, self._ledger.last)
         await sub.init()
         sampling = (
             float(cfg.publishing_interval_ms) if cfg.sampling_interval_ms < 0 else cfg.sampling_interval_ms

@@ -26,9 +26,10 @@ from tests.conftest import free_port, need, wait_until
 from tests.connect.conftest import Reader, _config, _first_failure, _listen, _publish, _reachable
 from werk.api.schemas import ConnectorOut
 from werk.config.model import WerkConfig
-from werk.connect import build_connectors
+from werk.connect import Bindings, build_connectors
 from werk.connect.mqtt import (
     MqttConnector,
+    MqttConnectorConfig,
     MqttPublisher,
     MqttTlsConfig,
     decode_payload,
@@ -141,6 +142,7 @@ def test_build_connectors_prefixes_topics_with_the_root() -> None:
     (conn,) = build_connectors(config)
     assert isinstance(conn, MqttConnector)
     assert conn.bindings == {"plant/press-1/force": "acme/s/a/l/c/press-1/force"}
+    assert conn.client_id == "werk-acme-s-broker"  # the plant's enterprise and site, then the connector
     assert conn.status.type == "mqtt" and conn.status.endpoint == "mqtt://127.0.0.1:1883"
 
 
@@ -536,3 +538,46 @@ def test_fast_batch_decoder_agrees_with_the_checked_one(payload: bytes) -> None:
     samples, fast_reasons = decode_samples("p/x", payload)
     assert [(s.value, s.ts, s.quality) for s in samples] == [(r.value, r.ts, r.quality) for r in readings]
     assert fast_reasons == reasons
+
+
+async def test_a_broker_killed_under_qos1_publishing_loses_nothing_it_acknowledged_with_the_defaults(
+    tmp_path: Path, own_brokers: list[Mosquitto]
+) -> None:
+    """werk's defaults (QoS 1, a persistent session, a client id stable across restarts) against a broker with
+    persistence: SIGKILL mid-stream, restart on the same port from the same file. With a clean session and a
+    random id the same run loses what the broker queued for werk and what arrived before werk subscribed again
+    (``benchmarks/mqtt_broker_restart.py`` measures both)."""
+    from tests.connect.mqtt_restart import kill_and_restart
+
+    outcome = await kill_and_restart(tmp_path, own_brokers)
+    assert outcome.publisher_retries >= 1  # the broker did go away under the publisher
+    assert len(outcome.acknowledged) == outcome.sent
+    assert outcome.lost == [], f"{len(outcome.lost)} of {len(outcome.acknowledged)} acknowledged values lost"
+
+
+@pytest.mark.parametrize("protocol", ["3.1.1", "5"])
+async def test_what_is_published_while_werk_is_away_arrives_when_it_is_back(
+    tmp_path: Path, own_brokers: list[Mosquitto], protocol: str
+) -> None:
+    """The default persistent session: MQTT 3.1.1 clean session 0, MQTT 5 clean start 0 with a session expiry
+    (without one an MQTT 5 session ends with its connection, persistent_session or not)."""
+    broker = Mosquitto(tmp_path, "allow_anonymous true")
+    own_brokers.append(broker)
+    await broker.start()
+    cfg = MqttConnectorConfig(type="mqtt", port=broker.port, protocol=protocol)  # type: ignore[arg-type]
+    bindings = Bindings({"m/count": P + "count"}, plant="acme-berlin")
+    first = MqttConnector("shop", cfg, bindings)
+    assert first.client_id == "werk-acme-berlin-shop"  # stable: the same at the next start
+    reader = Reader(first)
+    await wait_until(lambda: first.status.connected, timeout=10)
+    await reader.close()  # werk stops (or crashes)
+    await _publish(
+        broker.port, *[("m/count", b'{"value": %d, "ts": %d}' % (i, 1772600767000 + i)) for i in range(5)]
+    )
+    again = MqttConnector("shop", cfg, bindings)  # werk starts again
+    reader = Reader(again)
+    try:
+        got = await reader.until(lambda g: len(g) >= 5, timeout=10)
+        assert [s.value for s in got] == [0, 1, 2, 3, 4]
+    finally:
+        await reader.close()

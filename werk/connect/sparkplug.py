@@ -114,11 +114,18 @@ class SparkplugConfig(MqttConnectorConfig):
     rebirth_interval_s: float = Field(default=5.0, ge=0)
     auto_map: list[SparkplugMapRuleConfig] = Field(default_factory=list)
     """Map the metrics no asset binds, by rule: devices that appear later are picked up from their births."""
+    persistent_session: bool = False
+    """Always false: Sparkplug 3.0 requires a clean session ("Persistent vs Non-Persistent Connections",
+    [tck-id-principles-persistence-clean-session-311], -50 for MQTT 5). What a host misses while away it learns
+    from the births its rebirth requests bring, not from a broker's queue."""
 
     @model_validator(mode="after")
     def _clean_start(self) -> SparkplugConfig:
         if self.persistent_session:
-            raise ValueError("a Sparkplug host application starts with a clean session (Sparkplug 3.0, 5.x)")
+            raise ValueError(
+                "a Sparkplug host application connects with a clean session (Sparkplug 3.0, Persistent vs "
+                "Non-Persistent Connections)"
+            )
         if self.map:
             raise ValueError("map rules are for JSON topics; a Sparkplug host maps metrics with auto_map")
         return self

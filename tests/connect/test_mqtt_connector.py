@@ -581,3 +581,34 @@ async def test_what_is_published_while_werk_is_away_arrives_when_it_is_back(
         assert [s.value for s in got] == [0, 1, 2, 3, 4]
     finally:
         await reader.close()
+
+
+async def test_identifiers_stay_as_sent_and_declared_types_convert(
+    system_broker: int, prefix: str, readers: list[Reader]
+) -> None:
+    bindings = Bindings(
+        {f"{prefix}/{n}": P + n for n in ("part_id", "order", "batch_no", "temp", "count")},
+        types={P + "part_id": "str", P + "batch_no": "str", P + "temp": "float", P + "count": "int"},
+    )
+    conn = MqttConnector("broker", _config(system_broker), bindings)
+    reader = await _listen(readers, conn)
+    await _publish(
+        system_broker,
+        (f"{prefix}/part_id", b'{"value": 123456.20, "ts": 1772600767250}'),  # a number that is an identifier
+        (f"{prefix}/order", b'"0001"'),  # text stays text
+        (f"{prefix}/batch_no", b'[{"value": 7.50, "ts": 1772600767250.0}]'),
+        (f"{prefix}/temp", b'"21.5"'),  # a device that sends numbers as text
+        (f"{prefix}/count", b'{"value": "0012", "ts": 1772600767250}'),
+        (f"{prefix}/count", b'{"value": "twelve", "ts": 1772600768250}'),
+    )
+    got = await reader.until(lambda g: len(g) >= 5)
+    assert [(s.path.removeprefix(P), s.value) for s in got] == [
+        ("part_id", "123456.20"),
+        ("order", "0001"),
+        ("batch_no", "7.50"),
+        ("temp", 21.5),
+        ("count", 12),
+    ]
+    assert all(type(s.value) in (str, float, int) for s in got)
+    await wait_until(lambda: conn.status.errors >= 1)
+    assert conn.status.errors == 1 and "'twelve' is not a whole number" in conn.status.last_error

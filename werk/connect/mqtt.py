@@ -23,6 +23,10 @@ A rule whose path holds ``{field}`` reads one more form: an object whose scalar 
 such objects, each with its ``ts``. Members holding null, objects or arrays are a device's own structures and are
 skipped without complaint.
 
+Values keep their JSON type: a string is text however it reads (``"0001"``, ``"123456.20"``), a number a number. A
+binding's ``types`` converts them (``"21.5"`` declared ``float``); a signal declared ``str`` keeps a JSON number's
+own text (``123456.20``, not ``123456.2``).
+
 Anything else is malformed: counted in ``status.errors``, logged once per topic per minute with the reason, skipped;
 in a batch only the bad items are skipped. The connector never stops for a payload.
 """
@@ -193,7 +197,13 @@ def validate_topic(topic: str, what: str = "topic") -> str:
     return topic
 
 
+class _NumberText(str):
+    """A JSON number's own text (``123456.20``), kept for a signal its binding declares ``str``."""
+
+
 def _timestamp(raw: Any) -> datetime:
+    if isinstance(raw, _NumberText):
+        raw = float(raw)
     if isinstance(raw, bool):
         raise PayloadError(f"ts {raw!r} is a boolean, not a time")
     if isinstance(raw, int | float):
@@ -270,16 +280,19 @@ def decode_payload(payload: bytes | str) -> tuple[list[Reading], list[str]]:
 
 
 def decode_samples(
-    path: str, payload: bytes | str, *, retained: bool = False
+    path: str, payload: bytes | str, *, retained: bool = False, number_text: bool = False
 ) -> tuple[list[Sample], list[str]]:
     """Samples of one message for ``path``, and the reasons for what was skipped: ``decode_payload`` made Samples.
+
+    ``number_text``: a number with a fraction or an exponent is its own text (``123456.20`` stays ``"123456.20"``
+    where a float would drop the zero), for a signal whose binding declares it ``str``.
 
     The hot path of a batch payload: an item that is a plain object with a finite number, string or boolean
     ``value`` and a ``ts`` in epoch milliseconds or ISO 8601 with offset becomes a Sample directly; any other item
     goes through ``_reading`` for its exact verdict, so both paths accept and refuse the same items.
     """
     try:
-        doc = json.loads(payload)
+        doc = json.loads(payload, parse_float=_NumberText) if number_text else json.loads(payload)
     except (ValueError, UnicodeDecodeError) as exc:
         return [], [f"not JSON: {exc}"]
     if not isinstance(doc, list):
@@ -552,7 +565,8 @@ class MqttConnector(SessionConnector):
         try:
             if rule is None:
                 assert path is not None
-                out, errors = decode_samples(path, payload, retained=message.retain)
+                text = self.types.get(path) == "str"
+                out, errors = decode_samples(path, payload, retained=message.retain, number_text=text)
             elif rule.fields:
                 out, errors = decode_fields(rule, captures, payload, retained=message.retain)
             else:

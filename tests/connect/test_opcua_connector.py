@@ -190,3 +190,25 @@ async def test_the_simulators_writable_nodes_give_their_eurange(tmp_path: Path) 
     finally:
         await stream.aclose()  # type: ignore[attr-defined]
         await sim.stop()
+
+
+async def test_a_subscription_that_goes_silent_is_noticed_by_its_missing_keep_alives() -> None:
+    """The server still answers reads, but its subscription publishes nothing, not even keep-alives (a server
+    that lost it, a stuck publishing loop): werk rebuilds the session instead of showing stale values as good."""
+    server, endpoint, _ns = await _values_server()
+    cfg = OpcUaConnectorConfig(type="opcua", endpoint=endpoint, publishing_interval_ms=50, keepalive_s=0.3)
+    conn = OpcUaConnector("values", cfg, {f"nsu={NS};s=flow": A + "flow"})
+    stream = conn.stream()
+    try:
+        await _collect(stream, lambda g: any(s.path == A + "flow" for s in g))
+        assert conn.keepalive_s == pytest.approx(0.3)
+        for sub in list(server.iserver.subscription_service.subscriptions.values()):
+            await sub.stop()  # the publishing loop ends; the session stays
+        lost = await _collect(stream, lambda g: any(s.quality is Quality.BAD for s in g), timeout=10)
+        assert [(s.path, s.value) for s in lost if s.quality is Quality.BAD] == [(A + "flow", 1.5)]
+        assert "not even a keep-alive" in conn.status.last_error
+        back = await _collect(stream, lambda g: any(s.quality is Quality.GOOD for s in g), timeout=10)
+        assert back and conn.status.connected  # a new session, a new subscription
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
+        await server.stop()

@@ -921,7 +921,8 @@ class ShdrConnector(_MtconnectBase):
         return self.config.reconnect_min_s, self.config.reconnect_max_s
 
     def _loss_level(self, exc: Exception, was_connected: bool) -> int | None:
-        return logging.ERROR if isinstance(exc, ModelError) else None  # configuration: retrying won't mend it
+        # a device model that cannot be read is configuration: retrying alone will not mend it
+        return logging.ERROR if isinstance(exc, ModelError) else None
 
     async def _load_model(self) -> None:
         """Read the device model (a Devices.xml file or an agent's probe URL) and resolve ``type:`` addresses."""
@@ -999,8 +1000,9 @@ class ShdrConnector(_MtconnectBase):
                         pinger = asyncio.create_task(self._pinger(writer), name=f"shdr-ping-{self.name}")
                     continue
                 head, bar, last = line.rpartition("|")
+                # a block's body follows on lines of its own, up to its marker
                 if bar and last.strip().startswith(MULTILINE) and len(last.strip()) > len(MULTILINE):
-                    self._block = _Multiline(head + bar, last.strip())  # the body follows on its own lines
+                    self._block = _Multiline(head + bar, last.strip())
                     continue
                 if line.strip():
                     yield self._line(line)

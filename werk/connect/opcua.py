@@ -52,6 +52,7 @@ import json
 import logging
 import math
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
@@ -85,6 +86,10 @@ class OpcUaConnectorConfig(ConnectorSettings):
     """Changes a server keeps per monitored item between publish responses (Part 4, 7.21); the oldest go first."""
     monitored_items_per_call: int = Field(default=1000, ge=1, le=100_000)
     """Items per CreateMonitoredItems request; lowered to the server's MaxMonitoredItemsPerCall when it says so."""
+    keepalive_s: float = Field(default=5.0, gt=0, le=3600)
+    """How often the server is asked to report on a subscription that has no changes (a keep-alive, Part 4,
+    5.13.1.1 and 5.13.2 RequestedMaxKeepAliveCount). Three missing in a row, with the server still answering
+    reads, mean the subscription is dead: the session is rebuilt, and its signals are BAD meanwhile."""
     reconnect_min_s: float = Field(default=0.5, gt=0)
     reconnect_max_s: float = Field(default=10.0, gt=0)
     timeout_s: float = Field(default=4.0, gt=0)
@@ -274,6 +279,7 @@ class _Inbox:
         self.pending: list[Sample] = []
         self.wake = asyncio.Event()
         self.lost: str | None = None
+        self.heard = time.monotonic()  # the last publish response, with changes or a keep-alive
 
     def add(self, samples: list[Sample]) -> None:
         self.pending.extend(samples)
@@ -313,6 +319,7 @@ class _BatchSubscription(Subscription):  # type: ignore[misc]  # asyncua is unty
         self.last = last
 
     async def publish_callback(self, publish_result: ua.PublishResult) -> None:
+        self.inbox.heard = time.monotonic()
         message = publish_result.NotificationMessage
         if message.NotificationData is None:  # a keep-alive message (Part 4, 5.14.1)
             return
@@ -358,6 +365,7 @@ class OpcUaConnector(SessionConnector):
         self._client: Client | None = None  # the current session, for writes
         self._node_of: dict[str, ua.NodeId] = {}  # UNS path -> NodeId in the current session
         self.monitor_calls = 0  # CreateMonitoredItems requests sent in the current session
+        self.keepalive_s = config.keepalive_s  # the keep-alive period the server granted, in seconds
 
     def _reconnect_settings(self) -> tuple[float, float]:
         return self.config.reconnect_min_s, self.config.reconnect_max_s
@@ -536,17 +544,21 @@ class OpcUaConnector(SessionConnector):
         self._node_of = {path: nid for nid, path in nodes.items()}
         cfg = self.config
         inbox = _Inbox(self.status)
+        keepalive_count = max(1, math.ceil(cfg.keepalive_s * 1000 / cfg.publishing_interval_ms))
         params = ua.CreateSubscriptionParameters(
             RequestedPublishingInterval=cfg.publishing_interval_ms,
-            RequestedLifetimeCount=10_000,
-            RequestedMaxKeepAliveCount=client.get_keepalive_count(cfg.publishing_interval_ms),
+            # the lifetime is at least three keep-alives (Part 4, 5.13.2)
+            RequestedLifetimeCount=max(10_000, 3 * keepalive_count),
+            RequestedMaxKeepAliveCount=keepalive_count,
             MaxNotificationsPerPublish=0,  # no limit (Part 4, 5.14.2): one publish carries an interval's changes
             PublishingEnabled=True,
             Priority=0,
         )
         handles: dict[int, str] = {}
         sub = _BatchSubscription(client.uaclient.session, params, inbox, handles, self._ledger.last)
-        await sub.init()
+        created = await sub.init()
+        # what the server granted (Part 4, 5.13.2): it may revise both
+        self.keepalive_s = created.RevisedPublishingInterval * created.RevisedMaxKeepAliveCount / 1000
         sampling = (
             float(cfg.publishing_interval_ms) if cfg.sampling_interval_ms < 0 else cfg.sampling_interval_ms
         )
@@ -594,9 +606,15 @@ class OpcUaConnector(SessionConnector):
         probe_every = max(1.0, self.config.publishing_interval_ms / 1000 * 4)
         while True:
             try:
-                await asyncio.wait_for(inbox.wake.wait(), probe_every)
+                await asyncio.wait_for(inbox.wake.wait(), min(probe_every, self.keepalive_s))
             except TimeoutError:
                 await asyncio.wait_for(client.nodes.server_state.read_value(), self.config.timeout_s)
+                silent = time.monotonic() - inbox.heard
+                if silent > 3 * self.keepalive_s:
+                    raise ConnectorError(
+                        f"the subscription sent nothing for {silent:.1f} s, not even a keep-alive (expected "
+                        f"every {self.keepalive_s:g} s); the server answers, its subscription is gone"
+                    ) from None
             inbox.wake.clear()
             if inbox.lost:
                 raise ConnectorError(inbox.lost)

@@ -32,7 +32,8 @@ signals are left out of rules silently; a metric name that makes no valid UNS pa
 minute.
 
 Values follow the metric's datatype: integer types are ints (Int8..Int64 two's complement restored), Float and
-Double floats, Boolean bools, String/Text/UUID text, DateTime ISO 8601 text (UTC). Timestamps are the metric's,
+Double floats, Boolean bools, String/Text/UUID text, DateTime ISO 8601 text (UTC). A metric sent with ``is_null``
+has no value: a BAD sample carrying the signal's last value. Timestamps are the metric's,
 else the payload's (epoch milliseconds). DataSet, Bytes, File, Template and arrays are not mapped (a binding to one
 is reported). An NDEATH whose bdSeq matches the node's NBIRTH, or a DDEATH, marks the node's (device's) signals
 BAD with their last values; a stale NDEATH (an older session's will) is ignored.
@@ -698,7 +699,13 @@ class SparkplugConnector(SessionConnector):
             by_rule = path is None
             if by_rule:
                 path = self._auto_path(address, problems)
-            if path is None or m.is_null:
+            if path is None:
+                continue
+            stamp = _stamp(m.timestamp) if m.HasField("timestamp") else default_ts
+            # the metric has no value now (chapter 6, Metric is_null): not its last one, good
+            if m.is_null:
+                if path in self._ledger.last:
+                    out.append(Sample(path, stamp, self._ledger.last[path], Quality.BAD))
                 continue
             born = node.datatypes.get((topic.device, name))
             datatype = m.datatype if m.HasField("datatype") else born
@@ -715,7 +722,7 @@ class SparkplugConnector(SessionConnector):
             except PayloadError as exc:
                 problems.append(f"metric {name!r}: {exc}")
                 continue
-            out.append(Sample(path, _stamp(m.timestamp) if m.HasField("timestamp") else default_ts, value))
+            out.append(Sample(path, stamp, value))
         if problems:
             self._complain(_topic_text(topic), "; ".join(problems))
         return out

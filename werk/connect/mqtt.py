@@ -55,7 +55,8 @@ from pydantic import Field, SecretStr, model_validator
 from werk.config.model import ConnectorSettings, StrictModel
 from werk.connect.base import ConnectorStatus, RateLimitedLog, SessionConnector
 from werk.connect.outbox import MemoryOutbox, Outbox
-from werk.connect.spec import ConnectorSpec, plant_of, types_of
+from werk.connect.spec import ConnectorSpec, docs, plant_of, types_of
+from werk.core import topic_map
 from werk.core.model import Quality, Sample, Value, utcnow
 from werk.core.topic_map import TemplateError, TopicMap, TopicRule
 from werk.errors import ConnectorError, UnsPathError
@@ -65,8 +66,11 @@ class MqttTlsConfig(StrictModel):
     """TLS towards the broker. No ``ca_file`` means the system's trust store; a client certificate needs its key."""
 
     ca_file: str | None = None
+    """The CA certificates (PEM) that signed the broker's certificate."""
     cert_file: str | None = None
+    """werk's client certificate (PEM), for a broker that asks for one."""
     key_file: str | None = None
+    """The client certificate's private key (PEM)."""
 
     @model_validator(mode="after")
     def _cert_and_key(self) -> MqttTlsConfig:
@@ -79,7 +83,10 @@ class MqttTopicRuleConfig(StrictModel):
     """Topics of one shape feeding UNS paths of one shape (``werk.core.topic_map`` has the template language)."""
 
     topic: str = Field(min_length=1)
+    """The topics' shape: an MQTT filter whose wildcards may be named (``factory/{line}/{device}/{signal}``)."""
     path: str = Field(min_length=1)
+    """The UNS paths' shape, with the topic's captures (``acme/berlin/assembly/{line}/cell-1/{device}/{signal}``);
+    ``{field}``: one signal per member of a JSON object."""
 
     @model_validator(mode="after")
     def _compiles(self) -> MqttTopicRuleConfig:
@@ -726,4 +733,10 @@ class MqttPublisher:
 
 
 #: a binding's ``root`` is the prefix of the topic name
-SPEC = ConnectorSpec(type="mqtt", title="MQTT", settings=MqttConnectorConfig, build=MqttConnector)
+SPEC = ConnectorSpec(
+    type="mqtt",
+    title="MQTT",
+    settings=MqttConnectorConfig,
+    build=MqttConnector,
+    reference=docs(__doc__, topic_map.__doc__),
+)

@@ -65,7 +65,7 @@ from pydantic import Field
 
 from werk.config.model import ConnectorSettings
 from werk.connect.base import ConnectorStatus, RateLimitedLog, SessionConnector
-from werk.connect.spec import ConnectorSpec, types_of
+from werk.connect.spec import ConnectorSpec, docs, types_of
 from werk.core.model import Quality, Sample, Value, coerce, utcnow
 from werk.errors import ConnectorError
 
@@ -81,12 +81,19 @@ class MtconnectAgentConfig(ConnectorSettings):
 
     type: Literal["mtconnect"]
     url: str = Field(pattern=r"^https?://[^/?#]+(/[^?#]*)?$")
+    """The agent's base address (``http://10.0.0.5:5000``)."""
     device: str | None = Field(default=None, min_length=1, pattern=r"^[^/?#]+$")
+    """One device's name or uuid, to read only it; none: every device of the agent."""
     poll_interval_ms: int = Field(default=1000, ge=10, le=3_600_000)
+    """Milliseconds between two ``sample`` requests while the agent has nothing more."""
     count: int = Field(default=1000, ge=1, le=100_000)
+    """The most observations one ``sample`` request asks for."""
     timeout_s: float = Field(default=5.0, gt=0)
+    """Seconds to wait for the agent's answer."""
     reconnect_min_s: float = Field(default=0.5, gt=0)
+    """Seconds before the first attempt to reconnect; doubled after each failure."""
     reconnect_max_s: float = Field(default=10.0, gt=0)
+    """The most seconds between two attempts to reconnect."""
 
 
 class ShdrConfig(ConnectorSettings):
@@ -99,7 +106,9 @@ class ShdrConfig(ConnectorSettings):
 
     type: Literal["shdr"]
     host: str = Field(default="127.0.0.1", min_length=1)
+    """The adapter's host name or address."""
     port: int = Field(default=7878, ge=1, le=65535)
+    """The adapter's TCP port; 7878 by convention."""
     device_model: str | None = Field(default=None, min_length=1)
     """The adapter's device model: a Devices.xml file (the MTConnectDevices document an agent is configured with)
     or the URL of an agent's probe (``http://10.0.0.5:5000/probe``), read at every connect. It says what each key
@@ -122,8 +131,11 @@ class ShdrConfig(ConnectorSettings):
     """For adapters without heartbeats: how many seconds of silence are tolerated (None: forever; an adapter sends
     only changes)."""
     timeout_s: float = Field(default=5.0, gt=0)
+    """Seconds to wait for the connection (and for a ``device_model`` URL)."""
     reconnect_min_s: float = Field(default=0.5, gt=0)
+    """Seconds before the first attempt to reconnect; doubled after each failure."""
     reconnect_max_s: float = Field(default=10.0, gt=0)
+    """The most seconds between two attempts to reconnect."""
 
 
 log = logging.getLogger(__name__)
@@ -1109,8 +1121,20 @@ async def _read_line(reader: asyncio.StreamReader) -> bytes | None:
 
 #: a binding's ``root`` is the prefix of the reference (``root: "id:"``)
 AGENT_SPEC = ConnectorSpec(
-    type="mtconnect", title="MTConnect agent", settings=MtconnectAgentConfig, build=MtconnectConnector
+    type="mtconnect",
+    title="MTConnect agent",
+    settings=MtconnectAgentConfig,
+    build=MtconnectConnector,
+    reference=docs(__doc__),
 )
 SHDR_SPEC = ConnectorSpec(
-    type="shdr", title="MTConnect SHDR adapter", settings=ShdrConfig, build=ShdrConnector
+    type="shdr",
+    title="MTConnect SHDR adapter",
+    settings=ShdrConfig,
+    build=ShdrConnector,
+    reference=docs(
+        "Addresses and values are those of the MTConnect agent (above); what SHDR adds:",
+        ShdrConnector.__doc__,
+        parse_shdr_line.__doc__,
+    ),
 )

@@ -68,7 +68,7 @@ from pydantic import Field, model_validator
 
 from werk.config.model import ConnectorSettings, WriteLimits
 from werk.connect.base import ConnectorStatus, SessionConnector
-from werk.connect.spec import ConnectorSpec, types_of
+from werk.connect.spec import ConnectorSpec, docs, types_of
 from werk.core.model import Quality, Sample, Value, datetime_text, utcnow
 from werk.errors import ConnectorError
 
@@ -78,7 +78,9 @@ class OpcUaConnectorConfig(ConnectorSettings):
 
     type: Literal["opcua"]
     endpoint: str = Field(pattern=r"^opc\.tcp://")
+    """The server's endpoint URL (``opc.tcp://10.0.0.7:4840``)."""
     publishing_interval_ms: int = Field(default=200, ge=10, le=60_000)
+    """How often the server sends the changes of the subscription (Part 4, 5.13.1.1), in milliseconds."""
     sampling_interval_ms: float = Field(default=0.0, ge=-1, le=3_600_000)
     """Requested per monitored item (OPC UA Part 4, 5.13.1.2, 7.21): 0 = the fastest practical, -1 = the publishing
     interval."""
@@ -91,10 +93,15 @@ class OpcUaConnectorConfig(ConnectorSettings):
     5.13.1.1 and 5.13.2 RequestedMaxKeepAliveCount). Three missing in a row, with the server still answering
     reads, mean the subscription is dead: the session is rebuilt, and its signals are BAD meanwhile."""
     reconnect_min_s: float = Field(default=0.5, gt=0)
+    """Seconds before the first attempt to reconnect; doubled after each failure."""
     reconnect_max_s: float = Field(default=10.0, gt=0)
+    """The most seconds between two attempts to reconnect."""
     timeout_s: float = Field(default=4.0, gt=0)
+    """Seconds to wait for the server's answer to a request."""
     security_policy: Literal["None", "Basic256Sha256"] = "None"
+    """The secure channel's policy (Part 7 security profiles); None only on a network you trust."""
     security_mode: Literal["Sign", "SignAndEncrypt"] = "SignAndEncrypt"
+    """With a security policy: sign messages, or sign and encrypt them."""
     certificate: str | None = None
     """The client's application instance certificate (DER or PEM); required with a security policy."""
     private_key: str | None = None
@@ -102,6 +109,7 @@ class OpcUaConnectorConfig(ConnectorSettings):
     server_certificate: str | None = None
     """The server certificate to trust; without it the one the server's endpoint offers is taken (trust on use)."""
     username: str | None = None
+    """A user name for a UserNameIdentityToken (Part 4, 7.36.4); none: anonymous."""
     password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     """Environment variable holding the user's password: it never sits in the plant file nor in a log."""
 
@@ -683,4 +691,5 @@ SPEC = ConnectorSpec(
     build=OpcUaConnector,
     address=_address,
     writable=True,
+    reference=docs(__doc__),
 )

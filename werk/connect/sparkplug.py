@@ -75,7 +75,8 @@ from werk.config.model import StrictModel
 from werk.connect import sparkplug_b_pb2 as pb
 from werk.connect.base import ConnectorStatus, RateLimitedLog, SessionConnector
 from werk.connect.mqtt import MAX_BATCH_MESSAGES, MqttConnectorConfig, _client, broker_status
-from werk.connect.spec import ConnectorSpec, types_of
+from werk.connect.spec import ConnectorSpec, docs, types_of
+from werk.core import topic_map
 from werk.core.model import Quality, Sample, Value, utcnow
 from werk.core.topic_map import TemplateError, TopicMap, TopicRule
 from werk.errors import ConnectorError, UnsPathError
@@ -87,7 +88,9 @@ class SparkplugMapRuleConfig(StrictModel):
     as MQTT ``map`` rules (``werk.core.topic_map``), e.g. ``address: "acme/{edge}/{device}/{metric#}"``."""
 
     address: str = Field(min_length=1)
+    """The metrics' shape, over ``<group>/<edge node>/<device>/<metric name>`` (``acme/{edge}/{device}/{metric#}``)."""
     path: str = Field(min_length=1)
+    """The UNS paths' shape, with the address's captures."""
 
     @model_validator(mode="after")
     def _compiles(self) -> SparkplugMapRuleConfig:
@@ -110,9 +113,14 @@ class SparkplugConfig(MqttConnectorConfig):
 
     type: Literal["sparkplug"]  # type: ignore[assignment]  # the discriminator; everything else is MQTT's
     host_id: str = Field(min_length=1, pattern=r"^[^/+#]+$")
+    """The host application's id: its STATE topic is ``spBv1.0/STATE/<host_id>``."""
     groups: list[Annotated[str, Field(min_length=1, pattern=r"^[^/+#]+$")]] = Field(default_factory=list)
+    """The Sparkplug groups to follow; none: every group on the broker."""
     primary: bool = True
+    """Act as a primary host application: publish STATE (online, and offline as the will), which edge nodes
+    wait for before they publish."""
     rebirth_interval_s: float = Field(default=5.0, ge=0)
+    """The least seconds between two rebirth requests to one edge node."""
     auto_map: list[SparkplugMapRuleConfig] = Field(default_factory=list)
     """Map the metrics no asset binds, by rule: devices that appear later are picked up from their births."""
     persistent_session: bool = False
@@ -818,5 +826,10 @@ def _counting_queue(status: ConnectorStatus) -> type[asyncio.Queue[Any]]:
 
 #: a binding's ``root`` is the prefix of ``group/edge_node/device/metric`` (``root: "plant1/press-edge/press-1/"``)
 SPEC = ConnectorSpec(
-    type="sparkplug", title="Sparkplug B", settings=SparkplugConfig, build=SparkplugConnector, writable=True
+    type="sparkplug",
+    title="Sparkplug B",
+    settings=SparkplugConfig,
+    build=SparkplugConnector,
+    writable=True,
+    reference=docs(__doc__, topic_map.__doc__),
 )

@@ -10,6 +10,7 @@ a protocol. The conformance suite (``tests/connect/test_connector_contract.py``)
 from __future__ import annotations
 
 import builtins
+import inspect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -19,6 +20,12 @@ from werk.connect.base import Connector
 from werk.core.model import SignalType
 
 S = TypeVar("S", bound=ConnectorSettings)
+
+
+def docs(*parts: str | None) -> str:
+    """A spec's ``reference`` from docstrings (a module's, a class's): each without its indentation (PEP 257),
+    one after another."""
+    return "\n\n".join(inspect.cleandoc(p) for p in parts if p)
 
 
 def prefix_address(root: str, address: str) -> str:
@@ -82,6 +89,7 @@ __all__ = [
     "Bindings",
     "ConnectorSettings",
     "ConnectorSpec",
+    "docs",
     "plant_of",
     "prefix_address",
     "types_of",

@@ -97,11 +97,11 @@ class SignalLedger:
         last, stamps = self.last, self.stamps
         collided: list[Sample] = []
         for s in batch:
-            path = s.path
-            if stamps.get(path) == s.ts and last[path] != s.value:
+            path, ts, value = s.path, s.ts, s.value
+            if stamps.get(path) == ts and last[path] != value:
                 collided.append(s)
-            last[path] = s.value
-            stamps[path] = s.ts
+            last[path] = value
+            stamps[path] = ts
         st.collisions += len(collided)
         self._rate_n += len(batch)
         now = time.monotonic()
@@ -224,14 +224,17 @@ class SessionConnector(ABC):
 
     def _storable(self, batch: list[Sample]) -> list[Sample]:
         """``batch`` with every value as the historian stores it (see the class docstring)."""
-        for s in batch:
-            v, t = s.value, type(s.value)
-            if not (
-                t is str
-                or t is bool
-                or (t is float and v - v == 0.0)  # type: ignore[operator]  # finite: inf - inf and NaN are NaN
-                or (t is int and _INT64[0] <= v <= _INT64[1])  # type: ignore[operator]
-            ):
+        low, high = _INT64
+        for v in [s.value for s in batch]:
+            t = type(v)
+            if t is float:
+                # finite: inf - inf and NaN - NaN are NaN, which equals nothing
+                if v - v != 0.0:  # type: ignore[operator]
+                    break
+            elif t is int:
+                if not low <= v <= high:  # type: ignore[operator]
+                    break
+            elif t is not str and t is not bool:
                 break
         else:
             return batch

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint docs bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ lint: $(STAMP)
 test: $(STAMP) lint
 	@scripts/ensure-chromium
 	$(BIN)/pytest -q -rs
+
+# the plant-file reference, written from the settings models (a test fails when the committed one differs)
+docs: $(STAMP)
+	$(BIN)/werk docs plant-file -o docs/plant-file.md
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py

@@ -317,6 +317,19 @@ def cmd_aas_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_docs_plant_file(args: argparse.Namespace) -> int:
+    from werk.config.reference import plant_file_reference
+    from werk.registry import build_registry
+
+    text = plant_file_reference(build_registry(plugins=args.plugins))
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+        err.print(f"[green]✓[/] {args.output} ({len(text.splitlines()):,} lines)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="werk", description="Industrie 4.0 for small and medium manufacturers.")
     p.add_argument("--version", action="version", version=f"werk {__version__}")
@@ -371,6 +384,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     iu.add_argument("--package", action="append", help="only this package's catalog ('werk' for werk's own)")
     iu.set_defaults(func=cmd_i18n_update)
+    docs = sub.add_parser("docs", help="documents werk writes from its own code")
+    dsub = docs.add_subparsers(dest="docs_command", required=True)
+    pf = dsub.add_parser(
+        "plant-file", help="the plant-file reference (docs/plant-file.md) from the settings models"
+    )
+    pf.add_argument("-o", "--output", help="file to write (default: standard output)")
+    pf.add_argument(
+        "--plugins", action="store_true", help="include installed plug-ins (default: werk's built-ins only)"
+    )
+    pf.set_defaults(func=cmd_docs_plant_file)
     for name, spec in default_registry().apps.items():
         if spec.cli is not None:
             spec.cli(sub.add_parser(name, help=f"{spec.title}: the app's own commands"))

@@ -8,6 +8,7 @@ import pytest
 
 from werk.cli import main
 from werk.config import demo_config_path, load_config, parse_config
+from werk.connect import build_connectors
 from werk.errors import ConfigError
 
 GOOD = """\
@@ -128,3 +129,19 @@ def test_a_key_given_twice_is_an_error_with_the_line_of_the_second() -> None:
     text = "plant:\n  enterprise: acme\n  timezone: UTC\n  timezone: Europe/Berlin\n  sites: {}\n"
     with pytest.raises(ConfigError, match=r"p.yaml:4: plant.timezone: key given twice"):
         parse_config(text, "p.yaml")
+
+
+def test_a_binding_declares_types_only_for_its_own_signals() -> None:
+    typed = GOOD.replace(
+        'signals: {load: "ns=2;s=Load"}',
+        'signals: {load: "ns=2;s=Load"}\n                        types: {load: float}',
+    )
+    config = parse_config(typed, "plant.yaml")
+    (binding,) = config.asset("cnc-1").config.bindings()
+    assert binding.types == {"load": "float"}
+    (connector,) = build_connectors(config)  # it gets them by UNS path, with its addresses
+    assert connector.types == {config.asset("cnc-1").signal_path("load"): "float"}  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match=r"plant.yaml:\d+: .*types names \['speed'\]"):
+        parse_config(typed.replace("types: {load: float}", "types: {speed: float}"), "plant.yaml")
+    with pytest.raises(ConfigError, match=r"types\.load"):
+        parse_config(typed.replace("types: {load: float}", "types: {load: decimal}"), "plant.yaml")

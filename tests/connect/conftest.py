@@ -41,6 +41,9 @@ def prefix() -> str:
 
 
 def _config(port: int, **kw: Any) -> MqttConnectorConfig:
+    """Settings for a test's connector. The machine's broker is shared by every test run on the machine: each
+    connector gets an id of its own and a clean session, so no session outlives its test (the defaults, a
+    persistent session under a stable id, are tested against brokers of the tests' own)."""
     base: dict[str, Any] = {
         "type": "mqtt",
         "host": "127.0.0.1",
@@ -48,6 +51,8 @@ def _config(port: int, **kw: Any) -> MqttConnectorConfig:
         "reconnect_min_s": 0.05,
         "reconnect_max_s": 0.3,
         "timeout_s": 3.0,
+        "client_id": f"werk-test-{uuid.uuid4().hex[:12]}",
+        "persistent_session": False,
     }
     return MqttConnectorConfig(**(base | kw))
 

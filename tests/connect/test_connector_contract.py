@@ -67,6 +67,9 @@ def test_it_builds_a_connector_with_a_status_and_a_stream(spec: ConnectorSpec[ty
 
 
 def test_every_setting_is_documented(spec: ConnectorSpec[typing.Any]) -> None:
-    """The plant-file reference is generated from these models: an undocumented class has nothing to say."""
+    """The plant-file reference is generated from these models: an undocumented class or key has nothing to say,
+    and a protocol without a reference gives no address forms."""
     assert (spec.settings.__doc__ or "").strip(), f"{spec.settings.__name__} has no docstring"
-    assert spec.title.strip()
+    assert spec.title.strip() and spec.reference.strip()
+    undocumented = [n for n, f in spec.settings.model_fields.items() if n != "type" and not f.description]
+    assert undocumented == [], f"{spec.settings.__name__}: document {undocumented} (a docstring below each)"

@@ -24,10 +24,12 @@ import pytest
 
 from tests.conftest import free_port, need, wait_until
 from tests.connect.conftest import Reader, _config, _first_failure, _listen, _publish, _reachable
+from werk.api.schemas import ConnectorOut
 from werk.config.model import WerkConfig
-from werk.connect import build_connectors
+from werk.connect import Bindings, build_connectors
 from werk.connect.mqtt import (
     MqttConnector,
+    MqttConnectorConfig,
     MqttPublisher,
     MqttTlsConfig,
     decode_payload,
@@ -140,6 +142,7 @@ def test_build_connectors_prefixes_topics_with_the_root() -> None:
     (conn,) = build_connectors(config)
     assert isinstance(conn, MqttConnector)
     assert conn.bindings == {"plant/press-1/force": "acme/s/a/l/c/press-1/force"}
+    assert conn.client_id == "werk-acme-s-broker"  # the plant's enterprise and site, then the connector
     assert conn.status.type == "mqtt" and conn.status.endpoint == "mqtt://127.0.0.1:1883"
 
 
@@ -184,6 +187,26 @@ async def test_values_arrive_on_their_uns_paths(
     assert count.ts == datetime(2026, 3, 4, 5, 6, 7, 250000, UTC)
     assert [(s.value, s.quality) for s in by_path["batch"]] == [(1, Quality.GOOD), (2, Quality.BAD)]
     assert reader.conn.status.samples == 7 and reader.conn.status.errors == 0
+
+
+async def test_samples_of_one_signal_with_one_timestamp_are_counted_as_collisions(
+    system_broker: int, prefix: str, readers: list[Reader]
+) -> None:
+    bindings = {f"{prefix}/flow": P + "flow", f"{prefix}/level": P + "level"}
+    reader = await _listen(readers, MqttConnector("broker", _config(system_broker), bindings))
+    stamp = 1772600767250  # a publisher stamping in milliseconds sends two values within one
+    await _publish(
+        system_broker,
+        (f"{prefix}/flow", b'{"value": 1.5, "ts": %d}' % stamp),
+        (f"{prefix}/flow", b'{"value": 1.75, "ts": %d}' % stamp),  # replaces 1.5 in the historian
+        (f"{prefix}/flow", b'{"value": 1.75, "ts": %d}' % stamp),  # the same sample again: a replay, no loss
+        (f"{prefix}/level", b'{"value": 1.5, "ts": %d}' % stamp),  # another signal at that instant
+        (f"{prefix}/flow", b'{"value": 2.0, "ts": %d}' % (stamp + 1)),
+    )
+    await reader.until(lambda g: len(g) >= 5)
+    status = reader.conn.status
+    assert status.collisions == 1 and status.errors == 0
+    assert ConnectorOut.of(status).collisions == 1  # /api/connectors and /api/health show it
 
 
 async def test_malformed_payloads_are_counted_logged_once_and_skipped(
@@ -515,3 +538,77 @@ def test_fast_batch_decoder_agrees_with_the_checked_one(payload: bytes) -> None:
     samples, fast_reasons = decode_samples("p/x", payload)
     assert [(s.value, s.ts, s.quality) for s in samples] == [(r.value, r.ts, r.quality) for r in readings]
     assert fast_reasons == reasons
+
+
+async def test_a_broker_killed_under_qos1_publishing_loses_nothing_it_acknowledged_with_the_defaults(
+    tmp_path: Path, own_brokers: list[Mosquitto]
+) -> None:
+    """werk's defaults (QoS 1, a persistent session, a client id stable across restarts) against a broker with
+    persistence: SIGKILL mid-stream, restart on the same port from the same file. With a clean session and a
+    random id the same run loses what the broker queued for werk and what arrived before werk subscribed again
+    (``benchmarks/mqtt_broker_restart.py`` measures both)."""
+    from tests.connect.mqtt_restart import kill_and_restart
+
+    outcome = await kill_and_restart(tmp_path, own_brokers)
+    assert outcome.publisher_retries >= 1  # the broker did go away under the publisher
+    assert len(outcome.acknowledged) == outcome.sent
+    assert outcome.lost == [], f"{len(outcome.lost)} of {len(outcome.acknowledged)} acknowledged values lost"
+
+
+@pytest.mark.parametrize("protocol", ["3.1.1", "5"])
+async def test_what_is_published_while_werk_is_away_arrives_when_it_is_back(
+    tmp_path: Path, own_brokers: list[Mosquitto], protocol: str
+) -> None:
+    """The default persistent session: MQTT 3.1.1 clean session 0, MQTT 5 clean start 0 with a session expiry
+    (without one an MQTT 5 session ends with its connection, persistent_session or not)."""
+    broker = Mosquitto(tmp_path, "allow_anonymous true")
+    own_brokers.append(broker)
+    await broker.start()
+    cfg = MqttConnectorConfig(type="mqtt", port=broker.port, protocol=protocol)  # type: ignore[arg-type]
+    bindings = Bindings({"m/count": P + "count"}, plant="acme-berlin")
+    first = MqttConnector("shop", cfg, bindings)
+    assert first.client_id == "werk-acme-berlin-shop"  # stable: the same at the next start
+    reader = Reader(first)
+    await wait_until(lambda: first.status.connected, timeout=10)
+    await reader.close()  # werk stops (or crashes)
+    await _publish(
+        broker.port, *[("m/count", b'{"value": %d, "ts": %d}' % (i, 1772600767000 + i)) for i in range(5)]
+    )
+    again = MqttConnector("shop", cfg, bindings)  # werk starts again
+    reader = Reader(again)
+    try:
+        got = await reader.until(lambda g: len(g) >= 5, timeout=10)
+        assert [s.value for s in got] == [0, 1, 2, 3, 4]
+    finally:
+        await reader.close()
+
+
+async def test_identifiers_stay_as_sent_and_declared_types_convert(
+    system_broker: int, prefix: str, readers: list[Reader]
+) -> None:
+    bindings = Bindings(
+        {f"{prefix}/{n}": P + n for n in ("part_id", "order", "batch_no", "temp", "count")},
+        types={P + "part_id": "str", P + "batch_no": "str", P + "temp": "float", P + "count": "int"},
+    )
+    conn = MqttConnector("broker", _config(system_broker), bindings)
+    reader = await _listen(readers, conn)
+    await _publish(
+        system_broker,
+        (f"{prefix}/part_id", b'{"value": 123456.20, "ts": 1772600767250}'),  # a number that is an identifier
+        (f"{prefix}/order", b'"0001"'),  # text stays text
+        (f"{prefix}/batch_no", b'[{"value": 7.50, "ts": 1772600767250.0}]'),
+        (f"{prefix}/temp", b'"21.5"'),  # a device that sends numbers as text
+        (f"{prefix}/count", b'{"value": "0012", "ts": 1772600767250}'),
+        (f"{prefix}/count", b'{"value": "twelve", "ts": 1772600768250}'),
+    )
+    got = await reader.until(lambda g: len(g) >= 5)
+    assert [(s.path.removeprefix(P), s.value) for s in got] == [
+        ("part_id", "123456.20"),
+        ("order", "0001"),
+        ("batch_no", "7.50"),
+        ("temp", 21.5),
+        ("count", 12),
+    ]
+    assert all(type(s.value) in (str, float, int) for s in got)
+    await wait_until(lambda: conn.status.errors >= 1)
+    assert conn.status.errors == 1 and "'twelve' is not a whole number" in conn.status.last_error

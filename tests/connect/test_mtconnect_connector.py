@@ -28,7 +28,7 @@ from tests.conftest import free_port, shared_data, wait_until
 from tests.connect.conftest import Reader, _listen
 from werk.config import load_config
 from werk.config.model import WerkConfig
-from werk.connect import build_connectors
+from werk.connect import Bindings, build_connectors
 from werk.connect.mtconnect import (
     Address,
     ConditionState,
@@ -37,6 +37,7 @@ from werk.connect.mtconnect import (
     ObservationError,
     ShdrConfig,
     ShdrConnector,
+    ShdrKind,
     parse_address,
     parse_probe,
     parse_shdr_line,
@@ -363,6 +364,49 @@ def test_shdr_lines() -> None:
         parse_shdr_line("2026-03-04T05:06:07Z|system_cond|FAULT|2001", ["system_cond"])
 
 
+def test_an_unavailable_value_followed_by_more_pairs_is_a_value_not_a_condition() -> None:
+    line = "2026-03-04T05:06:07Z|part_id|UNAVAILABLE|execution|ACTIVE|mode|AUTOMATIC"
+    _, fields = parse_shdr_line(line)
+    assert [(f.key, f.value, f.condition) for f in fields] == [
+        ("part_id", "UNAVAILABLE", None),
+        ("execution", "ACTIVE", None),
+        ("mode", "AUTOMATIC", None),
+    ]
+    # what a key is comes from the model, whatever follows it: a condition is one because the model says so
+    kinds: dict[str, ShdrKind] = {"system": "condition", "msg": "message", "ts1": "time_series"}
+    _, (cond,) = parse_shdr_line("2026-03-04T05:06:07Z|system|FAULT|2001|HIGH|LOW|overheat", kinds)
+    assert cond.condition == ("FAULT", "2001", "HIGH", "LOW", "overheat")
+    _, (msg,) = parse_shdr_line("2026-03-04T05:06:07Z|msg|E42|door open|not a key", kinds)
+    assert (msg.kind, msg.native_code, msg.value) == ("message", "E42", "door open|not a key")
+    _, (series,) = parse_shdr_line("2026-03-04T05:06:07Z|ts1|3|100|1.5 2 2.5", kinds)
+    assert (series.kind, series.value) == ("time_series", "1.5 2 2.5")
+    # version 2: an observation of several fields takes its own and the line goes on
+    _, fields = parse_shdr_line("|msg|E42|door open|execution|READY", kinds, version=2)
+    assert [(f.key, f.value) for f in fields] == [("msg", "door open"), ("execution", "READY")]
+
+
+def test_asset_commands_take_their_own_fields() -> None:
+    _, fields = parse_shdr_line("2026-03-04T05:06:07Z|@REMOVE_ASSET@|KSSP300R.1|execution|READY")
+    assert [(f.key, f.value, f.kind) for f in fields] == [
+        ("@REMOVE_ASSET@", "KSSP300R.1", "asset"),
+        ("execution", "READY", "value"),
+    ]
+    _, (asset,) = parse_shdr_line("2026-03-04T05:06:07Z|@ASSET@|T1|CuttingTool|<CuttingTool a='|'/>")
+    assert (asset.key, asset.value, asset.kind) == ("@ASSET@", "T1", "asset")
+
+
+def test_event_identifiers_stay_text_and_overrides_that_are_switches_are_no_numbers(
+    devices_xml: Path,
+) -> None:
+    _, items = parse_probe(devices_xml.read_bytes())
+    by_id = {i.id: i for i in items}
+    assert by_id["Tool_number"].value("0012") == "0012"  # TOOL_NUMBER: an identifier
+    assert by_id["program"].value("0001") == "0001"
+    assert by_id["cmosingleblock"].value("ON") == "ON"  # CONTROLLER_MODE_OVERRIDE: ON or OFF
+    assert by_id["Fovr"].value("100") == 100 and by_id["Lp1linenumber"].value("0042") == 42
+    assert by_id["PartCountAct"].value("17") == 17 and by_id["Srpm"].value("1200.50") == 1200.5
+
+
 def test_condition_state_follows_native_codes() -> None:
     state = ConditionState()
     assert state.part("level") == "NORMAL" and state.part("text") == ""
@@ -682,7 +726,9 @@ async def test_shdr_values_conditions_and_unavailable(
     adapters: list[FakeAdapter], readers: list[Reader]
 ) -> None:
     adapter = await _adapter(adapters)
-    conn = ShdrConnector("adapter", _shdr_config(adapter.port), SHDR_BINDINGS)
+    # SHDR carries no types: the plant file declares the numbers (without a device model they stay text)
+    typed = Bindings(SHDR_BINDINGS, types={P + "count": "int", P + "speed": "float", P + "load": "int"})
+    conn = ShdrConnector("adapter", _shdr_config(adapter.port), typed)
     reader = await _listen(readers, conn)
     await adapter.connected.wait()
     before = datetime.now(UTC)
@@ -774,3 +820,99 @@ async def test_shdr_adapter_restart_marks_bad_then_recovers(
     await adapter.send("2026-03-04T05:06:08Z|execution|READY")
     got = await reader.until(lambda g: g[-1].value == "READY")
     assert got[-1].quality is Quality.GOOD and conn.status.reconnects >= 1
+
+
+async def test_shdr_reads_keys_by_the_device_model_and_keeps_identifiers_as_sent(
+    adapters: list[FakeAdapter], readers: list[Reader], devices_xml: Path
+) -> None:
+    adapter = await _adapter(adapters)
+    bindings = Bindings(
+        {
+            "execution": P + "exec",
+            "Srpm": P + "speed",
+            "PartCountAct": P + "count",
+            "program": P + "program",
+            "Tool_number": P + "tool",
+            "cmosingleblock": P + "single_block",
+            "system_cond": P + "system",
+            "pallet_num": P + "pallet",
+            "operator_msg": P + "message",
+            "operator_msg#code": P + "message_code",
+        },
+        types={P + "pallet": "int"},  # the plant file may still say a number is one
+    )
+    cfg = _shdr_config(adapter.port, device_model=str(devices_xml), device="Mazak", messages=["operator_msg"])
+    conn = ShdrConnector("adapter", cfg, bindings)
+    reader = await _listen(readers, conn)
+    await adapter.connected.wait()
+    assert conn.kinds["system_cond"] == "condition" and len(conn.model) > 100
+    await adapter.send(
+        # an unavailable value followed by more pairs: each pair is read by what its key is
+        "2026-03-04T05:06:07Z|program|UNAVAILABLE|execution|ACTIVE|Srpm|1200.50",
+        "2026-03-04T05:06:08Z|program|0001|Tool_number|0012|PartCountAct|0017|cmosingleblock|ON|pallet_num|007",
+        "2026-03-04T05:06:09Z|system_cond|FAULT|2001|HIGH|LOW|overheat",
+        "2026-03-04T05:06:10Z|operator_msg|M12|check coolant",
+    )
+    got = await reader.until(lambda g: len(g) >= 10)
+    assert [(s.path.removeprefix(P), s.value) for s in got] == [
+        ("exec", "ACTIVE"),
+        ("speed", 1200.5),
+        ("program", "0001"),
+        ("tool", "0012"),
+        ("count", 17),
+        ("single_block", "ON"),
+        ("pallet", 7),
+        ("system", "FAULT"),
+        ("message", "check coolant"),
+        ("message_code", "M12"),
+    ]
+    assert conn.status.errors == 0, conn.status.last_error
+
+
+async def test_shdr_without_a_model_keeps_values_as_text_unless_the_binding_types_them(
+    adapters: list[FakeAdapter], readers: list[Reader]
+) -> None:
+    adapter = await _adapter(adapters)
+    bindings = Bindings(
+        {"part_id": P + "part_id", "count": P + "count", "load": P + "load"},
+        types={P + "count": "int", P + "load": "float"},
+    )
+    conn = ShdrConnector("adapter", _shdr_config(adapter.port), bindings)
+    reader = await _listen(readers, conn)
+    await adapter.connected.wait()
+    await adapter.send(
+        "2026-03-04T05:06:07Z|part_id|123456.20|count|0012|load|33",
+        "2026-03-04T05:06:08Z|part_id|0001|count|many|load|34.5",
+    )
+    got = await reader.until(lambda g: len(g) >= 5)
+    assert [(s.path.removeprefix(P), s.value) for s in got] == [
+        ("part_id", "123456.20"),
+        ("count", 12),
+        ("load", 33.0),
+        ("part_id", "0001"),
+        ("load", 34.5),
+    ]
+    assert conn.status.errors == 1 and "'many' is not a whole number" in conn.status.last_error
+
+
+async def test_a_multiline_asset_is_no_error_on_a_healthy_stream(
+    adapters: list[FakeAdapter], readers: list[Reader]
+) -> None:
+    adapter = await _adapter(adapters)
+    conn = ShdrConnector("adapter", _shdr_config(adapter.port), {"execution": P + "exec"})
+    reader = await _listen(readers, conn)
+    await adapter.connected.wait()
+    await adapter.send(
+        "2026-03-04T05:06:07Z|@ASSET@|KSSP300R.1|CuttingTool|--multiline--0FED07ACED",
+        '<CuttingTool serialNumber="1" toolId="KSSP300R" assetId="KSSP300R.1">',
+        "  <Description>a | pipe, and a line that looks like data: 2026-03-04T05:06:07Z|execution|STOPPED",
+        "--multiline--0FED07ACEDX",
+        "</CuttingTool>",
+        "--multiline--0FED07ACED",
+        "2026-03-04T05:06:08Z|@REMOVE_ASSET@|KSSP300R.1",
+        "2026-03-04T05:06:09Z|execution|READY",
+    )
+    got = await reader.until(lambda g: len(g) >= 1)
+    assert [(s.path, s.value) for s in got] == [(P + "exec", "READY")]
+    assert conn.status.errors == 0, conn.status.last_error
+    assert conn.assets == 2

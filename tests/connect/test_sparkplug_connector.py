@@ -683,3 +683,18 @@ def test_auto_map_rules_are_checked_with_the_plant_file() -> None:
         _config(1883, "g", auto_map=[{"address": "g/{edge}/{x}/{metric#}", "path": P + "{device}/{metric}"}])
     with pytest.raises(ValidationError, match="a Sparkplug metric is one signal"):
         _config(1883, "g", auto_map=[{"address": "g/{edge}/{d}/{m}", "path": P + "{d}/{field}"}])
+
+
+async def test_a_null_metric_marks_its_signal_bad_with_the_last_value(
+    edge: EdgeNode, readers: list[Reader], system_broker: int
+) -> None:
+    g, e = edge.group, edge.edge
+    conn = SparkplugConnector("host", _config(system_broker, g), {f"{g}/{e}//Pressure": P + "pressure"})
+    reader = await _listen(readers, conn)
+    await edge.birth([M("Pressure", pb.Double, 1, double_value=6.5)])
+    await reader.until(lambda g_: len(g_) >= 1)
+    t1 = T0 + timedelta(seconds=1)
+    await edge.send("NDATA", edge.payload([M(None, alias=1, is_null=True, timestamp=_ms(t1))]))
+    got = await reader.until(lambda g_: len(g_) >= 2)
+    assert (got[1].value, got[1].ts, got[1].quality) == (6.5, t1, Quality.BAD)  # not a good 6.5 going on
+    assert conn.status.errors == 0

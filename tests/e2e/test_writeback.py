@@ -65,20 +65,28 @@ async def test_a_supervisor_sets_the_feed_override_and_the_machine_follows(tmp_p
         got = (await http.get(base + "/feed_override/$value")).json()
         assert got == {"feed_override": 80.0}
 
-        # the machine clamps what it cannot do; the twin shows the machine's value, not the request
-        r = await http.patch(
-            base + "/feed_override/$value", json={"feed_override": 400}, headers=_auth("sam")
-        )
-        assert r.status_code == 204
+        # what the node's EURange excludes is refused before it is sent, named by its limit, and audited
+        eurange = "EURange of ns=2;s=cnc-1/Setpoints/FeedOverride"
+        for bad in (400, 1e308, 5):
+            r = await http.patch(
+                base + "/feed_override/$value", json={"feed_override": bad}, headers=_auth("sam")
+            )
+            assert r.status_code == 409 and eurange in r.text, r.text
+        r = await http.patch(base + "/feed_override/$value", json=150, headers=_auth("sam"))
+        assert r.status_code == 204, r.text
         await wait_until(lambda: live[path].value == 150.0, timeout=10)
+        assert model.feed_override == 150.0
 
         db = stack.platform.historian
         assert db is not None
-        await wait_until(lambda: len(db.query_events(kinds=["audit"])) >= 2, timeout=10)
+        await wait_until(lambda: len(db.query_events(kinds=["audit"])) >= 5, timeout=10)
         audit = sorted(db.query_events(kinds=["audit"]), key=lambda e: e.ts)
         assert [(e.data["user"], e.data["value"], e.data["before"], e.data["result"]) for e in audit] == [
             ("sam", 80.0, 100.0, "written"),
-            ("sam", 400.0, 80.0, "written"),
+            ("sam", 400.0, 80.0, f"refused: 400.0 is above the maximum 150 ({eurange})"),
+            ("sam", 1e308, 80.0, f"refused: 1e+308 is above the maximum 150 ({eurange})"),
+            ("sam", 5.0, 80.0, f"refused: 5.0 is below the minimum 10 ({eurange})"),
+            ("sam", 150.0, 80.0, "written"),
         ]
         assert all(e.source == ref.path and e.data["signal"] == path for e in audit)
 

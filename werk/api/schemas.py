@@ -172,6 +172,9 @@ class ConnectorOut(BaseModel):
     samples: int
     errors: int
     dropped: int
+    collisions: int
+    """Samples that had the same timestamp as their signal's previous sample but another value: one replaced the
+    other in the historian (a source stamping in whole milliseconds or seconds)."""
     spooled: int
     reconnects: int
     rate: float

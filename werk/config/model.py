@@ -8,6 +8,7 @@ here are only their bases (:class:`AppSettings`, :class:`ConnectorSettings`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -24,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from werk.core.model import SignalType, Value
 from werk.core.uns import validate_segment
 from werk.errors import UnsPathError
 
@@ -31,9 +33,13 @@ Name = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class StrictModel(BaseModel):
-    """Base of every plant-file model, plug-ins' included: unknown keys are errors, values are frozen."""
+    """Base of every plant-file model, plug-ins' included: unknown keys are errors, values are frozen.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    A field's docstring (the string below it) is its description in the JSON schema and in the generated plant-file
+    reference (``docs/plant-file.md``, ``werk docs plant-file``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 def _segment(level: str) -> Callable[[str], str]:
@@ -61,33 +67,95 @@ class ConnectorSettings(StrictModel):
     """Base of every connector's settings (``connectors.<name>``): ``type`` names the protocol's spec."""
 
     type: str
+    """The protocol: a registered connector type."""
 
 
 class AppSettings(StrictModel):
     """Base of every app's settings (``apps.<name>``); every app can be switched off."""
 
     enabled: bool = True
+    """false switches the app off."""
+
+
+class WriteLimits(StrictModel):
+    """The values werk may write to a signal: a number from ``min`` to ``max`` (both included) on the grid of
+    ``step``, counted from ``min`` (from 0 without one). Anything else is refused before it is sent, and the refusal
+    is audited. Give at least one of the three."""
+
+    min: float | None = None
+    """The least value, in the signal's own unit."""
+    max: float | None = None
+    """The greatest value, in the signal's own unit."""
+    step: float | None = Field(default=None, gt=0)
+    """The resolution: a value must be ``min + k * step`` for a whole ``k`` (``step: 5`` for 80, 85, 90 %)."""
+
+    @model_validator(mode="after")
+    def _sensible(self) -> WriteLimits:
+        if self.min is None and self.max is None and self.step is None:
+            raise ValueError("give min, max or step")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min:g} is above max {self.max:g}")
+        return self
+
+    def refusal(self, value: Value, source: str) -> str | None:
+        """Why ``value`` is outside these limits, naming the limit and ``source`` (where they come from); None
+        when it is within. Only numbers are within: a bool or a text is refused."""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"{value!r} is not a number, and the signal takes numbers ({source})"
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.copysign(math.inf, value)
+        if self.min is not None and not number >= self.min:
+            return f"{value!r} is below the minimum {self.min:g} ({source})"
+        if self.max is not None and not number <= self.max:
+            return f"{value!r} is above the maximum {self.max:g} ({source})"
+        if self.step is not None:
+            k = (number - (self.min or 0.0)) / self.step
+            if not math.isfinite(k) or abs(k - round(k)) > 1e-9 * max(1.0, abs(k)):
+                return f"{value!r} is not on the step {self.step:g} from {self.min or 0:g} ({source})"
+        return None
 
 
 class SourceBinding(StrictModel):
     """Where an asset's signals come from: a connector, and per signal an address in that connector's terms.
 
     Each connector's spec says how ``root`` applies to its addresses (a prefix, or default tokens), which keeps
-    long node names out of every line; docs/plant-file.md has each protocol's address form.
+    long node names out of every line; the protocols' sections below have each address form.
     """
 
     connector: Name
+    """The name of an entry under ``connectors:``."""
     root: str = ""
+    """Put in front of every address of this binding as its protocol says (a node id prefix, a topic prefix,
+    default address tokens)."""
     signals: dict[SignalName, str] = Field(min_length=1)
+    """Signal name (a UNS path segment) -> its address in the connector's terms."""
+    types: dict[SignalName, SignalType] = Field(default_factory=dict)
+    """The type of a signal whose source does not say it, or says it wrongly: ``str``, ``int``, ``float``, ``bool``
+    or ``datetime`` (ISO 8601 UTC text). Without it a value keeps the type its protocol or the machine's model
+    gives it, and text stays text: ``0001`` or ``123456.20`` sent as text is an identifier until a type says it is
+    a number (``types: {cycle_count: int, load: float, part_id: str}``). A value that does not fit is counted in
+    the connector's ``errors`` and not stored."""
     writable: list[str] = Field(default_factory=list)
     """Signals werk may write back to the machine (a setpoint, an override), by a supervisor through the twin's
     API; every other signal is read-only. Writing needs a connector whose spec says it can write."""
+    limits: dict[SignalName, WriteLimits] = Field(default_factory=dict)
+    """Per writable signal, the values werk may write (``limits: {feed_override: {min: 10, max: 150, step: 5}}``).
+    A writable signal takes a number only where a range is known, here or from the machine's own model (a node's
+    engineering range): without one a numeric write is refused, so no setpoint of 1e308 reaches a machine."""
 
     @model_validator(mode="after")
-    def _writable_are_bound(self) -> SourceBinding:
+    def _named_signals_are_bound(self) -> SourceBinding:
         unknown = [w for w in self.writable if w not in self.signals]
         if unknown:
             raise ValueError(f"writable names {unknown}, which this binding's signals do not list")
+        untyped = [t for t in self.types if t not in self.signals]
+        if untyped:
+            raise ValueError(f"types names {untyped}, which this binding's signals do not list")
+        unlimited = [w for w in self.limits if w not in self.writable]
+        if unlimited:
+            raise ValueError(f"limits names {unlimited}, which this binding's writable does not list")
         return self
 
 
@@ -98,25 +166,44 @@ class AddressConfig(StrictModel):
     """The manufacturer's address, as the Digital Nameplate's AddressInformation (IDTA 02006-3-0, 02002) holds it."""
 
     street: str = ""
+    """Street and number."""
     zipcode: str = ""
+    """Postal code (quote it in YAML: "86150")."""
     city: str = ""
-    country_code: str = ""  # ISO 3166-1 alpha-2, e.g. DE
+    """City or town."""
+    country_code: str = ""
+    """ISO 3166-1 alpha-2 code, e.g. DE."""
 
 
 class AssetConfig(StrictModel):
+    """An asset (ISA-95 work unit): a machine, a station, a meter. Its name (the key) is unique in the plant and is
+    the last segment of its signals' UNS paths before the signal."""
+
     kind: str = Field(min_length=1)
+    """What it is, in words (``machining centre``, ``press``): shown on its card and in its twin."""
     description: str = ""
+    """A line about it, for people."""
     manufacturer: str = ""
+    """Its maker, for the twin's Digital Nameplate (IDTA 02006)."""
     model_name: str = ""
+    """The maker's model designation, for the Digital Nameplate."""
     serial_number: str = ""
-    # what the IDTA Digital Nameplate and Technical Data templates require of an asset (werk check names gaps)
+    """The maker's serial number, for the Digital Nameplate."""
     uri_of_product: str = ""
+    """Where the product is described (URIOfTheProduct of the Digital Nameplate, which the template requires)."""
     order_code: str = ""
+    """The maker's order code (OrderCodeOfManufacturer, ManufacturerOrderCode; required by the templates)."""
     article_number: str = ""
+    """The maker's article number (ManufacturerArticleNumber of Technical Data; required by its template)."""
     address: AddressConfig | None = None
+    """The maker's address (AddressInformation of the Digital Nameplate; required by the template)."""
     aas_id: str | None = None
+    """The id of its Asset Administration Shell (an IRI); default ``urn:werk:<enterprise>:asset:<name>``."""
     ideal_cycle_s: float | None = Field(default=None, gt=0)
+    """Ideal cycle time in seconds (ISO 22400 PRI, planned run time per item), when no product says otherwise."""
     source: SourceBinding | list[SourceBinding] | None = None
+    """Where its signals come from: one binding, or a list (a controller and an energy meter, each over its own
+    protocol)."""
     production: bool = True
     """A work unit that produces (ISO 22400): it has states, stops and KPIs. False for sensors and utilities whose
     signals are only recorded (a hall's climate, a gas meter)."""
@@ -138,19 +225,31 @@ class AssetConfig(StrictModel):
 
 
 class CellConfig(StrictModel):
+    """A work cell (ISA-95): the assets that work together."""
+
     assets: dict[AssetName, AssetConfig] = Field(min_length=1)
+    """Asset name -> the asset."""
 
 
 class LineConfig(StrictModel):
+    """A production line (ISA-95 work centre)."""
+
     cells: dict[CellName, CellConfig] = Field(min_length=1)
+    """Cell name -> the cell."""
 
 
 class AreaConfig(StrictModel):
+    """An area of a site (ISA-95)."""
+
     lines: dict[LineName, LineConfig] = Field(min_length=1)
+    """Line name -> the line."""
 
 
 class SiteConfig(StrictModel):
+    """A site of the enterprise (ISA-95): a plant's location."""
+
     areas: dict[AreaName, AreaConfig] = Field(min_length=1)
+    """Area name -> the area."""
 
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -175,18 +274,26 @@ class ShiftConfig(StrictModel):
     """A recurring shift in the plant's local time; ``end`` at or before ``start`` ends the next day."""
 
     name: Name
+    """The shift's name, as reports show it."""
     start: Clock
+    """Local time it starts, ``"06:00"`` (quote it: YAML reads an unquoted 06:00 as a number)."""
     end: Clock
+    """Local time it ends; at or before ``start``: the next day."""
     days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAY_NAMES))
+    """The days it starts on: ``mon`` ... ``sun``."""
     breaks: list[tuple[Clock, Clock]] = Field(default_factory=list)
+    """Planned breaks as ``[start, end]`` local times; counted as planned down time."""
 
 
 class PlannedDowntimeConfig(StrictModel):
     """Planned non-production for the whole plant (inventory day, works meeting): counted as PDOT."""
 
     start: datetime
+    """When it starts, with a UTC offset (``2026-12-24T12:00:00+01:00``)."""
     end: datetime
+    """When it ends, with a UTC offset."""
     reason: str = "planned-stop"
+    """The downtime reason code it is booked to."""
 
     @model_validator(mode="after")
     def _order(self) -> PlannedDowntimeConfig:
@@ -198,12 +305,21 @@ class PlannedDowntimeConfig(StrictModel):
 
 
 class PlantConfig(StrictModel):
+    """The plant as an ISA-95 tree (enterprise, sites, areas, lines, cells, assets) and its calendar."""
+
     enterprise: Annotated[EnterpriseName, Field(min_length=1, max_length=64)]
+    """The enterprise: the first segment of every UNS path (``acme/augsburg/...``)."""
     timezone: str = "UTC"
+    """The plant's IANA time zone (``Europe/Berlin``): shifts, calendars and report buckets use it; werk stores
+    UTC."""
     sites: dict[SiteName, SiteConfig] = Field(min_length=1)
+    """Site name -> the site."""
     shifts: list[ShiftConfig] = Field(default_factory=list)
+    """The shift calendar; none: one shift all day."""
     holidays: list[date] = Field(default_factory=list)
+    """Days without production (``2026-12-25``): not planned time."""
     planned_downtime: list[PlannedDowntimeConfig] = Field(default_factory=list)
+    """Planned stops of the whole plant, counted as planned down time (PDOT)."""
     grid_co2_kg_per_kwh: float = Field(default=0.38, ge=0)
     """Emission factor of the electricity the plant draws, kg CO2e per kWh, for the use-phase carbon footprint in
     the twin (IDTA 02023). Default: Germany's grid mix, about 0.38 kg CO2e/kWh in 2023/2024 (Umweltbundesamt,
@@ -226,14 +342,19 @@ class HistorianConfig(StrictModel):
     """Where samples and events are kept. Retention is on by default: a historian that grows forever fills disks."""
 
     backend: Literal["sqlite"] = "sqlite"
+    """The store: SQLite."""
     path: str = "werk-data/werk.db"
+    """The werk file: samples, events, the twin, the apps' tables."""
     synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     """NORMAL: a crash of werk loses no committed batch, a power cut may lose the last ones (up to the last
     checkpoint); FULL: a power cut loses nothing committed either, at the cost of an fsync per batch
     (werk.store.sqlite_file)."""
     retention_days: float = Field(default=30.0, gt=0)
+    """Samples and events older than this many days are deleted (checked hourly)."""
     batch_max: int = Field(default=5000, ge=1, le=1_000_000)
+    """The most samples written in one transaction."""
     flush_interval_ms: int = Field(default=200, ge=1, le=60_000)
+    """The longest a sample waits for its batch to fill before it is written, in milliseconds."""
 
 
 class SpoolConfig(StrictModel):
@@ -242,13 +363,21 @@ class SpoolConfig(StrictModel):
     beside the historian file."""
 
     enabled: bool = True
+    """false: a connector waits for the bus, and its source's buffers take the strain."""
     dir: str | None = None
+    """Where the spool files are; default ``<historian path>.spool``."""
     max_samples: int = Field(default=1_000_000, ge=1000, le=1_000_000_000)
+    """The most samples waiting on disk per connector; beyond it the oldest go, counted in its ``dropped``."""
 
 
 class BusConfig(StrictModel):
+    """The bus between connectors and everything that reads signals."""
+
     backend: Literal["memory"] = "memory"
+    """In the werk process."""
     queue_batches: int = Field(default=256, ge=1, le=1_000_000)
+    """Batches each subscriber may have waiting; the historian and the apps then hold the publisher up (nothing
+    is lost), a browser's stream drops its oldest."""
 
 
 Role = Literal["viewer", "operator", "supervisor", "admin"]
@@ -260,28 +389,39 @@ class UserConfig(StrictModel):
     name of an environment variable that holds it."""
 
     name: Name
+    """Who it is, as audit events name them."""
     role: Role
+    """``viewer``, ``operator``, ``supervisor``, ``admin``: each may what the ones before it may, and more (a
+    supervisor writes to machines)."""
     token_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    """The SHA-256 of the bearer token, in hex."""
     token_env: str | None = None
+    """Or: an environment variable holding the token."""
 
 
 class ServerConfig(StrictModel):
+    """The HTTP server: the dashboard, the REST and AAS APIs, who may write."""
+
     host: str = "127.0.0.1"
+    """The address it listens on; 127.0.0.1 keeps it on this machine."""
     port: int = Field(default=8080, ge=0, le=65535)
+    """The port it listens on."""
     users: list[UserConfig] = Field(default_factory=list)
-    # the event loop everything runs on (werk.runtime.event_loop): auto = uvloop where installed, else asyncio's
+    """Who may write; with none, every write is refused."""
     event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
-    # addresses whose X-Forwarded-For/-Proto werk believes: a reverse proxy's ("127.0.0.1" when it runs on this box,
-    # "*" for any). None by default: the client's own address and scheme count (werk.api.http_server)
+    """The event loop everything runs on (werk.runtime.event_loop): auto = uvloop where installed, else
+    asyncio's."""
     forwarded_allow_ips: list[str] = Field(default_factory=list)
-    # processes answering the port (Linux): the primary runs the platform; each further one answers the AAS API's
-    # busiest reads and value writes from its own copy of the twin and hands everything else to the primary
-    # (werk.api.workers). 1: the primary alone
+    """Addresses whose X-Forwarded-For/-Proto werk believes: a reverse proxy's (``127.0.0.1`` when it runs on this
+    box, ``*`` for any). None by default: the client's own address and scheme count (werk.api.http_server)."""
     workers: int = Field(default=1, ge=1, le=64)
-    # the largest request body werk reads (bytes); larger ones are answered 413 before they are read through
+    """Processes answering the port (Linux): the primary runs the platform; each further one answers the AAS
+    API's busiest reads and value writes from its own copy of the twin and hands everything else to the primary
+    (werk.api.workers). 1: the primary alone."""
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
-    # the same for the routes that take files (AASX packages, attachments, AAS environment imports)
+    """The largest request body werk reads, in bytes; a larger one is answered 413 before it is read through."""
     max_upload_bytes: int = Field(default=128 * 1024 * 1024, ge=1024)
+    """The same for the routes that take files (AASX packages, attachments, AAS environment imports)."""
 
 
 class AppsSettings(StrictModel):
@@ -296,18 +436,30 @@ class ProductConfig(StrictModel):
     """A product: its ideal cycle time (ISO 22400 PRI, planned run time per item) on each asset that makes it."""
 
     description: str = ""
+    """What it is, in words."""
     ideal_cycle_s: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+    """Asset name -> ideal cycle time in seconds for this product on that asset."""
 
 
 class WerkConfig(StrictModel):
+    """A plant file: the plant, where its data comes from, where it goes, and what runs on it."""
+
     plant: PlantConfig
+    """The plant's tree and calendar."""
     products: dict[str, ProductConfig] = Field(default_factory=dict)
+    """Product code -> the product."""
     connectors: dict[Name, ConnectorSettings] = Field(default_factory=dict)
+    """Connector name -> its settings; ``type`` picks the protocol."""
     historian: HistorianConfig = HistorianConfig()
+    """Where samples and events are kept."""
     bus: BusConfig = BusConfig()
+    """How samples travel inside werk."""
     spool: SpoolConfig = SpoolConfig()
+    """Store-and-forward between connectors and the bus."""
     server: ServerConfig = ServerConfig()
+    """The HTTP server and its users."""
     apps: AppsSettings = AppsSettings()
+    """App name -> its settings."""
 
     @classmethod
     def model_validate(cls, obj: Any, **kwargs: Any) -> Self:

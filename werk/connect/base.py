@@ -12,17 +12,24 @@ import logging
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol, cast, runtime_checkable
 
-from werk.core.model import Quality, Sample, Value, utcnow
+from werk.config.model import WriteLimits
+from werk.core.model import Quality, Sample, SignalType, Value, coerce, utcnow
 
 
 @dataclass
 class ConnectorStatus:
-    """Health of one connector. Counters only grow; ``rate`` is samples/s over the last few seconds."""
+    """Health of one connector. Counters only grow; ``rate`` is samples/s over the last few seconds.
+
+    ``errors``: what the source sent that werk could not use (malformed, of the wrong type), and failed sessions.
+    ``dropped``: samples werk received and had to let go (a full buffer). ``collisions``: samples that carried the
+    same timestamp as the signal's previous sample but another value; the historian keeps one sample per signal and
+    instant, so the later one replaced the earlier (a source that stamps in whole milliseconds or seconds).
+    """
 
     name: str
     type: str
@@ -33,6 +40,7 @@ class ConnectorStatus:
     samples: int = 0
     errors: int = 0
     dropped: int = 0
+    collisions: int = 0
     spooled: int = 0  # waiting on disk for the bus (store-and-forward); not a counter: it empties again
     reconnects: int = 0
     last_error: str = ""
@@ -58,6 +66,16 @@ class WritableConnector(Connector, Protocol):
     async def write(self, path: str, value: Value) -> None: ...
 
 
+@runtime_checkable
+class RangedConnector(Protocol):
+    """A writable connector whose source says what values a signal takes (an OPC UA node's EURange, OPC 10000-8,
+    5.3.2.2). ``Platform.write_signal`` asks it before a write, besides the plant file's ``limits``."""
+
+    async def write_limits(self, path: str) -> tuple[WriteLimits, str] | None:
+        """The limits the source gives for ``path`` and where they come from (for the refusal), or None."""
+        ...
+
+
 class SignalLedger:
     """What a connector has delivered: each signal's last value (to mark it BAD, carrying that value, when the
     source goes away) and the counters and rate in its status. Shared by every protocol so they report alike."""
@@ -67,20 +85,30 @@ class SignalLedger:
     def __init__(self, status: ConnectorStatus) -> None:
         self.status = status
         self.last: dict[str, Value] = {}
+        self.stamps: dict[str, datetime] = {}
         self._rate_t = time.monotonic()
         self._rate_n = 0
 
-    def account(self, batch: list[Sample]) -> None:
+    def account(self, batch: list[Sample]) -> list[Sample]:
+        """Count a delivered batch; returns its samples that collided (see ``ConnectorStatus.collisions``)."""
         st = self.status
         st.samples += len(batch)
         st.last_sample = batch[-1].ts
+        last, stamps = self.last, self.stamps
+        collided: list[Sample] = []
         for s in batch:
-            self.last[s.path] = s.value
+            path, ts, value = s.path, s.ts, s.value
+            if stamps.get(path) == ts and last[path] != value:
+                collided.append(s)
+            last[path] = value
+            stamps[path] = ts
+        st.collisions += len(collided)
         self._rate_n += len(batch)
         now = time.monotonic()
         if now - self._rate_t >= self.RATE_WINDOW_S:
             st.rate = self._rate_n / (now - self._rate_t)
             self._rate_t, self._rate_n = now, 0
+        return collided
 
     def lost(
         self,
@@ -106,6 +134,27 @@ class SignalLedger:
         return [Sample(path, now, value, Quality.BAD) for path, value in self.last.items()]
 
 
+#: the Python type of each declared signal type whose values need no conversion (datetime text is always checked)
+_PYTHON_TYPE: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool}
+#: the integers the historian stores exactly (SQLite INTEGER: 64-bit signed)
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _storable(value: object) -> tuple[Value, str | None]:
+    """``value`` as a plain bool, int, float or str, or why it is none (see ``SessionConnector``)."""
+    if isinstance(value, bool):
+        return bool(value), None
+    if isinstance(value, int):
+        if not _INT64[0] <= value <= _INT64[1]:
+            return 0, f"{value} is beyond a 64-bit integer; declare the signal float or str to keep it"
+        return int(value), None
+    if isinstance(value, float):
+        return (float(value), None) if math.isfinite(value) else (0.0, f"{value} is not a number werk stores")
+    if isinstance(value, str):
+        return str(value), None
+    return "", f"{type(value).__name__} is not a value (a number, a boolean or text)"
+
+
 class RateLimitedLog:
     """Log a recurring problem once per key per ``every_s``, with how many were not logged in between."""
 
@@ -127,15 +176,95 @@ class RateLimitedLog:
 class SessionConnector(ABC):
     """The session loop every protocol shares: run a session, count what it delivers, and when it fails mark the
     signals it had BAD, wait (doubling up to a limit) and start again. A protocol provides ``_session`` (connect,
-    call ``_up``, yield batches until it fails by raising) and its reconnect limits."""
+    call ``_up``, yield batches until it fails by raising) and its reconnect limits.
+
+    ``types`` (UNS path -> the type its binding declares) applies to what the session yields: a value of another
+    type is converted (:func:`werk.core.model.coerce`), or, when it does not convert, counted in ``errors``, logged
+    once per signal a minute and left out. A protocol that has the source's own text converts from that itself.
+
+    Then every value is made one the historian stores as it is: a subclass of bool, int, float or str (an enum)
+    becomes its base type; a NaN or infinity is no value: a BAD sample carrying the signal's last value, counted in
+    ``errors``; an integer beyond 64 bits (an OPC UA or Sparkplug UInt64 past 2**63 - 1) is counted in ``errors``
+    and left out, with the advice to declare the signal ``float`` or ``str``. Nothing else is a value.
+    """
 
     name: str
     status: ConnectorStatus
     protocol: str
     logger: logging.Logger
 
-    def __init__(self) -> None:
+    def __init__(self, types: Mapping[str, SignalType] | None = None) -> None:
         self._ledger = SignalLedger(self.status)
+        self.types: dict[str, SignalType] = dict(types or {})
+        self._signal_log = RateLimitedLog(self.logger)
+
+    def _typed(self, batch: list[Sample]) -> list[Sample]:
+        """``batch`` with every declared type applied (see the class docstring)."""
+        out: list[Sample] = []
+        for s in batch:
+            kind = self.types.get(s.path)
+            if kind is None or type(s.value) is _PYTHON_TYPE.get(kind):
+                out.append(s)
+                continue
+            try:
+                out.append(replace(s, value=coerce(s.value, kind)))
+            except ValueError as exc:
+                self.status.errors += 1
+                self.status.last_error = f"{s.path}: {exc} (its binding declares {kind})"
+                self._signal_log.warning(
+                    s.path,
+                    "%s.type connector=%s path=%s type=%s error=%s",
+                    self.protocol,
+                    self.name,
+                    s.path,
+                    kind,
+                    exc,
+                )
+        return out
+
+    def _storable(self, batch: list[Sample]) -> list[Sample]:
+        """``batch`` with every value as the historian stores it (see the class docstring)."""
+        low, high = _INT64
+        for v in [s.value for s in batch]:
+            t = type(v)
+            if t is float:
+                # finite: inf - inf and NaN - NaN are NaN, which equals nothing
+                if v - v != 0.0:  # type: ignore[operator]
+                    break
+            elif t is int:
+                if not low <= v <= high:  # type: ignore[operator]
+                    break
+            elif t is not str and t is not bool:
+                break
+        else:
+            return batch
+        out: list[Sample] = []
+        for s in batch:
+            value, reason = _storable(s.value)
+            if reason is None:
+                out.append(s if value is s.value else replace(s, value=value))
+                continue
+            self.status.errors += 1
+            self.status.last_error = f"{s.path}: {reason}"
+            self._signal_log.warning(
+                s.path, "%s.value connector=%s path=%s error=%s", self.protocol, self.name, s.path, reason
+            )
+            if isinstance(s.value, float) and s.path in self._ledger.last:
+                out.append(Sample(s.path, s.ts, self._ledger.last[s.path], Quality.BAD))
+        return out
+
+    def _delivered(self, batch: list[Sample]) -> None:
+        """Count a batch on its way out and log its collisions (once per signal a minute)."""
+        for s in self._ledger.account(batch):
+            self._signal_log.warning(
+                s.path,
+                "%s.collision connector=%s path=%s ts=%s value=%r: same timestamp as the previous sample",
+                self.protocol,
+                self.name,
+                s.path,
+                s.ts.isoformat(),
+                s.value,
+            )
 
     @abstractmethod
     def _session(self) -> AsyncIterator[list[Sample]]: ...
@@ -171,8 +300,12 @@ class SessionConnector(ABC):
                 session = cast(AsyncGenerator[list[Sample], None], self._session())
                 async with contextlib.aclosing(session):
                     async for batch in session:
+                        if batch and self.types:
+                            batch = self._typed(batch)
                         if batch:
-                            self._ledger.account(batch)
+                            batch = self._storable(batch)
+                        if batch:
+                            self._delivered(batch)
                             yield batch
             except asyncio.CancelledError:
                 raise

@@ -71,7 +71,7 @@ from pymodbus.pdu import ExceptionResponse, ModbusPDU
 
 from werk.config.model import ConnectorSettings
 from werk.connect.base import ConnectorStatus, RateLimitedLog, SessionConnector
-from werk.connect.spec import ConnectorSpec
+from werk.connect.spec import ConnectorSpec, docs, types_of
 from werk.core.model import Quality, Sample, Value, utcnow
 from werk.errors import ConnectorError
 
@@ -85,13 +85,21 @@ class ModbusConnectorConfig(ConnectorSettings):
 
     type: Literal["modbus"]
     host: str = Field(default="127.0.0.1", min_length=1)
+    """The device's or gateway's host name or address."""
     port: int = Field(default=502, ge=1, le=65535)
+    """Its TCP port; 502 is Modbus TCP's (TCP guide, "TCP port 502")."""
     unit: int = Field(default=1, ge=0, le=255)
+    """The Unit Identifier of the MBAP header for addresses without ``unit=``; a gateway routes by it."""
     poll_interval_ms: int = Field(default=1000, ge=10, le=3_600_000)
+    """Milliseconds between the starts of two polls; a poll that overruns starts the next at once."""
     max_gap: int = Field(default=0, ge=0, le=124)
+    """Unbound registers (or bits) one read may span to join two bound ones."""
     timeout_s: float = Field(default=2.0, gt=0)
+    """Seconds to wait for a response; no response fails the session, which reconnects."""
     reconnect_min_s: float = Field(default=0.5, gt=0)
+    """Seconds before the first attempt to reconnect; doubled after each failure."""
     reconnect_max_s: float = Field(default=10.0, gt=0)
+    """The most seconds between two attempts to reconnect."""
 
 
 log = logging.getLogger(__name__)
@@ -382,7 +390,7 @@ class ModbusConnector(SessionConnector):
         self._turn = asyncio.Lock()  # one request at a time on the connection: the poll's and writes
         self._isolated: set[str] = set()
         self._failing: set[str] = set()
-        super().__init__()
+        super().__init__(types_of(bindings))
         self._complaints = RateLimitedLog(log, LOG_EVERY_S)
 
     def _reconnect_settings(self) -> tuple[float, float]:
@@ -580,4 +588,5 @@ SPEC = ConnectorSpec(
     build=ModbusConnector,
     address=_address,
     writable=True,
+    reference=docs(__doc__),
 )

@@ -23,6 +23,10 @@ A rule whose path holds ``{field}`` reads one more form: an object whose scalar 
 such objects, each with its ``ts``. Members holding null, objects or arrays are a device's own structures and are
 skipped without complaint.
 
+Values keep their JSON type: a string is text however it reads (``"0001"``, ``"123456.20"``), a number a number. A
+binding's ``types`` converts them (``"21.5"`` declared ``float``); a signal declared ``str`` keeps a JSON number's
+own text (``123456.20``, not ``123456.2``).
+
 Anything else is malformed: counted in ``status.errors``, logged once per topic per minute with the reason, skipped;
 in a batch only the bad items are skipped. The connector never stops for a payload.
 """
@@ -43,12 +47,16 @@ from types import TracebackType
 from typing import Any, Literal, Self
 
 import aiomqtt
+import paho.mqtt.client as paho
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from pydantic import Field, SecretStr, model_validator
 
 from werk.config.model import ConnectorSettings, StrictModel
 from werk.connect.base import ConnectorStatus, RateLimitedLog, SessionConnector
 from werk.connect.outbox import MemoryOutbox, Outbox
-from werk.connect.spec import ConnectorSpec
+from werk.connect.spec import ConnectorSpec, docs, plant_of, types_of
+from werk.core import topic_map
 from werk.core.model import Quality, Sample, Value, utcnow
 from werk.core.topic_map import TemplateError, TopicMap, TopicRule
 from werk.errors import ConnectorError, UnsPathError
@@ -58,8 +66,11 @@ class MqttTlsConfig(StrictModel):
     """TLS towards the broker. No ``ca_file`` means the system's trust store; a client certificate needs its key."""
 
     ca_file: str | None = None
+    """The CA certificates (PEM) that signed the broker's certificate."""
     cert_file: str | None = None
+    """werk's client certificate (PEM), for a broker that asks for one."""
     key_file: str | None = None
+    """The client certificate's private key (PEM)."""
 
     @model_validator(mode="after")
     def _cert_and_key(self) -> MqttTlsConfig:
@@ -72,7 +83,10 @@ class MqttTopicRuleConfig(StrictModel):
     """Topics of one shape feeding UNS paths of one shape (``werk.core.topic_map`` has the template language)."""
 
     topic: str = Field(min_length=1)
+    """The topics' shape: an MQTT filter whose wildcards may be named (``factory/{line}/{device}/{signal}``)."""
     path: str = Field(min_length=1)
+    """The UNS paths' shape, with the topic's captures (``acme/berlin/assembly/{line}/cell-1/{device}/{signal}``);
+    ``{field}``: one signal per member of a JSON object."""
 
     @model_validator(mode="after")
     def _compiles(self) -> MqttTopicRuleConfig:
@@ -87,33 +101,62 @@ class MqttConnectorConfig(ConnectorSettings):
     """An MQTT broker whose topics carry JSON values; each bound topic feeds one UNS signal, and each ``map`` rule
     feeds every topic that matches it (an asset's exact binding wins over a rule for the same topic).
 
-    The password is never part of the plant file in clear if it can be helped: ``password_env`` names an environment
-    variable read at connect time. ``qos`` is the subscription's maximum QoS (MQTT 3.1.1 section 4.3).
+    The defaults lose nothing the broker acknowledged: QoS 1, a persistent session and a client id that stays the
+    same across restarts. The password is never part of the plant file in clear if it can be helped:
+    ``password_env`` names an environment variable read at connect time.
     """
 
     type: Literal["mqtt"]
     host: str = Field(default="127.0.0.1", min_length=1)
+    """The broker's host name or address."""
     port: int = Field(default=1883, ge=1, le=65535)
+    """The broker's port: 1883 for MQTT, 8883 for MQTT over TLS by convention."""
     tls: MqttTlsConfig | None = None
+    """TLS towards the broker; none: plain TCP."""
     username: str | None = None
+    """The user name werk connects as."""
     password: SecretStr | None = None
+    """The password in the plant file itself; prefer ``password_env``."""
     password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    client_id: str | None = Field(default=None, min_length=1)
+    """An environment variable holding the password, read at connect time; never logged."""
+    client_id: str | None = Field(default=None, min_length=1, max_length=65535)
+    """The MQTT client identifier (MQTT 3.1.1 section 3.1.3.1). Default: ``werk-<plant>-<connector>``, the plant
+    being its enterprise and sites (``werk-acme-augsburg-shop-mqtt``): the same at every start, so the broker finds
+    werk's persistent session again, and unique per plant. A second werk on the same plant file and broker (a test
+    system) needs one of its own: a broker drops the older of two connections with one id (section 3.1.4). A
+    broker that takes only the 23 letters and digits MQTT 3.1.1 guarantees needs one set here."""
     protocol: Literal["3.1.1", "5"] = "3.1.1"
+    """The MQTT version spoken: 3.1.1 or 5."""
     qos: Literal[0, 1, 2] = 1
+    """The subscription's maximum QoS (MQTT 3.1.1 section 4.3). 0: at most once, whatever is in flight when the
+    link drops is lost. 1: at least once; a message redelivered after a reconnect is the same sample again, which
+    werk keeps once (one sample per signal and timestamp), except a bare value, which is stamped when received and
+    so stored twice. 2: exactly once, at two more packets per message."""
     keepalive_s: int = Field(default=30, ge=5, le=65535)
+    """Seconds between PINGREQs on an idle link; a broker that stays silent 1.5 times as long is lost."""
     reconnect_min_s: float = Field(default=0.5, gt=0)
+    """Seconds before the first attempt to reconnect; doubled after each failure."""
     reconnect_max_s: float = Field(default=10.0, gt=0)
+    """The most seconds between two attempts to reconnect."""
     timeout_s: float = Field(default=5.0, gt=0)
+    """Seconds to wait for the broker's answer to CONNECT, SUBSCRIBE and PUBLISH."""
     map: list[MqttTopicRuleConfig] = Field(default_factory=list)
-    persistent_session: bool = False
-    """Keep the session (MQTT 3.1.1 clean session = 0): the broker queues QoS 1/2 messages while werk is away
-    and delivers them when it is back. Needs a fixed ``client_id``."""
+    """Rules that map whole families of topics to UNS paths (see the address forms below)."""
+    persistent_session: bool = True
+    """Keep werk's session while it is away (MQTT 3.1.1 clean session 0, section 3.1.2.4; MQTT 5 clean start 0 and
+    ``session_expiry_s``): the broker keeps werk's subscriptions and queues the QoS 1 and 2 messages published
+    meanwhile (werk restarting, a network outage), and delivers them when werk is back. false: what is published
+    while werk is not connected is lost. The broker bounds that queue (Mosquitto's ``max_queued_messages``, 1000
+    per client by default; beyond it the broker drops messages where werk cannot count them) and keeps it across a
+    restart of its own only with persistence on (Mosquitto: ``persistence true``; a crash loses what changed since
+    its last save, ``autosave_interval``)."""
+    session_expiry_s: int = Field(default=86_400, ge=1, le=4_294_967_295)
+    """MQTT 5: how long the broker keeps werk's persistent session after werk disconnects, in seconds (MQTT 5.0
+    section 3.1.2.11.2). MQTT 3.1.1 leaves that to the broker's configuration (Mosquitto:
+    ``persistent_client_expiration``, never by default)."""
 
     @model_validator(mode="after")
     def _one_password(self) -> MqttConnectorConfig:
-        if self.persistent_session and self.client_id is None:
-            raise ValueError("a persistent session needs a fixed client_id")
         if self.password is not None and self.password_env is not None:
             raise ValueError("give either password or password_env, not both")
         if (self.password is not None or self.password_env is not None) and self.username is None:
@@ -161,7 +204,13 @@ def validate_topic(topic: str, what: str = "topic") -> str:
     return topic
 
 
+class _NumberText(str):
+    """A JSON number's own text (``123456.20``), kept for a signal its binding declares ``str``."""
+
+
 def _timestamp(raw: Any) -> datetime:
+    if isinstance(raw, _NumberText):
+        raw = float(raw)
     if isinstance(raw, bool):
         raise PayloadError(f"ts {raw!r} is a boolean, not a time")
     if isinstance(raw, int | float):
@@ -238,16 +287,19 @@ def decode_payload(payload: bytes | str) -> tuple[list[Reading], list[str]]:
 
 
 def decode_samples(
-    path: str, payload: bytes | str, *, retained: bool = False
+    path: str, payload: bytes | str, *, retained: bool = False, number_text: bool = False
 ) -> tuple[list[Sample], list[str]]:
     """Samples of one message for ``path``, and the reasons for what was skipped: ``decode_payload`` made Samples.
+
+    ``number_text``: a number with a fraction or an exponent is its own text (``123456.20`` stays ``"123456.20"``
+    where a float would drop the zero), for a signal whose binding declares it ``str``.
 
     The hot path of a batch payload: an item that is a plain object with a finite number, string or boolean
     ``value`` and a ``ts`` in epoch milliseconds or ISO 8601 with offset becomes a Sample directly; any other item
     goes through ``_reading`` for its exact verdict, so both paths accept and refuse the same items.
     """
     try:
-        doc = json.loads(payload)
+        doc = json.loads(payload, parse_float=_NumberText) if number_text else json.loads(payload)
     except (ValueError, UnicodeDecodeError) as exc:
         return [], [f"not JSON: {exc}"]
     if not isinstance(doc, list):
@@ -373,8 +425,12 @@ def _client(
     owner: str,
     client_id: str,
     queue_type: type[asyncio.Queue[Any]] | None = None,
+    *,
+    persistent: bool | None = None,
 ) -> aiomqtt.Client:
-    """A configured (not yet connected) client. Secrets are read here, at connect time, and never logged."""
+    """A configured (not yet connected) client. Secrets are read here, at connect time, and never logged.
+    ``persistent`` (default: the settings' ``persistent_session``) keeps the session: clean session 0 in MQTT 3.1.1;
+    clean start 0 and a session expiry in MQTT 5, where a session otherwise ends with its connection."""
     password: str | None = None
     if config.password is not None:
         password = config.password.get_secret_value()
@@ -392,6 +448,11 @@ def _client(
                 tls.load_cert_chain(config.tls.cert_file, config.tls.key_file)
         except (OSError, ssl.SSLError) as exc:
             raise ConnectorError(f"connector {owner}: TLS files unusable: {exc}") from exc
+    keep = config.persistent_session if persistent is None else persistent
+    properties: Properties | None = None
+    if config.protocol == "5" and keep:
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho is untyped here
+        properties.SessionExpiryInterval = config.session_expiry_s
     return aiomqtt.Client(
         config.host,
         config.port,
@@ -399,7 +460,9 @@ def _client(
         password=password,
         identifier=client_id,
         protocol=aiomqtt.ProtocolVersion.V5 if config.protocol == "5" else aiomqtt.ProtocolVersion.V311,
-        clean_session=(not config.persistent_session) if config.protocol == "3.1.1" else None,
+        clean_session=(not keep) if config.protocol == "3.1.1" else None,
+        clean_start=False if keep and config.protocol == "5" else paho.MQTT_CLEAN_START_FIRST_ONLY,
+        properties=properties,
         keepalive=config.keepalive_s,
         timeout=config.timeout_s,
         tls_context=tls,
@@ -427,8 +490,9 @@ class MqttConnector(SessionConnector):
                 self.status.bad_bindings[path] = str(exc)
                 log.error("mqtt.binding connector=%s path=%s error=%s", self.name, path, exc)
         self.topic_map = TopicMap([TopicRule.compile(r.topic, r.path) for r in config.map])
-        self.client_id = config.client_id or f"werk-{name}-{uuid.uuid4().hex[:8]}"
-        super().__init__()
+        plant = plant_of(bindings)
+        self.client_id = config.client_id or (f"werk-{plant}-{name}" if plant else f"werk-{name}")
+        super().__init__(types_of(bindings))
         self._complaints = RateLimitedLog(log, LOG_EVERY_S)
         self.mapped_paths: set[str] = set()  # distinct paths the rules have fed, for the status and the log
 
@@ -508,7 +572,8 @@ class MqttConnector(SessionConnector):
         try:
             if rule is None:
                 assert path is not None
-                out, errors = decode_samples(path, payload, retained=message.retain)
+                text = self.types.get(path) == "str"
+                out, errors = decode_samples(path, payload, retained=message.retain, number_text=text)
             elif rule.fields:
                 out, errors = decode_fields(rule, captures, payload, retained=message.retain)
             else:
@@ -625,7 +690,8 @@ class MqttPublisher:
         delay = cfg.reconnect_min_s
         while True:
             try:
-                async with _client(cfg, self.name, self.client_id) as client:
+                # a clean session: it subscribes to nothing, and its outbox keeps what the broker did not take
+                async with _client(cfg, self.name, self.client_id, persistent=False) as client:
                     self.status.connected = True
                     self.status.since = utcnow()
                     delay = cfg.reconnect_min_s
@@ -667,4 +733,10 @@ class MqttPublisher:
 
 
 #: a binding's ``root`` is the prefix of the topic name
-SPEC = ConnectorSpec(type="mqtt", title="MQTT", settings=MqttConnectorConfig, build=MqttConnector)
+SPEC = ConnectorSpec(
+    type="mqtt",
+    title="MQTT",
+    settings=MqttConnectorConfig,
+    build=MqttConnector,
+    reference=docs(__doc__, topic_map.__doc__),
+)

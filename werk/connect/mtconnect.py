@@ -29,17 +29,20 @@ Examples: ``execution``, ``id:dtop_2``, ``name:Sspeed``, ``type:PART_COUNT``, ``
 
 Values
 ------
-Agent: SAMPLE observations are floats (vectors such as PATH_POSITION ``"1 2 3"`` stay text); EVENTs are
-text except counts, numbers, overrides and anything with ``units`` (``PART_COUNT``, ``LINE_NUMBER``,
-``*_OVERRIDE``...), which become integers (or floats). SHDR carries no metadata: a value that reads as a number
-is one, anything else is text. ``UNAVAILABLE`` becomes a BAD sample carrying the signal's last value (nothing, if it
+By the device model (the agent's probe; for SHDR the adapter's ``device_model``): SAMPLE observations are floats
+(vectors such as PATH_POSITION ``"1 2 3"`` stay text); EVENTs are text except counts, the line number, overrides
+and anything with ``units`` (``PART_COUNT``, ``LINE_NUMBER``, ``PATH_FEEDRATE_OVERRIDE``...), which become
+integers (or floats); identifiers stay text (``PART_NUMBER``, ``TOOL_NUMBER``, ``PROGRAM``). A MESSAGE is its text
+(``#code``: its nativeCode). A binding's declared type (``SourceBinding.types``) wins over the model and is read
+from the observation's own text, so ``0815`` declared ``str`` stays ``0815``. SHDR without a model carries no
+types: values are text. ``UNAVAILABLE`` becomes a BAD sample carrying the signal's last value (nothing, if it
 never had one). Timestamps are the observation's (ISO 8601 UTC; SHDR: the line's first field, its receive time
 when empty).
 
 What is malformed (counted in ``status.errors``, logged once per kind per minute, skipped; the session goes on):
 an SHDR line whose timestamp does not parse, a key without a value, a condition with fewer than five fields; an
-observation whose value does not fit its DataItem's category. A failed session (refused, timed out, closed, no
-heartbeat) marks every signal BAD once and reconnects with back-off.
+observation whose value does not fit its DataItem's category or its declared type. A failed session (refused,
+timed out, closed, no heartbeat) marks every signal BAD once and reconnects with back-off.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Literal
 
 import httpx
@@ -61,8 +65,8 @@ from pydantic import Field
 
 from werk.config.model import ConnectorSettings
 from werk.connect.base import ConnectorStatus, RateLimitedLog, SessionConnector
-from werk.connect.spec import ConnectorSpec
-from werk.core.model import Quality, Sample, Value, utcnow
+from werk.connect.spec import ConnectorSpec, docs, types_of
+from werk.core.model import Quality, Sample, Value, coerce, utcnow
 from werk.errors import ConnectorError
 
 
@@ -77,12 +81,19 @@ class MtconnectAgentConfig(ConnectorSettings):
 
     type: Literal["mtconnect"]
     url: str = Field(pattern=r"^https?://[^/?#]+(/[^?#]*)?$")
+    """The agent's base address (``http://10.0.0.5:5000``)."""
     device: str | None = Field(default=None, min_length=1, pattern=r"^[^/?#]+$")
+    """One device's name or uuid, to read only it; none: every device of the agent."""
     poll_interval_ms: int = Field(default=1000, ge=10, le=3_600_000)
+    """Milliseconds between two ``sample`` requests while the agent has nothing more."""
     count: int = Field(default=1000, ge=1, le=100_000)
+    """The most observations one ``sample`` request asks for."""
     timeout_s: float = Field(default=5.0, gt=0)
+    """Seconds to wait for the agent's answer."""
     reconnect_min_s: float = Field(default=0.5, gt=0)
+    """Seconds before the first attempt to reconnect; doubled after each failure."""
     reconnect_max_s: float = Field(default=10.0, gt=0)
+    """The most seconds between two attempts to reconnect."""
 
 
 class ShdrConfig(ConnectorSettings):
@@ -95,12 +106,36 @@ class ShdrConfig(ConnectorSettings):
 
     type: Literal["shdr"]
     host: str = Field(default="127.0.0.1", min_length=1)
+    """The adapter's host name or address."""
     port: int = Field(default=7878, ge=1, le=65535)
+    """The adapter's TCP port; 7878 by convention."""
+    device_model: str | None = Field(default=None, min_length=1)
+    """The adapter's device model: a Devices.xml file (the MTConnectDevices document an agent is configured with)
+    or the URL of an agent's probe (``http://10.0.0.5:5000/probe``), read at every connect. It says what each key
+    is (a CONDITION takes five fields, a MESSAGE two) and which values are numbers (SAMPLEs, counts,
+    overrides); ``type:`` addresses need it. Without it, values are text unless a binding's ``types`` says
+    otherwise."""
+    device: str | None = Field(default=None, min_length=1)
+    """The device of ``device_model`` the adapter speaks for (its name or uuid), when the model has several."""
+    conditions: list[str] = Field(default_factory=list)
+    """Keys that are CONDITIONs (``key|level|nativeCode|nativeSeverity|qualifier|text``), besides or instead of
+    what the device model says."""
+    messages: list[str] = Field(default_factory=list)
+    """Keys that are MESSAGEs (``key|nativeCode|text``), besides or instead of what the device model says."""
+    time_series: list[str] = Field(default_factory=list)
+    """Keys that are TIME_SERIES samples (``key|sampleCount|sampleRate|v1 v2 ...``); their value is the values'
+    text."""
     heartbeat: bool = True
+    """Send ``* PING``; an adapter that answers ``* PONG <ms>`` is declared lost after twice <ms> of silence."""
     idle_timeout_s: float | None = Field(default=None, gt=0)
+    """For adapters without heartbeats: how many seconds of silence are tolerated (None: forever; an adapter sends
+    only changes)."""
     timeout_s: float = Field(default=5.0, gt=0)
+    """Seconds to wait for the connection (and for a ``device_model`` URL)."""
     reconnect_min_s: float = Field(default=0.5, gt=0)
+    """Seconds before the first attempt to reconnect; doubled after each failure."""
     reconnect_max_s: float = Field(default=10.0, gt=0)
+    """The most seconds between two attempts to reconnect."""
 
 
 log = logging.getLogger(__name__)
@@ -110,10 +145,16 @@ UNAVAILABLE = "UNAVAILABLE"
 #: condition levels, least to most severe (Part 3, "Condition"); UNAVAILABLE is handled apart
 LEVELS = ("NORMAL", "WARNING", "FAULT")
 CONDITION_PARTS = ("level", "code", "severity", "qualifier", "text")
-#: EVENT types whose values are numbers although EVENTs are text by default (Part 3, "Event" types)
-NUMERIC_EVENT_SUFFIXES = ("_COUNT", "_NUMBER", "_OVERRIDE")
-NUMERIC_EVENTS = frozenset({"PART_COUNT", "LINE", "LINE_NUMBER", "TOOL_NUMBER", "BLOCK_NUMBER"})
+#: EVENT types whose values are numbers although EVENTs are text by default (Part 2, "DataItem Types for Event"):
+#: counts and the feed and speed overrides (percent); the line number of the program (an integer, Part 2
+#: "LineNumber"; "Line" before version 1.4). Identifiers are text however they read (``PART_NUMBER``,
+#: ``SERIAL_NUMBER``, ``TOOL_NUMBER``, ``PROGRAM``: ``0815`` is not 815), and so is ``CONTROLLER_MODE_OVERRIDE``,
+#: whose values are ``ON`` and ``OFF``.
+NUMERIC_EVENT_SUFFIXES = ("_COUNT", "_OVERRIDE")
+NUMERIC_EVENTS = frozenset({"LINE", "LINE_NUMBER"})
+TEXT_EVENTS = frozenset({"CONTROLLER_MODE_OVERRIDE"})
 SHDR_MAX_LINE = 64 * 1024  # bytes; a longer line is malformed (and skipped whole)
+SHDR_MAX_BLOCK = 1024 * 1024  # bytes of a --multiline-- block; a larger one is malformed (and skipped whole)
 
 AddressKind = Literal["any", "id", "name", "type"]
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?)$")
@@ -198,14 +239,6 @@ def number(text: str) -> int | float:
     return value
 
 
-def guess_value(text: str) -> Value:
-    """An SHDR value without metadata: a number if it reads as one, else the text."""
-    try:
-        return number(text)
-    except ObservationError:
-        return text
-
-
 class ConditionState:
     """The active conditions of one CONDITION DataItem, keyed by nativeCode (Part 3, "Condition").
 
@@ -259,16 +292,21 @@ class DataItem:
     device: str
     units: str | None = None
     representation: str | None = None
+    device_uuid: str | None = None
 
     @property
     def numeric(self) -> bool:
         """Whether its observations are numbers (see "Values" in the module docstring)."""
         if self.category == "SAMPLE":
             return True
-        return self.category == "EVENT" and (
-            self.type in NUMERIC_EVENTS
-            or self.type.endswith(NUMERIC_EVENT_SUFFIXES)
-            or self.units is not None
+        return (
+            self.category == "EVENT"
+            and self.type not in TEXT_EVENTS
+            and (
+                self.type in NUMERIC_EVENTS
+                or self.type.endswith(NUMERIC_EVENT_SUFFIXES)
+                or self.units is not None
+            )
         )
 
     def value(self, text: str) -> Value:
@@ -369,6 +407,7 @@ def parse_probe(document: bytes) -> tuple[Header, list[DataItem]]:
         elif _local(el.tag) == "Devices":
             for device in el:
                 device_name = device.get("name") or device.get("uuid") or device.get("id") or ""
+                device_uuid = device.get("uuid")
                 for di in device.iter():
                     if _local(di.tag) != "DataItem" or "id" not in di.attrib:
                         continue
@@ -382,6 +421,7 @@ def parse_probe(document: bytes) -> tuple[Header, list[DataItem]]:
                             device=device_name,
                             units=di.get("units"),
                             representation=di.get("representation"),
+                            device_uuid=device_uuid,
                         )
                     )
     if header is None:
@@ -452,27 +492,54 @@ def _observation(el: ET.Element, category: str) -> Observation:
 # --- SHDR ---------------------------------------------------------------------------------------------------
 
 
+ShdrKind = Literal["value", "condition", "message", "time_series", "alarm", "asset"]
+#: fields after the key, per kind of DataItem (cppagent's SHDR token mapper): a value; a CONDITION's level,
+#: nativeCode, nativeSeverity, qualifier and text; a MESSAGE's nativeCode and text; a TIME_SERIES' sampleCount,
+#: sampleRate and values; a (legacy) ALARM's code, nativeCode, severity, state and text
+SHDR_FIELDS: dict[str, int] = {"value": 1, "condition": 5, "message": 2, "time_series": 3, "alarm": 5}
+#: asset commands (cppagent "Assets"): the fields each takes; None: the rest of the line (the asset document)
+ASSET_COMMANDS: dict[str, int | None] = {
+    "@ASSET@": None,
+    "@UPDATE_ASSET@": None,
+    "@REMOVE_ASSET@": 1,
+    "@REMOVE_ALL_ASSETS@": 1,
+}
+MULTILINE = "--multiline--"
+
+
 @dataclass(frozen=True, slots=True)
 class ShdrField:
-    """One key of an SHDR line: a value, or a condition's five fields (level, nativeCode, nativeSeverity,
-    qualifier, text)."""
+    """One observation of an SHDR line: ``value`` is a value's text, a condition's level, a message's or an
+    alarm's text, a time series' values (space-separated), an asset command's asset id or type. ``condition``
+    holds a condition's five fields (level, nativeCode, nativeSeverity, qualifier, text); ``native_code`` a
+    message's or an alarm's nativeCode."""
 
     key: str
     value: str
     condition: tuple[str, str, str, str, str] | None = None
+    kind: ShdrKind = "value"
+    native_code: str = ""
 
 
-def parse_shdr_line(line: str, condition_keys: Iterable[str] = ()) -> tuple[datetime | None, list[ShdrField]]:
-    """Timestamp (None: not given, use the receive time) and fields of one data line (not a ``*`` command).
+def parse_shdr_line(
+    line: str, kinds: Mapping[str, ShdrKind] | Iterable[str] = (), *, version: int = 1
+) -> tuple[datetime | None, list[ShdrField]]:
+    """Timestamp (None: not given, use the receive time) and observations of one data line (not a ``*`` command).
 
-    A key is read as a condition (``key|level|nativeCode|nativeSeverity|qualifier|text``, the rest of the line)
-    when it is in ``condition_keys``, or when exactly six fields remain and the second is a condition level.
+    ``kinds`` says what each key is (a mapping from the device model or the connector's settings; an iterable
+    names condition keys); a key it does not name is a value (``key|value``), read by what it is, never by how
+    many fields follow. The one exception keeps unknown conditions from spoiling a healthy line: an unknown key
+    followed by exactly five fields whose first is a condition level, which read as ``key|value`` pairs would give
+    an empty key, is a condition. Observations of several fields (condition, message, time series, alarm) take
+    the rest of the line as their last field in SHDR version 1 (the default, as cppagent reads it: they end the
+    line, and a condition's message may hold ``|``); in version 2 (``* shdrVersion: 2``) they take their fields
+    and the line goes on. A key ``device:key`` is looked up without its device too.
     """
+    known: Mapping[str, ShdrKind] = kinds if isinstance(kinds, Mapping) else dict.fromkeys(kinds, "condition")
     fields = line.split("|")
     if len(fields) < 3:
         raise ObservationError("an SHDR line needs 'timestamp|key|value'")
     ts = parse_timestamp(fields[0]) if fields[0].strip() else None
-    conditions = set(condition_keys)
     out: list[ShdrField] = []
     i = 1
     while i < len(fields):
@@ -480,21 +547,73 @@ def parse_shdr_line(line: str, condition_keys: Iterable[str] = ()) -> tuple[date
         rest = len(fields) - i - 1
         if not key:
             raise ObservationError(f"field {i} has an empty key")
-        level = fields[i + 1].strip().upper() if rest else ""
-        if key in conditions or (rest == 5 and level in (*LEVELS, UNAVAILABLE)):
-            if rest < 5:
-                raise ObservationError(
-                    f"condition {key!r} needs level|nativeCode|nativeSeverity|qualifier|text"
-                )
-            level, code, severity, qualifier = (f.strip() for f in fields[i + 1 : i + 5])
-            text = "|".join(fields[i + 5 :]).strip()  # the message is the rest of the line, pipes and all
-            out.append(ShdrField(key, level, (level, code, severity, qualifier, text)))
+        if key in ASSET_COMMANDS:
+            width = ASSET_COMMANDS[key]
+            taken = fields[i + 1 :] if width is None else fields[i + 1 : i + 1 + width]
+            out.append(ShdrField(key, taken[0].strip() if taken else "", kind="asset"))
+            i += 1 + len(taken)
+            continue
+        kind = known.get(key) or known.get(key.partition(":")[2] or key)
+        if kind is None:
+            kind = "condition" if _looks_like_condition(fields[i + 1 :]) else "value"
+        width = SHDR_FIELDS[kind]
+        if rest < width:
+            if kind == "value":
+                raise ObservationError(f"key {key!r} has no value")
+            needs = {
+                "condition": "level|nativeCode|nativeSeverity|qualifier|text",
+                "message": "nativeCode|text",
+                "time_series": "sampleCount|sampleRate|values",
+                "alarm": "code|nativeCode|severity|state|text",
+            }[kind]
+            raise ObservationError(f"{kind.replace('_', ' ')} {key!r} needs {needs}")
+        ends_line = kind != "value" and version < 2
+        taken = [f.strip() for f in fields[i + 1 : i + width]]
+        last = "|".join(fields[i + width :]) if ends_line else fields[i + width]
+        taken.append(last.strip())
+        if kind == "condition":
+            level, code, severity, qualifier, text = taken
+            out.append(ShdrField(key, level, (level, code, severity, qualifier, text), "condition"))
+        elif kind == "message":
+            out.append(ShdrField(key, taken[1], kind="message", native_code=taken[0]))
+        elif kind == "alarm":
+            out.append(ShdrField(key, taken[4], kind="alarm", native_code=taken[1]))
+        elif kind == "time_series":
+            out.append(ShdrField(key, taken[2], kind="time_series"))
+        else:
+            out.append(ShdrField(key, taken[0]))
+        if ends_line:
             break
-        if not rest:
-            raise ObservationError(f"key {key!r} has no value")
-        out.append(ShdrField(key, fields[i + 1].strip()))
-        i += 2
+        i += 1 + width
     return ts, out
+
+
+def _looks_like_condition(after: list[str]) -> bool:
+    """An unknown key's fields that only a condition explains (see :func:`parse_shdr_line`)."""
+    return (
+        len(after) == 5
+        and after[0].strip().upper() in (*LEVELS, UNAVAILABLE)
+        and not (after[1].strip() and after[3].strip())
+    )
+
+
+def shdr_kinds(items: Iterable[DataItem]) -> dict[str, ShdrKind]:
+    """What each DataItem of a device model is in SHDR, by the keys an adapter may send for it (id and name)."""
+    out: dict[str, ShdrKind] = {}
+    for item in items:
+        kind: ShdrKind = "value"
+        if item.category == "CONDITION":
+            kind = "condition"
+        elif item.category == "EVENT" and item.type == "MESSAGE":
+            kind = "message"
+        elif item.category == "EVENT" and item.type == "ALARM":
+            kind = "alarm"
+        elif item.representation == "TIME_SERIES":
+            kind = "time_series"
+        for key in (item.id, item.name):
+            if key:
+                out.setdefault(key, kind)
+    return out
 
 
 # --- connectors ---------------------------------------------------------------------------------------------
@@ -530,7 +649,7 @@ class _MtconnectBase(SessionConnector):
             except ConnectorError as exc:
                 self._bad_binding(path, str(exc))
         self.signals = _Signals()
-        super().__init__()
+        super().__init__(types_of(bindings))
         self._complaints = RateLimitedLog(log, LOG_EVERY_S)
 
     def _bad_binding(self, path: str, reason: str) -> None:
@@ -554,11 +673,14 @@ class _MtconnectBase(SessionConnector):
         self,
         key: str,
         ts: datetime,
-        value: str,
-        typed: Value | None = None,
+        raw: str,
+        item: DataItem | None = None,
         condition: tuple[str, str, str, str, str] | None = None,
+        parts: Mapping[str, str] | None = None,
     ) -> list[Sample]:
-        """Samples for one delivered value of ``key``: typed value, or a condition update, or UNAVAILABLE."""
+        """Samples for one delivered observation of ``key``: a value (``raw``, typed by its binding's declared
+        type, else by its DataItem ``item``, else text), a condition update, a message (``parts``: its ``code`` and
+        ``text``), or UNAVAILABLE (a BAD sample carrying the last value)."""
         bound = self.signals.by_key.get(key)
         if not bound:
             return []
@@ -572,16 +694,29 @@ class _MtconnectBase(SessionConnector):
                 return []
         out: list[Sample] = []
         for b in bound:
-            if (state is not None and state.unavailable) or (state is None and value == UNAVAILABLE):
+            part = b.address.part
+            if (state is not None and state.unavailable) or (state is None and raw == UNAVAILABLE):
                 if b.path in self._ledger.last:
                     out.append(Sample(b.path, ts, self._ledger.last[b.path], Quality.BAD))
             elif state is not None:
-                out.append(Sample(b.path, ts, state.part(b.address.part or "level")))
-            elif b.address.part is not None:
-                self._complain(key, f"{b.address}: {key} is not a condition")
+                out.append(Sample(b.path, ts, state.part(part or "level")))
+            elif part is not None and (parts is None or part not in parts):
+                kind = "a message's" if parts is not None else "a condition's"
+                self._complain(key, f"{b.address}: {key} is not a condition, and {part!r} is not {kind} part")
             else:
-                out.append(Sample(b.path, ts, value if typed is None else typed))
+                text = raw if part is None or parts is None else parts[part]
+                try:
+                    out.append(Sample(b.path, ts, self._value(b.path, text, item if part is None else None)))
+                except (ObservationError, ValueError) as exc:
+                    self._complain(key, f"{b.path}: {exc}")
         return out
+
+    def _value(self, path: str, text: str, item: DataItem | None) -> Value:
+        """An observation's text as a value: the type the binding declares, else the DataItem's, else text."""
+        kind = self.types.get(path)
+        if kind is not None:
+            return coerce(text, kind)
+        return item.value(text) if item is not None else text
 
 
 class MtconnectConnector(_MtconnectBase):
@@ -711,15 +846,14 @@ class MtconnectConnector(_MtconnectBase):
             item = self.items.get(obs.data_item_id)
             if item is None or obs.data_item_id not in self.signals.by_key:
                 continue
-            try:
-                if obs.category == "CONDITION":
-                    condition = (obs.value, obs.native_code, obs.native_severity, obs.qualifier, obs.text)
-                    batch.extend(self._emit(item.id, obs.ts, obs.value, condition=condition))
-                else:
-                    typed = None if obs.value == UNAVAILABLE else item.value(obs.value)
-                    batch.extend(self._emit(item.id, obs.ts, obs.value, typed))
-            except ObservationError as exc:
-                self._complain(item.id, str(exc))
+            if obs.category == "CONDITION":
+                condition = (obs.value, obs.native_code, obs.native_severity, obs.qualifier, obs.text)
+                batch.extend(self._emit(item.id, obs.ts, obs.value, condition=condition))
+            elif item.type == "MESSAGE":
+                parts = {"code": obs.native_code, "text": obs.value}
+                batch.extend(self._emit(item.id, obs.ts, obs.value, item, parts=parts))
+            else:
+                batch.extend(self._emit(item.id, obs.ts, obs.value, item))
         return header, batch
 
 
@@ -748,9 +882,15 @@ class ShdrConnector(_MtconnectBase):
     """Reads one SHDR adapter over TCP (cppagent "Adapter Agent Protocol"). ``bindings``: address -> UNS path.
 
     Addresses name the keys the adapter sends (``id:``/``name:`` are accepted and mean the same; ``type:`` needs a
-    device model and is refused). Heartbeat: on connect werk sends ``* PING``; an adapter that answers
-    ``* PONG <ms>`` is pinged every <ms> and is declared lost after twice that without a byte from it. Other
-    ``*`` lines (``* shdrVersion: 2``, ``* uuid: ...``) are logged at debug level.
+    device model). What each key is (a value, a condition, a message, a time series) and a value's type come from
+    the device model (``device_model``) and the settings' ``conditions``, ``messages`` and ``time_series``, never
+    from how the line looks (:func:`parse_shdr_line`); without a model and a declared type, values are text.
+
+    Heartbeat: on connect werk sends ``* PING``; an adapter that answers ``* PONG <ms>`` is pinged every <ms> and is
+    declared lost after twice that without a byte from it. ``* shdrVersion: <n>`` sets how multi-field observations
+    end (:func:`parse_shdr_line`); other ``*`` lines (``* uuid: ...``) are logged at debug level. Asset commands
+    (``@ASSET@``, ``@UPDATE_ASSET@``, ``@REMOVE_ASSET@``, ``@REMOVE_ALL_ASSETS@``, an asset's XML in one line or in
+    a ``--multiline--<tag>`` block up to :data:`SHDR_MAX_BLOCK` bytes) are counted in ``assets`` and not mapped.
     """
 
     protocol = "shdr"
@@ -760,24 +900,89 @@ class ShdrConnector(_MtconnectBase):
         self.config = config
         self.heartbeat_s: float | None = None  # the period the adapter announced, while connected
         self.pings = 0
+        self.version = 1  # the SHDR version the adapter announced (1 until it says otherwise)
+        self.assets = 0  # asset commands received, for diagnostics
+        self.model: dict[
+            str, DataItem
+        ] = {}  # the device model's DataItems by the keys an adapter sends (id, name)
+        self.kinds: dict[str, ShdrKind] = {}
+        self._block: _Multiline | None = None
         for path, address in self.addresses.items():
-            if address.kind == "type":
-                self._bad_binding(path, f"{address}: SHDR carries no DataItem types; name the key")
-            else:
+            if address.kind != "type":
                 self._bind(address.ref, path, address)
-        self._condition_keys = {k for k, bs in self.signals.by_key.items() if any(b.address.part for b in bs)}
+            elif config.device_model is None:
+                self._bad_binding(path, f"{address}: a type: address needs the adapter's device_model")
+        self._learn_kinds()
+
+    def _learn_kinds(self) -> None:
+        """What each key is: the settings' lists over the device model, a binding's condition part below both."""
+        kinds = shdr_kinds(self.model.values())
+        for key, bound in self.signals.by_key.items():
+            if any(b.address.part for b in bound):
+                kinds.setdefault(key, "condition")
+        cfg = self.config
+        for keys, kind in (
+            (cfg.conditions, "condition"),
+            (cfg.messages, "message"),
+            (cfg.time_series, "time_series"),
+        ):
+            kinds.update(dict.fromkeys(keys, kind))  # type: ignore[arg-type]  # one of ShdrKind's literals
+        self.kinds = kinds
 
     def _reconnect_settings(self) -> tuple[float, float]:
         return self.config.reconnect_min_s, self.config.reconnect_max_s
 
+    def _loss_level(self, exc: Exception, was_connected: bool) -> int | None:
+        # a device model that cannot be read is configuration: retrying alone will not mend it
+        return logging.ERROR if isinstance(exc, ModelError) else None
+
+    async def _load_model(self) -> None:
+        """Read the device model (a Devices.xml file or an agent's probe URL) and resolve ``type:`` addresses."""
+        cfg = self.config
+        source = cfg.device_model
+        assert source is not None
+        try:
+            if source.startswith(("http://", "https://")):
+                async with httpx.AsyncClient(timeout=cfg.timeout_s) as client:
+                    response = await client.get(source)
+                    response.raise_for_status()
+                    document = response.content
+            else:
+                document = await asyncio.to_thread(Path(source).read_bytes)
+            _, items = parse_probe(document)
+        except (OSError, httpx.HTTPError, ConnectorError) as exc:
+            raise ModelError(f"device_model {source!r} cannot be read: {exc}") from None
+        if cfg.device is not None:
+            items = [i for i in items if cfg.device in (i.device, i.device_uuid)]
+            if not items:
+                raise ModelError(f"device_model {source!r} has no device {cfg.device!r}")
+        self.model = {k: i for i in items for k in (i.id, i.name) if k}
+        for path, address in self.addresses.items():
+            if address.kind != "type" or any(
+                b.path == path for bs in self.signals.by_key.values() for b in bs
+            ):
+                continue
+            found = resolve(address, items)
+            if isinstance(found, str):
+                self._bad_binding(path, found)
+                continue
+            self.status.bad_bindings.pop(path, None)
+            for key in {found.id, found.name or found.id}:
+                self._bind(key, path, address)
+        self._learn_kinds()
+
     async def _session(self) -> AsyncIterator[list[Sample]]:
         cfg = self.config
         self.heartbeat_s = None
+        self.version = 1
+        self._block = None
+        if cfg.device_model is not None:
+            await self._load_model()
         async with asyncio.timeout(cfg.timeout_s):
             reader, writer = await asyncio.open_connection(cfg.host, cfg.port, limit=SHDR_MAX_LINE)
         pinger: asyncio.Task[None] | None = None
         try:
-            self._up(keys=len(self.signals.by_key))
+            self._up(keys=len(self.signals.by_key), model=len(self.model))
             if cfg.heartbeat:
                 await self._ping(writer)
             while True:
@@ -793,9 +998,23 @@ class ShdrConnector(_MtconnectBase):
                 if not raw:
                     raise ConnectorError("the adapter closed the connection")
                 line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                if self._block is not None:
+                    whole = self._block.add(line)
+                    if whole is not None:
+                        block, self._block = self._block, None
+                        if block.size > SHDR_MAX_BLOCK:
+                            self._complain("multiline", f"multiline block over {SHDR_MAX_BLOCK} bytes")
+                        else:
+                            yield self._line(whole)
+                    continue
                 if line.startswith("*"):
                     if self._command(line) and pinger is None:
                         pinger = asyncio.create_task(self._pinger(writer), name=f"shdr-ping-{self.name}")
+                    continue
+                head, bar, last = line.rpartition("|")
+                # a block's body follows on lines of its own, up to its marker
+                if bar and last.strip().startswith(MULTILINE) and len(last.strip()) > len(MULTILINE):
+                    self._block = _Multiline(head + bar, last.strip())
                     continue
                 if line.strip():
                     yield self._line(line)
@@ -817,6 +1036,8 @@ class ShdrConnector(_MtconnectBase):
             except ValueError:
                 self._complain("pong", f"PONG period {words[1]!r} is not milliseconds")
             return first and self.heartbeat_s is not None
+        if words[:1] == ["shdrVersion:"] and len(words) > 1 and words[1].isdigit():
+            self.version = int(words[1])
         log.debug("shdr.command connector=%s line=%s", self.name, line[:200])
         return False
 
@@ -832,15 +1053,51 @@ class ShdrConnector(_MtconnectBase):
 
     def _line(self, line: str) -> list[Sample]:
         try:
-            ts, fields = parse_shdr_line(line, self._condition_keys)
+            ts, fields = parse_shdr_line(line, self.kinds, version=self.version)
         except ObservationError as exc:
             self._complain("line", f"{exc}: {line[:120]!r}")
             return []
         when = ts or utcnow()
         out: list[Sample] = []
         for f in fields:
-            out.extend(self._emit(f.key, when, f.value, guess_value(f.value), f.condition))
+            if f.kind == "asset":
+                self.assets += 1
+                log.debug("shdr.asset connector=%s command=%s asset=%s", self.name, f.key, f.value[:120])
+                continue
+            key = f.key if f.key in self.signals.by_key else f.key.partition(":")[2] or f.key
+            item = self.model.get(key)
+            if f.kind in ("message", "alarm"):
+                parts = {"code": f.native_code, "text": f.value}
+                out.extend(self._emit(key, when, f.value, item, parts=parts))
+            else:
+                out.extend(self._emit(key, when, f.value, item, f.condition))
         return out
+
+
+class ModelError(ConnectorError):
+    """The SHDR adapter's device model cannot be read or has not the device named."""
+
+
+@dataclass
+class _Multiline:
+    """An SHDR ``--multiline--<tag>`` block (cppagent "Assets"): the line that opened it, up to the marker, and
+    the lines after it until one that is the marker alone; the whole is one line with the lines as its last
+    field."""
+
+    head: str
+    terminator: str
+    lines: list[str] = field(default_factory=list)
+    size: int = 0
+
+    def add(self, line: str) -> str | None:
+        """Take the next line; the whole block once ``line`` is its terminator, else None. Past
+        :data:`SHDR_MAX_BLOCK` bytes the lines are counted, not kept."""
+        if line.strip() == self.terminator:
+            return self.head + "\n".join(self.lines)
+        self.size += len(line) + 1
+        if self.size <= SHDR_MAX_BLOCK:
+            self.lines.append(line)
+        return None
 
 
 async def _read_line(reader: asyncio.StreamReader) -> bytes | None:
@@ -864,8 +1121,20 @@ async def _read_line(reader: asyncio.StreamReader) -> bytes | None:
 
 #: a binding's ``root`` is the prefix of the reference (``root: "id:"``)
 AGENT_SPEC = ConnectorSpec(
-    type="mtconnect", title="MTConnect agent", settings=MtconnectAgentConfig, build=MtconnectConnector
+    type="mtconnect",
+    title="MTConnect agent",
+    settings=MtconnectAgentConfig,
+    build=MtconnectConnector,
+    reference=docs(__doc__),
 )
 SHDR_SPEC = ConnectorSpec(
-    type="shdr", title="MTConnect SHDR adapter", settings=ShdrConfig, build=ShdrConnector
+    type="shdr",
+    title="MTConnect SHDR adapter",
+    settings=ShdrConfig,
+    build=ShdrConnector,
+    reference=docs(
+        "Addresses and values are those of the MTConnect agent (above); what SHDR adds:",
+        ShdrConnector.__doc__,
+        parse_shdr_line.__doc__,
+    ),
 )

@@ -15,6 +15,11 @@ Addresses, per binding:
   ``/2:Monitoring/2:Load``). Paths are resolved with TranslateBrowsePathsToNodeIds (Part 4, 5.8.4) after every
   connect; one that matches nothing is reported for its binding alone (``status.bad_bindings``).
 
+Values (:func:`_value`): numbers, booleans and strings as they are; a DateTime is an instant as ISO 8601 UTC text
+(``2026-03-04T05:06:07.250000Z``, :func:`werk.core.model.datetime_text`), not a Python object's text; a
+ByteString base64; arrays and structures JSON text. A notification without a value (a Bad status carries none) and
+a NaN become a BAD sample carrying the signal's last value. Source timestamps are kept.
+
 Thousands of items: CreateMonitoredItems (Part 4, 5.13.2) is called with at most ``monitored_items_per_call`` items,
 fewer if the server's ``MaxMonitoredItemsPerCall`` operation limit (Part 5, 6.3.11 OperationLimitsType) says so;
 each item asks for ``sampling_interval_ms`` and ``queue_size`` (MonitoringParameters, Part 4, 7.21) and discards the
@@ -41,10 +46,16 @@ sends for every new monitored item (Part 4, 5.13.2), so the historian has the cu
 from __future__ import annotations
 
 import asyncio
+import base64
+import dataclasses
+import json
 import logging
+import math
 import os
+import time
+import uuid
 from collections.abc import AsyncIterator, Mapping
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -55,10 +66,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pydantic import Field, model_validator
 
-from werk.config.model import ConnectorSettings
+from werk.config.model import ConnectorSettings, WriteLimits
 from werk.connect.base import ConnectorStatus, SessionConnector
-from werk.connect.spec import ConnectorSpec
-from werk.core.model import Quality, Sample, Value, utcnow
+from werk.connect.spec import ConnectorSpec, docs, types_of
+from werk.core.model import Quality, Sample, Value, datetime_text, utcnow
 from werk.errors import ConnectorError
 
 
@@ -67,7 +78,9 @@ class OpcUaConnectorConfig(ConnectorSettings):
 
     type: Literal["opcua"]
     endpoint: str = Field(pattern=r"^opc\.tcp://")
+    """The server's endpoint URL (``opc.tcp://10.0.0.7:4840``)."""
     publishing_interval_ms: int = Field(default=200, ge=10, le=60_000)
+    """How often the server sends the changes of the subscription (Part 4, 5.13.1.1), in milliseconds."""
     sampling_interval_ms: float = Field(default=0.0, ge=-1, le=3_600_000)
     """Requested per monitored item (OPC UA Part 4, 5.13.1.2, 7.21): 0 = the fastest practical, -1 = the publishing
     interval."""
@@ -75,11 +88,20 @@ class OpcUaConnectorConfig(ConnectorSettings):
     """Changes a server keeps per monitored item between publish responses (Part 4, 7.21); the oldest go first."""
     monitored_items_per_call: int = Field(default=1000, ge=1, le=100_000)
     """Items per CreateMonitoredItems request; lowered to the server's MaxMonitoredItemsPerCall when it says so."""
+    keepalive_s: float = Field(default=5.0, gt=0, le=3600)
+    """How often the server is asked to report on a subscription that has no changes (a keep-alive, Part 4,
+    5.13.1.1 and 5.13.2 RequestedMaxKeepAliveCount). Three missing in a row, with the server still answering
+    reads, mean the subscription is dead: the session is rebuilt, and its signals are BAD meanwhile."""
     reconnect_min_s: float = Field(default=0.5, gt=0)
+    """Seconds before the first attempt to reconnect; doubled after each failure."""
     reconnect_max_s: float = Field(default=10.0, gt=0)
+    """The most seconds between two attempts to reconnect."""
     timeout_s: float = Field(default=4.0, gt=0)
+    """Seconds to wait for the server's answer to a request."""
     security_policy: Literal["None", "Basic256Sha256"] = "None"
+    """The secure channel's policy (Part 7 security profiles); None only on a network you trust."""
     security_mode: Literal["Sign", "SignAndEncrypt"] = "SignAndEncrypt"
+    """With a security policy: sign messages, or sign and encrypt them."""
     certificate: str | None = None
     """The client's application instance certificate (DER or PEM); required with a security policy."""
     private_key: str | None = None
@@ -87,6 +109,7 @@ class OpcUaConnectorConfig(ConnectorSettings):
     server_certificate: str | None = None
     """The server certificate to trust; without it the one the server's endpoint offers is taken (trust on use)."""
     username: str | None = None
+    """A user name for a UserNameIdentityToken (Part 4, 7.36.4); none: anonymous."""
     password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     """Environment variable holding the user's password: it never sits in the plant file nor in a log."""
 
@@ -154,13 +177,41 @@ def _quality(code: Any) -> Quality:
 
 
 def _value(v: Any) -> Value | None:
-    if isinstance(v, bool | int | float | str):
+    """An OPC UA value (Part 6, 5.1.2 built-in types) as a werk Value; None for a null value.
+
+    Numbers, booleans and strings stay what they are; DateTime is ISO 8601 UTC text
+    (:func:`~werk.core.model.datetime_text`), ByteString base64 (as Part 6, 5.4.2.8 encodes it in JSON),
+    LocalizedText its text, NodeId, ExpandedNodeId and QualifiedName their text forms (Part 6, 5.3.1.10, 5.3.1.11,
+    5.3.1.14), a StatusCode its name; an array or a structure is JSON text of its elements or fields.
+    """
+    if v is None or isinstance(v, bool | int | float | str):
         return v
+    if isinstance(v, datetime):
+        return datetime_text(v)
+    if isinstance(v, bytes):
+        return base64.b64encode(v).decode()
     if isinstance(v, ua.LocalizedText):
         return v.Text or ""
-    if v is None:
+    if isinstance(v, ua.NodeId | ua.QualifiedName):
+        return str(v.to_string())
+    if isinstance(v, ua.StatusCode):
+        return str(v.name)
+    if isinstance(v, uuid.UUID):
+        return str(v)
+    return json.dumps(_jsonable(v), separators=(",", ":"), allow_nan=False)
+
+
+def _jsonable(v: Any) -> Any:
+    """An array's or a structure's content for JSON text: scalars as :func:`_value` gives them, nested."""
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return {f.name: _jsonable(getattr(v, f.name)) for f in dataclasses.fields(v)}
+    if isinstance(v, float) and not math.isfinite(v):
         return None
-    return str(v)
+    if isinstance(v, bool | int | float | str) or v is None:
+        return v
+    return _value(v)
 
 
 def _readable(what: str, path: str | None, owner: str) -> str:
@@ -236,6 +287,7 @@ class _Inbox:
         self.pending: list[Sample] = []
         self.wake = asyncio.Event()
         self.lost: str | None = None
+        self.heard = time.monotonic()  # the last publish response, with changes or a keep-alive
 
     def add(self, samples: list[Sample]) -> None:
         self.pending.extend(samples)
@@ -254,16 +306,28 @@ class _Inbox:
 
 
 class _BatchSubscription(Subscription):  # type: ignore[misc]  # asyncua is untyped for mypy here
-    """A subscription that turns each PublishResult into one list of Samples, keyed by client handle."""
+    """A subscription that turns each PublishResult into one list of Samples, keyed by client handle.
+
+    A notification without a value (a Bad status such as BadCommunicationError carries none, Part 4, 7.7.1; or a
+    null Variant) is no value of the signal: it becomes a BAD sample carrying the signal's last value (``last``,
+    the connector's), so the signal does not go on looking good; a signal that never had a value gets none.
+    """
 
     def __init__(
-        self, session: Any, params: ua.CreateSubscriptionParameters, inbox: _Inbox, paths: dict[int, str]
+        self,
+        session: Any,
+        params: ua.CreateSubscriptionParameters,
+        inbox: _Inbox,
+        paths: dict[int, str],
+        last: Mapping[str, Value],
     ) -> None:
         super().__init__(session, params, inbox)
         self.inbox = inbox
         self.paths = paths  # client handle -> UNS path
+        self.last = last
 
     async def publish_callback(self, publish_result: ua.PublishResult) -> None:
+        self.inbox.heard = time.monotonic()
         message = publish_result.NotificationMessage
         if message.NotificationData is None:  # a keep-alive message (Part 4, 5.14.1)
             return
@@ -275,15 +339,17 @@ class _BatchSubscription(Subscription):  # type: ignore[misc]  # asyncua is unty
                 for item in notif.MonitoredItems:
                     path = paths.get(item.ClientHandle)
                     dv = item.Value
-                    if path is None or dv is None or dv.Value is None:
-                        continue
-                    value = _value(dv.Value.Value)
-                    if value is None:
+                    if path is None or dv is None:
                         continue
                     ts = dv.SourceTimestamp or dv.ServerTimestamp or utcnow()
                     if ts.tzinfo is None:
                         ts = ts.replace(tzinfo=UTC)
                     code = dv.StatusCode
+                    value = _value(dv.Value.Value) if dv.Value is not None else None
+                    if value is None:
+                        if path in self.last:
+                            out.append(Sample(path, ts, self.last[path], Quality.BAD))
+                        continue
                     out.append(Sample(path, ts, value, Quality.GOOD if code is None else _quality(code)))
             elif isinstance(notif, ua.StatusChangeNotification):  # Part 4, 7.25.4: the subscription ended
                 self.inbox.lost = f"subscription status {notif.Status}"
@@ -302,11 +368,12 @@ class OpcUaConnector(SessionConnector):
         self.config = config
         self.bindings = dict(bindings)
         self.status = ConnectorStatus(name=name, type="opcua", endpoint=config.endpoint)
-        super().__init__()
+        super().__init__(types_of(bindings))
         self.monitored = 0  # items the server accepted in the current session
         self._client: Client | None = None  # the current session, for writes
         self._node_of: dict[str, ua.NodeId] = {}  # UNS path -> NodeId in the current session
         self.monitor_calls = 0  # CreateMonitoredItems requests sent in the current session
+        self.keepalive_s = config.keepalive_s  # the keep-alive period the server granted, in seconds
 
     def _reconnect_settings(self) -> tuple[float, float]:
         return self.config.reconnect_min_s, self.config.reconnect_max_s
@@ -359,9 +426,40 @@ class OpcUaConnector(SessionConnector):
             raise ConnectorError(
                 f"{self.name}: the server refused the write to {nid.to_string()}: {exc}"
             ) from None
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, ua.UaError) as exc:  # UaError: asyncua could not encode it
             raise ConnectorError(f"{self.name}: {value!r} does not fit {vtype.name}: {exc}") from None
         log.info("opcua.write connector=%s node=%s path=%s value=%r", self.name, nid.to_string(), path, value)
+
+    async def write_limits(self, path: str) -> tuple[WriteLimits, str] | None:
+        """The range the server gives the node that feeds ``path``: its EURange property (OPC 10000-8, 5.3.2.2
+        BaseAnalogType, mandatory for an AnalogItemType, 5.3.2.3: the range of values in normal operation), or
+        None when the node has none. ConnectorError when the server cannot be asked (not connected, no answer).
+
+        Part 8 leaves what a server does with a value outside EURange to the server (accept, clamp, refuse); werk
+        refuses it before sending, as it does the plant file's ``limits``.
+        """
+        client, nid = self._client, self._node_of.get(path)
+        if client is None:
+            raise ConnectorError(f"{self.name}: not connected to {self.config.endpoint}; nothing was written")
+        if nid is None:
+            raise ConnectorError(f"{self.name}: {path} is not a signal of this server")
+        relative = ua.RelativePath.from_string("/0:EURange")
+        try:
+            (found,) = await client.uaclient.translate_browsepaths_to_nodeids(
+                [ua.BrowsePath(StartingNode=nid, RelativePath=relative)]
+            )
+            if not found.StatusCode.is_good() or not found.Targets:
+                return None
+            rng = await client.get_node(found.Targets[0].TargetId).read_value()
+        except (ua.UaError, TimeoutError) as exc:
+            raise ConnectorError(
+                f"{self.name}: cannot read the EURange of {nid.to_string()}: {exc}"
+            ) from None
+        low, high = (float(rng.Low), float(rng.High)) if isinstance(rng, ua.Range) else (math.nan, math.nan)
+        if not low <= high:  # no Range, NaN, or Low above High: no range werk can hold a value to
+            log.warning("opcua.eurange connector=%s node=%s value=%r: not a range", self.name, nid, rng)
+            return None
+        return WriteLimits(min=low, max=high), f"EURange of {nid.to_string()}"
 
     @staticmethod
     async def _disconnect(client: Client) -> None:
@@ -454,17 +552,21 @@ class OpcUaConnector(SessionConnector):
         self._node_of = {path: nid for nid, path in nodes.items()}
         cfg = self.config
         inbox = _Inbox(self.status)
+        keepalive_count = max(1, math.ceil(cfg.keepalive_s * 1000 / cfg.publishing_interval_ms))
         params = ua.CreateSubscriptionParameters(
             RequestedPublishingInterval=cfg.publishing_interval_ms,
-            RequestedLifetimeCount=10_000,
-            RequestedMaxKeepAliveCount=client.get_keepalive_count(cfg.publishing_interval_ms),
+            # the lifetime is at least three keep-alives (Part 4, 5.13.2)
+            RequestedLifetimeCount=max(10_000, 3 * keepalive_count),
+            RequestedMaxKeepAliveCount=keepalive_count,
             MaxNotificationsPerPublish=0,  # no limit (Part 4, 5.14.2): one publish carries an interval's changes
             PublishingEnabled=True,
             Priority=0,
         )
         handles: dict[int, str] = {}
-        sub = _BatchSubscription(client.uaclient.session, params, inbox, handles)
-        await sub.init()
+        sub = _BatchSubscription(client.uaclient.session, params, inbox, handles, self._ledger.last)
+        created = await sub.init()
+        # what the server granted (Part 4, 5.13.2): it may revise both
+        self.keepalive_s = created.RevisedPublishingInterval * created.RevisedMaxKeepAliveCount / 1000
         sampling = (
             float(cfg.publishing_interval_ms) if cfg.sampling_interval_ms < 0 else cfg.sampling_interval_ms
         )
@@ -512,9 +614,15 @@ class OpcUaConnector(SessionConnector):
         probe_every = max(1.0, self.config.publishing_interval_ms / 1000 * 4)
         while True:
             try:
-                await asyncio.wait_for(inbox.wake.wait(), probe_every)
+                await asyncio.wait_for(inbox.wake.wait(), min(probe_every, self.keepalive_s))
             except TimeoutError:
                 await asyncio.wait_for(client.nodes.server_state.read_value(), self.config.timeout_s)
+                silent = time.monotonic() - inbox.heard
+                if silent > 3 * self.keepalive_s:
+                    raise ConnectorError(
+                        f"the subscription sent nothing for {silent:.1f} s, not even a keep-alive (expected "
+                        f"every {self.keepalive_s:g} s); the server answers, its subscription is gone"
+                    ) from None
             inbox.wake.clear()
             if inbox.lost:
                 raise ConnectorError(inbox.lost)
@@ -523,8 +631,23 @@ class OpcUaConnector(SessionConnector):
                 yield batch
 
 
+#: the values of OPC UA's integer types (Part 6, 5.2.2.2 to 5.2.2.5)
+_INTEGER_RANGES = {
+    ua.VariantType.SByte: (-(2**7), 2**7 - 1),
+    ua.VariantType.Byte: (0, 2**8 - 1),
+    ua.VariantType.Int16: (-(2**15), 2**15 - 1),
+    ua.VariantType.UInt16: (0, 2**16 - 1),
+    ua.VariantType.Int32: (-(2**31), 2**31 - 1),
+    ua.VariantType.UInt32: (0, 2**32 - 1),
+    ua.VariantType.Int64: (-(2**63), 2**63 - 1),
+    ua.VariantType.UInt64: (0, 2**64 - 1),
+}
+_FLOAT_MAX = 3.4028234663852886e38  # the largest finite IEEE 754 single (Part 6, 5.2.2.3 Float)
+
+
 def _as_variant(value: Value, vtype: ua.VariantType) -> Value:
-    """A JSON-ish value as the Python type asyncua encodes for ``vtype``; ValueError when it does not fit."""
+    """A JSON-ish value as the Python type asyncua encodes for ``vtype``; ValueError when it does not fit (of
+    another kind, not finite, outside the type's range)."""
     if vtype == ua.VariantType.Boolean:
         if not isinstance(value, bool):
             raise ValueError("not a boolean")
@@ -532,10 +655,21 @@ def _as_variant(value: Value, vtype: ua.VariantType) -> Value:
     if vtype in (ua.VariantType.Float, ua.VariantType.Double):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError("not a number")
-        return float(value)
-    if vtype.name.startswith(("Int", "UInt", "SByte", "Byte")) and vtype != ua.VariantType.ByteString:
-        if isinstance(value, bool) or not isinstance(value, int | float) or float(value) != int(value):
+        try:
+            number = float(value)
+        except OverflowError:
+            raise ValueError("beyond a double") from None
+        if not math.isfinite(number) or (vtype == ua.VariantType.Float and abs(number) > _FLOAT_MAX):
+            raise ValueError(f"outside {vtype.name}'s range")
+        return number
+    if vtype in _INTEGER_RANGES:
+        if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError("not a whole number")
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError("not a whole number")
+        low, high = _INTEGER_RANGES[vtype]
+        if not low <= int(value) <= high:
+            raise ValueError(f"outside {vtype.name}'s range {low}..{high}")
         return int(value)
     if vtype == ua.VariantType.String:
         return str(value)
@@ -557,4 +691,5 @@ SPEC = ConnectorSpec(
     build=OpcUaConnector,
     address=_address,
     writable=True,
+    reference=docs(__doc__),
 )

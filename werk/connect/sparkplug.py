@@ -32,7 +32,8 @@ signals are left out of rules silently; a metric name that makes no valid UNS pa
 minute.
 
 Values follow the metric's datatype: integer types are ints (Int8..Int64 two's complement restored), Float and
-Double floats, Boolean bools, String/Text/UUID text, DateTime ISO 8601 text (UTC). Timestamps are the metric's,
+Double floats, Boolean bools, String/Text/UUID text, DateTime ISO 8601 text (UTC). A metric sent with ``is_null``
+has no value: a BAD sample carrying the signal's last value. Timestamps are the metric's,
 else the payload's (epoch milliseconds). DataSet, Bytes, File, Template and arrays are not mapped (a binding to one
 is reported). An NDEATH whose bdSeq matches the node's NBIRTH, or a DDEATH, marks the node's (device's) signals
 BAD with their last values; a stale NDEATH (an older session's will) is ignored.
@@ -74,7 +75,8 @@ from werk.config.model import StrictModel
 from werk.connect import sparkplug_b_pb2 as pb
 from werk.connect.base import ConnectorStatus, RateLimitedLog, SessionConnector
 from werk.connect.mqtt import MAX_BATCH_MESSAGES, MqttConnectorConfig, _client, broker_status
-from werk.connect.spec import ConnectorSpec
+from werk.connect.spec import ConnectorSpec, docs, types_of
+from werk.core import topic_map
 from werk.core.model import Quality, Sample, Value, utcnow
 from werk.core.topic_map import TemplateError, TopicMap, TopicRule
 from werk.errors import ConnectorError, UnsPathError
@@ -86,7 +88,9 @@ class SparkplugMapRuleConfig(StrictModel):
     as MQTT ``map`` rules (``werk.core.topic_map``), e.g. ``address: "acme/{edge}/{device}/{metric#}"``."""
 
     address: str = Field(min_length=1)
+    """The metrics' shape, over ``<group>/<edge node>/<device>/<metric name>`` (``acme/{edge}/{device}/{metric#}``)."""
     path: str = Field(min_length=1)
+    """The UNS paths' shape, with the address's captures."""
 
     @model_validator(mode="after")
     def _compiles(self) -> SparkplugMapRuleConfig:
@@ -109,16 +113,28 @@ class SparkplugConfig(MqttConnectorConfig):
 
     type: Literal["sparkplug"]  # type: ignore[assignment]  # the discriminator; everything else is MQTT's
     host_id: str = Field(min_length=1, pattern=r"^[^/+#]+$")
+    """The host application's id: its STATE topic is ``spBv1.0/STATE/<host_id>``."""
     groups: list[Annotated[str, Field(min_length=1, pattern=r"^[^/+#]+$")]] = Field(default_factory=list)
+    """The Sparkplug groups to follow; none: every group on the broker."""
     primary: bool = True
+    """Act as a primary host application: publish STATE (online, and offline as the will), which edge nodes
+    wait for before they publish."""
     rebirth_interval_s: float = Field(default=5.0, ge=0)
+    """The least seconds between two rebirth requests to one edge node."""
     auto_map: list[SparkplugMapRuleConfig] = Field(default_factory=list)
     """Map the metrics no asset binds, by rule: devices that appear later are picked up from their births."""
+    persistent_session: bool = False
+    """Always false: Sparkplug 3.0 requires a clean session ("Persistent vs Non-Persistent Connections",
+    [tck-id-principles-persistence-clean-session-311], -50 for MQTT 5). What a host misses while away it learns
+    from the births its rebirth requests bring, not from a broker's queue."""
 
     @model_validator(mode="after")
     def _clean_start(self) -> SparkplugConfig:
         if self.persistent_session:
-            raise ValueError("a Sparkplug host application starts with a clean session (Sparkplug 3.0, 5.x)")
+            raise ValueError(
+                "a Sparkplug host application connects with a clean session (Sparkplug 3.0, Persistent vs "
+                "Non-Persistent Connections)"
+            )
         if self.map:
             raise ValueError("map rules are for JSON topics; a Sparkplug host maps metrics with auto_map")
         return self
@@ -413,7 +429,7 @@ class SparkplugConnector(SessionConnector):
         self._rebirth_due: set[tuple[str, str]] = set()
         self._client: aiomqtt.Client | None = None  # while a session is up: commands go through it
         self._birth_ms = 0  # the timestamp of this session's STATE birth and will (epoch ms)
-        super().__init__()
+        super().__init__(types_of(bindings))
         self._complaints = RateLimitedLog(log, LOG_EVERY_S)
 
     # --- session ------------------------------------------------------------------------------------------
@@ -691,7 +707,13 @@ class SparkplugConnector(SessionConnector):
             by_rule = path is None
             if by_rule:
                 path = self._auto_path(address, problems)
-            if path is None or m.is_null:
+            if path is None:
+                continue
+            stamp = _stamp(m.timestamp) if m.HasField("timestamp") else default_ts
+            # the metric has no value now (chapter 6, Metric is_null): not its last one, good
+            if m.is_null:
+                if path in self._ledger.last:
+                    out.append(Sample(path, stamp, self._ledger.last[path], Quality.BAD))
                 continue
             born = node.datatypes.get((topic.device, name))
             datatype = m.datatype if m.HasField("datatype") else born
@@ -708,7 +730,7 @@ class SparkplugConnector(SessionConnector):
             except PayloadError as exc:
                 problems.append(f"metric {name!r}: {exc}")
                 continue
-            out.append(Sample(path, _stamp(m.timestamp) if m.HasField("timestamp") else default_ts, value))
+            out.append(Sample(path, stamp, value))
         if problems:
             self._complain(_topic_text(topic), "; ".join(problems))
         return out
@@ -804,5 +826,10 @@ def _counting_queue(status: ConnectorStatus) -> type[asyncio.Queue[Any]]:
 
 #: a binding's ``root`` is the prefix of ``group/edge_node/device/metric`` (``root: "plant1/press-edge/press-1/"``)
 SPEC = ConnectorSpec(
-    type="sparkplug", title="Sparkplug B", settings=SparkplugConfig, build=SparkplugConnector, writable=True
+    type="sparkplug",
+    title="Sparkplug B",
+    settings=SparkplugConfig,
+    build=SparkplugConnector,
+    writable=True,
+    reference=docs(__doc__, topic_map.__doc__),
 )

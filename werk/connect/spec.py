@@ -10,14 +10,22 @@ a protocol. The conformance suite (``tests/connect/test_connector_contract.py``)
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Mapping
+import inspect
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from werk.config.model import ConnectorSettings
 from werk.connect.base import Connector
+from werk.core.model import SignalType
 
 S = TypeVar("S", bound=ConnectorSettings)
+
+
+def docs(*parts: str | None) -> str:
+    """A spec's ``reference`` from docstrings (a module's, a class's): each without its indentation (PEP 257),
+    one after another."""
+    return "\n\n".join(inspect.cleandoc(p) for p in parts if p)
 
 
 def prefix_address(root: str, address: str) -> str:
@@ -25,12 +33,45 @@ def prefix_address(root: str, address: str) -> str:
     return root + address
 
 
+class Bindings(dict[str, str]):
+    """What ``build`` receives: each full address (``address`` applied) -> the UNS path it feeds, and what the plant
+    file says of those paths beyond their address.
+
+    ``types``: UNS path -> the type its binding declares (``SourceBinding.types``). ``plant``: the plant's name
+    (``<enterprise>-<site>...``), for identifiers a connector must keep stable across restarts and unique per plant
+    (an MQTT client id). A plain mapping is a ``Bindings`` without either (:func:`types_of`, :func:`plant_of`).
+    """
+
+    def __init__(
+        self,
+        items: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        *,
+        types: Mapping[str, SignalType] | None = None,
+        plant: str = "",
+    ) -> None:
+        super().__init__(items)
+        self.types: dict[str, SignalType] = dict(types or {})
+        self.plant = plant
+
+
+def types_of(bindings: Mapping[str, str]) -> dict[str, SignalType]:
+    """The declared type of each UNS path the bindings feed (none for a plain mapping)."""
+    return dict(bindings.types) if isinstance(bindings, Bindings) else {}
+
+
+def plant_of(bindings: Mapping[str, str]) -> str:
+    """The plant's name the bindings come from, or "" for a plain mapping."""
+    return bindings.plant if isinstance(bindings, Bindings) else ""
+
+
 @dataclass(frozen=True)
 class ConnectorSpec(Generic[S]):
     """A protocol as werk loads it.
 
     ``build(name, settings, bindings)``: ``bindings`` maps each full address (``address`` applied) to the UNS path
-    it feeds. ``writable``: the connector can write values back to its source (a ``WritableConnector``).
+    it feeds (a :class:`Bindings`). ``writable``: the connector can write values back to its source (a
+    ``WritableConnector``). ``reference``: Markdown for the plant-file reference (``docs/plant-file.md``): the
+    protocol's address forms and the payloads it reads, in the words of its standard.
     """
 
     type: str
@@ -39,7 +80,17 @@ class ConnectorSpec(Generic[S]):
     build: Callable[[str, S, Mapping[str, str]], Connector]
     address: Callable[[str, str], str] = prefix_address
     writable: bool = False
+    reference: str = ""
 
 
 AnyConnectorSpec = ConnectorSpec[Any]
-__all__ = ["AnyConnectorSpec", "ConnectorSettings", "ConnectorSpec", "prefix_address"]
+__all__ = [
+    "AnyConnectorSpec",
+    "Bindings",
+    "ConnectorSettings",
+    "ConnectorSpec",
+    "docs",
+    "plant_of",
+    "prefix_address",
+    "types_of",
+]

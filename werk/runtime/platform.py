@@ -13,9 +13,9 @@ from typing import Any
 from werk.aas import ServiceStore, TwinFollower, TwinPersistence, TwinStore, follow
 from werk.apps.spec import App, AppContext
 from werk.bus.memory import MemoryBus
-from werk.config.model import WerkConfig
+from werk.config.model import WerkConfig, WriteLimits
 from werk.connect import Connector, build_connectors
-from werk.connect.base import WritableConnector
+from werk.connect.base import RangedConnector, WritableConnector
 from werk.core.lifecycle import cancel_within, stop_within
 from werk.core.model import Event, Value, finite, utcnow
 from werk.errors import ConnectorError, WriteRefused
@@ -61,6 +61,13 @@ class Platform:
             for ref in config.assets()
             for b in ref.config.bindings()
             for sig in b.writable
+        }
+        # UNS path -> the values the plant file lets werk write to it
+        self._limits = {
+            ref.signal_path(sig): lim
+            for ref in config.assets()
+            for b in ref.config.bindings()
+            for sig, lim in b.limits.items()
         }
         self.writer: HistorianWriter | None = None
         self.purged = 0
@@ -146,12 +153,14 @@ class Platform:
             log.error("task.crashed task=%s error=%r", task.get_name(), task.exception())
 
     async def write_signal(self, path: str, value: Value, user: str) -> None:
-        """Write a value back to the machine behind ``path``, if the plant file allows it; every attempt that
-        reaches the machine is an ``audit`` event (who, what, the value before, the outcome).
+        """Write a value back to the machine behind ``path``, if the plant file allows it; every attempt at a
+        writable signal is an ``audit`` event (who, what, the value before, the outcome: written, refused, failed).
 
-        Raises WriteRefused (read-only signal, connector that cannot write, a number that is not finite: nothing
-        sent) or ConnectorError (the connector or the machine refused it). The machine's new value comes back
-        through the connector.
+        Raises WriteRefused, nothing sent: a read-only signal, a connector that cannot write, a number that is not
+        finite, a value outside the signal's limits (its binding's ``limits``, and the range the machine's own
+        model gives, such as a node's engineering range; the message names the limit and where it comes from), or a
+        number for a signal whose range nobody gives. Raises ConnectorError when the connector or the machine
+        refused it. The machine's new value comes back through the connector.
         """
         if not finite(value):  # NaN, INF: valid in a twin's xs:double, never a setpoint
             raise WriteRefused(f"{path}: a machine takes a finite number, not {value!r}")
@@ -173,6 +182,10 @@ class Platform:
             "connector": name,
         }
         try:
+            refusal = await self._refusal(conn, path, value)
+            if refusal is not None:
+                data["result"] = f"refused: {refusal}"
+                raise WriteRefused(f"{path}: {refusal}")
             await conn.write(path, value)
         except ConnectorError as exc:
             data["result"] = f"failed: {exc}"
@@ -184,6 +197,30 @@ class Platform:
                 "audit.write user=%s signal=%s value=%r result=%s", user, path, value, data.get("result")
             )
             await self.bus.publish_events([Event("audit", path.rsplit("/", 1)[0], utcnow(), data)])
+
+    async def _refusal(self, conn: WritableConnector, path: str, value: Value) -> str | None:
+        """Why ``value`` may not go to ``path`` by its limits, or None: the plant file's first (no I/O), then the
+        ones the machine's model gives (the connector raises ConnectorError when it cannot ask)."""
+        limits: list[tuple[WriteLimits, str]] = []
+        if path in self._limits:
+            limits.append((self._limits[path], "limits in the plant file"))
+        for lim, source in limits:
+            reason = lim.refusal(value, source)
+            if reason is not None:
+                return reason
+        if isinstance(conn, RangedConnector):
+            found = await conn.write_limits(path)
+            if found is not None:
+                reason = found[0].refusal(value, found[1])
+                if reason is not None:
+                    return reason
+                limits.append(found)
+        if not limits and isinstance(value, int | float) and not isinstance(value, bool):
+            return (
+                "no range is known for this signal, so no number goes to the machine: give its binding "
+                "limits (min, max, step) in the plant file"
+            )
+        return None
 
     async def _pump(self, connector: Connector) -> None:
         spool = self.spools.get(connector.name)

@@ -54,7 +54,8 @@ NODE_LAYOUT: dict[str, tuple[str, str, ua.VariantType]] = {
     "energy": ("EnergyMeter", "ActiveEnergy", ua.VariantType.Double),
     "feed_override": ("Setpoints", "FeedOverride", ua.VariantType.Double),
 }
-#: signals a client may write; the simulator reads them back before every tick (percent, clamped to the range)
+#: signals a client may write; the simulator reads them back before every tick (percent, clamped to the range,
+#: which each node states as its EURange property)
 WRITABLE: dict[str, tuple[float, float]] = {"feed_override": (10.0, 150.0)}
 
 
@@ -180,6 +181,13 @@ class SimOpcUaServer:
                 if sig in WRITABLE:
                     await var.set_writable()
                     self._writable.append((a.name, sig))
+                    # what the machine takes, as an AnalogItem says it (OPC 10000-8, 5.3.2.3)
+                    low, high = WRITABLE[sig]
+                    await var.add_property(
+                        ua.NodeId(f"{nid.Identifier}/EURange", ns),
+                        ua.QualifiedName("EURange", 0),
+                        ua.Range(Low=low, High=high),
+                    )
 
     def _read_setpoints(self) -> None:
         """What clients wrote to the writable nodes becomes the machines' setpoints for the next tick."""

@@ -9,7 +9,10 @@ let token = localStorage.getItem("werk-token") || "";
 let selected = null;
 let paths = {};
 let plot = null;
+const STATE_COLOUR = { learning: "setup", ok: "running", watch: "idle", warning: "fault", alarm: "fault" };
 const NEXT = { open: ["in_progress", "Start"], planned: ["in_progress", "Start"], in_progress: ["done", "Done"] };
+
+function duration(s) { return s >= 5400 ? `${(s / 3600).toFixed(1)} h` : s >= 90 ? `${Math.round(s / 60)} min` : `${Math.round(s)} s`; }
 
 async function getJSON(url) { const r = await fetch(url); if (!r.ok) throw new Error(`${url}: ${r.status}`); return r.json(); }
 
@@ -17,8 +20,10 @@ function tile(name, h) {
   const t = el("div", "tile"); t.dataset.asset = name; t.style.cursor = "pointer";
   if (name === selected) t.style.outline = "2px solid #58a6ff";
   t.addEventListener("click", () => { selected = name; render(); });
-  const warn = h.warned ? el("span", "badge", "warning") : el("span", "badge", h.baseline.ready ? "healthy" : "learning");
-  warn.style.background = h.warned ? cssVar("fault") : h.baseline.ready ? cssVar("running") : cssVar("setup");
+  const state = h.state || (h.warned ? "warning" : h.baseline.ready ? "ok" : "learning");
+  const warn = el("span", "badge", state);
+  warn.style.background = cssVar(STATE_COLOUR[state] || "unknown");
+  warn.title = h.reason ? h.reason.summary : "";
   const head = el("div", "name", `${name} `); head.append(warn); t.append(head);
   t.append(el("div", "oee", h.rul_cycles == null ? "–" : `${fmt(h.rul_cycles, 0)} cycles`));
   const ratio = h.score != null && h.threshold ? Math.min(1.5, h.score / h.threshold) : 0;
@@ -29,14 +34,21 @@ function tile(name, h) {
   t.append(row);
   const drivers = Object.entries(h.drivers || {}).map(([k, v]) => `${k} ${(v * 100).toFixed(0)}%`).join(", ");
   t.append(el("div", "muted", drivers || (h.has_rul_model ? "" : h.model_error || "no RUL model yet")));
+  if (h.reason) t.append(el("div", "muted reason", h.reason.summary));
+  const b0 = h.baseline;
+  if (!b0.ready) {
+    const left = b0.remaining_s == null ? "" : `, about ${duration(b0.remaining_s)} left`;
+    t.append(el("div", "muted baseline", `baseline ${b0.cycles}/${b0.needed} cycles${left}`));
+  }
   return t;
 }
 
 async function renderHealth() {
   const m = await getJSON("/api/maintenance");
   const tr = m.training || {};
+  const k = (tr.done || []).length + 1, n = (tr.assets || []).length;
   $("#training").textContent = tr.state === "training" && tr.current
-    ? `training RUL models: ${tr.current.asset} (${tr.current.lives}/${tr.current.of} simulated lives)` : tr.state === "failed" ? `training failed: ${tr.error}` : "";
+    ? `training RUL models: asset ${k} of ${n}, ${tr.current.asset} (${tr.current.lives}/${tr.current.of} simulated lives)` : tr.state === "failed" ? `training failed: ${tr.error}` : "";
   const box = $("#health"); box.replaceChildren();
   const names = Object.keys(m.assets);
   if (!selected && names.length) selected = names[0];
@@ -67,6 +79,12 @@ async function move(id, status) {
   renderOrders();
 }
 
+function warned(w) {
+  if (w.created_by !== "werk") return "";
+  const last = w.last_seen ? `, last ${new Date(w.last_seen).toLocaleString()}` : "";
+  return `${w.count || 1}x${last}${w.cleared ? `, cleared ${new Date(w.cleared).toLocaleString()}` : ""}`;
+}
+
 async function renderOrders() {
   const rows = await getJSON("/api/workorders");
   const body = $("#orders tbody"); body.replaceChildren();
@@ -74,7 +92,7 @@ async function renderOrders() {
     const tr = el("tr"); tr.dataset.order = w.id; tr.dataset.status = w.status;
     const td = el("td");
     if (NEXT[w.status]) { const [to, label] = NEXT[w.status]; const b = el("button", null, label); b.addEventListener("click", () => move(w.id, to)); td.append(b); }
-    tr.append(el("td", null, new Date(w.created).toLocaleString()), el("td", null, w.asset), el("td", null, w.title), el("td", null, w.source), el("td", null, w.status), td);
+    tr.append(el("td", null, new Date(w.created).toLocaleString()), el("td", null, w.asset), el("td", null, w.title), el("td", null, w.source), el("td", null, w.status), el("td", null, warned(w)), td);
     body.append(tr);
   }
 }

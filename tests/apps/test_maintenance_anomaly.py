@@ -213,9 +213,10 @@ def test_asset_health_does_not_count_cycles_before_the_window_is_full() -> None:
     assert h.detector is not None and h.detector.window == SMOOTHING_CYCLES
     sick = healthy(SMOOTHING_CYCLES, seed=5)
     sick[:, 1] += 1.0  # pressure up by 50 healthy standard deviations from the first cycle on
-    # on_cycle gives the warnings a cycle raised or cleared, a list since one cycle may do both for two causes
+    # on_cycle gives the warnings a cycle raised or cleared, a list since one cycle may do both for two causes;
+    # far above the threshold, but nothing until the window is full
     warnings = [h.on_cycle(as_dict(row)) for row in sick]
-    assert warnings[:-1] == [[]] * (SMOOTHING_CYCLES - 1)  # far above the threshold, but the window is not full
+    assert warnings[:-1] == [[]] * (SMOOTHING_CYCLES - 1)
     [last] = warnings[-1]
     assert last.reason == "anomaly" and last.change == "raised"
     assert next(iter(last.detail["drivers"])) == "pressure"

@@ -27,9 +27,10 @@ cycle (the bound is loose by about the length of a run above the threshold, so t
 on two of every three baseline cycles and the third ones, which it has not seen, are scored as live cycles will be.
 Held-out cycles are spread over the whole baseline rather than taken from its end, so a slow drift inside the
 baseline (a machine's wear over its first cycles) counts as range the detector has seen, not as an extrapolation:
-on the simulator and on SKAB, a hold-out of the last third gave thresholds up to ten times higher and missed every
-breakdown of the fastest-wearing machines (BENCHMARKS.md). A smoothed sum of squared z-scores is a scaled chi-square when the signals are Gaussian and independent,
-and a gamma (its generalisation with free shape and scale) also takes correlated and drifting signals. Its
+on the simulator a hold-out of the last third set thresholds an order of magnitude higher on the fastest-wearing
+machines and missed their breakdowns (BENCHMARKS.md). A smoothed sum of squared z-scores is a scaled chi-square
+when the signals are Gaussian and independent, and a gamma (its generalisation with free shape and scale) also
+takes correlated and drifting signals. Its
 quantile is taken with the Wilson-Hilferty cube-root normal approximation. The detector that runs is then fitted on
 the whole baseline (its spread estimated from more rows, so its live scores are if anything lower than the held-out
 ones the threshold came from). With fewer than :data:`MIN_HOLDOUT` held-out scores (a baseline shorter than about

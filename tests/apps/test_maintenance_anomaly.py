@@ -209,14 +209,27 @@ def test_asset_health_does_not_count_cycles_before_the_window_is_full() -> None:
 
     h = AssetHealth("a", SIGNALS, baseline_cycles=40, anomaly_cycles=1, rul_warning_cycles=0.0)
     for row in healthy(40):
-        assert h.on_cycle(as_dict(row)) is None
+        assert h.on_cycle(as_dict(row)) == []
     assert h.detector is not None and h.detector.window == SMOOTHING_CYCLES
     sick = healthy(SMOOTHING_CYCLES, seed=5)
     sick[:, 1] += 1.0  # pressure up by 50 healthy standard deviations from the first cycle on
+    # on_cycle gives the warnings a cycle raised or cleared, a list since one cycle may do both for two causes;
+    # far above the threshold, but nothing until the window is full
     warnings = [h.on_cycle(as_dict(row)) for row in sick]
-    assert warnings[:-1] == [None] * (
-        SMOOTHING_CYCLES - 1
-    )  # far above the threshold, but the window is not full
-    last = warnings[-1]
-    assert last is not None and last.reason == "anomaly"
+    assert warnings[:-1] == [[]] * (SMOOTHING_CYCLES - 1)
+    [last] = warnings[-1]
+    assert last.reason == "anomaly" and last.change == "raised"
     assert next(iter(last.detail["drivers"])) == "pressure"
+
+
+def test_a_one_sided_feature_scores_only_its_harmful_side_and_keeps_it_in_its_payload() -> None:
+    det = AnomalyDetector.fit(healthy(300), SIGNALS, window=5, sides=["up", "both", "down"])
+    low, high = healthy(20, seed=3), healthy(20, seed=3)
+    low[:, 0] -= 1.0  # current far below its healthy range: harmless for an "up" feature
+    high[:, 0] += 1.0
+    assert det.score_batch(low)[-1] < det.threshold < det.score_batch(high)[-1]
+    again = AnomalyDetector.from_payload(det.to_payload())
+    assert again.sides == ("up", "both", "down")
+    np.testing.assert_allclose(again.score_batch(high), det.score_batch(high))
+    with pytest.raises(ValueError, match="sides must be 3"):
+        AnomalyDetector.fit(healthy(50), SIGNALS, sides=["up"])

@@ -73,7 +73,11 @@ def test_a_file_of_the_single_sequence_layout_migrates_and_keeps_every_row(legac
         file.close()
 
     owners = dict(_raw(legacy, "SELECT owner, max(version) FROM werk_migration GROUP BY owner"))
-    assert owners == {"historian": 1, "oee": 1, "maintenance": 1}
+    assert owners == {
+        "historian": 1,
+        "oee": OEE_MIGRATIONS[-1].version,
+        "maintenance": MAINTENANCE_MIGRATIONS[-1].version,
+    }
     assert (OWNERS_SCHEMA,) in _raw(legacy, "SELECT version FROM werk_schema")
 
     twin = TwinPersistence(legacy)

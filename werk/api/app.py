@@ -477,7 +477,7 @@ def create_app(platform: Platform) -> FastAPI:
         live = live_context(t, _assets_out(platform, list(refs.values())), tiles, utcnow())
         return pages.render(request, "overview.html", {"plant_name": plant_name, **live})
 
-    @app.get("/ui/overview/stream", tags=["pages"])
+    @app.get("/ui/overview/stream", include_in_schema=False)
     async def overview_stream(request: Request) -> StreamingResponse:
         """Server-sent events ``overview``: the overview's summary and asset cards as an HTML fragment in the
         reader's language, every second (the page swaps it in with htmx)."""

@@ -52,6 +52,12 @@ BLOCKED_P = 0.010
 CHANGEOVER_EVERY = (120, 260)  # cycles between product changeovers (planned setup)
 AMBIENT_C = 22.0
 THERMAL_TAU_S = 600.0
+# ISO 10816-3, class II machines: above 2.8 mm/s RMS is zone C, "unsatisfactory for long-term continuous
+# operation; may be run for a limited period until a suitable opportunity for remedial action". The wear at which
+# the running vibration's mean (1.2 + 6 wear^2 + E|N(0, 0.12)|) reaches it is the machine's warning point: tests
+# and benchmarks read it to tell a warning werk should give from a false alarm.
+ZONE_C_MM_S = 2.8
+WARNING_WEAR = math.sqrt((ZONE_C_MM_S - 1.2 - 0.12 * math.sqrt(2 / math.pi)) / 6.0)
 
 
 @dataclass
@@ -107,6 +113,11 @@ class MachineModel:
         base = self.cfg.products.get(self.product, self.cfg.cycle_s)
         self._cycle_len = base * self.rng.uniform(0.97, 1.08) * (1 + 0.15 * self.wear)
         self._cycle_pos = 0.0
+
+    @property
+    def past_warning_point(self) -> bool:
+        """Worn into ISO 10816 zone C (:data:`WARNING_WEAR`): a maintenance warning is due."""
+        return self.wear >= WARNING_WEAR
 
     def force_fault(self, cause: str = "scripted fault") -> None:
         """Break the machine at the next step (scenarios and tests use this; between steps no time passes)."""

@@ -30,6 +30,11 @@ Why this form:
   scores of a stream average fewer samples, so they are left out of the quantile and never alarm
   (:attr:`AnomalyDetector.ready`, :meth:`AnomalyDetector.alarms_batch`).
 
+**Sides.** ``sides=`` makes a feature one-sided: ``"up"`` scores only deviations above its healthy mean (a
+vibration, a temperature, a power draw: a machine running cooler and smoother than its baseline, as one does after a
+repair, is not anomalous), ``"down"`` only those below, ``"both"`` (the default) either. The z-score of a one-sided
+feature is clipped at zero on its harmless side before it is squared.
+
 State: :meth:`score_one` keeps two bounded deques, the last ``window`` per-feature terms and the last
 ``window + 1`` raw rows (for the changes); memory is ``O(window x signals)`` floats whatever the stream length.
 :meth:`score_batch` is the same maths over an array from a fresh state, for benchmarks and back-fills.
@@ -48,8 +53,11 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.float64]
 Rows = FloatArray | Sequence[Mapping[str, float]]
 
-# v1: levels of all signals (still written for such detectors, so older werk reads them); v2: any levels/changes
+# v1: levels of all signals (still written for such detectors, so older werk reads them); v2: any levels/changes;
+# v3: v2 with one-sided features (written only when a feature is one-sided)
 FEATURE_SET_VERSION = "anomaly-zsq-v2"
+SIDED_VERSION = "anomaly-zsq-v3"
+SIDES = {"both": 0, "up": 1, "down": -1}
 LEVELS_ONLY_VERSION = "anomaly-zsq-v1"
 CHANGE_SUFFIX = ":change"
 DEFAULT_WINDOW = 60
@@ -110,6 +118,7 @@ class AnomalyDetector:
     threshold: float
     levels: tuple[str, ...] | None = None
     changes: tuple[str, ...] = ()
+    sides: tuple[str, ...] | None = None
     _recent: deque[FloatArray] = field(init=False, repr=False)
     _raw: deque[FloatArray] = field(init=False, repr=False)
     _level_idx: list[int] = field(init=False, repr=False)
@@ -117,6 +126,8 @@ class AnomalyDetector:
     _level_ix: npt.NDArray[np.intp] = field(init=False, repr=False)
     _change_ix: npt.NDArray[np.intp] = field(init=False, repr=False)
     _all_levels: bool = field(init=False, repr=False)
+    _z_low: FloatArray = field(init=False, repr=False)
+    _z_high: FloatArray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.window < 1:
@@ -139,6 +150,12 @@ class AnomalyDetector:
             raise ValueError(
                 f"mean/scale have shapes {np.shape(self.mean)}, {np.shape(self.scale)}; expected ({n},)"
             )
+        sides = ("both",) * n if self.sides is None else self.sides
+        if len(sides) != n or any(side not in SIDES for side in sides):
+            raise ValueError(f"sides must be {n} of {sorted(SIDES)}, got {list(sides)}")
+        codes = np.array([SIDES[side] for side in sides])
+        self._z_low = np.where(codes > 0, 0.0, -np.inf)
+        self._z_high = np.where(codes < 0, 0.0, np.inf)
         self._recent = deque(maxlen=self.window)
         self._raw = deque(maxlen=self.window + 1)
 
@@ -153,11 +170,13 @@ class AnomalyDetector:
         margin: float = DEFAULT_MARGIN,
         levels: Sequence[str] | None = None,
         changes: Sequence[str] = (),
+        sides: Sequence[str] | None = None,
     ) -> AnomalyDetector:
         """Learn each feature's healthy mean and spread, and the alarm threshold, from a healthy period.
 
         ``levels``: signals scored by their level (default: all); ``changes``: signals scored by their change over
-        ``window`` samples (default: none).
+        ``window`` samples (default: none); ``sides``: per feature (:meth:`feature_names` order) ``"up"``,
+        ``"down"`` or ``"both"`` (default: both for every feature).
         """
         x = _as_array(healthy, signals)
         if len(x) < 2:
@@ -166,8 +185,9 @@ class AnomalyDetector:
         ch = tuple(changes)
         k = len(signals if lv is None else lv)
         # unit scale and no threshold until fitted; the constructor validates the feature lists
+        sd = None if sides is None else tuple(sides)
         detector = cls(
-            tuple(signals), np.zeros(k + len(ch)), np.ones(k + len(ch)), window, float("inf"), lv, ch
+            tuple(signals), np.zeros(k + len(ch)), np.ones(k + len(ch)), window, float("inf"), lv, ch, sd
         )
         f = detector.features_batch(x)
         # the change of a sample with fewer than ``window`` before it is a partial one: fit on full ones if any
@@ -200,8 +220,9 @@ class AnomalyDetector:
         return np.hstack([x[:, self._level_idx], causal_change(x[:, self._change_idx], self.window)])
 
     def terms(self, features: FloatArray) -> FloatArray:
-        """Per-sample, per-feature squared standardised deviations, shape (samples, features)."""
-        z = (features - self.mean) / self.scale
+        """Per-sample, per-feature squared standardised deviations (one-sided ones clipped), shape
+        (samples, features)."""
+        z = np.clip((features - self.mean) / self.scale, self._z_low, self._z_high)
         result: FloatArray = z * z
         return result
 
@@ -227,7 +248,7 @@ class AnomalyDetector:
             f = x
         else:
             f = np.concatenate([x[self._level_ix], x[self._change_ix] - before[self._change_ix]])
-        z = (f - self.mean) / self.scale
+        z = np.clip((f - self.mean) / self.scale, self._z_low, self._z_high)
         result: FloatArray = z * z
         return result
 
@@ -288,24 +309,32 @@ class AnomalyDetector:
             "window": self.window,
             "threshold": self.threshold,
         }
-        if self.levels is not None or self.changes:
+        if self.levels is not None or self.changes or self.sides is not None:
             payload["version"] = FEATURE_SET_VERSION
             payload["levels"] = None if self.levels is None else list(self.levels)
             payload["changes"] = list(self.changes)
+        if self.sides is not None:
+            payload["version"] = SIDED_VERSION
+            payload["sides"] = list(self.sides)
         return payload
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> AnomalyDetector:
         version = payload.get("version")
-        if version not in (FEATURE_SET_VERSION, LEVELS_ONLY_VERSION):
-            raise ValueError(f"feature set {version!r}, this code computes {FEATURE_SET_VERSION!r}")
+        if version not in (SIDED_VERSION, FEATURE_SET_VERSION, LEVELS_ONLY_VERSION):
+            raise ValueError(f"feature set {version!r}, this code computes {SIDED_VERSION!r}")
+        listed = version != LEVELS_ONLY_VERSION
         signals = tuple(str(s) for s in payload["signals"])
         mean = np.asarray(payload["mean"], dtype=np.float64)
         scale = np.asarray(payload["scale"], dtype=np.float64)
-        levels_raw = payload.get("levels") if version == FEATURE_SET_VERSION else None
+        levels_raw = payload.get("levels") if listed else None
         levels = None if levels_raw is None else tuple(str(s) for s in levels_raw)
-        changes = tuple(str(s) for s in payload.get("changes", ())) if version == FEATURE_SET_VERSION else ()
+        changes = tuple(str(s) for s in payload.get("changes", ())) if listed else ()
+        sides_raw = payload.get("sides") if version == SIDED_VERSION else None
+        sides = None if sides_raw is None else tuple(str(s) for s in sides_raw)
         n = len(signals if levels is None else levels) + len(changes)
         if mean.shape != (n,) or scale.shape != (n,) or np.any(scale <= 0):
             raise ValueError("mean/scale do not match the feature list, or a scale is not positive")
-        return cls(signals, mean, scale, int(payload["window"]), float(payload["threshold"]), levels, changes)
+        return cls(
+            signals, mean, scale, int(payload["window"]), float(payload["threshold"]), levels, changes, sides
+        )

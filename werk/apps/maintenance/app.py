@@ -4,8 +4,12 @@ Per asset it builds per-cycle rows (``cycles.CycleAggregator``), keeps a healthy
 (``health.AssetHealth``), and, when a model file ``<models_dir>/<asset>.rul.werkmodel`` exists, a remaining useful
 life. A model file that is corrupt or was trained on other features is refused with its reason (shown in the API);
 serving goes on without it. Simulated assets without a model file get one trained in a worker thread at start
-(``auto_train``). Outputs on the Unified Namespace: ``<asset>/health.score``, ``health.threshold``,
-``rul.cycles``; a ``maintenance`` event and a work order when an asset looks like it will fail.
+(``auto_train``). Baselines and warning states live in the app's table ``maintenance_health`` and are read back at
+start. Outputs on the Unified Namespace: ``<asset>/health.score``, ``health.threshold``, ``rul.cycles`` per cycle,
+``health.state`` (learning, ok, watch, warning, alarm) when it changes, with a ``maintenance`` event that gives its
+reason; a ``maintenance`` event when a warning is raised or clears. Work orders: one open order per asset and cause
+(``anomaly``, ``rul``); a warning raised again while it is open updates it (``last_seen``, ``count``, its trigger),
+and a warning that clears says so on it (``cleared``).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from werk.apps.maintenance.model_file import load_model, model_path
 from werk.apps.maintenance.orders import TRANSITIONS, WorkOrder
 from werk.apps.maintenance.reliability import BREAKDOWN
 from werk.apps.maintenance.rul import RulModel
-from werk.apps.maintenance.settings import MaintenanceSettings
+from werk.apps.maintenance.settings import MaintenanceSettings, sides_of
 from werk.apps.maintenance.store import MaintenanceStore
 from werk.apps.spec import App, AppContext
 from werk.bus.base import Overflow
@@ -39,6 +43,7 @@ log = logging.getLogger(__name__)
 
 STOP_LOOKBACK = timedelta(days=7)  # how far before a work order a stop it explains may have begun
 MAX_STATES_KEPT = 1000
+SAVE_EVERY_CYCLES = 10  # a baseline being learned is stored every so many cycles (and when it is complete)
 
 
 def breakdowns(timeline: Sequence[tuple[int, Value]]) -> list[tuple[int, int | None, set[str]]]:
@@ -84,15 +89,29 @@ class MaintenanceApp(App):
         self.training_status: dict[str, Any] = {}
         self._in_maintenance: dict[str, bool] = {}
         self._states: dict[str, list[tuple[int, str]]] = {}  # recent state changes per asset (µs, state)
+        self._dirty: set[str] = set()  # assets whose stored health state is behind
+        self._published: dict[str, str] = {}  # the health state last published per asset
+        self._events: list[Event] = []  # health-state events feed() decided, for the consumer to publish
+        self._orders = asyncio.Lock()
+        st = self.settings
+        stored = self.store.load_health()
         for name in self.refs:
-            self.health[name] = AssetHealth(
+            h = AssetHealth(
                 name,
-                tuple(self.settings.signals),
-                self.settings.baseline_cycles,
-                self.settings.anomaly_cycles,
-                self.settings.rul_warning_cycles,
+                tuple(st.signals),
+                st.baseline_cycles,
+                st.anomaly_cycles,
+                st.rul_warning_cycles,
+                clear_cycles=st.clear_cycles,
+                smoothing_cycles=st.smoothing_cycles,
+                false_alarms_per_month=st.false_alarms_per_month,
+                sides=sides_of(st),
+                skip_before_repair=st.skip_before_repair,
             )
-            self.aggregators[name] = CycleAggregator(self.settings.signals)
+            if name in stored and not h.restore(stored[name]):
+                log.warning("maintenance.baseline_dropped asset=%s reason=other signals", name)
+            self.health[name] = h
+            self.aggregators[name] = CycleAggregator(st.signals)
         self.load_models()
 
     def load_models(self) -> None:
@@ -106,7 +125,7 @@ class MaintenanceApp(App):
             except ModelFileError as exc:
                 self.model_errors[name] = str(exc)
                 log.error("maintenance.model_refused asset=%s error=%s", name, exc)
-                h.rul_model = None
+                h.rul_model = h.rul_rmse = None
                 continue
             assert isinstance(loaded.model, RulModel)
             missing = set(loaded.model.spec.signals) - set(self.settings.signals)
@@ -114,10 +133,13 @@ class MaintenanceApp(App):
                 self.model_errors[name] = (
                     f"model file {path}: needs signals {sorted(missing)} werk does not watch"
                 )
-                h.rul_model = None
+                h.rul_model = h.rul_rmse = None
                 continue
             self.model_errors.pop(name, None)
             h.rul_model = loaded.model
+            h.rul_rmse = loaded.metrics.get("rmse_cycles_holdout")
+        for name, h in self.health.items():
+            h.rul_refused = self.model_errors.get(name)
 
     async def run(self) -> None:
         ctx = self.ctx
@@ -138,10 +160,32 @@ class MaintenanceApp(App):
             out, warnings = self.feed(batch)
             if out:
                 await self.ctx.bus.publish(out)
+            events, self._events = self._events, []
+            if events:
+                await self.ctx.bus.publish_events(events)
             for name, w in warnings:
                 await self._warn(name, w)
+            if self._dirty:
+                await asyncio.to_thread(self.store.save_health, self._take_dirty(), self.ctx.clock())
+
+    async def stop(self) -> None:
+        self._dirty.update(self.health)
+        await asyncio.to_thread(self.store.save_health, self._take_dirty(), self.ctx.clock())
+
+    def _take_dirty(self) -> dict[str, dict[str, Any]]:
+        """The states to store, taken in the event loop's thread (feed() changes them there)."""
+        dirty, self._dirty = self._dirty, set()
+        return {n: self.health[n].to_state() for n in dirty}
+
+    def save_states(self) -> None:
+        """Store the health state of every asset whose state changed since it was last stored."""
+        states = self._take_dirty()
+        if states:
+            self.store.save_health(states, self.ctx.clock())
 
     def feed(self, batch: list[Sample]) -> tuple[list[Sample], list[tuple[str, Warning]]]:
+        """Samples in; the samples to publish and the warnings raised or cleared (``Warning.change``) out. Health
+        state changes are queued as events (published by the consumer) and assets to store are marked."""
         out: list[Sample] = []
         warnings: list[tuple[str, Warning]] = []
         for s in batch:
@@ -159,15 +203,23 @@ class MaintenanceApp(App):
                     self._in_maintenance[name] = True
                 elif state == "running" and self._in_maintenance.pop(name, False):
                     self.health[name].renewed()
+                    self._dirty.add(name)
                 agg.state(state)
             elif signal == "cycle_count" and isinstance(s.value, int | float):
                 row = agg.cycle(int(s.value))
                 if row is not None:
                     h = self.health[name]
-                    w = h.on_cycle(row)
+                    before = (h.detector is None, h.relearning is not None)
+                    changes = h.on_cycle(row, s.ts.timestamp())
                     out.extend(self._outputs(asset_path, h, s))
-                    if w is not None:
-                        warnings.append((name, w))
+                    out.extend(self._state_change(name, asset_path, h, s))
+                    warnings.extend((name, w) for w in changes)
+                    learned = before != (h.detector is None, h.relearning is not None) or (
+                        len(h.relearning if h.relearning is not None else h.baseline) % SAVE_EVERY_CYCLES == 0
+                        and (h.detector is None or h.relearning is not None)
+                    )
+                    if changes or learned:
+                        self._dirty.add(name)
             elif isinstance(s.value, int | float) and not isinstance(s.value, bool):
                 agg.value(signal, float(s.value))
         return out, warnings
@@ -182,27 +234,69 @@ class MaintenanceApp(App):
             out.append(Sample(f"{path}/rul.cycles", at.ts, round(h.rul, 2)))
         return out
 
-    async def _warn(self, name: str, w: Warning) -> None:
-        ref = self.refs[name]
-        what = "remaining useful life low" if w.reason == "rul" else "abnormal behaviour"
-        wo = WorkOrder(
-            id=uuid.uuid4().hex[:12],
-            asset=name,
-            title=f"Inspect {name}: {what}",
-            created=self.ctx.clock(),
-            created_by="werk",
-            source=w.reason,
-            trigger=w.detail,
+    def _state_change(self, name: str, path: str, h: AssetHealth, at: Sample) -> list[Sample]:
+        state, reason = h.status()
+        if self._published.get(name) == state:
+            return []
+        before = self._published.get(name)
+        self._published[name] = state
+        self._events.append(
+            Event(
+                "maintenance",
+                path,
+                at.ts,
+                {"asset": name, "health_state": state, "from": before, "reason": reason},
+            )
         )
-        await asyncio.to_thread(self.store.upsert_work_order, wo)
+        return [Sample(f"{path}/health.state", at.ts, state)]
+
+    async def _warn(self, name: str, w: Warning) -> None:
+        """A warning raised or cleared: the open order of its asset and cause is updated, or one is opened."""
+        ref = self.refs[name]
+        now = self.ctx.clock()
+        async with self._orders:
+            wo = await asyncio.to_thread(self.store.open_work_order, name, w.reason)
+            if w.change == "cleared":
+                if wo is None:
+                    return
+                wo.cleared = now
+                wo.history.append(
+                    {"ts": now.isoformat(), "who": "werk", "event": "cleared", "trigger": w.detail}
+                )
+            elif wo is None:
+                what = "remaining useful life low" if w.reason == "rul" else "abnormal behaviour"
+                wo = WorkOrder(
+                    id=uuid.uuid4().hex[:12],
+                    asset=name,
+                    title=f"Inspect {name}: {what}",
+                    created=now,
+                    created_by="werk",
+                    source=w.reason,
+                    trigger=w.detail,
+                    last_seen=now,
+                )
+            else:
+                wo.trigger, wo.last_seen, wo.cleared = w.detail, now, None
+                wo.count += 1
+                wo.history.append(
+                    {"ts": now.isoformat(), "who": "werk", "event": "raised", "trigger": w.detail}
+                )
+            await asyncio.to_thread(self.store.upsert_work_order, wo)
         event = Event(
             "maintenance",
             ref.path,
-            wo.created,
-            {"asset": name, "reason": w.reason, "work_order": wo.id, **w.detail},
+            now,
+            {"asset": name, "reason": w.reason, "change": w.change, "work_order": wo.id, **w.detail},
         )
         await self.ctx.bus.publish_events([event])
-        log.warning("maintenance.warning asset=%s reason=%s work_order=%s", name, w.reason, wo.id)
+        log.warning(
+            "maintenance.warning asset=%s reason=%s change=%s work_order=%s count=%d",
+            name,
+            w.reason,
+            w.change,
+            wo.id,
+            wo.count,
+        )
 
     async def _train_missing(self) -> None:
         """Models for simulated assets, trained in a worker thread so the plant keeps running meanwhile."""
@@ -298,4 +392,4 @@ class MaintenanceApp(App):
         h = self.health.get(asset)
         if h is None:
             return {}
-        return {"rul_cycles": h.rul, "health_score": h.score}
+        return {"rul_cycles": h.rul, "health_score": h.score, "health_state": h.status()[0]}

@@ -32,4 +32,8 @@ class WorkOrder:
     downtime_ids: list[str] = field(default_factory=list)  # the stops this work explains
     parts: list[dict[str, Any]] = field(default_factory=list)  # [{"part": "spindle bearing", "qty": 2}]
     notes: str = ""
-    history: list[dict[str, Any]] = field(default_factory=list)  # [{"ts", "who", "from", "to"}]
+    # [{"ts", "who", "from", "to"}] for moves; [{"ts", "who": "werk", "event", "trigger"}] for warnings
+    history: list[dict[str, Any]] = field(default_factory=list)
+    last_seen: datetime | None = None  # the latest warning for this order's cause (its first is ``created``)
+    count: int = 1  # warnings for this cause while the order was open
+    cleared: datetime | None = None  # when the latest warning cleared by itself; None while it is raised

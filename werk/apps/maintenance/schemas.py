@@ -12,10 +12,53 @@ from werk.core.period import Timestamp
 WorkOrderStatus = Literal["open", "planned", "in_progress", "done"]
 
 
+HealthState = Literal["learning", "ok", "watch", "warning", "alarm"]
+
+
 class BaselineOut(BaseModel):
     cycles: int = Field(description="healthy cycles in the baseline so far")
     needed: int = Field(description="cycles the baseline needs before the asset is scored")
     ready: bool
+    remaining_cycles: int = Field(0, description="cycles still to learn")
+    remaining_s: float | None = Field(
+        None, description="estimated seconds until the baseline is complete, at the cycle rate seen so far"
+    )
+
+
+class CalibrationOut(BaseModel):
+    threshold: float
+    clear_level: float = Field(description="a raised warning clears after clear_cycles below this score")
+    holdout_mean: float = Field(description="mean score of the held-out third of the baseline")
+    holdout_var: float
+    holdout_cycles: int
+    cycle_s: float = Field(
+        description="mean seconds per cycle while the baseline was learned, stops included"
+    )
+    false_alarms_per_month: float = Field(description="the budget the threshold was set for")
+    exceedance_per_cycle: float = Field(description="P(score > threshold) on a healthy asset, from the fit")
+    floored: bool = Field(
+        description="a short baseline's threshold was below the floor, which was taken instead"
+    )
+
+
+class HealthConfidence(BaseModel):
+    baseline_cycles: int
+    baseline_needed: int
+    baseline_coverage: float = Field(description="share of the baseline learned, 0 to 1")
+    rul_model: str = Field(description="valid, none, or why the model file was refused")
+    rul_rmse_cycles: float | None = Field(description="the RUL model's error on held-out lives, cycles")
+
+
+class HealthReason(BaseModel):
+    summary: str
+    signals: list[str] = Field(description="signals behind the state")
+    models: list[str] = Field(description="models behind the state: anomaly, rul")
+    confidence: HealthConfidence
+
+
+class WarningsOut(BaseModel):
+    anomaly: bool
+    rul: bool
 
 
 class AssetHealthOut(BaseModel):
@@ -24,10 +67,15 @@ class AssetHealthOut(BaseModel):
     baseline: BaselineOut
     score: float | None = Field(description="anomaly score against the healthy baseline")
     threshold: float | None = Field(description="score above which werk warns")
+    clear_level: float | None = Field(None, description="score below which a raised warning clears")
+    calibration: CalibrationOut | None = None
     drivers: dict[str, float] = Field(description="signals driving the score, share of it")
     rul_cycles: float | None = Field(description="remaining useful life, machine cycles")
     life_cycles: int
-    warned: bool
+    warned: bool = Field(description="a warning (anomaly or RUL) is raised now")
+    warnings: WarningsOut
+    state: HealthState = Field(description="RUL and anomaly combined")
+    reason: HealthReason
     has_rul_model: bool
     model_error: str | None
 
@@ -66,6 +114,9 @@ class WorkOrderOut(BaseModel):
     parts: list[PartUsed]
     notes: str
     history: list[dict[str, Any]]
+    last_seen: datetime | None = Field(None, description="the latest warning of this order's cause")
+    count: int = Field(1, description="warnings of this cause while the order was open")
+    cleared: datetime | None = Field(None, description="when the latest warning cleared; null while raised")
 
 
 class WorkOrderIn(BaseModel):

@@ -1,11 +1,13 @@
 """The maintenance app's own tables in the werk file: work orders (the whole order as JSON, indexed by asset and
-status)."""
+status) and each asset's health state (its healthy baseline and warnings, as JSON), so a restart neither relearns
+a baseline nor forgets a raised warning."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 from datetime import datetime
+from typing import Any
 
 from werk.apps.maintenance.orders import WorkOrder
 from werk.core.model import to_micros
@@ -29,11 +31,22 @@ MIGRATIONS = (
         """,
         legacy=4,
     ),
+    Migration(
+        2,
+        "maintenance baselines and warning states per asset",
+        """
+        CREATE TABLE maintenance_health (
+            asset    TEXT PRIMARY KEY,
+            updated  INTEGER NOT NULL,            -- microseconds since the epoch
+            body     TEXT NOT NULL                -- AssetHealth.to_state() as JSON
+        );
+        """,
+    ),
 )
 
 
 class MaintenanceStore:
-    """Work orders, upserted by id."""
+    """Work orders, upserted by id; health states, one per asset."""
 
     def __init__(self, file: SQLiteFile) -> None:
         self.file = file
@@ -70,6 +83,31 @@ class MaintenanceStore:
         )
         return [_work_order(json.loads(body)) for (body,) in rows]
 
+    @reads
+    def open_work_order(self, asset: str, source: str) -> WorkOrder | None:
+        """The newest order of ``asset`` raised by ``source`` that is not done yet, if any."""
+        rows = self.file.reader().execute(
+            "SELECT body FROM work_order WHERE asset = ? AND status != 'done' ORDER BY created DESC", (asset,)
+        )
+        for (body,) in rows:
+            wo = _work_order(json.loads(body))
+            if wo.source == source:
+                return wo
+        return None
+
+    def save_health(self, states: dict[str, dict[str, Any]], at: datetime) -> None:
+        with self.file.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO maintenance_health VALUES (?, ?, ?) ON CONFLICT (asset) DO UPDATE SET "
+                "updated = excluded.updated, body = excluded.body",
+                [(asset, to_micros(at), json.dumps(body)) for asset, body in states.items()],
+            )
+
+    @reads
+    def load_health(self) -> dict[str, dict[str, Any]]:
+        rows = self.file.reader().execute("SELECT asset, body FROM maintenance_health")
+        return {asset: json.loads(body) for asset, body in rows}
+
 
 def _iso(v: object) -> str:
     if isinstance(v, datetime):
@@ -78,7 +116,7 @@ def _iso(v: object) -> str:
 
 
 def _work_order(d: dict[str, object]) -> WorkOrder:
-    for k in ("created", "planned_for", "started", "done"):
+    for k in ("created", "planned_for", "started", "done", "last_seen", "cleared"):
         if d.get(k) is not None:
             d[k] = datetime.fromisoformat(str(d[k]))
     return WorkOrder(**d)  # type: ignore[arg-type]

@@ -6,6 +6,11 @@
   const NEXT = { open: ["in_progress", t("Start")], planned: ["in_progress", t("Start")], in_progress: ["done", t("Done")] };
   const STATUS = { open: t("open"), planned: t("planned"), in_progress: t("in progress"), done: t("done") };
   const SOURCE = { manual: t("manual"), anomaly: t("anomaly"), rul: t("remaining useful life") };
+  // a health state, its name and the state colour that shows it
+  const HEALTH = {
+    learning: [t("learning"), "setup"], ok: [t("healthy"), "running"], watch: [t("watch"), "idle"],
+    warning: [t("warning"), "fault"], alarm: [t("alarm"), "fault"],
+  };
   let selected = null;
   let paths = {};
   let plot = null;
@@ -13,9 +18,12 @@
   function tile(name, h) {
     const tl = el("div", `tile${name === selected ? " selected" : ""}`); tl.dataset.asset = name; tl.style.cursor = "pointer";
     tl.addEventListener("click", () => { selected = name; render(); });
-    const label = h.warned ? t("warning") : h.baseline.ready ? t("healthy") : t("learning");
+    const state = h.state || (h.warned ? "warning" : h.baseline.ready ? "ok" : "learning");
+    const [label, colour] = HEALTH[state] || [state, "unknown"];
     const badge = el("span", "badge", label);
-    badge.style.background = h.warned ? cssVar("fault") : h.baseline.ready ? cssVar("running") : cssVar("setup");
+    badge.style.background = cssVar(colour);
+    badge.dataset.state = state;
+    if (h.reason) badge.title = h.reason.summary;
     const head = el("div", "name", name); head.append(badge); tl.append(head);
     tl.append(el("div", "oee", h.rul_cycles == null ? "–" : t("{n} cycles", { n: werk.int(h.rul_cycles) })));
     const ratio = h.score != null && h.threshold ? Math.min(1.5, h.score / h.threshold) : 0;
@@ -26,14 +34,27 @@
     tl.append(row);
     const drivers = Object.entries(h.drivers || {}).map(([k, v]) => `${k} ${werk.pct(v, 0)}`).join(", ");
     tl.append(el("div", "muted", drivers || (h.has_rul_model ? "" : h.model_error || t("no RUL model yet"))));
+    // every tile has the same lines, empty or not, so the page below does not move when one fills
+    const reason = el("div", "muted reason", h.reason ? h.reason.summary : "\u00a0");
+    if (h.reason) reason.title = h.reason.summary;
+    tl.append(reason);
+    const b0 = h.baseline;
+    let text = "\u00a0";
+    if (!b0.ready) {
+      text = b0.remaining_s == null
+        ? t("baseline {cycles}/{needed} cycles", { cycles: werk.int(b0.cycles), needed: werk.int(b0.needed) })
+        : t("baseline {cycles}/{needed} cycles, about {left} left", { cycles: werk.int(b0.cycles), needed: werk.int(b0.needed), left: werk.dur(b0.remaining_s) });
+    }
+    tl.append(el("div", "muted baseline", text));
     return tl;
   }
 
   async function renderHealth() {
     const m = await werk.getJSON("/api/maintenance");
     const tr = m.training || {};
+    const k = (tr.done || []).length + 1, n = (tr.assets || []).length;
     $("#training").textContent = tr.state === "training" && tr.current
-      ? t("training RUL models: {asset} ({lives}/{of} simulated lives)", { asset: tr.current.asset, lives: tr.current.lives, of: tr.current.of })
+      ? t("training RUL models: asset {k} of {n}, {asset} ({lives}/{of} simulated lives)", { k, n, asset: tr.current.asset, lives: tr.current.lives, of: tr.current.of })
       : tr.state === "failed" ? t("training failed: {error}", { error: tr.error }) : "";
     const box = $("#health"); box.replaceChildren();
     const names = Object.keys(m.assets);
@@ -44,7 +65,9 @@
   async function renderChart() {
     if (!selected || !paths[selected]) return;
     const base = paths[selected];
-    const [rul, score] = await Promise.all(["rul.cycles", "health.score"].map((s) => werk.getJSON(`/api/series?path=${encodeURIComponent(`${base}/${s}`)}&minutes=60`)));
+    // a signal the app has not published yet (no RUL model, a baseline still learning) is a 404: no points
+    const series = (s) => werk.getJSON(`/api/series?path=${encodeURIComponent(`${base}/${s}`)}&minutes=60`).catch(() => ({ points: [] }));
+    const [rul, score] = await Promise.all(["rul.cycles", "health.score"].map(series));
     $("#chart-title").textContent = t("Trend · {asset}", { asset: selected });
     if (plot) plot.destroy();
     plot = null;
@@ -74,6 +97,14 @@
   let pointerOver = false;
   let latest = [];
 
+  // how often a warning of werk's own raised this order, when last, and whether it has cleared
+  function warned(w) {
+    if (w.created_by !== "werk") return "";
+    let text = t("{n}x, last {when}", { n: werk.int(w.count || 1), when: werk.dateTime(w.last_seen || w.created) });
+    if (w.cleared) text += " · " + t("cleared {when}", { when: werk.dateTime(w.cleared) });
+    return text;
+  }
+
   function row(w) {
     const tr = el("tr"); tr.dataset.order = w.id;
     fill(tr, w);
@@ -85,7 +116,7 @@
     const td = el("td");
     if (NEXT[w.status]) { const [to, label] = NEXT[w.status]; const b = el("button", null, label); b.addEventListener("click", () => move(w.id, to)); td.append(b); }
     tr.replaceChildren(el("td", null, werk.dateTime(w.created)), el("td", null, w.asset), el("td", null, w.title),
-      el("td", null, SOURCE[w.source] || w.source), el("td", null, STATUS[w.status] || w.status), td);
+      el("td", null, SOURCE[w.source] || w.source), el("td", null, STATUS[w.status] || w.status), el("td", null, warned(w)), td);
   }
 
   function showOrders() {
@@ -101,7 +132,7 @@
       return;
     }
     note.hidden = true;
-    if (!rows.length) { body.replaceChildren(werk.emptyRow(6, t("no work orders"))); return; }
+    if (!rows.length) { body.replaceChildren(werk.emptyRow(7, t("no work orders"))); return; }
     body.replaceChildren(...rows.map((w) => { const tr = shown.get(String(w.id)); if (tr) { tr.classList.remove("fresh"); fill(tr, w); return tr; } const r = row(w); if (shown.size) r.classList.add("fresh"); return r; }));
   }
 

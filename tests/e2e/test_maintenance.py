@@ -156,3 +156,18 @@ async def test_corrupt_or_foreign_model_files_are_refused_and_serving_goes_on(tm
         await wait_until(
             lambda: stack.platform.apps["maintenance"].health["cnc-1"].cycles_seen >= 2, timeout=60
         )
+
+
+async def test_a_health_reason_comes_in_the_readers_language(tmp_path: Path) -> None:
+    config = plant_config(tmp_path, acceleration=50)
+    async with running_stack(config) as stack, httpx.AsyncClient(base_url=stack.url) as http:
+        await wait_until(
+            lambda: stack.platform.apps["maintenance"].health["cnc-1"].cycles_seen >= 1, timeout=60
+        )
+        english = (await http.get("/api/maintenance")).json()["assets"]["cnc-1"]["reason"]
+        german = (await http.get("/api/maintenance", headers={"Accept-Language": "de"})).json()
+        chinese = (await http.get("/api/maintenance?lang=zh")).json()
+        reason_de = german["assets"]["cnc-1"]["reason"]
+        assert english["text"] == english["summary"] and english["summary"].startswith("learning the baseline")
+        assert reason_de["text"].startswith("lernt die Referenz") and reason_de["summary"] == english["summary"]
+        assert chinese["assets"]["cnc-1"]["reason"]["text"].startswith("正在学习基线")

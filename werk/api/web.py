@@ -11,6 +11,7 @@ from werk.api.auth import Authenticator
 from werk.apps.spec import Role
 from werk.config.model import AssetRef, WerkConfig
 from werk.core.model import User
+from werk.i18n import Translator
 from werk.ui.pages import Pages
 
 
@@ -32,3 +33,6 @@ class WebContext:
 
     def render(self, request: Request, template: str, context: Mapping[str, Any] | None = None) -> Response:
         return self.pages.render(request, template, context)
+
+    def translator(self, request: Request) -> Translator:
+        return self.pages.translator(self.pages.language(request))

@@ -35,6 +35,7 @@ from pydantic import BaseModel
 from werk.bus.base import Bus
 from werk.config.model import AppSettings, AssetRef, WerkConfig
 from werk.core.model import Sample, User, utcnow
+from werk.i18n import Translator
 from werk.store.base import Historian
 from werk.store.migrations import Migration
 from werk.store.sqlite_file import SQLiteFile
@@ -109,6 +110,11 @@ class Web(Protocol):
 
     def render(self, request: Request, template: str, context: Mapping[str, Any] | None = None) -> Response:
         """A page from the app's templates inside werk's base layout, in the request's language."""
+        ...
+
+    def translator(self, request: Request) -> Translator:
+        """The request's language (``?lang=``, the pages' cookie, ``Accept-Language``) with every app's texts:
+        for the human-readable parts of an API answer (a reason, a message) a page shows as they come."""
         ...
 
 

@@ -7,7 +7,7 @@ import dataclasses
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request
 
 from werk.apps.maintenance.app import MaintenanceApp, WorkOrderError
 from werk.apps.maintenance.orders import WorkOrder
@@ -25,10 +25,19 @@ from werk.apps.spec import Web
 from werk.core.model import User, utcnow
 from werk.core.period import Timestamp, period
 from werk.core.states import STATE_SIGNAL
+from werk.i18n import Translator
 
 
 def wo_out(wo: WorkOrder) -> WorkOrderOut:
     return WorkOrderOut.model_validate(dataclasses.asdict(wo))
+
+
+def reason_values(tr: Translator, args: dict[str, Any]) -> dict[str, str]:
+    """A reason's values as the reader's locale writes them (scores with one decimal, cycles whole)."""
+    return {
+        k: tr.fmt.number(v, 1 if k in ("score", "threshold") else 0) if isinstance(v, int | float) else str(v)
+        for k, v in args.items()
+    }
 
 
 def build_router(app: MaintenanceApp, web: Web) -> APIRouter:
@@ -40,10 +49,19 @@ def build_router(app: MaintenanceApp, web: Web) -> APIRouter:
             raise HTTPException(404, f"no asset named {asset!r}; GET /api/assets lists them")
 
     @r.get("/maintenance", response_model=HealthOut)
-    async def health() -> dict[str, Any]:
-        """Per asset: baseline progress, anomaly score and threshold with the signals driving it, RUL (cycles),
-        whether a RUL model is loaded and why not."""
-        return {"assets": app.snapshot(), "training": app.training_status}
+    async def health(request: Request) -> dict[str, Any]:
+        """Per asset: the health state and its reason (in English and in the reader's language), baseline
+        progress, anomaly score and threshold with the signals driving it, RUL (cycles), whether a RUL model is
+        loaded and why not."""
+        tr = web.translator(request)
+        assets = app.snapshot()
+        for view in assets.values():
+            reason = view.get("reason")
+            if reason:
+                reason["text"] = "; ".join(
+                    tr(p["message"], **reason_values(tr, p["args"])) for p in reason.get("parts", ())
+                )
+        return {"assets": assets, "training": app.training_status}
 
     @r.get("/workorders", response_model=list[WorkOrderOut])
     async def work_orders(

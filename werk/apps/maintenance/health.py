@@ -72,6 +72,7 @@ import numpy as np
 
 from werk.apps.maintenance.anomaly import AnomalyDetector
 from werk.apps.maintenance.rul import RulModel
+from werk.i18n import N_
 
 MAX_HISTORY = (
     5000  # cycles kept per life; a longer life keeps its latest cycles (the RUL windows are shorter)
@@ -105,6 +106,14 @@ def gamma_quantile(mean: float, var: float, upper_tail: float) -> float:
     z = NormalDist().inv_cdf(1.0 - upper_tail)
     c = 1.0 / (9.0 * shape)
     return shape * scale * max(0.0, 1.0 - c + z * math.sqrt(c)) ** 3
+
+
+def english(args: dict[str, Any]) -> dict[str, str]:
+    """A reason's values as the English summary writes them: scores and limits with one decimal, cycles whole."""
+    return {
+        k: f"{v:.1f}" if k in ("score", "threshold") else f"{v:.0f}" if isinstance(v, float) else str(v)
+        for k, v in args.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -366,17 +375,26 @@ class AssetHealth:
         cal = self.calibration
         anomaly_on, rul_on = self.warnings.get("anomaly", False), self.warnings.get("rul", False)
         models: list[str] = []
-        parts: list[str] = []
+        # each part of the reason: a message (translated on the pages) and its values
+        parts: list[tuple[str, dict[str, Any]]] = []
         if cal is not None and self.score is not None and (self.anomaly.active or self.anomaly.high_run > 0):
             models.append("anomaly")
             shown = ", ".join(f"{k} {v:.0%}" for k, v in drivers.items() if v >= 0.1)
-            where = "above" if self.anomaly.active else "just went above"
-            parts.append(f"score {self.score:.1f} {where} threshold {cal.threshold:.1f} ({shown})")
+            args = {"score": self.score, "threshold": cal.threshold, "drivers": shown}
+            if self.anomaly.active:
+                parts.append((N_("score {score} above threshold {threshold} ({drivers})"), args))
+            else:
+                parts.append((N_("score {score} just went above threshold {threshold} ({drivers})"), args))
             if self.anomaly.active and not anomaly_on:
-                parts.append(f"but the RUL model predicts {self.rul:.0f} cycles")
+                parts.append((N_("but the RUL model predicts {rul} cycles"), {"rul": self.rul}))
         if rul_on or (self.rul is not None and self.rul < RUL_WATCH_FACTOR * self.rul_warning_cycles):
             models.append("rul")
-            parts.append(f"RUL {self.rul:.0f} cycles (warning below {self.rul_warning_cycles:g})")
+            parts.append(
+                (
+                    N_("RUL {rul} cycles (warning below {limit})"),
+                    {"rul": self.rul, "limit": self.rul_warning_cycles},
+                )
+            )
         if anomaly_on and rul_on:
             state = "alarm"
         elif anomaly_on or rul_on:
@@ -389,11 +407,16 @@ class AssetHealth:
             state = "ok"
         if not parts:
             if self.detector is None:
-                parts.append(f"learning the baseline ({len(self.baseline)}/{self.baseline_cycles} cycles)")
+                parts.append(
+                    (
+                        N_("learning the baseline ({have}/{need} cycles)"),
+                        {"have": len(self.baseline), "need": self.baseline_cycles},
+                    )
+                )
             else:
-                parts.append(f"score {self.score or 0.0:.1f} within the healthy baseline")
+                parts.append((N_("score {score} within the healthy baseline"), {"score": self.score or 0.0}))
             if self.rul is not None:
-                parts.append(f"RUL {self.rul:.0f} cycles")
+                parts.append((N_("RUL {rul} cycles"), {"rul": self.rul}))
         confidence = {
             "baseline_cycles": min(len(self.baseline), self.baseline_cycles),
             "baseline_needed": self.baseline_cycles,
@@ -404,7 +427,8 @@ class AssetHealth:
             "rul_rmse_cycles": None if self.rul_rmse is None else round(self.rul_rmse, 2),
         }
         reason = {
-            "summary": "; ".join(parts),
+            "summary": "; ".join(message.format(**english(args)) for message, args in parts),
+            "parts": [{"message": message, "args": args} for message, args in parts],
             "signals": [k for k, v in drivers.items() if v >= 0.1] if "anomaly" in models else [],
             "models": models,
             "confidence": confidence,

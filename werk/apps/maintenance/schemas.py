@@ -49,8 +49,15 @@ class HealthConfidence(BaseModel):
     rul_rmse_cycles: float | None = Field(description="the RUL model's error on held-out lives, cycles")
 
 
+class ReasonPart(BaseModel):
+    message: str = Field(description="the English message, with {name} fields; the key of its translations")
+    args: dict[str, float | int | str | None] = Field(description="the values of its fields")
+
+
 class HealthReason(BaseModel):
-    summary: str
+    summary: str = Field(description="the reason in English, one line")
+    text: str = Field("", description="the same in the reader's language (Accept-Language, ?lang=)")
+    parts: list[ReasonPart] = Field(default_factory=list)
     signals: list[str] = Field(description="signals behind the state")
     models: list[str] = Field(description="models behind the state: anomaly, rul")
     confidence: HealthConfidence

@@ -23,7 +23,7 @@
     const badge = el("span", "badge", label);
     badge.style.background = cssVar(colour);
     badge.dataset.state = state;
-    if (h.reason) badge.title = h.reason.summary;
+    if (h.reason) badge.title = h.reason.text || h.reason.summary;
     const head = el("div", "name", name); head.append(badge); tl.append(head);
     tl.append(el("div", "oee", h.rul_cycles == null ? "–" : t("{n} cycles", { n: werk.int(h.rul_cycles) })));
     const ratio = h.score != null && h.threshold ? Math.min(1.5, h.score / h.threshold) : 0;
@@ -34,18 +34,18 @@
     tl.append(row);
     const drivers = Object.entries(h.drivers || {}).map(([k, v]) => `${k} ${werk.pct(v, 0)}`).join(", ");
     tl.append(el("div", "muted", drivers || (h.has_rul_model ? "" : h.model_error || t("no RUL model yet"))));
-    // every tile has the same lines, empty or not, so the page below does not move when one fills
-    const reason = el("div", "muted reason", h.reason ? h.reason.summary : "\u00a0");
-    if (h.reason) reason.title = h.reason.summary;
-    tl.append(reason);
+    // every tile has the same lines, empty or not, so the page below does not move when one fills: while the
+    // baseline is learned, what it still needs; then the reason of the state
     const b0 = h.baseline;
-    let text = "\u00a0";
+    let said = h.reason ? h.reason.text || h.reason.summary : "";
     if (!b0.ready) {
-      text = b0.remaining_s == null
+      said = b0.remaining_s == null
         ? t("baseline {cycles}/{needed} cycles", { cycles: werk.int(b0.cycles), needed: werk.int(b0.needed) })
         : t("baseline {cycles}/{needed} cycles, about {left} left", { cycles: werk.int(b0.cycles), needed: werk.int(b0.needed), left: werk.dur(b0.remaining_s) });
     }
-    tl.append(el("div", "muted baseline", text));
+    const line = el("div", "muted reason", said || "\u00a0");
+    if (said) line.title = said;
+    tl.append(line);
     return tl;
   }
 

@@ -168,6 +168,10 @@ async def test_a_health_reason_comes_in_the_readers_language(tmp_path: Path) -> 
         german = (await http.get("/api/maintenance", headers={"Accept-Language": "de"})).json()
         chinese = (await http.get("/api/maintenance?lang=zh")).json()
         reason_de = german["assets"]["cnc-1"]["reason"]
-        assert english["text"] == english["summary"] and english["summary"].startswith("learning the baseline")
-        assert reason_de["text"].startswith("lernt die Referenz") and reason_de["summary"] == english["summary"]
+        assert english["text"] == english["summary"] and english["summary"].startswith(
+            "learning the baseline"
+        )
+        assert (
+            reason_de["text"].startswith("lernt die Referenz") and reason_de["summary"] == english["summary"]
+        )
         assert chinese["assets"]["cnc-1"]["reason"]["text"].startswith("正在学习基线")

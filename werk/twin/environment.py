@@ -112,6 +112,22 @@ def _text(short: str, semantic: str, value: str, kind: Any = model.datatypes.Str
     return model.Property(short, kind, value=value or None, semantic_id=semantic_reference(semantic))
 
 
+def _text_list(short: str, item: str, value: str) -> model.SubmodelElementList[model.Property]:
+    """A Carbon Footprint list of one text item, with the semanticIds the template gives the list and its items."""
+    return model.SubmodelElementList(
+        short,
+        model.Property,
+        value=[
+            model.Property(
+                None, model.datatypes.String, value=value, semantic_id=semantic_reference(_PCF[item])
+            )
+        ],
+        semantic_id=semantic_reference(_PCF[short]),
+        semantic_id_list_element=semantic_reference(_PCF[item]),
+        value_type_list_element=model.datatypes.String,
+    )
+
+
 def _mlp_or_empty(short: str, semantic: str, text: str) -> model.MultiLanguageProperty:
     if text:
         return _mlp(short, semantic, text)
@@ -429,21 +445,7 @@ def carbon_footprint(ref: AssetRef, grid_co2_kg_per_kwh: float) -> model.Submode
     footprint = model.SubmodelElementCollection(
         None,
         value=[
-            model.SubmodelElementList(
-                "PcfCalculationMethods",
-                model.Property,
-                value=[
-                    model.Property(
-                        None,
-                        model.datatypes.String,
-                        value=PCF_CALCULATION_METHOD,
-                        semantic_id=semantic_reference(_PCF["PcfCalculationMethod"]),
-                    )
-                ],
-                semantic_id=semantic_reference(_PCF["PcfCalculationMethods"]),
-                semantic_id_list_element=semantic_reference(_PCF["PcfCalculationMethod"]),
-                value_type_list_element=model.datatypes.String,
-            ),
+            _text_list("PcfCalculationMethods", "PcfCalculationMethod", PCF_CALCULATION_METHOD),
             co2,
             _prop(
                 "ReferenceImpactUnitForCalculation",
@@ -456,21 +458,7 @@ def carbon_footprint(ref: AssetRef, grid_co2_kg_per_kwh: float) -> model.Submode
                 value=1.0,
                 semantic_id=semantic_reference(_PCF["QuantityOfMeasureForCalculation"]),
             ),
-            model.SubmodelElementList(
-                "LifeCyclePhases",
-                model.Property,
-                value=[
-                    model.Property(
-                        None,
-                        model.datatypes.String,
-                        value=PCF_LIFE_CYCLE_PHASE,
-                        semantic_id=semantic_reference(_PCF["LifeCyclePhase"]),
-                    )
-                ],
-                semantic_id=semantic_reference(_PCF["LifeCyclePhases"]),
-                semantic_id_list_element=semantic_reference(_PCF["LifeCyclePhase"]),
-                value_type_list_element=model.datatypes.String,
-            ),
+            _text_list("LifeCyclePhases", "LifeCyclePhase", PCF_LIFE_CYCLE_PHASE),
             model.Property(
                 "PublicationDate",
                 model.datatypes.DateTime,

@@ -152,14 +152,14 @@ async def main(run_engine: bool, quick: bool) -> list[str]:
             port = server.servers[0].sockets[0].getsockname()[1]
             console.print("\n[bold]aas-test-engines[/] (reference: all tests pass)")
             for suite in SUITES[-1:] if quick else SUITES:
-                ok, counts, _ = await asyncio.to_thread(run_suite, f"http://127.0.0.1:{port}/api/v3.0", suite)
+                ok, found, _ = await asyncio.to_thread(run_suite, f"http://127.0.0.1:{port}/api/v3.0", suite)
                 console.print(
-                    f"  {suite.rsplit('/', 2)[-2]}: negative {counts['negative_passed']}/"
-                    f"{counts['negative_total']}, positive {counts['positive_passed']}/"
-                    f"{counts['positive_total']}, {'ok' if ok else 'NOT ok'}"
+                    f"  {suite.rsplit('/', 2)[-2]}: negative {found['negative_passed']}/"
+                    f"{found['negative_total']}, positive {found['positive_passed']}/"
+                    f"{found['positive_total']}, {'ok' if ok else 'NOT ok'}"
                 )
-                passed = counts["negative_passed"] + counts["positive_passed"]
-                total = counts["negative_total"] + counts["positive_total"]
+                passed = found["negative_passed"] + found["positive_passed"]
+                total = found["negative_total"] + found["positive_total"]
                 if not ok or passed < total:
                     failed.append(f"engine {suite.rsplit('/', 2)[-2]}: {passed}/{total}")
     finally:

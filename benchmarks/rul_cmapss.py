@@ -82,7 +82,7 @@ def main() -> None:
         help="no model selection, a third of the rounds, one seed (a check, not a figure)",
     )
     a = ap.parse_args()
-    seeds = (0, 1, 2)
+    seeds: tuple[int, ...] = (0, 1, 2)
     if a.quick:
         a.no_select, seeds = True, (0,)
         console.print(

@@ -69,6 +69,7 @@ from werk.ui.pages import NavItem, Pages, package_dir
 AAS = "/api/v3.0"
 MAX_POINTS = 20_000
 MAX_SERIES = 12  # signals in one request
+DOWNSAMPLE_POINTS_PER_BUCKET = 4  # the historian's downsampling keeps up to four points per bucket
 GAP_FACTOR = 5.0  # a pause longer than this many usual intervals breaks a sampled signal's line
 STREAM_TICK_S = 1.0
 
@@ -248,7 +249,13 @@ def create_app(platform: Platform) -> FastAPI:
     # a page's script gets werk's shared script texts and all of its app's (reason labels, units, states)
     scripts = {"": catalog_msgids(werk_locale_dir(), scripts_only=True)}
     scripts |= {name: catalog_msgids(d) for name, d in locales.items()}
-    pages = Pages(nav, template_dirs, locales=list(locales.values()), scripts=scripts)
+    pages = Pages(
+        nav,
+        template_dirs,
+        locales=list(locales.values()),
+        scripts=scripts,
+        timezone=platform.config.plant.timezone,
+    )
     web = WebContext(platform.config, auth, pages)
     for spec in specs:
         if spec.router is not None:
@@ -357,6 +364,11 @@ def create_app(platform: Platform) -> FastAPI:
         if bucket_s is None:
             out.points = [PointOut.of(x) for x in s.samples]
             out.downsampled = s.downsampled
+            if s.downsampled and sampled_gap is not None:
+                # a downsampled set keeps a few points per time bucket: neighbours up to two buckets apart are
+                # not a gap in the data
+                width = (z - a).total_seconds() / max(1, limit // DOWNSAMPLE_POINTS_PER_BUCKET)
+                sampled_gap = max(sampled_gap, 2.5 * width)
             out.gap_s = sampled_gap
             return out
         buckets = h.query_buckets(path, a, z, bucket_s)

@@ -115,7 +115,7 @@
     tr.dataset.status = w.status;
     const td = el("td");
     if (NEXT[w.status]) { const [to, label] = NEXT[w.status]; const b = el("button", null, label); b.addEventListener("click", () => move(w.id, to)); td.append(b); }
-    tr.replaceChildren(el("td", null, werk.dateTime(w.created)), el("td", null, w.asset), el("td", null, w.title),
+    tr.replaceChildren(el("td", null, werk.dateTime(w.created)), el("td", null, w.asset), el("td", null, w.title_text || w.title),
       el("td", null, SOURCE[w.source] || w.source), el("td", null, STATUS[w.status] || w.status), el("td", null, warned(w)), td);
   }
 

@@ -14,7 +14,8 @@
     if (target) {
       const tick = el("i", `target ${target.met === false ? "missed" : "met"}`); tick.style.left = `${Math.min(100, target.target * 100)}%`;
       b.append(tick);
-      row.title = `${title} · ${t("target {value}", { value: pct(target.target, 0) })}`;
+      const goal = t("target {value}", { value: pct(target.target, 0) });
+      row.title = `${title} · ${goal}`;
     }
     row.append(el("span", null, letter), b, el("span", "n", pct(v)));
     return row;
@@ -88,7 +89,8 @@
     } else {
       $("#shift-title").textContent = t("Last shift");
       const next = live.next_shift ? t("Next shift: {shift} on {when}.", { shift: live.next_shift.name, when: werk.dateTime(live.next_shift.start) }) : "";
-      note.textContent = `${t("Outside every shift: no production is planned now.")} ${next}`.trim();
+      const outside = t("Outside every shift: no production is planned now.");
+      note.textContent = `${outside} ${next}`.trim();
       note.hidden = false;
       shift = live.previous_shift;
       if (shift) {
@@ -102,7 +104,8 @@
     document.body.dataset.shift = live.in_shift ? "current" : "last";
     $("#shift").textContent = shift ? shiftText(shift) : "";
     $("#shift").dataset.key = shift ? shift.key : "";
-    $("#timeline-scope").textContent = live.in_shift ? `(${t("current shift")})` : shift ? `(${t("last shift")})` : "";
+    const scope = live.in_shift ? t("current shift") : shift ? t("last shift") : "";
+    $("#timeline-scope").textContent = scope ? `(${scope})` : "";
     const box = $("#tiles");
     if (!kpis) { box.replaceChildren(el("div", "muted", t("no shift yet"))); return null; }
     box.dataset.end = win ? win.end : "";

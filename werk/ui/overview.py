@@ -27,6 +27,12 @@ SENSOR_SIGNALS = (N_("humidity"), N_("temperature"), N_("energy"), N_("pressure"
 DOWN = frozenset({"fault", "maintenance"})
 
 
+def signal_labels(t: Translator) -> dict[str, str]:
+    """The signal names werk has words for, in ``t``'s language (the chart's signal list uses them)."""
+    names = [label for _, label, _, _ in SIGNALS] + list(SENSOR_SIGNALS)
+    return {name: t(name) for name in names}
+
+
 class TileLike(Protocol):
     @property
     def app(self) -> str: ...

@@ -26,6 +26,7 @@ from starlette.templating import Jinja2Templates
 
 from werk.i18n import DEFAULT, LANGUAGE_NAMES, LANGUAGES, Translator, negotiate
 from werk.ui.labels import LEGEND, role_labels, state_label, state_labels
+from werk.ui.overview import signal_labels
 
 LANG_COOKIE = "werk-lang"
 LANG_COOKIE_AGE_S = 365 * 24 * 3600
@@ -127,6 +128,7 @@ class Pages:
             "messages": t.messages(sorted(msgids)),
             "states": state_labels(t),
             "roles": role_labels(t),
+            "signals": signal_labels(t),
         }
 
     def render(

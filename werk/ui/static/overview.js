@@ -56,7 +56,7 @@
 
   // --- the signal list: every plottable signal of every asset ---------------------------------------------------
   const plottable = (s) => s.dtype === "float" || s.dtype === "int" || s.dtype === "bool";
-  const labelOf = (s) => `${s.asset || s.path.split("/").slice(-2, -1)[0]} · ${t(s.name)}${s.unit ? ` (${s.unit})` : ""}`;
+  const labelOf = (s) => `${s.asset || s.path.split("/").slice(-2, -1)[0]} · ${werk.signal(s.name)}${s.unit ? ` (${s.unit})` : ""}`;
 
   async function loadCatalog() {
     const list = await werk.getJSON("/api/signals/catalog");
@@ -185,7 +185,7 @@
     const parts = [];
     series.forEach((s, i) => {
       const info = catalog.get(s.path);
-      const name = info ? `${info.asset || ""} · ${t(info.name)}` : s.path;
+      const name = info ? `${info.asset || ""} · ${werk.signal(info.name)}` : s.path;
       const c = cols[i];
       const bits = [];
       if (!s.total) bits.push(t("no data in this range"));

@@ -18,6 +18,8 @@ const werk = (() => {
   }
   const state = (code) => (blob.states || {})[code] || code;
   const role = (code) => (blob.roles || {})[code] || code;
+  /** A signal's name (the last segment of its path) in the page's language, where werk has words for it. */
+  const signal = (name) => (blob.signals || {})[name] || name;
 
   // --- numbers and times, as the locale writes them (the server formats with Babel the same way) --------------
   const numberFormats = new Map();
@@ -223,5 +225,5 @@ const werk = (() => {
     return plot;
   }
 
-  return { lang, tz, t, state, role, num, int, pct, unit, dur, time, hhmm, dateTime, dayTime, fromLocal, toLocal, $, el, cssVar, emptyRow, stamp, token, getJSON, send, detail, sse, columns, align, chart };
+  return { lang, tz, t, state, role, signal, num, int, pct, unit, dur, time, hhmm, dateTime, dayTime, fromLocal, toLocal, $, el, cssVar, emptyRow, stamp, token, getJSON, send, detail, sse, columns, align, chart };
 })();

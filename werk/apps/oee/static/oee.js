@@ -22,11 +22,18 @@
   }
 
   // what werk saw of the period: coverage, and the time it is of
+  // a share as small as a few seconds of a shift still says werk saw something: never "0 %" for that
+  function coveragePct(x) {
+    if (x == null) return pct(x);
+    if (x > 0 && x < 0.001) return `< ${pct(0.001, 1)}`;
+    return pct(x, x < 0.1 ? 1 : 0);
+  }
+
   function coverageRow(r) {
     const line = el("div", `coverage${r.low_coverage ? " low" : ""}`);
     line.dataset.value = r.coverage == null ? "" : String(r.coverage);
     const seen = t("{seen} of {planned} seen", { seen: dur(r.time.observed_s), planned: dur(r.time.pbt_s) });
-    line.append(el("span", null, t("coverage {value}", { value: pct(r.coverage, 0) })), el("span", "muted", seen));
+    line.append(el("div", null, t("coverage {value}", { value: coveragePct(r.coverage) })), el("div", "muted seen", seen));
     line.title = r.low_coverage
       ? t("werk saw too little of this period for these figures to stand for it: they are over the {seen} it saw", { seen: dur(r.time.observed_s) })
       : t("the KPIs are over the time werk saw; the rest of the planned busy time is not counted as lost");
@@ -186,7 +193,7 @@
       const target = (k) => (r.targets || {})[k];
       const withTarget = (k, v) => { const g = target(k); return g ? `${pct(v)} / ${pct(g.target, 0)}` : pct(v); };
       const cells = [[r.period], [r.level === "plant" ? t("plant") : r.scope],
-        [`${r.low_coverage ? "\u26a0 " : ""}${pct(r.coverage, 0)}`, 1, r.low_coverage ? t("low coverage: read these figures with care") : ""],
+        [`${r.low_coverage ? "\u26a0 " : ""}${coveragePct(r.coverage)}`, 1, r.low_coverage ? t("low coverage: read these figures with care") : ""],
         [withTarget("availability", r.availability), 1], [withTarget("effectiveness", r.effectiveness), 1], [withTarget("quality_ratio", r.quality_ratio), 1],
         [`${flags.length ? "\u26a0 " : ""}${withTarget("oee", r.oee)}`, 1, flags.join("\n")], [werk.int(r.gq), 1], [werk.int(r.sq), 1], [dur(r.mtbf_s), 1], [withTargetDur(r, "mttr_s"), 1], [dur(r.time.unknown_s), 1]];
       for (const [v, isNum, title] of cells) { const td = el("td", isNum ? "num" : null, String(v)); if (title) td.title = title; tr.append(td); }

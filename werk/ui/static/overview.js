@@ -192,7 +192,9 @@
       else if (s.downsampled) bits.push(t("{shown} of {total} samples (lowest, highest and BAD of each interval)", { shown: werk.int(s.points.length), total: werk.int(s.total) }));
       else bits.push(t("{n} samples", { n: werk.int(s.total) }));
       if (s.kind === "on_change") bits.push(t("sent on change: drawn as steps"));
-      if (c.breaks) bits.push(t("{n} gaps longer than {gap}", { n: werk.int(c.breaks), gap: werk.dur(s.gap_s) }));
+      // a gap threshold under a few seconds in tenths (a rounded "0 s" would say nothing)
+      const gap = s.gap_s < 10 ? werk.unit(s.gap_s, "s", 1) : werk.dur(s.gap_s);
+      if (c.breaks) bits.push(t("{n} gaps longer than {gap}", { n: werk.int(c.breaks), gap }));
       if (c.bad) bits.push(t("{n} BAD samples left out", { n: werk.int(c.bad) }));
       if (c.newest) bits.push(t("newest {time}", { time: werk.time(c.newest * 1000) }));
       parts.push(`${name}: ${bits.join(", ")}`);

@@ -19,6 +19,8 @@
   let signals = []; // paths on the chart
   let range = { last: 600 }; // or { from: Date, to: Date }
   let plot = null;
+  let plotShape = "";
+  let xRange = [0, 1];
   let timer = null;
   let drawing = 0;
 
@@ -136,7 +138,7 @@
     const box = $("#chart");
     const ticket = ++drawing;
     if (!signals.length) {
-      if (plot) { plot.destroy(); plot = null; }
+      if (plot) { plot.destroy(); plot = null; plotShape = ""; }
       box.replaceChildren(el("div", "chart-empty", t("pick a signal")));
       $("#chart-note").textContent = ""; $("#chart-value").textContent = "";
       return;
@@ -156,7 +158,8 @@
     // each unit its own scale and axis, left and right in turn
     const units = [...new Set(body.series.map((s) => s.unit || ""))];
     const scaleOf = (unit) => `u${units.indexOf(unit)}`;
-    const scales = { x: { time: true, range: () => [x0, x1] } };
+    xRange = [x0, x1];
+    const scales = { x: { time: true, range: () => xRange } };
     for (const u of units) scales[scaleOf(u)] = { auto: true };
     const axes = [{}, ...units.map((u, i) => ({ scale: scaleOf(u), side: i % 2 ? 1 : 3, size: 64, label: u || t("no unit"), labelSize: 18, grid: { show: i === 0 } }))];
     const series = body.series.map((s, i) => {
@@ -166,8 +169,15 @@
     // one time axis: a series has no point where another has one (undefined: uPlot joins over it), and null where
     // its own line breaks
     const data = uPlot.join(cols.map((c) => [c.xs, c.ys]), cols.map(() => [1]));
-    if (plot) plot.destroy();
-    plot = werk.chart(box, { series, data, scales, axes, height: 300 });
+    // the same signals again (the range moved on): new data in the same chart, so the legend and the reader's
+    // cursor stay; other signals: a new chart
+    const shape = JSON.stringify([series, units]);
+    if (plot && shape === plotShape) plot.setData(data);
+    else {
+      if (plot) plot.destroy();
+      plot = werk.chart(box, { series, data, scales, axes, height: 300 });
+      plotShape = shape;
+    }
     box.plot = plot; // for whoever checks what is drawn (the browser tests)
     box.dataset.series = JSON.stringify(body.series.map((s, i) => ({
       path: s.path, newest: cols[i].newest, breaks: cols[i].breaks, bad: cols[i].bad, total: s.total, shown: s.points.length, kind: s.kind, gap_s: s.gap_s,

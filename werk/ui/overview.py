@@ -72,6 +72,7 @@ class Figure:
     key: str
     label: str
     value: str
+    warn: str = ""  # why the figure cannot be right as shown, when it cannot
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,10 @@ def card(t: Translator, asset: AssetLike, tiles: Sequence[TileLike], now: dateti
         value = lookup(asset.apps.get(tile.app, {}), tile.key)
         if value is None:
             continue
-        figure = Figure(f"{tile.app}.{tile.key}", t(tile.label), tile_value(t, tile, value))
+        # a ratio above 100 % (more parts than the ideal cycle allows) is shown as computed, and marked
+        implausible = tile.format == "percent" and isinstance(value, int | float) and value > 1 + 1e-9
+        warn = t("above 100 %: this ratio cannot be right as computed") if implausible else ""
+        figure = Figure(f"{tile.app}.{tile.key}", t(tile.label), tile_value(t, tile, value), warn)
         (badges if tile.format == "state" else figures).append(figure)
     if asset.production:
         for key, label, unit, digits in SIGNALS:

@@ -74,6 +74,10 @@
     }
     sel.replaceChildren(...groups.values());
     sel.value = keep || signals[0] || "";
+    // the second list adds to the chart: the same signals after its "+ add a signal" line
+    const add = $("#signal-add");
+    add.replaceChildren(add.options[0], ...[...groups.values()].map((g) => g.cloneNode(true)));
+    add.value = "";
   }
 
   function show(paths) {
@@ -254,7 +258,7 @@
     live.addEventListener("htmx:sseError", () => link(false));
     live.addEventListener("htmx:afterSwap", () => { markSelected(); werk.stamp(); });
     $("#signal-select").addEventListener("change", (e) => show([e.target.value]));
-    $("#signal-add").addEventListener("click", () => show([...signals, $("#signal-select").value]));
+    $("#signal-add").addEventListener("change", (e) => { const p = e.target.value; e.target.value = ""; if (p) show([...signals, p]); });
     for (const b of document.querySelectorAll(".range button")) {
       b.addEventListener("click", () => { range = { last: Number(b.dataset.last) }; writeHash(); renderRange(); schedule(); draw(); });
     }

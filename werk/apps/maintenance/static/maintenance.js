@@ -25,7 +25,11 @@
     badge.dataset.state = state;
     if (h.reason) badge.title = h.reason.text || h.reason.summary;
     const head = el("div", "name", name); head.append(badge); tl.append(head);
-    tl.append(el("div", "oee", h.rul_cycles == null ? "–" : t("{n} cycles", { n: werk.int(h.rul_cycles) })));
+    // the big figure is the remaining useful life: say so, also while there is none
+    const rul = el("div", "oee", h.rul_cycles == null ? "–" : t("{n} cycles", { n: werk.int(h.rul_cycles) }));
+    rul.prepend(el("span", "what", t("RUL")));
+    rul.title = t("remaining useful life");
+    tl.append(rul);
     const ratio = h.score != null && h.threshold ? Math.min(1.5, h.score / h.threshold) : 0;
     const row = el("div", "kpi"); const b = el("div", "b"); const f = el("div"); f.style.width = `${(ratio / 1.5) * 100}%`;
     f.style.background = ratio > 1 ? cssVar("fault") : cssVar("running"); b.append(f);

@@ -29,10 +29,13 @@
     return pct(x, x < 0.1 ? 1 : 0);
   }
 
-  function coverageRow(r) {
+  function coverageRow(r, several) {
     const line = el("div", `coverage${r.low_coverage ? " low" : ""}`);
     line.dataset.value = r.coverage == null ? "" : String(r.coverage);
-    const seen = t("{seen} of {planned} seen", { seen: dur(r.time.observed_s), planned: dur(r.time.pbt_s) });
+    // a line's or the plant's planned time is its machines' added up
+    const seen = several
+      ? t("{seen} of {planned} machine time seen", { seen: dur(r.time.observed_s), planned: dur(r.time.pbt_s) })
+      : t("{seen} of {planned} seen", { seen: dur(r.time.observed_s), planned: dur(r.time.pbt_s) });
     line.append(el("div", null, t("coverage {value}", { value: coveragePct(r.coverage) })), el("div", "muted seen", seen));
     line.title = r.low_coverage
       ? t("werk saw too little of this period for these figures to stand for it: they are over the {seen} it saw", { seen: dur(r.time.observed_s) })
@@ -55,7 +58,7 @@
       kpiRow(t("A"), t("availability"), r.availability, targets.availability),
       kpiRow(t("E"), t("effectiveness"), r.effectiveness, targets.effectiveness),
       kpiRow(t("Q"), t("quality"), r.quality_ratio, targets.quality_ratio),
-      coverageRow(r));
+      coverageRow(r, name === "plant"));
     for (const f of r.flags || []) {
       const w = el("div", "warn", `\u26a0 ${f.text || f.message}`); w.title = f.text || f.message; w.dataset.cause = f.cause;
       tl.append(w);
@@ -187,7 +190,17 @@
   async function renderReport() {
     const rep = await werk.getJSON("/api/oee/report?period=shift");
     const body = $("#report tbody"); body.replaceChildren();
+    // a shift werk saw nothing of is one line that says so, not a table of dashes
+    const unseen = new Set(rep.rows.filter((x) => x.level === "plant" && !x.coverage).map((x) => x.period));
     for (const r of rep.rows.filter((x) => x.level !== "asset" || rep.rows.length < 60)) {
+      if (unseen.has(r.period)) {
+        if (r.level !== "plant") continue;
+        const tr = el("tr", "unseen"); tr.dataset.period = r.period; tr.dataset.scope = r.scope;
+        const td = el("td", "muted", t("werk saw nothing of this shift: no figures")); td.colSpan = 11;
+        tr.append(el("td", null, r.period), td);
+        body.append(tr);
+        continue;
+      }
       const tr = el("tr", `${r.level}${r.low_coverage ? " low" : ""}`); tr.dataset.period = r.period; tr.dataset.scope = r.scope;
       const flags = (r.flags || []).map((f) => f.text || f.message);
       const target = (k) => (r.targets || {})[k];

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.browser
 
 SHIFTS = re.compile(r"  shifts:.*?\n(    - \{name: .*?\}\n)+", re.S)
 TZ = ZoneInfo("Europe/Berlin")  # the demo plant's
+LATE_S = 3.0  # how late a machine's samples may reach werk's historian on a busy test machine
 
 
 def _one_shift(start: datetime, end: datetime) -> Any:
@@ -40,6 +41,7 @@ TILE = """(scope) => {
   const cov = tile.querySelector('.coverage');
   return {
     oee: tile.querySelector('.oee').dataset.value, coverage: cov.dataset.value, coverageText: cov.innerText,
+    observed: Number(cov.dataset.observed),
     end: document.querySelector('#tiles').dataset.end, key: document.querySelector('#shift').dataset.key,
     low: tile.classList.contains('low'),
   };
@@ -156,10 +158,14 @@ async def test_after_a_restart_the_current_shift_tiles_count_the_time_before_it_
             report = await _report(stack.url, live["shift"]["start"], shown["end"])
             row = report["plant"]
             assert shown["key"] == row["period"] == live["shift"]["key"]
-            # the tiles and the report of the same shift up to the same instant: the same figures
-            assert _num(shown["coverage"]) == pytest.approx(row["coverage"], abs=0.01)
-            if row["oee"] is not None:
-                assert _num(shown["oee"]) == pytest.approx(row["oee"], abs=0.01)
+            # the tiles and the report of the same shift up to the same instant: the same time seen, but for
+            # samples of the last moments before the tiles were computed that came in after (source time: a
+            # machine's values reach werk a moment after they happened), at most a few seconds per machine
+            machines = len(live["assets"])
+            assert 0 <= row["time"]["observed_s"] - shown["observed"] <= LATE_S * machines
+            assert _num(shown["coverage"]) == pytest.approx(
+                row["coverage"], abs=LATE_S * machines / row["time"]["pbt_s"]
+            )
             # werk saw the shift before the restart too: the tiles did not start over
             assert row["time"]["observed_s"] >= first
             # and the time it was down is not counted as seen

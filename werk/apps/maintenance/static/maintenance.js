@@ -34,6 +34,12 @@
     const row = el("div", "kpi"); const b = el("div", "b"); const f = el("div"); f.style.width = `${(ratio / 1.5) * 100}%`;
     f.style.background = ratio > 1 ? cssVar("fault") : cssVar("running"); b.append(f);
     row.title = t("anomaly score against the alarm threshold (the bar is full at 1.5 x threshold)");
+    if (h.score == null && h.baseline && h.baseline.needed) {
+      // no score while the baseline is learned: the bar shows how far that is
+      f.style.width = `${Math.min(1, h.baseline.cycles / h.baseline.needed) * 100}%`;
+      f.style.background = cssVar("setup");
+      row.title = t("baseline {cycles}/{needed} cycles", { cycles: werk.int(h.baseline.cycles), needed: werk.int(h.baseline.needed) });
+    }
     row.append(el("span", null, "!"), b, el("span", "n", h.score == null ? `${werk.int(h.baseline.cycles)}/${werk.int(h.baseline.needed)}` : num(h.score, 2)));
     tl.append(row);
     const drivers = Object.entries(h.drivers || {}).map(([k, v]) => `${k} ${werk.pct(v, 0)}`).join(", ");

@@ -32,6 +32,7 @@
   function coverageRow(r, several) {
     const line = el("div", `coverage${r.low_coverage ? " low" : ""}`);
     line.dataset.value = r.coverage == null ? "" : String(r.coverage);
+    line.dataset.observed = String(r.time.observed_s);
     // a line's or the plant's planned time is its machines' added up
     const seen = several
       ? t("{seen} of {planned} machine time seen", { seen: dur(r.time.observed_s), planned: dur(r.time.pbt_s) })
@@ -47,10 +48,12 @@
     const tl = el("div", `tile ${cls || ""}${r.low_coverage ? " low" : ""}`); tl.dataset.scope = name;
     const head = el("div", "name", label);
     if (r.low_coverage) { const b = el("span", "badge low", t("low coverage")); head.append(b); }
-    const big = el("div", "oee", pct(r.oee)); big.dataset.value = r.oee == null ? "" : String(r.oee);
+    // an OEE that cannot be right is marked, and meets no target
+    const wrong = (r.flags || []).some((f) => f.kpi === "oee");
+    const big = el("div", `oee${wrong ? " implausible" : ""}`, `${wrong ? "\u26a0 " : ""}${pct(r.oee)}`); big.dataset.value = r.oee == null ? "" : String(r.oee);
     const tg = (r.targets || {}).oee;
     if (tg) {
-      const g = el("span", `goal ${tg.met === false ? "missed" : tg.met ? "met" : ""}`, t("target {value}", { value: pct(tg.target, 0) }));
+      const g = el("span", `goal ${wrong ? "" : tg.met === false ? "missed" : tg.met ? "met" : ""}`, t("target {value}", { value: pct(tg.target, 0) }));
       big.append(g);
     }
     const targets = r.targets || {};
@@ -59,7 +62,11 @@
       kpiRow(t("E"), t("effectiveness"), r.effectiveness, targets.effectiveness),
       kpiRow(t("Q"), t("quality"), r.quality_ratio, targets.quality_ratio),
       coverageRow(r, name === "plant"));
+    // one line per likely cause: the first flag of a cause explains it (the others only repeat "above 100 %")
+    const causes = new Set();
     for (const f of r.flags || []) {
+      if (causes.has(f.cause)) continue;
+      causes.add(f.cause);
       const w = el("div", "warn", `\u26a0 ${f.text || f.message}`); w.title = f.text || f.message; w.dataset.cause = f.cause;
       tl.append(w);
     }

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from werk.i18n import Translator, werk_locale_dir
-from werk.ui.overview import card
+from werk.ui.overview import card, summary
 
 
 @dataclass(frozen=True)
@@ -41,3 +41,14 @@ def test_a_ratio_above_100_percent_on_a_card_is_marked_and_one_below_is_not() ->
     oee, availability = figures["oee.kpis.oee"], figures["oee.kpis.availability"]
     assert oee.value == "114,2\u00a0%" and oee.warn.startswith("über 100 %")
     assert availability.value == "76,7\u00a0%" and availability.warn == ""
+
+
+def test_the_mean_oee_leaves_out_an_oee_above_100_percent_and_says_so() -> None:
+    de = Translator("de", [werk_locale_dir()])
+    assets = [
+        _Asset(apps={}, kpis={"oee": 1.142}),
+        _Asset(apps={}, kpis={"oee": 0.6}),
+        _Asset(apps={}, kpis={"oee": 0.8}),
+    ]
+    mean = next(f for f in summary(de, assets) if f.key == "mean OEE")
+    assert mean.value == "70,0\u00a0%" and mean.warn == "1 OEE über 100 % ausgelassen"

@@ -168,12 +168,16 @@ def summary(t: Translator, assets: Sequence[AssetLike]) -> list[Figure]:
     scrap = sum(a.counts.get("scrap_count") or 0 for a in assets)
     power = sum(v for a in assets if isinstance(v := _value(a.signals.get("power")), int | float))
     oees = [x for a in assets if isinstance(x := a.kpis.get("oee"), int | float)]
+    # an OEE above 100 % cannot be right: it is left out of the mean, and the mean says so
+    wrong = [x for x in oees if x > 1 + 1e-9]
+    oees = [x for x in oees if x <= 1 + 1e-9]
+    mean_warn = t("{n} OEE above 100 % left out", n=len(wrong)) if wrong else ""
     return [
         Figure("running", t("running"), f"{t.fmt.integer(running)} / {t.fmt.integer(len(units))}"),
         Figure("down", t("down"), t.fmt.integer(down)),
         Figure("good parts", t("good parts"), t.fmt.integer(good)),
         Figure("scrap", t("scrap"), t.fmt.integer(scrap)),
-        Figure("mean OEE", t("mean OEE"), t.fmt.percent(sum(oees) / len(oees) if oees else None)),
+        Figure("mean OEE", t("mean OEE"), t.fmt.percent(sum(oees) / len(oees) if oees else None), mean_warn),
         Figure("power", t("power"), t.fmt.unit(power, "kW", 1)),
     ]
 

@@ -109,7 +109,7 @@ async def test_the_chart_reaches_the_newest_sample_and_breaks_at_a_gap_and_a_bad
             # three units (%, no unit, parts): an x axis and three y axes
             assert plot["axes"] == 4
             note = await page.locator("#chart-note").inner_text()
-            assert "1 gaps longer than" in note and "1 BAD samples left out" in note
+            assert "gaps longer than 5.0\u00a0s: 1" in note and "BAD samples left out: 1" in note
 
             await page.screenshot(path=str(tmp_path / "chart.png"), full_page=True)
 

@@ -204,12 +204,12 @@
       const bits = [];
       if (!s.total) bits.push(t("no data in this range"));
       else if (s.downsampled) bits.push(t("{shown} of {total} samples (lowest, highest and BAD of each interval)", { shown: werk.int(s.points.length), total: werk.int(s.total) }));
-      else bits.push(t("{n} samples", { n: werk.int(s.total) }));
+      else bits.push(t("samples: {n}", { n: werk.int(s.total) }));
       if (s.kind === "on_change") bits.push(t("sent on change: drawn as steps"));
       // a gap threshold under a few seconds in tenths (a rounded "0 s" would say nothing)
       const gap = s.gap_s < 10 ? werk.unit(s.gap_s, "s", 1) : werk.dur(s.gap_s);
-      if (c.breaks) bits.push(t("{n} gaps longer than {gap}", { n: werk.int(c.breaks), gap }));
-      if (c.bad) bits.push(t("{n} BAD samples left out", { n: werk.int(c.bad) }));
+      if (c.breaks) bits.push(t("gaps longer than {gap}: {n}", { n: werk.int(c.breaks), gap }));
+      if (c.bad) bits.push(t("BAD samples left out: {n}", { n: werk.int(c.bad) }));
       if (c.newest) bits.push(t("newest {time}", { time: werk.time(c.newest * 1000) }));
       parts.push(`${name}: ${bits.join(", ")}`);
     });

@@ -81,6 +81,7 @@ async def test_outside_every_shift_the_page_shows_the_last_shift_with_its_covera
     start = end - timedelta(hours=2)
     config = plant_config(tmp_path, acceleration=20, patch=_one_shift(start, end))
     cnc = next(r for r in config.assets() if r.name == "cnc-1")
+    cnc2 = next(r for r in config.assets() if r.name == "cnc-2")
     seen = start + timedelta(minutes=10)
     h = SQLiteHistorian(config.historian.path)
     h.open()
@@ -89,7 +90,9 @@ async def test_outside_every_shift_the_page_shows_the_last_shift_with_its_covera
             Sample(f"{cnc.path}/machine_state", seen, "disconnected"),
             Sample(f"{cnc.path}/machine_state", seen + timedelta(seconds=1), "running"),
             Sample(f"{cnc.path}/good_count", seen + timedelta(seconds=1), 0),
-            Sample(f"{cnc.path}/good_count", seen + timedelta(minutes=30), 40),
+            # more parts than the ideal cycle allows in 30 minutes (the test plant's clock runs 20 times fast, and
+            # its ideal cycle times with it: 2 s): a figure that cannot be right
+            Sample(f"{cnc.path}/good_count", seen + timedelta(minutes=30), 2000),
             Sample(f"{cnc.path}/machine_state", seen + timedelta(minutes=30), "idle"),
             Sample(f"{cnc.path}/machine_state", seen + timedelta(minutes=40), "disconnected"),
         ]
@@ -99,6 +102,8 @@ async def test_outside_every_shift_the_page_shows_the_last_shift_with_its_covera
     async with async_playwright() as pw:
         for run in (1, 2):  # the second run is a restart on the same data file
             async with running_stack(config) as stack:
+                if run == 1:  # a state value the plant file does not map, sent by the machine now
+                    await stack.platform.bus.publish([Sample(f"{cnc2.path}/state", datetime.now(UTC), "RUN")])
                 browser, page, errors = await _page(pw, exe, stack.url)
                 try:
                     await page.locator("body[data-shift='last']").wait_for(timeout=10_000)
@@ -125,6 +130,16 @@ async def test_outside_every_shift_the_page_shows_the_last_shift_with_its_covera
                     assert cnc_tile["low"] and "coverage 33%" in cnc_tile["coverageText"]
                     # availability over the 40 minutes werk saw, not over the two hours of the shift
                     assert report["cnc-1"]["availability"] == pytest.approx((30 * 60 - 1) / (40 * 60 - 1))
+                    # the implausible OEE is marked with its likely cause, and meets no target
+                    tile = page.locator('#tiles .tile[data-scope="cnc-1"]')
+                    assert await tile.locator(".oee.implausible").count() == 1
+                    cause = tile.locator('.warn[data-cause="ideal_cycle_time"]')
+                    assert "more parts than the ideal cycle time" in await cause.inner_text()
+                    assert await tile.locator(".goal.met").count() == 0
+                    if run == 1:
+                        unmapped = page.locator('#tiles .tile[data-scope="cnc-2"] .warn[data-unmapped="RUN"]')
+                        await unmapped.wait_for(timeout=10_000)
+                        assert 'unmapped state value "RUN"' in await unmapped.inner_text()
                     await page.screenshot(path=str(tmp_path / f"oee-last-shift-{run}.png"), full_page=True)
                     assert errors == []
                 finally:

@@ -41,9 +41,11 @@ async def test_series_for_charts_and_the_contract_of_werks_routes(tmp_path: Path
         assert s["downsampled"] and s["total"] == len(rows) and len(s["points"]) <= 66
         assert s["points"][-1]["ts"].startswith(rows[-1].ts.isoformat()[:19])
         assert any(p["quality"] == "bad" for p in s["points"])
-        assert (s["kind"], s["unit"]) == ("sampled", "bar") and s["gap_s"] == 5.0  # 5 x the 1 s interval
+        # downsampled to 16 buckets of 37.5 s: neighbours up to 2.5 buckets apart are not a gap
+        assert (s["kind"], s["unit"]) == ("sampled", "bar") and s["gap_s"] == 2.5 * 600 / 16
         full = (await http.get("/api/series", params={"path": PROBE, "minutes": 10})).json()
         assert not full["downsampled"] and len(full["points"]) == len(rows)
+        assert full["gap_s"] == 5.0  # 5 x the 1 s interval
 
         # buckets leave the BAD placeholders out of min/avg/max and say how many
         b = (await http.get("/api/series", params={"path": PROBE, "minutes": 10, "bucket_s": 600})).json()

@@ -69,7 +69,9 @@ from werk.ui.pages import NavItem, Pages, package_dir
 AAS = "/api/v3.0"
 MAX_POINTS = 20_000
 MAX_SERIES = 12  # signals in one request
+DOWNSAMPLE_POINTS_PER_BUCKET = 4  # the historian's downsampling keeps up to four points per bucket
 GAP_FACTOR = 5.0  # a pause longer than this many usual intervals breaks a sampled signal's line
+GAP_QUANTILE, GAP_SPREAD = 0.98, 3.0  # ... and longer than 3 x the pauses of all but the longest 2 %
 STREAM_TICK_S = 1.0
 
 
@@ -248,7 +250,13 @@ def create_app(platform: Platform) -> FastAPI:
     # a page's script gets werk's shared script texts and all of its app's (reason labels, units, states)
     scripts = {"": catalog_msgids(werk_locale_dir(), scripts_only=True)}
     scripts |= {name: catalog_msgids(d) for name, d in locales.items()}
-    pages = Pages(nav, template_dirs, locales=list(locales.values()), scripts=scripts)
+    pages = Pages(
+        nav,
+        template_dirs,
+        locales=list(locales.values()),
+        scripts=scripts,
+        timezone=platform.config.plant.timezone,
+    )
     web = WebContext(platform.config, auth, pages)
     for spec in specs:
         if spec.router is not None:
@@ -353,10 +361,24 @@ def create_app(platform: Platform) -> FastAPI:
         info = describe(path.rpartition("/")[2], dtype)
         s = h.query_series(path, a, z, limit)
         sampled_gap = GAP_FACTOR * s.interval_s if info.kind == "sampled" and s.interval_s else None
+        if sampled_gap is not None and not s.downsampled and len(s.samples) > 2:
+            # a source that reports by exception (a subscription with a deadband) sends a measured value
+            # again only when it moves: pauses a few times its usual interval are common and are not missing data;
+            # what breaks the line is a pause longer than nearly all the others (werk or the source was away)
+            steps = sorted(
+                (y.ts - x.ts).total_seconds() for x, y in zip(s.samples, s.samples[1:], strict=False)
+            )
+            common = steps[int(GAP_QUANTILE * (len(steps) - 1))]
+            sampled_gap = max(sampled_gap, GAP_SPREAD * common)
         out = SeriesOut(path=path, start=a, end=z, unit=info.unit, kind=info.kind, total=s.total)
         if bucket_s is None:
             out.points = [PointOut.of(x) for x in s.samples]
             out.downsampled = s.downsampled
+            if s.downsampled and sampled_gap is not None:
+                # a downsampled set keeps a few points per time bucket: neighbours up to two buckets apart are
+                # not a gap in the data
+                width = (z - a).total_seconds() / max(1, limit // DOWNSAMPLE_POINTS_PER_BUCKET)
+                sampled_gap = max(sampled_gap, 2.5 * width)
             out.gap_s = sampled_gap
             return out
         buckets = h.query_buckets(path, a, z, bucket_s)

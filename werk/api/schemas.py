@@ -77,7 +77,9 @@ class SeriesOut(BaseModel):
     gap_s: float | None = Field(
         default=None,
         description="a chart breaks a sampled signal's line where consecutive points are further apart than this "
-        "(s): five times the signal's usual interval, at least 1.5 buckets; null for on-change signals",
+        "(s): five times the signal's usual interval and three times the pauses of all but its longest 2 % (a source "
+        "reporting by exception pauses while its value holds), at least 1.5 buckets (2.5 of the downsampling's "
+        "buckets when ``downsampled``); null for on-change signals",
     )
     bucket_s: float | None = None
     total: int = Field(default=0, description="samples in the range")

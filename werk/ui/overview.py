@@ -27,6 +27,12 @@ SENSOR_SIGNALS = (N_("humidity"), N_("temperature"), N_("energy"), N_("pressure"
 DOWN = frozenset({"fault", "maintenance"})
 
 
+def signal_labels(t: Translator) -> dict[str, str]:
+    """The signal names werk has words for, in ``t``'s language (the chart's signal list uses them)."""
+    names = [label for _, label, _, _ in SIGNALS] + list(SENSOR_SIGNALS)
+    return {name: t(name) for name in names}
+
+
 class TileLike(Protocol):
     @property
     def app(self) -> str: ...
@@ -66,6 +72,7 @@ class Figure:
     key: str
     label: str
     value: str
+    warn: str = ""  # why the figure cannot be right as shown, when it cannot
 
 
 @dataclass(frozen=True)
@@ -121,7 +128,10 @@ def card(t: Translator, asset: AssetLike, tiles: Sequence[TileLike], now: dateti
         value = lookup(asset.apps.get(tile.app, {}), tile.key)
         if value is None:
             continue
-        figure = Figure(f"{tile.app}.{tile.key}", t(tile.label), tile_value(t, tile, value))
+        # a ratio above 100 % (more parts than the ideal cycle allows) is shown as computed, and marked
+        implausible = tile.format == "percent" and isinstance(value, int | float) and value > 1 + 1e-9
+        warn = t("above 100 %: this ratio cannot be right as computed") if implausible else ""
+        figure = Figure(f"{tile.app}.{tile.key}", t(tile.label), tile_value(t, tile, value), warn)
         (badges if tile.format == "state" else figures).append(figure)
     if asset.production:
         for key, label, unit, digits in SIGNALS:
@@ -158,12 +168,16 @@ def summary(t: Translator, assets: Sequence[AssetLike]) -> list[Figure]:
     scrap = sum(a.counts.get("scrap_count") or 0 for a in assets)
     power = sum(v for a in assets if isinstance(v := _value(a.signals.get("power")), int | float))
     oees = [x for a in assets if isinstance(x := a.kpis.get("oee"), int | float)]
+    # an OEE above 100 % cannot be right: it is left out of the mean, and the mean says so
+    wrong = [x for x in oees if x > 1 + 1e-9]
+    oees = [x for x in oees if x <= 1 + 1e-9]
+    mean_warn = t("{n} OEE above 100 % left out", n=len(wrong)) if wrong else ""
     return [
         Figure("running", t("running"), f"{t.fmt.integer(running)} / {t.fmt.integer(len(units))}"),
         Figure("down", t("down"), t.fmt.integer(down)),
         Figure("good parts", t("good parts"), t.fmt.integer(good)),
         Figure("scrap", t("scrap"), t.fmt.integer(scrap)),
-        Figure("mean OEE", t("mean OEE"), t.fmt.percent(sum(oees) / len(oees) if oees else None)),
+        Figure("mean OEE", t("mean OEE"), t.fmt.percent(sum(oees) / len(oees) if oees else None), mean_warn),
         Figure("power", t("power"), t.fmt.unit(power, "kW", 1)),
     ]
 

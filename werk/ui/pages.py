@@ -26,6 +26,7 @@ from starlette.templating import Jinja2Templates
 
 from werk.i18n import DEFAULT, LANGUAGE_NAMES, LANGUAGES, Translator, negotiate
 from werk.ui.labels import LEGEND, role_labels, state_label, state_labels
+from werk.ui.overview import signal_labels
 
 LANG_COOKIE = "werk-lang"
 LANG_COOKIE_AGE_S = 365 * 24 * 3600
@@ -71,7 +72,9 @@ class Pages:
     """Renders a template inside werk's layout.
 
     ``dirs``: app template folders, searched after werk's own; ``locales``: app catalog folders (werk's own is
-    always there); ``scripts``: per app name (``""`` for werk's own), the msgids its page scripts translate.
+    always there); ``scripts``: per app name (``""`` for werk's own), the msgids its page scripts translate;
+    ``timezone``: the plant's IANA zone, in which the pages write every time of day (a shift that starts at 06:00
+    in the plant reads 06:00 wherever the reader's browser is).
     """
 
     def __init__(
@@ -81,7 +84,9 @@ class Pages:
         *,
         locales: Sequence[Path] = (),
         scripts: Mapping[str, Collection[str]] | None = None,
+        timezone: str = "UTC",
     ) -> None:
+        self.timezone = timezone
         self.nav = sorted(nav, key=lambda n: (n.order, n.path))
         loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader([templates_dir(), *dirs])])
         env = jinja2.Environment(loader=loader, autoescape=True, extensions=["jinja2.ext.i18n"])
@@ -119,9 +124,11 @@ class Pages:
         msgids = {*self.scripts.get("", ()), *self.scripts.get(app, ())}
         return {
             "lang": t.lang,
+            "timezone": self.timezone,
             "messages": t.messages(sorted(msgids)),
             "states": state_labels(t),
             "roles": role_labels(t),
+            "signals": signal_labels(t),
         }
 
     def render(
@@ -140,6 +147,7 @@ class Pages:
                 "t": t,
                 "fmt": t.fmt,
                 "legend": LEGEND,
+                "timezone": self.timezone,
                 "script_strings": self.script_strings(t, template),
                 "banners": [],
                 **(context or {}),

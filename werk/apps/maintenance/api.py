@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 
 from werk.apps.maintenance.app import MaintenanceApp, WorkOrderError
-from werk.apps.maintenance.orders import WorkOrder
+from werk.apps.maintenance.orders import WorkOrder, title_of
 from werk.apps.maintenance.reliability import reliability
 from werk.apps.maintenance.schemas import (
     HealthOut,
@@ -28,8 +28,9 @@ from werk.core.states import STATE_SIGNAL
 from werk.i18n import Translator
 
 
-def wo_out(wo: WorkOrder) -> WorkOrderOut:
-    return WorkOrderOut.model_validate(dataclasses.asdict(wo))
+def wo_out(wo: WorkOrder, tr: Translator | None = None) -> WorkOrderOut:
+    """An order as the API gives it; ``title_text`` in ``tr``'s language (werk's own titles are translated)."""
+    return WorkOrderOut.model_validate({**dataclasses.asdict(wo), "title_text": title_of(wo, tr)})
 
 
 def reason_values(tr: Translator, args: dict[str, Any]) -> dict[str, str]:
@@ -65,14 +66,17 @@ def build_router(app: MaintenanceApp, web: Web) -> APIRouter:
 
     @r.get("/workorders", response_model=list[WorkOrderOut])
     async def work_orders(
-        asset: str | None = None, status: WorkOrderStatus | None = None
+        request: Request, asset: str | None = None, status: WorkOrderStatus | None = None
     ) -> list[WorkOrderOut]:
+        """Work orders, newest first; ``title_text`` in the reader's language."""
         known(asset)
         rows = await asyncio.to_thread(app.store.query_work_orders, asset=asset, status=status)
-        return [wo_out(w) for w in rows]
+        tr = web.translator(request)
+        return [wo_out(w, tr) for w in rows]
 
     @r.post("/workorders", status_code=201, response_model=WorkOrderOut)
     async def create(
+        request: Request,
         body: WorkOrderIn,
         user: User = Depends(web.require("operator")),  # noqa: B008 - FastAPI's dependency idiom
     ) -> WorkOrderOut:
@@ -81,7 +85,7 @@ def build_router(app: MaintenanceApp, web: Web) -> APIRouter:
         wo = await app.create_work_order(
             body.asset, body.title, user.name, notes=body.notes, planned_for=body.planned_for
         )
-        return wo_out(wo)
+        return wo_out(wo, web.translator(request))
 
     @r.patch(
         "/workorders/{wo_id}",
@@ -89,6 +93,7 @@ def build_router(app: MaintenanceApp, web: Web) -> APIRouter:
         responses={409: {"description": "the work order cannot make that move (a done order cannot reopen)"}},
     )
     async def update(
+        request: Request,
         wo_id: str,
         body: WorkOrderChange,
         user: User = Depends(web.require("operator")),  # noqa: B008 - FastAPI's dependency idiom
@@ -101,7 +106,7 @@ def build_router(app: MaintenanceApp, web: Web) -> APIRouter:
             wo = await app.update_work_order(wo_id, user.name, changes)
         except WorkOrderError as exc:
             raise HTTPException(404 if "no work order" in str(exc) else 409, str(exc)) from None
-        return wo_out(wo)
+        return wo_out(wo, web.translator(request))
 
     @r.get("/maintenance/kpis", response_model=KpisOut)
     async def kpis(start: Timestamp | None = None, end: Timestamp | None = None) -> dict[str, Any]:

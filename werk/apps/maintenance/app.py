@@ -26,7 +26,7 @@ from typing import Any
 from werk.apps.maintenance.cycles import CycleAggregator
 from werk.apps.maintenance.health import AssetHealth, Warning
 from werk.apps.maintenance.model_file import load_model, model_path
-from werk.apps.maintenance.orders import TRANSITIONS, WorkOrder
+from werk.apps.maintenance.orders import TITLES, TRANSITIONS, WorkOrder
 from werk.apps.maintenance.reliability import BREAKDOWN
 from werk.apps.maintenance.rul import RulModel
 from werk.apps.maintenance.settings import MaintenanceSettings, sides_of
@@ -264,11 +264,10 @@ class MaintenanceApp(App):
                     {"ts": now.isoformat(), "who": "werk", "event": "cleared", "trigger": w.detail}
                 )
             elif wo is None:
-                what = "remaining useful life low" if w.reason == "rul" else "abnormal behaviour"
                 wo = WorkOrder(
                     id=uuid.uuid4().hex[:12],
                     asset=name,
-                    title=f"Inspect {name}: {what}",
+                    title=TITLES[w.reason].format(asset=name),  # the pages show it translated (title_of)
                     created=now,
                     created_by="werk",
                     source=w.reason,

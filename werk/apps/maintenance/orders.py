@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from werk.i18n import N_
+
 WORK_ORDER_STATES = ("open", "planned", "in_progress", "done")
 # allowed moves; "done" is final (a new finding gets a new order)
 TRANSITIONS = {
@@ -14,6 +16,22 @@ TRANSITIONS = {
     "in_progress": {"planned", "done"},
     "done": set(),
 }
+
+
+#: the title of an order werk opens for a warning, by its cause: a message the pages translate, ``{asset}`` filled
+TITLES = {
+    "rul": N_("Inspect {asset}: remaining useful life low"),
+    "anomaly": N_("Inspect {asset}: abnormal behaviour"),
+}
+
+
+def title_of(wo: WorkOrder, translate: Any = None) -> str:
+    """The order's title; werk's own (a warning's) in the language of ``translate`` (a
+    :class:`werk.i18n.Translator`), a person's as they wrote it."""
+    msgid = TITLES.get(wo.source) if wo.created_by == "werk" else None
+    if msgid is None:
+        return wo.title
+    return translate(msgid, asset=wo.asset) if translate is not None else msgid.format(asset=wo.asset)
 
 
 @dataclass

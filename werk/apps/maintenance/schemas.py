@@ -109,6 +109,9 @@ class WorkOrderOut(BaseModel):
     id: str
     asset: str
     title: str
+    title_text: str = Field(
+        "", description="the title in the reader's language (werk's own orders; a person's title as written)"
+    )
     created: datetime
     created_by: str
     status: WorkOrderStatus

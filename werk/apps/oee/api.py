@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from werk.apps.oee.app import OeeApp, ReasonError
 from werk.apps.oee.export import report_csv, report_xlsx
+from werk.apps.oee.kpi import KPI_NAMES
 from werk.apps.oee.report import PERIODS
 from werk.apps.oee.schemas import (
     ClassificationOut,
@@ -29,6 +31,7 @@ from werk.config.model import WerkConfig
 from werk.core.model import User, utcnow
 from werk.core.period import MAX_DAYS, Timestamp, period
 from werk.errors import InputError
+from werk.i18n import Translator
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -41,6 +44,34 @@ def report_range(
     return period(
         start, end, default_start=lambda z: datetime.combine(z.astimezone(tz).date(), time(0), tzinfo=tz)
     )
+
+
+def flag_text(tr: Translator, flag: dict[str, Any]) -> str:
+    """A flag's message in the reader's language, its values as the locale writes them."""
+    if not flag.get("msgid"):
+        return str(flag["message"])
+    values: dict[str, str] = {}
+    for k, v in flag.get("args", {}).items():
+        if k == "value":
+            values[k] = tr.fmt.percent(v)
+        elif k == "pri_s":
+            values[k] = tr.fmt.unit(v, "s", 1)
+        elif k == "parts":
+            values[k] = tr.fmt.integer(v)
+        elif k == "kpi":
+            values[k] = tr(KPI_NAMES.get(str(v), str(v)))
+        else:
+            values[k] = str(v)
+    return tr(flag["msgid"], **values)
+
+
+def with_texts(tr: Translator, kpis: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A KPI report (as a dict) whose flags carry their text in the reader's language."""
+    if kpis is None:
+        return None
+    for f in kpis.get("flags", ()):
+        f["text"] = flag_text(tr, f)
+    return kpis
 
 
 def stop_out(stop: Stop, now: datetime, unqualified_after_s: float, labels: dict[str, str]) -> StopOut:
@@ -78,9 +109,16 @@ def build_router(oee: OeeApp, web: Web) -> APIRouter:
         return asset or None
 
     @r.get("/oee/live", response_model=LiveOut)
-    async def live() -> dict[str, Any]:
-        """KPIs of the current shift per asset, line and plant (ISO 22400-2; ratios 0..1, times in seconds)."""
-        return oee.snapshot()
+    async def live(request: Request) -> dict[str, Any]:
+        """KPIs of the current shift per asset, line and plant (ISO 22400-2; ratios 0..1, times in seconds);
+        flags' texts in the reader's language."""
+        tr = web.translator(request)
+        out = copy.deepcopy(oee.snapshot())
+        for group in ("assets", "lines"):
+            for kpis in out.get(group, {}).values():
+                with_texts(tr, kpis)
+        with_texts(tr, out.get("plant"))
+        return out
 
     @r.get(
         "/oee/report",
@@ -88,6 +126,7 @@ def build_router(oee: OeeApp, web: Web) -> APIRouter:
         responses={200: {"content": {"text/csv": {}, XLSX: {}}, "description": "the report"}},
     )
     async def report(
+        request: Request,
         start: Timestamp | None = None,
         end: Timestamp | None = None,
         period: Annotated[str, Query(pattern="^(range|shift|day|week)$")] = "shift",
@@ -117,12 +156,16 @@ def build_router(oee: OeeApp, web: Web) -> APIRouter:
                 status=lambda s: s.status(now, after),
             )
             return Response(body, media_type=XLSX, headers=_attachment("oee-report.xlsx"))
+        tr = web.translator(request)
         return {
             "start": a.isoformat(),
             "end": z.isoformat(),
             "period": period,
             "periods": list(PERIODS),
-            "rows": [{"period": x.period, "level": x.level, **x.report.as_dict()} for x in rows],
+            "rows": [
+                {"period": x.period, "level": x.level, **(with_texts(tr, x.report.as_dict()) or {})}
+                for x in rows
+            ],
         }
 
     @r.get("/downtime", response_model=list[StopOut])

@@ -38,6 +38,7 @@ from typing import Any
 
 from werk.apps.oee.shifts import ShiftPeriod
 from werk.core.model import to_micros
+from werk.i18n import N_
 
 Span = tuple[datetime, datetime]
 
@@ -94,7 +95,24 @@ class Flag:
     kpi: str
     value: float
     cause: str
-    message: str
+    message: str  # in English, for logs, CSV and Excel
+    msgid: str = (
+        ""  # the message to translate (werk.i18n), its {fields} filled from ``args`` as a locale writes them
+    )
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+def _flag(kpi: str, value: float, cause: str, msgid: str, /, **args: Any) -> Flag:
+    """A flag whose message is ``msgid`` with ``args``: ``value`` a ratio, ``parts`` a count, ``pri_s`` seconds,
+    ``kpi`` a KPI's name (each written in the reader's language by the page's API)."""
+    english = {
+        k: f"{v:.1%}" if k == "value" else f"{v:g} s" if k == "pri_s" else str(v) for k, v in args.items()
+    }
+    return Flag(kpi, value, cause, msgid.format(**english), msgid, dict(args))
+
+
+#: KPI names a flag's message may name
+KPI_NAMES = {"availability": N_("availability"), "oee": N_("OEE"), "teep": N_("TEEP")}
 
 
 @dataclass
@@ -169,41 +187,45 @@ def plausibility(r: KpiReport) -> list[Flag]:
     """Flags for figures that cannot be right: a ratio above 1, parts without running time."""
     flags: list[Flag] = []
     if r.effectiveness is not None and r.effectiveness > 1 + EPS:
-        pri = f" ({r.pri_s:g} s)" if r.pri_s is not None else ""
-        flags.append(
-            Flag(
-                "effectiveness",
-                r.effectiveness,
-                "ideal_cycle_time",
-                f"effectiveness {r.effectiveness:.1%}: more parts than the ideal cycle time{pri} allows in the "
-                "running time; the ideal cycle time is too long, or the part counter counts more than parts",
+        if r.pri_s is not None:
+            msgid = N_(
+                "effectiveness {value}: more parts than the ideal cycle time ({pri_s}) allows in the running "
+                "time; the ideal cycle time is too long, or the part counter counts more than parts"
             )
-        )
+            flags.append(
+                _flag(
+                    "effectiveness",
+                    r.effectiveness,
+                    "ideal_cycle_time",
+                    msgid,
+                    value=r.effectiveness,
+                    pri_s=r.pri_s,
+                )
+            )
+        else:
+            msgid = N_(
+                "effectiveness {value}: more parts than the ideal cycle time allows in the running time; the "
+                "ideal cycle time is too long, or the part counter counts more than parts"
+            )
+            flags.append(
+                _flag("effectiveness", r.effectiveness, "ideal_cycle_time", msgid, value=r.effectiveness)
+            )
     if r.pq > 0 and r.time.apt_s <= 0 and r.time.observed_s > 0:
-        flags.append(
-            Flag(
-                "effectiveness",
-                float(r.pq),
-                "state_mapping",
-                f"{r.pq} parts counted while the asset never ran: its state mapping does not say running when "
-                "it produces, or the part counter counts something else",
-            )
+        msgid = N_(
+            "{parts} parts counted while the asset never ran: its state mapping does not say running when it "
+            "produces, or the part counter counts something else"
         )
+        flags.append(_flag("effectiveness", float(r.pq), "state_mapping", msgid, parts=r.pq))
     if r.quality_ratio is not None and (r.quality_ratio > 1 + EPS or r.sq < 0):
-        flags.append(
-            Flag(
-                "quality_ratio",
-                r.quality_ratio,
-                "counter",
-                f"quality ratio {r.quality_ratio:.1%}: more good parts than parts made; the good or scrap counter "
-                "is wrong",
-            )
+        msgid = N_(
+            "quality ratio {value}: more good parts than parts made; the good or scrap counter is wrong"
         )
+        flags.append(_flag("quality_ratio", r.quality_ratio, "counter", msgid, value=r.quality_ratio))
     for kpi in ("availability", "oee", "teep"):
         v = getattr(r, kpi)
         if v is not None and v > 1 + EPS:
             cause = "ideal_cycle_time" if kpi != "availability" else "state_mapping"
-            flags.append(Flag(kpi, v, cause, f"{kpi} {v:.1%} is above 100 %"))
+            flags.append(_flag(kpi, v, cause, N_("{kpi} {value} is above 100 %"), kpi=kpi, value=v))
     return flags
 
 

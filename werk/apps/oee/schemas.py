@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -33,7 +34,12 @@ class FlagOut(BaseModel):
         description="its value as computed (or the parts counted, for parts without running)"
     )
     cause: str = Field(description="likely cause: ideal_cycle_time, counter or state_mapping")
-    message: str
+    message: str = Field(description="what is wrong and the likely cause, in English")
+    msgid: str = Field(default="", description="the message's id in werk's catalogs, its fields in args")
+    args: dict[str, Any] = Field(default_factory=dict, description="the message's values")
+    text: str = Field(
+        default="", description="the message in the reader's language (Accept-Language, ?lang=)"
+    )
 
 
 class TargetOut(BaseModel):

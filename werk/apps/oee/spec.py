@@ -20,6 +20,8 @@ SPEC = AppSpec(
     tiles=(
         Tile("kpis.availability", N_("Availability"), format="percent", order=20),
         Tile("kpis.oee", N_("OEE"), format="percent", order=21),
+        # how much of the shift so far werk saw: the two figures above are over that time only
+        Tile("kpis.coverage", N_("Coverage"), format="percent", order=22),
     ),
     migrations=MIGRATIONS,
     check=check,

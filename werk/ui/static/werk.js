@@ -18,6 +18,8 @@ const werk = (() => {
   }
   const state = (code) => (blob.states || {})[code] || code;
   const role = (code) => (blob.roles || {})[code] || code;
+  /** A signal's name (the last segment of its path) in the page's language, where werk has words for it. */
+  const signal = (name) => (blob.signals || {})[name] || name;
 
   // --- numbers and times, as the locale writes them (the server formats with Babel the same way) --------------
   const numberFormats = new Map();
@@ -39,9 +41,41 @@ const werk = (() => {
     if (s < 5400) return u(Math.round(s / 60), "minute");
     return u(s / 3600, "hour", 1);
   }
+  // Times of day are the plant's (its time zone from the plant file), not the browser's: a shift that starts at
+  // 06:00 in the plant reads 06:00 to a reader anywhere.
+  const tz = blob.timezone || "UTC";
   const toDate = (x) => (x instanceof Date ? x : new Date(x));
-  const time = (x) => new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit", second: "2-digit" }).format(toDate(x));
-  const dateTime = (x) => new Intl.DateTimeFormat(lang, { dateStyle: "short", timeStyle: "short" }).format(toDate(x));
+  const dateFormats = new Map();
+  function df(options) {
+    const key = JSON.stringify(options);
+    if (!dateFormats.has(key)) dateFormats.set(key, new Intl.DateTimeFormat(lang, { timeZone: tz, ...options }));
+    return dateFormats.get(key);
+  }
+  const time = (x) => df({ hour: "2-digit", minute: "2-digit", second: "2-digit" }).format(toDate(x));
+  const hhmm = (x) => df({ hour: "2-digit", minute: "2-digit" }).format(toDate(x));
+  const dateTime = (x) => df({ dateStyle: "short", timeStyle: "short" }).format(toDate(x));
+  const dayTime = (x) => df({ month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" }).format(toDate(x));
+  const day = (x) => df({ weekday: "short", month: "2-digit", day: "2-digit" }).format(toDate(x));
+  /** The plant's UTC offset (ms) at an instant. */
+  function offsetAt(ms) {
+    const p = Object.fromEntries(new Intl.DateTimeFormat("en-US", { timeZone: tz, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" })
+      .formatToParts(new Date(ms)).map((x) => [x.type, x.value]));
+    return Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour % 24, +p.minute, +p.second) - Math.floor(ms / 1000) * 1000;
+  }
+  /** A datetime-local input's value ("2026-12-06T10:00"), read as the plant's wall-clock time, as a Date. */
+  function fromLocal(text) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(text || "");
+    if (!m) return null;
+    const wall = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]);
+    let at = wall;
+    for (let i = 0; i < 3; i++) at = wall - offsetAt(at);
+    return new Date(at);
+  }
+  /** A Date as a datetime-local input's value, in the plant's wall-clock time. */
+  function toLocal(x) {
+    const d = new Date(toDate(x).getTime() + offsetAt(toDate(x).getTime()));
+    return d.toISOString().slice(0, 16);
+  }
 
   // --- DOM ------------------------------------------------------------------------------------------------------
   const $ = (sel, root = document) => root.querySelector(sel);
@@ -141,8 +175,15 @@ const werk = (() => {
    * it follows the box's width.
    */
   // x-axis steps in seconds: whole seconds at the least, since a label shows hh:mm:ss
-  const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400];
-  function chart(box, { series, data, height = 260, scales = {}, axes } = {}) {
+  const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400, 172800, 604800];
+  // a tick says what its step needs: the time of day within a day, the day too beyond, only the day beyond a week
+  function timeTicks(u, vals) {
+    const step = vals.length > 1 ? vals[1] - vals[0] : 1;
+    const span = (u.scales.x.max ?? 0) - (u.scales.x.min ?? 0);
+    const f = step >= 86400 ? day : span > 86400 ? dayTime : step >= 60 ? hhmm : time;
+    return vals.map((v) => f(v * 1000));
+  }
+  function chart(box, { series, data, height = 260, scales = {}, axes, legend } = {}) {
     const colour = (c) => (c && !c.startsWith("#") ? cssVar(c) || c : c);
     const axis = (extra) => ({ stroke: cssVar("muted"), grid: { stroke: cssVar("line") }, ticks: { stroke: cssVar("line") }, ...extra });
     // as many decimals as the step between ticks needs (0.5 steps: one)
@@ -154,7 +195,7 @@ const werk = (() => {
     const seriesOf = (s) => {
       const out = {
         label: s.label, stroke: colour(s.color || "chart-1"), width: s.width || 2, spanGaps: Boolean(s.spanGaps),
-        points: { show: false }, value: (u, v) => (v == null ? "–" : num(v, s.digits ?? 2)),
+        points: { show: false }, value: (u, v) => (v == null ? "–" : s.unit ? `${num(v, s.digits ?? 2)}\u00a0${s.unit}` : num(v, s.digits ?? 2)),
       };
       // a key set to undefined would hide uPlot's default (the y scale, linear paths)
       if (s.scale) out.scale = s.scale;
@@ -165,14 +206,17 @@ const werk = (() => {
       width: Math.max(300, box.clientWidth || 800),
       height,
       scales: { x: { time: true }, ...scales },
+      // ticks fall on the plant's whole hours and days
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), tz),
       series: [{ label: t("time"), value: (u, v) => (v == null ? "–" : dateTime(v * 1000)) }, ...series.map(seriesOf)],
       // ticks as the locale writes a time of day (uPlot's own labels are English: "3:15pm")
       axes: [
-        axis({ space: 90, incrs: TIME_STEPS, values: (u, vals) => vals.map((v) => time(v * 1000)), ...(axes || [])[0] }),
+        axis({ space: 100, incrs: TIME_STEPS, values: timeTicks, ...(axes || [])[0] }),
         ...(axes ? axes.slice(1) : [{ size: 60 }]).map((a) => axis({ values: ticks, ...a })),
       ],
     };
     box.replaceChildren();
+    if (legend) opts.legend = legend;
     const plot = new uPlot(opts, data || [[], ...series.map(() => [])], box);
     const resize = () => plot.setSize({ width: Math.max(300, box.clientWidth), height });
     window.addEventListener("resize", resize);
@@ -181,5 +225,5 @@ const werk = (() => {
     return plot;
   }
 
-  return { lang, t, state, role, num, int, pct, unit, dur, time, dateTime, $, el, cssVar, emptyRow, stamp, token, getJSON, send, detail, sse, columns, align, chart };
+  return { lang, tz, t, state, role, signal, num, int, pct, unit, dur, time, hhmm, dateTime, dayTime, fromLocal, toLocal, $, el, cssVar, emptyRow, stamp, token, getJSON, send, detail, sse, columns, align, chart };
 })();

@@ -25,11 +25,21 @@
     badge.dataset.state = state;
     if (h.reason) badge.title = h.reason.text || h.reason.summary;
     const head = el("div", "name", name); head.append(badge); tl.append(head);
-    tl.append(el("div", "oee", h.rul_cycles == null ? "–" : t("{n} cycles", { n: werk.int(h.rul_cycles) })));
+    // the big figure is the remaining useful life: say so, also while there is none
+    const rul = el("div", "oee", h.rul_cycles == null ? "–" : t("{n} cycles", { n: werk.int(h.rul_cycles) }));
+    rul.prepend(el("span", "what", t("RUL")));
+    rul.title = t("remaining useful life");
+    tl.append(rul);
     const ratio = h.score != null && h.threshold ? Math.min(1.5, h.score / h.threshold) : 0;
     const row = el("div", "kpi"); const b = el("div", "b"); const f = el("div"); f.style.width = `${(ratio / 1.5) * 100}%`;
     f.style.background = ratio > 1 ? cssVar("fault") : cssVar("running"); b.append(f);
     row.title = t("anomaly score against the alarm threshold (the bar is full at 1.5 x threshold)");
+    if (h.score == null && h.baseline && h.baseline.needed) {
+      // no score while the baseline is learned: the bar shows how far that is
+      f.style.width = `${Math.min(1, h.baseline.cycles / h.baseline.needed) * 100}%`;
+      f.style.background = cssVar("setup");
+      row.title = t("baseline {cycles}/{needed} cycles", { cycles: werk.int(h.baseline.cycles), needed: werk.int(h.baseline.needed) });
+    }
     row.append(el("span", null, "!"), b, el("span", "n", h.score == null ? `${werk.int(h.baseline.cycles)}/${werk.int(h.baseline.needed)}` : num(h.score, 2)));
     tl.append(row);
     const drivers = Object.entries(h.drivers || {}).map(([k, v]) => `${k} ${werk.pct(v, 0)}`).join(", ");
@@ -115,7 +125,7 @@
     tr.dataset.status = w.status;
     const td = el("td");
     if (NEXT[w.status]) { const [to, label] = NEXT[w.status]; const b = el("button", null, label); b.addEventListener("click", () => move(w.id, to)); td.append(b); }
-    tr.replaceChildren(el("td", null, werk.dateTime(w.created)), el("td", null, w.asset), el("td", null, w.title),
+    tr.replaceChildren(el("td", null, werk.dateTime(w.created)), el("td", null, w.asset), el("td", null, w.title_text || w.title),
       el("td", null, SOURCE[w.source] || w.source), el("td", null, STATUS[w.status] || w.status), el("td", null, warned(w)), td);
   }
 

@@ -1,0 +1,54 @@
+"""An asset card says how sure its figures are: a ratio above 100 % is shown as computed and marked, in the
+reader's language; a ratio that can be right is not."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from werk.i18n import Translator, werk_locale_dir
+from werk.ui.overview import card, summary
+
+
+@dataclass(frozen=True)
+class _Tile:
+    app: str
+    key: str
+    label: str
+    unit: str = ""
+    format: str = "percent"
+
+
+@dataclass
+class _Asset:
+    apps: dict[str, dict[str, Any]]
+    name: str = "cnc-2"
+    kind: str = "machining centre"
+    production: bool = True
+    state: str = "running"
+    since: datetime | None = None
+    kpis: dict[str, Any] = field(default_factory=dict)
+    counts: dict[str, Any] = field(default_factory=dict)
+    signals: dict[str, Any] = field(default_factory=dict)
+
+
+def test_a_ratio_above_100_percent_on_a_card_is_marked_and_one_below_is_not() -> None:
+    tiles = [_Tile("oee", "kpis.oee", "OEE"), _Tile("oee", "kpis.availability", "Availability")]
+    asset = _Asset(apps={"oee": {"kpis": {"oee": 1.142, "availability": 0.767}}})
+    de = Translator("de", [werk_locale_dir()])
+    figures = {f.key: f for f in card(de, asset, tiles, datetime.now(UTC)).figures}
+    oee, availability = figures["oee.kpis.oee"], figures["oee.kpis.availability"]
+    assert oee.value == "114,2\u00a0%" and oee.warn.startswith("über 100 %")
+    assert availability.value == "76,7\u00a0%" and availability.warn == ""
+
+
+def test_the_mean_oee_leaves_out_an_oee_above_100_percent_and_says_so() -> None:
+    de = Translator("de", [werk_locale_dir()])
+    assets = [
+        _Asset(apps={}, kpis={"oee": 1.142}),
+        _Asset(apps={}, kpis={"oee": 0.6}),
+        _Asset(apps={}, kpis={"oee": 0.8}),
+    ]
+    mean = next(f for f in summary(de, assets) if f.key == "mean OEE")
+    assert mean.value == "70,0\u00a0%" and mean.warn == "1 OEE über 100 % ausgelassen"

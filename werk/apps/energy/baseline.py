@@ -23,6 +23,11 @@ import numpy as np
 from scipy import stats  # type: ignore[import-untyped]  # scipy comes with lightgbm, a werk dependency
 
 
+def _finite(x: float) -> float | None:
+    """JSON has no NaN: an undefined figure is null."""
+    return x if math.isfinite(x) else None
+
+
 @dataclass(frozen=True)
 class Baseline:
     """A fitted baseline: coefficients (``intercept`` and one per driver), fit statistics, the drivers' range, and
@@ -55,7 +60,7 @@ class Baseline:
             "n": self.n,
             "r2": self.r2,
             "p_value": self.p_value,
-            "cv_rmse": self.cv_rmse,
+            "cv_rmse": _finite(self.cv_rmse),
             "ranges": {k: list(v) for k, v in self.ranges.items()},
             "valid": self.valid,
             "reasons": self.reasons,
@@ -150,7 +155,7 @@ class Savings:
             "expected": self.expected,
             "actual": self.actual,
             "savings": self.savings,
-            "uncertainty": self.uncertainty,
+            "uncertainty": _finite(self.uncertainty),
             "confidence": self.confidence,
             "valid": not self.reasons,
             "reasons": self.reasons,

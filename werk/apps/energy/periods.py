@@ -86,10 +86,13 @@ def grid(
     *,
     shift_starts: Sequence[time] = (),
 ) -> Grid:
-    """The quarter hours covering the periods of ``size`` around [start, end)."""
+    """The quarter hours of the periods of ``size`` in [start, end): the first and last period are cut at
+    ``start`` and ``end`` (a report from 10:20 counts from 10:20), and so is the quarter hour they fall in."""
     zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
     periods = calendar.edges(start, end, zone, size, shift_starts=shift_starts)
-    fine = calendar.edges(periods[0], periods[-1], zone, "15min")
+    periods = [start] + [p for p in periods if start < p < end] + [end]
+    fine = calendar.edges(start, end, zone, "15min")
+    fine = [start] + [f for f in fine if start < f < end] + [end]
     seconds = calendar.to_seconds(fine)
     idx = np.searchsorted(seconds, calendar.to_seconds(periods))
     return Grid(zone, fine, seconds, idx, periods, size)
@@ -116,6 +119,7 @@ def rows(
                 starts, g.tz, factors.get(m.carrier, ()), default_factors.get(m.carrier, 0.0)
             )
         quarter = energy_between(m.booked, g.seconds)
+        hours = np.diff(g.seconds) / 3600.0
         cost = quarter * g._prices[m.carrier]
         co2 = quarter * g._factors[m.carrier]
         cov = coverage(m.booked, g.seconds)
@@ -124,7 +128,7 @@ def rows(
             if b <= a:
                 continue
             q = quarter[a:b]
-            peak_i = int(np.argmax(q))
+            peak_i = int(np.argmax(q / hours[a:b]))
             electric = m.carrier == "electricity"
             out.append(
                 PeriodRow(
@@ -135,7 +139,7 @@ def rows(
                     energy=float(q.sum()),
                     cost=float(cost[a:b].sum()),
                     co2_kg=float(co2[a:b].sum()),
-                    peak_kw=float(q[peak_i]) * 4.0 if electric else None,
+                    peak_kw=float(q[peak_i] / hours[a + peak_i]) if electric else None,
                     peak_at=g.edges[a + peak_i] if electric else None,
                     coverage=float(cov[a:b].mean()),
                     unit=m.unit,
@@ -151,13 +155,12 @@ def site_peaks(meters: Mapping[str, MeterInput], g: Grid) -> list[tuple[str, flo
     for m in meters.values():
         if m.carrier == "electricity":
             total += energy_between(m.booked, g.seconds)
+    total /= np.diff(g.seconds) / 3600.0  # mean power of each quarter hour (a cut one too)
     out: list[tuple[str, float, datetime | None]] = []
     for k in range(len(g.period_index) - 1):
         a, b = int(g.period_index[k]), int(g.period_index[k + 1])
         if b <= a:
             continue
         i = int(np.argmax(total[a:b]))
-        out.append(
-            (calendar.label(g.period_edges[k], g.tz, g.size), float(total[a + i]) * 4.0, g.edges[a + i])
-        )
+        out.append((calendar.label(g.period_edges[k], g.tz, g.size), float(total[a + i]), g.edges[a + i]))
     return out

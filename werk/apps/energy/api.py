@@ -71,13 +71,25 @@ def build_router(energy: EnergyApp, web: Web) -> APIRouter:
         period_: Annotated[str, Query(alias="period", pattern=PERIOD_PATTERN)] = "day",
         asset: Annotated[list[str] | None, Query()] = None,
         format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
+        states: Annotated[bool, Query(description="energy per machine state in each row")] = True,
     ) -> Any:
         """Energy, cost, CO2e, 15-minute peak, parts and energy per part per asset, line, area and site, one row
         per local period (default: this month by day). ``format=csv`` or ``xlsx`` downloads it."""
         a, z = period(start, end, default_start=month_start)
         for x in asset or []:
             metered(x)
-        rep = await asyncio.to_thread(reader.report, a, z, period_, assets=asset)  # type: ignore[arg-type]
+        if (z - a).total_seconds() / 60 > 20_000 and period_ == "minute":
+            raise InputError(
+                "more than 20,000 minutes: a shorter range or a longer period", ("query", "period")
+            )
+        rep = await asyncio.to_thread(
+            reader.report,
+            a,
+            z,
+            period_,  # type: ignore[arg-type]
+            assets=asset,
+            states=states,
+        )
         if format == "csv":
             from werk.apps.energy.export import report_csv
 
@@ -94,13 +106,19 @@ def build_router(energy: EnergyApp, web: Web) -> APIRouter:
         start: Timestamp | None = None,
         end: Timestamp | None = None,
         hours: Annotated[float | None, Query(gt=0, le=24 * 40)] = None,
+        step_s: Annotated[int, Query(description="10, 60, 300 or 900 (local quarter hours)")] = 900,
     ) -> dict[str, Any]:
-        """The load curve: the site's and each asset's 15-minute mean power (default: the last 24 hours)."""
+        """The load curve: the site's and each asset's mean power per step (default: 15 minutes over the last 24
+        hours); at most 10,000 steps."""
         now = utcnow()
+        if step_s not in (10, 60, 300, 900):
+            raise InputError("step_s is 10, 60, 300 or 900", ("query", "step_s"))
         if hours is not None and start is None:
             start = now - timedelta(hours=hours)
         a, z = period(start, end, default_start=lambda z: z - timedelta(hours=24), max_days=40)
-        return await asyncio.to_thread(reader.load_curve, a, z)
+        if (z - a).total_seconds() / step_s > 10_000:
+            raise InputError("more than 10,000 steps: a shorter range or a longer step", ("query", "step_s"))
+        return await asyncio.to_thread(reader.load_curve, a, z, step_s)
 
     @r.get("/idle", response_model=list[IdleOut])
     async def idle(start: Timestamp | None = None, end: Timestamp | None = None) -> list[dict[str, Any]]:

@@ -43,7 +43,7 @@ class EnergyApp(App):
         while True:
             try:
                 self.window = await asyncio.to_thread(self.compute_window, self.ctx.clock())
-                if round_ % REPORT_EVERY == 0:
+                if round_ % REPORT_EVERY == 0 or not self.today.get("assets"):
                     self.today = await asyncio.to_thread(self.compute_today, self.ctx.clock())
             except Exception:
                 log.exception("energy.live_failed")
@@ -156,4 +156,5 @@ class EnergyApp(App):
         view: dict[str, Any] = {"energy_today_kwh": a["energy"]}
         if a["kwh_per_part"] is not None:
             view["energy_per_part"] = a["kwh_per_part"]
+            view["energy_per_part_wh"] = a["kwh_per_part"] * 1000.0
         return view

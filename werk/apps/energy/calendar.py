@@ -17,8 +17,8 @@ import numpy as np
 
 from werk.apps.energy.meter import FloatArray
 
-Bucket = Literal["15min", "hour", "shift", "day", "week", "month", "year"]
-BUCKETS: tuple[Bucket, ...] = ("15min", "hour", "shift", "day", "week", "month", "year")
+Bucket = Literal["minute", "15min", "hour", "shift", "day", "week", "month", "year"]
+BUCKETS: tuple[Bucket, ...] = ("minute", "15min", "hour", "shift", "day", "week", "month", "year")
 
 
 def _local_midnight(d: date, tz: ZoneInfo) -> datetime:
@@ -64,6 +64,10 @@ def edges(
     zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("start and end must be timezone-aware")
+    if size == "minute":
+        m0 = start.astimezone(UTC).replace(second=0, microsecond=0)
+        n = int((end - m0).total_seconds() // 60) + 1
+        return [m0 + timedelta(minutes=k) for k in range(n + (m0 + timedelta(minutes=n - 1) < end))]
     if size in ("15min", "hour"):
         minutes = 15 if size == "15min" else 60
         step = timedelta(minutes=15)
@@ -114,7 +118,7 @@ def label(edge: datetime, tz: str | ZoneInfo, size: Bucket) -> str:
     ``2026-W13``, ``2026-03``, ``2026``."""
     zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
     local = edge.astimezone(zone)
-    if size in ("15min", "hour", "shift"):
+    if size in ("minute", "15min", "hour", "shift"):
         return local.isoformat(timespec="minutes")
     if size == "day":
         return local.date().isoformat()

@@ -91,7 +91,7 @@ def grid(
     zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
     periods = calendar.edges(start, end, zone, size, shift_starts=shift_starts)
     periods = [start] + [p for p in periods if start < p < end] + [end]
-    fine = calendar.edges(start, end, zone, "15min")
+    fine = calendar.edges(start, end, zone, "minute" if size == "minute" else "15min")
     fine = [start] + [f for f in fine if start < f < end] + [end]
     seconds = calendar.to_seconds(fine)
     idx = np.searchsorted(seconds, calendar.to_seconds(periods))

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from werk.apps.energy import calendar, periods
-from werk.apps.energy.meter import Booked, MeterEvent, book_counter, cumulative_at, integrate_power
+from werk.apps.energy.meter import Booked, MeterEvent, book_counter, coverage, cumulative_at, integrate_power
 from werk.apps.energy.settings import EnergySettings, MeterConfig
 from werk.apps.energy.store import EnergyStore
 from werk.config.model import AssetRef, WerkConfig
@@ -243,16 +243,36 @@ class EnergyReader:
             "anomalies": anomalies,
         }
 
-    def load_curve(self, start: datetime, end: datetime) -> dict[str, Any]:
-        """The site's 15-minute mean power (kW, electricity meters together) and each asset's share."""
+    def load_curve(self, start: datetime, end: datetime, step_s: int = 900) -> dict[str, Any]:
+        """The site's mean power per ``step_s`` (kW, electricity meters together; 900: the local quarter hours
+        the utility meters) and each asset's, over the time its readings cover (the current step up to now); null
+        where no meter has readings, so a chart shows the gap rather than a plant at zero."""
         inputs = {n: i for n, i in self.inputs(start, end).items() if i.carrier == "electricity"}
-        edges = calendar.edges(start, end, self.tz, "15min")
+        if step_s == 900:
+            edges = calendar.edges(start, end, self.tz, "15min")
+        else:
+            first = datetime.fromtimestamp(start.timestamp() // step_s * step_s, tz=start.tzinfo)
+            edges = [
+                first + timedelta(seconds=step_s * k)
+                for k in range(int((end - first) / timedelta(seconds=step_s)) + 1)
+            ]
+        edges = [e for e in edges if e < end] + [end]
         secs = calendar.to_seconds(edges)
-        per = {n: (np.diff(cumulative_at(i.booked, secs)) * 4.0) for n, i in inputs.items()}
-        total = np.sum(list(per.values()), axis=0) if per else np.zeros(len(edges) - 1)
+        hours = np.diff(secs) / 3600.0
+        per: dict[str, list[float | None]] = {}
+        total = np.zeros(len(edges) - 1)
+        seen = np.zeros(len(edges) - 1, dtype=bool)
+        for n, i in inputs.items():
+            e = np.diff(cumulative_at(i.booked, secs))
+            cov = coverage(i.booked, secs)
+            kw = np.divide(e, cov * hours, out=np.zeros_like(e), where=cov > 0)
+            per[n] = [round(float(v), 4) if c > 0 else None for v, c in zip(kw, cov, strict=True)]
+            total += kw
+            seen |= cov > 0
         return {
             "starts": [e.isoformat() for e in edges[:-1]],
-            "total_kw": [round(float(v), 4) for v in total],
-            "assets": {n: [round(float(v), 4) for v in a] for n, a in per.items()},
+            "total_kw": [round(float(v), 4) if s else None for v, s in zip(total, seen, strict=True)],
+            "assets": per,
             "peak_limit_kw": self.settings.peak_limit_kw,
+            "step_s": step_s,
         }

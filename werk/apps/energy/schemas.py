@@ -109,12 +109,13 @@ class LiveOut(BaseModel):
 
 
 class LoadOut(BaseModel):
-    """The site's 15-minute mean power and each asset's, in kW, with the peak limit."""
+    """The site's mean power per step and each asset's, in kW, with the peak limit."""
 
     starts: list[datetime]
-    total_kw: list[float]
-    assets: dict[str, list[float]]
+    total_kw: list[float | None] = Field(description="null: no meter has readings in that quarter hour")
+    assets: dict[str, list[float | None]]
     peak_limit_kw: float | None
+    step_s: int = Field(description="the width of each mean, in seconds")
 
 
 class IdleOut(BaseModel):

@@ -30,10 +30,19 @@
   }
 
   async function renderLoad() {
-    const load = await werk.getJSON("/api/energy/load?hours=24");
-    const xs = load.starts.map((s) => Date.parse(s) / 1000);
+    let load = await werk.getJSON("/api/energy/load?hours=24");
+    // a record shorter than an hour is drawn per minute (a line needs points); a fresh plant shows its hour,
+    // not 23 empty ones
+    const points = (l) => l.total_kw.filter((v) => v != null).length;
+    if (points(load) < 4) load = await werk.getJSON("/api/energy/load?hours=2&step_s=60");
+    if (points(load) < 4) load = await werk.getJSON("/api/energy/load?hours=0.25&step_s=10");
+    const STEP = { 900: t("15-minute mean power, last 24 hours"), 60: t("mean power per minute, last 2 hours"), 10: t("mean power per 10 seconds, last 15 minutes") };
+    $("#load-step").textContent = STEP[load.step_s];
+    const first = load.total_kw.findIndex((v) => v != null);
+    const from = first < 0 ? load.starts.length : first;
+    const xs = load.starts.slice(from).map((s) => Date.parse(s) / 1000);
     const series = [{ label: t("site"), color: "chart-1", digits: 1 }];
-    const data = [xs, load.total_kw];
+    const data = [xs, load.total_kw.slice(from)];
     if (load.peak_limit_kw != null) {
       series.push({ label: t("peak limit"), color: "fault", width: 1, digits: 0 });
       data.push(xs.map(() => load.peak_limit_kw));
@@ -113,9 +122,17 @@
   }
 
   async function renderEnpi() {
-    const rep = await werk.getJSON("/api/energy/report?period=day");
+    // by day over the month; while the month has fewer than three days of data, by hour over today
+    const since = (h) => encodeURIComponent(new Date(Date.now() - h * 3600e3).toISOString());
+    const seen = (rep) => new Set(rep.rows.filter((r) => r.level === "asset" && r.parts).map((r) => r.period)).size;
+    let rep = await werk.getJSON("/api/energy/report?period=day&states=false");
+    if (seen(rep) < 3) rep = await werk.getJSON(`/api/energy/report?period=hour&states=false&start=${since(24)}`);
+    if (seen(rep) < 3) rep = await werk.getJSON(`/api/energy/report?period=15min&states=false&start=${since(3)}`);
+    if (seen(rep) < 3) rep = await werk.getJSON(`/api/energy/report?period=minute&states=false&start=${since(0.5)}`);
     const assets = [...new Set(rep.rows.filter((r) => r.level === "asset" && r.parts != null).map((r) => r.scope))];
-    const days = [...new Set(rep.rows.map((r) => r.start))].sort();
+    // from the first period with parts
+    const withParts = rep.rows.filter((r) => r.level === "asset" && r.parts).map((r) => r.start).sort();
+    const days = [...new Set(rep.rows.map((r) => r.start))].sort().filter((d) => withParts.length && d >= withParts[0]);
     const xs = days.map((d) => Date.parse(d) / 1000);
     const series = [];
     const data = [xs];

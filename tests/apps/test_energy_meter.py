@@ -94,6 +94,11 @@ def test_booked_energy_equals_true_consumption_through_shuffles_rollovers_exchan
     assert not [a for a in booked.anomalies if a.kind in ("jump", "drop", "pending", "unmeasured")]
     assert len([a for a in booked.anomalies if a.kind == "glitch"]) <= glitches
     assert np.all(np.diff(booked.cum) >= 0)
+    # the historian's path (sorted arrays) books the same
+    ordered = sorted(dict(arrived).items())
+    arrays = (np.asarray([t for t, _ in ordered]), np.asarray([v for _, v in ordered]))
+    again = book_counter(arrays, modulus=modulus, events=events, max_kw=rated, slack_s=1.0)
+    assert again.total == booked.total and again.anomalies == booked.anomalies
 
 
 @settings(max_examples=30, deadline=None)

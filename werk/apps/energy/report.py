@@ -11,6 +11,7 @@ report. Parts are the increase of the asset's good-part counter per period (the 
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +22,16 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from werk.apps.energy import calendar, periods
-from werk.apps.energy.meter import Booked, MeterEvent, book_counter, coverage, cumulative_at, integrate_power
+from werk.apps.energy.meter import (
+    Booked,
+    FloatArray,
+    MeterEvent,
+    book_counter,
+    coverage,
+    cumulative_at,
+    integrate_power,
+    integrate_power_arrays,
+)
 from werk.apps.energy.settings import EnergySettings, MeterConfig
 from werk.apps.energy.store import EnergyStore
 from werk.config.model import AssetRef, WerkConfig
@@ -98,12 +108,20 @@ class EnergyReader:
         """A meter's booked energy over [start, end] with a reading on each side where the historian has one."""
         m = self.meters[name]
         rows = self.historian.changes(m.path, start, end + READ_PAD)
-        after = [r for r in rows if r[0] > to_micros(end)]
-        rows = [r for r in rows if r[0] <= to_micros(end)] + after[:1]
-        pts = [
-            (ts / 1e6, float(v)) for ts, v in rows if isinstance(v, int | float) and not isinstance(v, bool)
-        ]
+        # up to the first reading after the range: the end edge interpolates to it
+        keep = bisect.bisect_right(rows, to_micros(end), key=lambda r: r[0]) + 1
+        rows = rows[:keep]
+        try:  # numbers all (the usual case): straight into arrays
+            ts = np.fromiter((r[0] for r in rows), dtype=np.float64, count=len(rows)) / 1e6
+            vs = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+            pts: list[tuple[float, float]] | tuple[FloatArray, FloatArray] = (ts, vs)
+        except (TypeError, ValueError):
+            pts = [
+                (t / 1e6, float(v)) for t, v in rows if isinstance(v, int | float) and not isinstance(v, bool)
+            ]
         if m.config.kind == "power":
+            if isinstance(pts, tuple):
+                return integrate_power_arrays(pts[0], pts[1], max_gap_s=m.config.max_gap_s)
             return integrate_power(pts, max_gap_s=m.config.max_gap_s)
         events = [
             MeterEvent(e.ts.timestamp(), e.kind, e.old_final, e.new_start)

@@ -37,6 +37,7 @@ class EnergyApp(App):
         self.window: dict[str, Any] = {}
         self.today: dict[str, Any] = {}
         self._warned: str | None = None
+        self.held: dict[str, dict[str, int]] = {}
 
     async def run(self) -> None:
         round_ = 0
@@ -112,6 +113,11 @@ class EnergyApp(App):
                 "idle_kwh": idle,
                 "coverage": r["coverage"],
             }
+        held: dict[str, dict[str, int]] = {}
+        for a in rep["anomalies"]:
+            kinds = held.setdefault(a["asset"], {})
+            kinds[a["kind"]] = kinds.get(a["kind"], 0) + 1
+        self.held = held
         return {"start": start.isoformat(), "end": now.isoformat(), "assets": assets}
 
     @staticmethod
@@ -145,6 +151,11 @@ class EnergyApp(App):
 
     async def record_event(self, e: RecordedEvent) -> None:
         await asyncio.to_thread(self.store.record, e)
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Meter readings held back today (glitches, jumps, drops, unconfirmed), per asset and kind: a person
+        should look at them, and record an exchange where there was one."""
+        return {"held_back_today": self.held} if self.held else {}
 
     def snapshot(self) -> dict[str, Any]:
         return {"window": self.window, "today": self.today}

@@ -74,6 +74,7 @@ class Grid:
     period_index: np.ndarray  # start index in the grid of each period
     period_edges: list[datetime]
     size: calendar.Bucket
+    labels: list[str] = field(default_factory=list)
     _prices: dict[str, FloatArray] = field(default_factory=dict)
     _factors: dict[str, FloatArray] = field(default_factory=dict)
 
@@ -95,7 +96,8 @@ def grid(
     fine = [start] + [f for f in fine if start < f < end] + [end]
     seconds = calendar.to_seconds(fine)
     idx = np.searchsorted(seconds, calendar.to_seconds(periods))
-    return Grid(zone, fine, seconds, idx, periods, size)
+    labels = [calendar.label(p, zone, size) for p in periods[:-1]]
+    return Grid(zone, fine, seconds, idx, periods, size, labels)
 
 
 def rows(
@@ -132,7 +134,7 @@ def rows(
             electric = m.carrier == "electricity"
             out.append(
                 PeriodRow(
-                    period=calendar.label(g.period_edges[k], g.tz, g.size),
+                    period=g.labels[k],
                     start=g.period_edges[k],
                     end=g.period_edges[k + 1],
                     meter=name,
@@ -162,5 +164,5 @@ def site_peaks(meters: Mapping[str, MeterInput], g: Grid) -> list[tuple[str, flo
         if b <= a:
             continue
         i = int(np.argmax(total[a:b]))
-        out.append((calendar.label(g.period_edges[k], g.tz, g.size), float(total[a + i]), g.edges[a + i]))
+        out.append((g.labels[k], float(total[a + i]), g.edges[a + i]))
     return out

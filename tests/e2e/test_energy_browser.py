@@ -28,7 +28,7 @@ async def _history(stack: Stack) -> None:
     accel = config.section("sim").acceleration  # type: ignore[union-attr]
     settings = config.app("energy")
     samples: list[Sample] = []
-    last: dict[str, float] = {}
+    last: dict[str, tuple[float, float]] = {}
     for name, meter in settings.meters.items():
         ref = config.asset(name)
         cycle = ref.config.plugin("sim").cycle_s
@@ -41,14 +41,15 @@ async def _history(stack: Stack) -> None:
                 parts += round(60 * accel / cycle * 0.8)
                 samples.append(Sample(ref.signal_path("good_count"), ts, parts))
             samples.append(Sample(ref.signal_path("energy"), ts, round(energy, 4)))
-        last[name] = round(energy, 4)
+        # the old meter's last reading, and where the simulator's meter starts
+        last[name] = (round(energy, 4), ref.config.plugin("sim").meter.start_kwh)
     stack.platform.historian.write_samples(samples)  # type: ignore[union-attr]
     auth = {"Authorization": f"Bearer {TOKEN}"}
     async with httpx.AsyncClient(base_url=stack.url, headers=auth) as http:
-        for name, final in last.items():
+        for name, (final, new_start) in last.items():
             r = await http.post(
                 f"/api/energy/meters/{name}/events",
-                json={"ts": f.start.isoformat(), "kind": "exchange", "old_final": final, "new_start": 0.0},
+                json={"ts": f.start.isoformat(), "kind": "exchange", "old_final": final, "new_start": new_start},
             )
             assert r.status_code == 200, r.text
 

@@ -49,7 +49,12 @@ async def _history(stack: Stack) -> None:
         for name, (final, new_start) in last.items():
             r = await http.post(
                 f"/api/energy/meters/{name}/events",
-                json={"ts": f.start.isoformat(), "kind": "exchange", "old_final": final, "new_start": new_start},
+                json={
+                    "ts": f.start.isoformat(),
+                    "kind": "exchange",
+                    "old_final": final,
+                    "new_start": new_start,
+                },
             )
             assert r.status_code == 200, r.text
 

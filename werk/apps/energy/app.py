@@ -58,15 +58,16 @@ class EnergyApp(App):
         if start > now:
             start -= timedelta(minutes=15)
         elapsed = (now - start).total_seconds()
-        energy = power = rate = 0.0
+        energy = power = rate = span_s = 0.0
         recent = max(now - timedelta(seconds=RATE_S), start)
         for name, m in self.reader.meters.items():
             if m.config.carrier != "electricity":
                 continue
             booked = self.reader.booked(name, start, now)
-            at = cumulative_at(
-                booked, calendar.to_seconds([start, recent, min(now, self._last(booked, now))])
-            )
+            # the rate over the last minute the meter covers (a meter read for ten seconds has a ten-second rate)
+            since = max(recent, self._first(booked, recent))
+            at = cumulative_at(booked, calendar.to_seconds([start, since, self._last(booked, now)]))
+            span_s = max(span_s, (self._last(booked, now) - since).total_seconds())
             energy += float(at[2] - at[0])
             if at[2] > at[1]:
                 rate += float(at[2] - at[1])
@@ -75,8 +76,7 @@ class EnergyApp(App):
                 power += float(live.value)
         # the rate the meters counted over the last minute, not the power signals: a meter's counter is what the
         # utility bills (and in the simulator the counters run ``acceleration`` times faster than power says)
-        span = (now - recent).total_seconds()
-        rate_kw = rate * 3600.0 / span if span > 0 else 0.0
+        rate_kw = rate * 3600.0 / span_s if span_s > 0 else 0.0
         projected = projected_window(energy, rate_kw, elapsed)
         limit = self.settings.peak_limit_kw
         return {
@@ -119,6 +119,13 @@ class EnergyApp(App):
             kinds[a["kind"]] = kinds.get(a["kind"], 0) + 1
         self.held = held
         return {"start": start.isoformat(), "end": now.isoformat(), "assets": assets}
+
+    @staticmethod
+    def _first(booked: Any, default: datetime) -> datetime:
+        """The oldest reading's time, or ``default`` without one."""
+        if len(booked.ts) == 0:
+            return default
+        return datetime.fromtimestamp(float(booked.ts[0]), tz=default.tzinfo)
 
     @staticmethod
     def _last(booked: Any, now: datetime) -> datetime:

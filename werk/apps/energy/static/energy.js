@@ -149,6 +149,7 @@
     if (enpiPlot) enpiPlot.destroy();
     enpiPlot = null;
     if (!assets.length || !xs.length) { $("#enpi").replaceChildren(el("div", "chart-empty", t("no parts counted this month yet"))); return; }
+    if (xs.length < 2) { $("#enpi").replaceChildren(el("div", "chart-empty", t("not enough periods with parts for a trend yet"))); return; }
     enpiPlot = werk.chart($("#enpi"), { height: 220, series, data });
   }
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
-from tests.conftest import plant_config, running_stack, wait_until
+from tests.conftest import plant_config, running_stack, wait_until, with_app
 from werk.core.model import from_micros
 from werk.sim.factory import Served
 
@@ -31,7 +31,7 @@ def _truth(log: list[Served], asset: str, signal: str, at: datetime) -> float:
 async def test_kwh_per_part_from_the_modbus_meters_matches_the_simulators_ground_truth(
     tmp_path: Path,
 ) -> None:
-    config = plant_config(tmp_path, acceleration=20, tick_s=1.0, seed=5)
+    config = with_app(plant_config(tmp_path, acceleration=20, tick_s=1.0, seed=5), "energy", interval_s=0.5)
     async with running_stack(config, log_limit=400_000) as stack:
         f = stack.sim.factory
         historian = stack.platform.historian
@@ -96,6 +96,8 @@ async def test_kwh_per_part_from_the_modbus_meters_matches_the_simulators_ground
                 json={"ts": end.isoformat(), "kind": "exchange", "old_final": 1.0, "new_start": 0.0},
             )
             assert r.status_code in (401, 403)
+            # today's energy per part is published as signals the historian keeps
+            await wait_until(lambda: paths["press-1"].signal_path("energy.kwh_per_part") in live, timeout=15)
             idle = (await client.get("/api/energy/idle")).json()
             assert {x["asset"] for x in idle} >= set(ASSETS)
             assert all(x["idle_kwh"] >= 0 and x["energy"] >= x["idle_kwh"] for x in idle)

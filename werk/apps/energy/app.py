@@ -3,7 +3,8 @@
 Every ``interval_s`` it reads the current quarter hour of every electricity meter and the latest power samples,
 projects the window's mean power to its end, and warns (an ``energy`` event, once per window) when that heads
 over ``peak_limit_kw``. Every tenth round it recomputes today's report (local day, up to now) for the cards:
-kWh, kWh per good part against its target, cost and CO2e per part. Reports are computed on request from the
+kWh, kWh per good part against its target, cost and CO2e per part, which it also publishes as
+``<asset>/energy.kwh_per_part`` and ``energy.co2e_kg_per_part``. Reports are computed on request from the
 historian (:mod:`werk.apps.energy.report`), so late batches and recorded meter exchanges are always in them.
 """
 
@@ -21,7 +22,7 @@ from werk.apps.energy.report import IDLE_STATES, EnergyReader
 from werk.apps.energy.settings import EnergySettings
 from werk.apps.energy.store import EnergyStore, RecordedEvent
 from werk.apps.spec import App, AppContext
-from werk.core.model import Event, Quality
+from werk.core.model import Event, Quality, Sample
 
 log = logging.getLogger(__name__)
 REPORT_EVERY = 10  # rounds between two of today's reports
@@ -46,6 +47,7 @@ class EnergyApp(App):
                 self.window = await asyncio.to_thread(self.compute_window, self.ctx.clock())
                 if round_ % REPORT_EVERY == 0 or not self.today.get("assets"):
                     self.today = await asyncio.to_thread(self.compute_today, self.ctx.clock())
+                    await self.ctx.bus.publish(self._enpi_samples())
             except Exception:
                 log.exception("energy.live_failed")
             await self._warn()
@@ -119,6 +121,21 @@ class EnergyApp(App):
             kinds[a["kind"]] = kinds.get(a["kind"], 0) + 1
         self.held = held
         return {"start": start.isoformat(), "end": now.isoformat(), "assets": assets}
+
+    def _enpi_samples(self) -> list[Sample]:
+        """Today's energy per good part as signals (``<asset>/energy.kwh_per_part``, ``energy.co2e_kg_per_part``),
+        so the historian keeps their trend and a twin or a dashboard can bind them."""
+        now = self.ctx.clock()
+        out: list[Sample] = []
+        for name, a in self.today.get("assets", {}).items():
+            ref = self.reader.meters[name].asset
+            if a["kwh_per_part"] is not None:
+                out.append(Sample(ref.signal_path("energy.kwh_per_part"), now, round(a["kwh_per_part"], 6)))
+            if a["co2_kg_per_part"] is not None:
+                out.append(
+                    Sample(ref.signal_path("energy.co2e_kg_per_part"), now, round(a["co2_kg_per_part"], 6))
+                )
+        return out
 
     @staticmethod
     def _first(booked: Any, default: datetime) -> datetime:

@@ -88,9 +88,10 @@ def _days(p: Plant, days: int, *, kw: float = 10.0, parts_per_hour: float = 60.0
     g = 0
     for d in range(days):
         busy = 0.6 + 0.4 * math.sin(d + seed)  # how hard the day is worked
+        stop = (22 - d % 4) * 60  # and how long: until 22:00 on the first day, 19:00 to 22:00 later
         for m in range(24 * 60):
             ts = DAY0 + timedelta(days=d, minutes=m)
-            running = 6 * 60 < m <= 22 * 60  # what the meter counted in the minute up to this reading
+            running = 6 * 60 < m <= stop  # what the meter counted in the minute up to this reading
             e1 += (kw * (0.5 + busy) if running else kw / 5) / 60
             e2 += 2.0 / 60
             if running and m % 2 == 0:
@@ -100,7 +101,7 @@ def _days(p: Plant, days: int, *, kw: float = 10.0, parts_per_hour: float = 60.0
                 Sample(f"{base}/m2/energy", ts, round(e2, 4)),
                 Sample(f"{base}/m1/good_count", ts, g),
             ]
-            if m in (0, 6 * 60, 22 * 60):
+            if m in (0, 6 * 60, stop):
                 samples.append(Sample(f"{base}/m1/machine_state", ts, "running" if m == 6 * 60 else "idle"))
     h.write_samples(samples)
 
@@ -121,6 +122,7 @@ async def test_a_days_report_books_energy_per_state_part_and_scope(plant: Plant)
     assert m1["energy"] == pytest.approx(expected, rel=1e-3)
     assert m1["states"]["idle"] == pytest.approx((8 * 60 - 1) / 60 * 2, rel=1e-3)
     assert sum(m1["states"].values()) == pytest.approx(m1["energy"], rel=1e-9)
+    assert m1["state_seconds"] == {"idle": 8 * 3600.0, "running": 16 * 3600.0}
     assert m1["parts"] == 16 * 30 * round(60 / 30 * busy)
     assert m1["kwh_per_part"] == pytest.approx(m1["energy"] / m1["parts"])
     # cost: the day band (0.30) from 06:00 to 22:00, the base price (0.10) at night
@@ -194,6 +196,10 @@ async def test_a_baseline_over_parts_is_valid_and_one_without_a_driver_says_why(
     assert out["baseline"]["valid"] and out["baseline"]["r2"] > 0.8, out["baseline"]
     s = out["savings"]
     assert abs(s["savings"]) <= s["uncertainty"] + 1e-6  # the same machine, nothing saved
+    both = await plant.http.post("/api/energy/baseline", json={**body, "drivers": ["parts", "running_hours"]})
+    fitted = both.json()["baseline"]
+    assert fitted["valid"] and fitted["r2"] > out["baseline"]["r2"], fitted
+    assert fitted["ranges"]["running_hours"] == pytest.approx([13.0, 16.0], abs=0.02)
     flat = await plant.http.post("/api/energy/baseline", json={**body, "asset": "m2"})
     assert not flat.json()["baseline"]["valid"] and flat.json()["baseline"]["reasons"]
     wrong = await plant.http.post("/api/energy/baseline", json={**body, "drivers": ["weather"]})

@@ -148,7 +148,7 @@ def build_router(energy: EnergyApp, web: Web) -> APIRouter:
 
     @r.post("/baseline", response_model=BaselineOut)
     async def baseline(body: BaselineIn) -> dict[str, Any]:
-        """Fit an ISO 50006 baseline (energy per period against good parts) and, with a
+        """Fit an ISO 50006 baseline (energy per period against good parts and/or running hours) and, with a
         reporting range, the savings against it with their uncertainty. The answer says why a baseline is not
         valid (F-test p >= 0.10, R² < 0.5, too few periods) rather than refusing it."""
         asset = metered(body.asset)
@@ -197,16 +197,17 @@ def build_router(energy: EnergyApp, web: Web) -> APIRouter:
 def _driver_rows(
     energy: EnergyApp, asset: str | None, start: datetime, end: datetime, size: str
 ) -> list[dict[str, float]]:
-    """Per period: energy (kWh) and good parts of one asset or every electricity meter."""
+    """Per period: energy (kWh), good parts and hours running of one asset or every electricity meter."""
     reader = energy.reader
     rep = reader.report(start, end, size, assets=[asset] if asset else None)  # type: ignore[arg-type]
     out: dict[str, dict[str, float]] = {}
     for row in rep["rows"]:
         if row["level"] != "asset" or row["unit"] != "kWh" or row["coverage"] < 0.5:
             continue
-        x = out.setdefault(row["period"], {"energy": 0.0, "parts": 0.0})
+        x = out.setdefault(row["period"], {"energy": 0.0, "parts": 0.0, "running_hours": 0.0})
         x["energy"] += row["energy"]
         x["parts"] += row["parts"] or 0
+        x["running_hours"] += (row.get("state_seconds") or {}).get("running", 0.0) / 3600.0
     if not out:
         raise InputError("no metered period with readings in that range", ("body", "baseline_start"))
     return list(out.values())

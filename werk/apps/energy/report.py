@@ -149,20 +149,25 @@ class EnergyReader:
             return None
         return self.historian.counter_increase(ref.signal_path(self.settings.part_signal), spans)
 
-    def state_energy(self, name: str, booked: Booked, start: datetime, end: datetime) -> dict[str, float]:
-        """Energy per machine state in [start, end) (the state's spans cut at the range)."""
+    def state_energy(
+        self, name: str, booked: Booked, start: datetime, end: datetime
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        """Energy and seconds per machine state in [start, end) (the state's spans cut at the range); time before
+        the first state werk saw is in no state."""
         ref = self.meters[name].asset
         changes = self.historian.changes(ref.signal_path(STATE_SIGNAL), start, end)
         if not changes:
-            return {}
+            return {}, {}
         a, z = to_micros(start), to_micros(end)
         ts = [max(t, a) for t, _ in changes] + [z]
         at = np.asarray(ts, dtype=np.float64) / 1e6
         cum = cumulative_at(booked, at)
-        out: dict[str, float] = defaultdict(float)
+        energy: dict[str, float] = defaultdict(float)
+        seconds: dict[str, float] = defaultdict(float)
         for i, (_, state) in enumerate(changes):
-            out[str(state)] += float(cum[i + 1] - cum[i])
-        return dict(out)
+            energy[str(state)] += float(cum[i + 1] - cum[i])
+            seconds[str(state)] += float(at[i + 1] - at[i])
+        return dict(energy), dict(seconds)
 
     def report(
         self,
@@ -201,8 +206,9 @@ class EnergyReader:
             d["co2_kg_per_part"] = r.co2_kg / p if p else None
             d["target_kwh_per_part"] = s.targets_kwh_per_part.get(r.meter)
             if states:
-                se = self.state_energy(r.meter, inputs[r.meter].booked, r.start, r.end)
-                d["states"] = se
+                d["states"], d["state_seconds"] = self.state_energy(
+                    r.meter, inputs[r.meter].booked, r.start, r.end
+                )
             out_rows.append(d)
             if r.unit != "kWh":
                 continue

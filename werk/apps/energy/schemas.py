@@ -37,6 +37,7 @@ class RowOut(BaseModel):
     co2_kg_per_part: float | None = None
     target_kwh_per_part: float | None = None
     states: dict[str, float] | None = Field(default=None, description="energy per machine state")
+    state_seconds: dict[str, float] | None = Field(default=None, description="seconds in each machine state")
 
 
 class PeakOut(BaseModel):
@@ -158,7 +159,9 @@ class BaselineIn(BaseModel):
     report_start: Timestamp | None = None
     report_end: Timestamp | None = None
     period: Literal["hour", "shift", "day", "week"] = "day"
-    drivers: list[Literal["parts"]] = Field(default=["parts"], min_length=1)
+    drivers: list[Literal["parts", "running_hours"]] = Field(
+        default=["parts"], min_length=1, description="good parts, and hours in the running state"
+    )
 
 
 class BaselineModelOut(BaseModel):

@@ -247,3 +247,17 @@ def test_a_baseline_the_drivers_do_not_explain_says_why() -> None:
     assert any("p =" in r for r in base.reasons) and any("R²" in r for r in base.reasons)
     few = fit([1.0, 2.0], {"parts": [1.0, 2.0]})
     assert not few.valid and "periods" in few.reasons[0]
+
+
+def test_power_derived_from_voltage_current_and_power_factor_holds_each_at_its_last_value() -> None:
+    from werk.apps.energy.meter import derived_series, integrate_power_arrays
+
+    volts = (np.asarray([0.0, 1800.0]), np.asarray([400.0, 400.0]))
+    amps = (np.asarray([0.0, 1800.0, 3600.0]), np.asarray([100.0, 50.0, 50.0]))
+    pf = (np.asarray([10.0]), np.asarray([0.9]))  # the power factor arrives last: nothing before it
+    ts, kw = derived_series(volts, amps, pf)
+    assert ts.tolist() == [10.0, 1800.0, 3600.0]
+    p100 = math.sqrt(3) * 400 * 100 * 0.9 / 1000
+    assert kw.tolist() == pytest.approx([p100, p100 / 2, p100 / 2])
+    booked = integrate_power_arrays(ts, kw, max_gap_s=4000, hold=True)
+    assert booked.total == pytest.approx(p100 * 1790 / 3600 + p100 / 2 * 1800 / 3600)

@@ -268,12 +268,15 @@ def integrate_power(readings: Iterable[tuple[float, float]], *, max_gap_s: float
     return integrate_power_arrays(ts, kw, max_gap_s=max_gap_s)
 
 
-def integrate_power_arrays(ts: FloatArray, kw: FloatArray, *, max_gap_s: float = 300.0) -> Booked:
-    """:func:`integrate_power` over sorted, unique arrays (the fast path of reports)."""
+def integrate_power_arrays(
+    ts: FloatArray, kw: FloatArray, *, max_gap_s: float = 300.0, hold: bool = False
+) -> Booked:
+    """:func:`integrate_power` over sorted, unique arrays (the fast path of reports). ``hold``: each value holds
+    until the next (a signal stored only when it changes) instead of the trapezoidal rule."""
     if len(ts) == 0:
         return _empty()
     dt = np.diff(ts)
-    steps = 0.5 * (kw[1:] + kw[:-1]) * dt / 3600.0
+    steps = (kw[:-1] if hold else 0.5 * (kw[1:] + kw[:-1])) * dt / 3600.0
     gaps = dt > max_gap_s
     steps[gaps] = 0.0
     cum = np.concatenate(([0.0], np.cumsum(steps)))
@@ -286,6 +289,24 @@ def derived_power(volts: FloatArray, amps: FloatArray, cos_phi: FloatArray, *, p
     phases, V·I·cos φ for one."""
     factor = math.sqrt(3.0) if phases == 3 else 1.0
     return np.asarray(factor * volts * amps * cos_phi / 1000.0, dtype=np.float64)
+
+
+def derived_series(
+    volts: tuple[FloatArray, FloatArray],
+    amps: tuple[FloatArray, FloatArray],
+    cos_phi: tuple[FloatArray, FloatArray],
+    *,
+    phases: int = 3,
+) -> tuple[FloatArray, FloatArray]:
+    """Power (kW) at every instant any of the three signals changed, each held at its last value (a sample-and-hold
+    signal, as a meter's registers are); instants before all three have a value are left out."""
+    series = (volts, amps, cos_phi)
+    if any(len(t) == 0 for t, _ in series):
+        return np.zeros(0), np.zeros(0)
+    ts = np.unique(np.concatenate([t for t, _ in series]))
+    ts = ts[ts >= max(float(t[0]) for t, _ in series)]
+    held = [v[np.searchsorted(t, ts, side="right") - 1] for t, v in series]
+    return ts, derived_power(held[0], held[1], held[2], phases=phases)
 
 
 def cumulative_at(booked: Booked, at: FloatArray) -> FloatArray:

@@ -29,6 +29,7 @@ from werk.apps.energy.meter import (
     book_counter,
     coverage,
     cumulative_at,
+    derived_series,
     integrate_power,
     integrate_power_arrays,
 )
@@ -107,6 +108,8 @@ class EnergyReader:
     def booked(self, name: str, start: datetime, end: datetime) -> Booked:
         """A meter's booked energy over [start, end] with a reading on each side where the historian has one."""
         m = self.meters[name]
+        if m.config.kind == "derived":
+            return self._derived(m, start, end)
         rows = self.historian.changes(m.path, start, end + READ_PAD)
         # up to the first reading after the range: the end edge interpolates to it
         keep = bisect.bisect_right(rows, to_micros(end), key=lambda r: r[0]) + 1
@@ -136,6 +139,18 @@ class EnergyReader:
             slack_s=self.settings.slack_s,
             resolution=m.config.resolution,
         )
+
+    def _derived(self, m: Meter, start: datetime, end: datetime) -> Booked:
+        c = m.config
+        parts = []
+        for sig in (c.voltage, c.current, c.power_factor):
+            rows = self.historian.changes(m.asset.signal_path(sig), start, end + READ_PAD)
+            keep = bisect.bisect_right(rows, to_micros(end), key=lambda r: r[0]) + 1
+            good = [(t / 1e6, float(v)) for t, v in rows[:keep] if isinstance(v, int | float)]
+            parts.append((np.asarray([t for t, _ in good]), np.asarray([v for _, v in good])))
+        ts, kw = derived_series(parts[0], parts[1], parts[2], phases=c.phases)
+        # the union of three change-only series: each value holds until the next change
+        return integrate_power_arrays(ts, kw, max_gap_s=c.max_gap_s, hold=True)
 
     def inputs(self, start: datetime, end: datetime) -> dict[str, periods.MeterInput]:
         return {

@@ -33,8 +33,18 @@ class MeterConfig(StrictModel):
 
     signal: str = "energy"
     """The asset's signal the meter reports: a cumulative counter (``kind: counter``) or power (``kind: power``)."""
-    kind: Literal["counter", "power"] = "counter"
-    """``counter``: a cumulative register (kWh, m3); ``power``: instantaneous power in kW, integrated over time."""
+    kind: Literal["counter", "power", "derived"] = "counter"
+    """``counter``: a cumulative register (kWh, m3); ``power``: instantaneous power in kW, integrated over time;
+    ``derived``: power from the asset's ``voltage``, ``current`` and ``power_factor`` signals (P = √3·V·I·cos φ for
+    three phases), integrated over time."""
+    voltage: str = "voltage"
+    """``derived``: the signal of the line voltage, V."""
+    current: str = "current"
+    """``derived``: the signal of the current, A."""
+    power_factor: str = "power_factor"
+    """``derived``: the signal of cos φ."""
+    phases: Literal[1, 3] = 3
+    """``derived``: one phase (P = V·I·cos φ) or three (P = √3·V·I·cos φ)."""
     unit: str = "kWh"
     """The counter's unit (``kWh``, ``m3``): costs and emission factors are per this unit."""
     carrier: str = "electricity"
@@ -158,8 +168,18 @@ def check(config: WerkConfig, settings: Any) -> list[tuple[tuple[str | int, ...]
         where: tuple[str | int, ...] = ("apps", "energy", "meters", name)
         if name not in refs:
             problems.append((where, f"no asset named {name!r} in the plant"))
-        elif meter.signal not in refs[name].config.bound_signals():
-            problems.append(((*where, "signal"), f"asset {name!r} binds no signal {meter.signal!r}"))
+        else:
+            bound = refs[name].config.bound_signals()
+            needed = (
+                {"voltage": meter.voltage, "current": meter.current, "power_factor": meter.power_factor}
+                if meter.kind == "derived"
+                else {"signal": meter.signal}
+            )
+            problems += [
+                ((*where, key), f"asset {name!r} binds no signal {sig!r}")
+                for key, sig in needed.items()
+                if sig not in bound
+            ]
     problems += [
         (("apps", "energy", "targets_kwh_per_part", a), f"no asset named {a!r} in the plant")
         for a in settings.targets_kwh_per_part

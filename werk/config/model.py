@@ -202,7 +202,7 @@ class AssetConfig(StrictModel):
     ideal_cycle_s: float | None = Field(default=None, gt=0)
     """Ideal cycle time in seconds (ISO 22400 PRI, planned run time per item), when no product says otherwise."""
     source: SourceBinding | list[SourceBinding] | None = None
-    """Where its signals come from: one binding, or a list (a controller and an energy meter, each over its own
+    """Where its signals come from: one binding, or a list (a controller and an electricity meter, each over its own
     protocol)."""
     production: bool = True
     """A work unit that produces (ISO 22400): it has states, stops and KPIs. False for sensors and utilities whose
@@ -213,7 +213,7 @@ class AssetConfig(StrictModel):
         return getattr(self, key, None)
 
     def bindings(self) -> list[SourceBinding]:
-        """Where the asset's signals come from: one binding, or several (a machine's controller and its energy
+        """Where the asset's signals come from: one binding, or several (a machine's controller and its electricity
         meter, each over its own protocol)."""
         if self.source is None:
             return []

@@ -11,6 +11,20 @@ from werk.config.model import Name, StrictModel
 SimModel = Literal["cnc", "lathe", "robot", "press", "assembly", "compressor"]
 
 
+class SimMeterConfig(StrictModel):
+    """What the asset's energy meter does besides counting, as real meters do to the people reading them. The
+    machine's true energy is unaffected; only the register the meter serves is."""
+
+    modulus: float | None = Field(default=None, gt=0)
+    """The register rolls over to 0 here (``100000`` for five digits); none: it never does."""
+    start_kwh: float = Field(default=0.0, ge=0)
+    """The register's reading when the simulation starts."""
+    exchange_after_s: float | None = Field(default=None, gt=0)
+    """The meter is swapped for a new one (reading 0) after this many simulated seconds."""
+    leak_kw_per_hour: float = Field(default=0.0, ge=0)
+    """Draw added in every state per simulated hour (a compressor's growing leaks)."""
+
+
 class SimAssetConfig(StrictModel):
     """How the simulator plays this asset. Times are in seconds of simulated time."""
 
@@ -28,6 +42,8 @@ class SimAssetConfig(StrictModel):
     """Its power draw while running, in kW; other states draw a share of it."""
     products: dict[str, float] = Field(default_factory=dict)
     """Product code -> cycle time (s) on this machine; a changeover switches to the next product in turn."""
+    meter: SimMeterConfig = Field(default_factory=SimMeterConfig)
+    """How its energy meter behaves: a rollover, an exchange, leaks that raise its draw."""
 
 
 class SimSparkplugConfig(StrictModel):

@@ -81,6 +81,10 @@ class MachineModel:
     temperature: float = AMBIENT_C
     energy_kwh: float = 0.0
     history: list[Transition] = field(default_factory=list)
+    #: meter exchanges as (simulated seconds, the old register's last reading, the new one's first): the truth a
+    #: person would record
+    meter_exchanges: list[tuple[float, float, float]] = field(default_factory=list)
+    _exchanged_at_kwh: float | None = None
     _remaining: float = 0.0  # seconds left in a timed state
     _cycle_len: float = 0.0
     _cycle_pos: float = 0.0
@@ -208,6 +212,15 @@ class MachineModel:
             "fault": rated * 0.2,
             "maintenance": rated * 0.05,
         }[self.state] * r.uniform(0.98, 1.02)
+        power += self.cfg.meter.leak_kw_per_hour * self.t / 3600.0
+        meter = self.cfg.meter
+        if (
+            meter.exchange_after_s is not None
+            and self._exchanged_at_kwh is None
+            and self.t >= meter.exchange_after_s
+        ):
+            self.meter_exchanges.append((self.t, round(self.meter_register(), 4), 0.0))
+            self._exchanged_at_kwh = self.energy_kwh
         self.energy_kwh += power * dt / 3600.0
         v: dict[str, float | int | str] = {
             "state": self.state,
@@ -220,7 +233,7 @@ class MachineModel:
             "temperature": round(self.temperature, 2),
             "vibration": round(vibration, 3),
             "power": round(power, 3),
-            "energy": round(self.energy_kwh, 4),
+            "energy": round(self.meter_register(), 4),
         }
         if self.cfg.products:
             v["product"] = self.product
@@ -238,6 +251,15 @@ class MachineModel:
                 self._pressure = min(max(self._pressure, 6.2), 7.5)
             v["pressure"] = round(self._pressure + r.gauss(0, 0.01), 3)
         self._values = v
+
+    def meter_register(self) -> float:
+        """What the energy meter reads (kWh): the true energy from the meter's start, rolled over at its modulus."""
+        m = self.cfg.meter
+        if self._exchanged_at_kwh is not None:
+            reading = self.energy_kwh - self._exchanged_at_kwh
+        else:
+            reading = m.start_kwh + self.energy_kwh
+        return reading % m.modulus if m.modulus else reading
 
     def values(self) -> dict[str, float | int | str]:
         """The machine's signals now, keyed by werk signal name."""

@@ -1,0 +1,162 @@
+// The energy page: the current 15-minute window, the load curve with the peak line, where the energy goes (site to
+// area to machine), idle energy, energy per part against target, the monthly report and what was held back.
+"use strict";
+
+(() => {
+  const { t, $, el } = werk;
+  const KIND = { glitch: t("glitch"), jump: t("jump"), drop: t("drop"), pending: t("unconfirmed"), unmeasured: t("unmeasured") };
+  // a palette readable on the light and the dark theme
+  const COLOURS = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f"];
+  let loadPlot = null;
+  let enpiPlot = null;
+
+  function stat(label, value, cls) {
+    const s = el("div", `stat${cls ? ` ${cls}` : ""}`);
+    s.append(el("div", "muted", label), el("div", "big", value));
+    return s;
+  }
+
+  async function renderWindow() {
+    const live = await werk.getJSON("/api/energy/live");
+    const w = live.window || {};
+    const box = $("#window"); box.replaceChildren();
+    box.append(
+      stat(t("so far"), werk.unit(w.energy_kwh, "kWh", 2)),
+      stat(t("power now"), werk.unit(w.power_kw, "kW", 1)),
+      stat(t("projected mean"), werk.unit(w.projected_kw, "kW", 1)),
+      stat(t("peak limit"), w.peak_limit_kw == null ? t("none set") : werk.unit(w.peak_limit_kw, "kW", 0)),
+    );
+    $("#peak-warning").hidden = !w.warning;
+  }
+
+  async function renderLoad() {
+    let load = await werk.getJSON("/api/energy/load?hours=24");
+    // a record shorter than an hour is drawn per minute (a line needs points); a fresh plant shows its hour,
+    // not 23 empty ones
+    const points = (l) => l.total_kw.filter((v) => v != null).length;
+    if (points(load) < 4) load = await werk.getJSON("/api/energy/load?hours=2&step_s=60");
+    if (points(load) < 4) load = await werk.getJSON("/api/energy/load?hours=0.25&step_s=10");
+    const STEP = { 900: t("15-minute mean power, last 24 hours"), 60: t("mean power per minute, last 2 hours"), 10: t("mean power per 10 seconds, last 15 minutes") };
+    $("#load-step").textContent = STEP[load.step_s];
+    const first = load.total_kw.findIndex((v) => v != null);
+    const from = first < 0 ? load.starts.length : first;
+    const xs = load.starts.slice(from).map((s) => Date.parse(s) / 1000);
+    const series = [{ label: t("site"), color: "chart-1", digits: 1 }];
+    const data = [xs, load.total_kw.slice(from)];
+    if (load.peak_limit_kw != null) {
+      series.push({ label: t("peak limit"), color: "fault", width: 1, digits: 0 });
+      data.push(xs.map(() => load.peak_limit_kw));
+    }
+    if (loadPlot) loadPlot.destroy();
+    loadPlot = null;
+    if (!xs.length) { $("#load").replaceChildren(el("div", "chart-empty", t("no meter readings in the last 24 hours yet"))); return; }
+    loadPlot = werk.chart($("#load"), { height: 240, series, data });
+  }
+
+  function flowRows(rows) {
+    // site -> area -> machine: one bar per level, each segment a part of the one above
+    const box = $("#flow"); box.replaceChildren();
+    const assets = rows.filter((r) => r.level === "asset" && r.unit === "kWh");
+    const total = assets.reduce((s, r) => s + r.energy, 0);
+    if (!total) { box.append(el("div", "chart-empty", t("no energy booked this month yet"))); return; }
+    const areas = new Map();
+    for (const r of rows.filter((r) => r.level === "area")) areas.set(r.scope, r.energy);
+    const bar = (items, title) => {
+      const line = el("div", "flow-row");
+      line.append(el("div", "muted flow-label", title));
+      const b = el("div", "flow-bar");
+      items.forEach(([name, v], i) => {
+        const seg = el("div", "flow-seg", v / total > 0.06 ? name : "");
+        seg.style.width = `${(100 * v) / total}%`;
+        seg.style.background = COLOURS[i % COLOURS.length];
+        seg.title = `${name}: ${werk.unit(v, "kWh", 1)} (${werk.pct(v / total, 0)})`;
+        b.append(seg);
+      });
+      line.append(b);
+      box.append(line);
+    };
+    bar([[t("site"), total]], t("site"));
+    bar([...areas.entries()].map(([p, v]) => [p.split("/").pop(), v]), t("areas"));
+    bar(assets.map((r) => [r.scope, r.energy]), t("machines"));
+  }
+
+  async function renderMonth() {
+    const rep = await werk.getJSON("/api/energy/report?period=month");
+    flowRows(rep.rows);
+    const body = $("#report tbody"); body.replaceChildren();
+    const order = { site: 0, area: 1, line: 2, asset: 3 };
+    const rows = [...rep.rows].sort((a, b) => order[a.level] - order[b.level] || a.scope.localeCompare(b.scope));
+    for (const r of rows) {
+      const tr = el("tr");
+      const name = r.level === "asset" ? r.scope : r.scope.split("/").slice(1).join(" / ");
+      tr.append(el("td", r.level === "asset" ? null : "muted", name));
+      const cells = [
+        werk.num(r.energy, 1), werk.num(r.cost, 2), werk.num(r.co2_kg, 1), r.peak_kw == null ? "–" : werk.num(r.peak_kw, 1),
+        r.parts == null ? "–" : werk.int(r.parts), r.kwh_per_part == null ? "–" : werk.num(r.kwh_per_part, 3),
+        r.target_kwh_per_part == null ? "–" : werk.num(r.target_kwh_per_part, 3), werk.pct(r.coverage, 0),
+      ];
+      for (const c of cells) tr.append(el("td", "num", c));
+      body.append(tr);
+    }
+    if (!rows.length) body.append(werk.emptyRow(9, t("no metered assets")));
+    const an = $("#anomalies tbody"); an.replaceChildren();
+    for (const a of rep.anomalies) {
+      const tr = el("tr");
+      tr.append(el("td", null, a.asset), el("td", null, KIND[a.kind] || a.kind), el("td", null, werk.dateTime(Date.parse(a.start))),
+        el("td", null, werk.dateTime(Date.parse(a.end))), el("td", "num", a.amount == null ? "–" : werk.num(a.amount, 3)));
+      an.append(tr);
+    }
+    if (!rep.anomalies.length) an.append(werk.emptyRow(5, t("nothing held back this month")));
+  }
+
+  async function renderIdle() {
+    const rows = await werk.getJSON("/api/energy/idle");
+    const body = $("#idle tbody"); body.replaceChildren();
+    for (const r of rows) {
+      const tr = el("tr");
+      tr.append(el("td", null, r.asset), el("td", "num", werk.num(r.idle_kwh, 2)), el("td", "num", werk.num(r.idle_cost, 2)),
+        el("td", "num", r.idle_share == null ? "–" : werk.pct(r.idle_share, 0)));
+      body.append(tr);
+    }
+    if (!rows.length) body.append(werk.emptyRow(4, t("no metered assets")));
+  }
+
+  async function renderEnpi() {
+    // by day over the month; while the month has fewer than three days of data, by hour over today
+    const since = (h) => encodeURIComponent(new Date(Date.now() - h * 3600e3).toISOString());
+    const seen = (rep) => new Set(rep.rows.filter((r) => r.level === "asset" && r.parts).map((r) => r.period)).size;
+    let rep = await werk.getJSON("/api/energy/report?period=day&states=false");
+    if (seen(rep) < 3) rep = await werk.getJSON(`/api/energy/report?period=hour&states=false&start=${since(24)}`);
+    if (seen(rep) < 3) rep = await werk.getJSON(`/api/energy/report?period=15min&states=false&start=${since(3)}`);
+    if (seen(rep) < 3) rep = await werk.getJSON(`/api/energy/report?period=minute&states=false&start=${since(0.5)}`);
+    const assets = [...new Set(rep.rows.filter((r) => r.level === "asset" && r.parts != null).map((r) => r.scope))];
+    // from the first period with parts
+    const withParts = rep.rows.filter((r) => r.level === "asset" && r.parts).map((r) => r.start).sort();
+    const days = [...new Set(rep.rows.map((r) => r.start))].sort().filter((d) => withParts.length && d >= withParts[0]);
+    const xs = days.map((d) => Date.parse(d) / 1000);
+    const series = [];
+    const data = [xs];
+    assets.forEach((a, i) => {
+      const byDay = new Map(rep.rows.filter((r) => r.level === "asset" && r.scope === a).map((r) => [r.start, r.kwh_per_part]));
+      series.push({ label: a, color: COLOURS[i % COLOURS.length], digits: 3 });
+      data.push(days.map((d) => byDay.get(d) ?? null));
+      const target = rep.rows.find((r) => r.scope === a && r.target_kwh_per_part != null);
+      if (target) {
+        series.push({ label: t("target {asset}", { asset: a }), color: COLOURS[i % COLOURS.length], width: 1, digits: 3 });
+        data.push(days.map(() => target.target_kwh_per_part));
+      }
+    });
+    if (enpiPlot) enpiPlot.destroy();
+    enpiPlot = null;
+    if (!assets.length || !xs.length) { $("#enpi").replaceChildren(el("div", "chart-empty", t("no parts counted this month yet"))); return; }
+    if (xs.length < 2) { $("#enpi").replaceChildren(el("div", "chart-empty", t("not enough periods with parts for a trend yet"))); return; }
+    enpiPlot = werk.chart($("#enpi"), { height: 220, series, data });
+  }
+
+  async function refresh() {
+    await Promise.all([renderWindow(), renderLoad(), renderMonth(), renderIdle(), renderEnpi()].map((p) => p.catch((e) => console.error(e))));
+  }
+  refresh();
+  setInterval(renderWindow, 5000);
+  setInterval(refresh, 60000);
+})();

@@ -111,9 +111,11 @@ async def test_outside_every_shift_the_page_shows_the_last_shift_with_its_covera
                     note = await page.inner_text("#shift-note")
                     assert "Outside every shift" in note and "Next shift: early" in note
                     assert "Current shift" not in await page.inner_text("main")
-                    # as English writes a time of day (04:46 PM), in the plant's zone
-                    local = f"{start.astimezone(TZ):%I:%M %p} \u2013 {end.astimezone(TZ):%I:%M %p}"
-                    assert local in await page.inner_text("#shift")  # the plant's local time, not UTC
+                    # as English writes a time of day (04:46 PM), in the plant's zone, not UTC; the last shift
+                    # with its date
+                    a, z = start.astimezone(TZ), end.astimezone(TZ)
+                    local = f"{a:%m/%d}, {a:%I:%M %p} \u2013 {z:%I:%M %p}"
+                    assert local in await page.inner_text("#shift")
                     report = await _report(stack.url, start.isoformat(), end.isoformat())
                     for scope in ("cnc-1", "plant"):
                         shown = await page.evaluate(TILE, scope)

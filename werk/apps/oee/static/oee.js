@@ -87,7 +87,8 @@
     return out;
   }
 
-  const shiftText = (s) => t("{shift} · {start} – {end}", { shift: s.name, start: werk.hhmm(s.start), end: werk.hhmm(s.end) });
+  // the last shift may have been days ago (a Monday morning looks back at Friday): it says its date
+  const shiftText = (s, dated) => t("{shift} · {start} – {end}", { shift: s.name, start: dated ? werk.dayTime(s.start) : werk.hhmm(s.start), end: werk.hhmm(s.end) });
 
   /**
    * In a shift: its KPIs up to now (the live view, the same figures as the shift report). Outside every shift:
@@ -119,7 +120,7 @@
       }
     }
     document.body.dataset.shift = live.in_shift ? "current" : "last";
-    $("#shift").textContent = shift ? shiftText(shift) : "";
+    $("#shift").textContent = shift ? shiftText(shift, !live.in_shift) : "";
     $("#shift").dataset.key = shift ? shift.key : "";
     const scope = live.in_shift ? t("current shift") : shift ? t("last shift") : "";
     $("#timeline-scope").textContent = scope ? `(${scope})` : "";

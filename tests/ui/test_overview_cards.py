@@ -52,3 +52,17 @@ def test_the_mean_oee_leaves_out_an_oee_above_100_percent_and_says_so() -> None:
     ]
     mean = next(f for f in summary(de, assets) if f.key == "mean OEE")
     assert mean.value == "70,0\u00a0%" and mean.warn == "1 OEE über 100 % ausgelassen"
+
+
+def test_good_parts_and_scrap_are_the_current_shifts_not_the_counters_readings() -> None:
+    """A part counter reads what it counted since it was last reset (days, a month); the card's good and scrap are
+    the current shift's, as its availability and OEE are, and none outside every shift."""
+    en = Translator("en", [werk_locale_dir()])
+    counting = _Asset(apps={}, kpis={"gq": 41, "sq": 2}, counts={"good_count": 18_342, "scrap_count": 617})
+    figures = {f.key: f.value for f in card(en, counting, [], datetime.now(UTC)).figures}
+    assert (figures["good"], figures["scrap"]) == ("41", "2")
+    outside = _Asset(apps={}, kpis={}, counts={"good_count": 18_342, "scrap_count": 617})
+    figures = {f.key: f.value for f in card(en, outside, [], datetime.now(UTC)).figures}
+    assert "18" not in figures["good"] and "617" not in figures["scrap"]
+    plant = {f.key: f.value for f in summary(en, [counting, counting, outside])}
+    assert (plant["good parts"], plant["scrap"]) == ("82", "4")

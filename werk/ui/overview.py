@@ -121,8 +121,9 @@ def card(t: Translator, asset: AssetLike, tiles: Sequence[TileLike], now: dateti
     figures: list[Figure] = []
     if asset.production:
         figures += [
-            Figure("good", t("good"), t.fmt.integer(asset.counts.get("good_count"))),
-            Figure("scrap", t("scrap"), t.fmt.integer(asset.counts.get("scrap_count"))),
+            # the current shift's parts (the OEE report's), not the counters' readings since they were last reset
+            Figure("good", t("good"), t.fmt.integer(asset.kpis.get("gq"))),
+            Figure("scrap", t("scrap"), t.fmt.integer(asset.kpis.get("sq"))),
         ]
     for tile in tiles:
         value = lookup(asset.apps.get(tile.app, {}), tile.key)
@@ -160,12 +161,13 @@ def card(t: Translator, asset: AssetLike, tiles: Sequence[TileLike], now: dateti
 
 
 def summary(t: Translator, assets: Sequence[AssetLike]) -> list[Figure]:
-    """The plant in six figures: machines running, machines down, good parts, scrap, mean OEE, power."""
+    """The plant in six figures: machines running, machines down, good parts and scrap of the current shift, mean
+    OEE, power."""
     units = [a for a in assets if a.production]
     running = sum(1 for a in units if a.state == "running")
     down = sum(1 for a in assets if a.state in DOWN)
-    good = sum(a.counts.get("good_count") or 0 for a in assets)
-    scrap = sum(a.counts.get("scrap_count") or 0 for a in assets)
+    good = sum(a.kpis.get("gq") or 0 for a in assets)
+    scrap = sum(a.kpis.get("sq") or 0 for a in assets)
     power = sum(v for a in assets if isinstance(v := _value(a.signals.get("power")), int | float))
     oees = [x for a in assets if isinstance(x := a.kpis.get("oee"), int | float)]
     # an OEE above 100 % cannot be right: it is left out of the mean, and the mean says so

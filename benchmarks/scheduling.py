@@ -82,6 +82,8 @@ def best_known(inst: dict[str, Any]) -> int:
 def run_instances(args: argparse.Namespace) -> bool:
     data = instances()
     todo = list(QUICK) if args.quick else names(args.families.split(","))
+    if args.instances:
+        todo = args.instances.split(",")
     limit = 5.0 if args.quick else args.time_limit
     load = os.getloadavg()
     print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
@@ -165,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="five small instances at 5 s each (under a minute)")
     ap.add_argument("--families", default="ft,la,ta", help="comma-separated: ft, la, ta")
+    ap.add_argument("--instances", help="comma-separated instance names instead of whole families")
     ap.add_argument("--time-limit", type=float, default=60.0, help="seconds per instance")
     ap.add_argument("--json", help="write the rows here after each instance (a long run keeps what finished)")
     ap.add_argument(

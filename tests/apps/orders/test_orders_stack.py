@@ -1,0 +1,106 @@
+"""The orders app on the real stack over loopback: a CSV order is planned, the simulated machines' counters move its
+state, a breakdown repairs the plan, a promise answers within a second, and bad files are refused by row and column."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import plant_config, running_stack, wait_until, with_app
+
+APP = "production_orders"
+OP = {"Authorization": "Bearer olga-token"}
+SUP = {"Authorization": "Bearer sven-token"}
+
+
+def _config(tmp_path: Path):  # type: ignore[no-untyped-def]
+    config = plant_config(
+        tmp_path,
+        acceleration=50,
+        users={"olga": ("operator", "olga-token"), "sven": ("supervisor", "sven-token")},
+    )
+    return with_app(config, APP, example_orders=0, time_limit_s=2.0)
+
+
+async def test_an_imported_order_is_planned_made_and_replanned_after_a_breakdown(tmp_path: Path) -> None:
+    async with (
+        running_stack(_config(tmp_path)) as stack,
+        httpx.AsyncClient(base_url=stack.url, timeout=30) as c,
+    ):
+        app = stack.platform.apps[APP]
+        # a bad file is refused whole, with its row and column
+        bad = "order,product,quantity,due\nK-1,HSG-100,50,2099-01-01\nK-2,HSG-100,lots,2099-01-01\n"
+        r = await c.post("/api/orders/import?filename=erp.csv", content=bad, headers=OP)
+        assert r.status_code == 422
+        assert "erp.csv row 3, column quantity: 'lots' is not a number" in r.json()["detail"][0]["msg"]
+        assert (await c.get("/api/orders", headers=OP)).json() == []
+        r = await c.post("/api/orders/import", content=bad, headers={})
+        assert r.status_code == 401  # releasing needs a token
+
+        good = "order;product;quantity;due;priority\nK-1;HSG-100;400;2099-01-01;2\nK-2;SHF-010;300;2099-01-01;1\n"
+        r = await c.post("/api/orders/import", content=good, headers=OP)
+        assert r.status_code == 200, r.text
+        plan = (await c.get("/api/orders/plan", headers=OP)).json()
+        ops = {s["op"]: (m, s) for m, rows in plan["machines"].items() for s in rows}
+        assert set(ops) == {"K-1/1", "K-1/2", "K-2/1"}
+        assert ops["K-1/1"][0] in ("cnc-1", "cnc-2") and ops["K-1/2"][0] == "assembly-1"
+        assert ops["K-1/2"][1]["start"] >= ops["K-1/1"][1]["end"]
+
+        # the simulated cnc-1 and cnc-2 make HSG-100: their good counters start the order
+        async def state(order: str) -> dict[str, object]:
+            rows = (await c.get("/api/orders", headers=OP)).json()
+            return next(o for o in rows if o["order"] == order)
+
+        await wait_until(lambda: app.book.orders["K-1"].state == "started", timeout=40)
+        k1 = await state("K-1")
+        assert k1["state"] == "started" and k1["started"] is not None
+
+        # a breakdown of the machine planned for K-2's turning: the plan is repaired around it within 2 s
+        machine = ops["K-2/1"][0]
+        stack.sim.factory.assets[machine].model.force_fault("scripted")
+        await wait_until(
+            lambda: app.last_replan is not None and f"{machine} down" in app.last_replan["reason"], 40
+        )
+        plan = (await c.get("/api/orders/plan", headers=OP)).json()
+        last = plan["last_replan"]
+        assert last["seconds"] <= 2.0
+        (window,) = plan["unavailable"][machine]
+        for s in plan["machines"].get(machine, []):
+            assert s["end"] <= window["start"] or s["start"] >= window["end"]
+        replans = (await c.get("/api/orders/replans", headers=OP)).json()
+        assert replans[0]["reason"] == last["reason"]
+
+        # capable to promise: an answer within a second, nothing released
+        t0 = time.perf_counter()
+        r = await c.post("/api/orders/promise", json={"product": "SHF-020", "quantity": 100}, headers=OP)
+        assert r.status_code == 200, r.text
+        assert time.perf_counter() - t0 <= 1.5  # the solver has 0.8 s; HTTP and the model the rest
+        assert len(app.book.orders) == 2
+        r = await c.post("/api/orders/promise", json={"product": "NOPE", "quantity": 1}, headers=OP)
+        assert r.status_code == 422
+
+
+async def test_routings_import_needs_a_supervisor_and_names_the_bad_cell(tmp_path: Path) -> None:
+    async with (
+        running_stack(_config(tmp_path)) as stack,
+        httpx.AsyncClient(base_url=stack.url, timeout=30) as c,
+    ):
+        text = "product,step,operation,machines,setup_min,run_s\nGR-1,1,grinding,cnc-1,5,20\nGR-1,2,wash,nowhere,0,3\n"
+        r = await c.post("/api/orders/routings/import", content=text, headers=OP)
+        assert r.status_code == 403
+        r = await c.post("/api/orders/routings/import", content=text, headers=SUP)
+        assert r.status_code == 422
+        assert "row 3, column machines: 'nowhere' is no asset of the plant" in r.json()["detail"][0]["msg"]
+        r = await c.post("/api/orders/routings/import", content=text.replace("nowhere", "cnc-2"), headers=SUP)
+        assert r.json() == {"imported": ["GR-1"]}
+        # the routing is kept in the werk file, and an order for it can be released
+        assert [x.product for x in stack.platform.apps[APP].store.routings()] == ["GR-1"]
+        r = await c.post(
+            "/api/orders",
+            json=[{"order": "G-1", "product": "GR-1", "quantity": 10, "due": "2099-01-01T00:00:00Z"}],
+            headers=OP,
+        )
+        assert r.status_code == 200, r.text
+        assert (await c.get("/api/orders", headers=OP)).json()[0]["state"] == "released"

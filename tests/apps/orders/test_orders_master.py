@@ -85,7 +85,7 @@ def test_orders_refuse_an_unknown_product_a_bad_date_and_a_duplicate() -> None:
     head = "order;product;quantity;due;priority\n"
     with pytest.raises(MasterDataError, match="row 2, column product: 'XYZ' has no routing"):
         parse_orders(head + "A;XYZ;5;2026-12-08;1\n", BERLIN, products=["HSG-100"])
-    with pytest.raises(MasterDataError, match="row 2, column due: '08.12.2026' is not a date"):
+    with pytest.raises(MasterDataError, match=r"row 2, column due: '08\.12\.2026' is not a date"):
         parse_orders(head + "A;HSG-100;5;08.12.2026;1\n", BERLIN, products=["HSG-100"])
     with pytest.raises(MasterDataError, match="row 3, column order: order 'A' appears twice"):
         parse_orders(

@@ -48,7 +48,7 @@
         const r = svg("rect", { x: x0, y: y + 3, width: Math.max(1, x1 - x0), height: rowH - 6, rx: 2,
           fill: `hsl(${hue(s.order)} 55% 60%)`, stroke: s.late ? "#d00" : "none", "stroke-width": 2, class: "op" });
         r.dataset.op = s.op;
-        r.append(svg("title", {}, `${s.order} · ${s.product} · ${t("step")} ${s.step}\n${dateTime(s.start)} – ${dateTime(s.end)}`));
+        r.append(svg("title", {}, t("{order} · {product} · step {step}", { order: s.order, product: s.product, step: s.step }) + `\n${dateTime(s.start)} – ${dateTime(s.end)}`));
         root.append(r);
         if (x1 - x0 > 40) root.append(svg("text", { x: x0 + 3, y: y + 17, "font-size": 10, fill: "#000" }, s.order));
       }

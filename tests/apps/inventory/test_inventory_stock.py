@@ -85,5 +85,7 @@ def test_a_stock_count_corrects_the_level_and_keeps_the_history() -> None:
     assert inv.level("C", "main") == 65
     assert correction.quantity == -5 and correction.who == "carol" and correction.kind == "count"
     assert [b.quantity for b in inv.journal] == [100, -30, -5]
-    # 30 used in a week: 65 left lasts 65 / (30 / 7) days
-    assert abs(inv.days_of_supply("C", "main", T0 + timedelta(days=1)) - 65 / (30 / 7)) < 1e-9  # type: ignore[operator]
+    # 30 used in the first day of history: 65 left lasts 65 / 30 days (a day is not averaged over a week)
+    assert abs(inv.days_of_supply("C", "main", T0 + timedelta(days=1)) - 65 / 30) < 1e-9  # type: ignore[operator]
+    assert abs(inv.days_of_supply("C", "main", T0 + timedelta(days=5)) - 65 / (30 / 5)) < 1e-9  # type: ignore[operator]
+    assert inv.days_of_supply("C", "main", T0 + timedelta(days=10)) is None  # no use in the last 7 days

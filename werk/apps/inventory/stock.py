@@ -98,7 +98,8 @@ class Inventory:
         self, ts: datetime, product: str, good: int, location: str, who: str, ref: str = ""
     ) -> list[Booking]:
         """The bookings of ``good`` parts of ``product`` made: the product in, its components out (backflush)."""
-        out = [Booking(ts, product, location, float(good), "production", who, "good parts", ref)]
+        # ``why`` of a backflush is the product whose BOM it follows (pages word it in the reader's language)
+        out = [Booking(ts, product, location, float(good), "production", who, "", ref)]
         for line in self._bom.get(product, ()):
             out.append(
                 Booking(
@@ -108,7 +109,7 @@ class Inventory:
                     -line.quantity * good,
                     "backflush",
                     who,
-                    f"BOM of {product}",
+                    product,
                     ref,
                 )
             )
@@ -142,11 +143,15 @@ class Inventory:
     def days_of_supply(
         self, material: str, location: str, now: datetime, window: timedelta = timedelta(days=7)
     ) -> float | None:
-        """The level divided by the mean daily use over ``window`` before ``now``; None without use."""
-        used = self.consumption(material, location, now - window)
-        if used <= 0:
-            return None
-        return self.level(material, location) / (used / (window.total_seconds() / 86400))
+        """The level divided by the mean daily use over ``window`` before ``now`` (or since the first booking of
+        the material, when that is later: a day of history is not averaged over a week); None without use."""
+        first = next((b.ts for b in self.journal if b.material == material and b.location == location), now)
+        since = max(now - window, first)
+        used = self.consumption(material, location, since)
+        days = (now - since).total_seconds() / 86400
+        if used <= 0 or days < 1 / 24:
+            return None  # no use, or under an hour of history: no rate worth dividing by
+        return self.level(material, location) / (used / days)
 
     def snapshot(self) -> Mapping[tuple[str, str], float]:
         return dict(self.levels)

@@ -5,6 +5,12 @@
   const { t, $, el, num, dateTime } = werk;
   const KINDS = { receipt: t("receipt"), production: t("production"), backflush: t("backflush"), count: t("count"), issue: t("issue") };
 
+  function why(b) {
+    if (b.kind === "backflush") return t("BOM of {product}", { product: b.why });
+    if (b.kind === "production") return t("good parts at {asset}", { asset: b.ref });
+    return b.why;
+  }
+
   function rows(sel, items, cells) {
     const body = $(`${sel} tbody`); body.replaceChildren();
     for (const x of items) { const tr = el("tr"); for (const [cls, text] of cells(x)) tr.append(el("td", cls, text)); body.append(tr); }
@@ -17,7 +23,7 @@
     rows("#stock", stock, (s) => [[null, s.material], [null, s.location], [s.below_point ? "num bad" : "num", num(s.level, 1)],
       ["num", s.reorder_point == null ? "–" : num(s.reorder_point, 0)], ["num", s.days_of_supply == null ? "–" : num(s.days_of_supply, 1)]]);
     rows("#signals", signals, (s) => [[null, dateTime(s.ts)], [null, s.material], ["num", num(s.level, 1)], ["num", num(s.quantity, 0)]]);
-    rows("#journal", journal, (b) => [[null, dateTime(b.ts)], [null, b.material], ["num", num(b.quantity, 2)], [null, KINDS[b.kind] || b.kind], [null, b.who], [null, b.why]]);
+    rows("#journal", journal, (b) => [[null, dateTime(b.ts)], [null, b.material], ["num", num(b.quantity, 2)], [null, KINDS[b.kind] || b.kind], [null, b.who], [null, why(b)]]);
     document.body.dataset.updated = String(Date.now());
   }
 

@@ -13,7 +13,8 @@
     return e;
   }
 
-  function hue(s) { let h = 0; for (const c of s) h = (h * 31 + c.charCodeAt(0)) % 360; return h; }
+  // orders with neighbouring ids get far-apart hues (golden angle)
+  function hue(s) { let h = 0; for (const c of s) h = (h * 31 + c.charCodeAt(0)) >>> 0; return Math.round((h * 137.508) % 360); }
 
   function renderGantt(plan) {
     const box = $("#gantt"); box.replaceChildren();

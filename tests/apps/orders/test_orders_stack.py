@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import plant_config, running_stack, wait_until, with_app
+from werk.core.model import Event, utcnow
 
 APP = "production_orders"
 OP = {"Authorization": "Bearer olga-token"}
@@ -80,6 +81,28 @@ async def test_an_imported_order_is_planned_made_and_replanned_after_a_breakdown
         assert len(app.book.orders) == 2
         r = await c.post("/api/orders/promise", json={"product": "NOPE", "quantity": 1}, headers=OP)
         assert r.status_code == 422
+
+        # the maintenance app's warning (a work order) keeps an inspection window free on its machine
+        ref = next(x for x in stack.config.assets() if x.name == "assembly-1")
+        warning = Event(
+            "maintenance",
+            ref.path,
+            utcnow(),
+            {
+                "asset": "assembly-1",
+                "reason": "rul",
+                "change": "raised",
+                "work_order": "wo-1",
+                "rul_cycles": 12.0,
+            },
+        )
+        await stack.platform.bus.publish_events([warning])
+        await wait_until(lambda: "assembly-1 inspection" in (app.last_replan or {}).get("reason", ""), 20)
+        plan = (await c.get("/api/orders/plan", headers=OP)).json()
+        (window,) = plan["unavailable"]["assembly-1"]
+        assert window["end"] > window["start"]
+        for s in plan["machines"].get("assembly-1", []):
+            assert s["end"] <= window["start"] or s["start"] >= window["end"]
 
 
 async def test_routings_import_needs_a_supervisor_and_names_the_bad_cell(tmp_path: Path) -> None:

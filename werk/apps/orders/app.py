@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from werk.apps.orders.book import Booking, OrderBook, at, op_id, split_op
+from werk.apps.orders.calendar import closed, merge
 from werk.apps.orders.master import OrderLine, Routing, Step
 from werk.apps.orders.schedule import Job, Operation, Plan, Problem, ScheduleError, promise, repair, solve
 from werk.apps.orders.settings import OrdersSettings
@@ -75,6 +76,7 @@ class OrdersApp(App):
         self.plan: Plan | None = None
         self.windows: dict[str, list[tuple[datetime, datetime]]] = {}
         self.down: dict[str, datetime] = {}
+        self.inspections: dict[str, tuple[datetime, datetime]] = {}  # asset -> window kept for a work order
         self.states: dict[str, str] = {}
         self.products: dict[str, str] = {}
         self.counters: dict[tuple[str, str], int] = {}
@@ -114,8 +116,40 @@ class OrdersApp(App):
 
     # -- plans ---------------------------------------------------------------------------------------------------
 
+    def unavailable(self, origin: datetime) -> dict[str, list[tuple[datetime, datetime]]]:
+        """Per machine: the plant's closed time, breakdowns and inspection windows, merged."""
+        shut = closed(self.ctx.config.plant, origin, origin + timedelta(days=self.settings.horizon_days))
+        machines = {m for r in self.book.routings.values() for s in r.steps for m in s.run_s}
+        out = {}
+        for m in machines | set(self.windows) | set(self.inspections):
+            spans = [*shut, *self.windows.get(m, [])]
+            if m in self.inspections:
+                spans.append(self.inspections[m])
+            merged = merge(spans)
+            if merged:
+                out[m] = merged
+        return out
+
     def problem(self, origin: datetime) -> Problem:
-        return self.book.problem(origin, self.windows, self.store.pins())
+        return self.book.problem(origin, self.unavailable(origin), self.store.pins())
+
+    def on_maintenance(self, event: Event) -> str | None:
+        """A maintenance warning keeps an inspection window free on its asset; its clearing frees it. The
+        reason to repair the plan, or None."""
+        asset = str(event.data.get("asset", ""))
+        if (
+            not self.settings.inspection_min
+            or asset not in self.refs.values()
+            or "work_order" not in event.data
+        ):
+            return None
+        if event.data.get("change") == "cleared":
+            return f"{asset} inspection cancelled" if self.inspections.pop(asset, None) else None
+        if asset in self.inspections:
+            return None
+        start = event.ts + timedelta(minutes=self.settings.inspection_after_min)
+        self.inspections[asset] = (start, start + timedelta(minutes=self.settings.inspection_min))
+        return f"{asset} inspection"
 
     def replan(
         self, reason: str, *, time_limit_s: float | None = None, objective: str | None = None
@@ -295,13 +329,25 @@ class OrdersApp(App):
             async with self.lock:
                 await asyncio.to_thread(self.replan, "start")
         subs = [self.ctx.bus.subscribe(f"+/+/+/+/+/+/{sig}", overflow=Overflow.BLOCK) for sig in SIGNALS]
+        events = self.ctx.bus.subscribe_events({"maintenance"}, overflow=Overflow.BLOCK)
         try:
             async with asyncio.TaskGroup() as tg:
                 for sub in subs:
                     tg.create_task(self._consume(sub))
+                tg.create_task(self._maintenance(events))
         finally:
             for sub in subs:
                 sub.close()
+            events.close()
+
+    async def _maintenance(self, sub: Any) -> None:
+        while True:
+            batch = await sub.get()
+            reasons = [r for e in batch if (r := self.on_maintenance(e)) is not None]
+            if reasons:
+                async with self.lock:
+                    result = await asyncio.to_thread(self.repair_now, ", ".join(reasons))
+                await self._announce(result)
 
     async def _consume(self, sub: Any) -> None:
         paths = {v: k for k, v in self.refs.items()}
@@ -356,7 +402,7 @@ class OrdersApp(App):
                         "late": bool(o and at(self.origin, s.end) > o.due),
                     }
                 )
-        return {"origin": self.origin, "machines": rows, "windows": self.windows}
+        return {"origin": self.origin, "machines": rows, "windows": self.unavailable(self.origin)}
 
     def snapshot(self) -> dict[str, Any]:
         return {

@@ -38,6 +38,13 @@ class OrdersSettings(AppSettings):
     """Seconds the solver gets to repair the plan after a breakdown or a machine's return."""
     breakdown_min: int = Field(default=60, ge=1)
     """Minutes a machine that faults is assumed to stay down, until it runs again."""
+    horizon_days: int = Field(default=14, ge=1, le=366)
+    """Days ahead the plant's calendar (shifts, holidays, planned downtime) closes machines in the plan."""
+    inspection_min: int = Field(default=60, ge=0)
+    """Minutes kept free on a machine when the maintenance app raises a warning (a work order to inspect it);
+    0 plans no inspection."""
+    inspection_after_min: int = Field(default=30, ge=0)
+    """How long after the warning the inspection window begins."""
     example_orders: int = Field(default=0, ge=0, le=200)
     """Example orders released at the first start when there are none (for the demo)."""
 

@@ -4,6 +4,7 @@ state, a breakdown repairs the plan, a promise answers within a second, and bad 
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -116,7 +117,9 @@ async def test_routings_import_needs_a_supervisor_and_names_the_bad_cell(tmp_pat
         r = await c.post("/api/orders/routings/import", content=text, headers=SUP)
         assert r.status_code == 422
         assert "row 3, column machines: 'nowhere' is no asset of the plant" in r.json()["detail"][0]["msg"]
-        r = await c.post("/api/orders/routings/import", content=text.replace("nowhere", "cnc-2"), headers=SUP)
+        r = await c.post(
+            "/api/orders/routings/import", content=text.replace("nowhere", "cnc-2|cnc-1"), headers=SUP
+        )
         assert r.json() == {"imported": ["GR-1"]}
         # the routing is kept in the werk file, and an order for it can be released
         assert [x.product for x in stack.platform.apps[APP].store.routings()] == ["GR-1"]
@@ -127,3 +130,24 @@ async def test_routings_import_needs_a_supervisor_and_names_the_bad_cell(tmp_pat
         )
         assert r.status_code == 200, r.text
         assert (await c.get("/api/orders", headers=OP)).json()[0]["state"] == "released"
+
+        # a supervisor pins the order's second step to cnc-1 two hours from now: the plan is made around it
+        app = stack.platform.apps[APP]
+        start = (app.origin + timedelta(hours=2)).isoformat()
+        r = await c.post(
+            "/api/orders/pins", json={"op": "G-1/2", "machine": "cnc-1", "start": start}, headers=OP
+        )
+        assert r.status_code == 403
+        r = await c.post(
+            "/api/orders/pins", json={"op": "G-1/2", "machine": "lathe-1", "start": start}, headers=SUP
+        )
+        assert r.status_code == 422 and "cannot run on 'lathe-1'" in r.text
+        r = await c.post(
+            "/api/orders/pins", json={"op": "G-1/2", "machine": "cnc-2", "start": start}, headers=SUP
+        )
+        assert r.status_code == 200, r.text
+        plan = (await c.get("/api/orders/plan", headers=OP)).json()
+        (slot,) = plan["machines"]["cnc-2"]
+        assert slot["op"] == "G-1/2" and abs(
+            datetime.fromisoformat(slot["start"]) - datetime.fromisoformat(start)
+        ) < timedelta(minutes=1)

@@ -24,7 +24,7 @@ async def test_the_gantt_chart_order_list_and_stock_follow_the_shop_floor(tmp_pa
     config = plant_config(
         tmp_path,
         acceleration=50,
-        users={"olga": ("operator", "olga-token"), "vera": ("viewer", "vera-token")},
+        users={"sven": ("supervisor", "sven-token"), "vera": ("viewer", "vera-token")},
     )
     config = with_app(config, APP, example_orders=6, time_limit_s=2.0)
     async with running_stack(config) as stack, async_playwright() as pw:
@@ -40,7 +40,7 @@ async def test_the_gantt_chart_order_list_and_stock_follow_the_shop_floor(tmp_pa
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             await page.goto(f"{stack.url}/orders?lang=de")
-            await page.fill("#token", "vera-token")
+            await page.fill("#token", "sven-token")
             await page.click("#signin")
             await page.locator("#gantt svg rect.op").first.wait_for(timeout=20_000)
             bars = await page.locator("#gantt svg rect.op").count()
@@ -61,6 +61,21 @@ async def test_the_gantt_chart_order_list_and_stock_follow_the_shop_floor(tmp_pa
             )
             answer = await page.locator("#p-answer").inner_text()
             assert "wartet auf" in answer or "eigene" in answer, answer  # a date and its reason, in German
+            # a supervisor drags a bar 120 px later on its row: the operation is pinned and planned there
+            bar = page.locator("#gantt svg rect.op").last
+            op = await bar.get_attribute("data-op")
+            box = await bar.bounding_box()
+            assert box is not None and op is not None
+            await page.mouse.move(box["x"] + 5, box["y"] + box["height"] / 2)
+            await page.mouse.down()
+            await page.mouse.move(box["x"] + 65, box["y"] + box["height"] / 2, steps=5)
+            await page.mouse.move(box["x"] + 125, box["y"] + box["height"] / 2, steps=5)
+            await page.mouse.up()
+            await page.wait_for_function(
+                "document.querySelector('#pin-msg').textContent.length > 0", timeout=15_000
+            )
+            assert "festgelegt" in await page.locator("#pin-msg").inner_text()
+            assert op in app.store.pins()
             await page.screenshot(path=str(tmp_path / "orders.png"), full_page=True)
             await page.goto(f"{stack.url}/inventory?lang=zh")
             await page.locator("#stock tbody tr").first.wait_for(timeout=10_000)

@@ -51,13 +51,38 @@
         r.dataset.op = s.op;
         r.append(svg("title", {}, t("{order} · {product} · step {step}", { order: s.order, product: s.product, step: s.step }) + `\n${dateTime(s.start)} – ${dateTime(s.end)}`));
         root.append(r);
-        if (x1 - x0 > 40) root.append(svg("text", { x: x0 + 3, y: y + 17, "font-size": 10, fill: "#000" }, s.order));
+        if (x1 - x0 > 40) root.append(svg("text", { x: x0 + 3, y: y + 17, "font-size": 10, fill: "#000", "pointer-events": "none" }, s.order));
       }
     });
+    enableDrag(root, { a, z, x, left, W, top, rowH, machines });
     const now = Date.now();
     if (now >= a && now <= z) root.append(svg("line", { x1: x(now), x2: x(now), y1: top - 4, y2: H, stroke: "#06c", "stroke-width": 2 }));
     box.append(root);
     $("#origin").textContent = t("from {time}", { time: dateTime(plan.origin) });
+  }
+
+  // Drag a bar to another time or machine to pin it there (a supervisor's token); the plan is made around it.
+  let dragging = false;
+  function enableDrag(root, g) {
+    root.addEventListener("pointerdown", (e) => {
+      const bar = e.target.closest && e.target.closest("rect.op");
+      if (!bar || !werk.token()) return;
+      dragging = true;
+      const x0 = e.clientX, y0 = e.clientY, bx = Number(bar.getAttribute("x")), by = Number(bar.getAttribute("y"));
+      bar.setPointerCapture(e.pointerId);
+      const move = (m) => { bar.setAttribute("x", bx + m.clientX - x0); bar.setAttribute("y", by + m.clientY - y0); };
+      const up = async (u) => {
+        bar.removeEventListener("pointermove", move); bar.removeEventListener("pointerup", up);
+        dragging = false;
+        const nx = bx + u.clientX - x0, ny = by + u.clientY - y0;
+        const row = Math.max(0, Math.min(g.machines.length - 1, Math.floor((ny - g.top + g.rowH / 2) / g.rowH)));
+        const ms = g.a + ((nx - g.left) / (g.W - g.left - 8)) * (g.z - g.a);
+        const res = await werk.send("POST", "/api/orders/pins", { op: bar.dataset.op, machine: g.machines[row], start: new Date(ms).toISOString() });
+        $("#pin-msg").textContent = res.ok ? t("pinned {op} to {machine}", { op: bar.dataset.op, machine: g.machines[row] }) : werk.detail(res);
+        refresh().catch(() => {});
+      };
+      bar.addEventListener("pointermove", move); bar.addEventListener("pointerup", up);
+    });
   }
 
   function renderReplan(r) {
@@ -88,6 +113,7 @@
   }
 
   async function refresh() {
+    if (dragging) return;
     const [plan, orders] = await Promise.all([werk.getJSON("/api/orders/plan"), werk.getJSON("/api/orders")]);
     renderGantt(plan); renderReplan(plan.last_replan); renderOrders(orders);
     document.body.dataset.updated = String(Date.now());

@@ -33,7 +33,7 @@ async def test_the_gantt_chart_order_list_and_stock_follow_the_shop_floor(tmp_pa
         await wait_until(lambda: any(o.state == "started" for o in app.book.orders.values()), timeout=40)
         victim = next(iter(sorted({s.machine for s in app.plan.slots.values()})))  # type: ignore[union-attr]
         stack.sim.factory.assets[victim].model.force_fault("scripted")
-        await wait_until(lambda: app.last_replan is not None and "down" in app.last_replan["reason"], 40)
+        await wait_until(lambda: app.last_replan is not None and "down:" in app.last_replan["reason"], 40)
         browser = await pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page(viewport={"width": 1400, "height": 1100})
@@ -53,7 +53,7 @@ async def test_the_gantt_chart_order_list_and_stock_follow_the_shop_floor(tmp_pa
             assert (
                 "begonnen" in await page.locator("#orders tbody").inner_text()
             )  # a started order, in German
-            assert f"{victim} down" in await page.locator("#replan").inner_text()
+            assert f"{victim} ausgefallen" in await page.locator("#replan").inner_text()
             await page.fill("#p-qty", "50")
             await page.click("#promise button")
             await page.wait_for_function(

@@ -63,7 +63,7 @@ async def test_an_imported_order_is_planned_made_and_replanned_after_a_breakdown
         machine = ops["K-2/1"][0]
         stack.sim.factory.assets[machine].model.force_fault("scripted")
         await wait_until(
-            lambda: app.last_replan is not None and f"{machine} down" in app.last_replan["reason"], 40
+            lambda: app.last_replan is not None and f"down:{machine}" in app.last_replan["reason"], 40
         )
         plan = (await c.get("/api/orders/plan", headers=OP)).json()
         last = plan["last_replan"]
@@ -98,7 +98,7 @@ async def test_an_imported_order_is_planned_made_and_replanned_after_a_breakdown
             },
         )
         await stack.platform.bus.publish_events([warning])
-        await wait_until(lambda: "assembly-1 inspection" in (app.last_replan or {}).get("reason", ""), 20)
+        await wait_until(lambda: "inspection:assembly-1" in (app.last_replan or {}).get("reason", ""), 20)
         plan = (await c.get("/api/orders/plan", headers=OP)).json()
         (window,) = plan["unavailable"]["assembly-1"]
         assert window["end"] > window["start"]

@@ -54,6 +54,10 @@ class OrderOut(BaseModel):
 
 
 class ReplanOut(BaseModel):
+    """A re-plan: ``reason`` is ``kind:subject`` items joined by ", " (kinds: down, back, inspection,
+    inspection-cancelled, released, pinned, requested, start; the subject an asset, an operation or a count);
+    ``method`` is full, cp-sat (a repair) or heuristic (a repair the time limit left to the heuristic)."""
+
     ts: datetime
     reason: str
     method: str
@@ -214,7 +218,7 @@ def build_router(app: OrdersApp, web: Web) -> APIRouter:
             import asyncio
 
             result = await asyncio.to_thread(
-                app.replan, "requested", time_limit_s=body.time_limit_s, objective=body.objective
+                app.replan, "requested:", time_limit_s=body.time_limit_s, objective=body.objective
             )
         return ReplanOut(**result)
 
@@ -237,7 +241,7 @@ def build_router(app: OrdersApp, web: Web) -> APIRouter:
         await asyncio.to_thread(app.store.set_pin, body.op, body.machine, body.start, user.name)
         async with app.lock:
             try:
-                result = await asyncio.to_thread(app.replan, f"pinned {body.op}")
+                result = await asyncio.to_thread(app.replan, f"pinned:{body.op}")
             except ScheduleError as exc:
                 await asyncio.to_thread(app.store.delete_pin, body.op)
                 raise InputError(f"the pin leaves no plan: {exc}", ("body",)) from None

@@ -144,12 +144,12 @@ class OrdersApp(App):
         ):
             return None
         if event.data.get("change") == "cleared":
-            return f"{asset} inspection cancelled" if self.inspections.pop(asset, None) else None
+            return f"inspection-cancelled:{asset}" if self.inspections.pop(asset, None) else None
         if asset in self.inspections:
             return None
         start = event.ts + timedelta(minutes=self.settings.inspection_after_min)
         self.inspections[asset] = (start, start + timedelta(minutes=self.settings.inspection_min))
-        return f"{asset} inspection"
+        return f"inspection:{asset}"
 
     def replan(
         self, reason: str, *, time_limit_s: float | None = None, objective: str | None = None
@@ -280,11 +280,11 @@ class OrdersApp(App):
                     self.windows[asset] = [w for w in self.windows.get(asset, []) if w[1] > s.ts] + [
                         (s.ts, end)
                     ]
-                    reasons.append(f"{asset} down")
+                    reasons.append(f"down:{asset}")
                 elif state == "running" and asset in self.down:
                     began = self.down.pop(asset)
                     self.windows[asset] = [w for w in self.windows.get(asset, []) if w[0] != began]
-                    reasons.append(f"{asset} back")
+                    reasons.append(f"back:{asset}")
             elif signal in ("good_count", "scrap_count"):
                 try:
                     value = int(float(s.value))
@@ -327,7 +327,7 @@ class OrdersApp(App):
             await self.release(self.example_lines(self.settings.example_orders), "example")
         elif self.book.open_orders() and self.plan is None:
             async with self.lock:
-                await asyncio.to_thread(self.replan, "start")
+                await asyncio.to_thread(self.replan, "start:")
         subs = [self.ctx.bus.subscribe(f"+/+/+/+/+/+/{sig}", overflow=Overflow.BLOCK) for sig in SIGNALS]
         events = self.ctx.bus.subscribe_events({"maintenance"}, overflow=Overflow.BLOCK)
         try:
@@ -373,7 +373,7 @@ class OrdersApp(App):
         async with self.lock:
             orders = self.book.release(lines)
             await asyncio.to_thread(self.store.save_orders, orders, who, self.ctx.clock())
-            result = await asyncio.to_thread(self.replan, f"released {len(orders)} order(s)")
+            result = await asyncio.to_thread(self.replan, f"released:{len(orders)}")
         await self._announce(result)
         return result
 

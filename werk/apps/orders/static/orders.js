@@ -85,13 +85,28 @@
     });
   }
 
+  // the API's reason codes ("down:cnc-1, back:lathe-2") and methods, in the reader's language
+  const REASONS = {
+    down: (x) => t("{asset} broke down", { asset: x }), back: (x) => t("{asset} runs again", { asset: x }),
+    inspection: (x) => t("inspection of {asset}", { asset: x }), "inspection-cancelled": (x) => t("inspection of {asset} cancelled", { asset: x }),
+    released: (x) => t("{count} orders released", { count: x }), pinned: (x) => t("{op} pinned", { op: x }),
+    requested: () => t("plan requested"), start: () => t("werk started"),
+  };
+  const METHODS = { full: t("full plan"), "cp-sat": t("repair"), heuristic: t("repair (heuristic, time limit)") };
+  function reasonText(reason) {
+    return reason.split(", ").map((item) => {
+      const [kind, subject] = [item.slice(0, item.indexOf(":")), item.slice(item.indexOf(":") + 1)];
+      return REASONS[kind] ? REASONS[kind](subject) : item;
+    }).join(", ");
+  }
+
   function renderReplan(r) {
     const box = $("#replan");
     if (!r) return;
     box.className = "";
     box.replaceChildren(
       el("p", null, t("{reason}: {moved} operations moved in {seconds} s ({method})",
-        { reason: r.reason, moved: r.moved.length, seconds: werk.num(r.seconds, 2), method: r.method })),
+        { reason: reasonText(r.reason), moved: r.moved.length, seconds: werk.num(r.seconds, 2), method: METHODS[r.method] || r.method })),
       el("p", r.late.length ? "bad" : "muted", r.late.length ? t("late orders: {orders}", { orders: r.late.join(", ") }) : t("no order is late")),
     );
     if (r.moved.length) box.append(el("p", "muted", t("moved: {ops}", { ops: r.moved.slice(0, 30).join(", ") + (r.moved.length > 30 ? " …" : "") })));

@@ -505,7 +505,7 @@ def repair(
     plan: Plan,
     now: int,
     *,
-    time_limit_s: float = 1.5,
+    time_limit_s: float = 1.2,
     workers: int = 2,
     move_weight: int | None = None,
 ) -> Repair:

@@ -34,7 +34,7 @@ class OrdersSettings(AppSettings):
     """What the plan minimises first: lateness (weighted by priority), makespan or setup time."""
     time_limit_s: float = Field(default=10.0, gt=0, le=600)
     """Seconds a full plan may take."""
-    replan_time_limit_s: float = Field(default=1.5, gt=0, le=60)
+    replan_time_limit_s: float = Field(default=1.2, gt=0, le=60)
     """Seconds the solver gets to repair the plan after a breakdown or a machine's return."""
     breakdown_min: int = Field(default=60, ge=1)
     """Minutes a machine that faults is assumed to stay down, until it runs again."""

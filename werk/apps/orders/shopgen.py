@@ -115,7 +115,7 @@ def breakdown_case(path: Path, scratch_limit_s: float | None = None) -> Measured
     ``scratch_limit_s`` solve from scratch too, else take the from-scratch late orders the file records."""
     case = load(path)
     t0 = time.perf_counter()
-    rep = repair(case.breakdown.applied(case.problem), case.plan, case.breakdown.now, time_limit_s=1.5)
+    rep = repair(case.breakdown.applied(case.problem), case.plan, case.breakdown.now, time_limit_s=1.2)
     took = time.perf_counter() - t0
     if scratch_limit_s is None:
         late = case.scratch_late

@@ -32,9 +32,9 @@ MAX_FILE = 10 * 1024 * 1024
 class OrderIn(BaseModel):
     order: str = Field(min_length=1, max_length=100)
     product: str
-    quantity: int = Field(ge=1)
+    quantity: int = Field(ge=1, le=1_000_000)
     due: datetime
-    priority: int = Field(default=1, ge=1)
+    priority: int = Field(default=1, ge=1, le=100)
     release: datetime | None = None
 
 
@@ -90,7 +90,7 @@ class PlanOut(BaseModel):
 
 class PlanIn(BaseModel):
     objective: Literal["lateness", "makespan", "setups"] | None = None
-    time_limit_s: float | None = Field(default=None, gt=0, le=600)
+    time_limit_s: float | None = Field(default=None, gt=0, le=15)  # an HTTP request waits for it
 
 
 class PinIn(BaseModel):
@@ -101,7 +101,7 @@ class PinIn(BaseModel):
 
 class PromiseIn(BaseModel):
     product: str
-    quantity: int = Field(ge=1)
+    quantity: int = Field(ge=1, le=1_000_000)
 
 
 class PromiseOut(BaseModel):
@@ -217,9 +217,12 @@ def build_router(app: OrdersApp, web: Web) -> APIRouter:
         async with app.lock:
             import asyncio
 
-            result = await asyncio.to_thread(
-                app.replan, "requested:", time_limit_s=body.time_limit_s, objective=body.objective
-            )
+            try:
+                result = await asyncio.to_thread(
+                    app.replan, "requested:", time_limit_s=body.time_limit_s, objective=body.objective
+                )
+            except ScheduleError as exc:
+                raise InputError(f"no plan: {exc}", ("body",)) from None
         return ReplanOut(**result)
 
     @r.post("/pins", response_model=ReplanOut)

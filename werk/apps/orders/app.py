@@ -371,9 +371,16 @@ class OrdersApp(App):
         """Release orders and re-plan (warm start); raises ``ValueError`` for an unknown product or an order
         that has made parts already."""
         async with self.lock:
+            before = dict(self.book.orders)
             orders = self.book.release(lines)
+            try:
+                result = await asyncio.to_thread(
+                    self.replan, f"released:{len(orders)}", time_limit_s=self.settings.release_time_limit_s
+                )
+            except ScheduleError:
+                self.book.orders = before  # orders the plan cannot hold are not released
+                raise
             await asyncio.to_thread(self.store.save_orders, orders, who, self.ctx.clock())
-            result = await asyncio.to_thread(self.replan, f"released:{len(orders)}")
         await self._announce(result)
         return result
 

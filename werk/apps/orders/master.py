@@ -188,6 +188,13 @@ def _integer(
     return int(x)
 
 
+def _priority(t: _Rows, n: int, row: dict[str, str]) -> int:
+    p = _integer(t, n, row, "priority", minimum=1, default=1)
+    if p > 100:
+        raise t.error(n, "priority", f"{p} is more than 100 (1 normal, higher more urgent)")
+    return p
+
+
 def parse_routings(
     data: bytes | str, file: str = "routings.csv", machines: Sequence[str] | None = None
 ) -> list[Routing]:
@@ -289,7 +296,7 @@ def parse_orders(
                 product,
                 _integer(t, n, row, "quantity", minimum=1),
                 times["due"],
-                _integer(t, n, row, "priority", minimum=1, default=1),
+                _priority(t, n, row),
                 times["release"],
             )
         )

@@ -114,6 +114,12 @@ class Plan:
         return sum(max(0, self.job_end(j) - j.due) for j in problem.jobs if j.due is not None)
 
 
+#: the latest time unit a plan may reach: ten million minutes (19 years). Beyond it the objective's weights could
+#: overflow CP-SAT's 64-bit arithmetic, and an order that far out is a typing mistake, not a plan.
+MAX_HORIZON = 10_000_000
+MAX_PRIORITY = 100
+
+
 class ScheduleError(ValueError):
     """A problem that has no plan as given (an operation without a machine, a pin on a machine the operation cannot
     use, a duration below zero); the message names the job and the operation."""
@@ -136,6 +142,14 @@ def validate(problem: Problem) -> None:
                     raise ScheduleError(
                         f"operation {op.id!r} of job {job.id!r}: duration on {m!r} is {d} < 0"
                     )
+        if not 1 <= job.priority <= MAX_PRIORITY:
+            raise ScheduleError(f"job {job.id!r}: priority {job.priority} is not from 1 to {MAX_PRIORITY}")
+    horizon = _horizon(problem)
+    if horizon > MAX_HORIZON:
+        raise ScheduleError(
+            f"the plan would reach {horizon:,} time units (releases, pins, windows and work added up), beyond "
+            f"{MAX_HORIZON:,}: a quantity, a release or a pin is far larger than a plan can hold"
+        )
     for op_id, (m, _start) in problem.pins.items():
         owner = problem.job_of().get(op_id)
         if owner is None:

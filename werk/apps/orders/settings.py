@@ -34,6 +34,8 @@ class OrdersSettings(AppSettings):
     """What the plan minimises first: lateness (weighted by priority), makespan or setup time."""
     time_limit_s: float = Field(default=10.0, gt=0, le=600)
     """Seconds a full plan may take."""
+    release_time_limit_s: float = Field(default=3.0, gt=0, le=60)
+    """Seconds the plan may take when orders are released (the current plan is its warm start)."""
     replan_time_limit_s: float = Field(default=1.2, gt=0, le=60)
     """Seconds the solver gets to repair the plan after a breakdown or a machine's return."""
     breakdown_min: int = Field(default=60, ge=1)

@@ -45,14 +45,14 @@ class SignalOut(BaseModel):
 
 class ReceiptIn(BaseModel):
     material: str = Field(min_length=1, max_length=100)
-    quantity: float = Field(gt=0)
+    quantity: float = Field(gt=0, strict=True)  # a number: true is not 1
     why: str = Field(default="", max_length=200)
     ref: str = Field(default="", max_length=100)
 
 
 class CountIn(BaseModel):
     material: str = Field(min_length=1, max_length=100)
-    counted: float = Field(ge=0)
+    counted: float = Field(ge=0, strict=True)
     why: str = Field(default="", max_length=200)
 
 

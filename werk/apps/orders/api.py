@@ -15,6 +15,7 @@ from werk.apps.spec import Web
 from werk.core.model import User
 from werk.errors import InputError
 
+REFUSED = {422: {"description": "the file or a value in it cannot be used; the message names row and column"}}
 FILE_BODY = {
     "requestBody": {
         "required": True,
@@ -32,9 +33,9 @@ MAX_FILE = 10 * 1024 * 1024
 class OrderIn(BaseModel):
     order: str = Field(min_length=1, max_length=100)
     product: str
-    quantity: int = Field(ge=1, le=1_000_000)
+    quantity: int = Field(ge=1, le=1_000_000, strict=True)  # a number: true is not 1 part
     due: datetime
-    priority: int = Field(default=1, ge=1, le=100)
+    priority: int = Field(default=1, ge=1, le=100, strict=True)
     release: datetime | None = None
 
 
@@ -90,7 +91,9 @@ class PlanOut(BaseModel):
 
 class PlanIn(BaseModel):
     objective: Literal["lateness", "makespan", "setups"] | None = None
-    time_limit_s: float | None = Field(default=None, gt=0, le=15)  # an HTTP request waits for it
+    time_limit_s: float | None = Field(
+        default=None, ge=0.1, le=15, strict=True
+    )  # an HTTP request waits for it
 
 
 class PinIn(BaseModel):
@@ -101,7 +104,7 @@ class PinIn(BaseModel):
 
 class PromiseIn(BaseModel):
     product: str
-    quantity: int = Field(ge=1, le=1_000_000)
+    quantity: int = Field(ge=1, le=1_000_000, strict=True)
 
 
 class PromiseOut(BaseModel):
@@ -174,7 +177,7 @@ def build_router(app: OrdersApp, web: Web) -> APIRouter:
         except ValueError as exc:
             raise InputError(str(exc), ("body",)) from None
 
-    @r.post("/import", response_model=ReplanOut, openapi_extra=FILE_BODY)
+    @r.post("/import", response_model=ReplanOut, openapi_extra=FILE_BODY, responses=REFUSED)
     async def import_orders(request: Request, user: User = Depends(web.require("operator"))) -> ReplanOut:  # noqa: B008
         """Release orders from an ERP's CSV or Excel file (columns order, product, quantity, due[, priority,
         release]); an error names row and column, and nothing of a file with one is taken."""
@@ -187,7 +190,7 @@ def build_router(app: OrdersApp, web: Web) -> APIRouter:
         except ValueError as exc:
             raise InputError(str(exc), ("body",)) from None
 
-    @r.post("/routings/import", response_model=ImportOut, openapi_extra=FILE_BODY)
+    @r.post("/routings/import", response_model=ImportOut, openapi_extra=FILE_BODY, responses=REFUSED)
     async def import_routings(request: Request, user: User = Depends(web.require("supervisor"))) -> ImportOut:  # noqa: B008
         """Routings from a CSV or Excel file (product, step, operation, machines, setup_min, run_s[, family])."""
         data = await _body(request)

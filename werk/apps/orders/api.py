@@ -15,7 +15,9 @@ from werk.apps.spec import Web
 from werk.core.model import User
 from werk.errors import InputError
 
-REFUSED = {422: {"description": "the file or a value in it cannot be used; the message names row and column"}}
+REFUSED: dict[int | str, dict[str, Any]] = {
+    422: {"description": "the file or a value in it cannot be used; the message names row and column"}
+}
 FILE_BODY = {
     "requestBody": {
         "required": True,

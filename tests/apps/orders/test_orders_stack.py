@@ -151,3 +151,20 @@ async def test_routings_import_needs_a_supervisor_and_names_the_bad_cell(tmp_pat
         assert slot["op"] == "G-1/2" and abs(
             datetime.fromisoformat(slot["start"]) - datetime.fromisoformat(start)
         ) < timedelta(minutes=1)
+
+
+async def test_the_simulated_machines_work_to_werks_plan(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    url = f"http://127.0.0.1:{config.server.port}/api/orders/plan"
+    config = config.model_copy(update={"sim": config.section("sim").model_copy(update={"follow_plan": url})})
+    async with running_stack(config) as stack, httpx.AsyncClient(base_url=stack.url, timeout=30) as c:
+        app = stack.platform.apps[APP]
+        cnc = stack.sim.factory.assets["cnc-1"].model
+        assert cnc.product == "HSG-100"  # the simulator's own first product
+        # HSG-200 is milled on cnc-1 only: the plan puts it there now, and the machine changes over to it
+        text = "order,product,quantity,due\nP-200,HSG-200,40,2099-01-01\n"
+        r = await c.post("/api/orders/import", content=text, headers=OP)
+        assert r.status_code == 200, r.text
+        await wait_until(lambda: cnc.wanted == "HSG-200", timeout=20)
+        await wait_until(lambda: app.book.orders["P-200"].good.get(1, 0) >= 3, timeout=90)
+        assert cnc.product == "HSG-200"

@@ -122,3 +122,22 @@ def test_counter_increases_move_an_order_from_released_to_started_to_finished() 
     assert order.finished == t0 + timedelta(minutes=4)
     # the plan's problem has nothing left of a finished order
     assert book.problem(t0).jobs == ()
+
+
+def test_measured_run_times_replace_the_routings_once_enough_parts_were_seen() -> None:
+    book = OrderBook(parse_routings(ROUTINGS), learn_after=3)
+    t0 = datetime(2026, 12, 7, 6, tzinfo=UTC)
+    (line,) = parse_orders("order,product,quantity,due\nA-1,HSG-100,100,2026-12-09\n", BERLIN)
+    book.release([line])
+    # cnc-1 makes a part every 30 s (the routing says 42), with a 10-minute stop after the third
+    times = [0, 30, 60, 90, 690, 720]
+    for s in times:
+        book.book("cnc-1", "HSG-100", 1, 0, t0 + timedelta(seconds=s))
+    seen = book.actual[("HSG-100", 1, "cnc-1")]
+    assert seen.parts == 4 and seen.mean_s == 30.0  # the stop is no cycle
+    assert book.run_s("HSG-100", 1, "cnc-1") == 30.0
+    assert book.run_s("HSG-100", 1, "cnc-2") == 58.0  # nothing seen there: the routing's
+    (job,) = book.problem(t0).jobs
+    # 94 parts left at 30 s plus 15 min setup: 47 + 15 = 62 min; on cnc-2 at the routing's 58 s: 91 + 15 = 106
+    assert dict(job.operations[0].durations) == {"cnc-1": 62, "cnc-2": 106}
+    assert OrderBook(parse_routings(ROUTINGS)).learn_after == 0  # learning is off unless asked for

@@ -123,6 +123,9 @@ async def test_routings_import_needs_a_supervisor_and_names_the_bad_cell(tmp_pat
         assert r.json() == {"imported": ["GR-1"]}
         # the routing is kept in the werk file, and an order for it can be released
         assert [x.product for x in stack.platform.apps[APP].store.routings()] == ["GR-1"]
+        routings = {x["product"]: x for x in (await c.get("/api/orders/routings", headers=OP)).json()}
+        wash = routings["GR-1"]["steps"][1]["machines"]["cnc-1"]
+        assert wash == {"planned_s": 3.0, "actual_s": None, "parts_observed": 0, "used_s": 3.0}
         r = await c.post(
             "/api/orders",
             json=[{"order": "G-1", "product": "GR-1", "quantity": 10, "due": "2099-01-01T00:00:00Z"}],

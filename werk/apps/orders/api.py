@@ -119,6 +119,25 @@ class PromiseOut(BaseModel):
     seconds: float
 
 
+class MachineTimeOut(BaseModel):
+    planned_s: float
+    actual_s: float | None
+    parts_observed: int
+    used_s: float
+
+
+class StepOut(BaseModel):
+    step: int
+    operation: str
+    setup_min: float
+    machines: dict[str, MachineTimeOut]
+
+
+class RoutingOut(BaseModel):
+    product: str
+    steps: list[StepOut]
+
+
 class ImportOut(BaseModel):
     imported: list[str]
 
@@ -202,6 +221,29 @@ def build_router(app: OrdersApp, web: Web) -> APIRouter:
             raise InputError(str(exc), ("body", exc.row or 0, exc.column or "")) from None
         await app.import_routings(routings, user.name)
         return ImportOut(imported=[x.product for x in routings])
+
+    @r.get("/routings", response_model=list[RoutingOut])
+    async def routings() -> list[RoutingOut]:
+        """Every routing with its run time per part on each machine as planned, as measured from the counters,
+        and the one the plan uses."""
+        out = []
+        for product in sorted(app.book.routings):
+            steps = []
+            for s in app.book.routings[product].steps:
+                times = {}
+                for m, planned in s.run_s.items():
+                    seen = app.book.actual.get((product, s.step, m))
+                    times[m] = MachineTimeOut(
+                        planned_s=planned,
+                        actual_s=round(seen.mean_s, 3) if seen else None,
+                        parts_observed=seen.parts if seen else 0,
+                        used_s=round(app.book.run_s(product, s.step, m), 3),
+                    )
+                steps.append(
+                    StepOut(step=s.step, operation=s.operation, setup_min=s.setup_min, machines=times)
+                )
+            out.append(RoutingOut(product=product, steps=steps))
+        return out
 
     @r.get("/plan", response_model=PlanOut)
     async def plan() -> PlanOut:

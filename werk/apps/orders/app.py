@@ -70,7 +70,7 @@ class OrdersApp(App):
         self.settings: OrdersSettings = ctx.settings
         self.store = OrdersStore(ctx.db)
         self.tz = ZoneInfo(ctx.config.plant.timezone)
-        self.book = OrderBook(routings_of(self.settings))
+        self.book = OrderBook(routings_of(self.settings), self.settings.learn_after_parts)
         self.refs = {r.path: r.name for r in ctx.config.assets() if r.config.production}
         self.origin = _minute(ctx.clock())
         self.plan: Plan | None = None

@@ -10,6 +10,7 @@ parts is planned for the rest.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -67,12 +68,53 @@ class Booking:
     last_step: bool
 
 
-class OrderBook:
-    """Orders by id, their routings, and the part bookings that move their state."""
+@dataclass
+class RunTime:
+    """Seconds per good part a machine took for a step, from the gaps between its counter's increases."""
 
-    def __init__(self, routings: Sequence[Routing] = ()) -> None:
+    parts: int = 0
+    mean_s: float = 0.0
+
+    def add(self, seconds_per_part: float, parts: int) -> None:
+        self.mean_s = (self.mean_s * self.parts + seconds_per_part * parts) / (self.parts + parts)
+        self.parts += parts
+
+
+#: a gap between two parts longer than this many times the routing's run time is a stop, not a cycle
+STOP_FACTOR = 3.0
+
+
+class OrderBook:
+    """Orders by id, their routings, the part bookings that move their state, and the run times they show.
+
+    ``learn_after`` parts observed of a (product, step, machine), the plan uses their mean time per part instead
+    of the routing's (actual times feeding back into the routing's); 0 keeps the routing's times."""
+
+    def __init__(self, routings: Sequence[Routing] = (), learn_after: int = 0) -> None:
         self.routings: dict[str, Routing] = {r.product: r for r in routings}
         self.orders: dict[str, Order] = {}
+        self.learn_after = learn_after
+        self.actual: dict[tuple[str, int, str], RunTime] = {}
+        self._last_part: dict[tuple[str, int, str], datetime] = {}
+
+    def run_s(self, product: str, step: int, machine: str) -> float:
+        """The seconds per part the plan uses: learned when enough parts were seen, else the routing's."""
+        planned = next(s for s in self.routings[product].steps if s.step == step).run_s[machine]
+        seen = self.actual.get((product, step, machine))
+        if self.learn_after and seen is not None and seen.parts >= self.learn_after:
+            return seen.mean_s
+        return planned
+
+    def _learn(self, product: str, step: int, asset: str, good: int, ts: datetime) -> None:
+        key = (product, step, asset)
+        before = self._last_part.get(key)
+        self._last_part[key] = ts
+        if before is None or good <= 0:
+            return
+        per_part = (ts - before).total_seconds() / good
+        planned = next(s for s in self.routings[product].steps if s.step == step).run_s[asset]
+        if 0 < per_part <= STOP_FACTOR * planned:
+            self.actual.setdefault(key, RunTime()).add(per_part, good)
 
     def set_routings(self, routings: Sequence[Routing]) -> None:
         self.routings.update({r.product: r for r in routings})
@@ -128,6 +170,8 @@ class OrderBook:
                 candidates, key=lambda c: (c[0].state != "started", -c[0].priority, c[0].due, c[0].id)
             )
         order, step = chosen
+        if good:
+            self._learn(product, step, asset, good, ts)
         order.good[step] = order.good.get(step, 0) + good
         order.scrap += scrap
         if order.started is None:
@@ -159,7 +203,16 @@ class OrderBook:
             ops = tuple(
                 Operation(
                     op_id(o.id, s.step),
-                    {m: s.minutes(m, o.quantity - o.good.get(s.step, 0)) for m in s.run_s},
+                    {
+                        m: max(
+                            1,
+                            math.ceil(
+                                s.setup_min
+                                + self.run_s(o.product, s.step, m) * (o.quantity - o.good.get(s.step, 0)) / 60
+                            ),
+                        )
+                        for m in s.run_s
+                    },
                     s.family,
                 )
                 for s in steps

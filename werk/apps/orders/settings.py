@@ -47,6 +47,9 @@ class OrdersSettings(AppSettings):
     0 plans no inspection."""
     inspection_after_min: int = Field(default=30, ge=0)
     """How long after the warning the inspection window begins."""
+    learn_after_parts: int = Field(default=20, ge=0)
+    """Parts of a step seen on a machine after which the plan uses their measured time per part instead of the
+    routing's (the gaps between counter increases, stops left out); 0 keeps the routing's times."""
     example_orders: int = Field(default=0, ge=0, le=200)
     """Example orders released at the first start when there are none (for the demo)."""
 

@@ -89,3 +89,12 @@ def test_a_stock_count_corrects_the_level_and_keeps_the_history() -> None:
     assert abs(inv.days_of_supply("C", "main", T0 + timedelta(days=1)) - 65 / 30) < 1e-9  # type: ignore[operator]
     assert abs(inv.days_of_supply("C", "main", T0 + timedelta(days=5)) - 65 / (30 / 5)) < 1e-9  # type: ignore[operator]
     assert inv.days_of_supply("C", "main", T0 + timedelta(days=10)) is None  # no use in the last 7 days
+
+
+def test_inventory_turns_are_use_over_the_time_weighted_mean_level() -> None:
+    inv = Inventory()
+    inv.book([Booking(T0, "C", "main", 100, "receipt", "alice")])
+    inv.book([Booking(T0 + timedelta(days=5), "C", "main", -50, "issue", "bob")])
+    # 10 days: level 100 for 5 days, 50 for 5: mean 75; 50 used in 10 days -> 50 / 75 * 36.5 turns a year
+    assert abs(inv.turns("C", "main", T0 + timedelta(days=10)) - 50 / 75 * 36.5) < 1e-9  # type: ignore[operator]
+    assert inv.turns("C", "main", T0 + timedelta(hours=12)) is None  # under a day of history

@@ -20,6 +20,7 @@ class StockOut(BaseModel):
     level: float
     reorder_point: float | None
     days_of_supply: float | None
+    turns_per_year: float | None
     below_point: bool
 
 
@@ -65,7 +66,8 @@ def build_router(app: InventoryApp, web: Web) -> APIRouter:
 
     @r.get("/stock", response_model=list[StockOut])
     async def stock() -> list[StockOut]:
-        """Every material's level, its reorder point and days of supply (level / mean daily use over 7 days)."""
+        """Every material's level, its reorder point, days of supply (level / mean daily use over 7 days) and
+        inventory turns a year (use over 30 days / mean level, scaled to a year)."""
         return [StockOut(**x) for x in app.stock()]
 
     @r.get("/journal", response_model=list[BookingOut])

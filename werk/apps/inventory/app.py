@@ -119,6 +119,7 @@ class InventoryApp(App):
                     "level": round(self.inv.level(m, loc), 6),
                     "reorder_point": rule.point if rule else None,
                     "days_of_supply": self.inv.days_of_supply(m, loc, now, timedelta(days=7)),
+                    "turns_per_year": self.inv.turns(m, loc, now),
                     "below_point": bool(rule and self.inv.level(m, loc) < rule.point),
                 }
             )

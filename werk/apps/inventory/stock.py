@@ -153,6 +153,33 @@ class Inventory:
             return None  # no use, or under an hour of history: no rate worth dividing by
         return self.level(material, location) / (used / days)
 
+    def turns(
+        self, material: str, location: str, now: datetime, window: timedelta = timedelta(days=30)
+    ) -> float | None:
+        """Inventory turns a year: use over the window (or the history there is, at least a day) divided by the
+        time-weighted mean level over it, scaled to 365 days; None without use or stock."""
+        rows = sorted(
+            (b for b in self.journal if (b.material, b.location) == (material, location)), key=lambda b: b.ts
+        )
+        if not rows:
+            return None
+        since = max(now - window, rows[0].ts)
+        days = (now - since).total_seconds() / 86400
+        if days < 1:
+            return None
+        level, area, at = 0.0, 0.0, since
+        for b in rows:
+            if b.ts > since:
+                area += level * (min(b.ts, now) - at).total_seconds()
+                at = min(b.ts, now)
+            level += b.quantity
+        area += level * (now - at).total_seconds()
+        mean = area / (now - since).total_seconds()
+        used = self.consumption(material, location, since)
+        if used <= 0 or mean <= 0:
+            return None
+        return used / mean * 365 / days
+
     def snapshot(self) -> Mapping[tuple[str, str], float]:
         return dict(self.levels)
 

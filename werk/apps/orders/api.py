@@ -49,6 +49,7 @@ class OrderOut(BaseModel):
     priority: int
     state: Literal["released", "started", "finished"]
     parts_done: int
+    wip: int  # parts between machines: made by a step, not yet by the next
     scrap: int
     started: datetime | None
     finished: datetime | None
@@ -159,6 +160,9 @@ def order_out(app: OrdersApp, order_id: str) -> OrderOut:
         priority=o.priority,
         state=o.state,
         parts_done=o.parts_done,
+        wip=o.wip([s.step for s in app.book.routings[o.product].steps])
+        if o.product in app.book.routings
+        else 0,
         scrap=o.scrap,
         started=o.started,
         finished=o.finished,

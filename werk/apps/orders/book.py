@@ -10,6 +10,7 @@ parts is planned for the rest.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,10 @@ class Order:
     def parts_done(self) -> int:
         """Good parts of the last step: finished goods."""
         return self.good.get(max(self.good), 0) if self.good else 0
+
+    def wip(self, steps: Sequence[int]) -> int:
+        """Parts between machines: made by a step and not yet by the next one (``steps`` in routing order)."""
+        return sum(max(0, self.good.get(a, 0) - self.good.get(b, 0)) for a, b in itertools.pairwise(steps))
 
     def step_done(self, step: int) -> bool:
         return self.good.get(step, 0) >= self.quantity

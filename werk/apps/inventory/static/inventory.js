@@ -21,7 +21,8 @@
       werk.getJSON("/api/inventory/stock"), werk.getJSON("/api/inventory/signals"), werk.getJSON("/api/inventory/journal?limit=30"),
     ]);
     rows("#stock", stock, (s) => [[null, s.material], [null, s.location], [s.below_point ? "num bad" : "num", num(s.level, 1)],
-      ["num", s.reorder_point == null ? "–" : num(s.reorder_point, 0)], ["num", s.days_of_supply == null ? "–" : num(s.days_of_supply, 1)]]);
+      ["num", s.reorder_point == null ? "–" : num(s.reorder_point, 0)], ["num", s.days_of_supply == null ? "–" : num(s.days_of_supply, 1)],
+      ["num", s.turns_per_year == null ? "–" : num(s.turns_per_year, 1)]]);
     rows("#signals", signals, (s) => [[null, dateTime(s.ts)], [null, s.material], ["num", num(s.level, 1)], ["num", num(s.quantity, 0)]]);
     rows("#journal", journal, (b) => [[null, dateTime(b.ts)], [null, b.material], ["num", num(b.quantity, 2)], [null, KINDS[b.kind] || b.kind], [null, b.who], [null, why(b)]]);
     document.body.dataset.updated = String(Date.now());

@@ -119,7 +119,7 @@
       products.add(o.product);
       const tr = el("tr"); if (o.late) tr.className = "late";
       tr.append(el("td", null, o.order), el("td", null, o.product), el("td", "num", String(o.quantity)),
-        el("td", "num", String(o.parts_done)), el("td", "num", String(o.scrap)), el("td", `state-${o.state}`, STATES[o.state] || o.state),
+        el("td", "num", String(o.parts_done)), el("td", "num", String(o.wip)), el("td", "num", String(o.scrap)), el("td", `state-${o.state}`, STATES[o.state] || o.state),
         el("td", null, dateTime(o.due)), el("td", o.late ? "bad" : null, o.planned_end ? dateTime(o.planned_end) : "–"));
       body.append(tr);
     }

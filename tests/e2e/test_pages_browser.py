@@ -17,8 +17,15 @@ from werk.i18n import Translator, catalog_msgids, locale_dir, werk_locale_dir
 
 pytestmark = pytest.mark.browser
 
-PAGES = {"/": "Overview", "/oee": "Downtime & OEE", "/maintenance": "Maintenance", "/andon": "Andon"}
-NAV = ["Overview", "Downtime & OEE", "Maintenance", "Andon"]
+PAGES = {
+    "/": "Overview",
+    "/oee": "Downtime & OEE",
+    "/maintenance": "Maintenance",
+    "/orders": "Orders & plan",
+    "/inventory": "Inventory",
+    "/andon": "Andon",
+}
+NAV = ["Overview", "Downtime & OEE", "Maintenance", "Orders & plan", "Inventory", "Andon"]
 REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 RAW = re.compile(r"\{[a-z_]+\}")
 
@@ -101,6 +108,12 @@ async def _loaded(page: Any, path: str) -> None:
         await page.locator("#health .tile").first.wait_for(timeout=15_000)
         await page.locator("#chart canvas, #chart .chart-empty").first.wait_for(timeout=15_000)
         await page.locator("#orders tbody tr").first.wait_for(timeout=15_000)
+    elif path == "/orders":
+        await page.locator("#gantt svg rect.op").first.wait_for(timeout=20_000)
+        await page.locator("#orders tbody tr").first.wait_for(timeout=15_000)
+        await page.locator("#replan p").first.wait_for(timeout=15_000)
+    elif path == "/inventory":
+        await page.locator("#stock tbody tr").first.wait_for(timeout=15_000)
 
 
 # a percentage with one decimal as each locale writes it: "87,3 %" (German, no-break space), "87.3%" (Chinese)

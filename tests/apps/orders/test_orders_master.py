@@ -115,10 +115,11 @@ def test_counter_increases_move_an_order_from_released_to_started_to_finished() 
     assert order.state == "started" and order.started == t0 and order.scrap == 1
     book.book("cnc-1", "HSG-100", 1, 0, t0 + timedelta(minutes=1))
     assert order.step_done(1)
+    assert order.parts_done(2) == 0 and order.wip([1, 2]) == 3  # milled, not yet assembled: between machines
     for k in range(3):
         last = book.book("assembly-1", "HSG-100", 1, 0, t0 + timedelta(minutes=2 + k))
     assert last is not None and last.last_step
-    assert order.state == "finished" and order.parts_done == 3
+    assert order.state == "finished" and order.parts_done(2) == 3
     assert order.finished == t0 + timedelta(minutes=4)
     # the plan's problem has nothing left of a finished order
     assert book.problem(t0).jobs == ()

@@ -145,6 +145,8 @@ class ImportOut(BaseModel):
 
 def order_out(app: OrdersApp, order_id: str) -> OrderOut:
     o = app.book.orders[order_id]
+    routing = app.book.routings.get(o.product)
+    steps = [s.step for s in routing.steps] if routing else []
     end = None
     if app.plan is not None:
         ends = [s.end for i, s in app.plan.slots.items() if i.rpartition("/")[0] == o.id]
@@ -159,7 +161,7 @@ def order_out(app: OrdersApp, order_id: str) -> OrderOut:
         due=o.due,
         priority=o.priority,
         state=o.state,
-        parts_done=o.parts_done,
+        parts_done=o.parts_done(steps[-1]) if steps else 0,
         wip=o.wip([s.step for s in app.book.routings[o.product].steps])
         if o.product in app.book.routings
         else 0,

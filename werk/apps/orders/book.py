@@ -37,10 +37,9 @@ class Order:
     started: datetime | None = None
     finished: datetime | None = None
 
-    @property
-    def parts_done(self) -> int:
-        """Good parts of the last step: finished goods."""
-        return self.good.get(max(self.good), 0) if self.good else 0
+    def parts_done(self, last_step: int) -> int:
+        """Good parts of the routing's last step: finished goods."""
+        return self.good.get(last_step, 0)
 
     def wip(self, steps: Sequence[int]) -> int:
         """Parts between machines: made by a step and not yet by the next one (``steps`` in routing order)."""

@@ -35,7 +35,7 @@
     const hours = Math.max(1, Math.round((z - a) / 3600e3 / 8));
     for (let ms = a; ms <= z; ms += hours * 3600e3) {
       root.append(svg("line", { x1: x(ms), x2: x(ms), y1: top - 4, y2: H, stroke: "#8884" }));
-      root.append(svg("text", { x: x(ms) + 2, y: 12, "font-size": 10, fill: "currentColor" }, dateTime(new Date(ms).toISOString())));
+      if (x(ms) + 100 < W) root.append(svg("text", { x: x(ms) + 2, y: 12, "font-size": 10, fill: "currentColor" }, dateTime(new Date(ms).toISOString())));
     }
     machines.forEach((m, i) => {
       const y = top + i * rowH;

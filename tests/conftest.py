@@ -125,7 +125,14 @@ def plant_config(
     endpoint = f"opc.tcp://127.0.0.1:{opc_port}/werk/sim"
     assert sim_of(base) is not None
     sim = base.section("sim").model_copy(
-        update={"endpoint": endpoint, "acceleration": acceleration, "seed": seed, "tick_s": tick_s}
+        # the demo's machines follow the plan of a werk on port 8080: a test's sim follows none unless it says so
+        update={
+            "endpoint": endpoint,
+            "acceleration": acceleration,
+            "seed": seed,
+            "tick_s": tick_s,
+            "follow_plan": None,
+        }
     )
     user_list = [
         UserConfig(name=name, role=role, token_sha256=token_digest(token))  # type: ignore[arg-type]

@@ -35,6 +35,8 @@ BUILTIN_APPS = (
     "werk.apps.oee.spec:SPEC",
     "werk.apps.maintenance.spec:SPEC",
     "werk.apps.energy.spec:SPEC",
+    "werk.apps.orders.spec:SPEC",
+    "werk.apps.inventory.spec:SPEC",
 )
 BUILTIN_CONNECTORS = (
     "werk.connect.opcua:SPEC",

@@ -22,9 +22,11 @@ PAGES = {
     "/oee": "Downtime & OEE",
     "/maintenance": "Maintenance",
     "/energy": "Energy",
+    "/orders": "Orders & plan",
+    "/inventory": "Inventory",
     "/andon": "Andon",
 }
-NAV = ["Overview", "Downtime & OEE", "Maintenance", "Energy", "Andon"]
+NAV = ["Overview", "Downtime & OEE", "Maintenance", "Energy", "Orders & plan", "Inventory", "Andon"]
 REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 RAW = re.compile(r"\{[a-z_]+\}")
 
@@ -110,6 +112,12 @@ async def _loaded(page: Any, path: str) -> None:
     elif path == "/energy":
         await page.locator("#window .stat").first.wait_for(timeout=15_000)
         await page.locator("#report tbody tr").first.wait_for(timeout=15_000)
+    elif path == "/orders":
+        await page.locator("#gantt svg rect.op").first.wait_for(timeout=20_000)
+        await page.locator("#orders tbody tr").first.wait_for(timeout=15_000)
+        await page.locator("#replan p").first.wait_for(timeout=15_000)
+    elif path == "/inventory":
+        await page.locator("#stock tbody tr").first.wait_for(timeout=15_000)
 
 
 # a percentage with one decimal as each locale writes it: "87,3 %" (German, no-break space), "87.3%" (Chinese)

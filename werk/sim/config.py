@@ -75,6 +75,10 @@ class SimConfig(StrictModel):
     """The OPC UA server's endpoint."""
     namespace: str = "urn:werk:sim"
     """The namespace URI of its nodes (``nsu=urn:werk:sim;s=<asset>/...``)."""
+    follow_plan: str | None = Field(default=None, pattern=r"^https?://")
+    """A plan to work to: the URL of werk's plan per machine (``http://127.0.0.1:8080/api/orders/plan``), read
+    every 5 s; each machine makes the product of the operation planned on it now (or next), changing over after its
+    current cycle. Without it the machines run their own product mix."""
     sparkplug: SimSparkplugConfig | None = None
     """Also run environment sensors as a Sparkplug B edge node (needs a broker)."""
     shdr_port: int | None = Field(default=None, ge=1, le=65535)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -89,6 +90,14 @@ class Factory:
                     if self.log.maxlen:
                         self.log.append(Served(a.name, sig, ts, val))
         return changed
+
+    def follow(self, wanted: Mapping[str, str | None]) -> None:
+        """Work to a plan: each named asset changes over to its product after its current cycle (one it makes;
+        ``None`` goes back to the simulator's own product mix). Assets not named keep what they had."""
+        for name, product in wanted.items():
+            asset = self.assets.get(name)
+            if asset is not None:
+                asset.model.wanted = product
 
     def current(self) -> list[tuple[str, str, float | int | str]]:
         """Every signal's value now, recorded in the log as served at ``self.now`` (servers publish it first)."""

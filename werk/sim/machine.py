@@ -92,6 +92,9 @@ class MachineModel:
     _pressure: float = 7.0
     _forced: str | None = None
     product: str = ""
+    wanted: str | None = (
+        None  # the product a plan asks for (Factory.follow): changed over to after this cycle
+    )
     feed_override: float = 100.0  # percent of programmed feed: a setpoint an operator may write (OPC UA)
     _values: dict[str, float | int | str] = field(default_factory=dict)
 
@@ -155,10 +158,14 @@ class MachineModel:
             self._enter(
                 "fault", r.uniform(60, 240), "wear breakdown" if self.wear >= 0.85 else "random fault"
             )
-        elif self.cycle_count >= self._next_changeover:
+        elif self._plan_asks_changeover() or (
+            self.wanted is None and self.cycle_count >= self._next_changeover
+        ):
             self._next_changeover = self.cycle_count + r.randint(*CHANGEOVER_EVERY)
             codes = list(self.cfg.products)
-            if codes:
+            if self._plan_asks_changeover():
+                self.product = str(self.wanted)
+            elif codes:
                 self.product = codes[(codes.index(self.product) + 1) % len(codes)]
             self._enter("setup", r.uniform(300, 900), "product changeover")
         elif r.random() < MICRO_STOP_P:
@@ -169,6 +176,9 @@ class MachineModel:
             self._enter("blocked", r.uniform(30, 180), "downstream full")
         else:
             self._start_cycle()
+
+    def _plan_asks_changeover(self) -> bool:
+        return self.wanted is not None and self.wanted != self.product and self.wanted in self.cfg.products
 
     def _end_timed_state(self) -> None:
         if self.state == "fault":

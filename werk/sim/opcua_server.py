@@ -80,6 +80,7 @@ class SimOpcUaServer:
         self._nodes: dict[tuple[str, str], tuple[ua.NodeId, ua.VariantType]] = {}
         self._writable: list[tuple[str, str]] = []
         self._task: asyncio.Task[None] | None = None
+        self._follower: asyncio.Task[None] | None = None
         self._fixed_start = start is not None
         self.modbus: Any = None
         self.shdr: Any = None
@@ -123,6 +124,12 @@ class SimOpcUaServer:
 
             self.sparkplug = SimSparkplugEdge(self.factory, self.sim.sparkplug)
             await self.sparkplug.start()
+        if self.sim.follow_plan is not None:
+            from werk.sim.plan_follower import follow
+
+            self._follower = asyncio.create_task(
+                follow(self.factory, self.sim.follow_plan), name="werk-sim-plan"
+            )
         self._task = asyncio.create_task(self._run(), name="werk-sim")
         log.info("sim.started endpoint=%s assets=%d", self.sim.endpoint, len(self.factory.assets))
 
@@ -135,6 +142,9 @@ class SimOpcUaServer:
             self._task = None
 
     async def stop(self) -> None:
+        if self._follower is not None:
+            await cancel_within([self._follower])
+            self._follower = None
         if self._task:
             await cancel_within([self._task])
             self._task = None

@@ -16,7 +16,7 @@ SPEC = AppSpec(
     settings=EnergySettings,
     package=__package__ or "werk.apps.energy",
     router=build_router,
-    pages=(Page("/energy", N_("Energy"), "energy/energy.html", order=40),),
+    pages=(Page("/energy", N_("Energy"), "energy/energy.html", order=35),),
     # in Wh: a part's kWh is often below 0.1, which a card's one decimal would show as 0.0
     tiles=(Tile("energy_per_part_wh", N_("Energy per part"), unit=N_("Wh"), format="number", order=40),),
     migrations=MIGRATIONS,

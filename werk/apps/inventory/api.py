@@ -1,0 +1,112 @@
+"""Inventory endpoints: stock levels, the journal, goods receipts, stock counts, replenishment signals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+
+from werk.apps.inventory.app import InventoryApp
+from werk.apps.inventory.stock import Booking
+from werk.apps.spec import Web
+from werk.core.model import User
+
+
+class StockOut(BaseModel):
+    material: str
+    location: str
+    level: float
+    reorder_point: float | None
+    days_of_supply: float | None
+    turns_per_year: float | None
+    below_point: bool
+
+
+class BookingOut(BaseModel):
+    ts: datetime
+    material: str
+    location: str
+    quantity: float
+    kind: Literal["receipt", "production", "backflush", "count", "issue"]
+    who: str
+    why: str
+    ref: str
+
+
+class SignalOut(BaseModel):
+    ts: datetime
+    material: str
+    location: str
+    level: float
+    point: float
+    quantity: float
+
+
+class ReceiptIn(BaseModel):
+    material: str = Field(min_length=1, max_length=100)
+    quantity: float = Field(gt=0, strict=True)  # a number: true is not 1
+    why: str = Field(default="", max_length=200)
+    ref: str = Field(default="", max_length=100)
+
+
+class CountIn(BaseModel):
+    material: str = Field(min_length=1, max_length=100)
+    counted: float = Field(ge=0, strict=True)
+    why: str = Field(default="", max_length=200)
+
+
+def _out(b: Booking) -> BookingOut:
+    return BookingOut(**b.__dict__)
+
+
+def build_router(app: InventoryApp, web: Web) -> APIRouter:
+    r = APIRouter(prefix="/api/inventory", tags=["inventory"])
+
+    @r.get("/stock", response_model=list[StockOut])
+    async def stock() -> list[StockOut]:
+        """Every material's level, its reorder point, days of supply (level / mean daily use over 7 days) and
+        inventory turns a year (use over 30 days / mean level, scaled to a year)."""
+        return [StockOut(**x) for x in app.stock()]
+
+    @r.get("/journal", response_model=list[BookingOut])
+    async def journal(
+        material: str | None = None,
+        limit: int = Query(100, ge=1, le=10_000),
+    ) -> list[BookingOut]:
+        """The latest bookings, newest first: who, what, why and what caused it."""
+        return [_out(b) for b in app.store.journal(material, limit)]
+
+    @r.get("/signals", response_model=list[SignalOut])
+    async def signals() -> list[SignalOut]:
+        """Replenishment signals, newest first: one per reorder-point crossing."""
+        return [SignalOut(**s.__dict__) for s in app.store.signals()]
+
+    @r.post("/receipts", response_model=BookingOut)
+    async def receipt(body: ReceiptIn, user: User = Depends(web.require("operator"))) -> BookingOut:  # noqa: B008
+        """Book a goods receipt into the stock location."""
+        b = Booking(
+            app.ctx.clock(),
+            body.material,
+            app.settings.location,
+            body.quantity,
+            "receipt",
+            user.name,
+            body.why or "goods receipt",
+            body.ref,
+        )
+        await app.commit([b])
+        return _out(b)
+
+    @r.post("/counts", response_model=BookingOut)
+    async def count(body: CountIn, user: User = Depends(web.require("supervisor"))) -> BookingOut:  # noqa: B008
+        """A stock count: books the difference to the counted quantity; the journal keeps the history."""
+        async with app.lock:
+            b = app.inv.count(
+                app.ctx.clock(), body.material, app.settings.location, body.counted, user.name, body.why
+            )
+        await app.commit([b])
+        return _out(b)
+
+    return r

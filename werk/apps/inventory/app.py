@@ -1,0 +1,129 @@
+"""Wiring of inventory: the machines' good parts in, bookings through the BOM and replenishment signals out.
+
+It reads each counting asset's ``good_count`` and ``product`` signals from one subscription (so a changeover and a
+part keep their order), books the product into the stock location and its components out of it
+(:meth:`Inventory.produced`), stores every booking in the journal and publishes an ``inventory.replenish`` event per
+reorder-point crossing. At start the journal is replayed into the levels (the journal is the stock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Any
+
+from werk.apps.inventory.settings import InventorySettings
+from werk.apps.inventory.stock import BomLine, Booking, Inventory, PartCounter, ReorderRule, Signal
+from werk.apps.inventory.store import InventoryStore
+from werk.apps.spec import App, AppContext
+from werk.bus.base import Overflow
+from werk.core.model import Event, Quality, Sample
+
+log = logging.getLogger(__name__)
+
+
+class InventoryApp(App):
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__(ctx)
+        self.settings: InventorySettings = ctx.settings
+        self.store = InventoryStore(ctx.db)
+        s = self.settings
+        bom = [BomLine(p, c, q) for p, parts in s.bom.items() for c, q in parts.items()]
+        rules = [ReorderRule(m, s.location, r.point, r.quantity) for m, r in s.reorder.items()]
+        self.inv = Inventory(bom, rules)
+        wanted = set(s.assets) if s.assets is not None else None
+        self.refs = {
+            r.path: r.name
+            for r in ctx.config.assets()
+            if (wanted is None and r.config.production) or (wanted is not None and r.name in wanted)
+        }
+        self.counter = PartCounter()
+        self.lock = asyncio.Lock()
+
+    def load(self) -> None:
+        journal = self.store.journal()
+        if journal:
+            self.inv.book(journal)
+            self.inv.journal = self.inv.journal[-1000:]
+        elif self.settings.opening_stock:
+            now = self.ctx.clock()
+            bookings = [
+                Booking(now, m, self.settings.location, q, "receipt", "werk", "opening stock")
+                for m, q in self.settings.opening_stock.items()
+            ]
+            self.store.add(bookings, self.inv.book(bookings))
+
+    def feed(self, batch: list[Sample]) -> list[Booking]:
+        out: list[Booking] = []
+        for s in batch:
+            parent, _, signal = s.path.rpartition("/")
+            asset = self.refs.get(parent)
+            if asset is None or s.quality is Quality.BAD or signal not in ("good_count", "product"):
+                continue
+            made = self.counter.feed(asset, signal, s.value)
+            if made is not None and made[0]:
+                out += self.inv.produced(s.ts, made[0], made[1], self.settings.location, "counter", asset)
+        return out
+
+    async def commit(self, bookings: list[Booking]) -> list[Signal]:
+        """Book, store and announce: the one way stock changes."""
+        async with self.lock:
+            signals = self.inv.book(bookings)
+            if len(self.inv.journal) > 2000:
+                del self.inv.journal[:1000]  # the store keeps all; memory keeps enough for days of supply
+            await asyncio.to_thread(self.store.add, bookings, signals)
+        if signals:
+            enterprise = self.ctx.config.plant.enterprise
+            await self.ctx.bus.publish_events(
+                [
+                    Event(
+                        "inventory.replenish",
+                        enterprise,
+                        s.ts,
+                        {
+                            "material": s.material,
+                            "location": s.location,
+                            "level": s.level,
+                            "point": s.point,
+                            "quantity": s.quantity,
+                        },
+                    )
+                    for s in signals
+                ]
+            )
+        return signals
+
+    async def run(self) -> None:
+        await asyncio.to_thread(self.load)
+        sub = self.ctx.bus.subscribe("+/+/+/+/+/+/+", overflow=Overflow.BLOCK)
+        try:
+            async for batch in sub:
+                bookings = self.feed(batch)
+                if bookings:
+                    await self.commit(bookings)
+        finally:
+            sub.close()
+
+    def stock(self) -> list[dict[str, Any]]:
+        now = self.ctx.clock()
+        materials = sorted({m for (m, _l) in self.inv.levels} | set(self.settings.reorder))
+        out = []
+        for m in materials:
+            loc = self.settings.location
+            rule = self.settings.reorder.get(m)
+            out.append(
+                {
+                    "material": m,
+                    "location": loc,
+                    "level": round(self.inv.level(m, loc), 6),
+                    "reorder_point": rule.point if rule else None,
+                    "days_of_supply": self.inv.days_of_supply(m, loc, now, timedelta(days=7)),
+                    "turns_per_year": self.inv.turns(m, loc, now),
+                    "below_point": bool(rule and self.inv.level(m, loc) < rule.point),
+                }
+            )
+        return out
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"materials": len({m for (m, _l) in self.inv.levels})}

@@ -1,0 +1,93 @@
+"""The inventory app's own tables: the stock journal (every booking, who, what, why) and replenishment signals."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from werk.apps.inventory.stock import Booking, Signal
+from werk.core.model import from_micros, to_micros
+from werk.store.migrations import Migration
+from werk.store.sqlite_file import SQLiteFile
+
+MIGRATIONS = (
+    Migration(
+        1,
+        "stock journal and replenishment signals",
+        """
+        CREATE TABLE inventory_booking (
+            id        INTEGER PRIMARY KEY,
+            ts        INTEGER NOT NULL,
+            material  TEXT NOT NULL,
+            location  TEXT NOT NULL,
+            quantity  REAL NOT NULL,
+            kind      TEXT NOT NULL,       -- receipt, production, backflush, count, issue
+            who       TEXT NOT NULL,
+            why       TEXT NOT NULL DEFAULT '',
+            ref       TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX inventory_booking_material ON inventory_booking (material, location, ts);
+        CREATE TABLE inventory_signal (
+            id        INTEGER PRIMARY KEY,
+            ts        INTEGER NOT NULL,
+            material  TEXT NOT NULL,
+            location  TEXT NOT NULL,
+            level     REAL NOT NULL,
+            point     REAL NOT NULL,
+            quantity  REAL NOT NULL
+        )
+        """,
+    ),
+)
+
+
+class InventoryStore:
+    def __init__(self, file: SQLiteFile) -> None:
+        self.file = file
+
+    def add(self, bookings: Sequence[Booking], signals: Sequence[Signal]) -> None:
+        with self.file.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO inventory_booking (ts, material, location, quantity, kind, who, why, ref) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (to_micros(b.ts), b.material, b.location, b.quantity, b.kind, b.who, b.why, b.ref)
+                    for b in bookings
+                ],
+            )
+            conn.executemany(
+                "INSERT INTO inventory_signal (ts, material, location, level, point, quantity) VALUES (?, ?, ?, ?, ?, ?)",
+                [(to_micros(s.ts), s.material, s.location, s.level, s.point, s.quantity) for s in signals],
+            )
+
+    def journal(self, material: str | None = None, limit: int | None = None) -> list[Booking]:
+        sql = "SELECT ts, material, location, quantity, kind, who, why, ref FROM inventory_booking"
+        args: list[object] = []
+        if material is not None:
+            sql += " WHERE material = ?"
+            args.append(material)
+        sql += " ORDER BY id DESC" if limit else " ORDER BY id"
+        if limit:
+            sql += " LIMIT ?"
+            args.append(limit)
+        rows = self.file.reader().execute(sql, args).fetchall()
+        return [Booking(from_micros(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
+
+    def signals(self, limit: int = 50) -> list[Signal]:
+        rows = (
+            self.file.reader()
+            .execute(
+                "SELECT ts, material, location, level, point, quantity FROM inventory_signal ORDER BY id DESC LIMIT ?",
+                (limit,),
+            )
+            .fetchall()
+        )
+        return [Signal(from_micros(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+    def since(self, ts: datetime) -> int:
+        (n,) = (
+            self.file.reader()
+            .execute("SELECT count(*) FROM inventory_booking WHERE ts >= ?", (to_micros(ts),))
+            .fetchone()
+        )
+        return int(n)

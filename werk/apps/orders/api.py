@@ -1,0 +1,324 @@
+"""Orders endpoints: release (JSON, CSV, Excel), routings import, the plan, re-plans, pins, capable-to-promise."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, Field
+
+from werk.apps.orders.app import OrdersApp
+from werk.apps.orders.master import MasterDataError, OrderLine, parse_orders, parse_routings
+from werk.apps.orders.schedule import ScheduleError
+from werk.apps.spec import Web
+from werk.core.model import User
+from werk.errors import InputError
+
+REFUSED: dict[int | str, dict[str, Any]] = {
+    422: {"description": "the file or a value in it cannot be used; the message names row and column"}
+}
+FILE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                "schema": {"type": "string", "format": "binary"}
+            },
+        },
+    }
+}
+MAX_FILE = 10 * 1024 * 1024
+
+
+class OrderIn(BaseModel):
+    order: str = Field(min_length=1, max_length=100)
+    product: str
+    quantity: int = Field(ge=1, le=1_000_000, strict=True)  # a number: true is not 1 part
+    due: datetime
+    priority: int = Field(default=1, ge=1, le=100, strict=True)
+    release: datetime | None = None
+
+
+class OrderOut(BaseModel):
+    order: str
+    product: str
+    quantity: int
+    due: datetime
+    priority: int
+    state: Literal["released", "started", "finished"]
+    parts_done: int
+    wip: int  # parts between machines: made by a step, not yet by the next
+    scrap: int
+    started: datetime | None
+    finished: datetime | None
+    planned_end: datetime | None
+    late: bool
+
+
+class ReplanOut(BaseModel):
+    """A re-plan: ``reason`` is ``kind:subject`` items joined by ", " (kinds: down, back, inspection,
+    inspection-cancelled, released, pinned, requested, start; the subject an asset, an operation or a count);
+    ``method`` is full, cp-sat (a repair) or heuristic (a repair the time limit left to the heuristic)."""
+
+    ts: datetime
+    reason: str
+    method: str
+    seconds: float
+    moved: list[str]
+    late: list[str]
+
+
+class SlotOut(BaseModel):
+    op: str
+    order: str
+    step: int
+    product: str
+    start: datetime
+    end: datetime
+    late: bool
+
+
+class WindowOut(BaseModel):
+    start: datetime
+    end: datetime
+
+
+class PlanOut(BaseModel):
+    origin: datetime
+    machines: dict[str, list[SlotOut]]
+    unavailable: dict[str, list[WindowOut]]
+    last_replan: ReplanOut | None
+
+
+class PlanIn(BaseModel):
+    objective: Literal["lateness", "makespan", "setups"] | None = None
+    time_limit_s: float | None = Field(
+        default=None, ge=0.1, le=15, strict=True
+    )  # an HTTP request waits for it
+
+
+class PinIn(BaseModel):
+    op: str
+    machine: str
+    start: datetime
+
+
+class PromiseIn(BaseModel):
+    product: str
+    quantity: int = Field(ge=1, le=1_000_000, strict=True)
+
+
+class PromiseOut(BaseModel):
+    product: str
+    quantity: int
+    date: datetime
+    bottleneck: str | None
+    waits_min: dict[str, int]
+    exact: bool
+    seconds: float
+
+
+class MachineTimeOut(BaseModel):
+    planned_s: float
+    actual_s: float | None
+    parts_observed: int
+    used_s: float
+
+
+class StepOut(BaseModel):
+    step: int
+    operation: str
+    setup_min: float
+    machines: dict[str, MachineTimeOut]
+
+
+class RoutingOut(BaseModel):
+    product: str
+    steps: list[StepOut]
+
+
+class ImportOut(BaseModel):
+    imported: list[str]
+
+
+def order_out(app: OrdersApp, order_id: str) -> OrderOut:
+    o = app.book.orders[order_id]
+    routing = app.book.routings.get(o.product)
+    steps = [s.step for s in routing.steps] if routing else []
+    end = None
+    if app.plan is not None:
+        ends = [s.end for i, s in app.plan.slots.items() if i.rpartition("/")[0] == o.id]
+        if ends:
+            from werk.apps.orders.book import at
+
+            end = at(app.origin, max(ends))
+    return OrderOut(
+        order=o.id,
+        product=o.product,
+        quantity=o.quantity,
+        due=o.due,
+        priority=o.priority,
+        state=o.state,
+        parts_done=o.parts_done(steps[-1]) if steps else 0,
+        wip=o.wip([s.step for s in app.book.routings[o.product].steps])
+        if o.product in app.book.routings
+        else 0,
+        scrap=o.scrap,
+        started=o.started,
+        finished=o.finished,
+        planned_end=end,
+        late=(end is not None and end > o.due) or (o.finished is not None and o.finished > o.due),
+    )
+
+
+async def _body(request: Request) -> bytes:
+    data = await request.body()
+    if len(data) > MAX_FILE:
+        raise HTTPException(413, f"the file is larger than {MAX_FILE // 1024 // 1024} MiB")
+    return data
+
+
+def build_router(app: OrdersApp, web: Web) -> APIRouter:
+    r = APIRouter(prefix="/api/orders", tags=["orders"])
+    machines = [ref.name for ref in web.config.assets()]
+
+    def filename(request: Request, default: str) -> str:
+        return request.query_params.get("filename") or default
+
+    @r.get("", response_model=list[OrderOut])
+    async def orders() -> list[OrderOut]:
+        """Every order with its state from the shop floor and its planned end."""
+        return [order_out(app, i) for i in sorted(app.book.orders, key=lambda i: (app.book.orders[i].due, i))]
+
+    @r.post("", response_model=ReplanOut)
+    async def release(body: list[OrderIn], user: User = Depends(web.require("operator"))) -> ReplanOut:  # noqa: B008
+        """Release orders (JSON); the plan is re-made with the current one as its warm start."""
+        lines = [OrderLine(o.order, o.product, o.quantity, o.due, o.priority, o.release) for o in body]
+        for k, line in enumerate(lines):
+            if line.product not in app.book.routings:
+                raise InputError(f"product {line.product!r} has no routing", ("body", k, "product"))
+        try:
+            return ReplanOut(**await app.release(lines, user.name))
+        except ValueError as exc:
+            raise InputError(str(exc), ("body",)) from None
+
+    @r.post("/import", response_model=ReplanOut, openapi_extra=FILE_BODY, responses=REFUSED)
+    async def import_orders(request: Request, user: User = Depends(web.require("operator"))) -> ReplanOut:  # noqa: B008
+        """Release orders from an ERP's CSV or Excel file (columns order, product, quantity, due[, priority,
+        release]); an error names row and column, and nothing of a file with one is taken."""
+        data = await _body(request)
+        try:
+            lines = parse_orders(data, app.tz, filename(request, "orders.csv"), list(app.book.routings))
+            return ReplanOut(**await app.release(lines, user.name))
+        except MasterDataError as exc:
+            raise InputError(str(exc), ("body", exc.row or 0, exc.column or "")) from None
+        except ValueError as exc:
+            raise InputError(str(exc), ("body",)) from None
+
+    @r.post("/routings/import", response_model=ImportOut, openapi_extra=FILE_BODY, responses=REFUSED)
+    async def import_routings(request: Request, user: User = Depends(web.require("supervisor"))) -> ImportOut:  # noqa: B008
+        """Routings from a CSV or Excel file (product, step, operation, machines, setup_min, run_s[, family])."""
+        data = await _body(request)
+        try:
+            routings = parse_routings(data, filename(request, "routings.csv"), machines)
+        except MasterDataError as exc:
+            raise InputError(str(exc), ("body", exc.row or 0, exc.column or "")) from None
+        await app.import_routings(routings, user.name)
+        return ImportOut(imported=[x.product for x in routings])
+
+    @r.get("/routings", response_model=list[RoutingOut])
+    async def routings() -> list[RoutingOut]:
+        """Every routing with its run time per part on each machine as planned, as measured from the counters,
+        and the one the plan uses."""
+        out = []
+        for product in sorted(app.book.routings):
+            steps = []
+            for s in app.book.routings[product].steps:
+                times = {}
+                for m, planned in s.run_s.items():
+                    seen = app.book.actual.get((product, s.step, m))
+                    times[m] = MachineTimeOut(
+                        planned_s=planned,
+                        actual_s=round(seen.mean_s, 3) if seen else None,
+                        parts_observed=seen.parts if seen else 0,
+                        used_s=round(app.book.run_s(product, s.step, m), 3),
+                    )
+                steps.append(
+                    StepOut(step=s.step, operation=s.operation, setup_min=s.setup_min, machines=times)
+                )
+            out.append(RoutingOut(product=product, steps=steps))
+        return out
+
+    @r.get("/plan", response_model=PlanOut)
+    async def plan() -> PlanOut:
+        """The plan per machine (what runs when), unavailable windows, and the last re-plan: what moved, which
+        orders are late."""
+        g = app.gantt()
+        last = app.last_replan
+        return PlanOut(
+            origin=g["origin"],
+            machines={m: [SlotOut(**s) for s in rows] for m, rows in g["machines"].items()},
+            unavailable={m: [WindowOut(start=a, end=b) for a, b in ws] for m, ws in g["windows"].items()},
+            last_replan=ReplanOut(**last) if last else None,
+        )
+
+    @r.post("/plan", response_model=ReplanOut)
+    async def make_plan(body: PlanIn, _: User = Depends(web.require("supervisor"))) -> ReplanOut:  # noqa: B008
+        """Plan again from now, for the objective and time limit given (the settings' otherwise)."""
+        async with app.lock:
+            import asyncio
+
+            try:
+                result = await asyncio.to_thread(
+                    app.replan, "requested:", time_limit_s=body.time_limit_s, objective=body.objective
+                )
+            except ScheduleError as exc:
+                raise InputError(f"no plan: {exc}", ("body",)) from None
+        return ReplanOut(**result)
+
+    @r.post("/pins", response_model=ReplanOut)
+    async def pin(body: PinIn, user: User = Depends(web.require("supervisor"))) -> ReplanOut:  # noqa: B008
+        """Pin an operation (``ORDER/STEP``) to a machine and a start, and plan around it."""
+        order, _, step = body.op.rpartition("/")
+        o = app.book.orders.get(order)
+        if o is None or not step.isdigit():
+            raise InputError(f"no operation {body.op!r}; operations are ORDER/STEP", ("body", "op"))
+        s = next((s for s in app.book.routings[o.product].steps if s.step == int(step)), None)
+        if s is None:
+            raise InputError(f"{o.product!r} has no step {step}", ("body", "op"))
+        if body.machine not in s.run_s:
+            raise InputError(
+                f"step {step} of {o.product!r} cannot run on {body.machine!r}", ("body", "machine")
+            )
+        import asyncio
+
+        await asyncio.to_thread(app.store.set_pin, body.op, body.machine, body.start, user.name)
+        async with app.lock:
+            try:
+                result = await asyncio.to_thread(app.replan, f"pinned:{body.op}")
+            except ScheduleError as exc:
+                await asyncio.to_thread(app.store.delete_pin, body.op)
+                raise InputError(f"the pin leaves no plan: {exc}", ("body",)) from None
+        return ReplanOut(**result)
+
+    @r.get("/replans", response_model=list[ReplanOut])
+    async def replans() -> list[ReplanOut]:
+        """The last 20 re-plans, newest first: why, how long, what moved, which orders were late."""
+        return [ReplanOut(**x) for x in app.store.replans()]
+
+    @r.post("/promise", response_model=PromiseOut)
+    async def promise(body: PromiseIn, _: User = Depends(web.require("viewer"))) -> PromiseOut:  # noqa: B008
+        """Capable to promise: the earliest date a new order could be delivered without making another order
+        late, and the machine it would wait for (nothing is released)."""
+        import asyncio
+
+        try:
+            async with app.lock:
+                out: dict[str, Any] = await asyncio.to_thread(app.promise, body.product, body.quantity)
+        except ScheduleError as exc:
+            raise InputError(str(exc), ("body", "product")) from None
+        return PromiseOut(**out)
+
+    return r

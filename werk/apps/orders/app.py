@@ -1,0 +1,432 @@
+"""Wiring of orders and the plan: counters in, order state and bookings out, the plan repaired on breakdowns.
+
+It reads each production asset's ``machine_state``, ``good_count``, ``scrap_count`` and ``product`` signals. A counter
+increase is booked to an order (:meth:`OrderBook.book`) and published as an ``order.parts`` event (order, step,
+asset, product, good, scrap, last step), which the inventory app backflushes. An asset that enters ``fault`` is
+taken as down for ``breakdown_min`` minutes from then; when it runs again its window ends: either way the plan is
+repaired from the current one (:func:`werk.apps.orders.schedule.repair`) and an ``order.plan`` event says what moved
+and which orders are late. Releasing orders re-plans with the current plan as the warm start.
+
+Plans count whole minutes from their origin, the time of the last full plan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from werk.apps.orders.book import Booking, OrderBook, at, op_id, split_op
+from werk.apps.orders.calendar import closed, merge
+from werk.apps.orders.master import OrderLine, Routing, Step
+from werk.apps.orders.schedule import Job, Operation, Plan, Problem, ScheduleError, promise, repair, solve
+from werk.apps.orders.settings import OrdersSettings
+from werk.apps.orders.store import OrdersStore
+from werk.apps.spec import App, AppContext
+from werk.bus.base import Overflow
+from werk.core.model import Event, Quality, Sample
+from werk.core.states import STATE_SIGNAL
+
+log = logging.getLogger(__name__)
+
+SIGNALS = (STATE_SIGNAL, "good_count", "scrap_count", "product")
+DOWN_STATES = frozenset({"fault"})
+
+
+def routings_of(settings: OrdersSettings) -> list[Routing]:
+    out = []
+    for product, steps in settings.routings.items():
+        out.append(
+            Routing(
+                product,
+                tuple(
+                    Step(
+                        k + 1,
+                        s.operation,
+                        {
+                            m: s.run_s[0] if len(s.run_s) == 1 else s.run_s[i]
+                            for i, m in enumerate(s.machines)
+                        },
+                        s.setup_min,
+                        s.family,
+                    )
+                    for k, s in enumerate(steps)
+                ),
+            )
+        )
+    return out
+
+
+def _minute(t: datetime) -> datetime:
+    return t.replace(second=0, microsecond=0)
+
+
+class OrdersApp(App):
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__(ctx)
+        self.settings: OrdersSettings = ctx.settings
+        self.store = OrdersStore(ctx.db)
+        self.tz = ZoneInfo(ctx.config.plant.timezone)
+        self.book = OrderBook(routings_of(self.settings), self.settings.learn_after_parts)
+        self.refs = {r.path: r.name for r in ctx.config.assets() if r.config.production}
+        self.origin = _minute(ctx.clock())
+        self.plan: Plan | None = None
+        self.windows: dict[str, list[tuple[datetime, datetime]]] = {}
+        self.down: dict[str, datetime] = {}
+        self.inspections: dict[str, tuple[datetime, datetime]] = {}  # asset -> window kept for a work order
+        self.states: dict[str, str] = {}
+        self.products: dict[str, str] = {}
+        self.counters: dict[tuple[str, str], int] = {}
+        self.last_replan: dict[str, Any] | None = None
+        self.unbooked = 0
+        self.lock = asyncio.Lock()
+
+    # -- state ---------------------------------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Routings, orders and the plan from the werk file (the plant file's routings win over imported ones of
+        the same product only where no import exists)."""
+        imported = self.store.routings()
+        self.book.set_routings(imported)
+        for o in self.store.orders():
+            self.book.orders[o.id] = o
+        saved = self.store.plan()
+        if saved is not None:
+            self.origin, self.plan = saved
+
+    def example_lines(self, n: int) -> list[OrderLine]:
+        now = self.ctx.clock()
+        products = sorted(self.book.routings)
+        lines = []
+        for k in range(n):
+            product = products[k % len(products)]
+            lines.append(
+                OrderLine(
+                    f"EX-{k + 1:04d}",
+                    product,
+                    20 + 10 * (k % 4),
+                    now + timedelta(hours=4 + 2 * k),
+                    1 + (k % 5 == 0),
+                )
+            )
+        return lines
+
+    # -- plans ---------------------------------------------------------------------------------------------------
+
+    def unavailable(self, origin: datetime) -> dict[str, list[tuple[datetime, datetime]]]:
+        """Per machine: the plant's closed time, breakdowns and inspection windows, merged."""
+        shut = closed(self.ctx.config.plant, origin, origin + timedelta(days=self.settings.horizon_days))
+        machines = {m for r in self.book.routings.values() for s in r.steps for m in s.run_s}
+        out = {}
+        for m in machines | set(self.windows) | set(self.inspections):
+            spans = [*shut, *self.windows.get(m, [])]
+            if m in self.inspections:
+                spans.append(self.inspections[m])
+            merged = merge(spans)
+            if merged:
+                out[m] = merged
+        return out
+
+    def problem(self, origin: datetime) -> Problem:
+        return self.book.problem(origin, self.unavailable(origin), self.store.pins())
+
+    def on_maintenance(self, event: Event) -> str | None:
+        """A maintenance warning keeps an inspection window free on its asset; its clearing frees it. The
+        reason to repair the plan, or None."""
+        asset = str(event.data.get("asset", ""))
+        if (
+            not self.settings.inspection_min
+            or asset not in self.refs.values()
+            or "work_order" not in event.data
+        ):
+            return None
+        if event.data.get("change") == "cleared":
+            return f"inspection-cancelled:{asset}" if self.inspections.pop(asset, None) else None
+        if asset in self.inspections:
+            return None
+        start = event.ts + timedelta(minutes=self.settings.inspection_after_min)
+        self.inspections[asset] = (start, start + timedelta(minutes=self.settings.inspection_min))
+        return f"inspection:{asset}"
+
+    def replan(
+        self, reason: str, *, time_limit_s: float | None = None, objective: str | None = None
+    ) -> dict[str, Any]:
+        """A full plan from now, warm-started from the current one. Synchronous (CP-SAT runs in C++)."""
+        now = self.ctx.clock()
+        origin = _minute(now)
+        problem = self.problem(origin)
+        hint = self._shifted(origin)
+        t0 = time.perf_counter()
+        plan = (
+            solve(
+                problem,
+                objective or self.settings.objective,  # type: ignore[arg-type]
+                time_limit_s=time_limit_s or self.settings.time_limit_s,
+                hint=hint,
+            )
+            if problem.jobs
+            else Plan({}, "OPTIMAL")
+        )
+        took = time.perf_counter() - t0
+        moved = self._moved(hint, plan) if hint is not None else []
+        self.origin, self.plan = origin, plan
+        self.store.save_plan(origin, plan, now)
+        late = plan.late_jobs(problem)
+        return self._record(now, reason, "full", took, moved, late)
+
+    def _shifted(self, origin: datetime) -> Plan | None:
+        """The current plan in minutes from a new origin (for a warm start)."""
+        if self.plan is None:
+            return None
+        d = int((origin - self.origin).total_seconds() // 60)
+        return Plan({i: type(s)(s.machine, s.start - d, s.end - d) for i, s in self.plan.slots.items()})
+
+    @staticmethod
+    def _moved(before: Plan, after: Plan) -> list[str]:
+        return sorted(
+            i
+            for i, s in after.slots.items()
+            if i in before.slots and (before.slots[i].machine, before.slots[i].start) != (s.machine, s.start)
+        )
+
+    def repair_now(self, reason: str) -> dict[str, Any]:
+        """Repair the plan after a machine went down or came back; a full plan when there is none yet."""
+        now = self.ctx.clock()
+        problem = self.problem(self.origin)
+        ops = {op.id for j in problem.jobs for op in j.operations}
+        if self.plan is None or not ops <= set(self.plan.slots):
+            return self.replan(reason)
+        current = Plan({i: s for i, s in self.plan.slots.items() if i in ops})
+        now_min = max(0, int((now - self.origin).total_seconds() // 60))
+        t0 = time.perf_counter()
+        rep = repair(problem, current, now_min, time_limit_s=self.settings.replan_time_limit_s)
+        took = time.perf_counter() - t0
+        self.plan = rep.plan
+        self.store.save_plan(self.origin, rep.plan, now)
+        return self._record(now, reason, rep.method, took, list(rep.moved), list(rep.late))
+
+    def _record(
+        self, now: datetime, reason: str, method: str, took: float, moved: list[str], late: list[str]
+    ) -> dict[str, Any]:
+        self.store.add_replan(now, reason, method, took, moved, late)
+        self.last_replan = {
+            "ts": now,
+            "reason": reason,
+            "method": method,
+            "seconds": round(took, 3),
+            "moved": moved,
+            "late": late,
+        }
+        return self.last_replan
+
+    def promise(self, product: str, quantity: int) -> dict[str, Any]:
+        """Capable to promise: the earliest end of a new order of ``quantity`` ``product`` that makes no other
+        order late (or later than the plan has it already)."""
+        if product not in self.book.routings:
+            raise ScheduleError(f"product {product!r} has no routing")
+        now = self.ctx.clock()
+        problem = self.problem(self.origin)
+        ops = {op.id for j in problem.jobs for op in j.operations}
+        plan = (
+            self.plan
+            if self.plan is not None and ops <= set(self.plan.slots)
+            else solve(problem, time_limit_s=1)
+        )
+        plan = Plan({i: s for i, s in plan.slots.items() if i in ops})
+        steps = self.book.routings[product].steps
+        job = Job(
+            "?promise",
+            tuple(
+                Operation(op_id("?promise", s.step), {m: s.minutes(m, quantity) for m in s.run_s}, s.family)
+                for s in steps
+            ),
+        )
+        now_min = max(0, int((now - self.origin).total_seconds() // 60))
+        t0 = time.perf_counter()
+        answer = promise(problem, plan, job, now_min)
+        return {
+            "product": product,
+            "quantity": quantity,
+            "date": at(self.origin, answer.end),
+            "bottleneck": answer.bottleneck,
+            "waits_min": dict(answer.waits),
+            "exact": answer.exact,
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
+
+    # -- the shop floor ------------------------------------------------------------------------------------------
+
+    def feed(self, batch: list[Sample]) -> tuple[list[Booking], list[str]]:
+        """Samples in; the bookings they made and the reasons to repair the plan (a machine down or back)."""
+        bookings: list[Booking] = []
+        reasons: list[str] = []
+        for s in batch:
+            parent, _, signal = s.path.rpartition("/")
+            asset = self.refs.get(parent)
+            if asset is None or s.quality is Quality.BAD:
+                continue
+            if signal == "product":
+                self.products[asset] = str(s.value)
+            elif signal == STATE_SIGNAL:
+                state = str(s.value)
+                before = self.states.get(asset)
+                self.states[asset] = state
+                if state in DOWN_STATES and before not in DOWN_STATES:
+                    self.down[asset] = s.ts
+                    end = s.ts + timedelta(minutes=self.settings.breakdown_min)
+                    self.windows[asset] = [w for w in self.windows.get(asset, []) if w[1] > s.ts] + [
+                        (s.ts, end)
+                    ]
+                    reasons.append(f"down:{asset}")
+                elif state == "running" and asset in self.down:
+                    began = self.down.pop(asset)
+                    self.windows[asset] = [w for w in self.windows.get(asset, []) if w[0] != began]
+                    reasons.append(f"back:{asset}")
+            elif signal in ("good_count", "scrap_count"):
+                try:
+                    value = int(float(s.value))
+                except (TypeError, ValueError):
+                    continue
+                key = (asset, signal)
+                before_count = self.counters.get(key)
+                self.counters[key] = value
+                if before_count is None or value <= before_count:
+                    continue  # the first value werk sees, or a counter reset: a new baseline
+                delta = value - before_count
+                product = self.products.get(asset, "")
+                good, scrap = (delta, 0) if signal == "good_count" else (0, delta)
+                booking = self.book.book(asset, product, good, scrap, s.ts, self.plan, self.origin)
+                if booking is None:
+                    self.unbooked += delta
+                else:
+                    bookings.append(booking)
+        return bookings, reasons
+
+    def event(self, b: Booking, path: str) -> Event:
+        return Event(
+            "order.parts",
+            path,
+            b.ts,
+            {
+                "order": b.order,
+                "step": b.step,
+                "asset": b.asset,
+                "product": b.product,
+                "good": b.good,
+                "scrap": b.scrap,
+                "last_step": b.last_step,
+            },
+        )
+
+    async def run(self) -> None:
+        await asyncio.to_thread(self.load)
+        if not self.book.orders and self.settings.example_orders and self.book.routings:
+            await self.release(self.example_lines(self.settings.example_orders), "example")
+        elif self.book.open_orders() and self.plan is None:
+            async with self.lock:
+                await asyncio.to_thread(self.replan, "start:")
+        subs = [self.ctx.bus.subscribe(f"+/+/+/+/+/+/{sig}", overflow=Overflow.BLOCK) for sig in SIGNALS]
+        events = self.ctx.bus.subscribe_events({"maintenance"}, overflow=Overflow.BLOCK)
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for sub in subs:
+                    tg.create_task(self._consume(sub))
+                tg.create_task(self._maintenance(events))
+        finally:
+            for sub in subs:
+                sub.close()
+            events.close()
+
+    async def _maintenance(self, sub: Any) -> None:
+        while True:
+            batch = await sub.get()
+            reasons = [r for e in batch if (r := self.on_maintenance(e)) is not None]
+            if reasons:
+                async with self.lock:
+                    result = await asyncio.to_thread(self.repair_now, ", ".join(reasons))
+                await self._announce(result)
+
+    async def _consume(self, sub: Any) -> None:
+        paths = {v: k for k, v in self.refs.items()}
+        async for batch in sub:
+            bookings, reasons = self.feed(batch)
+            if bookings:
+                touched = [self.book.orders[b.order] for b in bookings]
+                await asyncio.to_thread(self.store.save_orders, touched, "counter", self.ctx.clock())
+                await self.ctx.bus.publish_events([self.event(b, paths[b.asset]) for b in bookings])
+            if reasons:
+                async with self.lock:
+                    result = await asyncio.to_thread(self.repair_now, ", ".join(reasons))
+                await self._announce(result)
+
+    async def _announce(self, result: dict[str, Any]) -> None:
+        enterprise = self.ctx.config.plant.enterprise
+        data = {**result, "ts": result["ts"].isoformat(), "moved": result["moved"][:200]}
+        await self.ctx.bus.publish_events([Event("order.plan", enterprise, result["ts"], data)])
+
+    async def release(self, lines: list[OrderLine], who: str) -> dict[str, Any]:
+        """Release orders and re-plan (warm start); raises ``ValueError`` for an unknown product or an order
+        that has made parts already."""
+        async with self.lock:
+            before = dict(self.book.orders)
+            orders = self.book.release(lines)
+            try:
+                result = await asyncio.to_thread(
+                    self.replan, f"released:{len(orders)}", time_limit_s=self.settings.release_time_limit_s
+                )
+            except ScheduleError:
+                self.book.orders = before  # orders the plan cannot hold are not released
+                raise
+            await asyncio.to_thread(self.store.save_orders, orders, who, self.ctx.clock())
+        await self._announce(result)
+        return result
+
+    async def import_routings(self, routings: list[Routing], who: str) -> None:
+        async with self.lock:
+            self.book.set_routings(routings)
+            await asyncio.to_thread(self.store.save_routings, routings, who, self.ctx.clock())
+
+    # -- views ---------------------------------------------------------------------------------------------------
+
+    def gantt(self) -> dict[str, Any]:
+        """The plan per machine with wall-clock times, for the page and the API."""
+        rows: dict[str, list[dict[str, Any]]] = {}
+        if self.plan is not None:
+            for i, s in sorted(self.plan.slots.items(), key=lambda kv: kv[1].start):
+                order, step = split_op(i)
+                o = self.book.orders.get(order)
+                rows.setdefault(s.machine, []).append(
+                    {
+                        "op": i,
+                        "order": order,
+                        "step": step,
+                        "product": o.product if o else "",
+                        "start": at(self.origin, s.start),
+                        "end": at(self.origin, s.end),
+                        "late": bool(o and at(self.origin, s.end) > o.due),
+                    }
+                )
+        return {"origin": self.origin, "machines": rows, "windows": self.unavailable(self.origin)}
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "orders": len(self.book.orders),
+            "open": len(self.book.open_orders()),
+            "late": [] if self.last_replan is None else self.last_replan["late"],
+            "down": sorted(self.down),
+        }
+
+    def diagnostics(self) -> dict[str, Any]:
+        return {"parts_without_order": self.unbooked} if self.unbooked else {}
+
+    def asset_view(self, asset: str) -> dict[str, Any]:
+        if self.plan is None:
+            return {}
+        now_min = (self.ctx.clock() - self.origin).total_seconds() / 60
+        for i, s in self.plan.slots.items():
+            if s.machine == asset and s.start <= now_min < s.end:
+                return {"order": split_op(i)[0]}
+        return {}

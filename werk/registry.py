@@ -34,6 +34,7 @@ BUILTIN_APPS = (
     "werk.apps.machine_state.spec:SPEC",
     "werk.apps.oee.spec:SPEC",
     "werk.apps.maintenance.spec:SPEC",
+    "werk.apps.alarms.spec:SPEC",
 )
 BUILTIN_CONNECTORS = (
     "werk.connect.opcua:SPEC",

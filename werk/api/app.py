@@ -248,7 +248,13 @@ def create_app(platform: Platform) -> FastAPI:
     # a page's script gets werk's shared script texts and all of its app's (reason labels, units, states)
     scripts = {"": catalog_msgids(werk_locale_dir(), scripts_only=True)}
     scripts |= {name: catalog_msgids(d) for name, d in locales.items()}
-    pages = Pages(nav, template_dirs, locales=list(locales.values()), scripts=scripts)
+    pages = Pages(
+        nav,
+        template_dirs,
+        locales=list(locales.values()),
+        scripts=scripts,
+        banners=lambda t: [b for a in platform.apps.values() for b in a.banners(t)],
+    )
     web = WebContext(platform.config, auth, pages)
     for spec in specs:
         if spec.router is not None:

@@ -91,6 +91,11 @@ class App:
         ``energy_per_part``, ...). Keys are shared vocabulary across apps: the first app to give a key wins."""
         return {}
 
+    def banners(self, t: Translator) -> Sequence[Mapping[str, str]]:
+        """What every page shows at its top right now, in ``t``'s language: ``kind`` (``info`` or the app's
+        word, a CSS class), ``text`` and optionally ``href`` (where to act on it). Empty when all is well."""
+        return ()
+
 
 Role = Literal["viewer", "operator", "supervisor", "admin"]
 

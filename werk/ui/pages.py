@@ -11,7 +11,7 @@ needs as a JSON blob in the page (``werk.js`` reads it), never as texts of its o
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -81,6 +81,7 @@ class Pages:
         *,
         locales: Sequence[Path] = (),
         scripts: Mapping[str, Collection[str]] | None = None,
+        banners: Callable[[Translator], Sequence[Mapping[str, str]]] | None = None,
     ) -> None:
         self.nav = sorted(nav, key=lambda n: (n.order, n.path))
         loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader([templates_dir(), *dirs])])
@@ -93,6 +94,7 @@ class Pages:
         self.locales = tuple(locales)
         self.scripts = {k: tuple(sorted(v)) for k, v in (scripts or {}).items()}
         self._translators = {lang: Translator(lang, self.locales) for lang in LANGUAGES}
+        self.banners = banners  # what every page shows at its top (the apps' App.banners)
 
     def translator(self, lang: str) -> Translator:
         return self._translators.get(lang) or self._translators[DEFAULT]
@@ -141,7 +143,7 @@ class Pages:
                 "fmt": t.fmt,
                 "legend": LEGEND,
                 "script_strings": self.script_strings(t, template),
-                "banners": [],
+                "banners": list(self.banners(t)) if self.banners else [],
                 **(context or {}),
             }
             response = self.templates.TemplateResponse(request, template, ctx, status_code=status)

@@ -17,8 +17,14 @@ from werk.i18n import Translator, catalog_msgids, locale_dir, werk_locale_dir
 
 pytestmark = pytest.mark.browser
 
-PAGES = {"/": "Overview", "/oee": "Downtime & OEE", "/maintenance": "Maintenance", "/andon": "Andon"}
-NAV = ["Overview", "Downtime & OEE", "Maintenance", "Andon"]
+PAGES = {
+    "/": "Overview",
+    "/oee": "Downtime & OEE",
+    "/maintenance": "Maintenance",
+    "/alarms": "Alarms",
+    "/andon": "Andon",
+}
+NAV = ["Overview", "Downtime & OEE", "Maintenance", "Alarms", "Andon"]
 REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 RAW = re.compile(r"\{[a-z_]+\}")
 
@@ -101,6 +107,9 @@ async def _loaded(page: Any, path: str) -> None:
         await page.locator("#health .tile").first.wait_for(timeout=15_000)
         await page.locator("#chart canvas, #chart .chart-empty").first.wait_for(timeout=15_000)
         await page.locator("#orders tbody tr").first.wait_for(timeout=15_000)
+    elif path == "/alarms":
+        await page.locator("#live tbody tr").first.wait_for(timeout=15_000)
+        await page.locator("#kpi tbody tr").first.wait_for(timeout=15_000)
 
 
 # a percentage with one decimal as each locale writes it: "87,3 %" (German, no-break space), "87.3%" (Chinese)

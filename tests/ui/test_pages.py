@@ -50,12 +50,18 @@ def _nav(page: str) -> list[str]:
 
 async def test_pages_speak_the_browsers_language(http: httpx.AsyncClient) -> None:
     en = (await http.get("/")).text
-    assert '<html lang="en">' in en and _nav(en) == ["Overview", "Downtime & OEE", "Maintenance", "Andon"]
+    assert '<html lang="en">' in en and _nav(en) == [
+        "Overview",
+        "Downtime & OEE",
+        "Maintenance",
+        "Alarms",
+        "Andon",
+    ]
     de = await http.get("/", headers={"Accept-Language": "de-DE,de;q=0.9,en;q=0.5"})
     assert '<html lang="de">' in de.text and de.headers["content-language"] == "de"
-    assert _nav(de.text) == ["Übersicht", "Stillstände & OEE", "Instandhaltung", "Andon"]
+    assert _nav(de.text) == ["Übersicht", "Stillstände & OEE", "Instandhaltung", "Alarme", "Andon"]
     zh = (await http.get("/oee", headers={"Accept-Language": "zh-CN,zh;q=0.9"})).text
-    assert '<html lang="zh">' in zh and _nav(zh) == ["总览", "停机与 OEE", "维护", "安灯"]
+    assert '<html lang="zh">' in zh and _nav(zh) == ["总览", "停机与 OEE", "维护", "报警", "安灯"]
     assert "<h2>班次报表" in zh
     andon = (await http.get("/andon", headers={"Accept-Language": "de"})).text
     assert "an der Reißleine ziehen" in andon

@@ -16,9 +16,9 @@ SPEC = AppSpec(
     settings=AlarmsSettings,
     package=__package__ or "werk.apps.alarms",
     router=build_router,
-    pages=(Page("/alarms", N_("Alarms"), "alarms/alarms.html", order=15),),
+    pages=(Page("/alarms", N_("Alarms"), "alarms/alarms.html", order=40),),
     tiles=(Tile("alarms", N_("Active alarms"), format="integer", order=5),),
     migrations=MIGRATIONS,
     check=check,
-    order=15,
+    order=40,
 )

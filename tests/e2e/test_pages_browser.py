@@ -108,7 +108,7 @@ async def _loaded(page: Any, path: str) -> None:
         await page.locator("#chart canvas, #chart .chart-empty").first.wait_for(timeout=15_000)
         await page.locator("#orders tbody tr").first.wait_for(timeout=15_000)
     elif path == "/alarms":
-        await page.locator("#live tbody tr").first.wait_for(timeout=15_000)
+        await page.locator("#active tbody tr").first.wait_for(timeout=15_000)
         await page.locator("#kpi tbody tr").first.wait_for(timeout=15_000)
 
 

@@ -176,6 +176,7 @@ class AlarmsApp(App):
             "shelved_until": shelve.until if shelve else None,
             "out_of_service_by": s.oos_who or None,
             "out_of_service_why": s.oos_why or None,
+            "suppressed_by": self.engine.machine_state.get(a.asset_path) if s.suppressed else None,
         }
 
     def rows(

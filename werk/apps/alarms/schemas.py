@@ -37,6 +37,9 @@ class AlarmOut(BaseModel):
     shelved_until: datetime | None = Field(description="null while shelved: a one-shot shelve")
     out_of_service_by: str | None
     out_of_service_why: str | None
+    suppressed_by: str | None = Field(
+        default=None, description="the machine state that suppresses it by design"
+    )
 
 
 class AlarmListOut(BaseModel):

@@ -25,9 +25,12 @@
   };
   const GRADE = { met: t("met"), manageable: t("manageable"), "not met": t("not met"), "no data": t("no data") };
   const SHARE = new Set(["flood_share", "top10_share", "priority"]);
+  const COUNT = new Set(["peak_10min", "chattering", "stale"]);
   let shelving = null;
   let audio = null;
 
+  // today's times to the second, older ones with their date
+  const stamp = (x) => (new Date(x).toDateString() === new Date().toDateString() ? time(x) : dateTime(x));
   const prio = (p) => el("span", `prio ${p}`, PRIORITY[p] || p);
   const value = (v) => (typeof v === "number" ? num(v, 2) : v == null ? "–" : String(v));
   function say(text, error) { const m = $("#msg"); m.textContent = text; m.classList.toggle("error", Boolean(error)); }
@@ -40,6 +43,7 @@
     }
     say(t("{alarm}: {state}", { alarm: id, state: STATE[res.body.state] || res.body.state }));
     refresh();
+    werk.banners();
   }
 
   function button(label, cls, fn) {
@@ -57,7 +61,7 @@
     if (["unack", "rtn_unack", "latched"].includes(a.state)) actions.append(button(t("Acknowledge"), "ack", () => act(a.id, "acknowledge")));
     actions.append(button(t("Shelve"), "shelve", () => openShelve(a)));
     const td0 = el("td"); td0.append(prio(a.priority));
-    tr.append(td0, el("td", null, a.since ? dateTime(a.since) : "–"), el("td", null, a.asset), msg,
+    tr.append(td0, el("td", null, a.since ? stamp(a.since) : "–"), el("td", null, a.asset), msg,
       el("td", "num", value(a.value)), el("td", "state", STATE[a.state] || a.state), actions);
     return tr;
   }
@@ -66,7 +70,7 @@
     const tr = el("tr", a.state); tr.dataset.id = a.id; tr.dataset.state = a.state;
     const td0 = el("td"); td0.append(prio(a.priority));
     const by = a.shelved_by || a.out_of_service_by || "";
-    const why = a.shelved_why || a.out_of_service_why || (a.state === "suppressed" ? t("machine state") : "");
+    const why = a.shelved_why || a.out_of_service_why || (a.suppressed_by ? werk.state(a.suppressed_by) : "");
     const until = a.state === "shelved" ? (a.shelved_until ? time(a.shelved_until) : t("until it clears")) : "";
     const actions = el("td", "actions");
     if (a.state === "shelved") actions.append(button(t("Unshelve"), "unshelve", () => act(a.id, "unshelve")));
@@ -99,7 +103,7 @@
     const live = await werk.getJSON(`/api/alarms?${q}`);
     const hq = new URLSearchParams(q); for (const s of ["shelved", "suppressed", "out_of_service"]) hq.append("state", s);
     const hidden = await werk.getJSON(`/api/alarms?${hq}`);
-    const body = $("#live tbody");
+    const body = $("#active tbody");
     body.replaceChildren(...(live.alarms.length ? live.alarms.map(liveRow) : [werk.emptyRow(7, t("no active alarms"))]));
     const hbody = $("#hidden tbody");
     hbody.replaceChildren(...(hidden.alarms.length ? hidden.alarms.map(hiddenRow) : [werk.emptyRow(8, t("none"))]));
@@ -110,8 +114,9 @@
     const rows = await werk.getJSON("/api/alarms/journal?limit=50");
     $("#journal tbody").replaceChildren(...(rows.length ? rows.map((r) => {
       const tr = el("tr"); tr.dataset.action = r.action;
-      tr.append(el("td", null, dateTime(r.ts)), el("td", null, r.alarm), el("td", null, ACTION[r.action] || r.action),
-        el("td", null, STATE[r.after] || r.after), el("td", null, r.who), el("td", null, r.why));
+      tr.append(el("td", null, stamp(r.ts)), el("td", null, r.alarm), el("td", null, ACTION[r.action] || r.action),
+        el("td", null, STATE[r.after] || r.after), el("td", null, r.who),
+        el("td", null, r.action === "suppress" || r.action === "unsuppress" ? werk.state(r.why) : r.why));
       return tr;
     }) : [werk.emptyRow(6, t("nothing yet"))]));
     werk.stamp();
@@ -121,7 +126,7 @@
     const k = await werk.getJSON("/api/alarms/kpi");
     $("#kpi tbody").replaceChildren(...k.figures.map((f) => {
       const tr = el("tr"); tr.dataset.key = f.key;
-      const v = f.value == null ? "–" : SHARE.has(f.key) ? werk.pct(f.value) : num(f.value, 2);
+      const v = f.value == null ? "–" : SHARE.has(f.key) ? werk.pct(f.value) : COUNT.has(f.key) ? werk.int(f.value) : num(f.value, 2);
       tr.append(el("td", null, FIGURE[f.key] || f.key), el("td", "num", v), el("td", null, f.target),
         el("td", `grade-${f.grade.replace(" ", "-")}`, GRADE[f.grade] || f.grade));
       return tr;

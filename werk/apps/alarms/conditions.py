@@ -47,8 +47,10 @@ class Condition:
         "pending",
         "raw",
         "setpoint",
+        "simple",
         "skipped",
         "timeout",
+        "up",
         "want",
     )
 
@@ -68,6 +70,9 @@ class Condition:
         self.last_t: float | None = None
         self.last_v: float | None = None
         self.skipped = 0
+        # high and low limits on a float are most of what a plant has: feed tests them without the general path
+        self.simple = self.kind in ("high", "high_high", "low", "low_low")
+        self.up = self.kind in ("high", "high_high")
 
     # -- the raw test --------------------------------------------------------------------------------------------
     def _raw(self, t: float, value: object, good: bool) -> bool | None:
@@ -116,6 +121,15 @@ class Condition:
 
     # -- the filter ----------------------------------------------------------------------------------------------
     def feed(self, t: float, value: object, good: bool) -> Change | None:
+        if self.simple and good and type(value) is float:
+            if self.up:
+                raw = value > self.limit - (self.deadband if self.raw else 0.0)
+            else:
+                raw = value < self.limit + (self.deadband if self.raw else 0.0)
+            self.raw = raw
+            if raw == self.active and self.pending is None:
+                return None
+            return self._filter(t, value)
         raw = self._raw(t, value, good)
         self.last_t = t if self.last_t is None or t > self.last_t else self.last_t
         if raw is None:

@@ -72,19 +72,23 @@ class AlarmEngine:
         out: list[Transition] = []
         by_path, by_setpoint, by_state = self.by_path, self.by_setpoint, self.by_state
         n = 0
+        last_ts, t = None, 0.0
+        bad = Quality.BAD
         for s in samples:
             n += 1
             path = s.path
             entries = by_path.get(path)
             if entries is not None:
-                t = s.ts.timestamp()
-                good = s.quality is not Quality.BAD
+                ts = s.ts
+                if ts is not last_ts:  # a batch's samples often share one stamp
+                    last_ts, t = ts, ts.timestamp()
+                good = s.quality is not bad
                 for e in entries:
                     cond = e.cond
                     change = cond.feed(t, s.value, good)
                     if change is not None:
                         out += e.state.condition(_dt(change[0]), change[1], change[2])
-                    if cond.pending is not None or cond.kind == "stale":
+                    if cond.pending is not None:
                         self.waiting.add(e.alarm.id)
             if path in by_setpoint:
                 good = s.quality is not Quality.BAD

@@ -23,6 +23,11 @@
     top10_share: t("share of the top 10 alarms"), chattering: t("chattering alarms"), stale: t("stale alarms"),
     priority: t("priority distribution, largest deviation"),
   };
+  const TARGET = {
+    per_hour: t("≤ 6 (≤ 12 manageable)"), per_10min: t("≤ 1 (≤ 2 manageable)"), peak_10min: "≤ 10",
+    flood_share: "< 1 %", top10_share: "≤ 5 %", chattering: "0", stale: "< 5",
+    priority: t("80 / 15 / 5 % (± 10 points)"),
+  };
   const GRADE = { met: t("met"), manageable: t("manageable"), "not met": t("not met"), "no data": t("no data") };
   const SHARE = new Set(["flood_share", "top10_share", "priority"]);
   const COUNT = new Set(["peak_10min", "chattering", "stale"]);
@@ -127,7 +132,7 @@
     $("#kpi tbody").replaceChildren(...k.figures.map((f) => {
       const tr = el("tr"); tr.dataset.key = f.key;
       const v = f.value == null ? "–" : SHARE.has(f.key) ? werk.pct(f.value) : COUNT.has(f.key) ? werk.int(f.value) : num(f.value, 2);
-      tr.append(el("td", null, FIGURE[f.key] || f.key), el("td", "num", v), el("td", null, f.target),
+      tr.append(el("td", null, FIGURE[f.key] || f.key), el("td", "num", v), el("td", null, TARGET[f.key] || f.target),
         el("td", `grade-${f.grade.replace(" ", "-")}`, GRADE[f.grade] || f.grade));
       return tr;
     }));

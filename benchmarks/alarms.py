@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import os
 import platform
@@ -156,10 +157,8 @@ async def run_bus(config: WerkConfig, rate: float, duration: float, toggle: int,
     runner.cancel()
     listener.cancel()
     for task in (runner, listener):
-        try:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
-        except (asyncio.CancelledError, Exception):
-            pass
     rows = file.reader().execute("SELECT count(*) FROM alarm_journal").fetchone()[0]
     file.close()
     return {

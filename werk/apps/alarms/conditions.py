@@ -130,12 +130,12 @@ class Condition:
             if raw == self.active and self.pending is None:
                 return None
             return self._filter(t, value)
-        raw = self._raw(t, value, good)
+        judged = self._raw(t, value, good)
         self.last_t = t if self.last_t is None or t > self.last_t else self.last_t
-        if raw is None:
+        if judged is None:
             self.skipped += 1
             return None
-        self.raw = raw
+        self.raw = judged
         return self._filter(t, value)
 
     def _filter(self, t: float, value: object) -> Change | None:

@@ -15,7 +15,16 @@ from werk.apps.alarms.app import AlarmsApp
 from werk.apps.alarms.engine import UnknownAlarm
 from werk.apps.alarms.export import kpi_xlsx
 from werk.apps.alarms.kpi import KpiReport, merge_positions, read_csv, report
-from werk.apps.alarms.schemas import AckIn, AlarmListOut, AlarmOut, JournalOut, KpiOut, ReasonIn, ShelveIn
+from werk.apps.alarms.schemas import (
+    AckIn,
+    AlarmListOut,
+    AlarmOut,
+    DeliveryOut,
+    JournalOut,
+    KpiOut,
+    ReasonIn,
+    ShelveIn,
+)
 from werk.apps.alarms.states import STATES, TransitionError
 from werk.apps.spec import Web
 from werk.core.model import User, utcnow
@@ -137,6 +146,11 @@ def build_router(app: AlarmsApp, web: Web) -> APIRouter:
         if alarm is not None and alarm not in app.alarms:
             raise HTTPException(404, f"no alarm {alarm!r}; GET /api/alarms?all=true lists them")
         return await asyncio.to_thread(app.store.journal, start=start, end=end, alarm=alarm, limit=limit)
+
+    @r.get("/deliveries", response_model=list[DeliveryOut])
+    async def deliveries(limit: Annotated[int, Query(gt=0, le=10_000)] = 200) -> list[dict[str, Any]]:
+        """The notification delivery log, newest first: each e-mail and webhook, sent or failed, with attempts."""
+        return await asyncio.to_thread(app.store.deliveries, limit)
 
     def respond(rep: KpiReport, format: str, name: str) -> Any:
         if format == "xlsx":

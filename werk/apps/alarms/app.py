@@ -14,7 +14,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
+
 from werk.apps.alarms.engine import AlarmEngine, Entry
+from werk.apps.alarms.notify import Delivery, Planner, Sender
 from werk.apps.alarms.settings import PRIORITY_RANK, AlarmsSettings, expand
 from werk.apps.alarms.states import ACKABLE, LIVE_STATES, Transition, TransitionError
 from werk.apps.alarms.store import AlarmStore
@@ -27,6 +30,8 @@ log = logging.getLogger(__name__)
 
 TICK_S = 1.0
 JOURNAL_QUEUE = 1024  # batches of rows waiting for the disk; beyond it the evaluator waits (nothing is lost)
+DELIVERY_QUEUE = 10_000  # notifications waiting to be sent; beyond it they are dropped and counted
+SENDERS = 4  # notifications sent at once
 
 
 class AlarmsApp(App):
@@ -37,6 +42,11 @@ class AlarmsApp(App):
         self.engine = AlarmEngine(list(self.alarms.values()))
         self.store = AlarmStore(ctx.db)
         self._journal: asyncio.Queue[list[Transition]] = asyncio.Queue(JOURNAL_QUEUE)
+        plant = ctx.config.plant
+        self.planner = Planner(self.settings.notifications, plant.shifts, plant.timezone)
+        self.sender: Sender | None = None
+        self._deliveries: asyncio.Queue[Delivery] = asyncio.Queue(DELIVERY_QUEUE)
+        self.deliveries_dropped = 0
         self.events = 0
         self.journal_errors = 0
 
@@ -45,10 +55,13 @@ class AlarmsApp(App):
         self.engine.start(ctx.clock())
         sub = ctx.bus.subscribe("#", overflow=Overflow.BLOCK)
         try:
-            async with asyncio.TaskGroup() as tg:
+            async with httpx.AsyncClient(timeout=10.0) as client, asyncio.TaskGroup() as tg:
+                self.sender = Sender(self.settings.notifications, client, self._log_delivery)
                 tg.create_task(self._consume(sub))
                 tg.create_task(self._tick())
                 tg.create_task(self._write())
+                for _ in range(SENDERS):
+                    tg.create_task(self._send())
         finally:
             sub.close()
             await self._flush()
@@ -68,6 +81,8 @@ class AlarmsApp(App):
             rows = self.engine.tick(now)
             if rows:
                 await self._emit(rows)
+            if self.planner.rules:
+                self.notify(now)
             if now - pruned > timedelta(hours=1):
                 pruned = now
                 await asyncio.to_thread(self.store.prune, now - days)
@@ -82,6 +97,33 @@ class AlarmsApp(App):
             except Exception:
                 self.journal_errors += 1
                 log.exception("alarms.journal_failed rows=%d", len(rows))
+
+    def notify(self, now: datetime) -> None:
+        """Queue the notifications due now; beyond the queue's bound they are dropped and counted (a mail
+        server that is down must not hold up alarms)."""
+        for d in self.planner.plan(now, ((e.alarm, e.state) for e in self.engine.entries.values())):
+            try:
+                self._deliveries.put_nowait(d)
+            except asyncio.QueueFull:
+                self.deliveries_dropped += 1
+                log.warning("alarms.delivery_dropped alarm=%s target=%s: queue full", d.alarm, d.target)
+
+    async def _send(self) -> None:
+        while True:
+            d = await self._deliveries.get()
+            assert self.sender is not None
+            await self.sender.deliver(d)
+
+    async def _log_delivery(self, d: Delivery, status: str, attempts: int, error: str) -> None:
+        if status == "failed":
+            log.warning(
+                "alarms.delivery_failed alarm=%s target=%s attempts=%d: %s",
+                d.alarm,
+                d.target,
+                attempts,
+                error,
+            )
+        await asyncio.to_thread(self.store.log_delivery, self.ctx.clock(), d, status, attempts, error)
 
     async def _flush(self) -> None:
         rows: list[Transition] = []
@@ -219,6 +261,10 @@ class AlarmsApp(App):
             out["skipped_samples"] = skipped  # samples an alarm could not judge (BAD, text for a number)
         if self.journal_errors:
             out["journal_errors"] = self.journal_errors
+        if self.sender is not None and self.sender.failed:
+            out["notifications_failed"] = self.sender.failed
+        if self.deliveries_dropped:
+            out["notifications_dropped"] = self.deliveries_dropped
         return out
 
     def asset_view(self, asset: str) -> dict[str, Any]:

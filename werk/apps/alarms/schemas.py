@@ -121,3 +121,16 @@ class KpiOut(BaseModel):
     figures: list[FigureOut]
     suggestions: list[SuggestionOut] = Field(description="delays that would have removed chattering repeats")
     by_position: dict[str, int]
+
+
+class DeliveryOut(BaseModel):
+    ts: datetime = Field(description="when it was sent or given up")
+    alarm: str
+    activation: datetime = Field(description="when the alarm was raised")
+    rule: str
+    level: int = Field(description="0: the rule's own targets; 1, 2, ...: its escalations")
+    channel: str = Field(description="email or webhook")
+    target: str
+    status: str = Field(description="sent or failed")
+    attempts: int
+    error: str

@@ -126,6 +126,70 @@ class KpiSettings(StrictModel):
     """Operator position -> the areas it watches; empty: one position for the whole plant."""
 
 
+class SmtpSettings(StrictModel):
+    """The mail server alarm e-mails go through."""
+
+    host: str = "127.0.0.1"
+    """Its host name or address."""
+    port: int = Field(default=25, ge=1, le=65535)
+    """Its port (25, 587 with STARTTLS, 465 with TLS)."""
+    sender: str = "werk@localhost"
+    """The From address."""
+    tls: Literal["none", "starttls", "tls"] = "none"
+    """``starttls`` upgrades a plain connection (port 587), ``tls`` connects with TLS (port 465)."""
+    username: str = ""
+    """Who to log in as; empty: no login."""
+    password_env: str = ""
+    """The environment variable holding the password (never the password in the plant file)."""
+    timeout_s: float = Field(default=10.0, gt=0)
+    """Seconds to wait for the server."""
+
+
+class Escalation(StrictModel):
+    """Who is told next when an alarm is still not acknowledged ``after_s`` seconds after it was raised."""
+
+    after_s: float = Field(gt=0)
+    """Seconds after the alarm was raised."""
+    email: list[str] = Field(default_factory=list)
+    """Addresses to mail."""
+    webhook: list[str] = Field(default_factory=list)
+    """URLs to POST the alarm to (JSON)."""
+
+
+class NotificationRule(StrictModel):
+    """Who is told of which alarms, when: by priority, area and shift (the plant's ``shifts``)."""
+
+    name: str = Field(min_length=1)
+    """The rule's name, in the delivery log."""
+    priorities: list[Priority] = Field(default_factory=list)
+    """Priorities it applies to; empty: all."""
+    areas: list[str] = Field(default_factory=list)
+    """Areas it applies to; empty: all."""
+    shifts: list[str] = Field(default_factory=list)
+    """Plant shifts during which it applies (by name); empty: always."""
+    email: list[str] = Field(default_factory=list)
+    """Addresses to mail."""
+    webhook: list[str] = Field(default_factory=list)
+    """URLs to POST the alarm to (JSON)."""
+    delay_s: float = Field(default=0.0, ge=0)
+    """Tell only when the alarm is still unacknowledged this many seconds after it was raised."""
+    escalate: list[Escalation] = Field(default_factory=list)
+    """Who is told next, and after how long, while nobody acknowledges it."""
+
+
+class NotificationSettings(StrictModel):
+    """E-mail and webhook notifications of alarms, with retries and a delivery log."""
+
+    smtp: SmtpSettings | None = None
+    """The mail server; required when a rule mails."""
+    rules: list[NotificationRule] = Field(default_factory=list)
+    """The rules, each applied on its own."""
+    retries: int = Field(default=3, ge=0, le=20)
+    """Further attempts after a failed delivery."""
+    retry_delay_s: float = Field(default=2.0, ge=0)
+    """Seconds before the first retry; doubled for each next one."""
+
+
 class AlarmsSettings(AppSettings):
     """Alarm definitions by asset kind and by asset, the states that suppress them, shelving and KPI rules."""
 
@@ -141,6 +205,8 @@ class AlarmsSettings(AppSettings):
     """Days the alarm journal is kept."""
     kpi: KpiSettings = Field(default_factory=KpiSettings)
     """KPI report settings."""
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    """Who is told of alarms, by e-mail and webhook."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,4 +289,16 @@ def check(config: WerkConfig, settings: Any) -> list[tuple[tuple[str | int, ...]
         for i, a in enumerate(listed)
         if a not in areas
     ]
+    shifts = {s.name for s in config.plant.shifts}
+    for i, rule in enumerate(settings.notifications.rules):
+        at = (*where, "notifications", "rules", i)
+        problems += [
+            ((*at, "shifts"), f"no shift named {s!r} in plant.shifts") for s in rule.shifts if s not in shifts
+        ]
+        problems += [
+            ((*at, "areas"), f"no area named {a!r} in the plant") for a in rule.areas if a not in areas
+        ]
+        mails = rule.email or any(e.email for e in rule.escalate)
+        if mails and settings.notifications.smtp is None:
+            problems.append((at, "the rule sends e-mail but apps.alarms.notifications.smtp is not set"))
     return problems

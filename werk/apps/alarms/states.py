@@ -109,6 +109,9 @@ class AlarmState:
     oos_why: str = ""
     since: datetime | None = None  # when the state last changed
     active_since: datetime | None = None
+    raised: datetime | None = (
+        None  # when the operator was last shown it (kept after it clears, for escalation)
+    )
     value: object = None  # the value that last raised or cleared it
 
     @property
@@ -156,6 +159,7 @@ class AlarmState:
             self.active_since = ts
             if not self._hidden():
                 self.acked = False
+                self.raised = ts
                 if self.latching:
                     self.held = True
             return rows + self._row(ts, "activate", before, annunciated=not self._hidden())
@@ -207,7 +211,7 @@ class AlarmState:
         if self.shelve is None:
             raise TransitionError(f"alarm {self.alarm!r} is not shelved")
         before = self.state
-        self._back()
+        self._back(ts)
         self.shelve = None
         return rows + self._row(ts, "unshelve", before, who, why, annunciated=self._annunciates(before))
 
@@ -217,7 +221,7 @@ class AlarmState:
         if s is None or s.until is None or ts < s.until:
             return []
         before = self.state
-        self._back()
+        self._back(s.until)
         self.shelve = None
         return self._row(s.until, "shelve_expired", before, s.who, annunciated=self._annunciates(before))
 
@@ -229,7 +233,7 @@ class AlarmState:
             return rows
         before = self.state
         if not on:
-            self._back()
+            self._back(ts)
         self.suppressed = on
         action: Action = "suppress" if on else "unsuppress"
         return rows + self._row(ts, action, before, "", why, annunciated=self._annunciates(before))
@@ -249,16 +253,18 @@ class AlarmState:
         if not self.out_of_service:
             raise TransitionError(f"alarm {self.alarm!r} is in service")
         before = self.state
-        self._back()
+        self._back(ts)
         self.out_of_service, self.oos_who, self.oos_why = False, "", ""
         return rows + self._row(
             ts, "return_to_service", before, who, why, annunciated=self._annunciates(before)
         )
 
-    def _back(self) -> None:
+    def _back(self, ts: datetime) -> None:
         """Coming back from a hidden state: active means the operator must see it again."""
         self.acked = not self.active
         self.held = self.active and self.latching
+        if self.active:
+            self.raised = ts
 
     def _annunciates(self, before: State) -> bool:
         return before != self.state and self.state == "unack"

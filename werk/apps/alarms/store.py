@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from werk.apps.alarms.kpi import Record
+from werk.apps.alarms.notify import Delivery
 from werk.apps.alarms.settings import Alarm
 from werk.apps.alarms.states import Transition
 from werk.core.model import from_micros, to_micros
@@ -39,6 +40,26 @@ MIGRATIONS = (
             UNIQUE (alarm, ts, action, who)
         );
         CREATE INDEX alarm_journal_ts ON alarm_journal (ts);
+        """,
+    ),
+    Migration(
+        2,
+        "the notification delivery log",
+        """
+        CREATE TABLE alarm_delivery (
+            id          INTEGER PRIMARY KEY,
+            ts          INTEGER NOT NULL,           -- when it was sent or given up, microseconds UTC
+            alarm       TEXT NOT NULL,
+            activation  INTEGER NOT NULL,           -- when the alarm was raised
+            rule        TEXT NOT NULL,
+            level       INTEGER NOT NULL,           -- 0 the rule's targets, 1.. its escalations
+            channel     TEXT NOT NULL,              -- email, webhook
+            target      TEXT NOT NULL,
+            status      TEXT NOT NULL,              -- sent, failed
+            attempts    INTEGER NOT NULL,
+            error       TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX alarm_delivery_ts ON alarm_delivery (ts);
         """,
     ),
 )
@@ -85,7 +106,56 @@ class AlarmStore:
 
     def prune(self, before: datetime) -> int:
         with self.file.transaction() as conn:
+            conn.execute("DELETE FROM alarm_delivery WHERE ts < ?", (to_micros(before),))
             return conn.execute("DELETE FROM alarm_journal WHERE ts < ?", (to_micros(before),)).rowcount
+
+    def log_delivery(self, ts: datetime, d: Delivery, status: str, attempts: int, error: str) -> None:
+        with self.file.transaction() as conn:
+            conn.execute(
+                "INSERT INTO alarm_delivery (ts, alarm, activation, rule, level, channel, target, status, attempts, "
+                "error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    to_micros(ts),
+                    d.alarm,
+                    to_micros(d.activation),
+                    d.rule,
+                    d.level,
+                    d.channel,
+                    d.target,
+                    status,
+                    attempts,
+                    error,
+                ),
+            )
+
+    @reads
+    def deliveries(self, limit: int = 200) -> list[dict[str, Any]]:
+        """The delivery log, newest first."""
+        rows = (
+            self.file.reader()
+            .execute(
+                "SELECT ts, alarm, activation, rule, level, channel, target, status, attempts, error "
+                "FROM alarm_delivery ORDER BY ts DESC, id DESC LIMIT ?",
+                (limit,),
+            )
+            .fetchall()
+        )
+        keys = (
+            "ts",
+            "alarm",
+            "activation",
+            "rule",
+            "level",
+            "channel",
+            "target",
+            "status",
+            "attempts",
+            "error",
+        )
+        out = [dict(zip(keys, r, strict=True)) for r in rows]
+        for d in out:
+            d["ts"], d["activation"] = from_micros(d["ts"]), from_micros(d["activation"])
+        return out
 
     @reads
     def journal(

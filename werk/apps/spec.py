@@ -34,7 +34,7 @@ from pydantic import BaseModel
 
 from werk.bus.base import Bus
 from werk.config.model import AppSettings, AssetRef, WerkConfig
-from werk.core.model import Sample, User, utcnow
+from werk.core.model import Sample, User, Value, utcnow
 from werk.i18n import Translator
 from werk.store.base import Historian
 from werk.store.migrations import Migration
@@ -60,6 +60,9 @@ class AppContext:
     live: Mapping[str, Sample]
     data_dir: Path
     clock: Callable[[], datetime] = utcnow
+    #: write a value back to the machine behind a signal (path, value, who), as the API's writes do: only what the
+    #: plant file lists as writable, audited; None where nothing can be written (a replay, a test)
+    write: Callable[[str, Value, str], Awaitable[None]] | None = None
 
 
 class App:

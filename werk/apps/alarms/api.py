@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from werk.apps.alarms.app import AlarmsApp
+from werk.apps.alarms.app import AlarmsApp, SourceError
 from werk.apps.alarms.engine import UnknownAlarm
 from werk.apps.alarms.export import kpi_xlsx
 from werk.apps.alarms.kpi import KpiReport, merge_positions, read_csv, report
@@ -34,7 +34,8 @@ from werk.errors import InputError
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_LOG_BYTES = 64 * 1024 * 1024
 CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {"description": "the alarm's state does not allow this; the detail says why"}
+    409: {"description": "the alarm's state does not allow this; the detail says why"},
+    502: {"description": "the alarm's source (an OPC UA server) did not take the acknowledge"},
 }
 
 
@@ -58,6 +59,8 @@ def build_router(app: AlarmsApp, web: Web) -> APIRouter:
             raise HTTPException(404, str(exc)) from None
         except TransitionError as exc:
             raise HTTPException(409, str(exc)) from None
+        except SourceError as exc:
+            raise HTTPException(502, str(exc)) from None
 
     @r.get("", response_model=AlarmListOut)
     async def alarms(

@@ -24,11 +24,18 @@ from werk.apps.alarms.store import AlarmStore
 from werk.apps.spec import App, AppContext
 from werk.bus.base import Overflow
 from werk.core.model import Event
+from werk.errors import WerkError
 from werk.i18n import Translator
 
 log = logging.getLogger(__name__)
 
 TICK_S = 1.0
+
+
+class SourceError(WerkError):
+    """A source's own alarm (an OPC UA condition) could not be acknowledged at the source."""
+
+
 JOURNAL_QUEUE = 1024  # batches of rows waiting for the disk; beyond it the evaluator waits (nothing is lost)
 DELIVERY_QUEUE = 10_000  # notifications waiting to be sent; beyond it they are dropped and counted
 SENDERS = 4  # notifications sent at once
@@ -167,6 +174,9 @@ class AlarmsApp(App):
         now = self.ctx.clock()
         eng = self.engine
         if action == "acknowledge":
+            entry = eng.entry(alarm_id)
+            if entry.alarm.d.type == "condition" and entry.state.state in ACKABLE:
+                await self._acknowledge_at_source(entry, who, why)
             rows = eng.acknowledge(alarm_id, now, who, why)
         elif action == "shelve":
             if until is not None and (until - now).total_seconds() > self.settings.max_shelve_s:
@@ -186,6 +196,21 @@ class AlarmsApp(App):
         self.events += len(rows)
         await self.ctx.bus.publish_events([self.event(r) for r in rows])
         return self.row(eng.entry(alarm_id), now)
+
+    async def _acknowledge_at_source(self, entry: Entry, who: str, why: str) -> None:
+        """A source's own alarm is acknowledged at the source first (an OPC UA Acknowledge); if the source
+        refuses, werk does not pretend it was acknowledged."""
+        write = self.ctx.write
+        if write is None:
+            raise SourceError(
+                f"alarm {entry.alarm.id!r} belongs to its source and nothing can be written to it here"
+            )
+        try:
+            await write(entry.alarm.path, why or f"acknowledged in werk by {who}", who)
+        except WerkError as exc:
+            raise SourceError(
+                f"alarm {entry.alarm.id!r}: its source did not take the acknowledge: {exc}"
+            ) from None
 
     def acknowledge_all(self) -> list[str]:
         """Ids of the alarms waiting for an acknowledge (the page's "acknowledge all")."""

@@ -81,6 +81,8 @@ class Condition:
             return not good
         if kind == "stale":
             return False  # a sample arrived: not stale (the clock decides the rest)
+        if kind == "condition":
+            return value if good and isinstance(value, bool) else None
         if not good:
             return None
         if kind == "discrete":

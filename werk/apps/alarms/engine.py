@@ -17,9 +17,12 @@ from datetime import UTC, datetime
 
 from werk.apps.alarms.conditions import Condition
 from werk.apps.alarms.settings import Alarm
-from werk.apps.alarms.states import AlarmState, Transition, TransitionError
+from werk.apps.alarms.states import ACKABLE, AlarmState, Transition, TransitionError
 from werk.core.model import Quality, Sample
 from werk.core.states import STATE_SIGNAL
+
+#: who acknowledged an alarm that its source (an OPC UA server, a machine's panel) reports acknowledged
+SOURCE = "source"
 
 
 class UnknownAlarm(TransitionError, KeyError):
@@ -48,6 +51,7 @@ class AlarmEngine:
         self.by_path: dict[str, list[Entry]] = {}
         self.by_setpoint: dict[str, list[Entry]] = {}
         self.by_state: dict[str, list[Entry]] = {}  # <asset path>/machine_state -> the asset's alarms
+        self.by_acked: dict[str, list[Entry]] = {}  # <signal>.acked -> source alarms the source acknowledges
         self.machine_state: dict[str, str] = {}  # asset path -> its last machine state
         self.waiting: set[str] = set()  # alarms whose condition the clock may change
         self.samples = 0
@@ -57,6 +61,8 @@ class AlarmEngine:
             self.by_path.setdefault(a.path, []).append(e)
             if a.setpoint_path:
                 self.by_setpoint.setdefault(a.setpoint_path, []).append(e)
+            if a.d.type == "condition":
+                self.by_acked.setdefault(f"{a.path}.acked", []).append(e)
             if a.suppress_in:
                 self.by_state.setdefault(f"{a.asset_path}/{STATE_SIGNAL}", []).append(e)
 
@@ -96,6 +102,10 @@ class AlarmEngine:
                     e.cond.set_setpoint(s.value, good)
             if path in by_state:
                 out += self._machine_state(path, s)
+            if path in self.by_acked and s.value is True and s.quality is not bad:
+                for e in self.by_acked[path]:
+                    if e.state.state in ACKABLE:  # acknowledged at the source (a panel, the server)
+                        out += e.state.acknowledge(s.ts, SOURCE, "acknowledged at the source")
         self.samples += n
         return out
 

@@ -34,7 +34,16 @@ from werk.config.model import AppSettings, AssetRef, SignalName, StrictModel, We
 from werk.core.states import WerkState
 
 AlarmType = Literal[
-    "high", "high_high", "low", "low_low", "deviation", "rate", "discrete", "stale", "bad_quality"
+    "high",
+    "high_high",
+    "low",
+    "low_low",
+    "deviation",
+    "rate",
+    "discrete",
+    "stale",
+    "bad_quality",
+    "condition",
 ]
 Priority = Literal["low", "medium", "high"]
 #: most urgent first; the live list sorts by this, then by time
@@ -54,7 +63,9 @@ class AlarmDefinition(StrictModel):
     """``high``/``high_high``: value above ``limit``; ``low``/``low_low``: below it; ``deviation``: more than
     ``limit`` away from ``setpoint`` or ``setpoint_signal``; ``rate``: changing faster than ``limit`` units per
     second (either way); ``discrete``: the value equals ``value`` (a state word, true) or has ``bit`` set;
-    ``stale``: no sample for ``timeout_s``; ``bad_quality``: the source marks the value BAD."""
+    ``stale``: no sample for ``timeout_s``; ``bad_quality``: the source marks the value BAD; ``condition``: the
+    source's own alarm (an OPC UA condition, an MTConnect condition): the signal says whether it is active and
+    ``<signal>.acked`` whether the source has it acknowledged; an acknowledge in werk goes back to the source."""
     limit: float | None = None
     """The alarm limit in the signal's unit (units per second for ``rate``); required by the limit types."""
     setpoint: float | None = None

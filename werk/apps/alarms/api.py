@@ -138,7 +138,11 @@ def build_router(app: AlarmsApp, web: Web) -> APIRouter:
         """Return an alarm to service."""
         return await act("return_to_service", alarm_id, user, body.why if body else "")
 
-    @r.get("/journal", response_model=list[JournalOut])
+    @r.get(
+        "/journal",
+        response_model=list[JournalOut],
+        responses={404: {"description": "no alarm of that id"}},
+    )
     async def journal(
         start: Timestamp | None = None,
         end: Timestamp | None = None,

@@ -59,6 +59,7 @@ class AlarmsApp(App):
 
     async def run(self) -> None:
         ctx = self.ctx
+        await asyncio.to_thread(self.restore)
         self.engine.start(ctx.clock())
         sub = ctx.bus.subscribe("#", overflow=Overflow.BLOCK)
         try:
@@ -72,6 +73,16 @@ class AlarmsApp(App):
         finally:
             sub.close()
             await self._flush()
+
+    def restore(self) -> None:
+        """Shelves and out-of-service decisions from the journal (a timed shelve that ended meanwhile expires at
+        the first tick, with a journal row stamped with its end)."""
+        shelves, oos = self.store.decisions()
+        for alarm_id, e in self.engine.entries.items():
+            if alarm_id in shelves or alarm_id in oos:
+                e.state.restore(shelves.get(alarm_id), oos.get(alarm_id))
+        if shelves or oos:
+            log.info("alarms.restored shelved=%d out_of_service=%d", len(shelves), len(oos))
 
     async def _consume(self, sub: Any) -> None:
         async for batch in sub:

@@ -31,6 +31,14 @@ def _number(value: object) -> float | None:
     return None
 
 
+def _same(value: object, want: object) -> bool:
+    """A discrete value against the alarm value: numbers (and booleans as 0/1) by value, anything else as text."""
+    a, b = _number(value), _number(want)
+    if a is not None and b is not None:
+        return a == b
+    return str(value) == str(want)
+
+
 class Condition:
     """The filtered condition of one alarm definition."""
 
@@ -94,13 +102,9 @@ class Condition:
                     value = int(n)
                 return bool((int(value) >> self.bit) & 1)
             want = self.want
-            if isinstance(want, bool) or isinstance(value, bool):
-                return (
-                    _number(value) == _number(want) if _number(value) is not None else str(value) == str(want)
-                )
-            if isinstance(want, int | float) and _number(value) is not None:
-                return _number(value) == float(want)
-            return str(value) == str(want)
+            if isinstance(want, list):
+                return any(_same(value, w) for w in want)
+            return _same(value, want)
         v = _number(value)
         if v is None:
             return None

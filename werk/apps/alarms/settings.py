@@ -72,8 +72,10 @@ class AlarmDefinition(StrictModel):
     """``deviation``: the fixed value it deviates from."""
     setpoint_signal: SignalName | None = None
     """``deviation``: the asset's signal holding the setpoint, instead of a fixed one."""
-    value: float | bool | str | None = None
-    """``discrete``: the value that is the alarm (``fault``, true)."""
+    value: float | bool | str | list[float | bool | str] | None = None
+    """``discrete``: the value that is the alarm (``fault``, true), or a list of them (any one is the alarm): an
+    MTConnect CONDITION's level maps as ``value: FAULT`` (one alarm, high priority) and ``value: WARNING`` (another,
+    lower), or ``value: [WARNING, FAULT]``."""
     bit: int | None = Field(default=None, ge=0, le=63)
     """``discrete``: the bit of an integer status word that is the alarm (0 the lowest)."""
     timeout_s: float | None = Field(default=None, gt=0)

@@ -25,6 +25,7 @@ acknowledge, unshelving one that is not shelved).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -81,6 +82,7 @@ class Transition:
     why: str = ""
     value: object = None
     annunciated: bool = False
+    until: datetime | None = None  # a timed shelve's end (shelve rows only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +206,8 @@ class AlarmState:
                 "so it needs an active alarm (give until for a timed shelve)"
             )
         self.shelve = Shelve(who, why, ts, until)
-        return rows + self._row(ts, "shelve", before, who, why)
+        (row,) = self._row(ts, "shelve", before, who, why)
+        return [*rows, dataclasses.replace(row, until=until)]
 
     def unshelve(self, ts: datetime, who: str, why: str = "") -> list[Transition]:
         rows = self.expire(ts)
@@ -258,6 +261,13 @@ class AlarmState:
         return rows + self._row(
             ts, "return_to_service", before, who, why, annunciated=self._annunciates(before)
         )
+
+    def restore(self, shelve: Shelve | None, out_of_service: tuple[str, str] | None) -> None:
+        """Shelving and out of service as the journal last left them (at a restart): people's decisions outlive
+        the process; the condition is evaluated afresh from the samples that come."""
+        self.shelve = shelve
+        if out_of_service is not None:
+            self.out_of_service, (self.oos_who, self.oos_why) = True, out_of_service
 
     def _back(self, ts: datetime) -> None:
         """Coming back from a hidden state: active means the operator must see it again."""

@@ -14,7 +14,7 @@ from typing import Any
 from werk.apps.alarms.kpi import Record
 from werk.apps.alarms.notify import Delivery
 from werk.apps.alarms.settings import Alarm
-from werk.apps.alarms.states import Transition
+from werk.apps.alarms.states import Shelve, Transition
 from werk.core.model import from_micros, to_micros
 from werk.store.migrations import Migration
 from werk.store.sqlite_file import SQLiteFile, reads
@@ -62,6 +62,14 @@ MIGRATIONS = (
         CREATE INDEX alarm_delivery_ts ON alarm_delivery (ts);
         """,
     ),
+    Migration(
+        3,
+        "a timed shelve's end in the journal, so a restart keeps it",
+        """
+        ALTER TABLE alarm_journal ADD COLUMN until INTEGER;
+        CREATE INDEX alarm_journal_alarm ON alarm_journal (alarm, ts);
+        """,
+    ),
 )
 
 
@@ -86,7 +94,7 @@ class AlarmStore:
         with self.file.transaction() as conn:
             conn.executemany(
                 "INSERT OR IGNORE INTO alarm_journal (alarm, ts, action, before, after, who, why, value, "
-                "annunciated, priority, area) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "annunciated, priority, area, until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         r.alarm,
@@ -99,6 +107,7 @@ class AlarmStore:
                         _value(r.value),
                         int(r.annunciated),
                         *meta(r.alarm),
+                        to_micros(r.until) if r.until else None,
                     )
                     for r in rows
                 ],
@@ -202,6 +211,30 @@ class AlarmStore:
             }
             for a, ts, action, before, after, who, why, v, ann, prio, area in rows
         ]
+
+    @reads
+    def decisions(self) -> tuple[dict[str, Shelve], dict[str, tuple[str, str]]]:
+        """What people decided that still holds, per alarm: the shelve of alarms whose last shelving row is a
+        shelve (timed ones with their end), and who took which alarms out of service and why."""
+        db = self.file.reader()
+        last = (
+            "SELECT j.alarm, j.action, j.ts, j.who, j.why, j.until FROM alarm_journal j JOIN (SELECT alarm, "
+            "max(ts) AS ts FROM alarm_journal WHERE action IN ({}) GROUP BY alarm) m ON j.alarm = m.alarm AND "
+            "j.ts = m.ts WHERE j.action IN ({}) ORDER BY j.id"
+        )
+        shelving = "'shelve', 'unshelve', 'shelve_expired'"
+        service = "'remove_from_service', 'return_to_service'"
+        shelves = {
+            a: Shelve(who, why, from_micros(ts), from_micros(until) if until is not None else None)
+            for a, action, ts, who, why, until in db.execute(last.format(shelving, shelving))
+            if action == "shelve"
+        }
+        oos = {
+            a: (who, why)
+            for a, action, _, who, why, _ in db.execute(last.format(service, service))
+            if action == "remove_from_service"
+        }
+        return shelves, oos
 
     @reads
     def records(self, start: datetime, end: datetime) -> list[Record]:

@@ -17,6 +17,7 @@ Samples a test cannot judge are skipped and counted (``skipped``): a BAD sample 
 
 from __future__ import annotations
 
+from werk.apps.alarms.expressions import parse
 from werk.apps.alarms.settings import AlarmDefinition
 
 #: (when, active, value): the filtered condition changed
@@ -46,6 +47,8 @@ class Condition:
         "active",
         "bit",
         "deadband",
+        "expr",
+        "inputs",
         "kind",
         "last_t",
         "last_v",
@@ -78,6 +81,8 @@ class Condition:
         self.last_t: float | None = None
         self.last_v: float | None = None
         self.skipped = 0
+        self.expr = parse(d.expression) if d.expression is not None else None
+        self.inputs: dict[str, object] = {}  # an expression's latest good value per signal
         # high and low limits on a float are most of what a plant has: feed tests them without the general path
         self.simple = self.kind in ("high", "high_high", "low", "low_low")
         self.up = self.kind in ("high", "high_high")
@@ -156,6 +161,25 @@ class Condition:
             self.active, self.pending = self.raw, None
             return (at, self.active, value)
         return None
+
+    def feed_from(self, name: str, t: float, value: object, good: bool) -> Change | None:
+        """An expression's input ``name`` changed: evaluate once every input has a good value (a BAD one makes
+        it unknown until it is good again)."""
+        if not good:
+            self.inputs.pop(name, None)
+            self.skipped += 1
+            return None
+        self.inputs[name] = value
+        expr = self.expr
+        assert expr is not None
+        if len(self.inputs) < len(expr.signals):
+            return None
+        try:
+            self.raw = bool(expr(self.inputs))
+        except (TypeError, ValueError, ArithmeticError):  # text compared with a number, a division by zero
+            self.skipped += 1
+            return None
+        return self._filter(t, value)
 
     def due(self) -> float | None:
         """When the clock alone may change this condition (a running delay's end, a stale timeout), or None."""

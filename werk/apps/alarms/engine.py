@@ -11,11 +11,12 @@ here too, so the engine is the one owner of every alarm's state.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from werk.apps.alarms.conditions import Condition
+from werk.apps.alarms.conditions import Change, Condition
 from werk.apps.alarms.settings import Alarm
 from werk.apps.alarms.states import ACKABLE, AlarmState, Transition, TransitionError
 from werk.core.model import Quality, Sample
@@ -37,6 +38,9 @@ class Entry:
     alarm: Alarm
     cond: Condition
     state: AlarmState
+    feed: Callable[
+        [float, object, bool], Change | None
+    ]  # the condition's entry for the path it is indexed by
 
 
 def _dt(t: float) -> datetime:
@@ -56,9 +60,16 @@ class AlarmEngine:
         self.waiting: set[str] = set()  # alarms whose condition the clock may change
         self.samples = 0
         for a in alarms:
-            e = Entry(a, Condition(a.d), AlarmState(a.id, latching=a.d.latched))
+            cond = Condition(a.d)
+            e = Entry(a, cond, AlarmState(a.id, latching=a.d.latched), cond.feed)
             self.entries[a.id] = e
-            self.by_path.setdefault(a.path, []).append(e)
+            if a.inputs:  # an expression: indexed under each signal it reads
+                for name, path in a.inputs:
+                    self.by_path.setdefault(path, []).append(
+                        Entry(a, cond, e.state, functools.partial(cond.feed_from, name))
+                    )
+            else:
+                self.by_path.setdefault(a.path, []).append(e)
             if a.setpoint_path:
                 self.by_setpoint.setdefault(a.setpoint_path, []).append(e)
             if a.d.type == "condition":
@@ -91,7 +102,7 @@ class AlarmEngine:
                 good = s.quality is not bad
                 for e in entries:
                     cond = e.cond
-                    change = cond.feed(t, s.value, good)
+                    change = e.feed(t, s.value, good)
                     if change is not None:
                         out += e.state.condition(_dt(change[0]), change[1], change[2])
                     if cond.pending is not None:

@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from werk.apps.alarms.expressions import parse
 from werk.config.model import AppSettings, AssetRef, SignalName, StrictModel, WerkConfig
 from werk.core.states import WerkState
 
@@ -44,6 +45,7 @@ AlarmType = Literal[
     "stale",
     "bad_quality",
     "condition",
+    "expression",
 ]
 Priority = Literal["low", "medium", "high"]
 #: most urgent first; the live list sorts by this, then by time
@@ -57,8 +59,9 @@ _LIMIT_TYPES = frozenset({"high", "high_high", "low", "low_low", "deviation", "r
 class AlarmDefinition(StrictModel):
     """One alarm on one signal of an asset (or of every asset of a kind, in a template)."""
 
-    signal: SignalName
-    """The signal it watches, by its name on the asset (``temperature``, ``machine_state``)."""
+    signal: SignalName | None = None
+    """The signal it watches, by its name on the asset (``temperature``, ``machine_state``); not with
+    ``expression``."""
     type: AlarmType
     """``high``/``high_high``: value above ``limit``; ``low``/``low_low``: below it; ``deviation``: more than
     ``limit`` away from ``setpoint`` or ``setpoint_signal``; ``rate``: changing faster than ``limit`` units per
@@ -68,6 +71,9 @@ class AlarmDefinition(StrictModel):
     ``<signal>.acked`` whether the source has it acknowledged; an acknowledge in werk goes back to the source."""
     limit: float | None = None
     """The alarm limit in the signal's unit (units per second for ``rate``); required by the limit types."""
+    expression: str | None = None
+    """``expression``: a condition over several of the asset's signals, ``temperature > 70 and load < 10``
+    (comparisons, ``and``/``or``/``not``, ``+ - * /``, ``abs``/``min``/``max``; see ``apps/alarms/expressions.py``)."""
     setpoint: float | None = None
     """``deviation``: the fixed value it deviates from."""
     setpoint_signal: SignalName | None = None
@@ -104,6 +110,14 @@ class AlarmDefinition(StrictModel):
     @model_validator(mode="after")
     def _complete(self) -> AlarmDefinition:
         t = self.type
+        if t == "expression":
+            if self.expression is None or self.signal is not None:
+                raise ValueError(
+                    "an expression alarm needs expression (and no signal: the expression names them)"
+                )
+            parse(self.expression)  # ExpressionError is a ValueError: refused with its key path and line
+        elif self.signal is None:
+            raise ValueError(f"a {t} alarm needs signal")
         if t in _LIMIT_TYPES and self.limit is None:
             raise ValueError(f"a {t} alarm needs a limit")
         if self.limit is not None and not math.isfinite(self.limit):
@@ -235,6 +249,7 @@ class Alarm:
     setpoint_path: str | None
     suppress_in: frozenset[str]
     d: AlarmDefinition
+    inputs: tuple[tuple[str, str], ...] = ()  # an expression's signals: (name, UNS path)
 
     @property
     def priority(self) -> str:
@@ -259,6 +274,9 @@ def expand(config: WerkConfig, settings: AlarmsSettings) -> list[Alarm]:
             if d is None:
                 continue
             suppress = d.suppress_in if d.suppress_in is not None else settings.suppress_in
+            inputs: tuple[tuple[str, str], ...] = ()
+            if d.expression is not None:
+                inputs = tuple((n, ref.signal_path(n)) for n in sorted(parse(d.expression).signals))
             out.append(
                 Alarm(
                     id=f"{ref.name}:{name}",
@@ -266,10 +284,11 @@ def expand(config: WerkConfig, settings: AlarmsSettings) -> list[Alarm]:
                     asset=ref.name,
                     asset_path=ref.path,
                     area=area_of(ref),
-                    path=ref.signal_path(d.signal),
+                    path=ref.signal_path(d.signal) if d.signal else inputs[0][1],
                     setpoint_path=ref.signal_path(d.setpoint_signal) if d.setpoint_signal else None,
                     suppress_in=frozenset(suppress),
                     d=d,
+                    inputs=inputs,
                 )
             )
     return out

@@ -64,6 +64,19 @@ async def test_an_operator_acknowledges_and_shelves_an_alarm_in_the_browser(tmp_
                 "document.querySelector('#banners').children.length === 0", timeout=10_000
             )
             await page.screenshot(path=str(tmp_path / "alarms-shelved.png"), full_page=True)
+
+            # an alarm log from this computer, graded: twelve alarms in ten minutes are a flood
+            log = tmp_path / "log.csv"
+            rows = [f"2026-01-01 08:0{i // 2}:{(i % 2) * 30:02d},TAG{i % 3},H" for i in range(12)]
+            log.write_text("timestamp,tag,type\n" + "\n".join(rows) + "\n")
+            await page.set_input_files("#log-file", str(log))
+            await page.click("#log-grade")
+            await page.locator("#log-kpi:not([hidden])").wait_for(timeout=10_000)
+            peak = page.locator('#log-kpi tr[data-key="peak_10min"]')
+            assert (await peak.locator("td.num").inner_text()).strip() == "12"
+            assert "grade-not-met" in (await peak.locator("td").nth(3).get_attribute("class") or "")
+            assert "12" in await page.locator("#log-msg").inner_text()
+            await page.screenshot(path=str(tmp_path / "alarms-log.png"), full_page=True)
             assert errors == []
         finally:
             await browser.close()

@@ -127,15 +127,39 @@
     werk.stamp();
   }
 
-  async function renderKpi() {
-    const k = await werk.getJSON("/api/alarms/kpi");
-    $("#kpi tbody").replaceChildren(...k.figures.map((f) => {
+  function kpiRows(k) {
+    return k.figures.map((f) => {
       const tr = el("tr"); tr.dataset.key = f.key;
       const v = f.value == null ? "–" : SHARE.has(f.key) ? werk.pct(f.value) : COUNT.has(f.key) ? werk.int(f.value) : num(f.value, 2);
       tr.append(el("td", null, FIGURE[f.key] || f.key), el("td", "num", v), el("td", null, TARGET[f.key] || f.target),
         el("td", `grade-${f.grade.replace(" ", "-")}`, GRADE[f.grade] || f.grade));
       return tr;
-    }));
+    });
+  }
+
+  async function renderKpi() {
+    $("#kpi tbody").replaceChildren(...kpiRows(await werk.getJSON("/api/alarms/kpi")));
+  }
+
+  /** An alarm log from this computer, graded by the server (nothing is stored). */
+  async function gradeLog(e) {
+    e.preventDefault();
+    const file = $("#log-file").files[0];
+    if (!file) { $("#log-msg").textContent = t("choose a CSV file"); return; }
+    const headers = { "Content-Type": "text/csv" };
+    if (werk.token()) headers.Authorization = `Bearer ${werk.token()}`;
+    const r = await fetch("/api/alarms/kpi/import", { method: "POST", headers, body: await file.text() });
+    let body = null;
+    try { body = await r.json(); } catch { body = null; }
+    if (!r.ok) {
+      const d = body && body.detail;
+      $("#log-msg").textContent = r.status === 401 ? t("sign in to act on alarms") : Array.isArray(d) ? d.map((x) => x.msg).join("; ") : String(d || r.status);
+      $("#log-kpi").hidden = true;
+      return;
+    }
+    $("#log-msg").textContent = t("{n} alarms in {hours} hours", { n: werk.int(body.activations), hours: num(body.hours, 1) });
+    $("#log-kpi tbody").replaceChildren(...kpiRows(body));
+    $("#log-kpi").hidden = false;
   }
 
   async function fillAreas() {
@@ -152,6 +176,7 @@
     $("#area").addEventListener("change", refresh);
     $("#priority").addEventListener("change", refresh);
     $("#shelve-cancel").addEventListener("click", () => $("#shelve-dialog").close());
+    $("#log-form").addEventListener("submit", (e) => gradeLog(e).catch((err) => say(String(err), true)));
     $("#shelve-form").addEventListener("submit", (e) => {
       e.preventDefault();
       const why = $("#shelve-why").value.trim();

@@ -76,6 +76,9 @@ async def test_an_alarm_is_raised_listed_announced_acknowledged_shelved_and_jour
 
         await wait_for(raised)
         assert seen["value"] == 12.5 and seen["priority"] == "high" and seen["response"] == "Refill coolant"
+        # the asset's card counts it (the tile "Active alarms")
+        card = (await http.get("/api/assets/cnc-1")).json()
+        assert card["apps"]["alarms"] == {"alarms": 1}
         live = (await http.get("/api/alarms", params={"priority": "high"})).json()["alarms"]
         assert COOLANT in [a["id"] for a in live]
         de = (await http.get("/api/alarms", params={"all": "true"}, headers={"Accept-Language": "de"})).json()

@@ -47,6 +47,9 @@ class AlarmsApp(App):
         self.settings: AlarmsSettings = ctx.settings
         self.alarms = {a.id: a for a in expand(ctx.config, self.settings)}
         self.engine = AlarmEngine(list(self.alarms.values()))
+        self._of_asset: dict[str, list[Entry]] = {}  # the overview asks for every asset every second
+        for e in self.engine.entries.values():
+            self._of_asset.setdefault(e.alarm.asset, []).append(e)
         self.store = AlarmStore(ctx.db)
         self._journal: asyncio.Queue[list[Transition]] = asyncio.Queue(JOURNAL_QUEUE)
         plant = ctx.config.plant
@@ -304,12 +307,10 @@ class AlarmsApp(App):
         return out
 
     def asset_view(self, asset: str) -> dict[str, Any]:
-        n = sum(
-            1
-            for e in self.engine.entries.values()
-            if e.alarm.asset == asset and e.state.state in ("unack", "acked", "rtn_unack", "latched")
-        )
-        return {"alarms": n} if any(e.alarm.asset == asset for e in self.engine.entries.values()) else {}
+        entries = self._of_asset.get(asset)
+        if not entries:
+            return {}
+        return {"alarms": sum(1 for e in entries if e.state.state in LIVE_STATES)}
 
     def banners(self, t: Translator) -> list[dict[str, str]]:
         """An unacknowledged high-priority alarm puts a banner on every page."""

@@ -41,7 +41,9 @@ def alarm_config(tmp_path: Path) -> WerkConfig:
                         "response": "Refill coolant",
                         "translations": {"de": "Kühlmittel niedrig"},
                         "suppress_in": [],  # the simulated machine may be in setup
-                    }
+                    },
+                    # unrationalised on purpose: no deadband, so a wobbling value chatters
+                    "spindle-hot": {"signal": "spindle_temp", "type": "high", "limit": 50, "suppress_in": []},
                 }
             },
         }
@@ -158,8 +160,28 @@ async def test_an_alarm_is_raised_listed_announced_acknowledged_shelved_and_jour
         ]
         assert rows[-1]["value"] == 12.5 and rows[-1]["annunciated"] is True
 
+        # a chattering alarm: the report names it and suggests the deadband its signal's history asks for
+        spindle = ref.signal_path("spindle_temp")
+        t0 = utcnow() - timedelta(seconds=30)
+        wobble = [51.0, 49.0, 51.0, 49.4, 51.0, 49.2, 51.0]
+        await stack.platform.bus.publish(
+            [Sample(spindle, t0 + timedelta(seconds=i), v) for i, v in enumerate(wobble)]
+        )
+        historian = stack.platform.historian
+        assert historian is not None
+        await wait_for(lambda: _true(historian.count_samples(spindle) == len(wobble)))
+
+        async def chattering_journaled() -> bool:
+            got = (await http.get("/api/alarms/journal", params={"alarm": "cnc-1:spindle-hot"})).json()
+            return len(got) == 7
+
+        await wait_for(chattering_journaled)
         kpi = (await http.get("/api/alarms/kpi")).json()
         assert kpi["activations"] >= 1 and kpi["top10"][0]["count"] >= 1
+        assert [c["tag"] for c in kpi["chattering"]] == ["cnc-1:spindle-hot"]
+        assert kpi["deadbands"] == [
+            {"tag": "cnc-1:spindle-hot", "deadband": 1.1, "activations": 4, "kept": 1}
+        ]
         assert {f["key"] for f in kpi["figures"]} >= {"per_hour", "flood_share", "top10_share", "priority"}
         xlsx = await http.get("/api/alarms/kpi", params={"format": "xlsx"})
         wb = load_workbook(io.BytesIO(xlsx.content))
@@ -175,6 +197,10 @@ async def test_an_alarm_is_raised_listed_announced_acknowledged_shelved_and_jour
             "/api/alarms/kpi/import", content="timestamp,tag\nnope,A\n", headers=auth(OPERATOR)
         )
         assert bad.status_code == 422 and "row 1, column timestamp" in str(bad.json()["detail"])
+
+
+async def _true(value: bool) -> bool:
+    return value
 
 
 async def wait_for(predicate: Any, timeout: float = 15.0) -> None:

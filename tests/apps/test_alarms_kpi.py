@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import shared_data
-from werk.apps.alarms.kpi import Record, read_csv, report, suggest
+from werk.apps.alarms.kpi import Record, read_csv, report, suggest, suggest_deadband
 from werk.apps.alarms.settings import AlarmsSettings, ChatterRule, KpiSettings, expand
 from werk.config import demo_config_path, parse_config
 from werk.errors import ConfigError, InputError
@@ -168,3 +168,19 @@ def test_a_bad_alarm_definition_is_refused_with_its_line_and_key_path() -> None:
     assert "apps.alarms.templates.machining centre.temperature-high" in msg and "needs a limit" in msg
     with pytest.raises(ConfigError, match=r"apps\.alarms\.templates\.machining centre\.faulted\.priority"):
         parse_config(_demo_with(ALARMS.replace("priority: low", "priority: urgent")), "plant.yaml")
+
+
+def test_the_deadband_suggestion_keeps_a_wobbling_high_alarm_raised_through_its_short_returns() -> None:
+    # a value around a high limit of 80: up, a short dip to 79.2, up, a dip to 79.6, up, then far down for long
+    values = [78, 81, 79.2, 81, 79.6, 81.5, 70, 70, 70, 70]
+    samples = [(T0 + timedelta(seconds=10 * i), float(v)) for i, v in enumerate(values)]
+    s = suggest_deadband("m1:temp", "high", 80.0, samples, window_s=60)
+    assert s is not None
+    # the deepest short return was 0.8 below the limit: 0.81 keeps the alarm through it, one activation is left
+    assert (s.deadband, s.activations, s.kept) == (0.81, 3, 1)
+    low = [(t, 160 - v) for t, v in samples]  # the mirror image for a low limit of 80
+    s2 = suggest_deadband("m1:level", "low", 80.0, low, window_s=60)
+    assert s2 is not None and (s2.deadband, s2.kept) == (0.81, 1)
+    # returns longer than the window are real returns: nothing to suggest
+    assert suggest_deadband("m1:temp", "high", 80.0, samples, window_s=5) is None
+    assert suggest_deadband("m1:x", "discrete", 1.0, samples, window_s=60) is None

@@ -186,6 +186,7 @@ def build_router(app: AlarmsApp, web: Web) -> APIRouter:
         recs = merge_positions(recs, k.positions)
         counts = {s: n for s, n in app.counts().items() if s in ("shelved", "suppressed", "out_of_service")}
         rep = report(recs, k, start=a, end=z, positions=len(k.positions) or 1, counts=counts)
+        rep.deadbands = await asyncio.to_thread(app.deadbands, [c.tag for c in rep.chattering], a, z)
         return respond(rep, format, "alarm-kpi")
 
     @r.post(

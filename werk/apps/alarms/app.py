@@ -17,13 +17,14 @@ from typing import Any
 import httpx
 
 from werk.apps.alarms.engine import AlarmEngine, Entry
+from werk.apps.alarms.kpi import DeadbandSuggestion, suggest_deadband
 from werk.apps.alarms.notify import Delivery, Planner, Sender
 from werk.apps.alarms.settings import PRIORITY_RANK, AlarmsSettings, expand
 from werk.apps.alarms.states import ACKABLE, LIVE_STATES, Transition, TransitionError
 from werk.apps.alarms.store import AlarmStore
 from werk.apps.spec import App, AppContext
 from werk.bus.base import Overflow
-from werk.core.model import Event
+from werk.core.model import Event, Quality
 from werk.errors import WerkError
 from werk.i18n import Translator
 
@@ -229,6 +230,28 @@ class AlarmsApp(App):
     def acknowledge_all(self) -> list[str]:
         """Ids of the alarms waiting for an acknowledge (the page's "acknowledge all")."""
         return [i for i, e in self.engine.entries.items() if e.state.state in ACKABLE]
+
+    def deadbands(self, tags: Sequence[str], start: datetime, end: datetime) -> list[DeadbandSuggestion]:
+        """The rationalisation aid's deadbands for chattering limit alarms, from their signals' history (at most
+        100,000 samples each; blocking: run it in a thread)."""
+        window = self.settings.kpi.chatter.window_s
+        out: list[DeadbandSuggestion] = []
+        for tag in tags:
+            a = self.alarms.get(tag)
+            if a is None or a.d.limit is None or a.d.type not in ("high", "high_high", "low", "low_low"):
+                continue
+            rows = self.ctx.historian.query_raw(a.path, start, end, limit=100_000)
+            samples = [
+                (s.ts, float(s.value))
+                for s in rows
+                if s.quality is not Quality.BAD
+                and isinstance(s.value, int | float)
+                and not isinstance(s.value, bool)
+            ]
+            found = suggest_deadband(tag, a.d.type, a.d.limit, samples, window, a.d.deadband)
+            if found is not None:
+                out.append(found)
+        return out
 
     # -- views ---------------------------------------------------------------------------------------------------
     def row(self, e: Entry, now: datetime, lang: str = "en") -> dict[str, Any]:

@@ -104,6 +104,7 @@ class KpiReport:
     )  # shelved, suppressed, out of service now (live only)
     figures: list[Figure] = field(default_factory=list)
     suggestions: list[Suggestion] = field(default_factory=list)
+    deadbands: list[DeadbandSuggestion] = field(default_factory=list)
     by_position: dict[str, int] = field(default_factory=dict)
 
 
@@ -244,6 +245,72 @@ def suggest(tag: str, rows: Sequence[Record], window_s: float) -> Suggestion:
     on = math.ceil(max(short)) + 1 if short else 0.0
     kept_on = sum(1 for a, c in spans if c is None or (c - a).total_seconds() >= on)
     return Suggestion(tag, len(spans), float(off), kept_off, float(on), kept_on)
+
+
+@dataclass(frozen=True)
+class DeadbandSuggestion:
+    """The deadband that would have kept a limit alarm raised through its short returns, replayed on the
+    signal's samples: ``activations`` without it (with the deadband configured now), ``kept`` with it."""
+
+    tag: str
+    deadband: float
+    activations: int
+    kept: int
+
+
+def _replay(kind: str, limit: float, deadband: float, values: Sequence[float]) -> list[tuple[int, int]]:
+    """(raised at, cleared at) sample indexes of a limit alarm with this deadband (as ``Condition`` tests it)."""
+    up = kind in ("high", "high_high")
+    raw, start = False, 0
+    spans: list[tuple[int, int]] = []
+    for i, v in enumerate(values):
+        band = deadband if raw else 0.0
+        now = v > limit - band if up else v < limit + band
+        if now and not raw:
+            start = i
+        elif raw and not now:
+            spans.append((start, i))
+        raw = now
+    if raw:
+        spans.append((start, len(values)))
+    return spans
+
+
+def _nice_up(x: float) -> float:
+    """``x`` rounded up to two significant digits (0.0437 -> 0.044, 1.31 -> 1.4)."""
+    if x <= 0:
+        return 0.0
+    step = 10.0 ** (math.floor(math.log10(x)) - 1)
+    return round(math.ceil(x / step - 1e-9) * step, 12)
+
+
+def suggest_deadband(
+    tag: str,
+    kind: str,
+    limit: float,
+    samples: Sequence[tuple[datetime, float]],
+    window_s: float,
+    deadband: float = 0.0,
+) -> DeadbandSuggestion | None:
+    """For a high or low alarm: the smallest deadband (two significant digits, above the deepest return) that
+    keeps it raised through every return shorter than ``window_s``, with the activations replayed on the signal's
+    ``samples`` (time order) before and after. None for other kinds, or when there is nothing to remove."""
+    if kind not in ("high", "high_high", "low", "low_low") or not samples:
+        return None
+    values = [v for _, v in samples]
+    spans = _replay(kind, limit, deadband, values)
+    up = kind in ("high", "high_high")
+    depths = []
+    for (_, cleared), (raised, _) in itertools.pairwise(spans):
+        if (samples[raised][0] - samples[cleared][0]).total_seconds() <= window_s:
+            between = values[cleared:raised]
+            depths.append(limit - min(between) if up else max(between) - limit)
+    if not depths:
+        return None
+    d = _nice_up(max(depths) * 1.000001)
+    while d <= max(depths):  # exactly the depth would still clear
+        d = _nice_up(d * 1.01)
+    return DeadbandSuggestion(tag, d, len(spans), len(_replay(kind, limit, d, values)))
 
 
 def _stale(recs: Sequence[Record], end: datetime, stale_after_s: float) -> tuple[list[str], int]:

@@ -99,6 +99,13 @@ class SuggestionOut(BaseModel):
     kept_with_on_delay: int
 
 
+class DeadbandOut(BaseModel):
+    tag: str
+    deadband: float = Field(description="in the signal's unit")
+    activations: int = Field(description="activations replayed on the signal's samples as configured now")
+    kept: int = Field(description="activations replayed with the suggested deadband")
+
+
 class KpiOut(BaseModel):
     start: datetime
     end: datetime
@@ -120,6 +127,11 @@ class KpiOut(BaseModel):
     counts: dict[str, int]
     figures: list[FigureOut]
     suggestions: list[SuggestionOut] = Field(description="delays that would have removed chattering repeats")
+    deadbands: list[DeadbandOut] = Field(
+        default_factory=list,
+        description="for chattering limit alarms of the journal: the deadband that would have removed the repeats, "
+        "replayed on the signal's history",
+    )
     by_position: dict[str, int]
 
 

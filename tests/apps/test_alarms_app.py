@@ -185,7 +185,8 @@ async def test_an_alarm_is_raised_listed_announced_acknowledged_shelved_and_jour
         assert {f["key"] for f in kpi["figures"]} >= {"per_hour", "flood_share", "top10_share", "priority"}
         xlsx = await http.get("/api/alarms/kpi", params={"format": "xlsx"})
         wb = load_workbook(io.BytesIO(xlsx.content))
-        assert wb.sheetnames == ["KPIs", "Top 10", "Chattering", "Priorities"]
+        assert wb.sheetnames == ["KPIs", "Top 10", "Chattering", "Deadbands", "Priorities"]
+        assert [c.value for c in wb["Deadbands"][2]] == ["cnc-1:spindle-hot", 1.1, 4, 1]
         assert any(c.value == COOLANT for c in wb["Top 10"]["A"])
 
         log = "timestamp,tag,type\n2026-01-01 00:00:00,A,H\n2026-01-01 00:01:00,A,H NR\n2026-01-01 00:02:00,B,LL\n"

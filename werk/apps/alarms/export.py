@@ -1,5 +1,5 @@
 """The alarm KPI report as an Excel workbook: the graded figures, the top-10 contributors, chattering alarms with
-the delays that would have removed their repeats, and the priority distribution. Shares are ratios formatted as
+the delays and deadbands that would have removed their repeats, and the priority distribution. Shares are ratios formatted as
 percent; times are UTC (the column titles say so)."""
 
 from __future__ import annotations
@@ -94,6 +94,13 @@ def kpi_xlsx(r: KpiReport) -> bytes:
             for s in map(asdict, r.suggestions)
         ],
         [30, 12, 32, 12, 12, 12],
+    )
+    _sheet(
+        wb,
+        "Deadbands",
+        ["Alarm", "Deadband that removes repeats (signal unit)", "Activations as configured", "Left with it"],
+        [[d.tag, d.deadband, d.activations, d.kept] for d in r.deadbands],
+        [30, 40, 24, 12],
     )
     total = sum(r.priority.values())
     _sheet(

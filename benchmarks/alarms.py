@@ -203,10 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rate", type=float, default=100_000)
     ap.add_argument("--duration", type=float, default=20.0)
     ap.add_argument("--toggle-every", type=int, default=100)
-    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="5 s (a check, not a figure)")
     args = ap.parse_args(argv)
     if args.quick:
         args.duration = 5.0
+        print("quick run: 5 s (a check, not the figure of record)")
     config = plant(args.assets, args.signals)
     n_defs = len(expand(config, config.app("alarms")))
     print(

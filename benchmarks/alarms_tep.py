@@ -43,8 +43,10 @@ def independent(path: Path) -> tuple[int, float, int, float]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DATA)
-    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="the first 20 runs of each (a check, not a figure)")
     args = ap.parse_args(argv)
+    if args.quick:
+        print("quick run: the first 20 runs of each variant (a check, not the figure of record)")
     if not args.data.is_dir():
         print(f"no data at {args.data} (see ../shared/data/README.md)")
         print(

@@ -37,6 +37,7 @@ BUILTIN_APPS = (
     "werk.apps.energy.spec:SPEC",
     "werk.apps.orders.spec:SPEC",
     "werk.apps.inventory.spec:SPEC",
+    "werk.apps.alarms.spec:SPEC",
 )
 BUILTIN_CONNECTORS = (
     "werk.connect.opcua:SPEC",

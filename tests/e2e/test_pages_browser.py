@@ -21,12 +21,13 @@ PAGES = {
     "/": "Overview",
     "/oee": "Downtime & OEE",
     "/maintenance": "Maintenance",
+    "/alarms": "Alarms",
     "/energy": "Energy",
     "/orders": "Orders & plan",
     "/inventory": "Inventory",
     "/andon": "Andon",
 }
-NAV = ["Overview", "Downtime & OEE", "Maintenance", "Energy", "Orders & plan", "Inventory", "Andon"]
+NAV = ["Overview", "Downtime & OEE", "Maintenance", "Alarms", "Energy", "Orders & plan", "Inventory", "Andon"]
 REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 RAW = re.compile(r"\{[a-z_]+\}")
 
@@ -109,6 +110,9 @@ async def _loaded(page: Any, path: str) -> None:
         await page.locator("#health .tile").first.wait_for(timeout=15_000)
         await page.locator("#chart canvas, #chart .chart-empty").first.wait_for(timeout=15_000)
         await page.locator("#orders tbody tr").first.wait_for(timeout=15_000)
+    elif path == "/alarms":
+        await page.locator("#active tbody tr").first.wait_for(timeout=15_000)
+        await page.locator("#kpi tbody tr").first.wait_for(timeout=15_000)
     elif path == "/energy":
         await page.locator("#window .stat").first.wait_for(timeout=15_000)
         await page.locator("#report tbody tr").first.wait_for(timeout=15_000)

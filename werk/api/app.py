@@ -256,6 +256,7 @@ def create_app(platform: Platform) -> FastAPI:
         locales=list(locales.values()),
         scripts=scripts,
         timezone=platform.config.plant.timezone,
+        banners=lambda t: [b for a in platform.apps.values() for b in a.banners(t)],
     )
     web = WebContext(platform.config, auth, pages)
     for spec in specs:
@@ -498,6 +499,12 @@ def create_app(platform: Platform) -> FastAPI:
         t = pages.translator(pages.language(request))
         live = live_context(t, _assets_out(platform, list(refs.values())), tiles, utcnow())
         return pages.render(request, "overview.html", {"plant_name": plant_name, **live})
+
+    @app.get("/ui/banners", include_in_schema=False)
+    async def banners(request: Request) -> list[dict[str, str]]:
+        """What the banner slot of every page shows now (the apps' App.banners), for werk.js to refresh it."""
+        t = pages.translator(pages.language(request))
+        return [dict(b) for a in platform.apps.values() for b in a.banners(t)]
 
     @app.get("/ui/overview/stream", include_in_schema=False)
     async def overview_stream(request: Request) -> StreamingResponse:

@@ -34,7 +34,7 @@ from pydantic import BaseModel
 
 from werk.bus.base import Bus
 from werk.config.model import AppSettings, AssetRef, WerkConfig
-from werk.core.model import Sample, User, utcnow
+from werk.core.model import Sample, User, Value, utcnow
 from werk.i18n import Translator
 from werk.store.base import Historian
 from werk.store.migrations import Migration
@@ -60,6 +60,9 @@ class AppContext:
     live: Mapping[str, Sample]
     data_dir: Path
     clock: Callable[[], datetime] = utcnow
+    #: write a value back to the machine behind a signal (path, value, who), as the API's writes do: only what the
+    #: plant file lists as writable, audited; None where nothing can be written (a replay, a test)
+    write: Callable[[str, Value, str], Awaitable[None]] | None = None
 
 
 class App:
@@ -90,6 +93,11 @@ class App:
         """What the app knows of one asset right now, for the asset list and its card (``state``, ``kpis``,
         ``energy_per_part``, ...). Keys are shared vocabulary across apps: the first app to give a key wins."""
         return {}
+
+    def banners(self, t: Translator) -> Sequence[Mapping[str, str]]:
+        """What every page shows at its top right now, in ``t``'s language: ``kind`` (``info`` or the app's
+        word, a CSS class), ``text`` and optionally ``href`` (where to act on it). Empty when all is well."""
+        return ()
 
 
 Role = Literal["viewer", "operator", "supervisor", "admin"]

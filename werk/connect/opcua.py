@@ -15,6 +15,17 @@ Addresses, per binding:
   ``/2:Monitoring/2:Load``). Paths are resolved with TranslateBrowsePathsToNodeIds (Part 4, 5.8.4) after every
   connect; one that matches nothing is reported for its binding alone (``status.bad_bindings``).
 
+Alarms and Conditions (Part 9): a binding address ``condition:<notifier>#<ConditionName>`` (the notifier a NodeId
+as above, an object whose EventNotifier lets clients subscribe to events, such as the condition's source or the
+Server object ``i=2253``) subscribes to the notifier's events with an EventFilter selecting EventId, ConditionId,
+ConditionName, Time, Severity, Message, ActiveState/Id and AckedState/Id (Part 9, 5.5 ConditionType, 5.7
+AcknowledgeableConditionType, 5.8 AlarmConditionType), and turns each event of that condition into samples at the
+event's Time: the signal itself is ActiveState/Id (a boolean), ``<signal>.acked`` AckedState/Id, ``<signal>.severity``
+the Severity (1..1000) and ``<signal>.message`` the Message's text. Writing the signal (list it under ``writable``)
+acknowledges the condition: Acknowledge (Part 9, 5.7.3) with the last EventId the server sent for it and the written
+text as the comment, called on the event's ConditionId, or, when the server does not send one, on the notifier's
+child whose browse name is the ConditionName.
+
 Values (:func:`_value`): numbers, booleans and strings as they are; a DateTime is an instant as ISO 8601 UTC text
 (``2026-03-04T05:06:07.250000Z``, :func:`werk.core.model.datetime_text`), not a Python object's text; a
 ByteString base64; arrays and structures JSON text. A notification without a value (a Bad status carries none) and
@@ -128,6 +139,81 @@ MAX_PENDING = (
     200_000  # samples held while the consumer is slower than the server; beyond that they are counted
 )
 BROWSE_PREFIX = "browse:"
+CONDITION_PREFIX = "condition:"
+#: what an event monitored item selects of each condition event, in this order (Part 4, 7.22.3 EventFilter)
+_EVENT_FIELDS: tuple[tuple[int, tuple[str, ...], int], ...] = (
+    (ua.ObjectIds.BaseEventType, ("EventId",), ua.AttributeIds.Value),
+    (ua.ObjectIds.ConditionType, (), ua.AttributeIds.NodeId),  # the ConditionId (Part 9, 5.5.2)
+    (ua.ObjectIds.ConditionType, ("ConditionName",), ua.AttributeIds.Value),
+    (ua.ObjectIds.BaseEventType, ("Time",), ua.AttributeIds.Value),
+    (ua.ObjectIds.BaseEventType, ("Severity",), ua.AttributeIds.Value),
+    (ua.ObjectIds.BaseEventType, ("Message",), ua.AttributeIds.Value),
+    (ua.ObjectIds.AlarmConditionType, ("ActiveState", "Id"), ua.AttributeIds.Value),
+    (ua.ObjectIds.AcknowledgeableConditionType, ("AckedState", "Id"), ua.AttributeIds.Value),
+)
+_ACKNOWLEDGE = ua.NodeId(ua.ObjectIds.AcknowledgeableConditionType_Acknowledge)
+
+
+def event_filter() -> ua.EventFilter:
+    flt = ua.EventFilter()
+    clauses = []
+    for type_id, path, attribute in _EVENT_FIELDS:
+        op = ua.SimpleAttributeOperand()
+        op.TypeDefinitionId = ua.NodeId(type_id)
+        op.BrowsePath = [ua.QualifiedName(p, 0) for p in path]
+        op.AttributeId = attribute
+        clauses.append(op)
+    flt.SelectClauses = clauses
+    return flt
+
+
+@dataclasses.dataclass
+class _Condition:
+    """A bound condition: where its events come from, its name, the UNS path it feeds, and what the last event
+    said that an Acknowledge needs."""
+
+    notifier: ua.NodeId
+    name: str
+    path: str
+    event_id: bytes | None = None
+    condition_id: ua.NodeId | None = None
+
+
+def condition_address(address: str) -> tuple[str, str]:
+    """``condition:<notifier>#<ConditionName>`` as (notifier address, condition name)."""
+    body = address[len(CONDITION_PREFIX) :]
+    notifier, sep, name = body.rpartition("#")
+    if not sep or not notifier or not name:
+        raise ConnectorError(
+            f"{address!r}: a condition is addressed as condition:<notifier NodeId>#<ConditionName>"
+        )
+    return notifier, name
+
+
+def _condition_samples(cond: _Condition, fields: list[Any]) -> list[Sample]:
+    """The samples of one condition event (fields in the order of ``_EVENT_FIELDS``)."""
+    values = [f.Value if isinstance(f, ua.Variant) else f for f in fields]
+    event_id, condition_id, _, ts, severity, message, active, acked = (values + [None] * 8)[:8]
+    if isinstance(event_id, bytes):
+        cond.event_id = event_id
+    if isinstance(condition_id, ua.NodeId) and not condition_id.is_null():
+        cond.condition_id = condition_id
+    if not isinstance(ts, datetime):
+        ts = utcnow()
+    elif ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    out: list[Sample] = []
+    if isinstance(active, bool):
+        out.append(Sample(cond.path, ts, active))
+    if isinstance(acked, bool):
+        out.append(Sample(f"{cond.path}.acked", ts, acked))
+    if isinstance(severity, int) and not isinstance(severity, bool):
+        out.append(Sample(f"{cond.path}.severity", ts, severity))
+    if isinstance(message, ua.LocalizedText) and message.Text is not None:
+        out.append(Sample(f"{cond.path}.message", ts, message.Text))
+    return out
+
+
 _MAX_ITEMS_PER_CALL = ua.NodeId(
     ua.ObjectIds.Server_ServerCapabilities_OperationLimits_MaxMonitoredItemsPerCall
 )
@@ -320,11 +406,15 @@ class _BatchSubscription(Subscription):  # type: ignore[misc]  # asyncua is unty
         inbox: _Inbox,
         paths: dict[int, str],
         last: Mapping[str, Value],
+        conditions: Mapping[int, Mapping[str, _Condition]] | None = None,
     ) -> None:
         super().__init__(session, params, inbox)
         self.inbox = inbox
         self.paths = paths  # client handle -> UNS path
         self.last = last
+        self.conditions = (
+            conditions if conditions is not None else {}
+        )  # event item's client handle -> condition name -> condition
 
     async def publish_callback(self, publish_result: ua.PublishResult) -> None:
         self.inbox.heard = time.monotonic()
@@ -351,6 +441,14 @@ class _BatchSubscription(Subscription):  # type: ignore[misc]  # asyncua is unty
                             out.append(Sample(path, ts, self.last[path], Quality.BAD))
                         continue
                     out.append(Sample(path, ts, value, Quality.GOOD if code is None else _quality(code)))
+            elif isinstance(notif, ua.EventNotificationList):  # Part 4, 7.25.3: condition events
+                for fields in notif.Events:
+                    named = self.conditions.get(fields.ClientHandle, {})
+                    values = fields.EventFields or []
+                    name = values[2].Value if len(values) > 2 and isinstance(values[2], ua.Variant) else None
+                    cond = named.get(str(name)) if name is not None else None
+                    if cond is not None:
+                        out += _condition_samples(cond, values)
             elif isinstance(notif, ua.StatusChangeNotification):  # Part 4, 7.25.4: the subscription ended
                 self.inbox.lost = f"subscription status {notif.Status}"
                 self.inbox.wake.set()
@@ -374,6 +472,7 @@ class OpcUaConnector(SessionConnector):
         self._node_of: dict[str, ua.NodeId] = {}  # UNS path -> NodeId in the current session
         self.monitor_calls = 0  # CreateMonitoredItems requests sent in the current session
         self.keepalive_s = config.keepalive_s  # the keep-alive period the server granted, in seconds
+        self._conditions: dict[str, _Condition] = {}  # UNS path -> bound condition, in the current session
 
     def _reconnect_settings(self) -> tuple[float, float]:
         return self.config.reconnect_min_s, self.config.reconnect_max_s
@@ -416,6 +515,9 @@ class OpcUaConnector(SessionConnector):
         client, nid = self._client, self._node_of.get(path)
         if client is None:
             raise ConnectorError(f"{self.name}: not connected to {self.config.endpoint}; nothing was written")
+        if path in self._conditions:
+            await self._acknowledge(client, self._conditions[path], str(value))
+            return
         if nid is None:
             raise ConnectorError(f"{self.name}: {path} is not a signal of this server")
         node = client.get_node(nid)
@@ -430,6 +532,41 @@ class OpcUaConnector(SessionConnector):
             raise ConnectorError(f"{self.name}: {value!r} does not fit {vtype.name}: {exc}") from None
         log.info("opcua.write connector=%s node=%s path=%s value=%r", self.name, nid.to_string(), path, value)
 
+    async def _acknowledge(self, client: Client, cond: _Condition, comment: str) -> None:
+        """Acknowledge (Part 9, 5.7.3) the condition's last event, with ``comment``."""
+        if cond.event_id is None:
+            raise ConnectorError(
+                f"{self.name}: no event of condition {cond.name!r} yet; nothing to acknowledge"
+            )
+        target = cond.condition_id
+        try:
+            if target is None:  # the server sends no ConditionId: the notifier's child of that name
+                for child in await client.get_node(cond.notifier).get_children():
+                    if (await child.read_browse_name()).Name == cond.name:
+                        target = child.nodeid
+                        break
+            if target is None:
+                raise ConnectorError(
+                    f"{self.name}: the server names no ConditionId for {cond.name!r} and {cond.notifier.to_string()} "
+                    "has no child of that name; cannot acknowledge"
+                )
+            request = ua.CallMethodRequest(
+                ObjectId=target,
+                MethodId=_ACKNOWLEDGE,
+                InputArguments=[
+                    ua.Variant(cond.event_id, ua.VariantType.ByteString),
+                    ua.Variant(ua.LocalizedText(comment), ua.VariantType.LocalizedText),
+                ],
+            )
+            (result,) = await client.uaclient.call([request])
+        except (ua.UaError, TimeoutError) as exc:
+            raise ConnectorError(f"{self.name}: acknowledging {cond.name!r} failed: {exc}") from None
+        if not result.StatusCode.is_good():
+            raise ConnectorError(
+                f"{self.name}: the server refused to acknowledge {cond.name!r}: {result.StatusCode.name}"
+            )
+        log.info("opcua.acknowledge connector=%s condition=%s path=%s", self.name, cond.name, cond.path)
+
     async def write_limits(self, path: str) -> tuple[WriteLimits, str] | None:
         """The range the server gives the node that feeds ``path``: its EURange property (OPC 10000-8, 5.3.2.2
         BaseAnalogType, mandatory for an AnalogItemType, 5.3.2.3: the range of values in normal operation), or
@@ -441,6 +578,8 @@ class OpcUaConnector(SessionConnector):
         client, nid = self._client, self._node_of.get(path)
         if client is None:
             raise ConnectorError(f"{self.name}: not connected to {self.config.endpoint}; nothing was written")
+        if path in self._conditions:
+            return None  # an acknowledge's comment is text: no range
         if nid is None:
             raise ConnectorError(f"{self.name}: {path} is not a signal of this server")
         relative = ua.RelativePath.from_string("/0:EURange")
@@ -519,9 +658,13 @@ class OpcUaConnector(SessionConnector):
         namespaces = await client.get_namespace_array()
         nodes: dict[ua.NodeId, str] = {}
         browse: list[tuple[str, str, ua.BrowsePath]] = []
+        self._conditions = {}
         for address, path in self.bindings.items():
             try:
-                if address.startswith(BROWSE_PREFIX):
+                if address.startswith(CONDITION_PREFIX):
+                    notifier, name = condition_address(address)
+                    self._conditions[path] = _Condition(resolve_node_id(notifier, namespaces), name, path)
+                elif address.startswith(BROWSE_PREFIX):
                     browse.append((address, path, browse_path(address)))
                 else:
                     nodes[resolve_node_id(address, namespaces)] = path
@@ -563,7 +706,8 @@ class OpcUaConnector(SessionConnector):
             Priority=0,
         )
         handles: dict[int, str] = {}
-        sub = _BatchSubscription(client.uaclient.session, params, inbox, handles, self._ledger.last)
+        events: dict[int, dict[str, _Condition]] = {}
+        sub = _BatchSubscription(client.uaclient.session, params, inbox, handles, self._ledger.last, events)
         created = await sub.init()
         # what the server granted (Part 4, 5.13.2): it may revise both
         self.keepalive_s = created.RevisedPublishingInterval * created.RevisedMaxKeepAliveCount / 1000
@@ -588,6 +732,27 @@ class OpcUaConnector(SessionConnector):
                     ),
                 )
             )
+        notifiers: dict[ua.NodeId, dict[str, _Condition]] = {}
+        for cond in self._conditions.values():
+            notifiers.setdefault(cond.notifier, {})[cond.name] = cond
+        for handle, (nid, named) in enumerate(notifiers.items(), start=len(nodes) + 1):
+            events[handle] = named
+            requests.append(
+                (
+                    nid,
+                    ua.MonitoredItemCreateRequest(
+                        ItemToMonitor=ua.ReadValueId(NodeId=nid, AttributeId=ua.AttributeIds.EventNotifier),
+                        MonitoringMode=ua.MonitoringMode.Reporting,
+                        RequestedParameters=ua.MonitoringParameters(
+                            ClientHandle=handle,
+                            SamplingInterval=0,
+                            QueueSize=cfg.queue_size,
+                            DiscardOldest=True,
+                            Filter=event_filter(),
+                        ),
+                    ),
+                )
+            )
         per_call = await self._operation_limit(client, _MAX_ITEMS_PER_CALL, cfg.monitored_items_per_call)
         self.monitored = self.monitor_calls = 0
         for i in range(0, len(requests), per_call):
@@ -596,7 +761,12 @@ class OpcUaConnector(SessionConnector):
             self.monitor_calls += 1
             for (nid, req), res in zip(chunk, results, strict=True):
                 if isinstance(res, ua.StatusCode):
-                    path = handles.pop(req.RequestedParameters.ClientHandle)
+                    handle = req.RequestedParameters.ClientHandle
+                    if handle in events:
+                        for cond in events.pop(handle).values():
+                            self._bad(cond.path, f"events of {nid.to_string()}: {res.name}")
+                        continue
+                    path = handles.pop(handle)
                     self._bad(path, f"{nid.to_string()}: {res.name}")
                 else:
                     self.monitored += 1
@@ -676,7 +846,7 @@ def _as_variant(value: Value, vtype: ua.VariantType) -> Value:
     raise ValueError(f"werk does not write {vtype.name} values")
 
 
-_NODE_ID_PREFIXES = ("ns=", "nsu=", "i=", "s=", "g=", "b=", "browse:")
+_NODE_ID_PREFIXES = ("ns=", "nsu=", "i=", "s=", "g=", "b=", "browse:", CONDITION_PREFIX)
 
 
 def _address(root: str, address: str) -> str:

@@ -122,6 +122,7 @@ class Platform:
                 db=self.file,
                 live=self.live.latest,
                 data_dir=data_dir,
+                write=self.write_signal,
             )
             self.apps[name] = spec.build(ctx)
         # consumers first, so the first batches from connectors find their subscribers

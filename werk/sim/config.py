@@ -62,6 +62,62 @@ class SimSparkplugConfig(StrictModel):
     ``<hall>/humidity``."""
 
 
+class ChatterCase(StrictModel):
+    """A sensor that chatters: during ``for_s`` of every ``every_s`` the signal alternates between ``center +
+    amplitude`` and ``center - amplitude`` every ``period_s`` (simulated seconds), crossing any limit near
+    ``center`` again and again."""
+
+    asset: Name
+    """The simulated asset."""
+    signal: Name
+    """Its signal (``vibration``, ``temperature``)."""
+    center: float
+    """The value it swings around."""
+    amplitude: float = Field(gt=0)
+    """How far above and below."""
+    period_s: float = Field(default=10.0, gt=0)
+    """Simulated seconds between two swings."""
+    every_s: float = Field(default=3600.0, gt=0)
+    """Simulated seconds from the start of one episode to the next."""
+    for_s: float = Field(default=300.0, gt=0)
+    """How long an episode lasts."""
+    start_s: float = Field(default=0.0, ge=0)
+    """When the first episode begins."""
+
+
+class StaleCase(StrictModel):
+    """A signal that stops updating (a stuck transmitter, a lost field bus): frozen during ``for_s`` of every
+    ``every_s``, so no change reaches werk."""
+
+    asset: Name
+    signal: Name
+    every_s: float = Field(default=3600.0, gt=0)
+    for_s: float = Field(default=600.0, gt=0)
+    start_s: float = Field(default=0.0, ge=0)
+
+
+class TripCase(StrictModel):
+    """A compressor (or any utility) that trips every ``every_s``: it faults, and the ``starves`` assets behind it
+    are starved for ``for_s``, an alarm flood."""
+
+    asset: Name
+    """The asset that trips."""
+    starves: list[Name] = Field(default_factory=list)
+    """The assets that starve while it is down."""
+    every_s: float = Field(default=7200.0, gt=0)
+    for_s: float = Field(default=300.0, gt=0)
+    start_s: float = Field(default=0.0, ge=0)
+
+
+class AlarmCases(StrictModel):
+    """Scripted faults that exercise an alarm system; none by default (the simulator's own randomness is left as
+    it is: these draw no random numbers)."""
+
+    chatter: list[ChatterCase] = Field(default_factory=list)
+    stale: list[StaleCase] = Field(default_factory=list)
+    trip: list[TripCase] = Field(default_factory=list)
+
+
 class SimConfig(StrictModel):
     """The simulator's own settings: a seed makes a run repeatable; acceleration runs simulated time faster."""
 
@@ -85,6 +141,8 @@ class SimConfig(StrictModel):
     """Serve ``shdr_asset`` as an MTConnect adapter (SHDR over TCP) on 127.0.0.1 at this port."""
     shdr_asset: str | None = None
     """The simulated asset served as an MTConnect adapter on ``shdr_port``."""
+    alarm_cases: AlarmCases = Field(default_factory=AlarmCases)
+    """Scripted faults for alarms: a chattering sensor, a stale signal, a trip that starves the assets behind it."""
     modbus_port: int | None = Field(default=None, ge=1, le=65535)
     """Serve each machine's energy meter over Modbus TCP on 127.0.0.1 at this port (unit = the asset's position,
     from 1): holding registers 0-1 active power (float32, kW), 2-5 active energy (float64, kWh), big-endian."""

@@ -62,6 +62,7 @@ class Factory:
                 model_name=c.model_name or sc.model.upper(),
                 serial_number=c.serial_number or f"SIM-{self.sim.seed}-{i:03d}",
             )
+        self.cases = self.sim.alarm_cases
         # a bounded record of served values, for tests; 0 keeps nothing
         self.log: deque[Served] = deque(maxlen=log_limit)
         self._last: dict[tuple[str, str], float | int | str] = {}
@@ -80,9 +81,10 @@ class Factory:
         self.ticks += 1
         changed: list[tuple[str, str, float | int | str]] = []
         ts = self.now
+        self._trips()
         for a in self.assets.values():
             a.model.step(self.sim.tick_s)
-            for sig, val in a.model.values().items():
+            for sig, val in self._scripted(a.name, a.model.values()).items():
                 key = (a.name, sig)
                 if self._last.get(key) != val or key not in self._last:
                     self._last[key] = val
@@ -98,6 +100,44 @@ class Factory:
             asset = self.assets.get(name)
             if asset is not None:
                 asset.model.wanted = product
+    def _episode(self, start_s: float, every_s: float, for_s: float) -> float | None:
+        """Seconds into the current episode of a case, or None outside one."""
+        t = self.sim_seconds - start_s
+        if t < 0:
+            return None
+        into = t % every_s
+        return into if into < for_s else None
+
+    def _trips(self) -> None:
+        for c in self.cases.trip:
+            into = self._episode(c.start_s, c.every_s, c.for_s)
+            if into is None or into >= self.sim.tick_s:  # the episode began at this tick
+                continue
+            if c.asset in self.assets:
+                self.assets[c.asset].model.force_fault("trip")
+            for name in c.starves:
+                if name in self.assets:
+                    self.assets[name].model.hold("starved", c.for_s, f"{c.asset} tripped")
+
+    def _scripted(self, asset: str, values: dict[str, float | int | str]) -> dict[str, float | int | str]:
+        """An asset's values with the chatter and stale cases applied (a stale signal keeps its last value)."""
+        for ch in self.cases.chatter:
+            if ch.asset == asset and ch.signal in values:
+                into = self._episode(ch.start_s, ch.every_s, ch.for_s)
+                if into is not None:
+                    up = int(into // ch.period_s) % 2 == 0
+                    values[ch.signal] = round(ch.center + (ch.amplitude if up else -ch.amplitude), 3)
+        for st in self.cases.stale:
+            if (
+                st.asset == asset
+                and st.signal in values
+                and (
+                    self._episode(st.start_s, st.every_s, st.for_s) is not None
+                    and (asset, st.signal) in self._last
+                )
+            ):
+                values[st.signal] = self._last[(asset, st.signal)]
+        return values
 
     def current(self) -> list[tuple[str, str, float | int | str]]:
         """Every signal's value now, recorded in the log as served at ``self.now`` (servers publish it first)."""

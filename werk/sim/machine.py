@@ -130,6 +130,11 @@ class MachineModel:
         """Break the machine at the next step (scenarios and tests use this; between steps no time passes)."""
         self._forced = cause
 
+    def hold(self, state: str, duration: float, cause: str) -> None:
+        """Put the machine in ``state`` for ``duration`` simulated seconds now (scripted cases: starved while the
+        compressor is down); it resumes as from any timed state."""
+        self._enter(state, duration, cause)
+
     def step(self, dt: float) -> None:
         self.t += dt
         if self._forced is not None:

@@ -11,7 +11,7 @@ needs as a JSON blob in the page (``werk.js`` reads it), never as texts of its o
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -85,6 +85,7 @@ class Pages:
         locales: Sequence[Path] = (),
         scripts: Mapping[str, Collection[str]] | None = None,
         timezone: str = "UTC",
+        banners: Callable[[Translator], Sequence[Mapping[str, str]]] | None = None,
     ) -> None:
         self.timezone = timezone
         self.nav = sorted(nav, key=lambda n: (n.order, n.path))
@@ -98,6 +99,7 @@ class Pages:
         self.locales = tuple(locales)
         self.scripts = {k: tuple(sorted(v)) for k, v in (scripts or {}).items()}
         self._translators = {lang: Translator(lang, self.locales) for lang in LANGUAGES}
+        self.banners = banners  # what every page shows at its top (the apps' App.banners)
 
     def translator(self, lang: str) -> Translator:
         return self._translators.get(lang) or self._translators[DEFAULT]
@@ -149,7 +151,7 @@ class Pages:
                 "legend": LEGEND,
                 "timezone": self.timezone,
                 "script_strings": self.script_strings(t, template),
-                "banners": [],
+                "banners": list(self.banners(t)) if self.banners else [],
                 **(context or {}),
             }
             response = self.templates.TemplateResponse(request, template, ctx, status_code=status)

@@ -150,6 +150,23 @@ const werk = (() => {
     restore();
   });
 
+  // --- the banner slot: what the apps announce on every page (App.banners), refreshed every few seconds ----------
+  const BANNER_EVERY_MS = 5000;
+  async function refreshBanners() {
+    const box = $("#banners");
+    if (!box) return;
+    try {
+      const r = await fetch("/ui/banners");
+      if (!r.ok) return;
+      box.replaceChildren(...(await r.json()).map((b) => {
+        const div = el("div", `banner ${b.kind || ""}`);
+        if (b.href) { const a = el("a", null, b.text); a.href = b.href; div.append(a); } else div.textContent = b.text;
+        return div;
+      }));
+    } catch { /* offline: keep what the page shows */ }
+  }
+  document.addEventListener("DOMContentLoaded", () => setInterval(refreshBanners, BANNER_EVERY_MS));
+
   // --- SSE ------------------------------------------------------------------------------------------------------
   /** An EventSource with a handler per event name; onStatus(true|false) follows the connection. */
   function sse(url, handlers, onStatus) {
@@ -225,5 +242,5 @@ const werk = (() => {
     return plot;
   }
 
-  return { lang, tz, t, state, role, signal, num, int, pct, unit, dur, time, hhmm, dateTime, dayTime, fromLocal, toLocal, $, el, cssVar, emptyRow, stamp, token, getJSON, send, detail, sse, columns, align, chart };
+  return { lang, tz, t, state, role, signal, num, int, pct, unit, dur, time, hhmm, dateTime, dayTime, fromLocal, toLocal, $, el, cssVar, emptyRow, stamp, token, getJSON, send, detail, sse, columns, align, chart, banners: refreshBanners };
 })();

@@ -1,0 +1,60 @@
+"""The alarm journal in the werk file: rows written once however often they are replayed, the KPI records read back,
+and people's decisions (a timed shelve with its end, out of service) restored after a restart."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from tests.apps.test_alarms_states import P, alarm, at
+from werk.apps.alarms.engine import AlarmEngine
+from werk.apps.alarms.store import MIGRATIONS, AlarmStore
+from werk.core.model import Sample
+from werk.store.sqlite_file import SQLiteFile
+
+
+def test_a_restart_keeps_shelves_and_out_of_service_and_a_replay_writes_nothing_twice(tmp_path: Path) -> None:
+    file = SQLiteFile(tmp_path / "werk.db")
+    file.open()
+    file.migrate("alarms", MIGRATIONS)
+    store = AlarmStore(file)
+    defs = [
+        alarm("temp", signal="temperature", type="high", limit=80, priority="high"),
+        alarm("level", signal="level", type="low", limit=10),
+        alarm("flow", signal="flow", type="low", limit=10),
+    ]
+    eng = AlarmEngine(defs)
+    alarms = {a.id: a for a in defs}
+    rows = eng.feed([Sample(f"{P}/temperature", at(0), 90.0), Sample(f"{P}/flow", at(0), 1.0)])
+    rows += eng.shelve("m1:temp", at(10), "olga", "sensor cleaning", at(3600))
+    rows += eng.remove_from_service("m1:level", at(20), "sam", "transmitter replaced")
+    rows += eng.shelve("m1:flow", at(30), "olga", "known", at(600))
+    rows += eng.unshelve("m1:flow", at(40), "olga")
+    store.append(rows, alarms)
+    store.append(rows, alarms)  # a replay
+    assert len(store.journal(limit=100)) == len(rows) == 6
+
+    shelves, oos = store.decisions()
+    assert set(shelves) == {"m1:temp"} and shelves["m1:temp"].until == at(3600)
+    assert shelves["m1:temp"].who == "olga" and shelves["m1:temp"].why == "sensor cleaning"
+    assert oos == {"m1:level": ("sam", "transmitter replaced")}
+
+    fresh = AlarmEngine(defs)
+    for alarm_id, e in fresh.entries.items():
+        e.state.restore(shelves.get(alarm_id), oos.get(alarm_id))
+    assert {i: e.state.state for i, e in fresh.entries.items()} == {
+        "m1:temp": "shelved",
+        "m1:level": "out_of_service",
+        "m1:flow": "normal",
+    }
+    # the restored shelve still ends when it was meant to, with the condition as the samples say
+    fresh.feed([Sample(f"{P}/temperature", at(100), 95.0)])
+    (expired,) = fresh.tick(at(3600) + timedelta(seconds=1))
+    assert (expired.action, expired.ts, expired.after) == ("shelve_expired", at(3600), "unack")
+
+    recs = store.records(at(-60), at(3600))
+    assert [(r.tag, r.active, r.priority) for r in recs] == [
+        ("m1:temp", True, "high"),
+        ("m1:flow", True, "medium"),
+    ]
+    file.close()

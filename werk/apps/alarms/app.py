@@ -1,0 +1,348 @@
+"""Wiring of the alarm app: every sample in, ``alarm`` events out, the journal kept, people's actions applied.
+
+The engine (:mod:`werk.apps.alarms.engine`) sees every sample of the bus (one catch-all subscription with
+back-pressure: no sample is skipped) and answers journal rows; each row becomes an ``alarm`` event on the bus
+(source the asset's UNS path) and a row of the journal, written in batches by one task so the evaluation never
+waits for the disk. A clock task runs the engine's timers (delays, stale signals, shelves) once a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from werk.apps.alarms.engine import AlarmEngine, Entry
+from werk.apps.alarms.kpi import DeadbandSuggestion, suggest_deadband
+from werk.apps.alarms.notify import Delivery, Planner, Sender
+from werk.apps.alarms.settings import PRIORITY_RANK, AlarmsSettings, expand
+from werk.apps.alarms.states import ACKABLE, LIVE_STATES, Transition, TransitionError
+from werk.apps.alarms.store import AlarmStore
+from werk.apps.spec import App, AppContext
+from werk.bus.base import Overflow
+from werk.core.model import Event, Quality
+from werk.errors import WerkError
+from werk.i18n import Translator
+
+log = logging.getLogger(__name__)
+
+TICK_S = 1.0
+
+
+class SourceError(WerkError):
+    """A source's own alarm (an OPC UA condition) could not be acknowledged at the source."""
+
+
+JOURNAL_QUEUE = 1024  # batches of rows waiting for the disk; beyond it the evaluator waits (nothing is lost)
+DELIVERY_QUEUE = 10_000  # notifications waiting to be sent; beyond it they are dropped and counted
+SENDERS = 4  # notifications sent at once
+
+
+class AlarmsApp(App):
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__(ctx)
+        self.settings: AlarmsSettings = ctx.settings
+        self.alarms = {a.id: a for a in expand(ctx.config, self.settings)}
+        self.engine = AlarmEngine(list(self.alarms.values()))
+        self._of_asset: dict[str, list[Entry]] = {}  # the overview asks for every asset every second
+        for e in self.engine.entries.values():
+            self._of_asset.setdefault(e.alarm.asset, []).append(e)
+        self.store = AlarmStore(ctx.db)
+        self._journal: asyncio.Queue[list[Transition]] = asyncio.Queue(JOURNAL_QUEUE)
+        plant = ctx.config.plant
+        self.planner = Planner(self.settings.notifications, plant.shifts, plant.timezone)
+        self.sender: Sender | None = None
+        self._deliveries: asyncio.Queue[Delivery] = asyncio.Queue(DELIVERY_QUEUE)
+        self.deliveries_dropped = 0
+        self.events = 0
+        self.journal_errors = 0
+
+    async def run(self) -> None:
+        ctx = self.ctx
+        await asyncio.to_thread(self.restore)
+        self.engine.start(ctx.clock())
+        sub = ctx.bus.subscribe("#", overflow=Overflow.BLOCK)
+        try:
+            async with httpx.AsyncClient(timeout=10.0) as client, asyncio.TaskGroup() as tg:
+                self.sender = Sender(self.settings.notifications, client, self._log_delivery)
+                tg.create_task(self._consume(sub))
+                tg.create_task(self._tick())
+                tg.create_task(self._write())
+                for _ in range(SENDERS):
+                    tg.create_task(self._send())
+        finally:
+            sub.close()
+            await self._flush()
+
+    def restore(self) -> None:
+        """Shelves and out-of-service decisions from the journal (a timed shelve that ended meanwhile expires at
+        the first tick, with a journal row stamped with its end)."""
+        shelves, oos = self.store.decisions()
+        for alarm_id, e in self.engine.entries.items():
+            if alarm_id in shelves or alarm_id in oos:
+                e.state.restore(shelves.get(alarm_id), oos.get(alarm_id))
+        if shelves or oos:
+            log.info("alarms.restored shelved=%d out_of_service=%d", len(shelves), len(oos))
+
+    async def _consume(self, sub: Any) -> None:
+        async for batch in sub:
+            rows = self.engine.feed(batch)
+            if rows:
+                await self._emit(rows)
+
+    async def _tick(self) -> None:
+        days = timedelta(days=self.settings.journal_days)
+        pruned = self.ctx.clock()
+        while True:
+            await asyncio.sleep(TICK_S)
+            now = self.ctx.clock()
+            rows = self.engine.tick(now)
+            if rows:
+                await self._emit(rows)
+            if self.planner.rules:
+                self.notify(now)
+            if now - pruned > timedelta(hours=1):
+                pruned = now
+                await asyncio.to_thread(self.store.prune, now - days)
+
+    async def _write(self) -> None:
+        while True:
+            rows = await self._journal.get()
+            while not self._journal.empty() and len(rows) < 10_000:
+                rows += self._journal.get_nowait()
+            try:
+                await asyncio.to_thread(self.store.append, rows, self.alarms)
+            except Exception:
+                self.journal_errors += 1
+                log.exception("alarms.journal_failed rows=%d", len(rows))
+
+    def notify(self, now: datetime) -> None:
+        """Queue the notifications due now; beyond the queue's bound they are dropped and counted (a mail
+        server that is down must not hold up alarms)."""
+        for d in self.planner.plan(now, ((e.alarm, e.state) for e in self.engine.entries.values())):
+            try:
+                self._deliveries.put_nowait(d)
+            except asyncio.QueueFull:
+                self.deliveries_dropped += 1
+                log.warning("alarms.delivery_dropped alarm=%s target=%s: queue full", d.alarm, d.target)
+
+    async def _send(self) -> None:
+        while True:
+            d = await self._deliveries.get()
+            assert self.sender is not None
+            await self.sender.deliver(d)
+
+    async def _log_delivery(self, d: Delivery, status: str, attempts: int, error: str) -> None:
+        if status == "failed":
+            log.warning(
+                "alarms.delivery_failed alarm=%s target=%s attempts=%d: %s",
+                d.alarm,
+                d.target,
+                attempts,
+                error,
+            )
+        await asyncio.to_thread(self.store.log_delivery, self.ctx.clock(), d, status, attempts, error)
+
+    async def _flush(self) -> None:
+        rows: list[Transition] = []
+        while not self._journal.empty():
+            rows += self._journal.get_nowait()
+        if rows:
+            await asyncio.to_thread(self.store.append, rows, self.alarms)
+
+    async def _emit(self, rows: Sequence[Transition]) -> None:
+        await self._journal.put(list(rows))
+        self.events += len(rows)
+        await self.ctx.bus.publish_events([self.event(r) for r in rows])
+
+    def event(self, r: Transition) -> Event:
+        a = self.alarms[r.alarm]
+        return Event(
+            "alarm",
+            a.asset_path,
+            r.ts,
+            {
+                "id": a.id,
+                "asset": a.asset,
+                "area": a.area,
+                "priority": a.priority,
+                "action": r.action,
+                "from": r.before,
+                "to": r.after,
+                "who": r.who,
+                "why": r.why,
+                "value": r.value if isinstance(r.value, int | float | str | bool) else None,
+                "annunciated": r.annunciated,
+                "message": a.message(),
+            },
+        )
+
+    # -- people --------------------------------------------------------------------------------------------------
+    async def act(
+        self, action: str, alarm_id: str, who: str, why: str = "", until: datetime | None = None
+    ) -> dict[str, Any]:
+        """An operator's or supervisor's action on an alarm; its journal rows are written before it returns."""
+        now = self.ctx.clock()
+        eng = self.engine
+        if action == "acknowledge":
+            entry = eng.entry(alarm_id)
+            if entry.alarm.d.type == "condition" and entry.state.state in ACKABLE:
+                await self._acknowledge_at_source(entry, who, why)
+            rows = eng.acknowledge(alarm_id, now, who, why)
+        elif action == "shelve":
+            if until is not None and (until - now).total_seconds() > self.settings.max_shelve_s:
+                raise TransitionError(
+                    f"a shelve may last at most {self.settings.max_shelve_s:g} s (apps.alarms.max_shelve_s)"
+                )
+            rows = eng.shelve(alarm_id, now, who, why, until)
+        elif action == "unshelve":
+            rows = eng.unshelve(alarm_id, now, who, why)
+        elif action == "remove_from_service":
+            rows = eng.remove_from_service(alarm_id, now, who, why)
+        elif action == "return_to_service":
+            rows = eng.return_to_service(alarm_id, now, who, why)
+        else:  # pragma: no cover - the API's schema allows only the above
+            raise TransitionError(f"unknown action {action!r}")
+        await asyncio.to_thread(self.store.append, rows, self.alarms)
+        self.events += len(rows)
+        await self.ctx.bus.publish_events([self.event(r) for r in rows])
+        return self.row(eng.entry(alarm_id), now)
+
+    async def _acknowledge_at_source(self, entry: Entry, who: str, why: str) -> None:
+        """A source's own alarm is acknowledged at the source first (an OPC UA Acknowledge); if the source
+        refuses, werk does not pretend it was acknowledged."""
+        write = self.ctx.write
+        if write is None:
+            raise SourceError(
+                f"alarm {entry.alarm.id!r} belongs to its source and nothing can be written to it here"
+            )
+        try:
+            await write(entry.alarm.path, why or f"acknowledged in werk by {who}", who)
+        except WerkError as exc:
+            raise SourceError(
+                f"alarm {entry.alarm.id!r}: its source did not take the acknowledge: {exc}"
+            ) from None
+
+    def acknowledge_all(self) -> list[str]:
+        """Ids of the alarms waiting for an acknowledge (the page's "acknowledge all")."""
+        return [i for i, e in self.engine.entries.items() if e.state.state in ACKABLE]
+
+    def deadbands(self, tags: Sequence[str], start: datetime, end: datetime) -> list[DeadbandSuggestion]:
+        """The rationalisation aid's deadbands for chattering limit alarms, from their signals' history (at most
+        100,000 samples each; blocking: run it in a thread)."""
+        window = self.settings.kpi.chatter.window_s
+        out: list[DeadbandSuggestion] = []
+        for tag in tags:
+            a = self.alarms.get(tag)
+            if a is None or a.d.limit is None or a.d.type not in ("high", "high_high", "low", "low_low"):
+                continue
+            rows = self.ctx.historian.query_raw(a.path, start, end, limit=100_000)
+            samples = [
+                (s.ts, float(s.value))
+                for s in rows
+                if s.quality is not Quality.BAD
+                and isinstance(s.value, int | float)
+                and not isinstance(s.value, bool)
+            ]
+            found = suggest_deadband(tag, a.d.type, a.d.limit, samples, window, a.d.deadband)
+            if found is not None:
+                out.append(found)
+        return out
+
+    # -- views ---------------------------------------------------------------------------------------------------
+    def row(self, e: Entry, now: datetime, lang: str = "en") -> dict[str, Any]:
+        a, s = e.alarm, e.state
+        shelve = s.shelve
+        return {
+            "id": a.id,
+            "name": a.name,
+            "asset": a.asset,
+            "area": a.area,
+            "signal": a.path.rpartition("/")[2],
+            "type": a.d.type,
+            "priority": a.priority,
+            "state": s.state,
+            "active": s.active,
+            "acknowledged": s.acked,
+            "since": s.since,
+            "active_since": s.active_since,
+            "value": s.value if isinstance(s.value, int | float | str | bool) else None,
+            "limit": a.d.limit,
+            "message": a.message(lang),
+            "consequence": a.d.consequence,
+            "response": a.d.response,
+            "shelved_by": shelve.who if shelve else None,
+            "shelved_why": shelve.why if shelve else None,
+            "shelved_until": shelve.until if shelve else None,
+            "out_of_service_by": s.oos_who or None,
+            "out_of_service_why": s.oos_why or None,
+            "suppressed_by": self.engine.machine_state.get(a.asset_path) if s.suppressed else None,
+        }
+
+    def rows(
+        self,
+        *,
+        lang: str = "en",
+        states: set[str] | None = None,
+        area: str | None = None,
+        priority: str | None = None,
+        asset: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Alarms by priority (high first), then newest first; by default those an operator sees (live)."""
+        now = self.ctx.clock()
+        want = LIVE_STATES if states is None else states
+        out = [
+            self.row(e, now, lang)
+            for e in self.engine.entries.values()
+            if (not want or e.state.state in want)
+            and (area is None or e.alarm.area == area)
+            and (priority is None or e.alarm.priority == priority)
+            and (asset is None or e.alarm.asset == asset)
+        ]
+        out.sort(key=lambda r: -(r["since"] or now).timestamp())
+        out.sort(key=lambda r: PRIORITY_RANK.get(r["priority"], 9))
+        return out
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for e in self.engine.entries.values():
+            out[e.state.state] = out.get(e.state.state, 0) + 1
+        return out
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"alarms": self.rows(), "counts": self.counts()}
+
+    def diagnostics(self) -> dict[str, Any]:
+        skipped = {i: e.cond.skipped for i, e in self.engine.entries.items() if e.cond.skipped}
+        out: dict[str, Any] = {}
+        if skipped:
+            out["skipped_samples"] = skipped  # samples an alarm could not judge (BAD, text for a number)
+        if self.journal_errors:
+            out["journal_errors"] = self.journal_errors
+        if self.sender is not None and self.sender.failed:
+            out["notifications_failed"] = self.sender.failed
+        if self.deliveries_dropped:
+            out["notifications_dropped"] = self.deliveries_dropped
+        return out
+
+    def asset_view(self, asset: str) -> dict[str, Any]:
+        entries = self._of_asset.get(asset)
+        if not entries:
+            return {}
+        return {"alarms": sum(1 for e in entries if e.state.state in LIVE_STATES)}
+
+    def banners(self, t: Translator) -> list[dict[str, str]]:
+        """An unacknowledged high-priority alarm puts a banner on every page."""
+        n = sum(
+            1 for e in self.engine.entries.values() if e.alarm.priority == "high" and e.state.state == "unack"
+        )
+        if not n:
+            return []
+        text = t.ngettext(
+            "{n} unacknowledged high-priority alarm", "{n} unacknowledged high-priority alarms", n
+        )
+        return [{"kind": "alarm", "text": text, "href": "/alarms"}]

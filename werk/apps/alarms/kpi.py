@@ -1,0 +1,400 @@
+"""Alarm KPIs as EEMUA 191 and ISA-18.2 (clause 16, table 5) define them, graded against their targets; pure.
+
+Input is a list of :class:`Record` (an alarm raised or cleared at an instant): werk's own journal
+(:mod:`werk.apps.alarms.store`) or an imported alarm log (:func:`read_csv`). The figures:
+
+- activations: alarms raised (annunciated ones: not under shelving, suppression or out of service);
+- alarms per operator position per hour and per 10 minutes (activations / positions / hours); ISA-18.2's targets:
+  about 6 per hour (1 per 10 min) is very likely acceptable, 12 per hour (2 per 10 min) the most manageable;
+- 10-minute periods: aligned to the clock (00:00, 00:10, ...) from the period's start; a period with more than
+  ``flood_per_10min`` activations is in flood; the target is under 1 % of periods, and the peak 10-minute count
+  at most 10;
+- top-10 contributors: the ten alarms raised most often and their share of all activations (target: at most 5 %);
+- chattering: alarms raised ``count`` times or more within ``window_s`` (target: none);
+- stale: alarms active longer than ``stale_after_s`` (24 h) (target: fewer than 5);
+- priority distribution against about 80 % low, 15 % medium, 5 % high (met when no share is more than 10
+  percentage points off).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from werk.apps.alarms.settings import KpiSettings
+from werk.errors import InputError
+
+TEN_MIN = timedelta(minutes=10)
+PRIORITY_TARGETS = {"low": 0.80, "medium": 0.15, "high": 0.05}
+Grade = Literal["met", "manageable", "not met", "no data"]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """An alarm raised (``active``) or cleared at ``ts``; ``position`` is the operator position that sees it."""
+
+    ts: datetime
+    tag: str
+    active: bool
+    priority: str = ""
+    position: str = "plant"
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One KPI: its value, the standard's target in words, and how it grades."""
+
+    key: str
+    value: float | None
+    target: str
+    grade: Grade
+
+
+@dataclass(frozen=True)
+class Contributor:
+    tag: str
+    count: int
+    share: float
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A rationalisation aid: delays that would have removed a chattering alarm's repeats, computed on its history
+    (activations kept with each, of ``activations``)."""
+
+    tag: str
+    activations: int
+    off_delay_s: float
+    kept_with_off_delay: int
+    on_delay_s: float
+    kept_with_on_delay: int
+
+
+@dataclass
+class KpiReport:
+    start: datetime
+    end: datetime
+    hours: float
+    positions: int
+    activations: int
+    per_hour: float
+    per_10min: float
+    peak_10min: int
+    periods: int
+    flood_periods: int
+    flood_share: float
+    top10: list[Contributor]
+    top10_share: float
+    chattering: list[Contributor]
+    stale: list[str]
+    standing: int
+    priority: dict[str, int]
+    counts: dict[str, int] = field(
+        default_factory=dict
+    )  # shelved, suppressed, out of service now (live only)
+    figures: list[Figure] = field(default_factory=list)
+    suggestions: list[Suggestion] = field(default_factory=list)
+    deadbands: list[DeadbandSuggestion] = field(default_factory=list)
+    by_position: dict[str, int] = field(default_factory=dict)
+
+
+def floor_10min(ts: datetime) -> datetime:
+    ts = ts.astimezone(UTC)
+    return ts.replace(minute=ts.minute - ts.minute % 10, second=0, microsecond=0)
+
+
+def _grade_rate(value: float, good: float, manageable: float) -> Grade:
+    return "met" if value <= good else "manageable" if value <= manageable else "not met"
+
+
+def report(
+    records: Sequence[Record],
+    settings: KpiSettings | None = None,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    positions: int | None = None,
+    counts: dict[str, int] | None = None,
+) -> KpiReport:
+    """The KPIs of ``records`` over [start, end): by default from the 10-minute boundary at or before the first
+    record to the one after the last. ``positions``: operator positions (default: those the records name)."""
+    k = settings or KpiSettings()
+    recs = sorted(records, key=lambda r: r.ts)
+    if start is None:
+        start = floor_10min(recs[0].ts) if recs else datetime.now(UTC)
+    if end is None:
+        end = floor_10min(recs[-1].ts) + TEN_MIN if recs else start + TEN_MIN
+    recs = [r for r in recs if start <= r.ts < end]
+    acts = [r for r in recs if r.active]
+    hours = max((end - start).total_seconds() / 3600.0, 1e-9)
+    n_pos = positions or max(1, len({r.position for r in acts}))
+    n = len(acts)
+    per_hour = n / n_pos / hours
+    # 10-minute periods aligned to the clock
+    first = floor_10min(start)
+    periods = max(1, math.ceil((end - first) / TEN_MIN))
+    buckets: Counter[int] = Counter(int((r.ts - first) / TEN_MIN) for r in acts)
+    floods = sum(1 for c in buckets.values() if c > k.flood_per_10min)
+    peak = max(buckets.values(), default=0)
+    tags = Counter(r.tag for r in acts)
+    messages = {r.tag: r.message for r in acts if r.message}
+    top = [Contributor(t, c, c / n, messages.get(t, "")) for t, c in tags.most_common(10)] if n else []
+    top_share = sum(c.count for c in top) / n if n else 0.0
+    chattering, suggestions = _chattering(recs, k, n)
+    stale, standing = _stale(recs, end, k.stale_after_s)
+    prio = Counter(r.priority for r in acts if r.priority)
+    rep = KpiReport(
+        start=start,
+        end=end,
+        hours=hours,
+        positions=n_pos,
+        activations=n,
+        per_hour=per_hour,
+        per_10min=per_hour / 6,
+        peak_10min=peak,
+        periods=periods,
+        flood_periods=floods,
+        flood_share=floods / periods,
+        top10=top,
+        top10_share=top_share,
+        chattering=chattering,
+        stale=stale,
+        standing=standing,
+        priority=dict(prio),
+        counts=dict(counts or {}),
+        suggestions=suggestions,
+        by_position=dict(Counter(r.position for r in acts)),
+    )
+    rep.figures = grade(rep)
+    return rep
+
+
+def grade(r: KpiReport) -> list[Figure]:
+    """Each figure against the ISA-18.2 / EEMUA 191 target."""
+    figs = [
+        Figure("per_hour", r.per_hour, "≤ 6 (≤ 12 manageable)", _grade_rate(r.per_hour, 6, 12)),
+        Figure("per_10min", r.per_10min, "≤ 1 (≤ 2 manageable)", _grade_rate(r.per_10min, 1, 2)),
+        Figure("peak_10min", float(r.peak_10min), "≤ 10", "met" if r.peak_10min <= 10 else "not met"),
+        Figure("flood_share", r.flood_share, "< 1 %", "met" if r.flood_share < 0.01 else "not met"),
+        Figure("top10_share", r.top10_share, "≤ 5 %", "met" if r.top10_share <= 0.05 else "not met"),
+        Figure("chattering", float(len(r.chattering)), "0", "met" if not r.chattering else "not met"),
+        Figure("stale", float(len(r.stale)), "< 5", "met" if len(r.stale) < 5 else "not met"),
+    ]
+    total = sum(r.priority.values())
+    if total:
+        off = max(abs(r.priority.get(p, 0) / total - share) for p, share in PRIORITY_TARGETS.items())
+        figs.append(
+            Figure("priority", off, "80 / 15 / 5 % (± 10 points)", "met" if off <= 0.10 else "not met")
+        )
+    else:
+        figs.append(Figure("priority", None, "80 / 15 / 5 % (± 10 points)", "no data"))
+    if r.activations == 0:
+        figs = [
+            f if f.key in ("chattering", "stale") else Figure(f.key, f.value, f.target, "no data")
+            for f in figs
+        ]
+    return figs
+
+
+def _chattering(recs: Sequence[Record], k: KpiSettings, n: int) -> tuple[list[Contributor], list[Suggestion]]:
+    by_tag: dict[str, list[Record]] = defaultdict(list)
+    for r in recs:
+        by_tag[r.tag].append(r)
+    out: list[Contributor] = []
+    suggestions: list[Suggestion] = []
+    window = timedelta(seconds=k.chatter.window_s)
+    for tag, rows in by_tag.items():
+        times = [r.ts for r in rows if r.active]
+        if any(
+            times[i + k.chatter.count - 1] - times[i] <= window
+            for i in range(len(times) - k.chatter.count + 1)
+        ):
+            out.append(Contributor(tag, len(times), len(times) / n if n else 0.0))
+            suggestions.append(suggest(tag, rows, k.chatter.window_s))
+    out.sort(key=lambda c: -c.count)
+    suggestions.sort(key=lambda s: -s.activations)
+    return out, suggestions
+
+
+def suggest(tag: str, rows: Sequence[Record], window_s: float) -> Suggestion:
+    """The off-delay that would have merged every return-and-raise-again within ``window_s`` into one alarm,
+    and the on-delay that would have dropped every activation shorter than ``window_s``; each with the
+    activations that would have been left, replayed on the alarm's history."""
+    spans: list[tuple[datetime, datetime | None]] = []  # (raised, cleared)
+    for r in sorted(rows, key=lambda r: r.ts):
+        if r.active and (not spans or spans[-1][1] is not None):
+            spans.append((r.ts, None))
+        elif not r.active and spans and spans[-1][1] is None:
+            spans[-1] = (spans[-1][0], r.ts)
+    gaps = [(b[0] - a[1]).total_seconds() for a, b in itertools.pairwise(spans) if a[1] is not None]
+    short_gaps = [g for g in gaps if g <= window_s]
+    off = math.ceil(max(short_gaps)) + 1 if short_gaps else 0.0
+    kept_off = len(spans) - sum(1 for g in gaps if g < off)
+    durations = [(c - a).total_seconds() for a, c in spans if c is not None]
+    short = [d for d in durations if d <= window_s]
+    on = math.ceil(max(short)) + 1 if short else 0.0
+    kept_on = sum(1 for a, c in spans if c is None or (c - a).total_seconds() >= on)
+    return Suggestion(tag, len(spans), float(off), kept_off, float(on), kept_on)
+
+
+@dataclass(frozen=True)
+class DeadbandSuggestion:
+    """The deadband that would have kept a limit alarm raised through its short returns, replayed on the
+    signal's samples: ``activations`` without it (with the deadband configured now), ``kept`` with it."""
+
+    tag: str
+    deadband: float
+    activations: int
+    kept: int
+
+
+def _replay(kind: str, limit: float, deadband: float, values: Sequence[float]) -> list[tuple[int, int]]:
+    """(raised at, cleared at) sample indexes of a limit alarm with this deadband (as ``Condition`` tests it)."""
+    up = kind in ("high", "high_high")
+    raw, start = False, 0
+    spans: list[tuple[int, int]] = []
+    for i, v in enumerate(values):
+        band = deadband if raw else 0.0
+        now = v > limit - band if up else v < limit + band
+        if now and not raw:
+            start = i
+        elif raw and not now:
+            spans.append((start, i))
+        raw = now
+    if raw:
+        spans.append((start, len(values)))
+    return spans
+
+
+def _nice_up(x: float) -> float:
+    """``x`` rounded up to two significant digits (0.0437 -> 0.044, 1.31 -> 1.4)."""
+    if x <= 0:
+        return 0.0
+    step = 10.0 ** (math.floor(math.log10(x)) - 1)
+    return round(math.ceil(x / step - 1e-9) * step, 12)
+
+
+def suggest_deadband(
+    tag: str,
+    kind: str,
+    limit: float,
+    samples: Sequence[tuple[datetime, float]],
+    window_s: float,
+    deadband: float = 0.0,
+) -> DeadbandSuggestion | None:
+    """For a high or low alarm: the smallest deadband (two significant digits, above the deepest return) that
+    keeps it raised through every return shorter than ``window_s``, with the activations replayed on the signal's
+    ``samples`` (time order) before and after. None for other kinds, or when there is nothing to remove."""
+    if kind not in ("high", "high_high", "low", "low_low") or not samples:
+        return None
+    values = [v for _, v in samples]
+    spans = _replay(kind, limit, deadband, values)
+    up = kind in ("high", "high_high")
+    depths = []
+    for (_, cleared), (raised, _) in itertools.pairwise(spans):
+        if (samples[raised][0] - samples[cleared][0]).total_seconds() <= window_s:
+            between = values[cleared:raised]
+            depths.append(limit - min(between) if up else max(between) - limit)
+    if not depths:
+        return None
+    d = _nice_up(max(depths) * 1.000001)
+    while d <= max(depths):  # exactly the depth would still clear
+        d = _nice_up(d * 1.01)
+    return DeadbandSuggestion(tag, d, len(spans), len(_replay(kind, limit, d, values)))
+
+
+def _stale(recs: Sequence[Record], end: datetime, stale_after_s: float) -> tuple[list[str], int]:
+    """Alarms active longer than ``stale_after_s`` within the period, and how many stand (active) at its end."""
+    since: dict[str, datetime] = {}
+    stale: set[str] = set()
+    limit = timedelta(seconds=stale_after_s)
+    for r in recs:
+        if r.active:
+            since.setdefault(r.tag, r.ts)
+        elif r.tag in since and r.ts - since.pop(r.tag) > limit:
+            stale.add(r.tag)
+    stale |= {t for t, s in since.items() if end - s > limit}
+    return sorted(stale), len(since)
+
+
+# -- imported alarm logs ------------------------------------------------------------------------------------------
+RETURN_WORDS = frozenset({"nr", "rtn", "clear", "cleared", "normal", "return"})
+
+
+def _is_return(kind: str) -> bool:
+    words = kind.strip().lower().split()
+    return bool(words) and words[-1] in RETURN_WORDS
+
+
+def read_csv(text: str, *, timezone: str = "UTC", source: str = "alarm log") -> list[Record]:
+    """An alarm log as records. Columns (by header): ``timestamp`` and ``tag`` are required; ``type`` (or
+    ``event``) says what happened: a word ending in ``NR``, ``RTN`` or ``clear`` (``H NR``, ``LL NR``) is a
+    return to normal, anything else (``H``, ``LL``, ``ALM``) an activation; optional ``priority``, ``position``
+    (or ``area``) and ``description`` (or ``message``). Times without an offset are in ``timezone``. A bad row is
+    refused with its row and column (rows counted from 1 after the header)."""
+    tz = ZoneInfo(timezone)
+    reader = csv.DictReader(io.StringIO(text))
+    fields = {(f or "").strip().lower(): f for f in reader.fieldnames or []}
+
+    def col(*names: str) -> str | None:
+        return next((fields[n] for n in names if n in fields), None)
+
+    ts_col, tag_col = col("timestamp", "time", "ts"), col("tag", "alarm", "source")
+    kind_col, prio_col = col("type", "event", "state"), col("priority")
+    pos_col, msg_col = col("position", "area"), col("description", "message")
+    missing = [n for n, c in (("timestamp", ts_col), ("tag", tag_col)) if c is None]
+    if missing:
+        raise InputError(f"{source}: no column {' or '.join(missing)} in the header", ("body", "header"))
+    assert ts_col is not None and tag_col is not None
+    out: list[Record] = []
+    for i, row in enumerate(reader, start=1):
+        raw = (row.get(ts_col) or "").strip()
+        try:
+            ts = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            # nanosecond stamps (pandas writes 9 digits): cut to microseconds
+            head, dot, frac = raw.partition(".")
+            try:
+                ts = datetime.fromisoformat(f"{head}.{frac[:6]}" if dot else head)
+            except ValueError:
+                raise InputError(
+                    f"{source}, row {i}, column {ts_col}: {raw!r} is not a date and time", ("body", i, ts_col)
+                ) from None
+        ts = ts.replace(tzinfo=tz) if ts.tzinfo is None else ts
+        tag = (row.get(tag_col) or "").strip()
+        if not tag:
+            raise InputError(f"{source}, row {i}, column {tag_col}: the tag is empty", ("body", i, tag_col))
+        kind = (row.get(kind_col) or "") if kind_col else ""
+        out.append(
+            Record(
+                ts=ts.astimezone(UTC),
+                tag=tag,
+                active=not _is_return(kind),
+                priority=((row.get(prio_col) or "") if prio_col else "").strip().lower(),
+                position=((row.get(pos_col) or "") if pos_col else "").strip() or "plant",
+                message=((row.get(msg_col) or "") if msg_col else "").strip(),
+            )
+        )
+    return out
+
+
+def merge_positions(records: Iterable[Record], positions: dict[str, list[str]]) -> list[Record]:
+    """Records with their area replaced by the operator position that watches it (``kpi.positions``)."""
+    if not positions:
+        return [r if r.position == "plant" else _with(r, "plant") for r in records]
+    of = {a: p for p, areas in positions.items() for a in areas}
+    return [_with(r, of.get(r.position, r.position)) for r in records]
+
+
+def _with(r: Record, position: str) -> Record:
+    return Record(r.ts, r.tag, r.active, r.priority, position, r.message)

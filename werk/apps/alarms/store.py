@@ -1,0 +1,255 @@
+"""The alarm journal in the werk file: every transition of every alarm (who, when, why, state before and after).
+
+Rows are keyed by (alarm, ts, action, who): a replay writes nothing twice. The KPI report reads activations and
+returns from here (:meth:`AlarmStore.records`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from werk.apps.alarms.kpi import Record
+from werk.apps.alarms.notify import Delivery
+from werk.apps.alarms.settings import Alarm
+from werk.apps.alarms.states import Shelve, Transition
+from werk.core.model import from_micros, to_micros
+from werk.store.migrations import Migration
+from werk.store.sqlite_file import SQLiteFile, reads
+
+MIGRATIONS = (
+    Migration(
+        1,
+        "the alarm journal",
+        """
+        CREATE TABLE alarm_journal (
+            id          INTEGER PRIMARY KEY,
+            alarm       TEXT NOT NULL,              -- <asset>:<name>
+            ts          INTEGER NOT NULL,           -- microseconds since the epoch, UTC
+            action      TEXT NOT NULL,              -- activate, clear, acknowledge, shelve, ...
+            before      TEXT NOT NULL,
+            after       TEXT NOT NULL,
+            who         TEXT NOT NULL DEFAULT '',
+            why         TEXT NOT NULL DEFAULT '',
+            value       TEXT,                       -- JSON
+            annunciated INTEGER NOT NULL DEFAULT 0,
+            priority    TEXT NOT NULL DEFAULT '',
+            area        TEXT NOT NULL DEFAULT '',
+            UNIQUE (alarm, ts, action, who)
+        );
+        CREATE INDEX alarm_journal_ts ON alarm_journal (ts);
+        """,
+    ),
+    Migration(
+        2,
+        "the notification delivery log",
+        """
+        CREATE TABLE alarm_delivery (
+            id          INTEGER PRIMARY KEY,
+            ts          INTEGER NOT NULL,           -- when it was sent or given up, microseconds UTC
+            alarm       TEXT NOT NULL,
+            activation  INTEGER NOT NULL,           -- when the alarm was raised
+            rule        TEXT NOT NULL,
+            level       INTEGER NOT NULL,           -- 0 the rule's targets, 1.. its escalations
+            channel     TEXT NOT NULL,              -- email, webhook
+            target      TEXT NOT NULL,
+            status      TEXT NOT NULL,              -- sent, failed
+            attempts    INTEGER NOT NULL,
+            error       TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX alarm_delivery_ts ON alarm_delivery (ts);
+        """,
+    ),
+    Migration(
+        3,
+        "a timed shelve's end in the journal, so a restart keeps it",
+        """
+        ALTER TABLE alarm_journal ADD COLUMN until INTEGER;
+        CREATE INDEX alarm_journal_alarm ON alarm_journal (alarm, ts);
+        """,
+    ),
+)
+
+
+def _value(v: object) -> str | None:
+    if v is None:
+        return None
+    try:
+        return json.dumps(v)
+    except TypeError:
+        return json.dumps(str(v))
+
+
+class AlarmStore:
+    def __init__(self, file: SQLiteFile) -> None:
+        self.file = file
+
+    def append(self, rows: Sequence[Transition], alarms: Mapping[str, Alarm]) -> None:
+        def meta(alarm_id: str) -> tuple[str, str]:
+            a = alarms.get(alarm_id)
+            return (a.priority, a.area) if a else ("", "")
+
+        with self.file.transaction() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO alarm_journal (alarm, ts, action, before, after, who, why, value, "
+                "annunciated, priority, area, until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        r.alarm,
+                        to_micros(r.ts),
+                        r.action,
+                        r.before,
+                        r.after,
+                        r.who,
+                        r.why,
+                        _value(r.value),
+                        int(r.annunciated),
+                        *meta(r.alarm),
+                        to_micros(r.until) if r.until else None,
+                    )
+                    for r in rows
+                ],
+            )
+
+    def prune(self, before: datetime) -> int:
+        with self.file.transaction() as conn:
+            conn.execute("DELETE FROM alarm_delivery WHERE ts < ?", (to_micros(before),))
+            return conn.execute("DELETE FROM alarm_journal WHERE ts < ?", (to_micros(before),)).rowcount
+
+    def log_delivery(self, ts: datetime, d: Delivery, status: str, attempts: int, error: str) -> None:
+        with self.file.transaction() as conn:
+            conn.execute(
+                "INSERT INTO alarm_delivery (ts, alarm, activation, rule, level, channel, target, status, attempts, "
+                "error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    to_micros(ts),
+                    d.alarm,
+                    to_micros(d.activation),
+                    d.rule,
+                    d.level,
+                    d.channel,
+                    d.target,
+                    status,
+                    attempts,
+                    error,
+                ),
+            )
+
+    @reads
+    def deliveries(self, limit: int = 200) -> list[dict[str, Any]]:
+        """The delivery log, newest first."""
+        rows = (
+            self.file.reader()
+            .execute(
+                "SELECT ts, alarm, activation, rule, level, channel, target, status, attempts, error "
+                "FROM alarm_delivery ORDER BY ts DESC, id DESC LIMIT ?",
+                (limit,),
+            )
+            .fetchall()
+        )
+        keys = (
+            "ts",
+            "alarm",
+            "activation",
+            "rule",
+            "level",
+            "channel",
+            "target",
+            "status",
+            "attempts",
+            "error",
+        )
+        out = [dict(zip(keys, r, strict=True)) for r in rows]
+        for d in out:
+            d["ts"], d["activation"] = from_micros(d["ts"]), from_micros(d["activation"])
+        return out
+
+    @reads
+    def journal(
+        self,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        alarm: str | None = None,
+        limit: int = 500,
+    ) -> list[dict[str, Any]]:
+        """Journal rows, newest first."""
+        where, args = ["1 = 1"], []  # type: list[str], list[object]
+        if start is not None:
+            where.append("ts >= ?")
+            args.append(to_micros(start))
+        if end is not None:
+            where.append("ts < ?")
+            args.append(to_micros(end))
+        if alarm is not None:
+            where.append("alarm = ?")
+            args.append(alarm)
+        rows = (
+            self.file.reader()
+            .execute(
+                "SELECT alarm, ts, action, before, after, who, why, value, annunciated, priority, area "
+                f"FROM alarm_journal WHERE {' AND '.join(where)} ORDER BY ts DESC, id DESC LIMIT ?",
+                [*args, limit],
+            )
+            .fetchall()
+        )
+        return [
+            {
+                "alarm": a,
+                "ts": from_micros(ts),
+                "action": action,
+                "before": before,
+                "after": after,
+                "who": who,
+                "why": why,
+                "value": json.loads(v) if v is not None else None,
+                "annunciated": bool(ann),
+                "priority": prio,
+                "area": area,
+            }
+            for a, ts, action, before, after, who, why, v, ann, prio, area in rows
+        ]
+
+    @reads
+    def decisions(self) -> tuple[dict[str, Shelve], dict[str, tuple[str, str]]]:
+        """What people decided that still holds, per alarm: the shelve of alarms whose last shelving row is a
+        shelve (timed ones with their end), and who took which alarms out of service and why."""
+        db = self.file.reader()
+        last = (
+            "SELECT j.alarm, j.action, j.ts, j.who, j.why, j.until FROM alarm_journal j JOIN (SELECT alarm, "
+            "max(ts) AS ts FROM alarm_journal WHERE action IN ({}) GROUP BY alarm) m ON j.alarm = m.alarm AND "
+            "j.ts = m.ts WHERE j.action IN ({}) ORDER BY j.id"
+        )
+        shelving = "'shelve', 'unshelve', 'shelve_expired'"
+        service = "'remove_from_service', 'return_to_service'"
+        shelves = {
+            a: Shelve(who, why, from_micros(ts), from_micros(until) if until is not None else None)
+            for a, action, ts, who, why, until in db.execute(last.format(shelving, shelving))
+            if action == "shelve"
+        }
+        oos = {
+            a: (who, why)
+            for a, action, _, who, why, _ in db.execute(last.format(service, service))
+            if action == "remove_from_service"
+        }
+        return shelves, oos
+
+    @reads
+    def records(self, start: datetime, end: datetime) -> list[Record]:
+        """Annunciated activations and every return to normal in [start, end), for the KPI report; the
+        position is the alarm's area (mapped to operator positions by the report's caller)."""
+        rows = (
+            self.file.reader()
+            .execute(
+                "SELECT ts, alarm, action, priority, area FROM alarm_journal WHERE ts >= ? AND ts < ? AND "
+                "((action = 'activate' AND annunciated = 1) OR action = 'clear') ORDER BY ts, id",
+                (to_micros(start), to_micros(end)),
+            )
+            .fetchall()
+        )
+        return [
+            Record(from_micros(ts), alarm, action == "activate", prio, area or "plant")
+            for ts, alarm, action, prio, area in rows
+        ]

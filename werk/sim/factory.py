@@ -100,6 +100,7 @@ class Factory:
             asset = self.assets.get(name)
             if asset is not None:
                 asset.model.wanted = product
+
     def _episode(self, start_s: float, every_s: float, for_s: float) -> float | None:
         """Seconds into the current episode of a case, or None outside one."""
         t = self.sim_seconds - start_s

@@ -176,7 +176,16 @@ def test_every_write_operation_refuses_hostile_bodies_with_a_4xx_and_a_message_i
 
 
 HOSTILE_SEGMENTS = ["x" * 8000, "%00", "%ff%fe", "..%2f..%2fetc%2fpasswd", "%5B" * 2000, "%F0%9F%92%A9"]
-HOSTILE_QUERY = ["x" * 8000, "\x00", "\udcff", "[" * 5000, "-1e999999", "9" * 400, "2026-13-45T99:99:99Z"]
+HOSTILE_QUERY = [
+    "x" * 8000,
+    "\x00",
+    "[" * 5000,
+    "-1e999999",
+    "9" * 400,
+    "2026-13-45T99:99:99Z",
+    _b64("[" * 3000 + "]" * 3000),  # deep JSON where the AAS API wants base64url JSON (assetIds, semanticId)
+    _b64('{"name": "x", "value": ' * 1500 + "1" + "}" * 1500),
+]
 
 
 def test_every_read_answers_hostile_paths_and_queries_without_a_server_error(werk: tuple[str, int]) -> None:
@@ -194,7 +203,6 @@ def test_every_read_answers_hostile_paths_and_queries_without_a_server_error(wer
                 str(httpx.URL(_concrete(path), params={name: value}))
                 for name in names
                 for value in HOSTILE_QUERY
-                if "\udcff" not in value
             ]
             for url in urls:
                 started = time.monotonic()

@@ -182,11 +182,13 @@ def kill_round(tmp_path: Path, workers: int, load_s: float = 2.0) -> CrashOutcom
         if not acked <= stored <= sent:
             result.lost[name] = (stored, acked, sent)
     result.left = sorted(os.listdir(private))
+    # and one as a killed werk with several processes leaves it, for a start with one process to remove too
+    (private / f"werk-{proc.pid}-earlier").mkdir()
     # the next start removes them (their owner is dead), and keeps its own
     again = _start(plant, private)
     try:
         _wait_up(again, base + elements)
-        result.kept_at_restart = sorted(set(os.listdir(private)) & set(result.left))
+        result.kept_at_restart = sorted(set(os.listdir(private)) & {*result.left, f"werk-{proc.pid}-earlier"})
     finally:
         os.killpg(again.pid, signal.SIGTERM)
         again.communicate(timeout=30)

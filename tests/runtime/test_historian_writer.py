@@ -4,10 +4,13 @@ around it are written, in order; a failure of the store itself is retried and lo
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from werk.bus.memory import MemoryBus
 from werk.core.model import Event, Sample
@@ -22,7 +25,7 @@ def _at(i: int) -> datetime:
 
 
 async def test_a_poison_row_is_dropped_alone_counted_and_the_rest_of_its_batch_written(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     bus = MemoryBus()
     historian = SQLiteHistorian(tmp_path / "h.db")
@@ -45,6 +48,14 @@ async def test_a_poison_row_is_dropped_alone_counted_and_the_rest_of_its_batch_w
         assert [s.value for s in got] == [float(i) for i in range(39) if i not in (7, 30)] + [-1.0]
         assert [s.value for s in historian.query_raw("a/y", T0, _at(100))] == [1.0]
         assert historian.query_raw("a/big", T0, _at(100)) == []
+        # another of the same signal is counted, and not logged again
+        await bus.publish([Sample("a/big", _at(50), 2**70), Sample("a/y", _at(1), 2.0)])
+        await writer.wait_written(len(batch) - 2 + 2, timeout=10)
+        assert writer.rejected == 3
+        logged = [
+            r for r in caplog.records if "row_rejected" in r.getMessage() and r.levelno == logging.ERROR
+        ]
+        assert len(logged) == 2
         await asyncio.wait_for(_until(lambda: writer.events_written == 1), 10)
     finally:
         task.cancel()

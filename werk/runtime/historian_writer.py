@@ -51,6 +51,7 @@ class HistorianWriter:
         self.write_errors = 0
         self.rejected = 0  # rows dropped because the store can never take them (poison rows)
         self.last_rejected = ""  # what the last one was and why
+        self._rejected_from: set[str] = set()  # signals (event kinds) whose rejection was logged
         self._progress = asyncio.Condition()
 
     async def run(self) -> None:
@@ -106,11 +107,19 @@ class HistorianWriter:
         """``buf`` failed for its data: write its halves on their own (in order), and drop a row that fails alone."""
         if len(buf) == 1:
             row = buf[0]
+            source = str(getattr(row, "path", getattr(row, "kind", "?")))
             self.rejected += 1
-            self.last_rejected = (
-                f"{getattr(row, 'path', getattr(row, 'kind', '?'))}: {type(exc).__name__}: {exc}"
+            self.last_rejected = f"{source}: {type(exc).__name__}: {exc}"
+            # once per signal (or event kind): a source that sends nothing but such values must not flood the log
+            first = source not in self._rejected_from and len(self._rejected_from) < 10_000
+            if first:
+                self._rejected_from.add(source)
+            log.log(
+                logging.ERROR if first else logging.DEBUG,
+                "historian.row_rejected row=%r error=%s: dropped (counted in samples_rejected)",
+                row,
+                self.last_rejected,
             )
-            log.error("historian.row_rejected row=%r error=%s: dropped", row, self.last_rejected)
             return
         half = len(buf) // 2
         await self._write_with_retry(buf[:half], write)

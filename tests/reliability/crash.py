@@ -89,8 +89,6 @@ async def _load(base: str, urls: dict[str, str], until: float) -> dict[str, tupl
     acked = dict.fromkeys(urls, 0.0)
     sent = dict.fromkeys(urls, 0.0)
     counter = dict.fromkeys(urls, 0)
-    ACKS.clear()
-    KILLED.clear()
 
     async def client(key: str) -> None:
         async with httpx.AsyncClient(base_url=base, timeout=5) as http:
@@ -159,7 +157,13 @@ def kill_round(tmp_path: Path, workers: int, load_s: float = 2.0) -> CrashOutcom
         result.children = len(children)
 
         async def load_then_kill() -> dict[str, tuple[float, float]]:
-            load = asyncio.ensure_future(_load(base, urls, time.monotonic() + load_s + 30))
+            ACKS.clear()
+            KILLED.clear()
+            load = asyncio.ensure_future(_load(base, urls, time.monotonic() + load_s + 60))
+            # load_s of writes from the first answer on (a busy machine takes a while over the first ones)
+            async with asyncio.timeout(30):
+                while not ACKS:
+                    await asyncio.sleep(0.01)
             await asyncio.sleep(load_s)
             KILLED.append(True)
             os.killpg(proc.pid, signal.SIGKILL)  # mid-flight: requests are under way on every connection

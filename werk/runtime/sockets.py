@@ -68,7 +68,9 @@ def _anyone_listening(folder: str) -> bool:
             probe.settimeout(0.5)
             try:
                 probe.connect(entry.path)
-            except OSError:
+            except TimeoutError:  # a full backlog: someone listens, and is busy
+                return True
+            except OSError:  # refused: nobody listens there any more
                 continue
             return True
     return False

@@ -13,6 +13,7 @@ import base64
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -29,6 +30,7 @@ from tests.conftest import plant_config
 ANSWER_S = 15.0
 RSS_GROWTH_MB = 200
 MAX_BODY = 1 << 20  # server.max_body_bytes of the server under test
+BODY_TIMEOUT_S = 2.0  # server.body_timeout_s of the server under test
 TOKEN = "fuzz-admin"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 JSON = {"Content-Type": "application/json"}
@@ -45,7 +47,13 @@ def peak_rss_mb(pid: int) -> float:
 def werk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     tmp = tmp_path_factory.mktemp("fuzz")
     config = plant_config(tmp, users={"fuzz": ("admin", TOKEN)})
-    server = config.server.model_copy(update={"max_body_bytes": MAX_BODY, "max_upload_bytes": 4 * MAX_BODY})
+    server = config.server.model_copy(
+        update={
+            "max_body_bytes": MAX_BODY,
+            "max_upload_bytes": 4 * MAX_BODY,
+            "body_timeout_s": BODY_TIMEOUT_S,
+        }
+    )
     config = config.model_copy(update={"server": server})
     plant = tmp / "plant.yaml"
     plant.write_text(yaml.safe_dump(config.model_dump(mode="json", by_alias=True)))
@@ -213,3 +221,58 @@ def test_every_read_answers_hostile_paths_and_queries_without_a_server_error(wer
         grown = peak_rss_mb(pid) - baseline
     assert grown < RSS_GROWTH_MB, grown
     print(f"\n{answered} hostile reads on {len(reads)} operations answered without a 5xx")
+
+
+def _stalled(base: str, head: bytes, first: bytes) -> tuple[bytes, float, bytes]:
+    """Send a request's head and the first bytes of its body, then nothing: what came back (status line and
+    headers), after how long, and what the server sent after that before it closed the connection."""
+    url = httpx.URL(base)
+    with socket.create_connection((url.host, url.port)) as sock:
+        sock.sendall(head + b"\r\n" + first)
+        sock.settimeout(BODY_TIMEOUT_S + ANSWER_S)
+        started = time.monotonic()
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        took = time.monotonic() - started
+        rest = b""
+        while chunk := sock.recv(65536):  # until the server closes: the stalled request is over
+            rest += chunk
+    return answer, took, rest
+
+
+def test_a_body_that_stops_arriving_is_answered_408_and_its_connection_closed(werk: tuple[str, int]) -> None:
+    base, _ = werk
+    sm = _b64("urn:werk:fuzz:none")
+    auth = f"Authorization: {AUTH['Authorization']}\r\n".encode()
+    for method, path in [
+        ("PATCH", f"/api/v3.0/submodels/{sm}/submodel-elements/SerialNumber/$value"),  # the AAS fast path
+        ("POST", "/api/v3.0/werk/import"),  # an AAS route that takes uploads
+        ("POST", "/api/v3.0/submodels"),
+        ("POST", "/api/workorders"),  # an app's route
+    ]:
+        for framing, first in [
+            (b"Content-Length: 1000\r\n", b'{"a": '),
+            (b"Transfer-Encoding: chunked\r\n", b'6\r\n{"a": \r\n'),
+        ]:
+            head = f"{method} {path} HTTP/1.1\r\nHost: werk\r\nContent-Type: application/json\r\n".encode()
+            answer, took, _ = _stalled(base, head + auth + framing, first)
+            what = (method, path, framing)
+            assert answer.startswith(b"HTTP/1.1 408 "), (what, answer[:300])
+            assert b"connection: close" in answer.lower(), (what, answer[:300])
+            assert BODY_TIMEOUT_S - 0.5 < took < BODY_TIMEOUT_S + ANSWER_S, (what, took)
+
+
+def test_a_stream_open_longer_than_the_body_timeout_is_not_cut(werk: tuple[str, int]) -> None:
+    """The body timeout counts only while a body is read: an event stream (no body, a long answer) is not cut."""
+    base, _ = werk
+    with httpx.stream("GET", base + "/api/stream", timeout=ANSWER_S) as r:
+        assert r.status_code == 200
+        started = time.monotonic()
+        for _ in r.iter_bytes():
+            if time.monotonic() - started > 2 * BODY_TIMEOUT_S:
+                break
+    assert time.monotonic() - started > 2 * BODY_TIMEOUT_S  # it was still open, and sending

@@ -276,3 +276,18 @@ def test_a_stream_open_longer_than_the_body_timeout_is_not_cut(werk: tuple[str, 
             if time.monotonic() - started > 2 * BODY_TIMEOUT_S:
                 break
     assert time.monotonic() - started > 2 * BODY_TIMEOUT_S  # it was still open, and sending
+
+
+def test_a_client_gone_mid_body_leaves_no_error_behind(werk: tuple[str, int]) -> None:
+    """A client that hangs up halfway through its body: werk logs no traceback (the fixture checks its log at the
+    end) and goes on answering."""
+    base, _ = werk
+    url = httpx.URL(base)
+    for path in ("/api/v3.0/werk/import", "/api/v3.0/submodels", "/api/workorders"):
+        with socket.create_connection((url.host, url.port)) as sock:
+            head = f"POST {path} HTTP/1.1\r\nHost: werk\r\nContent-Type: application/json\r\n"
+            sock.sendall(head.encode() + f"Authorization: {AUTH['Authorization']}\r\n".encode())
+            sock.sendall(b'Content-Length: 1000\r\n\r\n{"a": ')
+            time.sleep(0.2)  # the route is reading the body
+    time.sleep(0.5)
+    assert httpx.get(base + "/api/health", timeout=ANSWER_S).status_code == 200

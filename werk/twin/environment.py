@@ -24,7 +24,7 @@ also its AAS identity. Submodels, each with id ``<aas_id>/submodels/<idShort>``:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from basyx.aas import model
@@ -112,6 +112,22 @@ def _text(short: str, semantic: str, value: str, kind: Any = model.datatypes.Str
     return model.Property(short, kind, value=value or None, semantic_id=semantic_reference(semantic))
 
 
+def _text_list(short: str, item: str, value: str) -> model.SubmodelElementList[model.Property]:
+    """A Carbon Footprint list of one text item, with the semanticIds the template gives the list and its items."""
+    return model.SubmodelElementList(
+        short,
+        model.Property,
+        value=[
+            model.Property(
+                None, model.datatypes.String, value=value, semantic_id=semantic_reference(_PCF[item])
+            )
+        ],
+        semantic_id=semantic_reference(_PCF[short]),
+        semantic_id_list_element=semantic_reference(_PCF[item]),
+        value_type_list_element=model.datatypes.String,
+    )
+
+
 def _mlp_or_empty(short: str, semantic: str, text: str) -> model.MultiLanguageProperty:
     if text:
         return _mlp(short, semantic, text)
@@ -163,13 +179,7 @@ def nameplate(ref: AssetRef) -> model.Submodel:
         )
     if cfg.serial_number:
         elements.append(_prop("SerialNumber", _NAMEPLATE["SerialNumber"], cfg.serial_number))
-    return model.Submodel(
-        submodel_id(ref.aas_id, "Nameplate"),
-        submodel_element=elements,
-        id_short="Nameplate",
-        semantic_id=semantic_reference(NAMEPLATE_SEMANTIC_ID),
-        kind=model.ModellingKind.INSTANCE,
-    )
+    return instance_submodel(ref, "Nameplate", NAMEPLATE_SEMANTIC_ID, elements)
 
 
 def technical_data(ref: AssetRef) -> model.Submodel:
@@ -219,13 +229,7 @@ def technical_data(ref: AssetRef) -> model.Submodel:
                 semantic_id_list_element=semantic_reference(_TECHNICAL["TechnicalPropertyArea"]),
             )
         )
-    return model.Submodel(
-        submodel_id(ref.aas_id, "TechnicalData"),
-        submodel_element=elements,
-        id_short="TechnicalData",
-        semantic_id=semantic_reference(TECHNICAL_DATA_SEMANTIC_ID),
-        kind=model.ModellingKind.INSTANCE,
-    )
+    return instance_submodel(ref, "TechnicalData", TECHNICAL_DATA_SEMANTIC_ID, elements)
 
 
 def template_gaps(config: WerkConfig) -> list[str]:
@@ -318,11 +322,18 @@ def time_series(ref: AssetRef, api_base: str) -> model.Submodel:
         metadata,
         model.SubmodelElementCollection("Segments", value=segments, semantic_id=_ts("Segments")),
     ]
+    return instance_submodel(ref, "TimeSeries", TIME_SERIES_SEMANTIC_ID, elements)
+
+
+def instance_submodel(
+    ref: AssetRef, id_short: str, semantic_id: str, elements: Iterable[model.SubmodelElement]
+) -> model.Submodel:
+    """An asset's instance of a template: its id made from the shell's, the template's semanticId."""
     return model.Submodel(
-        submodel_id(ref.aas_id, "TimeSeries"),
+        submodel_id(ref.aas_id, id_short),
         submodel_element=elements,
-        id_short="TimeSeries",
-        semantic_id=semantic_reference(TIME_SERIES_SEMANTIC_ID),
+        id_short=id_short,
+        semantic_id=semantic_reference(semantic_id),
         kind=model.ModellingKind.INSTANCE,
     )
 
@@ -348,13 +359,7 @@ def operational_data(ref: AssetRef) -> model.Submodel:
         )
         for signal in signals
     ]
-    return model.Submodel(
-        submodel_id(ref.aas_id, "OperationalData"),
-        submodel_element=elements,
-        id_short="OperationalData",
-        semantic_id=semantic_reference(OPERATIONAL_DATA_SEMANTIC_ID),
-        kind=model.ModellingKind.INSTANCE,
-    )
+    return instance_submodel(ref, "OperationalData", OPERATIONAL_DATA_SEMANTIC_ID, elements)
 
 
 def live_qualifier(kind: str, *paths: str) -> model.Qualifier:
@@ -429,21 +434,7 @@ def carbon_footprint(ref: AssetRef, grid_co2_kg_per_kwh: float) -> model.Submode
     footprint = model.SubmodelElementCollection(
         None,
         value=[
-            model.SubmodelElementList(
-                "PcfCalculationMethods",
-                model.Property,
-                value=[
-                    model.Property(
-                        None,
-                        model.datatypes.String,
-                        value=PCF_CALCULATION_METHOD,
-                        semantic_id=semantic_reference(_PCF["PcfCalculationMethod"]),
-                    )
-                ],
-                semantic_id=semantic_reference(_PCF["PcfCalculationMethods"]),
-                semantic_id_list_element=semantic_reference(_PCF["PcfCalculationMethod"]),
-                value_type_list_element=model.datatypes.String,
-            ),
+            _text_list("PcfCalculationMethods", "PcfCalculationMethod", PCF_CALCULATION_METHOD),
             co2,
             _prop(
                 "ReferenceImpactUnitForCalculation",
@@ -456,21 +447,7 @@ def carbon_footprint(ref: AssetRef, grid_co2_kg_per_kwh: float) -> model.Submode
                 value=1.0,
                 semantic_id=semantic_reference(_PCF["QuantityOfMeasureForCalculation"]),
             ),
-            model.SubmodelElementList(
-                "LifeCyclePhases",
-                model.Property,
-                value=[
-                    model.Property(
-                        None,
-                        model.datatypes.String,
-                        value=PCF_LIFE_CYCLE_PHASE,
-                        semantic_id=semantic_reference(_PCF["LifeCyclePhase"]),
-                    )
-                ],
-                semantic_id=semantic_reference(_PCF["LifeCyclePhases"]),
-                semantic_id_list_element=semantic_reference(_PCF["LifeCyclePhase"]),
-                value_type_list_element=model.datatypes.String,
-            ),
+            _text_list("LifeCyclePhases", "LifeCyclePhase", PCF_LIFE_CYCLE_PHASE),
             model.Property(
                 "PublicationDate",
                 model.datatypes.DateTime,
@@ -493,13 +470,7 @@ def carbon_footprint(ref: AssetRef, grid_co2_kg_per_kwh: float) -> model.Submode
         semantic_id=semantic_reference(_PCF["ProductCarbonFootprints"]),
         semantic_id_list_element=semantic_reference(_PCF["ProductCarbonFootprint"]),
     )
-    return model.Submodel(
-        submodel_id(ref.aas_id, "CarbonFootprint"),
-        submodel_element=[pcfs],
-        id_short="CarbonFootprint",
-        semantic_id=semantic_reference(CARBON_FOOTPRINT_SEMANTIC_ID),
-        kind=model.ModellingKind.INSTANCE,
-    )
+    return instance_submodel(ref, "CarbonFootprint", CARBON_FOOTPRINT_SEMANTIC_ID, [pcfs])
 
 
 def shell(ref: AssetRef, submodels: list[model.Submodel]) -> model.AssetAdministrationShell:

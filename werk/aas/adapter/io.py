@@ -513,6 +513,20 @@ def _short(exc: BaseException, limit: int = 400) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+def _exportable(
+    objects: Iterable[model.Identifiable], metamodel: Metamodel, validate: bool
+) -> dict[str, list[Any]]:
+    """The JSON form of an export; with ``validate`` refuses one the target metamodel would not accept."""
+    env = environment_jsonable(objects, metamodel)
+    if validate:
+        problems = validation_problems("Environment", env, metamodel)
+        if problems:
+            raise AasError(
+                f"export is not a valid AAS {metamodel} environment", tuple(problems[:MAX_PROBLEMS])
+            )
+    return env
+
+
 def environment_jsonable(
     objects: Iterable[model.Identifiable], metamodel: Metamodel = "3.1"
 ) -> dict[str, list[Any]]:
@@ -543,13 +557,7 @@ def write_json(
     objects: Iterable[model.Identifiable], *, metamodel: Metamodel = "3.0", validate: bool = True
 ) -> bytes:
     """A JSON environment; with ``validate`` refuses output that the target metamodel would not accept."""
-    env = environment_jsonable(objects, metamodel)
-    if validate:
-        problems = validation_problems("Environment", env, metamodel)
-        if problems:
-            raise AasError(
-                f"export is not a valid AAS {metamodel} environment", tuple(problems[:MAX_PROBLEMS])
-            )
+    env = _exportable(objects, metamodel, validate)
     return json.dumps(env, ensure_ascii=False, indent=2).encode()
 
 
@@ -635,13 +643,7 @@ def write_xml(
     Written by aas-core from werk's JSON form, not by basyx's XML writer: basyx writes a Qualifier's or an
     Extension's value only when it is truthy (``0``, ``false`` and ``""`` vanish), and writes only the 3.1
     namespace. One JSON form for both formats also means both say the same."""
-    env = environment_jsonable(objects, metamodel)
-    if validate:
-        problems = validation_problems("Environment", env, metamodel)
-        if problems:
-            raise AasError(
-                f"export is not a valid AAS {metamodel} environment", tuple(problems[:MAX_PROBLEMS])
-            )
+    env = _exportable(objects, metamodel, validate)
     try:
         if metamodel == "3.0":
             text = x30.to_str(j30.environment_from_jsonable(env))

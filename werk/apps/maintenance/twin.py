@@ -12,9 +12,9 @@ from werk.config.model import AssetRef, WerkConfig
 from werk.twin.environment import (
     UNS_TIME_QUALIFIER_TYPE,
     UNS_VALUE_QUALIFIER_TYPE,
+    instance_submodel,
     live_qualifier,
     semantic_reference,
-    submodel_id,
 )
 
 PREDICTIVE_MAINTENANCE_SEMANTIC_ID = "https://admin-shell.io/idta/SubmodelTemplate/PredictiveMaintenance/1/0"
@@ -151,13 +151,7 @@ def predictive_maintenance(ref: AssetRef, maintenance: MaintenanceSettings) -> m
         ],
         semantic_id=_pm("RemainingUsefulLifePrediction"),
     )
-    return model.Submodel(
-        submodel_id(ref.aas_id, "PredictiveMaintenance"),
-        submodel_element=[prediction],
-        id_short="PredictiveMaintenance",
-        semantic_id=semantic_reference(PREDICTIVE_MAINTENANCE_SEMANTIC_ID),
-        kind=model.ModellingKind.INSTANCE,
-    )
+    return instance_submodel(ref, "PredictiveMaintenance", PREDICTIVE_MAINTENANCE_SEMANTIC_ID, [prediction])
 
 
 def submodels(ref: AssetRef, config: WerkConfig, settings: MaintenanceSettings) -> list[model.Submodel]:

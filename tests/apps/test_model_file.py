@@ -137,6 +137,15 @@ def test_foreign_and_missing_files_are_refused(tmp_path: Path) -> None:
         load_model(tmp_path / "absent.werkmodel")
 
 
+def test_a_header_nested_past_the_json_parser_is_a_corrupt_header(tmp_path: Path) -> None:
+    path = tmp_path / "deep.werkmodel"
+    path.write_bytes(MAGIC + b"[" * 100_000 + b"]" * 100_000 + b"\n{}")
+    with pytest.raises(ModelFileError, match=r"deep\.werkmodel: corrupt header \(RecursionError"):
+        load_model(path)
+    with pytest.raises(ModelFileError, match="corrupt header"):
+        header_of(path)
+
+
 def test_training_data_hashes(tmp_path: Path) -> None:
     a = np.arange(6.0).reshape(2, 3)
     assert sha256_of_arrays(a) == sha256_of_arrays(a.copy())

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from werk.cli import main
 from werk.config import demo_config_path, load_config, parse_config
+from werk.config.loader import MAX_BYTES
 from werk.connect import build_connectors
 from werk.errors import ConfigError
 
@@ -145,3 +147,45 @@ def test_a_binding_declares_types_only_for_its_own_signals() -> None:
         parse_config(typed.replace("types: {load: float}", "types: {speed: float}"), "plant.yaml")
     with pytest.raises(ConfigError, match=r"types\.load"):
         parse_config(typed.replace("types: {load: float}", "types: {load: decimal}"), "plant.yaml")
+
+
+def _laughs(levels: int) -> str:
+    """A YAML billion laughs: each anchor a list of nine aliases of the one before (9**levels values)."""
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, levels)]
+    return "\n".join(lines) + f"\nplant: *a{levels - 1}\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (_laughs(9), "plant.yaml:7: the aliases here make the file hold more than 1,000,000 values"),
+        ("plant: " + "[" * 5_000 + "]" * 5_000 + "\n", "plant.yaml:1: nested more than 64 levels deep"),
+        ("plant:\n" + "".join(" " * i + f"k{i}:\n" for i in range(1, 3_000)), "plant.yaml:65: nested more"),
+        ("plant: {" * 100 + "}" * 100, "nested more than 64 levels deep"),
+    ],
+    ids=["billion-laughs", "deep-flow", "deep-block", "deep-mapping"],
+)
+def test_hostile_plant_files_are_refused_promptly_with_the_line(
+    text: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started = time.monotonic()
+    assert message in _error(text)
+    assert time.monotonic() - started < 5
+    path = tmp_path / "plant.yaml"
+    path.write_text(text)
+    assert main(["check", str(path)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_plant_file_too_large_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "huge.yaml"
+    with path.open("wb") as f:
+        f.truncate(MAX_BYTES + 1)  # sparse: nothing written, nothing to read
+    with pytest.raises(ConfigError, match=r"huge\.yaml: 16 MiB is too large for a plant file"):
+        load_config(path)
+
+
+def test_aliases_a_plant_file_uses_sparingly_still_load() -> None:
+    text = GOOD.replace("plant:", "defaults: &d {x: 1}\nplant:", 1)
+    assert "unknown key" in _error(text)  # 'defaults' is no key of werk's: the file got past the bounds

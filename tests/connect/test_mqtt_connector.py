@@ -80,12 +80,19 @@ def test_payload_forms() -> None:
         (b'{"value": 1, "quality": "fine"}', "quality 'fine'"),
         (b"NaN", "not finite"),
         (b'[{"value": 1}]', "has no 'ts' (required in a batch)"),
+        (b"[" * 100_000 + b"]" * 100_000, "not JSON: nested too deeply"),
     ],
 )
 def test_malformed_payloads_say_why(payload: bytes, reason: str) -> None:
     readings, errors = decode_payload(payload)
     assert readings == []
     assert len(errors) == 1 and reason in errors[0], errors
+
+
+def test_a_payload_nested_past_the_parser_is_refused_by_every_decoder() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    for number_text in (False, True):
+        assert decode_samples("a/b", deep, number_text=number_text) == ([], ["not JSON: nested too deeply"])
 
 
 def test_encoded_sample_reads_back() -> None:

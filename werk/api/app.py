@@ -291,6 +291,8 @@ def create_app(platform: Platform) -> FastAPI:
             samples_published=platform.bus.published,
             samples_written=w.written if w else 0,
             write_errors=w.write_errors if w else 0,
+            samples_rejected=w.rejected if w else 0,
+            last_rejected=w.last_rejected if w else "",
             connectors=[ConnectorOut.of(c.status) for c in platform.connectors],
             apps={name: dict(h) for name, app in platform.apps.items() if (h := app.diagnostics())},
         )

@@ -194,6 +194,12 @@ class HealthOut(BaseModel):
     samples_published: int
     samples_written: int
     write_errors: int
+    samples_rejected: int = Field(
+        0,
+        description="samples and events the historian can never store (an integer beyond 64 bits, text with a "
+        "lone surrogate): dropped alone, the rest of their batch written (werk.runtime.historian_writer)",
+    )
+    last_rejected: str = Field("", description="the last of them: its signal and why")
     connectors: list[ConnectorOut]
     apps: dict[str, dict[str, Any]] = Field(
         default_factory=dict,

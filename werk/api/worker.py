@@ -60,6 +60,7 @@ class WorkerSpec:
     server: ServerConfig  # host, the port the primary bound, the event loop, users with token_sha256
     upstream: str  # the primary's Unix socket
     busy_timeout_s: float
+    parent: int = 0  # the pid to die with (0: none; see table_writer.die_with_parent)
 
 
 class LiveFeed(LatestValues):
@@ -136,6 +137,7 @@ def main() -> None:
     spec = first.pop(0)
     if not isinstance(spec, WorkerSpec):
         sys.exit("werk.api.worker: run by werk serve only (no worker spec on stdin)")
+    table_writer.die_with_parent(spec.parent)
     feed = LiveFeed(frames)
     for batch in first:
         feed.apply(batch)  # type: ignore[arg-type]

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import os
 import socket
 import sys
+import threading
 from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING
@@ -83,6 +86,9 @@ class WorkerPool:
             self._tasks.append(asyncio.create_task(self._feed(bus), name="werk-worker-feed"))
 
     async def _spawn(self, i: int) -> None:
+        # it dies with the primary (table_writer.die_with_parent), asked for where the main thread starts it
+        alone = threading.current_thread() is threading.main_thread()
+        spec = dataclasses.replace(self.spec, parent=os.getpid() if alone else 0)
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -92,7 +98,7 @@ class WorkerPool:
             start_new_session=True,
         )
         assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(table_writer.frame(self.spec))
+        proc.stdin.write(table_writer.frame(spec))
         proc.stdin.write(table_writer.frame(list(self.latest.values())))
         self.procs[i] = proc
         self.ready[i] = False

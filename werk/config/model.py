@@ -422,6 +422,9 @@ class ServerConfig(StrictModel):
     """The largest request body werk reads, in bytes; a larger one is answered 413 before it is read through."""
     max_upload_bytes: int = Field(default=128 * 1024 * 1024, ge=1024)
     """The same for the routes that take files (AASX packages, attachments, AAS environment imports)."""
+    body_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    """How long werk waits for the next part of a request body that has begun; a body that stops arriving is
+    answered 408 and its connection closed, so a stalled or malicious client cannot hold a request open for ever."""
 
 
 class AppsSettings(StrictModel):

@@ -260,6 +260,10 @@ def decode_payload(payload: bytes | str) -> tuple[list[Reading], list[str]]:
         doc = json.loads(payload)
     except (ValueError, UnicodeDecodeError) as exc:
         return [], [f"not JSON: {exc}"]
+    except (
+        RecursionError
+    ):  # json's parser recurses per level: a payload of 100,000 '[' would end the connector
+        return [], ["not JSON: nested too deeply"]
     try:
         if isinstance(doc, dict):
             return [_reading(doc)], []
@@ -298,6 +302,10 @@ def decode_samples(
         doc = json.loads(payload, parse_float=_NumberText) if number_text else json.loads(payload)
     except (ValueError, UnicodeDecodeError) as exc:
         return [], [f"not JSON: {exc}"]
+    except (
+        RecursionError
+    ):  # json's parser recurses per level: a payload of 100,000 '[' would end the connector
+        return [], ["not JSON: nested too deeply"]
     if not isinstance(doc, list):
         readings, errors = _decode_document(doc)
         now = utcnow()
@@ -361,6 +369,10 @@ def decode_fields(
         doc = json.loads(payload)
     except (ValueError, UnicodeDecodeError) as exc:
         return [], [f"not JSON: {exc}"]
+    except (
+        RecursionError
+    ):  # json's parser recurses per level: a payload of 100,000 '[' would end the connector
+        return [], ["not JSON: nested too deeply"]
     single = isinstance(doc, dict)
     items = [doc] if single else doc if isinstance(doc, list) else None
     if items is None:

@@ -573,7 +573,7 @@ class SparkplugConnector(SessionConnector):
         """Someone (our own stale will, say) declared us offline while we are not: say otherwise (chapter 5)."""
         try:
             doc = json.loads(payload) if payload else {}
-        except ValueError:
+        except (ValueError, RecursionError):  # a payload nested past json's recursion is no state either
             doc = {}
         if self.config.primary and isinstance(doc, dict) and doc.get("online") is False:
             log.info("sparkplug.state.reassert connector=%s topic=%s", self.name, self.state_topic)

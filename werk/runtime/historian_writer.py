@@ -2,6 +2,12 @@
 
 At the limit: while a write fails (disk full, file locked) the writer keeps its buffer and retries with back-off; it
 stops taking from its bus queue, the queue fills, and publishers wait (back-pressure). Nothing accepted is dropped.
+
+A row the store can never take (a poison row: an integer beyond SQLite's 64 bits, text with a lone surrogate) must
+not hold up the rows around it forever: a batch that fails for its data (:func:`is_poison`) is split in halves,
+each written on its own, down to the rows that fail alone; those are dropped, counted (``rejected``, in
+``/api/health``) and logged with their signal and why. The others keep their order, so an upsert of one key still
+ends with its newest value.
 """
 
 from __future__ import annotations
@@ -18,6 +24,17 @@ from werk.store.base import Historian
 
 log = logging.getLogger(__name__)
 
+
+def is_poison(exc: BaseException) -> bool:
+    """True if ``exc`` says the rows themselves cannot be stored (retrying cannot help), False for a failure of the
+    store (locked, full, gone: retried). The DB-API's error classes by name, so a backend's own (sqlite3, psycopg)
+    count alike: DataError, IntegrityError, ProgrammingError, InterfaceError; and Python's own conversion errors."""
+    if isinstance(exc, ValueError | TypeError | OverflowError):  # UnicodeEncodeError is a ValueError
+        return True
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return bool(names & {"DataError", "IntegrityError", "ProgrammingError", "InterfaceError"})
+
+
 TRANSIENT_EVENT_KINDS = frozenset({"kpi"})  # recomputed continuously; storing each would only fill the disk
 
 
@@ -32,6 +49,9 @@ class HistorianWriter:
         self.written = 0
         self.events_written = 0
         self.write_errors = 0
+        self.rejected = 0  # rows dropped because the store can never take them (poison rows)
+        self.last_rejected = ""  # what the last one was and why
+        self._rejected_from: set[str] = set()  # signals (event kinds) whose rejection was logged
         self._progress = asyncio.Condition()
 
     async def run(self) -> None:
@@ -74,9 +94,36 @@ class HistorianWriter:
                 return
             except Exception as exc:
                 self.write_errors += 1
+                if is_poison(exc):
+                    await self._split(buf, write, exc)
+                    return
                 log.error("historian.write_failed rows=%d error=%s retry_in=%.1fs", len(buf), exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
+
+    async def _split(
+        self, buf: list[Any], write: Callable[[list[Any]], Awaitable[None]], exc: Exception
+    ) -> None:
+        """``buf`` failed for its data: write its halves on their own (in order), and drop a row that fails alone."""
+        if len(buf) == 1:
+            row = buf[0]
+            source = str(getattr(row, "path", getattr(row, "kind", "?")))
+            self.rejected += 1
+            self.last_rejected = f"{source}: {type(exc).__name__}: {exc}"
+            # once per signal (or event kind): a source that sends nothing but such values must not flood the log
+            first = source not in self._rejected_from and len(self._rejected_from) < 10_000
+            if first:
+                self._rejected_from.add(source)
+            log.log(
+                logging.ERROR if first else logging.DEBUG,
+                "historian.row_rejected row=%r error=%s: dropped (counted in samples_rejected)",
+                row,
+                self.last_rejected,
+            )
+            return
+        half = len(buf) // 2
+        await self._write_with_retry(buf[:half], write)
+        await self._write_with_retry(buf[half:], write)
 
     async def _write_samples(self, buf: Sequence[Sample]) -> None:
         self.written += await asyncio.to_thread(self.historian.write_samples, buf)

@@ -22,7 +22,7 @@ from werk.errors import ConnectorError, WriteRefused
 from werk.registry import Registry, default_registry
 from werk.runtime.historian_writer import HistorianWriter
 from werk.runtime.latest import LatestValues
-from werk.runtime.sockets import PrivateSocket, can_share_port
+from werk.runtime.sockets import PrivateSocket, can_share_port, remove_stale
 from werk.runtime.spool import Spool
 from werk.store import Historian, SQLiteFile, open_file, open_historian
 from werk.twin import open_twin
@@ -94,6 +94,9 @@ class Platform:
         h = self.config.historian
         self.file = await asyncio.to_thread(open_file, h)
         self.historian = await asyncio.to_thread(open_historian, h, self.file)
+        # socket directories of werk processes that were killed (a private socket removes them too, but one
+        # process makes none)
+        await asyncio.to_thread(remove_stale)
         # the twin lives in the same file (its table comes with the historian's migrations)
         if self.config.server.workers > 1:  # they hand their value writes to this process's writer
             can_share_port()

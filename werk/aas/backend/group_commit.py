@@ -363,8 +363,14 @@ class GroupCommit:
                 command = [self._connect]
                 proc = cast("subprocess.Popen[bytes]", _Connection(self._connect))  # what a Popen is used for
             else:
+                # it dies with werk (a kill -9 of werk's group must not leave it running), asked for from the main
+                # thread only: the kernel ties it to the thread that starts the process (table_writer.die_with_parent);
+                # started elsewhere, it ends when its stdin does
+                alone = threading.current_thread() is threading.main_thread()
+                env = {**os.environ, table_writer.PARENT_ENV: str(os.getpid() if alone else 0)}
                 proc = subprocess.Popen(
                     [*command, *map(str, shared)],
+                    env=env,
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     bufsize=0,

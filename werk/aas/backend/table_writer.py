@@ -407,8 +407,38 @@ def _drop(selector: selectors.BaseSelector, client: _Client) -> None:
         client.conn.close()
 
 
+PARENT_ENV = "WERK_DIE_WITH"
+"""The environment variable that names the pid of the werk process a child is to die with (:func:`die_with_parent`)."""
+
+
+def die_with_parent(parent: int) -> None:
+    """End this process with a SIGKILL the moment ``parent`` ends (Linux ``PR_SET_PDEATHSIG``; elsewhere nothing).
+
+    Why: werk's children (this writer, the workers of ``server.workers``) run in sessions of their own, so that a
+    Ctrl+C or a TERM to the terminal's group reaches werk alone and werk stops them once it is done; a SIGKILL to
+    the group (an OOM kill, ``kill -9``) then left them running until they noticed their closed stdin, and a worker
+    stopping gracefully with its writer gone took more than a second. Nothing acknowledged is lost by the kill: a
+    write is acknowledged only once committed, and what a dead werk had not acknowledged nobody waits for.
+
+    The kernel sends the signal when the *thread* that started the child ends, so werk asks for it only from its
+    main thread (where the thread's end is the process's). ``parent`` is the pid the caller meant: if it ended
+    before the request took effect, this process is an orphan already and ends at once."""
+    if not sys.platform.startswith("linux") or parent <= 0:
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    with suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
+    with suppress(ValueError):
+        die_with_parent(int(os.environ.get(PARENT_ENV, "0")))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -35,6 +35,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from werk.aas.adapter import io as aas_io
 from werk.aas.backend.store import TwinStore
@@ -139,6 +140,10 @@ class AasRoute(APIRoute):
                 return error_response(400, "the request is nested too deeply to be read")
             except StarletteHTTPException as exc:
                 return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
+            except (
+                ClientDisconnect
+            ):  # gone before its body was read: nobody hears an answer, and werk did no wrong
+                return error_response(400, "the client went away before its request body was read")
             # a bug, not a bad request: logged with its traceback, answered in spec shape
             except Exception as exc:
                 log.exception("aas.api.error path=%s", request.url.path)

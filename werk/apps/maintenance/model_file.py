@@ -188,7 +188,7 @@ def load_model(
             )
     except ModelFileError:
         raise
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, RecursionError) as e:  # json recurses per level: a deep header
         raise fail(f"corrupt header ({type(e).__name__}: {e})") from e
 
     header_line = blob[len(MAGIC) : end + 1]
@@ -252,6 +252,6 @@ def header_of(path: str | Path) -> dict[str, Any]:
         raise ModelFileError(f"model file {path}: not a werk model file, or truncated in its header")
     try:
         header: dict[str, Any] = json.loads(line)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise ModelFileError(f"model file {path}: corrupt header ({e})") from e
     return header

@@ -341,8 +341,12 @@ class PlantConfig(StrictModel):
 class HistorianConfig(StrictModel):
     """Where samples and events are kept. Retention is on by default: a historian that grows forever fills disks."""
 
-    backend: Literal["sqlite"] = "sqlite"
-    """The store: SQLite."""
+    backend: Literal["sqlite", "postgresql"] = "sqlite"
+    """The store of samples and events: ``sqlite`` (in the werk file) or ``postgresql`` (on the server ``url``
+    names; the twin and the apps' tables stay in the werk file, see docs/cluster.md)."""
+    url: str | None = None
+    """With ``backend: postgresql``: the server, ``postgresql://user@host:5432/database`` (a password is better
+    in ``PGPASSWORD`` or ``~/.pgpass`` than here)."""
     path: str = "werk-data/werk.db"
     """The werk file: samples, events, the twin, the apps' tables."""
     synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
@@ -355,6 +359,14 @@ class HistorianConfig(StrictModel):
     """The most samples written in one transaction."""
     flush_interval_ms: int = Field(default=200, ge=1, le=60_000)
     """The longest a sample waits for its batch to fill before it is written, in milliseconds."""
+
+    @model_validator(mode="after")
+    def _url_for_postgresql(self) -> Self:
+        if self.backend == "postgresql" and not (self.url or "").startswith(("postgresql://", "postgres://")):
+            raise ValueError("backend postgresql needs url: postgresql://user@host:5432/database")
+        if self.backend == "sqlite" and self.url is not None:
+            raise ValueError("url is for backend postgresql; the sqlite historian is the file at path")
+        return self
 
 
 class SpoolConfig(StrictModel):

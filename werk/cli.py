@@ -330,6 +330,42 @@ def cmd_docs_plant_file(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_store_migrate(args: argparse.Namespace) -> int:
+    """Copy a werk file's samples and events to PostgreSQL, with progress bars; counts checked at the end."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from werk.store.postgres import PostgresHistorian, redact
+    from werk.store.transfer import totals, transfer
+
+    path = Path(args.file) if args.file else Path(_load(args.config).historian.path)
+    n_samples, n_events = totals(path)
+    pg = PostgresHistorian(args.to)
+    pg.open()
+    try:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=err, disable=args.quiet) as bar:
+            tasks = {
+                "samples": bar.add_task("samples", total=n_samples),
+                "events": bar.add_task("events", total=n_events),
+            }
+            report = transfer(path, pg, lambda what, n: bar.advance(tasks[what], n))
+    finally:
+        pg.close()
+    if not report.ok:
+        for m in report.mismatches:
+            err.print(f"[red]✗[/] {m}", highlight=False)
+        raise WerkError(f"{path} -> {redact(args.to)}: counts differ after the copy; run it again to resume")
+    console.print(
+        f"[green]✓[/] {path} -> {redact(args.to)}: {report.signals} signals, {report.samples:,} samples, "
+        f"{report.events:,} events, counts equal ({report.copied_samples:,} samples and "
+        f"{report.copied_events:,} events copied in this run)"
+    )
+    console.print(
+        f"  set historian.backend: postgresql and historian.url: {redact(args.to)} in the plant file"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="werk", description="Industrie 4.0 for small and medium manufacturers.")
     p.add_argument("--version", action="version", version=f"werk {__version__}")
@@ -394,6 +430,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--plugins", action="store_true", help="include installed plug-ins (default: werk's built-ins only)"
     )
     pf.set_defaults(func=cmd_docs_plant_file)
+    st = sub.add_parser("store", help="the historian's samples and events")
+    stsub = st.add_subparsers(dest="store_command", required=True)
+    sm = stsub.add_parser(
+        "migrate",
+        help="copy a werk file's samples and events to PostgreSQL (resumable; counts checked at the end)",
+    )
+    sm.add_argument("--to", required=True, help="postgresql://user@host:5432/database")
+    src = sm.add_mutually_exclusive_group(required=True)
+    src.add_argument("-c", "--config", help="plant file whose historian.path to copy")
+    src.add_argument("--file", help="the werk file to copy")
+    sm.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sm.set_defaults(func=cmd_store_migrate)
     for name, spec in default_registry().apps.items():
         if spec.cli is not None:
             spec.cli(sub.add_parser(name, help=f"{spec.title}: the app's own commands"))

@@ -11,7 +11,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.postgres import pg_database, pg_url  # noqa: F401 - fixtures
 from werk.config.model import HistorianConfig
 from werk.core.model import Quality, Sample
 from werk.errors import StoreError
@@ -22,7 +21,7 @@ T0 = datetime(2026, 3, 29, 0, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def pg(pg_url: str) -> PostgresHistorian:  # noqa: F811
+def pg(pg_url: str) -> PostgresHistorian:
     h = PostgresHistorian(pg_url)
     h.open()
     yield h
@@ -86,7 +85,7 @@ def test_a_key_twice_in_one_batch_keeps_the_last_value(pg: PostgresHistorian) ->
 
 def test_samples_go_into_day_partitions_and_retention_drops_whole_days(
     pg: PostgresHistorian, pg_url: str
-) -> None:  # noqa: F811
+) -> None:
     pg.write_samples([Sample("r/x", T0 + timedelta(hours=12 * h), float(h)) for h in range(10)])  # 5 days
     day0 = int(T0.timestamp() * 1_000_000) // DAY_US
     parts = _partitions(pg_url)
@@ -115,7 +114,7 @@ def test_samples_long_before_1970_and_far_ahead_find_their_day(pg: PostgresHisto
     assert [s.ts for s in pg.query_raw("t/x", old, ahead + timedelta(1))] == [old, ahead]
 
 
-def test_writers_in_several_threads_and_connections_store_each_sample_once(pg_url: str) -> None:  # noqa: F811
+def test_writers_in_several_threads_and_connections_store_each_sample_once(pg_url: str) -> None:
     """Four historians (as four workers) write overlapping batches of the same new signals at once: no deadlock,
     no duplicate, every key once, and redelivered batches change nothing."""
     batches = [
@@ -149,7 +148,7 @@ def test_writers_in_several_threads_and_connections_store_each_sample_once(pg_ur
 
 def test_a_lost_connection_fails_one_write_and_the_next_reconnects(
     pg: PostgresHistorian, pg_url: str
-) -> None:  # noqa: F811
+) -> None:
     pg.write_samples([Sample("c/x", T0, 1.0)])
     assert pg._w is not None
     pid = pg._w.info.backend_pid
@@ -161,7 +160,7 @@ def test_a_lost_connection_fails_one_write_and_the_next_reconnects(
     assert [s.value for s in pg.query_raw("c/x", T0, T0 + timedelta(1))] == [1.0, 2.0]
 
 
-def test_a_database_from_a_newer_werk_is_refused(pg: PostgresHistorian, pg_url: str) -> None:  # noqa: F811
+def test_a_database_from_a_newer_werk_is_refused(pg: PostgresHistorian, pg_url: str) -> None:
     with psycopg.connect(pg_url, autocommit=True) as c:
         c.execute("INSERT INTO werk_migration VALUES ('historian', 99, 'future', 0)")
     with pytest.raises(StoreError, match="'historian' are at schema version 99, newer than this werk knows"):
@@ -177,7 +176,7 @@ def test_an_unreachable_server_is_refused_with_its_address_and_no_password() -> 
     assert "s3cret" not in str(e.value) and redact("postgresql://h/db") == "postgresql://h/db"
 
 
-def test_the_plant_file_chooses_the_store(pg_url: str) -> None:  # noqa: F811
+def test_the_plant_file_chooses_the_store(pg_url: str) -> None:
     h = open_historian(HistorianConfig(backend="postgresql", url=pg_url))
     assert isinstance(h, PostgresHistorian)
     h.close()

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.postgres import pg_database, pg_url  # noqa: F401 - fixtures
 from werk.core.model import Event, Quality, Sample
 from werk.errors import StoreError
 from werk.store import Historian, SQLiteHistorian

@@ -330,6 +330,70 @@ def cmd_docs_plant_file(args: argparse.Namespace) -> int:
     return 0
 
 
+STATUS_EVERY_S = 10.0
+
+
+async def _run_edge(config: WerkConfig) -> None:
+    from werk.runtime.edge import Edge
+
+    edge = Edge(config, default_registry())
+    await edge.start()
+    console.print(
+        f"[green]✓[/] edge: {len(edge.connectors)} connectors -> {config.cluster.nats} "
+        f"stream {config.cluster.stream}; press Ctrl+C to stop"
+    )
+    try:
+        while True:
+            await asyncio.sleep(STATUS_EVERY_S)
+            sent = sum(p.published for p in edge.publishers.values())
+            dropped = sum(c.status.dropped for c in edge.connectors)
+            console.print(
+                f"  edge: {sent:,} samples acknowledged by the broker, {edge.spooled():,} batches spooled, {dropped:,} dropped"
+            )
+    finally:
+        await edge.stop()
+
+
+async def _run_worker(config: WerkConfig, name: str) -> None:
+    from werk.runtime.worker import Worker
+
+    worker = Worker(config, name)
+    task = asyncio.create_task(worker.run())
+    try:
+        await asyncio.wait(
+            [task, asyncio.create_task(worker.ready.wait())], return_when=asyncio.FIRST_COMPLETED
+        )
+        if task.done():
+            task.result()
+        console.print(
+            f"[green]✓[/] worker {name}: {config.cluster.stream} -> historian; press Ctrl+C to stop"
+        )
+        while not task.done():
+            await asyncio.wait([task], timeout=STATUS_EVERY_S)
+            console.print(
+                f"  worker {name}: {worker.samples:,} samples in {worker.messages:,} batches written and "
+                f"acknowledged, {worker.write_errors} failed writes, {worker.redelivered} redelivered"
+            )
+        task.result()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def cmd_edge(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    event_loop.run(_run_edge(config), config.server.event_loop)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    name = args.name or f"werk-worker-{os.getpid()}"
+    event_loop.run(_run_worker(config, name), config.server.event_loop)
+    return 0
+
+
 def cmd_store_migrate(args: argparse.Namespace) -> int:
     """Copy a werk file's samples and events to PostgreSQL, with progress bars; counts checked at the end."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -430,6 +494,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--plugins", action="store_true", help="include installed plug-ins (default: werk's built-ins only)"
     )
     pf.set_defaults(func=cmd_docs_plant_file)
+    ed = sub.add_parser(
+        "edge", help="run the connectors and publish their batches to NATS JetStream (cluster:)"
+    )
+    ed.add_argument("-c", "--config", required=True)
+    ed.set_defaults(func=cmd_edge)
+    wk = sub.add_parser(
+        "worker", help="write batches from NATS JetStream to the historian, acknowledged after commit"
+    )
+    wk.add_argument("-c", "--config", required=True)
+    wk.add_argument("--name", help="how the broker and the logs call this worker (default werk-worker-<pid>)")
+    wk.set_defaults(func=cmd_worker)
     st = sub.add_parser("store", help="the historian's samples and events")
     stsub = st.add_subparsers(dest="store_command", required=True)
     sm = stsub.add_parser(

@@ -322,18 +322,23 @@ class PostgresHistorian:
 
     def write_samples(self, samples: Sequence[Sample]) -> int:
         """Upsert a batch by (signal, ts) in one transaction; the number of samples given."""
-        if not samples:
+        return self.write_rows([(s.path, to_micros(s.ts), s.value, int(s.quality)) for s in samples])
+
+    def write_rows(self, rows: Sequence[tuple[str, int, Value, int]]) -> int:
+        """:meth:`write_samples` of (path, microseconds, value, quality) rows, as a worker decodes them from the
+        log (no Sample objects in between)."""
+        if not rows:
             return 0
         with self._lock:
             try:
-                self._signal_ids({s.path: _dtype(s.value) for s in samples})
+                self._signal_ids({r[0]: _dtype(r[2]) for r in rows})
                 ids = self._ids
-                rows: dict[tuple[int, int], Row] = {}
-                for s in samples:
-                    sid, ts = ids[s.path][0], to_micros(s.ts)
-                    rows[sid, ts] = (sid, ts, *_columns(s.value), int(s.quality))
-                self._ensure_partitions({_day(ts) for _, ts in rows})
-                self._copy_upsert(rows.values())
+                keyed: dict[tuple[int, int], Row] = {}
+                for path, ts, value, quality in rows:
+                    sid = ids[path][0]
+                    keyed[sid, ts] = (sid, ts, *_columns(value), quality)
+                self._ensure_partitions({_day(ts) for _, ts in keyed})
+                self._copy_upsert(keyed.values())
             except BaseException:
                 # whatever failed (a lost connection, a partition dropped by another process's retention), the
                 # caches may be wrong now: read them again on the next call
@@ -344,7 +349,7 @@ class PostgresHistorian:
                     else:
                         self._ids.clear()
                 raise
-        return len(samples)
+        return len(rows)
 
     def _copy_upsert(self, rows: Iterator[Row] | Any) -> None:
         conn = self._writer()

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import json
 import logging
 import os
 import secrets
@@ -354,11 +355,11 @@ async def _run_edge(config: WerkConfig) -> None:
         await edge.stop()
 
 
-async def _run_worker(config: WerkConfig, name: str) -> None:
+async def _run_worker(config: WerkConfig, name: str, idle_exit_s: float | None, stats: str | None) -> None:
     from werk.runtime.worker import Worker
 
     worker = Worker(config, name)
-    task = asyncio.create_task(worker.run())
+    task = asyncio.create_task(worker.run(idle_exit_s))
     try:
         await asyncio.wait(
             [task, asyncio.create_task(worker.ready.wait())], return_when=asyncio.FIRST_COMPLETED
@@ -379,6 +380,8 @@ async def _run_worker(config: WerkConfig, name: str) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        if stats is not None:
+            Path(stats).write_text(json.dumps(worker.stats()), encoding="utf-8")  # noqa: ASYNC240 - once, at exit
 
 
 def cmd_edge(args: argparse.Namespace) -> int:
@@ -390,7 +393,7 @@ def cmd_edge(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     name = args.name or f"werk-worker-{os.getpid()}"
-    event_loop.run(_run_worker(config, name), config.server.event_loop)
+    event_loop.run(_run_worker(config, name, args.until_idle, args.stats), config.server.event_loop)
     return 0
 
 
@@ -504,6 +507,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     wk.add_argument("-c", "--config", required=True)
     wk.add_argument("--name", help="how the broker and the logs call this worker (default werk-worker-<pid>)")
+    wk.add_argument(
+        "--until-idle", type=float, metavar="S", help="exit once the stream had nothing for S seconds"
+    )
+    wk.add_argument("--stats", metavar="FILE", help="write the counters and lags as JSON at exit")
     wk.set_defaults(func=cmd_worker)
     st = sub.add_parser("store", help="the historian's samples and events")
     stsub = st.add_subparsers(dest="store_command", required=True)

@@ -83,6 +83,19 @@ def test_a_key_twice_in_one_batch_keeps_the_last_value(pg: PostgresHistorian) ->
     assert pg.count_samples() == 2
 
 
+def test_new_rows_go_straight_in_and_a_replay_through_the_upsert(pg: PostgresHistorian) -> None:
+    """The fast path (COPY into the table) is taken while no key is stored yet; a batch that meets a stored key
+    (delivered again, or corrected) falls back to the upsert, in the same transaction, and loses nothing."""
+    first = [Sample("u/x", T0 + timedelta(seconds=i), float(i)) for i in range(100)]
+    pg.write_samples(first)
+    assert (pg.direct, pg.upserts) == (1, 0)
+    again = [*first[50:], Sample("u/x", T0 + timedelta(seconds=100), 100.0), Sample("u/x", T0, -1.0)]
+    pg.write_samples(again)
+    assert (pg.direct, pg.upserts) == (1, 1)
+    values = [s.value for s in pg.query_raw("u/x", T0, T0 + timedelta(hours=1))]
+    assert values == [-1.0, *map(float, range(1, 101))]
+
+
 def test_samples_go_into_day_partitions_and_retention_drops_whole_days(
     pg: PostgresHistorian, pg_url: str
 ) -> None:

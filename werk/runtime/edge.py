@@ -56,6 +56,7 @@ class LogLink:
         self.nc: NatsClient | None = None
         self.js: JetStreamContext | None = None
         self.ready = asyncio.Event()  # connected and the stream exists
+        self._closing = False
 
     async def run(self) -> None:
         while self.nc is None:
@@ -83,7 +84,8 @@ class LogLink:
                 await asyncio.sleep(RECONNECT_S)
 
     async def _disconnected(self) -> None:
-        log.warning("edge.disconnected nats=%s", self.cfg.nats)
+        if not self._closing:
+            log.warning("edge.disconnected nats=%s", self.cfg.nats)
 
     async def _error(self, exc: Exception) -> None:
         log.warning("nats.client_error error=%r", exc)  # one line, not the client's default traceback
@@ -103,6 +105,7 @@ class LogLink:
         )
 
     async def close(self) -> None:
+        self._closing = True
         if self.nc is not None:
             await self.nc.close()
             self.nc = self.js = None

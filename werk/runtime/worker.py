@@ -73,6 +73,8 @@ class Worker:
         self.rejected = 0
         self.redelivered = 0  # messages taken that had been delivered before
         self.lags_us: deque[int] = deque(maxlen=LAGS_KEPT)  # edge publish -> commit, per message
+        self.first_write: float | None = None  # wall-clock s: the first write began, the last one committed
+        self.last_commit: float | None = None
         self.ready = asyncio.Event()
 
     async def _open_historian(self) -> Historian:
@@ -83,7 +85,25 @@ class Worker:
                 log.warning("worker.historian_unavailable error=%s retry_in=%.1fs", exc, RETRY_S)
                 await asyncio.sleep(RETRY_S)
 
-    async def run(self) -> None:
+    def stats(self) -> dict[str, Any]:
+        """The counters, and the write rate between the first write and the last commit (samples/s)."""
+        busy = (self.last_commit or 0.0) - (self.first_write or 0.0)
+        return {
+            "name": self.name,
+            "samples": self.samples,
+            "messages": self.messages,
+            "write_errors": self.write_errors,
+            "redelivered": self.redelivered,
+            "rejected": self.rejected,
+            "first_write": self.first_write,
+            "last_commit": self.last_commit,
+            "rate": self.samples / busy if busy > 0 else None,
+            "lags_us": list(self.lags_us),
+        }
+
+    async def run(self, idle_exit_s: float | None = None) -> None:
+        """Take, write and acknowledge batches until cancelled, or until the consumer had nothing for
+        ``idle_exit_s`` seconds (a backfill that drains the stream and ends)."""
         self.historian = await self._open_historian()
         write = _rows_writer(self.historian)
         while True:
@@ -107,10 +127,14 @@ class Worker:
         log.info("worker.ready name=%s consumer=%s", self.name, self.cfg.consumer)
         try:
             delay = RETRY_S
+            idle_since = time.monotonic()
             while True:
                 try:
                     msgs = await sub.fetch(self.cfg.fetch_messages, timeout=1.0)
+                    idle_since = time.monotonic()
                 except (nats.errors.TimeoutError, TimeoutError):
+                    if idle_exit_s is not None and time.monotonic() - idle_since >= idle_exit_s:
+                        return
                     continue
                 except (nats.errors.Error, OSError) as exc:  # the broker is away: the client reconnects
                     log.debug("worker.fetch_failed error=%r", exc)
@@ -140,6 +164,8 @@ class Worker:
             good.append(m)
             if m.metadata.num_delivered > 1:
                 self.redelivered += 1
+        if self.first_write is None:
+            self.first_write = time.time()
         try:
             await asyncio.to_thread(write, rows)
         except Exception as exc:
@@ -159,6 +185,7 @@ class Worker:
                 self.lags_us.append(now - int(sent))
         self.samples += len(rows)
         self.messages += len(good)
+        self.last_commit = time.time()
         return True
 
     async def _close(self, nc: Any) -> None:

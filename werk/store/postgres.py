@@ -31,7 +31,7 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -80,25 +80,37 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}{host}{port}"))
 
 
+_DTYPES = {bool: "bool", int: "int", float: "float", str: "str"}
+
+
 def _dtype(v: Value) -> str:
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, int):
-        return "int"
-    if isinstance(v, float):
-        return "float"
-    return "str"
+    return _DTYPES.get(type(v)) or (
+        "bool"
+        if isinstance(v, bool)
+        else "int"
+        if isinstance(v, int)
+        else "float"
+        if isinstance(v, float)
+        else "str"
+    )
 
 
 def _columns(v: Value) -> tuple[float | None, int | None, str | None]:
+    t = type(v)
+    if t is float:
+        return v, None, None  # type: ignore[return-value]
+    if t is int:
+        return None, v, None  # type: ignore[return-value]
+    if t is str:
+        return None, None, v  # type: ignore[return-value]
     if isinstance(v, bool):
         return None, int(v), None
     if isinstance(v, int):
-        return None, v, None
+        return None, int(v), None
     if isinstance(v, float):
-        return v, None, None
+        return float(v), None, None
     if isinstance(v, str):
-        return None, None, v
+        return None, None, str(v)
     raise TypeError(f"a sample's value is a float, int, bool or str, not {type(v).__name__}")
 
 
@@ -177,6 +189,8 @@ class PostgresHistorian:
         self._ids: dict[str, tuple[int, str]] = {}
         self._dtypes: dict[int, str] = {}
         self._parts: set[int] | None = None  # days with a partition, as far as this process knows
+        self.direct = 0  # transactions that went straight in by COPY
+        self.upserts = 0  # ... and those that met a stored key and went through the upsert
 
     # --- lifecycle -----------------------------------------------------------------------------------------------
 
@@ -331,13 +345,15 @@ class PostgresHistorian:
             return 0
         with self._lock:
             try:
-                self._signal_ids({r[0]: _dtype(r[2]) for r in rows})
+                # the last value's type per signal, as SQLite's row-by-row upsert leaves it
+                last = {r[0]: r[2] for r in rows}
+                self._signal_ids({p: _dtype(v) for p, v in last.items()})
                 ids = self._ids
                 keyed: dict[tuple[int, int], Row] = {}
                 for path, ts, value, quality in rows:
                     sid = ids[path][0]
                     keyed[sid, ts] = (sid, ts, *_columns(value), quality)
-                self._ensure_partitions({_day(ts) for _, ts in keyed})
+                self._ensure_partitions({ts // DAY_US for _, ts in keyed})
                 self._copy_upsert(keyed.values())
             except BaseException:
                 # whatever failed (a lost connection, a partition dropped by another process's retention), the
@@ -351,17 +367,30 @@ class PostgresHistorian:
                 raise
         return len(rows)
 
-    def _copy_upsert(self, rows: Iterator[Row] | Any) -> None:
+    def _copy_upsert(self, rows: Collection[Row]) -> None:
+        """One transaction: COPY the rows straight into ``sample`` (the common case, where none of them is
+        stored yet: as fast as PostgreSQL takes rows); if one is (a batch delivered again) or a concurrent writer
+        holds one, that COPY is rolled back to its savepoint and the rows go through the staging table and the
+        upsert instead."""
         conn = self._writer()
         with conn.transaction(), conn.cursor() as cur:
+            try:
+                with conn.transaction():  # a savepoint
+                    self._copy(cur, "sample", rows)
+                self.direct += 1
+                return
+            except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
+                self.upserts += 1
             cur.execute(_STAGE)
-            with cur.copy(
-                "COPY sample_in (signal_id, ts, f, i, s, quality) FROM STDIN (FORMAT BINARY)"
-            ) as cp:
-                cp.set_types(["int4", "int8", "float8", "int8", "text", "int2"])
-                for r in rows:
-                    cp.write_row(r)
+            self._copy(cur, "sample_in", rows)
             cur.execute(_MOVE)
+
+    @staticmethod
+    def _copy(cur: psycopg.Cursor[Any], table: str, rows: Collection[Row]) -> None:
+        with cur.copy(f"COPY {table} (signal_id, ts, f, i, s, quality) FROM STDIN (FORMAT BINARY)") as cp:
+            cp.set_types(["int4", "int8", "float8", "int8", "text", "int2"])
+            for r in rows:
+                cp.write_row(r)
 
     def write_events(self, events: Sequence[Event]) -> int:
         if not events:

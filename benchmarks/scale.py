@@ -41,6 +41,7 @@ import psycopg
 from rich.console import Console
 
 from werk.config import load_config
+from werk.config.model import ClusterConfig
 from werk.connect.base import ConnectorStatus
 from werk.core.model import Sample, to_micros
 from werk.runtime.edge import Edge
@@ -204,6 +205,22 @@ def finish(
     return stats
 
 
+async def bound(nats_url: str, workers: int, timeout: float = 60.0) -> None:
+    """Until ``workers`` pull requests wait at the consumer: the workers have imported werk and bound to it."""
+    import nats
+
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    cfg = ClusterConfig()
+    deadline = time.monotonic() + timeout
+    try:
+        while (await js.consumer_info(cfg.stream, cfg.consumer)).num_waiting < workers:
+            assert time.monotonic() < deadline, "the workers did not bind to the consumer"
+            await asyncio.sleep(0.1)
+    finally:
+        await nc.close()
+
+
 def count(url: str) -> int:
     with psycopg.connect(url) as c:
         row = c.execute("SELECT count(*) FROM sample").fetchone()
@@ -285,7 +302,7 @@ def main() -> int:
         cfg = plant(tmp, url, nats_url)
         PostgresHistorian(url).open()
         live = start_workers(cfg, two[0], tmp, idle_s=3.0)
-        time.sleep(3.0)  # the workers import werk and bind to the consumer
+        asyncio.run(bound(nats_url, two[0]))
         steady = batches(int(rate * lag_s), T0 + timedelta(days=30))
         asyncio.run(publish(cfg, steady, tmp / "spool-lag", rate=rate))
         stats = finish(live)

@@ -128,23 +128,34 @@ class Worker:
         try:
             delay = RETRY_S
             idle_since = time.monotonic()
-            while True:
-                try:
-                    msgs = await sub.fetch(self.cfg.fetch_messages, timeout=1.0)
-                    idle_since = time.monotonic()
-                except (nats.errors.TimeoutError, TimeoutError):
-                    if idle_exit_s is not None and time.monotonic() - idle_since >= idle_exit_s:
-                        return
-                    continue
-                except (nats.errors.Error, OSError) as exc:  # the broker is away: the client reconnects
-                    log.debug("worker.fetch_failed error=%r", exc)
-                    await asyncio.sleep(RETRY_S)
-                    continue
-                if await self._handle(msgs, write):
-                    delay = RETRY_S
-                else:
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
+            # the next group is fetched while this one is written: the broker's round trip and the database's
+            # commit overlap (the prefetched messages' ack_wait runs meanwhile; it is seconds, a write is not)
+            ahead = asyncio.create_task(sub.fetch(self.cfg.fetch_messages, timeout=1.0))
+            try:
+                while True:
+                    try:
+                        msgs = await ahead
+                        idle_since = time.monotonic()
+                    except (nats.errors.TimeoutError, TimeoutError):
+                        if idle_exit_s is not None and time.monotonic() - idle_since >= idle_exit_s:
+                            return
+                        msgs = []
+                    except (nats.errors.Error, OSError) as exc:  # the broker is away: the client reconnects
+                        log.debug("worker.fetch_failed error=%r", exc)
+                        await asyncio.sleep(RETRY_S)
+                        msgs = []
+                    ahead = asyncio.create_task(sub.fetch(self.cfg.fetch_messages, timeout=1.0))
+                    if not msgs:
+                        continue
+                    if await self._handle(msgs, write):
+                        delay = RETRY_S
+                    else:
+                        await asyncio.sleep(delay)
+                        delay = min(delay * 2, 5.0)
+            finally:
+                ahead.cancel()
+                with contextlib.suppress(BaseException):
+                    await ahead
         finally:
             await self._close(nc)
 

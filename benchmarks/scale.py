@@ -301,9 +301,9 @@ def main() -> int:
         url = schema_url(db_url, "lag")
         cfg = plant(tmp, url, nats_url)
         PostgresHistorian(url).open()
+        steady = batches(int(rate * lag_s), T0 + timedelta(days=30))  # made before the workers wait for it
         live = start_workers(cfg, two[0], tmp, idle_s=3.0)
         asyncio.run(bound(nats_url, two[0]))
-        steady = batches(int(rate * lag_s), T0 + timedelta(days=30))
         asyncio.run(publish(cfg, steady, tmp / "spool-lag", rate=rate))
         stats = finish(live)
         lags = sorted(x for s in stats for x in s["lags_us"])  # type: ignore[attr-defined]

@@ -397,6 +397,34 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def api_role(config: WerkConfig) -> WerkConfig:
+    """The plant file as a ``werk api`` replica runs it: no connectors (the edges read the machines) and no apps
+    (they would see no live samples; docs/cluster.md), the historian it names (PostgreSQL, shared)."""
+    apps = config.apps.model_copy(
+        update={
+            name: settings.model_copy(update={"enabled": False})
+            for name in default_registry().apps
+            if (settings := config.app(name)) is not None
+        }
+    )
+    return config.model_copy(update={"connectors": {}, "apps": apps})
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    config = _with_server(load_config(args.config), args)
+    if config.historian.backend != "postgresql":
+        raise WerkError(
+            f"{args.config}: werk api serves a shared historian: set historian.backend: postgresql (and url)"
+        )
+    config = api_role(config)
+    _check_ports(config, web=True, sim=False)
+    return _stopped(
+        event_loop.run(
+            _run(config, with_sim=False, with_platform=True, live_table=False), config.server.event_loop
+        )
+    )
+
+
 def cmd_store_migrate(args: argparse.Namespace) -> int:
     """Copy a werk file's samples and events to PostgreSQL, with progress bars; counts checked at the end."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -512,6 +540,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     wk.add_argument("--stats", metavar="FILE", help="write the counters and lags as JSON at exit")
     wk.set_defaults(func=cmd_worker)
+    ap = sub.add_parser(
+        "api", help="serve the API and pages over a shared PostgreSQL historian (no connectors)"
+    )
+    ap.add_argument("-c", "--config", required=True)
+    ap.add_argument("--port", type=int)
+    ap.set_defaults(func=cmd_api)
     st = sub.add_parser("store", help="the historian's samples and events")
     stsub = st.add_subparsers(dest="store_command", required=True)
     sm = stsub.add_parser(

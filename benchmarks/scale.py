@@ -270,9 +270,10 @@ def main() -> int:
     )
     try:
         data = batches(n)
-        ceiling = copy_ceiling(schema_url(db_url, "ceiling"), data)
+        ceiling_url = schema_url(db_url, "ceiling")
+        first_ceiling = copy_ceiling(ceiling_url, data)
         console.print(
-            f"reference: binary COPY into the same partitioned table, one connection: {ceiling:,.0f} samples/s"
+            f"reference: binary COPY into the same partitioned table, one connection: {first_ceiling:,.0f} samples/s"
         )
         results = []
         for w in args.workers:
@@ -292,7 +293,7 @@ def main() -> int:
             results.append((w, per, all_rate))
             console.print(
                 f"{w} worker(s): {per:,.0f} samples/s per worker (each: {', '.join(f'{r:,.0f}' for r in rates)}), "
-                f"{all_rate:,.0f} samples/s in all = {all_rate / ceiling:.0%} of COPY; edge published "
+                f"{all_rate:,.0f} samples/s in all; edge published "
                 f"{edge_rate:,.0f} samples/s; {stored:,} stored, {sum(int(s['redelivered']) for s in stats)} redelivered"  # type: ignore[call-overload]
             )
         # lag: 2 workers, a steady load at half their throughput
@@ -312,6 +313,16 @@ def main() -> int:
             f"lag at {rate:,.0f} samples/s ({two[0]} workers, {lag_s:.0f} s, {len(lags):,} messages): "
             f"p50 {p50:.0f} ms, p99 {p99:.0f} ms (edge publish -> commit)"
         )
+        # the machine is shared and its load moves: the ceiling is measured again, and the better run counts
+        ceiling = max(first_ceiling, copy_ceiling(ceiling_url, data))
+        console.print(
+            f"reference again: the ceiling is {ceiling:,.0f} samples/s (the better of two COPY runs)"
+        )
+        for w, per, all_rate in results:
+            console.print(
+                f"  {w} worker(s): {per:,.0f} samples/s per worker, {all_rate:,.0f} in all = "
+                f"{all_rate / ceiling:.0%} of the ceiling"
+            )
         load = os.getloadavg()
         console.print(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
         worst_per = min(r[1] for r in results)

@@ -101,8 +101,11 @@ def _status_table(platform: object) -> Table:
     return t
 
 
-async def _run(config: WerkConfig, *, with_sim: bool, with_platform: bool, live_table: bool) -> int | None:
-    """Run until stopped; the signal that stopped the web server, if one did."""
+async def _run(
+    config: WerkConfig, *, with_sim: bool, with_platform: bool, live_table: bool, connect: bool = True
+) -> int | None:
+    """Run until stopped; the signal that stopped the web server, if one did. ``connect=False``: the platform
+    reads no machine (``werk api``: the edges do)."""
     from werk.api import create_app
     from werk.api.http_server import HttpServer, http_server
     from werk.api.workers import Workers
@@ -123,8 +126,17 @@ async def _run(config: WerkConfig, *, with_sim: bool, with_platform: bool, live_
             historian_file = os.path.abspath(config.historian.path)  # noqa: ASYNC240 - once, at start
             with console.status("opening the historian and connecting..."):
                 platform = Platform(config, default_registry())
+                if not connect:
+                    platform.connectors = []
                 await platform.start()
-            console.print(f"[green]✓[/] historian: {historian_file}")
+            if config.historian.backend == "postgresql" and config.historian.url:
+                from werk.store.postgres import redact
+
+                console.print(
+                    f"[green]✓[/] historian: {redact(config.historian.url)}; werk file: {historian_file}"
+                )
+            else:
+                console.print(f"[green]✓[/] historian: {historian_file}")
             app = create_app(platform)
             # Everything built so far (config, twin, app, connectors) lives as long as the process. Frozen out of
             # the cyclic GC, a full collection no longer walks it: that took 55 ms in benchmarks/aas_api.py, about
@@ -398,8 +410,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def api_role(config: WerkConfig) -> WerkConfig:
-    """The plant file as a ``werk api`` replica runs it: no connectors (the edges read the machines) and no apps
-    (they would see no live samples; docs/cluster.md), the historian it names (PostgreSQL, shared)."""
+    """The plant file as a ``werk api`` replica runs it: no apps (they would see no live samples; docs/cluster.md),
+    the historian it names (PostgreSQL, shared); its connectors stay in the file (the assets' bindings name them)
+    but are not started (:func:`_run` with ``connect=False``: the edges read the machines)."""
     apps = config.apps.model_copy(
         update={
             name: settings.model_copy(update={"enabled": False})
@@ -407,7 +420,7 @@ def api_role(config: WerkConfig) -> WerkConfig:
             if (settings := config.app(name)) is not None
         }
     )
-    return config.model_copy(update={"connectors": {}, "apps": apps})
+    return config.model_copy(update={"apps": apps})
 
 
 def cmd_api(args: argparse.Namespace) -> int:
@@ -420,7 +433,8 @@ def cmd_api(args: argparse.Namespace) -> int:
     _check_ports(config, web=True, sim=False)
     return _stopped(
         event_loop.run(
-            _run(config, with_sim=False, with_platform=True, live_table=False), config.server.event_loop
+            _run(config, with_sim=False, with_platform=True, live_table=False, connect=False),
+            config.server.event_loop,
         )
     )
 

@@ -6,9 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tests.conftest import plant_config
 from werk.cli import api_role, main
 from werk.config import demo_config_path, load_config
+from werk.errors import WriteRefused
 from werk.registry import default_registry
+from werk.runtime.platform import Platform
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,3 +47,11 @@ def test_the_cluster_plant_script_writes_a_valid_plant_on_postgresql(tmp_path: P
     assert (config.historian.backend, config.historian.url) == ("postgresql", "postgresql://db/werk")
     assert config.cluster.nats == "nats://127.0.0.1:4222" and config.server.port == 8180
     assert config.connectors.keys() == load_config(demo_config_path()).connectors.keys()
+
+
+async def test_an_api_replica_refuses_a_write_to_a_machine_it_does_not_read(tmp_path: Path) -> None:
+    platform = Platform(api_role(plant_config(tmp_path)))
+    platform.connectors = []  # as werk api starts it (werk.cli._run, connect=False)
+    path = next(p for p in platform._writable)
+    with pytest.raises(WriteRefused, match="does not run in this process"):
+        await platform.write_signal(path, 50.0, "tester")

@@ -47,8 +47,8 @@ def test_each_asset_has_its_subject_and_a_batch_round_trips() -> None:
     assert subject_of(a) == f"{SUBJECT_PREFIX}.hall_1.press.press_7"
     batch = [Sample(a, T0, 1.5), Sample(a, T0 + timedelta(1), True, Quality.BAD), Sample("x/y", T0, "text")]
     messages = encode(batch)
-    assert [s for s, _ in messages] == [subject_of(a), f"{SUBJECT_PREFIX}.x"]
-    rows = [r for _, p in messages for r in decode(p)]
+    assert [(m.subject, m.rows) for m in messages] == [(subject_of(a), 2), (f"{SUBJECT_PREFIX}.x", 1)]
+    rows = [r for m in messages for r in decode(m.payload)]
     assert rows == [(s.path, int(s.ts.timestamp() * 1_000_000), s.value, int(s.quality)) for s in batch]
     with pytest.raises(ValueError, match="not a werk sample row"):
         decode(b'[["x", "not a time", 1, 0]]')
@@ -96,8 +96,8 @@ async def test_a_message_that_is_no_werk_batch_is_set_aside_and_the_rest_flows(
         nc = await nats.connect(nats_server.url)
         js = nc.jetstream()
         await js.publish(f"{SUBJECT_PREFIX}.a.b.c", b"{not json")
-        for subject, payload in encode([Sample("a/b/c/d/e/f/g", T0, 1.0)]):
-            await js.publish(subject, payload)
+        for m in encode([Sample("a/b/c/d/e/f/g", T0, 1.0)]):
+            await js.publish(m.subject, m.payload)
         await wait_until(lambda: worker.samples == 1 and worker.rejected == 1, timeout=20)
         await asyncio.sleep(2.5)  # past ack_wait: the rejected one is not delivered again
         assert worker.rejected == 1 and worker.messages == 1

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from nats.js import JetStreamContext
@@ -56,7 +56,13 @@ def subject_of(path: str) -> str:
     return ".".join((SUBJECT_PREFIX, *(_token(k) for k in keys)))
 
 
-def encode(samples: Sequence[Sample]) -> list[tuple[str, bytes]]:
+class Message(NamedTuple):
+    subject: str
+    payload: bytes
+    rows: int  # samples in it
+
+
+def encode(samples: Sequence[Sample]) -> list[Message]:
     """A connector batch as messages, one per asset (subject), each asset's samples in the batch's order."""
     by_subject: dict[str, list[list[Any]]] = {}
     subjects: dict[str, str] = {}
@@ -65,7 +71,7 @@ def encode(samples: Sequence[Sample]) -> list[tuple[str, bytes]]:
         if subject is None:
             subject = subjects[s.path] = subject_of(s.path)
         by_subject.setdefault(subject, []).append([s.path, to_micros(s.ts), s.value, int(s.quality)])
-    return [(subject, orjson.dumps(rows)) for subject, rows in by_subject.items()]
+    return [Message(subject, orjson.dumps(rows), len(rows)) for subject, rows in by_subject.items()]
 
 
 def decode(payload: bytes) -> list[Row]:

@@ -140,23 +140,26 @@ class LogPublisher:
         messages = encode(batch)
         async with self._lock:
             if not len(self.outbox):
-                for i, (subject, payload) in enumerate(messages):
+                for i, m in enumerate(messages):
                     try:
-                        await self.link.publish(subject, payload, sent)
+                        await self.link.publish(m.subject, m.payload, sent)
                     except _FAILURES as exc:
                         log.warning("edge.spool_start connector=%s reason=%r", self.status.name, exc)
                         messages = messages[i:]
                         break
-                    self._count(payload)
+                    self._count(m.rows)
                 else:
                     return
-            await self._call(self.outbox.push, [(f"{s} {sent}", p) for s, p in messages])
+            # the spool keeps what publishing needs: subject, first send time, rows (its "topic"), payload
+            await self._call(
+                self.outbox.push, [(f"{m.subject} {sent} {m.rows}", m.payload) for m in messages]
+            )
             self._account()
             self._wake.set()
 
-    def _count(self, payload: bytes) -> None:
+    def _count(self, rows: int) -> None:
         self.messages += 1
-        self.published += payload.count(b"],[") + 1  # rows in the JSON list, without parsing it again
+        self.published += rows
 
     async def drain(self) -> None:
         delay = RECONNECT_S
@@ -172,9 +175,9 @@ class LogPublisher:
             done = 0
             try:
                 for topic, payload in items:
-                    subject, _, sent = topic.partition(" ")
-                    await self.link.publish(subject, payload, int(sent or 0))
-                    self._count(payload)
+                    subject, sent, rows = topic.split(" ")
+                    await self.link.publish(subject, payload, int(sent))
+                    self._count(int(rows))
                     done += 1
                 delay = RECONNECT_S
             except _FAILURES as exc:

@@ -349,12 +349,19 @@ class PostgresHistorian:
                 last = {r[0]: r[2] for r in rows}
                 self._signal_ids({p: _dtype(v) for p, v in last.items()})
                 ids = self._ids
-                keyed: dict[tuple[int, int], Row] = {}
-                for path, ts, value, quality in rows:
+                out: list[Row] = []
+                append = out.append
+                for path, ts, value, quality in rows:  # the hot loop of a worker: the common types inline
                     sid = ids[path][0]
-                    keyed[sid, ts] = (sid, ts, *_columns(value), quality)
-                self._ensure_partitions({ts // DAY_US for _, ts in keyed})
-                self._copy_upsert(keyed.values())
+                    t = type(value)
+                    if t is float:
+                        append((sid, ts, value, None, None, quality))  # type: ignore[arg-type]
+                    elif t is int:
+                        append((sid, ts, None, value, None, quality))  # type: ignore[arg-type]
+                    else:
+                        append((sid, ts, *_columns(value), quality))
+                self._ensure_partitions({r[1] // DAY_US for r in out})
+                self._copy_upsert(out)
             except BaseException:
                 # whatever failed (a lost connection, a partition dropped by another process's retention), the
                 # caches may be wrong now: read them again on the next call
@@ -369,8 +376,8 @@ class PostgresHistorian:
 
     def _copy_upsert(self, rows: Collection[Row]) -> None:
         """One transaction: COPY the rows straight into ``sample`` (the common case, where none of them is
-        stored yet: as fast as PostgreSQL takes rows); if one is (a batch delivered again) or a concurrent writer
-        holds one, that COPY is rolled back to its savepoint and the rows go through the staging table and the
+        stored yet: as fast as PostgreSQL takes rows); if one is (a batch delivered again), a key comes twice in
+        the batch, or a concurrent writer holds one, that COPY is rolled back to its savepoint and the rows go through the staging table and the
         upsert instead."""
         conn = self._writer()
         with conn.transaction(), conn.cursor() as cur:
@@ -381,8 +388,10 @@ class PostgresHistorian:
                 return
             except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
                 self.upserts += 1
+            # a key twice in the batch keeps its last value (PostgreSQL touches a row once per statement)
+            keyed = {(r[0], r[1]): r for r in rows}
             cur.execute(_STAGE)
-            self._copy(cur, "sample_in", rows)
+            self._copy(cur, "sample_in", keyed.values())
             cur.execute(_MOVE)
 
     @staticmethod

@@ -4,6 +4,7 @@ broker discards nothing), a message that is no werk batch cannot block the ones 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -103,5 +104,44 @@ async def test_a_message_that_is_no_werk_batch_is_set_aside_and_the_rest_flows(
         assert worker.rejected == 1 and worker.messages == 1
         await nc.close()
     finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+class Counting:
+    """A connector without a protocol: ``batches`` batches of a counter per asset, then silence."""
+
+    def __init__(self, batches: int) -> None:
+        self.name = "counting"
+        self.status = ConnectorStatus(name=self.name, type="synthetic", endpoint="test")
+        self.batches = batches
+
+    async def stream(self) -> AsyncIterator[list[Sample]]:
+        for b in range(self.batches):
+            yield [Sample(f"acme/s/a/l/c/m{k}/n", T0 + timedelta(seconds=b), b) for k in range(4)]
+            self.status.samples += 4
+        await asyncio.Event().wait()
+
+
+async def test_the_edge_pumps_its_connectors_into_the_log_while_the_worker_writes(
+    tmp_path: Path, pg_url: str, nats_server: NatsServer
+) -> None:
+    cfg = config(tmp_path, pg_url, nats_server.url)
+    source = Counting(250)
+    edge = Edge(cfg, connectors=[source], spool_dir=tmp_path / "spool")
+    worker = Worker(cfg)
+    task = asyncio.create_task(worker.run())
+    await edge.start()
+    try:
+        await wait_until(lambda: worker.samples == 1000, timeout=30)
+        assert edge.publishers["counting"].published == 1000 and edge.spooled() == 0
+        h = PostgresHistorian(pg_url)
+        h.open()
+        assert [s.value for s in h.query_raw("acme/s/a/l/c/m3/n", T0, T0 + timedelta(hours=1))] == list(
+            range(250)
+        )
+        h.close()
+    finally:
+        await edge.stop(drain_s=0)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

@@ -201,7 +201,7 @@ class Worker:
 
     async def _close(self, nc: Any) -> None:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(nc.drain(), 5)
+            await asyncio.wait_for(nc.close(), 5)  # what it fetched and did not write goes to a worker again
         if self.historian is not None:
             await asyncio.to_thread(self.historian.close)
             self.historian = None

@@ -1,6 +1,6 @@
 """Outlier detection on SKAB (Skoltech Anomaly Benchmark), beside the published leaderboard.
 
-    python benchmarks/anomaly_skab.py
+    python benchmarks/anomaly_skab.py [--quick]
 
 Protocol (SKAB's outlier-detection notebooks, e.g. notebooks/Conv_AE.ipynb and MSET.ipynb in waico/SKAB):
 
@@ -54,11 +54,13 @@ What was looked at, in order (so that the figure can be judged):
 
 Also printed, for comparison only: the grid point picked on all three groups (in-sample: its F1 is optimistic), the
 old default (``levels``, window 60) and every grid point's pooled F1. Data: ../shared/data/skab relative to the
-repo root.
+repo root. Goal: out-of-fold F1 >= 0.80. ``--quick``: every second file (17 of 34, from each group), the same
+protocol; the whole run takes a few seconds anyway.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import os
 import platform
@@ -80,6 +82,7 @@ console = Console()
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "skab"
 TRAIN_ROWS = 400
+GOAL_F1 = 0.80
 GROUPS = ("other", "valve1", "valve2")
 # SKAB README leaderboard, outlier detection (F1, FAR %, MAR %), the version cited in ../shared/data/README.md
 PUBLISHED = [
@@ -195,12 +198,18 @@ def pooled(per_file: dict[str, Counts], names: Sequence[str]) -> Counts:
 
 
 def main() -> None:
-    if len(sys.argv) > 1:  # no options: every setting is fixed above; --help prints the protocol
-        console.print(__doc__)
-        return
+    # every setting is fixed above; --help prints the protocol
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="every second file (a check, not a figure)")
+    quick = ap.parse_args().quick
     files = sorted(p for p in (DATA / "data").glob("*/*.csv") if p.parent.name != "anomaly-free")
     if not files:
         sys.exit(f"SKAB data not found under {DATA / 'data'} (see ../shared/data/README.md).")
+    if quick:
+        files = files[::2]
+        console.print(
+            f"quick run: every second file, {len(files)} of them (a check, not the figure of record)"
+        )
     console.print(
         f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}, numpy {metadata.version('numpy')}"
@@ -292,7 +301,8 @@ def main() -> None:
         f"training time: {fit_s * 1000 / len(grid):.0f} ms for {len(files)} fits; "
         f"scoring {rows / score_s:,.0f} rows/s"
     )
-    console.print(f"goal F1 >= 0.80 (out of fold): {'met' if oof.f1 >= 0.80 else 'NOT met'}")
+    what = f"goal F1 >= {GOAL_F1:.2f} (out of fold)"
+    print(f"{what}: met" if oof.f1 >= GOAL_F1 else f"{what}: not met ({oof.f1:.3f})")
 
 
 if __name__ == "__main__":

@@ -224,6 +224,8 @@ def recorded(
 
 def skab(quick: bool) -> tuple[Tally, Tally]:
     files = sorted(p for p in SKAB.rglob("*.csv") if p.parent.name != "anomaly-free")
+    if not files:
+        sys.exit(f"SKAB data not found under {SKAB} (see ../shared/data/README.md).")
     if quick:
         files = files[::3]
     ours, ref = Tally(), Tally()
@@ -395,6 +397,10 @@ def main() -> None:
     )
     args = ap.parse_args()
     days = 0.5 if args.quick else args.days
+    if args.quick:
+        print(
+            "quick run: a third of SKAB, half a simulated day, small RUL models (a check, not the figure of record)"
+        )
     t0 = time.perf_counter()
     results: dict[str, tuple[Tally, Tally]] = {}
     print("reference: static z-score, threshold = the largest z-score of the training part")

@@ -1,10 +1,13 @@
 """Ingest throughput: bus + historian in one process, batched, against raw SQLite inserts of the same rows.
 
-    python benchmarks/ingest.py [--samples 1000000] [--signals 1000] [--batch 1000]
+    python benchmarks/ingest.py [--samples 1000000] [--signals 1000] [--batch 1000] [--quick]
 
 The reference is the ceiling for this path: sqlite3 ``executemany`` of pre-built tuples into an equivalent table with
 the same pragmas (WAL, synchronous=NORMAL), no Sample objects, no bus, no upsert. werk's figure includes building
 Sample objects' rows, matching patterns on the bus, batching in the writer and the upsert.
+
+Goal: werk >= 0.75 of the raw rate (no goal was stated with the walking skeleton; 0.75 leaves room below the 0.79
+of its first measurement for the work werk does beyond the ceiling). ``--quick``: 300,000 samples.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from werk.runtime.historian_writer import HistorianWriter
 from werk.store import SQLiteHistorian
 
 console = Console()
+GOAL = 0.75  # werk / raw executemany
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -107,7 +111,11 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=1_000_000)
     ap.add_argument("--signals", type=int, default=1000)
     ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--quick", action="store_true", help="300,000 samples (a check, not a figure)")
     a = ap.parse_args()
+    if a.quick:
+        a.samples = 300_000
+        console.print("quick run: 300,000 samples (a check, not the figure of record)")
     batches = make_batches(a.samples, a.signals, a.batch)
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -128,7 +136,9 @@ def main() -> None:
     console.print(f"samples: {a.samples:,} on {a.signals:,} signals, published in batches of {a.batch:,}")
     console.print(f"werk bus + historian : {werk:>12,.0f} samples/s")
     console.print(f"raw SQLite reference : {raw:>12,.0f} samples/s  (executemany, no bus, no objects)")
-    console.print(f"werk / raw           : {werk / raw:>12.2f}")
+    console.print(f"werk / raw           : {werk / raw:>12.2f}  (goal >= {GOAL:.2f})")
+    what = f"goal werk >= {GOAL:.2f} of raw SQLite executemany"
+    print(f"{what}: met" if werk / raw >= GOAL else f"{what}: not met ({werk / raw:.2f})")
 
 
 if __name__ == "__main__":

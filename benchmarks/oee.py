@@ -1,11 +1,12 @@
 """Time to compute a 30-day OEE report for 50 assets from the historian (goal: <= 1 s on a 2-core machine).
 
-    python benchmarks/oee.py [--assets 50] [--days 30] [--cycle-s 60]
+    python benchmarks/oee.py [--assets 50] [--days 30] [--cycle-s 60] [--quick]
 
 Builds a SQLite historian the way werk fills it: a derived state change every ~10 minutes per asset, a good-parts
 counter sample per cycle, a scrap counter, and the stops the OEE app would store. Then times ReportBuilder.report for
 the whole range and split by shift. Reference: the naive way to get the counts, a window-function scan over every
-counter sample (what the boundary-seek method in counter_increase avoids).
+counter sample (what the boundary-seek method in counter_increase avoids). The goal is on the report of the whole
+range. ``--quick``: 10 assets (the 30 days and their DST change kept).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from werk.core.model import Sample, to_micros
 from werk.store import SQLiteHistorian
 
 console = Console()
+GOAL_S = 1.0
 STATES = ["running"] * 6 + ["idle", "setup", "starved", "blocked", "fault", "maintenance"]
 
 
@@ -93,16 +95,17 @@ def fill(h: SQLiteHistorian, config: WerkConfig, start: datetime, days: int, cyc
 
 
 def naive_counts(h: SQLiteHistorian, config: WerkConfig, a: datetime, z: datetime) -> float:
-    db = h._reader()
     t0 = time.perf_counter()
-    for ref in config.assets():
-        for sig in ("good_count", "scrap_count"):
-            sid = h._sid(ref.signal_path(sig))
-            db.execute(
-                "SELECT sum(CASE WHEN d >= 0 THEN d ELSE value END) FROM (SELECT value, value - lag(value) "
-                "OVER (ORDER BY ts) AS d FROM sample WHERE signal_id = ? AND ts >= ? AND ts < ?)",
-                (sid, to_micros(a), to_micros(z)),
-            ).fetchone()
+    with h.file.read_guard():
+        db = h.file.reader()
+        for ref in config.assets():
+            for sig in ("good_count", "scrap_count"):
+                sid = h._sid(ref.signal_path(sig))
+                db.execute(
+                    "SELECT sum(CASE WHEN d >= 0 THEN d ELSE value END) FROM (SELECT value, value - lag(value) "
+                    "OVER (ORDER BY ts) AS d FROM sample WHERE signal_id = ? AND ts >= ? AND ts < ?)",
+                    (sid, to_micros(a), to_micros(z)),
+                ).fetchone()
     return time.perf_counter() - t0
 
 
@@ -111,7 +114,11 @@ def main() -> None:
     ap.add_argument("--assets", type=int, default=50)
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--cycle-s", type=float, default=60.0)
+    ap.add_argument("--quick", action="store_true", help="10 assets (a check, not a figure)")
     args = ap.parse_args()
+    if args.quick:
+        args.assets = 10
+        console.print("quick run: 10 assets, 30 days (a check, not the figure of record)")
     config = plant(args.assets)
     start = datetime(2026, 10, 1, tzinfo=UTC)
     end = start + timedelta(days=args.days)
@@ -139,14 +146,16 @@ def main() -> None:
         f"historian: {n:,} samples, {args.assets} assets, {args.days} days (DST change on 2026-10-25 inside)"
     )
     for period, (dt, nrows) in timings.items():
-        console.print(
-            f"report by {period:<5}: {dt:6.3f} s  ({nrows:,} rows)   goal <= 1 s for the 30-day report"
-        )
+        goal = f"   goal <= {GOAL_S:g} s" if period == "range" else ""
+        console.print(f"report by {period:<5}: {dt:6.3f} s  ({nrows:,} rows){goal}")
     console.print(f"reference, counts only by full window-function scan: {naive:6.3f} s")
     r = plant_row.report
     console.print(
         f"plant OEE {r.oee:.3f} (A {r.availability:.3f}, E {r.effectiveness:.3f}, Q {r.quality_ratio:.3f})"
     )
+    took = timings["range"][0]
+    what = f"goal {args.days}-day report for {args.assets} assets <= {GOAL_S:g} s"
+    print(f"{what}: met" if took <= GOAL_S else f"{what}: not met ({took:.2f} s)")
 
 
 if __name__ == "__main__":

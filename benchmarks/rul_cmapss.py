@@ -1,6 +1,6 @@
 """Remaining useful life on NASA C-MAPSS FD001, beside the published figures.
 
-    python benchmarks/rul_cmapss.py [--no-select] [--save model.werkmodel]
+    python benchmarks/rul_cmapss.py [--no-select] [--save model.werkmodel] [--quick]
 
 Protocol (the one of the published table): train on the 100 run-to-failure histories of train_FD001 with the RUL
 target capped at 125 cycles (piecewise linear); predict the RUL after the LAST cycle of each of the 100 test
@@ -10,6 +10,8 @@ histories of test_FD001; compare with RUL_FD001 (true values, not capped); repor
 Model choice never sees the test labels: the candidate settings below are compared by 5-fold cross-validation
 over training engines (held-out engines cut at random cycles, like the test set); the winner is retrained on all
 training engines and scored once on the test set. Data: ../shared/data/cmapss relative to the repo root.
+Goal: RMSE <= 12. ``--quick``: no model selection (the last candidate), at three times its learning rate for a
+third of its rounds, one seed instead of three, one thread (two threads wait on each other on a busy machine).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from rich.table import Table
 
 from werk.apps.maintenance.model_file import save_model, sha256_of_files
 from werk.apps.maintenance.rul import (
+    DEFAULT_PARAMS,
     RulFeatureSpec,
     RulModel,
     cross_validate,
@@ -43,6 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "cmapss"
 SENSORS = [f"s{i}" for i in range(1, 22)]
 CAP = 125.0
+GOAL_RMSE = 12.0
 # published FD001 RMSE (RUL capped at 125, last cycle of each test engine), from ../shared/data/README.md
 PUBLISHED = [
     ("CNN (Babu et al. 2016)", 18.45),
@@ -72,7 +76,19 @@ def main() -> None:
         help="skip cross-validation, use the last candidate (the one CV chose on 2026-11-25)",
     )
     ap.add_argument("--save", type=Path, help="write the trained model to this file")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="no model selection, a third of the rounds, one seed (a check, not a figure)",
+    )
     a = ap.parse_args()
+    seeds: tuple[int, ...] = (0, 1, 2)
+    if a.quick:
+        a.no_select, seeds = True, (0,)
+        console.print(
+            "quick run: no model selection, a third of the rounds at three times the learning rate, one seed "
+            "(a check, not the figure of record)"
+        )
     files = [DATA / n for n in ("train_FD001.txt", "test_FD001.txt", "RUL_FD001.txt")]
     absent = [str(f) for f in files if not f.exists()]
     if absent:
@@ -112,11 +128,15 @@ def main() -> None:
         console.print(cv)
         chosen = CANDIDATES[int(np.argmin(scores))]
     name, params, rounds = chosen
+    if a.quick:
+        lr = 3 * params.get("learning_rate", DEFAULT_PARAMS["learning_rate"])
+        params = {**params, "learning_rate": lr, "num_threads": 1}
+        name, rounds = f"{name}, quick: lr {lr:g}, {rounds // 3} rounds", rounds // 3
 
     with Progress(*columns, console=console) as progress:
-        job = progress.add_task(f"training on all engines ({name}, 3 seeds)", total=1)
+        job = progress.add_task(f"training on all engines ({name}, {len(seeds)} seeds)", total=1)
         t0 = time.perf_counter()
-        model = RulModel.fit(train, spec, cap=CAP, params=params, rounds=rounds, seeds=(0, 1, 2))
+        model = RulModel.fit(train, spec, cap=CAP, params=params, rounds=rounds, seeds=seeds)
         train_s = time.perf_counter() - t0
         progress.advance(job)
 
@@ -133,12 +153,12 @@ def main() -> None:
         table.add_row(ref, f"{value:.2f}", "")
     table.add_row("[bold]werk: LightGBM on window features[/bold]", f"[bold]{err:.2f}[/bold]", f"{score:.1f}")
     console.print(table)
-    console.print(f"werk model: {name}, 3-seed ensemble, selected by CV on training engines")
+    how = "not selected (--no-select)" if a.no_select else "selected by CV on training engines"
+    console.print(f"werk model: {name}, {len(seeds)}-seed ensemble, {how}")
     console.print(
-        f"training time: {train_s:.1f} s (features + 3 boosters, all {len(train)} engines); "
+        f"training time: {train_s:.1f} s (features + {len(seeds)} boosters, all {len(train)} engines); "
         f"prediction: {predict_ms:.1f} ms per engine history"
     )
-    console.print(f"goal RMSE <= 12: {'met' if err <= 12 else 'NOT met'}")
     if a.save:
         save_model(
             a.save,
@@ -147,6 +167,8 @@ def main() -> None:
             training_data_sha256=sha256_of_files([files[0]]),
         )
         console.print(f"model written to {a.save}")
+    what = f"goal RMSE <= {GOAL_RMSE:g}"
+    print(f"{what}: met" if err <= GOAL_RMSE else f"{what}: not met ({err:.2f})")
 
 
 if __name__ == "__main__":

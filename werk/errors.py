@@ -32,6 +32,19 @@ class AasError(WerkError):
         self.problems = problems
 
 
+class PayloadError(WerkError, ValueError):
+    """A message from a source that does not follow its protocol's payload format (the connector module's docstring
+    says which); the message names the part. Counted in the connector's errors, the rest of the batch is kept."""
+
+
+class ObservationError(PayloadError):
+    """An MTConnect observation or SHDR line that does not follow the rules in ``werk.connect.mtconnect``."""
+
+
+class TemplateError(WerkError, ValueError):
+    """A topic-map rule whose topic or path template is not well formed; the message says which part and why."""
+
+
 class ModelFileError(WerkError):
     """A model file is unreadable, corrupt, truncated or for another feature set; the message names the file."""
 

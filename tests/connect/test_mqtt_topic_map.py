@@ -11,8 +11,8 @@ from tests.connect.conftest import Reader, _config, _listen, _publish
 from werk.connect.mqtt import MqttConnector, MqttConnectorConfig
 from werk.connect.sparkplug import SparkplugConfig
 from werk.core.model import Quality
-from werk.core.topic_map import TemplateError, TopicMap, TopicRule
-from werk.errors import UnsPathError
+from werk.core.topic_map import TopicMap, TopicRule
+from werk.errors import TemplateError, UnsPathError
 
 AREA = "acme/berlin/assembly"
 

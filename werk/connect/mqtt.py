@@ -58,8 +58,8 @@ from werk.connect.outbox import MemoryOutbox, Outbox
 from werk.connect.spec import ConnectorSpec, docs, plant_of, types_of
 from werk.core import topic_map
 from werk.core.model import Quality, Sample, Value, utcnow
-from werk.core.topic_map import TemplateError, TopicMap, TopicRule
-from werk.errors import ConnectorError, UnsPathError
+from werk.core.topic_map import TopicMap, TopicRule
+from werk.errors import ConnectorError, PayloadError, TemplateError, UnsPathError
 
 
 class MqttTlsConfig(StrictModel):
@@ -176,10 +176,6 @@ PUBLISH_CHUNK = 100  # publishes in flight at once
 #: epoch milliseconds outside 2000..2100 are almost always seconds or microseconds sent by mistake
 _MS_MIN, _MS_MAX = 946_684_800_000, 4_102_444_800_000
 _QUALITIES = {"good": Quality.GOOD, "uncertain": Quality.UNCERTAIN, "bad": Quality.BAD}
-
-
-class PayloadError(ValueError):
-    """A payload or one item of it does not follow the format in this module's docstring."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,7 +67,7 @@ from werk.config.model import ConnectorSettings
 from werk.connect.base import ConnectorStatus, RateLimitedLog, SessionConnector
 from werk.connect.spec import ConnectorSpec, docs, types_of
 from werk.core.model import Quality, Sample, Value, coerce, utcnow
-from werk.errors import ConnectorError
+from werk.errors import ConnectorError, ObservationError
 
 
 class MtconnectAgentConfig(ConnectorSettings):
@@ -206,10 +206,6 @@ def parse_address(text: str) -> Address:
 
 
 # --- values -------------------------------------------------------------------------------------------------
-
-
-class ObservationError(ValueError):
-    """An observation or an SHDR line that does not follow the rules in this module's docstring."""
 
 
 def parse_timestamp(text: str) -> datetime:

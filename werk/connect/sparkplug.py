@@ -78,8 +78,8 @@ from werk.connect.mqtt import MAX_BATCH_MESSAGES, MqttConnectorConfig, _client, 
 from werk.connect.spec import ConnectorSpec, docs, types_of
 from werk.core import topic_map
 from werk.core.model import Quality, Sample, Value, utcnow
-from werk.core.topic_map import TemplateError, TopicMap, TopicRule
-from werk.errors import ConnectorError, UnsPathError
+from werk.core.topic_map import TopicMap, TopicRule
+from werk.errors import ConnectorError, PayloadError, TemplateError, UnsPathError
 
 
 class SparkplugMapRuleConfig(StrictModel):
@@ -180,10 +180,6 @@ _SCALARS: dict[int, str] = {
 _SIGNAL_TYPES = frozenset(_INTEGERS) | frozenset(_SCALARS) | {pb.DateTime}
 #: Sparkplug's own metrics (chapter 6, "Edge Node Control" / "Device Control" / "Properties"): not plant signals
 _CONTROL_PREFIXES = ("Node Control/", "Device Control/", "Properties/")
-
-
-class PayloadError(ValueError):
-    """A message that does not follow Sparkplug 3.0 in a way this module's docstring lists."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,16 +25,12 @@ import re
 from dataclasses import dataclass
 
 from werk.core.uns import validate_path
-from werk.errors import UnsPathError
+from werk.errors import TemplateError, UnsPathError
 
 FIELD = "field"
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _CAPTURE = re.compile(r"^\{(" + _NAME + r")(#?)\}$")
 _PLACEHOLDER = re.compile(r"\{(" + _NAME + r")\}")
-
-
-class TemplateError(ValueError):
-    """A rule whose topic or path template is not well formed; the message says which part and why."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ from werk.aas.backend.store import TwinStore
 from werk.aas.http.views import ReadCache
 from werk.aas.model import formats
 from werk.aas.model.bound import LiveBinding, refresh
-from werk.errors import AasError, Unauthorized
+from werk.errors import AasError, Unauthorized, WerkError
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ T = TypeVar("T", bound=model.Identifiable)
 R = TypeVar("R", bound=model.Referable)
 
 
-class ApiError(Exception):
+class ApiError(WerkError):
     """An error answered with a Part 2 Result body (messages with code, messageType, text, timestamp)."""
 
     def __init__(self, status: int, text: str, headers: dict[str, str] | None = None) -> None:

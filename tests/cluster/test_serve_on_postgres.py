@@ -43,6 +43,19 @@ async def test_the_demo_plant_runs_on_a_postgresql_historian(tmp_path: Path, pg_
         assert min(b["min"] for b in agg["buckets"]) <= min(p["value"] for p in raw)
         signals = (await http.get("/api/signals")).json()
         assert any(s["path"] == path for s in signals)
+        # the apps read their reports from the historian: states and counters through PostgreSQL
+        oee = stack.platform.apps["oee"]
+        await wait_until(
+            lambda: (oee.snapshot().get("plant") or {}).get("availability") is not None, timeout=30
+        )
+        rep = await http.get("/api/oee/report", params={"period": "day"})
+        assert rep.status_code == 200, rep.text
+        rows = rep.json()["rows"]
+        assert {r["level"] for r in rows} == {"asset", "line", "plant"}
+        timeline = (await http.get("/api/timeline", params={"minutes": 5})).json()
+        assert any(timeline["assets"].values()) and all(
+            seg["state"] for segs in timeline["assets"].values() for seg in segs
+        )
     # what the API showed is on the server, in the historian's tables; the werk file holds the rest, no samples
     with sqlite3.connect(config.historian.path) as lite:
         tables = {r[0] for r in lite.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}

@@ -15,6 +15,7 @@ reach the stream in the order its connector produced them (an asset is read by o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 PUBLISH_TIMEOUT_S = 5.0
 RECONNECT_S = 0.5
+MAX_RETRY_S = 5.0  # the longest wait between two attempts to reach the broker
 DRAIN_BATCH = 200  # messages read back from the spool at once
 T = TypeVar("T")
 
@@ -59,7 +61,9 @@ class LogLink:
         self._closing = False
 
     async def run(self) -> None:
+        delay = RECONNECT_S
         while self.nc is None:
+            nc = None
             try:
                 nc = await nats.connect(
                     self.cfg.nats,
@@ -78,10 +82,12 @@ class LogLink:
                 self.ready.set()
                 log.info("edge.connected nats=%s stream=%s", self.cfg.nats, self.cfg.stream)
             except (nats.errors.Error, OSError, TimeoutError) as exc:
-                log.warning(
-                    "edge.connect_failed nats=%s error=%r retry_in=%.1fs", self.cfg.nats, exc, RECONNECT_S
-                )
-                await asyncio.sleep(RECONNECT_S)
+                if nc is not None:  # connected, but the stream could not be made: start over
+                    with contextlib.suppress(Exception):
+                        await nc.close()
+                log.warning("edge.connect_failed nats=%s error=%r retry_in=%.1fs", self.cfg.nats, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_S)
 
     async def _disconnected(self) -> None:
         if not self._closing:
@@ -188,7 +194,7 @@ class LogPublisher:
                 self._account()
             if done < len(items):
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                delay = min(delay * 2, MAX_RETRY_S)
 
     def _account(self) -> None:
         self.status.spooled = len(self.outbox)

@@ -38,6 +38,7 @@ from werk.store import Historian, open_historian
 log = logging.getLogger(__name__)
 
 RETRY_S = 0.5
+MAX_RETRY_S = 5.0  # the longest back-off, between attempts and after a failed write
 LAGS_KEPT = 100_000
 
 
@@ -78,12 +79,14 @@ class Worker:
         self.ready = asyncio.Event()
 
     async def _open_historian(self) -> Historian:
+        delay = RETRY_S
         while True:
             try:
                 return await asyncio.to_thread(open_historian, self.config.historian)
             except Exception as exc:
-                log.warning("worker.historian_unavailable error=%s retry_in=%.1fs", exc, RETRY_S)
-                await asyncio.sleep(RETRY_S)
+                log.warning("worker.historian_unavailable error=%s retry_in=%.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_S)
 
     def stats(self) -> dict[str, Any]:
         """The counters, and the write rate between the first write and the last commit (samples/s)."""
@@ -106,7 +109,9 @@ class Worker:
         ``idle_exit_s`` seconds (a backfill that drains the stream and ends)."""
         self.historian = await self._open_historian()
         write = _rows_writer(self.historian)
+        delay = RETRY_S
         while True:
+            nc = None
             try:
                 nc = await nats.connect(
                     self.cfg.nats,
@@ -121,8 +126,14 @@ class Worker:
                 sub = await js.pull_subscribe_bind(durable=self.cfg.consumer, stream=self.cfg.stream)
                 break
             except (nats.errors.Error, OSError, TimeoutError) as exc:
-                log.warning("worker.connect_failed nats=%s error=%r", self.cfg.nats, exc)
-                await asyncio.sleep(RETRY_S)
+                if nc is not None:  # connected, but the stream or consumer could not be had: start over
+                    with contextlib.suppress(Exception):
+                        await nc.close()
+                log.warning(
+                    "worker.connect_failed nats=%s error=%r retry_in=%.1fs", self.cfg.nats, exc, delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_S)
         self.ready.set()
         log.info("worker.ready name=%s consumer=%s", self.name, self.cfg.consumer)
         try:
@@ -151,7 +162,7 @@ class Worker:
                         delay = RETRY_S
                     else:
                         await asyncio.sleep(delay)
-                        delay = min(delay * 2, 5.0)
+                        delay = min(delay * 2, MAX_RETRY_S)
             finally:
                 ahead.cancel()
                 with contextlib.suppress(BaseException):

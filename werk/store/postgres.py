@@ -31,11 +31,13 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime
+from itertools import repeat
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import numpy as np
 import psycopg
 
 from werk.core.model import Event, Quality, Sample, Value, from_micros, to_micros, utcnow
@@ -132,6 +134,43 @@ def _part(day: int) -> str:
 
 def _f(v: object) -> float | None:
     return None if v is None else float(v)  # type: ignore[arg-type]
+
+
+_COPY_COLUMNS = "signal_id, ts, f, i, s, quality"
+_PGCOPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no header extension
+_PGCOPY_TRAILER = b"\xff\xff"
+#: one row of COPY's binary format for a float sample: field count, then length and value of signal_id (int4), ts
+#: (int8), f (float8), i and s (NULL: length -1), quality (int2); big-endian, no padding (48 bytes)
+_FLOAT_ROW = np.dtype(
+    [
+        ("n", ">i2"),
+        ("l_sid", ">i4"),
+        ("sid", ">i4"),
+        ("l_ts", ">i4"),
+        ("ts", ">i8"),
+        ("l_f", ">i4"),
+        ("f", ">f8"),
+        ("l_i", ">i4"),
+        ("l_s", ">i4"),
+        ("l_q", ">i4"),
+        ("q", ">i2"),
+    ]
+)
+
+
+def _float_rows(
+    sids: Sequence[int], stamps: Sequence[int], values: Sequence[float], qualities: Sequence[int]
+) -> bytes:
+    """Float samples as the whole body of a binary COPY into ``sample``, built by numpy column by column: about
+    a tenth of what psycopg's ``write_row`` costs a row in Python, which was a worker's largest cost."""
+    rows = np.empty(len(sids), dtype=_FLOAT_ROW)
+    rows["n"] = 6
+    rows["l_sid"], rows["sid"] = 4, sids
+    rows["l_ts"], rows["ts"] = 8, stamps
+    rows["l_f"], rows["f"] = 8, values
+    rows["l_i"] = rows["l_s"] = -1
+    rows["l_q"], rows["q"] = 2, qualities
+    return _PGCOPY_HEADER + rows.tobytes() + _PGCOPY_TRAILER
 
 
 def apply_migrations(conn: Conn, owner: str, migrations: tuple[Migration, ...], where: str) -> int:
@@ -349,19 +388,23 @@ class PostgresHistorian:
                 last = {r[0]: r[2] for r in rows}
                 self._signal_ids({p: _dtype(v) for p, v in last.items()})
                 ids = self._ids
-                out: list[Row] = []
-                append = out.append
-                for path, ts, value, quality in rows:  # the hot loop of a worker: the common types inline
-                    sid = ids[path][0]
-                    t = type(value)
-                    if t is float:
-                        append((sid, ts, value, None, None, quality))  # type: ignore[arg-type]
-                    elif t is int:
-                        append((sid, ts, None, value, None, quality))  # type: ignore[arg-type]
-                    else:
-                        append((sid, ts, *_columns(value), quality))
-                self._ensure_partitions({r[1] // DAY_US for r in out})
-                self._copy_upsert(out)
+                paths, stamps, values, qualities = zip(*rows, strict=True)
+                sids = [ids[p][0] for p in paths]
+                if all(type(v) is float for v in values):  # a batch of measurements: the fast path
+                    self._ensure_partitions({t // DAY_US for t in stamps})
+                    self._copy_upsert(
+                        lambda: list(
+                            zip(sids, stamps, values, repeat(None), repeat(None), qualities, strict=False)
+                        ),
+                        _float_rows(sids, stamps, values, qualities),
+                    )
+                else:
+                    out: list[Row] = [
+                        (sid, ts, *_columns(v), q)
+                        for sid, ts, v, q in zip(sids, stamps, values, qualities, strict=True)
+                    ]
+                    self._ensure_partitions({r[1] // DAY_US for r in out})
+                    self._copy_upsert(lambda: out)
             except BaseException:
                 # whatever failed (a lost connection, a partition dropped by another process's retention), the
                 # caches may be wrong now: read them again on the next call
@@ -374,29 +417,34 @@ class PostgresHistorian:
                 raise
         return len(rows)
 
-    def _copy_upsert(self, rows: Collection[Row]) -> None:
+    def _copy_upsert(self, rows: Callable[[], Collection[Row]], binary: bytes | None = None) -> None:
         """One transaction: COPY the rows straight into ``sample`` (the common case, where none of them is
-        stored yet: as fast as PostgreSQL takes rows); if one is (a batch delivered again), a key comes twice in
-        the batch, or a concurrent writer holds one, that COPY is rolled back to its savepoint and the rows go through the staging table and the
-        upsert instead."""
+        stored yet: as fast as PostgreSQL takes rows), as ``binary`` when given (COPY's binary format, made by
+        :func:`_float_rows`); if one is stored already (a batch delivered again), a key comes twice in the batch, or
+        a concurrent writer holds one, that COPY is rolled back to its savepoint and the rows go through the staging
+        table and the upsert instead."""
         conn = self._writer()
         with conn.transaction(), conn.cursor() as cur:
             try:
                 with conn.transaction():  # a savepoint
-                    self._copy(cur, "sample", rows)
+                    if binary is not None:
+                        with cur.copy(f"COPY sample ({_COPY_COLUMNS}) FROM STDIN (FORMAT BINARY)") as cp:
+                            cp.write(binary)
+                    else:
+                        self._copy(cur, "sample", rows())
                 self.direct += 1
                 return
             except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
                 self.upserts += 1
             # a key twice in the batch keeps its last value (PostgreSQL touches a row once per statement)
-            keyed = {(r[0], r[1]): r for r in rows}
+            keyed = {(r[0], r[1]): r for r in rows()}
             cur.execute(_STAGE)
             self._copy(cur, "sample_in", keyed.values())
             cur.execute(_MOVE)
 
     @staticmethod
     def _copy(cur: psycopg.Cursor[Any], table: str, rows: Collection[Row]) -> None:
-        with cur.copy(f"COPY {table} (signal_id, ts, f, i, s, quality) FROM STDIN (FORMAT BINARY)") as cp:
+        with cur.copy(f"COPY {table} ({_COPY_COLUMNS}) FROM STDIN (FORMAT BINARY)") as cp:
             cp.set_types(["int4", "int8", "float8", "int8", "text", "int2"])
             for r in rows:
                 cp.write_row(r)

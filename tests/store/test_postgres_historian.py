@@ -53,12 +53,28 @@ def test_both_stores_answer_every_query_alike_on_the_same_samples(
         rows.append(Sample("m/on", ts, rnd.random() < 0.5))
     lite = SQLiteHistorian(tmp_path / "same.db")
     lite.open()
+    # batches of floats alone take the binary fast path (the first two), or fall back to the upsert when a key
+    # comes twice (the others); with an infinity, a negative zero, a tiny value and a BAD one
+    floats = [
+        Sample(
+            "m/temp",
+            T0 + timedelta(seconds=i if i < 1400 else 1400 + (i - 1400) // 2),
+            rnd.uniform(-1e6, 1e6),
+        )
+        for i in range(3000)
+    ]
+    floats[10:13] = [Sample("m/temp", T0 + timedelta(hours=2), x) for x in (float("inf"), -0.0, 1e-300)]
+    floats[20] = Sample("m/temp", floats[20].ts, 5.5, Quality.BAD)
     for k in range(0, len(rows), 1000):
         lite.write_samples(rows[k : k + 1000])
         pg.write_samples(rows[k : k + 1000])
+    for k in range(0, len(floats), 700):
+        lite.write_samples(floats[k : k + 700])
+        pg.write_samples(floats[k : k + 700])
+    assert pg.direct >= 2 and pg.upserts >= 3
     a, z = T0 - timedelta(minutes=1), T0 + timedelta(hours=2)
     spans = [(T0 + timedelta(minutes=m), T0 + timedelta(minutes=m + 20)) for m in range(0, 100, 20)]
-    for path in ("m/load", "m/count", "m/state", "m/on"):
+    for path in ("m/load", "m/count", "m/state", "m/on", "m/temp"):
         for budget in (50, 401, 100_000):
             want, got = lite.query_series(path, a, z, budget), pg.query_series(path, a, z, budget)
             assert got == want, (path, budget)

@@ -142,6 +142,9 @@ class Worker:
             # the next group is fetched while this one is written: the broker's round trip and the database's
             # commit overlap (the prefetched messages' ack_wait runs meanwhile; it is seconds, a write is not)
             ahead = asyncio.create_task(sub.fetch(self.cfg.fetch_messages, timeout=1.0))
+            # one group is written (in a thread) while the next is decoded here: writes never overlap, and each
+            # group is acknowledged once its own transaction committed
+            writing: asyncio.Task[bool] | None = None
             try:
                 while True:
                     try:
@@ -156,23 +159,29 @@ class Worker:
                         await asyncio.sleep(RETRY_S)
                         msgs = []
                     ahead = asyncio.create_task(sub.fetch(self.cfg.fetch_messages, timeout=1.0))
-                    if not msgs:
-                        continue
-                    if await self._handle(msgs, write):
-                        delay = RETRY_S
-                    else:
-                        await asyncio.sleep(delay)
-                        delay = min(delay * 2, MAX_RETRY_S)
+                    group = await self._decode(msgs) if msgs else None
+                    if writing is not None:
+                        ok, writing = await writing, None
+                        if ok:
+                            delay = RETRY_S
+                        else:
+                            await asyncio.sleep(delay)
+                            delay = min(delay * 2, MAX_RETRY_S)
+                    if group is not None:
+                        writing = asyncio.create_task(self._commit(*group, write))
             finally:
                 ahead.cancel()
                 with contextlib.suppress(BaseException):
                     await ahead
+                if writing is not None:  # its thread goes on anyway: let it finish and acknowledge
+                    with contextlib.suppress(BaseException):
+                        await writing
         finally:
             await self._close(nc)
 
-    async def _handle(self, msgs: list[Msg], write: Callable[[Sequence[Row]], int]) -> bool:
-        """Write one fetched group in one transaction, then acknowledge it; False if the write failed (the group
-        is handed back at once, to whichever worker asks next)."""
+    async def _decode(self, msgs: list[Msg]) -> tuple[list[Row], list[Msg]]:
+        """A fetched group's rows and the messages they came from; a message that is no werk batch is terminated
+        (never delivered again) and counted."""
         rows: list[Row] = []
         good: list[Msg] = []
         for m in msgs:
@@ -186,6 +195,11 @@ class Worker:
             good.append(m)
             if m.metadata.num_delivered > 1:
                 self.redelivered += 1
+        return rows, good
+
+    async def _commit(self, rows: list[Row], good: list[Msg], write: Callable[[Sequence[Row]], int]) -> bool:
+        """Write one group in one transaction, then acknowledge it; False if the write failed (the group is
+        handed back at once, to whichever worker asks next)."""
         if self.first_write is None:
             self.first_write = time.time()
         try:

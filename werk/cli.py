@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import json
 import logging
 import os
 import secrets
@@ -100,8 +101,11 @@ def _status_table(platform: object) -> Table:
     return t
 
 
-async def _run(config: WerkConfig, *, with_sim: bool, with_platform: bool, live_table: bool) -> int | None:
-    """Run until stopped; the signal that stopped the web server, if one did."""
+async def _run(
+    config: WerkConfig, *, with_sim: bool, with_platform: bool, live_table: bool, connect: bool = True
+) -> int | None:
+    """Run until stopped; the signal that stopped the web server, if one did. ``connect=False``: the platform
+    reads no machine (``werk api``: the edges do)."""
     from werk.api import create_app
     from werk.api.http_server import HttpServer, http_server
     from werk.api.workers import Workers
@@ -122,8 +126,17 @@ async def _run(config: WerkConfig, *, with_sim: bool, with_platform: bool, live_
             historian_file = os.path.abspath(config.historian.path)  # noqa: ASYNC240 - once, at start
             with console.status("opening the historian and connecting..."):
                 platform = Platform(config, default_registry())
+                if not connect:
+                    platform.connectors = []
                 await platform.start()
-            console.print(f"[green]✓[/] historian: {historian_file}")
+            if config.historian.backend == "postgresql" and config.historian.url:
+                from werk.store.postgres import redact
+
+                console.print(
+                    f"[green]✓[/] historian: {redact(config.historian.url)}; werk file: {historian_file}"
+                )
+            else:
+                console.print(f"[green]✓[/] historian: {historian_file}")
             app = create_app(platform)
             # Everything built so far (config, twin, app, connectors) lives as long as the process. Frozen out of
             # the cyclic GC, a full collection no longer walks it: that took 55 ms in benchmarks/aas_api.py, about
@@ -330,6 +343,138 @@ def cmd_docs_plant_file(args: argparse.Namespace) -> int:
     return 0
 
 
+STATUS_EVERY_S = 10.0
+
+
+async def _run_edge(config: WerkConfig) -> None:
+    from werk.runtime.edge import Edge
+
+    edge = Edge(config, default_registry())
+    await edge.start()
+    console.print(
+        f"[green]✓[/] edge: {len(edge.connectors)} connectors -> {config.cluster.nats} "
+        f"stream {config.cluster.stream}; press Ctrl+C to stop"
+    )
+    try:
+        while True:
+            await asyncio.sleep(STATUS_EVERY_S)
+            sent = sum(p.published for p in edge.publishers.values())
+            dropped = sum(c.status.dropped for c in edge.connectors)
+            console.print(
+                f"  edge: {sent:,} samples acknowledged by the broker, {edge.spooled():,} batches spooled, {dropped:,} dropped"
+            )
+    finally:
+        await edge.stop()
+
+
+async def _run_worker(config: WerkConfig, name: str, idle_exit_s: float | None, stats: str | None) -> None:
+    from werk.runtime.worker import Worker
+
+    worker = Worker(config, name)
+    task = asyncio.create_task(worker.run(idle_exit_s))
+    try:
+        await asyncio.wait(
+            [task, asyncio.create_task(worker.ready.wait())], return_when=asyncio.FIRST_COMPLETED
+        )
+        if task.done():
+            task.result()
+        console.print(
+            f"[green]✓[/] worker {name}: {config.cluster.stream} -> historian; press Ctrl+C to stop"
+        )
+        while not task.done():
+            await asyncio.wait([task], timeout=STATUS_EVERY_S)
+            console.print(
+                f"  worker {name}: {worker.samples:,} samples in {worker.messages:,} batches written and "
+                f"acknowledged, {worker.write_errors} failed writes, {worker.redelivered} redelivered"
+            )
+        task.result()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if stats is not None:
+            Path(stats).write_text(json.dumps(worker.stats()), encoding="utf-8")  # noqa: ASYNC240 - once, at exit
+
+
+def cmd_edge(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    event_loop.run(_run_edge(config), config.server.event_loop)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    name = args.name or f"werk-worker-{os.getpid()}"
+    event_loop.run(_run_worker(config, name, args.until_idle, args.stats), config.server.event_loop)
+    return 0
+
+
+def api_role(config: WerkConfig) -> WerkConfig:
+    """The plant file as a ``werk api`` replica runs it: no apps (they would see no live samples; docs/cluster.md),
+    the historian it names (PostgreSQL, shared); its connectors stay in the file (the assets' bindings name them)
+    but are not started (:func:`_run` with ``connect=False``: the edges read the machines)."""
+    apps = config.apps.model_copy(
+        update={
+            name: settings.model_copy(update={"enabled": False})
+            for name in default_registry().apps
+            if (settings := config.app(name)) is not None
+        }
+    )
+    return config.model_copy(update={"apps": apps})
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    config = _with_server(load_config(args.config), args)
+    if config.historian.backend != "postgresql":
+        raise WerkError(
+            f"{args.config}: werk api serves a shared historian: set historian.backend: postgresql (and url)"
+        )
+    config = api_role(config)
+    _check_ports(config, web=True, sim=False)
+    return _stopped(
+        event_loop.run(
+            _run(config, with_sim=False, with_platform=True, live_table=False, connect=False),
+            config.server.event_loop,
+        )
+    )
+
+
+def cmd_store_migrate(args: argparse.Namespace) -> int:
+    """Copy a werk file's samples and events to PostgreSQL, with progress bars; counts checked at the end."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from werk.store.postgres import PostgresHistorian, redact
+    from werk.store.transfer import totals, transfer
+
+    path = Path(args.file) if args.file else Path(_load(args.config).historian.path)
+    n_samples, n_events = totals(path)
+    pg = PostgresHistorian(args.to)
+    pg.open()
+    try:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=err, disable=args.quiet) as bar:
+            tasks = {
+                "samples": bar.add_task("samples", total=n_samples),
+                "events": bar.add_task("events", total=n_events),
+            }
+            report = transfer(path, pg, lambda what, n: bar.advance(tasks[what], n))
+    finally:
+        pg.close()
+    if not report.ok:
+        for m in report.mismatches:
+            err.print(f"[red]✗[/] {m}", highlight=False)
+        raise WerkError(f"{path} -> {redact(args.to)}: counts differ after the copy; run it again to resume")
+    console.print(
+        f"[green]✓[/] {path} -> {redact(args.to)}: {report.signals} signals, {report.samples:,} samples, "
+        f"{report.events:,} events, counts equal ({report.copied_samples:,} samples and "
+        f"{report.copied_events:,} events copied in this run)"
+    )
+    console.print(
+        f"  set historian.backend: postgresql and historian.url: {redact(args.to)} in the plant file"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="werk", description="Industrie 4.0 for small and medium manufacturers.")
     p.add_argument("--version", action="version", version=f"werk {__version__}")
@@ -394,6 +539,39 @@ def build_parser() -> argparse.ArgumentParser:
         "--plugins", action="store_true", help="include installed plug-ins (default: werk's built-ins only)"
     )
     pf.set_defaults(func=cmd_docs_plant_file)
+    ed = sub.add_parser(
+        "edge", help="run the connectors and publish their batches to NATS JetStream (cluster:)"
+    )
+    ed.add_argument("-c", "--config", required=True)
+    ed.set_defaults(func=cmd_edge)
+    wk = sub.add_parser(
+        "worker", help="write batches from NATS JetStream to the historian, acknowledged after commit"
+    )
+    wk.add_argument("-c", "--config", required=True)
+    wk.add_argument("--name", help="how the broker and the logs call this worker (default werk-worker-<pid>)")
+    wk.add_argument(
+        "--until-idle", type=float, metavar="S", help="exit once the stream had nothing for S seconds"
+    )
+    wk.add_argument("--stats", metavar="FILE", help="write the counters and lags as JSON at exit")
+    wk.set_defaults(func=cmd_worker)
+    ap = sub.add_parser(
+        "api", help="serve the API and pages over a shared PostgreSQL historian (no connectors)"
+    )
+    ap.add_argument("-c", "--config", required=True)
+    ap.add_argument("--port", type=int)
+    ap.set_defaults(func=cmd_api)
+    st = sub.add_parser("store", help="the historian's samples and events")
+    stsub = st.add_subparsers(dest="store_command", required=True)
+    sm = stsub.add_parser(
+        "migrate",
+        help="copy a werk file's samples and events to PostgreSQL (resumable; counts checked at the end)",
+    )
+    sm.add_argument("--to", required=True, help="postgresql://user@host:5432/database")
+    src = sm.add_mutually_exclusive_group(required=True)
+    src.add_argument("-c", "--config", help="plant file whose historian.path to copy")
+    src.add_argument("--file", help="the werk file to copy")
+    sm.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sm.set_defaults(func=cmd_store_migrate)
     for name, spec in default_registry().apps.items():
         if spec.cli is not None:
             spec.cli(sub.add_parser(name, help=f"{spec.title}: the app's own commands"))

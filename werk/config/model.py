@@ -341,8 +341,12 @@ class PlantConfig(StrictModel):
 class HistorianConfig(StrictModel):
     """Where samples and events are kept. Retention is on by default: a historian that grows forever fills disks."""
 
-    backend: Literal["sqlite"] = "sqlite"
-    """The store: SQLite."""
+    backend: Literal["sqlite", "postgresql"] = "sqlite"
+    """The store of samples and events: ``sqlite`` (in the werk file) or ``postgresql`` (on the server ``url``
+    names; the twin and the apps' tables stay in the werk file, see docs/cluster.md)."""
+    url: str | None = None
+    """With ``backend: postgresql``: the server, ``postgresql://user@host:5432/database`` (a password is better
+    in ``PGPASSWORD`` or ``~/.pgpass`` than here)."""
     path: str = "werk-data/werk.db"
     """The werk file: samples, events, the twin, the apps' tables."""
     synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
@@ -355,6 +359,14 @@ class HistorianConfig(StrictModel):
     """The most samples written in one transaction."""
     flush_interval_ms: int = Field(default=200, ge=1, le=60_000)
     """The longest a sample waits for its batch to fill before it is written, in milliseconds."""
+
+    @model_validator(mode="after")
+    def _url_for_postgresql(self) -> Self:
+        if self.backend == "postgresql" and not (self.url or "").startswith(("postgresql://", "postgres://")):
+            raise ValueError("backend postgresql needs url: postgresql://user@host:5432/database")
+        if self.backend == "sqlite" and self.url is not None:
+            raise ValueError("url is for backend postgresql; the sqlite historian is the file at path")
+        return self
 
 
 class SpoolConfig(StrictModel):
@@ -378,6 +390,32 @@ class BusConfig(StrictModel):
     queue_batches: int = Field(default=256, ge=1, le=1_000_000)
     """Batches each subscriber may have waiting; the historian and the apps then hold the publisher up (nothing
     is lost), a browser's stream drops its oldest."""
+
+
+class ClusterConfig(StrictModel):
+    """werk as a cluster (docs/cluster.md): ``werk edge`` publishes the connectors' batches to NATS JetStream,
+    ``werk worker`` processes write them to the historian (``historian.backend: postgresql``) and acknowledge
+    each message only after its commit (werk.runtime.edge, werk.runtime.worker)."""
+
+    nats: str = "nats://127.0.0.1:4222"
+    """The NATS server (with JetStream enabled)."""
+    stream: str = Field(default="WERK_SAMPLES", pattern=r"^[A-Za-z0-9_-]+$")
+    """The JetStream stream of sample batches; subjects ``werk.samples.<site>.<area>.<asset>``."""
+    consumer: str = Field(default="werk-historian", pattern=r"^[A-Za-z0-9_-]+$")
+    """The durable pull consumer the workers share (each message goes to one of them)."""
+    max_bytes: int = Field(default=8 * 1024**3, ge=1024 * 1024)
+    """The most the stream keeps unacknowledged, in bytes; at the limit the broker refuses new batches and the
+    edges keep them in their spools (nothing is discarded)."""
+    max_age_h: float = Field(default=72.0, gt=0)
+    """A batch no worker acknowledged within this many hours is dropped by the broker (workers down that long)."""
+    ack_wait_s: float = Field(default=30.0, gt=0, le=3600)
+    """A batch a worker took but did not acknowledge within this time goes to another worker."""
+    fetch_messages: int = Field(default=64, ge=1, le=10_000)
+    """Messages a worker takes at once and writes in one transaction."""
+    max_ack_pending: int = Field(default=4096, ge=1)
+    """Messages out with the workers at most, unacknowledged."""
+    edge_spool_messages: int = Field(default=1_000_000, ge=100)
+    """Batches an edge keeps on disk per connector while the broker is away; beyond, the oldest go, counted."""
 
 
 Role = Literal["viewer", "operator", "supervisor", "admin"]
@@ -461,6 +499,8 @@ class WerkConfig(StrictModel):
     """Store-and-forward between connectors and the bus."""
     server: ServerConfig = ServerConfig()
     """The HTTP server and its users."""
+    cluster: ClusterConfig = ClusterConfig()
+    """The durable log between ``werk edge`` and ``werk worker`` processes (unused by ``werk serve``)."""
     apps: AppsSettings = AppsSettings()
     """App name -> its settings."""
 

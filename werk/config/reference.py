@@ -131,7 +131,7 @@ def plant_file_reference(registry: Registry) -> str:
     return doc.text()
 
 
-_OWN_SECTIONS = ("products", "historian", "spool", "bus", "server")
+_OWN_SECTIONS = ("products", "historian", "spool", "bus", "server", "cluster")
 
 
 class _Doc:

@@ -173,7 +173,11 @@ class Platform:
             raise WriteRefused(
                 f"{path} is read-only: list it under 'writable' in its binding in the plant file"
             )
-        conn = next(c for c in self.connectors if c.name == name)
+        conn = next((c for c in self.connectors if c.name == name), None)
+        if conn is None:  # a werk api replica: the edges run the connectors
+            raise WriteRefused(
+                f"{path}: connector {name!r} does not run in this process (werk api); write where it runs"
+            )
         if not isinstance(conn, WritableConnector):
             raise WriteRefused(f"connector {name!r} ({conn.status.type}) cannot write to its source")
         before = self.live.latest.get(path)

@@ -15,7 +15,15 @@ def open_file(config: HistorianConfig) -> SQLiteFile:
 
 
 def open_historian(config: HistorianConfig, file: SQLiteFile | None = None) -> Historian:
-    """The historian the config names, open; on ``file`` when given (the platform's shared one)."""
+    """The historian the config names, open: on the PostgreSQL server of ``url`` for ``backend: postgresql``,
+    else in the werk file (``file`` when given, the platform's shared one)."""
+    if config.backend == "postgresql":
+        from werk.store.postgres import PostgresHistorian
+
+        assert config.url is not None  # HistorianConfig refuses postgresql without one
+        pg = PostgresHistorian(config.url)
+        pg.open()
+        return pg
     h = SQLiteHistorian(file if file is not None else config.path, config.synchronous)
     h.open()
     return h

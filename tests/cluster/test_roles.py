@@ -1,0 +1,57 @@
+"""The cluster's command-line roles: what ``werk api`` runs of a plant file, and what it refuses."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import plant_config
+from werk.cli import api_role, main
+from werk.config import demo_config_path, load_config
+from werk.errors import WriteRefused
+from werk.registry import default_registry
+from werk.runtime.platform import Platform
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_an_api_replica_runs_no_app() -> None:
+    config = api_role(load_config(demo_config_path()))
+    assert default_registry().apps and all(not config.app(n).enabled for n in default_registry().apps)
+
+
+def test_werk_api_refuses_a_plant_whose_historian_is_not_shared() -> None:
+    assert main(["api", "-c", str(demo_config_path())]) == 2
+
+
+def test_the_cluster_plant_script_writes_a_valid_plant_on_postgresql(tmp_path: Path) -> None:
+    out = tmp_path / "cluster.yaml"
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "cluster-plant"),
+            "--pg",
+            "postgresql://db/werk",
+            "-o",
+            str(out),
+            "--port-offset",
+            "100",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    config = load_config(out)
+    assert (config.historian.backend, config.historian.url) == ("postgresql", "postgresql://db/werk")
+    assert config.cluster.nats == "nats://127.0.0.1:4222" and config.server.port == 8180
+    assert config.connectors.keys() == load_config(demo_config_path()).connectors.keys()
+
+
+async def test_an_api_replica_refuses_a_write_to_a_machine_it_does_not_read(tmp_path: Path) -> None:
+    platform = Platform(api_role(plant_config(tmp_path)))
+    platform.connectors = []  # as werk api starts it (werk.cli._run, connect=False)
+    path = next(p for p in platform._writable)
+    with pytest.raises(WriteRefused, match="does not run in this process"):
+        await platform.write_signal(path, 50.0, "tester")

@@ -1,0 +1,69 @@
+"""``werk serve`` with ``historian.backend: postgresql``: the demo plant end to end (simulator -> connectors -> bus ->
+the PostgreSQL historian -> apps -> REST API), with the twin and the apps' tables still in the werk file."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from tests.conftest import plant_config, running_stack, wait_until
+from werk.store.postgres import PostgresHistorian
+
+
+async def test_the_demo_plant_runs_on_a_postgresql_historian(tmp_path: Path, pg_url: str) -> None:
+    base = plant_config(tmp_path, acceleration=40)
+    historian = base.historian.model_copy(update={"backend": "postgresql", "url": pg_url})
+    config = base.model_copy(update={"historian": historian})
+    async with running_stack(config) as stack, httpx.AsyncClient(base_url=stack.url) as http:
+        assert isinstance(stack.platform.historian, PostgresHistorian)
+        press = stack.sim.factory.assets["press-1"].model
+        await wait_until(lambda: press.cycle_count >= 3, timeout=30)
+        press.force_fault("test: scripted fault")
+        events = []
+
+        async def fault_event() -> bool:
+            events[:] = (await http.get("/api/events", params={"kind": "state", "asset": "press-1"})).json()
+            return bool(events) and events[0]["data"]["to"] == "fault"
+
+        await wait_until(lambda: stack.platform.historian.count_samples() > 500, timeout=30)  # type: ignore[union-attr]
+        deadline = time.monotonic() + 15
+        while not await fault_event() and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert events and events[0]["data"]["to"] == "fault", events[:2]
+
+        path = config.asset("cnc-1").signal_path("power")
+        raw = (await http.get("/api/series", params={"path": path, "minutes": 5})).json()["points"]
+        agg = (await http.get("/api/series", params={"path": path, "minutes": 5, "bucket_s": 3600})).json()
+        assert raw and sum(b["count"] for b in agg["buckets"]) >= len(raw)
+        assert min(b["min"] for b in agg["buckets"]) <= min(p["value"] for p in raw)
+        signals = (await http.get("/api/signals")).json()
+        assert any(s["path"] == path for s in signals)
+        # the apps read their reports from the historian: states and counters through PostgreSQL
+        oee = stack.platform.apps["oee"]
+        await wait_until(
+            lambda: (oee.snapshot().get("plant") or {}).get("availability") is not None, timeout=30
+        )
+        rep = await http.get("/api/oee/report", params={"period": "day"})
+        assert rep.status_code == 200, rep.text
+        rows = rep.json()["rows"]
+        assert {r["level"] for r in rows} == {"asset", "line", "plant"}
+        timeline = (await http.get("/api/timeline", params={"minutes": 5})).json()
+        assert any(timeline["assets"].values()) and all(
+            seg["state"] for segs in timeline["assets"].values() for seg in segs
+        )
+    # what the API showed is on the server, in the historian's tables; the werk file holds the rest, no samples
+    with sqlite3.connect(config.historian.path) as lite:
+        tables = {r[0] for r in lite.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "sample" not in tables and "aas_object" in tables
+    with psycopg.connect(pg_url) as c:
+        row = c.execute(
+            "SELECT count(*) FROM sample x JOIN signal g ON g.id = x.signal_id WHERE g.path = %s", (path,)
+        ).fetchone()
+        assert row is not None and row[0] >= len(raw)
+        row = c.execute("SELECT count(*) FROM event WHERE kind = 'state'").fetchone()
+        assert row is not None and row[0] >= 1

@@ -73,3 +73,13 @@ def test_the_window_is_projected_with_the_present_power() -> None:
     # 5 kWh in the first 5 minutes, 90 kW from now on: (5 + 15) kWh over a quarter hour is 80 kW
     assert projected_window(5.0, 90.0, 300.0) == pytest.approx(80.0)
     assert projected_window(20.0, 500.0, 900.0) == pytest.approx(80.0)  # the window is over: what it was
+
+
+def test_a_band_reads_back_what_a_dumped_plant_file_writes_and_refuses_seconds() -> None:
+    """A plant file written from the settings (``model_dump(mode="json")``) says ``"08:00:00"``; reading it back
+    gives the same band. A time with seconds werk would drop is refused with what it expected."""
+    dumped = NEW.model_dump(mode="json")
+    assert dumped["bands"][0]["start"] == "08:00:00"
+    assert Tariff.model_validate(dumped) == NEW
+    with pytest.raises(ValueError, match="a local time like '06:00' expected, got '08:00:30'"):
+        Band(name="odd", price=0.2, start="08:00:30")

@@ -22,7 +22,9 @@ def _clock(v: object) -> time:
     if text == "24:00":
         return time(0)
     try:
-        h, m = text.split(":")
+        h, m, *sec = text.split(":")  # "06:00", or "06:00:00" as a dumped plant file writes it
+        if sec not in ([], ["00"]):
+            raise ValueError(text)
         return time(int(h), int(m))
     except ValueError:
         raise ValueError(f"a local time like '06:00' expected, got {v!r}") from None

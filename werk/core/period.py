@@ -12,6 +12,8 @@ from pydantic import BeforeValidator
 from werk.core.model import utcnow
 from werk.errors import InputError
 
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)  # what a timestamp in a request may be
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 MAX_DAYS = 400  # a report's longest range: a year and a bit, computed in seconds, not minutes of a worker
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?")
 
@@ -43,14 +45,20 @@ def period(
     Raises InputError (with the parameter it is about) for a naive timestamp, a start not before the end, or a
     range longer than ``max_days`` days."""
     end = end or now or utcnow()
+    _check("end", end)
     start = start or default_start(end)
-    for name, t in (("start", start), ("end", end)):
-        if t.tzinfo is None:
-            raise InputError(
-                f"timestamp {t.isoformat()} has no timezone; add 'Z' or an offset", ("query", name)
-            )
+    _check("start", start)
     if start >= end:
         raise InputError(f"start {start.isoformat()} is not before end {end.isoformat()}", ("query", "start"))
     if end - start > timedelta(days=max_days):
         raise InputError(f"a report covers at most {max_days:g} days", ("query", "start"))
     return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def _check(name: str, t: datetime) -> None:
+    if t.tzinfo is None:
+        raise InputError(f"timestamp {t.isoformat()} has no timezone; add 'Z' or an offset", ("query", name))
+    if not EARLIEST <= t <= LATEST:  # local calendars and week starts overflow near year 1 and 9999
+        raise InputError(
+            f"timestamp {t.isoformat()} is outside {EARLIEST.year} to {LATEST.year - 1}", ("query", name)
+        )

@@ -54,7 +54,9 @@ class AckIn(BaseModel):
 class ShelveIn(BaseModel):
     why: str = Field(min_length=1, max_length=500, description="why it is shelved (kept in the journal)")
     until: Timestamp | None = Field(default=None, description="when the shelve ends")
-    duration_s: float | None = Field(default=None, gt=0, description="or: for how long, in seconds")
+    duration_s: float | None = Field(
+        default=None, gt=0, le=366 * 86400, description="or: for how long, in seconds (a year at most)"
+    )
     one_shot: bool = Field(default=False, description="until the alarm's condition next clears")
 
 

@@ -103,6 +103,11 @@ def test_an_alarm_log_with_a_bad_row_is_refused_with_its_row_and_column() -> Non
         read_csv(",timestamp,tag,type\n0,2026-01-01 00:00:00,A,H\n1,yesterday,A,H NR\n")
     with pytest.raises(InputError, match="no column tag"):
         read_csv("timestamp,type\n2026-01-01 00:00:00,H\n")
+    huge = "x" * 200_000  # over the csv module's field limit: refused with its row, not a 500
+    with pytest.raises(InputError, match="row 2: field larger than field limit"):
+        read_csv(f"timestamp,tag\n2026-01-01 00:00:00,A\n2026-01-01 00:00:01,{huge}\n")
+    with pytest.raises(InputError, match="header: field larger"):
+        read_csv(f"{huge}\n")
     recs = read_csv(
         "time,alarm,event,priority\n2026-01-01T01:00:00+01:00,A,ALM,High\n2026-01-01 00:05:00,A,RTN,\n"
     )

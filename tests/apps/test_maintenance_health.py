@@ -135,7 +135,9 @@ def test_the_demo_machines_run_many_healthy_cycles_without_a_warning(tmp_path: P
     app, file = offline_app(config, tmp_path / "werk.db")
     factory = Factory(config, datetime(2026, 1, 5, tzinfo=UTC))
     start = {name: a.model.wear for name, a in factory.assets.items()}
-    for a in factory.assets.values():  # and no leak growing (the demo's compressor has one: a fault, not health)
+    for (
+        a
+    ) in factory.assets.values():  # and no leak growing (the demo's compressor has one: a fault, not health)
         a.model.cfg = a.model.cfg.model_copy(
             update={"meter": a.model.cfg.meter.model_copy(update={"leak_kw_per_hour": 0.0})}
         )

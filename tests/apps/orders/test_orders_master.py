@@ -91,6 +91,13 @@ def test_orders_refuse_an_unknown_product_a_bad_date_and_a_duplicate() -> None:
         parse_orders(
             head + "A;HSG-100;5;2026-12-08;1\nA;HSG-100;5;2026-12-08;1\n", BERLIN, products=["HSG-100"]
         )
+    huge = "x" * 200_000  # over the csv module's field limit: refused with its row, not a server error
+    with pytest.raises(MasterDataError, match="row 3: field larger than field limit"):
+        parse_orders(head + "A;HSG-100;5;2026-12-08;1\n" + huge + "\n", BERLIN, products=["HSG-100"])
+    with pytest.raises(MasterDataError, match="not UTF-8 text"):
+        parse_orders(b"\xff\xfe\x00", BERLIN, products=["HSG-100"])
+    with pytest.raises(MasterDataError, match="row 1: field larger"):
+        parse_orders(huge + "\n", BERLIN, products=["HSG-100"])
     (line,) = parse_orders(head + "A;HSG-100;5;2026-12-08;2\n", BERLIN, products=["HSG-100"])
     assert line.due == datetime(2026, 12, 9, tzinfo=BERLIN)  # a date alone: the end of that day
     assert line.priority == 2

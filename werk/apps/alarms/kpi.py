@@ -23,7 +23,7 @@ import io
 import itertools
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -336,6 +336,16 @@ def _is_return(kind: str) -> bool:
     return bool(words) and words[-1] in RETURN_WORDS
 
 
+def _rows(reader: csv.DictReader[str], source: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """The rows, numbered from 1 after the header; a row the csv module cannot read is refused with its number."""
+    i = 0
+    try:
+        for i, row in enumerate(reader, start=1):
+            yield i, row
+    except csv.Error as exc:
+        raise InputError(f"{source}, row {i + 1}: {exc}", ("body", i + 1)) from None
+
+
 def read_csv(text: str, *, timezone: str = "UTC", source: str = "alarm log") -> list[Record]:
     """An alarm log as records. Columns (by header): ``timestamp`` and ``tag`` are required; ``type`` (or
     ``event``) says what happened: a word ending in ``NR``, ``RTN`` or ``clear`` (``H NR``, ``LL NR``) is a
@@ -344,7 +354,10 @@ def read_csv(text: str, *, timezone: str = "UTC", source: str = "alarm log") -> 
     refused with its row and column (rows counted from 1 after the header)."""
     tz = ZoneInfo(timezone)
     reader = csv.DictReader(io.StringIO(text))
-    fields = {(f or "").strip().lower(): f for f in reader.fieldnames or []}
+    try:
+        fields = {(f or "").strip().lower(): f for f in reader.fieldnames or []}
+    except csv.Error as exc:  # a field over the csv module's limit, a NUL byte
+        raise InputError(f"{source}, header: {exc}", ("body", "header")) from None
 
     def col(*names: str) -> str | None:
         return next((fields[n] for n in names if n in fields), None)
@@ -357,7 +370,7 @@ def read_csv(text: str, *, timezone: str = "UTC", source: str = "alarm log") -> 
         raise InputError(f"{source}: no column {' or '.join(missing)} in the header", ("body", "header"))
     assert ts_col is not None and tag_col is not None
     out: list[Record] = []
-    for i, row in enumerate(reader, start=1):
+    for i, row in _rows(reader, source):
         raw = (row.get(ts_col) or "").strip()
         try:
             ts = datetime.fromisoformat(raw.replace("Z", "+00:00"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from werk.core.period import Timestamp
 
@@ -48,10 +48,14 @@ class AlarmListOut(BaseModel):
 
 
 class AckIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a key werk does not know is refused, not ignored
+
     comment: str = Field(default="", max_length=500)
 
 
 class ShelveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a key werk does not know is refused, not ignored
+
     why: str = Field(min_length=1, max_length=500, description="why it is shelved (kept in the journal)")
     until: Timestamp | None = Field(default=None, description="when the shelve ends")
     duration_s: float | None = Field(
@@ -61,6 +65,8 @@ class ShelveIn(BaseModel):
 
 
 class ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a key werk does not know is refused, not ignored
+
     why: str = Field(default="", max_length=500)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from werk.core.period import Timestamp
 
@@ -132,6 +132,8 @@ class IdleOut(BaseModel):
 class MeterEventIn(BaseModel):
     """A reset or exchange of an asset's meter."""
 
+    model_config = ConfigDict(extra="forbid")  # a key werk does not know is refused, not ignored
+
     ts: Timestamp = Field(description="when the old counter stopped and the new one started")
     kind: Literal["reset", "exchange"] = "exchange"
     old_final: float | None = Field(default=None, description="the old counter's last reading; null: unknown")
@@ -152,6 +154,8 @@ class MeterEventOut(BaseModel):
 
 class BaselineIn(BaseModel):
     """An ISO 50006 baseline of an asset's (or the site's) daily energy against drivers, and savings since."""
+
+    model_config = ConfigDict(extra="forbid")  # a key werk does not know is refused, not ignored
 
     asset: str | None = Field(default=None, description="an asset's name; null: every electricity meter")
     baseline_start: Timestamp

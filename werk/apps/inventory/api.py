@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from werk.apps.inventory.app import InventoryApp
 from werk.apps.inventory.stock import Booking
@@ -45,15 +45,19 @@ class SignalOut(BaseModel):
 
 
 class ReceiptIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a key werk does not know is refused, not ignored
+
     material: str = Field(min_length=1, max_length=100)
-    quantity: float = Field(gt=0, strict=True)  # a number: true is not 1
+    quantity: float = Field(gt=0, le=1e9, strict=True)  # a number (true is not 1); a billion at most
     why: str = Field(default="", max_length=200)
     ref: str = Field(default="", max_length=100)
 
 
 class CountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a key werk does not know is refused, not ignored
+
     material: str = Field(min_length=1, max_length=100)
-    counted: float = Field(ge=0, strict=True)
+    counted: float = Field(ge=0, le=1e12, strict=True)
     why: str = Field(default="", max_length=200)
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from werk.apps.orders.app import OrdersApp
 from werk.apps.orders.master import MasterDataError, OrderLine, parse_orders, parse_routings
@@ -33,6 +33,8 @@ MAX_FILE = 10 * 1024 * 1024
 
 
 class OrderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a key werk does not know is refused, not ignored
+
     order: str = Field(min_length=1, max_length=100)
     product: str
     quantity: int = Field(ge=1, le=1_000_000, strict=True)  # a number: true is not 1 part
@@ -93,6 +95,8 @@ class PlanOut(BaseModel):
 
 
 class PlanIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a key werk does not know is refused, not ignored
+
     objective: Literal["lateness", "makespan", "setups"] | None = None
     time_limit_s: float | None = Field(
         default=None, ge=0.1, le=15, strict=True
@@ -100,12 +104,16 @@ class PlanIn(BaseModel):
 
 
 class PinIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a key werk does not know is refused, not ignored
+
     op: str
     machine: str
     start: datetime
 
 
 class PromiseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a key werk does not know is refused, not ignored
+
     product: str
     quantity: int = Field(ge=1, le=1_000_000, strict=True)
 
@@ -193,8 +201,11 @@ def build_router(app: OrdersApp, web: Web) -> APIRouter:
         return [order_out(app, i) for i in sorted(app.book.orders, key=lambda i: (app.book.orders[i].due, i))]
 
     @r.post("", response_model=ReplanOut)
-    async def release(body: list[OrderIn], user: User = Depends(web.require("operator"))) -> ReplanOut:  # noqa: B008
-        """Release orders (JSON); the plan is re-made with the current one as its warm start."""
+    async def release(
+        body: Annotated[list[OrderIn], Field(min_length=1, max_length=1000)],
+        user: User = Depends(web.require("operator")),  # noqa: B008
+    ) -> ReplanOut:
+        """Release orders (JSON, 1 to 1,000 a request); the plan is re-made with the current one as its warm start."""
         lines = [OrderLine(o.order, o.product, o.quantity, o.due, o.priority, o.release) for o in body]
         for k, line in enumerate(lines):
             if line.product not in app.book.routings:

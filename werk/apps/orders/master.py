@@ -105,19 +105,29 @@ def read_table(data: bytes | str, file: str, required: Sequence[str]) -> _Rows:
     """The rows of a CSV or an .xlsx (told apart by the content: xlsx is a zip), header normalised to lower case."""
     if isinstance(data, bytes) and data[:2] == b"PK":
         return _read_xlsx(data, file, required)
-    text = data.decode("utf-8-sig") if isinstance(data, bytes) else data.lstrip("\ufeff")
+    try:
+        text = data.decode("utf-8-sig") if isinstance(data, bytes) else data.lstrip("\ufeff")
+    except UnicodeDecodeError as exc:
+        raise MasterDataError(
+            f"not UTF-8 text (byte {exc.start}); save it as CSV UTF-8 or .xlsx", file=file
+        ) from None
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    n = 0  # the last row read whole (the header is row 1)
     try:
         header = [h.strip().lower() for h in next(reader)]
+        n, rows = 1, []
+        for n, values in enumerate(reader, start=2):
+            if not any(v.strip() for v in values):
+                continue
+            rows.append(
+                (n, {h: (values[i].strip() if i < len(values) else "") for i, h in enumerate(header)})
+            )
     except StopIteration:
         raise MasterDataError("the file is empty; the first row must name the columns", file=file) from None
-    rows = []
-    for n, values in enumerate(reader, start=2):
-        if not any(v.strip() for v in values):
-            continue
-        rows.append((n, {h: (values[i].strip() if i < len(values) else "") for i, h in enumerate(header)}))
+    except csv.Error as exc:  # a field over the csv module's limit, a NUL byte: refused with the row it is in
+        raise MasterDataError(str(exc), file=file, row=n + 1) from None
     table = _Rows(file, header, rows)
     _require(table, required)
     return table

@@ -23,13 +23,13 @@ from rich.table import Table
 from rich.tree import Tree
 
 from werk import __version__, event_loop
-from werk.api.auth import token_digest
 from werk.config import WerkConfig, demo_config_path, load_config
 from werk.config.model import ServerConfig, UserConfig
 from werk.core.states import STATE_COLOURS
 from werk.errors import WerkError
 from werk.i18n import tr
 from werk.registry import default_registry
+from werk.security.secrets import plant_token_hash
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -234,7 +234,7 @@ def _stopped(by: int | None) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     config = load_config(demo_config_path())
     token = secrets.token_urlsafe(18)  # lives only in this process and on the screen
-    user = UserConfig(name="demo", role="supervisor", token_sha256=token_digest(token))
+    user = UserConfig(name="demo", role="supervisor", token_hash=plant_token_hash(token))
     server = config.server.model_copy(update={"users": [*config.server.users, user]})
     update: dict[str, object] = {"server": server}
     if args.data is not None:  # the apps keep their files beside the werk file
@@ -394,6 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--plugins", action="store_true", help="include installed plug-ins (default: werk's built-ins only)"
     )
     pf.set_defaults(func=cmd_docs_plant_file)
+    from werk.security.cli import add_commands
+
+    add_commands(sub)
     for name, spec in default_registry().apps.items():
         if spec.cli is not None:
             spec.cli(sub.add_parser(name, help=f"{spec.title}: the app's own commands"))

@@ -92,7 +92,7 @@ class App:
         return {}
 
 
-Role = Literal["viewer", "operator", "supervisor", "admin"]
+Role = Literal["viewer", "operator", "maintenance", "supervisor", "engineer", "admin"]
 
 
 class Web(Protocol):

@@ -519,7 +519,9 @@ def create_app(platform: Platform) -> FastAPI:
             with_google_fonts=False,
         )
 
-    app.include_router(security_router(auth, pages, platform.config.server))
+    security = security_router(auth, pages, platform.config.server)
+    _document(security.routes, ERRORS)
+    app.include_router(security)
 
     # last: the AAS routers end with a catch-all answering unknown /api/v3.0 paths with the spec's error bodies
     assert platform.twin is not None, "start the platform before building its app"

@@ -27,7 +27,7 @@ def _fill(path: str, aas_id: str) -> str:
         name = match.group(1)
         if name.lower().startswith("aas") or name == "aasIdentifier":
             return _b64(aas_id)
-        if "identifier" in name.lower() or name.lower().endswith("id") and "submodel" in name.lower():
+        if "identifier" in name.lower() or (name.lower().endswith("id") and "submodel" in name.lower()):
             return _b64(aas_id + "/submodels/OperationalData")
         if name == "idShortPath":
             return "feed_override"
@@ -85,7 +85,9 @@ async def test_api1_broken_object_level_authorization(tmp_path: Path) -> None:
         assert (await http.get(f"/api/assets/{cnc.name}", headers=stack.auth("view1"))).status_code == 200
         r = await http.get(f"/api/v3.0/submodels/{sm(press)}", headers=stack.auth("view1"))
         assert r.status_code == 403
-        assert (await http.get(f"/api/v3.0/submodels/{sm(cnc)}", headers=stack.auth("view1"))).status_code == 200
+        assert (
+            await http.get(f"/api/v3.0/submodels/{sm(cnc)}", headers=stack.auth("view1"))
+        ).status_code == 200
 
 
 async def test_api2_broken_authentication(tmp_path: Path) -> None:

@@ -59,7 +59,7 @@ from werk.core.model import Sample, User, utcnow
 from werk.core.period import Timestamp, period
 from werk.core.signals import describe
 from werk.core.uns import PATH_PATTERN, validate_path
-from werk.errors import InputError, Unauthorized, UnsPathError, WriteRefused
+from werk.errors import InputError, Unauthorized, UnsPathError
 from werk.i18n import N_, catalog_msgids, locale_dir, werk_locale_dir
 from werk.runtime.platform import Platform
 from werk.security.audit import AuditLog
@@ -533,11 +533,8 @@ def create_app(platform: Platform) -> FastAPI:
         the route asked; it is audited with the value before and the outcome."""
         caller = _current_user.get()
         if caller is None or caller.name != user:
-            raise WriteRefused(f"{path}: no signed-in user for a machine write")
-        try:
-            auth.may_write_signal(caller, path)
-        except Unauthorized as exc:
-            raise WriteRefused(str(exc)) from None
+            raise Unauthorized(403, f"{path}: a machine write needs an authorized user")
+        auth.may_write_signal(caller, path)  # 403 (the AAS route answers it in its shape)
         before = platform.live.latest.get(path)
         outcome = "written"
         try:

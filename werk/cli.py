@@ -108,6 +108,7 @@ async def _run(config: WerkConfig, *, with_sim: bool, with_platform: bool, live_
     from werk.runtime.platform import Platform
     from werk.sim.server import SimServer
 
+    config = _with_tls(config) if with_platform else config
     sim = None
     platform = None
     server: HttpServer | None = None
@@ -131,7 +132,8 @@ async def _run(config: WerkConfig, *, with_sim: bool, with_platform: bool, live_
             # cycle (a submodel replaced through the API) is not freed: at most the start-up heap, once.
             gc.collect()
             gc.freeze()
-            url = f"http://{config.server.host}:{config.server.port}"
+            scheme = "https" if config.server.tls is not None else "http"
+            url = f"{scheme}://{config.server.host}:{config.server.port}"
             if config.server.workers > 1:
                 workers = Workers.of(platform)
                 await workers.start()
@@ -162,6 +164,24 @@ async def _run(config: WerkConfig, *, with_sim: bool, with_platform: bool, live_
         if sim is not None:
             await sim.stop()
     return server.stopped_by if server is not None else None
+
+
+def _with_tls(config: WerkConfig) -> WerkConfig:
+    """``config`` with ``server.tls`` resolved to certificate files (a self-signed pair made at first start, its
+    fingerprint printed), or as it is without TLS."""
+    tls = config.server.tls
+    if tls is None:
+        return config
+    from werk.security.tls import tls_files
+
+    folder = tls.dir or f"{config.historian.path}.tls"
+    files = tls_files(tls.cert, tls.key, folder, config.server.host)
+    made = "made now, " if files.made else ""
+    console.print(
+        f"[green]✓[/] TLS certificate {files.cert} ({made}SHA-256 {files.fingerprint})", highlight=False
+    )
+    resolved = tls.model_copy(update={"cert": str(files.cert), "key": str(files.key)})
+    return config.model_copy(update={"server": config.server.model_copy(update={"tls": resolved})})
 
 
 def _load(path: str | None) -> WerkConfig:

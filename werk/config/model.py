@@ -25,6 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from werk.core.access import ROLE_RANK as ACCESS_ROLE_RANK
+from werk.core.access import Role as AccessRole
 from werk.core.model import SignalType, Value
 from werk.core.uns import validate_segment
 from werk.errors import UnsPathError
@@ -380,8 +382,9 @@ class BusConfig(StrictModel):
     is lost), a browser's stream drops its oldest."""
 
 
-Role = Literal["viewer", "operator", "maintenance", "supervisor", "engineer", "admin"]
-ROLE_RANK = {"viewer": 0, "operator": 1, "maintenance": 2, "supervisor": 3, "engineer": 4, "admin": 5}
+# the role names are werk's vocabulary, kept in core (werk.core.access)
+Role = AccessRole
+ROLE_RANK = dict(ACCESS_ROLE_RANK)
 
 
 class GrantConfig(StrictModel):

@@ -16,11 +16,12 @@ from __future__ import annotations
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
-from typing import Any
+from typing import Any, Literal, get_args
 
 from werk.core.uns import matches
 
-ROLES = ("viewer", "operator", "maintenance", "supervisor", "engineer", "admin")
+Role = Literal["viewer", "operator", "maintenance", "supervisor", "engineer", "admin"]
+ROLES: tuple[str, ...] = get_args(Role)
 """From least to most: each may what the ones before it may."""
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
 SESSION_COOKIE = "werk_session"

@@ -59,6 +59,9 @@ class SimConfig(StrictModel):
     """The OPC UA server's endpoint."""
     namespace: str = "urn:werk:sim"
     """The namespace URI of its nodes (``nsu=urn:werk:sim;s=<asset>/...``)."""
+    pki_dir: str | None = None
+    """Offer secure endpoints too (Basic256Sha256, Aes128_Sha256_RsaOaep, Aes256_Sha256_RsaPss; Sign and
+    SignAndEncrypt) besides None, with a server certificate made in ``<pki_dir>/own`` on first start."""
     sparkplug: SimSparkplugConfig | None = None
     """Also run environment sensors as a Sparkplug B edge node (needs a broker)."""
     shdr_port: int | None = Field(default=None, ge=1, le=65535)

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.security.stack import LINE1, LINE2, PASSWORD, secure_config, secure_stack
 
@@ -207,3 +208,29 @@ async def test_api9_improper_inventory_management(tmp_path: Path) -> None:
     for method, path in writes:
         responses = spec["paths"][path][method]["responses"]
         assert "401" in responses and "403" in responses, (method, path)
+
+
+async def test_a_plant_file_grant_on_a_part_that_does_not_exist_is_refused_at_start(tmp_path: Path) -> None:
+    from werk.api import create_app
+    from werk.config.model import GrantConfig, UserConfig
+    from werk.errors import WerkError
+    from werk.runtime.platform import Platform
+    from werk.security.secrets import plant_token_hash
+
+    config = secure_config(tmp_path)
+    typo = UserConfig(
+        name="scada",
+        role="operator",
+        token_hash=plant_token_hash("t"),
+        grants=[GrantConfig(role="operator", scope="augsburg/machining/line-9")],
+    )
+    config = config.model_copy(update={"server": config.server.model_copy(update={"users": [typo]})})
+    platform = Platform(config)
+    await platform.start()
+    try:
+        with pytest.raises(
+            WerkError, match=r"server.users\[0\].grants\[0\].scope: 'augsburg/machining/line-9'"
+        ):
+            create_app(platform)
+    finally:
+        await platform.stop()

@@ -59,7 +59,7 @@ from werk.core.model import Sample, User, utcnow
 from werk.core.period import Timestamp, period
 from werk.core.signals import describe
 from werk.core.uns import PATH_PATTERN, validate_path
-from werk.errors import InputError, Unauthorized, UnsPathError
+from werk.errors import InputError, Unauthorized, UnsPathError, WerkError
 from werk.i18n import N_, catalog_msgids, locale_dir, werk_locale_dir
 from werk.runtime.platform import Platform
 from werk.security.audit import AuditLog
@@ -587,6 +587,15 @@ def _authenticator(platform: Platform, refs: Mapping[str, AssetRef]) -> Authenti
     store = SecurityStore(platform.file, audit, lockout_after=sec.lockout_after, lockout_s=sec.lockout_s)
     auth = Authenticator(platform.config.server, store, enterprise=platform.config.plant.enterprise)
     auth.asset_paths = {name: ref.path for name, ref in refs.items()}
+    # a grant on a part of the plant that does not exist grants nothing: a typo, said at start
+    for i, u in enumerate(platform.config.server.users):
+        for j, g in enumerate(u.grants or ()):
+            scope = auth.scope(g.scope)
+            if scope and not any(p == scope or p.startswith(scope + "/") for p in auth.asset_paths.values()):
+                raise WerkError(
+                    f"server.users[{i}].grants[{j}].scope: {g.scope!r} names no part of the plant "
+                    "(site/area/line/cell/asset)"
+                )
     return auth
 
 

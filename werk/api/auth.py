@@ -22,7 +22,6 @@ from __future__ import annotations
 import hmac
 import logging
 import os
-import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -118,7 +117,6 @@ class Authenticator:
         self.asset_paths: Mapping[str, str] = {}
         """Asset name -> its UNS path (set by the app): how a request that names an asset names its place."""
         self._users_seen: tuple[float, bool] = (0.0, False)
-        self._lock = threading.Lock()
 
     def scope(self, scope: str) -> str:
         """A grant's scope as a full UNS path prefix (the enterprise put in front when it is left out)."""

@@ -24,13 +24,13 @@ from rich.table import Table
 from rich.tree import Tree
 
 from werk import __version__, event_loop
-from werk.api.auth import token_digest
 from werk.config import WerkConfig, demo_config_path, load_config
 from werk.config.model import ServerConfig, UserConfig
 from werk.core.states import STATE_COLOURS
 from werk.errors import WerkError
 from werk.i18n import tr
 from werk.registry import default_registry
+from werk.security.secrets import plant_token_hash
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -112,6 +112,7 @@ async def _run(
     from werk.runtime.platform import Platform
     from werk.sim.server import SimServer
 
+    config = _with_tls(config) if with_platform else config
     sim = None
     platform = None
     server: HttpServer | None = None
@@ -144,7 +145,8 @@ async def _run(
             # cycle (a submodel replaced through the API) is not freed: at most the start-up heap, once.
             gc.collect()
             gc.freeze()
-            url = f"http://{config.server.host}:{config.server.port}"
+            scheme = "https" if config.server.tls is not None else "http"
+            url = f"{scheme}://{config.server.host}:{config.server.port}"
             if config.server.workers > 1:
                 workers = Workers.of(platform)
                 await workers.start()
@@ -175,6 +177,24 @@ async def _run(
         if sim is not None:
             await sim.stop()
     return server.stopped_by if server is not None else None
+
+
+def _with_tls(config: WerkConfig) -> WerkConfig:
+    """``config`` with ``server.tls`` resolved to certificate files (a self-signed pair made at first start, its
+    fingerprint printed), or as it is without TLS."""
+    tls = config.server.tls
+    if tls is None:
+        return config
+    from werk.security.tls import tls_files
+
+    folder = tls.dir or f"{config.historian.path}.tls"
+    files = tls_files(tls.cert, tls.key, folder, config.server.host)
+    made = "made now, " if files.made else ""
+    console.print(
+        f"[green]✓[/] TLS certificate {files.cert} ({made}SHA-256 {files.fingerprint})", highlight=False
+    )
+    resolved = tls.model_copy(update={"cert": str(files.cert), "key": str(files.key)})
+    return config.model_copy(update={"server": config.server.model_copy(update={"tls": resolved})})
 
 
 def _load(path: str | None) -> WerkConfig:
@@ -247,7 +267,7 @@ def _stopped(by: int | None) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     config = load_config(demo_config_path())
     token = secrets.token_urlsafe(18)  # lives only in this process and on the screen
-    user = UserConfig(name="demo", role="supervisor", token_sha256=token_digest(token))
+    user = UserConfig(name="demo", role="supervisor", token_hash=plant_token_hash(token))
     server = config.server.model_copy(update={"users": [*config.server.users, user]})
     update: dict[str, object] = {"server": server}
     if args.data is not None:  # the apps keep their files beside the werk file
@@ -572,6 +592,9 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--file", help="the werk file to copy")
     sm.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     sm.set_defaults(func=cmd_store_migrate)
+    from werk.security.cli import add_commands
+
+    add_commands(sub)
     for name, spec in default_registry().apps.items():
         if spec.cli is not None:
             spec.cli(sub.add_parser(name, help=f"{spec.title}: the app's own commands"))

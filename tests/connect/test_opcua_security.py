@@ -198,7 +198,7 @@ async def test_missing_certificate_file_is_a_clear_error_and_retried(pki: Pki, t
 
 
 def test_security_policy_needs_certificate_and_key() -> None:
-    with pytest.raises(ValueError, match="needs certificate and private_key"):
+    with pytest.raises(ValueError, match="needs certificate and private_key, or a pki_dir"):
         OpcUaConnectorConfig(type="opcua", endpoint="opc.tcp://h:4840", security_policy="Basic256Sha256")
     with pytest.raises(ValueError, match="password_env needs a username"):
         OpcUaConnectorConfig(type="opcua", endpoint="opc.tcp://h:4840", password_env="X")

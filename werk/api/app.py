@@ -11,12 +11,12 @@ network often has no way out.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import json
 import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
@@ -51,16 +51,19 @@ from werk.api.schemas import (
     SignalOut,
     TileOut,
 )
+from werk.api.security import security_front, security_router, twin_targets
 from werk.api.web import WebContext
 from werk.bus.base import Overflow
 from werk.config.model import AssetRef
-from werk.core.model import Sample, utcnow
+from werk.core.model import Sample, User, utcnow
 from werk.core.period import Timestamp, period
 from werk.core.signals import describe
 from werk.core.uns import PATH_PATTERN, validate_path
-from werk.errors import InputError, UnsPathError
+from werk.errors import InputError, Unauthorized, UnsPathError, WerkError
 from werk.i18n import N_, catalog_msgids, locale_dir, werk_locale_dir
 from werk.runtime.platform import Platform
+from werk.security.audit import AuditLog
+from werk.security.store import SecurityStore
 from werk.twin.binding import UnsBinding
 from werk.ui import static_dir
 from werk.ui.overview import live_context
@@ -241,7 +244,7 @@ def create_app(platform: Platform) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(InputError, _input_error)
     refs = {ref.name: ref for ref in platform.config.assets()}
-    auth = Authenticator(platform.config.server)
+    auth = _authenticator(platform, refs)
     specs = [platform.registry.app(name) for name in platform.apps]
     nav = [NavItem("/", N_("Overview"), order=0)]
     nav += [NavItem(p.path, p.title, p.order) for spec in specs for p in spec.pages if p.nav]
@@ -323,7 +326,8 @@ def create_app(platform: Platform) -> FastAPI:
         responses={401: {"description": "no or unknown token"}},
     )
     async def me(request: Request) -> MeOut:
-        """Who the bearer token belongs to: a page checks a token with it before it keeps it."""
+        """Who the bearer token (or the sign-in session) belongs to: a page checks a token with it before it
+        keeps it."""
         user = auth.user(request)
         if user is None:
             raise HTTPException(
@@ -546,24 +550,84 @@ def create_app(platform: Platform) -> FastAPI:
             with_google_fonts=False,
         )
 
+    security = security_router(auth, pages, platform.config.server)
+    _document(security.routes, ERRORS)
+    app.include_router(security)
+
     # last: the AAS routers end with a catch-all answering unknown /api/v3.0 paths with the spec's error bodies
     assert platform.twin is not None, "start the platform before building its app"
     assert platform.aas_services is not None
+    auth.targets = twin_targets(platform.twin, {r.aas_id: r.path for r in refs.values()}, AAS)
+
+    async def write_signal(path: str, value: Any, user: str) -> None:
+        """A machine write needs a grant that lists the signal (werk.core.access), besides the AAS writer role
+        the route asked; it is audited with the value before and the outcome."""
+        caller = _current_user.get()
+        if caller is None or caller.name != user:
+            raise Unauthorized(403, f"{path}: a machine write needs an authorized user")
+        auth.may_write_signal(caller, path)  # 403 (the AAS route answers it in its shape)
+        before = platform.live.latest.get(path)
+        outcome = "written"
+        try:
+            await platform.write_signal(path, value, user)
+        except Exception as exc:
+            outcome = f"refused: {exc}"
+            raise
+        finally:
+            if auth.audit is not None:
+                await asyncio.to_thread(
+                    auth.audit.record, "machine.write", path, who=user,
+                    before=before.value if before is not None else None,
+                    after={"value": value, "result": outcome},
+                )  # fmt: skip
+
+    def authorize(caller: Any) -> Any:
+        user = auth.authorize(caller, WRITER_ROLE)
+        _current_user.set(user)
+        return user
+
     aas = build_aas_api(
         platform.twin,
         platform.aas_services,
         UnsBinding(platform.live.latest.get),
-        authorize=partial(auth.authorize, role=WRITER_ROLE),
-        write_signal=platform.write_signal,
+        authorize=authorize,
+        write_signal=write_signal,
     )
     for router in aas.routers:
         app.include_router(router)
     # the busiest AAS reads and value writes skip FastAPI's per-request machinery (same answers, werk.aas.http.fast)
     add_front(app, aas.fast_path)
+    # outermost: host check, rate limit, reads, audit of writes, security headers (werk.api.security)
+    add_front(app, security_front(auth, platform.config.server))
     allow_uploads(app, aas.uploads)
     _document(app.router.routes, ERRORS)
 
     return app
+
+
+_current_user: contextvars.ContextVar[User | None] = contextvars.ContextVar("werk_aas_user", default=None)
+"""The user the AAS route authorized, for its machine write (the route hands on only the name)."""
+
+
+def _authenticator(platform: Platform, refs: Mapping[str, AssetRef]) -> Authenticator:
+    """The server's :class:`Authenticator`: the plant file's users and the werk file's (users, tokens, sessions,
+    the audit trail)."""
+    assert platform.file is not None, "start the platform before building its app"
+    sec = platform.config.server.security
+    audit = AuditLog(platform.file)
+    store = SecurityStore(platform.file, audit, lockout_after=sec.lockout_after, lockout_s=sec.lockout_s)
+    auth = Authenticator(platform.config.server, store, enterprise=platform.config.plant.enterprise)
+    auth.asset_paths = {name: ref.path for name, ref in refs.items()}
+    # a grant on a part of the plant that does not exist grants nothing: a typo, said at start
+    for i, u in enumerate(platform.config.server.users):
+        for j, g in enumerate(u.grants or ()):
+            scope = auth.scope(g.scope)
+            if scope and not any(p == scope or p.startswith(scope + "/") for p in auth.asset_paths.values()):
+                raise WerkError(
+                    f"server.users[{i}].grants[{j}].scope: {g.scope!r} names no part of the plant "
+                    "(site/area/line/cell/asset)"
+                )
+    return auth
 
 
 def _page_route(pages: Pages, template: str) -> Any:

@@ -216,6 +216,9 @@ def uvicorn_config(
         proxy_headers=bool(trusted),
         forwarded_allow_ips=trusted or None,
         server_header=False,
+        # HTTPS when the plant file asks for it (werk.security.tls resolves a self-signed pair into the paths)
+        ssl_certfile=server.tls.cert if server.tls is not None else None,
+        ssl_keyfile=server.tls.key if server.tls is not None else None,
     )
 
 

@@ -27,7 +27,7 @@ import gc
 import logging
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from werk import event_loop
@@ -35,14 +35,18 @@ from werk.aas.backend import table_writer
 from werk.aas.backend.follow import follow
 from werk.aas.backend.persistence import TwinPersistence
 from werk.aas.backend.store import TwinStore
-from werk.aas.http import WRITER_ROLE, build_aas_api, upload_paths
+from werk.aas.http import API_PREFIX, WRITER_ROLE, build_aas_api, upload_paths
 from werk.api.auth import Authenticator
 from werk.api.http_server import http_server
+from werk.api.security import SecurityFront, twin_targets
 from werk.api.upstream import UpstreamProxy
 from werk.config.model import ServerConfig
 from werk.errors import StoreError
 from werk.runtime.latest import LatestValues
 from werk.runtime.sockets import listening_socket
+from werk.security.audit import AuditLog
+from werk.security.store import SecurityStore
+from werk.store.sqlite_file import SQLiteFile
 from werk.twin.binding import UnsBinding
 
 log = logging.getLogger(__name__)
@@ -61,6 +65,8 @@ class WorkerSpec:
     upstream: str  # the primary's Unix socket
     busy_timeout_s: float
     parent: int = 0  # the pid to die with (0: none; see table_writer.die_with_parent)
+    enterprise: str = ""  # the plant's, for grants whose scope leaves it out
+    aas_paths: dict[str, str] = field(default_factory=dict)  # AAS id -> asset UNS path (scoped grants)
 
 
 class LiveFeed(LatestValues):
@@ -96,13 +102,20 @@ async def serve(spec: WorkerSpec, feed: LiveFeed) -> None:
         # the fast path writes values alone; a bug must not overwrite objects
         store.on_change = _refuse_structure
         follow(persistence, store, writes_structure=False, seq=seq, epoch=epoch)
-        auth = Authenticator(spec.server)
+        # the werk file's users, tokens, sessions and audit trail, as the primary has them (its migrations ran)
+        security_file = SQLiteFile(spec.twin_path)
+        security_file.open()
+        audit = AuditLog(security_file)
+        sec = spec.server.security
+        users = SecurityStore(security_file, audit, lockout_after=sec.lockout_after, lockout_s=sec.lockout_s)
+        auth = Authenticator(spec.server, users, enterprise=spec.enterprise)
         # its routes are never served here (the fast path's "anything else" is the primary): the API gives the
         # fast path its views, prefix and authorization
         api = build_aas_api(
             store, None, UnsBinding(feed.latest.get), authorize=partial(auth.authorize, role=WRITER_ROLE)
         )
-        app = api.fast_path(proxy)
+        auth.targets = twin_targets(store, spec.aas_paths, API_PREFIX)
+        app = SecurityFront(api.fast_path(proxy), auth, spec.server)
         sock = listening_socket(spec.server.host, spec.server.port)
         server = http_server(app, spec.server, uploads=upload_paths())
         gc.collect()  # as the primary does (werk.cli): the start-up heap out of the cyclic GC

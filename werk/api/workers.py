@@ -32,13 +32,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from werk.aas.backend import table_writer
 from werk.aas.backend.group_commit import BUSY_TIMEOUT_S
-from werk.api.auth import Authenticator
 from werk.api.http_server import add_front
 from werk.api.worker import READY, WorkerSpec
 from werk.bus.base import Bus, Overflow
-from werk.config.model import ServerConfig, UserConfig
+from werk.config.model import ServerConfig
 from werk.core.model import Sample
 from werk.runtime.sockets import PrivateSocket, listening_socket
+from werk.security.secrets import plant_token_hash
 
 if TYPE_CHECKING:
     from werk.runtime.platform import Platform
@@ -49,10 +49,14 @@ log = logging.getLogger(__name__)
 def worker_server(server: ServerConfig, port: int) -> ServerConfig:
     """The primary's server settings for a worker: the port it bound, and its users by token digest (a token read
     from an environment variable is not passed on)."""
-    users = [
-        UserConfig(name=user.name, role=user.role, token_sha256=digest)  # type: ignore[arg-type]
-        for digest, user in Authenticator(server).users
-    ]
+    users = []
+    for u in server.users:
+        if u.token_env is not None and u.token_hash is None and u.token_sha256 is None:
+            secret = os.environ.get(u.token_env)
+            if not secret:
+                continue
+            u = u.model_copy(update={"token_env": None, "token_hash": plant_token_hash(secret)})
+        users.append(u.model_copy(update={"token_env": None}))
     return server.model_copy(update={"port": port, "users": users})
 
 
@@ -212,19 +216,24 @@ class Workers:
         self.sockets: list[socket.socket] = []
         self.private: PrivateSocket | None = None
         self.pool: WorkerPool | None = None
+        self.enterprise = ""
+        self.aas_paths: dict[str, str] = {}  # AAS id -> asset UNS path, for scoped grants in the workers
 
     @classmethod
     def of(cls, platform: Platform) -> Workers:
         """The workers of a started platform (``werk serve``)."""
         assert platform.twin_writer is not None, "a platform with server.workers > 1 shares its twin's writer"
         config = platform.config
-        return cls(
+        workers = cls(
             config.server,
             config.historian.path,
             platform.twin_writer.path,
             platform.live.latest,
             platform.bus,
         )
+        workers.enterprise = config.plant.enterprise
+        workers.aas_paths = {ref.aas_id: ref.path for ref in config.assets()}
+        return workers
 
     async def start(self) -> None:
         tcp = listening_socket(self.server.host, self.server.port)
@@ -237,6 +246,8 @@ class Workers:
             server=worker_server(self.server, tcp.getsockname()[1]),
             upstream=self.private.path,
             busy_timeout_s=BUSY_TIMEOUT_S,
+            enterprise=self.enterprise,
+            aas_paths=dict(self.aas_paths),
         )
         self.pool = WorkerPool(spec, self.server.workers - 1, self.latest)
         await self.pool.start(self.bus)

@@ -34,6 +34,7 @@ from pydantic import BaseModel
 
 from werk.bus.base import Bus
 from werk.config.model import AppSettings, AssetRef, WerkConfig
+from werk.core.access import Role as AccessRole
 from werk.core.model import Sample, User, Value, utcnow
 from werk.i18n import Translator
 from werk.store.base import Historian
@@ -100,7 +101,7 @@ class App:
         return ()
 
 
-Role = Literal["viewer", "operator", "supervisor", "admin"]
+Role = AccessRole
 
 
 class Web(Protocol):

@@ -25,6 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from werk.core.access import ROLE_RANK as ACCESS_ROLE_RANK
+from werk.core.access import Role as AccessRole
 from werk.core.model import SignalType, Value
 from werk.core.uns import validate_segment
 from werk.errors import UnsPathError
@@ -418,8 +420,21 @@ class ClusterConfig(StrictModel):
     """Batches an edge keeps on disk per connector while the broker is away; beyond, the oldest go, counted."""
 
 
-Role = Literal["viewer", "operator", "supervisor", "admin"]
-ROLE_RANK = {"viewer": 0, "operator": 1, "supervisor": 2, "admin": 3}
+# the role names are werk's vocabulary, kept in core (werk.core.access)
+Role = AccessRole
+ROLE_RANK = dict(ACCESS_ROLE_RANK)
+
+
+class GrantConfig(StrictModel):
+    """A role on a part of the plant (werk.core.access)."""
+
+    role: Role
+    """What the holder may there."""
+    scope: str = ""
+    """A UNS path prefix (``enterprise/site/area/line``, down to one asset); empty: the whole plant."""
+    signals: list[str] = Field(default_factory=list)
+    """UNS patterns (``+``, a final ``#``) of the signals under the scope the holder may write to the machine;
+    none: no machine writes."""
 
 
 class UserConfig(StrictModel):
@@ -432,9 +447,50 @@ class UserConfig(StrictModel):
     """``viewer``, ``operator``, ``supervisor``, ``admin``: each may what the ones before it may, and more (a
     supervisor writes to machines)."""
     token_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
-    """The SHA-256 of the bearer token, in hex."""
+    """Deprecated: the unsalted SHA-256 of the bearer token, in hex (read with a warning; use ``token_hash``)."""
+    token_hash: str | None = Field(default=None, pattern=r"^sha256:[0-9a-f]{8,64}:[0-9a-f]{64}$")
+    """The salted hash of the bearer token, ``sha256:<salt>:<digest>`` (``werk tokens hash`` writes it)."""
     token_env: str | None = None
     """Or: an environment variable holding the token."""
+    grants: list[GrantConfig] | None = None
+    """Where the role holds; absent: ``role`` on the whole plant, with machine writes to every writable signal
+    (as plant files before grants meant it)."""
+
+
+class TlsConfig(StrictModel):
+    """HTTPS for the server (werk.security.tls): certificate files, or a self-signed certificate made at first
+    start (its SHA-256 fingerprint printed, to compare in the browser)."""
+
+    cert: str | None = None
+    """PEM certificate (chain) file; with ``key``. Absent: self-signed, kept in ``dir``."""
+    key: str | None = None
+    """PEM private key file of ``cert``."""
+    dir: str | None = None
+    """Where the self-signed certificate is kept; default ``<historian path>.tls``."""
+    hsts_max_age_s: int = Field(default=31_536_000, ge=0)
+    """Strict-Transport-Security max-age sent with every answer (0: none)."""
+
+
+class SecurityConfig(StrictModel):
+    """Sign-in, sessions, limits and the front door of the HTTP server (werk.api.security, docs/security.md)."""
+
+    allowed_hosts: list[str] = Field(default_factory=list)
+    """Host header values the server answers (DNS rebinding); besides localhost, 127.0.0.1, ::1 and the bind
+    address, which are always allowed. ``*`` allows any."""
+    cors_origins: list[str] = Field(default_factory=list)
+    """Origins another site's script may call the API from; none by default."""
+    anonymous_read: bool = False
+    """Once local users exist (``werk users add``) every read needs a viewer grant; true keeps reads open."""
+    session_ttl_s: float = Field(default=8 * 3600, gt=0)
+    """How long a sign-in lasts."""
+    lockout_after: int = Field(default=5, ge=1)
+    """Wrong passwords in a row that lock a user ..."""
+    lockout_s: float = Field(default=900, gt=0)
+    """... for this many seconds."""
+    max_failures: int = Field(default=20, ge=1)
+    """Refused credentials a client address may send in ``failure_window_s`` before it is answered 429."""
+    failure_window_s: float = Field(default=60, gt=0)
+    """The window of ``max_failures``, in seconds."""
 
 
 class ServerConfig(StrictModel):
@@ -463,6 +519,10 @@ class ServerConfig(StrictModel):
     body_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     """How long werk waits for the next part of a request body that has begun; a body that stops arriving is
     answered 408 and its connection closed, so a stalled or malicious client cannot hold a request open for ever."""
+    security: SecurityConfig = SecurityConfig()
+    """Sign-in, sessions, lock-out, rate limits, allowed hosts, CORS."""
+    tls: TlsConfig | None = None
+    """HTTPS; absent: plain HTTP (keep it on 127.0.0.1 then)."""
 
 
 class AppsSettings(StrictModel):

@@ -79,6 +79,7 @@ from pydantic import Field, model_validator
 
 from werk.config.model import ConnectorSettings, WriteLimits
 from werk.connect.base import ConnectorStatus, SessionConnector
+from werk.connect.opcua_trust import TrustList, own_certificate
 from werk.connect.spec import ConnectorSpec, docs, types_of
 from werk.core.model import Quality, Sample, Value, datetime_text, utcnow
 from werk.errors import ConnectorError
@@ -109,7 +110,9 @@ class OpcUaConnectorConfig(ConnectorSettings):
     """The most seconds between two attempts to reconnect."""
     timeout_s: float = Field(default=4.0, gt=0)
     """Seconds to wait for the server's answer to a request."""
-    security_policy: Literal["None", "Basic256Sha256"] = "None"
+    security_policy: Literal["None", "Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"] = (
+        "None"
+    )
     """The secure channel's policy (Part 7 security profiles); None only on a network you trust."""
     security_mode: Literal["Sign", "SignAndEncrypt"] = "SignAndEncrypt"
     """With a security policy: sign messages, or sign and encrypt them."""
@@ -119,6 +122,12 @@ class OpcUaConnectorConfig(ConnectorSettings):
     """The certificate's private key (PEM or DER), unencrypted; required with a security policy."""
     server_certificate: str | None = None
     """The server certificate to trust; without it the one the server's endpoint offers is taken (trust on use)."""
+    pki_dir: str | None = None
+    """The connector's PKI folder (werk.connect.opcua_trust): ``own/`` (its certificate, made when ``certificate``
+    is not given), ``trusted/`` (server certificates it accepts), ``rejected/`` (those it refused, to move to
+    trusted/). Without it (and without ``server_certificate``) the endpoint's certificate is taken as offered."""
+    trust_on_first_use: bool = False
+    """With ``pki_dir``: trust the first server certificate seen while ``trusted/`` is empty."""
     username: str | None = None
     """A user name for a UserNameIdentityToken (Part 4, 7.36.4); none: anonymous."""
     password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -126,12 +135,26 @@ class OpcUaConnectorConfig(ConnectorSettings):
 
     @model_validator(mode="after")
     def _security(self) -> OpcUaConnectorConfig:
-        if self.security_policy != "None" and (self.certificate is None or self.private_key is None):
-            raise ValueError(f"security_policy {self.security_policy} needs certificate and private_key")
+        if (
+            self.security_policy != "None"
+            and (self.certificate is None or self.private_key is None)
+            and self.pki_dir is None
+        ):
+            raise ValueError(
+                f"security_policy {self.security_policy} needs certificate and private_key, or a pki_dir "
+                "where werk makes its own"
+            )
         if self.password_env is not None and self.username is None:
             raise ValueError("password_env needs a username")
         return self
 
+
+POLICIES: dict[str, type[security_policies.SecurityPolicy]] = {
+    "Basic256Sha256": security_policies.SecurityPolicyBasic256Sha256,
+    "Aes128_Sha256_RsaOaep": security_policies.SecurityPolicyAes128Sha256RsaOaep,
+    "Aes256_Sha256_RsaPss": security_policies.SecurityPolicyAes256Sha256RsaPss,
+}
+"""The secure channel policies werk speaks (Part 7: the first two mandatory in companion profiles)."""
 
 log = logging.getLogger(__name__)
 
@@ -630,20 +653,41 @@ class OpcUaConnector(SessionConnector):
                 client.set_password(password)
         if cfg.security_policy == "None":
             return
-        cert = _readable("certificate", cfg.certificate, self.name)
-        key = _readable("private_key", cfg.private_key, self.name)
+        pki = Path(cfg.pki_dir) if cfg.pki_dir is not None else None
+        if cfg.certificate is None and pki is not None:
+            own_cert, own_key = await own_certificate(pki, f"urn:werk:connector:{self.name}")
+            cert, key = str(own_cert), str(own_key)
+        else:
+            cert = _readable("certificate", cfg.certificate, self.name)
+            key = _readable("private_key", cfg.private_key, self.name)
         server_cert = (
             _readable("server_certificate", cfg.server_certificate, self.name)
             if cfg.server_certificate is not None
             else None
         )
+        policy = POLICIES[cfg.security_policy]
+        mode = getattr(ua.MessageSecurityMode, cfg.security_mode)
+        if server_cert is None and pki is not None:
+            trust = TrustList(pki, trust_on_first_use=cfg.trust_on_first_use)
+            offered = await self._offered_certificate(policy.URI, mode)
+            server_cert = str(trust.check(offered, self.name, cfg.endpoint))
         uri = _application_uri(cert, self.name)
         _check_private_key(key, self.name)
         if uri is not None:
             client.application_uri = uri
-        policy = security_policies.SecurityPolicyBasic256Sha256
-        mode = getattr(ua.MessageSecurityMode, cfg.security_mode)
         await client.set_security(policy, cert, key, server_certificate=server_cert, mode=mode)
+
+    async def _offered_certificate(self, policy_uri: str, mode: ua.MessageSecurityMode) -> bytes:
+        """The certificate the server offers for ``policy_uri`` and ``mode`` (GetEndpoints, Part 4, 5.4.4)."""
+        probe = Client(self.config.endpoint, timeout=self.config.timeout_s)
+        endpoints = await probe.connect_and_get_server_endpoints()
+        for ep in endpoints:
+            if ep.SecurityPolicyUri == policy_uri and ep.SecurityMode == mode and ep.ServerCertificate:
+                return bytes(ep.ServerCertificate)
+        raise ConnectorError(
+            f"connector {self.name}: {self.config.endpoint} offers no endpoint with "
+            f"{self.config.security_policy} {self.config.security_mode}"
+        )
 
     async def _operation_limit(self, client: Client, node: ua.NodeId, default: int) -> int:
         """An OperationLimits value (Part 5, 6.3.11); 0 or absent means the server sets no limit."""

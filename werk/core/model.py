@@ -144,10 +144,14 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class User:
-    """Who asked: a person or a machine client, and the role the plant file grants it."""
+    """Who asked: a person or a machine client, the highest role it holds, and where it holds which role
+    (``grants``: :class:`werk.core.access.Grant`; empty for a user made by hand, which then holds ``role``
+    nowhere in particular). ``via``: token, session or plant-file token."""
 
     name: str
     role: str
+    grants: tuple[Any, ...] = ()
+    via: str = ""
 
 
 def utcnow() -> datetime:

@@ -21,8 +21,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from asyncua import Server, ua
@@ -100,11 +102,41 @@ class SimOpcUaServer:
             parts.append(f"{self.sim.shdr_asset} as an MTConnect adapter on 127.0.0.1:{self.sim.shdr_port}")
         return ", ".join(parts) + f" (seed {self.sim.seed}, x{self.sim.acceleration:g})"
 
+    async def _secure(self, pki: Path) -> None:
+        """The secure endpoints and the server's own certificate (made on first start in ``pki/own``). Every client
+        certificate is accepted: the simulator stands in for a machine, whose trust list is not what is tested."""
+        from asyncua.crypto.cert_gen import setup_self_signed_certificate
+        from cryptography.x509.oid import ExtendedKeyUsageOID
+
+        own = pki / "own"
+        own.mkdir(parents=True, exist_ok=True)
+        cert, key = own / "cert.der", own / "key.pem"
+        uri = "urn:werk:sim:server"
+        await setup_self_signed_certificate(
+            key, cert, uri, socket.gethostname(), [ExtendedKeyUsageOID.SERVER_AUTH],
+            {"organizationName": "werk", "commonName": "werk virtual factory"},
+        )  # fmt: skip
+        await self.server.set_application_uri(uri)
+        await self.server.load_certificate(str(cert))
+        await self.server.load_private_key(str(key))
+        t = ua.SecurityPolicyType
+        self.server.set_security_policy(
+            [
+                t.NoSecurity,
+                t.Basic256Sha256_Sign, t.Basic256Sha256_SignAndEncrypt,
+                t.Aes128Sha256RsaOaep_Sign, t.Aes128Sha256RsaOaep_SignAndEncrypt,
+                t.Aes256Sha256RsaPss_Sign, t.Aes256Sha256RsaPss_SignAndEncrypt,
+            ]
+        )  # fmt: skip
+
     async def start(self) -> None:
         await self.server.init()
         self.server.set_endpoint(self.sim.endpoint)
         self.server.set_server_name("werk virtual factory")
-        self.server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        if self.sim.pki_dir is None:
+            self.server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        else:
+            await self._secure(Path(self.sim.pki_dir))
         self.ns = await self.server.register_namespace(self.sim.namespace)
         await self._build_address_space()
         await self._write_all(self.factory.current(), self.factory.now)

@@ -38,7 +38,9 @@ LEGEND = (
 ROLES: dict[str, str] = {
     "viewer": NC_("role", "viewer"),
     "operator": NC_("role", "operator"),
+    "maintenance": NC_("role", "maintenance"),
     "supervisor": NC_("role", "supervisor"),
+    "engineer": NC_("role", "engineer"),
     "admin": NC_("role", "admin"),
 }
 

@@ -24,6 +24,7 @@ from werk.aas.adapter import io as aas_io
 from werk.aas.backend.store import TwinStore
 from werk.config import demo_config_path, load_config
 from werk.config.model import AssetRef
+from werk.core.access import Caller
 from werk.core.model import Sample
 from werk.errors import Unauthorized
 from werk.twin.environment import build_environment
@@ -109,8 +110,8 @@ async def test_without_a_configured_token_writes_are_refused_with_how_to() -> No
 
 
 async def test_a_custom_authorize_is_used_and_its_refusals_get_the_spec_shape() -> None:
-    def engineer_only(header: str) -> object:
-        if header != "Bearer engineer":
+    def engineer_only(caller: Caller) -> object:
+        if caller.authorization != "Bearer engineer":
             raise Unauthorized(403, "needs role engineer")
         return "engineer"
 

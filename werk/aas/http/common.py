@@ -12,7 +12,7 @@ Shape of the interface, all from IDTA-01002-3-0 (Part 2) "HTTP/REST API":
   id or path, 405 (with ``Allow``) for a method a path does not have, 409 for an id that exists already.
 
 Writes (POST, PUT, PATCH, DELETE) are authorized before a byte of their body is read (:class:`AasRoute`); reads are
-open, because werk serves on loopback by default.
+decided in front of the app (``werk.api.security.SecurityFront``).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from werk.aas.backend.store import TwinStore
 from werk.aas.http.views import ReadCache
 from werk.aas.model import formats
 from werk.aas.model.bound import LiveBinding, refresh
+from werk.core.access import Caller
 from werk.errors import AasError, Unauthorized, WerkError
 
 log = logging.getLogger(__name__)
@@ -55,9 +56,10 @@ AASX_MEDIA_TYPE = "application/asset-administration-shell-package+xml"
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
-Authorize = Callable[[str], Any]
-"""Who may write: the ``Authorization`` header's value to the user it names (with a ``name``), or
-:class:`~werk.errors.Unauthorized` (``werk.api.auth.Authenticator.authorize`` with the writer's role)."""
+Authorize = Callable[[Caller], Any]
+"""Who may write: the request's :class:`~werk.core.access.Caller` (its credentials, address, method and path) to
+the user it names (with a ``name``), or :class:`~werk.errors.Unauthorized`
+(``werk.api.auth.Authenticator.authorize`` with the writer's role, on the asset the path names)."""
 
 Body_ = Annotated[Any, Body()]
 T = TypeVar("T", bound=model.Identifiable)
@@ -96,10 +98,10 @@ def encodable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def authorized(authorize: Authorize, header: str) -> Any:
-    """The user ``authorize`` finds for an ``Authorization`` header, or :class:`ApiError` 401/403 saying why."""
+def authorized(authorize: Authorize, caller: Caller) -> Any:
+    """The user ``authorize`` finds for a request, or :class:`ApiError` 401/403/429 saying why."""
     try:
-        return authorize(header)
+        return authorize(caller)
     except Unauthorized as exc:
         raise ApiError(exc.status, str(exc), exc.headers) from None
 
@@ -125,13 +127,15 @@ class AasRoute(APIRoute):
             try:
                 write = request.method in WRITES
                 if write and authorize is not None:
-                    request.state.user = authorized(authorize, request.headers.get("authorization", ""))
+                    request.state.user = authorized(authorize, Caller.of(request.scope))
                 response = await original(request)
                 if write and after_write is not None:
                     await after_write()
                 return response
             except ApiError as exc:
                 return error_response(exc.status, exc.text, headers=exc.headers)
+            except Unauthorized as exc:  # a machine write the caller's grants do not name
+                return error_response(exc.status, str(exc), headers=exc.headers)
             except AasError as exc:
                 return error_response(400, str(exc), exc.problems)
             except RequestValidationError as exc:

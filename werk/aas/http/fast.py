@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from werk.aas.http.common import ApiError, Authorize, Repository, b64url_decode, error_response
 from werk.aas.http.submodels import json_value, set_value, value_of
+from werk.core.access import Caller
 from werk.errors import AasError, Unauthorized
 
 log = logging.getLogger(__name__)
@@ -133,14 +134,12 @@ class AasFastPath:
     # --- PATCH $value ---------------------------------------------------------------------------------------------
 
     async def _patch_value(self, scope: Scope, receive: Receive, send: Send, sm_id: str, path: str) -> None:
-        content_type = authorization = b""
-        for name, value in scope["headers"]:  # one pass over the headers for both
+        content_type = b""
+        for name, value in scope["headers"]:
             if name == b"content-type":
                 content_type = value
-            elif name == b"authorization" and not authorization:
-                authorization = value  # the first, as Starlette's Headers.get
         try:
-            self.authorize(authorization.decode("latin-1"))
+            self.authorize(Caller.of(scope))
         except Unauthorized:
             return await self.app(scope, receive, send)  # the route refuses it, in its words, before the body
         chunks: list[bytes] = []

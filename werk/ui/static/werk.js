@@ -95,6 +95,8 @@ const werk = (() => {
 
   // --- HTTP -----------------------------------------------------------------------------------------------------
   const token = () => localStorage.getItem(TOKEN_KEY) || "";
+  /** The sign-in session's CSRF token (its cookie is readable by the page; the session's own is not). */
+  const csrf = () => (document.cookie.match(/(?:^|;\s*)werk_csrf=([^;]*)/) || [])[1] || "";
   async function getJSON(url) {
     const r = await fetch(url);
     if (!r.ok) throw new Error(t("{url} answered {status}", { url, status: r.status }));
@@ -104,6 +106,7 @@ const werk = (() => {
   async function send(method, url, body) {
     const headers = { "Content-Type": "application/json" };
     if (token()) headers.Authorization = `Bearer ${token()}`;
+    else if (csrf()) headers["X-CSRF-Token"] = csrf();  // a signed-in page writes with its session's CSRF token
     const r = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     let data = null;
     try { data = await r.json(); } catch { data = null; }

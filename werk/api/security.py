@@ -1,0 +1,432 @@
+"""The front door of the HTTP server, the sign-in page, and the security API.
+
+:class:`SecurityFront` is plain ASGI middleware in front of everything else werk serves (the AAS fast path
+included, ``werk.api.http_server.add_front``). For every request, in order:
+
+1. **Host** must be one the server answers (``server.security.allowed_hosts``, plus localhost, 127.0.0.1, ::1
+   and the bind address): a page on another site whose name is made to resolve to 127.0.0.1 (DNS rebinding)
+   sends its own name, and is answered 400.
+2. **CORS** only for the origins ``server.security.cors_origins`` names (none by default: another site's script
+   gets no answer it may read).
+3. **Rate limit**: a client past its refused-credential limit is answered 429 with ``Retry-After``
+   (:class:`werk.security.limits.FailureLimiter`) before any credential of it is looked at.
+4. **Reads** need a viewer grant (on what they name, where they name something) once local users exist, unless
+   ``server.security.anonymous_read``; a page without a sign-in is sent to ``/signin``. ``/static``, ``/signin``
+   and ``/api/health`` stay open.
+5. **Writes** are decided by the routes (:meth:`werk.api.auth.Authenticator.authorize`); every one, refused or
+   not, is an audit row (who, from where, method and path, status) written before its answer goes out.
+6. **Headers** on every answer: ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY``, a
+   Content-Security-Policy that forbids framing, plugins and foreign form targets, ``Referrer-Policy``, and
+   ``Strict-Transport-Security`` when the server speaks TLS.
+
+Sign-in (``/signin``) is a form: user name and password, checked against the Argon2 hash
+(werk.security.store), with a CSRF token in a cookie and the form (double submit) so another site cannot sign a
+browser in. Success sets ``werk_session`` (HttpOnly, SameSite=Strict, Secure under TLS) and ``werk_csrf`` (read by
+the page's script, sent as ``X-CSRF-Token`` with every write).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import secrets
+import socket
+from typing import Annotated, Any
+from urllib.parse import parse_qs, quote
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Response
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from werk.aas.http.common import API_PREFIX, error_body
+from werk.api.auth import CSRF_COOKIE, WRITES, Authenticator
+from werk.config.model import ServerConfig
+from werk.core.access import SESSION_COOKIE, Caller
+from werk.core.model import User
+from werk.errors import Unauthorized
+from werk.i18n import N_
+from werk.security.store import SignInRefused
+from werk.ui.pages import Pages
+
+CSP = b"frame-ancestors 'none'; object-src 'none'; base-uri 'self'; form-action 'self'"
+OPEN_PREFIXES = ("/static/", "/signin", "/signout", "/api/health")
+PRE_CSRF_COOKIE = "werk_signin_csrf"
+
+
+def allowed_hosts(server: ServerConfig) -> frozenset[str] | None:
+    """The Host names the server answers; None: any (``*``)."""
+    extra = server.security.allowed_hosts
+    if "*" in extra:
+        return None
+    hosts = {"localhost", "127.0.0.1", "::1", server.host.lower(), *(h.lower() for h in extra)}
+    if server.host in ("0.0.0.0", "::", ""):
+        hosts |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+    return frozenset(hosts)
+
+
+def host_name(value: str) -> str:
+    """``example.org:8080`` -> ``example.org``; ``[::1]:8080`` -> ``::1``."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1:].partition("]")[0]
+    return value.rpartition(":")[0] if value.count(":") == 1 else value
+
+
+class SecurityFront:
+    """ASGI middleware: host, rate limit, reads, audit of writes, headers (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp, auth: Authenticator, server: ServerConfig) -> None:
+        self.auth = auth
+        self.hosts = allowed_hosts(server)
+        self.tls = server.tls is not None
+        headers = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"x-frame-options", b"DENY"),
+            (b"referrer-policy", b"same-origin"),
+            (b"content-security-policy", CSP),
+        ]
+        if server.tls is not None and server.tls.hsts_max_age_s:
+            headers.append((b"strict-transport-security", f"max-age={server.tls.hsts_max_age_s}".encode()))
+        self.headers = headers
+        origins = list(server.security.cors_origins)
+        self.app: ASGIApp = (
+            CORSMiddleware(app, allow_origins=origins, allow_methods=["*"], allow_headers=["*"])
+            if origins
+            else app
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        extra = self.headers
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *extra]
+            await send(message)
+
+        if self.hosts is not None:
+            host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), None)
+            if host is not None and host_name(host) not in self.hosts:
+                return await _answer(
+                    with_headers, 400,
+                    f"this server does not answer for host {host!r}: add it to server.security.allowed_hosts",
+                )  # fmt: skip
+        caller = Caller.of(scope)
+        path: str = scope["path"]
+        if caller.method in WRITES:
+            return await self._write(scope, receive, with_headers, caller)
+        if caller.method == "OPTIONS" or path.startswith(OPEN_PREFIXES) or path == "/favicon.ico":
+            return await self.app(scope, receive, with_headers)
+        try:
+            self.auth.may_read(caller, self._read_target(scope))
+        except Unauthorized as exc:
+            if exc.status == 401 and not path.startswith("/api/") and path != "/openapi.json":
+                location = "/signin?next=" + quote(path, safe="/")
+                response = RedirectResponse(location, status_code=303)
+                return await response(scope, receive, with_headers)
+            return await _answer(with_headers, exc.status, str(exc), exc.headers, path)
+        return await self.app(scope, receive, with_headers)
+
+    async def _write(self, scope: Scope, receive: Receive, send: Send, caller: Caller) -> None:
+        """A write passes to the routes (they authorize it) with its answer audited before it goes out."""
+        wait = self.auth.limiter.retry_after(caller.client) if caller.has_credential else 0
+        if wait:
+            return await _answer(
+                send, 429, f"too many refused credentials from {caller.client}; try again in {wait} s",
+                {"Retry-After": str(wait)}, caller.path,
+            )  # fmt: skip
+        audit = self.auth.audit
+        if audit is None or caller.path in ("/signin", "/signout"):  # those audit themselves, with the user
+            return await self.app(scope, receive, send)
+
+        async def audited(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                user = scope.get("state", {}).get("user")
+                await asyncio.to_thread(
+                    audit.record,
+                    "api.write",
+                    f"{caller.method} {caller.path}",
+                    who=getattr(user, "name", ""),
+                    client=caller.client,
+                    after={"status": message["status"]},
+                )
+            await send(message)
+
+        return await self.app(scope, receive, audited)
+
+    def _read_target(self, scope: Scope) -> str | None:
+        """The UNS path a read names: an asset (path or ``asset``), a signal (``path``), a ``prefix``, an AAS
+        object; None when it names none (then a viewer grant anywhere will do)."""
+        path: str = scope["path"]
+        auth = self.auth
+        if path.startswith("/api/assets/"):
+            return auth.asset_paths.get(path.removeprefix("/api/assets/").partition("/")[0])
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        if "asset" in query:
+            return auth.asset_paths.get(query["asset"][0], "\x00unknown")
+        for key in ("path", "prefix"):
+            if key in query and query[key][0] and len(query[key]) == 1:
+                return str(query[key][0].rstrip("/"))
+        return auth.targets(path) if auth.targets is not None else None
+
+
+async def _answer(
+    send: Send, status: int, text: str, headers: dict[str, str] | None = None, path: str = ""
+) -> None:
+    """An error as the part of the API answers it: a Part 2 Result body under the AAS prefix, else FastAPI's."""
+    body = json.dumps(
+        error_body(status, text) if path.startswith(API_PREFIX + "/") else {"detail": text}
+    ).encode()
+    out = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    out += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": out})
+    await send({"type": "http.response.body", "body": body})
+
+
+# --- sign-in ------------------------------------------------------------------------------------------------------
+
+
+def _safe_next(value: str | None) -> str:
+    """Where to go after signing in: a path on this server, never another site (open redirect)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
+class TokenOut(BaseModel):
+    id: str
+    user: str
+    label: str
+    role: str | None
+    scope: str | None
+    created: str
+    expires: str | None
+    revoked: str | None
+
+
+class GrantOut(BaseModel):
+    role: str
+    scope: str
+    signals: list[str]
+
+
+class UserOut(BaseModel):
+    """A local user as an administrator sees it: never its password hash, never its tokens' secrets."""
+
+    name: str
+    kind: str
+    disabled: bool
+    locked: bool
+    grants: list[GrantOut]
+
+
+def security_router(auth: Authenticator, pages: Pages, server: ServerConfig) -> APIRouter:
+    """``/signin``, ``/signout`` and the administrators' ``/api/security/...`` and ``/api/audit``."""
+    r = APIRouter()
+    store = auth.store
+    ttl = server.security.session_ttl_s
+    secure = server.tls is not None
+
+    def page(request: Request, error: str = "", status: int = 200) -> Response:
+        token = request.cookies.get(PRE_CSRF_COOKIE) or secrets.token_urlsafe(24)
+        t = pages.translator(pages.language(request))
+        context = {
+            "csrf": token,
+            "next": _safe_next(request.query_params.get("next")),
+            "error": t.gettext(error) if error else "",
+            "local_users": auth.local_users(),
+        }
+        response = pages.render(request, "signin.html", context, status=status)
+        response.set_cookie(PRE_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/signin")  # fmt: skip
+        return response
+
+    @r.get("/signin", include_in_schema=False)
+    async def signin_page(request: Request) -> Response:
+        return page(request)
+
+    @r.post("/signin", include_in_schema=False)
+    async def signin(
+        request: Request,
+        user: Annotated[str, Form(max_length=200)] = "",
+        password: Annotated[str, Form(max_length=1000)] = "",
+        csrf: Annotated[str, Form(max_length=200)] = "",
+        next: Annotated[str, Form(max_length=2000)] = "/",
+    ) -> Response:
+        client = request.client.host if request.client else ""
+        expected = request.cookies.get(PRE_CSRF_COOKIE, "")
+        if not expected or not hmac.compare_digest(expected, csrf):
+            return page(request, N_("The form expired; please sign in again."), 403)
+        wait = auth.limiter.retry_after(client)
+        if wait:
+            response = page(request, N_("Too many failed attempts; please wait a minute."), 429)
+            response.headers["Retry-After"] = str(wait)
+            return response
+        if store is None:
+            return page(request, N_("Wrong user name or password."), 401)
+        try:
+            who = await asyncio.to_thread(store.sign_in, user, password, client=client)
+        except SignInRefused as exc:
+            auth.limiter.failed(client)
+            await asyncio.to_thread(
+                store.audit.record, "signin.failed", user[:200], client=client,
+                after={"reason": str(exc), "locked_until": exc.locked_until},
+            )  # fmt: skip
+            # one message for every reason: the page tells nobody which names exist or are locked
+            return page(request, N_("Wrong user name or password, or the user is locked."), 401)
+        value, csrf_token = await asyncio.to_thread(store.open_session, who.name, client=client, ttl_s=ttl)
+        await asyncio.to_thread(store.audit.record, "signin", who.name, who=who.name, client=client)
+        response = RedirectResponse(_safe_next(next), status_code=303)
+        response.set_cookie(SESSION_COOKIE, value, max_age=int(ttl), httponly=True, samesite="strict", secure=secure)  # fmt: skip
+        response.set_cookie(CSRF_COOKIE, csrf_token, max_age=int(ttl), httponly=False, samesite="strict", secure=secure)  # fmt: skip
+        response.delete_cookie(PRE_CSRF_COOKIE, path="/signin")
+        return response
+
+    @r.post("/signout", include_in_schema=False)
+    async def signout(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
+        value = request.cookies.get(SESSION_COOKIE, "")
+        client = request.client.host if request.client else ""
+        if value and store is not None:
+            session = store.session(value)
+            if session is None or not hmac.compare_digest(session.csrf, csrf):
+                raise HTTPException(403, "signing out needs the session's CSRF token")
+            name = await asyncio.to_thread(store.close_session, value)
+            await asyncio.to_thread(store.audit.record, "signout", name or "", who=name or "", client=client)
+        response = RedirectResponse("/signin", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        response.delete_cookie(CSRF_COOKIE)
+        return response
+
+    # --- the administrators' API --------------------------------------------------------------------------------
+
+    admin = auth.require("admin")
+
+    def need_store() -> Any:
+        if store is None:
+            raise HTTPException(404, "no local users here")
+        return store
+
+    admin_only = [Depends(admin)]
+
+    @r.get("/api/security/users", response_model=list[UserOut], tags=["security"], dependencies=admin_only)
+    async def users() -> list[UserOut]:
+        """Local users and their grants (admin)."""
+        rows = await asyncio.to_thread(need_store().users)
+        return [
+            UserOut(
+                name=u.name, kind=u.kind, disabled=u.disabled, locked=u.locked_until is not None,
+                grants=[GrantOut(role=g.role, scope=g.scope, signals=list(g.signals)) for g in u.grants],
+            )
+            for u in rows
+        ]  # fmt: skip
+
+    @r.get("/api/security/tokens", response_model=list[TokenOut], tags=["security"], dependencies=admin_only)
+    async def tokens() -> list[TokenOut]:
+        """Every API token's id, owner, limits and dates (admin); never a secret."""
+        rows = await asyncio.to_thread(need_store().tokens)
+        return [
+            TokenOut(
+                id=t.id, user=t.user, label=t.label, role=t.role, scope=t.scope, created=t.created.isoformat(),
+                expires=t.expires.isoformat() if t.expires else None,
+                revoked=t.revoked.isoformat() if t.revoked else None,
+            )
+            for t in rows
+        ]  # fmt: skip
+
+    @r.post(
+        "/api/security/tokens/{token_id}/revoke",
+        status_code=204,
+        tags=["security"],
+        dependencies=admin_only,
+        responses={404: {"description": "no such token"}},
+    )
+    async def revoke(token_id: str, request: Request) -> Response:
+        """Revoke a token at once (admin)."""
+        client = request.client.host if request.client else ""
+        user: User = request.state.user
+        try:
+            await asyncio.to_thread(need_store().revoke_token, token_id, by=user.name, client=client)
+        except Exception as exc:
+            raise HTTPException(404, str(exc)) from None
+        return Response(status_code=204)
+
+    @r.get(
+        "/api/audit",
+        tags=["security"],
+        dependencies=admin_only,
+        responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
+    )
+    async def audit_export(format: Annotated[str, Query(pattern="^(json|csv)$")] = "json") -> Response:
+        """The audit trail (admin), as JSON or CSV."""
+        if auth.audit is None:
+            raise HTTPException(404, "no audit trail here")
+        text = await asyncio.to_thread(auth.audit.export, format)
+        media = "text/csv" if format == "csv" else "application/json"
+        return Response(text, media_type=media)
+
+    return r
+
+
+def security_front(auth: Authenticator, server: ServerConfig) -> Any:
+    """The :class:`SecurityFront` for ``werk.api.http_server.add_front``."""
+
+    def wrap(app: ASGIApp) -> ASGIApp:
+        return SecurityFront(app, auth, server)
+
+    return wrap
+
+
+__all__ = ["SecurityFront", "security_front", "security_router"]
+
+
+def twin_targets(twin: Any, aas_paths: dict[str, str], prefix: str) -> Any:
+    """:data:`werk.api.auth.Targets` of the AAS API: a path under ``prefix`` naming a shell or submodel (or their
+    descriptors) of an asset -> that asset's UNS path. ``aas_paths``: AAS id -> asset path. A submodel belongs to
+    the shell that references it; the map is remade (at most once a second) when an id is not in it."""
+    import time
+
+    from basyx.aas import model
+
+    from werk.aas.http.common import ApiError, b64url_decode
+
+    known: dict[str, str] = {}
+    made = [0.0]
+
+    def remake() -> None:
+        with twin.lock:
+            shells = twin.all(model.AssetAdministrationShell)
+            known.clear()
+            for shell in shells:
+                where = aas_paths.get(shell.id)
+                if where is None:
+                    continue
+                known[shell.id] = where
+                for ref in shell.submodel:
+                    known[ref.key[0].value] = where
+        made[0] = time.monotonic()
+
+    def targets(path: str) -> Any:
+        if not path.startswith(prefix + "/"):
+            return None
+        parts = path[len(prefix) + 1 :].split("/")
+        if len(parts) < 2 or parts[0] not in (
+            "shells",
+            "submodels",
+            "shell-descriptors",
+            "submodel-descriptors",
+        ):
+            return None
+        try:
+            ident = b64url_decode(parts[1])
+        except ApiError:
+            return None
+        where = known.get(ident)
+        if where is None and time.monotonic() - made[0] > 1.0:
+            remake()
+            where = known.get(ident)
+        return where
+
+    return targets

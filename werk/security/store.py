@@ -1,0 +1,463 @@
+"""werk's local users, their grants, API tokens and sign-in sessions, in the werk file (owner ``werk.security``).
+
+Managed from the command line (``werk users ...``, ``werk tokens ...``), read by the running server on every
+request that carries a credential, so a revoked token or a disabled user is refused at once (the server keeps
+no copy longer than :data:`TOKEN_CACHE_S`). Every change is an audit row (:mod:`werk.security.audit`).
+
+- A **user** is a person (with an Argon2 password) or a machine client (``kind='machine'``, tokens only). After
+  ``lockout_after`` failed passwords in a row it is locked for ``lockout_s`` (IEC 62443-3-3 SR 1.11).
+- A **grant** gives a user a role on a part of the plant (:class:`werk.core.access.Grant`).
+- A **token** belongs to a user, may be limited to a lower role and a narrower scope than the user's, expires, and
+  can be revoked; the file keeps its id, salt and salted digest (:mod:`werk.security.secrets`).
+- A **session** is what the sign-in page's cookie names: its SHA-256 digest, the user, the CSRF token, expiry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from werk.core.access import ROLES, Grant, cap
+from werk.core.model import from_micros, to_micros, utcnow
+from werk.core.uns import validate_path, validate_pattern, validate_segment
+from werk.errors import InputError, UnsPathError
+from werk.security.audit import AuditLog
+from werk.security.secrets import hash_password, new_token, salted_digest, split_token, verify_password
+from werk.store.migrations import Migration
+from werk.store.sqlite_file import SQLiteFile, reads
+
+OWNER = "werk.security"
+TOKEN_CACHE_S = 1.0
+"""How long the server trusts a token it looked up: a revocation takes effect within this time."""
+
+MIGRATIONS = (
+    Migration(
+        1,
+        "local users, their grants, API tokens and sign-in sessions",
+        """
+        CREATE TABLE security_user (
+            name          TEXT PRIMARY KEY,
+            kind          TEXT NOT NULL DEFAULT 'person',   -- person | machine
+            password      TEXT,                             -- Argon2 PHC string, NULL: no password sign-in
+            disabled      INTEGER NOT NULL DEFAULT 0,
+            failed        INTEGER NOT NULL DEFAULT 0,       -- failed passwords in a row
+            locked_until  INTEGER,                          -- microseconds, NULL: not locked
+            created_ts    INTEGER NOT NULL
+        );
+        CREATE TABLE security_grant (
+            user     TEXT NOT NULL REFERENCES security_user (name),
+            role     TEXT NOT NULL,
+            scope    TEXT NOT NULL DEFAULT '',                -- UNS path prefix, '' the whole plant
+            signals  TEXT NOT NULL DEFAULT '[]',              -- JSON list of UNS patterns it may write
+            PRIMARY KEY (user, role, scope)
+        );
+        CREATE TABLE security_token (
+            id           TEXT PRIMARY KEY,
+            user         TEXT NOT NULL REFERENCES security_user (name),
+            label        TEXT NOT NULL DEFAULT '',
+            role         TEXT,                               -- the most it may (below its user), NULL: as the user
+            scope        TEXT,                               -- narrower than its user, NULL: as the user
+            salt         TEXT NOT NULL,
+            digest       TEXT NOT NULL,                      -- SHA-256(salt + secret)
+            created_ts   INTEGER NOT NULL,
+            expires_ts   INTEGER,                            -- NULL: never
+            revoked_ts   INTEGER
+        );
+        CREATE INDEX security_token_user ON security_token (user);
+        CREATE TABLE security_session (
+            digest      TEXT PRIMARY KEY,                    -- SHA-256 of the cookie's value
+            user        TEXT NOT NULL REFERENCES security_user (name),
+            csrf        TEXT NOT NULL,
+            client      TEXT NOT NULL DEFAULT '',
+            created_ts  INTEGER NOT NULL,
+            expires_ts  INTEGER NOT NULL
+        )
+        """,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class UserRow:
+    name: str
+    kind: str
+    disabled: bool
+    failed: int
+    locked_until: datetime | None
+    grants: tuple[Grant, ...]
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    id: str
+    user: str
+    label: str
+    role: str | None
+    scope: str | None
+    created: datetime
+    expires: datetime | None
+    revoked: datetime | None
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a credential names: the user, what it may (its grants, capped for a token), and how it came."""
+
+    name: str
+    grants: tuple[Grant, ...]
+    via: str  # token | session
+    csrf: str = ""  # a session's CSRF token
+    token_id: str = ""
+
+
+class SignInRefused(Exception):
+    """A password sign-in that failed: ``reason`` for the audit (never shown to the client as such)."""
+
+    def __init__(self, reason: str, locked_until: datetime | None = None) -> None:
+        super().__init__(reason)
+        self.locked_until = locked_until
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise InputError(f"unknown role {role!r}; one of {', '.join(ROLES)}", ("role",))
+    return role
+
+
+def check_scope(scope: str) -> str:
+    if scope:
+        try:
+            validate_path(scope)
+        except UnsPathError as exc:
+            raise InputError(f"scope {scope!r}: {exc}", ("scope",)) from None
+    return scope
+
+
+class SecurityStore:
+    """Users, grants, tokens and sessions in the werk file. Thread-safe; every change is audited in ``audit``."""
+
+    def __init__(
+        self, file: SQLiteFile, audit: AuditLog, *, lockout_after: int = 5, lockout_s: float = 900
+    ) -> None:
+        self.file = file
+        self.audit = audit
+        self.lockout_after = lockout_after
+        self.lockout_s = lockout_s
+        file.migrate(OWNER, MIGRATIONS)
+        self._cache: dict[str, tuple[float, Identity | None]] = {}
+        self._cache_lock = threading.Lock()
+
+    # --- users --------------------------------------------------------------------------------------------------
+
+    @reads
+    def has_users(self) -> bool:
+        row = self.file.reader().execute("SELECT 1 FROM security_user WHERE disabled = 0 LIMIT 1").fetchone()
+        return row is not None
+
+    def add_user(self, name: str, *, password: str | None, kind: str = "person", by: str = "", client: str = "cli") -> None:  # fmt: skip
+        """A new user (refused, InputError, when the name is taken or not a valid name)."""
+        validate_segment(name, "user name")
+        if kind not in ("person", "machine"):
+            raise InputError(f"kind {kind!r}: person or machine", ("kind",))
+        if kind == "person" and not password:
+            raise InputError("a person needs a password (a machine client signs in with tokens only)", ("password",))  # fmt: skip
+        with self.file.transaction() as conn:
+            if conn.execute("SELECT 1 FROM security_user WHERE name = ?", (name,)).fetchone():
+                raise InputError(f"user {name!r} exists already", ("name",))
+            conn.execute(
+                "INSERT INTO security_user (name, kind, password, created_ts) VALUES (?, ?, ?, ?)",
+                (name, kind, hash_password(password) if password else None, to_micros(utcnow())),
+            )
+        self.audit.record("user.add", name, who=by, client=client, after={"kind": kind})
+
+    def set_password(self, name: str, password: str, *, by: str = "", client: str = "cli") -> None:
+        with self.file.transaction() as conn:
+            self._need_user(conn, name)
+            conn.execute(
+                "UPDATE security_user SET password = ?, failed = 0, locked_until = NULL WHERE name = ?",
+                (hash_password(password), name),
+            )
+            conn.execute("DELETE FROM security_session WHERE user = ?", (name,))
+        self.audit.record("user.passwd", name, who=by, client=client)
+
+    def set_disabled(self, name: str, disabled: bool, *, by: str = "", client: str = "cli") -> None:
+        """Disable (every session and token refused from now on) or enable a user."""
+        with self.file.transaction() as conn:
+            self._need_user(conn, name)
+            conn.execute("UPDATE security_user SET disabled = ? WHERE name = ?", (int(disabled), name))
+            if disabled:
+                conn.execute("DELETE FROM security_session WHERE user = ?", (name,))
+        self._forget()
+        self.audit.record(
+            "user.disable" if disabled else "user.enable", name, who=by, client=client,
+            before={"disabled": not disabled}, after={"disabled": disabled},
+        )  # fmt: skip
+
+    def grant(self, name: str, role: str, scope: str = "", signals: tuple[str, ...] = (), *, by: str = "", client: str = "cli") -> None:  # fmt: skip
+        """Give ``name`` ``role`` on ``scope`` (replacing the signals of a grant of that role and scope)."""
+        check_role(role)
+        check_scope(scope)
+        for p in signals:
+            try:
+                validate_pattern(p)
+            except UnsPathError as exc:
+                raise InputError(f"signal pattern {p!r}: {exc}", ("signals",)) from None
+        with self.file.transaction() as conn:
+            self._need_user(conn, name)
+            before = self._grants(conn, name)
+            conn.execute(
+                "INSERT OR REPLACE INTO security_grant VALUES (?, ?, ?, ?)",
+                (name, role, scope, json.dumps(list(signals))),
+            )
+            after = self._grants(conn, name)
+        self._forget()
+        self.audit.record("role.grant", name, who=by, client=client, before=_grants_json(before), after=_grants_json(after))  # fmt: skip
+
+    def revoke_grant(
+        self, name: str, role: str, scope: str = "", *, by: str = "", client: str = "cli"
+    ) -> None:
+        with self.file.transaction() as conn:
+            self._need_user(conn, name)
+            before = self._grants(conn, name)
+            conn.execute(
+                "DELETE FROM security_grant WHERE user = ? AND role = ? AND scope = ?", (name, role, scope)
+            )
+            after = self._grants(conn, name)
+        if before == after:
+            raise InputError(
+                f"user {name!r} has no grant of {role!r} on {scope or 'the whole plant'!r}", ("role",)
+            )
+        self._forget()
+        self.audit.record("role.revoke", name, who=by, client=client, before=_grants_json(before), after=_grants_json(after))  # fmt: skip
+
+    @reads
+    def users(self) -> list[UserRow]:
+        conn = self.file.reader()
+        rows = conn.execute(
+            "SELECT name, kind, disabled, failed, locked_until FROM security_user ORDER BY name"
+        ).fetchall()
+        return [
+            UserRow(n, k, bool(d), f, from_micros(lu) if lu else None, self._grants(conn, n))
+            for n, k, d, f, lu in rows
+        ]
+
+    def sign_in(self, name: str, password: str, *, client: str) -> Identity:
+        """The user ``name`` if ``password`` is theirs and they may sign in now; else :class:`SignInRefused`
+        (unknown name, wrong password, disabled, locked: one answer for the client, the reason for the audit).
+        The ``lockout_after``-th wrong password in a row locks the user for ``lockout_s``."""
+        now = utcnow()
+        with self.file.read_guard():
+            row = (
+                self.file.reader()
+                .execute(
+                    "SELECT password, disabled, failed, locked_until, kind FROM security_user WHERE name = ?",
+                    (name,),
+                )
+                .fetchone()
+            )
+        stored = row[0] if row else None
+        ok = verify_password(stored, password)  # outside the lock: Argon2 takes tens of milliseconds
+        if row is None:
+            raise SignInRefused("unknown user")
+        _, disabled, failed, locked_until, _ = row
+        if locked_until is not None and locked_until > to_micros(now):
+            raise SignInRefused("locked", from_micros(locked_until))
+        if disabled:
+            raise SignInRefused("disabled")
+        if not ok:
+            failed += 1
+            lock = (
+                to_micros(now + timedelta(seconds=self.lockout_s)) if failed >= self.lockout_after else None
+            )
+            with self.file.transaction() as conn:  # committed before the refusal is raised
+                conn.execute(
+                    "UPDATE security_user SET failed = ?, locked_until = ? WHERE name = ?",
+                    (0 if lock else failed, lock, name),
+                )
+            if lock:
+                raise SignInRefused(f"wrong password; locked after {failed} in a row", from_micros(lock))
+            raise SignInRefused("wrong password")
+        with self.file.transaction() as conn:
+            conn.execute("UPDATE security_user SET failed = 0, locked_until = NULL WHERE name = ?", (name,))
+            grants = self._grants(conn, name)
+        return Identity(name, grants, "session")
+
+    # --- sessions -----------------------------------------------------------------------------------------------
+
+    def open_session(self, name: str, *, client: str, ttl_s: float) -> tuple[str, str]:
+        """A new session for ``name``: (the cookie's value, its CSRF token)."""
+        value, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+        now = utcnow()
+        with self.file.transaction() as conn:
+            conn.execute("DELETE FROM security_session WHERE expires_ts < ?", (to_micros(now),))
+            conn.execute(
+                "INSERT INTO security_session VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    _digest(value),
+                    name,
+                    csrf,
+                    client,
+                    to_micros(now),
+                    to_micros(now + timedelta(seconds=ttl_s)),
+                ),
+            )
+        return value, csrf
+
+    def close_session(self, value: str) -> str | None:
+        """End the session the cookie ``value`` names; its user, if it had one."""
+        with self.file.transaction() as conn:
+            row = conn.execute(
+                "SELECT user FROM security_session WHERE digest = ?", (_digest(value),)
+            ).fetchone()
+            conn.execute("DELETE FROM security_session WHERE digest = ?", (_digest(value),))
+        self._forget()
+        return str(row[0]) if row else None
+
+    def session(self, value: str) -> Identity | None:
+        """Who the session cookie ``value`` names, if it is open and its user enabled."""
+        return self._cached("s:" + value, lambda: self._session(value))
+
+    @reads
+    def _session(self, value: str) -> Identity | None:
+        conn = self.file.reader()
+        row = conn.execute(
+            "SELECT s.user, s.csrf FROM security_session s JOIN security_user u ON u.name = s.user "
+            "WHERE s.digest = ? AND s.expires_ts > ? AND u.disabled = 0",
+            (_digest(value), to_micros(utcnow())),
+        ).fetchone()
+        if row is None:
+            return None
+        return Identity(row[0], self._grants(conn, row[0]), "session", csrf=row[1])
+
+    # --- tokens -------------------------------------------------------------------------------------------------
+
+    def create_token(
+        self,
+        user: str,
+        *,
+        label: str = "",
+        role: str | None = None,
+        scope: str | None = None,
+        expires_in_s: float | None = None,
+        by: str = "",
+        client: str = "cli",
+    ) -> tuple[str, TokenRow]:
+        """A new token for ``user``: the token (shown once, never stored) and its row."""
+        if role is not None:
+            check_role(role)
+        if scope:
+            check_scope(scope)
+        if expires_in_s is not None and expires_in_s <= 0:
+            raise InputError("a token's lifetime is positive", ("expires",))
+        token, token_id, salt, digest = new_token()
+        now = utcnow()
+        expires = now + timedelta(seconds=expires_in_s) if expires_in_s is not None else None
+        with self.file.transaction() as conn:
+            self._need_user(conn, user)
+            conn.execute(
+                "INSERT INTO security_token VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                (token_id, user, label, role, scope or None, salt, digest, to_micros(now),
+                 to_micros(expires) if expires else None),
+            )  # fmt: skip
+        row = TokenRow(token_id, user, label, role, scope or None, now, expires, None)
+        self.audit.record(
+            "token.create", f"{user}/{token_id}", who=by, client=client,
+            after={"label": label, "role": role, "scope": scope, "expires": expires},
+        )  # fmt: skip
+        return token, row
+
+    def revoke_token(self, token_id: str, *, by: str = "", client: str = "cli") -> None:
+        with self.file.transaction() as conn:
+            row = conn.execute(
+                "SELECT user, revoked_ts FROM security_token WHERE id = ?", (token_id,)
+            ).fetchone()
+            if row is None:
+                raise InputError(f"no token {token_id!r}; `werk tokens list` shows them", ("id",))
+            if row[1] is None:
+                conn.execute(
+                    "UPDATE security_token SET revoked_ts = ? WHERE id = ?", (to_micros(utcnow()), token_id)
+                )
+        self._forget()
+        self.audit.record("token.revoke", f"{row[0]}/{token_id}", who=by, client=client)
+
+    @reads
+    def tokens(self, user: str | None = None) -> list[TokenRow]:
+        sql = "SELECT id, user, label, role, scope, created_ts, expires_ts, revoked_ts FROM security_token"
+        args: tuple[str, ...] = ()
+        if user is not None:
+            sql += " WHERE user = ?"
+            args = (user,)
+        out = []
+        for i, u, lab, r, s, c, e, rv in self.file.reader().execute(sql + " ORDER BY created_ts", args):
+            out.append(TokenRow(i, u, lab, r, s, from_micros(c), from_micros(e) if e else None, from_micros(rv) if rv else None))  # fmt: skip
+        return out
+
+    def token(self, token: str) -> Identity | None:
+        """Who a ``wk_...`` token names, if it is known, unrevoked, unexpired and its user enabled."""
+        parts = split_token(token)
+        if parts is None:
+            return None
+        return self._cached("t:" + _digest(token), lambda: self._token(*parts))
+
+    @reads
+    def _token(self, token_id: str, secret: str) -> Identity | None:
+        conn = self.file.reader()
+        row = conn.execute(
+            "SELECT t.user, t.role, t.scope, t.salt, t.digest, t.expires_ts FROM security_token t "
+            "JOIN security_user u ON u.name = t.user WHERE t.id = ? AND t.revoked_ts IS NULL AND u.disabled = 0",
+            (token_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        user, role, scope, salt, digest, expires = row
+        if not hmac.compare_digest(salted_digest(salt, secret), digest):
+            return None
+        if expires is not None and expires <= to_micros(utcnow()):
+            return None
+        return Identity(user, cap(self._grants(conn, user), role, scope), "token", token_id=token_id)
+
+    # --- inside -------------------------------------------------------------------------------------------------
+
+    def _cached(self, key: str, look: object) -> Identity | None:
+        now = time.monotonic()
+        with self._cache_lock:
+            hit = self._cache.get(key)
+        if hit is not None and now - hit[0] < TOKEN_CACHE_S:
+            return hit[1]
+        assert callable(look)
+        found: Identity | None = look()
+        with self._cache_lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[key] = (now, found)
+        return found
+
+    def _forget(self) -> None:
+        with self._cache_lock:
+            self._cache.clear()
+
+    @staticmethod
+    def _grants(conn: object, name: str) -> tuple[Grant, ...]:
+        rows = conn.execute(  # type: ignore[attr-defined]
+            "SELECT role, scope, signals FROM security_grant WHERE user = ? ORDER BY scope, role", (name,)
+        ).fetchall()
+        return tuple(Grant(r, s, tuple(json.loads(sig))) for r, s, sig in rows)
+
+    @staticmethod
+    def _need_user(conn: object, name: str) -> None:
+        if not conn.execute("SELECT 1 FROM security_user WHERE name = ?", (name,)).fetchone():  # type: ignore[attr-defined]
+            raise InputError(f"no user {name!r}; `werk users list` shows them", ("name",))
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _grants_json(grants: tuple[Grant, ...]) -> list[dict[str, object]]:
+    return [{"role": g.role, "scope": g.scope, "signals": list(g.signals)} for g in grants]

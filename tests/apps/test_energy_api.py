@@ -190,19 +190,23 @@ async def test_a_baseline_over_parts_is_valid_and_one_without_a_driver_says_why(
         "report_start": (DAY0 + timedelta(days=14)).isoformat(),
         "report_end": (DAY0 + timedelta(days=21)).isoformat(),
     }
-    r = await plant.http.post("/api/energy/baseline", json=body)
+    assert (await plant.http.post("/api/energy/baseline", json=body)).status_code == 401
+    assert (await plant.http.post("/api/energy/baseline", json=body, headers=VIC)).status_code == 403
+    r = await plant.http.post("/api/energy/baseline", json=body, headers=SAM)
     assert r.status_code == 200, r.text
     out = r.json()
     assert out["baseline"]["valid"] and out["baseline"]["r2"] > 0.8, out["baseline"]
     s = out["savings"]
     assert abs(s["savings"]) <= s["uncertainty"] + 1e-6  # the same machine, nothing saved
-    both = await plant.http.post("/api/energy/baseline", json={**body, "drivers": ["parts", "running_hours"]})
+    both = await plant.http.post(
+        "/api/energy/baseline", json={**body, "drivers": ["parts", "running_hours"]}, headers=SAM
+    )
     fitted = both.json()["baseline"]
     assert fitted["valid"] and fitted["r2"] > out["baseline"]["r2"], fitted
     assert fitted["ranges"]["running_hours"] == pytest.approx([13.0, 16.0], abs=0.02)
-    flat = await plant.http.post("/api/energy/baseline", json={**body, "asset": "m2"})
+    flat = await plant.http.post("/api/energy/baseline", json={**body, "asset": "m2"}, headers=SAM)
     assert not flat.json()["baseline"]["valid"] and flat.json()["baseline"]["reasons"]
-    wrong = await plant.http.post("/api/energy/baseline", json={**body, "drivers": ["weather"]})
+    wrong = await plant.http.post("/api/energy/baseline", json={**body, "drivers": ["weather"]}, headers=SAM)
     assert wrong.status_code == 422
 
 

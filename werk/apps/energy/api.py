@@ -147,7 +147,10 @@ def build_router(energy: EnergyApp, web: Web) -> APIRouter:
         return sorted(out, key=lambda d: -d["idle_kwh"])
 
     @r.post("/baseline", response_model=BaselineOut)
-    async def baseline(body: BaselineIn) -> dict[str, Any]:
+    async def baseline(
+        body: BaselineIn,
+        _: User = Depends(web.require("operator")),  # noqa: B008 (a fit over months costs CPU: signed in)
+    ) -> dict[str, Any]:
         """Fit an ISO 50006 baseline (energy per period against good parts and/or running hours) and, with a
         reporting range, the savings against it with their uncertainty. The answer says why a baseline is not
         valid (F-test p >= 0.10, R² < 0.5, too few periods) rather than refusing it."""

@@ -320,7 +320,8 @@ def build_router(app: OrdersApp, web: Web) -> APIRouter:
         return [ReplanOut(**x) for x in app.store.replans()]
 
     @r.post("/promise", response_model=PromiseOut)
-    async def promise(body: PromiseIn, _: User = Depends(web.require("viewer"))) -> PromiseOut:  # noqa: B008
+    # a solve costs the server up to seconds of CPU: an operator's question, not any reader's
+    async def promise(body: PromiseIn, _: User = Depends(web.require("operator"))) -> PromiseOut:  # noqa: B008
         """Capable to promise: the earliest date a new order could be delivered without making another order
         late, and the machine it would wait for (nothing is released)."""
         import asyncio

@@ -47,17 +47,22 @@ def period(
     end = end or now or utcnow()
     _check("end", end)
     start = start or default_start(end)
-    _check("start", start)
+    _aware("start", start)
     if start >= end:
         raise InputError(f"start {start.isoformat()} is not before end {end.isoformat()}", ("query", "start"))
     if end - start > timedelta(days=max_days):
         raise InputError(f"a report covers at most {max_days:g} days", ("query", "start"))
+    _check("start", start)
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-def _check(name: str, t: datetime) -> None:
+def _aware(name: str, t: datetime) -> None:
     if t.tzinfo is None:
         raise InputError(f"timestamp {t.isoformat()} has no timezone; add 'Z' or an offset", ("query", name))
+
+
+def _check(name: str, t: datetime) -> None:
+    _aware(name, t)
     if not EARLIEST <= t <= LATEST:  # local calendars and week starts overflow near year 1 and 9999
         raise InputError(
             f"timestamp {t.isoformat()} is outside {EARLIEST.year} to {LATEST.year - 1}", ("query", name)

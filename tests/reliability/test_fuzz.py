@@ -258,7 +258,9 @@ def test_a_body_that_stops_arriving_is_answered_408_and_its_connection_closed(we
             (b"Content-Length: 1000\r\n", b'{"a": '),
             (b"Transfer-Encoding: chunked\r\n", b'6\r\n{"a": \r\n'),
         ]:
-            head = f"{method} {path} HTTP/1.1\r\nHost: werk\r\nContent-Type: application/json\r\n".encode()
+            head = (
+                f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n".encode()
+            )
             answer, took, _ = _stalled(base, head + auth + framing, first)
             what = (method, path, framing)
             assert answer.startswith(b"HTTP/1.1 408 "), (what, answer[:300])
@@ -285,7 +287,7 @@ def test_a_client_gone_mid_body_leaves_no_error_behind(werk: tuple[str, int]) ->
     url = httpx.URL(base)
     for path in ("/api/v3.0/werk/import", "/api/v3.0/submodels", "/api/workorders"):
         with socket.create_connection((url.host, url.port)) as sock:
-            head = f"POST {path} HTTP/1.1\r\nHost: werk\r\nContent-Type: application/json\r\n"
+            head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             sock.sendall(head.encode() + f"Authorization: {AUTH['Authorization']}\r\n".encode())
             sock.sendall(b'Content-Length: 1000\r\n\r\n{"a": ')
             time.sleep(0.2)  # the route is reading the body

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from werk.core.model import Event, Sample, Value
+from werk.core.model import Event, Sample, Value, to_micros
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,3 +86,39 @@ class Historian(Protocol):
     def changes(self, path: str, start: datetime, end: datetime) -> list[tuple[int, Value]]: ...
 
     def counter_increase(self, path: str, spans: Sequence[tuple[datetime, datetime]]) -> list[int]: ...
+
+
+def events_query(
+    kinds: Sequence[str] | None,
+    source: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+    *,
+    mark: str,
+    array: bool,
+) -> tuple[str, list[object]]:
+    """The ``query_events`` statement every historian runs, newest first, and its parameters: ``mark`` is the
+    driver's parameter marker (``?``, ``%s``); with ``array`` the kinds go as one array (``kind = ANY(%s)``),
+    else one marker each (``kind IN (?, ?)``)."""
+    where: list[str] = []
+    args: list[object] = []
+    if kinds and array:
+        where.append(f"kind = ANY({mark})")
+        args.append(list(kinds))
+    elif kinds:
+        where.append(f"kind IN ({','.join([mark] * len(kinds))})")
+        args.extend(kinds)
+    if source:
+        where.append(f"source = {mark}")
+        args.append(source)
+    if start:
+        where.append(f"ts >= {mark}")
+        args.append(to_micros(start))
+    if end:
+        where.append(f"ts < {mark}")
+        args.append(to_micros(end))
+    sql = "SELECT ts, kind, source, data FROM event"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return sql + f" ORDER BY ts DESC, id DESC LIMIT {mark}", [*args, limit]

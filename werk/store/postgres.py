@@ -43,7 +43,7 @@ import psycopg
 from werk.core.model import Event, Quality, Sample, Value, from_micros, to_micros, utcnow
 from werk.core.uns import matches
 from werk.errors import StoreError
-from werk.store.base import Bucket, Series
+from werk.store.base import Bucket, Series, events_query
 from werk.store.migrations import PG_HISTORIAN_MIGRATIONS, Migration, check_sequence
 
 log = logging.getLogger(__name__)
@@ -604,26 +604,9 @@ class PostgresHistorian:
         end: datetime | None = None,
         limit: int = 1000,
     ) -> list[Event]:
-        where: list[str] = []
-        args: list[object] = []
-        if kinds:
-            where.append("kind = ANY(%s)")
-            args.append(list(kinds))
-        if source:
-            where.append("source = %s")
-            args.append(source)
-        if start:
-            where.append("ts >= %s")
-            args.append(to_micros(start))
-        if end:
-            where.append("ts < %s")
-            args.append(to_micros(end))
-        sql = "SELECT ts, kind, source, data FROM event"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY ts DESC, id DESC LIMIT %s"
+        sql, args = events_query(kinds, source, start, end, limit, mark="%s", array=True)
         with self._read() as db:
-            rows = db.execute(sql, (*args, limit)).fetchall()
+            rows = db.execute(sql, args).fetchall()
         return [Event(k, src, from_micros(ts), json.loads(d)) for ts, k, src, d in rows]
 
     def count_samples(self, path: str | None = None) -> int:

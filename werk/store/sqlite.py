@@ -10,7 +10,7 @@ from pathlib import Path
 
 from werk.core.model import Event, Quality, Sample, Value, from_micros, to_micros
 from werk.core.uns import matches
-from werk.store.base import Bucket, Series
+from werk.store.base import Bucket, Series, events_query
 from werk.store.migrations import HISTORIAN_MIGRATIONS
 from werk.store.sqlite_file import SQLiteFile, Synchronous, reads
 
@@ -257,25 +257,8 @@ class SQLiteHistorian:
         end: datetime | None = None,
         limit: int = 1000,
     ) -> list[Event]:
-        where: list[str] = []
-        args: list[object] = []
-        if kinds:
-            where.append(f"kind IN ({','.join('?' * len(kinds))})")
-            args.extend(kinds)
-        if source:
-            where.append("source = ?")
-            args.append(source)
-        if start:
-            where.append("ts >= ?")
-            args.append(to_micros(start))
-        if end:
-            where.append("ts < ?")
-            args.append(to_micros(end))
-        sql = "SELECT ts, kind, source, data FROM event"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY ts DESC, id DESC LIMIT ?"
-        rows = self.file.reader().execute(sql, (*args, limit))
+        sql, args = events_query(kinds, source, start, end, limit, mark="?", array=False)
+        rows = self.file.reader().execute(sql, args)
         return [Event(k, src, from_micros(ts), json.loads(d)) for ts, k, src, d in rows]
 
     @reads

@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 CSRF_COOKIE = "werk_csrf"
 CSRF_HEADER = "x-csrf-token"
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_MAX_REMEMBERED = (
+    100_000  # (header, role, target) decisions kept for plant-file tokens: bounded by their targets
+)
 MACHINE_WRITE_ROLE = "operator"
 """The least role a machine write needs besides the signal grant (the AAS route asks its own writer role first)."""
 
@@ -117,6 +120,12 @@ class Authenticator:
         self.asset_paths: Mapping[str, str] = {}
         """Asset name -> its UNS path (set by the app): how a request that names an asset names its place."""
         self._users_seen: tuple[float, bool] = (0.0, False)
+        # Plant-file tokens that matched, and whom they name: the plant file's users do not change while werk runs,
+        # and only a right token gets in (one per user), so the busiest writes skip hashing it again.
+        self._plant_tokens: dict[str, User] = {}
+        self._plant_allowed: dict[
+            tuple[str, str, str | None], User
+        ] = {}  # (header, role, target): what they allow
 
     def scope(self, scope: str) -> str:
         """A grant's scope as a full UNS path prefix (the enterprise put in front when it is left out)."""
@@ -165,11 +174,16 @@ class Authenticator:
             if scheme.lower() != "bearer" or not token.strip():
                 return None
             token = token.strip()
+            known = self._plant_tokens.get(token)
+            if known is not None:
+                return known
             for u in self.plant_users:
                 if (u.token_hash is not None and plant_token_matches(u.token_hash, token)) or (
                     u.legacy is not None and hmac.compare_digest(u.legacy, legacy_digest(token))
                 ):
-                    return User(u.name, u.role, u.grants, "plant-token")
+                    user = User(u.name, u.role, u.grants, "plant-token")
+                    self._plant_tokens[token] = user
+                    return user
             if self.store is not None:
                 found = self.store.token(token)
                 if found is not None:
@@ -223,6 +237,14 @@ class Authenticator:
         A ``str`` is an ``Authorization`` header's value (callers of earlier versions)."""
         if isinstance(caller, str):
             caller = Caller(authorization=caller)
+        if target is None and self.targets is not None and caller.path:
+            target = self.targets(caller.path)
+        if caller.authorization and not self.limiter.retry_after(caller.client):
+            known = self._plant_allowed.get((caller.authorization, role, target))
+            if known is not None:  # a plant-file token allowed this before (neither it nor its grants change)
+                if caller.scope is not None:
+                    caller.scope.setdefault("state", {})["user"] = known
+                return known
         if not self.writes_possible:
             raise Unauthorized(
                 403,
@@ -239,11 +261,11 @@ class Authenticator:
                 raise Unauthorized(
                     403, "a signed-in write needs the session's CSRF token (X-CSRF-Token header)"
                 )
-        if target is None and self.targets is not None and caller.path:
-            target = self.targets(caller.path)
         if not permits(user.grants, role, target):
             where = f"on {target}" if target else "on the whole plant"
             raise Unauthorized(403, f"user {user.name!r} needs {role!r} {where}; it holds {_grants(user)}")
+        if user.via == "plant-token" and len(self._plant_allowed) < _MAX_REMEMBERED:
+            self._plant_allowed[(caller.authorization, role, target)] = user
         return user
 
     def may_write_signal(self, user: User, signal: str, role: str = MACHINE_WRITE_ROLE) -> None:

@@ -37,6 +37,7 @@ import contextlib
 import json
 import re
 import signal
+import sys
 import threading
 from collections.abc import Callable, Collection, Iterator
 
@@ -99,6 +100,14 @@ class BodyTimeout(HTTPException):
         )
 
 
+class _Unknown:
+    def __len__(self) -> int:
+        return sys.maxsize
+
+
+_UNKNOWN = _Unknown()
+
+
 class BodyLimit:
     """ASGI middleware capping request bodies and the wait for their parts (see the module docstring)."""
 
@@ -128,16 +137,24 @@ class BodyLimit:
         for name, value in scope["headers"]:
             if name == b"content-length" and (not value.isdigit() or int(value) > limit):
                 return await _refuse(scope, send, BodyTooLarge(limit, setting))
+        # The whole body arrived with the headers (most requests: a GET, a small PATCH): nothing can stall or grow,
+        # so the app gets the server's own receive and send. uvicorn's protocols keep the request's state on the
+        # object its receive is bound to; under another server (no such state) every request is watched.
+        cycle = getattr(receive, "__self__", None)
+        if getattr(cycle, "more_body", True) is False and len(getattr(cycle, "body", _UNKNOWN)) <= limit:
+            return await self.app(scope, receive, send)
         seen = 0
         started = False
         whole = False  # the body has been read to its end (after which a receive waits for a disconnect: no limit)
+        task: asyncio.Task[object] | None = None  # the request's, looked up once
 
         async def counted() -> Message:
-            nonlocal seen, whole
+            nonlocal seen, whole, task
             if whole:
                 return await receive()
-            task = asyncio.current_task()
-            assert task is not None
+            if task is None:
+                task = asyncio.current_task()
+                assert task is not None
             loop = task.get_loop()
             self._waiting[task] = loop.time() + self.timeout_s
             if self._swept_on is not loop:

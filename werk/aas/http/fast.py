@@ -188,9 +188,9 @@ class AasFastPath:
                 el = self.cache.element(sm, path)
             except (KeyError, ValueError):
                 return False
-            if not isinstance(el, model.Property) or self.repo.live.binding(el) is not None:
+            if not isinstance(el, model.Property):
                 return False
-            try:  # a Property is set whole or not at all: one that does not fit is the route's to refuse
+            try:  # set whole or not at all: a bound one, or a value that does not fit, is the route's to refuse
                 set_value(self.repo, sm, path, el, value_of(el, payload))
             except (ApiError, AasError):
                 return False

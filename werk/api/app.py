@@ -51,7 +51,7 @@ from werk.api.schemas import (
     SignalOut,
     TileOut,
 )
-from werk.api.security import security_front, security_router, twin_targets
+from werk.api.security import aas_visible, security_front, security_router, twin_targets
 from werk.api.web import WebContext
 from werk.bus.base import Overflow
 from werk.config.model import AssetRef
@@ -76,6 +76,7 @@ DOWNSAMPLE_POINTS_PER_BUCKET = 4  # the historian's downsampling keeps up to fou
 GAP_FACTOR = 5.0  # a pause longer than this many usual intervals breaks a sampled signal's line
 GAP_QUANTILE, GAP_SPREAD = 0.98, 3.0  # ... and longer than 3 x the pauses of all but the longest 2 %
 STREAM_TICK_S = 1.0
+EVENT_PAGES = 20  # pages of the newest events a scoped caller's list is filtered from
 
 
 def series_range(
@@ -280,6 +281,11 @@ def create_app(platform: Platform) -> FastAPI:
         for t in sorted(spec.tiles, key=lambda t: t.order)
     ]
 
+    def seen(request: Request) -> list[AssetRef]:
+        """The assets the caller may see (its viewer grants, Authenticator.visible)."""
+        visible = auth.visible(request.scope)
+        return [r for r in refs.values() if visible is None or visible(r.path)]
+
     def asset_or_404(name: str) -> AssetRef:
         if name not in refs:
             raise HTTPException(404, f"no asset named {name!r}; GET /api/assets lists them")
@@ -307,8 +313,10 @@ def create_app(platform: Platform) -> FastAPI:
         return {"enterprise": p.enterprise, "timezone": p.timezone, "sites": p.model_dump()["sites"]}
 
     @app.get("/api/assets", response_model=list[AssetOut], tags=["plant"])
-    async def assets() -> list[AssetOut]:
-        return _assets_out(platform, list(refs.values()))
+    async def assets(request: Request) -> list[AssetOut]:
+        """Every asset the caller may see (all of them while reads are open; else those its viewer grants
+        cover)."""
+        return _assets_out(platform, seen(request))
 
     @app.get("/api/assets/{name}", response_model=AssetOut, tags=["plant"])
     async def asset(name: str) -> AssetOut:
@@ -439,11 +447,14 @@ def create_app(platform: Platform) -> FastAPI:
         return SeriesSetOut(start=a, end=z, series=out)
 
     @app.get("/api/signals/catalog", response_model=list[SignalInfoOut], tags=["signals"])
-    async def signal_catalog(prefix: str = "") -> list[SignalInfoOut]:
+    async def signal_catalog(request: Request, prefix: str = "") -> list[SignalInfoOut]:
         """Every signal of every asset (bound in the plant file or stored, derived ones included), with its unit
-        and kind, optionally under a UNS path prefix."""
+        and kind, optionally under a UNS path prefix; only those the caller's viewer grants cover."""
         types = await asyncio.to_thread(stored_types)
-        paths = sorted(p for p in {*types, *bound} if p.startswith(prefix))
+        visible = auth.visible(request.scope)
+        paths = sorted(
+            p for p in {*types, *bound} if p.startswith(prefix) and (visible is None or visible(p))
+        )
         out = []
         for p in paths:
             parent, _, name = p.rpartition("/")
@@ -464,6 +475,7 @@ def create_app(platform: Platform) -> FastAPI:
 
     @app.get("/api/events", response_model=list[EventOut], tags=["events"])
     async def events(
+        request: Request,
         kind: str | None = None,
         asset: str | None = None,
         limit: Annotated[int, Query(gt=0, le=10_000)] = 200,
@@ -471,10 +483,22 @@ def create_app(platform: Platform) -> FastAPI:
         h = platform.historian
         assert h is not None
         source = asset_or_404(asset).path if asset else None
-        rows = await asyncio.to_thread(
-            h.query_events, kinds=[kind] if kind else None, source=source, limit=limit
-        )
-        return [EventOut.of(e) for e in rows]
+        kinds = [kind] if kind else None
+        visible = auth.visible(request.scope) if source is None else None
+        if visible is None:
+            rows = await asyncio.to_thread(h.query_events, kinds=kinds, source=source, limit=limit)
+            return [EventOut.of(e) for e in rows]
+        # newest first, page by page, keeping the events of what the caller may see (bounded: a caller whose
+        # grants cover few of the plant's events gets the ones among the newest EVENT_PAGES pages)
+        kept: list[EventOut] = []
+        end: datetime | None = None
+        for _ in range(EVENT_PAGES):
+            rows = await asyncio.to_thread(h.query_events, kinds=kinds, end=end, limit=limit)
+            kept += [EventOut.of(e) for e in rows if visible(e.source)]
+            if len(kept) >= limit or len(rows) < limit:
+                break
+            end = rows[-1].ts
+        return kept[:limit]
 
     @app.get(
         "/api/stream",
@@ -490,7 +514,7 @@ def create_app(platform: Platform) -> FastAPI:
             except UnsPathError as exc:
                 raise InputError(str(exc), ("query", "path")) from None
         return StreamingResponse(
-            _sse(request, platform, list(refs.values()), path),
+            _sse(request, platform, seen(request), path),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -503,7 +527,7 @@ def create_app(platform: Platform) -> FastAPI:
     @app.get("/", include_in_schema=False)
     async def index(request: Request) -> Response:
         t = pages.translator(pages.language(request))
-        live = live_context(t, _assets_out(platform, list(refs.values())), tiles, utcnow())
+        live = live_context(t, _assets_out(platform, seen(request)), tiles, utcnow())
         return pages.render(request, "overview.html", {"plant_name": plant_name, **live})
 
     @app.get("/ui/banners", include_in_schema=False)
@@ -517,11 +541,10 @@ def create_app(platform: Platform) -> FastAPI:
         """Server-sent events ``overview``: the overview's summary and asset cards as an HTML fragment in the
         reader's language, every second (the page swaps it in with htmx)."""
         lang = pages.language(request)
+        shown = seen(request)
 
         def fragment() -> str:
-            live = live_context(
-                pages.translator(lang), _assets_out(platform, list(refs.values())), tiles, utcnow()
-            )
+            live = live_context(pages.translator(lang), _assets_out(platform, shown), tiles, utcnow())
             return pages.fragment("overview_live.html", lang, live)
 
         return StreamingResponse(
@@ -557,7 +580,7 @@ def create_app(platform: Platform) -> FastAPI:
     # last: the AAS routers end with a catch-all answering unknown /api/v3.0 paths with the spec's error bodies
     assert platform.twin is not None, "start the platform before building its app"
     assert platform.aas_services is not None
-    auth.targets = twin_targets(platform.twin, {r.aas_id: r.path for r in refs.values()}, AAS)
+    auth.targets = places = twin_targets(platform.twin, {r.aas_id: r.path for r in refs.values()}, AAS)
 
     async def write_signal(path: str, value: Any, user: str) -> None:
         """A machine write needs a grant that lists the signal (werk.core.access), besides the AAS writer role
@@ -592,6 +615,7 @@ def create_app(platform: Platform) -> FastAPI:
         UnsBinding(platform.live.latest.get),
         authorize=authorize,
         write_signal=write_signal,
+        visible=aas_visible(auth, places),
     )
     for router in aas.routers:
         app.include_router(router)

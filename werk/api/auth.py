@@ -25,6 +25,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import HTTPException, Request
 
@@ -36,6 +37,7 @@ from werk.core.access import (
     may_write_signal,
     permits,
     permits_somewhere,
+    rank,
 )
 from werk.core.model import User
 from werk.errors import Unauthorized
@@ -69,6 +71,10 @@ class _PlantUser:
     token_hash: str | None = None
     legacy: str | None = None
 
+
+Visible = Callable[[str | None], bool]
+"""Whether the caller may see what lies at a UNS path (None: a thing of no known place, seen by whole-plant
+viewers only)."""
 
 Targets = Callable[[str], str | None]
 """The UNS path a request path touches (an AAS shell or submodel, an asset), or None when it names none."""
@@ -292,6 +298,25 @@ class Authenticator:
                 403, f"user {user.name!r} has no viewer grant on {target or 'any part of the plant'}"
             )
         return user
+
+    def visible(self, scope: Mapping[str, Any]) -> Visible | None:
+        """What a read that lists things across the plant may show the request of ASGI ``scope``: None when it
+        may show everything (reads are open, or the caller's viewer grant covers the whole plant); else a test of
+        a UNS path (an asset's, a signal's, an event's source) against the caller's viewer grants. The front
+        door identified the caller before the route runs (``scope["state"]["user"]``); no caller sees nothing."""
+        if self.reads_open:
+            return None
+        user = scope.get("state", {}).get("user")
+        grants = user.grants if user is not None else ()
+        need = rank("viewer")
+        scopes = tuple(g.scope for g in grants if rank(g.role) >= need)
+        if "" in scopes:
+            return None
+
+        def covered(path: str | None) -> bool:
+            return path is not None and any(path == s or path.startswith(s + "/") for s in scopes)
+
+        return covered
 
     def require(self, role: str, target: Callable[[Request], str | None] | None = None) -> Callable[[Request], Awaitable[User]]:  # fmt: skip
         """A FastAPI dependency: the caller must hold ``role`` or a higher one on what the request touches

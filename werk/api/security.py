@@ -379,7 +379,7 @@ def security_front(auth: Authenticator, server: ServerConfig) -> Any:
     return wrap
 
 
-__all__ = ["SecurityFront", "security_front", "security_router"]
+__all__ = ["SecurityFront", "aas_visible", "security_front", "security_router", "twin_targets"]
 
 
 def twin_targets(twin: Any, aas_paths: dict[str, str], prefix: str) -> Any:
@@ -408,6 +408,14 @@ def twin_targets(twin: Any, aas_paths: dict[str, str], prefix: str) -> Any:
                     known[ref.key[0].value] = where
         made[0] = time.monotonic()
 
+    def of_id(ident: str) -> str | None:
+        """The UNS path of the asset whose shell is (or references the submodel) ``ident``."""
+        where = known.get(ident)
+        if where is None and time.monotonic() - made[0] > 1.0:
+            remake()
+            where = known.get(ident)
+        return where
+
     def targets(path: str) -> Any:
         if not path.startswith(prefix + "/"):
             return None
@@ -423,10 +431,21 @@ def twin_targets(twin: Any, aas_paths: dict[str, str], prefix: str) -> Any:
             ident = b64url_decode(parts[1])
         except ApiError:
             return None
-        where = known.get(ident)
-        if where is None and time.monotonic() - made[0] > 1.0:
-            remake()
-            where = known.get(ident)
-        return where
+        return of_id(ident)
 
+    targets.of_id = of_id  # type: ignore[attr-defined]
     return targets
+
+
+def aas_visible(auth: Authenticator, targets: Any) -> Any:
+    """:data:`werk.aas.http.common.VisibleIds` of the AAS API: a caller whose reads are scoped
+    (:meth:`Authenticator.visible`) sees the shells and submodels of the assets its viewer grants cover
+    (``targets``: what :func:`twin_targets` made)."""
+
+    def visible(scope: Any) -> Any:
+        seen = auth.visible(scope)
+        if seen is None:
+            return None
+        return lambda ident: seen(targets.of_id(ident))
+
+    return visible

@@ -34,5 +34,12 @@ class WebContext:
     def render(self, request: Request, template: str, context: Mapping[str, Any] | None = None) -> Response:
         return self.pages.render(request, template, context)
 
+    def sees(self, request: Request, asset: str | None) -> bool:
+        visible = self.auth.visible(request.scope)
+        if visible is None:
+            return True
+        ref = self._assets.get(asset) if asset is not None else None
+        return visible(ref.path if ref is not None else None)
+
     def translator(self, request: Request) -> Translator:
         return self.pages.translator(self.pages.language(request))

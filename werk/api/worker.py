@@ -38,7 +38,7 @@ from werk.aas.backend.store import TwinStore
 from werk.aas.http import API_PREFIX, WRITER_ROLE, build_aas_api, upload_paths
 from werk.api.auth import Authenticator
 from werk.api.http_server import http_server
-from werk.api.security import SecurityFront, twin_targets
+from werk.api.security import SecurityFront, aas_visible, twin_targets
 from werk.api.upstream import UpstreamProxy
 from werk.config.model import ServerConfig
 from werk.errors import StoreError
@@ -111,10 +111,14 @@ async def serve(spec: WorkerSpec, feed: LiveFeed) -> None:
         auth = Authenticator(spec.server, users, enterprise=spec.enterprise)
         # its routes are never served here (the fast path's "anything else" is the primary): the API gives the
         # fast path its views, prefix and authorization
+        auth.targets = places = twin_targets(store, spec.aas_paths, API_PREFIX)
         api = build_aas_api(
-            store, None, UnsBinding(feed.latest.get), authorize=partial(auth.authorize, role=WRITER_ROLE)
+            store,
+            None,
+            UnsBinding(feed.latest.get),
+            authorize=partial(auth.authorize, role=WRITER_ROLE),
+            visible=aas_visible(auth, places),
         )
-        auth.targets = twin_targets(store, spec.aas_paths, API_PREFIX)
         app = SecurityFront(api.fast_path(proxy), auth, spec.server)
         sock = listening_socket(spec.server.host, spec.server.port)
         server = http_server(app, spec.server, uploads=upload_paths())

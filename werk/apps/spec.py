@@ -121,6 +121,11 @@ class Web(Protocol):
         """A page from the app's templates inside werk's base layout, in the request's language."""
         ...
 
+    def sees(self, request: Request, asset: str | None) -> bool:
+        """Whether the caller may see what belongs to ``asset`` (by name; None: to no asset), by its viewer
+        grants: what a list across the plant keeps (every row while reads are open)."""
+        ...
+
     def translator(self, request: Request) -> Translator:
         """The request's language (``?lang=``, the pages' cookie, ``Accept-Language``) with every app's texts:
         for the human-readable parts of an API answer (a reason, a message) a page shows as they come."""

@@ -39,6 +39,8 @@ from werk.aas.http.common import (
     ApiError,
     Authorize,
     Repository,
+    VisibleIds,
+    _all_visible,
     declare_path_parameters,
     encoding_hint,
     refuse_other_methods,
@@ -99,6 +101,7 @@ def build_aas_api(
     write_signal: WriteSignal | None = None,
     prefix: str = API_PREFIX,
     profiles: Collection[str] = PROFILES,
+    visible: VisibleIds | None = None,
 ) -> AasApi:
     """The Part 2 API over ``store``, bound Properties read through ``live``; registry, discovery and file server
     over ``services`` (None: the repository alone).
@@ -106,10 +109,11 @@ def build_aas_api(
     Every write is authorized by ``authorize`` (the ``Authorization`` header to a user, or
     :class:`~werk.errors.Unauthorized`) before its body is read, and answered once durable (``store.synced``).
     ``write_signal`` writes a Property's value to the machine it is ``direct``ly bound to; without it, bound
-    Properties refuse writes.
+    Properties refuse writes. ``visible`` narrows the lists of shells, submodels and their descriptors to what
+    the caller may see (None: every caller sees all).
     """
     route = route_class(authorize, store.synced)
-    repo = Repository(store, live, ReadCache(store, live), prefix)
+    repo = Repository(store, live, ReadCache(store, live), prefix, visible or _all_visible)
     routers = [
         build_submodel_router(repo, route, write_signal),
         build_shell_router(repo, route),
@@ -120,7 +124,7 @@ def build_aas_api(
     ]
     if services is not None:
         routers += [
-            build_registry_router(store, services, route, prefix),
+            build_registry_router(store, services, route, prefix, repo.visible),
             build_discovery_router(store, services, route, prefix),
             build_package_router(store, services, route, prefix),
         ]

@@ -288,15 +288,25 @@ def identifiable_reference(obj: model.Identifiable) -> Any:
 # --- the repository's objects -------------------------------------------------------------------------------------
 
 
+VisibleIds = Callable[[Any], Callable[[str], bool] | None]
+"""What a request (its ASGI scope) may see of the lists across the repository and the registry: None, all of
+it; else a test of a shell's or submodel's id (the caller's scope on the plant, decided above the AAS server)."""
+
+
+def _all_visible(scope: Any) -> Callable[[str], bool] | None:
+    return None
+
+
 @dataclass
 class Repository:
-    """The twin as the repository routers see it: its store, the values bound into it, the read cache, and the
-    lookups that answer 400/404 in the spec's words."""
+    """The twin as the repository routers see it: its store, the values bound into it, the read cache, the
+    lookups that answer 400/404 in the spec's words, and what a caller may see of the lists (``visible``)."""
 
     store: TwinStore
     live: LiveBinding
     cache: ReadCache
     prefix: str
+    visible: VisibleIds = _all_visible
 
     def identifiable_or_404(self, encoded: str, kind: type[T]) -> T:
         ident = b64url_decode(encoded)

@@ -31,6 +31,7 @@ from werk.aas.http.common import (
     AasRoute,
     ApiError,
     Body_,
+    VisibleIds,
     api_base,
     b64url_decode,
     b64url_encode,
@@ -55,9 +56,14 @@ _NAMES: dict[DescriptorKind, str] = {
 
 
 def build_registry_router(
-    twin: TwinStore, services: ServiceStore, route: type[AasRoute], prefix: str
+    twin: TwinStore,
+    services: ServiceStore,
+    route: type[AasRoute],
+    prefix: str,
+    visible: VisibleIds | None = None,
 ) -> APIRouter:
-    """The AAS registry and the submodel registry over ``twin`` (werk's own) and ``services`` (registered)."""
+    """The AAS registry and the submodel registry over ``twin`` (werk's own) and ``services`` (registered);
+    ``visible``: what a caller may see of the lists (:data:`~werk.aas.http.common.VisibleIds`)."""
     router = resource_router(route, prefix, "AAS registry, submodel registry (IDTA-01002-3-0)")
     # a shell descriptor's nested submodel descriptors are read, changed and written back: one edit at a time
     edits = threading.Lock()
@@ -168,10 +174,16 @@ def build_registry_router(
         """One page of werk's own (in repository order), then the registered ones (in registration order)."""
         stored = services.descriptors(kind)
         base = api_base(request, prefix)
+        seen = visible(request.scope) if visible is not None else None
         with twin.lock:
             own: list[Any] = twin.all(model.AssetAdministrationShell if kind == "shell" else model.Submodel)
             own_ids = {o.id for o in own}
-            items = [x for x in own if keep(x)] + [d for d in stored if d["id"] not in own_ids and keep(d)]
+            items = [x for x in own if keep(x) and (seen is None or seen(x.id))]
+            items += [
+                d
+                for d in stored
+                if d["id"] not in own_ids and keep(d) and (seen is None or seen(str(d["id"])))
+            ]
             return paged(items, limit, cursor, render(base, kind))
 
     # --- AAS registry (AssetAdministrationShellRegistryServiceSpecification) --------------------------------------

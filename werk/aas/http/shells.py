@@ -47,8 +47,9 @@ def build_shell_router(repo: Repository, route: type[AasRoute]) -> APIRouter:
                     400, "assetIds must be base64url-encoded JSON {'name': ..., 'value': ...}"
                 ) from None
         out = []
+        keep = repo.visible(request.scope)
         for s in store.all(model.AssetAdministrationShell):
-            if id_short is not None and s.id_short != id_short:
+            if (id_short is not None and s.id_short != id_short) or (keep is not None and not keep(s.id)):
                 continue
             ids = {("globalAssetId", s.asset_information.global_asset_id or "")}
             ids |= {(a.name, a.value) for a in s.asset_information.specific_asset_id}
@@ -61,7 +62,7 @@ def build_shell_router(repo: Repository, route: type[AasRoute]) -> APIRouter:
     async def get_all_shells(
         request: Request, limit: str | None = None, cursor: str | None = None
     ) -> Response:
-        if not request.scope["query_string"]:
+        if not request.scope["query_string"] and repo.visible(request.scope) is None:
             return await repo.read(lambda: json_answer(cache.all_shells_body()))
         return await repo.read(lambda: paged(filtered(request), limit, cursor, cache.jsonable))
 

@@ -189,11 +189,13 @@ def build_submodel_router(
                 )
             except ValueError:
                 raise ApiError(400, "semanticId must be a base64url-encoded JSON Reference") from None
+        keep = repo.visible(request.scope)
         return [
             s
             for s in store.all(model.Submodel)
             if (id_short is None or s.id_short == id_short)
             and (wanted is None or (s.semantic_id is not None and ref_value(s.semantic_id) == wanted))
+            and (keep is None or keep(s.id))
         ]
 
     @router.get("/submodels")

@@ -83,6 +83,7 @@ def build_router(app: AlarmsApp, web: Web) -> APIRouter:
         lang = web.translator(request).lang
         states = set() if all else (set(state) if state else None)
         rows = app.rows(lang=lang, states=states, area=area, priority=priority, asset=asset)
+        rows = [row for row in rows if web.sees(request, row.get("asset"))]
         return {"alarms": rows, "counts": app.counts()}
 
     @r.post("/{alarm_id}/acknowledge", response_model=AlarmOut, responses=CONFLICT)

@@ -72,7 +72,7 @@ def build_router(app: MaintenanceApp, web: Web) -> APIRouter:
         known(asset)
         rows = await asyncio.to_thread(app.store.query_work_orders, asset=asset, status=status)
         tr = web.translator(request)
-        return [wo_out(w, tr) for w in rows]
+        return [wo_out(w, tr) for w in rows if web.sees(request, w.asset)]
 
     @r.post("/workorders", status_code=201, response_model=WorkOrderOut)
     async def create(

@@ -170,6 +170,7 @@ def build_router(oee: OeeApp, web: Web) -> APIRouter:
 
     @r.get("/downtime", response_model=list[StopOut])
     async def downtime(
+        request: Request,
         start: Timestamp | None = None,
         end: Timestamp | None = None,
         asset: str | None = None,
@@ -181,7 +182,7 @@ def build_router(oee: OeeApp, web: Web) -> APIRouter:
         stops = await asyncio.to_thread(oee.store.query_stops, asset=asset, start=a, end=z)
         now = utcnow()
         after = oee.settings.unqualified_after_s
-        out = [stop_out(s, now, after, labels) for s in reversed(stops)]
+        out = [stop_out(s, now, after, labels) for s in reversed(stops) if web.sees(request, s.asset)]
         return out if status == "all" else [s for s in out if s.status == status]
 
     @r.get("/downtime/pareto", response_model=list[ParetoOut])

@@ -67,7 +67,7 @@ from werk.security.store import SecurityStore
 from werk.twin.binding import UnsBinding
 from werk.ui import static_dir
 from werk.ui.overview import live_context
-from werk.ui.pages import NavItem, Pages, package_dir
+from werk.ui.pages import NavItem, Pages, nav_for, package_dir
 
 AAS = "/api/v3.0"
 MAX_POINTS = 20_000
@@ -249,6 +249,7 @@ def create_app(platform: Platform) -> FastAPI:
     specs = [platform.registry.app(name) for name in platform.apps]
     nav = [NavItem("/", N_("Overview"), order=0)]
     nav += [NavItem(p.path, p.title, p.order) for spec in specs for p in spec.pages if p.nav]
+    nav += [NavItem("/users", N_("Users"), order=1000, role="admin")]
     template_dirs = [d for spec in specs if (d := package_dir(spec.package, "templates")) is not None]
     locales = {spec.name: d for spec in specs if (d := locale_dir(spec.package)) is not None}
     # a page's script gets werk's shared script texts and all of its app's (reason labels, units, states)
@@ -323,9 +324,11 @@ def create_app(platform: Platform) -> FastAPI:
         return _assets_out(platform, [asset_or_404(name)])[0]
 
     @app.get("/api/ui", tags=["platform"])
-    async def ui() -> dict[str, list[NavOut] | list[TileOut]]:
-        """What the pages show from the registered apps: the nav, and the tiles of every asset card."""
-        return {"nav": [NavOut(path=n.path, title=n.title) for n in pages.nav], "tiles": tiles}
+    async def ui(request: Request) -> dict[str, list[NavOut] | list[TileOut]]:
+        """What the pages show from the registered apps: the nav (as the caller is shown it), and the tiles of
+        every asset card."""
+        nav = nav_for(pages.nav, request)
+        return {"nav": [NavOut(path=n.path, title=n.title) for n in nav], "tiles": tiles}
 
     @app.get(
         "/api/me",

@@ -32,28 +32,32 @@ import hmac
 import json
 import secrets
 import socket
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from werk.aas.http.common import API_PREFIX, error_body
 from werk.api.auth import CSRF_COOKIE, WRITES, Authenticator
+from werk.api.schemas import ErrorOut
 from werk.config.model import ServerConfig
-from werk.core.access import SESSION_COOKIE, Caller
+from werk.core.access import ROLES, SESSION_COOKIE, Caller, Grant, Role, permits
 from werk.core.model import User
-from werk.errors import Unauthorized
+from werk.errors import InputError, Unauthorized
 from werk.i18n import N_
-from werk.security.store import SignInRefused
+from werk.security.store import SignInRefused, TokenRow
+from werk.ui.labels import role_labels
 from werk.ui.pages import Pages
 
 CSP = b"frame-ancestors 'none'; object-src 'none'; base-uri 'self'; form-action 'self'"
 OPEN_PREFIXES = ("/static/", "/signin", "/signout", "/api/health")
 PRE_CSRF_COOKIE = "werk_signin_csrf"
+PASSWORD_MIN = 8
+"""The shortest password an administrator may set through the API."""
 
 
 def allowed_hosts(server: ServerConfig) -> frozenset[str] | None:
@@ -214,6 +218,63 @@ class GrantOut(BaseModel):
     signals: list[str]
 
 
+class GrantIn(BaseModel):
+    """One grant: ``role`` on ``scope`` (a UNS path prefix; "" the whole plant) and the signals under it its
+    holder may write to the machine (UNS patterns)."""
+
+    role: Role
+    scope: str = Field(default="", max_length=1000)
+    signals: list[Annotated[str, Field(min_length=1, max_length=1000)]] = Field(
+        default_factory=list, max_length=200
+    )
+
+
+class GrantsIn(BaseModel):
+    """Every grant a user is to hold (replacing those it holds)."""
+
+    grants: list[GrantIn] = Field(max_length=200)
+
+
+class UserIn(BaseModel):
+    """A new local user. A person signs in with a password: ``password`` as the administrator sets it, or none
+    for a one-time password werk makes and answers once. A machine client has tokens only."""
+
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["person", "machine"] = "person"
+    password: str | None = Field(default=None, min_length=PASSWORD_MIN, max_length=1000)
+    grants: list[GrantIn] = Field(default_factory=list, max_length=200)
+
+
+class PasswordIn(BaseModel):
+    """A new password; none: werk makes a one-time one and answers it once."""
+
+    password: str | None = Field(default=None, min_length=PASSWORD_MIN, max_length=1000)
+
+
+class PasswordOut(BaseModel):
+    """The user, and the password werk made (null when the administrator set it): shown this once, never
+    stored in clear."""
+
+    name: str
+    password: str | None
+
+
+class TokenIn(BaseModel):
+    """A new API token of ``user``, limited to ``role`` and ``scope`` (never more than its user holds)."""
+
+    user: str = Field(min_length=1, max_length=200)
+    label: str = Field(default="", max_length=200)
+    role: Role | None = None
+    scope: str | None = Field(default=None, max_length=1000)
+    expires_in_s: float | None = Field(default=None, gt=0, le=10 * 365 * 24 * 3600)
+
+
+class TokenCreatedOut(TokenOut):
+    """The new token's row and its secret ``token``: shown this once, never stored."""
+
+    token: str
+
+
 class UserOut(BaseModel):
     """A local user as an administrator sees it: never its password hash, never its tokens' secrets."""
 
@@ -222,6 +283,18 @@ class UserOut(BaseModel):
     disabled: bool
     locked: bool
     grants: list[GrantOut]
+
+
+def one_time_password() -> str:
+    """A password werk makes for a new user or a reset: 16 random characters, shown once to the administrator."""
+    return secrets.token_urlsafe(12)
+
+
+def user_out(u: Any) -> UserOut:
+    return UserOut(
+        name=u.name, kind=u.kind, disabled=u.disabled, locked=u.locked_until is not None,
+        grants=[GrantOut(role=g.role, scope=g.scope, signals=list(g.signals)) for g in u.grants],
+    )  # fmt: skip
 
 
 def security_router(auth: Authenticator, pages: Pages, server: ServerConfig) -> APIRouter:
@@ -300,6 +373,39 @@ def security_router(auth: Authenticator, pages: Pages, server: ServerConfig) -> 
         response.delete_cookie(CSRF_COOKIE)
         return response
 
+    # --- the administrators' page: users, grants, tokens (every change through the API below) ---------------------
+
+    def scopes() -> list[str]:
+        """Every part of the plant a grant may name: each prefix of every asset's UNS path below the
+        enterprise (site, area, line, cell, asset)."""
+        out: set[str] = set()
+        for path in auth.asset_paths.values():
+            parts = path.split("/")
+            out |= {"/".join(parts[:i]) for i in range(2, len(parts) + 1)}
+        return sorted(out)
+
+    @r.get("/users", include_in_schema=False)
+    async def users_page(request: Request) -> Response:
+        user = request.scope.get("state", {}).get("user") or auth.user(request)
+        if user is None or not permits(user.grants, "admin", None) or store is None:
+            return pages.render(request, "users.html", {"refused": True}, status=403)
+        rows = await asyncio.to_thread(store.users)
+        tokens = await asyncio.to_thread(store.tokens)
+        context = {
+            "refused": False,
+            "users": rows,
+            "tokens": tokens,
+            "scopes": scopes(),
+            "roles": ROLES,
+            "role_names": role_labels(pages.translator(pages.language(request))),
+            "grant_data": {
+                u.name: [{"role": g.role, "scope": g.scope, "signals": list(g.signals)} for g in u.grants]
+                for u in rows
+            },
+            "me": user.name,
+        }
+        return pages.render(request, "users.html", context)
+
     # --- the administrators' API --------------------------------------------------------------------------------
 
     admin = auth.require("admin")
@@ -311,30 +417,133 @@ def security_router(auth: Authenticator, pages: Pages, server: ServerConfig) -> 
 
     admin_only = [Depends(admin)]
 
+    def who(request: Request) -> tuple[str, str]:
+        user: User = request.state.user
+        return user.name, request.client.host if request.client else ""
+
+    def user_or_404(name: str) -> None:
+        if need_store().user(name) is None:
+            raise HTTPException(404, f"no user {name!r}; GET /api/security/users lists them")
+
+    def grants_of(grants: list[GrantIn]) -> list[Grant]:
+        """The grants of a body, each scope a full UNS path naming a part of the plant (a typo grants nothing,
+        so it is refused)."""
+        out = []
+        for i, g in enumerate(grants):
+            scope = auth.scope(g.scope.strip("/"))
+            known = auth.asset_paths.values()
+            if scope and not any(p == scope or p.startswith(scope + "/") for p in known):
+                raise InputError(
+                    f"{g.scope!r} names no part of the plant (site/area/line/cell/asset)",
+                    ("body", "grants", i, "scope"),
+                )
+            out.append(Grant(g.role, scope, tuple(g.signals)))
+        return out
+
+    def token_out(t: TokenRow) -> dict[str, Any]:
+        return dict(
+            id=t.id, user=t.user, label=t.label, role=t.role, scope=t.scope, created=t.created.isoformat(),
+            expires=t.expires.isoformat() if t.expires else None,
+            revoked=t.revoked.isoformat() if t.revoked else None,
+        )  # fmt: skip
+
+    @r.post(
+        "/api/security/users", status_code=201, response_model=PasswordOut, tags=["security"],
+        dependencies=admin_only, responses={409: {"model": ErrorOut, "description": "the name is taken"}},
+    )  # fmt: skip
+    async def add_user(body: UserIn, request: Request) -> PasswordOut:
+        """Add a local user with its grants (admin). A person without a ``password`` gets a one-time one, in
+        the answer only. Audited (``user.add``, ``role.set``)."""
+        store = need_store()
+        by, client = who(request)
+        made = None
+        if body.kind == "person" and body.password is None:
+            made = one_time_password()
+        grants = grants_of(body.grants)
+        if store.user(body.name) is not None:
+            raise HTTPException(409, f"user {body.name!r} exists already")
+        await asyncio.to_thread(
+            store.add_user, body.name, password=body.password or made, kind=body.kind, by=by, client=client
+        )
+        if grants:
+            await asyncio.to_thread(store.set_grants, body.name, grants, by=by, client=client)
+        return PasswordOut(name=body.name, password=made)
+
+    @r.put(
+        "/api/security/users/{name}/grants",
+        response_model=UserOut,
+        tags=["security"],
+        dependencies=admin_only,
+    )
+    async def set_grants(name: str, body: GrantsIn, request: Request) -> UserOut:
+        """Replace every grant of a user (admin): role, scope on the plant tree, writable signals. One audit row
+        (``role.set``) with the grants before and after."""
+        user_or_404(name)
+        by, client = who(request)
+        await asyncio.to_thread(need_store().set_grants, name, grants_of(body.grants), by=by, client=client)
+        return user_out(need_store().user(name))
+
+    @r.post("/api/security/users/{name}/disable", status_code=204, tags=["security"], dependencies=admin_only)
+    async def disable(name: str, request: Request) -> Response:
+        """Disable a user (admin): its sessions end, its tokens are refused from now on. Audited."""
+        user_or_404(name)
+        by, client = who(request)
+        if name == by:
+            raise HTTPException(409, "an administrator does not disable itself")
+        await asyncio.to_thread(need_store().set_disabled, name, True, by=by, client=client)
+        return Response(status_code=204)
+
+    @r.post("/api/security/users/{name}/enable", status_code=204, tags=["security"], dependencies=admin_only)
+    async def enable(name: str, request: Request) -> Response:
+        """Enable a disabled user again (admin). Audited."""
+        user_or_404(name)
+        by, client = who(request)
+        await asyncio.to_thread(need_store().set_disabled, name, False, by=by, client=client)
+        return Response(status_code=204)
+
+    @r.post(
+        "/api/security/users/{name}/password", response_model=PasswordOut, tags=["security"],
+        dependencies=admin_only,
+    )  # fmt: skip
+    async def reset_password(name: str, body: PasswordIn, request: Request) -> PasswordOut:
+        """Set a user's password (admin); none in the body: a one-time one, in the answer only. Its sessions
+        end and a lock-out is lifted. Audited (``user.passwd``, never the password)."""
+        user_or_404(name)
+        by, client = who(request)
+        made = one_time_password() if body.password is None else None
+        await asyncio.to_thread(
+            need_store().set_password, name, body.password or made or "", by=by, client=client
+        )
+        return PasswordOut(name=name, password=made)
+
+    @r.post(
+        "/api/security/tokens", status_code=201, response_model=TokenCreatedOut, tags=["security"],
+        dependencies=admin_only,
+    )  # fmt: skip
+    async def create_token(body: TokenIn, request: Request) -> TokenCreatedOut:
+        """A new API token for a user (admin): the secret is in this answer only. Audited (``token.create``)."""
+        store = need_store()
+        if store.user(body.user) is None:
+            raise InputError(f"no user {body.user!r}; GET /api/security/users lists them", ("body", "user"))
+        by, client = who(request)
+        scope = auth.scope(body.scope.strip("/")) if body.scope else None
+        token, row = await asyncio.to_thread(
+            store.create_token, body.user, label=body.label, role=body.role, scope=scope,
+            expires_in_s=body.expires_in_s, by=by, client=client,
+        )  # fmt: skip
+        return TokenCreatedOut(token=token, **token_out(row))
+
     @r.get("/api/security/users", response_model=list[UserOut], tags=["security"], dependencies=admin_only)
     async def users() -> list[UserOut]:
         """Local users and their grants (admin)."""
         rows = await asyncio.to_thread(need_store().users)
-        return [
-            UserOut(
-                name=u.name, kind=u.kind, disabled=u.disabled, locked=u.locked_until is not None,
-                grants=[GrantOut(role=g.role, scope=g.scope, signals=list(g.signals)) for g in u.grants],
-            )
-            for u in rows
-        ]  # fmt: skip
+        return [user_out(u) for u in rows]
 
     @r.get("/api/security/tokens", response_model=list[TokenOut], tags=["security"], dependencies=admin_only)
     async def tokens() -> list[TokenOut]:
         """Every API token's id, owner, limits and dates (admin); never a secret."""
         rows = await asyncio.to_thread(need_store().tokens)
-        return [
-            TokenOut(
-                id=t.id, user=t.user, label=t.label, role=t.role, scope=t.scope, created=t.created.isoformat(),
-                expires=t.expires.isoformat() if t.expires else None,
-                revoked=t.revoked.isoformat() if t.revoked else None,
-            )
-            for t in rows
-        ]  # fmt: skip
+        return [TokenOut(**token_out(t)) for t in rows]
 
     @r.post(
         "/api/security/tokens/{token_id}/revoke",

@@ -219,6 +219,43 @@ class SecurityStore:
         self._forget()
         self.audit.record("role.grant", name, who=by, client=client, before=_grants_json(before), after=_grants_json(after))  # fmt: skip
 
+    def set_grants(self, name: str, grants: list[Grant], *, by: str = "", client: str = "cli") -> None:
+        """Replace every grant of ``name`` with ``grants`` at once (one audit row, before and after); each is
+        checked as :meth:`grant` checks it, and nothing changes when one is refused."""
+        seen: set[tuple[str, str]] = set()
+        for i, g in enumerate(grants):
+            try:
+                check_role(g.role)
+                check_scope(g.scope)
+                for p in g.signals:
+                    try:
+                        validate_pattern(p)
+                    except UnsPathError as exc:
+                        raise InputError(f"signal pattern {p!r}: {exc}", ("signals",)) from None
+            except InputError as exc:
+                raise InputError(str(exc), ("grants", i, *exc.loc)) from None
+            if (g.role, g.scope) in seen:
+                raise InputError(
+                    f"two grants of {g.role!r} on {g.scope or 'the whole plant'!r}: give each once",
+                    ("grants", i),
+                )
+            seen.add((g.role, g.scope))
+        with self.file.transaction() as conn:
+            self._need_user(conn, name)
+            before = self._grants(conn, name)
+            conn.execute("DELETE FROM security_grant WHERE user = ?", (name,))
+            conn.executemany(
+                "INSERT INTO security_grant VALUES (?, ?, ?, ?)",
+                [(name, g.role, g.scope, json.dumps(list(g.signals))) for g in grants],
+            )
+            after = self._grants(conn, name)
+        self._forget()
+        self.audit.record("role.set", name, who=by, client=client, before=_grants_json(before), after=_grants_json(after))  # fmt: skip
+
+    def user(self, name: str) -> UserRow | None:
+        """The user ``name``, if there is one."""
+        return next((u for u in self.users() if u.name == name), None)
+
     def revoke_grant(
         self, name: str, role: str, scope: str = "", *, by: str = "", client: str = "cli"
     ) -> None:

@@ -24,6 +24,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
+from werk.core.access import permits
 from werk.i18n import DEFAULT, LANGUAGE_NAMES, LANGUAGES, Translator, negotiate
 from werk.ui.labels import LEGEND, role_labels, state_label, state_labels
 from werk.ui.overview import signal_labels
@@ -38,9 +39,19 @@ _current: ContextVar[Translator] = ContextVar("werk_page_translator")
 
 @dataclass(frozen=True)
 class NavItem:
+    """A nav entry; ``role``: shown only to a caller holding that role on the whole plant ("" to everyone)."""
+
     path: str
     title: str
     order: int = 100
+    role: str = ""
+
+
+def nav_for(nav: Sequence[NavItem], conn: HTTPConnection) -> list[NavItem]:
+    """The entries of ``nav`` the caller of ``conn`` is shown (its user as the front door identified it)."""
+    user = conn.scope.get("state", {}).get("user")
+    grants = getattr(user, "grants", ())
+    return [n for n in nav if not n.role or permits(grants, n.role, None)]
 
 
 def templates_dir() -> Path:
@@ -141,7 +152,7 @@ class Pages:
         title = next((n.title for n in self.nav if n.path == active), "werk")
         with self.speaking(lang) as t:
             ctx = {
-                "nav": self.nav,
+                "nav": nav_for(self.nav, request),
                 "active": active,
                 "title": title,
                 "lang": lang,

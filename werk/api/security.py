@@ -46,7 +46,7 @@ from werk.api.auth import CSRF_COOKIE, WRITES, Authenticator
 from werk.api.schemas import ErrorOut
 from werk.config.model import ServerConfig
 from werk.core.access import ROLES, SESSION_COOKIE, Caller, Grant, Role, permits
-from werk.core.model import User
+from werk.core.model import User, utcnow
 from werk.errors import InputError, Unauthorized
 from werk.i18n import N_
 from werk.security.store import SignInRefused, TokenRow
@@ -403,6 +403,7 @@ def security_router(auth: Authenticator, pages: Pages, server: ServerConfig) -> 
                 for u in rows
             },
             "me": user.name,
+            "now": utcnow(),
         }
         return pages.render(request, "users.html", context)
 

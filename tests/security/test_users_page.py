@@ -25,7 +25,9 @@ async def _sign_in(http: httpx.AsyncClient, user: str, password: str) -> str:
     page = await http.get("/signin")
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert csrf is not None
-    r = await http.post("/signin", data={"user": user, "password": password, "csrf": csrf.group(1), "next": "/"})
+    r = await http.post(
+        "/signin", data={"user": user, "password": password, "csrf": csrf.group(1), "next": "/"}
+    )
     assert r.status_code == 303, r.text
     return http.cookies["werk_csrf"]
 
@@ -66,7 +68,9 @@ async def test_an_administrator_manages_users_and_tokens_through_the_api(tmp_pat
         new = {"grants": [{"role": "supervisor", "scope": LINE2, "signals": [f"{LINE2}/+/+/feed_override"]}]}
         r = await http.put("/api/security/users/lina/grants", json=new, headers=root)
         assert r.status_code == 200 and r.json()["grants"][0]["scope"] == LINE2, r.text
-        r = await http.post("/api/security/users/lina/password", json={"password": "a-new-pass-1"}, headers=root)
+        r = await http.post(
+            "/api/security/users/lina/password", json={"password": "a-new-pass-1"}, headers=root
+        )
         assert r.status_code == 200 and r.json()["password"] is None
         # a token, its secret shown once, works until revoked
         r = await http.post("/api/security/tokens", json={"user": "lina", "label": "plc"}, headers=root)
@@ -166,7 +170,9 @@ async def test_an_administrator_adds_a_user_of_line_1_who_then_sees_only_line_1(
 
             await sign_in(page, "lina", password)
             await page.wait_for_selector("#assets .card")
-            cards = set(await page.locator("#assets .card").evaluate_all("cs => cs.map(c => c.dataset.asset)"))
+            cards = set(
+                await page.locator("#assets .card").evaluate_all("cs => cs.map(c => c.dataset.asset)")
+            )
             assert cards == line1
             nav = [n.strip() for n in await page.locator("header nav a").all_inner_texts()]
             assert "Users" not in nav

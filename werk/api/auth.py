@@ -163,8 +163,10 @@ class Authenticator:
 
     @property
     def reads_open(self) -> bool:
-        """Whether reads need no credential: ``server.security.anonymous_read``, or no local users yet."""
-        return self.server.security.anonymous_read or not self.local_users()
+        """Whether reads need no credential: ``server.security.anonymous_read``, or no local users yet and no
+        identity provider to sign in with."""
+        sec = self.server.security
+        return sec.anonymous_read or (sec.oidc is None and not self.local_users())
 
     def user(self, request: Request) -> User | None:
         """The user a request names, if any (without counting a refusal)."""

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import logging
 import secrets
 import socket
 from typing import Annotated, Any, Literal
@@ -49,13 +50,17 @@ from werk.core.access import ROLES, SESSION_COOKIE, Caller, Grant, Role, permits
 from werk.core.model import User, utcnow
 from werk.errors import InputError, Unauthorized
 from werk.i18n import N_
+from werk.security.oidc import PENDING_TTL_S, OidcClient, OidcError
 from werk.security.store import SignInRefused, TokenRow
 from werk.ui.labels import role_labels
 from werk.ui.pages import Pages
 
+log = logging.getLogger(__name__)
+
 CSP = b"frame-ancestors 'none'; object-src 'none'; base-uri 'self'; form-action 'self'"
 OPEN_PREFIXES = ("/static/", "/signin", "/signout", "/api/health")
 PRE_CSRF_COOKIE = "werk_signin_csrf"
+OIDC_STATE_COOKIE = "werk_oidc_state"
 PASSWORD_MIN = 8
 """The shortest password an administrator may set through the API."""
 
@@ -303,6 +308,17 @@ def security_router(auth: Authenticator, pages: Pages, server: ServerConfig) -> 
     store = auth.store
     ttl = server.security.session_ttl_s
     secure = server.tls is not None
+    oidc = OidcClient(server.security.oidc) if server.security.oidc is not None else None
+
+    def open_session(request: Request, name: str, next: str) -> Response:
+        """A werk session for ``name`` (cookies set) and the way on to ``next``."""
+        assert store is not None
+        client = request.client.host if request.client else ""
+        value, csrf_token = store.open_session(name, client=client, ttl_s=ttl)
+        response = RedirectResponse(_safe_next(next), status_code=303)
+        response.set_cookie(SESSION_COOKIE, value, max_age=int(ttl), httponly=True, samesite="strict", secure=secure)  # fmt: skip
+        response.set_cookie(CSRF_COOKIE, csrf_token, max_age=int(ttl), httponly=False, samesite="strict", secure=secure)  # fmt: skip
+        return response
 
     def page(request: Request, error: str = "", status: int = 200) -> Response:
         token = request.cookies.get(PRE_CSRF_COOKIE) or secrets.token_urlsafe(24)
@@ -312,6 +328,7 @@ def security_router(auth: Authenticator, pages: Pages, server: ServerConfig) -> 
             "next": _safe_next(request.query_params.get("next")),
             "error": t.gettext(error) if error else "",
             "local_users": auth.local_users(),
+            "oidc": oidc.config.name if oidc is not None else "",
         }
         response = pages.render(request, "signin.html", context, status=status)
         response.set_cookie(PRE_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/signin")  # fmt: skip
@@ -350,12 +367,68 @@ def security_router(auth: Authenticator, pages: Pages, server: ServerConfig) -> 
             )  # fmt: skip
             # one message for every reason: the page tells nobody which names exist or are locked
             return page(request, N_("Wrong user name or password, or the user is locked."), 401)
-        value, csrf_token = await asyncio.to_thread(store.open_session, who.name, client=client, ttl_s=ttl)
+        response = await asyncio.to_thread(open_session, request, who.name, next)
         await asyncio.to_thread(store.audit.record, "signin", who.name, who=who.name, client=client)
-        response = RedirectResponse(_safe_next(next), status_code=303)
-        response.set_cookie(SESSION_COOKIE, value, max_age=int(ttl), httponly=True, samesite="strict", secure=secure)  # fmt: skip
-        response.set_cookie(CSRF_COOKIE, csrf_token, max_age=int(ttl), httponly=False, samesite="strict", secure=secure)  # fmt: skip
         response.delete_cookie(PRE_CSRF_COOKIE, path="/signin")
+        return response
+
+    @r.get("/signin/oidc", include_in_schema=False)
+    async def oidc_begin(request: Request, next: Annotated[str, Query(max_length=2000)] = "/") -> Response:
+        """Off to the OpenID Connect provider; the ``state`` it comes back with is bound to this browser by a
+        cookie (a sign-in another site starts cannot finish in this browser)."""
+        if oidc is None or store is None:
+            raise HTTPException(404, "no OpenID Connect provider is configured (server.security.oidc)")
+        redirect = oidc.config.redirect_uri or str(request.url_for("oidc_callback"))
+        try:
+            url, state = await oidc.begin(redirect, _safe_next(next))
+        except OidcError as exc:
+            log.warning("oidc.refused step=begin reason=%s", exc)
+            return page(
+                request, N_("The sign-in through the identity provider failed; please try again."), 502
+            )
+        response = RedirectResponse(url, status_code=303)
+        # Lax, not Strict: the provider's redirect back is a navigation from another site
+        response.set_cookie(OIDC_STATE_COOKIE, state, max_age=int(PENDING_TTL_S), httponly=True, samesite="lax", secure=secure, path="/signin/oidc")  # fmt: skip
+        return response
+
+    @r.get("/signin/oidc/callback", include_in_schema=False, name="oidc_callback")
+    async def oidc_callback(
+        request: Request,
+        state: Annotated[str, Query(max_length=500)] = "",
+        code: Annotated[str, Query(max_length=4000)] = "",
+        error: Annotated[str, Query(max_length=500)] = "",
+    ) -> Response:
+        """Back from the provider: the code redeemed, the ID token checked, a werk session opened."""
+        if oidc is None or store is None:
+            raise HTTPException(404, "no OpenID Connect provider is configured (server.security.oidc)")
+        client = request.client.host if request.client else ""
+        bound = request.cookies.get(OIDC_STATE_COOKIE, "")
+        try:
+            if error:
+                raise OidcError(f"the provider answered error={error!r}")
+            if not state or not code or not bound or not hmac.compare_digest(bound, state):
+                raise OidcError("the state is missing or not this browser's")
+            signed, next = await oidc.finish(state, code)
+            grants = tuple(Grant(g.role, auth.scope(g.scope), tuple(g.signals)) for g in signed.grants)
+            who = await asyncio.to_thread(
+                store.external_sign_in, signed.name, grants, via="oidc", client=client
+            )
+        except (OidcError, SignInRefused, InputError) as exc:
+            auth.limiter.failed(client)
+            log.warning("oidc.refused client=%s reason=%s", client, exc)
+            await asyncio.to_thread(
+                store.audit.record, "signin.failed", "oidc", client=client, after={"reason": str(exc)}
+            )
+            response = page(
+                request, N_("The sign-in through the identity provider failed; please try again."), 401
+            )
+            response.delete_cookie(OIDC_STATE_COOKIE, path="/signin/oidc")
+            return response
+        response = await asyncio.to_thread(open_session, request, who.name, next)
+        await asyncio.to_thread(
+            store.audit.record, "signin", who.name, who=who.name, client=client, after={"via": "oidc"}
+        )
+        response.delete_cookie(OIDC_STATE_COOKIE, path="/signin/oidc")
         return response
 
     @r.post("/signout", include_in_schema=False)

@@ -471,6 +471,37 @@ class TlsConfig(StrictModel):
     """Strict-Transport-Security max-age sent with every answer (0: none)."""
 
 
+class OidcConfig(StrictModel):
+    """Sign-in through an OpenID Connect provider (werk.security.oidc): the authorization-code flow with PKCE,
+    the ID token's signature checked against the provider's JWKS and its ``iss``, ``aud``, ``exp`` and ``nonce``
+    checked; the person then holds a werk session with the grants its claims map to."""
+
+    issuer: str = Field(pattern=r"^https?://[^\s]+$")
+    """The provider's issuer URL, as its discovery document (``/.well-known/openid-configuration``) names it;
+    ``https``, or ``http`` on a loopback address only."""
+    client_id: str = Field(min_length=1)
+    """werk's client id at the provider."""
+    client_secret_env: str | None = None
+    """The environment variable holding the client secret (never the secret itself in the file); none: a public
+    client (PKCE alone)."""
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "profile", "email"])
+    """The scopes werk asks for (``openid`` is always asked)."""
+    name: str = "OpenID Connect"
+    """The provider's name on the sign-in button."""
+    redirect_uri: str | None = None
+    """The callback the provider sends the browser back to (register it there); none: this server's
+    ``/signin/oidc/callback`` as the browser reached it."""
+    username_claim: str = "preferred_username"
+    """The ID token claim that names the werk user (``sub`` where it is missing)."""
+    role_claim: str = "groups"
+    """The ID token claim (a string or a list) whose values ``grants`` maps."""
+    grants: dict[str, list[GrantConfig]] = Field(default_factory=dict)
+    """A value of ``role_claim`` (a group, a role) -> the werk grants it gives. A person whose claims map to no
+    grant is refused."""
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+    """How long werk waits for the provider (discovery, keys, token)."""
+
+
 class SecurityConfig(StrictModel):
     """Sign-in, sessions, limits and the front door of the HTTP server (werk.api.security, docs/security.md)."""
 
@@ -491,6 +522,8 @@ class SecurityConfig(StrictModel):
     """Refused credentials a client address may send in ``failure_window_s`` before it is answered 429."""
     failure_window_s: float = Field(default=60, gt=0)
     """The window of ``max_failures``, in seconds."""
+    oidc: OidcConfig | None = None
+    """Sign-in through an OpenID Connect provider besides werk's own users; none: werk's users only."""
 
 
 class ServerConfig(StrictModel):

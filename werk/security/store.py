@@ -273,6 +273,39 @@ class SecurityStore:
         self._forget()
         self.audit.record("role.revoke", name, who=by, client=client, before=_grants_json(before), after=_grants_json(after))  # fmt: skip
 
+    def external_sign_in(self, name: str, grants: tuple[Grant, ...], *, via: str, client: str) -> Identity:
+        """The user ``name`` an identity provider vouched for (``via``, e.g. ``oidc``), made on first sign-in
+        with no password, its grants set to ``grants`` (what the provider's claims map to; audited when they
+        change). :class:`SignInRefused` when a werk user of that name is not the provider's (a local name is never
+        taken over) or is disabled, or when ``grants`` is empty."""
+        validate_segment(name, "user name")
+        if not grants:
+            raise SignInRefused(f"{via}: the claims map to no werk grant")
+        with self.file.transaction() as conn:
+            row = conn.execute("SELECT kind, disabled FROM security_user WHERE name = ?", (name,)).fetchone()
+            if row is not None and row[0] != via:
+                raise SignInRefused(f"{via}: {name!r} is a {row[0]} of werk's own, not the provider's")
+            if row is not None and row[1]:
+                raise SignInRefused("disabled")
+            if row is None:
+                conn.execute(
+                    "INSERT INTO security_user (name, kind, password, created_ts) VALUES (?, ?, NULL, ?)",
+                    (name, via, to_micros(utcnow())),
+                )
+            before = self._grants(conn, name)
+            conn.execute("DELETE FROM security_grant WHERE user = ?", (name,))
+            conn.executemany(
+                "INSERT OR REPLACE INTO security_grant VALUES (?, ?, ?, ?)",
+                [(name, g.role, g.scope, json.dumps(list(g.signals))) for g in grants],
+            )
+            after = self._grants(conn, name)
+        self._forget()
+        if row is None:
+            self.audit.record("user.add", name, who=name, client=client, after={"kind": via})
+        if before != after:
+            self.audit.record("role.set", name, who=via, client=client, before=_grants_json(before), after=_grants_json(after))  # fmt: skip
+        return Identity(name, after, "session")
+
     @reads
     def users(self) -> list[UserRow]:
         conn = self.file.reader()

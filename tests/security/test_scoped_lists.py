@@ -62,6 +62,18 @@ async def test_a_viewer_of_line_1_lists_only_line_1(tmp_path: Path) -> None:
         all_subs = (await http.get("/api/v3.0/submodels", headers=stack.auth("vera"))).json()["result"]
         assert len(all_subs) > len(subs)
 
+        # an app's list across the plant: work orders on both lines, the viewer of line 1 lists line 1's
+        for name in (sorted(line1)[0], sorted(others)[0]):
+            r = await http.post(
+                "/api/workorders",
+                json={"asset": name, "title": "check the guard"},
+                headers=stack.auth("root"),
+            )
+            assert r.status_code == 201, r.text
+        mine = (await http.get("/api/workorders", headers=stack.auth("view1"))).json()
+        assert [w["asset"] for w in mine] == [sorted(line1)[0]]
+        assert len((await http.get("/api/workorders", headers=stack.auth("vera"))).json()) == 2
+
         # a shell outside the scope is refused as a single read too (the front door's target)
         other = next(r for r in config.assets() if r.name in others)
         encoded = base64.urlsafe_b64encode(other.aas_id.encode()).decode().rstrip("=")

@@ -48,7 +48,8 @@ from werk.api.schemas import ErrorOut
 from werk.config.model import ServerConfig
 from werk.core.access import ROLES, SESSION_COOKIE, Caller, Grant, Role, permits
 from werk.core.model import User, utcnow
-from werk.errors import InputError, Unauthorized
+from werk.core.uns import SEGMENT_PATTERN
+from werk.errors import InputError, Unauthorized, UnsPathError
 from werk.i18n import N_
 from werk.security.oidc import PENDING_TTL_S, OidcClient, OidcError
 from werk.security.store import SignInRefused, TokenRow
@@ -244,7 +245,7 @@ class UserIn(BaseModel):
     """A new local user. A person signs in with a password: ``password`` as the administrator sets it, or none
     for a one-time password werk makes and answers once. A machine client has tokens only."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=SEGMENT_PATTERN)
     kind: Literal["person", "machine"] = "person"
     password: str | None = Field(default=None, min_length=PASSWORD_MIN, max_length=1000)
     grants: list[GrantIn] = Field(default_factory=list, max_length=200)
@@ -536,9 +537,17 @@ def security_router(auth: Authenticator, pages: Pages, server: ServerConfig) -> 
         grants = grants_of(body.grants)
         if store.user(body.name) is not None:
             raise HTTPException(409, f"user {body.name!r} exists already")
-        await asyncio.to_thread(
-            store.add_user, body.name, password=body.password or made, kind=body.kind, by=by, client=client
-        )
+        try:
+            await asyncio.to_thread(
+                store.add_user,
+                body.name,
+                password=body.password or made,
+                kind=body.kind,
+                by=by,
+                client=client,
+            )
+        except UnsPathError as exc:  # the pattern of the body's schema says the same
+            raise InputError(str(exc), ("body", "name")) from None
         if grants:
             await asyncio.to_thread(store.set_grants, body.name, grants, by=by, client=client)
         return PasswordOut(name=body.name, password=made)
@@ -557,7 +566,10 @@ def security_router(auth: Authenticator, pages: Pages, server: ServerConfig) -> 
         await asyncio.to_thread(need_store().set_grants, name, grants_of(body.grants), by=by, client=client)
         return user_out(need_store().user(name))
 
-    @r.post("/api/security/users/{name}/disable", status_code=204, tags=["security"], dependencies=admin_only)
+    @r.post(
+        "/api/security/users/{name}/disable", status_code=204, tags=["security"], dependencies=admin_only,
+        responses={409: {"model": ErrorOut, "description": "an administrator does not disable itself"}},
+    )  # fmt: skip
     async def disable(name: str, request: Request) -> Response:
         """Disable a user (admin): its sessions end, its tokens are refused from now on. Audited."""
         user_or_404(name)

@@ -12,7 +12,9 @@ from functools import lru_cache
 from werk.errors import UnsPathError
 
 UNS_LEVELS = ("enterprise", "site", "area", "line", "cell", "asset", "signal")
-_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+SEGMENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+"""One UNS segment (a name: an asset's, a user's) as a regular expression."""
+_SEGMENT = re.compile(SEGMENT_PATTERN)
 PATH_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*(/[A-Za-z0-9][A-Za-z0-9_.\-]*)*$"
 """A UNS path as a regular expression (for an API's schema): segments joined by '/'."""
 

@@ -311,12 +311,18 @@ def security_router(auth: Authenticator, pages: Pages, server: ServerConfig) -> 
     secure = server.tls is not None
     oidc = OidcClient(server.security.oidc) if server.security.oidc is not None else None
 
-    def open_session(request: Request, name: str, next: str) -> Response:
-        """A werk session for ``name`` (cookies set) and the way on to ``next``."""
+    def open_session(request: Request, name: str, next: str, *, from_elsewhere: bool = False) -> Response:
+        """A werk session for ``name`` (cookies set) and the way on to ``next``: a redirect, or, when the request
+        came from another site (the identity provider's redirect), a page of werk's that goes on by itself, since a
+        browser holds back SameSite=Strict cookies for the rest of a redirect chain another site began."""
         assert store is not None
         client = request.client.host if request.client else ""
         value, csrf_token = store.open_session(name, client=client, ttl_s=ttl)
-        response = RedirectResponse(_safe_next(next), status_code=303)
+        response: Response
+        if from_elsewhere:
+            response = pages.render(request, "signin_done.html", {"next": _safe_next(next)})
+        else:
+            response = RedirectResponse(_safe_next(next), status_code=303)
         response.set_cookie(SESSION_COOKIE, value, max_age=int(ttl), httponly=True, samesite="strict", secure=secure)  # fmt: skip
         response.set_cookie(CSRF_COOKIE, csrf_token, max_age=int(ttl), httponly=False, samesite="strict", secure=secure)  # fmt: skip
         return response
@@ -425,7 +431,7 @@ def security_router(auth: Authenticator, pages: Pages, server: ServerConfig) -> 
             )
             response.delete_cookie(OIDC_STATE_COOKIE, path="/signin/oidc")
             return response
-        response = await asyncio.to_thread(open_session, request, who.name, next)
+        response = await asyncio.to_thread(open_session, request, who.name, next, from_elsewhere=True)
         await asyncio.to_thread(
             store.audit.record, "signin", who.name, who=who.name, client=client, after={"via": "oidc"}
         )

@@ -27,6 +27,9 @@
       stat(t("peak limit"), w.peak_limit_kw == null ? t("none set") : werk.unit(w.peak_limit_kw, "kW", 0)),
     );
     $("#peak-warning").hidden = !w.warning;
+    const note = $("#simulated");
+    note.hidden = !(w.acceleration > 1);
+    if (!note.hidden) note.textContent = t("The virtual factory runs {n} times faster than the clock: its meters count {n} kWh for every kWh its power shows, so the window's energy and means are {n} times the power now.", { n: w.acceleration });
   }
 
   async function renderLoad() {

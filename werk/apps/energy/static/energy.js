@@ -96,7 +96,7 @@
       const cells = [
         werk.num(r.energy, 1), werk.num(r.cost, 2), werk.num(r.co2_kg, 1), r.peak_kw == null ? "–" : werk.num(r.peak_kw, 1),
         r.parts == null ? "–" : werk.int(r.parts), r.kwh_per_part == null ? "–" : werk.num(r.kwh_per_part, 3),
-        r.target_kwh_per_part == null ? "–" : werk.num(r.target_kwh_per_part, 3), werk.pct(r.coverage, 0),
+        r.target_kwh_per_part == null ? "–" : werk.num(r.target_kwh_per_part, 3), werk.pct(r.coverage, r.coverage != null && r.coverage < 0.1 ? 1 : 0),
       ];
       for (const c of cells) tr.append(el("td", "num", c));
       body.append(tr);

@@ -199,7 +199,9 @@ def test_the_filter_example_keeps_only_the_visible_specific_asset_ids() -> None:
     decision = decide(rules, request, subject)
     assert decision.allowed
     (flt,) = decision.filters["$aasdesc#specificAssetIds[]"]
-    visible = [i for i in range(4) if evaluate(flt.condition, subject, {"$aasdesc#specificAssetIds[]": i}) is True]
+    visible = [
+        i for i in range(4) if evaluate(flt.condition, subject, {"$aasdesc#specificAssetIds[]": i}) is True
+    ]
     assert visible == [0, 1, 3]
 
 
@@ -307,7 +309,9 @@ def _inapplicable() -> None:
 def _runtime_error() -> None:
     cast_fails = {"$eq": [{"$numCast": {"$strVal": "abc"}}, {"$numVal": 1}]}
     only = rules_of(rule(formula={"$not": cast_fails}))
-    assert not decide(only, GET_SM, Subject()).allowed  # the error makes the whole formula false, not its $not
+    assert not decide(
+        only, GET_SM, Subject()
+    ).allowed  # the error makes the whole formula false, not its $not
     assert decide(rules_of(rule(formula=cast_fails), rule()), GET_SM, Subject()).allowed
 
 
@@ -338,7 +342,9 @@ def _filters_different_fragments() -> None:
     sme = decision.filters["$sme"]
     assert decision.visible(sme, Subject(objects={"sme": {"idShort": "a"}}))
     assert not decision.visible(sme, Subject(objects={"sme": {"idShort": "b"}}))
-    assert not decision.visible(decision.filters["$sm#supplementalSemanticIds[]"], Subject(objects={"sm": sm()}))
+    assert not decision.visible(
+        decision.filters["$sm#supplementalSemanticIds[]"], Subject(objects={"sm": sm()})
+    )
 
 
 @case("RIGHT.map.001")
@@ -385,7 +391,9 @@ def _supplemental_fourth() -> None:
     request = Request("GET", "/submodels/x/submodel-elements/p", "READ", ids={"sm": "x"}, element="p")
 
     def with_ids(values: list[str]) -> Subject:
-        return Subject(objects={"sme": {"idShort": "p", "supplementalSemanticIds": [_ref(v) for v in values]}})
+        return Subject(
+            objects={"sme": {"idShort": "p", "supplementalSemanticIds": [_ref(v) for v in values]}}
+        )
 
     assert decide(rules, request, with_ids(["A", "B", "C", "X"])).allowed
     assert not decide(rules, request, with_ids(["X", "B", "C", "D"])).allowed
@@ -398,7 +406,11 @@ def _supplemental_both_forms() -> None:
         'FORMULA: $sm#supplementalSemanticIds[].keys[0].value $eq "X"'
     )
     from_text = parse_text(text)
-    from_json = {"AllAccessPermissionRules": {"rules": [rule(formula=eq("$sm#supplementalSemanticIds[].keys[0].value", "X"))]}}
+    from_json = {
+        "AllAccessPermissionRules": {
+            "rules": [rule(formula=eq("$sm#supplementalSemanticIds[].keys[0].value", "X"))]
+        }
+    }
     assert from_text == from_json
     for doc in (from_text, from_json):
         assert decide(load_rules(doc), GET_SM, Subject(objects={"sm": sm(supplemental=["X"])})).allowed

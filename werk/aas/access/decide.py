@@ -193,9 +193,11 @@ def _why(rules: RuleSet, request: Request, subject: Subject) -> str:
         elif not request.rights_ok(rule):
             reason = f"grants {', '.join(sorted(rule.rights))}"
         elif not has_attributes(rule, subject):
-            reason = "needs attributes the caller lacks (" + ", ".join(
-                f"{a.kind}({a.value})" for a in rule.attributes
-            ) + ")"
+            reason = (
+                "needs attributes the caller lacks ("
+                + ", ".join(f"{a.kind}({a.value})" for a in rule.attributes)
+                + ")"
+            )
         elif not any(request.matches(o) for o in rule.objects):
             reason = "protects other objects"
         else:

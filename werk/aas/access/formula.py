@@ -105,7 +105,9 @@ class FieldPath:
     text: str
     kind: str
     element: str | None
-    steps: tuple[tuple[str, tuple[str, ...], str], ...]  # (name, its indices like "[]" or "[3]", prefix to here)
+    steps: tuple[
+        tuple[str, tuple[str, ...], str], ...
+    ]  # (name, its indices like "[]" or "[3]", prefix to here)
 
     def first_open_list(self, bindings: Mapping[str, int]) -> str | None:
         """The prefix (ending in ``[]``) of the first list this field leaves open, not bound by a ``$match``."""
@@ -177,7 +179,13 @@ def _step(node: Any, name: str) -> Any:
         return [v.get("language") for v in node["value"] if isinstance(v, dict)]
     value = node.get(name)
     # a MultiLanguageProperty's value: its texts
-    if name == "value" and isinstance(value, list) and value and isinstance(value[0], dict) and "text" in value[0]:
+    if (
+        name == "value"
+        and isinstance(value, list)
+        and value
+        and isinstance(value[0], dict)
+        and "text" in value[0]
+    ):
         return [v.get("text") for v in value]
     return value
 

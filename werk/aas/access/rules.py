@@ -118,7 +118,9 @@ def load_rules(source: str | Path | Mapping[str, Any], *, where: str = "") -> Ru
     if isinstance(source, Mapping):
         return compile_document(source, where or "<rules>")
     if isinstance(source, Path) or (
-        isinstance(source, str) and "\n" not in source and source.strip().endswith((".json", ".txt", ".bnf", ".rules"))
+        isinstance(source, str)
+        and "\n" not in source
+        and source.strip().endswith((".json", ".txt", ".bnf", ".rules"))
     ):
         path = Path(source)
         where = where or str(path)
@@ -157,7 +159,9 @@ def validate(doc: Mapping[str, Any], where: str) -> Mapping[str, Any]:
         )
     body = doc["AllAccessPermissionRules"]
     validator = jsonschema.Draft7Validator(schema())
-    errors = sorted(validator.iter_errors(body), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    errors = sorted(
+        validator.iter_errors(body), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path)))
+    )
     if errors:
         err = jsonschema.exceptions.best_match(errors) or errors[0]
         pointer = "/AllAccessPermissionRules" + "".join(f"/{p}" for p in err.absolute_path)

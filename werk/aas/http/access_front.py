@@ -107,7 +107,9 @@ class _Subject:
         self.element_path = element
         self._json: dict[str, Any] = dict(objects or {})
 
-    def with_objects(self, ids: Mapping[str, str], objects: Mapping[str, Any], element: str | None = None) -> _Subject:
+    def with_objects(
+        self, ids: Mapping[str, str], objects: Mapping[str, Any], element: str | None = None
+    ) -> _Subject:
         return _Subject(self.repo, self.claims, self.anonymous, self.now, ids, element, objects)
 
     def model(self, kind: str) -> Any:
@@ -140,7 +142,9 @@ class _Subject:
     def reference(self, text: str) -> list[Any]:
         keys = [k.strip() for k in text.split(",")]
         if not keys or not keys[0].startswith("(Submodel)") or len(keys) < 2:
-            raise EvalError(f"REFERENCE {text!r}: werk reads references of the form (Submodel)id, (Type)idShort")
+            raise EvalError(
+                f"REFERENCE {text!r}: werk reads references of the form (Submodel)id, (Type)idShort"
+            )
         sm = self.repo.store.get(keys[0][len("(Submodel)") :], model.Submodel)
         path = ".".join(k.split(")", 1)[-1] for k in keys[1:])
         if sm is None:
@@ -163,7 +167,13 @@ def request_of(method: str, route: str, repo: Repository) -> Request:
     while i < len(parts):
         seg = parts[i]
         nxt = parts[i + 1] if i + 1 < len(parts) else None
-        if seg in ("shells", "submodels", "concept-descriptions", "shell-descriptors", "submodel-descriptors"):
+        if seg in (
+            "shells",
+            "submodels",
+            "concept-descriptions",
+            "shell-descriptors",
+            "submodel-descriptors",
+        ):
             kind = _LISTINGS[seg]
             if nxt is None or nxt.startswith("$"):
                 listing = kind
@@ -171,7 +181,7 @@ def request_of(method: str, route: str, repo: Repository) -> Request:
                     listing = kind
                 i += 1
                 continue
-            if parts[i - 1:i] == ["lookup"]:
+            if parts[i - 1 : i] == ["lookup"]:
                 break
             ids[kind] = b64url_decode(nxt)
             i += 2
@@ -233,7 +243,12 @@ class AccessFront:
         except ApiError as exc:
             return await error_response(exc.status, exc.text, headers=exc.headers)(scope, receive, send)
         if not decision.allowed:
-            log.info("aas.access.refused method=%s route=%s user=%s", scope["method"], route, getattr(user, "name", "-"))
+            log.info(
+                "aas.access.refused method=%s route=%s user=%s",
+                scope["method"],
+                route,
+                getattr(user, "name", "-"),
+            )
             return await error_response(403, decision.reason)(scope, receive, send)
         if scope["method"] != "GET" or not self._narrows(decision):
             return await self.app(scope, receive, send)
@@ -352,7 +367,9 @@ class AccessFront:
         # one object (a shell, a submodel, an element, a concept description): its fragments
         return self._fragments(filters, subject, data, request)
 
-    def _item(self, decision: Decision, subject: _Subject, kind: str, item: Any, filters: dict[str, list[Filter]]) -> Any:
+    def _item(
+        self, decision: Decision, subject: _Subject, kind: str, item: Any, filters: dict[str, list[Filter]]
+    ) -> Any:
         ident = listing_ids(kind, item)
         if not ident and isinstance(item, dict) and item.get("keys"):  # a $reference listing
             ident = {kind: str(item["keys"][0].get("value"))}
@@ -364,7 +381,9 @@ class AccessFront:
             return item
         return self._fragments(filters, item_subject, item, Request("GET", "", "READ", ids=item_subject.ids))
 
-    def _fragments(self, filters: dict[str, list[Filter]], subject: _Subject, data: Any, request: Request) -> Any:
+    def _fragments(
+        self, filters: dict[str, list[Filter]], subject: _Subject, data: Any, request: Request
+    ) -> Any:
         for fragment, group in filters.items():
             if fragment == "$sme" or fragment.startswith("$sme."):
                 hidden = self._hidden_for(group, fragment, subject)
@@ -456,7 +475,11 @@ def _filter_fragment(target: dict[str, Any], path: FieldPath, group: list[Filter
         from werk.aas.access.formula import Env
 
         n = list_length(prefix, Env(subject))
-        keep = [i for i in range(n if isinstance(n, int) else 0) if any(_true(f, subject, {prefix: i}) for f in group)]
+        keep = [
+            i
+            for i in range(n if isinstance(n, int) else 0)
+            if any(_true(f, subject, {prefix: i}) for f in group)
+        ]
         holder[name] = [holder[name][i] for i in keep]
         if not holder[name]:
             del holder[name]
@@ -485,7 +508,9 @@ def _prune(data: Any, hidden: list[str], request: Request) -> Any:
         is_list = obj.get("modelType") == "SubmodelElementList"
         for key in ("submodelElements", "value", "statements", "annotations"):
             children = obj.get(key)
-            if not isinstance(children, list) or not all(isinstance(c, dict) and "modelType" in c for c in children):
+            if not isinstance(children, list) or not all(
+                isinstance(c, dict) and "modelType" in c for c in children
+            ):
                 continue
             kept = []
             for i, child in enumerate(children):

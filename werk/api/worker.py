@@ -36,6 +36,7 @@ from werk.aas.backend.follow import follow
 from werk.aas.backend.persistence import TwinPersistence
 from werk.aas.backend.store import TwinStore
 from werk.aas.http import API_PREFIX, WRITER_ROLE, build_aas_api, upload_paths
+from werk.aas.http.access_front import access_rules_of
 from werk.api.auth import Authenticator
 from werk.api.http_server import http_server
 from werk.api.security import SecurityFront, twin_targets
@@ -112,7 +113,11 @@ async def serve(spec: WorkerSpec, feed: LiveFeed) -> None:
         # its routes are never served here (the fast path's "anything else" is the primary): the API gives the
         # fast path its views, prefix and authorization
         api = build_aas_api(
-            store, None, UnsBinding(feed.latest.get), authorize=partial(auth.authorize, role=WRITER_ROLE)
+            store,
+            None,
+            UnsBinding(feed.latest.get),
+            authorize=partial(auth.authorize, role=WRITER_ROLE),
+            access=access_rules_of(spec.server, auth.identify),
         )
         auth.targets = twin_targets(store, spec.aas_paths, API_PREFIX)
         app = SecurityFront(api.fast_path(proxy), auth, spec.server)

@@ -455,6 +455,8 @@ class UserConfig(StrictModel):
     grants: list[GrantConfig] | None = None
     """Where the role holds; absent: ``role`` on the whole plant, with machine writes to every writable signal
     (as plant files before grants meant it)."""
+    claims: dict[str, str | list[str]] = Field(default_factory=dict)
+    """Further CLAIM attributes of this user for AAS access rules (e.g. ``email``, ``BusinessPartnerNumber``)."""
 
 
 class TlsConfig(StrictModel):
@@ -491,6 +493,10 @@ class SecurityConfig(StrictModel):
     """Refused credentials a client address may send in ``failure_window_s`` before it is answered 429."""
     failure_window_s: float = Field(default=60, gt=0)
     """The window of ``max_failures``, in seconds."""
+    aas_access_rules: str | None = None
+    """AAS access rules (IDTA-01004) checked on every AAS API request besides the grants: a path to a file of
+    them (JSON or the text grammar; relative to the working directory) or the rules themselves. Off when absent
+    (docs/security.md, "AAS access rules")."""
 
 
 class ServerConfig(StrictModel):

@@ -2,7 +2,9 @@
 
 :func:`load_rules` takes the JSON form (``{"AllAccessPermissionRules": {...}}``) or the text form
 (:mod:`werk.aas.access.text`, which yields the same JSON), checks it against the specification's own JSON schema
-(``schema.json``, ``aas-queries-and-access-rules-schema.json`` as published), resolves the reusable parts
+(``schema.json``, IDTA's ``aas-queries-and-access-rules-schema.json`` as published, CC BY 4.0; it ships inside
+the package because a plant's rules are checked when werk starts, where no copy of the specification is at hand),
+resolves the reusable parts
 (DEFATTRIBUTES, DEFACLS, DEFOBJECTS, DEFFORMULAS and their USE... names) and compiles every formula
 (:mod:`werk.aas.access.formula`). Anything wrong is a :class:`RuleError` at load time, naming the rule and the place in
 the document (conformance RULE.load.002): a server is never left running with rules half read.

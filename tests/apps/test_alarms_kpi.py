@@ -82,9 +82,21 @@ def test_floods_peaks_chattering_and_stale_alarms_on_a_synthetic_log() -> None:
     assert grades["peak_10min"] == "not met" and grades["chattering"] == "not met"
     assert grades["flood_share"] == "met"  # 1 of 186 periods is under 1 %
     assert grades["priority"] == "not met"  # 12 low, 1 high: no medium at all
+    # ten distinct alarms are always 100 % of the top ten: not graded
+    assert rep.tags == 10 and rep.top10_share == 1.0 and grades["top10_share"] == "too few"
+
     (s,) = rep.suggestions
     # C1 came back 15 s after each return: an off-delay of 16 s makes its four activations one
     assert (s.off_delay_s, s.kept_with_off_delay, s.on_delay_s, s.kept_with_on_delay) == (16.0, 1, 6.0, 0)
+
+
+def test_shares_of_a_handful_of_alarms_are_not_graded() -> None:
+    recs = [Record(T0, "P1", True, "low"), Record(T0 + timedelta(minutes=5), "P1", False)]
+    rep = report(recs, end=T0 + timedelta(hours=24))
+    grades = {f.key: f.grade for f in rep.figures}
+    assert rep.activations == 1 and rep.top10_share == 1.0
+    assert grades["top10_share"] == "too few" and grades["priority"] == "too few"
+    assert grades["per_hour"] == "met"  # a rate of one alarm a day is graded: it is a rate, not a share
 
 
 def test_suggest_keeps_activations_separated_by_more_than_the_window() -> None:

@@ -90,6 +90,9 @@ async def test_kwh_per_part_from_the_modbus_meters_matches_the_simulators_ground
             assert set(ASSETS) <= scopes and wb["Site peaks"].max_row == 2
             r = await client.get("/api/energy/report", params={"period": "month", "format": "csv"})
             assert r.text.splitlines()[0].startswith("Period,Level,Scope,Energy")
+            # the page is told the meters run 20 times faster than the clock (its figures are 20x the power shown)
+            window = (await client.get("/api/energy/live")).json()["window"]
+            assert window["acceleration"] == 20
             # recording a meter exchange needs a supervisor
             r = await client.post(
                 "/api/energy/meters/press-1/events",

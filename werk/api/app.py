@@ -32,6 +32,7 @@ from starlette.routing import BaseRoute, Match, Mount
 
 from werk import __version__
 from werk.aas.http import WRITER_ROLE, build_aas_api
+from werk.aas.http.access_front import access_rules_of
 from werk.aas.http.common import encodable
 from werk.api.auth import Authenticator
 from werk.api.http_server import add_front, allow_uploads
@@ -619,6 +620,7 @@ def create_app(platform: Platform) -> FastAPI:
         authorize=authorize,
         write_signal=write_signal,
         visible=aas_visible(auth, places),
+        access=access_rules_of(platform.config.server, auth.identify),
     )
     for router in aas.routers:
         app.include_router(router)

@@ -36,6 +36,7 @@ from werk.aas.backend.follow import follow
 from werk.aas.backend.persistence import TwinPersistence
 from werk.aas.backend.store import TwinStore
 from werk.aas.http import API_PREFIX, WRITER_ROLE, build_aas_api, upload_paths
+from werk.aas.http.access_front import access_rules_of
 from werk.api.auth import Authenticator
 from werk.api.http_server import http_server
 from werk.api.security import SecurityFront, aas_visible, twin_targets
@@ -118,6 +119,7 @@ async def serve(spec: WorkerSpec, feed: LiveFeed) -> None:
             UnsBinding(feed.latest.get),
             authorize=partial(auth.authorize, role=WRITER_ROLE),
             visible=aas_visible(auth, places),
+            access=access_rules_of(spec.server, auth.identify),
         )
         app = SecurityFront(api.fast_path(proxy), auth, spec.server)
         sock = listening_socket(spec.server.host, spec.server.port)

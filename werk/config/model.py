@@ -455,6 +455,8 @@ class UserConfig(StrictModel):
     grants: list[GrantConfig] | None = None
     """Where the role holds; absent: ``role`` on the whole plant, with machine writes to every writable signal
     (as plant files before grants meant it)."""
+    claims: dict[str, str | list[str]] = Field(default_factory=dict)
+    """Further CLAIM attributes of this user for AAS access rules (e.g. ``email``, ``BusinessPartnerNumber``)."""
 
 
 class TlsConfig(StrictModel):
@@ -524,6 +526,10 @@ class SecurityConfig(StrictModel):
     """The window of ``max_failures``, in seconds."""
     oidc: OidcConfig | None = None
     """Sign-in through an OpenID Connect provider besides werk's own users; none: werk's users only."""
+    aas_access_rules: str | None = None
+    """AAS access rules (IDTA-01004) checked on every AAS API request besides the grants: a path to a file of
+    them (JSON or the text grammar; relative to the working directory) or the rules themselves. Off when absent
+    (docs/security.md, "AAS access rules")."""
 
 
 class ServerConfig(StrictModel):

@@ -44,13 +44,13 @@ from werk.core.model import Event, Quality, Sample, Value, from_micros, to_micro
 from werk.core.uns import matches
 from werk.errors import StoreError
 from werk.store.base import Bucket, Series, events_query
+from werk.store.connections import Readers
 from werk.store.migrations import PG_HISTORIAN_MIGRATIONS, Migration, check_sequence
 
 log = logging.getLogger(__name__)
 
 DAY_US = 86_400_000_000
 PARTITIONS_AHEAD = 2  # days made ahead of today at open, so the first batches of a day do not wait for DDL
-CLOSE_WAIT_S = 30.0
 _LOCK_PARTITIONS = 0x7765726B01  # advisory lock keys ("werk" + n): partition DDL, migrations
 _LOCK_MIGRATIONS = 0x7765726B02
 
@@ -210,7 +210,7 @@ class PostgresHistorian:
     parameters such as ``options=-csearch_path=...`` and ``sslmode`` pass through).
 
     Thread-safe: one write connection under a lock, one autocommit read connection per thread. ``close`` waits
-    (up to :data:`CLOSE_WAIT_S`) for reads still running in other threads and refuses later ones.
+    (up to :data:`werk.store.connections.CLOSE_WAIT_S`) for reads still running in other threads and refuses later ones.
     """
 
     OWNER = "historian"
@@ -220,11 +220,7 @@ class PostgresHistorian:
         self.where = redact(url)
         self._lock = threading.RLock()
         self._w: Conn | None = None
-        self._local = threading.local()
-        self._readers: list[Conn] = []
-        self._reads = threading.Condition()
-        self._active_reads = 0
-        self._closed = True
+        self._readers: Readers[Conn] = Readers(self.where, "the historian")
         self._ids: dict[str, tuple[int, str]] = {}
         self._dtypes: dict[int, str] = {}
         self._parts: set[int] | None = None  # days with a partition, as far as this process knows
@@ -250,7 +246,7 @@ class PostgresHistorian:
             conn.close()
             raise
         self._w = conn
-        self._closed = False
+        self._readers.opened()
         with self._lock:
             self._writer()
             self._load_signals()
@@ -258,20 +254,13 @@ class PostgresHistorian:
             self._ensure_partitions(set(range(today, today + PARTITIONS_AHEAD + 1)))
 
     def close(self) -> None:
-        with self._reads:
-            if self._closed and self._w is None:
-                return
-            self._closed = True
-            if not self._reads.wait_for(lambda: self._active_reads == 0, timeout=CLOSE_WAIT_S):
-                raise StoreError(f"{self.where}: {self._active_reads} reads still running; not closed")
+        if not self._readers.shut(writer_open=self._w is not None):
+            return
         with self._lock:
             if self._w is not None:
                 self._w.close()
                 self._w = None
-            for conn in self._readers:
-                conn.close()
-            self._readers.clear()
-        self._local = threading.local()
+            self._readers.close_connections()
 
     def schema_version(self) -> int:
         with self._read() as db:
@@ -282,7 +271,7 @@ class PostgresHistorian:
 
     def _writer(self) -> Conn:
         """The write connection (hold the lock), connected again if the last one was lost."""
-        if self._closed:
+        if self._readers.closed:
             raise StoreError(f"{self.where}: the historian is closed")
         if self._w is None or self._w.closed or self._w.broken:
             if self._w is not None:
@@ -296,22 +285,10 @@ class PostgresHistorian:
     @contextlib.contextmanager
     def _read(self) -> Iterator[Conn]:
         """This thread's read connection, inside the guard ``close`` waits for."""
-        with self._reads:
-            if self._closed:
-                raise StoreError(f"{self.where}: the historian is closed")
-            self._active_reads += 1
-        try:
-            conn: Conn | None = getattr(self._local, "conn", None)
-            if conn is None or conn.closed or conn.broken:
-                conn = self._connect(autocommit=True)
-                self._local.conn = conn
-                with self._lock:
-                    self._readers.append(conn)
-            yield conn
-        finally:
-            with self._reads:
-                self._active_reads -= 1
-                self._reads.notify_all()
+        with self._readers.guard():
+            yield self._readers.connection(
+                lambda: self._connect(autocommit=True), lambda c: not (c.closed or c.broken)
+            )
 
     # --- writes --------------------------------------------------------------------------------------------------
 

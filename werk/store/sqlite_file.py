@@ -22,9 +22,9 @@ from typing import Concatenate, Literal, ParamSpec, Protocol, TypeVar
 
 from werk.core.model import to_micros, utcnow
 from werk.errors import StoreError
+from werk.store.connections import Readers
 from werk.store.migrations import OWNERS_SCHEMA, Migration, check_sequence
 
-CLOSE_WAIT_S = 30.0  # how long close() waits for reads still running in other threads
 Synchronous = Literal["NORMAL", "FULL"]
 
 
@@ -130,7 +130,7 @@ def reads(fn: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
 class SQLiteFile:
     """The werk file's connections: one writer under a lock, one reader per thread, migrations per owner.
 
-    Thread-safe. ``close`` waits (up to :data:`CLOSE_WAIT_S`) for reads still running in other threads and
+    Thread-safe. ``close`` waits (up to :data:`werk.store.connections.CLOSE_WAIT_S`) for reads still running in other threads and
     refuses later ones.
     """
 
@@ -138,12 +138,8 @@ class SQLiteFile:
         self.path = Path(path)
         self.synchronous: Synchronous = synchronous
         self.write_lock = threading.RLock()
-        self._reads = threading.Condition()
-        self._active_reads = 0
-        self._closed = True
-        self._local = threading.local()
+        self._readers: Readers[sqlite3.Connection] = Readers(str(self.path), "the werk database")
         self._w: sqlite3.Connection | None = None
-        self._readers: list[sqlite3.Connection] = []
         self._on_rollback: list[Callable[[sqlite3.Connection], None]] = []
 
     def open(self) -> None:
@@ -153,7 +149,7 @@ class SQLiteFile:
             self._w = connect(self.path, self.synchronous)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot open the werk database: {exc}") from None
-        self._closed = False
+        self._readers.opened()
 
     def migrate(self, owner: str, migrations: tuple[Migration, ...]) -> int:
         """Apply ``owner``'s migrations on the write connection; its schema version."""
@@ -170,35 +166,19 @@ class SQLiteFile:
             except sqlite3.OperationalError:  # no werk_migration yet
                 return 0
 
-    @contextlib.contextmanager
-    def read_guard(self) -> Iterator[None]:
-        with self._reads:
-            if self._closed:
-                raise StoreError(f"{self.path}: the werk database is closed")
-            self._active_reads += 1
-        try:
-            yield
-        finally:
-            with self._reads:
-                self._active_reads -= 1
-                self._reads.notify_all()
+    def read_guard(self) -> contextlib.AbstractContextManager[None]:
+        """A read in progress (:meth:`close` waits for it); refused once closed."""
+        return self._readers.guard()
 
     def close(self) -> None:
         """Close after the reads still running in other threads; later reads are refused."""
-        with self._reads:
-            if self._closed and self._w is None:
-                return
-            self._closed = True
-            if not self._reads.wait_for(lambda: self._active_reads == 0, timeout=CLOSE_WAIT_S):
-                raise StoreError(f"{self.path}: {self._active_reads} reads still running; not closed")
+        if not self._readers.shut(writer_open=self._w is not None):
+            return
         with self.write_lock:
             if self._w is not None:
                 self._w.close()
                 self._w = None
-            for conn in self._readers:
-                conn.close()
-            self._readers.clear()
-        self._local = threading.local()
+            self._readers.close_connections()
 
     def writer(self) -> sqlite3.Connection:
         """The write connection; hold :attr:`write_lock` while using it."""
@@ -208,13 +188,7 @@ class SQLiteFile:
 
     def reader(self) -> sqlite3.Connection:
         """This thread's read connection (made on first use); use it inside :meth:`read_guard`."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = connect(self.path, self.synchronous)
-            self._local.conn = conn
-            with self.write_lock:
-                self._readers.append(conn)
-        return conn
+        return self._readers.connection(lambda: connect(self.path, self.synchronous))
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -31,6 +31,7 @@ from starlette.types import ASGIApp
 
 from werk.aas.backend.service_store import ServiceStore
 from werk.aas.backend.store import TwinStore
+from werk.aas.http.access_front import AccessFront, AccessRules
 from werk.aas.http.common import (
     API_PREFIX,
     METHODS,
@@ -82,14 +83,17 @@ class AasApi:
     repo: Repository
     authorize: Authorize
     routers: list[APIRouter] = field(default_factory=list)
+    access: AccessRules | None = None
 
     @property
     def uploads(self) -> list[str]:
         return upload_paths(self.repo.prefix)
 
     def fast_path(self, app: ASGIApp) -> ASGIApp:
-        """``app`` with the AAS fast path in front of it (:mod:`werk.aas.http.fast`)."""
-        return AasFastPath(app, self.repo, self.authorize)
+        """``app`` with the AAS fast path in front of it (:mod:`werk.aas.http.fast`) and, when access rules are
+        set, their enforcement in front of both (:mod:`werk.aas.http.access_front`)."""
+        fast = AasFastPath(app, self.repo, self.authorize)
+        return fast if self.access is None else AccessFront(fast, self.repo, self.access)
 
 
 def build_aas_api(
@@ -102,9 +106,11 @@ def build_aas_api(
     prefix: str = API_PREFIX,
     profiles: Collection[str] = PROFILES,
     visible: VisibleIds | None = None,
+    access: AccessRules | None = None,
 ) -> AasApi:
     """The Part 2 API over ``store``, bound Properties read through ``live``; registry, discovery and file server
-    over ``services`` (None: the repository alone).
+    over ``services`` (None: the repository alone). ``access``: AAS access rules enforced on every request besides
+    ``authorize`` (None: off).
 
     Every write is authorized by ``authorize`` (the ``Authorization`` header to a user, or
     :class:`~werk.errors.Unauthorized`) before its body is read, and answered once durable (``store.synced``).
@@ -133,7 +139,7 @@ def build_aas_api(
         declare_schemas(router)
         refuse_other_methods(router)
     routers.append(_unknown_paths(prefix, routers))
-    return AasApi(repo, authorize, routers)
+    return AasApi(repo, authorize, routers, access)
 
 
 _COLLECTIONS = frozenset(

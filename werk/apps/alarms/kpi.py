@@ -34,7 +34,11 @@ from werk.errors import InputError
 
 TEN_MIN = timedelta(minutes=10)
 PRIORITY_TARGETS = {"low": 0.80, "medium": 0.15, "high": 0.05}
-Grade = Literal["met", "manageable", "not met", "no data"]
+Grade = Literal["met", "manageable", "not met", "no data", "too few"]
+MIN_FOR_SHARES = 10
+"""Activations below which shares of them (top-10 share, priority distribution) are not graded: one alarm in a
+day is 100 % of the top ten and 100 % of one priority, which says nothing about the alarm system. The top-10 share
+is also left ungraded while ten or fewer distinct alarms were raised (it is then 100 % by its definition)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +110,7 @@ class KpiReport:
     suggestions: list[Suggestion] = field(default_factory=list)
     deadbands: list[DeadbandSuggestion] = field(default_factory=list)
     by_position: dict[str, int] = field(default_factory=dict)
+    tags: int = 0  # distinct alarms raised
 
 
 def floor_10min(ts: datetime) -> datetime:
@@ -174,6 +179,7 @@ def report(
         counts=dict(counts or {}),
         suggestions=suggestions,
         by_position=dict(Counter(r.position for r in acts)),
+        tags=len(tags),
     )
     rep.figures = grade(rep)
     return rep
@@ -186,15 +192,27 @@ def grade(r: KpiReport) -> list[Figure]:
         Figure("per_10min", r.per_10min, "≤ 1 (≤ 2 manageable)", _grade_rate(r.per_10min, 1, 2)),
         Figure("peak_10min", float(r.peak_10min), "≤ 10", "met" if r.peak_10min <= 10 else "not met"),
         Figure("flood_share", r.flood_share, "< 1 %", "met" if r.flood_share < 0.01 else "not met"),
-        Figure("top10_share", r.top10_share, "≤ 5 %", "met" if r.top10_share <= 0.05 else "not met"),
+        Figure(
+            "top10_share",
+            r.top10_share,
+            "≤ 5 %",
+            "too few"
+            if r.activations < MIN_FOR_SHARES or r.tags <= 10
+            else "met"
+            if r.top10_share <= 0.05
+            else "not met",
+        ),
         Figure("chattering", float(len(r.chattering)), "0", "met" if not r.chattering else "not met"),
         Figure("stale", float(len(r.stale)), "< 5", "met" if len(r.stale) < 5 else "not met"),
     ]
     total = sum(r.priority.values())
     if total:
         off = max(abs(r.priority.get(p, 0) / total - share) for p, share in PRIORITY_TARGETS.items())
+        ok: Grade = "met" if off <= 0.10 else "not met"
         figs.append(
-            Figure("priority", off, "80 / 15 / 5 % (± 10 points)", "met" if off <= 0.10 else "not met")
+            Figure(
+                "priority", off, "80 / 15 / 5 % (± 10 points)", "too few" if total < MIN_FOR_SHARES else ok
+            )
         )
     else:
         figs.append(Figure("priority", None, "80 / 15 / 5 % (± 10 points)", "no data"))

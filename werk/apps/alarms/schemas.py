@@ -88,7 +88,9 @@ class FigureOut(BaseModel):
     key: str
     value: float | None
     target: str
-    grade: str = Field(description="met, manageable, not met, no data")
+    grade: str = Field(
+        description="met, manageable, not met, no data, too few (too few activations to grade a share)"
+    )
 
 
 class ContributorOut(BaseModel):

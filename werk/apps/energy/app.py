@@ -23,6 +23,7 @@ from werk.apps.energy.settings import EnergySettings
 from werk.apps.energy.store import EnergyStore, RecordedEvent
 from werk.apps.spec import App, AppContext
 from werk.core.model import Event, Quality, Sample
+from werk.sim.spec import sim_asset, sim_of
 
 log = logging.getLogger(__name__)
 REPORT_EVERY = 10  # rounds between two of today's reports
@@ -35,6 +36,12 @@ class EnergyApp(App):
         self.settings: EnergySettings = ctx.settings
         self.store = EnergyStore(ctx.db)
         self.reader = EnergyReader(ctx.config, ctx.historian, self.settings, self.store)
+        # simulated meters count `acceleration` times the power they show: the page says so beside its figures
+        sim = sim_of(ctx.config)
+        simulated = sim is not None and any(sim_asset(m.asset.config) for m in self.reader.meters.values())
+        self._acceleration = (
+            sim.acceleration if simulated and sim is not None and sim.acceleration > 1 else None
+        )
         self.window: dict[str, Any] = {}
         self.today: dict[str, Any] = {}
         self._warned: str | None = None
@@ -90,6 +97,7 @@ class EnergyApp(App):
             "projected_kw": projected,
             "peak_limit_kw": limit,
             "warning": limit is not None and projected > limit,
+            "acceleration": self._acceleration,
         }
 
     def compute_today(self, now: datetime) -> dict[str, Any]:

@@ -83,6 +83,10 @@ class WindowOut(BaseModel):
     )
     peak_limit_kw: float | None = None
     warning: bool = False
+    acceleration: float | None = Field(
+        default=None,
+        description="the simulator's acceleration when simulated meters count faster than the clock (else null)",
+    )
 
 
 class TodayAssetOut(BaseModel):

@@ -28,7 +28,7 @@
     flood_share: "< 1 %", top10_share: "≤ 5 %", chattering: "0", stale: "< 5",
     priority: t("80 / 15 / 5 % (± 10 points)"),
   };
-  const GRADE = { met: t("met"), manageable: t("manageable"), "not met": t("not met"), "no data": t("no data") };
+  const GRADE = { met: t("met"), manageable: t("manageable"), "not met": t("not met"), "no data": t("no data"), "too few": t("too few alarms to grade") };
   const SHARE = new Set(["flood_share", "top10_share", "priority"]);
   const COUNT = new Set(["peak_10min", "chattering", "stale"]);
   let shelving = null;

@@ -27,6 +27,9 @@
       stat(t("peak limit"), w.peak_limit_kw == null ? t("none set") : werk.unit(w.peak_limit_kw, "kW", 0)),
     );
     $("#peak-warning").hidden = !w.warning;
+    const note = $("#simulated");
+    note.hidden = !(w.acceleration > 1);
+    if (!note.hidden) note.textContent = t("The virtual factory runs {n} times faster than the clock: its meters count {n} kWh for every kWh its power shows, so the window's energy and means are {n} times the power now.", { n: w.acceleration });
   }
 
   async function renderLoad() {
@@ -93,7 +96,7 @@
       const cells = [
         werk.num(r.energy, 1), werk.num(r.cost, 2), werk.num(r.co2_kg, 1), r.peak_kw == null ? "–" : werk.num(r.peak_kw, 1),
         r.parts == null ? "–" : werk.int(r.parts), r.kwh_per_part == null ? "–" : werk.num(r.kwh_per_part, 3),
-        r.target_kwh_per_part == null ? "–" : werk.num(r.target_kwh_per_part, 3), werk.pct(r.coverage, 0),
+        r.target_kwh_per_part == null ? "–" : werk.num(r.target_kwh_per_part, 3), werk.pct(r.coverage, r.coverage != null && r.coverage < 0.1 ? 1 : 0),
       ];
       for (const c of cells) tr.append(el("td", "num", c));
       body.append(tr);

@@ -23,6 +23,7 @@ from werk.registry import Registry, default_registry
 from werk.runtime.historian_writer import HistorianWriter
 from werk.runtime.latest import LatestValues
 from werk.runtime.live_feed import LiveFeed
+from werk.runtime.rollups import keep_rollups_fresh
 from werk.runtime.sockets import PrivateSocket, can_share_port, remove_stale
 from werk.runtime.spool import Spool
 from werk.store import Historian, SQLiteFile, open_file, open_historian
@@ -161,6 +162,8 @@ class Platform:
         for c in self.connectors:
             self._spawn(f"connector-{c.name}", self._pump(c))
         self._spawn("retention", self._retention())
+        if not self.live_from_log:  # where samples are written, their rollups are refreshed (PostgreSQL)
+            self._spawn("rollups", keep_rollups_fresh(self.historian))
 
     def _spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro, name=name)

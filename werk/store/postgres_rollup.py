@@ -63,6 +63,9 @@ MIN_CHART_BUCKET_US = (
 )  # narrower chart buckets read raw samples (most minutes would be cut anyway)
 _LOCK_REFRESH = 0x7765726B03
 OWNER = "historian_rollup"
+# the planner guesses the raw minutes' rows from a whole range's statistics, far too many, and would compile the
+# query (JIT) for most of a second to save milliseconds
+_NO_JIT = "SET LOCAL jit = off"
 BAD = int(Quality.BAD)
 
 # the floor of a timestamp to its minute, for negative ones too (integer % truncates towards zero)
@@ -185,7 +188,10 @@ _SPLIT = f"""
     )
 """
 
-# a chart's picks per bucket k = (ts - a) / w among the minutes' candidates, ordered as the raw query orders them
+# a chart's picks per bucket k = (ts - a) / w among the minutes' candidates, as the raw query picks them: the lowest
+# (highest) good number, the first of equal ones (PostgreSQL's order: NaN above every number and equal to itself, so
+# min/max and = agree with the raw query's ORDER BY), the first and last text, the first BAD sample; hash aggregates,
+# not a sort of every candidate
 _PICKS = (
     "WITH "
     + _SPLIT
@@ -204,12 +210,14 @@ _PICKS = (
         SELECT (bucket - %(a)s) / %(w)s AS k, bad_first_ts AS t0 FROM r WHERE bad_first_ts IS NOT NULL
         UNION ALL SELECT (ts - %(a)s) / %(w)s, ts FROM x WHERE quality >= {BAD}
     )
+    ,
+    extremes AS (SELECT k, min(lo) AS lo, max(hi) AS hi FROM good GROUP BY k)
     SELECT 0, coalesce((SELECT sum(n) FROM r), 0) + (SELECT count(*) FROM x)
-    UNION ALL (SELECT DISTINCT ON (k) 1, lo_ts FROM good ORDER BY k, lo, lo_ts)
-    UNION ALL (SELECT DISTINCT ON (k) 1, hi_ts FROM good ORDER BY k, hi DESC, hi_ts)
-    UNION ALL (SELECT DISTINCT ON (k) 1, t0 FROM txt ORDER BY k, t0)
-    UNION ALL (SELECT DISTINCT ON (k) 1, t1 FROM txt ORDER BY k, t1 DESC)
-    UNION ALL (SELECT DISTINCT ON (k) 1, t0 FROM bad ORDER BY k, t0)
+    UNION ALL SELECT 1, min(g.lo_ts) FROM good g JOIN extremes e USING (k) WHERE g.lo = e.lo GROUP BY k
+    UNION ALL SELECT 1, min(g.hi_ts) FROM good g JOIN extremes e USING (k) WHERE g.hi = e.hi GROUP BY k
+    UNION ALL SELECT 1, min(t0) FROM txt GROUP BY k
+    UNION ALL SELECT 1, max(t1) FROM txt GROUP BY k
+    UNION ALL SELECT 1, min(t0) FROM bad GROUP BY k
 """
 )
 
@@ -317,6 +325,7 @@ class RollupHistorian(PostgresHistorian):
                 got = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (_LOCK_REFRESH,)).fetchone()
                 if got is None or not got[0]:
                     return 0
+                conn.execute(_NO_JIT)
                 conn.execute(
                     "CREATE TEMP TABLE IF NOT EXISTS rollup_todo (signal_id integer, bucket bigint) "
                     "ON COMMIT DELETE ROWS"
@@ -406,6 +415,7 @@ class RollupHistorian(PostgresHistorian):
         cut = sorted({_minute(e) for e in edges if e % MINUTE_US} | {_minute(a), _minute(z)})
         with self._read() as db, db.transaction():
             db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            db.execute(_NO_JIT)
             sid = self._sid(db, path)
             if sid is None:
                 return Series([], 0, False, None)
@@ -423,9 +433,12 @@ class RollupHistorian(PostgresHistorian):
             stamps = {int(v) for kind, v in rows if kind == 1}
             first = db.execute(f"SELECT ts FROM sample WHERE {where} ORDER BY ts LIMIT 1", args).fetchone()
             stamps.update(int(r[0]) for r in (first, newest[0]) if r is not None)
+            # one index probe per pick (ts = ANY(...) would probe every day partition for every pick)
             picked = db.execute(
-                f"SELECT {_COLS} FROM sample WHERE signal_id = %s AND ts = ANY(%s) ORDER BY ts",
-                (sid, sorted(stamps)),
+                "SELECT y.* FROM unnest(%s::bigint[]) p(t) CROSS JOIN LATERAL ("
+                f"  SELECT {_COLS} FROM sample WHERE signal_id = %s AND ts = p.t OFFSET 0"
+                ") y ORDER BY y.ts",
+                (sorted(stamps), sid),
             ).fetchall()
         return Series([self._sample(path, sid, *r) for r in picked], total, True, interval)
 
@@ -440,6 +453,7 @@ class RollupHistorian(PostgresHistorian):
             return super().query_buckets(path, start, end, bucket_s)
         with self._read() as db, db.transaction():
             db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            db.execute(_NO_JIT)
             sid = self._sid(db, path)
             if sid is None:
                 return []

@@ -183,7 +183,9 @@ _SPLIT = f"""
         ) y
     ),
     r AS (
-        SELECT * FROM sample_1m WHERE signal_id = %(sid)s AND bucket >= %(a)s AND bucket + {MINUTE_US} <= %(z)s
+        SELECT bucket, n, n_num, n_bad, sum_num, min_v, min_ts, max_v, max_ts, text_first_ts, text_last_ts,
+            bad_first_ts
+        FROM sample_1m WHERE signal_id = %(sid)s AND bucket >= %(a)s AND bucket + {MINUTE_US} <= %(z)s
             AND bucket NOT IN (SELECT bucket FROM raw_min)
     )
 """

@@ -49,10 +49,15 @@ BUCKET = "werk_app_partitions"
 def partition_of(signal_or_asset_path: str, partitions: int) -> int:
     """The partition of an asset (given its UNS path or any of its signals'): a stable hash of its samples subject
     (werk.bus.jetstream.subject_of), the same in every process and across restarts."""
+    path = signal_or_asset_path if signal_or_asset_path.count("/") >= 6 else signal_or_asset_path + "/_"
+    return subject_partition(subject_of(path), partitions)
+
+
+def subject_partition(subject: str, partitions: int) -> int:
+    """The partition of an asset's samples subject (``werk.samples.<site>.<area>.<asset>``)."""
     if partitions < 1:
         raise ValueError(f"partitions must be at least 1, not {partitions}")
-    path = signal_or_asset_path if signal_or_asset_path.count("/") >= 6 else signal_or_asset_path + "/_"
-    digest = hashlib.blake2b(subject_of(path).encode(), digest_size=8).digest()
+    digest = hashlib.blake2b(subject.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") % partitions
 
 

@@ -50,8 +50,10 @@ async def test_members_handle_their_assets_in_order_and_one_takes_over_a_killed_
         members[name] = (nc, feed, leases, asyncio.create_task(leases.run()))
     try:
         await wait_until(
-            lambda: all(len(m[2].held) == 2 for m in members.values())
-            and members["a"][2].held.isdisjoint(members["b"][2].held),
+            lambda: (
+                all(len(m[2].held) == 2 for m in members.values())
+                and members["a"][2].held.isdisjoint(members["b"][2].held)
+            ),
             timeout=15,
         )
         owned_by_b = members["b"][1].bound

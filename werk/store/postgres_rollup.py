@@ -4,12 +4,14 @@ sample, and gives the same answer as the raw query.
 
 The design, a continuous aggregate done by hand:
 
-- **Touched minutes are marked in the writer's own transaction**, by statement triggers on ``sample`` (insert,
-  update, delete; transition tables): each statement adds the (signal, minute) pairs it touched to
+- **Touched minutes are marked in the writer's own transaction**, by statement triggers on ``sample`` (insert and
+  update; transition tables): each statement adds the (signal, minute) pairs it touched to
   ``sample_1m_dirty``, in key order, skipping those marked already. Every writer marks (``werk worker``, ``werk
   serve``, ``werk store migrate``, a DBA's ``UPDATE``) and nothing in the write path of
   :mod:`werk.store.postgres` changes. A pair is marked once until it is refreshed, so the cost is one lookup per
-  pair and statement, not per sample.
+  pair and statement, not per sample. Deletes are not marked: a trigger would hold every row of retention's
+  delete in memory; retention marks the one minute it cuts itself (:meth:`RollupHistorian.purge`), and samples
+  deleted by hand need their minutes marked by hand (``INSERT INTO sample_1m_dirty``).
 - **The rollup is refreshed from a watermark**: :meth:`RollupHistorian.refresh_rollups` takes the marked minutes
   that ended more than :data:`SETTLE_S` ago, recomputes each from its raw samples and removes their marks, in one
   transaction; one process refreshes at a time (an advisory lock), the others skip. The minute still being written
@@ -117,8 +119,6 @@ _INSTALL: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "CREATE TRIGGER sample_inserted AFTER INSERT ON sample REFERENCING NEW TABLE AS touched "
             "FOR EACH STATEMENT EXECUTE FUNCTION werk_sample_touched()",
             "CREATE TRIGGER sample_updated AFTER UPDATE ON sample REFERENCING NEW TABLE AS touched "
-            "FOR EACH STATEMENT EXECUTE FUNCTION werk_sample_touched()",
-            "CREATE TRIGGER sample_deleted AFTER DELETE ON sample REFERENCING OLD TABLE AS touched "
             "FOR EACH STATEMENT EXECUTE FUNCTION werk_sample_touched()",
             # what was stored before the triggers existed is rolled up by the first refreshes
             f"INSERT INTO sample_1m_dirty (signal_id, bucket) SELECT DISTINCT signal_id, {_MINUTE_OF} FROM sample "
@@ -388,18 +388,24 @@ class RollupHistorian(PostgresHistorian):
 
     def purge(self, before: datetime) -> int:
         """The samples' purge, then the rollup's: its weeks wholly before ``before`` dropped, the rest of its rows
-        before the cut-off's minute deleted (the minute the cut-off falls into was marked by the samples' delete)."""
+        before the cut-off's minute deleted, and that minute marked (it lost its first samples)."""
         removed = super().purge(before)
         cut = _minute(to_micros(before))
-        with self._lock:
+        with self._lock, self._refresh_lock:
             conn = self._writer()
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_REFRESH,))
                 for week in sorted(w for w in self._known_weeks(conn) if (w + 1) * WEEK_US <= cut):
                     conn.execute(f"DROP TABLE IF EXISTS {_week_part(week)}")
                 self._weeks = None
+                # the minute the cut-off falls into lost its first samples: marked, so it is read raw and redone
+                conn.execute(
+                    "INSERT INTO sample_1m_dirty (signal_id, bucket) SELECT signal_id, bucket FROM sample_1m "
+                    "WHERE bucket = %s ORDER BY 1 ON CONFLICT DO NOTHING",
+                    (cut,),
+                )
                 conn.execute("DELETE FROM sample_1m WHERE bucket < %s", (cut,))
-                conn.execute("DELETE FROM sample_1m_dirty WHERE bucket + %s <= %s", (MINUTE_US, cut))
+                conn.execute("DELETE FROM sample_1m_dirty WHERE bucket < %s", (cut,))
         return removed
 
     # --- reads ---------------------------------------------------------------------------------------------------

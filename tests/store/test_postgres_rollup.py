@@ -101,13 +101,15 @@ def test_the_rollup_answers_as_the_raw_samples_before_and_after_refresh_late_dat
     h: RollupHistorian, pg_url: str
 ) -> None:
     rnd = random.Random(11)
-    _write(h, _random_samples(rnd, 40_000, T0, SPAN))
+    _write(h, _random_samples(rnd, 25_000, T0, SPAN))
+    # and a dense hour: many samples per minute, ties inside a minute
+    _write(h, _random_samples(rnd, 3000, T0 + timedelta(days=12, minutes=7), timedelta(hours=1)))
     assert h.query_series("m/load", T0, T0 + SPAN, 1600).downsampled
     _check(h, rnd, "all minutes marked, nothing rolled up yet")
 
     later = T0 + SPAN + timedelta(days=1)
     done = h.refresh_all(later)
-    assert done > 20_000 and _count(pg_url, "SELECT count(*) FROM sample_1m_dirty") == 0
+    assert done > 15_000 and _count(pg_url, "SELECT count(*) FROM sample_1m_dirty") == 0
     assert _count(pg_url, "SELECT count(*) FROM sample_1m") == done
     _check(h, rnd, "rolled up")
 

@@ -105,7 +105,7 @@ async def _run(
     config: WerkConfig, *, with_sim: bool, with_platform: bool, live_table: bool, connect: bool = True
 ) -> int | None:
     """Run until stopped; the signal that stopped the web server, if one did. ``connect=False``: the platform
-    reads no machine (``werk api``: the edges do)."""
+    reads no machine (``werk api``: the edges do) and takes its live samples from the cluster's log."""
     from werk.api import create_app
     from werk.api.http_server import HttpServer, http_server
     from werk.api.workers import Workers
@@ -126,7 +126,8 @@ async def _run(
         if with_platform:
             historian_file = os.path.abspath(config.historian.path)  # noqa: ASYNC240 - once, at start
             with console.status("opening the historian and connecting..."):
-                platform = Platform(config, default_registry())
+                # a werk api replica reads no machine: its live values come from the edges through the log
+                platform = Platform(config, default_registry(), live_from_log=not connect)
                 if not connect:
                     platform.connectors = []
                 await platform.start()
@@ -430,7 +431,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def api_role(config: WerkConfig) -> WerkConfig:
-    """The plant file as a ``werk api`` replica runs it: no apps (they would see no live samples; docs/cluster.md),
+    """The plant file as a ``werk api`` replica runs it: no apps (each would run once per replica; docs/cluster.md),
     the historian it names (PostgreSQL, shared); its connectors stay in the file (the assets' bindings name them)
     but are not started (:func:`_run` with ``connect=False``: the edges read the machines)."""
     apps = config.apps.model_copy(

@@ -18,7 +18,7 @@ from werk.apps.oee.store import OeeStore
 from werk.core.model import from_micros
 from werk.errors import StoreError
 from werk.store import SQLiteFile, SQLiteHistorian
-from werk.store.migrations import OWNERS_SCHEMA
+from werk.store.migrations import HISTORIAN_MIGRATIONS, OWNERS_SCHEMA
 
 FIXTURE = Path(__file__).parent / "fixtures" / "werk-0.1-schema7.db.gz"
 
@@ -74,7 +74,7 @@ def test_a_file_of_the_single_sequence_layout_migrates_and_keeps_every_row(legac
 
     owners = dict(_raw(legacy, "SELECT owner, max(version) FROM werk_migration GROUP BY owner"))
     assert owners == {
-        "historian": 1,
+        "historian": HISTORIAN_MIGRATIONS[-1].version,
         "oee": OEE_MIGRATIONS[-1].version,
         "maintenance": MAINTENANCE_MIGRATIONS[-1].version,
     }

@@ -20,6 +20,7 @@ from werk.errors import StoreError
 from werk.store import Historian, SQLiteHistorian
 from werk.store.migrations import HISTORIAN_MIGRATIONS, PG_HISTORIAN_MIGRATIONS
 from werk.store.postgres import PostgresHistorian
+from werk.store.postgres_rollup import RollupHistorian
 
 T0 = datetime(2026, 3, 29, 0, 0, tzinfo=UTC)
 P = "acme/s/a/l/c/cnc-1/load"
@@ -27,12 +28,14 @@ P = "acme/s/a/l/c/cnc-1/load"
 Opener = Callable[[], SQLiteHistorian | PostgresHistorian]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "postgresql-rollup"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
     """Opens a historian on one store; each call a new one on the same data (a restart)."""
     if request.param == "sqlite":
         return lambda: _opened(SQLiteHistorian(tmp_path / "h.db"))
     url = request.getfixturevalue("pg_url")
+    if request.param == "postgresql-rollup":
+        return lambda: _opened(RollupHistorian(url))
     return lambda: _opened(PostgresHistorian(url))
 
 
@@ -143,6 +146,21 @@ def test_events_are_queried_newest_first(hist: Historian) -> None:
     assert [e.kind for e in hist.query_events()] == ["alarm", "state"]
     assert hist.query_events(kinds=["state"])[0].data == {"to": "fault"}
     assert hist.query_events(source="a/m2")[0].kind == "alarm"
+
+
+def test_an_event_with_a_key_is_stored_once_however_often_it_is_written(hist: Historian) -> None:
+    first = Event("state", "a/m1", T0, {"to": "run"}, key="machine_state:a/m1:1")
+    again = Event("state", "a/m1", T0, {"to": "run", "written": "again"}, key="machine_state:a/m1:1")
+    other = Event("state", "a/m1", T0 + timedelta(seconds=1), {"to": "idle"}, key="machine_state:a/m1:2")
+    unkeyed = Event("audit", "a/m1", T0, {"n": 1})
+    hist.write_events([first, unkeyed])
+    hist.write_events(
+        [again, other, unkeyed]
+    )  # a batch handled twice: the keyed ones once, the others as told
+    got = hist.query_events()
+    assert sorted((e.kind, e.key, tuple(sorted(e.data.items()))) for e in got) == sorted(
+        (e.kind, e.key, tuple(sorted(e.data.items()))) for e in (first, other, unkeyed, unkeyed)
+    )
 
 
 def test_retention_purges_only_older_data(hist: Historian) -> None:

@@ -296,6 +296,7 @@ def create_app(platform: Platform) -> FastAPI:
     @app.get("/api/health", response_model=HealthOut, tags=["platform"])
     async def health() -> HealthOut:
         w = platform.writer
+        feed = platform.live_feed
         return HealthOut(
             status="ok",
             version=__version__,
@@ -304,6 +305,8 @@ def create_app(platform: Platform) -> FastAPI:
             write_errors=w.write_errors if w else 0,
             samples_rejected=w.rejected if w else 0,
             last_rejected=w.last_rejected if w else "",
+            live_samples=feed.samples if feed else None,
+            live_dropped=feed.dropped if feed else None,
             connectors=[ConnectorOut.of(c.status) for c in platform.connectors],
             apps={name: dict(h) for name, app in platform.apps.items() if (h := app.diagnostics())},
         )

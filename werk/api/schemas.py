@@ -200,6 +200,16 @@ class HealthOut(BaseModel):
         "lone surrogate): dropped alone, the rest of their batch written (werk.runtime.historian_writer)",
     )
     last_rejected: str = Field("", description="the last of them: its signal and why")
+    live_samples: int | None = Field(
+        None,
+        description="a werk api replica: samples it took from the cluster's log for its live values "
+        "(werk.runtime.live_feed); absent where the process reads the machines itself",
+    )
+    live_dropped: int | None = Field(
+        None,
+        description="... and how often it fell behind the log and skipped batches (live values only; the workers "
+        "store every batch)",
+    )
     connectors: list[ConnectorOut]
     apps: dict[str, dict[str, Any]] = Field(
         default_factory=dict,

@@ -133,13 +133,16 @@ class Event:
     """Something that happened to an asset: a state change, an alarm, a KPI update, a work order.
 
     ``kind`` is a short word (``state``, ``kpi``, ``alarm``); ``source`` is the asset's UNS path; ``data`` is
-    JSON-serialisable.
+    JSON-serialisable. ``key``, when given, names the event by what caused it (the app, the asset, the source time
+    of the sample that caused it): the historian stores an event of a key once however often it is written, so an
+    app that handles a batch again (delivered again after a takeover in a cluster) publishes nothing twice.
     """
 
     kind: str
     source: str
     ts: datetime
     data: dict[str, Any] = field(default_factory=dict)
+    key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,10 +39,20 @@ TRANSIENT_EVENT_KINDS = frozenset({"kpi"})  # recomputed continuously; storing e
 
 
 class HistorianWriter:
+    """Writes the bus's samples and events. ``samples=False``: events only, for a process whose samples are written
+    by others (a ``werk api`` replica fed from the cluster's log, whose workers store them)."""
+
     def __init__(
-        self, bus: Bus, historian: Historian, *, batch_max: int = 5000, flush_s: float = 0.2
+        self,
+        bus: Bus,
+        historian: Historian,
+        *,
+        batch_max: int = 5000,
+        flush_s: float = 0.2,
+        samples: bool = True,
     ) -> None:
         self.bus = bus
+        self.samples = samples
         self.historian = historian
         self.batch_max = batch_max
         self.flush_s = flush_s
@@ -55,14 +65,16 @@ class HistorianWriter:
         self._progress = asyncio.Condition()
 
     async def run(self) -> None:
-        samples = self.bus.subscribe("#", overflow=Overflow.BLOCK)
+        samples = self.bus.subscribe("#", overflow=Overflow.BLOCK) if self.samples else None
         events = self.bus.subscribe_events(overflow=Overflow.BLOCK)
         try:
             async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._pump(samples.get, self._write_samples))
+                if samples is not None:
+                    tg.create_task(self._pump(samples.get, self._write_samples))
                 tg.create_task(self._pump(events.get, self._write_events))
         finally:
-            samples.close()
+            if samples is not None:
+                samples.close()
             events.close()
 
     async def wait_written(self, n: int, timeout: float = 10.0) -> None:

@@ -22,6 +22,8 @@ from werk.errors import ConnectorError, WriteRefused
 from werk.registry import Registry, default_registry
 from werk.runtime.historian_writer import HistorianWriter
 from werk.runtime.latest import LatestValues
+from werk.runtime.live_feed import LiveFeed
+from werk.runtime.rollups import keep_rollups_fresh
 from werk.runtime.sockets import PrivateSocket, can_share_port, remove_stale
 from werk.runtime.spool import Spool
 from werk.store import Historian, SQLiteFile, open_file, open_historian
@@ -37,10 +39,17 @@ class Platform:
 
     Apps are built at :meth:`start`, once the werk file is open and their migrations applied; ``apps`` maps each
     enabled app's name to its instance, in the registry's order.
+
+    ``live_from_log``: the samples come from the cluster's log (``cluster.nats``), where the edges publish them and
+    the workers store them (a ``werk api`` replica, werk.runtime.live_feed); this process feeds them to its bus for
+    its live values and writes none of them.
     """
 
-    def __init__(self, config: WerkConfig, registry: Registry | None = None) -> None:
+    def __init__(
+        self, config: WerkConfig, registry: Registry | None = None, *, live_from_log: bool = False
+    ) -> None:
         self.config = config
+        self.live_from_log = live_from_log
         self.registry = registry or default_registry()
         self.bus = MemoryBus(config.bus.queue_batches)
         self.file: SQLiteFile | None = None
@@ -70,6 +79,7 @@ class Platform:
             for sig, lim in b.limits.items()
         }
         self.writer: HistorianWriter | None = None
+        self.live_feed: LiveFeed | None = None
         self.purged = 0
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -110,7 +120,11 @@ class Platform:
                 self.twin_follower = follow(twin_db, twin, writes_structure=True)
         self.aas_services = await asyncio.to_thread(ServiceStore, h.path)
         self.writer = HistorianWriter(
-            self.bus, self.historian, batch_max=h.batch_max, flush_s=h.flush_interval_ms / 1000
+            self.bus,
+            self.historian,
+            batch_max=h.batch_max,
+            flush_s=h.flush_interval_ms / 1000,
+            samples=not self.live_from_log,
         )
         data_dir = Path(h.path).parent
         for name in self.enabled_apps():
@@ -134,6 +148,9 @@ class Platform:
         for name, app in self.apps.items():
             self._spawn(f"app-{name}", app.run())
         await asyncio.sleep(0)  # let the subscribers register before any producer runs
+        if self.live_from_log:
+            self.live_feed = LiveFeed(self.config.cluster, self.bus, self.live, self.historian)
+            self._spawn("live-feed", self.live_feed.run())
         if self.config.spool.enabled:
             spool_dir = Path(self.config.spool.dir or f"{h.path}.spool")
             for c in self.connectors:
@@ -145,6 +162,8 @@ class Platform:
         for c in self.connectors:
             self._spawn(f"connector-{c.name}", self._pump(c))
         self._spawn("retention", self._retention())
+        if not self.live_from_log:  # where samples are written, their rollups are refreshed (PostgreSQL)
+            self._spawn("rollups", keep_rollups_fresh(self.historian))
 
     def _spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -258,7 +277,7 @@ class Platform:
             log.warning("platform.stop spooled=%d", sum(s.status.spooled for s in self.spools.values()))
         for name, app in self.apps.items():  # last words (the state timeline says werk stopped watching)
             await stop_within(f"{name}.stop", app.stop())
-        if self.writer is not None:
+        if self.writer is not None and self.writer.samples:
             try:
                 await self.writer.wait_written(self.bus.published, timeout=drain_s)
             except TimeoutError:

@@ -33,6 +33,7 @@ from nats.aio.msg import Msg
 from werk.bus.jetstream import SENT_HEADER, Row, decode, ensure_log
 from werk.config.model import WerkConfig
 from werk.core.model import Quality, Sample, from_micros
+from werk.runtime.rollups import keep_rollups_fresh
 from werk.store import Historian, open_historian
 
 log = logging.getLogger(__name__)
@@ -136,6 +137,8 @@ class Worker:
                 delay = min(delay * 2, MAX_RETRY_S)
         self.ready.set()
         log.info("worker.ready name=%s consumer=%s", self.name, self.cfg.consumer)
+        # the minutes it writes are rolled up (by one worker at a time; werk.store.postgres_rollup)
+        rollups = asyncio.create_task(keep_rollups_fresh(self.historian), name="rollups")
         try:
             delay = RETRY_S
             idle_since = time.monotonic()
@@ -177,6 +180,9 @@ class Worker:
                     with contextlib.suppress(BaseException):
                         await writing
         finally:
+            rollups.cancel()
+            with contextlib.suppress(BaseException):
+                await rollups
             await self._close(nc)
 
     async def _decode(self, msgs: list[Msg]) -> tuple[list[Row], list[Msg]]:

@@ -98,7 +98,8 @@ def events_query(
     mark: str,
     array: bool,
 ) -> tuple[str, list[object]]:
-    """The ``query_events`` statement every historian runs, newest first, and its parameters: ``mark`` is the
+    """The ``query_events`` statement every historian runs, newest first, and its parameters (rows of ts, kind,
+    source, data, key): ``mark`` is the
     driver's parameter marker (``?``, ``%s``); with ``array`` the kinds go as one array (``kind = ANY(%s)``),
     else one marker each (``kind IN (?, ?)``)."""
     where: list[str] = []
@@ -118,7 +119,7 @@ def events_query(
     if end:
         where.append(f"ts < {mark}")
         args.append(to_micros(end))
-    sql = "SELECT ts, kind, source, data FROM event"
+    sql = "SELECT ts, kind, source, data, key FROM event"
     if where:
         sql += " WHERE " + " AND ".join(where)
     return sql + f" ORDER BY ts DESC, id DESC LIMIT {mark}", [*args, limit]

@@ -68,6 +68,14 @@ HISTORIAN_MIGRATIONS = (
         """,
         legacy=1,
     ),
+    Migration(
+        2,
+        "an event's key, stored once",
+        """
+        ALTER TABLE event ADD COLUMN key TEXT;
+        CREATE UNIQUE INDEX IF NOT EXISTS event_key ON event (key) WHERE key IS NOT NULL
+        """,
+    ),
 )
 
 
@@ -190,6 +198,14 @@ PG_HISTORIAN_MIGRATIONS = (
         );
         CREATE INDEX IF NOT EXISTS event_ts ON event (ts);
         CREATE INDEX IF NOT EXISTS event_source_ts ON event (source, ts)
+        """,
+    ),
+    Migration(
+        2,
+        "an event's key, stored once",
+        """
+        ALTER TABLE event ADD COLUMN IF NOT EXISTS key text;
+        CREATE UNIQUE INDEX IF NOT EXISTS event_key ON event (key) WHERE key IS NOT NULL
         """,
     ),
 )

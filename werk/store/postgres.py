@@ -429,11 +429,15 @@ class PostgresHistorian:
     def write_events(self, events: Sequence[Event]) -> int:
         if not events:
             return 0
-        rows = [(to_micros(e.ts), e.kind, e.source, json.dumps(e.data, default=str)) for e in events]
+        rows = [(to_micros(e.ts), e.kind, e.source, json.dumps(e.data, default=str), e.key) for e in events]
         with self._lock:
             conn = self._writer()
             with conn.transaction(), conn.cursor() as cur:
-                cur.executemany("INSERT INTO event (ts, kind, source, data) VALUES (%s, %s, %s, %s)", rows)
+                cur.executemany(  # an event whose key is stored already is left as it is
+                    "INSERT INTO event (ts, kind, source, data, key) VALUES (%s, %s, %s, %s, %s) "
+                    "ON CONFLICT DO NOTHING",
+                    rows,
+                )
         return len(events)
 
     def purge(self, before: datetime) -> int:
@@ -584,7 +588,7 @@ class PostgresHistorian:
         sql, args = events_query(kinds, source, start, end, limit, mark="%s", array=True)
         with self._read() as db:
             rows = db.execute(sql, args).fetchall()
-        return [Event(k, src, from_micros(ts), json.loads(d)) for ts, k, src, d in rows]
+        return [Event(k, src, from_micros(ts), json.loads(d), key) for ts, k, src, d, key in rows]
 
     def count_samples(self, path: str | None = None) -> int:
         with self._read() as db:

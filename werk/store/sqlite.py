@@ -111,9 +111,13 @@ class SQLiteHistorian:
     def write_events(self, events: Sequence[Event]) -> int:
         if not events:
             return 0
-        rows = [(to_micros(e.ts), e.kind, e.source, json.dumps(e.data, default=str)) for e in events]
+        rows = [(to_micros(e.ts), e.kind, e.source, json.dumps(e.data, default=str), e.key) for e in events]
         with self.file.transaction() as conn:
-            conn.executemany("INSERT INTO event (ts, kind, source, data) VALUES (?, ?, ?, ?)", rows)
+            # an event whose key is stored already is left as it is (written again: a batch handled twice)
+            conn.executemany(
+                "INSERT INTO event (ts, kind, source, data, key) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                rows,
+            )
         return len(events)
 
     def purge(self, before: datetime) -> int:
@@ -259,7 +263,7 @@ class SQLiteHistorian:
     ) -> list[Event]:
         sql, args = events_query(kinds, source, start, end, limit, mark="?", array=False)
         rows = self.file.reader().execute(sql, args)
-        return [Event(k, src, from_micros(ts), json.loads(d)) for ts, k, src, d in rows]
+        return [Event(k, src, from_micros(ts), json.loads(d), key) for ts, k, src, d, key in rows]
 
     @reads
     def count_samples(self, path: str | None = None) -> int:

@@ -118,18 +118,22 @@ def transfer(path: Path, pg: PostgresHistorian, progress: Progress | None = None
         event_rows = done.get("event rows", 0)
         (skipped,) = db.execute("SELECT count(*) FROM event WHERE id <= ?", (last_event,)).fetchone()
         step("events", int(skipped))
+        # a file written before events had keys has no such column: its events have none
+        keyed = any(r[1] == "key" for r in db.execute("PRAGMA table_info(event)"))
         while True:
             rows = db.execute(
-                "SELECT id, ts, kind, source, data FROM event WHERE id > ? ORDER BY id LIMIT ?",
+                f"SELECT id, ts, kind, source, data, {'key' if keyed else 'NULL'} FROM event "
+                "WHERE id > ? ORDER BY id LIMIT ?",
                 (last_event, CHUNK),
             ).fetchall()
             if not rows:
                 break
-            events = [Event(k, src, from_micros(ts), json.loads(d)) for _, ts, k, src, d in rows]
+            events = [Event(k, src, from_micros(ts), json.loads(d), key) for _, ts, k, src, d, key in rows]
             with conn.transaction(), conn.cursor() as cur:  # the events and the progress row, at once
                 cur.executemany(
-                    "INSERT INTO event (ts, kind, source, data) VALUES (%s, %s, %s, %s)",
-                    [(ts, k, src, d) for _, ts, k, src, d in rows],
+                    "INSERT INTO event (ts, kind, source, data, key) VALUES (%s, %s, %s, %s, %s) "
+                    "ON CONFLICT DO NOTHING",
+                    [(ts, k, src, d, key) for _, ts, k, src, d, key in rows],
                 )
                 last_event = rows[-1][0]
                 event_rows += len(rows)

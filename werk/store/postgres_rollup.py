@@ -314,7 +314,7 @@ class RollupHistorian(PostgresHistorian):
         ``limit`` in this call; the number done, 0 when another process is refreshing."""
         mark = to_micros(now or utcnow()) - int(SETTLE_S * 1_000_000) - MINUTE_US
         with self._refresh_lock:
-            if self._closed:
+            if self._readers.closed:
                 raise StoreError(f"{self.where}: the historian is closed")
             if self._r is None or self._r.closed or self._r.broken:
                 if self._r is not None:

@@ -25,6 +25,7 @@ from werk.errors import ConfigError
 from werk.i18n import KEYWORDS, locale_dir, po_path, read_catalog
 from werk.registry import Registry
 from werk.store import SQLiteFile, SQLiteHistorian
+from werk.store.app_database import SQLiteAppDatabase
 from werk.ui.pages import Pages, package_dir
 
 with installed(ANDON) as _registry:
@@ -98,7 +99,7 @@ def _context(spec: AppSpec, registry: Registry, tmp_path: Path) -> tuple[AppCont
         settings=config.app(spec.name),
         bus=MemoryBus(),
         historian=historian,
-        db=file,
+        db=SQLiteAppDatabase(file),
         live={},
         data_dir=tmp_path,
     )

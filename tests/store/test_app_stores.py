@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 
 from tests.apps.test_alarms_states import alarm
@@ -34,6 +35,7 @@ from werk.apps.orders.store import MIGRATIONS as ORDERS_MIGRATIONS
 from werk.apps.orders.store import OrdersStore
 from werk.errors import StoreError
 from werk.store.app_database import AppDatabase, postgres_ddl, postgres_params
+from werk.store.app_postgres import PostgresAppDatabase
 from werk.store.migrations import Migration
 
 Opener = Callable[[], AppDatabase]
@@ -247,3 +249,32 @@ def test_inventory_bookings_and_signals_keep_their_order(app_db_opener: Opener) 
     assert again.journal(limit=2) == bookings[:0:-1]  # newest first
     assert again.signals() == [Signal(at(1), "steel", "wh", 100.25, 150.0, 200.0)]
     assert again.since(at(1)) == 2
+
+
+def test_a_lost_server_connection_fails_one_call_with_the_server_named_and_the_next_connects_again(
+    pg_url: str,
+) -> None:
+    db = PostgresAppDatabase(pg_url)
+    db.open()
+    try:
+        db.migrate("odds", ODDS)
+        with db.transaction() as tx:
+            tx.execute("INSERT INTO odds_key VALUES (?, ?)", ("before", 1))
+        assert db.query("SELECT k FROM odds_key") == [("before",)]
+        with psycopg.connect(pg_url, autocommit=True) as admin:  # a DBA ends every session of the database
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        with (
+            pytest.raises(StoreError, match=r"postgresql://.*did not reach PostgreSQL"),
+            db.transaction() as tx,
+        ):
+            tx.execute("INSERT INTO odds_key VALUES (?, ?)", ("lost", 2))
+        with pytest.raises(StoreError, match="did not reach PostgreSQL"):
+            db.query("SELECT k FROM odds_key")
+        with db.transaction() as tx:  # the next call connects again
+            tx.execute("INSERT INTO odds_key VALUES (?, ?)", ("after", 3))
+        assert db.query("SELECT k FROM odds_key ORDER BY n") == [("before",), ("after",)]
+    finally:
+        db.close()

@@ -23,12 +23,11 @@ import psycopg
 
 from werk.errors import StoreError
 from werk.store.app_database import Row, Transaction, postgres_migrations, postgres_params
+from werk.store.connections import Readers
 from werk.store.migrations import Migration
 from werk.store.postgres import apply_migrations, redact
 
 log = logging.getLogger(__name__)
-
-CLOSE_WAIT_S = 30.0  # how long close() waits for reads still running in other threads
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
@@ -51,19 +50,15 @@ class _PostgresTransaction:
 
 class PostgresAppDatabase:
     """The apps' tables on the PostgreSQL server at ``url`` (libpq parameters such as
-    ``options=-csearch_path=...`` pass through). Thread-safe; :meth:`close` waits (up to :data:`CLOSE_WAIT_S`) for
-    reads still running in other threads and refuses later ones."""
+    ``options=-csearch_path=...`` pass through). Thread-safe; :meth:`close` waits (up to
+    :data:`werk.store.connections.CLOSE_WAIT_S`) for reads still running in other threads and refuses later ones."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.where = redact(url)
         self._lock = threading.RLock()
         self._w: Conn | None = None
-        self._local = threading.local()
-        self._readers: list[Conn] = []
-        self._reads = threading.Condition()
-        self._active_reads = 0
-        self._closed = True
+        self._readers: Readers[Conn] = Readers(self.where, "the apps' database")
 
     def _connect(self) -> Conn:
         try:
@@ -75,27 +70,20 @@ class PostgresAppDatabase:
 
     def open(self) -> None:
         self._w = self._connect()
-        self._closed = False
+        self._readers.opened()
 
     def close(self) -> None:
-        with self._reads:
-            if self._closed and self._w is None:
-                return
-            self._closed = True
-            if not self._reads.wait_for(lambda: self._active_reads == 0, timeout=CLOSE_WAIT_S):
-                raise StoreError(f"{self.where}: {self._active_reads} reads still running; not closed")
+        if not self._readers.shut(writer_open=self._w is not None):
+            return
         with self._lock:
             if self._w is not None:
                 self._w.close()
                 self._w = None
-            for conn in self._readers:
-                conn.close()
-            self._readers.clear()
-        self._local = threading.local()
+            self._readers.close_connections()
 
     def _writer(self) -> Conn:
         """The write connection (hold the lock), connected again if the last one was lost."""
-        if self._closed:
+        if self._readers.closed:
             raise StoreError(f"{self.where}: the apps' database is closed")
         if self._w is None or self._w.closed or self._w.broken:
             if self._w is not None:
@@ -108,22 +96,9 @@ class PostgresAppDatabase:
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Conn]:
-        with self._reads:
-            if self._closed:
-                raise StoreError(f"{self.where}: the apps' database is closed")
-            self._active_reads += 1
-        try:
-            conn: Conn | None = getattr(self._local, "conn", None)
-            if conn is None or conn.closed or conn.broken:
-                conn = self._connect()
-                self._local.conn = conn
-                with self._lock:
-                    self._readers.append(conn)
-            yield conn
-        finally:
-            with self._reads:
-                self._active_reads -= 1
-                self._reads.notify_all()
+        """This thread's read connection, inside the guard ``close`` waits for."""
+        with self._readers.guard():
+            yield self._readers.connection(self._connect, lambda c: not (c.closed or c.broken))
 
     def migrate(self, owner: str, migrations: tuple[Migration, ...]) -> int:
         with self._lock:

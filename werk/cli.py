@@ -461,11 +461,14 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 
 def cmd_store_migrate(args: argparse.Namespace) -> int:
-    """Copy a werk file's samples and events to PostgreSQL, with progress bars; counts checked at the end."""
+    """Copy a werk file's samples, events and apps' tables to PostgreSQL, with progress bars; counts checked at the
+    end."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from werk.store.app_postgres import PostgresAppDatabase
     from werk.store.postgres import PostgresHistorian, redact
     from werk.store.transfer import totals, transfer
+    from werk.store.transfer_apps import transfer_apps
 
     path = Path(args.file) if args.file else Path(_load(args.config).historian.path)
     n_samples, n_events = totals(path)
@@ -481,14 +484,25 @@ def cmd_store_migrate(args: argparse.Namespace) -> int:
             report = transfer(path, pg, lambda what, n: bar.advance(tasks[what], n))
     finally:
         pg.close()
-    if not report.ok:
-        for m in report.mismatches:
+    apps_db = PostgresAppDatabase(args.to)
+    apps_db.open()
+    try:
+        owners = {name: spec.migrations for name, spec in default_registry().apps.items()}
+        apps = transfer_apps(path, apps_db, owners)
+    finally:
+        apps_db.close()
+    if not report.ok or not apps.ok:
+        for m in (*report.mismatches, *apps.mismatches):
             err.print(f"[red]✗[/] {m}", highlight=False)
         raise WerkError(f"{path} -> {redact(args.to)}: counts differ after the copy; run it again to resume")
     console.print(
         f"[green]✓[/] {path} -> {redact(args.to)}: {report.signals} signals, {report.samples:,} samples, "
         f"{report.events:,} events, counts equal ({report.copied_samples:,} samples and "
         f"{report.copied_events:,} events copied in this run)"
+    )
+    console.print(
+        f"[green]✓[/] the apps' tables: {len(apps.tables)} tables, {sum(apps.tables.values()):,} rows, counts "
+        f"equal ({sum(apps.copied.values()):,} rows copied in this run)"
     )
     console.print(
         f"  set historian.backend: postgresql and historian.url: {redact(args.to)} in the plant file"
@@ -585,7 +599,7 @@ def build_parser() -> argparse.ArgumentParser:
     stsub = st.add_subparsers(dest="store_command", required=True)
     sm = stsub.add_parser(
         "migrate",
-        help="copy a werk file's samples and events to PostgreSQL (resumable; counts checked at the end)",
+        help="copy a werk file's samples, events and apps' tables to PostgreSQL (resumable; counts checked)",
     )
     sm.add_argument("--to", required=True, help="postgresql://user@host:5432/database")
     src = sm.add_mutually_exclusive_group(required=True)

@@ -1,23 +1,24 @@
-"""The alarm journal in the werk file: rows written once however often they are replayed, the KPI records read back,
+"""The alarm journal on each backend (the werk file, PostgreSQL): rows written once however often they are replayed, the KPI records read back,
 and people's decisions (a timed shelve with its end, out of service) restored after a restart."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
 from tests.apps.test_alarms_states import P, alarm, at
 from werk.apps.alarms.engine import AlarmEngine
 from werk.apps.alarms.store import MIGRATIONS, AlarmStore
 from werk.core.model import Sample
-from werk.store.sqlite_file import SQLiteFile
+from werk.store.app_database import AppDatabase
 
 
-def test_a_restart_keeps_shelves_and_out_of_service_and_a_replay_writes_nothing_twice(tmp_path: Path) -> None:
-    file = SQLiteFile(tmp_path / "werk.db")
-    file.open()
-    file.migrate("alarms", MIGRATIONS)
-    store = AlarmStore(file)
+def test_a_restart_keeps_shelves_and_out_of_service_and_a_replay_writes_nothing_twice(
+    app_db_opener: Callable[[], AppDatabase],
+) -> None:
+    db = app_db_opener()
+    db.migrate("alarms", MIGRATIONS)
+    store = AlarmStore(db)
     defs = [
         alarm("temp", signal="temperature", type="high", limit=80, priority="high"),
         alarm("level", signal="level", type="low", limit=10),
@@ -34,7 +35,7 @@ def test_a_restart_keeps_shelves_and_out_of_service_and_a_replay_writes_nothing_
     store.append(rows, alarms)  # a replay
     assert len(store.journal(limit=100)) == len(rows) == 6
 
-    shelves, oos = store.decisions()
+    shelves, oos = AlarmStore(app_db_opener()).decisions()  # what a restarted process reads
     assert set(shelves) == {"m1:temp"} and shelves["m1:temp"].until == at(3600)
     assert shelves["m1:temp"].who == "olga" and shelves["m1:temp"].why == "sensor cleaning"
     assert oos == {"m1:level": ("sam", "transmitter replaced")}
@@ -57,4 +58,3 @@ def test_a_restart_keeps_shelves_and_out_of_service_and_a_replay_writes_nothing_
         ("m1:temp", True, "high"),
         ("m1:flow", True, "medium"),
     ]
-    file.close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import email
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,7 +24,7 @@ from werk.apps.alarms.settings import NotificationSettings
 from werk.apps.alarms.store import MIGRATIONS, AlarmStore
 from werk.config.model import ShiftConfig
 from werk.core.model import Sample
-from werk.store.sqlite_file import SQLiteFile
+from werk.store.app_database import AppDatabase
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday, 10:00 in Berlin
 P = "acme/s/area/line/cell/m1"
@@ -43,8 +42,9 @@ class Inbox:
 
 
 async def test_notifications_arrive_by_mail_and_webhook_escalate_and_stop_when_acknowledged(
-    tmp_path: Path,
+    app_db: AppDatabase,
 ) -> None:
+    """The delivery log on each backend (the werk file, PostgreSQL)."""
     inbox = Inbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
@@ -59,10 +59,8 @@ async def test_notifications_arrive_by_mail_and_webhook_escalate_and_stop_when_a
         return JSONResponse({"ok": True})
 
     receiver = Starlette(routes=[Route("/hook", receive, methods=["POST"])])
-    file = SQLiteFile(tmp_path / "werk.db")
-    file.open()
-    file.migrate("alarms", MIGRATIONS)
-    store = AlarmStore(file)
+    app_db.migrate("alarms", MIGRATIONS)
+    store = AlarmStore(app_db)
     try:
         async with serving(receiver) as url, httpx.AsyncClient(timeout=5) as client:
             settings = NotificationSettings.model_validate(
@@ -160,7 +158,6 @@ async def test_notifications_arrive_by_mail_and_webhook_escalate_and_stop_when_a
     finally:
         if smtp.loop.is_running():
             smtp.stop()
-        file.close()
 
 
 def test_shifts_over_midnight_belong_to_the_day_they_start() -> None:

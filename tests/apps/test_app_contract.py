@@ -25,6 +25,7 @@ from werk.errors import ConfigError
 from werk.i18n import KEYWORDS, locale_dir, po_path, read_catalog
 from werk.registry import Registry
 from werk.store import SQLiteFile, SQLiteHistorian
+from werk.store.app_database import AppDatabase, SQLiteAppDatabase
 from werk.ui.pages import Pages, package_dir
 
 with installed(ANDON) as _registry:
@@ -73,16 +74,14 @@ def test_the_plant_file_says_which_apps_exist_when_one_is_misspelt(registry: Reg
         parse_config(MINIMAL + "apps:\n  oea: {}\n", "p.yaml", registry)
 
 
-def test_migrations_apply_on_an_empty_and_on_an_up_to_date_file(spec: AppSpec, tmp_path: Path) -> None:
-    file = SQLiteFile(tmp_path / "werk.db")
-    file.open()
-    try:
-        latest = spec.migrations[-1].version if spec.migrations else 0
-        assert file.migrate(spec.name, spec.migrations) == latest
-        assert file.migrate(spec.name, spec.migrations) == latest  # again: nothing to do, nothing broken
-        assert file.schema_version(spec.name) == latest
-    finally:
-        file.close()
+def test_migrations_apply_on_an_empty_and_on_an_up_to_date_database(
+    spec: AppSpec, app_db: AppDatabase
+) -> None:
+    """On the werk file and on PostgreSQL: the app's DDL is written once and runs on both."""
+    latest = spec.migrations[-1].version if spec.migrations else 0
+    assert app_db.migrate(spec.name, spec.migrations) == latest
+    assert app_db.migrate(spec.name, spec.migrations) == latest  # again: nothing to do, nothing broken
+    assert app_db.schema_version(spec.name) == latest
 
 
 def _context(spec: AppSpec, registry: Registry, tmp_path: Path) -> tuple[AppContext, SQLiteFile]:
@@ -98,7 +97,7 @@ def _context(spec: AppSpec, registry: Registry, tmp_path: Path) -> tuple[AppCont
         settings=config.app(spec.name),
         bus=MemoryBus(),
         historian=historian,
-        db=file,
+        db=SQLiteAppDatabase(file),
         live={},
         data_dir=tmp_path,
     )

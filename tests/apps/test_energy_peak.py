@@ -17,6 +17,7 @@ from werk.bus.memory import MemoryBus
 from werk.config import demo_config_path, parse_config
 from werk.core.model import Sample
 from werk.store import SQLiteFile, SQLiteHistorian
+from werk.store.app_database import SQLiteAppDatabase
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 3, 2, 10, 10, tzinfo=BERLIN)  # ten minutes into the 10:00 window
@@ -32,7 +33,17 @@ async def test_a_window_heading_over_the_peak_warns_once(tmp_path: Path) -> None
     settings = config.app("energy").model_copy(update={"peak_limit_kw": 100.0})
     bus = MemoryBus()
     clock = [NOW]
-    ctx = AppContext("energy", config, settings, bus, historian, file, {}, tmp_path, clock=lambda: clock[0])
+    ctx = AppContext(
+        "energy",
+        config,
+        settings,
+        bus,
+        historian,
+        SQLiteAppDatabase(file),
+        {},
+        tmp_path,
+        clock=lambda: clock[0],
+    )
     app = EnergyApp(ctx)
     # cnc-1 and press-1 count 60 kW each from 09:55 on (a reading every 10 s); the window began at 10:00
     start = NOW - timedelta(minutes=15)

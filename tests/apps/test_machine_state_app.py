@@ -14,6 +14,7 @@ from werk.bus.memory import MemoryBus
 from werk.config import parse_config
 from werk.core.model import Sample
 from werk.store import SQLiteHistorian
+from werk.store.app_database import SQLiteAppDatabase
 from werk.store.sqlite_file import SQLiteFile
 
 WERK_START = datetime(2026, 6, 1, 8, tzinfo=UTC)
@@ -43,7 +44,7 @@ def app(tmp_path: Path) -> MachineStateApp:
         settings=config.app("machine_state"),
         bus=MemoryBus(),
         historian=historian,
-        db=file,
+        db=SQLiteAppDatabase(file),
         live={},
         data_dir=tmp_path,
         clock=lambda: WERK_START,

@@ -12,6 +12,7 @@ from werk.apps.oee.store import MIGRATIONS, OeeStore
 from werk.config import parse_config
 from werk.core.model import Sample
 from werk.store import SQLiteHistorian
+from werk.store.app_database import SQLiteAppDatabase
 
 T0 = datetime(2026, 6, 1, 8, tzinfo=UTC)
 PLANT = """\
@@ -106,7 +107,9 @@ def _oee_app(tmp_path: Path, samples: list[Sample]) -> object:
     h.open()
     h.file.migrate("oee", MIGRATIONS)
     h.write_samples(samples)
-    ctx = AppContext("oee", config, config.app("oee"), MemoryBus(), h, h.file, {}, tmp_path)
+    ctx = AppContext(
+        "oee", config, config.app("oee"), MemoryBus(), h, SQLiteAppDatabase(h.file), {}, tmp_path
+    )
     return OeeApp(ctx)
 
 

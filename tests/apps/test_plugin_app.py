@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import psycopg
 
 from tests.conftest import REPO, serving
 from tests.plugins import ANDON, installed
@@ -71,6 +72,29 @@ async def test_a_plug_in_app_is_validated_served_listed_and_stored(tmp_path: Pat
     with sqlite3.connect(tmp_path / "werk.db") as db:
         assert db.execute("SELECT asset, who FROM andon_call").fetchall() == [("m1", "olga")]
         assert db.execute("SELECT version FROM werk_migration WHERE owner = 'andon'").fetchall() == [(1,)]
+
+
+async def test_a_plug_in_apps_table_goes_to_postgresql_with_the_historian(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """Its own statements (``?`` placeholders, SQLite's type names) run unchanged through the apps' database."""
+    text = PLANT.replace("HISTORIAN", str(tmp_path / "werk.db")).replace("DIGEST", token_digest("t-olga"))
+    text = text.replace("historian: {path:", f"historian: {{backend: postgresql, url: '{pg_url}', path:")
+    with installed(ANDON) as registry:
+        platform = Platform(parse_config(text, "plant.yaml", registry), registry)
+        await platform.start()
+        try:
+            assert platform.apps["andon"].call("m1", "olga", "100% stuck?") == 1  # type: ignore[attr-defined]
+        finally:
+            await platform.stop()
+    with psycopg.connect(pg_url) as pg:
+        assert pg.execute("SELECT asset, who, note FROM andon_call").fetchall() == [
+            ("m1", "olga", "100% stuck?")
+        ]
+        assert pg.execute("SELECT version FROM werk_migration WHERE owner = 'andon'").fetchall() == [(1,)]
+    with sqlite3.connect(tmp_path / "werk.db") as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "andon_call" not in tables
 
 
 def test_werk_check_validates_a_plug_in_apps_settings_with_their_line(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.app_databases import PlantStore
 from tests.conftest import plant_config, running_stack, wait_until
 from werk.apps.maintenance.model_file import model_path
 from werk.apps.maintenance.training import train_asset
@@ -58,9 +59,10 @@ async def test_warning_and_work_order_come_before_the_breakdown(tmp_path: Path) 
         assert len(values) > 5 and min(values[-5:]) < max(values[:5])  # RUL fell toward the breakdown
 
 
-async def test_work_order_lifecycle_by_role(tmp_path: Path) -> None:
+async def test_work_order_lifecycle_by_role(tmp_path: Path, plant_store: PlantStore) -> None:
+    """On the werk file and on PostgreSQL (work orders are the app's own table)."""
     users = {"olga": ("operator", "t-olga"), "vic": ("viewer", "t-vic")}
-    config = plant_config(tmp_path, acceleration=50, users=users)
+    config = plant_store(plant_config(tmp_path, acceleration=50, users=users))
     async with running_stack(config) as stack, httpx.AsyncClient(base_url=stack.url) as http:
         olga = {"Authorization": "Bearer t-olga"}
         r = await http.post("/api/workorders", json={"asset": "press-1", "title": "oil leak"})

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
+from tests.app_databases import PlantStore
 from tests.conftest import plant_config, running_stack, wait_until
 from werk.apps.oee.kpi import StateInterval, time_model
 
@@ -121,13 +122,16 @@ def _counts_at(stack: object, name: str, ts: object) -> tuple[int, int]:
     return good, scrap
 
 
-async def test_people_classify_stops_with_roles_and_history(tmp_path: Path) -> None:
-    config = plant_config(
-        tmp_path,
-        acceleration=100,
-        tick_s=5.0,
-        users=TOKENS,
-        oee={"unqualified_after_s": 0.5, "micro_stop_s": 0.0},
+async def test_people_classify_stops_with_roles_and_history(tmp_path: Path, plant_store: PlantStore) -> None:
+    """On the werk file and on PostgreSQL (the stops and their reason history are the app's own tables)."""
+    config = plant_store(
+        plant_config(
+            tmp_path,
+            acceleration=100,
+            tick_s=5.0,
+            users=TOKENS,
+            oee={"unqualified_after_s": 0.5, "micro_stop_s": 0.0},
+        )
     )
     async with running_stack(config) as stack, httpx.AsyncClient(base_url=stack.url) as http:
         f = stack.sim.factory

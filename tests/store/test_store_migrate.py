@@ -9,10 +9,17 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from werk.apps.inventory.stock import Booking
+from werk.apps.inventory.store import MIGRATIONS as INVENTORY_MIGRATIONS
+from werk.apps.inventory.store import InventoryStore
+from werk.apps.oee.stops import Classification, Stop
+from werk.apps.oee.store import MIGRATIONS as OEE_MIGRATIONS
+from werk.apps.oee.store import OeeStore
 from werk.cli import main
 from werk.core.model import Event, Quality, Sample
-from werk.store import SQLiteHistorian
+from werk.store import SQLiteFile, SQLiteHistorian
 from werk.store import transfer as transfer_module
+from werk.store.app_postgres import PostgresAppDatabase
 from werk.store.postgres import PostgresHistorian
 from werk.store.transfer import transfer
 
@@ -88,3 +95,59 @@ def test_an_interrupted_copy_resumes_and_copies_no_event_twice(
 
 def test_a_missing_file_is_refused_with_its_name(tmp_path: Path, pg_url: str) -> None:
     assert main(["store", "migrate", "--to", pg_url, "--file", str(tmp_path / "nope.db"), "-q"]) == 2
+
+
+def _apps_in_file(path: Path) -> tuple[list[Stop], list[Booking]]:
+    """The OEE app's stops (with a reason history: ids numbered by the file) and stock bookings, in the file."""
+    file = SQLiteFile(path)
+    file.open()
+    try:
+        file.migrate("oee", OEE_MIGRATIONS)
+        file.migrate("stock", INVENTORY_MIGRATIONS)
+        history = [Classification(T0 + timedelta(minutes=3), "olga", "jam", None, "100% sure")]
+        stops = [
+            Stop("m1", T0, "fault", T0 + timedelta(minutes=5), ["fault"], "jam", "operator", history=history),
+            Stop("m2", T0 + timedelta(hours=1), "idle", None, ["idle"], None, ""),
+        ]
+        OeeStore(file).upsert_stops(stops)
+        bookings = [
+            Booking(T0 + timedelta(minutes=i), "steel", "wh", 10.5 * i, "receipt", "olga")
+            for i in range(1, 8)
+        ]
+        InventoryStore(file).add(bookings, [])
+        return stops, bookings
+    finally:
+        file.close()
+
+
+def test_the_apps_tables_go_along_with_their_ids_and_counts_checked(
+    tmp_path: Path, pg_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _werk_file(tmp_path / "werk.db").close()
+    stops, bookings = _apps_in_file(tmp_path / "werk.db")
+    args = ["store", "migrate", "--to", pg_url, "--file", str(tmp_path / "werk.db"), "-q"]
+    assert main(args) == 0
+    assert (
+        "the apps' tables: 4 tables, 10 rows, counts equal (10 rows copied in this run)"
+        in capsys.readouterr().out
+    )
+    assert main(args) == 0  # again: nothing copied twice
+    assert "10 rows, counts equal (0 rows copied in this run)" in capsys.readouterr().out
+    db = PostgresAppDatabase(pg_url)
+    db.open()
+    try:
+        got = OeeStore(db).query_stops()
+        assert [(s.id, s.end, s.reason, s.history) for s in got] == [
+            (s.id, s.end, s.reason, s.history) for s in stops
+        ]
+        assert InventoryStore(db).journal() == bookings
+        # the app goes on writing on the server: new rows get ids past the copied ones
+        more = Booking(T0 + timedelta(hours=2), "steel", "wh", -1.0, "issue", "sam")
+        InventoryStore(db).add([more], [])
+        assert InventoryStore(db).journal(limit=1) == [more]
+        assert db.query("SELECT max(id) FROM inventory_booking") == [(8,)]
+    finally:
+        db.close()
+    # a table the server's werk wrote to since is left alone, and the run says so
+    assert main(args) == 2
+    assert "inventory_booking: 7 rows in the file, 8 on the server" in capsys.readouterr().err

@@ -10,7 +10,9 @@ of every registered app:
   ``states:``, say);
 - ``build(ctx)`` makes the app from its context without I/O; ``App.run()`` runs it until cancelled, ``App.stop()``
   says goodbye (a last event) before the platform drains the bus;
-- ``migrations`` make its tables in the werk file, numbered per app (:mod:`werk.store.migrations`);
+- ``migrations`` make its tables, numbered per app (:mod:`werk.store.migrations`), in the werk file or, with
+  ``historian.backend: postgresql``, on that server: written once in SQLite's words and run through
+  :class:`~werk.store.app_database.AppDatabase` (which says what SQL runs on both);
 - ``router(app, web)`` gives its HTTP API and its pages; every route documented in OpenAPI with typed bodies;
 - ``pages`` are its nav entries; its templates are in ``<package>/templates/<name>/``, its translations in
   ``<package>/locale/<lang>/LC_MESSAGES/messages.po``; every text it shows goes through a translation key;
@@ -37,9 +39,9 @@ from werk.config.model import AppSettings, AssetRef, WerkConfig
 from werk.core.access import Role as AccessRole
 from werk.core.model import Sample, User, Value, utcnow
 from werk.i18n import Translator
+from werk.store.app_database import AppDatabase
 from werk.store.base import Historian
 from werk.store.migrations import Migration
-from werk.store.sqlite_file import SQLiteFile
 
 if TYPE_CHECKING:
     from basyx.aas import model as aas
@@ -49,7 +51,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class AppContext:
     """What an app gets from the platform: the plant, its own settings, the bus, the historian (samples and
-    events), the werk file for its own tables, the latest value of every signal (read-only), a folder for its
+    events), the database of its own tables (the werk file, or the plant's PostgreSQL), the latest value of every signal (read-only), a folder for its
     files, and the clock."""
 
     name: str
@@ -57,7 +59,7 @@ class AppContext:
     settings: Any
     bus: Bus
     historian: Historian
-    db: SQLiteFile
+    db: AppDatabase
     live: Mapping[str, Sample]
     data_dir: Path
     clock: Callable[[], datetime] = utcnow

@@ -26,7 +26,7 @@ from werk.runtime.live_feed import LiveFeed
 from werk.runtime.rollups import keep_rollups_fresh
 from werk.runtime.sockets import PrivateSocket, can_share_port, remove_stale
 from werk.runtime.spool import Spool
-from werk.store import Historian, SQLiteFile, open_file, open_historian
+from werk.store import AppDatabase, Historian, SQLiteFile, open_app_database, open_file, open_historian
 from werk.twin import open_twin
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ class Platform:
         self.bus = MemoryBus(config.bus.queue_batches)
         self.file: SQLiteFile | None = None
         self.historian: Historian | None = None
+        self.app_db: AppDatabase | None = None  # the apps' tables: the werk file's, or the historian's server
         self.connectors: list[Connector] = build_connectors(config, self.registry)
         self.apps: dict[str, App] = {}
         self.twin: TwinStore | None = None
@@ -127,16 +128,17 @@ class Platform:
             samples=not self.live_from_log,
         )
         data_dir = Path(h.path).parent
+        self.app_db = app_db = await asyncio.to_thread(open_app_database, h, self.file)
         for name in self.enabled_apps():
             spec = self.registry.app(name)
-            await asyncio.to_thread(self.file.migrate, name, spec.migrations)
+            await asyncio.to_thread(app_db.migrate, name, spec.migrations)
             ctx = AppContext(
                 name=name,
                 config=self.config,
                 settings=self.config.app(name),
                 bus=self.bus,
                 historian=self.historian,
-                db=self.file,
+                db=app_db,
                 live=self.live.latest,
                 data_dir=data_dir,
                 write=self.write_signal,
@@ -296,6 +298,9 @@ class Platform:
         if self.aas_services is not None:
             await asyncio.to_thread(self.aas_services.close)
             self.aas_services = None
+        if self.app_db is not None:
+            await asyncio.to_thread(self.app_db.close)
+            self.app_db = None
         if self.historian is not None:
             await asyncio.to_thread(self.historian.close)
             self.historian = None

@@ -1,6 +1,8 @@
-"""Historian and event log behind one interface, in the werk file that every app keeps its tables in too."""
+"""Historian and event log behind one interface, and the handle the apps keep their own tables through: in the werk
+file, or both on a PostgreSQL server."""
 
 from werk.config.model import HistorianConfig
+from werk.store.app_database import AppDatabase, SQLiteAppDatabase, Transaction
 from werk.store.base import Bucket, Historian
 from werk.store.migrations import Migration
 from werk.store.sqlite import SQLiteHistorian
@@ -30,4 +32,29 @@ def open_historian(config: HistorianConfig, file: SQLiteFile | None = None) -> H
     return h
 
 
-__all__ = ["Bucket", "Historian", "Migration", "SQLiteFile", "SQLiteHistorian", "open_file", "open_historian"]
+def open_app_database(config: HistorianConfig, file: SQLiteFile) -> AppDatabase:
+    """Where the apps keep their tables, open: the PostgreSQL server of ``url`` for ``backend: postgresql`` (every
+    process of the plant shares them), else the werk file ``file``."""
+    if config.backend == "postgresql":
+        from werk.store.app_postgres import PostgresAppDatabase
+
+        assert config.url is not None  # HistorianConfig refuses postgresql without one
+        db = PostgresAppDatabase(config.url)
+        db.open()
+        return db
+    return SQLiteAppDatabase(file)
+
+
+__all__ = [
+    "AppDatabase",
+    "Bucket",
+    "Historian",
+    "Migration",
+    "SQLiteAppDatabase",
+    "SQLiteFile",
+    "SQLiteHistorian",
+    "Transaction",
+    "open_app_database",
+    "open_file",
+    "open_historian",
+]

@@ -8,17 +8,23 @@ from pathlib import Path
 
 import httpx
 
+from tests.app_databases import PlantStore
 from tests.conftest import plant_config, running_stack, wait_until
 
 OP = {"Authorization": "Bearer olga-token"}
 SUP = {"Authorization": "Bearer sven-token"}
 
 
-async def test_a_reorder_point_crossed_by_the_machines_raises_one_signal(tmp_path: Path) -> None:
-    config = plant_config(
-        tmp_path,
-        acceleration=50,
-        users={"olga": ("operator", "olga-token"), "sven": ("supervisor", "sven-token")},
+async def test_a_reorder_point_crossed_by_the_machines_raises_one_signal(
+    tmp_path: Path, plant_store: PlantStore
+) -> None:
+    """On the werk file and on PostgreSQL (the stock journal and its signals are the app's own tables)."""
+    config = plant_store(
+        plant_config(
+            tmp_path,
+            acceleration=50,
+            users={"olga": ("operator", "olga-token"), "sven": ("supervisor", "sven-token")},
+        )
     )
     async with running_stack(config) as stack, httpx.AsyncClient(base_url=stack.url, timeout=30) as c:
         events = stack.platform.bus.subscribe_events({"inventory.replenish"})

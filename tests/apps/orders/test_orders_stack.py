@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.app_databases import PlantStore
 from tests.conftest import plant_config, running_stack, wait_until, with_app
 from werk.core.model import Event, utcnow
 
@@ -26,9 +27,12 @@ def _config(tmp_path: Path):  # type: ignore[no-untyped-def]
     return with_app(config, APP, example_orders=0, time_limit_s=2.0)
 
 
-async def test_an_imported_order_is_planned_made_and_replanned_after_a_breakdown(tmp_path: Path) -> None:
+async def test_an_imported_order_is_planned_made_and_replanned_after_a_breakdown(
+    tmp_path: Path, plant_store: PlantStore
+) -> None:
+    """On the werk file and on PostgreSQL (orders, the plan and re-plans are the app's own tables)."""
     async with (
-        running_stack(_config(tmp_path)) as stack,
+        running_stack(plant_store(_config(tmp_path))) as stack,
         httpx.AsyncClient(base_url=stack.url, timeout=30) as c,
     ):
         app = stack.platform.apps[APP]

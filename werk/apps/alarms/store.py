@@ -1,4 +1,4 @@
-"""The alarm journal in the werk file: every transition of every alarm (who, when, why, state before and after).
+"""The alarm journal (in the werk file, or on PostgreSQL): every transition of every alarm (who, when, why, state before and after).
 
 Rows are keyed by (alarm, ts, action, who): a replay writes nothing twice. The KPI report reads activations and
 returns from here (:meth:`AlarmStore.records`).
@@ -16,8 +16,9 @@ from werk.apps.alarms.notify import Delivery
 from werk.apps.alarms.settings import Alarm
 from werk.apps.alarms.states import Shelve, Transition
 from werk.core.model import from_micros, to_micros
+from werk.store.app_database import AppDatabase, app_database
 from werk.store.migrations import Migration
-from werk.store.sqlite_file import SQLiteFile, reads
+from werk.store.sqlite_file import SQLiteFile
 
 MIGRATIONS = (
     Migration(
@@ -83,18 +84,19 @@ def _value(v: object) -> str | None:
 
 
 class AlarmStore:
-    def __init__(self, file: SQLiteFile) -> None:
-        self.file = file
+    def __init__(self, db: AppDatabase | SQLiteFile) -> None:
+        self.db = app_database(db)
 
     def append(self, rows: Sequence[Transition], alarms: Mapping[str, Alarm]) -> None:
         def meta(alarm_id: str) -> tuple[str, str]:
             a = alarms.get(alarm_id)
             return (a.priority, a.area) if a else ("", "")
 
-        with self.file.transaction() as conn:
-            conn.executemany(
-                "INSERT OR IGNORE INTO alarm_journal (alarm, ts, action, before, after, who, why, value, "
-                "annunciated, priority, area, until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        with self.db.transaction() as tx:
+            tx.executemany(
+                "INSERT INTO alarm_journal (alarm, ts, action, before, after, who, why, value, annunciated, "
+                "priority, area, until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (alarm, ts, action, who) DO NOTHING",
                 [
                     (
                         r.alarm,
@@ -114,13 +116,13 @@ class AlarmStore:
             )
 
     def prune(self, before: datetime) -> int:
-        with self.file.transaction() as conn:
-            conn.execute("DELETE FROM alarm_delivery WHERE ts < ?", (to_micros(before),))
-            return conn.execute("DELETE FROM alarm_journal WHERE ts < ?", (to_micros(before),)).rowcount
+        with self.db.transaction() as tx:
+            tx.execute("DELETE FROM alarm_delivery WHERE ts < ?", (to_micros(before),))
+            return tx.execute("DELETE FROM alarm_journal WHERE ts < ?", (to_micros(before),))
 
     def log_delivery(self, ts: datetime, d: Delivery, status: str, attempts: int, error: str) -> None:
-        with self.file.transaction() as conn:
-            conn.execute(
+        with self.db.transaction() as tx:
+            tx.execute(
                 "INSERT INTO alarm_delivery (ts, alarm, activation, rule, level, channel, target, status, attempts, "
                 "error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -137,17 +139,12 @@ class AlarmStore:
                 ),
             )
 
-    @reads
     def deliveries(self, limit: int = 200) -> list[dict[str, Any]]:
         """The delivery log, newest first."""
-        rows = (
-            self.file.reader()
-            .execute(
-                "SELECT ts, alarm, activation, rule, level, channel, target, status, attempts, error "
-                "FROM alarm_delivery ORDER BY ts DESC, id DESC LIMIT ?",
-                (limit,),
-            )
-            .fetchall()
+        rows = self.db.query(
+            "SELECT ts, alarm, activation, rule, level, channel, target, status, attempts, error "
+            "FROM alarm_delivery ORDER BY ts DESC, id DESC LIMIT ?",
+            (limit,),
         )
         keys = (
             "ts",
@@ -166,7 +163,6 @@ class AlarmStore:
             d["ts"], d["activation"] = from_micros(d["ts"]), from_micros(d["activation"])
         return out
 
-    @reads
     def journal(
         self,
         *,
@@ -186,14 +182,10 @@ class AlarmStore:
         if alarm is not None:
             where.append("alarm = ?")
             args.append(alarm)
-        rows = (
-            self.file.reader()
-            .execute(
-                "SELECT alarm, ts, action, before, after, who, why, value, annunciated, priority, area "
-                f"FROM alarm_journal WHERE {' AND '.join(where)} ORDER BY ts DESC, id DESC LIMIT ?",
-                [*args, limit],
-            )
-            .fetchall()
+        rows = self.db.query(
+            "SELECT alarm, ts, action, before, after, who, why, value, annunciated, priority, area "
+            f"FROM alarm_journal WHERE {' AND '.join(where)} ORDER BY ts DESC, id DESC LIMIT ?",
+            [*args, limit],
         )
         return [
             {
@@ -212,11 +204,9 @@ class AlarmStore:
             for a, ts, action, before, after, who, why, v, ann, prio, area in rows
         ]
 
-    @reads
     def decisions(self) -> tuple[dict[str, Shelve], dict[str, tuple[str, str]]]:
         """What people decided that still holds, per alarm: the shelve of alarms whose last shelving row is a
         shelve (timed ones with their end), and who took which alarms out of service and why."""
-        db = self.file.reader()
         last = (
             "SELECT j.alarm, j.action, j.ts, j.who, j.why, j.until FROM alarm_journal j JOIN (SELECT alarm, "
             "max(ts) AS ts FROM alarm_journal WHERE action IN ({}) GROUP BY alarm) m ON j.alarm = m.alarm AND "
@@ -226,28 +216,23 @@ class AlarmStore:
         service = "'remove_from_service', 'return_to_service'"
         shelves = {
             a: Shelve(who, why, from_micros(ts), from_micros(until) if until is not None else None)
-            for a, action, ts, who, why, until in db.execute(last.format(shelving, shelving))
+            for a, action, ts, who, why, until in self.db.query(last.format(shelving, shelving))
             if action == "shelve"
         }
         oos = {
             a: (who, why)
-            for a, action, _, who, why, _ in db.execute(last.format(service, service))
+            for a, action, _, who, why, _ in self.db.query(last.format(service, service))
             if action == "remove_from_service"
         }
         return shelves, oos
 
-    @reads
     def records(self, start: datetime, end: datetime) -> list[Record]:
         """Annunciated activations and every return to normal in [start, end), for the KPI report; the
         position is the alarm's area (mapped to operator positions by the report's caller)."""
-        rows = (
-            self.file.reader()
-            .execute(
-                "SELECT ts, alarm, action, priority, area FROM alarm_journal WHERE ts >= ? AND ts < ? AND "
-                "((action = 'activate' AND annunciated = 1) OR action = 'clear') ORDER BY ts, id",
-                (to_micros(start), to_micros(end)),
-            )
-            .fetchall()
+        rows = self.db.query(
+            "SELECT ts, alarm, action, priority, area FROM alarm_journal WHERE ts >= ? AND ts < ? AND "
+            "((action = 'activate' AND annunciated = 1) OR action = 'clear') ORDER BY ts, id",
+            (to_micros(start), to_micros(end)),
         )
         return [
             Record(from_micros(ts), alarm, action == "activate", prio, area or "plant")

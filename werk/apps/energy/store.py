@@ -1,4 +1,4 @@
-"""The energy app's own table in the werk file: meter resets and exchanges, recorded by people (or a connector
+"""The energy app's own table (in the werk file, or on PostgreSQL): meter resets and exchanges, recorded by people (or a connector
 that knows), never guessed from the readings."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ from datetime import datetime
 
 from werk.apps.energy.meter import EventKind
 from werk.core.model import from_micros, to_micros
+from werk.store.app_database import AppDatabase, app_database
 from werk.store.migrations import Migration
-from werk.store.sqlite_file import SQLiteFile, reads
+from werk.store.sqlite_file import SQLiteFile
 
 MIGRATIONS = (
     Migration(
@@ -47,12 +48,12 @@ class RecordedEvent:
 class EnergyStore:
     """Meter events, upserted by (asset, time): recording the same exchange again corrects it."""
 
-    def __init__(self, file: SQLiteFile) -> None:
-        self.file = file
+    def __init__(self, db: AppDatabase | SQLiteFile) -> None:
+        self.db = app_database(db)
 
     def record(self, e: RecordedEvent) -> None:
-        with self.file.transaction() as conn:
-            conn.execute(
+        with self.db.transaction() as tx:
+            tx.execute(
                 "INSERT INTO energy_meter_event VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (asset, ts) DO UPDATE "
                 "SET kind = excluded.kind, old_final = excluded.old_final, new_start = excluded.new_start, "
                 "who = excluded.who, recorded = excluded.recorded, comment = excluded.comment",
@@ -68,17 +69,12 @@ class EnergyStore:
                 ),
             )
 
-    @reads
     def events(self, asset: str | None = None) -> list[RecordedEvent]:
         where, args = ("WHERE asset = ?", (asset,)) if asset else ("", ())
-        rows = (
-            self.file.reader()
-            .execute(
-                "SELECT asset, ts, kind, old_final, new_start, who, recorded, comment FROM energy_meter_event "
-                f"{where} ORDER BY asset, ts",
-                args,
-            )
-            .fetchall()
+        rows = self.db.query(
+            "SELECT asset, ts, kind, old_final, new_start, who, recorded, comment FROM energy_meter_event "
+            f"{where} ORDER BY asset, ts",
+            args,
         )
         return [
             RecordedEvent(a, from_micros(ts), kind, old, new, who, from_micros(rec), comment)

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from werk.apps.inventory.stock import Booking, Signal
 from werk.core.model import from_micros, to_micros
+from werk.store.app_database import AppDatabase, app_database
 from werk.store.migrations import Migration
 from werk.store.sqlite_file import SQLiteFile
 
@@ -42,12 +43,12 @@ MIGRATIONS = (
 
 
 class InventoryStore:
-    def __init__(self, file: SQLiteFile) -> None:
-        self.file = file
+    def __init__(self, db: AppDatabase | SQLiteFile) -> None:
+        self.db = app_database(db)
 
     def add(self, bookings: Sequence[Booking], signals: Sequence[Signal]) -> None:
-        with self.file.transaction() as conn:
-            conn.executemany(
+        with self.db.transaction() as tx:
+            tx.executemany(
                 "INSERT INTO inventory_booking (ts, material, location, quantity, kind, who, why, ref) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -55,7 +56,7 @@ class InventoryStore:
                     for b in bookings
                 ],
             )
-            conn.executemany(
+            tx.executemany(
                 "INSERT INTO inventory_signal (ts, material, location, level, point, quantity) VALUES (?, ?, ?, ?, ?, ?)",
                 [(to_micros(s.ts), s.material, s.location, s.level, s.point, s.quantity) for s in signals],
             )
@@ -70,24 +71,16 @@ class InventoryStore:
         if limit:
             sql += " LIMIT ?"
             args.append(limit)
-        rows = self.file.reader().execute(sql, args).fetchall()
+        rows = self.db.query(sql, args)
         return [Booking(from_micros(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
 
     def signals(self, limit: int = 50) -> list[Signal]:
-        rows = (
-            self.file.reader()
-            .execute(
-                "SELECT ts, material, location, level, point, quantity FROM inventory_signal ORDER BY id DESC LIMIT ?",
-                (limit,),
-            )
-            .fetchall()
+        rows = self.db.query(
+            "SELECT ts, material, location, level, point, quantity FROM inventory_signal ORDER BY id DESC LIMIT ?",
+            (limit,),
         )
         return [Signal(from_micros(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
     def since(self, ts: datetime) -> int:
-        (n,) = (
-            self.file.reader()
-            .execute("SELECT count(*) FROM inventory_booking WHERE ts >= ?", (to_micros(ts),))
-            .fetchone()
-        )
-        return int(n)
+        row = self.db.query_one("SELECT count(*) FROM inventory_booking WHERE ts >= ?", (to_micros(ts),))
+        return int(row[0]) if row else 0

@@ -22,6 +22,7 @@ from werk.config.model import WerkConfig
 from werk.core.model import Sample
 from werk.core.states import STATE_SIGNAL
 from werk.sim.factory import Factory
+from werk.store.app_database import SQLiteAppDatabase
 from werk.store.sqlite import SQLiteHistorian
 from werk.store.sqlite_file import SQLiteFile
 
@@ -49,7 +50,7 @@ def offline_app(config: WerkConfig, db: Path) -> tuple[MaintenanceApp, SQLiteFil
         settings=config.app("maintenance"),
         bus=MemoryBus(),
         historian=historian,
-        db=file,
+        db=SQLiteAppDatabase(file),
         live={},
         data_dir=db.parent,
     )

@@ -1,4 +1,4 @@
-"""The maintenance app's own tables in the werk file: work orders (the whole order as JSON, indexed by asset and
+"""The maintenance app's own tables (in the werk file, or on PostgreSQL): work orders (the whole order as JSON, indexed by asset and
 status) and each asset's health state (its healthy baseline and warnings, as JSON), so a restart neither relearns
 a baseline nor forgets a raised warning."""
 
@@ -11,8 +11,9 @@ from typing import Any
 
 from werk.apps.maintenance.orders import WorkOrder
 from werk.core.model import to_micros
+from werk.store.app_database import AppDatabase, app_database
 from werk.store.migrations import Migration
-from werk.store.sqlite_file import SQLiteFile, reads
+from werk.store.sqlite_file import SQLiteFile
 
 MIGRATIONS = (
     Migration(
@@ -48,24 +49,22 @@ MIGRATIONS = (
 class MaintenanceStore:
     """Work orders, upserted by id; health states, one per asset."""
 
-    def __init__(self, file: SQLiteFile) -> None:
-        self.file = file
+    def __init__(self, db: AppDatabase | SQLiteFile) -> None:
+        self.db = app_database(db)
 
     def upsert_work_order(self, wo: WorkOrder) -> None:
         body = json.dumps(dataclasses.asdict(wo), default=_iso)
-        with self.file.transaction() as conn:
-            conn.execute(
+        with self.db.transaction() as tx:
+            tx.execute(
                 "INSERT INTO work_order VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
                 "status = excluded.status, body = excluded.body",
                 (wo.id, wo.asset, wo.status, to_micros(wo.created), body),
             )
 
-    @reads
     def get_work_order(self, wo_id: str) -> WorkOrder | None:
-        row = self.file.reader().execute("SELECT body FROM work_order WHERE id = ?", (wo_id,)).fetchone()
+        row = self.db.query_one("SELECT body FROM work_order WHERE id = ?", (wo_id,))
         return None if row is None else _work_order(json.loads(row[0]))
 
-    @reads
     def query_work_orders(
         self, *, asset: str | None = None, status: str | None = None, limit: int = 500
     ) -> list[WorkOrder]:
@@ -77,16 +76,15 @@ class MaintenanceStore:
         if status:
             where.append("status = ?")
             args.append(status)
-        rows = self.file.reader().execute(
+        rows = self.db.query(
             f"SELECT body FROM work_order WHERE {' AND '.join(where)} ORDER BY created DESC LIMIT ?",
             (*args, limit),
         )
         return [_work_order(json.loads(body)) for (body,) in rows]
 
-    @reads
     def open_work_order(self, asset: str, source: str) -> WorkOrder | None:
         """The newest order of ``asset`` raised by ``source`` that is not done yet, if any."""
-        rows = self.file.reader().execute(
+        rows = self.db.query(
             "SELECT body FROM work_order WHERE asset = ? AND status != 'done' ORDER BY created DESC", (asset,)
         )
         for (body,) in rows:
@@ -96,16 +94,15 @@ class MaintenanceStore:
         return None
 
     def save_health(self, states: dict[str, dict[str, Any]], at: datetime) -> None:
-        with self.file.transaction() as conn:
-            conn.executemany(
+        with self.db.transaction() as tx:
+            tx.executemany(
                 "INSERT INTO maintenance_health VALUES (?, ?, ?) ON CONFLICT (asset) DO UPDATE SET "
                 "updated = excluded.updated, body = excluded.body",
                 [(asset, to_micros(at), json.dumps(body)) for asset, body in states.items()],
             )
 
-    @reads
     def load_health(self) -> dict[str, dict[str, Any]]:
-        rows = self.file.reader().execute("SELECT asset, body FROM maintenance_health")
+        rows = self.db.query("SELECT asset, body FROM maintenance_health")
         return {asset: json.loads(body) for asset, body in rows}
 
 

@@ -1,4 +1,4 @@
-"""The OEE app's own tables in the werk file: stops and the history of their reasons (who, when, what before)."""
+"""The OEE app's own tables (in the werk file, or on PostgreSQL): stops and the history of their reasons (who, when, what before)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from datetime import datetime
 
 from werk.apps.oee.stops import Classification, Stop
 from werk.core.model import from_micros, to_micros
+from werk.store.app_database import AppDatabase, app_database
 from werk.store.migrations import Migration
-from werk.store.sqlite_file import SQLiteFile, reads
+from werk.store.sqlite_file import SQLiteFile
 
 MIGRATIONS = (
     Migration(
@@ -49,28 +50,26 @@ MIGRATIONS = (
 class OeeStore:
     """Stops, upserted by id (asset and start), with their reason history (append-only)."""
 
-    def __init__(self, file: SQLiteFile) -> None:
-        self.file = file
+    def __init__(self, db: AppDatabase | SQLiteFile) -> None:
+        self.db = app_database(db)
 
-    @reads
     def stop_facts(
         self, asset: str, start: datetime, end: datetime
     ) -> tuple[list[tuple[int, int | None]], int]:
         """What a KPI report needs of an asset's stops in [start, end): the spans of planned ones (microseconds,
         end None while open) and the number of failure events (non-micro stops in which the asset faulted)."""
-        db = self.file.reader()
         a, z = to_micros(start), to_micros(end)
-        planned = db.execute(
+        planned = self.db.query(
             "SELECT start_ts, end_ts FROM downtime WHERE asset = ? AND planned = 1 AND start_ts < ? "
             "AND (end_ts IS NULL OR end_ts > ?) ORDER BY start_ts",
             (asset, z, a),
-        ).fetchall()
-        (failures,) = db.execute(
+        )
+        row = self.db.query_one(
             "SELECT count(*) FROM downtime WHERE asset = ? AND micro = 0 AND start_ts >= ? AND start_ts < ? "
             "AND states LIKE '%\"fault\"%'",
             (asset, a, z),
-        ).fetchone()
-        return planned, int(failures)
+        )
+        return [(int(s), None if e is None else int(e)) for s, e in planned], int(row[0]) if row else 0
 
     def upsert_stops(self, stops: Sequence[Stop]) -> None:
         rows = [
@@ -88,8 +87,8 @@ class OeeStore:
             )
             for s in stops
         ]
-        with self.file.transaction() as conn:
-            conn.executemany(
+        with self.db.transaction() as tx:
+            tx.executemany(
                 "INSERT INTO downtime VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
                 "end_ts = excluded.end_ts, states = excluded.states, reason = excluded.reason, "
                 "reason_source = excluded.reason_source, planned = excluded.planned, micro = excluded.micro",
@@ -97,7 +96,7 @@ class OeeStore:
             )
             for s in stops:
                 for c in s.history:
-                    conn.execute(
+                    tx.execute(
                         "INSERT INTO downtime_reason_history (downtime_id, ts, who, reason, previous, comment) "
                         "SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM downtime_reason_history "
                         "WHERE downtime_id = ? AND ts = ? AND who = ?)",
@@ -114,7 +113,6 @@ class OeeStore:
                         ),
                     )
 
-    @reads
     def query_stops(
         self, *, asset: str | None = None, start: datetime | None = None, end: datetime | None = None
     ) -> list[Stop]:
@@ -129,18 +127,17 @@ class OeeStore:
         if start:
             where.append("(end_ts IS NULL OR end_ts > ?)")
             args.append(to_micros(start))
-        db = self.file.reader()
-        rows = db.execute(
+        rows = self.db.query(
             "SELECT id, asset, start_ts, end_ts, first_state, states, reason, reason_source, planned, micro "
             f"FROM downtime WHERE {' AND '.join(where)} ORDER BY start_ts",
             args,
-        ).fetchall()
+        )
         history: dict[str, list[Classification]] = {}
         if rows:
             ids = [r[0] for r in rows]
             for i in range(0, len(ids), 500):
                 chunk = ids[i : i + 500]
-                for sid, ts, who, reason, prev, comment in db.execute(
+                for sid, ts, who, reason, prev, comment in self.db.query(
                     "SELECT downtime_id, ts, who, reason, previous, comment FROM downtime_reason_history "
                     f"WHERE downtime_id IN ({','.join('?' * len(chunk))}) ORDER BY ts, id",
                     chunk,

@@ -1,4 +1,4 @@
-"""The orders app's own tables in the werk file: routings, orders with their state, the plan, re-plans, pins."""
+"""The orders app's own tables (in the werk file, or on PostgreSQL): routings, orders with their state, the plan, re-plans, pins."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from werk.apps.orders.book import Order
 from werk.apps.orders.master import Routing, Step
 from werk.apps.orders.schedule import Plan, plan_from_dict, plan_to_dict
 from werk.core.model import from_micros, to_micros
+from werk.store.app_database import AppDatabase, app_database
 from werk.store.migrations import Migration
 from werk.store.sqlite_file import SQLiteFile
 
@@ -75,8 +76,8 @@ def _m(dt: datetime | None) -> int | None:
 
 
 class OrdersStore:
-    def __init__(self, file: SQLiteFile) -> None:
-        self.file = file
+    def __init__(self, db: AppDatabase | SQLiteFile) -> None:
+        self.db = app_database(db)
 
     def save_routings(self, routings: list[Routing], who: str, ts: datetime) -> None:
         rows = [
@@ -99,19 +100,15 @@ class OrdersStore:
             )
             for r in routings
         ]
-        with self.file.transaction() as conn:
-            conn.executemany(
+        with self.db.transaction() as tx:
+            tx.executemany(
                 "INSERT INTO orders_routing (product, steps, who, ts) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (product) DO UPDATE SET steps = excluded.steps, who = excluded.who, ts = excluded.ts",
                 rows,
             )
 
     def routings(self) -> list[Routing]:
-        rows = (
-            self.file.reader()
-            .execute("SELECT product, steps FROM orders_routing ORDER BY product")
-            .fetchall()
-        )
+        rows = self.db.query("SELECT product, steps FROM orders_routing ORDER BY product")
         return [
             Routing(
                 p,
@@ -142,8 +139,8 @@ class OrdersStore:
             )
             for o in orders
         ]
-        with self.file.transaction() as conn:
-            conn.executemany(
+        with self.db.transaction() as tx:
+            tx.executemany(
                 "INSERT INTO orders_order (id, product, quantity, due_ts, priority, release_ts, state, good, scrap, "
                 "started_ts, finished_ts, who, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET product = excluded.product, quantity = excluded.quantity, "
@@ -154,13 +151,9 @@ class OrdersStore:
             )
 
     def orders(self) -> list[Order]:
-        rows = (
-            self.file.reader()
-            .execute(
-                "SELECT id, product, quantity, due_ts, priority, release_ts, state, good, scrap, started_ts, finished_ts "
-                "FROM orders_order ORDER BY due_ts, id"
-            )
-            .fetchall()
+        rows = self.db.query(
+            "SELECT id, product, quantity, due_ts, priority, release_ts, state, good, scrap, started_ts, finished_ts "
+            "FROM orders_order ORDER BY due_ts, id"
         )
         return [
             Order(
@@ -180,34 +173,30 @@ class OrdersStore:
         ]
 
     def save_plan(self, origin: datetime, plan: Plan, ts: datetime) -> None:
-        with self.file.transaction() as conn:
-            conn.execute(
+        with self.db.transaction() as tx:
+            tx.execute(
                 "INSERT INTO orders_plan (id, origin_ts, plan, ts) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
                 "SET origin_ts = excluded.origin_ts, plan = excluded.plan, ts = excluded.ts",
                 (to_micros(origin), json.dumps(plan_to_dict(plan)), to_micros(ts)),
             )
 
     def plan(self) -> tuple[datetime, Plan] | None:
-        row = self.file.reader().execute("SELECT origin_ts, plan FROM orders_plan WHERE id = 1").fetchone()
+        row = self.db.query_one("SELECT origin_ts, plan FROM orders_plan WHERE id = 1")
         return None if row is None else (from_micros(row[0]), plan_from_dict(json.loads(row[1])))
 
     def add_replan(
         self, ts: datetime, reason: str, method: str, seconds: float, moved: list[str], late: list[str]
     ) -> None:
-        with self.file.transaction() as conn:
-            conn.execute(
+        with self.db.transaction() as tx:
+            tx.execute(
                 "INSERT INTO orders_replan (ts, reason, method, seconds, moved, late) VALUES (?, ?, ?, ?, ?, ?)",
                 (to_micros(ts), reason, method, seconds, json.dumps(moved), json.dumps(late)),
             )
 
     def replans(self, limit: int = 20) -> list[dict[str, Any]]:
-        rows = (
-            self.file.reader()
-            .execute(
-                "SELECT ts, reason, method, seconds, moved, late FROM orders_replan ORDER BY id DESC LIMIT ?",
-                (limit,),
-            )
-            .fetchall()
+        rows = self.db.query(
+            "SELECT ts, reason, method, seconds, moved, late FROM orders_replan ORDER BY id DESC LIMIT ?",
+            (limit,),
         )
         return [
             {
@@ -222,17 +211,17 @@ class OrdersStore:
         ]
 
     def set_pin(self, op: str, machine: str, start: datetime, who: str) -> None:
-        with self.file.transaction() as conn:
-            conn.execute(
+        with self.db.transaction() as tx:
+            tx.execute(
                 "INSERT INTO orders_pin (op, machine, start_ts, who) VALUES (?, ?, ?, ?) ON CONFLICT (op) DO UPDATE "
                 "SET machine = excluded.machine, start_ts = excluded.start_ts, who = excluded.who",
                 (op, machine, to_micros(start), who),
             )
 
     def delete_pin(self, op: str) -> None:
-        with self.file.transaction() as conn:
-            conn.execute("DELETE FROM orders_pin WHERE op = ?", (op,))
+        with self.db.transaction() as tx:
+            tx.execute("DELETE FROM orders_pin WHERE op = ?", (op,))
 
     def pins(self) -> dict[str, tuple[str, datetime]]:
-        rows = self.file.reader().execute("SELECT op, machine, start_ts FROM orders_pin").fetchall()
+        rows = self.db.query("SELECT op, machine, start_ts FROM orders_pin")
         return {op: (m, from_micros(ts)) for op, m, ts in rows}

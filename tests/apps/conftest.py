@@ -1,0 +1,6 @@
+"""Fixtures of the apps' tests: their tables on each backend (tests/app_databases.py, tests/postgres.py)."""
+
+from tests.app_databases import app_db, app_db_opener, plant_store
+from tests.postgres import pg_database, pg_url
+
+__all__ = ["app_db", "app_db_opener", "pg_database", "pg_url", "plant_store"]

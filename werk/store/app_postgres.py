@@ -1,0 +1,139 @@
+"""The apps' tables on the plant's PostgreSQL server (``historian.backend: postgresql``): an
+:class:`~werk.store.app_database.AppDatabase` that every werk process pointed at the same database shares, so a
+restarted process, a second ``werk serve`` on another box or a ``werk api`` replica finds the stops, work orders
+and alarm journal the apps wrote.
+
+Connections as the historian on PostgreSQL keeps them (:mod:`werk.store.postgres`): one write connection under a
+lock (an app's writes are a few rows at a time; one at a time per process costs nothing and keeps the order in
+which the app made them), one autocommit read connection per thread. A lost connection fails the call in progress
+with a :class:`~werk.errors.StoreError` that names the server; the next call connects again. Migrations are
+recorded in the same ``werk_migration`` table as the historian's, under the same advisory lock, so several
+processes starting at once take turns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import psycopg
+
+from werk.errors import StoreError
+from werk.store.app_database import Row, Transaction, postgres_migrations, postgres_params
+from werk.store.connections import Readers
+from werk.store.migrations import Migration
+from werk.store.postgres import apply_migrations, redact
+
+log = logging.getLogger(__name__)
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+
+class _PostgresTransaction:
+    def __init__(self, conn: Conn) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, args: Sequence[object] = ()) -> int:
+        return self._conn.execute(postgres_params(sql), tuple(args)).rowcount
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        if rows:
+            with self._conn.cursor() as cur:
+                cur.executemany(postgres_params(sql), [tuple(r) for r in rows])
+
+    def query(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
+        return self._conn.execute(postgres_params(sql), tuple(args)).fetchall()
+
+
+class PostgresAppDatabase:
+    """The apps' tables on the PostgreSQL server at ``url`` (libpq parameters such as
+    ``options=-csearch_path=...`` pass through). Thread-safe; :meth:`close` waits (up to
+    :data:`werk.store.connections.CLOSE_WAIT_S`) for reads still running in other threads and refuses later ones."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.where = redact(url)
+        self._lock = threading.RLock()
+        self._w: Conn | None = None
+        self._readers: Readers[Conn] = Readers(self.where, "the apps' database")
+
+    def _connect(self) -> Conn:
+        try:
+            return psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"{self.where}: cannot connect to PostgreSQL for the apps' tables: {exc}"
+            ) from None
+
+    def open(self) -> None:
+        self._w = self._connect()
+        self._readers.opened()
+
+    def close(self) -> None:
+        if not self._readers.shut(writer_open=self._w is not None):
+            return
+        with self._lock:
+            if self._w is not None:
+                self._w.close()
+                self._w = None
+            self._readers.close_connections()
+
+    def _writer(self) -> Conn:
+        """The write connection (hold the lock), connected again if the last one was lost."""
+        if self._readers.closed:
+            raise StoreError(f"{self.where}: the apps' database is closed")
+        if self._w is None or self._w.closed or self._w.broken:
+            if self._w is not None:
+                log.warning("apps_db.reconnect where=%s", self.where)
+                with contextlib.suppress(Exception):
+                    self._w.close()
+            self._w = None
+            self._w = self._connect()
+        return self._w
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Conn]:
+        """This thread's read connection, inside the guard ``close`` waits for."""
+        with self._readers.guard():
+            yield self._readers.connection(self._connect, lambda c: not (c.closed or c.broken))
+
+    def migrate(self, owner: str, migrations: tuple[Migration, ...]) -> int:
+        with self._lock:
+            try:
+                return apply_migrations(self._writer(), owner, postgres_migrations(migrations), self.where)
+            except psycopg.Error as exc:
+                raise StoreError(f"{self.where}: cannot migrate the tables of {owner!r}: {exc}") from None
+
+    def schema_version(self, owner: str) -> int:
+        row = self.query_one("SELECT to_regclass('werk_migration') IS NOT NULL")
+        if row is None or not row[0]:
+            return 0
+        row = self.query_one("SELECT max(version) FROM werk_migration WHERE owner = ?", (owner,))
+        return int(row[0] or 0) if row else 0
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        with self._lock:
+            conn = self._writer()
+            try:
+                with conn.transaction():
+                    yield _PostgresTransaction(conn)
+            except psycopg.OperationalError as exc:
+                raise StoreError(f"{self.where}: the apps' write did not reach PostgreSQL: {exc}") from None
+
+    def query(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
+        with self._read() as conn:
+            try:
+                return conn.execute(postgres_params(sql), tuple(args)).fetchall()
+            except psycopg.OperationalError as exc:
+                raise StoreError(f"{self.where}: the apps' read did not reach PostgreSQL: {exc}") from None
+
+    def query_one(self, sql: str, args: Sequence[object] = ()) -> Row | None:
+        with self._read() as conn:
+            try:
+                return conn.execute(postgres_params(sql), tuple(args)).fetchone()
+            except psycopg.OperationalError as exc:
+                raise StoreError(f"{self.where}: the apps' read did not reach PostgreSQL: {exc}") from None

@@ -132,7 +132,7 @@ async def _run(
                     platform.connectors = []
                 await platform.start()
             if config.historian.backend == "postgresql" and config.historian.url:
-                from werk.store.postgres import redact
+                from werk.store.pg_connections import redact
 
                 console.print(
                     f"[green]✓[/] historian: {redact(config.historian.url)}; werk file: {historian_file}"
@@ -466,7 +466,8 @@ def cmd_store_migrate(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from werk.store.app_postgres import PostgresAppDatabase
-    from werk.store.postgres import PostgresHistorian, redact
+    from werk.store.pg_connections import redact
+    from werk.store.postgres import PostgresHistorian
     from werk.store.transfer import totals, transfer
     from werk.store.transfer_apps import transfer_apps
 

@@ -15,7 +15,8 @@ from werk.config.model import HistorianConfig
 from werk.core.model import Quality, Sample
 from werk.errors import StoreError
 from werk.store import SQLiteHistorian, open_historian
-from werk.store.postgres import DAY_US, PostgresHistorian, redact
+from werk.store.pg_connections import redact
+from werk.store.postgres import DAY_US, PostgresHistorian
 
 T0 = datetime(2026, 3, 29, 0, 0, tzinfo=UTC)
 

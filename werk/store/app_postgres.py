@@ -15,21 +15,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 import psycopg
 
 from werk.errors import StoreError
 from werk.store.app_database import Row, Transaction, postgres_migrations, postgres_params
-from werk.store.connections import Readers
 from werk.store.migrations import Migration
-from werk.store.postgres import apply_migrations, redact
+from werk.store.pg_connections import Conn, PgConnections
+from werk.store.postgres import apply_migrations
 
 log = logging.getLogger(__name__)
-
-Conn = psycopg.Connection[tuple[Any, ...]]
 
 
 class _PostgresTransaction:
@@ -48,57 +44,17 @@ class _PostgresTransaction:
         return self._conn.execute(postgres_params(sql), tuple(args)).fetchall()
 
 
-class PostgresAppDatabase:
+class PostgresAppDatabase(PgConnections):
     """The apps' tables on the PostgreSQL server at ``url`` (libpq parameters such as
     ``options=-csearch_path=...`` pass through). Thread-safe; :meth:`close` waits (up to
     :data:`werk.store.connections.CLOSE_WAIT_S`) for reads still running in other threads and refuses later ones."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.where = redact(url)
-        self._lock = threading.RLock()
-        self._w: Conn | None = None
-        self._readers: Readers[Conn] = Readers(self.where, "the apps' database")
-
-    def _connect(self) -> Conn:
-        try:
-            return psycopg.connect(self.url, autocommit=True, connect_timeout=10)
-        except psycopg.Error as exc:
-            raise StoreError(
-                f"{self.where}: cannot connect to PostgreSQL for the apps' tables: {exc}"
-            ) from None
+        super().__init__(url, "the apps' database")
 
     def open(self) -> None:
         self._w = self._connect()
         self._readers.opened()
-
-    def close(self) -> None:
-        if not self._readers.shut(writer_open=self._w is not None):
-            return
-        with self._lock:
-            if self._w is not None:
-                self._w.close()
-                self._w = None
-            self._readers.close_connections()
-
-    def _writer(self) -> Conn:
-        """The write connection (hold the lock), connected again if the last one was lost."""
-        if self._readers.closed:
-            raise StoreError(f"{self.where}: the apps' database is closed")
-        if self._w is None or self._w.closed or self._w.broken:
-            if self._w is not None:
-                log.warning("apps_db.reconnect where=%s", self.where)
-                with contextlib.suppress(Exception):
-                    self._w.close()
-            self._w = None
-            self._w = self._connect()
-        return self._w
-
-    @contextlib.contextmanager
-    def _read(self) -> Iterator[Conn]:
-        """This thread's read connection, inside the guard ``close`` waits for."""
-        with self._readers.guard():
-            yield self._readers.connection(self._connect, lambda c: not (c.closed or c.broken))
 
     def migrate(self, owner: str, migrations: tuple[Migration, ...]) -> int:
         with self._lock:

@@ -30,12 +30,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import threading
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from itertools import repeat
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import psycopg
@@ -44,8 +42,8 @@ from werk.core.model import Event, Quality, Sample, Value, from_micros, to_micro
 from werk.core.uns import matches
 from werk.errors import StoreError
 from werk.store.base import Bucket, Series, events_query
-from werk.store.connections import Readers
 from werk.store.migrations import PG_HISTORIAN_MIGRATIONS, Migration, check_sequence
+from werk.store.pg_connections import Conn, PgConnections
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +52,6 @@ PARTITIONS_AHEAD = 2  # days made ahead of today at open, so the first batches o
 _LOCK_PARTITIONS = 0x7765726B01  # advisory lock keys ("werk" + n): partition DDL, migrations
 _LOCK_MIGRATIONS = 0x7765726B02
 
-Conn = psycopg.Connection[tuple[Any, ...]]
 Row = tuple[int, int, float | None, int | None, str | None, int]  # signal_id, ts, f, i, s, quality
 
 _STAGE = (
@@ -69,17 +66,6 @@ _MOVE = (
 )
 _COLS = "ts, f, i, s, quality"
 _NUM = "coalesce(f, i::double precision)"
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    user = f"{parts.username}:***@" if parts.username else ""
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit(parts._replace(netloc=f"{user}{host}{port}"))
 
 
 _DTYPES = {bool: "bool", int: "int", float: "float", str: "str"}
@@ -205,7 +191,7 @@ def apply_migrations(conn: Conn, owner: str, migrations: tuple[Migration, ...], 
     return max(current, latest)
 
 
-class PostgresHistorian:
+class PostgresHistorian(PgConnections):
     """Samples and events on a PostgreSQL server at ``url`` (``postgresql://user@host:5432/db``; libpq's
     parameters such as ``options=-csearch_path=...`` and ``sslmode`` pass through).
 
@@ -216,11 +202,7 @@ class PostgresHistorian:
     OWNER = "historian"
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.where = redact(url)
-        self._lock = threading.RLock()
-        self._w: Conn | None = None
-        self._readers: Readers[Conn] = Readers(self.where, "the historian")
+        super().__init__(url, "the historian")
         self._ids: dict[str, tuple[int, str]] = {}
         self._dtypes: dict[int, str] = {}
         self._parts: set[int] | None = None  # days with a partition, as far as this process knows
@@ -229,14 +211,8 @@ class PostgresHistorian:
 
     # --- lifecycle -----------------------------------------------------------------------------------------------
 
-    def _connect(self, *, autocommit: bool) -> Conn:
-        try:
-            return psycopg.connect(self.url, autocommit=autocommit, connect_timeout=10)
-        except psycopg.Error as exc:
-            raise StoreError(f"{self.where}: cannot connect to the PostgreSQL historian: {exc}") from None
-
     def open(self) -> None:
-        conn = self._connect(autocommit=True)
+        conn = self._connect()
         try:
             apply_migrations(conn, self.OWNER, PG_HISTORIAN_MIGRATIONS, self.where)
         except psycopg.Error as exc:
@@ -253,42 +229,12 @@ class PostgresHistorian:
             today = _day(to_micros(utcnow()))
             self._ensure_partitions(set(range(today, today + PARTITIONS_AHEAD + 1)))
 
-    def close(self) -> None:
-        if not self._readers.shut(writer_open=self._w is not None):
-            return
-        with self._lock:
-            if self._w is not None:
-                self._w.close()
-                self._w = None
-            self._readers.close_connections()
-
     def schema_version(self) -> int:
         with self._read() as db:
             row = db.execute(
                 "SELECT max(version) FROM werk_migration WHERE owner = %s", (self.OWNER,)
             ).fetchone()
         return int(row[0] or 0) if row else 0
-
-    def _writer(self) -> Conn:
-        """The write connection (hold the lock), connected again if the last one was lost."""
-        if self._readers.closed:
-            raise StoreError(f"{self.where}: the historian is closed")
-        if self._w is None or self._w.closed or self._w.broken:
-            if self._w is not None:
-                log.warning("historian.reconnect where=%s", self.where)
-                with contextlib.suppress(Exception):
-                    self._w.close()
-            self._w = None
-            self._w = self._connect(autocommit=True)
-        return self._w
-
-    @contextlib.contextmanager
-    def _read(self) -> Iterator[Conn]:
-        """This thread's read connection, inside the guard ``close`` waits for."""
-        with self._readers.guard():
-            yield self._readers.connection(
-                lambda: self._connect(autocommit=True), lambda c: not (c.closed or c.broken)
-            )
 
     # --- writes --------------------------------------------------------------------------------------------------
 

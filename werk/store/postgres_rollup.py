@@ -45,11 +45,11 @@ from typing import Any
 from werk.core.model import Quality, from_micros, to_micros, utcnow
 from werk.errors import StoreError
 from werk.store.base import Bucket, Series
+from werk.store.pg_connections import Conn
 from werk.store.postgres import (
     _COLS,
     _LOCK_MIGRATIONS,
     _NUM,
-    Conn,
     PostgresHistorian,
     _f,
 )
@@ -321,7 +321,7 @@ class RollupHistorian(PostgresHistorian):
                     with contextlib.suppress(Exception):
                         self._r.close()
                 self._r = None
-                self._r = self._connect(autocommit=True)
+                self._r = self._connect()
             conn = self._r
             with conn.transaction():
                 got = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (_LOCK_REFRESH,)).fetchone()

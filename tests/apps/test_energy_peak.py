@@ -17,19 +17,19 @@ from werk.bus.memory import MemoryBus
 from werk.config import demo_config_path, parse_config
 from werk.core.model import Sample
 from werk.store import SQLiteFile, SQLiteHistorian
-from werk.store.app_database import SQLiteAppDatabase
+from werk.store.app_database import AppDatabase
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 3, 2, 10, 10, tzinfo=BERLIN)  # ten minutes into the 10:00 window
 
 
-async def test_a_window_heading_over_the_peak_warns_once(tmp_path: Path) -> None:
+async def test_a_window_heading_over_the_peak_warns_once(tmp_path: Path, app_db: AppDatabase) -> None:
     config = parse_config(demo_config_path().read_text(), "demo.yaml")
     file = SQLiteFile(tmp_path / "werk.db")
     file.open()
     historian = SQLiteHistorian(file)
     historian.open()
-    file.migrate("energy", SPEC.migrations)
+    app_db.migrate("energy", SPEC.migrations)
     settings = config.app("energy").model_copy(update={"peak_limit_kw": 100.0})
     bus = MemoryBus()
     clock = [NOW]
@@ -39,7 +39,7 @@ async def test_a_window_heading_over_the_peak_warns_once(tmp_path: Path) -> None
         settings,
         bus,
         historian,
-        SQLiteAppDatabase(file),
+        app_db,
         {},
         tmp_path,
         clock=lambda: clock[0],

@@ -11,11 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.app_databases import Opener
 from werk.apps.maintenance.app import MaintenanceApp
 from werk.apps.maintenance.health import AssetHealth, Hysteresis, calibrate, gamma_quantile
 from werk.apps.maintenance.replay import offline_app, replay
 from werk.config import WerkConfig, demo_config_path, load_config
 from werk.sim.factory import Factory
+from werk.store.app_database import AppDatabase
 
 SIGNALS = ("load", "temperature", "vibration", "power")
 
@@ -153,9 +155,9 @@ def test_the_demo_machines_run_many_healthy_cycles_without_a_warning(tmp_path: P
     assert min(h.cycles_seen for h in app.health.values()) > 1000 / 2
 
 
-def test_a_baseline_survives_a_restart_of_the_app(tmp_path: Path) -> None:
+def test_a_baseline_survives_a_restart_of_the_app(tmp_path: Path, app_db_opener: Opener) -> None:
     config = demo(tmp_path)
-    app, file = offline_app(config, tmp_path / "werk.db")
+    app, file = offline_app(config, tmp_path / "werk.db", app_db_opener())
     factory = Factory(config, datetime(2026, 1, 5, tzinfo=UTC))
     for _ in replay(app, factory, 6 * 3600):
         pass
@@ -165,7 +167,7 @@ def test_a_baseline_survives_a_restart_of_the_app(tmp_path: Path) -> None:
     assert learning.detector is None and 10 <= len(learning.baseline) < 300
     app.save_states()
     file.close()
-    again, file = offline_app(config, tmp_path / "werk.db")  # the app after a restart
+    again, file = offline_app(config, tmp_path / "werk.db", app_db_opener())  # the app after a restart
     try:
         h2 = again.health["press-1"]
         assert h2.detector is not None and h2.calibration == h.calibration
@@ -176,9 +178,9 @@ def test_a_baseline_survives_a_restart_of_the_app(tmp_path: Path) -> None:
         file.close()
 
 
-async def test_one_open_work_order_per_machine_and_cause(tmp_path: Path) -> None:
+async def test_one_open_work_order_per_machine_and_cause(tmp_path: Path, app_db: AppDatabase) -> None:
     config = demo(tmp_path)
-    app, file = offline_app(config, tmp_path / "werk.db")
+    app, file = offline_app(config, tmp_path / "werk.db", app_db)
     try:
         await asyncio.to_thread(lambda: None)
         from werk.apps.maintenance.health import Warning

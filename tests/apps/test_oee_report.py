@@ -12,7 +12,7 @@ from werk.apps.oee.store import MIGRATIONS, OeeStore
 from werk.config import parse_config
 from werk.core.model import Sample
 from werk.store import SQLiteHistorian
-from werk.store.app_database import SQLiteAppDatabase
+from werk.store.app_database import AppDatabase
 
 T0 = datetime(2026, 6, 1, 8, tzinfo=UTC)
 PLANT = """\
@@ -97,7 +97,7 @@ def mon(h: float) -> datetime:
     return MON + timedelta(hours=h)
 
 
-def _oee_app(tmp_path: Path, samples: list[Sample]) -> object:
+def _oee_app(tmp_path: Path, samples: list[Sample], db: AppDatabase) -> object:
     from werk.apps.oee.app import OeeApp
     from werk.apps.spec import AppContext
     from werk.bus.memory import MemoryBus
@@ -105,15 +105,15 @@ def _oee_app(tmp_path: Path, samples: list[Sample]) -> object:
     config = parse_config(SHIFTS)
     h = SQLiteHistorian(tmp_path / "live.db")
     h.open()
-    h.file.migrate("oee", MIGRATIONS)
+    db.migrate("oee", MIGRATIONS)
     h.write_samples(samples)
-    ctx = AppContext(
-        "oee", config, config.app("oee"), MemoryBus(), h, SQLiteAppDatabase(h.file), {}, tmp_path
-    )
+    ctx = AppContext("oee", config, config.app("oee"), MemoryBus(), h, db, {}, tmp_path)
     return OeeApp(ctx)
 
 
-def test_live_kpis_after_a_restart_are_the_shift_report_with_coverage(tmp_path: Path) -> None:
+def test_live_kpis_after_a_restart_are_the_shift_report_with_coverage(
+    tmp_path: Path, app_db: AppDatabase
+) -> None:
     """werk watched 06:00-08:00, was stopped until 10:00, and watches again. At 11:30 the live KPIs are the
     report of the early shift up to now: the same figures, coverage (2 h + 1.5 h) / 5.5 h; parts made while werk was
     stopped (100 -> 250) are not put on the time it saw; targets stand against the actuals."""
@@ -132,6 +132,7 @@ def test_live_kpis_after_a_restart_are_the_shift_report_with_coverage(tmp_path: 
             Sample(p + "machine_state", mon(11), "idle"),
             Sample(p + "good_count", mon(11), 550),
         ],
+        app_db,
     )
     now = mon(11.5)
     live = app.compute_live(now)  # type: ignore[attr-defined]
@@ -154,9 +155,11 @@ def test_live_kpis_after_a_restart_are_the_shift_report_with_coverage(tmp_path: 
     assert live["plant"]["coverage"] == pytest.approx(m1["coverage"])
 
 
-def test_outside_every_shift_there_is_no_current_shift_and_the_next_one_is_named(tmp_path: Path) -> None:
+def test_outside_every_shift_there_is_no_current_shift_and_the_next_one_is_named(
+    tmp_path: Path, app_db: AppDatabase
+) -> None:
     """Friday 15:00, after the early shift: no current shift, no KPIs, the next shift is Monday 06:00."""
-    app = _oee_app(tmp_path, [Sample("acme/s/a/l/c/m1/machine_state", mon(4 * 24 + 6), "running")])
+    app = _oee_app(tmp_path, [Sample("acme/s/a/l/c/m1/machine_state", mon(4 * 24 + 6), "running")], app_db)
     live = app.compute_live(mon(4 * 24 + 15))  # type: ignore[attr-defined]
     assert (live["in_shift"], live["shift"], live["window"], live["assets"]) == (False, None, None, {})
     assert live["next_shift"]["start"] == mon(7 * 24 + 6).isoformat()

@@ -22,7 +22,7 @@ from werk.config.model import WerkConfig
 from werk.core.model import Sample
 from werk.core.states import STATE_SIGNAL
 from werk.sim.factory import Factory
-from werk.store.app_database import SQLiteAppDatabase
+from werk.store.app_database import AppDatabase, SQLiteAppDatabase
 from werk.store.sqlite import SQLiteHistorian
 from werk.store.sqlite_file import SQLiteFile
 
@@ -36,21 +36,25 @@ class Fed:
     warnings: list[tuple[str, Warning]]
 
 
-def offline_app(config: WerkConfig, db: Path) -> tuple[MaintenanceApp, SQLiteFile]:
+def offline_app(
+    config: WerkConfig, db: Path, tables: AppDatabase | None = None
+) -> tuple[MaintenanceApp, SQLiteFile]:
     """The maintenance app on a werk file of its own (``db``, created if missing), without bus traffic or servers;
-    close the returned file when done. A second app on the same file is the same app after a restart."""
+    close the returned file when done. A second app on the same file is the same app after a restart. ``tables``
+    puts the app's own tables elsewhere (PostgreSQL; the caller closes it), the historian staying on the file."""
     file = SQLiteFile(db)
     file.open()
     historian = SQLiteHistorian(file)
     historian.open()
-    file.migrate("maintenance", MIGRATIONS)
+    apps_db = SQLiteAppDatabase(file) if tables is None else tables
+    apps_db.migrate("maintenance", MIGRATIONS)
     ctx = AppContext(
         name="maintenance",
         config=config,
         settings=config.app("maintenance"),
         bus=MemoryBus(),
         historian=historian,
-        db=SQLiteAppDatabase(file),
+        db=apps_db,
         live={},
         data_dir=db.parent,
     )

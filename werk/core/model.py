@@ -157,6 +157,14 @@ class User:
     via: str = ""
 
 
+def event_key(app: str, asset: str, what: str, cause: datetime, *ids: object) -> str:
+    """The key of an event (:attr:`Event.key`) from what caused it: the app, the asset, what happened and the
+    source time of the sample (or the instant of the action) that caused it, with any ids that tell apart two
+    events of one cause. The same input gives the same key, so an event made again from a batch handled twice is
+    stored once; an event from different input never shares a key. ``app/asset/what/<microseconds>[/id...]``."""
+    return "/".join([app, asset, what, str(to_micros(cause)), *(str(i) for i in ids)])
+
+
 def utcnow() -> datetime:
     """The one clock werk reads inside: timezone-aware UTC."""
     return datetime.now(UTC)

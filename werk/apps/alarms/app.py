@@ -24,7 +24,7 @@ from werk.apps.alarms.states import ACKABLE, LIVE_STATES, Transition, Transition
 from werk.apps.alarms.store import AlarmStore
 from werk.apps.spec import App, AppContext
 from werk.bus.base import Overflow
-from werk.core.model import Event, Quality
+from werk.core.model import Event, Quality, event_key
 from werk.errors import WerkError
 from werk.i18n import Translator
 
@@ -179,6 +179,9 @@ class AlarmsApp(App):
                 "annunciated": r.annunciated,
                 "message": a.message(),
             },
+            # by alarm, the instant of its cause (the sample's source time, or the person's action) and the
+            # transition: evaluating a batch again gives the same keys
+            key=event_key("alarms", a.asset, f"alarm.{r.action}", r.ts, a.id, r.after, r.who),
         )
 
     # -- people --------------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from werk.apps.machine_state.settings import StateMappingConfig
 from werk.apps.spec import App, AppContext
 from werk.bus.base import Overflow
 from werk.config.model import AssetRef
-from werk.core.model import Event, Quality, Sample
+from werk.core.model import Event, Quality, Sample, event_key
 from werk.core.states import STATE_SIGNAL
 
 TICK_S = 1.0
@@ -178,7 +178,9 @@ class MachineStateApp(App):
         data: dict[str, Any] = {"asset": name, "from": previous, "to": new, "duration_s": duration}
         if late:
             data["late"] = True  # older than the newest state werk had: history, not the live state
-        return Event("state", path, ts, data)
+        # keyed by asset, source time and the state entered: a batch handled again (by a fresh instance that saw
+        # other states before it) gives the same key whatever the "from" it derives
+        return Event("state", path, ts, data, key=event_key("machine_state", name, "state", ts, new))
 
     def _log_unmapped(self, name: str, mapper: StateMapper) -> None:
         for key, u in mapper.unmapped.items():

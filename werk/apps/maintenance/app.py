@@ -20,7 +20,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from werk.apps.maintenance.cycles import CycleAggregator
@@ -34,7 +34,7 @@ from werk.apps.maintenance.store import MaintenanceStore
 from werk.apps.spec import App, AppContext
 from werk.bus.base import Overflow
 from werk.config.model import AssetRef
-from werk.core.model import Event, Quality, Sample, Value, to_micros
+from werk.core.model import Event, Quality, Sample, Value, event_key, to_micros
 from werk.core.states import STATE_SIGNAL, STOP_STATES
 from werk.errors import ModelFileError, WerkError
 from werk.sim.spec import sim_of
@@ -246,6 +246,7 @@ class MaintenanceApp(App):
                 path,
                 at.ts,
                 {"asset": name, "health_state": state, "from": before, "reason": reason},
+                key=event_key("maintenance", name, "health_state", at.ts, state),
             )
         )
         return [Sample(f"{path}/health.state", at.ts, state)]
@@ -286,6 +287,13 @@ class MaintenanceApp(App):
             ref.path,
             now,
             {"asset": name, "reason": w.reason, "change": w.change, "work_order": wo.id, **w.detail},
+            # by the cycle that caused it (not by the work order's id: a batch handled again by another instance
+            # finds or opens the order anew); a warning without its cycle's time has no key
+            key=None
+            if w.at_s is None
+            else event_key(
+                "maintenance", name, f"warning.{w.reason}.{w.change}", datetime.fromtimestamp(w.at_s, UTC)
+            ),
         )
         await self.ctx.bus.publish_events([event])
         log.warning(

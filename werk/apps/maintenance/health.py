@@ -212,6 +212,7 @@ class Warning:
     reason: str  # "anomaly" | "rul"
     detail: dict[str, Any]
     change: str = "raised"  # "raised" | "cleared"
+    at_s: float | None = None  # the end of the cycle that caused it (seconds since the epoch), when known
 
 
 @dataclass
@@ -290,7 +291,9 @@ class AssetHealth:
                     if cause == "anomaly"
                     else {"rul_cycles": None if self.rul is None else round(self.rul, 1)}
                 )
-                changes.append(Warning(cause, {**detail, **self._explain()}, "raised" if now else "cleared"))
+                changes.append(
+                    Warning(cause, {**detail, **self._explain()}, "raised" if now else "cleared", at_s)
+                )
         return changes
 
     @property

@@ -22,7 +22,7 @@ from werk.apps.oee.stops import Stop, StopTracker, classify, pareto
 from werk.apps.oee.store import OeeStore
 from werk.apps.spec import App, AppContext
 from werk.bus.base import Overflow
-from werk.core.model import Event, Quality, Sample
+from werk.core.model import Event, Quality, Sample, event_key, to_micros
 from werk.core.states import STATE_SIGNAL
 from werk.errors import WerkError
 
@@ -42,6 +42,19 @@ def _shift(p: ShiftPeriod | None) -> dict[str, str] | None:
     if p is None:
         return None
     return {"name": p.name, "key": p.key, "start": p.start.isoformat(), "end": p.end.isoformat()}
+
+
+def _key(stop: Stop, what: str) -> str:
+    """A downtime event's key from what caused it: a change by the stop's progress (its start, its end or still
+    open, how many states it went through), the unqualified notice once per stop, a classification by when, who
+    and which reason (the stop's id names asset and start)."""
+    if what == "classified" and stop.history:
+        c = stop.history[-1]
+        return event_key("oee", stop.asset, "downtime.classified", c.ts, stop.id, c.who, c.reason)
+    if what == "changed":
+        end = "open" if stop.end is None else to_micros(stop.end)
+        return event_key("oee", stop.asset, "downtime.changed", stop.start, end, len(stop.states))
+    return event_key("oee", stop.asset, f"downtime.{what}", stop.start)
 
 
 class ReasonError(WerkError, ValueError):
@@ -187,6 +200,7 @@ class OeeApp(App):
                 "reason": stop.reason,
                 "first_state": stop.first_state,
             },
+            key=_key(stop, what),
         )
 
     def pareto(self, stops: list[Stop], now: datetime) -> list[dict[str, object]]:

@@ -68,6 +68,13 @@ async def test_a_window_heading_over_the_peak_warns_once(tmp_path: Path, app_db:
         assert got.data["projected_kw"] == pytest.approx(120.0) and got.data["peak_limit_kw"] == 100.0
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(events.get(), 0.2)
+        again = EnergyApp(ctx)  # another instance, after a takeover, warns of the same window: stored once
+        again.window = w
+        await again._warn()
+        (repeat,) = await asyncio.wait_for(events.get(), 1)
+        assert repeat.key == got.key is not None
+        historian.write_events([got, repeat])
+        assert len(historian.query_events(kinds=["energy"])) == 1
     finally:
         events.close()
         file.close()

@@ -22,7 +22,7 @@ from werk.apps.energy.report import IDLE_STATES, EnergyReader
 from werk.apps.energy.settings import EnergySettings
 from werk.apps.energy.store import EnergyStore, RecordedEvent
 from werk.apps.spec import App, AppContext
-from werk.core.model import Event, Quality, Sample
+from werk.core.model import Event, Quality, Sample, event_key
 from werk.sim.spec import sim_asset, sim_of
 
 log = logging.getLogger(__name__)
@@ -177,6 +177,8 @@ class EnergyApp(App):
                         "projected_kw": round(w["projected_kw"], 2),
                         "peak_limit_kw": w["peak_limit_kw"],
                     },
+                    # one warning per window, whichever instance warns
+                    key=event_key("energy", site, "peak_warning", datetime.fromisoformat(w["start"])),
                 )
             ]
         )

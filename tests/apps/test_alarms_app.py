@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from openpyxl import load_workbook
 
+from tests.app_databases import PlantStore
 from tests.conftest import plant_config, running_stack, with_app
 from werk.config.model import WerkConfig
 from werk.core.model import Sample, utcnow
@@ -55,9 +56,14 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def test_an_alarm_is_raised_listed_announced_acknowledged_shelved_and_journaled(tmp_path: Path) -> None:
+async def test_an_alarm_is_raised_listed_announced_acknowledged_shelved_and_journaled(
+    tmp_path: Path, plant_store: PlantStore
+) -> None:
     config = alarm_config(tmp_path)
-    async with running_stack(config) as stack, httpx.AsyncClient(base_url=stack.url, timeout=10) as http:
+    async with (
+        running_stack(plant_store(config)) as stack,
+        httpx.AsyncClient(base_url=stack.url, timeout=10) as http,
+    ):
         ref = config.asset("cnc-1")
         path = ref.signal_path("coolant_level")
 

@@ -23,7 +23,7 @@ from werk.apps.oee.store import MIGRATIONS as OEE_MIGRATIONS
 from werk.apps.spec import AppContext
 from werk.bus.memory import MemoryBus
 from werk.config import WerkConfig, demo_config_path, load_config, parse_config
-from werk.core.model import Event, Sample
+from werk.core.model import Event, Sample, to_micros
 from werk.sim.factory import Factory
 from werk.store import SQLiteHistorian
 from werk.store.app_database import SQLiteAppDatabase
@@ -138,10 +138,10 @@ async def test_downtime_events_fed_twice_are_stored_once(werk_file: SQLiteFile, 
     assert [e.key for e in again] == [e.key for e in first]
     # the fault opened, went on into maintenance, ended; the idle minute opened and ended in one batch
     assert [(e.data["id"], e.data["what"]) for e in stored(werk_file, "downtime")] == [
-        (f"m1@{int(at(10).timestamp() * 1e6)}", "changed"),
-        (f"m1@{int(at(10).timestamp() * 1e6)}", "changed"),
-        (f"m1@{int(at(10).timestamp() * 1e6)}", "changed"),
-        (f"m1@{int(at(30).timestamp() * 1e6)}", "changed"),
+        (f"m1@{to_micros(at(10))}", "changed"),
+        (f"m1@{to_micros(at(10))}", "changed"),
+        (f"m1@{to_micros(at(10))}", "changed"),
+        (f"m1@{to_micros(at(30))}", "changed"),
     ]
     assert len(app.store.query_stops(asset="m1")) == 2  # the stops themselves are upserted by id
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
+from fastapi import FastAPI, HTTPException, Request
+
+from tests.conftest import serving, wait_until
 from werk.config import demo_config_path, parse_config
 from werk.registry import default_registry
 from werk.sim.factory import Factory
-from werk.sim.plan_follower import wanted_products
+from werk.sim.plan_follower import follow, wanted_products
 
 T0 = datetime(2026, 12, 7, 6, tzinfo=UTC)
 
@@ -51,3 +58,34 @@ def test_a_machine_changes_over_to_the_planned_product_and_keeps_to_it() -> None
     assert factory.assets["cnc-2"].model.product in ("HSG-100", "FLG-300")
     factory.follow({"cnc-1": None})
     assert cnc.wanted is None
+
+
+async def test_a_refused_plan_is_logged_with_its_reason_and_a_token_reads_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """werk answers reads 401 once it has users: the follower says so (not only that werk was down before) and
+    reads the plan with the token it is given."""
+    token = "viewer-token-1"
+    plan = {"machines": {"cnc-1": [{"start": T0.isoformat(), "end": (T0 + timedelta(hours=1)).isoformat(), "product": "HSG-200"}]}}  # fmt: skip
+    app = FastAPI()
+
+    @app.get("/api/orders/plan")
+    async def read_plan(request: Request) -> Any:
+        if request.headers.get("authorization") != f"Bearer {token}":
+            raise HTTPException(401, "reads need a sign-in or a bearer token")
+        return plan
+
+    config = parse_config(demo_config_path().read_text(), "demo.yaml", default_registry())
+    caplog.set_level(logging.WARNING, logger="werk.sim.plan_follower")
+    async with serving(app) as base:
+        url = f"{base}/api/orders/plan"
+        factory = Factory(config, T0)
+        without = asyncio.create_task(follow(factory, url, every_s=0.05))
+        await wait_until(lambda: any("401" in r.getMessage() for r in caplog.records), timeout=5)
+        without.cancel()
+        assert factory.assets["cnc-1"].model.wanted is None
+        messages = [r.getMessage() for r in caplog.records]
+        assert len(messages) == 1 and "follow_plan_token_env" in messages[0]  # once, while the reason holds
+        with_token = asyncio.create_task(follow(factory, url, every_s=0.05, token=token))
+        await wait_until(lambda: factory.assets["cnc-1"].model.wanted == "HSG-200", timeout=5)
+        with_token.cancel()

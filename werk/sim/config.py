@@ -135,6 +135,9 @@ class SimConfig(StrictModel):
     """A plan to work to: the URL of werk's plan per machine (``http://127.0.0.1:8080/api/orders/plan``), read
     every 5 s; each machine makes the product of the operation planned on it now (or next), changing over after its
     current cycle. Without it the machines run their own product mix."""
+    follow_plan_token_env: str | None = None
+    """The environment variable holding a bearer token (a viewer's) to read the plan with: once werk has users,
+    every read needs one."""
     pki_dir: str | None = None
     """Offer secure endpoints too (Basic256Sha256, Aes128_Sha256_RsaOaep, Aes256_Sha256_RsaPss; Sign and
     SignAndEncrypt) besides None, with a server certificate made in ``<pki_dir>/own`` on first start."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 import time
 from datetime import UTC, datetime
@@ -160,7 +161,12 @@ class SimOpcUaServer:
             from werk.sim.plan_follower import follow
 
             self._follower = asyncio.create_task(
-                follow(self.factory, self.sim.follow_plan), name="werk-sim-plan"
+                follow(
+                    self.factory,
+                    self.sim.follow_plan,
+                    token=os.environ.get(self.sim.follow_plan_token_env or "") or None,
+                ),
+                name="werk-sim-plan",
             )
         self._task = asyncio.create_task(self._run(), name="werk-sim")
         log.info("sim.started endpoint=%s assets=%d", self.sim.endpoint, len(self.factory.assets))

@@ -2,8 +2,8 @@
 
 The plan is JSON as werk serves it: ``{"machines": {"cnc-1": [{"start": ISO, "end": ISO, "product": "HSG-100"},
 ...]}}``. For each machine the operation planned now (or else the next one) names the product; a machine with
-nothing planned goes back to its own mix. A plan that cannot be read leaves the machines as they are (logged once
-per failure streak), so a werk that restarts does not stop the factory.
+nothing planned goes back to its own mix. A plan that cannot be read leaves the machines as they are (logged when
+the failure starts and when its reason changes), so a werk that restarts does not stop the factory.
 """
 
 from __future__ import annotations
@@ -40,18 +40,32 @@ def wanted_products(plan: Mapping[str, Any], now: datetime, machines: list[str])
     return out
 
 
-async def follow(factory: Factory, url: str, every_s: float = EVERY_S) -> None:
-    """Poll ``url`` and steer ``factory`` until cancelled."""
-    failing = False
-    async with httpx.AsyncClient(timeout=5.0) as client:
+async def follow(factory: Factory, url: str, every_s: float = EVERY_S, token: str | None = None) -> None:
+    """Poll ``url`` and steer ``factory`` until cancelled. ``token``: a bearer token to read it with (werk answers
+    reads with 401 once it has users). A failure is logged when it starts and again when its reason changes (a werk
+    that was down and now refuses the token is a new reason)."""
+    last_error = ""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(timeout=5.0, headers=headers) as client:
         while True:
             try:
                 r = await client.get(url)
+                if r.status_code in (401, 403):
+                    raise PlanRefused(
+                        f"{r.status_code}: werk refuses the plan to "
+                        + ("this token" if token else "a reader without a token")
+                        + "; give sim.follow_plan_token_env a viewer token"
+                    )
                 r.raise_for_status()
                 factory.follow(wanted_products(r.json(), factory.now, list(factory.assets)))
-                failing = False
-            except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-                if not failing:
-                    log.warning("sim.plan_unreadable url=%s error=%s", url, exc)
-                failing = True
+                last_error = ""
+            except (httpx.HTTPError, PlanRefused, ValueError, KeyError, TypeError) as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                if error != last_error:
+                    log.warning("sim.plan_unreadable url=%s error=%s", url, error)
+                last_error = error
             await asyncio.sleep(every_s)
+
+
+class PlanRefused(Exception):
+    """werk answered the plan's URL with 401 or 403."""

@@ -100,7 +100,6 @@ async def test_a_viewer_of_line_1_gets_line_1_of_the_plant_wide_figures(tmp_path
     config = secure_config(tmp_path)
     refs = list(config.assets())
     line1 = {r.name for r in refs if _under(r.path, LINE1)}
-    others = {r.name for r in refs} - line1
     async with secure_stack(config) as stack, httpx.AsyncClient(base_url=stack.url, timeout=60) as http:
 
         async def get(path: str, user: str, **params: object) -> Any:

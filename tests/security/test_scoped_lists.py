@@ -4,14 +4,19 @@ the server as ``werk serve`` runs it."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.security.stack import LINE1, secure_config, secure_stack
+from tests.conftest import chromium_path, running_stack
+from tests.e2e.test_dashboard_browser import CHROMIUM_ARGS
+from tests.security.stack import LINE1, PASSWORD, add_users, secure_config, secure_stack
 from werk.core.model import Event, utcnow
 
 
@@ -190,3 +195,42 @@ async def test_a_viewer_of_line_1_gets_line_1_of_the_plant_wide_figures(tmp_path
         o0 = await get("/api/orders", "root")
         assert all(routed[o["product"]] <= line1 for o in o1)
         assert {o["order"] for o in o0 if routed[o["product"]] <= line1} == {o["order"] for o in o1}
+
+
+@pytest.mark.browser
+async def test_the_oee_and_energy_pages_of_a_viewer_of_line_1_show_no_other_asset(tmp_path: Path) -> None:
+    exe = chromium_path()
+    from playwright.async_api import async_playwright
+
+    config = secure_config(tmp_path)
+    await asyncio.to_thread(add_users, config)
+    refs = list(config.assets())
+    line1 = {r.name for r in refs if _under(r.path, LINE1)}
+    others = {r.name for r in refs} - line1
+    shown = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, sorted(others))) + r")(?![\w-])")
+    async with running_stack(config) as stack, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1400, "height": 1600})
+            await page.goto(stack.url + "/signin")
+            await page.fill("input[name=user]", "view1")
+            await page.fill("input[name=password]", PASSWORD)
+            await page.click("#password-signin button[type=submit]")
+            await page.wait_for_url(stack.url + "/")
+            for path in ("/oee", "/energy"):
+                await page.goto(stack.url + path)
+                await page.wait_for_load_state("networkidle")
+                # the page has drawn line 1's assets from the API before it is read
+                await page.wait_for_function(
+                    "names => names.some(n => document.body.innerText.includes(n))",
+                    arg=sorted(line1),
+                    timeout=30_000,
+                )
+                await page.wait_for_timeout(1500)
+                await page.screenshot(path=str(tmp_path / f"{path.strip('/')}-view1.png"), full_page=True)
+                text = await page.evaluate("document.body.innerText")
+                assert not shown.search(text), (path, shown.findall(text))
+                html = await page.content()
+                assert not shown.search(html), (path, shown.findall(html))
+        finally:
+            await browser.close()

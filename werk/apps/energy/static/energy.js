@@ -82,7 +82,8 @@
       line.append(b);
       box.append(line);
     };
-    bar([[t("site"), total]], t("site"));
+    // a viewer of part of the plant gets no site rows: no bar names its machines' sum as the site's
+    if (rows.some((r) => r.level === "site")) bar([[t("site"), total]], t("site"));
     bar([...areas.entries()].map(([p, v]) => [p.split("/").pop(), v]), t("areas"));
     bar(assets.map((r) => [r.scope, r.energy]), t("machines"));
   }

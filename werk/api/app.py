@@ -52,6 +52,7 @@ from werk.api.schemas import (
     SignalOut,
     TileOut,
 )
+from werk.api.scoped import assets_by_connector, plant_tree_seen, sight_covers_all
 from werk.api.security import aas_visible, security_front, security_router, twin_targets
 from werk.api.web import WebContext
 from werk.bus.base import Overflow
@@ -312,10 +313,15 @@ def create_app(platform: Platform) -> FastAPI:
         )
 
     @app.get("/api/plant", tags=["plant"])
-    async def plant() -> dict[str, Any]:
-        """The ISA-95 tree of the plant file, as nested mappings."""
+    async def plant(request: Request) -> dict[str, Any]:
+        """The ISA-95 tree of the plant file, as nested mappings: for a caller whose viewer grants cover parts
+        of the plant, the nodes they cover in full and the nodes on the way to them as bare names."""
         p = platform.config.plant
-        return {"enterprise": p.enterprise, "timezone": p.timezone, "sites": p.model_dump()["sites"]}
+        sites = p.model_dump()["sites"]
+        sight = auth.sight(request.scope)
+        if sight is not None:
+            sites = plant_tree_seen(sight, p.enterprise, sites)
+        return {"enterprise": p.enterprise, "timezone": p.timezone, "sites": sites}
 
     @app.get("/api/assets", response_model=list[AssetOut], tags=["plant"])
     async def assets(request: Request) -> list[AssetOut]:
@@ -350,9 +356,22 @@ def create_app(platform: Platform) -> FastAPI:
             )
         return MeOut(name=user.name, role=user.role)
 
+    connector_assets = assets_by_connector(platform.config)
+
+    def connectors_seen(request: Request) -> list[ConnectorOut]:
+        """The connectors whose every bound asset the caller sees (a connector's counts are over all of them)."""
+        sight = auth.sight(request.scope)
+        return [
+            ConnectorOut.of(c.status)
+            for c in platform.connectors
+            if sight is None or sight_covers_all(sight, connector_assets.get(c.status.name, ()))
+        ]
+
     @app.get("/api/connectors", response_model=list[ConnectorOut], tags=["platform"])
-    async def connectors() -> list[ConnectorOut]:
-        return [ConnectorOut.of(c.status) for c in platform.connectors]
+    async def connectors(request: Request) -> list[ConnectorOut]:
+        """Every connector's health; for a caller whose viewer grants cover parts of the plant, those whose
+        bound assets are all among what it sees."""
+        return connectors_seen(request)
 
     @app.get("/api/signals", response_model=list[SignalOut], tags=["signals"])
     async def signals(prefix: str = "") -> list[SignalOut]:

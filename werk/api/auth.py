@@ -40,6 +40,7 @@ from werk.core.access import (
     rank,
 )
 from werk.core.model import User
+from werk.core.sight import Sight
 from werk.errors import Unauthorized
 from werk.security.audit import AuditLog
 from werk.security.limits import FailureLimiter
@@ -304,8 +305,15 @@ class Authenticator:
     def visible(self, scope: Mapping[str, Any]) -> Visible | None:
         """What a read that lists things across the plant may show the request of ASGI ``scope``: None when it
         may show everything (reads are open, or the caller's viewer grant covers the whole plant); else a test of
-        a UNS path (an asset's, a signal's, an event's source) against the caller's viewer grants. The front
-        door identified the caller before the route runs (``scope["state"]["user"]``); no caller sees nothing."""
+        a UNS path (an asset's, a signal's, an event's source) against the caller's viewer grants
+        (:meth:`sight`)."""
+        sight = self.sight(scope)
+        return None if sight is None else sight.covers
+
+    def sight(self, scope: Mapping[str, Any]) -> Sight | None:
+        """What the caller of ASGI ``scope`` may see of the plant (:class:`~werk.core.sight.Sight`): None when it
+        sees everything (reads are open, or a viewer grant on the whole plant). The front door identified the
+        caller before the route runs (``scope["state"]["user"]``); no caller sees nothing."""
         if self.reads_open:
             return None
         user = scope.get("state", {}).get("user")
@@ -314,11 +322,7 @@ class Authenticator:
         scopes = tuple(g.scope for g in grants if rank(g.role) >= need)
         if "" in scopes:
             return None
-
-        def covered(path: str | None) -> bool:
-            return path is not None and any(path == s or path.startswith(s + "/") for s in scopes)
-
-        return covered
+        return Sight(scopes, self.asset_paths)
 
     def require(self, role: str, target: Callable[[Request], str | None] | None = None) -> Callable[[Request], Awaitable[User]]:  # fmt: skip
         """A FastAPI dependency: the caller must hold ``role`` or a higher one on what the request touches

@@ -11,6 +11,7 @@ from werk.api.auth import Authenticator
 from werk.apps.spec import Role
 from werk.config.model import AssetRef, WerkConfig
 from werk.core.model import User
+from werk.core.sight import Sight
 from werk.i18n import Translator
 from werk.ui.pages import Pages
 
@@ -35,11 +36,11 @@ class WebContext:
         return self.pages.render(request, template, context)
 
     def sees(self, request: Request, asset: str | None) -> bool:
-        visible = self.auth.visible(request.scope)
-        if visible is None:
-            return True
-        ref = self._assets.get(asset) if asset is not None else None
-        return visible(ref.path if ref is not None else None)
+        sight = self.auth.sight(request.scope)
+        return sight is None or sight.asset(asset)
+
+    def sight(self, request: Request) -> Sight | None:
+        return self.auth.sight(request.scope)
 
     def translator(self, request: Request) -> Translator:
         return self.pages.translator(self.pages.language(request))

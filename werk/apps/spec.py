@@ -38,6 +38,7 @@ from werk.bus.base import Bus
 from werk.config.model import AppSettings, AssetRef, WerkConfig
 from werk.core.access import Role as AccessRole
 from werk.core.model import Sample, User, Value, utcnow
+from werk.core.sight import Sight
 from werk.i18n import Translator
 from werk.store.app_database import AppDatabase
 from werk.store.base import Historian
@@ -126,6 +127,12 @@ class Web(Protocol):
     def sees(self, request: Request, asset: str | None) -> bool:
         """Whether the caller may see what belongs to ``asset`` (by name; None: to no asset), by its viewer
         grants: what a list across the plant keeps (every row while reads are open)."""
+        ...
+
+    def sight(self, request: Request) -> Sight | None:
+        """What the caller may see of the plant by its viewer grants (:class:`~werk.core.sight.Sight`: assets,
+        nodes, report rows, aggregates); None when it sees everything (reads are open, or a grant on the whole
+        plant), so a list skips filtering."""
         ...
 
     def translator(self, request: Request) -> Translator:

@@ -29,6 +29,7 @@ from werk.apps.alarms.states import STATES, TransitionError
 from werk.apps.spec import Web
 from werk.core.model import User, utcnow
 from werk.core.period import Timestamp, period
+from werk.core.sight import WHOLE_PLANT
 from werk.errors import InputError
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -83,8 +84,11 @@ def build_router(app: AlarmsApp, web: Web) -> APIRouter:
         lang = web.translator(request).lang
         states = set() if all else (set(state) if state else None)
         rows = app.rows(lang=lang, states=states, area=area, priority=priority, asset=asset)
-        rows = [row for row in rows if web.sees(request, row.get("asset"))]
-        return {"alarms": rows, "counts": app.counts()}
+        sight = web.sight(request)
+        if sight is None:
+            return {"alarms": rows, "counts": app.counts()}
+        rows = [row for row in rows if sight.asset(row.get("asset"))]
+        return {"alarms": rows, "counts": app.counts(sight)}
 
     @r.post("/{alarm_id}/acknowledge", response_model=AlarmOut, responses=CONFLICT)
     async def acknowledge(
@@ -175,12 +179,15 @@ def build_router(app: AlarmsApp, web: Web) -> APIRouter:
         responses={200: {"content": {XLSX: {}}, "description": "the report"}},
     )
     async def kpi(
+        request: Request,
         start: Timestamp | None = None,
         end: Timestamp | None = None,
         format: Annotated[str, Query(pattern="^(json|xlsx)$")] = "json",
     ) -> Any:
         """EEMUA 191 / ISA-18.2 KPIs over the journal (default: the last 24 hours), graded against their targets;
         ``format=xlsx`` downloads them."""
+        if web.sight(request) is not None:
+            raise HTTPException(403, WHOLE_PLANT)
         a, z = period(start, end, default_start=lambda e: e - timedelta(days=1))
         recs = await asyncio.to_thread(app.store.records, a, z)
         k = app.settings.kpi

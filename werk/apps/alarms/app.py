@@ -25,6 +25,7 @@ from werk.apps.alarms.store import AlarmStore
 from werk.apps.spec import App, AppContext
 from werk.bus.base import Overflow
 from werk.core.model import Event, Quality, event_key
+from werk.core.sight import Sight
 from werk.errors import WerkError
 from werk.i18n import Translator
 
@@ -310,9 +311,12 @@ class AlarmsApp(App):
         out.sort(key=lambda r: PRIORITY_RANK.get(r["priority"], 9))
         return out
 
-    def counts(self) -> dict[str, int]:
+    def counts(self, sight: Sight | None = None) -> dict[str, int]:
+        """Alarms per state: over all alarms, or over those of the assets ``sight`` sees."""
         out: dict[str, int] = {}
         for e in self.engine.entries.values():
+            if sight is not None and not sight.asset(e.alarm.asset):
+                continue
             out[e.state.state] = out.get(e.state.state, 0) + 1
         return out
 

@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 from typing import Annotated, Any, get_args
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from werk.apps.energy import baseline as iso50006
@@ -55,10 +55,17 @@ def build_router(energy: EnergyApp, web: Web) -> APIRouter:
         return asset
 
     @r.get("/live", response_model=LiveOut)
-    async def live() -> dict[str, Any]:
+    async def live(request: Request) -> dict[str, Any]:
         """The current 15-minute window (projected mean power against the peak limit) and today's figures per
-        asset (kWh, kWh per good part, cost, CO2e, idle energy)."""
-        return energy.snapshot()
+        asset (kWh, kWh per good part, cost, CO2e, idle energy). A caller whose viewer grants cover parts of
+        the plant gets the assets they cover and an empty window (the site's meters are over all of it)."""
+        out = energy.snapshot()
+        sight = web.sight(request)
+        if sight is None:
+            return out
+        today = dict(out.get("today") or {})
+        today["assets"] = sight.keyed(today.get("assets") or {})
+        return {"window": {}, "today": today}
 
     @r.get(
         "/report",
@@ -66,6 +73,7 @@ def build_router(energy: EnergyApp, web: Web) -> APIRouter:
         responses={200: {"content": {"text/csv": {}, XLSX: {}}, "description": "the report"}},
     )
     async def report(
+        request: Request,
         start: Timestamp | None = None,
         end: Timestamp | None = None,
         period_: Annotated[str, Query(alias="period", pattern=PERIOD_PATTERN)] = "day",
@@ -74,10 +82,15 @@ def build_router(energy: EnergyApp, web: Web) -> APIRouter:
         states: Annotated[bool, Query(description="energy per machine state in each row")] = True,
     ) -> Any:
         """Energy, cost, CO2e, 15-minute peak, parts and energy per part per asset, line, area and site, one row
-        per local period (default: this month by day). ``format=csv`` or ``xlsx`` downloads it."""
+        per local period (default: this month by day). ``format=csv`` or ``xlsx`` downloads it. A caller whose
+        viewer grants cover parts of the plant gets the rows of the assets, lines and areas they cover in full,
+        and no site rows or site peaks."""
         a, z = period(start, end, default_start=month_start)
         for x in asset or []:
             metered(x)
+        sight = web.sight(request)
+        if sight is not None:
+            asset = [n for n in asset or reader.meters if sight.asset(n)]
         if (z - a).total_seconds() / 60 > 20_000 and period_ == "minute":
             raise InputError(
                 "more than 20,000 minutes: a shorter range or a longer period", ("query", "period")
@@ -90,6 +103,13 @@ def build_router(energy: EnergyApp, web: Web) -> APIRouter:
             assets=asset,
             states=states,
         )
+        if sight is not None:
+            rep = {
+                **rep,
+                "rows": [x for x in rep["rows"] if sight.aggregate(x["level"], x["scope"])],
+                "peaks": [],
+                "anomalies": [x for x in rep["anomalies"] if sight.asset(x["asset"])],
+            }
         if format == "csv":
             from werk.apps.energy.export import report_csv
 
@@ -103,13 +123,15 @@ def build_router(energy: EnergyApp, web: Web) -> APIRouter:
 
     @r.get("/load", response_model=LoadOut)
     async def load(
+        request: Request,
         start: Timestamp | None = None,
         end: Timestamp | None = None,
         hours: Annotated[float | None, Query(gt=0, le=24 * 40)] = None,
         step_s: Annotated[int, Query(description="10, 60, 300 or 900 (local quarter hours)")] = 900,
     ) -> dict[str, Any]:
         """The load curve: the site's and each asset's mean power per step (default: 15 minutes over the last 24
-        hours); at most 10,000 steps."""
+        hours); at most 10,000 steps. A caller whose viewer grants cover parts of the plant gets the assets they
+        cover and no site curve (``total_kw`` all null)."""
         now = utcnow()
         if step_s not in (10, 60, 300, 900):
             raise InputError("step_s is 10, 60, 300 or 900", ("query", "step_s"))
@@ -118,14 +140,23 @@ def build_router(energy: EnergyApp, web: Web) -> APIRouter:
         a, z = period(start, end, default_start=lambda z: z - timedelta(hours=24), max_days=40)
         if (z - a).total_seconds() / step_s > 10_000:
             raise InputError("more than 10,000 steps: a shorter range or a longer step", ("query", "step_s"))
-        return await asyncio.to_thread(reader.load_curve, a, z, step_s)
+        out = await asyncio.to_thread(reader.load_curve, a, z, step_s)
+        sight = web.sight(request)
+        if sight is not None:
+            out["assets"] = sight.keyed(out["assets"])
+            out["total_kw"] = [None] * len(out["total_kw"])
+        return out
 
     @r.get("/idle", response_model=list[IdleOut])
-    async def idle(start: Timestamp | None = None, end: Timestamp | None = None) -> list[dict[str, Any]]:
+    async def idle(
+        request: Request, start: Timestamp | None = None, end: Timestamp | None = None
+    ) -> list[dict[str, Any]]:
         """Machines drawing power while they make nothing (idle, starved, blocked), most energy first (default:
-        this week)."""
+        this week); those the caller's viewer grants cover."""
         a, z = period(start, end, default_start=week_start, max_days=40)
-        rep = await asyncio.to_thread(reader.report, a, z, "year")
+        sight = web.sight(request)
+        mine = None if sight is None else [n for n in reader.meters if sight.asset(n)]
+        rep = await asyncio.to_thread(reader.report, a, z, "year", assets=mine)
         acc: dict[str, dict[str, float]] = {}
         for row in rep["rows"]:
             if row["level"] != "asset":

@@ -111,9 +111,15 @@ def build_router(oee: OeeApp, web: Web) -> APIRouter:
     @r.get("/oee/live", response_model=LiveOut)
     async def live(request: Request) -> dict[str, Any]:
         """KPIs of the current shift per asset, line and plant (ISO 22400-2; ratios 0..1, times in seconds);
-        flags' texts in the reader's language."""
+        flags' texts in the reader's language. A caller whose viewer grants cover parts of the plant gets the
+        assets and lines they cover, and no plant figures (``plant`` null)."""
         tr = web.translator(request)
         out = copy.deepcopy(oee.snapshot())
+        sight = web.sight(request)
+        if sight is not None and out:
+            out["assets"] = sight.keyed(out.get("assets") or {})
+            out["lines"] = sight.nodes(out.get("lines") or {})
+            out["plant"] = None
         for group in ("assets", "lines"):
             for kpis in out.get(group, {}).values():
                 with_texts(tr, kpis)
@@ -133,10 +139,17 @@ def build_router(oee: OeeApp, web: Web) -> APIRouter:
         asset: Annotated[list[str] | None, Query()] = None,
         format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
     ) -> Any:
-        """KPI report for a range, one row per period and scope. ``format=csv`` or ``xlsx`` downloads it."""
+        """KPI report for a range, one row per period and scope. ``format=csv`` or ``xlsx`` downloads it. A caller
+        whose viewer grants cover parts of the plant gets the rows of the assets and lines they cover (no plant
+        row)."""
         a, z = report_range(config, start, end)
         assets = check_assets(asset)
+        sight = web.sight(request)
+        if sight is not None:
+            assets = [n for n in assets or names if sight.asset(n)]
         rows = await asyncio.to_thread(oee.builder.report, a, z, period=period, assets=assets)
+        if sight is not None:
+            rows = [x for x in rows if sight.aggregate(x.level, x.report.scope)]
         tz = config.plant.timezone
         if format == "csv":
             return Response(
@@ -187,12 +200,19 @@ def build_router(oee: OeeApp, web: Web) -> APIRouter:
 
     @r.get("/downtime/pareto", response_model=list[ParetoOut])
     async def pareto(
-        start: Timestamp | None = None, end: Timestamp | None = None, asset: str | None = None
+        request: Request,
+        start: Timestamp | None = None,
+        end: Timestamp | None = None,
+        asset: str | None = None,
     ) -> list[dict[str, object]]:
-        """Downtime by reason, longest first (micro-stops included, disconnected time is not a stop)."""
+        """Downtime by reason, longest first (micro-stops included, disconnected time is not a stop); over the
+        assets the caller's viewer grants cover."""
         a, z = report_range(config, start, end)
         check_assets([asset] if asset else None)
         stops = await asyncio.to_thread(oee.store.query_stops, asset=asset, start=a, end=z)
+        sight = web.sight(request)
+        if sight is not None:
+            stops = [s for s in stops if sight.asset(s.asset)]
         return oee.pareto(stops, utcnow())
 
     @r.get("/downtime/reasons", response_model=dict[str, ReasonOut])
@@ -223,12 +243,15 @@ def build_router(oee: OeeApp, web: Web) -> APIRouter:
 
     @r.get("/timeline", response_model=TimelineOut)
     async def timeline(
+        request: Request,
         start: Timestamp | None = None,
         end: Timestamp | None = None,
         minutes: Annotated[float | None, Query(gt=0, le=MAX_DAYS * 24 * 60)] = None,
     ) -> dict[str, Any]:
-        """Each asset's state intervals (a Gantt-like strip)."""
+        """Each asset's state intervals (a Gantt-like strip), of the assets the caller's viewer grants cover."""
         now = utcnow()
+        sight = web.sight(request)
+        refs = [ref for ref in oee.builder.refs if sight is None or sight.asset(ref.name)]
         if minutes is not None and start is None:
             start = now - timedelta(minutes=minutes)
         a, z = report_range(config, start, end)
@@ -239,7 +262,7 @@ def build_router(oee: OeeApp, web: Web) -> APIRouter:
                     {"start": i.start.isoformat(), "end": i.end.isoformat(), "state": i.state}
                     for i in b.intervals(ref, a, z, now)
                 ]
-                for ref in b.refs
+                for ref in refs
             }
         )
         return {"start": a.isoformat(), "end": z.isoformat(), "assets": result}

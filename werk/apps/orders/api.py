@@ -13,6 +13,7 @@ from werk.apps.orders.master import MasterDataError, OrderLine, parse_orders, pa
 from werk.apps.orders.schedule import ScheduleError
 from werk.apps.spec import Web
 from werk.core.model import User
+from werk.core.sight import Sight
 from werk.errors import InputError
 
 REFUSED: dict[int | str, dict[str, Any]] = {
@@ -195,10 +196,18 @@ def build_router(app: OrdersApp, web: Web) -> APIRouter:
     def filename(request: Request, default: str) -> str:
         return request.query_params.get("filename") or default
 
+    def order_seen(sight: Sight, order_id: str) -> bool:
+        """An order's figures are over every machine of its routing: it is shown when the caller sees them all."""
+        routing = app.book.routings.get(app.book.orders[order_id].product)
+        return routing is not None and all(sight.asset(m) for s in routing.steps for m in s.run_s)
+
     @r.get("", response_model=list[OrderOut])
-    async def orders() -> list[OrderOut]:
-        """Every order with its state from the shop floor and its planned end."""
-        return [order_out(app, i) for i in sorted(app.book.orders, key=lambda i: (app.book.orders[i].due, i))]
+    async def orders(request: Request) -> list[OrderOut]:
+        """Every order with its state from the shop floor and its planned end; for a caller whose viewer grants
+        cover parts of the plant, the orders whose every routed machine they cover."""
+        sight = web.sight(request)
+        ids = sorted(app.book.orders, key=lambda i: (app.book.orders[i].due, i))
+        return [order_out(app, i) for i in ids if sight is None or order_seen(sight, i)]
 
     @r.post("", response_model=ReplanOut)
     async def release(
@@ -263,11 +272,16 @@ def build_router(app: OrdersApp, web: Web) -> APIRouter:
         return out
 
     @r.get("/plan", response_model=PlanOut)
-    async def plan() -> PlanOut:
+    async def plan(request: Request) -> PlanOut:
         """The plan per machine (what runs when), unavailable windows, and the last re-plan: what moved, which
-        orders are late."""
+        orders are late. A caller whose viewer grants cover parts of the plant gets the machines they cover and
+        no re-plan (it is over the whole plant)."""
         g = app.gantt()
         last = app.last_replan
+        sight = web.sight(request)
+        if sight is not None:
+            g = {**g, "machines": sight.keyed(g["machines"]), "windows": sight.keyed(g["windows"])}
+            last = None
         return PlanOut(
             origin=g["origin"],
             machines={m: [SlotOut(**s) for s in rows] for m, rows in g["machines"].items()},

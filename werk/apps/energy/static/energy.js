@@ -36,16 +36,20 @@
     let load = await werk.getJSON("/api/energy/load?hours=24");
     // a record shorter than an hour is drawn per minute (a line needs points); a fresh plant shows its hour,
     // not 23 empty ones
-    const points = (l) => l.total_kw.filter((v) => v != null).length;
+    // a viewer of part of the plant gets no site curve (total_kw all null): its machines' curves are drawn instead
+    const curves = (l) => (l.total_kw.some((v) => v != null) || !Object.keys(l.assets).length
+      ? [[t("site"), l.total_kw]] : Object.entries(l.assets));
+    const points = (l) => Math.max(0, ...curves(l).map(([, ys]) => ys.filter((v) => v != null).length));
     if (points(load) < 4) load = await werk.getJSON("/api/energy/load?hours=2&step_s=60");
     if (points(load) < 4) load = await werk.getJSON("/api/energy/load?hours=0.25&step_s=10");
     const STEP = { 900: t("15-minute mean power, last 24 hours"), 60: t("mean power per minute, last 2 hours"), 10: t("mean power per 10 seconds, last 15 minutes") };
     $("#load-step").textContent = STEP[load.step_s];
-    const first = load.total_kw.findIndex((v) => v != null);
-    const from = first < 0 ? load.starts.length : first;
+    const lines = curves(load);
+    const firsts = lines.map(([, ys]) => ys.findIndex((v) => v != null)).filter((i) => i >= 0);
+    const from = firsts.length ? Math.min(...firsts) : load.starts.length;
     const xs = load.starts.slice(from).map((s) => Date.parse(s) / 1000);
-    const series = [{ label: t("site"), color: "chart-1", digits: 1 }];
-    const data = [xs, load.total_kw.slice(from)];
+    const series = lines.map(([name], i) => ({ label: name, color: `chart-${(i % 6) + 1}`, digits: 1 }));
+    const data = [xs, ...lines.map(([, ys]) => ys.slice(from))];
     if (load.peak_limit_kw != null) {
       series.push({ label: t("peak limit"), color: "fault", width: 1, digits: 0 });
       data.push(xs.map(() => load.peak_limit_kw));
@@ -78,7 +82,8 @@
       line.append(b);
       box.append(line);
     };
-    bar([[t("site"), total]], t("site"));
+    // a viewer of part of the plant gets no site rows: no bar names its machines' sum as the site's
+    if (rows.some((r) => r.level === "site")) bar([[t("site"), total]], t("site"));
     bar([...areas.entries()].map(([p, v]) => [p.split("/").pop(), v]), t("areas"));
     bar(assets.map((r) => [r.scope, r.energy]), t("machines"));
   }

@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import chromium_path, running_stack
+from tests.conftest import chromium_path, running_stack, wait_until
 from tests.e2e.test_dashboard_browser import CHROMIUM_ARGS
 from tests.security.stack import LINE1, PASSWORD, add_users, secure_config, secure_stack
-from werk.core.model import Event, utcnow
+from werk.core.model import Event, Sample, utcnow
 
 
 def _under(path: str, scope: str) -> bool:
@@ -134,6 +134,24 @@ async def test_a_viewer_of_line_1_gets_line_1_of_the_plant_wide_figures(tmp_path
         every = {c["name"] for c in await get("/api/connectors", "root")}
         assert mine == {n for n in every if bound.get(n) and bound[n] <= line1}, (mine, every)
         assert every - mine, "the demo has connectors beyond line 1"
+        # the health probe: the same connectors; no figures, connectors or versions for an anonymous probe
+        health = await get("/api/health", "view1")
+        assert {c["name"] for c in health["connectors"]} == mine and health["apps"] == {}
+        assert {c["name"] for c in (await get("/api/health", "root"))["connectors"]} == every
+        probe = (await http.get("/api/health")).json()
+        assert probe["status"] == "ok" and probe["connectors"] == [] and probe["version"] is None
+
+        # latest values: only line 1's signals
+        now = utcnow()
+        await stack.platform.bus.publish(
+            [Sample(f"{r.path}/probe", now, float(i)) for i, r in enumerate(refs)]
+        )
+        await wait_until(
+            lambda: all(f"{r.path}/probe" in stack.platform.live.latest for r in refs), timeout=10
+        )
+        latest = [s["path"] for s in await get("/api/signals", "view1")]
+        assert latest and all(_under(p, LINE1) for p in latest), latest
+        assert {f"{r.path}/probe" for r in refs} <= {s["path"] for s in await get("/api/signals", "root")}
 
         # alarm counts over line 1's alarms only; the plant's alarm KPIs are refused with the reason
         a1 = await get("/api/alarms", "view1", all="true")

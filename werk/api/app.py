@@ -295,7 +295,16 @@ def create_app(platform: Platform) -> FastAPI:
         return refs[name]
 
     @app.get("/api/health", response_model=HealthOut, tags=["platform"])
-    async def health() -> HealthOut:
+    async def health(request: Request) -> HealthOut:
+        """Whether werk runs, for anyone (a load balancer's probe); the figures, connectors and app diagnostics
+        only for a caller who may read (once reads need a sign-in, a probe learns no connector's address), and
+        for a caller who sees part of the plant the connectors it sees and no app diagnostics (they name assets)."""
+        if not auth.reads_open:
+            user = auth.user(request)
+            if user is None:
+                return HealthOut(status="ok")
+            request.scope.setdefault("state", {})["user"] = user
+        sight = auth.sight(request.scope)
         w = platform.writer
         feed = platform.live_feed
         return HealthOut(
@@ -308,8 +317,10 @@ def create_app(platform: Platform) -> FastAPI:
             last_rejected=w.last_rejected if w else "",
             live_samples=feed.samples if feed else None,
             live_dropped=feed.dropped if feed else None,
-            connectors=[ConnectorOut.of(c.status) for c in platform.connectors],
-            apps={name: dict(h) for name, app in platform.apps.items() if (h := app.diagnostics())},
+            connectors=connectors_seen(request),
+            apps={}
+            if sight is not None
+            else {name: dict(h) for name, app in platform.apps.items() if (h := app.diagnostics())},
         )
 
     @app.get("/api/plant", tags=["plant"])
@@ -374,9 +385,14 @@ def create_app(platform: Platform) -> FastAPI:
         return connectors_seen(request)
 
     @app.get("/api/signals", response_model=list[SignalOut], tags=["signals"])
-    async def signals(prefix: str = "") -> list[SignalOut]:
-        """Latest value of every signal (optionally under a UNS path prefix)."""
-        return [SignalOut.of(s) for p, s in sorted(platform.live.latest.items()) if p.startswith(prefix)]
+    async def signals(request: Request, prefix: str = "") -> list[SignalOut]:
+        """Latest value of every signal (optionally under a UNS path prefix) the caller may see."""
+        visible = auth.visible(request.scope)
+        return [
+            SignalOut.of(s)
+            for p, s in sorted(platform.live.latest.items())
+            if p.startswith(prefix) and (visible is None or visible(p))
+        ]
 
     bound = {ref.signal_path(sig): ref.name for ref in refs.values() for sig in ref.config.bound_signals()}
     asset_of_path = {ref.path: ref.name for ref in refs.values()}

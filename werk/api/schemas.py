@@ -189,28 +189,30 @@ class ConnectorOut(BaseModel):
 
 
 class HealthOut(BaseModel):
+    """``status`` for anyone; the rest (null or empty) only for a caller who may read (``GET /api/health``)."""
+
     status: str
-    version: str
-    samples_published: int
-    samples_written: int
-    write_errors: int
-    samples_rejected: int = Field(
-        0,
+    version: str | None = None
+    samples_published: int | None = None
+    samples_written: int | None = None
+    write_errors: int | None = None
+    samples_rejected: int | None = Field(
+        default=None,
         description="samples and events the historian can never store (an integer beyond 64 bits, text with a "
         "lone surrogate): dropped alone, the rest of their batch written (werk.runtime.historian_writer)",
     )
-    last_rejected: str = Field("", description="the last of them: its signal and why")
+    last_rejected: str = Field(default="", description="the last of them: its signal and why")
     live_samples: int | None = Field(
-        None,
+        default=None,
         description="a werk api replica: samples it took from the cluster's log for its live values "
         "(werk.runtime.live_feed); absent where the process reads the machines itself",
     )
     live_dropped: int | None = Field(
-        None,
+        default=None,
         description="... and how often it fell behind the log and skipped batches (live values only; the workers "
         "store every batch)",
     )
-    connectors: list[ConnectorOut]
+    connectors: list[ConnectorOut] = Field(default_factory=list)
     apps: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="what each app reports about the data it was given (App.diagnostics), by app name: values it "

@@ -35,11 +35,15 @@ def test_a_set_stop_ends_training_within_a_life_and_writes_no_model(tmp_path: Pa
 
 
 async def test_stopping_the_platform_stops_its_training(tmp_path: Path) -> None:
-    config = plant_config(tmp_path, maintenance={"auto_train": True, "train_lives": 30})
+    # lives enough that the stop comes while the first asset's are simulated (a quiet machine simulates 30 of
+    # them between two looks at the status, and then fits and writes the model whatever the stop says)
+    config = plant_config(tmp_path, maintenance={"auto_train": True, "train_lives": 1000})
     async with running_stack(config) as stack:
         status = stack.platform.apps["maintenance"].training_status
         await wait_until(lambda: (status.get("current") or {}).get("lives", 0) >= 2, timeout=60)
         assert status["state"] == "training"
+        current = status["current"]
+        assert current["lives"] < current["of"]  # the stop comes while lives are simulated
     # the thread notices within one life; without the stop it trains on for minutes (every simulated asset)
     await wait_until(lambda: status["state"] == "stopped", timeout=10)
     assert not any(t.name.startswith(("asyncio_", "uvloop_")) and _training(t) for t in threading.enumerate())

@@ -18,8 +18,10 @@ import hashlib
 import hmac
 import json
 import secrets
+import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -242,15 +244,22 @@ class SecurityStore:
             seen.add((g.role, g.scope))
         with self.file.transaction() as conn:
             self._need_user(conn, name)
-            before = self._grants(conn, name)
-            conn.execute("DELETE FROM security_grant WHERE user = ?", (name,))
-            conn.executemany(
-                "INSERT INTO security_grant VALUES (?, ?, ?, ?)",
-                [(name, g.role, g.scope, json.dumps(list(g.signals))) for g in grants],
-            )
-            after = self._grants(conn, name)
+            before, after = self._replace_grants(conn, name, grants)
         self._forget()
         self.audit.record("role.set", name, who=by, client=client, before=_grants_json(before), after=_grants_json(after))  # fmt: skip
+
+    def _replace_grants(
+        self, conn: sqlite3.Connection, name: str, grants: Iterable[Grant]
+    ) -> tuple[tuple[Grant, ...], tuple[Grant, ...]]:
+        """Replace ``name``'s grants with ``grants`` inside the caller's transaction (a grant given twice is kept
+        once); its grants before and after."""
+        before = self._grants(conn, name)
+        conn.execute("DELETE FROM security_grant WHERE user = ?", (name,))
+        conn.executemany(
+            "INSERT OR REPLACE INTO security_grant VALUES (?, ?, ?, ?)",
+            [(name, g.role, g.scope, json.dumps(list(g.signals))) for g in grants],
+        )
+        return before, self._grants(conn, name)
 
     def user(self, name: str) -> UserRow | None:
         """The user ``name``, if there is one."""
@@ -292,13 +301,7 @@ class SecurityStore:
                     "INSERT INTO security_user (name, kind, password, created_ts) VALUES (?, ?, NULL, ?)",
                     (name, via, to_micros(utcnow())),
                 )
-            before = self._grants(conn, name)
-            conn.execute("DELETE FROM security_grant WHERE user = ?", (name,))
-            conn.executemany(
-                "INSERT OR REPLACE INTO security_grant VALUES (?, ?, ?, ?)",
-                [(name, g.role, g.scope, json.dumps(list(g.signals))) for g in grants],
-            )
-            after = self._grants(conn, name)
+            before, after = self._replace_grants(conn, name, grants)
         self._forget()
         if row is None:
             self.audit.record("user.add", name, who=name, client=client, after={"kind": via})

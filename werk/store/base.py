@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypedDict, Unpack
 
 from werk.core.model import Event, Sample, Value, to_micros
 
@@ -42,6 +42,17 @@ class Series:
     interval_s: float | None
 
 
+class EventFilter(TypedDict, total=False):
+    """Which events ``query_events`` returns, newest first: of one of ``kinds``, from ``source``, with a ts in
+    [``start``, ``end``), at most ``limit`` (1000 when not given). A filter left out (or None) lets all through."""
+
+    kinds: Sequence[str] | None
+    source: str | None
+    start: datetime | None
+    end: datetime | None
+    limit: int
+
+
 class Historian(Protocol):
     def open(self) -> None: ...
 
@@ -65,15 +76,7 @@ class Historian(Protocol):
 
     def signals(self) -> list[str]: ...
 
-    def query_events(
-        self,
-        *,
-        kinds: Sequence[str] | None = None,
-        source: str | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        limit: int = 1000,
-    ) -> list[Event]: ...
+    def query_events(self, **where: Unpack[EventFilter]) -> list[Event]: ...
 
     def count_samples(self, path: str | None = None) -> int: ...
 
@@ -89,19 +92,19 @@ class Historian(Protocol):
 
 
 def events_query(
-    kinds: Sequence[str] | None,
-    source: str | None,
-    start: datetime | None,
-    end: datetime | None,
-    limit: int,
     *,
     mark: str,
     array: bool,
+    kinds: Sequence[str] | None = None,
+    source: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int = 1000,
 ) -> tuple[str, list[object]]:
     """The ``query_events`` statement every historian runs, newest first, and its parameters (rows of ts, kind,
-    source, data, key): ``mark`` is the
-    driver's parameter marker (``?``, ``%s``); with ``array`` the kinds go as one array (``kind = ANY(%s)``),
-    else one marker each (``kind IN (?, ?)``)."""
+    source, data, key), for the filter of :class:`EventFilter`: ``mark`` is the driver's parameter marker (``?``,
+    ``%s``); with ``array`` the kinds go as one array (``kind = ANY(%s)``), else one marker each
+    (``kind IN (?, ?)``)."""
     where: list[str] = []
     args: list[object] = []
     if kinds and array:

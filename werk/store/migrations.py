@@ -22,12 +22,18 @@ OWNERS_SCHEMA = 8
 
 @dataclass(frozen=True)
 class Migration:
-    """One step of an owner's schema: ``sql`` is statements separated by semicolons (none inside them)."""
+    """One step of an owner's schema: ``sql`` is statements separated by semicolons (none inside them);
+    ``whole`` are statements that hold semicolons themselves (a PL/pgSQL function body), run after them."""
 
     version: int
     description: str
     sql: str
     legacy: int | None = None  # the step of the single global sequence this one was (werk_schema.version)
+    whole: tuple[str, ...] = ()
+
+    def statements(self) -> list[str]:
+        """The statements of this step, in the order they run."""
+        return [stmt for stmt in self.sql.split(";") if stmt.strip()] + list(self.whole)
 
 
 def check_sequence(owner: str, migrations: tuple[Migration, ...]) -> None:

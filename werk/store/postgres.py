@@ -33,7 +33,7 @@ import logging
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from itertools import repeat
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import psycopg
@@ -41,7 +41,7 @@ import psycopg
 from werk.core.model import Event, Quality, Sample, Value, from_micros, to_micros, utcnow
 from werk.core.uns import matches
 from werk.errors import StoreError
-from werk.store.base import Bucket, Series, events_query
+from werk.store.base import Bucket, EventFilter, Series, events_query
 from werk.store.migrations import PG_HISTORIAN_MIGRATIONS, Migration, check_sequence
 from werk.store.pg_connections import Conn, PgConnections
 
@@ -181,9 +181,8 @@ def apply_migrations(conn: Conn, owner: str, migrations: tuple[Migration, ...], 
         for m in migrations:
             if m.version <= current:
                 continue
-            for stmt in m.sql.split(";"):
-                if stmt.strip():
-                    conn.execute(stmt)
+            for stmt in m.statements():
+                conn.execute(stmt)
             conn.execute(
                 "INSERT INTO werk_migration VALUES (%s, %s, %s, %s)",
                 (owner, m.version, m.description, to_micros(utcnow())),
@@ -522,16 +521,8 @@ class PostgresHistorian(PgConnections):
         with self._read() as db:
             return [r[0] for r in db.execute("SELECT path FROM signal ORDER BY path")]
 
-    def query_events(
-        self,
-        *,
-        kinds: Sequence[str] | None = None,
-        source: str | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        limit: int = 1000,
-    ) -> list[Event]:
-        sql, args = events_query(kinds, source, start, end, limit, mark="%s", array=True)
+    def query_events(self, **where: Unpack[EventFilter]) -> list[Event]:
+        sql, args = events_query(mark="%s", array=True, **where)
         with self._read() as db:
             rows = db.execute(sql, args).fetchall()
         return [Event(k, src, from_micros(ts), json.loads(d), key) for ts, k, src, d, key in rows]

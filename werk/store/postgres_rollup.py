@@ -45,13 +45,14 @@ from typing import Any
 from werk.core.model import Quality, from_micros, to_micros, utcnow
 from werk.errors import StoreError
 from werk.store.base import Bucket, Series
+from werk.store.migrations import Migration
 from werk.store.pg_connections import Conn
 from werk.store.postgres import (
     _COLS,
-    _LOCK_MIGRATIONS,
     _NUM,
     PostgresHistorian,
     _f,
+    apply_migrations,
 )
 
 log = logging.getLogger(__name__)
@@ -73,11 +74,12 @@ BAD = int(Quality.BAD)
 # the floor of a timestamp to its minute, for negative ones too (integer % truncates towards zero)
 _MINUTE_OF = f"(ts - (((ts % {MINUTE_US}) + {MINUTE_US}) % {MINUTE_US}))"
 
-_INSTALL: tuple[tuple[int, str, tuple[str, ...]], ...] = (
-    (
+_MIGRATIONS = (
+    Migration(
         1,
         "minute rollups of samples, the minutes touched since their refresh, the triggers that mark them",
-        (
+        "",
+        whole=(
             """
             CREATE TABLE IF NOT EXISTS sample_1m (
                 signal_id     integer NOT NULL,
@@ -252,26 +254,7 @@ def install(conn: Conn, where: str) -> int:
     """Bring the rollup's tables and triggers to the newest version, in one transaction per step (the triggers and
     the marking of what is stored already together, so no write falls between); several processes starting at
     once take turns. The schema version."""
-    latest = _INSTALL[-1][0]
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_MIGRATIONS,))
-        row = conn.execute("SELECT max(version) FROM werk_migration WHERE owner = %s", (OWNER,)).fetchone()
-        current = int(row[0] or 0) if row else 0
-        if current > latest:
-            raise StoreError(
-                f"{where}: the tables of {OWNER!r} are at schema version {current}, newer than this werk knows "
-                f"({latest}); upgrade werk or point it at another database"
-            )
-        for version, description, statements in _INSTALL:
-            if version <= current:
-                continue
-            for stmt in statements:
-                conn.execute(stmt)
-            conn.execute(
-                "INSERT INTO werk_migration VALUES (%s, %s, %s, %s)",
-                (OWNER, version, description, to_micros(utcnow())),
-            )
-    return max(current, latest)
+    return apply_migrations(conn, OWNER, _MIGRATIONS, where)
 
 
 class RollupHistorian(PostgresHistorian):

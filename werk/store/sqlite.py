@@ -7,10 +7,11 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Unpack
 
 from werk.core.model import Event, Quality, Sample, Value, from_micros, to_micros
 from werk.core.uns import matches
-from werk.store.base import Bucket, Series, events_query
+from werk.store.base import Bucket, EventFilter, Series, events_query
 from werk.store.migrations import HISTORIAN_MIGRATIONS
 from werk.store.sqlite_file import SQLiteFile, Synchronous, reads
 
@@ -252,16 +253,8 @@ class SQLiteHistorian:
         return [r[0] for r in self.file.reader().execute("SELECT path FROM signal ORDER BY path")]
 
     @reads
-    def query_events(
-        self,
-        *,
-        kinds: Sequence[str] | None = None,
-        source: str | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        limit: int = 1000,
-    ) -> list[Event]:
-        sql, args = events_query(kinds, source, start, end, limit, mark="?", array=False)
+    def query_events(self, **where: Unpack[EventFilter]) -> list[Event]:
+        sql, args = events_query(mark="?", array=False, **where)
         rows = self.file.reader().execute(sql, args)
         return [Event(k, src, from_micros(ts), json.loads(d), key) for ts, k, src, d, key in rows]
 

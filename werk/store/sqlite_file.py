@@ -67,9 +67,8 @@ def apply_migrations(
         try:
             if _version(conn, owner) < m.version:  # another connection may have applied it meanwhile
                 if m.legacy is None or m.legacy not in legacy:
-                    for stmt in m.sql.split(";"):
-                        if stmt.strip():
-                            conn.execute(stmt)
+                    for stmt in m.statements():
+                        conn.execute(stmt)
                 conn.execute(
                     "INSERT INTO werk_migration VALUES (?, ?, ?, ?)",
                     (owner, m.version, m.description, to_micros(utcnow())),

@@ -222,6 +222,11 @@ class SessionConnector(ABC):
                 )
         return out
 
+    def _bad_binding(self, path: str, reason: str) -> None:
+        """Refuse one binding: ``status.bad_bindings`` names it with ``reason``; the others still work."""
+        self.status.bad_bindings[path] = reason
+        self.logger.error("%s.binding connector=%s path=%s error=%s", self.protocol, self.name, path, reason)
+
     def _storable(self, batch: list[Sample]) -> list[Sample]:
         """``batch`` with every value as the historian stores it (see the class docstring)."""
         low, high = _INT64

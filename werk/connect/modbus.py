@@ -381,8 +381,7 @@ class ModbusConnector(SessionConnector):
             try:
                 self.items.append((path, parse_address(address)))
             except ConnectorError as exc:
-                self.status.bad_bindings[path] = str(exc)
-                log.error("modbus.binding connector=%s path=%s error=%s", self.name, path, exc)
+                self._bad_binding(path, str(exc))
         self._spec_of = {path: spec for path, spec in self.items}
         self.blocks: list[ReadBlock] = []
         self.requests = 0  # read requests sent, for diagnostics

@@ -254,33 +254,42 @@ def _reading(obj: dict[str, Any]) -> Reading:
     return Reading(_value(obj["value"]), ts, quality)
 
 
+def _json_document(payload: bytes | str, *, number_text: bool = False) -> Any:
+    """The JSON document of a payload; ``PayloadError`` says why there is none."""
+    try:
+        if number_text:
+            return json.loads(payload, parse_float=_NumberText)
+        return json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PayloadError(f"not JSON: {exc}") from None
+    # json's parser recurses per level: a payload of 100,000 '[' would end the connector
+    except RecursionError:
+        raise PayloadError("not JSON: nested too deeply") from None
+
+
+def _batch_reading(item: Any) -> tuple[datetime, Reading]:
+    """One item of a batch (a JSON array), an object that must carry its own ``ts``: that ts and the reading."""
+    if not isinstance(item, dict):
+        raise PayloadError(f"is a {type(item).__name__}, not an object")
+    reading = _reading(item)
+    if reading.ts is None:
+        raise PayloadError("has no 'ts' (required in a batch)")
+    return reading.ts, reading
+
+
 def decode_payload(payload: bytes | str) -> tuple[list[Reading], list[str]]:
     """Readings of one message, and the reasons for what was skipped (empty when everything decoded)."""
     try:
-        doc = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return [], [f"not JSON: {exc}"]
-    except (
-        RecursionError
-    ):  # json's parser recurses per level: a payload of 100,000 '[' would end the connector
-        return [], ["not JSON: nested too deeply"]
-    try:
-        if isinstance(doc, dict):
-            return [_reading(doc)], []
-        if not isinstance(doc, list):
-            return [Reading(_value(doc))], []
+        doc = _json_document(payload)
     except PayloadError as exc:
         return [], [str(exc)]
+    if not isinstance(doc, list):
+        return _decode_document(doc)
     out: list[Reading] = []
     errors: list[str] = []
     for i, item in enumerate(doc):
         try:
-            if not isinstance(item, dict):
-                raise PayloadError(f"is a {type(item).__name__}, not an object")
-            reading = _reading(item)
-            if reading.ts is None:
-                raise PayloadError("has no 'ts' (required in a batch)")
-            out.append(reading)
+            out.append(_batch_reading(item)[1])
         except PayloadError as exc:
             errors.append(f"batch item {i}: {exc}")
     return out, errors
@@ -299,13 +308,9 @@ def decode_samples(
     goes through ``_reading`` for its exact verdict, so both paths accept and refuse the same items.
     """
     try:
-        doc = json.loads(payload, parse_float=_NumberText) if number_text else json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return [], [f"not JSON: {exc}"]
-    except (
-        RecursionError
-    ):  # json's parser recurses per level: a payload of 100,000 '[' would end the connector
-        return [], ["not JSON: nested too deeply"]
+        doc = _json_document(payload, number_text=number_text)
+    except PayloadError as exc:
+        return [], [str(exc)]
     if not isinstance(doc, list):
         readings, errors = _decode_document(doc)
         now = utcnow()
@@ -349,12 +354,8 @@ def decode_samples(
                         append(Sample(path, ts.astimezone(UTC), value, fast_q))
                         continue
         try:  # the slow path names the reason
-            if not isinstance(item, dict):
-                raise PayloadError(f"is a {type(item).__name__}, not an object")
-            reading = _reading(item)
-            if reading.ts is None:
-                raise PayloadError("has no 'ts' (required in a batch)")
-            append(Sample(path, reading.ts, reading.value, reading.quality))
+            ts, reading = _batch_reading(item)
+            append(Sample(path, ts, reading.value, reading.quality))
         except PayloadError as exc:
             errors.append(f"batch item {i}: {exc}")
     return samples, errors
@@ -366,13 +367,9 @@ def decode_fields(
     """Samples of a message whose members are signals (a rule with ``{field}``), and the reasons for what was
     skipped. A member name that makes no valid UNS path is refused by name; the others still count."""
     try:
-        doc = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return [], [f"not JSON: {exc}"]
-    except (
-        RecursionError
-    ):  # json's parser recurses per level: a payload of 100,000 '[' would end the connector
-        return [], ["not JSON: nested too deeply"]
+        doc = _json_document(payload)
+    except PayloadError as exc:
+        return [], [str(exc)]
     single = isinstance(doc, dict)
     items = [doc] if single else doc if isinstance(doc, list) else None
     if items is None:
@@ -495,8 +492,7 @@ class MqttConnector(SessionConnector):
             try:
                 self.bindings[validate_topic(topic)] = path
             except ConnectorError as exc:
-                self.status.bad_bindings[path] = str(exc)
-                log.error("mqtt.binding connector=%s path=%s error=%s", self.name, path, exc)
+                self._bad_binding(path, str(exc))
         self.topic_map = TopicMap([TopicRule.compile(r.topic, r.path) for r in config.map])
         plant = plant_of(bindings)
         self.client_id = config.client_id or (f"werk-{plant}-{name}" if plant else f"werk-{name}")

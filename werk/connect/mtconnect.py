@@ -648,10 +648,6 @@ class _MtconnectBase(SessionConnector):
         super().__init__(types_of(bindings))
         self._complaints = RateLimitedLog(log, LOG_EVERY_S)
 
-    def _bad_binding(self, path: str, reason: str) -> None:
-        self.status.bad_bindings[path] = reason
-        log.error("%s.binding connector=%s path=%s error=%s", self.protocol, self.name, path, reason)
-
     def _bind(self, key: str, path: str, address: Address) -> None:
         self.signals.by_key.setdefault(key, []).append(_Binding(path, address))
 

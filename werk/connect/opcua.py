@@ -190,6 +190,28 @@ def event_filter() -> ua.EventFilter:
     return flt
 
 
+def _monitored_item(
+    nid: ua.NodeId,
+    attribute: int,
+    handle: int,
+    sampling_ms: float,
+    queue_size: int,
+    events: ua.EventFilter | None = None,
+) -> tuple[ua.NodeId, ua.MonitoredItemCreateRequest]:
+    """A reporting monitored item on ``attribute`` of ``nid`` (Part 4, 5.12.2), keeping the newest values when its
+    queue overflows; ``events`` selects the fields of an EventNotifier's events."""
+    params = ua.MonitoringParameters(
+        ClientHandle=handle, SamplingInterval=sampling_ms, QueueSize=queue_size, DiscardOldest=True
+    )
+    if events is not None:
+        params.Filter = events
+    return nid, ua.MonitoredItemCreateRequest(
+        ItemToMonitor=ua.ReadValueId(NodeId=nid, AttributeId=attribute),
+        MonitoringMode=ua.MonitoringMode.Reporting,
+        RequestedParameters=params,
+    )
+
+
 @dataclasses.dataclass
 class _Condition:
     """A bound condition: where its events come from, its name, the UNS path it feeds, and what the last event
@@ -713,7 +735,7 @@ class OpcUaConnector(SessionConnector):
                 else:
                     nodes[resolve_node_id(address, namespaces)] = path
             except ConnectorError as exc:
-                self._bad(path, str(exc))
+                self._bad_binding(path, str(exc))
         if browse:
             per_call = await self._operation_limit(
                 client, _MAX_TRANSLATE_PER_CALL, self.config.monitored_items_per_call
@@ -724,14 +746,10 @@ class OpcUaConnector(SessionConnector):
                 for (address, path, _), res in zip(chunk, results, strict=True):
                     if not res.StatusCode.is_good() or not res.Targets:
                         reason = res.StatusCode.name if not res.StatusCode.is_good() else "no target"
-                        self._bad(path, f"browse path {address!r}: {reason} (no node at that path)")
+                        self._bad_binding(path, f"browse path {address!r}: {reason} (no node at that path)")
                     else:
                         nodes[res.Targets[0].TargetId] = path
         return nodes
-
-    def _bad(self, path: str, reason: str) -> None:
-        self.status.bad_bindings[path] = reason
-        log.error("opcua.binding connector=%s path=%s error=%s", self.name, path, reason)
 
     async def _subscribe(self, client: Client) -> _Inbox:
         self.status.bad_bindings.clear()
@@ -761,41 +779,14 @@ class OpcUaConnector(SessionConnector):
         requests: list[tuple[ua.NodeId, ua.MonitoredItemCreateRequest]] = []
         for handle, (nid, path) in enumerate(nodes.items(), start=1):
             handles[handle] = path
-            requests.append(
-                (
-                    nid,
-                    ua.MonitoredItemCreateRequest(
-                        ItemToMonitor=ua.ReadValueId(NodeId=nid, AttributeId=ua.AttributeIds.Value),
-                        MonitoringMode=ua.MonitoringMode.Reporting,
-                        RequestedParameters=ua.MonitoringParameters(
-                            ClientHandle=handle,
-                            SamplingInterval=sampling,
-                            QueueSize=cfg.queue_size,
-                            DiscardOldest=True,
-                        ),
-                    ),
-                )
-            )
+            requests.append(_monitored_item(nid, ua.AttributeIds.Value, handle, sampling, cfg.queue_size))
         notifiers: dict[ua.NodeId, dict[str, _Condition]] = {}
         for cond in self._conditions.values():
             notifiers.setdefault(cond.notifier, {})[cond.name] = cond
         for handle, (nid, named) in enumerate(notifiers.items(), start=len(nodes) + 1):
             events[handle] = named
             requests.append(
-                (
-                    nid,
-                    ua.MonitoredItemCreateRequest(
-                        ItemToMonitor=ua.ReadValueId(NodeId=nid, AttributeId=ua.AttributeIds.EventNotifier),
-                        MonitoringMode=ua.MonitoringMode.Reporting,
-                        RequestedParameters=ua.MonitoringParameters(
-                            ClientHandle=handle,
-                            SamplingInterval=0,
-                            QueueSize=cfg.queue_size,
-                            DiscardOldest=True,
-                            Filter=event_filter(),
-                        ),
-                    ),
-                )
+                _monitored_item(nid, ua.AttributeIds.EventNotifier, handle, 0, cfg.queue_size, event_filter())
             )
         per_call = await self._operation_limit(client, _MAX_ITEMS_PER_CALL, cfg.monitored_items_per_call)
         self.monitored = self.monitor_calls = 0
@@ -808,10 +799,10 @@ class OpcUaConnector(SessionConnector):
                     handle = req.RequestedParameters.ClientHandle
                     if handle in events:
                         for cond in events.pop(handle).values():
-                            self._bad(cond.path, f"events of {nid.to_string()}: {res.name}")
+                            self._bad_binding(cond.path, f"events of {nid.to_string()}: {res.name}")
                         continue
                     path = handles.pop(handle)
-                    self._bad(path, f"{nid.to_string()}: {res.name}")
+                    self._bad_binding(path, f"{nid.to_string()}: {res.name}")
                 else:
                     self.monitored += 1
         log.info(

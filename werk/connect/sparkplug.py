@@ -404,13 +404,12 @@ class SparkplugConnector(SessionConnector):
             try:
                 a = parse_address(address)
             except ConnectorError as exc:
-                self.status.bad_bindings[path] = str(exc)
-                log.error("sparkplug.binding connector=%s path=%s error=%s", name, path, exc)
+                self._bad_binding(path, str(exc))
                 continue
             if config.groups and a.group not in config.groups:
-                reason = f"group {a.group!r} is not among the connector's groups {config.groups}"
-                self.status.bad_bindings[path] = reason
-                log.error("sparkplug.binding connector=%s path=%s error=%s", name, path, reason)
+                self._bad_binding(
+                    path, f"group {a.group!r} is not among the connector's groups {config.groups}"
+                )
                 continue
             self.bindings[(a.group, a.edge_node, a.device, a.metric)] = path
         self.auto_map = TopicMap([TopicRule.compile(r.address, r.path) for r in config.auto_map])

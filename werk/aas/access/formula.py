@@ -460,32 +460,20 @@ def _string_op(op: str, left: Operand, right: Operand, pattern: re.Pattern[str] 
     return run
 
 
-def _and(items: list[Expr]) -> Expr:
+def _junction(items: list[Expr], decisive: bool) -> Expr:
+    """``$and`` (``decisive`` False) and ``$or`` (``decisive`` True) over three values: the first item whose truth
+    is ``decisive`` decides; items that are NA are passed over, and when all are, so is the junction."""
+
     def run(env: Env) -> Tri:
         seen = False
         for item in items:
             r = item(env)
             if r is NA:
                 continue
-            if not r:
-                return False
+            if bool(r) is decisive:
+                return decisive
             seen = True
-        return True if seen else NA
-
-    return run
-
-
-def _or(items: list[Expr]) -> Expr:
-    def run(env: Env) -> Tri:
-        seen = False
-        for item in items:
-            r = item(env)
-            if r is NA:
-                continue
-            if r:
-                return True
-            seen = True
-        return False if seen else NA
+        return not decisive if seen else NA
 
     return run
 
@@ -517,7 +505,7 @@ def _match(items: list[Expr], fields: list[FieldPath]) -> Expr:
     def run(env: Env) -> Tri:
         prefix = next((p for p in (f.first_open_list(env.bindings) for f in fields) if p), None)
         if prefix is None:
-            return _and(items)(env) if len(items) > 1 else items[0](env)
+            return _junction(items, False)(env) if len(items) > 1 else items[0](env)
         n = list_length(prefix, env)
         if n is NA:
             return NA
@@ -534,9 +522,9 @@ def compile_expr(expr: Mapping[str, Any]) -> Expr:
     """A ``logicalExpression``/``matchExpression`` of the JSON schema (validated already) to its function."""
     ((key, arg),) = expr.items()
     if key == "$and":
-        return _and([compile_expr(e) for e in arg])
+        return _junction([compile_expr(e) for e in arg], False)
     if key == "$or":
-        return _or([compile_expr(e) for e in arg])
+        return _junction([compile_expr(e) for e in arg], True)
     if key == "$not":
         return _not(compile_expr(arg))
     if key == "$boolean":

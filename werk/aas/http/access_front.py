@@ -24,7 +24,6 @@ from typing import Any
 import orjson
 from basyx.aas import model
 from basyx.aas.model.concept import ConceptDescription
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from werk.aas.access.decide import Decision, Request, decide, listing_ids, right_of
@@ -239,7 +238,7 @@ class AccessFront:
         except Unauthorized as exc:
             return await error_response(exc.status, str(exc), headers=exc.headers)(scope, receive, send)
         try:
-            decision = await self._locked(lambda: self._decide(scope["method"], route, user))
+            decision = await self.repo.read(lambda: self._decide(scope["method"], route, user))
         except ApiError as exc:
             return await error_response(exc.status, exc.text, headers=exc.headers)(scope, receive, send)
         if not decision.allowed:
@@ -253,20 +252,6 @@ class AccessFront:
         if scope["method"] != "GET" or not self._narrows(decision):
             return await self.app(scope, receive, send)
         return await self._narrowed(scope, receive, send, decision)
-
-    async def _locked(self, work: Callable[[], Decision]) -> Decision:
-        lock = self.repo.store.lock
-        if lock.acquire(blocking=False):
-            try:
-                return work()
-            finally:
-                lock.release()
-
-        def locked() -> Decision:
-            with lock:
-                return work()
-
-        return await run_in_threadpool(locked)
 
     def _decide(self, method: str, route: str, user: Any) -> Decision:
         request = request_of(method, route, self.repo)
@@ -315,7 +300,7 @@ class AccessFront:
                 if status == 200 and _is_json(headers):
                     try:
                         data = orjson.loads(body)
-                        narrowed = await self._locked_any(lambda: self._narrow(decision, data))
+                        narrowed = await self.repo.read(lambda: self._narrow(decision, data))
                     except orjson.JSONDecodeError:
                         narrowed = data = None
                     if narrowed is _REFUSED:
@@ -333,9 +318,6 @@ class AccessFront:
             await send(message)
 
         await self.app(scope, receive, capture)
-
-    async def _locked_any(self, work: Callable[[], Any]) -> Any:
-        return await self._locked(work)
 
     # --- narrowing answers ----------------------------------------------------------------------------------------
 

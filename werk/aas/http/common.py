@@ -64,6 +64,7 @@ the user it names (with a ``name``), or :class:`~werk.errors.Unauthorized`
 Body_ = Annotated[Any, Body()]
 T = TypeVar("T", bound=model.Identifiable)
 R = TypeVar("R", bound=model.Referable)
+Out = TypeVar("Out")
 
 
 class ApiError(WerkError):
@@ -354,7 +355,7 @@ class Repository:
             raise ApiError(400, refusal or f"the body's id {new.id!r} differs from the path's {old.id!r}")
         self.store.replace(new)
 
-    async def read(self, render: Callable[[], Response]) -> Response:
+    async def read(self, render: Callable[[], Out]) -> Out:
         """Run a short, bounded read under the store's lock. When the lock is free it runs on the event loop: a
         FastAPI sync route costs a hop to the threadpool per request, which was a third of the time of a ``$value``
         read (benchmarks/aas_api.py). When a writer holds the lock it waits in the threadpool instead, so the event
@@ -366,7 +367,7 @@ class Repository:
             finally:
                 lock.release()
 
-        def locked() -> Response:
+        def locked() -> Out:
             with lock:
                 return render()
 

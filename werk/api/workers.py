@@ -34,7 +34,7 @@ from werk.aas.backend import table_writer
 from werk.aas.backend.group_commit import BUSY_TIMEOUT_S
 from werk.api.http_server import add_front
 from werk.api.worker import READY, WorkerSpec
-from werk.bus.base import Bus, Overflow
+from werk.bus.base import Bus, Overflow, feed
 from werk.config.model import ServerConfig
 from werk.core.model import Sample
 from werk.runtime.sockets import PrivateSocket, listening_socket
@@ -87,7 +87,11 @@ class WorkerPool:
             await self._spawn(i)
             self._tasks.append(asyncio.create_task(self._supervise(i), name=f"werk-worker-{i}"))
         if bus is not None:
-            self._tasks.append(asyncio.create_task(self._feed(bus), name="werk-worker-feed"))
+            self._tasks.append(
+                asyncio.create_task(
+                    feed(bus, self.publish, overflow=Overflow.DROP_OLDEST), name="werk-worker-feed"
+                )
+            )
 
     async def _spawn(self, i: int) -> None:
         # it dies with the primary (table_writer.die_with_parent), asked for where the main thread starts it
@@ -149,14 +153,6 @@ class WorkerPool:
                 continue
             self._lagging.discard(i)
             proc.stdin.write(message)
-
-    async def _feed(self, bus: Bus) -> None:
-        sub = bus.subscribe("#", overflow=Overflow.DROP_OLDEST)
-        try:
-            async for batch in sub:
-                self.publish(batch)
-        finally:
-            sub.close()
 
     async def stop(self) -> None:
         """End every worker: its stdin closes, it stops serving and stores its last values."""

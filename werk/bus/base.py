@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Protocol
 
 from werk.core.model import Event, Sample
@@ -58,3 +58,20 @@ class Bus(Protocol):
         maxsize: int | None = None,
         overflow: Overflow = Overflow.BLOCK,
     ) -> EventSubscription: ...
+
+
+async def feed(
+    bus: Bus,
+    handle: Callable[[list[Sample]], object],
+    pattern: str = "#",
+    *,
+    overflow: Overflow = Overflow.BLOCK,
+) -> None:
+    """Hand every batch of the samples matching ``pattern`` to ``handle`` until cancelled; the subscription ends
+    with it."""
+    sub = bus.subscribe(pattern, overflow=overflow)
+    try:
+        async for batch in sub:
+            handle(batch)
+    finally:
+        sub.close()

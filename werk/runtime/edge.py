@@ -18,10 +18,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import nats
 import nats.errors
@@ -32,10 +31,11 @@ from werk.bus.jetstream import SENT_HEADER, encode, ensure_log, message_id
 from werk.config.model import ClusterConfig, WerkConfig
 from werk.connect import Connector, build_connectors
 from werk.connect.base import ConnectorStatus
-from werk.connect.outbox import Item, SqliteOutbox
+from werk.connect.outbox import Item
 from werk.core.lifecycle import cancel_within
 from werk.core.model import Sample
 from werk.registry import Registry
+from werk.runtime.spool import OutboxThread
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,6 @@ PUBLISH_TIMEOUT_S = 5.0
 RECONNECT_S = 0.5
 MAX_RETRY_S = 5.0  # the longest wait between two attempts to reach the broker
 DRAIN_BATCH = 200  # messages read back from the spool at once
-T = TypeVar("T")
 
 
 class LogUnavailable(Exception):
@@ -120,24 +119,21 @@ class LogLink:
 _FAILURES = (LogUnavailable, nats.errors.Error, OSError, TimeoutError)
 
 
-class LogPublisher:
+class LogPublisher(OutboxThread):
     """One connector's way onto the log. ``offer`` waits for the broker at most one publish timeout; ``drain``
     runs as a task."""
 
+    logger = log
+    resume_line = "edge.spool_resume connector=%s messages=%d"
+    overflow_line = (
+        "edge.spool_overflow connector=%s dropped_messages=%d (oldest first; edge_spool_messages=%d)"
+    )
+
     def __init__(self, link: LogLink, path: Path, status: ConnectorStatus, max_messages: int) -> None:
         self.link = link
-        self.status = status
-        self.outbox = SqliteOutbox(path, max_items=max_messages)
         self.published = 0  # samples the broker acknowledged
         self.messages = 0
-        self._io = ThreadPoolExecutor(1, thread_name_prefix=f"edge-spool-{status.name}")
-        self._lock = asyncio.Lock()
-        self._wake = asyncio.Event()
-        self._dropped_before = self.outbox.dropped
-        status.spooled = len(self.outbox)
-        if status.spooled:
-            self._wake.set()
-            log.info("edge.spool_resume connector=%s messages=%d", status.name, status.spooled)
+        super().__init__(path, status, max_messages, f"edge-spool-{status.name}")
 
     async def offer(self, batch: list[Sample]) -> None:
         if not batch:
@@ -195,26 +191,6 @@ class LogPublisher:
             if done < len(items):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_RETRY_S)
-
-    def _account(self) -> None:
-        self.status.spooled = len(self.outbox)
-        if self.outbox.dropped != self._dropped_before:
-            lost = self.outbox.dropped - self._dropped_before
-            self.status.dropped += lost
-            log.error(
-                "edge.spool_overflow connector=%s dropped_messages=%d (oldest first; edge_spool_messages=%d)",
-                self.status.name,
-                lost,
-                self.outbox.max_items,
-            )
-            self._dropped_before = self.outbox.dropped
-
-    async def _call(self, fn: Callable[..., T], *args: object) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._io, fn, *args)
-
-    def close(self) -> None:
-        self._io.submit(self.outbox.close).result()
-        self._io.shutdown(wait=True)
 
 
 def _crashed(task: asyncio.Task[None]) -> None:

@@ -3,7 +3,7 @@ is for history)."""
 
 from __future__ import annotations
 
-from werk.bus.base import Bus, Overflow
+from werk.bus.base import Bus, feed
 from werk.core.model import Sample
 
 
@@ -12,12 +12,7 @@ class LatestValues:
         self.latest: dict[str, Sample] = {}
 
     async def run(self, bus: Bus) -> None:
-        sub = bus.subscribe("#", overflow=Overflow.BLOCK)
-        try:
-            async for batch in sub:
-                self.apply(batch)
-        finally:
-            sub.close()
+        await feed(bus, self.apply)
 
     def apply(self, batch: list[Sample]) -> None:
         """Keep each signal's newest sample (a late or replayed older one does not replace it)."""

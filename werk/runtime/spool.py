@@ -52,21 +52,54 @@ def decode(items: Sequence[Item]) -> list[Sample]:
     return out
 
 
-class Spool:
-    """One connector's way onto the bus. ``offer`` never waits for the bus; ``drain`` runs as a task."""
+class OutboxThread:
+    """A connector's :class:`SqliteOutbox` with every call on one thread of its own (``_call``; see the module
+    docstring for why), its size and what it dropped kept in the connector's ``status``. ``_lock`` orders the
+    changes of the outbox; ``_wake`` is set while it holds something for the drain task to send.
 
-    def __init__(self, bus: MemoryBus, path: Path, status: ConnectorStatus, max_samples: int) -> None:
-        self.bus = bus
+    What a subclass names: its ``logger`` and the lines it logs on resuming and on overflowing (each with the
+    connector's name and a count; the overflow's with the outbox's limit too)."""
+
+    logger = log
+    resume_line = "spool.resume connector=%s samples=%d"
+    overflow_line = "spool.overflow connector=%s dropped=%d (oldest first; max_samples=%d)"
+
+    def __init__(self, path: Path, status: ConnectorStatus, max_items: int, thread_name: str) -> None:
         self.status = status
-        self.outbox = SqliteOutbox(path, max_items=max_samples)
-        self._io = ThreadPoolExecutor(1, thread_name_prefix=f"spool-{status.name}")
+        self.outbox = SqliteOutbox(path, max_items=max_items)
+        self._io = ThreadPoolExecutor(1, thread_name_prefix=thread_name)
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._dropped_before = self.outbox.dropped
         status.spooled = len(self.outbox)  # left on disk by the last run: replayed before anything new
         if status.spooled:
             self._wake.set()
-            log.info("spool.resume connector=%s samples=%d", status.name, status.spooled)
+            self.logger.info(self.resume_line, status.name, status.spooled)
+
+    def _account(self) -> None:
+        """After the outbox changed (the caller holds the lock): its size and what it dropped, in the status."""
+        self.status.spooled = len(self.outbox)
+        if self.outbox.dropped != self._dropped_before:
+            lost = self.outbox.dropped - self._dropped_before
+            self.status.dropped += lost
+            self.logger.error(self.overflow_line, self.status.name, lost, self.outbox.max_items)
+            self._dropped_before = self.outbox.dropped
+
+    async def _call(self, fn: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._io, fn, *args)
+
+    def close(self) -> None:
+        """Close the outbox after any call still running on its thread (blocks until then)."""
+        self._io.submit(self.outbox.close).result()
+        self._io.shutdown(wait=True)
+
+
+class Spool(OutboxThread):
+    """One connector's way onto the bus. ``offer`` never waits for the bus; ``drain`` runs as a task."""
+
+    def __init__(self, bus: MemoryBus, path: Path, status: ConnectorStatus, max_samples: int) -> None:
+        self.bus = bus
+        super().__init__(path, status, max_samples, f"spool-{status.name}")
 
     async def offer(self, batch: list[Sample]) -> None:
         async with self._lock:
@@ -95,24 +128,3 @@ class Spool:
             async with self._lock:
                 await self._call(self.outbox.pop, len(items))
                 self._account()
-
-    def _account(self) -> None:
-        """After the outbox changed (the caller holds the lock): its size and what it dropped, in the status."""
-        self.status.spooled = len(self.outbox)
-        if self.outbox.dropped != self._dropped_before:
-            self.status.dropped += self.outbox.dropped - self._dropped_before
-            log.error(
-                "spool.overflow connector=%s dropped=%d (oldest first; max_samples=%d)",
-                self.status.name,
-                self.outbox.dropped - self._dropped_before,
-                self.outbox.max_items,
-            )
-            self._dropped_before = self.outbox.dropped
-
-    async def _call(self, fn: Callable[..., T], *args: object) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._io, fn, *args)
-
-    def close(self) -> None:
-        """Close the outbox after any call still running on the spool's thread (blocks until then)."""
-        self._io.submit(self.outbox.close).result()
-        self._io.shutdown(wait=True)

@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
+STUB   := werk/connect/sparkplug_b_pb2.pyi
+
 .PHONY: demo test lint docs bench clean
 
 $(STAMP): pyproject.toml
@@ -11,11 +13,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
+	$(BIN)/python scripts/sparkplug-stub
+
+# the type stub of the generated Sparkplug B bindings, for mypy: derived, not committed
+$(STUB): werk/connect/sparkplug_b_pb2.py $(STAMP)
+	$(BIN)/python scripts/sparkplug-stub
 
 demo: $(STAMP)
 	$(BIN)/werk demo
 
-lint: $(STAMP)
+lint: $(STAMP) $(STUB)
 	$(BIN)/ruff check werk tests benchmarks
 	$(BIN)/ruff format --check werk tests benchmarks
 	$(BIN)/mypy

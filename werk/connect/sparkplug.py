@@ -10,10 +10,11 @@ given in a BIRTH and used instead of names afterwards, the datatypes and which v
 
 Why generated bindings: the payload is proto2 with nested oneofs and extension ranges; the official ``protobuf``
 runtime decodes it exactly, refuses a truncated message with ``DecodeError`` and encodes our NCMDs, and a test can
-build edge-node payloads with the same well-tested library. ``sparkplug_b_pb2.py`` (and its ``.pyi`` for mypy)
-was generated once from eclipse/tahu's ``sparkplug_b.proto`` with ``grpcio-tools`` (``python -m
-grpc_tools.protoc --python_out=. --pyi_out=. sparkplug_b.proto``) and is committed; nothing reads the .proto at
-run time. Its gencode version pins the runtime to protobuf 7 (``protobuf>=7.35.1,<8``); regenerate on a major bump.
+build edge-node payloads with the same well-tested library. ``sparkplug_b_pb2.py`` was generated once from
+eclipse/tahu's ``sparkplug_b.proto`` with ``grpcio-tools`` (``python -m grpc_tools.protoc --python_out=.
+sparkplug_b.proto``) and is committed; nothing reads the .proto at run time. Its gencode version (5.29) is the
+oldest protobuf runtime it loads on (``protobuf>=5.29.3``). Its type stub for mypy is derived from it by
+``scripts/sparkplug-stub`` (``make`` runs it) and not committed.
 
 Address grammar
 ---------------
@@ -230,6 +231,13 @@ def parse_topic(topic: str) -> Topic | None:
     return Topic(group, kind, edge, rest[0] if rest else None)
 
 
+def _datatype_name(datatype: int) -> str:
+    """A Sparkplug datatype's name (``Int32``), or its number when the specification has none for it."""
+    if datatype in pb.DataType.values():
+        return pb.DataType.Name(pb.DataType.ValueType(datatype))
+    return str(datatype)
+
+
 def metric_value(metric: pb.Payload.Metric, datatype: int) -> Value:
     """A metric's value by its datatype (chapter 6, "Datatypes"); PayloadError when the wrong field carries it."""
     present = metric.WhichOneof("value")
@@ -244,7 +252,7 @@ def metric_value(metric: pb.Payload.Metric, datatype: int) -> Value:
         fields, bits = _INTEGERS[datatype]
         if present not in fields:
             raise PayloadError(
-                f"{pb.DataType.Name(datatype)} in {present or 'no value field'}, expected {fields[0]}"
+                f"{_datatype_name(datatype)} in {present or 'no value field'}, expected {fields[0]}"
             )
         raw = int(getattr(metric, present))
         if bits:
@@ -254,11 +262,11 @@ def metric_value(metric: pb.Payload.Metric, datatype: int) -> Value:
         return raw
     expected = _SCALARS.get(datatype)
     if expected is None:
-        name = pb.DataType.Name(datatype) if datatype in pb.DataType.values() else str(datatype)
+        name = _datatype_name(datatype)
         raise PayloadError(f"datatype {name} is not mapped to a signal")
     if present != expected:
         raise PayloadError(
-            f"{pb.DataType.Name(datatype)} in {present or 'no value field'}, expected {expected}"
+            f"{_datatype_name(datatype)} in {present or 'no value field'}, expected {expected}"
         )
     value: Value = getattr(metric, present)
     return value
@@ -285,7 +293,7 @@ def command_payload(name: str, datatype: int, value: Value, now_ms: int, alias: 
         metric.name = name
     else:
         metric.alias = alias
-    type_name = pb.DataType.Name(datatype) if datatype in pb.DataType.values() else str(datatype)
+    type_name = _datatype_name(datatype)
     if datatype == pb.DateTime:
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise ValueError(f"a DateTime takes ISO 8601 text or epoch milliseconds, not {value!r}")

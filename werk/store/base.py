@@ -91,6 +91,17 @@ class Historian(Protocol):
     def counter_increase(self, path: str, spans: Sequence[tuple[datetime, datetime]]) -> list[int]: ...
 
 
+# the newest samples' stamps of a signal in a range (``where`` picks them), whose gaps give its typical interval
+NEWEST_STAMPS = "SELECT ts FROM sample WHERE {where} ORDER BY ts DESC LIMIT 200"
+
+
+def typical_interval(newest: Sequence[Sequence[int]]) -> float | None:
+    """The median gap in seconds between the rows of :data:`NEWEST_STAMPS` (µs, newest first); None when fewer
+    than two."""
+    gaps = sorted(newest[i][0] - newest[i + 1][0] for i in range(len(newest) - 1))
+    return gaps[len(gaps) // 2] / 1e6 if gaps else None
+
+
 def events_query(
     *,
     mark: str,

@@ -41,7 +41,7 @@ import psycopg
 from werk.core.model import Event, Quality, Sample, Value, from_micros, to_micros, utcnow
 from werk.core.uns import matches
 from werk.errors import StoreError
-from werk.store.base import Bucket, EventFilter, Series, events_query
+from werk.store.base import NEWEST_STAMPS, Bucket, EventFilter, Series, events_query, typical_interval
 from werk.store.migrations import PG_HISTORIAN_MIGRATIONS, Migration, check_sequence
 from werk.store.pg_connections import Conn, PgConnections
 
@@ -468,11 +468,7 @@ class PostgresHistorian(PgConnections):
             where = "signal_id = %(sid)s AND ts >= %(a)s AND ts < %(z)s"
             row = db.execute(f"SELECT count(*) FROM sample WHERE {where}", args).fetchone()
             total = int(row[0]) if row else 0
-            newest = db.execute(
-                f"SELECT ts FROM sample WHERE {where} ORDER BY ts DESC LIMIT 200", args
-            ).fetchall()
-            gaps = sorted(newest[i][0] - newest[i + 1][0] for i in range(len(newest) - 1))
-            interval = gaps[len(gaps) // 2] / 1e6 if gaps else None
+            interval = typical_interval(db.execute(NEWEST_STAMPS.format(where=where), args).fetchall())
             if total <= max_points:
                 rows = db.execute(f"SELECT {_COLS} FROM sample WHERE {where} ORDER BY ts", args).fetchall()
                 return Series([self._sample(path, sid, *r) for r in rows], total, False, interval)

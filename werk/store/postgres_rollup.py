@@ -44,7 +44,7 @@ from typing import Any
 
 from werk.core.model import Quality, from_micros, to_micros, utcnow
 from werk.errors import StoreError
-from werk.store.base import Bucket, Series
+from werk.store.base import NEWEST_STAMPS, Bucket, Series, typical_interval
 from werk.store.migrations import Migration
 from werk.store.pg_connections import Conn
 from werk.store.postgres import (
@@ -416,11 +416,8 @@ class RollupHistorian(PostgresHistorian):
             if total <= max_points:
                 return super().query_series(path, start, end, max_points)
             where = "signal_id = %(sid)s AND ts >= %(a)s AND ts < %(z)s"
-            newest = db.execute(
-                f"SELECT ts FROM sample WHERE {where} ORDER BY ts DESC LIMIT 200", args
-            ).fetchall()
-            gaps = sorted(newest[i][0] - newest[i + 1][0] for i in range(len(newest) - 1))
-            interval = gaps[len(gaps) // 2] / 1e6 if gaps else None
+            newest = db.execute(NEWEST_STAMPS.format(where=where), args).fetchall()
+            interval = typical_interval(newest)
             stamps = {int(v) for kind, v in rows if kind == 1}
             first = db.execute(f"SELECT ts FROM sample WHERE {where} ORDER BY ts LIMIT 1", args).fetchone()
             stamps.update(int(r[0]) for r in (first, newest[0]) if r is not None)

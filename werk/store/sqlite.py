@@ -11,7 +11,7 @@ from typing import Unpack
 
 from werk.core.model import Event, Quality, Sample, Value, from_micros, to_micros
 from werk.core.uns import matches
-from werk.store.base import Bucket, EventFilter, Series, events_query
+from werk.store.base import NEWEST_STAMPS, Bucket, EventFilter, Series, events_query, typical_interval
 from werk.store.migrations import HISTORIAN_MIGRATIONS
 from werk.store.sqlite_file import SQLiteFile, Synchronous, reads
 
@@ -196,11 +196,7 @@ class SQLiteHistorian:
         args = {"sid": sid, "a": a, "z": z}
         where = "signal_id = :sid AND ts >= :a AND ts < :z"
         (total,) = db.execute(f"SELECT count(*) FROM sample WHERE {where}", args).fetchone()
-        newest = db.execute(
-            f"SELECT ts FROM sample WHERE {where} ORDER BY ts DESC LIMIT 200", args
-        ).fetchall()
-        gaps = sorted(newest[i][0] - newest[i + 1][0] for i in range(len(newest) - 1))
-        interval = gaps[len(gaps) // 2] / 1e6 if gaps else None
+        interval = typical_interval(db.execute(NEWEST_STAMPS.format(where=where), args).fetchall())
         if total <= max_points:
             rows = db.execute(
                 f"SELECT ts, value, quality FROM sample WHERE {where} ORDER BY ts", args

@@ -21,16 +21,26 @@ of every registered app:
 - ``cli`` adds ``werk <name> ...`` commands; ``submodels`` adds submodels to an asset's twin; ``demo`` holds the
   settings ``werk demo`` runs it with; ``check`` finds mistakes that span the plant file (a signal the app needs
   that no asset binds).
+
+An app laid out the usual way declares itself in a few lines with :meth:`AppSpec.from_package` (as Django finds an
+``AppConfig`` in ``apps.py`` and Home Assistant a platform in ``sensor.py``): what its package's layout says is
+derived, and the spec states only what is particular to the app (its title, tiles, order, a name other than its
+folder's). Plain ``AppSpec(...)`` derives nothing, so a third party's explicit spec means what it says; either way
+the registry holds complete specs, every hook resolved when the spec is imported.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -40,6 +50,7 @@ from werk.core.access import Role as AccessRole
 from werk.core.model import Sample, User, Value, utcnow
 from werk.core.sight import Sight
 from werk.i18n import Translator
+from werk.registry import PluginError
 from werk.store.app_database import AppDatabase
 from werk.store.base import Historian
 from werk.store.migrations import Migration
@@ -188,3 +199,101 @@ class AppSpec:
     check: Callable[[WerkConfig, Any], list[tuple[tuple[str | int, ...], str]]] | None = None
     demo: Mapping[str, Any] = field(default_factory=dict)
     order: int = 100  # where it starts among the apps, and where its entries sit in lists
+
+    @classmethod
+    def from_package(
+        cls,
+        package: str | None,
+        *,
+        title: str,
+        name: str | None = None,
+        page: str | None = None,
+        tiles: tuple[Tile, ...] = (),
+        asset_key: str | None = None,
+        asset_settings: type[BaseModel] | None = None,
+        order: int = 100,
+    ) -> AppSpec:
+        """The spec of the app in ``package`` (pass ``__package__`` from its ``spec.py``), derived from its layout:
+
+        - ``name``: the package's last part, unless given (the key of ``apps.<name>`` in the plant file);
+        - ``build``: the one :class:`App` subclass defined in ``<package>.app``;
+        - ``settings``: the one :class:`AppSettings` subclass defined in ``<package>.settings`` (none: the base);
+        - the hooks of :data:`HOOKS` (router, migrations, check, cli, submodels), each by its name in its module;
+        - ``pages``: the page at ``/<page>`` (``page`` is the name unless given) from the template
+          ``templates/<name>/<page>.html``, when there is one, in the nav under the app's title at its ``order``.
+
+        A layout the convention cannot read (two App subclasses, an ``api`` module without ``build_router``) is
+        refused with what to rename; an app that wants something else builds its ``AppSpec`` by hand."""
+        if not package:
+            raise PluginError(f"AppSpec.from_package({title!r}) needs the app's package: pass __package__")
+        name = name or package.rpartition(".")[2]
+        hooks: dict[str, Any] = {}
+        for hook, module_name, attr, required in HOOKS:
+            module = _module(package, module_name)
+            value = getattr(module, attr, None)
+            if module is not None and value is None and required:
+                raise PluginError(
+                    f"{module.__name__} has no {attr}: name the app's {hook} so, or drop the module"
+                )
+            if value is not None:
+                hooks[hook] = value
+        build = _the_one(_module(package, "app"), App)
+        if build is None:
+            raise PluginError(
+                f"{package}.app defines no App subclass: werk would not know how to build the app"
+            )
+        template = f"{name}/{page or name}.html"
+        has_page = resources.files(package).joinpath("templates", template).is_file()
+        if page and not has_page:
+            raise PluginError(f"{package} has no templates/{template} for its page {page!r}")
+        return cls(
+            name=name,
+            title=title,
+            build=build,
+            settings=_the_one(_module(package, "settings"), AppSettings) or AppSettings,
+            package=package,
+            asset_key=asset_key,
+            asset_settings=asset_settings,
+            pages=(Page(f"/{page or name}", title, template, order=order),) if has_page else (),
+            tiles=tiles,
+            order=order,
+            **hooks,
+        )
+
+
+#: The hooks :meth:`AppSpec.from_package` finds in an app's package: (field, module, name, required). A module the
+#: package lacks is a hook the app does not have; one it has must hold the name, except ``settings``, which is there
+#: for the settings model and may have no ``check``.
+HOOKS: tuple[tuple[str, str, str, bool], ...] = (
+    ("router", "api", "build_router", True),
+    ("migrations", "store", "MIGRATIONS", True),
+    ("check", "settings", "check", False),
+    ("cli", "cli", "add_commands", True),
+    ("submodels", "twin", "submodels", True),
+)
+
+T = TypeVar("T")
+
+
+def _module(package: str, name: str) -> ModuleType | None:
+    """``<package>.<name>`` imported, or None when the package has no such module (an error inside it is raised)."""
+    qualified = f"{package}.{name}"
+    return importlib.import_module(qualified) if importlib.util.find_spec(qualified) is not None else None
+
+
+def _the_one(module: ModuleType | None, base: type[T]) -> type[T] | None:
+    """The one subclass of ``base`` that ``module`` defines (not imports), None when it defines none."""
+    if module is None:
+        return None
+    found = [
+        v
+        for v in vars(module).values()
+        if isinstance(v, type) and issubclass(v, base) and v is not base and v.__module__ == module.__name__
+    ]
+    if len(found) > 1:
+        names = ", ".join(sorted(c.__name__ for c in found))
+        raise PluginError(
+            f"{module.__name__} defines {len(found)} {base.__name__} subclasses ({names}): keep one there, "
+            "or build the AppSpec by hand"
+        )
+    return found[0] if found else None

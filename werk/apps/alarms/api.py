@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import Response
 
 from werk.apps.alarms.app import AlarmsApp, SourceError
 from werk.apps.alarms.engine import UnknownAlarm
@@ -26,13 +25,13 @@ from werk.apps.alarms.schemas import (
     ShelveIn,
 )
 from werk.apps.alarms.states import STATES, TransitionError
+from werk.apps.downloads import download, report_files
 from werk.apps.spec import Web
 from werk.core.model import User, utcnow
 from werk.core.period import Timestamp, period
 from werk.core.sight import WHOLE_PLANT
 from werk.errors import InputError
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_LOG_BYTES = 64 * 1024 * 1024
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"description": "the alarm's state does not allow this; the detail says why"},
@@ -166,17 +165,13 @@ def build_router(app: AlarmsApp, web: Web) -> APIRouter:
 
     def respond(rep: KpiReport, format: str, name: str) -> Any:
         if format == "xlsx":
-            return Response(
-                kpi_xlsx(rep),
-                media_type=XLSX,
-                headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
-            )
+            return download(kpi_xlsx(rep), f"{name}.xlsx")
         return kpi_out(rep)
 
     @r.get(
         "/kpi",
         response_model=KpiOut,
-        responses={200: {"content": {XLSX: {}}, "description": "the report"}},
+        responses=report_files("xlsx"),
     )
     async def kpi(
         request: Request,
@@ -200,7 +195,7 @@ def build_router(app: AlarmsApp, web: Web) -> APIRouter:
     @r.post(
         "/kpi/import",
         response_model=KpiOut,
-        responses={200: {"content": {XLSX: {}}, "description": "the report"}},
+        responses=report_files("xlsx"),
         openapi_extra={
             "requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}
         },

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from werk.apps.alarms.api import build_router
-from werk.apps.alarms.app import AlarmsApp
-from werk.apps.alarms.settings import AlarmsSettings, check
-from werk.apps.alarms.store import MIGRATIONS
-from werk.apps.spec import AppSpec, Page, Tile
+from werk.apps.spec import AppSpec, Tile
 from werk.i18n import N_
 
-SPEC = AppSpec(
-    name="alarms",
+SPEC = AppSpec.from_package(
+    __package__,
     title=N_("Alarms"),
-    build=AlarmsApp,
-    settings=AlarmsSettings,
-    package=__package__ or "werk.apps.alarms",
-    router=build_router,
-    pages=(Page("/alarms", N_("Alarms"), "alarms/alarms.html", order=32),),
     tiles=(Tile("alarms", N_("Active alarms"), format="integer", order=5),),
-    migrations=MIGRATIONS,
-    check=check,
-    order=40,
+    order=32,
 )

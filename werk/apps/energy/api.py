@@ -9,8 +9,8 @@ from typing import Annotated, Any, get_args
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import Response
 
+from werk.apps.downloads import download, report_files
 from werk.apps.energy import baseline as iso50006
 from werk.apps.energy.app import EnergyApp
 from werk.apps.energy.calendar import Bucket
@@ -31,7 +31,6 @@ from werk.core.model import User, utcnow
 from werk.core.period import Timestamp, period
 from werk.errors import InputError
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PERIOD_PATTERN = "^(" + "|".join(get_args(Bucket)) + ")$"
 
 
@@ -70,7 +69,7 @@ def build_router(energy: EnergyApp, web: Web) -> APIRouter:
     @r.get(
         "/report",
         response_model=ReportOut,
-        responses={200: {"content": {"text/csv": {}, XLSX: {}}, "description": "the report"}},
+        responses=report_files("csv", "xlsx"),
     )
     async def report(
         request: Request,
@@ -113,12 +112,12 @@ def build_router(energy: EnergyApp, web: Web) -> APIRouter:
         if format == "csv":
             from werk.apps.energy.export import report_csv
 
-            return Response(report_csv(rep), media_type="text/csv", headers=_attachment("energy-report.csv"))
+            return download(report_csv(rep), "energy-report.csv")
         if format == "xlsx":
             from werk.apps.energy.export import report_xlsx
 
             body = await asyncio.to_thread(report_xlsx, rep)
-            return Response(body, media_type=XLSX, headers=_attachment("energy-report.xlsx"))
+            return download(body, "energy-report.xlsx")
         return rep
 
     @r.get("/load", response_model=LoadOut)
@@ -245,7 +244,3 @@ def _driver_rows(
     if not out:
         raise InputError("no metered period with readings in that range", ("body", "baseline_start"))
     return list(out.values())
-
-
-def _attachment(name: str) -> dict[str, str]:
-    return {"Content-Disposition": f'attachment; filename="{name}"'}

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -65,13 +65,7 @@ class Anomaly:
     amount: float | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "kind": self.kind,
-            "start": self.start,
-            "end": self.end,
-            "value": self.value,
-            "amount": self.amount,
-        }
+        return asdict(self)
 
 
 @dataclass

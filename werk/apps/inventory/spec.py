@@ -3,22 +3,7 @@ stock counts, reorder points that raise one replenishment signal per crossing, d
 
 from __future__ import annotations
 
-from werk.apps.inventory.api import build_router
-from werk.apps.inventory.app import InventoryApp
-from werk.apps.inventory.settings import InventorySettings, check
-from werk.apps.inventory.store import MIGRATIONS
-from werk.apps.spec import AppSpec, Page
+from werk.apps.spec import AppSpec
 from werk.i18n import N_
 
-SPEC = AppSpec(
-    name="stock",
-    title=N_("Inventory"),
-    build=InventoryApp,
-    settings=InventorySettings,
-    package=__package__ or "werk.apps.inventory",
-    router=build_router,
-    pages=(Page("/inventory", N_("Inventory"), "stock/inventory.html", order=45),),
-    migrations=MIGRATIONS,
-    check=check,
-    order=45,
-)
+SPEC = AppSpec.from_package(__package__, name="stock", page="inventory", title=N_("Inventory"), order=45)

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from werk.apps.machine_state.app import MachineStateApp
-from werk.apps.machine_state.settings import MachineStateSettings, StateMappingConfig
+from werk.apps.machine_state.settings import StateMappingConfig
 from werk.apps.spec import AppSpec, Tile
 from werk.i18n import N_
 
-SPEC = AppSpec(
-    name="machine_state",
+SPEC = AppSpec.from_package(
+    __package__,
     title=N_("Machine state"),
-    build=MachineStateApp,
-    settings=MachineStateSettings,
-    package=__package__ or "werk.apps.machine_state",
     asset_key="states",
     asset_settings=StateMappingConfig,
     tiles=(Tile("state", N_("State"), format="state", order=0),),

@@ -65,11 +65,13 @@ DEFAULT_QUANTILE = 0.999
 DEFAULT_MARGIN = 4.0 / 3.0
 
 
-def _as_array(rows: Rows, signals: Sequence[str]) -> FloatArray:
+def as_array(rows: Rows, signals: Sequence[str], what: str = "samples") -> FloatArray:
+    """``rows`` as a (``what``, signals) float array: an array of that shape, or one mapping per row that names
+    every signal (a row that does not is refused with its index). ``what`` names a row in the messages."""
     if isinstance(rows, np.ndarray):
         arr = np.asarray(rows, dtype=np.float64)
         if arr.ndim != 2 or arr.shape[1] != len(signals):
-            raise ValueError(f"data has shape {arr.shape}, expected (samples, {len(signals)})")
+            raise ValueError(f"{what} have shape {arr.shape}, expected ({what}, {len(signals)})")
         return arr
     out = np.empty((len(rows), len(signals)))
     for i, row in enumerate(rows):
@@ -178,7 +180,7 @@ class AnomalyDetector:
         ``window`` samples (default: none); ``sides``: per feature (:meth:`feature_names` order) ``"up"``,
         ``"down"`` or ``"both"`` (default: both for every feature).
         """
-        x = _as_array(healthy, signals)
+        x = as_array(healthy, signals)
         if len(x) < 2:
             raise ValueError("a healthy period of at least 2 samples is needed")
         lv = None if levels is None else tuple(levels)
@@ -228,7 +230,7 @@ class AnomalyDetector:
 
     def contributions_batch(self, rows: Rows) -> FloatArray:
         """Per-feature smoothed terms for each sample (from a fresh state); they sum to :meth:`score_batch`."""
-        x = _as_array(rows, self.signals)
+        x = as_array(rows, self.signals)
         return causal_moving_mean(self.terms(self.features_batch(x)), self.window)
 
     def score_batch(self, rows: Rows) -> FloatArray:

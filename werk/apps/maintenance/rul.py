@@ -34,8 +34,10 @@ import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 
+from werk.apps.maintenance.anomaly import Rows, as_array
+
 FloatArray = npt.NDArray[np.float64]
-History = FloatArray | Sequence[Mapping[str, float]]
+History = Rows  # one row per cycle
 
 FEATURE_SET_VERSION = "rul-window-v1"
 # Settings chosen by cross-validation on training engines only (benchmarks/rul_cmapss.py prints the comparison);
@@ -103,22 +105,6 @@ def select_signals(train: FloatArray, names: Sequence[str]) -> tuple[str, ...]:
     return tuple(n for j, n in enumerate(names) if np.unique(train[:, j]).size > 2)
 
 
-def as_array(history: History, signals: Sequence[str]) -> FloatArray:
-    """A history as a (cycles, signals) float array; a list of dicts must name every signal in every row."""
-    if isinstance(history, np.ndarray):
-        arr = np.asarray(history, dtype=np.float64)
-        if arr.ndim != 2 or arr.shape[1] != len(signals):
-            raise ValueError(f"history has shape {arr.shape}, expected (cycles, {len(signals)})")
-        return arr
-    rows = []
-    for i, row in enumerate(history):
-        missing = [s for s in signals if s not in row]
-        if missing:
-            raise ValueError(f"history row {i} lacks signals {missing}")
-        rows.append([float(row[s]) for s in signals])
-    return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(signals))
-
-
 def _window_sums(c: FloatArray, w: int) -> FloatArray:
     """Sum over the last ``w`` rows (fewer at the start) from a cumulative sum with a leading zero row."""
     n = c.shape[0] - 1
@@ -134,7 +120,7 @@ def history_features(history: History, spec: RulFeatureSpec) -> FloatArray:
     Row i depends only on cycles 0..i, so the last row is what a live asset with that history gets. The history
     must start at the asset's last renewal (cycle 1 of its life).
     """
-    x = as_array(history, spec.signals)
+    x = as_array(history, spec.signals, "cycles")
     n, m = x.shape
     if n == 0:
         raise ValueError("history is empty: at least one cycle is needed")

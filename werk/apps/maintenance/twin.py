@@ -67,18 +67,20 @@ def predictive_maintenance(ref: AssetRef, maintenance: MaintenanceSettings) -> m
     def fixed(short: str, value_type: Any, v: Any) -> model.Property:
         return model.Property(short, value_type, value=v, semantic_id=_pm(short))
 
+    def text(short: str, v: str) -> model.Property:
+        return fixed(short, model.datatypes.String, v)
+
     lifetime = model.Entity(
         "RemainingUsefulLifetime",
         model.EntityType.CO_MANAGED_ENTITY,
         statement=[
-            fixed("IndicationType", model.datatypes.String, "cycles"),
+            text("IndicationType", "cycles"),
             value("DurationValue", model.datatypes.Double, rul),
-            fixed("EngineeringUnit", model.datatypes.String, "cycles"),
+            text("EngineeringUnit", "cycles"),
             value("StartValue", model.datatypes.Double, ref.signal_path("cycle_count")),
             value("StartDateTime", model.datatypes.DateTime, rul, UNS_TIME_QUALIFIER_TYPE),
-            fixed(
+            text(
                 "Description",
-                model.datatypes.String,
                 "machine cycles left before failure, predicted by werk's maintenance app at the cycle counter "
                 "StartValue; capped at the model's training cap",
             ),
@@ -88,14 +90,13 @@ def predictive_maintenance(ref: AssetRef, maintenance: MaintenanceSettings) -> m
     condition = model.SubmodelElementCollection(
         None,
         value=[
-            fixed("ConditionName", model.datatypes.String, "health.score"),
+            text("ConditionName", "health.score"),
             fixed("IsBoundaryConditionUsedInModel", model.datatypes.Boolean, False),
             value("BoundaryValueRange", model.datatypes.Double, threshold),
-            fixed("BoundaryEngineeringUnit", model.datatypes.String, "1"),
+            text("BoundaryEngineeringUnit", "1"),
             value("MeanValue", model.datatypes.Double, health),
-            fixed(
+            text(
                 "BoundaryDescription",
-                model.datatypes.String,
                 "anomaly score against the asset's healthy baseline (mean over the last cycles of the sum of "
                 "squared z-scores); the prediction holds while it stays below BoundaryValueRange",
             ),
@@ -105,10 +106,9 @@ def predictive_maintenance(ref: AssetRef, maintenance: MaintenanceSettings) -> m
     model_info = model.SubmodelElementCollection(
         "PredictionModelInformation",
         value=[
-            fixed("ModelType", model.datatypes.String, PM_MODEL_TYPE),
-            fixed(
+            text("ModelType", PM_MODEL_TYPE),
+            text(
                 "ModelDescription",
-                model.datatypes.String,
                 "gradient-boosted trees (LightGBM) on windowed per-cycle features, trained on run-to-failure "
                 "lives (werk.apps.maintenance.rul)",
             ),
@@ -118,11 +118,7 @@ def predictive_maintenance(ref: AssetRef, maintenance: MaintenanceSettings) -> m
     pre_alert = model.SubmodelElementCollection(
         None,
         value=[
-            fixed(
-                "PreAlertMessage",
-                model.datatypes.String,
-                "remaining useful life low; werk opens a work order",
-            ),
+            text("PreAlertMessage", "remaining useful life low; werk opens a work order"),
             fixed("PreAlertValue", model.datatypes.Double, float(maintenance.rul_warning_cycles)),
         ],
         semantic_id=_pm("PreAlerts"),

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import Response
 
+from werk.apps.downloads import download, report_files
 from werk.apps.oee.app import OeeApp, ReasonError
 from werk.apps.oee.export import report_csv, report_xlsx
 from werk.apps.oee.kpi import KPI_NAMES
@@ -32,8 +32,6 @@ from werk.core.model import User, utcnow
 from werk.core.period import MAX_DAYS, Timestamp, period
 from werk.errors import InputError
 from werk.i18n import Translator
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def report_range(
@@ -129,7 +127,7 @@ def build_router(oee: OeeApp, web: Web) -> APIRouter:
     @r.get(
         "/oee/report",
         response_model=ReportOut,
-        responses={200: {"content": {"text/csv": {}, XLSX: {}}, "description": "the report"}},
+        responses=report_files("csv", "xlsx"),
     )
     async def report(
         request: Request,
@@ -152,9 +150,7 @@ def build_router(oee: OeeApp, web: Web) -> APIRouter:
             rows = [x for x in rows if sight.aggregate(x.level, x.report.scope)]
         tz = config.plant.timezone
         if format == "csv":
-            return Response(
-                report_csv(rows, tz), media_type="text/csv", headers=_attachment("oee-report.csv")
-            )
+            return download(report_csv(rows, tz), "oee-report.csv")
         if format == "xlsx":
             stops = await asyncio.to_thread(oee.store.query_stops, start=a, end=z)
             stops = [s for s in stops if assets is None or s.asset in assets]
@@ -168,7 +164,7 @@ def build_router(oee: OeeApp, web: Web) -> APIRouter:
                 now=now,
                 status=lambda s: s.status(now, after),
             )
-            return Response(body, media_type=XLSX, headers=_attachment("oee-report.xlsx"))
+            return download(body, "oee-report.xlsx")
         tr = web.translator(request)
         return {
             "start": a.isoformat(),
@@ -268,7 +264,3 @@ def build_router(oee: OeeApp, web: Web) -> APIRouter:
         return {"start": a.isoformat(), "end": z.isoformat(), "assets": result}
 
     return r
-
-
-def _attachment(name: str) -> dict[str, str]:
-    return {"Content-Disposition": f'attachment; filename="{name}"'}

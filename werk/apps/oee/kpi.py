@@ -38,6 +38,7 @@ from typing import Any
 
 from werk.apps.oee.shifts import ShiftPeriod
 from werk.core.model import to_micros
+from werk.core.spans import clip, intersect, subtract, union
 from werk.i18n import N_
 
 Span = tuple[datetime, datetime]
@@ -244,50 +245,6 @@ def _ratio(num: float, den: float) -> float | None:
     return None if den <= 0 else num / den
 
 
-def _clip(spans: Iterable[Us], a: int, z: int) -> list[Us]:
-    return [(max(s, a), min(e, z)) for s, e in spans if min(e, z) > max(s, a)]
-
-
-def _subtract(base: Sequence[Us], holes: Sequence[Us]) -> list[Us]:
-    out: list[Us] = []
-    for s, e in base:
-        cur = s
-        for hs, he in holes:
-            if he <= cur or hs >= e:
-                continue
-            if hs > cur:
-                out.append((cur, hs))
-            cur = max(cur, he)
-        if cur < e:
-            out.append((cur, e))
-    return out
-
-
-def _union(spans: Iterable[Us]) -> list[Us]:
-    out: list[Us] = []
-    for s, e in sorted(spans):
-        if out and s <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], e))
-        else:
-            out.append((s, e))
-    return out
-
-
-def intersect(a: Sequence[Us], b: Sequence[Us]) -> list[Us]:
-    """Intersection of two sorted lists of disjoint spans (two-pointer sweep, linear)."""
-    out: list[Us] = []
-    i = j = 0
-    while i < len(a) and j < len(b):
-        s, e = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
-        if s < e:
-            out.append((s, e))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return out
-
-
 def _overlap_by_state(intervals: Sequence[tuple[int, int, str]], spans: Sequence[Us]) -> dict[str, int]:
     """Microseconds of each state inside ``spans`` (both sorted and disjoint): one two-pointer pass."""
     out: dict[str, int] = {}
@@ -328,11 +285,11 @@ def time_model_us(
 ) -> TimeModel:
     """``time_model`` on integer microseconds (what the report builder reads from the historian)."""
     a, z = window
-    pot = _union(_clip(_us((p.start, p.end) for p in shifts), a, z))  # overlapping shifts count once
-    breaks = _union(_clip(_us(b for p in shifts for b in p.breaks), a, z))
-    busy = _subtract(pot, breaks)  # shift time where production is planned, before planned stops
-    planned = _union(_clip(planned_stops, a, z))  # a stop inside a plant-wide planned window counts once
-    busy_unplanned = _subtract(busy, planned)
+    pot = union(clip(_us((p.start, p.end) for p in shifts), a, z))  # overlapping shifts count once
+    breaks = union(clip(_us(b for p in shifts for b in p.breaks), a, z))
+    busy = subtract(pot, breaks)  # shift time where production is planned, before planned stops
+    planned = union(clip(planned_stops, a, z))  # a stop inside a plant-wide planned window counts once
+    busy_unplanned = subtract(busy, planned)
     tm = TimeModel(calendar_s=(z - a) / 1e6, pot_s=_dur(pot))
     tm.pdot_s = _dur(breaks) + _dur(intersect(busy, planned))
     clipped = [(max(s, a), min(e, z), st) for s, e, st in intervals if min(e, z) > max(s, a)]

@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from werk.apps.orders.book import Booking, OrderBook, at, op_id, split_op
-from werk.apps.orders.calendar import closed, merge
+from werk.apps.orders.calendar import closed
 from werk.apps.orders.master import OrderLine, Routing, Step
 from werk.apps.orders.schedule import Job, Operation, Plan, Problem, ScheduleError, promise, repair, solve
 from werk.apps.orders.settings import OrdersSettings
@@ -28,6 +28,7 @@ from werk.apps.orders.store import OrdersStore
 from werk.apps.spec import App, AppContext
 from werk.bus.base import Overflow
 from werk.core.model import Event, Quality, Sample
+from werk.core.spans import union
 from werk.core.states import STATE_SIGNAL
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,7 @@ class OrdersApp(App):
             spans = [*shut, *self.windows.get(m, [])]
             if m in self.inspections:
                 spans.append(self.inspections[m])
-            merged = merge(spans)
+            merged = union(spans)
             if merged:
                 out[m] = merged
         return out

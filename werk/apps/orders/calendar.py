@@ -8,11 +8,11 @@ everywhere else (DST days are handled by building each shift in local time and c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from werk.config.model import PlantConfig
+from werk.core.spans import clip, subtract, union
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -20,17 +20,6 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 def _clock(value: str) -> time:
     h, m = value.split(":")[:2]
     return time(int(h), int(m))
-
-
-def merge(spans: Iterable[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
-    """Overlapping or touching spans joined, in order."""
-    out: list[tuple[datetime, datetime]] = []
-    for a, b in sorted(s for s in spans if s[1] > s[0]):
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
 
 
 def working_time(plant: PlantConfig, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
@@ -52,31 +41,19 @@ def working_time(plant: PlantConfig, start: datetime, end: datetime) -> list[tup
                     s_local = datetime.combine(day, _clock(shift.start), tzinfo=tz)
                     e_day = day if _clock(shift.end) > _clock(shift.start) else day + timedelta(days=1)
                     e_local = datetime.combine(e_day, _clock(shift.end), tzinfo=tz)
-                    pieces = [(s_local, e_local)]
+                    breaks = []
                     for b_start, b_end in shift.breaks:
                         bs_day = day if _clock(b_start) >= _clock(shift.start) else day + timedelta(days=1)
                         bs = datetime.combine(bs_day, _clock(b_start), tzinfo=tz)
                         be_day = bs_day if _clock(b_end) > _clock(b_start) else bs_day + timedelta(days=1)
-                        be = datetime.combine(be_day, _clock(b_end), tzinfo=tz)
-                        pieces = [
-                            p for a, z in pieces for p in ((a, min(z, bs)), (max(a, be), z)) if p[1] > p[0]
-                        ]
+                        breaks.append((bs, datetime.combine(be_day, _clock(b_end), tzinfo=tz)))
+                    pieces = subtract([(s_local, e_local)], union(breaks))
                     spans += [(a.astimezone(UTC), z.astimezone(UTC)) for a, z in pieces]
             day += timedelta(days=1)
-        spans = [(max(a, start), min(z, end)) for a, z in merge(spans)]
-    for down in plant.planned_downtime:
-        spans = [p for a, z in spans for p in ((a, min(z, down.start)), (max(a, down.end), z)) if p[1] > p[0]]
-    return [s for s in spans if s[1] > s[0]]
+        spans = clip(union(spans), start, end)
+    return subtract(spans, union((down.start, down.end) for down in plant.planned_downtime))
 
 
 def closed(plant: PlantConfig, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
     """The complement of :func:`working_time` in [start, end): when no machine of the plant may be planned."""
-    out = []
-    at = start
-    for a, z in working_time(plant, start, end):
-        if a > at:
-            out.append((at, a))
-        at = max(at, z)
-    if at < end:
-        out.append((at, end))
-    return out
+    return subtract([(start, end)], working_time(plant, start, end))

@@ -1,0 +1,24 @@
+"""Reports an app's API hands out as files (CSV, Excel): their media types, how OpenAPI lists them beside the
+JSON answer, and the response that makes a browser save them under a name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.responses import Response
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MEDIA_TYPES = {"csv": "text/csv", "xlsx": XLSX}
+
+
+def report_files(*formats: str) -> dict[int | str, dict[str, Any]]:
+    """A route's ``responses=``: its 200 may also be the report as these files (``csv``, ``xlsx``)."""
+    return {200: {"content": {MEDIA_TYPES[f]: {} for f in formats}, "description": "the report"}}
+
+
+def download(body: bytes | str, filename: str) -> Response:
+    """``body`` as an attachment called ``filename``, of the media type its extension (csv, xlsx) names."""
+    media_type = MEDIA_TYPES[filename.rpartition(".")[2]]
+    return Response(
+        body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )

@@ -21,4 +21,5 @@ SPEC = AppSpec(
     migrations=MIGRATIONS,
     check=check,
     order=40,
+    partitioned=True,
 )

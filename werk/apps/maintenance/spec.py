@@ -24,4 +24,5 @@ SPEC = AppSpec(
     cli=add_commands,
     submodels=submodels,
     order=30,
+    partitioned=True,
 )

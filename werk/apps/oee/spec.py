@@ -26,4 +26,5 @@ SPEC = AppSpec(
     migrations=MIGRATIONS,
     check=check,
     order=20,
+    partitioned=True,
 )

@@ -15,8 +15,8 @@ Source time is kept. A state is stamped with the time of the sample it came from
 Fed from a cluster's log (``ctx.from_log``, werk.runtime.app_host) an instance is one of a series over the same
 assets: it stamps nothing ``disconnected`` (the log kept what came while no instance ran), and it takes each asset
 up where the state events say it was just before the first sample it is given (the last ``state`` event older
-than that sample): a batch delivered again after a crash then derives the same changes, with the same keys, and a
-state that goes on is no new change.
+than that sample), and publishes that state again at its own time for the apps that read it: a batch delivered
+again after a crash then derives the same changes, with the same keys, and a state that goes on is no new change.
 """
 
 from __future__ import annotations
@@ -137,6 +137,7 @@ class MachineStateApp(App):
                 first[asset_path] = min(first.get(asset_path, s.ts), s.ts)
         if not first:
             return
+        again: list[Sample] = []
         async with self._resuming:
             for path, before in first.items():
                 name = self._paths[path]
@@ -150,7 +151,11 @@ class MachineStateApp(App):
                     ts = found[0].ts
                     self.states[name] = self.mappers[name].state = state
                     self.since[name] = self.newest[name] = ts
+                    again.append(Sample(f"{path}/{STATE_SIGNAL}", ts, state))
                     log.info("machine_state.resumed asset=%s state=%s since=%s", name, state, ts.isoformat())
+        # the state taken up, once more at its own time (the historian has it already): the apps that read the
+        # states (maintenance counts a cycle's values only while running) know it before the next change
+        await self.ctx.bus.publish(again)
 
     def feed(self, batch: list[Sample]) -> tuple[list[Sample], list[Event]]:
         """Apply a batch; return the derived state samples and the state-change events it caused, each stamped

@@ -389,11 +389,14 @@ async def _run_edge(config: WerkConfig) -> None:
 
 
 async def _run_worker(config: WerkConfig, name: str, idle_exit_s: float | None, stats: str | None) -> None:
-    from werk.runtime.app_host import AppHost
     from werk.runtime.worker import Worker
 
     worker = Worker(config, name)
-    host = AppHost(config, default_registry(), name) if config.cluster.apps else None
+    host = None
+    if config.cluster.apps:
+        from werk.runtime.app_host import AppHost
+
+        host = AppHost(config, default_registry(), name)
     task = asyncio.create_task(worker.run(idle_exit_s))
     apps = asyncio.create_task(host.run(), name="apps") if host is not None else None
     try:

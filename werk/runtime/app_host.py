@@ -15,7 +15,7 @@ The contract per batch of the log:
   led to, werk.bus.memory) and the events that caused were committed: a host killed at any instant leaves the
   batch to be delivered again, to whoever holds the partition then, and the events' keys (werk.core.model.
   event_key) store each once however often it is handled;
-- samples the apps derive (``<asset>/machine_state``, OEE's ``kpi.*``) go back into the log, marked as derived
+- samples the apps derive (an asset's derived state, its live KPIs) go back into the log, marked as derived
   (``DERIVED_HEADER``), through the edge's link, each publish retried until the broker acknowledged it: the
   historian's workers store them and every ``werk api`` replica shows them live, as any sample; the apps' feed
   passes them by (the apps that made them had them already). No spool: until the broker has them, the batch that

@@ -176,14 +176,14 @@ async def test_apps_of_a_killed_worker_go_on_in_the_other_with_each_event_once(
             states, _, _ = stored(pg_url)
             return any(k.split("/")[1] in {a.rsplit("/", 1)[1] for a in w1_assets} for k in states)
 
-        await wait_for("w1 handles its assets", w1_worked, 20)
+        await wait_for("w1 handles its assets", w1_worked, 30)
         workers.kill("w1")  # kill -9: what it took and did not acknowledge is delivered again, to w2
         await publish(range(BATCHES // 2, BATCHES))
 
         async def taken_over() -> bool:
             return set((await holders(js)).values()) == {"w2"} and len(await holders(js)) == PARTITIONS
 
-        await wait_for("w2 takes w1's partitions", taken_over, 20)
+        await wait_for("w2 takes w1's partitions", taken_over, 30)
 
         async def complete() -> bool:
             states, stops, timeline = stored(pg_url)

@@ -392,7 +392,13 @@ async def _run_worker(config: WerkConfig, name: str, idle_exit_s: float | None, 
     from werk.runtime.worker import Worker
 
     worker = Worker(config, name)
+    host = None
+    if config.cluster.apps:
+        from werk.runtime.app_host import AppHost
+
+        host = AppHost(config, default_registry(), name)
     task = asyncio.create_task(worker.run(idle_exit_s))
+    apps = asyncio.create_task(host.run(), name="apps") if host is not None else None
     try:
         await asyncio.wait(
             [task, asyncio.create_task(worker.ready.wait())], return_when=asyncio.FIRST_COMPLETED
@@ -403,16 +409,26 @@ async def _run_worker(config: WerkConfig, name: str, idle_exit_s: float | None, 
             f"[green]✓[/] worker {name}: {config.cluster.stream} -> historian; press Ctrl+C to stop"
         )
         while not task.done():
-            await asyncio.wait([task], timeout=STATUS_EVERY_S)
+            running = [t for t in (task, apps) if t is not None]
+            await asyncio.wait(running, timeout=STATUS_EVERY_S, return_when=asyncio.FIRST_COMPLETED)
+            if apps is not None and apps.done():
+                apps.result()  # the apps' host ended: so does the worker, with its error
             console.print(
                 f"  worker {name}: {worker.samples:,} samples in {worker.messages:,} batches written and "
                 f"acknowledged, {worker.write_errors} failed writes, {worker.redelivered} redelivered"
             )
+            if host is not None:
+                console.print(
+                    f"  apps {', '.join(host.app_names())}: partitions {sorted(host.held)}, "
+                    f"{host.batches:,} batches handled"
+                )
         task.result()
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for t in (task, apps):
+            if t is not None:
+                t.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
         if stats is not None:
             Path(stats).write_text(json.dumps(worker.stats()), encoding="utf-8")  # noqa: ASYNC240 - once, at exit
 
@@ -581,7 +597,9 @@ def build_parser() -> argparse.ArgumentParser:
     ed.add_argument("-c", "--config", required=True)
     ed.set_defaults(func=cmd_edge)
     wk = sub.add_parser(
-        "worker", help="write batches from NATS JetStream to the historian, acknowledged after commit"
+        "worker",
+        help="write batches from NATS JetStream to the historian, acknowledged after commit (and, with "
+        "cluster.apps, run the per-asset apps over the assets it leases)",
     )
     wk.add_argument("-c", "--config", required=True)
     wk.add_argument("--name", help="how the broker and the logs call this worker (default werk-worker-<pid>)")

@@ -6,6 +6,7 @@ in the historian once; different input leaves different events. Each app runs th
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,65 @@ async def test_downtime_events_fed_twice_are_stored_once(werk_file: SQLiteFile, 
         (f"m1@{to_micros(at(30))}", "changed"),
     ]
     assert len(app.store.query_stops(asset="m1")) == 2  # the stops themselves are upserted by id
+
+
+async def test_fed_from_the_log_an_instance_takes_up_where_the_last_one_left_off(
+    werk_file: SQLiteFile, tmp_path: Path
+) -> None:
+    """A cluster's app host (``ctx.from_log``): the next instance over the same assets continues the state machine
+    from the store. A state that goes on is no new change; a stop the last instance stored and was killed before
+    its event was stored gets its event, and the batch delivered again finds the stop as it left it."""
+    config = parse_config(PLANT)
+    SQLiteAppDatabase(werk_file).migrate("oee", OEE_MIGRATIONS)
+    state = f"{M1}/state"
+
+    def machine_state() -> tuple[AppContext, MachineStateApp]:
+        ctx = replace(context("machine_state", config, werk_file, tmp_path), from_log=True)
+        return ctx, MachineStateApp(ctx)
+
+    ctx, app = machine_state()
+    await consumed(ctx, app._consume, [[Sample(state, at(1), "running")], [Sample(state, at(2), "idle")]])
+    ctx, app = machine_state()  # a takeover: idle goes on, then the asset runs again
+    later = await consumed(
+        ctx, app._consume, [[Sample(state, at(2.5), "idle")], [Sample(state, at(3), "running")]]
+    )
+    assert [(e.data["from"], e.data["to"]) for e in later] == [("idle", "running")]
+    assert [(e.ts, e.data["to"]) for e in stored(werk_file, "state")] == [
+        (at(1), "running"),
+        (at(2), "idle"),
+        (at(3), "running"),
+    ]
+
+    path = f"{M1}/machine_state"
+    ctx = replace(context("oee", config, werk_file, tmp_path), from_log=True)
+    killed = OeeApp(ctx)
+    await consumed(ctx, killed._consume, [[Sample(path, at(0), "running"), Sample(path, at(10), "fault")]])
+    killed.store.upsert_stops(killed.feed([Sample(path, at(15), "maintenance")]))  # its event never written
+    ctx = replace(context("oee", config, werk_file, tmp_path), from_log=True)
+    app = OeeApp(ctx)
+
+    async def resumed(feed: Any) -> None:
+        await app._resume(app.store.last_stops(list(app.refs)))
+        await app._consume(feed)
+
+    await consumed(
+        ctx,
+        resumed,
+        [
+            [
+                Sample(path, at(15), "maintenance")
+            ],  # the batch the killed instance had not acknowledged, again
+            [Sample(path, at(20), "running")],
+        ],
+    )
+    stop = f"m1@{to_micros(at(10))}"
+    assert [(e.data["id"], e.key.rsplit("/", 2)[-2:]) for e in stored(werk_file, "downtime") if e.key] == [
+        (stop, ["open", "1"]),
+        (stop, ["open", "2"]),
+        (stop, [str(to_micros(at(20))), "2"]),
+    ]
+    (kept,) = app.store.query_stops(asset="m1")
+    assert kept.states == ["fault", "maintenance"] and kept.end == at(20)
 
 
 async def test_alarm_events_fed_twice_are_stored_once(werk_file: SQLiteFile, tmp_path: Path) -> None:

@@ -78,3 +78,42 @@ async def test_events_are_filtered_by_kind() -> None:
 def test_bad_pattern_is_refused() -> None:
     with pytest.raises(ValueError, match="'#' is only allowed as the last level"):
         MemoryBus().subscribe("a/#/b")
+
+
+async def test_settled_waits_until_every_subscriber_handled_the_batch_and_what_it_led_to() -> None:
+    """A batch counts as handled when its subscriber comes back for the next one; what a subscriber published
+    while handling it must be handled too before the bus is settled (the app host acknowledges a batch then)."""
+    bus = MemoryBus()
+    states = bus.subscribe("+/+/+/+/+/+/state")
+    derived = bus.subscribe("+/+/+/+/+/+/machine_state")
+    handled: list[str] = []
+    release = asyncio.Event()
+
+    async def mapper() -> None:  # reads a state, publishes a derived one
+        async for batch in states:
+            await bus.publish(
+                [Sample(x.path.replace("/state", "/machine_state"), T0, x.value) for x in batch]
+            )
+
+    async def slow_reader() -> None:
+        async for batch in derived:
+            await release.wait()
+            handled.extend(x.path for x in batch)
+
+    tasks = [asyncio.create_task(mapper()), asyncio.create_task(slow_reader())]
+    try:
+        assert bus.is_settled()
+        await bus.publish([Sample("acme/a/b/l/c/m1/state", T0, "running")])
+        settled = asyncio.create_task(bus.settled())
+        await asyncio.sleep(0.05)
+        assert not settled.done(), "the derived sample is not handled yet"
+        release.set()
+        await asyncio.wait_for(settled, 1)
+        assert handled == ["acme/a/b/l/c/m1/machine_state"]
+        derived.close()  # a closed subscription holds nothing up
+        await bus.publish([Sample("acme/a/b/l/c/m2/state", T0, "idle")])
+        await asyncio.wait_for(bus.settled(), 1)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

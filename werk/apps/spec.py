@@ -18,6 +18,9 @@ of every registered app:
   ``<package>/locale/<lang>/LC_MESSAGES/messages.po``; every text it shows goes through a translation key;
 - ``tiles`` are what it adds to every asset's card on the overview (data, not markup: a key into the app's
   :meth:`App.asset_view`, a label key, a unit, a format);
+- ``partitioned``: the app's state is per asset (each asset's samples in, its own rows and events out), so in a
+  cluster it runs in ``werk worker``'s app host over the assets that worker holds (docs/cluster.md); a
+  plant-wide app (a peak over all meters, a production plan) leaves it False and runs in ``werk serve`` only;
 - ``cli`` adds ``werk <name> ...`` commands; ``submodels`` adds submodels to an asset's twin; ``demo`` holds the
   settings ``werk demo`` runs it with; ``check`` finds mistakes that span the plant file (a signal the app needs
   that no asset binds).
@@ -78,6 +81,11 @@ class AppContext:
     #: write a value back to the machine behind a signal (path, value, who), as the API's writes do: only what the
     #: plant file lists as writable, audited; None where nothing can be written (a replay, a test)
     write: Callable[[str, Value, str], Awaitable[None]] | None = None
+    #: the samples come from the cluster's durable log (``werk worker``'s app host, werk.runtime.app_host): each
+    #: asset's in order, nothing missed while no instance ran, a batch delivered again after a crash. The instance
+    #: is one of a series over the same assets, so it marks no time as unobserved at its start or stop and takes
+    #: up each asset where the store says the last one left it
+    from_log: bool = False
 
 
 class App:
@@ -199,6 +207,7 @@ class AppSpec:
     check: Callable[[WerkConfig, Any], list[tuple[tuple[str | int, ...], str]]] | None = None
     demo: Mapping[str, Any] = field(default_factory=dict)
     order: int = 100  # where it starts among the apps, and where its entries sit in lists
+    partitioned: bool = False  # per-asset state: runs in a cluster's app host, over the assets a worker holds
 
     @classmethod
     def from_package(
@@ -212,6 +221,7 @@ class AppSpec:
         asset_key: str | None = None,
         asset_settings: type[BaseModel] | None = None,
         order: int = 100,
+        partitioned: bool = False,
     ) -> AppSpec:
         """The spec of the app in ``package`` (pass ``__package__`` from its ``spec.py``), derived from its layout:
 
@@ -257,6 +267,7 @@ class AppSpec:
             pages=(Page(f"/{page or name}", title, template, order=order),) if has_page else (),
             tiles=tiles,
             order=order,
+            partitioned=partitioned,
             **hooks,
         )
 

@@ -37,6 +37,8 @@ from werk.core.model import Sample, Value, to_micros
 SUBJECT_PREFIX = "werk.samples"
 DUPLICATE_WINDOW_S = 120.0
 SENT_HEADER = "Werk-Sent-Us"  # when the edge first published the batch, for the end-to-end lag
+# on a batch the apps derived (werk.runtime.app_host): stored and shown like any, never fed to the apps again
+DERIVED_HEADER = "Werk-Derived"
 
 Row = tuple[str, int, Value, int]  # path, microseconds, value, quality
 

@@ -2,6 +2,11 @@
 
 A batch published is split per subscriber to the samples its pattern matches; each subscriber has its own queue of
 batches (bounded), so one slow consumer slows publishers only if it asked for back-pressure.
+
+:meth:`MemoryBus.settled` tells when every subscriber has handled what was published: a batch counts as handled
+once its subscriber comes back for the next one (``get``, or the next turn of ``async for``), so whatever it
+published while handling it is queued elsewhere by then, and the bus is settled when no queue holds or lends out a
+batch. A consumer that hands a batch on to work of its own (a writer that buffers) says so in its own terms.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ import asyncio
 import contextlib
 import itertools
 from collections.abc import AsyncIterator, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from werk.bus.base import Overflow
 from werk.core.model import Event, Sample
@@ -27,8 +32,13 @@ class _Queue(Generic[T]):
         self.overflow = overflow
         self.dropped = 0  # batches discarded at the limit (DROP_OLDEST only)
         self.closed = False
+        self.unfinished = (
+            0  # batches put and not yet handled (queued, or taken and not come back for the next)
+        )
+        self._holding = False
 
     async def put(self, batch: list[T]) -> None:
+        self.unfinished += 1
         if self.overflow is Overflow.BLOCK:
             await self._q.put(batch)
             return
@@ -36,15 +46,25 @@ class _Queue(Generic[T]):
             try:
                 self._q.get_nowait()
                 self.dropped += 1
+                self._finish()
             except asyncio.QueueEmpty:  # pragma: no cover - single-threaded, cannot race
                 break
         self._q.put_nowait(batch)
 
     async def get(self) -> list[T]:
+        if self._holding:  # coming back for the next batch: the one taken before is handled
+            self._holding = False
+            self._finish()
         item = await self._q.get()
         if item is None:
             raise StopAsyncIteration
+        self._holding = True
         return item
+
+    def _finish(self) -> None:
+        self.unfinished = max(0, self.unfinished - 1)
+        if not self.unfinished:
+            self._bus._wake()
 
     def qsize(self) -> int:
         return self._q.qsize()
@@ -66,7 +86,9 @@ class _Queue(Generic[T]):
     def close(self) -> None:
         if not self.closed:
             self.closed = True
+            self.unfinished = 0  # a closed subscription holds nothing up
             self._bus._remove(self._key)
+            self._bus._wake()
             # wake a waiting consumer; if full, the consumer will see closed on its next get
             with contextlib.suppress(asyncio.QueueFull):
                 self._q.put_nowait(None)
@@ -97,6 +119,23 @@ class MemoryBus:
         self._event_subs: dict[int, EventSubscriptionQueue] = {}
         self._catch_all: set[int] = set()
         self.published = 0
+        self._quiet = asyncio.Event()  # set when some subscription had nothing left unhandled
+
+    def _wake(self) -> None:
+        self._quiet.set()
+
+    def is_settled(self) -> bool:
+        """True when no subscription holds a batch its consumer has not handled."""
+        subs: list[_Queue[Any]] = [*self._subs.values(), *self._event_subs.values()]
+        return not any(s.unfinished for s in subs)
+
+    async def settled(self) -> None:
+        """Wait until every subscriber has handled every batch published so far and whatever those led them to
+        publish (see the module docstring); a consumer that stopped taking from its queue keeps this waiting, so
+        callers bound it with a timeout."""
+        while not self.is_settled():
+            self._quiet.clear()
+            await self._quiet.wait()
 
     def subscribe(
         self, pattern: str, *, maxsize: int | None = None, overflow: Overflow = Overflow.BLOCK

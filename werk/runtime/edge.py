@@ -27,7 +27,7 @@ import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
-from werk.bus.jetstream import SENT_HEADER, encode, ensure_log, message_id
+from werk.bus.jetstream import DERIVED_HEADER, SENT_HEADER, encode, ensure_log, message_id
 from werk.config.model import ClusterConfig, WerkConfig
 from werk.connect import Connector, build_connectors
 from werk.connect.base import ConnectorStatus
@@ -52,8 +52,9 @@ class LogUnavailable(Exception):
 class LogLink:
     """The edge's connection to NATS: made in the background and made again for as long as the edge runs."""
 
-    def __init__(self, cfg: ClusterConfig) -> None:
+    def __init__(self, cfg: ClusterConfig, name: str = "werk-edge") -> None:
         self.cfg = cfg
+        self.name = name
         self.nc: NatsClient | None = None
         self.js: JetStreamContext | None = None
         self.ready = asyncio.Event()  # connected and the stream exists
@@ -66,7 +67,7 @@ class LogLink:
             try:
                 nc = await nats.connect(
                     self.cfg.nats,
-                    name="werk-edge",
+                    name=self.name,
                     connect_timeout=2,
                     max_reconnect_attempts=-1,
                     reconnect_time_wait=RECONNECT_S,
@@ -98,16 +99,15 @@ class LogLink:
     async def _reconnected(self) -> None:
         log.info("edge.reconnected nats=%s", self.cfg.nats)
 
-    async def publish(self, subject: str, payload: bytes, sent_us: int) -> None:
-        """Publish and wait for the broker's acknowledgement; LogUnavailable (or the client's error) if not."""
+    async def publish(self, subject: str, payload: bytes, sent_us: int, *, derived: bool = False) -> None:
+        """Publish and wait for the broker's acknowledgement; LogUnavailable (or the client's error) if not.
+        ``derived``: the apps made the batch (werk.runtime.app_host), so the apps' feed passes it by."""
         if self.js is None or self.nc is None or not self.nc.is_connected:
             raise LogUnavailable("not connected to the broker")
-        await self.js.publish(
-            subject,
-            payload,
-            timeout=PUBLISH_TIMEOUT_S,
-            headers={"Nats-Msg-Id": message_id(subject, payload), SENT_HEADER: str(sent_us)},
-        )
+        headers = {"Nats-Msg-Id": message_id(subject, payload), SENT_HEADER: str(sent_us)}
+        if derived:
+            headers[DERIVED_HEADER] = "1"
+        await self.js.publish(subject, payload, timeout=PUBLISH_TIMEOUT_S, headers=headers)
 
     async def close(self) -> None:
         self._closing = True

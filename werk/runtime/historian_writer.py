@@ -63,6 +63,8 @@ class HistorianWriter:
         self.last_rejected = ""  # what the last one was and why
         self._rejected_from: set[str] = set()  # signals (event kinds) whose rejection was logged
         self._progress = asyncio.Condition()
+        self._taken = 0  # batches taken from the bus, and of them written (or rejected row by row)
+        self._done = 0
 
     async def run(self) -> None:
         samples = self.bus.subscribe("#", overflow=Overflow.BLOCK) if self.samples else None
@@ -82,11 +84,20 @@ class HistorianWriter:
         async with asyncio.timeout(timeout), self._progress:
             await self._progress.wait_for(lambda: self.written >= n)
 
+    async def flushed(self, timeout: float = 10.0) -> None:
+        """Wait until everything taken from the bus so far is committed: after the bus settled (every batch
+        taken), the events a batch caused are in the store (werk.runtime.app_host acknowledges a batch then)."""
+        target = self._taken
+        async with asyncio.timeout(timeout), self._progress:
+            await self._progress.wait_for(lambda: self._done >= target)
+
     async def _pump(
         self, get: Callable[[], Awaitable[list[Any]]], write: Callable[[list[Any]], Awaitable[None]]
     ) -> None:
         while True:
             buf: list[Any] = list(await get())
+            self._taken += 1
+            taken = 1
             deadline = time.monotonic() + self.flush_s
             while len(buf) < self.batch_max:
                 left = deadline - time.monotonic()
@@ -94,9 +105,14 @@ class HistorianWriter:
                     break
                 try:
                     buf.extend(await asyncio.wait_for(get(), left))
+                    self._taken += 1
+                    taken += 1
                 except TimeoutError:
                     break
             await self._write_with_retry(buf, write)
+            async with self._progress:
+                self._done += taken
+                self._progress.notify_all()
 
     async def _write_with_retry(self, buf: list[Any], write: Callable[[list[Any]], Awaitable[None]]) -> None:
         delay = 0.2

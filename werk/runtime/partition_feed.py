@@ -9,9 +9,15 @@ and the next holder binds the same consumers and goes on from the last acknowled
 acknowledged (the member was killed) is delivered again after ``cluster.ack_wait_s``, to whoever holds the
 partition then: the handler must be idempotent (the apps' events keyed; docs/cluster.md).
 
-Order: one consumer per asset, read by one task that handles its messages one after the other; a handler that
+Order: one consumer per asset, read by one task that handles its messages one after the other, and the consumer
+lets one message out at a time (``max_ack_pending=1``): with more out, a member taking over an asset would be
+handed the messages after one its killed predecessor held before that one comes again (after ``ack_wait_s``), and
+a state machine would see the asset's history out of order; a handler that
 fails leaves the message and the ones after it unacknowledged (negative acknowledgement, in order), so they come
-again in the same order.
+again in the same order; so does unbinding an asset in the middle of a fetched group. A fetched group handled
+slowly (the apps being rebuilt) says it is still in progress every half ``ack_wait_s``; a message the broker
+delivers again although it was handled through the same binding (its acknowledgement came late) is passed by. A batch the apps derived
+(``DERIVED_HEADER``: the app host published it) is acknowledged unread: the apps that made it had it already.
 
 One consumer per asset rather than one per partition: JetStream before 2.10 filters a consumer by one subject.
 """
@@ -22,21 +28,23 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 
 import nats.errors
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from werk.bus.jetstream import decode, subject_of
+from werk.bus.jetstream import DERIVED_HEADER, decode, subject_of
 from werk.config.model import ClusterConfig
 from werk.core.model import Quality, Sample, from_micros
 from werk.runtime.partitions import subject_partition
 
 log = logging.getLogger(__name__)
 
-FETCH = 16
+FETCH = 1  # what the consumer lets out at a time anyway (max_ack_pending=1, below)
 RETRY_S = 1.0
 
 Handler = Callable[[list[Sample]], Awaitable[None]]
@@ -66,6 +74,7 @@ async def ensure_app_consumers(js: JetStreamContext, cfg: ClusterConfig, subject
                     ack_policy=AckPolicy.EXPLICIT,
                     deliver_policy=DeliverPolicy.ALL,
                     ack_wait=cfg.ack_wait_s,
+                    max_ack_pending=1,
                     max_deliver=-1,
                     filter_subject=subject,
                 ),
@@ -119,35 +128,69 @@ class PartitionFeed:
             except (nats.errors.Error, OSError, TimeoutError) as exc:
                 log.warning("apps.bind_failed subject=%s error=%r", subject, exc)
                 await asyncio.sleep(RETRY_S)
+        done = 0  # the stream sequence of the last message handled through this binding
         try:
             while True:
                 try:
                     msgs = await sub.fetch(FETCH, timeout=1.0)
+                    fetched = time.monotonic()
                 except (nats.errors.TimeoutError, TimeoutError):
                     continue
                 except (nats.errors.Error, OSError) as exc:
                     log.debug("apps.fetch_failed subject=%s error=%r", subject, exc)
                     await asyncio.sleep(RETRY_S)
                     continue
-                for k, m in enumerate(msgs):
-                    try:
-                        rows = decode(m.data)
-                    except ValueError as exc:  # not a werk batch: the historian's workers set it aside too
-                        log.error("apps.rejected subject=%s error=%s", m.subject, exc)
-                        await m.term()
-                        continue
-                    try:
-                        await self.handle([Sample(p, from_micros(ts), v, Quality(q)) for p, ts, v, q in rows])
-                    except Exception as exc:
-                        self.failed += 1
-                        log.error("apps.handle_failed subject=%s error=%r", subject, exc)
-                        for rest in msgs[k:]:  # in order, again, after a pause
+                k = 0
+                try:
+                    for k, m in enumerate(msgs):
+                        seq = m.metadata.sequence.stream
+                        if seq <= done:  # handled, and delivered again as its acknowledgement came late
                             with contextlib.suppress(nats.errors.Error):
-                                await rest.nak(delay=RETRY_S)
-                        break
-                    with contextlib.suppress(nats.errors.Error):
-                        await m.ack()
-                    self.batches += 1
+                                await m.ack()
+                            continue
+                        if time.monotonic() - fetched > self.cfg.ack_wait_s / 2:  # still ours: not yet again
+                            fetched = time.monotonic()
+                            for rest in msgs[k:]:
+                                with contextlib.suppress(nats.errors.Error):
+                                    await rest.in_progress()
+                        if not await self._one(subject, m):
+                            await self._nak(msgs[k:], RETRY_S)  # in order, again, after a pause
+                            break
+                        done = seq
+                except asyncio.CancelledError:  # unbound (the partition went): the next holder gets them now
+                    await self._nak(msgs[k:], 0)
+                    raise
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+
+    async def _one(self, subject: str, m: Msg) -> bool:
+        """Handle and acknowledge one message; False if the handler failed (it stays unacknowledged)."""
+        if (m.headers or {}).get(
+            DERIVED_HEADER
+        ):  # the apps made it: stored and shown, not theirs to read again
+            with contextlib.suppress(nats.errors.Error):
+                await m.ack()
+            return True
+        try:
+            rows = decode(m.data)
+        except ValueError as exc:  # not a werk batch: the historian's workers set it aside too
+            log.error("apps.rejected subject=%s error=%s", m.subject, exc)
+            await m.term()
+            return True
+        try:
+            await self.handle([Sample(p, from_micros(ts), v, Quality(q)) for p, ts, v, q in rows])
+        except Exception as exc:
+            self.failed += 1
+            log.error("apps.handle_failed subject=%s error=%r", subject, exc)
+            return False
+        with contextlib.suppress(nats.errors.Error):
+            await m.ack()
+        self.batches += 1
+        return True
+
+    @staticmethod
+    async def _nak(msgs: list[Msg], delay: float) -> None:
+        for m in msgs:
+            with contextlib.suppress(nats.errors.Error):
+                await m.nak(delay=delay or None)

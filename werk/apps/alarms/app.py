@@ -64,10 +64,11 @@ class AlarmsApp(App):
 
     async def run(self) -> None:
         ctx = self.ctx
-        await asyncio.to_thread(self.restore)
-        self.engine.start(ctx.clock())
+        # subscribed before the first await: samples published while the journal loads wait in the queue
         sub = ctx.bus.subscribe("#", overflow=Overflow.BLOCK)
         try:
+            await asyncio.to_thread(self.restore)
+            self.engine.start(ctx.clock())
             async with httpx.AsyncClient(timeout=10.0) as client, asyncio.TaskGroup() as tg:
                 self.sender = Sender(self.settings.notifications, client, self._log_delivery)
                 tg.create_task(self._consume(sub))

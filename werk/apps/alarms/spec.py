@@ -10,4 +10,5 @@ SPEC = AppSpec.from_package(
     title=N_("Alarms"),
     tiles=(Tile("alarms", N_("Active alarms"), format="integer", order=5),),
     order=32,
+    partitioned=True,
 )

@@ -11,6 +11,12 @@ Source time is kept. A state is stamped with the time of the sample it came from
 - a source whose clock steps back, or that replays history: a state older than the newest one is stored at its
   own time (the historian keeps the timeline ordered by time), and the live state stays the one of the newest
   source time.
+
+Fed from a cluster's log (``ctx.from_log``, werk.runtime.app_host) an instance is one of a series over the same
+assets: it stamps nothing ``disconnected`` (the log kept what came while no instance ran), and it takes each asset
+up where the state events say it was just before the first sample it is given (the last ``state`` event older
+than that sample), and publishes that state again at its own time for the apps that read it: a batch delivered
+again after a crash then derives the same changes, with the same keys, and a state that goes on is no new change.
 """
 
 from __future__ import annotations
@@ -57,6 +63,8 @@ class MachineStateApp(App):
         self._stamp: dict[str, datetime] = {}  # werk's start stamp, while the source's time is behind it
         self._logged: set[tuple[str, tuple[str, str, str]]] = set()
         self._paths: dict[str, str] = {}  # asset UNS path -> asset name
+        self._resumed: set[str] = set()  # assets whose state was taken up from the store (from_log)
+        self._resuming = asyncio.Lock()
         for ref in ctx.config.assets():
             if not ref.config.production:
                 continue  # a sensor has no machine state
@@ -66,8 +74,9 @@ class MachineStateApp(App):
 
     async def run(self) -> None:
         ctx = self.ctx
-        await ctx.bus.publish(self._all("disconnected"))
-        self._stamp = dict(self.since)
+        if not ctx.from_log:
+            await ctx.bus.publish(self._all("disconnected"))
+            self._stamp = dict(self.since)
         signals = sorted({sig for m in self.mappers.values() for sig in m.signals})
         subs = [ctx.bus.subscribe(f"+/+/+/+/+/+/{sig}", overflow=Overflow.BLOCK) for sig in signals]
         try:
@@ -80,8 +89,10 @@ class MachineStateApp(App):
                 sub.close()
 
     async def stop(self) -> None:
-        """Stamp every asset ``disconnected`` now: werk stops watching."""
-        await self.ctx.bus.publish(self._all("disconnected"))
+        """Stamp every asset ``disconnected`` now: werk stops watching (unless another instance goes on from the
+        log)."""
+        if not self.ctx.from_log:
+            await self.ctx.bus.publish(self._all("disconnected"))
 
     def _all(self, state: str) -> list[Sample]:
         now = self.ctx.clock()
@@ -92,6 +103,8 @@ class MachineStateApp(App):
     async def _consume(self, sub: Any) -> None:
         bus = self.ctx.bus
         async for batch in sub:
+            if self.ctx.from_log:
+                await self._resume(batch)
             samples, events = self.feed(batch)
             if samples:
                 await bus.publish(samples)
@@ -112,6 +125,37 @@ class MachineStateApp(App):
             if samples:
                 await bus.publish(samples)
                 await bus.publish_events(events)
+
+    async def _resume(self, batch: list[Sample]) -> None:
+        """Take up the state of the batch's assets not seen yet by this instance from their last ``state`` event
+        before the batch (module docstring)."""
+        first: dict[str, datetime] = {}
+        for s in batch:
+            asset_path = s.path.rpartition("/")[0]
+            name = self._paths.get(asset_path)
+            if name is not None and name not in self._resumed:
+                first[asset_path] = min(first.get(asset_path, s.ts), s.ts)
+        if not first:
+            return
+        again: list[Sample] = []
+        async with self._resuming:
+            for path, before in first.items():
+                name = self._paths[path]
+                if name in self._resumed:
+                    continue
+                found = await asyncio.to_thread(
+                    self.ctx.historian.query_events, kinds=["state"], source=path, end=before, limit=1
+                )
+                self._resumed.add(name)
+                if found and isinstance(state := found[0].data.get("to"), str):
+                    ts = found[0].ts
+                    self.states[name] = self.mappers[name].state = state
+                    self.since[name] = self.newest[name] = ts
+                    again.append(Sample(f"{path}/{STATE_SIGNAL}", ts, state))
+                    log.info("machine_state.resumed asset=%s state=%s since=%s", name, state, ts.isoformat())
+        # the state taken up, once more at its own time (the historian has it already): the apps that read the
+        # states (maintenance counts a cycle's values only while running) know it before the next change
+        await self.ctx.bus.publish(again)
 
     def feed(self, batch: list[Sample]) -> tuple[list[Sample], list[Event]]:
         """Apply a batch; return the derived state samples and the state-change events it caused, each stamped

@@ -13,4 +13,5 @@ SPEC = AppSpec.from_package(
     asset_settings=StateMappingConfig,
     tiles=(Tile("state", N_("State"), format="state", order=0),),
     order=10,  # first: the other apps read the states it publishes
+    partitioned=True,
 )

@@ -10,4 +10,5 @@ SPEC = AppSpec.from_package(
     title=N_("Maintenance"),
     tiles=(Tile("rul_cycles", N_("RUL"), unit=N_("cycles"), format="integer", order=30),),
     order=30,
+    partitioned=True,
 )

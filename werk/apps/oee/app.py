@@ -80,16 +80,37 @@ class OeeApp(App):
 
     async def run(self) -> None:
         ctx = self.ctx
-        recent = await asyncio.to_thread(self.store.query_stops, start=ctx.clock())
+        # subscribed before the first await: states published while the stops load wait in the queue
+        sub = ctx.bus.subscribe(f"+/+/+/+/+/+/{STATE_SIGNAL}", overflow=Overflow.BLOCK)
+        try:
+            recent = await asyncio.to_thread(self.store.query_stops, start=ctx.clock())
+            last = await asyncio.to_thread(self.store.last_stops, list(self.refs)) if ctx.from_log else []
+        except BaseException:
+            sub.close()
+            raise
         for s in recent:  # stops still open when werk last stopped
             self.stops[s.id] = s
-        sub = ctx.bus.subscribe(f"+/+/+/+/+/+/{STATE_SIGNAL}", overflow=Overflow.BLOCK)
+        if ctx.from_log:
+            await self._resume(last)
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._consume(sub))
                 tg.create_task(self._periodic())
         finally:
             sub.close()
+
+    async def _resume(self, last: list[Stop]) -> None:
+        """Fed from a cluster's log, take each asset up where the last instance left it: a stop still open goes on
+        in the asset's tracker (the next state continues or ends it, no second stop for one cause), and each
+        asset's last stop's event is published again: the instance before may have stored the stop and been
+        killed before its event was (the key stores it once); the states of the batch it was handling come again
+        and find the stop as they left it."""
+        for stop in last:
+            self.stops[stop.id] = stop
+            tracker = self.trackers.get(stop.asset)
+            if tracker is not None:
+                tracker.resume(stop)
+        await self.ctx.bus.publish_events([self._event(s, "changed") for s in last if s.asset in self.refs])
 
     async def _consume(self, sub: Any) -> None:
         async for batch in sub:

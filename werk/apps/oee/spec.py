@@ -15,4 +15,5 @@ SPEC = AppSpec.from_package(
         Tile("kpis.coverage", N_("Coverage"), format="percent", order=22),
     ),
     order=20,
+    partitioned=True,
 )

@@ -74,8 +74,22 @@ class StopTracker:
     current: Stop | None = None
     _state: str | None = None
 
+    _seen_until: datetime | None = None
+
+    def resume(self, stop: Stop) -> None:
+        """Go on after the asset's last stop as the store has it: one still open goes on in the state it was last
+        in; states up to its start or end are taken as seen already (a batch delivered again), not as new."""
+        if stop.end is None:
+            self.current = stop
+            self._state = stop.states[-1] if stop.states else stop.first_state
+        self._seen_until = stop.end or stop.start
+
     def on_state(self, ts: datetime, state: str) -> list[Stop]:
         """Feed the asset's state; return the stops that began, changed or ended."""
+        if self._seen_until is not None:
+            if ts <= self._seen_until:
+                return []
+            self._seen_until = None
         if state == self._state:
             return []
         self._state = state

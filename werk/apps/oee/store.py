@@ -113,6 +113,17 @@ class OeeStore:
                         ),
                     )
 
+    def last_stops(self, assets: list[str]) -> list[Stop]:
+        """Each asset's most recent stop (open or ended), with its reason history."""
+        out: list[Stop] = []
+        for asset in assets:
+            row = self.db.query_one("SELECT max(start_ts) FROM downtime WHERE asset = ?", [asset])
+            if row is None or row[0] is None:
+                continue
+            start = from_micros(int(row[0]))
+            out += [s for s in self.query_stops(asset=asset, start=start) if s.start == start]
+        return out
+
     def query_stops(
         self, *, asset: str | None = None, start: datetime | None = None, end: datetime | None = None
     ) -> list[Stop]:

@@ -1,0 +1,366 @@
+"""The per-asset apps in a cluster (``cluster.apps``): ``werk worker`` leases partitions of the assets
+(werk.runtime.partitions), takes their samples from the durable log in each asset's order
+(werk.runtime.partition_feed) and runs the enabled apps whose state is per asset (``AppSpec.partitioned``) over
+exactly those assets.
+
+The apps are the ones ``werk serve`` runs, unchanged: each time the set of held partitions changes the host builds
+them again, over an in-process bus, with the plant file pruned to the assets held (an app builds its per-asset
+state from ``ctx.config.assets()``), their tables on the shared app database (PostgreSQL), and ``ctx.from_log``
+set, so an instance takes each asset up where the store says the last one left it instead of starting a new state
+machine. While it rebuilds, the feed waits; what the old instances were given is settled first.
+
+The contract per batch of the log:
+
+- it is published to the apps' bus, and acknowledged only once the bus settled (every app handled it and what it
+  led to, werk.bus.memory) and the events that caused were committed: a host killed at any instant leaves the
+  batch to be delivered again, to whoever holds the partition then, and the events' keys (werk.core.model.
+  event_key) store each once however often it is handled;
+- samples the apps derive (an asset's derived state, its live KPIs) go back into the log, marked as derived
+  (``DERIVED_HEADER``), through the edge's link, each publish retried until the broker acknowledged it: the
+  historian's workers store them and every ``werk api`` replica shows them live, as any sample; the apps' feed
+  passes them by (the apps that made them had them already). No spool: until the broker has them, the batch that
+  caused them is not acknowledged either, so the log keeps the cause;
+- the host's own historian writer stores events only: the fed samples are the historian workers' to store.
+
+What is not carried from one instance to the next is in docs/cluster.md ("Apps in a cluster").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nats
+import nats.errors
+
+from werk.apps.spec import App, AppContext
+from werk.bus.base import Overflow, Subscription
+from werk.bus.jetstream import encode, ensure_log
+from werk.bus.memory import EventSubscriptionQueue, MemoryBus
+from werk.config.model import HistorianConfig, WerkConfig
+from werk.core.lifecycle import cancel_within, stop_within
+from werk.core.model import Event, Sample
+from werk.errors import WerkError
+from werk.registry import Registry, default_registry
+from werk.runtime.edge import LogLink, LogUnavailable
+from werk.runtime.historian_writer import HistorianWriter
+from werk.runtime.latest import LatestValues
+from werk.runtime.partition_feed import PartitionFeed, asset_subjects, ensure_app_consumers
+from werk.runtime.partitions import PartitionLeases, partition_of
+from werk.store import AppDatabase, Historian, open_historian
+
+log = logging.getLogger(__name__)
+
+SETTLE_S = 30.0  # a batch the apps have not handled within this is handed back (negative acknowledgement)
+RETRY_S = 0.5
+MAX_RETRY_S = 5.0
+FLUSH_S = 0.02  # the events writer's merge window: short, a batch's acknowledgement waits for it
+
+
+def prune(config: WerkConfig, assets: set[str]) -> WerkConfig:
+    """The plant file with only the assets named (by UNS path) in its tree, and the cells, lines, areas and sites
+    that still hold one; the rest of the file as it is (not validated again: a part of a valid file)."""
+    p = config.plant
+    sites = {}
+    for site_name, site in p.sites.items():
+        areas = {}
+        for area_name, area in site.areas.items():
+            lines = {}
+            for line_name, line in area.lines.items():
+                cells = {}
+                for cell_name, cell in line.cells.items():
+                    base = "/".join((p.enterprise, site_name, area_name, line_name, cell_name))
+                    kept = {n: a for n, a in cell.assets.items() if f"{base}/{n}" in assets}
+                    if kept:
+                        cells[cell_name] = cell.model_copy(update={"assets": kept})
+                if cells:
+                    lines[line_name] = line.model_copy(update={"cells": cells})
+            if lines:
+                areas[area_name] = area.model_copy(update={"lines": lines})
+        if areas:
+            sites[site_name] = site.model_copy(update={"areas": areas})
+    return config.model_copy(update={"plant": p.model_copy(update={"sites": sites})})
+
+
+def _open_app_database(h: HistorianConfig) -> AppDatabase:
+    from werk.store.app_postgres import PostgresAppDatabase
+
+    assert h.url is not None  # AppHost refuses a plant file without one
+    db = PostgresAppDatabase(h.url)
+    db.open()
+    return db
+
+
+class AppsBus:
+    """The apps' bus in the host: an in-process bus whose samples also go to the log (derived), before the apps
+    on this side see them, so the log has a derived sample before anything acts on it."""
+
+    def __init__(self, inner: MemoryBus, link: LogLink) -> None:
+        self.inner = inner
+        self.link = link
+        self.forwarded = 0  # derived samples the broker acknowledged
+
+    async def publish(self, samples: Sequence[Sample]) -> None:
+        if not samples:
+            return
+        sent = time.time_ns() // 1000
+        for m in encode(samples):
+            delay = RETRY_S
+            while True:
+                try:
+                    await self.link.publish(m.subject, m.payload, sent, derived=True)
+                    break
+                except (LogUnavailable, nats.errors.Error, OSError, TimeoutError) as exc:
+                    log.warning(
+                        "apps.derived_publish_failed subject=%s error=%r retry_in=%.1fs",
+                        m.subject,
+                        exc,
+                        delay,
+                    )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, MAX_RETRY_S)
+            self.forwarded += m.rows
+        await self.inner.publish(samples)
+
+    async def publish_events(self, events: Sequence[Event]) -> None:
+        await self.inner.publish_events(events)
+
+    def subscribe(
+        self, pattern: str, *, maxsize: int | None = None, overflow: Overflow = Overflow.BLOCK
+    ) -> Subscription:
+        return self.inner.subscribe(pattern, maxsize=maxsize, overflow=overflow)
+
+    def subscribe_events(
+        self,
+        kinds: set[str] | None = None,
+        *,
+        maxsize: int | None = None,
+        overflow: Overflow = Overflow.BLOCK,
+    ) -> EventSubscriptionQueue:
+        return self.inner.subscribe_events(kinds, maxsize=maxsize, overflow=overflow)
+
+
+@dataclass
+class Instances:
+    """One build of the apps: over the assets of the partitions held when it was made."""
+
+    assets: frozenset[str]
+    bus: MemoryBus
+    writer: HistorianWriter
+    apps: dict[str, App]
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+def _crashed(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("task.crashed task=%s error=%r", task.get_name(), task.exception())
+
+
+class AppHost:
+    """:meth:`run` until cancelled. ``instances`` is the current build (None while no partition is held);
+    ``batches`` counts the batches handled and acknowledged, ``builds`` the builds."""
+
+    def __init__(
+        self, config: WerkConfig, registry: Registry | None = None, member: str = "werk-worker"
+    ) -> None:
+        if config.historian.backend != "postgresql":
+            raise WerkError(
+                "cluster.apps: the apps of a cluster keep their tables on the shared PostgreSQL server: set "
+                "historian.backend: postgresql (and url)"
+            )
+        self.config = config
+        self.cfg = config.cluster
+        self.registry = registry or default_registry()
+        self.member = member
+        self.historian: Historian | None = None
+        self.app_db: AppDatabase | None = None
+        self.instances: Instances | None = None
+        self.feed: PartitionFeed | None = None
+        self.leases: PartitionLeases | None = None
+        self.link = LogLink(self.cfg, name=f"{member}-apps")
+        self.builds = 0
+        self.ready = asyncio.Event()  # connected, consumers made, leases running
+        self._open = asyncio.Event()  # set while the apps take batches (cleared while they are rebuilt)
+        self._inflight = 0
+        self._quiet = asyncio.Event()
+        self._quiet.set()
+        # asset UNS path -> partition, from the plant file alone
+        self._assets = {ref.path: partition_of(ref.path, self.cfg.app_partitions) for ref in config.assets()}
+
+    def app_names(self) -> list[str]:
+        """The apps this host runs: enabled in the plant file and per asset (``AppSpec.partitioned``)."""
+        return [
+            n
+            for n, spec in self.registry.apps.items()
+            if spec.partitioned and (s := self.config.app(n)) is not None and s.enabled
+        ]
+
+    @property
+    def batches(self) -> int:
+        return self.feed.batches if self.feed is not None else 0
+
+    @property
+    def held(self) -> frozenset[int]:
+        return self.leases.held if self.leases is not None else frozenset()
+
+    async def run(self) -> None:
+        h = self.config.historian
+        self.historian = await self._retry("historian", lambda: asyncio.to_thread(open_historian, h))
+        self.app_db = await self._retry("app_database", lambda: asyncio.to_thread(_open_app_database, h))
+        for name in self.app_names():  # each app's tables, made or brought up to date (a lock on the server)
+            await asyncio.to_thread(self.app_db.migrate, name, self.registry.app(name).migrations)
+        nc = await self._retry("nats", self._connect)
+        link = asyncio.create_task(self.link.run(), name="apps-log-link")
+        lease_task: asyncio.Task[None] | None = None
+        try:
+            js = nc.jetstream(timeout=5.0)
+            subjects = asset_subjects(self._assets)
+            await ensure_log(js, self.cfg)
+            await ensure_app_consumers(js, self.cfg, subjects)
+            await self.link.ready.wait()
+            self.feed = PartitionFeed(js, self.cfg, subjects, self.cfg.app_partitions, self._handle)
+            self.leases = PartitionLeases(
+                js,
+                self.member,
+                self.cfg.app_partitions,
+                ttl_s=self.cfg.app_lease_ttl_s,
+                on_change=self._assign,
+            )
+            lease_task = asyncio.create_task(self.leases.run(), name="apps-leases")
+            self.ready.set()
+            log.info(
+                "apps.ready member=%s apps=%s partitions=%d",
+                self.member,
+                self.app_names(),
+                self.cfg.app_partitions,
+            )
+            await (
+                lease_task
+            )  # until cancelled; at its end it gives the leases back (and the apps are stopped)
+        finally:
+            if lease_task is not None:
+                lease_task.cancel()
+                with contextlib.suppress(BaseException):
+                    await lease_task
+            if self.feed is not None:
+                await self.feed.close()
+            await self._teardown()
+            link.cancel()
+            with contextlib.suppress(BaseException):
+                await link
+            with contextlib.suppress(Exception):
+                await self.link.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(nc.close(), 5)
+            if self.app_db is not None:
+                await asyncio.to_thread(self.app_db.close)
+            if self.historian is not None:
+                await asyncio.to_thread(self.historian.close)
+
+    async def _connect(self) -> Any:
+        return await nats.connect(
+            self.cfg.nats,
+            name=f"{self.member}-apps",
+            connect_timeout=2,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=RETRY_S,
+        )
+
+    @staticmethod
+    async def _retry(what: str, make: Any) -> Any:
+        delay = RETRY_S
+        while True:
+            try:
+                return await make()
+            except Exception as exc:
+                log.warning("apps.%s_unavailable error=%r retry_in=%.1fs", what, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_S)
+
+    async def _handle(self, batch: list[Sample]) -> None:
+        """One batch of the log to the apps; returns once they handled it and its events are committed (then the
+        feed acknowledges it); raises (the batch is handed back) if that took longer than SETTLE_S."""
+        await self._open.wait()
+        inst = self.instances
+        assert inst is not None
+        self._inflight += 1
+        self._quiet.clear()
+        try:
+            async with asyncio.timeout(SETTLE_S):
+                await inst.bus.publish(batch)
+                await inst.bus.settled()
+                await inst.writer.flushed(SETTLE_S)
+        finally:
+            self._inflight -= 1
+            if not self._inflight:
+                self._quiet.set()
+
+    async def _assign(self, held: frozenset[int]) -> None:
+        """The leases' ``on_change``: pause the feed, let the batches in hand finish, bind the held partitions'
+        consumers, build the apps over their assets, go on."""
+        self._open.clear()
+        await self._quiet.wait()
+        assert self.feed is not None
+        await self.feed.assign(held)
+        await self._teardown()
+        assets = frozenset(path for path, p in self._assets.items() if p in held)
+        if assets:
+            self.instances = await self._build(assets)
+            self._open.set()
+        log.info("apps.assets member=%s partitions=%s assets=%d", self.member, sorted(held), len(assets))
+
+    async def _build(self, assets: frozenset[str]) -> Instances:
+        assert self.historian is not None and self.app_db is not None
+        config = prune(self.config, set(assets))
+        bus = MemoryBus(config.bus.queue_batches)
+        apps_bus = AppsBus(bus, self.link)
+        h = config.historian
+        writer = HistorianWriter(bus, self.historian, batch_max=h.batch_max, flush_s=FLUSH_S, samples=False)
+        live = LatestValues()
+        inst = Instances(assets, bus, writer, {})
+        for name in self.app_names():
+            ctx = AppContext(
+                name=name,
+                config=config,
+                settings=config.app(name),
+                bus=apps_bus,
+                historian=self.historian,
+                db=self.app_db,
+                live=live.latest,
+                data_dir=Path(h.path).parent,
+                from_log=True,
+            )
+            inst.apps[name] = self.registry.app(name).build(ctx)
+        self.builds += 1
+        spawn: list[tuple[str, Coroutine[Any, Any, None]]] = [
+            ("apps-events-writer", writer.run()),
+            ("apps-live-values", live.run(bus)),
+        ]
+        spawn += [(f"app-{name}", app.run()) for name, app in inst.apps.items()]
+        for task_name, coro in spawn:
+            task = asyncio.create_task(coro, name=task_name)
+            task.add_done_callback(_crashed)
+            inst.tasks.append(task)
+        await asyncio.sleep(0)  # the apps subscribe before their first await: before the first batch comes
+        return inst
+
+    async def _teardown(self) -> None:
+        """Stop the current build: its apps' last words, what they still had settled and its events committed."""
+        inst, self.instances = self.instances, None
+        if inst is None:
+            return
+        for name, app in inst.apps.items():
+            await stop_within(f"{name}.stop", app.stop())
+        try:
+            async with asyncio.timeout(SETTLE_S):
+                await inst.bus.settled()
+                await inst.writer.flushed(SETTLE_S)
+        except TimeoutError:
+            log.warning("apps.teardown_unsettled member=%s", self.member)
+        await cancel_within(inst.tasks)

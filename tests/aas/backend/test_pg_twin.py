@@ -16,7 +16,7 @@ from tests.aas.backend.test_twin_backends import DEMO_OBJECTS, ideal_cycle_time
 from werk.aas.backend.pg_twin import PostgresTwin
 from werk.aas.backend.store import TwinStore
 from werk.config import WerkConfig, demo_config_path, load_config
-from werk.errors import TwinConflict
+from werk.errors import StoreError, TwinConflict
 from werk.twin.plant import open_twin
 
 Replica = tuple[TwinStore, PostgresTwin]
@@ -163,3 +163,42 @@ def test_a_value_row_that_applies_nowhere_is_dropped_at_the_next_start(
     assert "twin.value.unapplied" in caplog.text and "NoSuchElement" in caplog.text
     with psycopg.connect(pg_url) as c:
         assert c.execute("SELECT count(*) FROM aas_value").fetchone() == (0,)
+
+
+def test_an_import_is_stored_whole_or_not_at_all(replicas: Callable[[], Replica], pg_url: str) -> None:
+    a, twin_a = replicas()
+    b, _ = replicas()
+    twin_a.check = lambda: None  # type: ignore[method-assign]  # a has not heard of b's change yet
+    a.lock.on_acquire = None
+    with b.lock:
+        b.add(model.Submodel("urn:test:from-b"))
+    pair = [model.Submodel("urn:test:import:1"), model.Submodel("urn:test:import:2")]
+    with a.lock, pytest.raises(TwinConflict):
+        a.add_all(pair)
+    with psycopg.connect(pg_url) as c:
+        rows = c.execute("SELECT id FROM aas_object WHERE id LIKE 'urn:test:%' ORDER BY id").fetchall()
+    assert rows == [("urn:test:from-b",)]  # neither of the import's
+    with a.lock:
+        assert a.get("urn:test:import:1", model.Submodel) is None  # a serves what is stored
+        a.add_all(pair)  # level again: both, in one transaction
+    assert seen(b, lambda: b.get("urn:test:import:2", model.Submodel) is not None)
+
+
+def test_a_write_the_server_did_not_take_is_undone_once_it_is_reachable(
+    replicas: Callable[[], Replica], pg_url: str
+) -> None:
+    a, twin_a = replicas()
+    with a.lock:
+        sm = a.all(model.Submodel)[0]
+        name = sm.id_short
+    writer = twin_a.db._w
+    assert writer is not None
+    with psycopg.connect(pg_url, autocommit=True) as c:  # the server ends it, as at a restart
+        c.execute("SELECT pg_terminate_backend(%s)", (writer.info.backend_pid,))
+    with a.lock:
+        sm.id_short = "NotStored"
+        with pytest.raises(StoreError, match="did not reach PostgreSQL"):
+            a.changed(sm)
+    # the next look connects again and serves what the server holds
+    assert seen(a, lambda: a.get(sm.id, model.Submodel).id_short == name)  # type: ignore[union-attr]
+    assert {o.id: o for o in twin_a.load()}[sm.id].id_short == name

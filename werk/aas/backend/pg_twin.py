@@ -26,10 +26,11 @@ per id deleted through the API, supplementary files in ``aas_file``. What differ
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import psycopg
 from basyx.aas import model
@@ -86,6 +87,7 @@ class PostgresTwin:
         self._store: TwinStore | None = None
         self._heard = 0  # bumped by the listener when the position moved past where the store is
         self._checked = 0  # the _heard the store caught up to
+        self._diverged = False  # a write failed: the store holds what the server does not
         self._stop = threading.Event()
         self._listener: threading.Thread | None = None
         self.applied = 0  # other processes' values applied
@@ -183,23 +185,27 @@ class PostgresTwin:
         """The :data:`werk.aas.backend.store.OnChange` hook (caller holds the store's lock): store the object whole,
         or delete it, if the twin's structure is where this process's is; else :class:`TwinConflict`, and the
         store is loaded again."""
+        self.on_changes([(identifier, obj)])
+
+    def on_changes(self, changes: list[tuple[str, model.Identifiable | None]]) -> None:
+        """The :data:`werk.aas.backend.store.OnChanges` hook: :meth:`on_change` of several, all or none."""
+        rows = [(ident, None if obj is None else row(obj)) for ident, obj in changes]
         try:
-            self._write(
-                [(identifier, None if obj is None else row(obj))], [], check=True, drop_upto=self.at[0]
-            )
+            self._write(rows, [], check=True, drop_upto=self.at[0])
         except _Moved:
             self.failures += 1
             if self._store is not None:
                 self._reload()
             raise TwinConflict(
                 f"{self.path}: another werk process changed the twin's structure at the same moment; "
-                f"{identifier!r} was not stored, the twin now shows the other change: send the request again"
+                f"{[ident for ident, _ in changes][:5]} not stored, the twin now shows the other change: send the "
+                "request again"
             ) from None
 
     def save_value(self, submodel_id: str, path: str, value: str | None) -> None:
         """The :data:`werk.aas.backend.store.OnValue` hook: the value alone, under the next seq, committed now."""
         now = to_micros(utcnow())
-        with self.db.transaction() as tx:
+        with self._committing() as tx:
             seq, epoch = tx.query("UPDATE aas_sync SET seq = seq + 1 WHERE id = 0 RETURNING seq, epoch")[0]
             tx.execute(table_writer.VALUE_UPSERT, (submodel_id, path, value, seq, now))
             tx.query(_NOTIFY)
@@ -211,7 +217,7 @@ class PostgresTwin:
         self._write([], files, check=False, drop_upto=None)
 
     def delete_files(self, names: list[str]) -> None:
-        with self.db.transaction() as tx:
+        with self._committing() as tx:
             tx.executemany("DELETE FROM aas_file WHERE name = ?", [(n,) for n in names])
             seq, epoch = tx.query(_NEXT_EPOCH)[0]
             tx.query(_NOTIFY)
@@ -238,7 +244,7 @@ class PostgresTwin:
         upserts = [(ident, r) for ident, r in changes if r is not None]
         deletes = [(ident,) for ident, r in changes if r is None]
         expect = self.at[1] if epoch is None else epoch
-        with self.db.transaction() as tx:
+        with self._committing() as tx:
             if check:
                 got = tx.query(
                     "UPDATE aas_sync SET epoch = epoch + 1 WHERE id = 0 AND epoch = ? RETURNING seq, epoch",
@@ -269,6 +275,18 @@ class PostgresTwin:
         seq, new_epoch = got[0]
         self._moved_to(int(seq), int(new_epoch))
 
+    @contextlib.contextmanager
+    def _committing(self) -> Iterator[Transaction]:
+        """A write transaction. If it fails (the server away), the store holds a change the server does not, which
+        the caller's request reports as failed: it is loaded again at the next check that reaches the server."""
+        try:
+            with self.db.transaction() as tx:
+                yield tx
+        except StoreError:
+            self._diverged = True
+            self._heard += 1
+            raise
+
     def _moved_to(self, seq: int, epoch: int) -> None:
         """This process's own commit left the twin at (seq, epoch). A value's commit (epoch unchanged) brings the
         store to its seq if it was the only commit since the store's position; a structural one to its epoch if
@@ -291,6 +309,7 @@ class PostgresTwin:
         self._store = store
         self.at = (seq, epoch)
         store.on_change = self.on_change
+        store.on_changes = self.on_changes
         store.on_value = self.save_value
         store.on_files = self.save_files
         store.on_files_removed = self.delete_files
@@ -317,6 +336,9 @@ class PostgresTwin:
         store = self._store
         assert store is not None
         seq, epoch = self.at
+        if self._diverged:
+            self._reload()
+            return
         rows, last, new_epoch = self.values_since(seq)
         if new_epoch != epoch:
             self._reload()
@@ -342,6 +364,7 @@ class PostgresTwin:
         store.reset(objects)
         store.files = files
         self.at = (seq, epoch)
+        self._diverged = False
         self.reloads += 1
         log.info("twin.follow.reloaded objects=%d seq=%d epoch=%d", len(objects), seq, epoch)
 

@@ -116,7 +116,16 @@ async def test_the_demo_plant_runs_on_a_postgresql_historian(tmp_path: Path, pg_
         row = c.execute("SELECT count(*) FROM aas_object WHERE kind = 'AssetAdministrationShell'").fetchone()
         assert row is not None and row[0] == len(list(config.assets()))
         owners = {r[0] for r in c.execute("SELECT DISTINCT owner FROM werk_migration")}
-        assert {"aas", "historian", "oee", "maintenance", "alarms", "energy", "production_orders", "stock"} <= owners
+        assert {
+            "aas",
+            "historian",
+            "oee",
+            "maintenance",
+            "alarms",
+            "energy",
+            "production_orders",
+            "stock",
+        } <= owners
         row = c.execute("SELECT count(*) FROM downtime WHERE asset = 'press-1'").fetchone()
         assert row is not None and row[0] >= 1
         row = c.execute("SELECT status FROM work_order WHERE id = %s", (work_order,)).fetchone()

@@ -195,7 +195,11 @@ class PostgresTwin:
         except _Moved:
             self.failures += 1
             if self._store is not None:
-                self._reload()
+                try:
+                    self._reload()
+                except (StoreError, psycopg.Error):  # the server went away meanwhile: the next check reloads
+                    self._diverged = True
+                    self._heard += 1
             raise TwinConflict(
                 f"{self.path}: another werk process changed the twin's structure at the same moment; "
                 f"{[ident for ident, _ in changes][:5]} not stored, the twin now shows the other change: send the "
@@ -326,7 +330,7 @@ class PostgresTwin:
             return
         try:
             self._catch_up()
-        except StoreError as exc:
+        except (StoreError, psycopg.Error) as exc:
             self.failures += 1
             log.error("twin.follow.failed where=%s error=%s", self.path, exc)
             return

@@ -5,8 +5,10 @@ werk file's own (its rows, its lock, its group commit) are in test_persistence.p
 from __future__ import annotations
 
 import io
+import sqlite3
 from pathlib import Path
 
+import psycopg
 from basyx.aas import model
 
 from tests.app_databases import PlantStore
@@ -124,3 +126,45 @@ async def test_supplementary_files_survive_a_restart_and_go_when_unused(
         assert buf.getvalue() == b"%PDF-1.7 manual"
     finally:
         twin2.close()
+
+
+def forget_deletions(config: WerkConfig) -> None:
+    """Empty ``aas_deleted`` on the config's backend: as a twin stored by an older werk that never had an object."""
+    h = config.historian
+    if h.backend == "postgresql":
+        assert h.url is not None
+        with psycopg.connect(h.url) as c:
+            c.execute("DELETE FROM aas_deleted")
+    else:
+        with sqlite3.connect(h.path) as lite:
+            lite.execute("DELETE FROM aas_deleted")
+
+
+async def test_a_submodel_a_newer_werk_adds_is_built_and_linked_into_the_stored_shell_once(
+    tmp_path: Path, plant_store: PlantStore
+) -> None:
+    config = demo(tmp_path, plant_store)
+    store, twin = open_twin(config)
+    try:
+        with store.lock:
+            shell = store.all(model.AssetAdministrationShell)[0]
+            newest = next(iter(shell.submodel))
+            sm_id = newest.key[-1].value
+            store.delete(sm_id)  # as if the older werk never built it ...
+            shell.submodel.discard(newest)
+            shell.id_short = "RenamedByTheUser"
+            store.changed(shell)
+        await store.synced()
+    finally:
+        twin.close()
+    forget_deletions(config)  # ... and never deleted it either
+    for _ in range(2):  # linked at the first start, not again at the next
+        again_store, again = open_twin(config)
+        try:
+            stored = again_store.get(shell.id, model.AssetAdministrationShell)
+            assert stored is not None and stored.id_short == "RenamedByTheUser"
+            assert sum(r.key[-1].value == sm_id for r in stored.submodel) == 1
+            assert again_store.get(sm_id, model.Submodel) is not None
+            assert len(again_store.objects) == DEMO_OBJECTS
+        finally:
+            again.close()

@@ -477,8 +477,8 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 
 def cmd_store_migrate(args: argparse.Namespace) -> int:
-    """Copy a werk file's samples, events and apps' tables to PostgreSQL, with progress bars; counts checked at the
-    end."""
+    """Copy a werk file's samples, events, apps' tables, twin and AAS services' tables to PostgreSQL, with progress
+    bars; counts checked at the end."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from werk.store.app_postgres import PostgresAppDatabase
@@ -486,6 +486,7 @@ def cmd_store_migrate(args: argparse.Namespace) -> int:
     from werk.store.postgres import PostgresHistorian
     from werk.store.transfer import totals, transfer
     from werk.store.transfer_apps import transfer_apps
+    from werk.store.transfer_twin import transfer_twin
 
     path = Path(args.file) if args.file else Path(_load(args.config).historian.path)
     n_samples, n_events = totals(path)
@@ -508,8 +509,14 @@ def cmd_store_migrate(args: argparse.Namespace) -> int:
         apps = transfer_apps(path, apps_db, owners)
     finally:
         apps_db.close()
-    if not report.ok or not apps.ok:
-        for m in (*report.mismatches, *apps.mismatches):
+    twin_db = PostgresAppDatabase(args.to, "the twin")
+    twin_db.open()
+    try:
+        twin = transfer_twin(path, twin_db)
+    finally:
+        twin_db.close()
+    if not report.ok or not apps.ok or not twin.ok:
+        for m in (*report.mismatches, *apps.mismatches, *twin.mismatches):
             err.print(f"[red]✗[/] {m}", highlight=False)
         raise WerkError(f"{path} -> {redact(args.to)}: counts differ after the copy; run it again to resume")
     console.print(
@@ -520,6 +527,10 @@ def cmd_store_migrate(args: argparse.Namespace) -> int:
     console.print(
         f"[green]✓[/] the apps' tables: {len(apps.tables)} tables, {sum(apps.tables.values()):,} rows, counts "
         f"equal ({sum(apps.copied.values()):,} rows copied in this run)"
+    )
+    console.print(
+        f"[green]✓[/] the twin and the AAS services: {len(twin.tables)} tables, {sum(twin.tables.values()):,} rows, "
+        f"counts equal ({sum(twin.copied.values()):,} rows copied in this run)"
     )
     console.print(
         f"  set historian.backend: postgresql and historian.url: {redact(args.to)} in the plant file"
@@ -618,7 +629,7 @@ def build_parser() -> argparse.ArgumentParser:
     stsub = st.add_subparsers(dest="store_command", required=True)
     sm = stsub.add_parser(
         "migrate",
-        help="copy a werk file's samples, events and apps' tables to PostgreSQL (resumable; counts checked)",
+        help="copy a werk file's samples, events, apps' tables and twin to PostgreSQL (resumable; counts checked)",
     )
     sm.add_argument("--to", required=True, help="postgresql://user@host:5432/database")
     src = sm.add_mutually_exclusive_group(required=True)

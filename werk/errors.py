@@ -17,6 +17,11 @@ class StoreError(WerkError):
     """The historian could not do what was asked (schema too new, file unreadable, ...)."""
 
 
+class TwinConflict(StoreError):
+    """A change of the twin's structure that another werk process sharing the twin (PostgreSQL) overtook: nothing
+    of it was stored and the twin was loaded again as the other left it; send the request again (409)."""
+
+
 class ConnectorError(WerkError):
     """A connector cannot reach or understand its source."""
 

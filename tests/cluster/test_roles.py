@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import plant_config
 from werk.cli import api_role, main
 from werk.config import demo_config_path, load_config
-from werk.errors import WriteRefused
+from werk.errors import ConfigError, WriteRefused
 from werk.registry import default_registry
 from werk.runtime.platform import Platform
 
@@ -55,3 +55,18 @@ async def test_an_api_replica_refuses_a_write_to_a_machine_it_does_not_read(tmp_
     path = next(p for p in platform._writable)
     with pytest.raises(WriteRefused, match="does not run in this process"):
         await platform.write_signal(path, 50.0, "tester")
+
+
+async def test_several_processes_on_one_port_are_refused_where_the_twin_is_on_postgresql(
+    tmp_path: Path,
+) -> None:
+    """Their workers share the twin through the werk file's writer; replicas share it through the server."""
+    config = plant_config(tmp_path)
+    historian = config.historian.model_copy(
+        update={"backend": "postgresql", "url": "postgresql://db.invalid/werk"}
+    )
+    server = config.server.model_copy(update={"workers": 2})
+    platform = Platform(config.model_copy(update={"historian": historian, "server": server}))
+    with pytest.raises(ConfigError, match="run more werk api replicas instead"):
+        await platform.start()
+    assert platform.file is None  # refused before anything was opened

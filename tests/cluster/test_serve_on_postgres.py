@@ -1,6 +1,7 @@
 """``werk serve`` with ``historian.backend: postgresql``: the demo plant end to end (simulator -> connectors -> bus ->
 the PostgreSQL historian -> apps -> REST API), the apps' tables on the same server (a fresh platform reads what the
-first one's apps wrote), the twin still in the werk file."""
+first one's apps wrote), the twin and the AAS services' tables there too; the werk file keeps users and the audit
+trail."""
 
 from __future__ import annotations
 
@@ -78,10 +79,10 @@ async def test_the_demo_plant_runs_on_a_postgresql_historian(tmp_path: Path, pg_
         )
         stops = oee_app.store.query_stops()  # type: ignore[attr-defined]
         journal = alarms_app.store.journal()  # type: ignore[attr-defined]
-    # what the API showed is on the server, in the historian's and the apps' tables; the werk file keeps the twin
+    # what the API showed is on the server, in the historian's, the apps' and the twin's tables
     with sqlite3.connect(config.historian.path) as lite:
         tables = {r[0] for r in lite.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert "sample" not in tables and "aas_object" in tables
+    assert "sample" not in tables and "aas_object" not in tables and "aas_descriptor" not in tables
     assert not tables & {"downtime", "work_order", "alarm_journal", "orders_order", "inventory_booking"}
     # a fresh platform on the same plant file (no simulator, as a process started after the first one ended)
     # reads the stops, the work order and the alarm journal the first one's apps wrote
@@ -112,8 +113,19 @@ async def test_the_demo_plant_runs_on_a_postgresql_historian(tmp_path: Path, pg_
         assert row is not None and row[0] >= len(raw)
         row = c.execute("SELECT count(*) FROM event WHERE kind = 'state'").fetchone()
         assert row is not None and row[0] >= 1
+        row = c.execute("SELECT count(*) FROM aas_object WHERE kind = 'AssetAdministrationShell'").fetchone()
+        assert row is not None and row[0] == len(list(config.assets()))
         owners = {r[0] for r in c.execute("SELECT DISTINCT owner FROM werk_migration")}
-        assert {"historian", "oee", "maintenance", "alarms", "energy", "production_orders", "stock"} <= owners
+        assert {
+            "aas",
+            "historian",
+            "oee",
+            "maintenance",
+            "alarms",
+            "energy",
+            "production_orders",
+            "stock",
+        } <= owners
         row = c.execute("SELECT count(*) FROM downtime WHERE asset = 'press-1'").fetchone()
         assert row is not None and row[0] >= 1
         row = c.execute("SELECT status FROM work_order WHERE id = %s", (work_order,)).fetchone()

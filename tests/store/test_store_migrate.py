@@ -1,5 +1,5 @@
-"""``werk store migrate --to postgresql://...``: a werk file's samples and events on the server, without loss,
-resumable after an interruption, and checked."""
+"""``werk store migrate --to postgresql://...``: a werk file's samples and events, apps' tables and twin on the
+server, without loss, resumable after an interruption, and checked."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from basyx.aas import model
 
+from werk.aas.adapter import io as aas_io
+from werk.aas.backend.service_store import ServiceStore
+from werk.aas.model import formats
 from werk.apps.inventory.stock import Booking
 from werk.apps.inventory.store import MIGRATIONS as INVENTORY_MIGRATIONS
 from werk.apps.inventory.store import InventoryStore
@@ -16,12 +20,14 @@ from werk.apps.oee.stops import Classification, Stop
 from werk.apps.oee.store import MIGRATIONS as OEE_MIGRATIONS
 from werk.apps.oee.store import OeeStore
 from werk.cli import main
+from werk.config import demo_config_path, load_config
 from werk.core.model import Event, Quality, Sample
 from werk.store import SQLiteFile, SQLiteHistorian
 from werk.store import transfer as transfer_module
 from werk.store.app_postgres import PostgresAppDatabase
 from werk.store.postgres import PostgresHistorian
 from werk.store.transfer import transfer
+from werk.twin.plant import open_twin
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
 
@@ -151,3 +157,57 @@ def test_the_apps_tables_go_along_with_their_ids_and_counts_checked(
     # a table the server's werk wrote to since is left alone, and the run says so
     assert main(args) == 2
     assert "inventory_booking: 7 rows in the file, 8 on the server" in capsys.readouterr().err
+
+
+async def test_the_twin_and_the_aas_services_go_along_and_open_on_the_server_as_they_were(
+    tmp_path: Path, pg_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _werk_file(tmp_path / "werk.db").close()
+    config = load_config(demo_config_path())
+    lite = config.model_copy(
+        update={"historian": config.historian.model_copy(update={"path": str(tmp_path / "werk.db")})}
+    )
+    store, twin = open_twin(lite)
+    with store.lock:
+        sm = next(s for s in store.all(model.Submodel) if s.id_short == "TechnicalData")
+        prop = formats.resolve(sm, "TechnicalPropertyAreas[0].IdealCycleTime")
+        assert isinstance(prop, model.Property)
+        prop.value = 61.5
+        store.value_changed(sm, "TechnicalPropertyAreas[0].IdealCycleTime", prop)  # a row of aas_value
+        store.put_file("/aasx/files/manual.pdf", "application/pdf", b"%PDF manual")
+        gone = store.all(model.AssetAdministrationShell)[-1].id
+        store.delete(gone)  # a tombstone: the plant file must not bring it back on the server either
+    await store.synced()
+    before = [aas_io.to_jsonable(o) for o in store.objects]
+    twin.close()
+    services = ServiceStore(tmp_path / "werk.db")
+    services.add_descriptor("shell", {"id": "https://other.example/aas/1", "endpoints": []})
+    services.add_package("p.aasx", ["https://other.example/aas/1"], b"PK-package")
+    services.close()
+
+    args = ["store", "migrate", "--to", pg_url, "--file", str(tmp_path / "werk.db"), "-q"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "the twin and the AAS services: 7 tables" in out and "counts equal" in out
+    assert main(args) == 0  # again: nothing copied twice
+    again = next(line for line in capsys.readouterr().out.splitlines() if "the twin" in line)
+    assert "(0 rows copied in this run)" in again
+
+    historian = lite.historian.model_copy(update={"backend": "postgresql", "url": pg_url})
+    store2, twin2 = open_twin(lite.model_copy(update={"historian": historian}))
+    try:
+        assert [
+            aas_io.to_jsonable(o) for o in store2.objects
+        ] == before  # same objects, same order, the value
+        assert store2.get(gone, model.AssetAdministrationShell) is None
+        assert store2.file_bytes("/aasx/files/manual.pdf") == b"%PDF manual"
+    finally:
+        twin2.close()
+    on_server = ServiceStore.on_server(pg_url)
+    try:
+        assert on_server.descriptor("shell", "https://other.example/aas/1") is not None
+        packages = on_server.packages()
+        assert [p.file_name for p in packages] == ["p.aasx"]
+        assert on_server.package(packages[0].package_id) == (packages[0], b"PK-package")
+    finally:
+        on_server.close()

@@ -18,7 +18,7 @@ from werk.connect import Connector, build_connectors
 from werk.connect.base import RangedConnector, WritableConnector
 from werk.core.lifecycle import cancel_within, stop_within
 from werk.core.model import Event, Value, finite, utcnow
-from werk.errors import ConnectorError, WriteRefused
+from werk.errors import ConfigError, ConnectorError, WriteRefused
 from werk.registry import Registry, default_registry
 from werk.runtime.historian_writer import HistorianWriter
 from werk.runtime.latest import LatestValues
@@ -28,6 +28,7 @@ from werk.runtime.sockets import PrivateSocket, can_share_port, remove_stale
 from werk.runtime.spool import Spool
 from werk.store import AppDatabase, Historian, SQLiteFile, open_app_database, open_file, open_historian
 from werk.twin import open_twin
+from werk.twin.plant import Twin
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class Platform:
         self.connectors: list[Connector] = build_connectors(config, self.registry)
         self.apps: dict[str, App] = {}
         self.twin: TwinStore | None = None
-        self._twin_db: TwinPersistence | None = None
+        self._twin_db: Twin | None = None
         self.twin_writer: PrivateSocket | None = None  # where worker processes reach the twin's writer
         self.twin_follower: TwinFollower | None = None  # what they commit, applied here
         # what clients register with the AAS registry, discovery and file server (same file as the twin)
@@ -103,23 +104,36 @@ class Platform:
 
     async def start(self) -> None:
         h = self.config.historian
+        on_server = (
+            h.backend == "postgresql"
+        )  # the twin and the AAS services' tables on the historian's server
+        if self.config.server.workers > 1 and on_server:
+            raise ConfigError(
+                "server.workers > 1 shares the twin through the werk file; with historian.backend: postgresql "
+                "run more werk api replicas instead (docs/cluster.md)"
+            )
         self.file = await asyncio.to_thread(open_file, h)
         self.historian = await asyncio.to_thread(open_historian, h, self.file)
         # socket directories of werk processes that were killed (a private socket removes them too, but one
         # process makes none)
         await asyncio.to_thread(remove_stale)
-        # the twin lives in the same file (its table comes with the historian's migrations)
+        # the twin lives in the same file (its table comes with the historian's migrations), or on the historian's
+        # PostgreSQL server, shared with every other werk process pointed at it
         if self.config.server.workers > 1:  # they hand their value writes to this process's writer
             can_share_port()
             self.twin_writer = PrivateSocket("twin-writer.sock")
         share = None if self.twin_writer is None else self.twin_writer.sock
         twin, twin_db = await asyncio.to_thread(open_twin, self.config, share=share)
         self.twin, self._twin_db = twin, twin_db
-        if twin_db.writer is not None:
+        if isinstance(twin_db, TwinPersistence) and twin_db.writer is not None:
             twin_db.writer.serve_on(asyncio.get_running_loop())
             if self.twin_writer is not None:  # worker processes write values to the same file
                 self.twin_follower = follow(twin_db, twin, writes_structure=True)
-        self.aas_services = await asyncio.to_thread(ServiceStore, h.path)
+        if on_server:
+            assert h.url is not None  # HistorianConfig refuses postgresql without one
+            self.aas_services = await asyncio.to_thread(ServiceStore.on_server, h.url)
+        else:
+            self.aas_services = await asyncio.to_thread(ServiceStore, h.path)
         self.writer = HistorianWriter(
             self.bus,
             self.historian,

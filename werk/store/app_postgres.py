@@ -47,10 +47,11 @@ class _PostgresTransaction:
 class PostgresAppDatabase(PgConnections):
     """The apps' tables on the PostgreSQL server at ``url`` (libpq parameters such as
     ``options=-csearch_path=...`` pass through). Thread-safe; :meth:`close` waits (up to
-    :data:`werk.store.connections.CLOSE_WAIT_S`) for reads still running in other threads and refuses later ones."""
+    :data:`werk.store.connections.CLOSE_WAIT_S`) for reads still running in other threads and refuses later ones.
+    ``what`` names the tables in messages (the twin's and the AAS services' tables are reached the same way)."""
 
-    def __init__(self, url: str) -> None:
-        super().__init__(url, "the apps' database")
+    def __init__(self, url: str, what: str = "the apps' database") -> None:
+        super().__init__(url, what)
 
     def open(self) -> None:
         self._w = self._connect()
@@ -78,18 +79,24 @@ class PostgresAppDatabase(PgConnections):
                 with conn.transaction():
                     yield _PostgresTransaction(conn)
             except psycopg.OperationalError as exc:
-                raise StoreError(f"{self.where}: the apps' write did not reach PostgreSQL: {exc}") from None
+                raise StoreError(
+                    f"{self.where}: a write to {self.what} did not reach PostgreSQL: {exc}"
+                ) from None
 
     def query(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
         with self._read() as conn:
             try:
                 return conn.execute(postgres_params(sql), tuple(args)).fetchall()
             except psycopg.OperationalError as exc:
-                raise StoreError(f"{self.where}: the apps' read did not reach PostgreSQL: {exc}") from None
+                raise StoreError(
+                    f"{self.where}: a read of {self.what} did not reach PostgreSQL: {exc}"
+                ) from None
 
     def query_one(self, sql: str, args: Sequence[object] = ()) -> Row | None:
         with self._read() as conn:
             try:
                 return conn.execute(postgres_params(sql), tuple(args)).fetchone()
             except psycopg.OperationalError as exc:
-                raise StoreError(f"{self.where}: the apps' read did not reach PostgreSQL: {exc}") from None
+                raise StoreError(
+                    f"{self.where}: a read of {self.what} did not reach PostgreSQL: {exc}"
+                ) from None

@@ -215,3 +215,84 @@ PG_HISTORIAN_MIGRATIONS = (
         """,
     ),
 )
+
+
+# --- the twin and the AAS services on PostgreSQL (werk.aas.backend.pg_twin, werk.aas.backend.service_store) --------
+
+#: the tables of :data:`AAS_MIGRATIONS` on a PostgreSQL server, made in one step (a server never held an older
+#: layout). ``ord`` numbers rows in the order they were first written, as SQLite's rowid does in the werk file: the
+#: API's paging order, kept by an update. No semicolons in the comments: the runner splits on them.
+PG_AAS_MIGRATIONS = (
+    Migration(
+        1,
+        "aas objects, values written alone, files, commit sequence, registry, discovery, aasx packages",
+        """
+        CREATE TABLE IF NOT EXISTS aas_object (
+            id          text PRIMARY KEY,
+            kind        text NOT NULL,
+            json        text NOT NULL,      -- the Identifiable as Part 1 JSON
+            updated_ts  bigint NOT NULL,    -- microseconds since 1970-01-01 UTC
+            ord         bigint GENERATED ALWAYS AS IDENTITY UNIQUE
+        );
+        CREATE TABLE IF NOT EXISTS aas_deleted (id text PRIMARY KEY, deleted_ts bigint NOT NULL);
+        CREATE TABLE IF NOT EXISTS aas_value (
+            submodel_id text NOT NULL,
+            path        text NOT NULL,
+            value       text,
+            seq         bigint NOT NULL,
+            updated_ts  bigint NOT NULL,
+            PRIMARY KEY (submodel_id, path)
+        );
+        CREATE INDEX IF NOT EXISTS aas_value_seq ON aas_value (seq);
+        CREATE TABLE IF NOT EXISTS aas_file (
+            name         text PRIMARY KEY,
+            content_type text NOT NULL,
+            data         bytea NOT NULL,
+            updated_ts   bigint NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS aas_sync (
+            id    integer PRIMARY KEY CHECK (id = 0),
+            seq   bigint NOT NULL,
+            epoch bigint NOT NULL
+        );
+        INSERT INTO aas_sync (id, seq, epoch) VALUES (0, 0, 0) ON CONFLICT (id) DO NOTHING;
+        CREATE TABLE IF NOT EXISTS aas_descriptor (
+            kind        text NOT NULL,
+            id          text NOT NULL,
+            json        text NOT NULL,
+            updated_ts  bigint NOT NULL,
+            ord         bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+            PRIMARY KEY (kind, id)
+        );
+        CREATE TABLE IF NOT EXISTS aas_asset_link (
+            aas_id      text NOT NULL,
+            name        text NOT NULL,
+            value       text NOT NULL,
+            json        text NOT NULL,
+            updated_ts  bigint NOT NULL,
+            ord         bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+            PRIMARY KEY (aas_id, name, value)
+        );
+        CREATE INDEX IF NOT EXISTS aas_asset_link_asset ON aas_asset_link (name, value);
+        CREATE TABLE IF NOT EXISTS aas_package (
+            id          text PRIMARY KEY,
+            file_name   text NOT NULL,
+            aas_ids     text NOT NULL,
+            data        bytea NOT NULL,
+            updated_ts  bigint NOT NULL,
+            ord         bigint GENERATED ALWAYS AS IDENTITY UNIQUE
+        )
+        """,
+    ),
+)
+
+#: the twin's and the AAS services' tables, in the order ``werk store migrate`` copies them
+AAS_TABLES = (
+    "aas_object",
+    "aas_deleted",
+    "aas_value",
+    "aas_file",
+    "aas_descriptor",
+    "aas_asset_link",
+    "aas_package",
+)

@@ -65,7 +65,7 @@ def transfer_apps(
             owner
             for (owner,) in lite.execute(
                 "SELECT DISTINCT owner FROM werk_migration"
-                if _has_table(lite, "werk_migration")
+                if has_table(lite, "werk_migration")
                 else "SELECT NULL WHERE 0"
             )
         }
@@ -74,19 +74,23 @@ def transfer_apps(
                 continue
             db.migrate(owner, migrations)
             for table in tables_of(migrations):
-                if _has_table(lite, table):
-                    _copy_table(lite, db, table, report)
+                if has_table(lite, table):
+                    copy_table(lite, db, table, report)
     finally:
         lite.close()
     return report
 
 
-def _has_table(lite: sqlite3.Connection, table: str) -> bool:
+def has_table(lite: sqlite3.Connection, table: str) -> bool:
     row = lite.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
     return row is not None
 
 
-def _copy_table(lite: sqlite3.Connection, db: PostgresAppDatabase, table: str, report: AppsReport) -> None:
+def copy_table(
+    lite: sqlite3.Connection, db: PostgresAppDatabase, table: str, report: AppsReport, *, order_by: str = ""
+) -> None:
+    """Copy ``table`` whole from the file to the server (see the module docstring), in the file's ``order_by``
+    when given (the server numbers rows as they come: the order they were first written, for a paging order)."""
     file_columns = [r[1] for r in lite.execute(f'PRAGMA table_info("{table}")')]
     server = db.query(
         "SELECT column_name, is_identity FROM information_schema.columns "
@@ -111,7 +115,9 @@ def _copy_table(lite: sqlite3.Connection, db: PostgresAppDatabase, table: str, r
     names = ", ".join(f'"{c}"' for c in columns)
     marks = ", ".join("?" for _ in columns)
     with db.transaction() as tx:
-        cursor = lite.execute(f'SELECT {names} FROM "{table}"')
+        cursor = lite.execute(
+            f'SELECT {names} FROM "{table}"' + (f" ORDER BY {order_by}" if order_by else "")
+        )
         while rows := cursor.fetchmany(CHUNK):
             tx.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', rows)
         for col in identity:  # the next row the app writes gets an id past the copied ones

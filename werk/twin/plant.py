@@ -1,11 +1,13 @@
-"""The plant's twin: opened from the historian's SQLite file the plant file names (:func:`open_twin`, for ``werk
-serve``), and ``werk aas import FILE`` and ``werk aas export``, to and from AAS files without a running server.
+"""The plant's twin: opened from the historian's SQLite file or PostgreSQL server the plant file names
+(:func:`open_twin`, for ``werk serve`` and ``werk api``), and ``werk aas import FILE`` and ``werk aas export``, to and from AAS files without a running server.
 
 Import and export work on the twin as ``werk serve`` keeps it. An import is all or nothing, as ``POST /api/v3.0/werk/import`` is: the
 file is read by :func:`werk.aas.adapter.io.read_file` with every check, and either every object it holds is stored in one
 transaction or nothing is. A running werk keeps its twin in memory and writes it back, so an import beside it
 would be lost or clash: ``werk aas import`` refuses while a werk process holds the twin
-(:meth:`~werk.aas.backend.persistence.TwinPersistence.own`), and a running werk takes imports through its API. An export only reads (:func:`open_twin` ``read_only``), so it may
+(:meth:`~werk.aas.backend.persistence.TwinPersistence.own`), and a running werk takes imports through its API. On
+PostgreSQL every werk process follows the others' commits, so an import beside them is stored and they load it.
+An export only reads (:func:`open_twin` ``read_only``), so it may
 run beside a running werk; it sees what that werk has stored.
 """
 
@@ -19,6 +21,7 @@ from basyx.aas import model
 
 from werk.aas.adapter import io as aas_io
 from werk.aas.backend.persistence import TwinPersistence
+from werk.aas.backend.pg_twin import PostgresTwin
 from werk.aas.backend.store import TwinStore
 from werk.config.model import WerkConfig
 from werk.errors import AasError, StoreError
@@ -27,24 +30,37 @@ from werk.twin.environment import build_environment
 FORMATS = ("json", "xml", "aasx")
 
 
+Twin = TwinPersistence | PostgresTwin
+"""Where a plant's twin is kept: its werk file, or the PostgreSQL server of ``historian.backend: postgresql``."""
+
+OPEN_TRIES = 10
+"""How often :func:`open_twin` looks again at a twin on PostgreSQL that other processes keep changing as it opens."""
+
+
 def open_twin(
     config: WerkConfig, *, read_only: bool = False, share: socket.socket | None = None
-) -> tuple[TwinStore, TwinPersistence]:
-    """The twin for a plant file, kept in the historian's SQLite file.
+) -> tuple[TwinStore, Twin]:
+    """The twin for a plant file: in the historian's SQLite file, or on its PostgreSQL server for ``historian.backend:
+    postgresql`` (:mod:`werk.aas.backend.pg_twin`, shared by every werk process pointed at it).
 
     What is stored wins: edits made through the API survive a restart. Shells and submodels that are new (assets
     added to the plant file, or a submodel template a newer werk adds) are built and saved, and a stored shell gets
     a reference to each new submodel of its own; what was deleted through the API stays deleted, and nothing stored
-    is deleted because the plant file no longer names it (delete it through the API). Values stored alone since the
-    last start are folded into their submodels' rows; the supplementary files imported are loaded. Close the returned
-    persistence at shutdown.
+    is deleted because the plant file no longer names it (delete it through the API). In the werk file, values
+    stored alone since the last start are folded into their submodels' rows; the supplementary files imported are
+    loaded. Close the returned persistence at shutdown.
 
-    Only one process opens a twin to write (:meth:`TwinPersistence.own`; ``StoreError`` otherwise). ``read_only``:
-    the same twin, built and linked in memory only; no objects are written and no writer is attached, so it may be
-    read beside a running werk (``werk aas export``). ``share``: a listening Unix socket on which the twin's writer
-    process also takes the value writes of werk's worker processes (:meth:`TwinPersistence.attach`).
+    Only one process opens a twin in a werk file to write (:meth:`TwinPersistence.own`; ``StoreError`` otherwise);
+    on PostgreSQL any number do. ``read_only``: the same twin, built and linked in memory only; no objects are
+    written and nothing is attached, so it may be read beside a running werk (``werk aas export``). ``share``: a
+    listening Unix socket on which the twin's writer process also takes the value writes of werk's worker
+    processes (:meth:`TwinPersistence.attach`; werk file only).
     """
-    persistence = TwinPersistence(config.historian.path)
+    h = config.historian
+    if h.backend == "postgresql":
+        assert h.url is not None  # HistorianConfig refuses postgresql without one
+        return _open_on_server(config, PostgresTwin(h.url), read_only=read_only)
+    persistence = TwinPersistence(h.path)
     if not read_only:
         try:
             persistence.own()
@@ -52,7 +68,52 @@ def open_twin(
             persistence.close()
             raise
     stored = persistence.load()
-    known = {o.id for o in stored} | persistence.deleted()
+    store, new, linked = _with_plant(config, stored, persistence.deleted())
+    store.files = persistence.load_files()
+    if read_only:
+        return store, persistence
+    valued = persistence.valued()  # values stored alone, applied by load(): fold them into their submodels
+    linked_ids = {o.id for o in linked}
+    folded = [o for o in stored if o.id in valued and o.id not in linked_ids]
+    if new or linked or folded:
+        persistence.save_all([*new, *linked, *folded])
+    if persistence.unapplied:
+        persistence.drop_values(
+            persistence.unapplied
+        )  # logged by load(); they cannot apply at any later start
+    persistence.attach(store, share=share)
+    return store, persistence
+
+
+def _open_on_server(config: WerkConfig, twin: PostgresTwin, *, read_only: bool) -> tuple[TwinStore, Twin]:
+    """:func:`open_twin` on PostgreSQL: what the plant file adds is stored only if no other process changed the
+    twin's structure since it was read (else it is read again: two replicas starting at once store it once)."""
+    try:
+        for _ in range(OPEN_TRIES):
+            stored, seq, epoch = twin.snapshot()
+            store, new, linked = _with_plant(config, stored, twin.deleted())
+            store.files = twin.load_files()
+            if read_only:
+                return store, twin
+            if not (new or linked or twin.unapplied):
+                twin.attach(store, seq=seq, epoch=epoch)
+                return store, twin
+            # logged by snapshot(); they cannot apply at any later start
+            twin.save_new([*new, *linked], twin.unapplied, epoch)
+        raise StoreError(
+            f"{twin.path}: the twin changed {OPEN_TRIES} times while werk opened it; start werk again"
+        )
+    except BaseException:
+        twin.close()
+        raise
+
+
+def _with_plant(
+    config: WerkConfig, stored: list[model.Identifiable], deleted: set[str]
+) -> tuple[TwinStore, list[model.Identifiable], list[model.Identifiable]]:
+    """A store of the ``stored`` objects with what the plant file adds (objects neither stored nor ``deleted``), the
+    new objects, and the stored shells given references to new submodels of their own (changed in place)."""
+    known = {o.id for o in stored} | deleted
     built = list(build_environment(config))
     new = [o for o in built if o.id not in known]
     new_ids = {o.id for o in new}
@@ -70,21 +131,7 @@ def open_twin(
             old.submodel.add(ref)
         if refs:
             linked.append(old)
-    store = TwinStore([*stored, *new])
-    store.files = persistence.load_files()
-    if read_only:
-        return store, persistence
-    valued = persistence.valued()  # values stored alone, applied by load(): fold them into their submodels
-    linked_ids = {o.id for o in linked}
-    folded = [o for o in stored if o.id in valued and o.id not in linked_ids]
-    if new or linked or folded:
-        persistence.save_all([*new, *linked, *folded])
-    if persistence.unapplied:
-        persistence.drop_values(
-            persistence.unapplied
-        )  # logged by load(); they cannot apply at any later start
-    persistence.attach(store, share=share)
-    return store, persistence
+    return TwinStore([*stored, *new]), new, linked
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import httpx
 from basyx.aas import model
 from basyx.aas.adapter import aasx as basyx_aasx
 
+from tests.app_databases import PlantStore
 from tests.conftest import Stack, plant_config, running_stack
 from werk.aas.adapter import io as aas_io
 
@@ -34,9 +35,14 @@ def asset_id(name: str, value: str) -> str:
 
 
 @asynccontextmanager
-async def aas_stack(tmp_path: Path) -> AsyncIterator[tuple[Stack, httpx.AsyncClient]]:
-    """A stack on ``tmp_path``'s historian file: a second one on the same path sees what the first stored."""
+async def aas_stack(
+    tmp_path: Path, store: PlantStore | None = None
+) -> AsyncIterator[tuple[Stack, httpx.AsyncClient]]:
+    """A stack on ``tmp_path``'s historian file (or the backend ``store`` puts it on): a second one on the same path
+    sees what the first stored."""
     config = plant_config(tmp_path, users=USERS)
+    if store is not None:
+        config = store(config)
     async with (
         running_stack(config) as stack,
         httpx.AsyncClient(base_url=stack.url + API, timeout=20) as client,

@@ -1,6 +1,7 @@
 """The official IDTA test engine (PyPI aas-test-engines) against the router on a real uvicorn server: the AAS
 repository and submodel repository read profiles (SSP-002) pass in full, with one submodel holding every kind of
-submodel element so that no element check is skipped."""
+submodel element so that no element check is skipped; on a store in memory, and on one stored on PostgreSQL and
+loaded back (as a ``werk api`` replica serves it)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tests.aas.aas_app import aas_api, mount
 from tests.aas.http.test_repository import serve
 from tests.conftest import need
 from werk.aas.adapter import io as aas_io
+from werk.aas.backend.pg_twin import PostgresTwin
 from werk.aas.backend.store import TwinStore
 from werk.config import demo_config_path, load_config
 from werk.twin.environment import build_environment
@@ -134,13 +136,39 @@ def engine_store() -> TwinStore:
     return store
 
 
+def stored_on_server(pg_url: str) -> tuple[TwinStore, PostgresTwin]:
+    """:func:`engine_store`'s objects and file stored on PostgreSQL and loaded back, the store attached as a
+    ``werk api`` replica's is: every read the engine makes passes through the follower's check."""
+    made = engine_store()
+    twin = PostgresTwin(pg_url)
+    twin.save_all(
+        list(made.objects),
+        files=[("/aasx/files/note.txt", "text/plain", made.file_bytes("/aasx/files/note.txt"))],
+    )
+    objects, seq, epoch = twin.snapshot()
+    store = TwinStore(objects)
+    store.files = twin.load_files()
+    twin.attach(store, seq=seq, epoch=epoch)
+    return store, twin
+
+
+@pytest.mark.parametrize("backend", ["memory", "postgresql"])
 @pytest.mark.parametrize("suite", SUITES, ids=["aas-repository", "submodel-repository"])
-async def test_official_test_engine_passes(suite: str) -> None:
+async def test_official_test_engine_passes(suite: str, backend: str, request: pytest.FixtureRequest) -> None:
     need(importlib.util.find_spec("aas_test_engines") is not None, "aas-test-engines is not installed")
+    twin = None
+    if backend == "postgresql":
+        store, twin = stored_on_server(request.getfixturevalue("pg_url"))
+    else:
+        store = engine_store()
     app = FastAPI()
-    mount(app, aas_api(engine_store(), tokens=()))
-    async with serve(app) as client:
-        ok, counts, log = await asyncio.to_thread(run_suite, str(client.base_url).rstrip("/"), suite)
+    mount(app, aas_api(store, tokens=()))
+    try:
+        async with serve(app) as client:
+            ok, counts, log = await asyncio.to_thread(run_suite, str(client.base_url).rstrip("/"), suite)
+    finally:
+        if twin is not None:
+            twin.close()
     assert ok, log[-3000:]
     assert counts["negative_passed"] == counts["negative_total"] > 0
     assert counts["positive_passed"] == counts["positive_total"] > 0

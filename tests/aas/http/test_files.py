@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.aas.http.aas_stack import OPERATOR, PDF, PNG, SUPERVISOR, aas_stack, b64, package, result_text
+from tests.app_databases import PlantStore
 from werk.aas.adapter import io as aas_io
 from werk.aas.http.common import AASX_MEDIA_TYPE
 
@@ -20,11 +21,13 @@ AAS_ID = "https://example.com/aas/pump-9"
 SM_ID = AAS_ID + "/submodels/Nameplate"
 
 
-async def test_imported_files_are_served_and_survive_a_restart(tmp_path: Path) -> None:
+async def test_imported_files_are_served_and_survive_a_restart(
+    tmp_path: Path, plant_store: PlantStore
+) -> None:
     thumbnail = f"/shells/{b64(AAS_ID)}/asset-information/thumbnail"
     attachment = f"/submodels/{b64(AAS_ID + '/submodels/Nameplate')}/submodel-elements/Manual/attachment"
     headers = {**SUPERVISOR, "Content-Type": AASX_MEDIA_TYPE}
-    async with aas_stack(tmp_path) as (_, client):
+    async with aas_stack(tmp_path, plant_store) as (_, client):
         r = await client.post("/werk/import", content=package(AAS_ID, PDF), headers=headers)
         assert r.status_code == 201, r.text
         for path, body, ctype in [(thumbnail, PNG, "image/png"), (attachment, PDF, "application/pdf")]:
@@ -39,7 +42,7 @@ async def test_imported_files_are_served_and_survive_a_restart(tmp_path: Path) -
         assert (await client.get(f"/shells/{b64(other)}")).status_code == 404
         assert (await client.get(attachment)).content == PDF
 
-    async with aas_stack(tmp_path) as (_, client):  # werk again, on the same file
+    async with aas_stack(tmp_path, plant_store) as (_, client):  # werk again, on the same store
         assert (await client.get(thumbnail)).content == PNG
         assert (await client.get(attachment)).content == PDF
         r = await client.get("/serialization", headers={"Accept": AASX_MEDIA_TYPE})

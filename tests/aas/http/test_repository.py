@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from tests.aas.aas_app import AUTH, TOKEN, aas_api, aas_app, mount
 from tests.conftest import plant_config, running_stack, serving, shared_data
 from werk.aas.adapter import io as aas_io
+from werk.aas.backend.pg_twin import PostgresTwin
 from werk.aas.backend.store import TwinStore
 from werk.config import demo_config_path, load_config
 from werk.config.model import AssetRef
@@ -28,6 +29,7 @@ from werk.core.access import Caller
 from werk.core.model import Sample
 from werk.errors import Unauthorized
 from werk.twin.environment import build_environment
+from werk.twin.plant import open_twin
 
 API = "/api/v3.0"
 T = datetime(2026, 3, 29, 8, 0, tzinfo=UTC)
@@ -194,8 +196,25 @@ async def test_modifiers_level_metadata_reference_path() -> None:
         assert_result_body(await client.get(el + "/$path"), 400)  # a Property has no paths below it
 
 
-async def test_element_writes_put_post_patch_delete() -> None:
+@pytest.mark.parametrize("backend", ["memory", "postgresql"])
+async def test_element_writes_put_post_patch_delete(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     app, store, _, ref = demo()
+    twin = None
+    if (
+        backend == "postgresql"
+    ):  # the twin a replica serves: every write committed there, read back at the end
+        config = load_config(demo_config_path())
+        historian = config.historian.model_copy(
+            update={
+                "backend": "postgresql",
+                "url": request.getfixturevalue("pg_url"),
+                "path": str(tmp_path / "w.db"),
+            }
+        )
+        store, twin = open_twin(config.model_copy(update={"historian": historian}))
+        app = aas_app(store, {}.get, tokens={TOKEN})
     sm = f"/submodels/{b64(ref.aas_id + '/submodels/TechnicalData')}/submodel-elements"
     new = {"modelType": "Property", "idShort": "MaxSpindleSpeed", "valueType": "xs:int", "value": "12000"}
     async with serve(app) as client:
@@ -211,9 +230,21 @@ async def test_element_writes_put_post_patch_delete() -> None:
         r = await client.put(path, json={**new, "value": "9000"}, headers=AUTH)
         assert r.status_code == 204
         assert (await client.get(path)).json()["value"] == "9000"
+        r = await client.patch(path + "/$value", json=16000, headers=AUTH)
+        assert r.status_code == 204
+        other = path.replace("MaxSpindleSpeed", "IdealCycleTime")
+        assert (await client.patch(other + "/$value", json=33.5, headers=AUTH)).status_code == 204
         assert (await client.delete(path, headers=AUTH)).status_code == 204
         assert_result_body(await client.get(path), 404)
     aas_io.write_json(store.objects)  # still a valid environment
+    if twin is not None:
+        twin.close()
+        reader = PostgresTwin(request.getfixturevalue("pg_url"))
+        again = {o.id: o for o in reader.load()}
+        reader.close()
+        assert [aas_io.to_jsonable(again[o.id]) for o in store.objects] == [
+            aas_io.to_jsonable(o) for o in store.objects
+        ]
 
 
 async def test_a_bound_property_refuses_value_writes() -> None:

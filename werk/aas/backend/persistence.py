@@ -24,6 +24,7 @@ import os
 import socket
 import sqlite3
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -165,24 +166,7 @@ class TwinPersistence:
                 seq, epoch = self._conn.execute(_POSITION).fetchone()
             finally:
                 self._conn.execute("COMMIT")
-        out: list[model.Identifiable] = []
-        for ident, text in rows:
-            try:
-                out.append(decode_identifiable(json.loads(text), validate=False))
-            except (ValueError, KeyError, TypeError, AasError) as exc:
-                raise StoreError(f"{self.path}: aas_object {ident!r} cannot be decoded: {exc}") from None
-        by_id = {o.id: o for o in out}
-        self.unapplied = []
-        for sm_id, path, text in values:
-            try:
-                apply_stored_value(by_id.get(sm_id), path, text)
-            except (KeyError, ValueError, TypeError) as exc:
-                # the element is not in the stored submodel: its structural change could not be stored (logged
-                # then as twin.store.unserialisable), so the value has nowhere to go; the twin still opens
-                log.error(
-                    "twin.value.unapplied submodel=%s path=%s value=%r error=%s", sm_id, path, text, exc
-                )
-                self.unapplied.append((str(sm_id), str(path)))
+        out, self.unapplied = decode_twin(rows, values, str(self.path))
         return out, int(seq), int(epoch)
 
     def position(self) -> tuple[int, int]:
@@ -292,6 +276,31 @@ class TwinPersistence:
             self.delete(identifier)
         else:
             self.save(obj)
+
+
+def decode_twin(
+    rows: Iterable[tuple[str, str]], values: Iterable[tuple[str, str, str | None]], where: str
+) -> tuple[list[model.Identifiable], list[tuple[str, str]]]:
+    """The objects of ``aas_object`` rows (id, JSON), with the ``aas_value`` rows (submodel id, path, value) applied
+    in the order given, and the (submodel id, path) of the value rows that apply nowhere (logged). A row that does
+    not decode is a :class:`~werk.errors.StoreError` naming it and ``where``."""
+    out: list[model.Identifiable] = []
+    for ident, text in rows:
+        try:
+            out.append(decode_identifiable(json.loads(text), validate=False))
+        except (ValueError, KeyError, TypeError, AasError) as exc:
+            raise StoreError(f"{where}: aas_object {ident!r} cannot be decoded: {exc}") from None
+    by_id = {o.id: o for o in out}
+    unapplied: list[tuple[str, str]] = []
+    for sm_id, path, value in values:
+        try:
+            apply_stored_value(by_id.get(sm_id), path, value)
+        except (KeyError, ValueError, TypeError) as exc:
+            # the element is not in the stored submodel: its structural change could not be stored (logged
+            # then as twin.store.unserialisable), so the value has nowhere to go; the twin still opens
+            log.error("twin.value.unapplied submodel=%s path=%s value=%r error=%s", sm_id, path, value, exc)
+            unapplied.append((str(sm_id), str(path)))
+    return out, unapplied
 
 
 def apply_stored_value(sm: model.Identifiable | None, path: str, text: str | None) -> None:

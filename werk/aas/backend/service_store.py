@@ -7,8 +7,10 @@ of werk's own shells and submodels are derived from the twin on every read, so t
 
 A connection of its own to the historian's file, like :mod:`werk.aas.backend.persistence`, so this depends on the tables
 and not on SQLiteHistorian's internals; the tables are created here too when the historian has not run its
-migrations on the file yet. Rows come back in the order they were first written (rowid), which is the API's paging
-order; an update keeps a row's place.
+migrations on the file yet. With ``historian.backend: postgresql`` the same tables are on the server
+(:meth:`ServiceStore.on_server`), shared by every werk process pointed at it; each call reads or writes them there,
+so nothing is cached to go stale. Rows come back in the order they were first written (rowid; ``ord`` on the
+server), which is the API's paging order; an update keeps a row's place.
 """
 
 from __future__ import annotations
@@ -23,12 +25,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import psycopg
+
 from werk.core.model import to_micros, utcnow
 from werk.errors import StoreError
-from werk.store.migrations import AAS_MIGRATIONS
+from werk.store.app_database import Transaction, _SQLiteTransaction
+from werk.store.app_postgres import PostgresAppDatabase
+from werk.store.migrations import AAS_MIGRATIONS, PG_AAS_MIGRATIONS
 from werk.store.sqlite_file import apply_migrations
 
 DescriptorKind = Literal["shell", "submodel"]
+
+
+class _Taken(Exception):
+    """A row with that key exists already."""
 
 
 @dataclass(frozen=True)
@@ -42,13 +52,16 @@ class PackageInfo:
 
 
 class ServiceStore:
-    """Registered descriptors, asset links and AASX packages in the historian's SQLite file."""
+    """Registered descriptors, asset links and AASX packages in the historian's SQLite file, or on its PostgreSQL
+    server (:meth:`on_server`: every werk process pointed at it shares them)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         if str(self.path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._server: PostgresAppDatabase | None = None
+        self._order = "rowid"  # the column rows are paged in: the order they were first written
         try:
             self._conn = sqlite3.connect(
                 self.path, check_same_thread=False, isolation_level=None, timeout=10.0
@@ -59,22 +72,53 @@ class ServiceStore:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot open the AAS service tables: {exc}") from None
 
+    @classmethod
+    def on_server(cls, url: str) -> ServiceStore:
+        """The tables on the PostgreSQL server at ``url`` (:data:`werk.store.migrations.PG_AAS_MIGRATIONS`)."""
+        self = cls.__new__(cls)
+        db = PostgresAppDatabase(url, "the AAS service tables")
+        db.open()
+        try:
+            db.migrate("aas", PG_AAS_MIGRATIONS)
+        except StoreError:
+            db.close()
+            raise
+        self.path = Path(db.where)
+        self._lock = threading.Lock()
+        self._server = db
+        self._order = "ord"
+        return self
+
     def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            return
         with self._lock:
             self._conn.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+    def _transaction(self) -> Iterator[Transaction]:
+        """One transaction; a row whose key is taken raises :class:`_Taken`."""
+        try:
+            if self._server is not None:
+                with self._server.transaction() as tx:
+                    yield tx
+                return
+            with self._lock:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield _SQLiteTransaction(self._conn)
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+        except (sqlite3.IntegrityError, psycopg.errors.UniqueViolation):
+            raise _Taken from None
 
     def _rows(self, sql: str, args: Iterable[Any] = ()) -> list[Any]:
+        sql = sql.replace("ORDER BY rowid", f"ORDER BY {self._order}")
+        if self._server is not None:
+            return self._server.query(sql, tuple(args))
         with self._lock:
             return self._conn.execute(sql, tuple(args)).fetchall()
 
@@ -97,23 +141,24 @@ class ServiceStore:
                     "INSERT INTO aas_descriptor (kind, id, json, updated_ts) VALUES (?, ?, ?, ?)",
                     (kind, data["id"], text, to_micros(utcnow())),
                 )
-        except sqlite3.IntegrityError:
+        except _Taken:
             raise KeyError(data["id"]) from None
 
     def replace_descriptor(self, kind: DescriptorKind, data: dict[str, Any]) -> bool:
         """Replace the registered descriptor with ``data``'s id in place; False if there is none."""
         text = json.dumps(data, ensure_ascii=False)
         with self._transaction() as conn:
-            cur = conn.execute(
+            changed = conn.execute(
                 "UPDATE aas_descriptor SET json = ?, updated_ts = ? WHERE kind = ? AND id = ?",
                 (text, to_micros(utcnow()), kind, data["id"]),
             )
-            return cur.rowcount == 1
+            return changed == 1
 
     def delete_descriptor(self, kind: DescriptorKind, identifier: str) -> bool:
         with self._transaction() as conn:
-            cur = conn.execute("DELETE FROM aas_descriptor WHERE kind = ? AND id = ?", (kind, identifier))
-            return cur.rowcount == 1
+            return (
+                conn.execute("DELETE FROM aas_descriptor WHERE kind = ? AND id = ?", (kind, identifier)) == 1
+            )
 
     # --- asset links (discovery) ----------------------------------------------------------------------------------
 
@@ -129,9 +174,9 @@ class ServiceStore:
             taken = [
                 key
                 for key, _ in links
-                if conn.execute(
+                if conn.query(
                     "SELECT 1 FROM aas_asset_link WHERE aas_id = ? AND name = ? AND value = ?", (aas_id, *key)
-                ).fetchone()
+                )
             ]
             if taken:
                 raise KeyError(taken)
@@ -142,7 +187,7 @@ class ServiceStore:
 
     def delete_asset_links(self, aas_id: str) -> int:
         with self._transaction() as conn:
-            return conn.execute("DELETE FROM aas_asset_link WHERE aas_id = ?", (aas_id,)).rowcount
+            return conn.execute("DELETE FROM aas_asset_link WHERE aas_id = ?", (aas_id,))
 
     def link_keys(self) -> dict[str, set[tuple[str, str]]]:
         """The (name, value) of every posted link by shell id, shells in the order their first link was posted."""
@@ -185,12 +230,12 @@ class ServiceStore:
 
     def replace_package(self, package_id: str, file_name: str, aas_ids: list[str], data: bytes) -> bool:
         with self._transaction() as conn:
-            cur = conn.execute(
+            changed = conn.execute(
                 "UPDATE aas_package SET file_name = ?, aas_ids = ?, data = ?, updated_ts = ? WHERE id = ?",
                 (file_name, json.dumps(aas_ids), data, to_micros(utcnow()), package_id),
             )
-            return cur.rowcount == 1
+            return changed == 1
 
     def delete_package(self, package_id: str) -> bool:
         with self._transaction() as conn:
-            return conn.execute("DELETE FROM aas_package WHERE id = ?", (package_id,)).rowcount == 1
+            return conn.execute("DELETE FROM aas_package WHERE id = ?", (package_id,)) == 1

@@ -23,6 +23,9 @@ from werk.aas.adapter.io import Metamodel
 OnChange = Callable[[str, model.Identifiable | None], None]
 """Called with (identifier, object) after a change, (identifier, None) after a delete."""
 
+OnChanges = Callable[[list[tuple[str, model.Identifiable | None]]], None]
+"""Called with several (identifier, object) changes that must be stored together or not at all (an import)."""
+
 OnValue = Callable[[str, str, str | None], None]
 """Called with (submodel id, idShortPath, the Property's value in its XSD lexical form or None) after a value alone
 changed; stored as that value instead of the whole submodel."""
@@ -95,6 +98,8 @@ class TwinStore:
         self.objects: model.DictIdentifiableStore[model.Identifiable] = model.DictIdentifiableStore(objects)
         self.lock = TwinLock()
         self.on_change = on_change
+        # where set, :meth:`add_all` reports its objects in one call (else one on_change each)
+        self.on_changes: OnChanges | None = None
         self.on_value = on_value
         self.on_files: OnFiles | None = None
         self.on_files_removed: OnFilesRemoved | None = None
@@ -123,6 +128,22 @@ class TwinStore:
             raise KeyError(obj.id)
         self.objects.add(obj)
         self.changed(obj)
+
+    def add_all(self, objects: list[model.Identifiable]) -> None:
+        """Add new objects, stored together (:data:`OnChanges`) where the hook can; ``KeyError`` (and none added) if
+        an id is taken."""
+        taken = [o.id for o in objects if self.objects.get(o.id) is not None]
+        if taken or len({o.id for o in objects}) < len(objects):
+            raise KeyError(taken or [o.id for o in objects])
+        for obj in objects:
+            self.objects.add(obj)
+        self.generation += 1
+        self.structure += 1
+        if self.on_changes is not None:
+            self.on_changes([(o.id, o) for o in objects])
+        elif self.on_change is not None:
+            for obj in objects:
+                self.on_change(obj.id, obj)
 
     def replace(self, obj: model.Identifiable) -> None:
         """Put ``obj`` in place of the object with the same id (which must exist)."""

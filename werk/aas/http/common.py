@@ -43,7 +43,7 @@ from werk.aas.http.views import ReadCache
 from werk.aas.model import formats
 from werk.aas.model.bound import LiveBinding, refresh
 from werk.core.access import Caller
-from werk.errors import AasError, Unauthorized, WerkError
+from werk.errors import AasError, TwinConflict, Unauthorized, WerkError
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +139,8 @@ class AasRoute(APIRoute):
                 return error_response(exc.status, str(exc), headers=exc.headers)
             except AasError as exc:
                 return error_response(400, str(exc), exc.problems)
+            except TwinConflict as exc:
+                return error_response(409, str(exc))
             except RequestValidationError as exc:
                 return error_response(400, f"malformed request: {exc.errors()}")
             except RecursionError:

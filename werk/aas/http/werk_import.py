@@ -55,8 +55,7 @@ def build_import_router(repo: Repository, route: type[AasRoute]) -> APIRouter:
                         409,
                         f"files with these names hold other content already, nothing imported: {exc.args[0][:10]}",
                     ) from None
-                for obj in loaded.objects:
-                    store.add(obj)
+                store.add_all(list(loaded.objects))  # one transaction where the twin is on PostgreSQL
             return loaded
 
         r = (await run_in_threadpool(load)).report

@@ -49,6 +49,8 @@ class PostgresAppDatabase(PgConnections):
     ``options=-csearch_path=...`` pass through). Thread-safe; :meth:`close` waits (up to
     :data:`werk.store.connections.CLOSE_WAIT_S`) for reads still running in other threads and refuses later ones."""
 
+    dialect = "postgresql"
+
     def __init__(self, url: str) -> None:
         super().__init__(url, "the apps' database")
 
@@ -71,11 +73,13 @@ class PostgresAppDatabase(PgConnections):
         return int(row[0] or 0) if row else 0
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Transaction]:
+    def transaction(self, *, serialize: str | None = None) -> Iterator[Transaction]:
         with self._lock:
             conn = self._writer()
             try:
                 with conn.transaction():
+                    if serialize is not None:
+                        conn.execute(f'LOCK TABLE "{serialize}" IN SHARE ROW EXCLUSIVE MODE')
                     yield _PostgresTransaction(conn)
             except psycopg.OperationalError as exc:
                 raise StoreError(f"{self.where}: the apps' write did not reach PostgreSQL: {exc}") from None

@@ -1,5 +1,6 @@
 """A werk file whose users, tokens, sessions and audit trail were written before they could live on PostgreSQL
-opens with today's code and keeps every one of them (tests/security/fixtures/README.md says what it holds)."""
+opens with today's code and keeps every one of them, and ``werk store migrate`` carries them all to a server
+(tests/security/fixtures/README.md says what the file holds)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from werk.cli import main
 from werk.core.access import Grant
 from werk.security.audit import AuditLog
 from werk.security.store import SecurityStore, SignInRefused
+from werk.store.app_postgres import PostgresAppDatabase
+from werk.store.sqlite import SQLiteHistorian
 from werk.store.sqlite_file import SQLiteFile
 
 FIXTURE = Path(__file__).parent / "fixtures" / "werk-security-ad0ca7f.db.gz"
@@ -72,3 +76,35 @@ def test_the_users_tokens_sessions_and_audit_of_an_earlier_file_are_all_there(le
         file.close()
     with sqlite3.connect(legacy) as conn, pytest.raises(sqlite3.IntegrityError, match="append-only"):
         conn.execute("DELETE FROM audit_log WHERE seq = 1")
+
+
+def test_store_migrate_carries_them_to_postgresql_with_counts_checked(
+    legacy: Path, pg_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    historian = SQLiteHistorian(legacy)  # a werk file has a historian's tables, empty here
+    historian.open()
+    historian.close()
+    with sqlite3.connect(legacy) as conn:
+        rows_before = conn.execute("SELECT * FROM audit_log ORDER BY seq").fetchall()
+    args = ["store", "migrate", "--to", pg_url, "--file", str(legacy), "-q"]
+    assert main(args) == 0
+    # users 4, grants 5, tokens 3, sessions 1, audit rows 17
+    assert "5 tables, 30 rows, counts equal (30 rows copied in this run)" in capsys.readouterr().out
+    assert main(args) == 0  # again: nothing twice
+    assert "30 rows, counts equal (0 rows copied in this run)" in capsys.readouterr().out
+
+    db = PostgresAppDatabase(pg_url)
+    db.open()
+    try:
+        store = SecurityStore(db, AuditLog(db))
+        assert sorted(u.name for u in store.users()) == ["ada", "bob", "line1-plc", "olga"]
+        assert store.sign_in("ada", "ada-secret-1", client="t").name == "ada"
+        assert (session := store.session(SESSION)) is not None and session.csrf == CSRF
+        assert (plc := store.token(PLC_TOKEN)) is not None and plc.name == "line1-plc"
+        assert store.token(REVOKED_TOKEN) is None
+        assert [tuple(vars(r).values()) for r in store.audit.rows()] == rows_before
+        assert store.audit.record("signin", "ada", who="ada", client="t") == 18 and store.audit.verify() == []
+        store.add_user("eve", password="eve-secret-1")  # the server's tables take new rows beside the copied ones
+        assert store.user("eve") is not None
+    finally:
+        db.close()

@@ -541,7 +541,7 @@ def security_router(auth: Authenticator, pages: Pages, server: ServerConfig) -> 
         if body.kind == "person" and body.password is None:
             made = one_time_password()
         grants = grants_of(body.grants)
-        if store.user(body.name) is not None:
+        if await asyncio.to_thread(store.user, body.name) is not None:
             raise HTTPException(409, f"user {body.name!r} exists already")
         try:
             await asyncio.to_thread(
@@ -615,7 +615,7 @@ def security_router(auth: Authenticator, pages: Pages, server: ServerConfig) -> 
     async def create_token(body: TokenIn, request: Request) -> TokenCreatedOut:
         """A new API token for a user (admin): the secret is in this answer only. Audited (``token.create``)."""
         store = need_store()
-        if store.user(body.user) is None:
+        if await asyncio.to_thread(store.user, body.user) is None:
             raise InputError(f"no user {body.user!r}; GET /api/security/users lists them", ("body", "user"))
         by, client = who(request)
         scope = auth.scope(body.scope.strip("/")) if body.scope else None

@@ -184,6 +184,7 @@ def test_what_one_process_changes_the_next_sees_at_once(app_db_opener: Opener) -
     assert (who := two.token(token)) is not None and who.grants == (Grant("viewer", LINE1),)
     one.revoke_token(row.id)
     assert two.token(token) is None
+    assert (before := two.session(cookie)) is not None and before.grants == (Grant("operator", LINE1),)
     one.set_grants("ada", [Grant("viewer"), Grant("supervisor", LINE2)])
     assert (again := two.session(cookie)) is not None
     assert set(again.grants) == {Grant("viewer"), Grant("supervisor", LINE2)}

@@ -18,11 +18,13 @@ indexed query (the credential, its user and the user's grants). Every change is 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -163,6 +165,7 @@ class SecurityStore:
         self.lockout_after = lockout_after
         self.lockout_s = lockout_s
         self.db.migrate(OWNER, MIGRATIONS)
+        self._kept = threading.local()
 
     # --- users --------------------------------------------------------------------------------------------------
 
@@ -315,14 +318,13 @@ class SecurityStore:
         )
         grants: dict[str, list[Grant]] = {}
         for user, role, scope, signals in self.db.query(
-            'SELECT "user", role, scope, signals FROM security_grant '
-            + ("" if name is None else 'WHERE "user" = ? ')
-            + "ORDER BY scope, role",
+            'SELECT "user", role, scope, signals FROM security_grant'
+            + ("" if name is None else ' WHERE "user" = ?'),
             args,
         ):
-            grants.setdefault(user, []).append(Grant(role, scope, tuple(json.loads(signals))))
+            grants.setdefault(user, []).append(_grant(role, scope, signals))
         return [
-            UserRow(n, k, bool(d), f, from_micros(lu) if lu else None, tuple(grants.get(n, ())))
+            UserRow(n, k, bool(d), f, from_micros(lu) if lu else None, _in_order(grants.get(n, ())))
             for n, k, d, f, lu in rows
         ]
 
@@ -392,16 +394,21 @@ class SecurityStore:
         return str(row[0][0]) if row else None
 
     def session(self, value: str) -> Identity | None:
-        """Who the session cookie ``value`` names, if it is open and its user enabled (one query)."""
+        """Who the session cookie ``value`` names, if it is open and its user enabled (:meth:`_as_now`)."""
+        digest = _digest(value)
+        return self._as_now("s" + digest, lambda now: self._session(digest, now))
+
+    def _session(self, digest: str, now: int) -> tuple[Identity | None, int | None]:
         rows = self.db.query(
-            'SELECT s."user", s.csrf, g.role, g.scope, g.signals FROM security_session s '
+            'SELECT s."user", s.csrf, s.expires_ts, g.role, g.scope, g.signals FROM security_session s '
             'JOIN security_user u ON u.name = s."user" LEFT JOIN security_grant g ON g."user" = s."user" '
-            "WHERE s.digest = ? AND s.expires_ts > ? AND u.disabled = 0 ORDER BY g.scope, g.role",
-            (_digest(value), to_micros(utcnow())),
+            "WHERE s.digest = ? AND s.expires_ts > ? AND u.disabled = 0",
+            (digest, now),
         )
         if not rows:
-            return None
-        return Identity(rows[0][0], _joined_grants(rows, 2), "session", csrf=rows[0][1])
+            return None, None
+        user, csrf, expires = rows[0][:3]
+        return Identity(user, _joined_grants(rows, 3), "session", csrf=csrf), expires
 
     # --- tokens -------------------------------------------------------------------------------------------------
 
@@ -464,22 +471,52 @@ class SecurityStore:
         return out
 
     def token(self, token: str) -> Identity | None:
-        """Who a ``wk_...`` token names, if it is known, unrevoked, unexpired and its user enabled (one query)."""
+        """Who a ``wk_...`` token names, if it is known, unrevoked, unexpired and its user enabled
+        (:meth:`_as_now`)."""
         parts = split_token(token)
         if parts is None:
             return None
-        token_id, secret = parts
+        return self._as_now("t" + _digest(token), lambda now: self._token(*parts, now))
+
+    def _token(self, token_id: str, secret: str, now: int) -> tuple[Identity | None, int | None]:
         rows = self.db.query(
-            'SELECT t.salt, t.digest, t."user", t.role, t.scope, g.role, g.scope, g.signals FROM security_token t '
-            'JOIN security_user u ON u.name = t."user" LEFT JOIN security_grant g ON g."user" = t."user" '
-            "WHERE t.id = ? AND t.revoked_ts IS NULL AND u.disabled = 0 AND (t.expires_ts IS NULL OR t.expires_ts > ?) "
-            "ORDER BY g.scope, g.role",
-            (token_id, to_micros(utcnow())),
+            'SELECT t.salt, t.digest, t.expires_ts, t."user", t.role, t.scope, g.role, g.scope, g.signals '
+            'FROM security_token t JOIN security_user u ON u.name = t."user" '
+            'LEFT JOIN security_grant g ON g."user" = t."user" '
+            "WHERE t.id = ? AND t.revoked_ts IS NULL AND u.disabled = 0 AND (t.expires_ts IS NULL OR t.expires_ts > ?)",
+            (token_id, now),
         )
         if not rows or not hmac.compare_digest(salted_digest(rows[0][0], secret), rows[0][1]):
-            return None
-        user, role, scope = rows[0][2:5]
-        return Identity(user, cap(_joined_grants(rows, 5), role, scope), "token", token_id=token_id)
+            return None, None
+        expires, user, role, scope = rows[0][2:6]
+        return Identity(user, cap(_joined_grants(rows, 6), role, scope), "token", token_id=token_id), expires
+
+    # --- inside -------------------------------------------------------------------------------------------------
+
+    def _as_now(self, key: str, look: Callable[[int], tuple[Identity | None, int | None]]) -> Identity | None:
+        """Who a credential names as the database says it now. ``look(now)`` asks it (one query: the credential,
+        its user, the user's grants) and says until when its answer holds (the credential's expiry, in
+        microseconds; None: for good). Where the database has a generation (:meth:`AppDatabase.generation`: the
+        werk file, one ``PRAGMA`` instead of the query) an answer is kept while the generation is the one it was
+        read at and it has not expired: nothing was committed since, by anyone, so asking again would give the
+        same answer. A revocation, a closed session or a disabled user is a commit, and refused on the next
+        request. On PostgreSQL every call asks."""
+        now = to_micros(utcnow())
+        generation = self.db.generation()
+        if generation is None:
+            return look(now)[0]
+        kept = self._kept  # per thread: a generation is a thread's read connection's
+        if getattr(kept, "generation", None) != generation:
+            kept.generation, kept.answers = generation, {}
+        answers: dict[str, tuple[Identity | None, int | None]] = kept.answers
+        hit = answers.get(key)
+        if hit is not None and (hit[1] is None or hit[1] > now):
+            return hit[0]
+        found = look(now)
+        if len(answers) >= 10_000:
+            answers.clear()
+        answers[key] = found
+        return found[0]
 
 
 _PUT_GRANT = (
@@ -489,15 +526,25 @@ _PUT_GRANT = (
 
 
 def _grants(tx: Transaction, name: str) -> tuple[Grant, ...]:
-    rows = tx.query(
-        'SELECT role, scope, signals FROM security_grant WHERE "user" = ? ORDER BY scope, role', (name,)
-    )
-    return tuple(Grant(r, s, tuple(json.loads(sig))) for r, s, sig in rows)
+    rows = tx.query('SELECT role, scope, signals FROM security_grant WHERE "user" = ?', (name,))
+    return _in_order(_grant(*r) for r in rows)
 
 
 def _joined_grants(rows: list[Row], at: int) -> tuple[Grant, ...]:
     """The grants of rows that joined them from column ``at`` on (role, scope, signals; NULL: no grant)."""
-    return tuple(Grant(r[at], r[at + 1], tuple(json.loads(r[at + 2]))) for r in rows if r[at] is not None)
+    return _in_order(_grant(r[at], r[at + 1], r[at + 2]) for r in rows if r[at] is not None)
+
+
+def _in_order(grants: Iterable[Grant]) -> tuple[Grant, ...]:
+    """Grants by scope, then role, as Python orders strings (the same on both backends, whatever their collation)."""
+    return tuple(sorted(grants, key=lambda g: (g.scope, g.role)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _grant(role: str, scope: str, signals: str) -> Grant:
+    """A grant of its columns, remembered: the same three values always make the same (immutable) grant, and a
+    credential's check is not spent decoding JSON."""
+    return Grant(role, scope, tuple(json.loads(signals)))
 
 
 def _replace_grants(

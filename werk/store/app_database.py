@@ -84,6 +84,12 @@ class AppDatabase(Protocol):
         """The first row of a query, None for none."""
         ...
 
+    def generation(self) -> int | None:
+        """A number that stays the same, for the calling thread, while nobody commits anything to the database;
+        None where there is no cheap way to tell (PostgreSQL). What was read at one generation is still true while
+        it holds: a reader may keep it instead of asking again."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -134,6 +140,12 @@ class SQLiteAppDatabase:
         with self.file.read_guard():
             row: Row | None = self.file.reader().execute(sql, tuple(args)).fetchone()
             return row
+
+    def generation(self) -> int:
+        """SQLite's ``PRAGMA data_version`` on this thread's read connection, which never writes: it changes with
+        every commit of any other connection to the file, in this process or another."""
+        with self.file.read_guard():
+            return int(self.file.reader().execute("PRAGMA data_version").fetchone()[0])
 
     def close(self) -> None:
         """Nothing to do: the file is closed by its owner."""

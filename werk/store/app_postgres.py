@@ -91,6 +91,10 @@ class PostgresAppDatabase(PgConnections):
             except psycopg.OperationalError as exc:
                 raise StoreError(f"{self.where}: the apps' read did not reach PostgreSQL: {exc}") from None
 
+    def generation(self) -> None:
+        """None: a server has no cheap way to say that nothing changed, so every read asks it."""
+        return None
+
     def query_one(self, sql: str, args: Sequence[object] = ()) -> Row | None:
         with self._read() as conn:
             try:

@@ -104,7 +104,9 @@ def test_store_migrate_carries_them_to_postgresql_with_counts_checked(
         assert store.token(REVOKED_TOKEN) is None
         assert [tuple(vars(r).values()) for r in store.audit.rows()] == rows_before
         assert store.audit.record("signin", "ada", who="ada", client="t") == 18 and store.audit.verify() == []
-        store.add_user("eve", password="eve-secret-1")  # the server's tables take new rows beside the copied ones
+        store.add_user(
+            "eve", password="eve-secret-1"
+        )  # the server's tables take new rows beside the copied ones
         assert store.user("eve") is not None
     finally:
         db.close()

@@ -1,27 +1,32 @@
 """Two ``werk api`` replicas (real uvicorn servers on loopback, each with its own werk file) over one PostgreSQL
 server, as behind a load balancer: a user made through one signs in on the other, a session cookie of one is taken
-by the other, a token revoked on one is refused by the other at once, and both list the one audit trail."""
+by the other, a token revoked on one is refused by the other at once, both list the one audit trail, and a sign-in
+begun at the identity provider through one is finished through the other."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
 from tests.conftest import bounded, plant_config, serving
 from werk.api import create_app
 from werk.api.auth import CSRF_COOKIE
 from werk.cli import api_role
-from werk.config.model import WerkConfig
+from werk.config.model import GrantConfig, OidcConfig, WerkConfig
 from werk.core.access import SESSION_COOKIE
 from werk.runtime.platform import Platform
 from werk.security.audit import AuditLog
 from werk.store.app_postgres import PostgresAppDatabase
 
 BOSS = {"Authorization": "Bearer boss-token-1"}  # an administrator of the plant file, known to both
+LINE1 = "acme/augsburg/machining/line-1"
+SECRET_ENV = "WERK_TEST_OIDC_SECRET"
 
 
 @asynccontextmanager
@@ -53,13 +58,21 @@ async def sign_in(http: httpx.AsyncClient, user: str, password: str) -> tuple[st
     return r.cookies[SESSION_COOKIE], r.cookies[CSRF_COOKIE]
 
 
+def on_postgresql(tmp_path: Path, pg_url: str, oidc: OidcConfig | None = None) -> WerkConfig:
+    base = plant_config(tmp_path, users={"boss": ("admin", "boss-token-1")})
+    security = base.server.security.model_copy(update={"oidc": oidc})
+    return base.model_copy(
+        update={
+            "historian": base.historian.model_copy(update={"backend": "postgresql", "url": pg_url}),
+            "server": base.server.model_copy(update={"security": security}),
+        }
+    )
+
+
 async def test_replicas_over_one_postgresql_share_users_sessions_tokens_and_the_audit(
     tmp_path: Path, pg_url: str
 ) -> None:
-    base = plant_config(tmp_path, users={"boss": ("admin", "boss-token-1")})
-    config = base.model_copy(
-        update={"historian": base.historian.model_copy(update={"backend": "postgresql", "url": pg_url})}
-    )
+    config = on_postgresql(tmp_path, pg_url)
     async with AsyncExitStack() as stack:
         a = await stack.enter_async_context(replica(config, tmp_path / "a.db"))
         b = await stack.enter_async_context(replica(config, tmp_path / "b.db"))
@@ -115,3 +128,50 @@ async def test_replicas_over_one_postgresql_share_users_sessions_tokens_and_the_
             assert AuditLog(db).verify() == []
         finally:
             db.close()
+
+
+@pytest.fixture
+def provider() -> Iterator[str]:
+    """An OpenID Connect provider on loopback (as tests/security/test_oidc.py runs it); its user olga."""
+    mock = pytest.importorskip("oidc_provider_mock", reason="pip install -e '.[dev]'")
+    olga = mock.User(sub="olga-sub", claims={"preferred_username": "olga", "groups": ["line1-viewers"]})
+    with mock.run_server_in_thread(require_nonce=True, user_claims=[olga]) as server:
+        yield f"http://localhost:{server.server_port}"
+
+
+async def test_a_sign_in_begun_at_the_provider_through_one_replica_is_finished_through_the_other(
+    tmp_path: Path, pg_url: str, provider: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SECRET_ENV, "s3cret-of-the-test")
+    oidc = OidcConfig(
+        issuer=provider,
+        client_id="werk-test",
+        client_secret_env=SECRET_ENV,
+        grants={"line1-viewers": [GrantConfig(role="viewer", scope=LINE1)]},
+    )
+    config = on_postgresql(tmp_path, pg_url, oidc)
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(replica(config, tmp_path / "a.db"))
+        b = await stack.enter_async_context(replica(config, tmp_path / "b.db"))
+        begun = await a.get("/signin/oidc", params={"next": "/oee"})
+        assert begun.status_code == 303, begun.text
+        authorize = begun.headers["location"]
+        async with httpx.AsyncClient(timeout=30) as idp:
+            assert (await idp.get(authorize)).status_code == 200
+            back = await idp.post(authorize, data={"sub": "olga-sub"})
+        assert back.status_code in (302, 303), back.text
+        callback = urlsplit(back.headers["location"])
+        # the load balancer sends the browser, with its state cookie, to the other replica
+        state = begun.cookies["werk_oidc_state"]
+        done = await b.get(
+            f"{callback.path}?{callback.query}", headers={"Cookie": f"werk_oidc_state={state}"}
+        )
+        assert done.status_code == 200 and 'content="0;url=/oee"' in done.text, done.text
+        cookie = {"Cookie": f"{SESSION_COOKIE}={done.cookies[SESSION_COOKIE]}"}
+        me = await a.get("/api/me", headers=cookie)
+        assert me.status_code == 200 and me.json() == {"name": "olga", "role": "viewer"}
+        # the state is spent, on every replica
+        again = await a.get(
+            f"{callback.path}?{callback.query}", headers={"Cookie": f"werk_oidc_state={state}"}
+        )
+        assert again.status_code == 401

@@ -18,6 +18,7 @@ from werk.core.access import Grant, cap, may_write_signal, permits, permits_some
 from werk.errors import InputError
 from werk.security.audit import AuditLog
 from werk.security.limits import FailureLimiter
+from werk.security.oidc import PENDING_TTL_S, Pending
 from werk.security.secrets import plant_token_hash, plant_token_matches, verify_password
 from werk.security.store import SecurityStore, SignInRefused
 from werk.store.app_database import AppDatabase
@@ -200,6 +201,24 @@ def test_what_one_process_changes_the_next_sees_at_once(app_db_opener: Opener) -
     assert [r.action for r in two.audit.rows()] == [
         "user.add", "role.grant", "token.create", "token.revoke", "role.set",
     ]  # fmt: skip
+
+
+def test_a_sign_in_begun_at_the_provider_through_one_process_is_finished_through_another_once(
+    app_db_opener: Opener,
+) -> None:
+    one, two = _store(app_db_opener()), _store(app_db_opener())
+    begun = Pending("nonce-1", "verifier-1", "https://werk.example/signin/oidc/callback", "/oee")
+    one.keep_pending("state-1", begun)
+    assert two.take_pending("state-2") is None
+    assert two.take_pending("state-1") == begun
+    assert one.take_pending("state-1") is None  # once
+    assert all("state-1" not in json.dumps(r) for r in one.db.query("SELECT * FROM security_oidc_pending"))
+    one.keep_pending("state-3", begun)
+    with one.db.transaction() as tx:
+        tx.execute(
+            "UPDATE security_oidc_pending SET created_ts = created_ts - ?", (int(PENDING_TTL_S * 1e6) + 1,)
+        )
+    assert two.take_pending("state-3") is None
 
 
 def test_audit_rows_appended_from_two_processes_at_once_make_one_chain(app_db_opener: Opener) -> None:

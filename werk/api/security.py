@@ -309,7 +309,8 @@ def security_router(auth: Authenticator, pages: Pages, server: ServerConfig) -> 
     store = auth.store
     ttl = server.security.session_ttl_s
     secure = server.tls is not None
-    oidc = OidcClient(server.security.oidc) if server.security.oidc is not None else None
+    # begun sign-ins wait in werk's database: the provider may send the browser back to another replica
+    oidc = OidcClient(server.security.oidc, pending=store) if server.security.oidc is not None else None
 
     def open_session(request: Request, name: str, next: str, *, from_elsewhere: bool = False) -> Response:
         """A werk session for ``name`` (cookies set) and the way on to ``next``: a redirect, or, when the request

@@ -34,6 +34,7 @@ from werk.core.uns import validate_path, validate_pattern, validate_segment
 from werk.errors import InputError, UnsPathError
 from werk.security import audit
 from werk.security.audit import AuditLog
+from werk.security.oidc import MAX_PENDING, PENDING_TTL_S, Pending
 from werk.security.secrets import hash_password, new_token, salted_digest, split_token, verify_password
 from werk.store.app_database import AppDatabase, Row, Transaction, app_database
 from werk.store.migrations import Migration
@@ -82,6 +83,20 @@ MIGRATIONS = (
             client      TEXT NOT NULL DEFAULT '',
             created_ts  INTEGER NOT NULL,
             expires_ts  INTEGER NOT NULL
+        )
+        """,
+    ),
+    Migration(
+        2,
+        "sign-ins begun at the identity provider, for whichever replica the browser comes back to",
+        """
+        CREATE TABLE security_oidc_pending (
+            state         TEXT PRIMARY KEY,                  -- SHA-256 of the state the browser carries
+            nonce         TEXT NOT NULL,
+            verifier      TEXT NOT NULL,                     -- the PKCE code verifier, gone once redeemed
+            redirect_uri  TEXT NOT NULL,
+            next_path     TEXT NOT NULL,
+            created_ts    INTEGER NOT NULL
         )
         """,
     ),
@@ -490,6 +505,42 @@ class SecurityStore:
             return None, None
         expires, user, role, scope = rows[0][2:6]
         return Identity(user, cap(_joined_grants(rows, 6), role, scope), "token", token_id=token_id), expires
+
+    # --- sign-ins begun at the identity provider (werk.security.oidc.PendingSignIns) ------------------------------
+
+    def keep_pending(self, state: str, pending: Pending) -> None:
+        """Keep a begun sign-in under ``state`` (its digest) for :data:`~werk.security.oidc.PENDING_TTL_S`, at most
+        :data:`~werk.security.oidc.MAX_PENDING` of them."""
+        now = to_micros(utcnow())
+        with self.db.transaction() as tx:
+            tx.execute(
+                "DELETE FROM security_oidc_pending WHERE created_ts < ?", (now - int(PENDING_TTL_S * 1e6),)
+            )
+            (n,) = tx.query("SELECT count(*) FROM security_oidc_pending")[0]
+            if n >= MAX_PENDING:
+                tx.execute(
+                    "DELETE FROM security_oidc_pending WHERE state IN "
+                    "(SELECT state FROM security_oidc_pending ORDER BY created_ts LIMIT ?)",
+                    (n - MAX_PENDING + 1,),
+                )
+            tx.execute(
+                "INSERT INTO security_oidc_pending (state, nonce, verifier, redirect_uri, next_path, created_ts) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (_digest(state), pending.nonce, pending.verifier, pending.redirect_uri, pending.next, now),
+            )
+
+    def take_pending(self, state: str) -> Pending | None:
+        """The sign-in begun under ``state``, once; None when unknown or expired."""
+        with self.db.transaction() as tx:
+            rows = tx.query(
+                "SELECT nonce, verifier, redirect_uri, next_path, created_ts FROM security_oidc_pending "
+                "WHERE state = ?",
+                (_digest(state),),
+            )
+            tx.execute("DELETE FROM security_oidc_pending WHERE state = ?", (_digest(state),))
+        if not rows or rows[0][4] < to_micros(utcnow()) - int(PENDING_TTL_S * 1e6):
+            return None
+        return Pending(*rows[0][:4])
 
     # --- inside -------------------------------------------------------------------------------------------------
 

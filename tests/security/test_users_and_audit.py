@@ -22,6 +22,7 @@ from werk.security.oidc import PENDING_TTL_S, Pending
 from werk.security.secrets import plant_token_hash, plant_token_matches, verify_password
 from werk.security.store import SecurityStore, SignInRefused
 from werk.store.app_database import AppDatabase
+from werk.store.app_postgres import PostgresAppDatabase
 
 LINE1 = "acme/augsburg/machining/line-1"
 LINE2 = "acme/augsburg/assembly/line-2"
@@ -253,10 +254,13 @@ def test_the_failure_limiter_answers_with_the_time_to_wait() -> None:
     assert limiter.retry_after("a", now=10.5) == 0
 
 
-def _plant(tmp_path: Path) -> Path:
+def _plant(tmp_path: Path, pg_url: str | None = None) -> Path:
     from werk.config import demo_config_path
 
-    text = demo_config_path().read_text().replace("path: werk-data/demo.db", f"path: {tmp_path}/werk.db")
+    where = f"path: {tmp_path}/werk.db"
+    if pg_url is not None:
+        where += f"\n  backend: postgresql\n  url: '{pg_url}'"
+    text = demo_config_path().read_text().replace("path: werk-data/demo.db", where)
     assert str(tmp_path) in text
     plant = tmp_path / "plant.yaml"
     plant.write_text(text)
@@ -299,3 +303,24 @@ def test_the_command_line_manages_users_tokens_and_verifies_the_audit(
     capsys.readouterr()
     assert main(["audit", "verify", "-c", plant]) == 1
     assert "row 5:" in capsys.readouterr().err
+
+
+def test_the_command_line_manages_the_users_and_audit_of_a_plant_on_postgresql(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plant = str(_plant(tmp_path, pg_url))
+    monkeypatch.setenv("PW", "s3cret-pass")
+    assert main(["users", "add", "ada", "-c", plant, "--role", "viewer", "--password-env", "PW"]) == 0
+    capsys.readouterr()
+    assert main(["tokens", "create", "ada", "-c", plant]) == 0
+    token = capsys.readouterr().out.strip()
+    assert main(["audit", "verify", "-c", plant]) == 0
+    assert "intact (3 rows)" in capsys.readouterr().out
+    assert not (tmp_path / "werk.db").exists()  # nothing of it went to a werk file
+    db = PostgresAppDatabase(pg_url)
+    db.open()
+    try:
+        who = _store(db).token(token)
+        assert who is not None and who.name == "ada" and who.grants == (Grant("viewer"),)
+    finally:
+        db.close()

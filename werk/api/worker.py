@@ -60,7 +60,8 @@ READY = b"ready\n"
 
 @dataclass(frozen=True)
 class WorkerSpec:
-    """What a worker needs from the primary: no secrets (users carry token digests only)."""
+    """What a worker needs from the primary, on its stdin: users carry token digests only; ``security_url`` is the
+    plant file's ``historian.url`` (a password is better in ``PGPASSWORD`` than in it, as for every process)."""
 
     twin_path: str
     writer: str  # the Unix socket of the primary's twin writer, which commits this worker's values too

@@ -477,10 +477,11 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 
 def cmd_store_migrate(args: argparse.Namespace) -> int:
-    """Copy a werk file's samples, events, apps' tables, twin and AAS services' tables to PostgreSQL, with progress
-    bars; counts checked at the end."""
+    """Copy a werk file's samples, events, apps' tables, users, audit trail, twin and AAS services' tables to
+    PostgreSQL, with progress bars; counts checked at the end."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from werk.security.store import OWNERS as SECURITY_OWNERS
     from werk.store.app_postgres import PostgresAppDatabase
     from werk.store.pg_connections import redact
     from werk.store.postgres import PostgresHistorian
@@ -506,7 +507,7 @@ def cmd_store_migrate(args: argparse.Namespace) -> int:
     apps_db.open()
     try:
         owners = {name: spec.migrations for name, spec in default_registry().apps.items()}
-        apps = transfer_apps(path, apps_db, owners)
+        apps = transfer_apps(path, apps_db, {**owners, **SECURITY_OWNERS})
     finally:
         apps_db.close()
     twin_db = PostgresAppDatabase(args.to, "the twin")
@@ -525,7 +526,7 @@ def cmd_store_migrate(args: argparse.Namespace) -> int:
         f"{report.copied_events:,} events copied in this run)"
     )
     console.print(
-        f"[green]✓[/] the apps' tables: {len(apps.tables)} tables, {sum(apps.tables.values()):,} rows, counts "
+        f"[green]✓[/] the apps' tables, users and audit trail: {len(apps.tables)} tables, {sum(apps.tables.values()):,} rows, counts "
         f"equal ({sum(apps.copied.values()):,} rows copied in this run)"
     )
     console.print(

@@ -677,12 +677,12 @@ _current_user: contextvars.ContextVar[User | None] = contextvars.ContextVar("wer
 
 
 def _authenticator(platform: Platform, refs: Mapping[str, AssetRef]) -> Authenticator:
-    """The server's :class:`Authenticator`: the plant file's users and the werk file's (users, tokens, sessions,
-    the audit trail)."""
-    assert platform.file is not None, "start the platform before building its app"
+    """The server's :class:`Authenticator`: the plant file's users and werk's own (users, tokens, sessions, the
+    audit trail), where the apps keep their tables (the werk file, or the PostgreSQL server every replica shares)."""
+    assert platform.app_db is not None, "start the platform before building its app"
     sec = platform.config.server.security
-    audit = AuditLog(platform.file)
-    store = SecurityStore(platform.file, audit, lockout_after=sec.lockout_after, lockout_s=sec.lockout_s)
+    audit = AuditLog(platform.app_db)
+    store = SecurityStore(platform.app_db, audit, lockout_after=sec.lockout_after, lockout_s=sec.lockout_s)
     auth = Authenticator(platform.config.server, store, enterprise=platform.config.plant.enterprise)
     auth.asset_paths = {name: ref.path for name, ref in refs.items()}
     # a grant on a part of the plant that does not exist grants nothing: a typo, said at start

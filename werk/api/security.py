@@ -309,7 +309,8 @@ def security_router(auth: Authenticator, pages: Pages, server: ServerConfig) -> 
     store = auth.store
     ttl = server.security.session_ttl_s
     secure = server.tls is not None
-    oidc = OidcClient(server.security.oidc) if server.security.oidc is not None else None
+    # begun sign-ins wait in werk's database: the provider may send the browser back to another replica
+    oidc = OidcClient(server.security.oidc, pending=store) if server.security.oidc is not None else None
 
     def open_session(request: Request, name: str, next: str, *, from_elsewhere: bool = False) -> Response:
         """A werk session for ``name`` (cookies set) and the way on to ``next``: a redirect, or, when the request
@@ -541,7 +542,7 @@ def security_router(auth: Authenticator, pages: Pages, server: ServerConfig) -> 
         if body.kind == "person" and body.password is None:
             made = one_time_password()
         grants = grants_of(body.grants)
-        if store.user(body.name) is not None:
+        if await asyncio.to_thread(store.user, body.name) is not None:
             raise HTTPException(409, f"user {body.name!r} exists already")
         try:
             await asyncio.to_thread(
@@ -615,7 +616,7 @@ def security_router(auth: Authenticator, pages: Pages, server: ServerConfig) -> 
     async def create_token(body: TokenIn, request: Request) -> TokenCreatedOut:
         """A new API token for a user (admin): the secret is in this answer only. Audited (``token.create``)."""
         store = need_store()
-        if store.user(body.user) is None:
+        if await asyncio.to_thread(store.user, body.user) is None:
             raise InputError(f"no user {body.user!r}; GET /api/security/users lists them", ("body", "user"))
         by, client = who(request)
         scope = auth.scope(body.scope.strip("/")) if body.scope else None

@@ -27,6 +27,7 @@ import gc
 import logging
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -47,6 +48,7 @@ from werk.runtime.latest import LatestValues
 from werk.runtime.sockets import listening_socket
 from werk.security.audit import AuditLog
 from werk.security.store import SecurityStore
+from werk.store.app_database import AppDatabase, SQLiteAppDatabase
 from werk.store.sqlite_file import SQLiteFile
 from werk.twin.binding import UnsBinding
 
@@ -58,7 +60,8 @@ READY = b"ready\n"
 
 @dataclass(frozen=True)
 class WorkerSpec:
-    """What a worker needs from the primary: no secrets (users carry token digests only)."""
+    """What a worker needs from the primary, on its stdin: users carry token digests only; ``security_url`` is the
+    plant file's ``historian.url`` (a password is better in ``PGPASSWORD`` than in it, as for every process)."""
 
     twin_path: str
     writer: str  # the Unix socket of the primary's twin writer, which commits this worker's values too
@@ -68,6 +71,8 @@ class WorkerSpec:
     parent: int = 0  # the pid to die with (0: none; see table_writer.die_with_parent)
     enterprise: str = ""  # the plant's, for grants whose scope leaves it out
     aas_paths: dict[str, str] = field(default_factory=dict)  # AAS id -> asset UNS path (scoped grants)
+    # historian.backend: postgresql: werk's users and audit trail are on that server, not in the file
+    security_url: str | None = None
 
 
 class LiveFeed(LatestValues):
@@ -93,6 +98,7 @@ def _refuse_structure(identifier: str, _: object) -> None:
 async def serve(spec: WorkerSpec, feed: LiveFeed) -> None:
     persistence = TwinPersistence(spec.twin_path, busy_timeout_s=spec.busy_timeout_s)
     proxy = UpstreamProxy(spec.upstream)
+    closing: list[Callable[[], None]] = []
     try:
         objects, seq, epoch = persistence.snapshot()
         store = TwinStore(objects)
@@ -103,12 +109,12 @@ async def serve(spec: WorkerSpec, feed: LiveFeed) -> None:
         # the fast path writes values alone; a bug must not overwrite objects
         store.on_change = _refuse_structure
         follow(persistence, store, writes_structure=False, seq=seq, epoch=epoch)
-        # the werk file's users, tokens, sessions and audit trail, as the primary has them (its migrations ran)
-        security_file = SQLiteFile(spec.twin_path)
-        security_file.open()
-        audit = AuditLog(security_file)
+        # werk's users, tokens, sessions and audit trail where the primary keeps them (its migrations ran)
+        security_db = await asyncio.to_thread(_security_database, spec)
+        closing.append(security_db.close)
+        audit = AuditLog(security_db)
         sec = spec.server.security
-        users = SecurityStore(security_file, audit, lockout_after=sec.lockout_after, lockout_s=sec.lockout_s)
+        users = SecurityStore(security_db, audit, lockout_after=sec.lockout_after, lockout_s=sec.lockout_s)
         auth = Authenticator(spec.server, users, enterprise=spec.enterprise)
         # its routes are never served here (the fast path's "anything else" is the primary): the API gives the
         # fast path its views, prefix and authorization
@@ -140,7 +146,29 @@ async def serve(spec: WorkerSpec, feed: LiveFeed) -> None:
         ended.cancel()
     finally:
         await proxy.aclose()
+        for close in closing:
+            await asyncio.to_thread(close)
         await asyncio.to_thread(persistence.close)  # the last values are stored before the process ends
+
+
+def _security_database(spec: WorkerSpec) -> AppDatabase:
+    """Where the primary keeps werk's users and audit trail, open: its PostgreSQL server, or the werk file."""
+    if spec.security_url is not None:
+        from werk.store.app_postgres import PostgresAppDatabase  # psycopg only where it is used
+
+        db = PostgresAppDatabase(spec.security_url)
+        db.open()
+        return db
+    file = SQLiteFile(spec.twin_path)
+    file.open()
+    return _OwnFile(file)
+
+
+class _OwnFile(SQLiteAppDatabase):
+    """The werk file opened for the worker's security tables alone: closed with them."""
+
+    def close(self) -> None:
+        self.file.close()
 
 
 def main() -> None:

@@ -214,6 +214,7 @@ class Workers:
         self.pool: WorkerPool | None = None
         self.enterprise = ""
         self.aas_paths: dict[str, str] = {}  # AAS id -> asset UNS path, for scoped grants in the workers
+        self.security_url: str | None = None  # werk's users and audit on PostgreSQL (None: the file)
 
     @classmethod
     def of(cls, platform: Platform) -> Workers:
@@ -229,6 +230,8 @@ class Workers:
         )
         workers.enterprise = config.plant.enterprise
         workers.aas_paths = {ref.aas_id: ref.path for ref in config.assets()}
+        if config.historian.backend == "postgresql":
+            workers.security_url = config.historian.url
         return workers
 
     async def start(self) -> None:
@@ -244,6 +247,7 @@ class Workers:
             busy_timeout_s=BUSY_TIMEOUT_S,
             enterprise=self.enterprise,
             aas_paths=dict(self.aas_paths),
+            security_url=self.security_url,
         )
         self.pool = WorkerPool(spec, self.server.workers - 1, self.latest)
         await self.pool.start(self.bus)

@@ -344,15 +344,15 @@ class HistorianConfig(StrictModel):
     """Where samples and events are kept. Retention is on by default: a historian that grows forever fills disks."""
 
     backend: Literal["sqlite", "postgresql"] = "sqlite"
-    """The store of samples, events, the apps' tables and the AAS twin: ``sqlite`` (in the werk file) or
-    ``postgresql`` (on the server ``url`` names, shared by every werk process of the plant; users and the audit
-    trail stay in the werk file, see docs/cluster.md)."""
+    """The store of samples, events, the apps' tables, users, the audit trail and the AAS twin: ``sqlite`` (in the
+    werk file) or ``postgresql`` (on the server ``url`` names, shared by every werk process of the plant; see
+    docs/cluster.md)."""
     url: str | None = None
     """With ``backend: postgresql``: the server, ``postgresql://user@host:5432/database`` (a password is better
     in ``PGPASSWORD`` or ``~/.pgpass`` than here)."""
     path: str = "werk-data/werk.db"
-    """The werk file: users and the audit trail, and with ``backend: sqlite`` samples, events, the apps' tables and
-    the AAS twin too."""
+    """The werk file: with ``backend: sqlite`` samples, events, the apps' tables, users, the audit trail and the AAS
+    twin."""
     synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     """NORMAL: a crash of werk loses no committed batch, a power cut may lose the last ones (up to the last
     checkpoint); FULL: a power cut loses nothing committed either, at the cost of an fsync per batch

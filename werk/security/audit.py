@@ -2,10 +2,14 @@
 
 IEC 62443-3-3 SR 2.8 (auditable events), SR 2.9 (audit storage) and SR 3.9 (protection of audit information).
 Every row holds the SHA-256 of the row before it and its own (over every column but its own hash), so a row
-edited or deleted in the file breaks the chain at that row: :func:`verify` names it. Inside werk the table is
-append-only by SQL triggers (an UPDATE or DELETE aborts); the chain is what catches someone who edits the file
-with another tool (the triggers can be dropped, the hashes cannot be made to agree without rewriting every row
-after the edit, and an export kept elsewhere shows the old hashes).
+edited or deleted in the database breaks the chain at that row: :func:`verify` names it. Inside werk the table is
+append-only by SQL triggers (an UPDATE or DELETE aborts; on PostgreSQL a TRUNCATE too); the chain is what catches
+someone who edits the werk file with another tool, or the server's table as its owner (the triggers can be
+dropped, the hashes cannot be made to agree without rewriting every row after the edit, and an export kept
+elsewhere shows the old hashes).
+
+Where it lives: in the werk file, or with ``historian.backend: postgresql`` on that server, where every ``werk
+api`` replica appends to the one chain (:meth:`AuditLog.record` serializes the writers of the table).
 
 Rows are written before the answer that reports the action goes out: an acknowledged write is always on record.
 What is recorded: sign-in, failed sign-in, sign-out, every API write (method, path, status), machine writes (the
@@ -24,8 +28,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from werk.core.model import from_micros, to_micros, utcnow
+from werk.store.app_database import AppDatabase, app_database
 from werk.store.migrations import Migration
-from werk.store.sqlite_file import SQLiteFile, reads
+from werk.store.sqlite_file import SQLiteFile
 
 OWNER = "werk.audit"
 MIGRATIONS = (
@@ -49,12 +54,24 @@ MIGRATIONS = (
     ),
 )
 
+COLUMNS = "seq, ts, who, client, action, target, before, after, prev, hash"
+
 # statements with semicolons inside cannot be migrations (they are split on ';'): made at open, idempotently
-_APPEND_ONLY = (
+_APPEND_ONLY_SQLITE = (
     "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log "
     "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
     "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log "
     "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
+)
+_APPEND_ONLY_POSTGRES = (
+    # several replicas starting at once take turns (an advisory lock), and find the guard made by the first
+    "SELECT pg_advisory_xact_lock(hashtext('werk.audit append-only'))",
+    "CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$",
+    "CREATE OR REPLACE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log "
+    "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+    "CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+    "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()",
 )
 
 
@@ -88,14 +105,16 @@ def _json(value: Any) -> str | None:
 
 
 class AuditLog:
-    """The journal in the werk file (owner :data:`OWNER`). Thread-safe; :meth:`record` commits before it returns."""
+    """The journal (owner :data:`OWNER`) in the werk file, or on the plant's PostgreSQL server where every replica
+    appends to the one chain. Thread-safe; :meth:`record` commits before it returns."""
 
-    def __init__(self, file: SQLiteFile) -> None:
-        self.file = file
-        file.migrate(OWNER, MIGRATIONS)
-        with file.write_lock:
-            for stmt in _APPEND_ONLY:
-                file.writer().execute(stmt)
+    def __init__(self, db: AppDatabase | SQLiteFile) -> None:
+        self.db = app_database(db)
+        self.db.migrate(OWNER, MIGRATIONS)
+        guard = _APPEND_ONLY_POSTGRES if self.db.dialect == "postgresql" else _APPEND_ONLY_SQLITE
+        with self.db.transaction() as tx:
+            for stmt in guard:
+                tx.execute(stmt)
 
     def record(
         self,
@@ -109,35 +128,27 @@ class AuditLog:
     ) -> int:
         """Append one row (committed when this returns); its sequence number."""
         b, a = _json(before), _json(after)
-        with self.file.write_lock:
-            conn = self.file.writer()
-            # IMMEDIATE: the last row is read under the file's write lock, so another process (a worker, the
-            # command line) cannot append the same sequence number between the read and the insert
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                last = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-                seq, prev = (last[0] + 1, last[1]) if last else (1, "")
-                ts = to_micros(utcnow())
-                h = row_hash(prev, seq, ts, who, client, action, target, b, a)
-                conn.execute(
-                    "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (seq, ts, who, client, action, target, b, a, prev, h),
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            return int(seq)
+        # the last row is read while the table's other writers wait (in this process, in a worker, the command
+        # line, another replica), so none can append the same sequence number between the read and the insert
+        with self.db.transaction(serialize="audit_log") as tx:
+            last = tx.query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            seq, prev = (int(last[0][0]) + 1, str(last[0][1])) if last else (1, "")
+            ts = to_micros(utcnow())
+            h = row_hash(prev, seq, ts, who, client, action, target, b, a)
+            tx.execute(
+                f"INSERT INTO audit_log ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (seq, ts, who, client, action, target, b, a, prev, h),
+            )
+        return seq
 
-    @reads
     def rows(self, after_seq: int = 0, limit: int | None = None) -> list[AuditRow]:
         """Rows after ``after_seq`` in order (at most ``limit``)."""
-        sql = "SELECT * FROM audit_log WHERE seq > ? ORDER BY seq"
+        sql = f"SELECT {COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq"
         args: tuple[int, ...] = (after_seq,)
         if limit is not None:
             sql += " LIMIT ?"
             args += (limit,)
-        return [AuditRow(*r) for r in self.file.reader().execute(sql, args)]
+        return [AuditRow(*r) for r in self.db.query(sql, args)]
 
     def iter_rows(self, batch: int = 5000) -> Iterator[AuditRow]:
         after = 0

@@ -1,5 +1,5 @@
-"""``werk users ...``, ``werk tokens ...``, ``werk audit ...``: local users, API tokens and the audit trail in the
-werk file of a plant file, from the command line (each change an audit row, client ``cli``).
+"""``werk users ...``, ``werk tokens ...``, ``werk audit ...``: local users, API tokens and the audit trail of a
+plant file (in its werk file, or on its PostgreSQL server), from the command line (each change an audit row, client ``cli``).
 
 Passwords are read from the terminal without echo, or from the environment variable ``--password-env`` names
 (for scripts): never from the command line, where ``ps`` and the shell history would show them.
@@ -23,7 +23,7 @@ from werk.errors import InputError, WerkError
 from werk.security.audit import AuditLog
 from werk.security.secrets import plant_token_hash
 from werk.security.store import SecurityStore
-from werk.store.sqlite_file import SQLiteFile
+from werk.store import open_app_database, open_file
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -36,18 +36,22 @@ def _config(args: argparse.Namespace) -> WerkConfig:
 
 @contextmanager
 def opened(args: argparse.Namespace) -> Iterator[tuple[WerkConfig, SecurityStore]]:
-    """The plant file's werk file with its security tables (made when missing)."""
+    """The plant's security tables (made when missing): in its werk file, or on its PostgreSQL server."""
     config = _config(args)
-    file = SQLiteFile(config.historian.path)
-    file.open()
+    file = open_file(config.historian) if config.historian.backend == "sqlite" else None
     try:
-        sec = config.server.security
-        yield (
-            config,
-            SecurityStore(file, AuditLog(file), lockout_after=sec.lockout_after, lockout_s=sec.lockout_s),
-        )
+        db = open_app_database(config.historian, file)
+        try:
+            sec = config.server.security
+            yield (
+                config,
+                SecurityStore(db, AuditLog(db), lockout_after=sec.lockout_after, lockout_s=sec.lockout_s),
+            )
+        finally:
+            db.close()
     finally:
-        file.close()
+        if file is not None:
+            file.close()
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -176,17 +180,15 @@ def cmd_tokens_hash(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    with opened(args) as (config, store):
+    with opened(args) as (_, store):
         problems = store.audit.verify()
         n = len(store.audit.rows())
     if problems:
         for p in problems:
             err.print(f"[red]✗[/] {p}", highlight=False)
-        err.print(
-            f"the audit trail of {config.historian.path} is broken: {len(problems)} problem(s) in {n} rows"
-        )
+        err.print(f"the audit trail of {store.db.where} is broken: {len(problems)} problem(s) in {n} rows")
         return 1
-    console.print(f"[green]✓[/] the audit trail of {config.historian.path} is intact ({n} rows)")
+    console.print(f"[green]✓[/] the audit trail of {store.db.where} is intact ({n} rows)")
     return 0
 
 

@@ -4,7 +4,8 @@ The authorization-code flow with PKCE (RFC 7636, ``S256``):
 
 1. :meth:`OidcClient.begin` reads the provider's discovery document (``{issuer}/.well-known/openid-configuration``,
    whose ``issuer`` must be the configured one), makes ``state``, ``nonce`` and a code verifier, keeps them for
-   :data:`PENDING_TTL_S` (at most :data:`MAX_PENDING` at once, the oldest dropped) and answers the provider's
+   :data:`PENDING_TTL_S` (at most :data:`MAX_PENDING` at once, the oldest dropped; in werk's database, so the
+   replica the browser comes back to finishes what another began) and answers the provider's
    authorization URL to send the browser to.
 2. :meth:`OidcClient.finish` takes the ``state`` and ``code`` the provider sent the browser back with, redeems the
    code at the token endpoint (with the verifier, and the client secret from the environment where there is one,
@@ -20,6 +21,7 @@ tokens are never logged; a refusal says what failed, never a token.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import os
@@ -28,7 +30,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
 import httpx
@@ -59,11 +61,49 @@ class OidcError(WerkError):
 
 @dataclass(frozen=True)
 class Pending:
+    """A begun sign-in, kept under its ``state`` until the browser comes back."""
+
     nonce: str
     verifier: str
     redirect_uri: str
     next: str
-    created: float
+
+
+class PendingSignIns(Protocol):
+    """Where begun sign-ins wait for the browser to come back: in the process (:class:`PendingInMemory`), or in
+    werk's database (:class:`werk.security.store.SecurityStore`), where the replica the provider sends the browser
+    back to finds what another began."""
+
+    def keep_pending(self, state: str, pending: Pending) -> None:
+        """Keep ``pending`` under ``state`` for :data:`PENDING_TTL_S` (at most :data:`MAX_PENDING`, the oldest
+        dropped first)."""
+        ...
+
+    def take_pending(self, state: str) -> Pending | None:
+        """The sign-in begun under ``state``, once (it is forgotten); None when unknown or older than
+        :data:`PENDING_TTL_S`."""
+        ...
+
+
+class PendingInMemory:
+    """Begun sign-ins in this process (a client without werk's database)."""
+
+    def __init__(self) -> None:
+        self._pending: OrderedDict[str, tuple[float, Pending]] = OrderedDict()
+
+    def keep_pending(self, state: str, pending: Pending) -> None:
+        now = time.monotonic()
+        while self._pending and (
+            len(self._pending) >= MAX_PENDING or now - next(iter(self._pending.values()))[0] > PENDING_TTL_S
+        ):
+            self._pending.popitem(last=False)
+        self._pending[state] = (now, pending)
+
+    def take_pending(self, state: str) -> Pending | None:
+        kept = self._pending.pop(state, None)
+        if kept is None or time.monotonic() - kept[0] > PENDING_TTL_S:
+            return None
+        return kept[1]
 
 
 @dataclass(frozen=True)
@@ -86,9 +126,15 @@ def _loopback(host: str) -> bool:
 
 class OidcClient:
     """The relying party of one provider (see the module docstring). ``environ``: where the client secret's
-    variable is read (the process's environment)."""
+    variable is read (the process's environment); ``pending``: where begun sign-ins wait (this process's memory
+    when not given)."""
 
-    def __init__(self, config: OidcConfig, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: OidcConfig,
+        environ: Mapping[str, str] | None = None,
+        pending: PendingSignIns | None = None,
+    ) -> None:
         self.config = config
         self.issuer = config.issuer.rstrip("/")
         url = urlsplit(self.issuer)
@@ -105,7 +151,7 @@ class OidcClient:
                     f"server.security.oidc.client_secret_env: the environment variable "
                     f"{config.client_secret_env!r} is not set (it holds the client secret)"
                 )
-        self._pending: OrderedDict[str, Pending] = OrderedDict()
+        self.pending: PendingSignIns = pending if pending is not None else PendingInMemory()
         self._meta: tuple[float, dict[str, Any]] | None = None
         self._keys: tuple[float, KeySet] | None = None
 
@@ -162,12 +208,9 @@ class OidcClient:
         """(the provider's authorization URL to send the browser to, the ``state`` it will come back with)."""
         meta = await self.discover()
         state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))
-        now = time.monotonic()
-        while self._pending and (
-            len(self._pending) >= MAX_PENDING or now - next_pending(self._pending).created > PENDING_TTL_S
-        ):
-            self._pending.popitem(last=False)
-        self._pending[state] = Pending(nonce, verifier, redirect_uri, next, now)
+        await asyncio.to_thread(
+            self.pending.keep_pending, state, Pending(nonce, verifier, redirect_uri, next)
+        )
         scopes = list(dict.fromkeys(["openid", *self.config.scopes]))
         query = {
             "response_type": "code",
@@ -185,8 +228,8 @@ class OidcClient:
     async def finish(self, state: str, code: str) -> tuple[SignedIn, str]:
         """The person the provider vouched for, and where they were going; :class:`OidcError` when the state is
         unknown or stale, the code is refused, or the ID token fails a check."""
-        pending = self._pending.pop(state, None)
-        if pending is None or time.monotonic() - pending.created > PENDING_TTL_S:
+        pending = await asyncio.to_thread(self.pending.take_pending, state)
+        if pending is None:
             raise OidcError("unknown or expired sign-in state (start again)")
         meta = await self.discover()
         form = {
@@ -251,8 +294,3 @@ class OidcClient:
         for v in values:
             out += self.config.grants.get(str(v), [])
         return tuple(out)
-
-
-def next_pending(pending: OrderedDict[str, Pending]) -> Pending:
-    """The oldest begun sign-in."""
-    return next(iter(pending.values()))

@@ -32,9 +32,10 @@ def open_historian(config: HistorianConfig, file: SQLiteFile | None = None) -> H
     return h
 
 
-def open_app_database(config: HistorianConfig, file: SQLiteFile) -> AppDatabase:
-    """Where the apps keep their tables, open: the PostgreSQL server of ``url`` for ``backend: postgresql`` (every
-    process of the plant shares them), else the werk file ``file``."""
+def open_app_database(config: HistorianConfig, file: SQLiteFile | None) -> AppDatabase:
+    """Where the apps (and werk's users and audit trail) keep their tables, open: the PostgreSQL server of ``url``
+    for ``backend: postgresql`` (every process of the plant shares them), else the werk file ``file`` (needed
+    then, unused on PostgreSQL)."""
     if config.backend == "postgresql":
         from werk.store.app_postgres import PostgresAppDatabase
 
@@ -42,6 +43,7 @@ def open_app_database(config: HistorianConfig, file: SQLiteFile) -> AppDatabase:
         db = PostgresAppDatabase(config.url)
         db.open()
         return db
+    assert file is not None, "the apps' tables of backend sqlite are in the werk file: open it first"
     return SQLiteAppDatabase(file)
 
 

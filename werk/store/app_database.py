@@ -10,7 +10,8 @@ The contract, held by ``tests/store/test_app_stores.py`` on both backends:
   1970-01-01 UTC).
 - **Transactions are explicit.** :meth:`AppDatabase.transaction` gives a :class:`Transaction` that commits when
   the block ends and rolls back (and re-raises) when it raises. Reads outside one (:meth:`AppDatabase.query`) see
-  what is committed.
+  what is committed. A transaction that reads what it then writes after (the next link of a chain) names its
+  table in ``serialize``: its writers in every process then take turns.
 - **Migrations per owner**, numbered, recorded in ``werk_migration`` on either backend (:mod:`werk.store.migrations`).
   An app writes its DDL once, in SQLite's words; on PostgreSQL :func:`postgres_ddl` maps the few that differ:
   ``INTEGER PRIMARY KEY`` (SQLite's row id, numbered by the database) becomes an identity column, ``INTEGER`` becomes
@@ -59,6 +60,8 @@ class AppDatabase(Protocol):
 
     #: where the tables are, for messages (a file path, a URL without its password)
     where: str
+    #: ``sqlite`` or ``postgresql``, for the few statements that cannot be written once (a trigger's body)
+    dialect: str
 
     def migrate(self, owner: str, migrations: tuple[Migration, ...]) -> int:
         """Apply ``owner``'s migrations that are not yet applied; its schema version. Raises StoreError for tables
@@ -67,7 +70,11 @@ class AppDatabase(Protocol):
 
     def schema_version(self, owner: str) -> int: ...
 
-    def transaction(self) -> contextlib.AbstractContextManager[Transaction]: ...
+    def transaction(self, *, serialize: str | None = None) -> contextlib.AbstractContextManager[Transaction]:
+        """One transaction; with ``serialize`` (a table) the writers of that table in every process take turns
+        for all of it: on the werk file it begins IMMEDIATE (the file's write lock at once), on PostgreSQL it locks
+        the table against other writers (readers go on)."""
+        ...
 
     def query(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
         """The rows of a query over what is committed."""
@@ -75,6 +82,12 @@ class AppDatabase(Protocol):
 
     def query_one(self, sql: str, args: Sequence[object] = ()) -> Row | None:
         """The first row of a query, None for none."""
+        ...
+
+    def generation(self) -> int | None:
+        """A number that stays the same, for the calling thread, while nobody commits anything to the database;
+        None where there is no cheap way to tell (PostgreSQL). What was read at one generation is still true while
+        it holds: a reader may keep it instead of asking again."""
         ...
 
     def close(self) -> None: ...
@@ -102,6 +115,8 @@ class SQLiteAppDatabase:
     """The apps' tables in the werk file: writes on its write connection under its lock, reads on this thread's
     read connection. The file belongs to whoever opened it (the platform): :meth:`close` leaves it open."""
 
+    dialect = "sqlite"
+
     def __init__(self, file: SQLiteFile) -> None:
         self.file = file
         self.where = str(file.path)
@@ -113,8 +128,8 @@ class SQLiteAppDatabase:
         return self.file.schema_version(owner)
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Transaction]:
-        with self.file.transaction() as conn:
+    def transaction(self, *, serialize: str | None = None) -> Iterator[Transaction]:
+        with self.file.transaction(immediate=serialize is not None) as conn:
             yield _SQLiteTransaction(conn)
 
     def query(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
@@ -125,6 +140,12 @@ class SQLiteAppDatabase:
         with self.file.read_guard():
             row: Row | None = self.file.reader().execute(sql, tuple(args)).fetchone()
             return row
+
+    def generation(self) -> int:
+        """SQLite's ``PRAGMA data_version`` on this thread's read connection, which never writes: it changes with
+        every commit of any other connection to the file, in this process or another."""
+        with self.file.read_guard():
+            return int(self.file.reader().execute("PRAGMA data_version").fetchone()[0])
 
     def close(self) -> None:
         """Nothing to do: the file is closed by its owner."""

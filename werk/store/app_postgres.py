@@ -50,6 +50,8 @@ class PostgresAppDatabase(PgConnections):
     :data:`werk.store.connections.CLOSE_WAIT_S`) for reads still running in other threads and refuses later ones.
     ``what`` names the tables in messages (the twin's and the AAS services' tables are reached the same way)."""
 
+    dialect = "postgresql"
+
     def __init__(self, url: str, what: str = "the apps' database") -> None:
         super().__init__(url, what)
 
@@ -72,11 +74,13 @@ class PostgresAppDatabase(PgConnections):
         return int(row[0] or 0) if row else 0
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Transaction]:
+    def transaction(self, *, serialize: str | None = None) -> Iterator[Transaction]:
         with self._lock:
             conn = self._writer()
             try:
                 with conn.transaction():
+                    if serialize is not None:
+                        conn.execute(f'LOCK TABLE "{serialize}" IN SHARE ROW EXCLUSIVE MODE')
                     yield _PostgresTransaction(conn)
             except psycopg.OperationalError as exc:
                 raise StoreError(
@@ -91,6 +95,10 @@ class PostgresAppDatabase(PgConnections):
                 raise StoreError(
                     f"{self.where}: a read of {self.what} did not reach PostgreSQL: {exc}"
                 ) from None
+
+    def generation(self) -> None:
+        """None: a server has no cheap way to say that nothing changed, so every read asks it."""
+        return None
 
     def query_one(self, sql: str, args: Sequence[object] = ()) -> Row | None:
         with self._read() as conn:

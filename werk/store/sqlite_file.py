@@ -190,12 +190,14 @@ class SQLiteFile:
         return self._readers.connection(lambda: connect(self.path, self.synchronous))
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self, *, immediate: bool = False) -> Iterator[sqlite3.Connection]:
         """The write connection inside one transaction, under the write lock: committed, or rolled back and
-        re-raised (and whoever cached ids the transaction handed out is told, :meth:`on_rollback`)."""
+        re-raised (and whoever cached ids the transaction handed out is told, :meth:`on_rollback`). ``immediate``:
+        the file's write lock is taken at the start, so no other process writes between this transaction's reads
+        and its writes."""
         with self.write_lock:
             conn = self.writer()
-            conn.execute("BEGIN")
+            conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
             try:
                 yield conn
                 conn.execute("COMMIT")

@@ -7,8 +7,8 @@ resumes samples where the last committed chunk ended (a chunk copied again chang
 every signal's count in the file is compared with its count on the server over the same time range, and each
 signal gets the value type the file records for it.
 
-What is copied here: signals, samples, events; the apps' tables go by :mod:`werk.store.transfer_apps`. What stays
-in the werk file: the twin, users and the audit trail (see docs/cluster.md).
+What is copied here: signals, samples, events; the apps' tables, werk's users and the audit trail go by
+:mod:`werk.store.transfer_apps`. What stays in the werk file: the twin (see docs/cluster.md).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Moving the apps' tables of a werk file to PostgreSQL (part of ``werk store migrate --to postgresql://...``), rows
-counted on both sides.
+counted on both sides; werk's users, tokens, sessions and audit trail go the same way (their owners are passed
+beside the apps').
 
 Each owner the file records in ``werk_migration`` and the caller knows (``owners``: every registered app's name and
-migrations) gets its tables on the server first, through its own migrations (so the server's tables are the
+migrations, and :data:`werk.security.store.OWNERS`) gets its tables on the server first, through its own migrations (so the server's tables are the
 code's newest, whatever version the file had). Then each of its tables, in the order its migrations create them
 (a table another one references comes first), is copied whole in one transaction: the columns the file and the
 server share, every row, and an identity column's sequence moved past the largest id copied, so the next row the

@@ -125,7 +125,9 @@ class Worker:
             "first_write": self.first_write,
             "last_commit": self.last_commit,
             "rate": self.samples / busy if busy > 0 else None,
-            "cpu_s": (self.cpu_at_last_commit or 0.0) - (self.cpu_at_ready or 0.0),
+            "cpu_s": self.cpu_at_last_commit - self.cpu_at_ready
+            if self.cpu_at_last_commit is not None and self.cpu_at_ready is not None
+            else 0.0,
             "lags_us": list(self.lags_us),
         }
 

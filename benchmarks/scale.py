@@ -18,11 +18,12 @@ where the rollup's marking triggers fire (what any other writer pays).
 
 CPU: the machine is shared, so rates move with everyone's load; CPU time per sample does not, much. Each run reports
 CPU seconds per million samples of each process taking part: the workers (their own count, from ready to the last
-commit), the benchmark's NATS server, this database's PostgreSQL backends (read from /proc while they run) and the
-server's WAL writer, checkpointer and background writer (shown, not counted: they serve every database on the server,
-and write the same WAL for the ceiling's rows); for the ceiling, the COPY backends and the client threads. The most the two cores can give is cores / (CPU s a sample): the
-ratio of the ceiling's CPU per sample to the pipeline's is the share of the ceiling the pipeline can reach on this
-machine, however quiet it were; the verdict line is printed with it.
+commit), the benchmark's NATS server, this database's PostgreSQL backends (read from /proc while they run; the
+rollup's refresh, which the workers run as a plant's do, apart) and the server's WAL writer, checkpointer and
+background writer (shown, not counted: they serve every database on the server, and write the same WAL for the
+ceiling's rows); for the ceiling, the COPY backends and the client threads. The most the two cores can give is
+cores / (CPU s a sample): the ratio of the ceiling's CPU per sample to the pipeline's is the share of the ceiling
+the pipeline can reach on this machine, however quiet it were; the verdict line is printed with it.
 
 Lag: 2 workers running, the edge sending at a steady rate (half the 2-worker throughput) for a while: the time from
 the edge's publish to the commit of the batch, per message, as the workers measure it.
@@ -60,7 +61,7 @@ from werk.connect.base import ConnectorStatus
 from werk.core.model import Sample, to_micros
 from werk.runtime.edge import Edge
 from werk.store.postgres import DAY_US, _float_rows, _part
-from werk.store.postgres_rollup import RollupHistorian
+from werk.store.postgres_rollup import REFRESH_CONNECTION, RollupHistorian
 
 console = Console()
 REPO = Path(__file__).resolve().parents[1]
@@ -151,8 +152,9 @@ class PgCpu:
 
     def _poll(self) -> None:
         rows = self._conn.execute(
-            "SELECT pid, backend_type FROM pg_stat_activity WHERE datname = %s OR backend_type = ANY(%s)",
-            (self.db, list(PG_SERVER)),
+            "SELECT pid, CASE WHEN application_name = %s THEN 'refresh' ELSE backend_type END "
+            "FROM pg_stat_activity WHERE datname = %s OR backend_type = ANY(%s)",
+            (REFRESH_CONNECTION, self.db, list(PG_SERVER)),
         ).fetchall()
         for pid, kind in rows:
             self.last[pid] = (kind, cpu_of(pid) or self.last.get(pid, (kind, 0.0))[1])
@@ -173,11 +175,13 @@ class PgCpu:
         self._poll()
         self._conn.close()
 
-    def seconds(self) -> tuple[float, float]:
-        """(this database's backends, the server's own writers), CPU seconds."""
+    def seconds(self) -> tuple[float, float, float]:
+        """CPU seconds of this database's backends that write, of the rollup's refresh, of the server's own
+        writers."""
         spent = {pid: cpu - self.base.get(pid, 0.0) for pid, (_, cpu) in self.last.items()}
         server = sum(v for pid, v in spent.items() if self.last[pid][0] in PG_SERVER)
-        return sum(spent.values()) - server, server
+        refresh = sum(v for pid, v in spent.items() if self.last[pid][0] == "refresh")
+        return sum(spent.values()) - server - refresh, refresh, server
 
 
 def ceiling_table(url: str, data: list[list[Sample]]) -> tuple[list[bytes], str]:
@@ -417,12 +421,13 @@ def main() -> int:
             rates = [float(s["rate"]) for s in stats if s["rate"]]  # type: ignore[arg-type]
             all_rate = total / (last - first)
             per = sum(rates) / len(rates)
-            backends, server = pg_cpu.seconds()
+            backends, refresh, server = pg_cpu.seconds()
             m = stored / 1e6
             cpu = {
                 "workers": sum(float(s["cpu_s"]) for s in stats) / m,  # type: ignore[arg-type]
                 "broker": (broker2 - broker1) / m,
                 "backends": backends / m,
+                "refresh": refresh / m,
                 "server": server / m,
                 "edge": (edge1 - edge0) / m,
                 "intake": (broker1 - broker0) / m,
@@ -475,16 +480,17 @@ def main() -> int:
             f"marking: {parent_cpu:.2f}) -> at most {cores / copy_cpu * 1e6:,.0f} samples/s on {cores} cores"
         )
         console.print(
-            "  workers + broker + PostgreSQL backends = all -> at most on "
+            "  workers + broker + PostgreSQL's writing backends + its rollup refresh = all -> at most on "
             f"{cores} cores = of the ceiling's own bound  (not counted: the server's writers, shared with other "
             "databases; the edge and the broker's intake, paid while publishing)"
         )
         bounds = []
         for w, _, _, c in results:
-            spent = c["workers"] + c["broker"] + c["backends"]
+            spent = c["workers"] + c["broker"] + c["backends"] + c["refresh"]
             bounds.append(copy_cpu / spent)
             console.print(
-                f"  {w} worker(s): {c['workers']:.2f} + {c['broker']:.2f} + {c['backends']:.2f} = {spent:.2f} -> "
+                f"  {w} worker(s): {c['workers']:.2f} + {c['broker']:.2f} + {c['backends']:.2f} + "
+                f"{c['refresh']:.2f} = {spent:.2f} -> "
                 f"{cores / spent * 1e6:,.0f} samples/s = {copy_cpu / spent:.0%}  (writers {c['server']:.2f}; edge "
                 f"{c['edge']:.2f}, intake {c['intake']:.2f})"
             )

@@ -17,7 +17,7 @@ from werk.core.model import Quality, Sample
 from werk.store import open_historian
 from werk.store.base import Bucket
 from werk.store.postgres import PostgresHistorian
-from werk.store.postgres_rollup import MINUTE_US, SETTLE_S, RollupHistorian
+from werk.store.postgres_rollup import MINUTE_US, REFRESH_CONNECTION, SETTLE_S, RollupHistorian
 
 T0 = datetime(2026, 2, 2, 0, 0, 17, 250_000, tzinfo=UTC)  # not on a minute
 SPAN = timedelta(days=30)
@@ -176,6 +176,11 @@ def test_only_one_process_refreshes_at_a_time_and_the_plant_file_opens_the_rollu
             c.execute("SELECT pg_advisory_xact_lock(%s)", (0x7765726B03,))  # someone is refreshing
             assert two.refresh_rollups(t + timedelta(days=1)) == 0
         assert two.refresh_rollups(t + timedelta(days=1)) == 10
+        # the refresh's own connection is named on the server, for a DBA (and the scale benchmark's CPU account)
+        sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s"
+        with psycopg.connect(pg_url) as c:
+            row = c.execute(sql, (REFRESH_CONNECTION,)).fetchone()
+        assert row is not None and row[0] >= 1
     finally:
         two.close()
         one.close()

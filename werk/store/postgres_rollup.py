@@ -76,6 +76,7 @@ MIN_CHART_BUCKET_US = (
     5 * MINUTE_US
 )  # narrower chart buckets read raw samples (most minutes would be cut anyway)
 _LOCK_REFRESH = 0x7765726B03
+REFRESH_CONNECTION = "werk rollup refresh"  # the refresh's application_name, to tell it apart on the server
 OWNER = "historian_rollup"
 # the planner guesses the raw minutes' rows from a whole range's statistics, far too many, and would compile the
 # query (JIT) for most of a second to save milliseconds
@@ -353,7 +354,7 @@ class RollupHistorian(PostgresHistorian):
                     with contextlib.suppress(Exception):
                         self._r.close()
                 self._r = None
-                self._r = self._connect()
+                self._r = self._connect(REFRESH_CONNECTION)
             conn = self._r
             with conn.transaction():
                 got = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (_LOCK_REFRESH,)).fetchone()

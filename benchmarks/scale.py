@@ -343,18 +343,20 @@ def count(url: str) -> int:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--samples", type=int, default=1_000_000)
-    p.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    p.add_argument("--workers", type=int, nargs="+", help="worker counts (default 1 2 4; --quick: 1 2)")
     p.add_argument(
         "--quick",
         action="store_true",
-        help="100,000 samples, a 3 s lag run, the ceilings once (a check, not a figure; under a minute)",
+        help="100,000 samples, 1 and 2 workers, a 3 s lag run, the ceilings once (a check, not a figure)",
     )
     p.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432")
     p.add_argument("--nats", help="a NATS server with JetStream (default: start one of our own)")
     args = p.parse_args()
     n = 100_000 if args.quick else args.samples
     if args.quick:
-        console.print("quick run: 100,000 samples, the ceilings once (a check, not the figure of record)")
+        console.print(
+            "quick run: 100,000 samples, 1 and 2 workers, the ceilings once (a check, not the figure of record)"
+        )
     lag_s = 3.0 if args.quick else 20.0
     idle_s = 1.0 if args.quick else 2.0  # a worker ends once the stream had nothing for this long
     load = os.getloadavg()
@@ -396,7 +398,8 @@ def main() -> int:
         def meter() -> PgCpu:
             return PgCpu(args.pg, db)
 
-        before = ceilings(ceiling_url, meter, chunks, day_table, CONNECTIONS)
+        connections = CONNECTIONS[:2] if args.quick else CONNECTIONS
+        before = ceilings(ceiling_url, meter, chunks, day_table, connections)
         parent = ceilings(ceiling_url, meter, chunks, "sample", (2,) if args.quick else CONNECTIONS)
         console.print(
             f"reference: binary COPY of the workers' buffers ({GROUP:,} samples a transaction) into the day "
@@ -408,7 +411,7 @@ def main() -> int:
             + ", ".join(f"{r:,.0f} from {k}" for k, (r, _) in parent.items())
         )
         results: list[tuple[int, float, float, dict[str, float]]] = []
-        for w in args.workers:
+        for w in args.workers or ([1, 2] if args.quick else [1, 2, 4]):
             url = schema_url(db_url, f"w{w}")
             cfg = plant(tmp, url, nats_url)
             made = RollupHistorian(url)

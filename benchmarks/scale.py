@@ -420,9 +420,9 @@ def main() -> int:
             # stamped a few minutes ahead, as a live plant's are: no minute settles during the run, so the rollup's
             # refresh does what it does live (each minute once, 90 s after it ended), not again at every batch
             sent = batches(n, live_t0(w))
-            broker0, edge0 = cpu_of(nats_proc.pid) if nats_proc else 0.0, time.process_time()
+            broker0 = cpu_of(nats_proc.pid) if nats_proc else 0.0
             edge_rate = asyncio.run(publish(cfg, sent, tmp / f"spool-{w}"))
-            broker1, edge1 = cpu_of(nats_proc.pid) if nats_proc else 0.0, time.process_time()
+            broker1 = cpu_of(nats_proc.pid) if nats_proc else 0.0
             with PgCpu(args.pg, db) as pg_cpu:
                 stats = finish(start_workers(cfg, w, tmp, idle_s=idle_s))
             broker2 = cpu_of(nats_proc.pid) if nats_proc else 0.0
@@ -442,7 +442,6 @@ def main() -> int:
                 "backends": backends / m,
                 "refresh": refresh / m,
                 "server": server / m,
-                "edge": (edge1 - edge0) / m,
                 "intake": (broker1 - broker0) / m,
             }
             results.append((w, per, all_rate, cpu))
@@ -495,8 +494,10 @@ def main() -> int:
         console.print(
             "  workers + broker + PostgreSQL's writing backends + its rollup refresh = all -> at most on "
             f"{cores} cores = of the ceiling's own bound  (not counted: the server's writers, shared with other "
-            "databases; the edge and the broker's intake, paid while publishing)"
+            "databases; the broker's intake of the edge's batches, paid while publishing)"
         )
+        if nats_proc is None:
+            console.print("  (the broker given by --nats is not this benchmark's: its CPU is not counted)")
         bounds = []
         for w, _, _, c in results:
             spent = c["workers"] + c["broker"] + c["backends"] + c["refresh"]
@@ -505,7 +506,7 @@ def main() -> int:
                 f"  {w} worker(s): {c['workers']:.2f} + {c['broker']:.2f} + {c['backends']:.2f} + "
                 f"{c['refresh']:.2f} = {spent:.2f} -> "
                 f"{cores / spent * 1e6:,.0f} samples/s = {copy_cpu / spent:.0%}; with PostgreSQL on cores of its own "
-                f"{copy_cpu / (c['backends'] + c['refresh']):.0%}  (writers {c['server']:.2f}; edge {c['edge']:.2f}, "
+                f"{copy_cpu / (c['backends'] + c['refresh']):.0%}  (writers {c['server']:.2f}, "
                 f"intake {c['intake']:.2f})"
             )
         load = os.getloadavg()

@@ -27,8 +27,9 @@ from werk.config.model import ClusterConfig, HistorianConfig, WerkConfig
 from werk.connect.base import ConnectorStatus
 from werk.core.model import Quality, Sample
 from werk.runtime.edge import Edge
-from werk.runtime.worker import Worker
+from werk.runtime.worker import Worker, _Group, _group_writer
 from werk.store.postgres import PostgresHistorian
+from werk.store.postgres_rollup import RollupHistorian
 
 T0 = datetime(2026, 7, 1, tzinfo=UTC)
 
@@ -111,6 +112,29 @@ def test_a_float_batch_whose_lengths_or_paths_do_not_add_up_is_refused() -> None
     for error, message in bad.items():
         with pytest.raises(ValueError, match=error):
             decode(message)
+
+
+def test_a_group_of_float_columns_and_json_rows_is_written_in_the_messages_order(pg_url: str) -> None:
+    store = RollupHistorian(pg_url)
+    store.open()
+    try:
+        write = _group_writer(store)
+        path = "acme/s/a/l/c/m/x"
+        as_int = decode(encode([Sample(path, T0, 7)])[0].payload)
+        as_float = decode_floats(encode([Sample(path, T0, 2.5)])[0].payload)
+        assert as_float is not None
+        # the same key in two messages of one group: the later one stays, whichever form it came in
+        assert write(_Group([as_int, as_float], [])) == 2
+        assert [s.value for s in store.query_raw(path, T0, T0 + timedelta(seconds=1))] == [2.5]
+        assert write(_Group([as_float, as_int], [])) == 2
+        assert [s.value for s in store.query_raw(path, T0, T0 + timedelta(seconds=1))] == [7]
+        # floats alone go in by the columns' own COPY
+        direct = store.direct
+        later = decode_floats(encode([Sample(path, T0 + timedelta(seconds=1), 1.0)])[0].payload)
+        assert later is not None and write(_Group([later, later._replace(ts=later.ts + 1)], [])) == 2
+        assert store.direct == direct + 1 and store.count_samples(path) == 3
+    finally:
+        store.close()
 
 
 async def test_a_full_stream_makes_the_edge_spool_and_nothing_is_discarded(

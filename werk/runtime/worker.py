@@ -44,20 +44,20 @@ LAGS_KEPT = 100_000
 
 
 class _Group(NamedTuple):
-    """A fetched group, decoded: the float messages' columns, the other messages' rows, the messages."""
+    """A fetched group, decoded: each good message's samples (float columns, or rows), in the order they came."""
 
-    floats: list[Floats]
-    rows: list[Row]
+    parts: list[Floats | list[Row]]
     good: list[Msg]
 
     @property
     def samples(self) -> int:
-        return len(self.rows) + sum(len(f.ts) for f in self.floats)
+        return sum(len(p.ts) if isinstance(p, Floats) else len(p) for p in self.parts)
 
 
 def _group_writer(historian: Historian) -> Callable[[_Group], int]:
     """The historian's fastest way to write a decoded group in one transaction: float columns as they are where it
-    takes them (PostgreSQL's binary COPY), else everything as rows."""
+    takes them (PostgreSQL's binary COPY), else everything as rows in the messages' order (a key twice keeps the
+    later value, as in any batch)."""
     write_floats = getattr(historian, "write_floats", None)
     rows_writer = getattr(historian, "write_rows", None)
 
@@ -67,9 +67,10 @@ def _group_writer(historian: Historian) -> Callable[[_Group], int]:
         return historian.write_samples([Sample(p, from_micros(ts), v, Quality(q)) for p, ts, v, q in rows])
 
     def write(group: _Group) -> int:
-        if write_floats is not None and not group.rows:
-            return int(write_floats(*join_floats(group.floats)))
-        return write_rows(group.rows + [r for f in group.floats for r in f.rows()])
+        floats = [p for p in group.parts if isinstance(p, Floats)]
+        if write_floats is not None and len(floats) == len(group.parts):
+            return int(write_floats(*join_floats(floats)))
+        return write_rows([r for p in group.parts for r in (p.rows() if isinstance(p, Floats) else p)])
 
     return write
 
@@ -215,14 +216,11 @@ class Worker:
     async def _decode(self, msgs: list[Msg]) -> _Group:
         """A fetched group's samples and the messages they came from; a message that is no werk batch is terminated
         (never delivered again) and counted."""
-        group = _Group([], [], [])
+        group = _Group([], [])
         for m in msgs:
             try:
                 floats = decode_floats(m.data)
-                if floats is not None:
-                    group.floats.append(floats)
-                else:
-                    group.rows.extend(decode(m.data))
+                group.parts.append(floats if floats is not None else decode(m.data))
             except ValueError as exc:
                 self.rejected += 1
                 log.error("worker.rejected subject=%s error=%s", m.subject, exc)

@@ -331,7 +331,7 @@ class PostgresHistorian(PgConnections):
                 index,
                 np.array(stamps, np.int64),
                 np.array(values, np.float64),
-                np.array(qualities, np.uint8),
+                np.array(qualities, np.int16),  # smallint, as the column
             )
         with self._writing():
             # the last value's type per signal, as SQLite's row-by-row upsert leaves it
@@ -352,7 +352,7 @@ class PostgresHistorian(PgConnections):
         index: npt.NDArray[np.uint32],
         ts: npt.NDArray[np.int64],
         values: npt.NDArray[np.float64],
-        quality: npt.NDArray[np.uint8],
+        quality: npt.NDArray[np.integer[Any]],
     ) -> int:
         """:meth:`write_samples` of float samples column by column (sample ``k`` is ``paths[index[k]]`` at ``ts[k]``
         microseconds; as :class:`werk.bus.jetstream.Floats`): what a worker takes from the log, without a Python
@@ -388,7 +388,7 @@ class PostgresHistorian(PgConnections):
         sids: npt.NDArray[np.int32],
         ts: npt.NDArray[np.int64],
         values: npt.NDArray[np.float64],
-        quality: npt.NDArray[np.uint8],
+        quality: npt.NDArray[np.integer[Any]],
     ) -> None:
         """COPY float samples straight into ``sample``, in COPY's binary format (:func:`_float_rows`)."""
         with cur.copy(f"COPY sample ({_COPY_COLUMNS}) FROM STDIN (FORMAT BINARY)") as cp:

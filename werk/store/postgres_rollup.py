@@ -310,7 +310,7 @@ class RollupHistorian(PostgresHistorian):
         sids: npt.NDArray[np.int32],
         ts: npt.NDArray[np.int64],
         values: npt.NDArray[np.float64],
-        quality: npt.NDArray[np.uint8],
+        quality: npt.NDArray[np.integer[Any]],
     ) -> None:
         """Float samples straight into their day partitions (named: no routing, and the parent's marking triggers
         do not fire), and their (signal, minute) pairs marked here, in the same transaction and in key order as the

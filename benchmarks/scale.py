@@ -4,7 +4,8 @@ rate of the same PostgreSQL (the ceiling), and the end-to-end lag p99 under a st
     python benchmarks/scale.py [--samples 1000000] [--quick] [--workers 1 2 4]
 
 Throughput: the edge (in this process) first publishes ``--samples`` samples to the stream, as 20 assets' batches
-of 500 samples (each acknowledged by the broker); then N worker processes drain the stream, each writing what it
+of 500 samples (each acknowledged by the broker); then N worker processes (``benchmarks/scale_worker.py``: the
+worker of ``werk worker`` without the command line's start-up) drain the stream, each writing what it
 fetched in one transaction and acknowledging after the commit. A worker's rate is its samples over the time from its
 first write to its last commit; the total is all samples over the first write to the last commit of any worker.
 Every run ends with the database holding exactly the samples sent (checked). A run's samples are stamped a few
@@ -67,6 +68,7 @@ from werk.store.postgres_rollup import REFRESH_CONNECTION, RollupHistorian
 
 console = Console()
 REPO = Path(__file__).resolve().parents[1]
+WORKER = REPO / "benchmarks" / "scale_worker.py"  # a werk worker without the command line's start-up
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 ASSETS = 20
 PER_MESSAGE = 500  # samples per asset per batch
@@ -286,20 +288,7 @@ def start_workers(
     for k in range(n):
         stats = tmp / f"stats-{secrets.token_hex(3)}.json"
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "werk.cli",
-                "worker",
-                "-c",
-                str(config_path),
-                "--name",
-                f"bench-{k}",
-                "--until-idle",
-                str(idle_s),
-                "--stats",
-                str(stats),
-            ],
+            [sys.executable, str(WORKER), str(config_path), f"bench-{k}", str(idle_s), str(stats)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env={**os.environ, "PYTHONPATH": str(REPO)},
@@ -498,6 +487,10 @@ def main() -> int:
         )
         if nats_proc is None:
             console.print("  (the broker given by --nats is not this benchmark's: its CPU is not counted)")
+        if args.quick:
+            console.print(
+                "  (coarse: the kernel counts CPU in 10 ms ticks, and a quick run is 100,000 samples)"
+            )
         bounds = []
         for w, _, _, c in results:
             spent = c["workers"] + c["broker"] + c["backends"] + c["refresh"]

@@ -9,17 +9,27 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import nats
+import numpy as np
 import pytest
 
 from tests.cluster.conftest import NatsServer
 from tests.conftest import wait_until
-from werk.bus.jetstream import SUBJECT_PREFIX, decode, encode, subject_of
+from werk.bus.jetstream import (
+    FLOATS_MAGIC,
+    SUBJECT_PREFIX,
+    decode,
+    decode_floats,
+    encode,
+    join_floats,
+    subject_of,
+)
 from werk.config.model import ClusterConfig, HistorianConfig, WerkConfig
 from werk.connect.base import ConnectorStatus
 from werk.core.model import Quality, Sample
 from werk.runtime.edge import Edge
-from werk.runtime.worker import Worker
+from werk.runtime.worker import Worker, _Group, _group_writer
 from werk.store.postgres import PostgresHistorian
+from werk.store.postgres_rollup import RollupHistorian
 
 T0 = datetime(2026, 7, 1, tzinfo=UTC)
 
@@ -53,6 +63,78 @@ def test_each_asset_has_its_subject_and_a_batch_round_trips() -> None:
     assert rows == [(s.path, int(s.ts.timestamp() * 1_000_000), s.value, int(s.quality)) for s in batch]
     with pytest.raises(ValueError, match="not a werk sample row"):
         decode(b'[["x", "not a time", 1, 0]]')
+
+
+def test_an_asset_whose_values_are_all_floats_travels_in_columns_that_the_worker_takes_as_they_are() -> None:
+    a, b = "acme/s/a/l/c/m1/force", "acme/s/a/l/c/m1/speed"
+    before = datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
+    batch = [Sample(a, T0, 1.5), Sample(b, before, -0.0, Quality.BAD), Sample(a, T0, float("inf"))]
+    batch += [Sample("acme/s/a/l/c/m2/on", T0, True)]  # another asset, not floats: JSON rows
+    floats, rows = encode(batch)
+    assert floats.payload.startswith(FLOATS_MAGIC) and floats.rows == 3 and rows.payload.startswith(b"[")
+    assert len(floats.payload) < 3 * 21 + 80  # 21 bytes a sample and the paths once
+    want = [
+        (
+            s.path,
+            int((s.ts - datetime(1970, 1, 1, tzinfo=UTC)) / timedelta(microseconds=1)),
+            s.value,
+            int(s.quality),
+        )
+        for s in batch
+    ]
+    assert decode(floats.payload) == want[:3] and decode(rows.payload) == want[3:]
+    cols = decode_floats(floats.payload)
+    assert cols is not None and decode_floats(rows.payload) is None
+    assert cols.paths == [a, b] and cols.path_index.tolist() == [0, 1, 0] and cols.ts[1] == -1
+    # a fetched group: the paths made distinct again, each sample still naming its own
+    other = decode_floats(encode([Sample(b, T0, 2.0), Sample("acme/s/a/l/c/m1/x", T0, 3.0)])[0].payload)
+    assert other is not None
+    group = join_floats([cols, other])
+    assert group.rows() == cols.rows() + other.rows() and group.paths == [a, b, "acme/s/a/l/c/m1/x"]
+    assert np.array_equal(group.values[3:], [2.0, 3.0])
+
+
+def test_a_float_batch_whose_lengths_or_paths_do_not_add_up_is_refused() -> None:
+    payload = encode([Sample("acme/s/a/l/c/m/x", T0, 1.0), Sample("acme/s/a/l/c/m/x", T0, 2.0)])[0].payload
+    paths = slice(12, 12 + len(b'["acme/s/a/l/c/m/x"]'))
+    index = 12 + 20 + 16 * 2  # after the header, the paths, two times and two values
+    bad = {
+        "cut short in its header": payload[:6],
+        "is 73 bytes long, not 74": payload[:-1],
+        "paths are not JSON": payload[: paths.start] + b"\xff" * 20 + payload[paths.stop :],
+        "paths are not a JSON list of strings": payload[: paths.start]
+        + b"["
+        + b"1" * 18
+        + b"]"
+        + payload[paths.stop :],
+        "names path 5 of 1": payload[:index] + (5).to_bytes(4, "little") + payload[index + 4 :],
+    }
+    for error, message in bad.items():
+        with pytest.raises(ValueError, match=error):
+            decode(message)
+
+
+def test_a_group_of_float_columns_and_json_rows_is_written_in_the_messages_order(pg_url: str) -> None:
+    store = RollupHistorian(pg_url)
+    store.open()
+    try:
+        write = _group_writer(store)
+        path = "acme/s/a/l/c/m/x"
+        as_int = decode(encode([Sample(path, T0, 7)])[0].payload)
+        as_float = decode_floats(encode([Sample(path, T0, 2.5)])[0].payload)
+        assert as_float is not None
+        # the same key in two messages of one group: the later one stays, whichever form it came in
+        assert write(_Group([as_int, as_float], [])) == 2
+        assert [s.value for s in store.query_raw(path, T0, T0 + timedelta(seconds=1))] == [2.5]
+        assert write(_Group([as_float, as_int], [])) == 2
+        assert [s.value for s in store.query_raw(path, T0, T0 + timedelta(seconds=1))] == [7]
+        # floats alone go in by the columns' own COPY
+        direct = store.direct
+        later = decode_floats(encode([Sample(path, T0 + timedelta(seconds=1), 1.0)])[0].payload)
+        assert later is not None and write(_Group([later, later._replace(ts=later.ts + 1)], [])) == 2
+        assert store.direct == direct + 1 and store.count_samples(path) == 3
+    finally:
+        store.close()
 
 
 async def test_a_full_stream_makes_the_edge_spool_and_nothing_is_discarded(
@@ -97,11 +179,12 @@ async def test_a_message_that_is_no_werk_batch_is_set_aside_and_the_rest_flows(
         nc = await nats.connect(nats_server.url)
         js = nc.jetstream()
         await js.publish(f"{SUBJECT_PREFIX}.a.b.c", b"{not json")
+        await js.publish(f"{SUBJECT_PREFIX}.a.b.c", FLOATS_MAGIC + b"cut short")
         for m in encode([Sample("a/b/c/d/e/f/g", T0, 1.0)]):
             await js.publish(m.subject, m.payload)
-        await wait_until(lambda: worker.samples == 1 and worker.rejected == 1, timeout=20)
-        await asyncio.sleep(2.5)  # past ack_wait: the rejected one is not delivered again
-        assert worker.rejected == 1 and worker.messages == 1
+        await wait_until(lambda: worker.samples == 1 and worker.rejected == 2, timeout=20)
+        await asyncio.sleep(2.5)  # past ack_wait: the rejected ones are not delivered again
+        assert worker.rejected == 2 and worker.messages == 1
         await nc.close()
     finally:
         task.cancel()

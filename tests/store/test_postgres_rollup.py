@@ -17,7 +17,7 @@ from werk.core.model import Quality, Sample
 from werk.store import open_historian
 from werk.store.base import Bucket
 from werk.store.postgres import PostgresHistorian
-from werk.store.postgres_rollup import MINUTE_US, SETTLE_S, RollupHistorian
+from werk.store.postgres_rollup import MINUTE_US, REFRESH_CONNECTION, SETTLE_S, RollupHistorian
 
 T0 = datetime(2026, 2, 2, 0, 0, 17, 250_000, tzinfo=UTC)  # not on a minute
 SPAN = timedelta(days=30)
@@ -176,6 +176,51 @@ def test_only_one_process_refreshes_at_a_time_and_the_plant_file_opens_the_rollu
             c.execute("SELECT pg_advisory_xact_lock(%s)", (0x7765726B03,))  # someone is refreshing
             assert two.refresh_rollups(t + timedelta(days=1)) == 0
         assert two.refresh_rollups(t + timedelta(days=1)) == 10
+        # the refresh's own connection is named on the server, for a DBA (and the scale benchmark's CPU account)
+        sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s"
+        with psycopg.connect(pg_url) as c:
+            row = c.execute(sql, (REFRESH_CONNECTION,)).fetchone()
+        assert row is not None and row[0] >= 1
     finally:
         two.close()
         one.close()
+
+
+def test_float_batches_go_straight_into_their_day_partitions_and_mark_their_minutes_as_the_triggers_would(
+    h: RollupHistorian, pg_url: str
+) -> None:
+    # two days (one before 1970) and a minute marked already by another writer's trigger
+    t = datetime(2026, 5, 4, 23, 59, 30, tzinfo=UTC)
+    early = datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC)
+    h.write_samples([Sample("m/y", t, 1)])  # an int: through the parent and its triggers
+    batch = [Sample("m/x", t + timedelta(seconds=s), float(s)) for s in range(0, 90, 10)]
+    batch += [Sample("m/y", t + timedelta(seconds=5), 2.5), Sample("m/x", early, -1.0, Quality.BAD)]
+    before = h.direct
+    h.write_samples(batch)
+    assert h.direct == before + 1 and h.upserts == 0  # straight in: the floats' own COPY
+    minute = MINUTE_US
+    with psycopg.connect(pg_url) as c:
+        marked = c.execute(
+            "SELECT s.path, d.bucket FROM sample_1m_dirty d JOIN signal s ON s.id = d.signal_id"
+        ).fetchall()
+        rows = c.execute(
+            "SELECT tableoid::regclass::text, count(*) FROM sample GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    t_us = int(t.timestamp()) * 1_000_000
+    early_us = int(early.timestamp()) * 1_000_000
+    first = t_us - t_us % minute
+    want = [("m/x", first), ("m/x", first + minute), ("m/x", early_us - early_us % minute), ("m/y", first)]
+    assert sorted(marked) == sorted(want)
+    assert rows == [("sample_d20577", 5), ("sample_d20578", 6), ("sample_dm1", 1)]
+    # delivered again, changed: through the upsert on the parent, whose triggers mark what the refresh removed
+    h.refresh_all(t + timedelta(days=1))
+    assert _count(pg_url, "SELECT count(*) FROM sample_1m_dirty") == 0
+    h.write_samples([Sample("m/x", t + timedelta(seconds=80), 99.0)])
+    assert h.upserts == 1 and _count(pg_url, "SELECT count(*) FROM sample_1m_dirty") == 1
+    assert h.query_raw("m/x", t + timedelta(seconds=80), t + timedelta(seconds=81))[0].value == 99.0
+    h.refresh_all(t + timedelta(days=1))
+    with psycopg.connect(pg_url) as c:
+        got = c.execute(
+            "SELECT n, max_v FROM sample_1m r JOIN signal s ON s.id = r.signal_id WHERE s.path = 'm/x' ORDER BY bucket"
+        ).fetchall()
+    assert got == [(1, None), (3, 20.0), (6, 99.0)]  # the BAD one has no good number

@@ -23,14 +23,14 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import nats
 import nats.errors
 from nats.aio.msg import Msg
 
-from werk.bus.jetstream import SENT_HEADER, Row, decode, ensure_log
+from werk.bus.jetstream import SENT_HEADER, Floats, Row, decode, decode_floats, ensure_log, join_floats
 from werk.config.model import WerkConfig
 from werk.core.model import Quality, Sample, from_micros
 from werk.runtime.rollups import keep_rollups_fresh
@@ -43,16 +43,36 @@ MAX_RETRY_S = 5.0  # the longest back-off, between attempts and after a failed w
 LAGS_KEPT = 100_000
 
 
-def _rows_writer(historian: Historian) -> Callable[[Sequence[Row]], int]:
-    """The historian's fastest way to write decoded rows."""
-    write_rows = getattr(historian, "write_rows", None)
-    if write_rows is not None:
-        return write_rows  # type: ignore[no-any-return]
+class _Group(NamedTuple):
+    """A fetched group, decoded: each good message's samples (float columns, or rows), in the order they came."""
 
-    def via_samples(rows: Sequence[Row]) -> int:
+    parts: list[Floats | list[Row]]
+    good: list[Msg]
+
+    @property
+    def samples(self) -> int:
+        return sum(len(p.ts) if isinstance(p, Floats) else len(p) for p in self.parts)
+
+
+def _group_writer(historian: Historian) -> Callable[[_Group], int]:
+    """The historian's fastest way to write a decoded group in one transaction: float columns as they are where it
+    takes them (PostgreSQL's binary COPY), else everything as rows in the messages' order (a key twice keeps the
+    later value, as in any batch)."""
+    write_floats = getattr(historian, "write_floats", None)
+    rows_writer = getattr(historian, "write_rows", None)
+
+    def write_rows(rows: list[Row]) -> int:
+        if rows_writer is not None:
+            return int(rows_writer(rows))
         return historian.write_samples([Sample(p, from_micros(ts), v, Quality(q)) for p, ts, v, q in rows])
 
-    return via_samples
+    def write(group: _Group) -> int:
+        floats = [p for p in group.parts if isinstance(p, Floats)]
+        if write_floats is not None and len(floats) == len(group.parts):
+            return int(write_floats(*join_floats(floats)))
+        return write_rows([r for p in group.parts for r in (p.rows() if isinstance(p, Floats) else p)])
+
+    return write
 
 
 async def _client_error(exc: Exception) -> None:
@@ -77,6 +97,9 @@ class Worker:
         self.lags_us: deque[int] = deque(maxlen=LAGS_KEPT)  # edge publish -> commit, per message
         self.first_write: float | None = None  # wall-clock s: the first write began, the last one committed
         self.last_commit: float | None = None
+        # this process's CPU time (s, all threads) when it was ready and at its last commit: what its writing cost
+        self.cpu_at_ready: float | None = None
+        self.cpu_at_last_commit: float | None = None
         self.ready = asyncio.Event()
 
     async def _open_historian(self) -> Historian:
@@ -90,7 +113,8 @@ class Worker:
                 delay = min(delay * 2, MAX_RETRY_S)
 
     def stats(self) -> dict[str, Any]:
-        """The counters, and the write rate between the first write and the last commit (samples/s)."""
+        """The counters, the write rate between the first write and the last commit (samples/s), and the CPU time
+        this process spent from ready to the last commit (s; with its rollup refreshes, which a worker does too)."""
         busy = (self.last_commit or 0.0) - (self.first_write or 0.0)
         return {
             "name": self.name,
@@ -102,6 +126,9 @@ class Worker:
             "first_write": self.first_write,
             "last_commit": self.last_commit,
             "rate": self.samples / busy if busy > 0 else None,
+            "cpu_s": self.cpu_at_last_commit - self.cpu_at_ready
+            if self.cpu_at_last_commit is not None and self.cpu_at_ready is not None
+            else 0.0,
             "lags_us": list(self.lags_us),
         }
 
@@ -109,7 +136,7 @@ class Worker:
         """Take, write and acknowledge batches until cancelled, or until the consumer had nothing for
         ``idle_exit_s`` seconds (a backfill that drains the stream and ends)."""
         self.historian = await self._open_historian()
-        write = _rows_writer(self.historian)
+        write = _group_writer(self.historian)
         delay = RETRY_S
         while True:
             nc = None
@@ -135,6 +162,7 @@ class Worker:
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_RETRY_S)
+        self.cpu_at_ready = time.process_time()
         self.ready.set()
         log.info("worker.ready name=%s consumer=%s", self.name, self.cfg.consumer)
         # the minutes it writes are rolled up (by one worker at a time; werk.store.postgres_rollup)
@@ -171,7 +199,7 @@ class Worker:
                             await asyncio.sleep(delay)
                             delay = min(delay * 2, MAX_RETRY_S)
                     if group is not None:
-                        writing = asyncio.create_task(self._commit(*group, write))
+                        writing = asyncio.create_task(self._commit(group, write))
             finally:
                 ahead.cancel()
                 with contextlib.suppress(BaseException):
@@ -185,49 +213,50 @@ class Worker:
                 await rollups
             await self._close(nc)
 
-    async def _decode(self, msgs: list[Msg]) -> tuple[list[Row], list[Msg]]:
-        """A fetched group's rows and the messages they came from; a message that is no werk batch is terminated
+    async def _decode(self, msgs: list[Msg]) -> _Group:
+        """A fetched group's samples and the messages they came from; a message that is no werk batch is terminated
         (never delivered again) and counted."""
-        rows: list[Row] = []
-        good: list[Msg] = []
+        group = _Group([], [])
         for m in msgs:
             try:
-                rows.extend(decode(m.data))
+                floats = decode_floats(m.data)
+                group.parts.append(floats if floats is not None else decode(m.data))
             except ValueError as exc:
                 self.rejected += 1
                 log.error("worker.rejected subject=%s error=%s", m.subject, exc)
                 await m.term()
                 continue
-            good.append(m)
+            group.good.append(m)
             if m.metadata.num_delivered > 1:
                 self.redelivered += 1
-        return rows, good
+        return group
 
-    async def _commit(self, rows: list[Row], good: list[Msg], write: Callable[[Sequence[Row]], int]) -> bool:
+    async def _commit(self, group: _Group, write: Callable[[_Group], int]) -> bool:
         """Write one group in one transaction, then acknowledge it; False if the write failed (the group is
         handed back at once, to whichever worker asks next)."""
         if self.first_write is None:
             self.first_write = time.time()
         try:
-            await asyncio.to_thread(write, rows)
+            await asyncio.to_thread(write, group)
         except Exception as exc:
             self.write_errors += 1
-            log.error("worker.write_failed rows=%d error=%s", len(rows), " ".join(str(exc).split()))
-            for m in good:
+            log.error("worker.write_failed rows=%d error=%s", group.samples, " ".join(str(exc).split()))
+            for m in group.good:
                 with contextlib.suppress(nats.errors.Error):  # not heard: redelivered after ack_wait anyway
                     await m.nak(delay=RETRY_S)
             return False
         now = time.time_ns() // 1000
-        for m in good:
+        for m in group.good:
             # committed but not acknowledged (the broker went away): redelivered, written again, nothing changes
             with contextlib.suppress(nats.errors.Error):
                 await m.ack()
             sent = (m.headers or {}).get(SENT_HEADER)
             if sent:
                 self.lags_us.append(now - int(sent))
-        self.samples += len(rows)
-        self.messages += len(good)
+        self.samples += group.samples
+        self.messages += len(group.good)
         self.last_commit = time.time()
+        self.cpu_at_last_commit = time.process_time()
         return True
 
     async def _close(self, nc: Any) -> None:

@@ -49,10 +49,11 @@ class PgConnections:
         self._w: Conn | None = None
         self._readers: Readers[Conn] = Readers(self.where, what)
 
-    def _connect(self) -> Conn:
-        """A new autocommit connection."""
+    def _connect(self, application_name: str | None = None) -> Conn:
+        """A new autocommit connection; with ``application_name``, named so in ``pg_stat_activity``."""
+        named: dict[str, Any] = {} if application_name is None else {"application_name": application_name}
         try:
-            return psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+            return psycopg.connect(self.url, autocommit=True, connect_timeout=10, **named)
         except psycopg.Error as exc:
             raise StoreError(f"{self.where}: cannot connect to PostgreSQL for {self.what}: {exc}") from None
 

@@ -30,12 +30,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime
 from itertools import repeat
 from typing import Any, Unpack
 
 import numpy as np
+import numpy.typing as npt
 import psycopg
 
 from werk.core.model import Event, Quality, Sample, Value, from_micros, to_micros, utcnow
@@ -144,9 +145,10 @@ _FLOAT_ROW = np.dtype(
 )
 
 
-def _float_rows(
-    sids: Sequence[int], stamps: Sequence[int], values: Sequence[float], qualities: Sequence[int]
-) -> bytes:
+_Column = npt.NDArray[Any] | Sequence[float]
+
+
+def _float_rows(sids: _Column, stamps: _Column, values: _Column, qualities: _Column) -> bytes:
     """Float samples as the whole body of a binary COPY into ``sample``, built by numpy column by column: about
     a tenth of what psycopg's ``write_row`` costs a row in Python, which was a worker's largest cost."""
     rows = np.empty(len(sids), dtype=_FLOAT_ROW)
@@ -299,37 +301,14 @@ class PostgresHistorian(PgConnections):
         """Upsert a batch by (signal, ts) in one transaction; the number of samples given."""
         return self.write_rows([(s.path, to_micros(s.ts), s.value, int(s.quality)) for s in samples])
 
-    def write_rows(self, rows: Sequence[tuple[str, int, Value, int]]) -> int:
-        """:meth:`write_samples` of (path, microseconds, value, quality) rows, as a worker decodes them from the
-        log (no Sample objects in between)."""
-        if not rows:
-            return 0
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """The write lock; whatever fails inside (a lost connection, a partition dropped by another process's
+        retention), the caches may be wrong then: they are read again on the next call."""
         with self._lock:
             try:
-                # the last value's type per signal, as SQLite's row-by-row upsert leaves it
-                last = {r[0]: r[2] for r in rows}
-                self._signal_ids({p: _dtype(v) for p, v in last.items()})
-                ids = self._ids
-                paths, stamps, values, qualities = zip(*rows, strict=True)
-                sids = [ids[p][0] for p in paths]
-                if all(type(v) is float for v in values):  # a batch of measurements: the fast path
-                    self._ensure_partitions({t // DAY_US for t in stamps})
-                    self._copy_upsert(
-                        lambda: list(
-                            zip(sids, stamps, values, repeat(None), repeat(None), qualities, strict=False)
-                        ),
-                        _float_rows(sids, stamps, values, qualities),
-                    )
-                else:
-                    out: list[Row] = [
-                        (sid, ts, *_columns(v), q)
-                        for sid, ts, v, q in zip(sids, stamps, values, qualities, strict=True)
-                    ]
-                    self._ensure_partitions({r[1] // DAY_US for r in out})
-                    self._copy_upsert(lambda: out)
+                yield
             except BaseException:
-                # whatever failed (a lost connection, a partition dropped by another process's retention), the
-                # caches may be wrong now: read them again on the next call
                 self._parts = None
                 with contextlib.suppress(Exception):
                     if self._w is not None and not self._w.broken:
@@ -337,23 +316,96 @@ class PostgresHistorian(PgConnections):
                     else:
                         self._ids.clear()
                 raise
+
+    def write_rows(self, rows: Sequence[tuple[str, int, Value, int]]) -> int:
+        """:meth:`write_samples` of (path, microseconds, value, quality) rows, as a worker decodes them from the
+        log (no Sample objects in between)."""
+        if not rows:
+            return 0
+        paths, stamps, values, qualities = zip(*rows, strict=True)
+        if all(type(v) is float for v in values):  # a batch of measurements: the fast path
+            where: dict[str, int] = {}
+            index = np.fromiter((where.setdefault(p, len(where)) for p in paths), np.uint32, len(paths))
+            return self.write_floats(
+                list(where),
+                index,
+                np.array(stamps, np.int64),
+                np.array(values, np.float64),
+                np.array(qualities, np.int16),  # smallint, as the column
+            )
+        with self._writing():
+            # the last value's type per signal, as SQLite's row-by-row upsert leaves it
+            last = {r[0]: r[2] for r in rows}
+            self._signal_ids({p: _dtype(v) for p, v in last.items()})
+            ids = self._ids
+            out: list[Row] = [
+                (ids[p][0], ts, *_columns(v), q)
+                for p, ts, v, q in zip(paths, stamps, values, qualities, strict=True)
+            ]
+            self._ensure_partitions({r[1] // DAY_US for r in out})
+            self._copy_upsert(lambda: out, lambda cur: self._copy(cur, "sample", out))
         return len(rows)
 
-    def _copy_upsert(self, rows: Callable[[], Collection[Row]], binary: bytes | None = None) -> None:
-        """One transaction: COPY the rows straight into ``sample`` (the common case, where none of them is
-        stored yet: as fast as PostgreSQL takes rows), as ``binary`` when given (COPY's binary format, made by
-        :func:`_float_rows`); if one is stored already (a batch delivered again), a key comes twice in the batch, or
-        a concurrent writer holds one, that COPY is rolled back to its savepoint and the rows go through the staging
-        table and the upsert instead."""
+    def write_floats(
+        self,
+        paths: Sequence[str],
+        index: npt.NDArray[np.uint32],
+        ts: npt.NDArray[np.int64],
+        values: npt.NDArray[np.float64],
+        quality: npt.NDArray[np.integer[Any]],
+    ) -> int:
+        """:meth:`write_samples` of float samples column by column (sample ``k`` is ``paths[index[k]]`` at ``ts[k]``
+        microseconds; as :class:`werk.bus.jetstream.Floats`): what a worker takes from the log, without a Python
+        object per sample. The number of samples."""
+        n = len(ts)
+        if not n:
+            return 0
+        with self._writing():
+            self._signal_ids(dict.fromkeys(paths, "float"))
+            table = np.fromiter((self._ids[p][0] for p in paths), np.int32, len(paths))
+            sids = table[index]
+            self._ensure_partitions(set(np.unique(ts // DAY_US).tolist()))
+
+            def rows() -> list[Row]:
+                return list(
+                    zip(
+                        sids.tolist(),
+                        ts.tolist(),
+                        values.tolist(),
+                        repeat(None),
+                        repeat(None),
+                        quality.tolist(),
+                        strict=False,
+                    )
+                )
+
+            self._copy_upsert(rows, lambda cur: self._copy_floats(cur, sids, ts, values, quality))
+        return n
+
+    def _copy_floats(
+        self,
+        cur: psycopg.Cursor[Any],
+        sids: npt.NDArray[np.int32],
+        ts: npt.NDArray[np.int64],
+        values: npt.NDArray[np.float64],
+        quality: npt.NDArray[np.integer[Any]],
+    ) -> None:
+        """COPY float samples straight into ``sample``, in COPY's binary format (:func:`_float_rows`)."""
+        with cur.copy(f"COPY sample ({_COPY_COLUMNS}) FROM STDIN (FORMAT BINARY)") as cp:
+            cp.write(_float_rows(sids, ts, values, quality))
+
+    def _copy_upsert(
+        self, rows: Callable[[], Collection[Row]], direct: Callable[[psycopg.Cursor[Any]], None]
+    ) -> None:
+        """One transaction: ``direct`` COPYs the rows straight in (the common case, where none of them is stored
+        yet: as fast as PostgreSQL takes rows); if one is stored already (a batch delivered again), a key comes
+        twice in the batch, or a concurrent writer holds one, that COPY is rolled back to its savepoint and
+        ``rows()`` go through the staging table and the upsert into ``sample`` instead."""
         conn = self._writer()
         with conn.transaction(), conn.cursor() as cur:
             try:
                 with conn.transaction():  # a savepoint
-                    if binary is not None:
-                        with cur.copy(f"COPY sample ({_COPY_COLUMNS}) FROM STDIN (FORMAT BINARY)") as cp:
-                            cp.write(binary)
-                    else:
-                        self._copy(cur, "sample", rows())
+                    direct(cur)
                 self.direct += 1
                 return
             except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):

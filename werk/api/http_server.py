@@ -124,6 +124,7 @@ class BodyLimit:
         self.limit = server.max_body_bytes
         self.upload_limit = server.max_upload_bytes
         self.uploads = re.compile("|".join(f"(?:{p})" for p in uploads)) if uploads else None
+        self.least = min(self.limit, self.upload_limit) if uploads else self.limit  # within it on any path
 
     def _limit(self, path: str) -> tuple[int, str]:
         if self.uploads is not None and self.uploads.fullmatch(path):
@@ -133,14 +134,18 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        # The whole body arrived with the headers (most requests: a GET, a small PATCH) and is within every limit:
+        # nothing can stall or grow, and its Content-Length, by which the server's parser framed it, is its length,
+        # so the app gets the server's own receive and send without a look at the path or the headers. uvicorn's
+        # protocols keep the request's state on the object its receive is bound to; under another server (no such
+        # state) every request is watched.
+        cycle = getattr(receive, "__self__", None)
+        if getattr(cycle, "more_body", True) is False and len(getattr(cycle, "body", _UNKNOWN)) <= self.least:
+            return await self.app(scope, receive, send)
         limit, setting = self._limit(scope["path"])
         for name, value in scope["headers"]:
             if name == b"content-length" and (not value.isdigit() or int(value) > limit):
                 return await _refuse(scope, send, BodyTooLarge(limit, setting))
-        # The whole body arrived with the headers (most requests: a GET, a small PATCH): nothing can stall or grow,
-        # so the app gets the server's own receive and send. uvicorn's protocols keep the request's state on the
-        # object its receive is bound to; under another server (no such state) every request is watched.
-        cycle = getattr(receive, "__self__", None)
         if getattr(cycle, "more_body", True) is False and len(getattr(cycle, "body", _UNKNOWN)) <= limit:
             return await self.app(scope, receive, send)
         seen = 0

@@ -97,11 +97,12 @@ def cap(grants: Iterable[Grant], role: str | None, scope: str | None) -> tuple[G
     return tuple(out)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Caller:
     """What a request says of who sends it: its credentials, its address, what it asks. ``scope`` is the ASGI
     scope, where the user found for it is left (``scope["state"]["user"]``, Starlette's ``request.state.user``)
-    for the audit of the answer."""
+    for the audit of the answer. Read, never changed, by those it is handed to (not frozen: a frozen dataclass sets
+    each field through ``object.__setattr__``, a microsecond of every write the fast path answers)."""
 
     authorization: str = ""
     session: str = ""
@@ -113,23 +114,23 @@ class Caller:
 
     @classmethod
     def of(cls, scope: MutableMapping[str, Any]) -> Caller:
-        authorization = cookie = csrf = ""
-        for name, value in scope.get("headers", ()):
-            if name == b"authorization" and not authorization:
-                authorization = value.decode("latin-1")
-            elif name == b"cookie":
-                cookie += value.decode("latin-1") + ";"
-            elif name == b"x-csrf-token" and not csrf:
-                csrf = value.decode("latin-1")
+        raw = scope.get("headers") or []
+        named = dict(reversed(raw))  # each name's first value, as Starlette's Headers.get reads it
+        authorization = named.get(b"authorization")
+        csrf = named.get(b"x-csrf-token")
+        session = ""
+        if b"cookie" in named:
+            cookie = "".join(value.decode("latin-1") + ";" for name, value in raw if name == b"cookie")
+            session = _cookie(cookie, SESSION_COOKIE)
         client = scope.get("client")
         return cls(
-            authorization=authorization,
-            session=_cookie(cookie, SESSION_COOKIE),
-            csrf=csrf,
-            client=str(client[0]) if client else "",
-            method=scope.get("method", "GET"),
-            path=scope.get("path", ""),
-            scope=scope,
+            "" if authorization is None else authorization.decode("latin-1"),
+            session,
+            "" if csrf is None else csrf.decode("latin-1"),
+            str(client[0]) if client else "",
+            scope.get("method", "GET"),
+            scope.get("path", ""),
+            scope,
         )
 
     @property

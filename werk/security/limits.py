@@ -29,6 +29,8 @@ class FailureLimiter:
 
     def retry_after(self, client: str, now: float | None = None) -> int:
         """Seconds ``client`` must wait before its next credential is looked at (0: go ahead)."""
+        if client not in self._failures:  # every client that has not failed lately: no clock, no lock
+            return 0
         now = time.monotonic() if now is None else now
         with self._lock:
             seen = self._failures.get(client)

@@ -135,42 +135,45 @@ class AasFastPath:
     # --- PATCH $value ---------------------------------------------------------------------------------------------
 
     async def _patch_value(self, scope: Scope, receive: Receive, send: Send, sm_id: str, path: str) -> None:
-        content_type = b""
-        for name, value in scope["headers"]:
-            if name == b"content-type":
-                content_type = value
+        content_type: bytes = dict(scope["headers"]).get(
+            b"content-type", b""
+        )  # the last, as the routes read it
         try:
             self.authorize(Caller.of(scope))
         except Unauthorized:
             return await self.app(scope, receive, send)  # the route refuses it, in its words, before the body
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more and size <= _MAX_BODY:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return None
-            chunk = message.get("body", b"")
-            chunks.append(chunk)
-            size += len(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        replay = _replay(body, more, receive)
-        if more or size > _MAX_BODY or not body:
-            return await self.app(scope, replay, send)
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        body: bytes = message.get("body", b"")
+        more: bool = message.get("more_body", False)
+        if more:  # the rest of a body that did not come whole, up to what the fast path takes
+            chunks = [body]
+            size = len(body)
+            while more and size <= _MAX_BODY:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return None
+                chunk = message.get("body", b"")
+                chunks.append(chunk)
+                size += len(chunk)
+                more = message.get("more_body", False)
+            body = b"".join(chunks)
+        if more or len(body) > _MAX_BODY or not body:
+            return await self.app(scope, _replay(body, more, receive), send)
         try:
             payload = json_value(body, content_type.decode("latin-1"))
             if not self._set_value(sm_id, path, payload):
-                return await self.app(scope, replay, send)
+                return await self.app(scope, _replay(body, more, receive), send)
         except ApiError:
-            return await self.app(scope, replay, send)
+            return await self.app(scope, _replay(body, more, receive), send)
         try:
             await self.store.synced()
         # changed in memory, not stored (the route answers so too): no acknowledgement
         except Exception as exc:
             log.exception("aas.fast.store path=%s", scope["path"])
             response = error_response(500, f"internal error ({type(exc).__name__}); see the server log")
-            return await response(scope, replay, send)
+            return await response(scope, _replay(body, more, receive), send)
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
         return None

@@ -90,14 +90,15 @@ def json_value(body: bytes, content_type: str) -> Any:
     """The JSON a ``$value`` body holds, read as every value write reads it; :class:`ApiError` 415 for a body whose
     type is not JSON (none is taken as JSON, as FastAPI takes it), 400 for one that does not parse. orjson reads it (a tenth of ``json.loads``) unless it
     holds integers beyond 64 bits, which orjson would round to a double, or what only ``json`` reads (NaN)."""
-    media = content_type.split(";", 1)[0].strip().lower()
-    if media and media != "application/json" and not media.endswith("+json"):
-        raise ApiError(
-            415,
-            f"a value is sent as application/json (the ValueOnly form), not {media!r}",
-        )
+    if content_type != "application/json":
+        media = content_type.split(";", 1)[0].strip().lower()
+        if media and media != "application/json" and not media.endswith("+json"):
+            raise ApiError(
+                415,
+                f"a value is sent as application/json (the ValueOnly form), not {media!r}",
+            )
     try:
-        if _LONG_INTEGER.search(body) is None:
+        if len(body) < 20 or _LONG_INTEGER.search(body) is None:
             return orjson.loads(body)
     except orjson.JSONDecodeError:
         pass

@@ -19,7 +19,8 @@ def apply_value(el: model.SubmodelElement, value: Any) -> None:
     """PATCH ``$value``: set an element's value from its value-only form. Raises :class:`AasError` when the form
     does not fit the element (the element is left as it was)."""
     try:
-        _check_text(value, el.id_short or "")
+        if isinstance(value, str | dict | list):  # a number or a boolean holds no text
+            _check_text(value, el.id_short or "")
         _apply_value(el, value)
     except (ValueError, TypeError, KeyError) as exc:
         raise AasError(f"value does not fit {type(el).__name__} {el.id_short!r}: {exc}") from None

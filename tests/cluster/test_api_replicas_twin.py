@@ -19,6 +19,7 @@ import psycopg
 import pytest
 
 from tests.cluster.conftest import NatsServer
+from tests.cluster.plants import cluster_plant
 from tests.conftest import REPO, free_port
 
 TOKEN = "replica-test-token"
@@ -40,36 +41,19 @@ def b64(text: str) -> str:
 
 def plant_file(tmp_path: Path, name: str, pg_url: str, nats_url: str) -> Path:
     """A one-press plant whose historian (and so the twin) is on ``pg_url``; the werk file is the replica's own."""
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(
-        f"""\
-plant:
-  enterprise: acme
-  sites:
-    hall-1:
-      areas:
-        press:
-          lines:
-            line-1:
-              cells:
-                cell-1:
-                  assets:
-                    press-0: {{kind: press}}
-historian:
-  backend: postgresql
-  url: "{pg_url}"
-  path: {tmp_path / f"{name}.db"}
-cluster:
-  nats: {nats_url}
+    return cluster_plant(
+        tmp_path,
+        pg_url,
+        nats_url,
+        name=name,
+        more=f"""\
 server:
   host: 127.0.0.1
   port: {free_port()}
   users:
     - {{name: sue, role: supervisor, token_env: WERK_REPLICA_TEST_TOKEN}}
 """,
-        encoding="utf-8",
     )
-    return path
 
 
 class Replica:

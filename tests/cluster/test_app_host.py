@@ -19,6 +19,7 @@ import psycopg
 import pytest
 
 from tests.cluster.conftest import NatsServer
+from tests.cluster.plants import cluster_plant
 from tests.cluster.test_faults import Workers
 from werk.apps.oee.app import _key as downtime_key
 from werk.apps.oee.stops import StopTracker
@@ -35,40 +36,25 @@ PARTITIONS = 8
 
 
 def plant_file(tmp_path: Path, pg_url: str, nats_url: str) -> Path:
-    assets = "\n".join(f"                    {a.rsplit('/', 1)[1]}: {{kind: press}}" for a in ASSETS)
-    path = tmp_path / "cluster.yaml"
-    path.write_text(
-        f"""\
-plant:
-  enterprise: acme
-  sites:
-    hall-1:
-      areas:
-        press:
-          lines:
-            line-1:
-              cells:
-                cell-1:
-                  assets:
-{assets}
-historian:
-  backend: postgresql
-  url: "{pg_url}"
-  path: {tmp_path / "werk.db"}
-cluster:
-  nats: {nats_url}
+    return cluster_plant(
+        tmp_path,
+        pg_url,
+        nats_url,
+        name="werk",
+        presses=[a.rsplit("/", 1)[1] for a in ASSETS],
+        cluster=f"""\
   ack_wait_s: 2
   fetch_messages: 16
   apps: true
   app_partitions: {PARTITIONS}
   app_lease_ttl_s: 1.5
-apps:
-  alarms: {{enabled: false}}
-  maintenance: {{enabled: false}}
 """,
-        encoding="utf-8",
+        more="""\
+apps:
+  alarms: {enabled: false}
+  maintenance: {enabled: false}
+""",
     )
-    return path
 
 
 def state_at(b: int) -> str:

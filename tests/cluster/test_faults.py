@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from tests.cluster.conftest import NatsServer
+from tests.cluster.plants import cluster_plant
 from tests.conftest import REPO
 from werk.config import load_config
 from werk.connect.base import ConnectorStatus
@@ -30,33 +31,9 @@ PER_BATCH = 40  # samples per asset per batch
 
 
 def plant_file(tmp_path: Path, pg_url: str, nats_url: str) -> Path:
-    path = tmp_path / "cluster.yaml"
-    path.write_text(
-        f"""\
-plant:
-  enterprise: acme
-  sites:
-    hall-1:
-      areas:
-        press:
-          lines:
-            line-1:
-              cells:
-                cell-1:
-                  assets:
-                    press-0: {{kind: press}}
-historian:
-  backend: postgresql
-  url: "{pg_url}"
-  path: {tmp_path / "werk.db"}
-cluster:
-  nats: {nats_url}
-  ack_wait_s: 2
-  fetch_messages: 16
-""",
-        encoding="utf-8",
+    return cluster_plant(
+        tmp_path, pg_url, nats_url, name="werk", cluster="  ack_wait_s: 2\n  fetch_messages: 16\n"
     )
-    return path
 
 
 class Workers:

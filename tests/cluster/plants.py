@@ -1,0 +1,47 @@
+"""The plant file of a cluster test: presses in one cell of acme/hall-1/press/line-1, the historian on a PostgreSQL
+database of the test's own, the cluster's broker; what a test adds (cluster settings, apps, server) as YAML."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+
+def cluster_plant(
+    tmp_path: Path,
+    pg_url: str,
+    nats_url: str,
+    *,
+    name: str = "cluster",
+    presses: Iterable[str] = ("press-0",),
+    cluster: str = "",
+    more: str = "",
+) -> Path:
+    """Write ``<tmp_path>/<name>.yaml`` and return its path. ``cluster``: lines under ``cluster:`` after ``nats``
+    (indented two spaces); ``more``: top-level YAML after it. The werk file is ``<name>.db`` beside it."""
+    assets = "\n".join(f"                    {p}: {{kind: press}}" for p in presses)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(
+        f"""\
+plant:
+  enterprise: acme
+  sites:
+    hall-1:
+      areas:
+        press:
+          lines:
+            line-1:
+              cells:
+                cell-1:
+                  assets:
+{assets}
+historian:
+  backend: postgresql
+  url: "{pg_url}"
+  path: {tmp_path / f"{name}.db"}
+cluster:
+  nats: {nats_url}
+{cluster}{more}""",
+        encoding="utf-8",
+    )
+    return path

@@ -20,7 +20,10 @@ of every registered app:
   :meth:`App.asset_view`, a label key, a unit, a format);
 - ``partitioned``: the app's state is per asset (each asset's samples in, its own rows and events out), so in a
   cluster it runs in ``werk worker``'s app host over the assets that worker holds (docs/cluster.md); a
-  plant-wide app (a peak over all meters, a production plan) leaves it False and runs in ``werk serve`` only;
+  plant-wide app (a peak over all meters, a production plan) leaves it False and runs in ``werk serve`` only.
+  A ``werk api`` replica builds every enabled app *served* (:attr:`AppContext.served`): its router and pages over
+  the shared tables, :meth:`App.serve` instead of ``run``, what only the running instance knows answered from the
+  tables or refused with :meth:`App.elsewhere` (503; docs/apps.md);
 - ``cli`` adds ``werk <name> ...`` commands; ``submodels`` adds submodels to an asset's twin; ``demo`` holds the
   settings ``werk demo`` runs it with; ``check`` finds mistakes that span the plant file (a signal the app needs
   that no asset binds).

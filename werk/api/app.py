@@ -233,6 +233,12 @@ ERRORS: dict[int, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "no bearer token, or an unknown one"},
     403: {"model": ErrorOut, "description": "the token's role may not do this, or writes are disabled"},
 }
+#: every app route may answer it where the app runs elsewhere (a cluster's API replica: AppContext.served)
+RUNS_ELSEWHERE: dict[str, Any] = {
+    "model": ErrorOut,
+    "description": "the app runs elsewhere than this process (a cluster's workers, or no process of the cluster); "
+    "the detail says what, in the reader's language",
+}
 
 
 def create_app(platform: Platform) -> FastAPI:
@@ -281,6 +287,9 @@ def create_app(platform: Platform) -> FastAPI:
         if spec.router is not None:
             router = spec.router(platform.apps[spec.name], web)
             _document(router.routes, ERRORS)
+            for route in router.routes:
+                if isinstance(route, APIRoute):
+                    route.responses.setdefault(503, dict(RUNS_ELSEWHERE))
             # no process of the cluster runs it: every route says so rather than answer from a memory that
             # never moves
             app.include_router(router, dependencies=[Depends(_runs_nowhere(spec.title))] if idle else None)

@@ -11,6 +11,7 @@ API."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -19,6 +20,7 @@ from typing import Any
 
 import httpx
 import nats
+import psycopg
 import pytest
 
 from tests.cluster.conftest import NatsServer
@@ -76,6 +78,20 @@ apps:
         encoding="utf-8",
     )
     return path
+
+
+def classified_events(pg_url: str) -> list[str]:
+    with psycopg.connect(pg_url) as c:
+        rows = c.execute(
+            "SELECT key FROM event WHERE kind = 'downtime' AND key LIKE '%/downtime.classified/%'"
+        )
+        return [k for (k,) in rows.fetchall()]
+
+
+def work_orders(pg_url: str) -> list[tuple[str, str]]:
+    with psycopg.connect(pg_url) as c:
+        rows = c.execute("SELECT asset, body FROM work_order").fetchall()
+    return [(a, json.loads(b)["title"]) for a, b in rows]
 
 
 async def eventually(
@@ -149,7 +165,21 @@ async def test_a_replica_serves_the_apps_that_a_worker_runs(
         assert ended[0]["id"] == open_stop and ended[0]["reason"] == code
         assert ended[0]["reason_source"] == "operator" and ended[0]["status"] == "classified"
 
-        # maintenance and alarms render, translated, from their tables
+        deadline = time.monotonic() + 10  # the replica's historian writer commits its events within a flush
+        while (
+            not (classified := await asyncio.to_thread(classified_events, pg_url))
+            and time.monotonic() < deadline
+        ):
+            await asyncio.sleep(0.2)
+        assert [k.split("/")[1] for k in classified] == ["press-0"]  # the person's act, as an event
+
+        # maintenance and alarms render, translated, from their tables; a work order opened through the replica
+        # is in the shared table, where the workers look work orders up
+        r = await http.post(
+            "/api/workorders", json={"asset": "press-1", "title": "check the die"}, headers=AUTH
+        )
+        assert r.status_code == 201, r.text
+        assert await asyncio.to_thread(work_orders, pg_url) == [("press-1", "check the die")]
         for path, title in (("/maintenance", "Instandhaltung"), ("/alarms", "Alarme")):
             page = await http.get(path, params={"lang": "de"})
             assert page.status_code == 200 and title in page.text, path

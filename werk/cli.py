@@ -446,27 +446,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def api_role(config: WerkConfig) -> WerkConfig:
-    """The plant file as a ``werk api`` replica runs it: no apps (each would run once per replica; docs/cluster.md),
-    the historian it names (PostgreSQL, shared); its connectors stay in the file (the assets' bindings name them)
-    but are not started (:func:`_run` with ``connect=False``: the edges read the machines)."""
-    apps = config.apps.model_copy(
-        update={
-            name: settings.model_copy(update={"enabled": False})
-            for name in default_registry().apps
-            if (settings := config.app(name)) is not None
-        }
-    )
-    return config.model_copy(update={"apps": apps})
-
-
 def cmd_api(args: argparse.Namespace) -> int:
     config = _with_server(load_config(args.config), args)
     if config.historian.backend != "postgresql":
         raise WerkError(
             f"{args.config}: werk api serves a shared historian: set historian.backend: postgresql (and url)"
         )
-    config = api_role(config)
+    # the replica serves the apps' pages over their shared tables; the workers run them (Platform, live_from_log)
     _check_ports(config, web=True, sim=False)
     return _stopped(
         event_loop.run(

@@ -68,6 +68,18 @@ class InputError(WerkError, ValueError):
         self.loc = loc
 
 
+class RunsElsewhere(WerkError):
+    """What a request asks of an app is known only to the instance that runs it, and this process only serves the
+    app's pages and API over its tables (a ``werk api`` replica; docs/cluster.md): the API answers 503 with the
+    message in the reader's language. ``msgid`` is a translation key (the app's catalog or werk's) with ``{name}``
+    placeholders filled from ``args``."""
+
+    def __init__(self, msgid: str, **args: str) -> None:
+        super().__init__(msgid.format(**args))
+        self.msgid = msgid
+        self.args_ = args
+
+
 class Unauthorized(WerkError):
     """A request may not do what it asks: no valid bearer token (``status`` 401), or a user whose role is too low
     or no users at all (403). ``headers`` go with the answer (a 401's ``WWW-Authenticate`` challenge)."""

@@ -16,7 +16,6 @@ import httpx
 from tests.cluster.conftest import NatsServer
 from tests.conftest import bounded, plant_config, serving, wait_until
 from werk.api import create_app
-from werk.cli import api_role
 from werk.config.model import ClusterConfig, WerkConfig
 from werk.connect.base import ConnectorStatus
 from werk.core.model import Sample, utcnow
@@ -35,9 +34,8 @@ def cluster_plant(tmp_path: Path, pg_url: str, nats_url: str) -> WerkConfig:
 
 @asynccontextmanager
 async def api_replica(config: WerkConfig, werk_file: Path) -> AsyncIterator[tuple[Platform, str]]:
-    """A replica as ``werk api`` runs it: the plant file's apps off, no connectors, live values from the log; its
+    """A replica as ``werk api`` runs it: the apps served (the workers run them), no connectors, live values from the log; its
     own werk file (the twin)."""
-    config = api_role(config)
     config = config.model_copy(
         update={"historian": config.historian.model_copy(update={"path": str(werk_file)})}
     )

@@ -9,18 +9,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import plant_config
-from werk.cli import api_role, main
+from werk.cli import main
 from werk.config import demo_config_path, load_config
 from werk.errors import ConfigError, WriteRefused
-from werk.registry import default_registry
 from werk.runtime.platform import Platform
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def test_an_api_replica_runs_no_app() -> None:
-    config = api_role(load_config(demo_config_path()))
-    assert default_registry().apps and all(not config.app(n).enabled for n in default_registry().apps)
 
 
 def test_werk_api_refuses_a_plant_whose_historian_is_not_shared() -> None:
@@ -50,7 +44,7 @@ def test_the_cluster_plant_script_writes_a_valid_plant_on_postgresql(tmp_path: P
 
 
 async def test_an_api_replica_refuses_a_write_to_a_machine_it_does_not_read(tmp_path: Path) -> None:
-    platform = Platform(api_role(plant_config(tmp_path)))
+    platform = Platform(plant_config(tmp_path), live_from_log=True)
     platform.connectors = []  # as werk api starts it (werk.cli._run, connect=False)
     path = next(p for p in platform._writable)
     with pytest.raises(WriteRefused, match="does not run in this process"):

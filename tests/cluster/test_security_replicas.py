@@ -17,7 +17,6 @@ import pytest
 from tests.conftest import bounded, plant_config, serving
 from werk.api import create_app
 from werk.api.auth import CSRF_COOKIE
-from werk.cli import api_role
 from werk.config.model import GrantConfig, OidcConfig, WerkConfig
 from werk.core.access import SESSION_COOKIE
 from werk.runtime.platform import Platform
@@ -32,7 +31,6 @@ SECRET_ENV = "WERK_TEST_OIDC_SECRET"
 @asynccontextmanager
 async def replica(config: WerkConfig, werk_file: Path) -> AsyncIterator[httpx.AsyncClient]:
     """A replica as ``werk api`` runs it (no apps, no connectors) with its own werk file, and a client of it."""
-    config = api_role(config)
     historian = config.historian.model_copy(update={"path": str(werk_file)})
     platform = Platform(config.model_copy(update={"historian": historian}))
     platform.connectors = []

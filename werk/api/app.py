@@ -61,7 +61,7 @@ from werk.core.model import Sample, User, utcnow
 from werk.core.period import Timestamp, period
 from werk.core.signals import describe
 from werk.core.uns import PATH_PATTERN, validate_path
-from werk.errors import InputError, Unauthorized, UnsPathError, WerkError
+from werk.errors import InputError, RunsElsewhere, Unauthorized, UnsPathError, WerkError
 from werk.i18n import N_, catalog_msgids, locale_dir, werk_locale_dir
 from werk.runtime.platform import Platform
 from werk.security.audit import AuditLog
@@ -233,6 +233,12 @@ ERRORS: dict[int, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "no bearer token, or an unknown one"},
     403: {"model": ErrorOut, "description": "the token's role may not do this, or writes are disabled"},
 }
+#: every app route may answer it where the app runs elsewhere (a cluster's API replica: AppContext.served)
+RUNS_ELSEWHERE: dict[str, Any] = {
+    "model": ErrorOut,
+    "description": "the app runs elsewhere than this process (a cluster's workers, or no process of the cluster); "
+    "the detail says what, in the reader's language",
+}
 
 
 def create_app(platform: Platform) -> FastAPI:
@@ -247,6 +253,7 @@ def create_app(platform: Platform) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(InputError, _input_error)
     refs = {ref.name: ref for ref in platform.config.assets()}
+    shown = platform.shown_apps
     auth = _authenticator(platform, refs)
     specs = [platform.registry.app(name) for name in platform.apps]
     nav = [NavItem("/", N_("Overview"), order=0)]
@@ -263,18 +270,36 @@ def create_app(platform: Platform) -> FastAPI:
         locales=list(locales.values()),
         scripts=scripts,
         timezone=platform.config.plant.timezone,
-        banners=lambda t: [b for a in platform.apps.values() for b in a.banners(t)],
+        banners=lambda t: [b for a in shown().values() for b in a.banners(t)],
     )
     web = WebContext(platform.config, auth, pages)
+
+    async def runs_elsewhere(request: Request, exc: Exception) -> Response:
+        """503 with the reason in the reader's language (its placeholders' values translated too)."""
+        assert isinstance(exc, RunsElsewhere)
+        tr = web.translator(request)
+        detail = tr(exc.msgid, **{k: tr(v) for k, v in exc.args_.items()})
+        return Response(json.dumps({"detail": detail}), 503, media_type="application/json")
+
+    app.add_exception_handler(RunsElsewhere, runs_elsewhere)
     for spec in specs:
+        idle = platform.apps[spec.name].ctx.served == "nowhere"
         if spec.router is not None:
             router = spec.router(platform.apps[spec.name], web)
             _document(router.routes, ERRORS)
-            app.include_router(router)
+            for route in router.routes:
+                if isinstance(route, APIRoute):
+                    route.responses.setdefault(503, dict(RUNS_ELSEWHERE))
+            # no process of the cluster runs it: every route says so rather than answer from a memory that
+            # never moves
+            app.include_router(router, dependencies=[Depends(_runs_nowhere(spec.title))] if idle else None)
         for page in spec.pages:
-            app.add_api_route(
-                page.path, _page_route(pages, page.template), include_in_schema=False, methods=["GET"]
+            route = (
+                _page_route(pages, NOT_RUNNING, {"app_title": spec.title})
+                if idle
+                else _page_route(pages, page.template)
             )
+            app.add_api_route(page.path, route, include_in_schema=False, methods=["GET"])
         static = package_dir(spec.package, "static")
         if static is not None:
             app.mount(f"/static/apps/{spec.name}", StaticFiles(directory=static), name=f"static-{spec.name}")
@@ -320,7 +345,7 @@ def create_app(platform: Platform) -> FastAPI:
             connectors=connectors_seen(request),
             apps={}
             if sight is not None
-            else {name: dict(h) for name, app in platform.apps.items() if (h := app.diagnostics())},
+            else {name: dict(h) for name, app in shown().items() if (h := app.diagnostics())},
         )
 
     @app.get("/api/plant", tags=["plant"])
@@ -576,7 +601,7 @@ def create_app(platform: Platform) -> FastAPI:
     async def banners(request: Request) -> list[dict[str, str]]:
         """What the banner slot of every page shows now (the apps' App.banners), for werk.js to refresh it."""
         t = pages.translator(pages.language(request))
-        return [dict(b) for a in platform.apps.values() for b in a.banners(t)]
+        return [dict(b) for a in shown().values() for b in a.banners(t)]
 
     @app.get("/ui/overview/stream", include_in_schema=False)
     async def overview_stream(request: Request) -> StreamingResponse:
@@ -697,11 +722,28 @@ def _authenticator(platform: Platform, refs: Mapping[str, AssetRef]) -> Authenti
     return auth
 
 
-def _page_route(pages: Pages, template: str) -> Any:
+def _page_route(pages: Pages, template: str, context: Mapping[str, Any] | None = None) -> Any:
     async def page(request: Request) -> Response:
-        return pages.render(request, template)
+        return pages.render(request, template, context)
 
     return page
+
+
+#: The page an app's pages show where no process of the cluster runs the app (AppContext.served "nowhere")
+NOT_RUNNING = "not_running.html"
+#: What its API answers there (503)
+RUNS_NOWHERE = N_(
+    "{app} does not run in a werk cluster yet: it runs in werk serve only, so nothing here is current."
+)
+
+
+def _runs_nowhere(title: str) -> Callable[[], None]:
+    """A dependency that refuses every route of an app no process of the cluster runs."""
+
+    def refuse() -> None:
+        raise RunsElsewhere(RUNS_NOWHERE, app=title)
+
+    return refuse
 
 
 def _sse_frame(event: str, data: Any) -> bytes:

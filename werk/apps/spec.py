@@ -20,7 +20,10 @@ of every registered app:
   :meth:`App.asset_view`, a label key, a unit, a format);
 - ``partitioned``: the app's state is per asset (each asset's samples in, its own rows and events out), so in a
   cluster it runs in ``werk worker``'s app host over the assets that worker holds (docs/cluster.md); a
-  plant-wide app (a peak over all meters, a production plan) leaves it False and runs in ``werk serve`` only;
+  plant-wide app (a peak over all meters, a production plan) leaves it False and runs in ``werk serve`` only.
+  A ``werk api`` replica builds every enabled app *served* (:attr:`AppContext.served`): its router and pages over
+  the shared tables, :meth:`App.serve` instead of ``run``, what only the running instance knows answered from the
+  tables or refused with :meth:`App.elsewhere` (503; docs/apps.md);
 - ``cli`` adds ``werk <name> ...`` commands; ``submodels`` adds submodels to an asset's twin; ``demo`` holds the
   settings ``werk demo`` runs it with; ``check`` finds mistakes that span the plant file (a signal the app needs
   that no asset binds).
@@ -52,7 +55,8 @@ from werk.config.model import AppSettings, AssetRef, WerkConfig
 from werk.core.access import Role as AccessRole
 from werk.core.model import Sample, User, Value, utcnow
 from werk.core.sight import Sight
-from werk.i18n import Translator
+from werk.errors import RunsElsewhere
+from werk.i18n import N_, Translator
 from werk.registry import PluginError
 from werk.store.app_database import AppDatabase
 from werk.store.base import Historian
@@ -61,6 +65,20 @@ from werk.store.migrations import Migration
 if TYPE_CHECKING:
     from basyx.aas import model as aas
     from fastapi import APIRouter, Request, Response
+
+
+#: Who runs an app whose instance in this process only serves (AppContext.served)
+Served = Literal["workers", "nowhere"]
+
+#: What a served app answers (RunsElsewhere, 503) when only its running instance knows...
+IN_WORKERS = N_(
+    "This is known only where the app runs, in the cluster's workers, not in this API replica: {what}."
+)
+#: ... or when an action would change a state only its running instance holds
+ACTS_IN_WORKERS = N_(
+    "This cannot be done through an API replica yet: the app runs in the cluster's workers, which would not "
+    "learn of it ({what})."
+)
 
 
 @dataclass(frozen=True)
@@ -86,6 +104,13 @@ class AppContext:
     #: is one of a series over the same assets, so it marks no time as unobserved at its start or stop and takes
     #: up each asset where the store says the last one left it
     from_log: bool = False
+    #: None: this process runs the app. Otherwise the instance only serves the app's pages and API over its shared
+    #: tables, the historian and the live values (a ``werk api`` replica): the platform never calls ``run()`` or
+    #: ``stop()`` but ``serve()``, and the instance publishes nothing, sends nothing and holds no state its
+    #: processing would own. ``"workers"``: the cluster's workers run the app (``AppSpec.partitioned``);
+    #: ``"nowhere"``: no process of the cluster does (a plant-wide app), so the platform refuses its API with 503
+    #: and shows a note for its pages
+    served: Served | None = None
 
 
 class App:
@@ -106,6 +131,15 @@ class App:
     def snapshot(self) -> Any:
         """The app's current view, JSON-serialisable, for its API and pages."""
         return {}
+
+    async def serve(self) -> None:
+        """Run instead of :meth:`run` where the instance only serves (``ctx.served``): keep what the pages read
+        fresh from the tables and the live values, until cancelled; publish and send nothing."""
+
+    def elsewhere(self, what: str, *, action: bool = False) -> RunsElsewhere:
+        """The error (503) for a request only the running instance could answer (or, ``action``, act on), with
+        ``what`` saying what was asked: a translation key of the app's catalog (``N_``), translated with it."""
+        return RunsElsewhere(ACTS_IN_WORKERS if action else IN_WORKERS, what=what)
 
     def diagnostics(self) -> Mapping[str, Any]:
         """What the app has to report about the data it is given (values it could not use, and how often), for

@@ -43,7 +43,9 @@ class Platform:
 
     ``live_from_log``: the samples come from the cluster's log (``cluster.nats``), where the edges publish them and
     the workers store them (a ``werk api`` replica, werk.runtime.live_feed); this process feeds them to its bus for
-    its live values and writes none of them.
+    its live values and writes none of them. Its apps run elsewhere too (the cluster's workers run the
+    partitioned ones, nothing runs the others): each enabled app is built with ``AppContext.served`` to serve its
+    pages and API over the shared tables, and :meth:`App.serve` runs instead of :meth:`App.run`.
     """
 
     def __init__(
@@ -89,11 +91,16 @@ class Platform:
         """The registered apps the plant file leaves enabled, in the registry's order."""
         return [n for n in self.registry.apps if (s := self.config.app(n)) is not None and s.enabled]
 
+    def shown_apps(self) -> dict[str, App]:
+        """The apps whose views (asset cards, banners, diagnostics) say something current: all but the served
+        ones no process runs (``AppContext.served == "nowhere"``), whose memory never moves."""
+        return {name: app for name, app in self.apps.items() if app.ctx.served != "nowhere"}
+
     def asset_view(self, asset: str) -> dict[str, Any]:
         """What the apps know of one asset, merged (the first app to give a key wins), and per app."""
         merged: dict[str, Any] = {}
         per_app: dict[str, Mapping[str, Any]] = {}
-        for name, app in self.apps.items():
+        for name, app in self.shown_apps().items():
             view = app.asset_view(asset)
             if view:
                 per_app[name] = view
@@ -156,13 +163,14 @@ class Platform:
                 live=self.live.latest,
                 data_dir=data_dir,
                 write=self.write_signal,
+                served=None if not self.live_from_log else "workers" if spec.partitioned else "nowhere",
             )
             self.apps[name] = spec.build(ctx)
         # consumers first, so the first batches from connectors find their subscribers
         self._spawn("historian-writer", self.writer.run())
         self._spawn("live-values", self.live.run(self.bus))
         for name, app in self.apps.items():
-            self._spawn(f"app-{name}", app.run())
+            self._spawn(f"app-{name}", app.serve() if app.ctx.served else app.run())
         await asyncio.sleep(0)  # let the subscribers register before any producer runs
         if self.live_from_log:
             self.live_feed = LiveFeed(self.config.cluster, self.bus, self.live, self.historian)
@@ -292,7 +300,8 @@ class Platform:
         except TimeoutError:
             log.warning("platform.stop spooled=%d", sum(s.status.spooled for s in self.spools.values()))
         for name, app in self.apps.items():  # last words (the state timeline says werk stopped watching)
-            await stop_within(f"{name}.stop", app.stop())
+            if not app.ctx.served:
+                await stop_within(f"{name}.stop", app.stop())
         if self.writer is not None and self.writer.samples:
             try:
                 await self.writer.wait_written(self.bus.published, timeout=drain_s)

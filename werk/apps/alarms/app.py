@@ -20,18 +20,19 @@ from werk.apps.alarms.engine import AlarmEngine, Entry
 from werk.apps.alarms.kpi import DeadbandSuggestion, suggest_deadband
 from werk.apps.alarms.notify import Delivery, Planner, Sender
 from werk.apps.alarms.settings import PRIORITY_RANK, AlarmsSettings, expand
-from werk.apps.alarms.states import ACKABLE, LIVE_STATES, Transition, TransitionError
+from werk.apps.alarms.states import ACKABLE, LIVE_STATES, AlarmState, Transition, TransitionError
 from werk.apps.alarms.store import AlarmStore
 from werk.apps.spec import App, AppContext
 from werk.bus.base import Overflow
 from werk.core.model import Event, Quality, event_key
 from werk.core.sight import Sight
 from werk.errors import WerkError
-from werk.i18n import Translator
+from werk.i18n import N_, Translator
 
 log = logging.getLogger(__name__)
 
 TICK_S = 1.0
+SERVED_REFRESH_S = 2.0  # where the app only serves, how often the alarms' states are read from the journal
 
 
 class SourceError(WerkError):
@@ -79,6 +80,36 @@ class AlarmsApp(App):
         finally:
             sub.close()
             await self._flush()
+
+    async def serve(self) -> None:
+        """Served (a cluster's API replica): every alarm's state as the journal has it, read again every
+        ``SERVED_REFRESH_S``; the workers' instances decide and journal them (their journal queue commits within
+        moments). Nothing is evaluated, notified or journalled here."""
+        while True:
+            try:
+                await asyncio.to_thread(self.from_journal)
+            except Exception:
+                log.exception("alarms.journal_read_failed")
+            await asyncio.sleep(SERVED_REFRESH_S)
+
+    def from_journal(self) -> None:
+        """Each alarm's state set to the one its last journal row entered (normal without one), with the
+        shelves and out-of-service decisions that hold."""
+        latest = self.store.latest()
+        shelves, oos = self.store.decisions()
+        for alarm_id, e in self.engine.entries.items():
+            row = latest.get(alarm_id)
+            after = row.state if row is not None else "normal"
+            s = AlarmState(alarm_id, latching=e.state.latching)
+            s.active = after in ("unack", "acked")
+            s.acked = after not in ACKABLE
+            s.held = after == "latched"
+            s.suppressed = after == "suppressed"
+            s.restore(shelves.get(alarm_id), oos.get(alarm_id))
+            if row is not None:
+                s.since, s.value = row.ts, row.value
+                s.active_since = row.activated if s.active else None
+            e.state = s
 
     def restore(self) -> None:
         """Shelves and out-of-service decisions from the journal (a timed shelve that ended meanwhile expires at
@@ -190,7 +221,13 @@ class AlarmsApp(App):
     async def act(
         self, action: str, alarm_id: str, who: str, why: str = "", until: datetime | None = None
     ) -> dict[str, Any]:
-        """An operator's or supervisor's action on an alarm; its journal rows are written before it returns."""
+        """An operator's or supervisor's action on an alarm; its journal rows are written before it returns.
+
+        Refused where the instance only serves (a cluster's API replica, 503): the alarm's state machine runs in
+        the worker that holds its asset, which would not learn of a row written here (it would go on showing
+        and notifying the alarm as before)."""
+        if self.ctx.served:
+            raise self.elsewhere(N_("an alarm's acknowledge, shelve or service"), action=True)
         now = self.ctx.clock()
         eng = self.engine
         if action == "acknowledge":

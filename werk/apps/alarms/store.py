@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -81,6 +82,16 @@ def _value(v: object) -> str | None:
         return json.dumps(v)
     except TypeError:
         return json.dumps(str(v))
+
+
+@dataclass(frozen=True)
+class Latest:
+    """An alarm's last journal row: when, the state it entered, the value, and its last activation."""
+
+    ts: datetime
+    state: str
+    value: object
+    activated: datetime | None
 
 
 class AlarmStore:
@@ -203,6 +214,24 @@ class AlarmStore:
             }
             for a, ts, action, before, after, who, why, v, ann, prio, area in rows
         ]
+
+    def latest(self) -> dict[str, Latest]:
+        """Each journalled alarm's last row (the state it entered, when, the value) and when it last activated:
+        the alarms' states as the instance that runs them last wrote them."""
+        rows = self.db.query(
+            "SELECT j.alarm, j.ts, j.after, j.value, (SELECT max(a.ts) FROM alarm_journal a WHERE "
+            "a.alarm = j.alarm AND a.action = 'activate') FROM alarm_journal j JOIN (SELECT alarm, max(id) AS id "
+            "FROM alarm_journal GROUP BY alarm) m ON j.id = m.id"
+        )
+        return {
+            alarm: Latest(
+                from_micros(ts),
+                after,
+                None if value is None else json.loads(value),
+                None if activated is None else from_micros(activated),
+            )
+            for alarm, ts, after, value, activated in rows
+        }
 
     def decisions(self) -> tuple[dict[str, Shelve], dict[str, tuple[str, str]]]:
         """What people decided that still holds, per alarm: the shelve of alarms whose last shelving row is a

@@ -25,7 +25,7 @@ from werk.apps.spec import Web
 from werk.core.model import User, utcnow
 from werk.core.period import Timestamp, period
 from werk.core.states import STATE_SIGNAL
-from werk.i18n import Translator
+from werk.i18n import N_, Translator
 
 
 def wo_out(wo: WorkOrder, tr: Translator | None = None) -> WorkOrderOut:
@@ -136,6 +136,8 @@ def build_router(app: MaintenanceApp, web: Web) -> APIRouter:
     @r.post("/maintenance/models/reload", response_model=ReloadOut)
     async def reload(user: User = Depends(web.require("supervisor"))) -> dict[str, Any]:  # noqa: B008
         """Re-read the RUL model files (after `werk maintenance train`)."""
+        if app.ctx.served:  # each worker reads its own models_dir
+            raise app.elsewhere(N_("the RUL models, which each worker reads from its own models_dir"))
         await asyncio.to_thread(app.load_models)
         return {
             "loaded": [n for n, h in app.health.items() if h.rul_model is not None],

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 STOP_LOOKBACK = timedelta(days=7)  # how far before a work order a stop it explains may have begun
 MAX_STATES_KEPT = 1000
+SERVED_REFRESH_S = 5.0  # where the app only serves, how often the health states are read again from the store
 SAVE_EVERY_CYCLES = 10  # a baseline being learned is stored every so many cycles (and when it is complete)
 
 
@@ -93,8 +94,16 @@ class MaintenanceApp(App):
         self._published: dict[str, str] = {}  # the health state last published per asset
         self._events: list[Event] = []  # health-state events feed() decided, for the consumer to publish
         self._orders = asyncio.Lock()
+        self.health = self._stored_health()
+        for name in self.refs:
+            self.aggregators[name] = CycleAggregator(self.settings.signals)
+        self.load_models()
+
+    def _stored_health(self) -> dict[str, AssetHealth]:
+        """Every asset's health state as the store has it (a new one where it has none)."""
         st = self.settings
         stored = self.store.load_health()
+        health: dict[str, AssetHealth] = {}
         for name in self.refs:
             h = AssetHealth(
                 name,
@@ -110,9 +119,26 @@ class MaintenanceApp(App):
             )
             if name in stored and not h.restore(stored[name]):
                 log.warning("maintenance.baseline_dropped asset=%s reason=other signals", name)
-            self.health[name] = h
-            self.aggregators[name] = CycleAggregator(st.signals)
-        self.load_models()
+            health[name] = h
+        return health
+
+    async def serve(self) -> None:
+        """Served (a cluster's API replica): the health states as the workers stored them, read again every
+        ``SERVED_REFRESH_S`` (a worker stores them after each batch that changed them); the RUL models from this
+        process's ``models_dir``."""
+        while True:
+            await asyncio.sleep(SERVED_REFRESH_S)
+            try:
+                await asyncio.to_thread(self._reload_health)
+            except Exception:
+                log.exception("maintenance.health_reload_failed")
+
+    def _reload_health(self) -> None:
+        """The stored health states in place of these, with the models this process loaded."""
+        health = self._stored_health()
+        for name, h in health.items():
+            h.rul_model, h.rul_refused = self.health[name].rul_model, self.health[name].rul_refused
+        self.health = health
 
     def load_models(self) -> None:
         """(Re)read every asset's RUL model file; a bad file is reported and skipped, never fatal."""

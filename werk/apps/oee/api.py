@@ -224,7 +224,7 @@ def build_router(oee: OeeApp, web: Web) -> APIRouter:
     ) -> StopOut:
         """Classify a stop. Operators classify stops without a reason; changing a person's reason needs a
         supervisor. Every change is kept with who and when."""
-        current = oee.stops.get(stop_id)
+        current = await oee.find(stop_id)
         if current is not None and current.reason_source == "operator" and user.role == "operator":
             raise HTTPException(
                 403, "this stop was already classified by a person; a supervisor may change it"

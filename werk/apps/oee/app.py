@@ -99,6 +99,16 @@ class OeeApp(App):
         finally:
             sub.close()
 
+    async def serve(self) -> None:
+        """Served (a cluster's API replica): the current shift's KPIs from the historian and the stops' table,
+        as the running instance computes them, every ``kpi_interval_s``; nothing published."""
+        while True:
+            try:
+                self.live = await asyncio.to_thread(self.compute_live, self.ctx.clock())
+            except Exception:
+                log.exception("oee.live_failed")
+            await asyncio.sleep(self.settings.kpi_interval_s)
+
     async def _resume(self, last: list[Stop]) -> None:
         """Fed from a cluster's log, take each asset up where the last instance left it: a stop still open goes on
         in the asset's tracker (the next state continues or ends it, no second stop for one cause), and each
@@ -156,6 +166,8 @@ class OeeApp(App):
         ]
         await bus.publish(samples)
         fresh = [s for s in self.unqualified(now) if s.id not in self._notified]
+        if fresh and self.ctx.from_log:  # a person may have classified them through an API replica
+            fresh = await asyncio.to_thread(self._unclassified, fresh, now)
         if fresh:
             self._notified.update(s.id for s in fresh)
             await bus.publish_events([self._event(s, "unqualified") for s in fresh])
@@ -190,19 +202,42 @@ class OeeApp(App):
         after = self.settings.unqualified_after_s
         return [s for s in self.stops.values() if s.status(now, after) == "unqualified"]
 
+    def _unclassified(self, stops: list[Stop], now: datetime) -> list[Stop]:
+        """Of ``stops``, those the table still has without a reason; the others take the table's reason (a
+        person gave it through another process: the store keeps a person's reason against this instance's
+        writes)."""
+        stored = {s.id: s for s in self.store.query_stops(start=min(s.start for s in stops), end=now)}
+        out = []
+        for stop in stops:
+            row = stored.get(stop.id)
+            if row is not None and row.reason_source == "operator":
+                stop.reason, stop.reason_source, stop.planned = row.reason, row.reason_source, row.planned
+                stop.history = row.history
+            else:
+                out.append(stop)
+        return out
+
+    async def find(self, stop_id: str) -> Stop | None:
+        """The stop of that id: this instance's copy, or the table's (always the table's where the instance only
+        serves: the running one's copy is elsewhere, the table has what people decided)."""
+        stop = None if self.ctx.served else self.stops.get(stop_id)
+        if stop is not None:
+            return stop
+        asset, _, _ = stop_id.partition("@")
+        found = [s for s in await asyncio.to_thread(self.store.query_stops, asset=asset) if s.id == stop_id]
+        return found[0] if found else None
+
     async def classify(self, stop_id: str, reason: str, who: str, comment: str = "") -> Stop:
-        """Set a stop's reason (operators and supervisors, through the API); the change is kept in its history."""
+        """Set a stop's reason (operators and supervisors, through the API); the change is kept in its history.
+
+        Where the instance only serves (a cluster's API replica), the reason goes to the shared table, where the
+        worker following the asset keeps it (the store never lets its writes undo a person's reason) and finds
+        it before it would call the stop unqualified; the ``downtime`` event says it was classified."""
         if reason not in self.reasons:
             raise ReasonError(f"unknown reason code {reason!r}; GET /api/downtime/reasons lists them")
-        stop = self.stops.get(stop_id)
+        stop = await self.find(stop_id)
         if stop is None:
-            asset, _, _ = stop_id.partition("@")
-            found = [
-                s for s in await asyncio.to_thread(self.store.query_stops, asset=asset) if s.id == stop_id
-            ]
-            if not found:
-                raise ReasonError(f"no stop with id {stop_id!r}")
-            stop = found[0]
+            raise ReasonError(f"no stop with id {stop_id!r}")
         classify(stop, reason, who, self.ctx.clock(), planned=self.reasons[reason].planned, comment=comment)
         await asyncio.to_thread(self.store.upsert_stops, [stop])
         await self.ctx.bus.publish_events([self._event(stop, "classified")])

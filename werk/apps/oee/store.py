@@ -47,6 +47,10 @@ MIGRATIONS = (
 )
 
 
+#: the stored row has a person's reason and the incoming one does not
+_PERSON_KEPT = "downtime.reason_source = 'operator' AND excluded.reason_source <> 'operator'"
+
+
 class OeeStore:
     """Stops, upserted by id (asset and start), with their reason history (append-only)."""
 
@@ -72,6 +76,9 @@ class OeeStore:
         return [(int(s), None if e is None else int(e)) for s, e in planned], int(row[0]) if row else 0
 
     def upsert_stops(self, stops: Sequence[Stop]) -> None:
+        """Store the stops as given, except that a person's reason stays against a row that has none of a
+        person's: an instance that follows the asset (a cluster's worker) writes its copy of a stop that a person
+        classified through another process (an API replica) as it goes on and ends, and must not undo that."""
         rows = [
             (
                 s.id,
@@ -90,8 +97,12 @@ class OeeStore:
         with self.db.transaction() as tx:
             tx.executemany(
                 "INSERT INTO downtime VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                "end_ts = excluded.end_ts, states = excluded.states, reason = excluded.reason, "
-                "reason_source = excluded.reason_source, planned = excluded.planned, micro = excluded.micro",
+                "end_ts = excluded.end_ts, states = excluded.states, "
+                f"reason = CASE WHEN {_PERSON_KEPT} THEN downtime.reason ELSE excluded.reason END, "
+                f"reason_source = CASE WHEN {_PERSON_KEPT} THEN downtime.reason_source "
+                "ELSE excluded.reason_source END, "
+                f"planned = CASE WHEN {_PERSON_KEPT} THEN downtime.planned ELSE excluded.planned END, "
+                "micro = excluded.micro",
                 rows,
             )
             for s in stops:

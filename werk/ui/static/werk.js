@@ -99,7 +99,12 @@ const werk = (() => {
   const csrf = () => (document.cookie.match(/(?:^|;\s*)werk_csrf=([^;]*)/) || [])[1] || "";
   async function getJSON(url) {
     const r = await fetch(url);
-    if (!r.ok) throw new Error(t("{url} answered {status}", { url, status: r.status }));
+    if (!r.ok) {
+      // a 503 says why in the reader's language (an app that runs elsewhere than this API replica)
+      let said = null;
+      try { said = (await r.json()).detail; } catch { said = null; }
+      throw new Error(r.status === 503 && typeof said === "string" ? said : t("{url} answered {status}", { url, status: r.status }));
+    }
     return r.json();
   }
   /** A write with the signed-in user's token; resolves to {ok, status, body} whatever the answer. */

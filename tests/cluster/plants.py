@@ -14,18 +14,20 @@ def cluster_plant(
     *,
     name: str = "cluster",
     presses: Iterable[str] = ("press-0",),
+    plant: str = "",
     cluster: str = "",
     more: str = "",
 ) -> Path:
-    """Write ``<tmp_path>/<name>.yaml`` and return its path. ``cluster``: lines under ``cluster:`` after ``nats``
-    (indented two spaces); ``more``: top-level YAML after it. The werk file is ``<name>.db`` beside it."""
+    """Write ``<tmp_path>/<name>.yaml`` and return its path. ``plant``: lines under ``plant:`` after
+    ``enterprise``; ``cluster``: lines under ``cluster:`` after ``nats`` (both indented two spaces); ``more``:
+    top-level YAML after it. The werk file is ``<name>.db`` beside it."""
     assets = "\n".join(f"                    {p}: {{kind: press}}" for p in presses)
     path = tmp_path / f"{name}.yaml"
     path.write_text(
         f"""\
 plant:
   enterprise: acme
-  sites:
+{plant}  sites:
     hall-1:
       areas:
         press:

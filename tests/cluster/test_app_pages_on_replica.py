@@ -24,6 +24,7 @@ import psycopg
 import pytest
 
 from tests.cluster.conftest import NatsServer
+from tests.cluster.plants import cluster_plant
 from tests.cluster.test_api_replicas_twin import Replica
 from tests.cluster.test_faults import Workers
 from tests.conftest import free_port
@@ -38,35 +39,24 @@ ASSETS = [f"acme/hall-1/press/line-1/cell-1/press-{n}" for n in range(2)]
 def plant_file(tmp_path: Path, name: str, pg_url: str, nats_url: str, port: int) -> Path:
     """Two presses, a shift all day long, the apps on the shared PostgreSQL; ``name`` keeps each process's werk
     file its own."""
-    assets = "\n".join(f"                    {a.rsplit('/', 1)[1]}: {{kind: press}}" for a in ASSETS)
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(
-        f"""\
-plant:
-  enterprise: acme
+    return cluster_plant(
+        tmp_path,
+        pg_url,
+        nats_url,
+        name=name,
+        presses=[a.rsplit("/", 1)[1] for a in ASSETS],
+        plant="""\
   timezone: UTC
   shifts:
-    - {{name: day, start: "00:00", end: "00:00"}}
-  sites:
-    hall-1:
-      areas:
-        press:
-          lines:
-            line-1:
-              cells:
-                cell-1:
-                  assets:
-{assets}
-historian:
-  backend: postgresql
-  url: "{pg_url}"
-  path: {tmp_path / f"{name}.db"}
-cluster:
-  nats: {nats_url}
+    - {name: day, start: "00:00", end: "00:00"}
+""",
+        cluster="""\
   ack_wait_s: 2
   apps: true
   app_partitions: 4
   app_lease_ttl_s: 1.5
+""",
+        more=f"""\
 server:
   host: 127.0.0.1
   port: {port}
@@ -75,9 +65,7 @@ server:
 apps:
   oee: {{kpi_interval_s: 1, micro_stop_s: 5}}
 """,
-        encoding="utf-8",
     )
-    return path
 
 
 def classified_events(pg_url: str) -> list[str]:

@@ -40,6 +40,7 @@ def test_the_cluster_plant_script_writes_a_valid_plant_on_postgresql(tmp_path: P
     config = load_config(out)
     assert (config.historian.backend, config.historian.url) == ("postgresql", "postgresql://db/werk")
     assert config.cluster.nats == "nats://127.0.0.1:4222" and config.server.port == 8180
+    assert config.cluster.apps  # the workers run the apps, the replicas serve their pages
     assert config.connectors.keys() == load_config(demo_config_path()).connectors.keys()
 
 

@@ -259,6 +259,16 @@ class MachineStateApp(App):
         """Unmapped state values per asset (only assets that had any)."""
         return {"unmapped": {name: rows for name in self.mappers if (rows := self.unmapped(name))}}
 
+    def _served_view(self, asset: str) -> dict[str, Any]:
+        """Where this instance only serves (a werk api replica): the state the running instance published into
+        the log last, as this process's live values have it (seeded from the historian at start, then fed from the
+        log), since that sample's time; its unmapped values are the running instance's to count."""
+        path = next(p for p, n in self._paths.items() if n == asset)
+        latest = self.ctx.live.get(f"{path}/{STATE_SIGNAL}")
+        if latest is None or not isinstance(latest.value, str):
+            return {"state": "disconnected", "since": None, "unmapped": []}
+        return {"state": latest.value, "since": latest.ts.isoformat(), "unmapped": []}
+
     def snapshot(self) -> dict[str, dict[str, Any]]:
         return {name: dict(self.asset_view(name)) for name in self.mappers}
 
@@ -266,6 +276,8 @@ class MachineStateApp(App):
         m = self.mappers.get(asset)
         if m is None:
             return {}
+        if self.ctx.served is not None:
+            return self._served_view(asset)
         since = self.since.get(asset)
         return {
             "state": self.states.get(asset, m.state),

@@ -18,7 +18,9 @@ def test_a_served_machine_state_shows_what_the_workers_published(
     tmp_path: Path,
 ) -> None:
     live: dict[str, Sample] = {}
-    ctx = replace(context("machine_state", parse_config(PLANT), werk_file, tmp_path), served="workers", live=live)
+    ctx = replace(
+        context("machine_state", parse_config(PLANT), werk_file, tmp_path), served="workers", live=live
+    )
     served = MachineStateApp(ctx)
     assert served.asset_view("m1")["state"] == "disconnected"  # nothing published yet: not "running"
 

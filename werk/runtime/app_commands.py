@@ -113,7 +113,9 @@ class CommandServer:
         self._answers: OrderedDict[str, asyncio.Future[bytes]] = OrderedDict()
 
     async def serve(
-        self, handlers: Mapping[str, Callable[[Mapping[str, Any]], Awaitable[Any]]], partitions: frozenset[int]
+        self,
+        handlers: Mapping[str, Callable[[Mapping[str, Any]], Awaitable[Any]]],
+        partitions: frozenset[int],
     ) -> None:
         """Answer on the subjects of ``partitions`` for each app of ``handlers`` (by name) from now on, instead of
         what it answered before."""
@@ -135,7 +137,9 @@ class CommandServer:
                 command = json.loads(msg.data)
                 cid, body = str(command["id"]), command["body"]
             except (ValueError, KeyError, TypeError) as exc:
-                await msg.respond(json.dumps({"error": "InputError", "detail": f"bad command: {exc}"}).encode())
+                await msg.respond(
+                    json.dumps({"error": "InputError", "detail": f"bad command: {exc}"}).encode()
+                )
                 return
             known = self._answers.get(cid)
             if known is None:

@@ -320,7 +320,9 @@ class AppHost:
         if assets:
             self.instances = await self._build(assets)
             self._open.set()
-            takes = {n: a.command for n, a in self.instances.apps.items() if type(a).command is not App.command}
+            takes = {
+                n: a.command for n, a in self.instances.apps.items() if type(a).command is not App.command
+            }
             await self.commands.serve(takes, held)
         log.info("apps.assets member=%s partitions=%s assets=%d", self.member, sorted(held), len(assets))
 

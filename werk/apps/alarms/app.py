@@ -277,7 +277,11 @@ class AlarmsApp(App):
         try:
             row = await self.ctx.command(entry.alarm.asset_path, body, entry.alarm.asset)
         except CommandRefused as exc:  # the same answer the action gets where the app runs
-            again = {"SourceError": SourceError, "TransitionError": TransitionError, "UnknownAlarm": UnknownAlarm}
+            again = {
+                "SourceError": SourceError,
+                "TransitionError": TransitionError,
+                "UnknownAlarm": UnknownAlarm,
+            }
             if exc.kind not in again:
                 raise
             raise again[exc.kind](str(exc)) from None

@@ -80,6 +80,15 @@ class RunsElsewhere(WerkError):
         self.args_ = args
 
 
+class CommandRefused(WerkError):
+    """The app instance that runs an asset in a cluster refused a command a served instance sent it
+    (werk.runtime.app_commands): ``kind`` is the class name of the error it raised, the message its message."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+
+
 class Unauthorized(WerkError):
     """A request may not do what it asks: no valid bearer token (``status`` 401), or a user whose role is too low
     or no users at all (403). ``headers`` go with the answer (a 401's ``WWW-Authenticate`` challenge)."""

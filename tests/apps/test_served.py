@@ -1,24 +1,31 @@
 """An app built served (``AppContext.served``, a cluster's API replica) beside an instance that runs it over the
 same tables (a cluster's worker): what the served one shows comes from the tables the running one wrote, and what
-a person does through it is kept or refused as docs/apps.md says."""
+a person does through it is kept, or sent to the running instance, as docs/apps.md says."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic_core import to_jsonable_python
 
 from tests.apps.test_alarms_app import COOLANT, alarm_config
 from tests.apps.test_event_keys import M1, PLANT, at, context, werk_file  # noqa: F401 - werk_file: a fixture
 from werk.apps.alarms.app import AlarmsApp
+from werk.apps.alarms.engine import UnknownAlarm
+from werk.apps.alarms.states import TransitionError
 from werk.apps.alarms.store import MIGRATIONS as ALARM_MIGRATIONS
 from werk.apps.oee.app import OeeApp
 from werk.apps.oee.store import MIGRATIONS as OEE_MIGRATIONS
 from werk.apps.spec import AppContext
 from werk.config import parse_config
 from werk.core.model import Event, Sample, to_micros
-from werk.errors import RunsElsewhere
+from werk.errors import CommandRefused, RunsElsewhere, WerkError
 from werk.store.app_database import SQLiteAppDatabase
 from werk.store.sqlite_file import SQLiteFile
 
@@ -84,13 +91,35 @@ async def test_served_alarms_show_the_journal_and_refuse_actions(
     assert (row["state"], row["active"], row["acknowledged"], row["since"]) == ("unack", True, False, at(2))
     assert row["active_since"] == at(2) and row["value"] == 10.0
     assert served.asset_view("cnc-1") == {"alarms": 1}
-    with pytest.raises(RunsElsewhere, match="API replica"):
+    with pytest.raises(RunsElsewhere, match="API replica"):  # nothing to send the action to
         await served.act("acknowledge", COOLANT, "olga")
-    # the running instance's acknowledge and shelve reach the served one through the journal
-    running.store.append(running.engine.acknowledge(COOLANT, at(3), "olga"), running.alarms)
-    running.store.append(
-        running.engine.shelve(COOLANT, at(4), "olga", "sensor wobbles", None), running.alarms
+
+    # an action goes to the running instance as a command (in a cluster over NATS, werk.runtime.app_commands),
+    # which applies it to its state machine; the served one answers with the outcome and reads the journal again
+    sent: list[tuple[str, str]] = []
+
+    async def command(asset: str, body: Mapping[str, Any], what: str) -> Any:
+        sent.append((asset, what))
+        try:
+            return to_jsonable_python(await running.command(json.loads(json.dumps(to_jsonable_python(body)))))
+        except WerkError as exc:
+            raise CommandRefused(type(exc).__name__, str(exc)) from None
+
+    served = AlarmsApp(
+        replace(context("alarms", config, werk_file, tmp_path), served="workers", command=command)
     )
-    served.from_journal()
+    acked = await served.act("acknowledge", COOLANT, "olga", "seen")
+    assert (acked["state"], acked["acknowledged"]) == ("acked", True)
+    assert running.engine.entry(COOLANT).state.state == "acked"  # the running state machine learnt of it
+    assert sent == [(config.asset("cnc-1").path, "cnc-1")]
+    with pytest.raises(TransitionError):  # refused there, raised here as where the app runs
+        await served.act("acknowledge", COOLANT, "olga")
+    with pytest.raises(UnknownAlarm):  # refused here, nothing sent
+        await served.act("acknowledge", "cnc-1:nothing", "olga")
+    assert len(sent) == 2
+    shelved = await served.act("shelve", COOLANT, "olga", "sensor wobbles", at(0) + timedelta(hours=1))
+    assert shelved["shelved_until"] == (at(0) + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
     (row,) = [r for r in served.rows(states=set()) if r["id"] == COOLANT]
     assert (row["state"], row["shelved_by"], row["shelved_why"]) == ("shelved", "olga", "sensor wobbles")
+    journal = running.store.journal(alarm=COOLANT, limit=10)
+    assert {(j["action"], j["who"]) for j in journal} >= {("shelve", "olga"), ("acknowledge", "olga")}

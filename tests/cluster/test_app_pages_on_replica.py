@@ -4,8 +4,8 @@ batches are published to the log as an edge does; a ``werk api`` process serves 
 
 The replica lists the stops the worker's OEE stored and computes the shift's KPIs from them; a person's reason
 given through the replica to a stop still going on stays when the worker ends the stop; the maintenance and alarms
-pages render translated; an alarm's acknowledge through the replica is refused with a translated 503 (the worker's
-state machine would not learn of it); a plant-wide app no process of the cluster runs says so, on its page and its
+pages render translated (an operator's actions on alarms through a replica: test_alarm_actions_on_replica.py); a
+plant-wide app no process of the cluster runs says so, on its page and its
 API."""
 
 from __future__ import annotations
@@ -173,11 +173,6 @@ async def test_a_replica_serves_the_apps_that_a_worker_runs(
             assert page.status_code == 200 and title in page.text, path
         assert (await http.get("/api/maintenance")).status_code == 200
         assert (await http.get("/api/alarms")).status_code == 200
-        # an action the worker's state machine would not learn of: refused, saying why, in the reader's language
-        r = await http.post(
-            "/api/alarms/press-0:any/acknowledge", json={}, headers={**AUTH, "Accept-Language": "de"}
-        )
-        assert r.status_code == 503 and "Replik" in r.json()["detail"], r.text
 
         # a plant-wide app no process of the cluster runs: its page and its API say so
         page = await http.get("/energy", params={"lang": "de"})

@@ -55,7 +55,7 @@ from werk.config.model import AppSettings, AssetRef, WerkConfig
 from werk.core.access import Role as AccessRole
 from werk.core.model import Sample, User, Value, utcnow
 from werk.core.sight import Sight
-from werk.errors import RunsElsewhere
+from werk.errors import RunsElsewhere, WerkError
 from werk.i18n import N_, Translator
 from werk.registry import PluginError
 from werk.store.app_database import AppDatabase
@@ -111,6 +111,11 @@ class AppContext:
     #: ``"nowhere"``: no process of the cluster does (a plant-wide app), so the platform refuses its API with 503
     #: and shows a note for its pages
     served: Served | None = None
+    #: where the instance is served by the cluster's workers: send a command to the instance that runs the app
+    #: over an asset (its UNS path), which applies it with :meth:`App.command` and answers with what that returned
+    #: (``body`` and the answer JSON-serialisable; ``what``, the asset's name, for the 503 when no worker holds the
+    #: asset: werk.runtime.app_commands); None elsewhere
+    command: Callable[[str, Mapping[str, Any], str], Awaitable[Any]] | None = None
 
 
 class App:
@@ -135,6 +140,13 @@ class App:
     async def serve(self) -> None:
         """Run instead of :meth:`run` where the instance only serves (``ctx.served``): keep what the pages read
         fresh from the tables and the live values, until cancelled; publish and send nothing."""
+
+    async def command(self, body: Mapping[str, Any]) -> Any:
+        """Apply a command a served instance sent through ``ctx.command`` for one of this instance's assets, as
+        the same action done here, and return its outcome (JSON-serialisable). An app whose served instance
+        sends none keeps this default. A :class:`~werk.errors.WerkError` raised goes back to the sender as
+        ``CommandRefused`` with its class name and message."""
+        raise WerkError(f"app {self.name!r} takes no commands")
 
     def elsewhere(self, what: str, *, action: bool = False) -> RunsElsewhere:
         """The error (503) for a request only the running instance could answer (or, ``action``, act on), with

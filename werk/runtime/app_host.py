@@ -48,6 +48,7 @@ from werk.core.lifecycle import cancel_within, stop_within
 from werk.core.model import Event, Sample
 from werk.errors import WerkError
 from werk.registry import Registry, default_registry
+from werk.runtime.app_commands import CommandServer
 from werk.runtime.edge import LogLink, LogUnavailable
 from werk.runtime.historian_writer import HistorianWriter
 from werk.runtime.latest import LatestValues
@@ -184,6 +185,7 @@ class AppHost:
         self.feed: PartitionFeed | None = None
         self.leases: PartitionLeases | None = None
         self.link = LogLink(self.cfg, name=f"{member}-apps")
+        self.commands: CommandServer | None = None  # the served instances' commands to the apps run here
         self.builds = 0
         self.ready = asyncio.Event()  # connected, consumers made, leases running
         self._open = asyncio.Event()  # set while the apps take batches (cleared while they are rebuilt)
@@ -220,6 +222,7 @@ class AppHost:
         lease_task: asyncio.Task[None] | None = None
         try:
             js = nc.jetstream(timeout=5.0)
+            self.commands = CommandServer(nc)
             subjects = asset_subjects(self._assets)
             await ensure_log(js, self.cfg)
             await ensure_app_consumers(js, self.cfg, subjects)
@@ -248,6 +251,8 @@ class AppHost:
                 lease_task.cancel()
                 with contextlib.suppress(BaseException):
                     await lease_task
+            if self.commands is not None:
+                await self.commands.stop()
             if self.feed is not None:
                 await self.feed.close()
             await self._teardown()
@@ -303,8 +308,10 @@ class AppHost:
 
     async def _assign(self, held: frozenset[int]) -> None:
         """The leases' ``on_change``: pause the feed, let the batches in hand finish, bind the held partitions'
-        consumers, build the apps over their assets, go on."""
+        consumers, build the apps over their assets, answer their commands (werk.runtime.app_commands), go on."""
         self._open.clear()
+        assert self.commands is not None
+        await self.commands.stop()
         await self._quiet.wait()
         assert self.feed is not None
         await self.feed.assign(held)
@@ -313,6 +320,10 @@ class AppHost:
         if assets:
             self.instances = await self._build(assets)
             self._open.set()
+            takes = {
+                n: a.command for n, a in self.instances.apps.items() if type(a).command is not App.command
+            }
+            await self.commands.serve(takes, held)
         log.info("apps.assets member=%s partitions=%s assets=%d", self.member, sorted(held), len(assets))
 
     async def _build(self, assets: frozenset[str]) -> Instances:

@@ -4,6 +4,7 @@ cleanly."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Coroutine, Mapping
 from datetime import timedelta
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from werk.aas import ServiceStore, TwinFollower, TwinPersistence, TwinStore, follow
-from werk.apps.spec import App, AppContext
+from werk.apps.spec import App, AppContext, Served
 from werk.bus.memory import MemoryBus
 from werk.config.model import WerkConfig, WriteLimits
 from werk.connect import Connector, build_connectors
@@ -20,9 +21,11 @@ from werk.core.lifecycle import cancel_within, stop_within
 from werk.core.model import Event, Value, finite, utcnow
 from werk.errors import ConfigError, ConnectorError, WriteRefused
 from werk.registry import Registry, default_registry
+from werk.runtime.app_commands import CommandClient
 from werk.runtime.historian_writer import HistorianWriter
 from werk.runtime.latest import LatestValues
 from werk.runtime.live_feed import LiveFeed
+from werk.runtime.partitions import partition_of
 from werk.runtime.rollups import keep_rollups_fresh
 from werk.runtime.sockets import PrivateSocket, can_share_port, remove_stale
 from werk.runtime.spool import Spool
@@ -84,6 +87,7 @@ class Platform:
         }
         self.writer: HistorianWriter | None = None
         self.live_feed: LiveFeed | None = None
+        self.commands: CommandClient | None = None  # a replica's commands to the apps the workers run
         self.purged = 0
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -153,6 +157,9 @@ class Platform:
         for name in self.enabled_apps():
             spec = self.registry.app(name)
             await asyncio.to_thread(app_db.migrate, name, spec.migrations)
+            served: Served | None = None
+            if self.live_from_log:
+                served = "workers" if spec.partitioned else "nowhere"
             ctx = AppContext(
                 name=name,
                 config=self.config,
@@ -163,7 +170,8 @@ class Platform:
                 live=self.live.latest,
                 data_dir=data_dir,
                 write=self.write_signal,
-                served=None if not self.live_from_log else "workers" if spec.partitioned else "nowhere",
+                served=served,
+                command=functools.partial(self._command, name) if served == "workers" else None,
             )
             self.apps[name] = spec.build(ctx)
         # consumers first, so the first batches from connectors find their subscribers
@@ -198,6 +206,13 @@ class Platform:
     def _crashed(task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
             log.error("task.crashed task=%s error=%r", task.get_name(), task.exception())
+
+    async def _command(self, app: str, asset: str, body: Mapping[str, Any], what: str) -> Any:
+        """A served app's command to the worker that runs it over ``asset`` (AppContext.command)."""
+        if self.commands is None:
+            c = self.config.cluster
+            self.commands = CommandClient(c.nats, c.app_partitions, partition_of)
+        return await self.commands.send(app, asset, body, what)
 
     async def write_signal(self, path: str, value: Value, user: str) -> None:
         """Write a value back to the machine behind ``path``, if the plant file allows it; every attempt at a
@@ -309,6 +324,8 @@ class Platform:
                 log.warning("platform.stop unwritten=%d", self.bus.published - self.writer.written)
         await cancel_within(self._tasks)
         self._tasks.clear()
+        if self.commands is not None:
+            await self.commands.close()
         for spool in self.spools.values():
             await asyncio.to_thread(spool.close)
         self.spools.clear()

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
-from werk.apps.alarms.engine import AlarmEngine, Entry
+from werk.apps.alarms.engine import AlarmEngine, Entry, UnknownAlarm
 from werk.apps.alarms.kpi import DeadbandSuggestion, suggest_deadband
 from werk.apps.alarms.notify import Delivery, Planner, Sender
 from werk.apps.alarms.settings import PRIORITY_RANK, AlarmsSettings, expand
@@ -26,7 +26,7 @@ from werk.apps.spec import App, AppContext
 from werk.bus.base import Overflow
 from werk.core.model import Event, Quality, event_key
 from werk.core.sight import Sight
-from werk.errors import WerkError
+from werk.errors import CommandRefused, WerkError
 from werk.i18n import N_, Translator
 
 log = logging.getLogger(__name__)
@@ -223,11 +223,12 @@ class AlarmsApp(App):
     ) -> dict[str, Any]:
         """An operator's or supervisor's action on an alarm; its journal rows are written before it returns.
 
-        Refused where the instance only serves (a cluster's API replica, 503): the alarm's state machine runs in
-        the worker that holds its asset, which would not learn of a row written here (it would go on showing
-        and notifying the alarm as before)."""
+        Where the instance only serves (a cluster's API replica) the action goes as a command to the worker that
+        holds the alarm's asset (:meth:`command`), whose state machine applies it as here: its journal rows, its
+        events, who and when; the answer is that instance's view of the alarm, and this one reads the journal
+        again. No worker holding the asset: RunsElsewhere (503)."""
         if self.ctx.served:
-            raise self.elsewhere(N_("an alarm's acknowledge, shelve or service"), action=True)
+            return await self._act_where_run(action, alarm_id, who, why, until)
         now = self.ctx.clock()
         eng = self.engine
         if action == "acknowledge":
@@ -253,6 +254,39 @@ class AlarmsApp(App):
         self.events += len(rows)
         await self.ctx.bus.publish_events([self.event(r) for r in rows])
         return self.row(eng.entry(alarm_id), now)
+
+    async def command(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """A person's action sent by a served instance (:meth:`act` on a cluster's API replica): ``action``,
+        ``alarm``, ``who``, ``why`` and ``until`` (ISO 8601 or None)."""
+        until = body.get("until")
+        return await self.act(
+            str(body["action"]),
+            str(body["alarm"]),
+            str(body["who"]),
+            str(body.get("why") or ""),
+            datetime.fromisoformat(until) if isinstance(until, str) else None,
+        )
+
+    async def _act_where_run(
+        self, action: str, alarm_id: str, who: str, why: str, until: datetime | None
+    ) -> dict[str, Any]:
+        entry = self.engine.entry(alarm_id)  # an unknown alarm is refused here (404), nothing sent
+        if self.ctx.command is None:
+            raise self.elsewhere(N_("an alarm's acknowledge, shelve or service"), action=True)
+        body = {"action": action, "alarm": alarm_id, "who": who, "why": why, "until": until}
+        try:
+            row = await self.ctx.command(entry.alarm.asset_path, body, entry.alarm.asset)
+        except CommandRefused as exc:  # the same answer the action gets where the app runs
+            again = {
+                "SourceError": SourceError,
+                "TransitionError": TransitionError,
+                "UnknownAlarm": UnknownAlarm,
+            }
+            if exc.kind not in again:
+                raise
+            raise again[exc.kind](str(exc)) from None
+        await asyncio.to_thread(self.from_journal)
+        return dict(row)
 
     async def _acknowledge_at_source(self, entry: Entry, who: str, why: str) -> None:
         """A source's own alarm is acknowledged at the source first (an OPC UA Acknowledge); if the source

@@ -88,8 +88,11 @@ class OeeApp(App):
         except BaseException:
             sub.close()
             raise
-        for s in recent:  # stops still open when werk last stopped
-            self.stops[s.id] = s
+        for (
+            s
+        ) in recent:  # stops still open when werk last stopped, of this instance's assets (a cluster's host
+            if s.asset in self.refs:  # holds some; the table has every asset's)
+                self.stops[s.id] = s
         if ctx.from_log:
             await self._resume(last)
         try:

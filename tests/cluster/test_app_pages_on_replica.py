@@ -5,8 +5,8 @@ batches are published to the log as an edge does; a ``werk api`` process serves 
 The replica lists the stops the worker's OEE stored and computes the shift's KPIs from them; a person's reason
 given through the replica to a stop still going on stays when the worker ends the stop; the maintenance and alarms
 pages render translated; an alarm's acknowledge through the replica is refused with a translated 503 (the worker's
-state machine would not learn of it); a plant-wide app no process of the cluster runs says so, on its page and its
-API."""
+state machine would not learn of it); the plant-wide apps' pages and APIs answer from the tables too, and a stock
+booking through the replica is refused the same way."""
 
 from __future__ import annotations
 
@@ -179,12 +179,18 @@ async def test_a_replica_serves_the_apps_that_a_worker_runs(
         )
         assert r.status_code == 503 and "Replik" in r.json()["detail"], r.text
 
-        # a plant-wide app no process of the cluster runs: its page and its API say so
+        # the plant-wide apps run in the worker that holds the plant lease: the replica serves their pages from
+        # the tables and the historian, and refuses what only the running instance may do
         page = await http.get("/energy", params={"lang": "de"})
-        assert page.status_code == 200 and 'id="not-running"' in page.text
-        assert "werk serve" in page.text and "does not run" not in page.text  # translated
-        r = await http.get("/api/energy/live", params={"lang": "en"})
-        assert r.status_code == 503 and "does not run in a werk cluster" in r.json()["detail"], r.text
+        assert page.status_code == 200 and 'id="not-running"' not in page.text
+        assert (await http.get("/api/energy/live")).status_code == 200
+        assert (await http.get("/api/inventory/stock")).status_code == 200
+        r = await http.post(
+            "/api/inventory/receipts",
+            json={"material": "steel", "quantity": 1.0},
+            headers={**AUTH, "Accept-Language": "de"},
+        )
+        assert r.status_code == 503 and "Replik" in r.json()["detail"], r.text
         await http.aclose()
     finally:
         await nc.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from werk.aas import ServiceStore, TwinFollower, TwinPersistence, TwinStore, follow
-from werk.apps.spec import App, AppContext
+from werk.apps.spec import App, AppContext, Served
 from werk.bus.memory import MemoryBus
 from werk.config.model import WerkConfig, WriteLimits
 from werk.connect import Connector, build_connectors
@@ -91,6 +91,11 @@ class Platform:
         """The registered apps the plant file leaves enabled, in the registry's order."""
         return [n for n in self.registry.apps if (s := self.config.app(n)) is not None and s.enabled]
 
+    def _runs_in(self, partitioned: bool) -> Served:
+        """Where the cluster runs an app this replica only serves: its workers' app hosts run the per-asset apps
+        and, with ``cluster.apps``, the plant-wide ones (in one host at a time); without, no process runs those."""
+        return "workers" if partitioned or self.config.cluster.apps else "nowhere"
+
     def shown_apps(self) -> dict[str, App]:
         """The apps whose views (asset cards, banners, diagnostics) say something current: all but the served
         ones no process runs (``AppContext.served == "nowhere"``), whose memory never moves."""
@@ -163,7 +168,7 @@ class Platform:
                 live=self.live.latest,
                 data_dir=data_dir,
                 write=self.write_signal,
-                served=None if not self.live_from_log else "workers" if spec.partitioned else "nowhere",
+                served=None if not self.live_from_log else self._runs_in(spec.partitioned),
             )
             self.apps[name] = spec.build(ctx)
         # consumers first, so the first batches from connectors find their subscribers

@@ -419,8 +419,8 @@ async def _run_worker(config: WerkConfig, name: str, idle_exit_s: float | None, 
             )
             if host is not None:
                 console.print(
-                    f"  apps {', '.join(host.app_names())}: partitions {sorted(host.held)}, "
-                    f"{host.batches:,} batches handled"
+                    f"  apps {', '.join(host.app_names())}: partitions {sorted(host.held)}"
+                    f"{', the plant-wide apps' if host.holds_plant else ''}, {host.batches:,} batches handled"
                 )
         task.result()
     finally:

@@ -20,8 +20,12 @@ from werk.apps.alarms.app import AlarmsApp
 from werk.apps.alarms.engine import UnknownAlarm
 from werk.apps.alarms.states import TransitionError
 from werk.apps.alarms.store import MIGRATIONS as ALARM_MIGRATIONS
+from werk.apps.inventory.app import InventoryApp
+from werk.apps.inventory.stock import Booking
+from werk.apps.inventory.store import MIGRATIONS as STOCK_MIGRATIONS
 from werk.apps.oee.app import OeeApp
 from werk.apps.oee.store import MIGRATIONS as OEE_MIGRATIONS
+from werk.apps.orders.app import OrdersApp
 from werk.apps.spec import AppContext
 from werk.config import parse_config
 from werk.core.model import Event, Sample, to_micros
@@ -123,3 +127,42 @@ async def test_served_alarms_show_the_journal_and_refuse_actions(
     assert (row["state"], row["shelved_by"], row["shelved_why"]) == ("shelved", "olga", "sensor wobbles")
     journal = running.store.journal(alarm=COOLANT, limit=10)
     assert {(j["action"], j["who"]) for j in journal} >= {("shelve", "olga"), ("acknowledge", "olga")}
+
+
+async def test_served_stock_follows_the_journal_and_refuses_bookings(
+    werk_file: SQLiteFile,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    config = parse_config(
+        PLANT
+        + "apps:\n  stock: {opening_stock: {steel: 100}, reorder: {steel: {point: 50, quantity: 100}}}\n"
+    )
+    SQLiteAppDatabase(werk_file).migrate("stock", STOCK_MIGRATIONS)
+    running = InventoryApp(context("stock", config, werk_file, tmp_path))
+    served = InventoryApp(replace(context("stock", config, werk_file, tmp_path), served="workers"))
+    running.load()  # the opening stock, booked once by the running instance
+    served._reload()
+    assert [(x["material"], x["level"], x["below_point"]) for x in served.stock()] == [
+        ("steel", 100.0, False)
+    ]
+    signals = await running.commit([Booking(at(1), "steel", "main", -60.0, "issue", "counter")])
+    assert [s.material for s in signals] == ["steel"]  # the running instance decides the signal
+    served._reload()
+    assert [(x["level"], x["below_point"]) for x in served.stock()] == [(40.0, True)]
+    assert len(served.store.journal()) == 2  # the served instance booked nothing of its own
+    with pytest.raises(RunsElsewhere) as refused:
+        served.refuse_served()
+    assert refused.value.args_["what"] == "a booking of stock"
+    running.refuse_served()  # where it runs, bookings go through
+
+
+def test_served_orders_refuse_what_would_replan(
+    werk_file: SQLiteFile,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    config = parse_config(PLANT)
+    served = OrdersApp(replace(context("production_orders", config, werk_file, tmp_path), served="workers"))
+    with pytest.raises(RunsElsewhere) as refused:
+        served.refuse_served("a new plan")
+    assert "cluster's workers" in refused.value.msgid
+    OrdersApp(context("production_orders", config, werk_file, tmp_path)).refuse_served("a new plan")

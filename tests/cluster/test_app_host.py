@@ -25,7 +25,7 @@ from werk.apps.oee.app import _key as downtime_key
 from werk.apps.oee.stops import StopTracker
 from werk.bus.jetstream import encode
 from werk.core.model import Sample, event_key, to_micros
-from werk.runtime.partitions import BUCKET, partition_of
+from werk.runtime.partitions import BUCKET, PLANT_LEASE, partition_of
 
 T0 = datetime(2026, 6, 1, 6, tzinfo=UTC)
 ASSETS = [f"acme/hall-1/press/line-1/cell-1/press-{n}" for n in range(6)]
@@ -53,6 +53,8 @@ def plant_file(tmp_path: Path, pg_url: str, nats_url: str) -> Path:
 apps:
   alarms: {enabled: false}
   maintenance: {enabled: false}
+  production_orders: {enabled: false}
+  stock: {enabled: false}
 """,
     )
 
@@ -110,8 +112,11 @@ async def holders(js: nats.js.JetStreamContext) -> dict[int, str]:
         return {}
     out = {}
     for k in keys:
-        if k.startswith("lease."):
-            with_value = await kv.get(k)
+        if k.startswith("lease.") and k != PLANT_LEASE:  # the partitions' (not the plant-wide apps' lease)
+            try:
+                with_value = await kv.get(k)
+            except nats.js.errors.KeyNotFoundError:  # given back since it was listed
+                continue
             if with_value.value:
                 out[int(k.removeprefix("lease."))] = with_value.value.decode()
     return out

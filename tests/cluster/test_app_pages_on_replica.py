@@ -4,9 +4,9 @@ batches are published to the log as an edge does; a ``werk api`` process serves 
 
 The replica lists the stops the worker's OEE stored and computes the shift's KPIs from them; a person's reason
 given through the replica to a stop still going on stays when the worker ends the stop; the maintenance and alarms
-pages render translated (an operator's actions on alarms through a replica: test_alarm_actions_on_replica.py); a
-plant-wide app no process of the cluster runs says so, on its page and its
-API."""
+pages render translated (an operator's actions on alarms through a replica: test_alarm_actions_on_replica.py); the
+plant-wide apps' pages and APIs answer from the tables too, and a stock booking through the replica is refused with a
+translated 503 (only the running instance may book)."""
 
 from __future__ import annotations
 
@@ -174,12 +174,18 @@ async def test_a_replica_serves_the_apps_that_a_worker_runs(
         assert (await http.get("/api/maintenance")).status_code == 200
         assert (await http.get("/api/alarms")).status_code == 200
 
-        # a plant-wide app no process of the cluster runs: its page and its API say so
+        # the plant-wide apps run in the worker that holds the plant lease: the replica serves their pages from
+        # the tables and the historian, and refuses what only the running instance may do
         page = await http.get("/energy", params={"lang": "de"})
-        assert page.status_code == 200 and 'id="not-running"' in page.text
-        assert "werk serve" in page.text and "does not run" not in page.text  # translated
-        r = await http.get("/api/energy/live", params={"lang": "en"})
-        assert r.status_code == 503 and "does not run in a werk cluster" in r.json()["detail"], r.text
+        assert page.status_code == 200 and 'id="not-running"' not in page.text
+        assert (await http.get("/api/energy/live")).status_code == 200
+        assert (await http.get("/api/inventory/stock")).status_code == 200
+        r = await http.post(
+            "/api/inventory/receipts",
+            json={"material": "steel", "quantity": 1.0},
+            headers={**AUTH, "Accept-Language": "de"},
+        )
+        assert r.status_code == 503 and "Replik" in r.json()["detail"], r.text
         await http.aclose()
     finally:
         await nc.close()

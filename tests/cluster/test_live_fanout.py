@@ -140,3 +140,27 @@ async def test_two_api_replicas_stream_what_an_edge_publishes_and_answer_the_new
         assert h is not None
         stored = await asyncio.to_thread(h.query_raw, power, t0, t0 + timedelta(minutes=1))
         assert [s.value for s in stored] == [1.0, *sent]
+
+
+async def test_a_replica_serves_the_plant_wide_apps_only_where_the_workers_run_them(
+    tmp_path: Path, pg_url: str, nats_server: NatsServer
+) -> None:
+    """Without ``cluster.apps`` no process runs the plant-wide apps: their API answers 503 and their pages show the
+    note. With it (the plant lease's holder runs them) the replica serves them like the per-asset ones."""
+    config = cluster_plant(tmp_path, pg_url, nats_server.url)
+    async with (
+        api_replica(config, tmp_path / "a.db") as (platform, url),
+        httpx.AsyncClient(base_url=url) as http,
+    ):
+        assert platform.apps["energy"].ctx.served == "nowhere"
+        r = await http.get("/api/energy/live", params={"lang": "en"})
+        assert r.status_code == 503 and "does not run in a werk cluster" in r.json()["detail"], r.text
+        assert 'id="not-running"' in (await http.get("/energy")).text
+    with_apps = config.model_copy(update={"cluster": config.cluster.model_copy(update={"apps": True})})
+    async with (
+        api_replica(with_apps, tmp_path / "b.db") as (platform, url),
+        httpx.AsyncClient(base_url=url) as http,
+    ):
+        assert platform.apps["energy"].ctx.served == "workers"
+        assert (await http.get("/api/energy/live")).status_code == 200
+        assert 'id="not-running"' not in (await http.get("/energy")).text

@@ -20,7 +20,8 @@ of every registered app:
   :meth:`App.asset_view`, a label key, a unit, a format);
 - ``partitioned``: the app's state is per asset (each asset's samples in, its own rows and events out), so in a
   cluster it runs in ``werk worker``'s app host over the assets that worker holds (docs/cluster.md); a
-  plant-wide app (a peak over all meters, a production plan) leaves it False and runs in ``werk serve`` only.
+  plant-wide app (a peak over all meters, a production plan) leaves it False and runs in the one app host that
+  holds the plant lease, over the whole plant.
   A ``werk api`` replica builds every enabled app *served* (:attr:`AppContext.served`): its router and pages over
   the shared tables, :meth:`App.serve` instead of ``run``, what only the running instance knows answered from the
   tables or refused with :meth:`App.elsewhere` (503; docs/apps.md);
@@ -107,9 +108,9 @@ class AppContext:
     #: None: this process runs the app. Otherwise the instance only serves the app's pages and API over its shared
     #: tables, the historian and the live values (a ``werk api`` replica): the platform never calls ``run()`` or
     #: ``stop()`` but ``serve()``, and the instance publishes nothing, sends nothing and holds no state its
-    #: processing would own. ``"workers"``: the cluster's workers run the app (``AppSpec.partitioned``);
-    #: ``"nowhere"``: no process of the cluster does (a plant-wide app), so the platform refuses its API with 503
-    #: and shows a note for its pages
+    #: processing would own. ``"workers"``: the cluster's workers run the app (``cluster.apps``);
+    #: ``"nowhere"``: no process of the cluster does (a plant-wide app without ``cluster.apps``), so the platform
+    #: refuses its API with 503 and shows a note for its pages
     served: Served | None = None
     #: where the instance is served by the cluster's workers: send a command to the instance that runs the app
     #: over an asset (its UNS path), which applies it with :meth:`App.command` and answers with what that returned

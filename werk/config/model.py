@@ -421,9 +421,9 @@ class ClusterConfig(StrictModel):
     edge_spool_messages: int = Field(default=1_000_000, ge=100)
     """Batches an edge keeps on disk per connector while the broker is away; beyond, the oldest go, counted."""
     apps: bool = False
-    """``werk worker`` also runs the plant file's enabled apps whose state is per asset over the assets of the
-    partitions it leases, fed from the log in each asset's order (werk.runtime.app_host; docs/cluster.md says which
-    apps); plant-wide apps run in ``werk serve`` only."""
+    """``werk worker`` also runs the plant file's enabled apps: those whose state is per asset over the assets of
+    the partitions it leases, fed from the log in each asset's order, and the plant-wide ones while it holds the
+    plant lease (one worker at a time), fed every asset's samples (werk.runtime.app_host; docs/cluster.md)."""
     app_partitions: int = Field(default=16, ge=1, le=4096)
     """Partitions the assets are spread over for the apps; every process of the cluster must use the same number."""
     app_lease_ttl_s: float = Field(default=10.0, ge=1, le=600)

@@ -1,9 +1,10 @@
-"""The per-asset apps in a cluster (``cluster.apps``): ``werk worker`` leases partitions of the assets
+"""The apps in a cluster (``cluster.apps``): ``werk worker`` leases partitions of the assets
 (werk.runtime.partitions), takes their samples from the durable log in each asset's order
 (werk.runtime.partition_feed) and runs the enabled apps whose state is per asset (``AppSpec.partitioned``) over
-exactly those assets.
+exactly those assets; and while it holds the plant lease (one more key of the same bucket, the same protocol) it
+runs the plant-wide apps over the whole plant, fed every asset's samples by one durable consumer (:class:`AppGroup`).
 
-The apps are the ones ``werk serve`` runs, unchanged: each time the set of held partitions changes the host builds
+The apps are the ones ``werk serve`` runs, unchanged: each time the set of held leases changes the host builds
 them again, over an in-process bus, with the plant file pruned to the assets held (an app builds its per-asset
 state from ``ctx.config.assets()``), their tables on the shared app database (PostgreSQL), and ``ctx.from_log``
 set, so an instance takes each asset up where the store says the last one left it instead of starting a new state
@@ -41,7 +42,7 @@ import nats.errors
 
 from werk.apps.spec import App, AppContext
 from werk.bus.base import Overflow, Subscription
-from werk.bus.jetstream import encode, ensure_log
+from werk.bus.jetstream import SUBJECT_PREFIX, encode, ensure_log
 from werk.bus.memory import EventSubscriptionQueue, MemoryBus
 from werk.config.model import HistorianConfig, WerkConfig
 from werk.core.lifecycle import cancel_within, stop_within
@@ -53,7 +54,7 @@ from werk.runtime.edge import LogLink, LogUnavailable
 from werk.runtime.historian_writer import HistorianWriter
 from werk.runtime.latest import LatestValues
 from werk.runtime.partition_feed import PartitionFeed, asset_subjects, ensure_app_consumers
-from werk.runtime.partitions import PartitionLeases, partition_of
+from werk.runtime.partitions import PLANT_LEASE, PartitionLeases, partition_key, partition_of
 from werk.store import AppDatabase, Historian, open_historian
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,9 @@ SETTLE_S = 30.0  # a batch the apps have not handled within this is handed back 
 RETRY_S = 0.5
 MAX_RETRY_S = 5.0
 FLUSH_S = 0.02  # the events writer's merge window: short, a batch's acknowledgement waits for it
+ASSETS = "assets"  # the group of the per-asset apps, and the mark of the samples they derive
+PLANT = "plant"  # the group of the plant-wide apps, and the mark of theirs
+PLANT_SUBJECT = f"{SUBJECT_PREFIX}.>"  # every asset's samples: one subject to a consumer's filter
 
 
 def prune(config: WerkConfig, assets: set[str]) -> WerkConfig:
@@ -102,9 +106,10 @@ class AppsBus:
     """The apps' bus in the host: an in-process bus whose samples also go to the log (derived), before the apps
     on this side see them, so the log has a derived sample before anything acts on it."""
 
-    def __init__(self, inner: MemoryBus, link: LogLink) -> None:
+    def __init__(self, inner: MemoryBus, link: LogLink, mark: str) -> None:
         self.inner = inner
         self.link = link
+        self.mark = mark  # the DERIVED_HEADER value: which feed passes these samples by
         self.forwarded = 0  # derived samples the broker acknowledged
 
     async def publish(self, samples: Sequence[Sample]) -> None:
@@ -115,7 +120,7 @@ class AppsBus:
             delay = RETRY_S
             while True:
                 try:
-                    await self.link.publish(m.subject, m.payload, sent, derived=True)
+                    await self.link.publish(m.subject, m.payload, sent, derived=self.mark)
                     break
                 except (LogUnavailable, nats.errors.Error, OSError, TimeoutError) as exc:
                     log.warning(
@@ -149,7 +154,7 @@ class AppsBus:
 
 @dataclass
 class Instances:
-    """One build of the apps: over the assets of the partitions held when it was made."""
+    """One build of a group's apps: over the assets of the leases held when it was made."""
 
     assets: frozenset[str]
     bus: MemoryBus
@@ -163,9 +168,131 @@ def _crashed(task: asyncio.Task[None]) -> None:
         log.error("task.crashed task=%s error=%r", task.get_name(), task.exception())
 
 
+class AppGroup:
+    """The apps of one kind in the host, with their leases, their feed and their current build:
+
+    - ``assets``: the apps whose state is per asset (``AppSpec.partitioned``), over the partitions leased, each
+      asset's consumer bound, the plant file pruned to the assets held;
+    - ``plant``: the plant-wide apps, in one host of the cluster at a time (the single lease ``PLANT_LEASE``), fed
+      every asset's samples through one durable consumer over all sample subjects (``werk.samples.>`` is one
+      subject to JetStream 2.9's filter), the whole plant file. The per-asset apps' derived samples (an asset's
+      state, its KPIs) reach them through the log like any sample; their own derived samples they pass by.
+    """
+
+    def __init__(self, host: AppHost, kind: str, names: list[str]) -> None:
+        self.host = host
+        self.kind = kind
+        self.names = names
+        self.feed: PartitionFeed | None = None
+        self.leases: PartitionLeases | None = None
+        self.instances: Instances | None = None
+        self.commands: CommandServer | None = None  # the served instances' commands to the apps run here
+        self._open = asyncio.Event()  # set while the apps take batches (cleared while they are rebuilt)
+        self._inflight = 0
+        self._quiet = asyncio.Event()
+        self._quiet.set()
+
+    @property
+    def plant(self) -> bool:
+        return self.kind == PLANT
+
+    def subjects(self) -> list[str]:
+        return [PLANT_SUBJECT] if self.plant else asset_subjects(self.host.assets)
+
+    def start(self, js: Any) -> asyncio.Task[None]:
+        cfg = self.host.cfg
+        partitions = 1 if self.plant else cfg.app_partitions
+        self.feed = PartitionFeed(js, cfg, self.subjects(), partitions, self._handle, own=self.kind)
+        self.leases = PartitionLeases(
+            js,
+            self.host.member,
+            partitions,
+            ttl_s=cfg.app_lease_ttl_s,
+            on_change=self._assign,
+            key=(lambda _: PLANT_LEASE) if self.plant else partition_key,
+        )
+        return asyncio.create_task(self.leases.run(), name=f"apps-leases-{self.kind}")
+
+    @property
+    def held(self) -> frozenset[int]:
+        return self.leases.held if self.leases is not None else frozenset()
+
+    @property
+    def batches(self) -> int:
+        return self.feed.batches if self.feed is not None else 0
+
+    async def close(self) -> None:
+        if self.commands is not None:
+            await self.commands.stop()
+        if self.feed is not None:
+            await self.feed.close()
+        await self._teardown()
+
+    async def _handle(self, batch: list[Sample]) -> None:
+        """One batch of the log to the apps; returns once they handled it and its events are committed (then the
+        feed acknowledges it); raises (the batch is handed back) if that took longer than SETTLE_S."""
+        await self._open.wait()
+        inst = self.instances
+        assert inst is not None
+        self._inflight += 1
+        self._quiet.clear()
+        try:
+            async with asyncio.timeout(SETTLE_S):
+                await inst.bus.publish(batch)
+                await inst.bus.settled()
+                await inst.writer.flushed(SETTLE_S)
+        finally:
+            self._inflight -= 1
+            if not self._inflight:
+                self._quiet.set()
+
+    async def _assign(self, held: frozenset[int]) -> None:
+        """The leases' ``on_change``: pause the feed and the commands, let the batches in hand finish, bind the
+        held leases' consumers, build the apps over their assets, answer their commands
+        (werk.runtime.app_commands), go on."""
+        self._open.clear()
+        if self.commands is not None:
+            await self.commands.stop()
+        await self._quiet.wait()
+        assert self.feed is not None
+        await self.feed.assign(held)
+        await self._teardown()
+        assets = frozenset(path for path, p in self.host.assets.items() if held and (self.plant or p in held))
+        if assets:
+            self.instances = await self.host.build(self, assets)
+            self._open.set()
+            takes = {
+                n: a.command for n, a in self.instances.apps.items() if type(a).command is not App.command
+            }
+            if takes and self.commands is not None:
+                await self.commands.serve(takes, held)
+        log.info(
+            "apps.assets member=%s group=%s held=%s assets=%d",
+            self.host.member,
+            self.kind,
+            sorted(held),
+            len(assets),
+        )
+
+    async def _teardown(self) -> None:
+        """Stop the current build: its apps' last words, what they still had settled and its events committed."""
+        inst, self.instances = self.instances, None
+        if inst is None:
+            return
+        for name, app in inst.apps.items():
+            await stop_within(f"{name}.stop", app.stop())
+        try:
+            async with asyncio.timeout(SETTLE_S):
+                await inst.bus.settled()
+                await inst.writer.flushed(SETTLE_S)
+        except TimeoutError:
+            log.warning("apps.teardown_unsettled member=%s group=%s", self.host.member, self.kind)
+        await cancel_within(inst.tasks)
+
+
 class AppHost:
-    """:meth:`run` until cancelled. ``instances`` is the current build (None while no partition is held);
-    ``batches`` counts the batches handled and acknowledged, ``builds`` the builds."""
+    """:meth:`run` until cancelled. ``groups`` are the per-asset apps and the plant-wide ones (each only if any of
+    its apps is enabled); ``batches`` counts the batches handled and acknowledged, ``builds`` the builds."""
 
     def __init__(
         self, config: WerkConfig, registry: Registry | None = None, member: str = "werk-worker"
@@ -181,35 +308,35 @@ class AppHost:
         self.member = member
         self.historian: Historian | None = None
         self.app_db: AppDatabase | None = None
-        self.instances: Instances | None = None
-        self.feed: PartitionFeed | None = None
-        self.leases: PartitionLeases | None = None
         self.link = LogLink(self.cfg, name=f"{member}-apps")
-        self.commands: CommandServer | None = None  # the served instances' commands to the apps run here
         self.builds = 0
         self.ready = asyncio.Event()  # connected, consumers made, leases running
-        self._open = asyncio.Event()  # set while the apps take batches (cleared while they are rebuilt)
-        self._inflight = 0
-        self._quiet = asyncio.Event()
-        self._quiet.set()
         # asset UNS path -> partition, from the plant file alone
-        self._assets = {ref.path: partition_of(ref.path, self.cfg.app_partitions) for ref in config.assets()}
+        self.assets = {ref.path: partition_of(ref.path, self.cfg.app_partitions) for ref in config.assets()}
+        enabled = [n for n in self.registry.apps if (s := config.app(n)) is not None and s.enabled]
+        kinds = {ASSETS: [n for n in enabled if self.registry.app(n).partitioned]}
+        kinds[PLANT] = [n for n in enabled if not self.registry.app(n).partitioned]
+        self.groups = {kind: AppGroup(self, kind, names) for kind, names in kinds.items() if names}
 
     def app_names(self) -> list[str]:
-        """The apps this host runs: enabled in the plant file and per asset (``AppSpec.partitioned``)."""
-        return [
-            n
-            for n, spec in self.registry.apps.items()
-            if spec.partitioned and (s := self.config.app(n)) is not None and s.enabled
-        ]
+        """The apps this host runs (those of its groups it holds a lease of): every enabled app."""
+        return [n for g in self.groups.values() for n in g.names]
 
     @property
     def batches(self) -> int:
-        return self.feed.batches if self.feed is not None else 0
+        return sum(g.batches for g in self.groups.values())
 
     @property
     def held(self) -> frozenset[int]:
-        return self.leases.held if self.leases is not None else frozenset()
+        """The partitions of the per-asset apps held."""
+        g = self.groups.get(ASSETS)
+        return g.held if g is not None else frozenset()
+
+    @property
+    def holds_plant(self) -> bool:
+        """Whether this host runs the plant-wide apps now."""
+        g = self.groups.get(PLANT)
+        return g is not None and bool(g.held)
 
     async def run(self) -> None:
         h = self.config.historian
@@ -219,23 +346,16 @@ class AppHost:
             await asyncio.to_thread(self.app_db.migrate, name, self.registry.app(name).migrations)
         nc = await self._retry("nats", self._connect)
         link = asyncio.create_task(self.link.run(), name="apps-log-link")
-        lease_task: asyncio.Task[None] | None = None
+        lease_tasks: list[asyncio.Task[None]] = []
         try:
             js = nc.jetstream(timeout=5.0)
-            self.commands = CommandServer(nc)
-            subjects = asset_subjects(self._assets)
+            for g in self.groups.values():
+                g.commands = CommandServer(nc)
             await ensure_log(js, self.cfg)
-            await ensure_app_consumers(js, self.cfg, subjects)
+            for g in self.groups.values():
+                await ensure_app_consumers(js, self.cfg, g.subjects())
             await self.link.ready.wait()
-            self.feed = PartitionFeed(js, self.cfg, subjects, self.cfg.app_partitions, self._handle)
-            self.leases = PartitionLeases(
-                js,
-                self.member,
-                self.cfg.app_partitions,
-                ttl_s=self.cfg.app_lease_ttl_s,
-                on_change=self._assign,
-            )
-            lease_task = asyncio.create_task(self.leases.run(), name="apps-leases")
+            lease_tasks = [g.start(js) for g in self.groups.values()]
             self.ready.set()
             log.info(
                 "apps.ready member=%s apps=%s partitions=%d",
@@ -243,19 +363,15 @@ class AppHost:
                 self.app_names(),
                 self.cfg.app_partitions,
             )
-            await (
-                lease_task
-            )  # until cancelled; at its end it gives the leases back (and the apps are stopped)
+            # until cancelled; at their end they give the leases back (and the apps are stopped)
+            await asyncio.gather(*lease_tasks) if lease_tasks else asyncio.Event().wait()
         finally:
-            if lease_task is not None:
-                lease_task.cancel()
+            for task in lease_tasks:
+                task.cancel()
                 with contextlib.suppress(BaseException):
-                    await lease_task
-            if self.commands is not None:
-                await self.commands.stop()
-            if self.feed is not None:
-                await self.feed.close()
-            await self._teardown()
+                    await task
+            for g in self.groups.values():
+                await g.close()
             link.cancel()
             with contextlib.suppress(BaseException):
                 await link
@@ -288,54 +404,17 @@ class AppHost:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_RETRY_S)
 
-    async def _handle(self, batch: list[Sample]) -> None:
-        """One batch of the log to the apps; returns once they handled it and its events are committed (then the
-        feed acknowledges it); raises (the batch is handed back) if that took longer than SETTLE_S."""
-        await self._open.wait()
-        inst = self.instances
-        assert inst is not None
-        self._inflight += 1
-        self._quiet.clear()
-        try:
-            async with asyncio.timeout(SETTLE_S):
-                await inst.bus.publish(batch)
-                await inst.bus.settled()
-                await inst.writer.flushed(SETTLE_S)
-        finally:
-            self._inflight -= 1
-            if not self._inflight:
-                self._quiet.set()
-
-    async def _assign(self, held: frozenset[int]) -> None:
-        """The leases' ``on_change``: pause the feed, let the batches in hand finish, bind the held partitions'
-        consumers, build the apps over their assets, answer their commands (werk.runtime.app_commands), go on."""
-        self._open.clear()
-        assert self.commands is not None
-        await self.commands.stop()
-        await self._quiet.wait()
-        assert self.feed is not None
-        await self.feed.assign(held)
-        await self._teardown()
-        assets = frozenset(path for path, p in self._assets.items() if p in held)
-        if assets:
-            self.instances = await self._build(assets)
-            self._open.set()
-            takes = {
-                n: a.command for n, a in self.instances.apps.items() if type(a).command is not App.command
-            }
-            await self.commands.serve(takes, held)
-        log.info("apps.assets member=%s partitions=%s assets=%d", self.member, sorted(held), len(assets))
-
-    async def _build(self, assets: frozenset[str]) -> Instances:
+    async def build(self, group: AppGroup, assets: frozenset[str]) -> Instances:
+        """A group's apps over ``assets`` (the whole plant file for the plant-wide ones)."""
         assert self.historian is not None and self.app_db is not None
-        config = prune(self.config, set(assets))
+        config = self.config if group.plant else prune(self.config, set(assets))
         bus = MemoryBus(config.bus.queue_batches)
-        apps_bus = AppsBus(bus, self.link)
+        apps_bus = AppsBus(bus, self.link, group.kind)
         h = config.historian
         writer = HistorianWriter(bus, self.historian, batch_max=h.batch_max, flush_s=FLUSH_S, samples=False)
         live = LatestValues()
         inst = Instances(assets, bus, writer, {})
-        for name in self.app_names():
+        for name in group.names:
             ctx = AppContext(
                 name=name,
                 config=config,
@@ -360,18 +439,3 @@ class AppHost:
             inst.tasks.append(task)
         await asyncio.sleep(0)  # the apps subscribe before their first await: before the first batch comes
         return inst
-
-    async def _teardown(self) -> None:
-        """Stop the current build: its apps' last words, what they still had settled and its events committed."""
-        inst, self.instances = self.instances, None
-        if inst is None:
-            return
-        for name, app in inst.apps.items():
-            await stop_within(f"{name}.stop", app.stop())
-        try:
-            async with asyncio.timeout(SETTLE_S):
-                await inst.bus.settled()
-                await inst.writer.flushed(SETTLE_S)
-        except TimeoutError:
-            log.warning("apps.teardown_unsettled member=%s", self.member)
-        await cancel_within(inst.tasks)

@@ -99,14 +99,17 @@ class LogLink:
     async def _reconnected(self) -> None:
         log.info("edge.reconnected nats=%s", self.cfg.nats)
 
-    async def publish(self, subject: str, payload: bytes, sent_us: int, *, derived: bool = False) -> None:
+    async def publish(
+        self, subject: str, payload: bytes, sent_us: int, *, derived: str | None = None
+    ) -> None:
         """Publish and wait for the broker's acknowledgement; LogUnavailable (or the client's error) if not.
-        ``derived``: the apps made the batch (werk.runtime.app_host), so the apps' feed passes it by."""
+        ``derived``: which apps made the batch (werk.runtime.app_host: ``assets`` or ``plant``), so their own feed
+        passes it by."""
         if self.js is None or self.nc is None or not self.nc.is_connected:
             raise LogUnavailable("not connected to the broker")
         headers = {"Nats-Msg-Id": message_id(subject, payload), SENT_HEADER: str(sent_us)}
-        if derived:
-            headers[DERIVED_HEADER] = "1"
+        if derived is not None:
+            headers[DERIVED_HEADER] = derived
         await self.js.publish(subject, payload, timeout=PUBLISH_TIMEOUT_S, headers=headers)
 
     async def close(self) -> None:

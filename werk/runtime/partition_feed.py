@@ -83,7 +83,8 @@ async def ensure_app_consumers(js: JetStreamContext, cfg: ClusterConfig, subject
 
 class PartitionFeed:
     """Binds and unbinds the asset consumers as the held partitions change (:meth:`assign` is the leases'
-    ``on_change``). Counters: ``batches`` handled and acknowledged, ``failed`` handler errors."""
+    ``on_change``). Counters: ``batches`` handled and acknowledged, ``failed`` handler errors. ``own``: the mark
+    (``DERIVED_HEADER``) of the batches the handler's apps derived, passed by; None passes by every derived batch."""
 
     def __init__(
         self,
@@ -92,8 +93,11 @@ class PartitionFeed:
         subjects: Iterable[str],
         partitions: int,
         handle: Handler,
+        *,
+        own: str | None = None,
     ) -> None:
         self.js = js
+        self.own = own
         self.cfg = cfg
         self.partitions = partitions
         self.handle = handle
@@ -166,9 +170,10 @@ class PartitionFeed:
 
     async def _one(self, subject: str, m: Msg) -> bool:
         """Handle and acknowledge one message; False if the handler failed (it stays unacknowledged)."""
-        if (m.headers or {}).get(
-            DERIVED_HEADER
-        ):  # the apps made it: stored and shown, not theirs to read again
+        derived = (m.headers or {}).get(DERIVED_HEADER)
+        if derived and (
+            self.own is None or derived == self.own
+        ):  # these apps made it: not theirs to read again
             with contextlib.suppress(nats.errors.Error):
                 await m.ack()
             return True

@@ -44,6 +44,8 @@ from werk.bus.jetstream import subject_of
 log = logging.getLogger(__name__)
 
 BUCKET = "werk_app_partitions"
+#: the one lease of the plant-wide apps (werk.runtime.app_host), beside the partitions' in the same bucket
+PLANT_LEASE = "lease.plant"
 
 
 def partition_of(signal_or_asset_path: str, partitions: int) -> int:
@@ -61,10 +63,18 @@ def subject_partition(subject: str, partitions: int) -> int:
     return int.from_bytes(digest, "big") % partitions
 
 
+def partition_key(p: int) -> str:
+    """The lease key of partition ``p``."""
+    return f"lease.{p}"
+
+
 class PartitionLeases:
     """One member's leases: :meth:`run` until cancelled (then its leases are released for the others at once).
 
     ``held`` is the set of partitions it holds now; ``on_change(held)`` is awaited whenever that set changed.
+    ``key`` names each partition's lease in the bucket: one partition keyed :data:`PLANT_LEASE` is the plant-wide
+    apps' single lease, held by one member at a time by the same protocol (its fair share is that one lease, so the
+    first to claim it keeps it until it leaves or its lease expires).
     """
 
     def __init__(
@@ -75,6 +85,7 @@ class PartitionLeases:
         *,
         ttl_s: float = 10.0,
         on_change: Callable[[frozenset[int]], Awaitable[None]] | None = None,
+        key: Callable[[int], str] = partition_key,
     ) -> None:
         if partitions < 1:
             raise ValueError(f"partitions must be at least 1, not {partitions}")
@@ -83,6 +94,7 @@ class PartitionLeases:
         self.partitions = partitions
         self.ttl_s = ttl_s
         self.on_change = on_change
+        self.key = key
         self.held: frozenset[int] = frozenset()
         self._revisions: dict[int, int] = {}
         self._kv: KeyValue | None = None
@@ -130,7 +142,7 @@ class PartitionLeases:
         before = self.held
         for p, rev in list(self._revisions.items()):
             try:
-                self._revisions[p] = await kv.update(f"lease.{p}", self.member.encode(), last=rev)
+                self._revisions[p] = await kv.update(self.key(p), self.member.encode(), last=rev)
             except nats.js.errors.KeyWrongLastSequenceError:
                 log.warning("partitions.lost member=%s partition=%d", self.member, p)
                 del self._revisions[p]
@@ -147,7 +159,7 @@ class PartitionLeases:
             if p in self._revisions:
                 continue
             try:
-                self._revisions[p] = await kv.create(f"lease.{p}", self.member.encode())
+                self._revisions[p] = await kv.create(self.key(p), self.member.encode())
             except nats.js.errors.KeyWrongLastSequenceError:
                 continue  # held by another member
         self.held = frozenset(self._revisions)
@@ -161,7 +173,7 @@ class PartitionLeases:
     async def _release(self, kv: KeyValue, p: int) -> None:
         rev = self._revisions.pop(p)
         with contextlib.suppress(nats.js.errors.KeyWrongLastSequenceError, nats.js.errors.APIError):
-            await kv.delete(f"lease.{p}", last=rev)
+            await kv.delete(self.key(p), last=rev)
 
     async def release_all(self) -> None:
         """Give every lease back and leave (a clean stop: the others take the partitions at their next round)."""

@@ -95,6 +95,11 @@ class Platform:
         """The registered apps the plant file leaves enabled, in the registry's order."""
         return [n for n in self.registry.apps if (s := self.config.app(n)) is not None and s.enabled]
 
+    def _runs_in(self, partitioned: bool) -> Served:
+        """Where the cluster runs an app this replica only serves: its workers' app hosts run the per-asset apps
+        and, with ``cluster.apps``, the plant-wide ones (in one host at a time); without, no process runs those."""
+        return "workers" if partitioned or self.config.cluster.apps else "nowhere"
+
     def shown_apps(self) -> dict[str, App]:
         """The apps whose views (asset cards, banners, diagnostics) say something current: all but the served
         ones no process runs (``AppContext.served == "nowhere"``), whose memory never moves."""
@@ -157,9 +162,7 @@ class Platform:
         for name in self.enabled_apps():
             spec = self.registry.app(name)
             await asyncio.to_thread(app_db.migrate, name, spec.migrations)
-            served: Served | None = None
-            if self.live_from_log:
-                served = "workers" if spec.partitioned else "nowhere"
+            served: Served | None = self._runs_in(spec.partitioned) if self.live_from_log else None
             ctx = AppContext(
                 name=name,
                 config=self.config,

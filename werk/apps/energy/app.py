@@ -48,16 +48,26 @@ class EnergyApp(App):
         self.held: dict[str, dict[str, int]] = {}
 
     async def run(self) -> None:
+        await self._rounds(served=False)
+
+    async def serve(self) -> None:
+        """The same figures from the historian and the live values, for the pages (a replica): nothing
+        published, no warning (the running instance warns)."""
+        await self._rounds(served=True)
+
+    async def _rounds(self, *, served: bool) -> None:
         round_ = 0
         while True:
             try:
                 self.window = await asyncio.to_thread(self.compute_window, self.ctx.clock())
                 if round_ % REPORT_EVERY == 0 or not self.today.get("assets"):
                     self.today = await asyncio.to_thread(self.compute_today, self.ctx.clock())
-                    await self.ctx.bus.publish(self._enpi_samples())
+                    if not served:
+                        await self.ctx.bus.publish(self._enpi_samples())
             except Exception:
                 log.exception("energy.live_failed")
-            await self._warn()
+            if not served:
+                await self._warn()
             round_ += 1
             await asyncio.sleep(self.settings.interval_s)
 

@@ -90,6 +90,7 @@ def build_router(app: InventoryApp, web: Web) -> APIRouter:
     @r.post("/receipts", response_model=BookingOut)
     async def receipt(body: ReceiptIn, user: User = Depends(web.require("operator"))) -> BookingOut:  # noqa: B008
         """Book a goods receipt into the stock location."""
+        app.refuse_served()
         b = Booking(
             app.ctx.clock(),
             body.material,
@@ -106,6 +107,7 @@ def build_router(app: InventoryApp, web: Web) -> APIRouter:
     @r.post("/counts", response_model=BookingOut)
     async def count(body: CountIn, user: User = Depends(web.require("supervisor"))) -> BookingOut:  # noqa: B008
         """A stock count: books the difference to the counted quantity; the journal keeps the history."""
+        app.refuse_served()
         async with app.lock:
             b = app.inv.count(
                 app.ctx.clock(), body.material, app.settings.location, body.counted, user.name, body.why

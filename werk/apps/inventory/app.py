@@ -19,8 +19,10 @@ from werk.apps.inventory.store import InventoryStore
 from werk.apps.spec import App, AppContext
 from werk.bus.base import Overflow
 from werk.core.model import Event, Quality, Sample
+from werk.i18n import N_
 
 log = logging.getLogger(__name__)
+SERVED_REFRESH_S = 5.0  # where the app only serves, how often the levels are read again from the journal
 
 
 class InventoryApp(App):
@@ -31,6 +33,7 @@ class InventoryApp(App):
         s = self.settings
         bom = [BomLine(p, c, q) for p, parts in s.bom.items() for c, q in parts.items()]
         rules = [ReorderRule(m, s.location, r.point, r.quantity) for m, r in s.reorder.items()]
+        self._bom, self._rules = bom, rules
         self.inv = Inventory(bom, rules)
         wanted = set(s.assets) if s.assets is not None else None
         self.refs = {
@@ -104,6 +107,28 @@ class InventoryApp(App):
                     await self.commit(bookings)
         finally:
             sub.close()
+
+    async def serve(self) -> None:
+        """Served (a cluster's API replica): the levels as the journal has them, read again every
+        ``SERVED_REFRESH_S``; nothing booked, stored or published here."""
+        while True:
+            try:
+                await asyncio.to_thread(self._reload)
+            except Exception:
+                log.exception("inventory.reload_failed")
+            await asyncio.sleep(SERVED_REFRESH_S)
+
+    def _reload(self) -> None:
+        inv = Inventory(self._bom, self._rules)
+        inv.book(self.store.journal())
+        inv.journal = inv.journal[-1000:]
+        self.inv = inv  # whole, at once: a request served meanwhile reads the one before
+
+    def refuse_served(self) -> None:
+        """Raise :meth:`elsewhere` for a booking where the instance only serves: the running instance holds the
+        levels, and its reorder signals would not see the booking."""
+        if self.ctx.served:
+            raise self.elsewhere(N_("a booking of stock"), action=True)
 
     def stock(self) -> list[dict[str, Any]]:
         now = self.ctx.clock()

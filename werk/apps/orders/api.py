@@ -15,6 +15,7 @@ from werk.apps.spec import Web
 from werk.core.model import User
 from werk.core.sight import Sight
 from werk.errors import InputError
+from werk.i18n import N_
 
 REFUSED: dict[int | str, dict[str, Any]] = {
     422: {"description": "the file or a value in it cannot be used; the message names row and column"}
@@ -215,6 +216,7 @@ def build_router(app: OrdersApp, web: Web) -> APIRouter:
         user: User = Depends(web.require("operator")),  # noqa: B008
     ) -> ReplanOut:
         """Release orders (JSON, 1 to 1,000 a request); the plan is re-made with the current one as its warm start."""
+        app.refuse_served(N_("a release of orders, which re-plans"))
         lines = [OrderLine(o.order, o.product, o.quantity, o.due, o.priority, o.release) for o in body]
         for k, line in enumerate(lines):
             if line.product not in app.book.routings:
@@ -228,6 +230,7 @@ def build_router(app: OrdersApp, web: Web) -> APIRouter:
     async def import_orders(request: Request, user: User = Depends(web.require("operator"))) -> ReplanOut:  # noqa: B008
         """Release orders from an ERP's CSV or Excel file (columns order, product, quantity, due[, priority,
         release]); an error names row and column, and nothing of a file with one is taken."""
+        app.refuse_served(N_("a release of orders, which re-plans"))
         data = await _body(request)
         try:
             lines = parse_orders(data, app.tz, filename(request, "orders.csv"), list(app.book.routings))
@@ -240,6 +243,7 @@ def build_router(app: OrdersApp, web: Web) -> APIRouter:
     @r.post("/routings/import", response_model=ImportOut, openapi_extra=FILE_BODY, responses=REFUSED)
     async def import_routings(request: Request, user: User = Depends(web.require("supervisor"))) -> ImportOut:  # noqa: B008
         """Routings from a CSV or Excel file (product, step, operation, machines, setup_min, run_s[, family])."""
+        app.refuse_served(N_("an import of routings"))
         data = await _body(request)
         try:
             routings = parse_routings(data, filename(request, "routings.csv"), machines)
@@ -292,6 +296,7 @@ def build_router(app: OrdersApp, web: Web) -> APIRouter:
     @r.post("/plan", response_model=ReplanOut)
     async def make_plan(body: PlanIn, _: User = Depends(web.require("supervisor"))) -> ReplanOut:  # noqa: B008
         """Plan again from now, for the objective and time limit given (the settings' otherwise)."""
+        app.refuse_served(N_("a new plan"))
         async with app.lock:
             import asyncio
 
@@ -306,6 +311,7 @@ def build_router(app: OrdersApp, web: Web) -> APIRouter:
     @r.post("/pins", response_model=ReplanOut)
     async def pin(body: PinIn, user: User = Depends(web.require("supervisor"))) -> ReplanOut:  # noqa: B008
         """Pin an operation (``ORDER/STEP``) to a machine and a start, and plan around it."""
+        app.refuse_served(N_("a pin, which re-plans"))
         order, _, step = body.op.rpartition("/")
         o = app.book.orders.get(order)
         if o is None or not step.isdigit():

@@ -33,6 +33,9 @@ from werk.core.states import STATE_SIGNAL
 
 log = logging.getLogger(__name__)
 
+SERVED_REFRESH_S = (
+    5.0  # where the app only serves, how often orders and the plan are read again from the store
+)
 SIGNALS = (STATE_SIGNAL, "good_count", "scrap_count", "product")
 DOWN_STATES = frozenset({"fault"})
 
@@ -90,11 +93,12 @@ class OrdersApp(App):
     def load(self) -> None:
         """Routings, orders and the plan from the werk file (the plant file's routings win over imported ones of
         the same product only where no import exists)."""
-        imported = self.store.routings()
-        self.book.set_routings(imported)
+        book = OrderBook(routings_of(self.settings), self.settings.learn_after_parts)
+        book.set_routings(self.store.routings())
         for o in self.store.orders():
-            self.book.orders[o.id] = o
+            book.orders[o.id] = o
         saved = self.store.plan()
+        self.book = book  # whole, at once: a request served meanwhile reads the one before
         if saved is not None:
             self.origin, self.plan = saved
 
@@ -340,6 +344,30 @@ class OrdersApp(App):
             for sub in subs:
                 sub.close()
             events.close()
+
+    async def serve(self) -> None:
+        """Served (a cluster's API replica): orders, routings, the plan and the last re-plan as the running
+        instance stored them, read again every ``SERVED_REFRESH_S``; nothing booked, planned or published here."""
+        while True:
+            try:
+                async with self.lock:
+                    await asyncio.to_thread(self._reload)
+            except Exception:
+                log.exception("orders.reload_failed")
+            await asyncio.sleep(SERVED_REFRESH_S)
+
+    def _reload(self) -> None:
+        """The stored orders, routings and plan in place of these (the measured run times stay the running
+        instance's: they are not stored)."""
+        self.load()
+        last = self.store.replans(1)
+        self.last_replan = last[0] if last else None
+
+    def refuse_served(self, what: str) -> None:
+        """Raise :meth:`elsewhere` for an action on the book or the plan where the instance only serves: the
+        running instance holds both and would not learn of it."""
+        if self.ctx.served:
+            raise self.elsewhere(what, action=True)
 
     async def _maintenance(self, sub: Any) -> None:
         while True:

@@ -6,6 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+#: ``cluster`` lines of a test whose workers run the apps: four partitions, leases and redelivery in seconds
+APPS = """\
+  ack_wait_s: 2
+  apps: true
+  app_partitions: 4
+  app_lease_ttl_s: 1.5
+"""
+
 
 def cluster_plant(
     tmp_path: Path,

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from tests.cluster.conftest import NatsServer
-from tests.cluster.plants import cluster_plant
+from tests.cluster.plants import APPS, cluster_plant
 from tests.cluster.test_api_replicas_twin import Replica
 from tests.cluster.test_app_host import wait_for
 from tests.cluster.test_faults import Workers
@@ -41,12 +41,7 @@ def plant_file(tmp_path: Path, name: str, pg_url: str, nats_url: str, port: int)
         name=name,
         presses=["press-0", "press-1"],
         plant="  timezone: UTC\n",
-        cluster="""\
-  ack_wait_s: 2
-  apps: true
-  app_partitions: 4
-  app_lease_ttl_s: 1.5
-""",
+        cluster=APPS,
         more=f"""\
 server:
   host: 127.0.0.1

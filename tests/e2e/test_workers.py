@@ -15,9 +15,6 @@ import httpx
 
 from tests.conftest import Stack, plant_config, running_stack, stored_value, wait_until
 from werk.config import WerkConfig
-from werk.security.audit import AuditLog
-from werk.security.store import SecurityStore
-from werk.store.app_postgres import PostgresAppDatabase
 
 TOKENS = {"sam": ("supervisor", "sv-secret"), "olga": ("operator", "op-secret")}
 SAM = {"Authorization": "Bearer sv-secret"}
@@ -174,34 +171,3 @@ async def test_descriptors_name_the_scheme_the_client_used_whichever_process_too
                 assert r.status_code == 200, r.text
                 hrefs.add(r.json()["result"][0]["endpoints"][0]["protocolInformation"]["href"].split(":")[0])
             assert hrefs == {scheme}
-
-
-async def test_on_postgresql_every_process_checks_werk_tokens_on_the_server_and_a_revocation_holds_at_once(
-    tmp_path: Path, pg_url: str
-) -> None:
-    config = _config(tmp_path)
-    config = config.model_copy(
-        update={"historian": config.historian.model_copy(update={"backend": "postgresql", "url": pg_url})}
-    )
-    db = PostgresAppDatabase(pg_url)
-    db.open()
-    try:
-        store = SecurityStore(db, AuditLog(db))
-        store.add_user("ada", password="ada-secret-12")
-        store.grant("ada", "viewer")
-        token, row = store.create_token("ada")
-        ref = config.asset("cnc-1")
-        sm = _b64(ref.aas_id + "/submodels/TechnicalData")
-        url = f"/api/v3.0/submodels/{sm}/submodel-elements/TechnicalPropertyAreas[0].IdealCycleTime/$value"
-        bearer = {"Authorization": f"Bearer {token}"}
-        async with running_stack(config) as stack, _fresh(stack) as http:
-            assert stack.workers is not None and stack.workers.pool is not None
-            # reads need a credential once a local user exists: the worker knows of ada from the server
-            assert {r.status_code for r in await _everyone(http, url)} == {401}
-            answers = [await http.get(url, headers=bearer) for _ in range(CONNECTIONS)]
-            assert {r.status_code for r in answers} == {200}
-            await asyncio.to_thread(store.revoke_token, row.id)  # as another replica or the command line does
-            answers = [await http.get(url, headers=bearer) for _ in range(CONNECTIONS)]
-            assert {r.status_code for r in answers} == {401}
-    finally:
-        db.close()

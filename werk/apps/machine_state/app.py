@@ -63,6 +63,7 @@ class MachineStateApp(App):
         self._stamp: dict[str, datetime] = {}  # werk's start stamp, while the source's time is behind it
         self._logged: set[tuple[str, tuple[str, str, str]]] = set()
         self._paths: dict[str, str] = {}  # asset UNS path -> asset name
+        self._state_paths: dict[str, str] = {}  # asset name -> the UNS path of its derived state signal
         self._resumed: set[str] = set()  # assets whose state was taken up from the store (from_log)
         self._resuming = asyncio.Lock()
         for ref in ctx.config.assets():
@@ -70,6 +71,7 @@ class MachineStateApp(App):
                 continue  # a sensor has no machine state
             self.mappers[ref.name] = StateMapper(mapping_for(ref))
             self._paths[ref.path] = ref.name
+            self._state_paths[ref.name] = f"{ref.path}/{STATE_SIGNAL}"
             self.since[ref.name] = ctx.clock()
 
     async def run(self) -> None:
@@ -263,8 +265,7 @@ class MachineStateApp(App):
         """Where this instance only serves (a werk api replica): the state the running instance published into
         the log last, as this process's live values have it (seeded from the historian at start, then fed from the
         log), since that sample's time; its unmapped values are the running instance's to count."""
-        path = next(p for p, n in self._paths.items() if n == asset)
-        latest = self.ctx.live.get(f"{path}/{STATE_SIGNAL}")
+        latest = self.ctx.live.get(self._state_paths[asset])
         if latest is None or not isinstance(latest.value, str):
             return {"state": "disconnected", "since": None, "unmapped": []}
         return {"state": latest.value, "since": latest.ts.isoformat(), "unmapped": []}

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import shutil
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -75,10 +77,29 @@ def chromium_path() -> str:
     return exe
 
 
+# Ports handed out come from below the kernel's ephemeral range (32768-60999 on Linux): a port the kernel chose
+# for ``bind(0)`` is also one it may give a client socket's local end before the server binds it, and a test
+# failed that way ("address already in use" on a sim's port). Below the range only servers bind, and the set
+# keeps one test session from handing out a port twice.
+_PORTS_LOW, _PORTS_HIGH = 20000, 32000
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback TCP port nobody listens on and no client socket will be given, unique within this process."""
+    rng = random.Random(os.getpid() ^ time.monotonic_ns())
+    for _ in range(1000):
+        port = rng.randrange(_PORTS_LOW, _PORTS_HIGH)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port in {_PORTS_LOW}-{_PORTS_HIGH}")
 
 
 @asynccontextmanager

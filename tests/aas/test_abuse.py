@@ -12,7 +12,6 @@ import base64
 import io
 import os
 import re
-import socket
 import subprocess
 import sys
 import textwrap
@@ -26,6 +25,7 @@ import pytest
 
 from tests.aas.http.aas_stack import aasx, environment
 from tests.aas.http.test_limits import zip_bomb
+from tests.conftest import free_port
 
 ANSWER_S = 15.0
 RSS_GROWTH_MB = 200
@@ -61,12 +61,6 @@ add_front(app, api.fast_path)
 allow_uploads(app, api.uploads)
 http_server(app, server).run()
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def peak_rss_mb(pid: int) -> float:

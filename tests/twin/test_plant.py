@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import sqlite3
 from pathlib import Path
 
@@ -14,22 +13,16 @@ import pytest
 from basyx.aas import model
 
 from tests.aas.http.aas_stack import PDF, PNG, package
-from tests.conftest import shared_data
+from tests.conftest import free_port, shared_data
 from werk.aas.adapter import io as aas_io
 from werk.cli import main
 from werk.config import demo_config_path, load_config
 from werk.twin.plant import open_twin
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _plant(tmp_path: Path, port: int | None = None) -> Path:
     text = demo_config_path().read_text().replace("path: werk-data/demo.db", f"path: {tmp_path / 'werk.db'}")
-    text = text.replace("  port: 8080\n", f"  port: {port or _free_port()}\n")
+    text = text.replace("  port: 8080\n", f"  port: {port or free_port()}\n")
     plant = tmp_path / "plant.yaml"
     plant.write_text(text)
     return plant

@@ -189,3 +189,14 @@ def test_a_plant_file_too_large_is_refused_before_it_is_read(tmp_path: Path) -> 
 def test_aliases_a_plant_file_uses_sparingly_still_load() -> None:
     text = GOOD.replace("plant:", "defaults: &d {x: 1}\nplant:", 1)
     assert "unknown key" in _error(text)  # 'defaults' is no key of werk's: the file got past the bounds
+
+
+def test_several_serve_processes_on_a_postgresql_plant_are_refused_at_their_line() -> None:
+    text = (
+        GOOD
+        + "historian:\n  backend: postgresql\n  url: postgresql://postgres@127.0.0.1/werk\nserver:\n  workers: 2\n"
+    )
+    msg = _error(text)
+    assert "plant.yaml:26: server.workers: more than one process of werk serve shares the twin" in msg
+    assert "werk api replicas" in msg
+    parse_config(text.replace("workers: 2", "workers: 1"), "plant.yaml")  # one process is fine

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from werk.config.model import WerkConfig
 from werk.errors import ConfigError
-from werk.i18n import tr
+from werk.i18n import N_, tr
 
 if TYPE_CHECKING:
     from werk.registry import Registry
@@ -40,6 +40,14 @@ MAX_VALUES = 1_000_000
 def demo_config_path() -> Path:
     """The demo plant that ships inside the package (the virtual factory's)."""
     return Path(str(resources.files("werk.sim").joinpath("demo.yaml")))
+
+
+#: several processes of one ``werk serve`` share the twin through the werk file, which a PostgreSQL plant keeps on
+#: its server: the replicas of ``werk api`` are the way to more processes there
+SHARED_TWIN_ON_SERVER = N_(
+    "more than one process of werk serve shares the twin through the werk file; with historian.backend: "
+    "postgresql run more werk api replicas instead (docs/cluster.md)"
+)
 
 
 def load_config(path: str | Path) -> WerkConfig:
@@ -222,6 +230,8 @@ def check_references(config: WerkConfig, registry: Registry | None = None) -> li
                         tr("no asset named {name} in the plant", name=repr(asset)),
                     )
                 )
+    if config.server.workers > 1 and config.historian.backend == "postgresql":
+        problems.append((("server", "workers"), tr(SHARED_TWIN_ON_SERVER)))
     for name, spec in reg.apps.items():
         settings = config.app(name)
         if spec.check is not None and settings is not None and settings.enabled:

@@ -14,12 +14,14 @@ from typing import Any
 from werk.aas import ServiceStore, TwinFollower, TwinPersistence, TwinStore, follow
 from werk.apps.spec import App, AppContext, Served
 from werk.bus.memory import MemoryBus
+from werk.config.loader import SHARED_TWIN_ON_SERVER
 from werk.config.model import WerkConfig, WriteLimits
 from werk.connect import Connector, build_connectors
 from werk.connect.base import RangedConnector, WritableConnector
 from werk.core.lifecycle import cancel_within, stop_within
 from werk.core.model import Event, Value, finite, utcnow
 from werk.errors import ConfigError, ConnectorError, WriteRefused
+from werk.i18n import tr
 from werk.registry import Registry, default_registry
 from werk.runtime.app_commands import CommandClient
 from werk.runtime.historian_writer import HistorianWriter
@@ -123,11 +125,10 @@ class Platform:
         on_server = (
             h.backend == "postgresql"
         )  # the twin and the AAS services' tables on the historian's server
-        if self.config.server.workers > 1 and on_server:
-            raise ConfigError(
-                "server.workers > 1 shares the twin through the werk file; with historian.backend: postgresql "
-                "run more werk api replicas instead (docs/cluster.md)"
-            )
+        if (
+            self.config.server.workers > 1 and on_server
+        ):  # a plant file says so with its line (check_references)
+            raise ConfigError(f"server.workers: {tr(SHARED_TWIN_ON_SERVER)}")
         self.file = await asyncio.to_thread(open_file, h)
         self.historian = await asyncio.to_thread(open_historian, h, self.file)
         # socket directories of werk processes that were killed (a private socket removes them too, but one

@@ -21,7 +21,12 @@ The contract per batch of the log:
   historian's workers store them and every ``werk api`` replica shows them live, as any sample; the apps' feed
   passes them by (the apps that made them had them already). No spool: until the broker has them, the batch that
   caused them is not acknowledged either, so the log keeps the cause;
-- the host's own historian writer stores events only: the fed samples are the historian workers' to store.
+- the host's own historian writer stores events only: the fed samples are the historian workers' to store;
+- the events the per-asset apps publish (a maintenance warning, a stop) reach the plant-wide apps (the orders'
+  plan keeps an inspection window free on a warned asset) over the broker, as plain messages on
+  ``werk.apps.events.<kind>`` (:data:`EVENTS_SUBJECT`): at most once, like an event published while a single
+  process restarts; the events themselves are stored once by the host that made them, never by the one that hears
+  of them.
 
 What is not carried from one instance to the next is in docs/cluster.md ("Apps in a cluster").
 """
@@ -30,10 +35,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 import logging
 import time
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +74,29 @@ FLUSH_S = 0.02  # the events writer's merge window: short, a batch's acknowledge
 ASSETS = "assets"  # the group of the per-asset apps, and the mark of the samples they derive
 PLANT = "plant"  # the group of the plant-wide apps, and the mark of theirs
 PLANT_SUBJECT = f"{SUBJECT_PREFIX}.>"  # every asset's samples: one subject to a consumer's filter
+EVENTS_SUBJECT = "werk.apps.events"  # + ".<kind>": the per-asset apps' events, heard by the plant-wide apps
+
+
+def event_message(event: Event) -> bytes:
+    """An event as the plant-wide apps hear it over the broker (:func:`event_of` reads it)."""
+    return json.dumps(
+        {
+            "kind": event.kind,
+            "source": event.source,
+            "ts": event.ts.isoformat(),
+            "data": event.data,
+            "key": event.key,
+        },
+        default=str,
+    ).encode()
+
+
+def event_of(payload: bytes) -> Event:
+    """The event of :func:`event_message`; ValueError (or KeyError, TypeError) for anything else."""
+    d = json.loads(payload)
+    return Event(
+        str(d["kind"]), str(d["source"]), datetime.fromisoformat(d["ts"]), dict(d["data"]), d.get("key")
+    )
 
 
 def prune(config: WerkConfig, assets: set[str]) -> WerkConfig:
@@ -106,11 +137,15 @@ class AppsBus:
     """The apps' bus in the host: an in-process bus whose samples also go to the log (derived), before the apps
     on this side see them, so the log has a derived sample before anything acts on it."""
 
-    def __init__(self, inner: MemoryBus, link: LogLink, mark: str) -> None:
+    def __init__(self, inner: MemoryBus, link: LogLink, mark: str, nc: Any = None) -> None:
         self.inner = inner
         self.link = link
         self.mark = mark  # the DERIVED_HEADER value: which feed passes these samples by
+        self.nc = nc  # the per-asset apps' events go out on it (EVENTS_SUBJECT); None: they stay here
         self.forwarded = 0  # derived samples the broker acknowledged
+        self._event_subs: list[
+            EventSubscriptionQueue
+        ] = []  # the apps' own, which hear the other groups' events
 
     async def publish(self, samples: Sequence[Sample]) -> None:
         if not samples:
@@ -136,6 +171,21 @@ class AppsBus:
 
     async def publish_events(self, events: Sequence[Event]) -> None:
         await self.inner.publish_events(events)
+        if self.nc is not None and self.mark == ASSETS:
+            for e in events:
+                try:
+                    await self.nc.publish(f"{EVENTS_SUBJECT}.{e.kind}", event_message(e))
+                except (nats.errors.Error, OSError) as exc:  # at most once: stored here all the same
+                    log.warning("apps.event_not_shared kind=%s source=%s error=%r", e.kind, e.source, exc)
+
+    async def hear(self, events: Sequence[Event]) -> None:
+        """Other groups' events, to the apps here that subscribed to their kinds: not to the bus, whose writer
+        would store them a second time."""
+        self._event_subs = [s for s in self._event_subs if not s.closed]
+        for sub in self._event_subs:
+            batch = list(events) if sub.kinds is None else [e for e in events if e.kind in sub.kinds]
+            if batch:
+                await sub.put(batch)
 
     def subscribe(
         self, pattern: str, *, maxsize: int | None = None, overflow: Overflow = Overflow.BLOCK
@@ -149,7 +199,9 @@ class AppsBus:
         maxsize: int | None = None,
         overflow: Overflow = Overflow.BLOCK,
     ) -> EventSubscriptionQueue:
-        return self.inner.subscribe_events(kinds, maxsize=maxsize, overflow=overflow)
+        sub = self.inner.subscribe_events(kinds, maxsize=maxsize, overflow=overflow)
+        self._event_subs.append(sub)
+        return sub
 
 
 @dataclass
@@ -161,6 +213,16 @@ class Instances:
     writer: HistorianWriter
     apps: dict[str, App]
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    heard: Any = None  # the plant-wide apps' subscription to the per-asset apps' events (EVENTS_SUBJECT)
+
+
+async def _hear(bus: AppsBus, msg: Any) -> None:
+    try:
+        event = event_of(msg.data)
+    except (ValueError, KeyError, TypeError) as exc:
+        log.warning("apps.event_unreadable subject=%s error=%r", msg.subject, exc)
+        return
+    await bus.hear([event])
 
 
 def _crashed(task: asyncio.Task[None]) -> None:
@@ -279,6 +341,9 @@ class AppGroup:
         inst, self.instances = self.instances, None
         if inst is None:
             return
+        if inst.heard is not None:
+            with contextlib.suppress(Exception):
+                await inst.heard.unsubscribe()
         for name, app in inst.apps.items():
             await stop_within(f"{name}.stop", app.stop())
         try:
@@ -309,6 +374,7 @@ class AppHost:
         self.historian: Historian | None = None
         self.app_db: AppDatabase | None = None
         self.link = LogLink(self.cfg, name=f"{member}-apps")
+        self.nc: Any = None  # the broker connection of the commands and the shared events, once connected
         self.builds = 0
         self.ready = asyncio.Event()  # connected, consumers made, leases running
         # asset UNS path -> partition, from the plant file alone
@@ -344,7 +410,7 @@ class AppHost:
         self.app_db = await self._retry("app_database", lambda: asyncio.to_thread(_open_app_database, h))
         for name in self.app_names():  # each app's tables, made or brought up to date (a lock on the server)
             await asyncio.to_thread(self.app_db.migrate, name, self.registry.app(name).migrations)
-        nc = await self._retry("nats", self._connect)
+        nc = self.nc = await self._retry("nats", self._connect)
         link = asyncio.create_task(self.link.run(), name="apps-log-link")
         lease_tasks: list[asyncio.Task[None]] = []
         try:
@@ -409,7 +475,7 @@ class AppHost:
         assert self.historian is not None and self.app_db is not None
         config = self.config if group.plant else prune(self.config, set(assets))
         bus = MemoryBus(config.bus.queue_batches)
-        apps_bus = AppsBus(bus, self.link, group.kind)
+        apps_bus = AppsBus(bus, self.link, group.kind, self.nc)
         h = config.historian
         writer = HistorianWriter(bus, self.historian, batch_max=h.batch_max, flush_s=FLUSH_S, samples=False)
         live = LatestValues()
@@ -438,4 +504,6 @@ class AppHost:
             task.add_done_callback(_crashed)
             inst.tasks.append(task)
         await asyncio.sleep(0)  # the apps subscribe before their first await: before the first batch comes
+        if group.plant and self.nc is not None:
+            inst.heard = await self.nc.subscribe(f"{EVENTS_SUBJECT}.>", cb=functools.partial(_hear, apps_bus))
         return inst

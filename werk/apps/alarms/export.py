@@ -5,7 +5,6 @@ percent; times are UTC (the column titles say so)."""
 from __future__ import annotations
 
 import io
-from dataclasses import asdict
 from typing import Any
 
 from openpyxl import Workbook
@@ -26,15 +25,16 @@ TITLES = {
 SHARES = frozenset({"flood_share", "top10_share", "priority"})
 
 
-def _sheet(wb: Workbook, title: str, header: list[str], rows: list[list[object]], widths: list[int]) -> None:
+def _sheet(wb: Workbook, title: str, columns: list[tuple[str, int]], rows: list[list[Any]]) -> None:
+    """A sheet of ``rows`` under a bold header; ``columns``: each column's title and width."""
     ws = wb.create_sheet(title)
-    ws.append(header)
+    ws.append([name for name, _ in columns])
     for c in ws[1]:
         c.font = Font(bold=True)
     for row in rows:
         ws.append(row)
-    for i, w in enumerate(widths):
-        ws.column_dimensions[chr(ord("A") + i)].width = w
+    for i, (_, width) in enumerate(columns):
+        ws.column_dimensions[chr(ord("A") + i)].width = width
 
 
 def kpi_xlsx(r: KpiReport) -> bytes:
@@ -56,7 +56,12 @@ def kpi_xlsx(r: KpiReport) -> bytes:
             for f in r.figures
         ],
     ]
-    _sheet(wb, "KPIs", ["Figure", "Value", "Target (ISA-18.2 / EEMUA 191)", "Grade"], rows, [46, 20, 30, 12])
+    _sheet(
+        wb,
+        "KPIs",
+        [("Figure", 46), ("Value", 20), ("Target (ISA-18.2 / EEMUA 191)", 30), ("Grade", 12)],
+        rows,
+    )
     ws = wb["KPIs"]
     for row in ws.iter_rows(min_row=2):
         if isinstance(row[1].value, type(start)):
@@ -67,51 +72,45 @@ def kpi_xlsx(r: KpiReport) -> bytes:
     _sheet(
         wb,
         "Top 10",
-        ["Alarm", "Activations", "Share", "Message"],
+        [("Alarm", 30), ("Activations", 12), ("Share", 10), ("Message", 50)],
         [[c.tag, c.count, c.share, c.message] for c in r.top10],
-        [30, 12, 10, 50],
     )
     _sheet(
         wb,
         "Chattering",
         [
-            "Alarm",
-            "Activations",
-            "Off-delay that removes repeats, s",
-            "Left with it",
-            "On-delay, s",
-            "Left with it",
+            ("Alarm", 30),
+            ("Activations", 12),
+            ("Off-delay that removes repeats, s", 32),
+            ("Left with it", 12),
+            ("On-delay, s", 12),
+            ("Left with it", 12),
         ],
         [
-            [
-                s["tag"],
-                s["activations"],
-                s["off_delay_s"],
-                s["kept_with_off_delay"],
-                s["on_delay_s"],
-                s["kept_with_on_delay"],
-            ]
-            for s in map(asdict, r.suggestions)
+            [s.tag, s.activations, s.off_delay_s, s.kept_with_off_delay, s.on_delay_s, s.kept_with_on_delay]
+            for s in r.suggestions
         ],
-        [30, 12, 32, 12, 12, 12],
     )
     _sheet(
         wb,
         "Deadbands",
-        ["Alarm", "Deadband that removes repeats (signal unit)", "Activations as configured", "Left with it"],
+        [
+            ("Alarm", 30),
+            ("Deadband that removes repeats (signal unit)", 40),
+            ("Activations as configured", 24),
+            ("Left with it", 12),
+        ],
         [[d.tag, d.deadband, d.activations, d.kept] for d in r.deadbands],
-        [30, 40, 24, 12],
     )
     total = sum(r.priority.values())
     _sheet(
         wb,
         "Priorities",
-        ["Priority", "Activations", "Share", "Target"],
+        [("Priority", 12), ("Activations", 12), ("Share", 10), ("Target", 10)],
         [
             [p, r.priority.get(p, 0), r.priority.get(p, 0) / total if total else None, t]
             for p, t in PRIORITY_TARGETS.items()
         ],
-        [12, 12, 10, 10],
     )
     for name in ("Top 10", "Priorities"):
         for row in wb[name].iter_rows(min_row=2):

@@ -70,6 +70,20 @@ def predictive_maintenance(ref: AssetRef, maintenance: MaintenanceSettings) -> m
     def text(short: str, v: str) -> model.Property:
         return fixed(short, model.datatypes.String, v)
 
+    def collection(name: str, *elements: model.SubmodelElement) -> model.SubmodelElementCollection:
+        return model.SubmodelElementCollection(name, value=elements, semantic_id=_pm(name))
+
+    def listing(name: str, item: str, *elements: model.SubmodelElement) -> model.SubmodelElementList[Any]:
+        """A list of one collection of ``elements``, the template's ``item`` (an element of a list has no
+        idShort)."""
+        return model.SubmodelElementList(
+            name,
+            model.SubmodelElementCollection,
+            value=[model.SubmodelElementCollection(None, value=elements, semantic_id=_pm(item))],
+            semantic_id=_pm(name),
+            semantic_id_list_element=_pm(item),
+        )
+
     lifetime = model.Entity(
         "RemainingUsefulLifetime",
         model.EntityType.CO_MANAGED_ENTITY,
@@ -87,65 +101,42 @@ def predictive_maintenance(ref: AssetRef, maintenance: MaintenanceSettings) -> m
         ],
         semantic_id=_pm("RemainingUsefulLifetime"),
     )
-    condition = model.SubmodelElementCollection(
-        None,
-        value=[
-            text("ConditionName", "health.score"),
-            fixed("IsBoundaryConditionUsedInModel", model.datatypes.Boolean, False),
-            value("BoundaryValueRange", model.datatypes.Double, threshold),
-            text("BoundaryEngineeringUnit", "1"),
-            value("MeanValue", model.datatypes.Double, health),
-            text(
-                "BoundaryDescription",
-                "anomaly score against the asset's healthy baseline (mean over the last cycles of the sum of "
-                "squared z-scores); the prediction holds while it stays below BoundaryValueRange",
-            ),
-        ],
-        semantic_id=_pm("RULCondition"),
+    conditions = listing(
+        "ListRULBoundaryConditions",
+        "RULCondition",
+        text("ConditionName", "health.score"),
+        fixed("IsBoundaryConditionUsedInModel", model.datatypes.Boolean, False),
+        value("BoundaryValueRange", model.datatypes.Double, threshold),
+        text("BoundaryEngineeringUnit", "1"),
+        value("MeanValue", model.datatypes.Double, health),
+        text(
+            "BoundaryDescription",
+            "anomaly score against the asset's healthy baseline (mean over the last cycles of the sum of "
+            "squared z-scores); the prediction holds while it stays below BoundaryValueRange",
+        ),
     )
-    model_info = model.SubmodelElementCollection(
+    model_info = collection(
         "PredictionModelInformation",
-        value=[
-            text("ModelType", PM_MODEL_TYPE),
-            text(
-                "ModelDescription",
-                "gradient-boosted trees (LightGBM) on windowed per-cycle features, trained on run-to-failure "
-                "lives (werk.apps.maintenance.rul)",
-            ),
-        ],
-        semantic_id=_pm("PredictionModelInformation"),
+        text("ModelType", PM_MODEL_TYPE),
+        text(
+            "ModelDescription",
+            "gradient-boosted trees (LightGBM) on windowed per-cycle features, trained on run-to-failure "
+            "lives (werk.apps.maintenance.rul)",
+        ),
     )
-    pre_alert = model.SubmodelElementCollection(
-        None,
-        value=[
-            text("PreAlertMessage", "remaining useful life low; werk opens a work order"),
-            fixed("PreAlertValue", model.datatypes.Double, float(maintenance.rul_warning_cycles)),
-        ],
-        semantic_id=_pm("PreAlerts"),
-    )
-    alerts = model.SubmodelElementList(
+    alerts = listing(
         "ListPreAlerts",
-        model.SubmodelElementCollection,
-        value=[pre_alert],
-        semantic_id=_pm("ListPreAlerts"),
-        semantic_id_list_element=_pm("PreAlerts"),
+        "PreAlerts",
+        text("PreAlertMessage", "remaining useful life low; werk opens a work order"),
+        fixed("PreAlertValue", model.datatypes.Double, float(maintenance.rul_warning_cycles)),
     )
-    prediction = model.SubmodelElementCollection(
+    prediction = collection(
         "RemainingUsefulLifePrediction",
-        value=[
-            lifetime,
-            model.Range("ConfidenceInterval", model.datatypes.Double, semantic_id=_pm("ConfidenceInterval")),
-            model.SubmodelElementList(
-                "ListRULBoundaryConditions",
-                model.SubmodelElementCollection,
-                value=[condition],
-                semantic_id=_pm("ListRULBoundaryConditions"),
-                semantic_id_list_element=_pm("RULCondition"),
-            ),
-            model_info,
-            alerts,
-        ],
-        semantic_id=_pm("RemainingUsefulLifePrediction"),
+        lifetime,
+        model.Range("ConfidenceInterval", model.datatypes.Double, semantic_id=_pm("ConfidenceInterval")),
+        conditions,
+        model_info,
+        alerts,
     )
     return instance_submodel(ref, "PredictiveMaintenance", PREDICTIVE_MAINTENANCE_SEMANTIC_ID, [prediction])
 

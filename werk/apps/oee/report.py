@@ -8,7 +8,7 @@ Inputs per asset: its derived state timeline (``<asset>/machine_state``), its go
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -71,16 +71,18 @@ class Row:
     report: KpiReport
 
 
+@dataclass(eq=False)
 class ReportBuilder:
-    def __init__(
-        self, config: WerkConfig, historian: Historian, stops: OeeStore, settings: OeeSettings | None = None
-    ) -> None:
-        self.config = config
-        self.historian = historian
-        self.stops = stops
-        self.settings = settings or OeeSettings()
-        self.calendar = calendar_from(config.plant)
-        self.refs = [r for r in config.assets() if r.config.production]  # OEE is for work units
+    config: WerkConfig
+    historian: Historian
+    stops: OeeStore
+    settings: OeeSettings = field(default_factory=OeeSettings)
+    calendar: ShiftCalendar = field(init=False)
+    refs: list[AssetRef] = field(init=False)  # the work units: OEE is for them
+
+    def __post_init__(self) -> None:
+        self.calendar = calendar_from(self.config.plant)
+        self.refs = [r for r in self.config.assets() if r.config.production]
 
     # --- one asset ---------------------------------------------------------------------------------------------
 

@@ -19,27 +19,39 @@ class ReasonConfig(StrictModel):
     children: dict[str, ReasonConfig] = Field(default_factory=dict)
 
 
+def _reasons(labels: dict[str, str], *, planned: bool = False) -> dict[str, ReasonConfig]:
+    """Reasons without children, by key, from their labels."""
+    return {key: ReasonConfig(label=label, planned=planned) for key, label in labels.items()}
+
+
 DEFAULT_REASONS: dict[str, ReasonConfig] = {
     "mechanical": ReasonConfig(
         label=N_("Mechanical failure"),
-        children={
-            "spindle": ReasonConfig(label=N_("Spindle")),
-            "tooling": ReasonConfig(label=N_("Tool breakage")),
-            "hydraulics": ReasonConfig(label=N_("Hydraulics")),
-        },
+        children=_reasons(
+            {"spindle": N_("Spindle"), "tooling": N_("Tool breakage"), "hydraulics": N_("Hydraulics")}
+        ),
     ),
-    "electrical": ReasonConfig(label=N_("Electrical / control failure")),
-    "material": ReasonConfig(label=N_("Material problem")),
-    "quality": ReasonConfig(label=N_("Quality check / adjustment")),
-    "operator": ReasonConfig(label=N_("No operator")),
-    "changeover": ReasonConfig(label=N_("Changeover / setup")),
-    "starved": ReasonConfig(label=N_("Starved (no material from upstream)")),
-    "blocked": ReasonConfig(label=N_("Blocked (downstream full)")),
-    "maintenance": ReasonConfig(label=N_("Maintenance")),
-    "micro-stop": ReasonConfig(label=N_("Micro-stop")),
-    "planned-stop": ReasonConfig(label=N_("Planned stop"), planned=True),
-    "no-orders": ReasonConfig(label=N_("No orders"), planned=True),
-    "planned-maintenance": ReasonConfig(label=N_("Planned maintenance"), planned=True),
+    **_reasons(
+        {
+            "electrical": N_("Electrical / control failure"),
+            "material": N_("Material problem"),
+            "quality": N_("Quality check / adjustment"),
+            "operator": N_("No operator"),
+            "changeover": N_("Changeover / setup"),
+            "starved": N_("Starved (no material from upstream)"),
+            "blocked": N_("Blocked (downstream full)"),
+            "maintenance": N_("Maintenance"),
+            "micro-stop": N_("Micro-stop"),
+        }
+    ),
+    **_reasons(
+        {
+            "planned-stop": N_("Planned stop"),
+            "no-orders": N_("No orders"),
+            "planned-maintenance": N_("Planned maintenance"),
+        },
+        planned=True,
+    ),
 }
 
 

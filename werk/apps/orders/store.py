@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -75,37 +76,39 @@ def _m(dt: datetime | None) -> int | None:
     return None if dt is None else to_micros(dt)
 
 
+def _steps_json(steps: Iterable[Step]) -> str:
+    return json.dumps(
+        [
+            {
+                "step": s.step,
+                "operation": s.operation,
+                "run_s": dict(s.run_s),
+                "setup_min": s.setup_min,
+                "family": s.family,
+            }
+            for s in steps
+        ]
+    )
+
+
 class OrdersStore:
     def __init__(self, db: AppDatabase | SQLiteFile) -> None:
         self.db = app_database(db)
 
-    def save_routings(self, routings: list[Routing], who: str, ts: datetime) -> None:
-        rows = [
-            (
-                r.product,
-                json.dumps(
-                    [
-                        {
-                            "step": s.step,
-                            "operation": s.operation,
-                            "run_s": dict(s.run_s),
-                            "setup_min": s.setup_min,
-                            "family": s.family,
-                        }
-                        for s in r.steps
-                    ]
-                ),
-                who,
-                to_micros(ts),
-            )
-            for r in routings
-        ]
+    def _save(self, sql: str, rows: Iterable[tuple[Any, ...]], who: str, ts: datetime) -> None:
+        """Run ``sql`` for each row in one transaction, the row's values followed by who saved it and when."""
+        stamp = (who, to_micros(ts))
         with self.db.transaction() as tx:
-            tx.executemany(
-                "INSERT INTO orders_routing (product, steps, who, ts) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (product) DO UPDATE SET steps = excluded.steps, who = excluded.who, ts = excluded.ts",
-                rows,
-            )
+            tx.executemany(sql, [(*row, *stamp) for row in rows])
+
+    def save_routings(self, routings: list[Routing], who: str, ts: datetime) -> None:
+        self._save(
+            "INSERT INTO orders_routing (product, steps, who, ts) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (product) DO UPDATE SET steps = excluded.steps, who = excluded.who, ts = excluded.ts",
+            [(r.product, _steps_json(r.steps)) for r in routings],
+            who,
+            ts,
+        )
 
     def routings(self) -> list[Routing]:
         rows = self.db.query("SELECT product, steps FROM orders_routing ORDER BY product")
@@ -121,34 +124,32 @@ class OrdersStore:
         ]
 
     def save_orders(self, orders: list[Order], who: str, ts: datetime) -> None:
-        rows = [
-            (
-                o.id,
-                o.product,
-                o.quantity,
-                to_micros(o.due),
-                o.priority,
-                _m(o.release),
-                o.state,
-                json.dumps({str(k): v for k, v in o.good.items()}),
-                o.scrap,
-                _m(o.started),
-                _m(o.finished),
-                who,
-                to_micros(ts),
-            )
-            for o in orders
-        ]
-        with self.db.transaction() as tx:
-            tx.executemany(
-                "INSERT INTO orders_order (id, product, quantity, due_ts, priority, release_ts, state, good, scrap, "
-                "started_ts, finished_ts, who, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET product = excluded.product, quantity = excluded.quantity, "
-                "due_ts = excluded.due_ts, priority = excluded.priority, release_ts = excluded.release_ts, "
-                "state = excluded.state, good = excluded.good, scrap = excluded.scrap, "
-                "started_ts = excluded.started_ts, finished_ts = excluded.finished_ts",
-                rows,
-            )
+        self._save(
+            "INSERT INTO orders_order (id, product, quantity, due_ts, priority, release_ts, state, good, scrap, "
+            "started_ts, finished_ts, who, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET product = excluded.product, quantity = excluded.quantity, "
+            "due_ts = excluded.due_ts, priority = excluded.priority, release_ts = excluded.release_ts, "
+            "state = excluded.state, good = excluded.good, scrap = excluded.scrap, "
+            "started_ts = excluded.started_ts, finished_ts = excluded.finished_ts",
+            [
+                (
+                    o.id,
+                    o.product,
+                    o.quantity,
+                    to_micros(o.due),
+                    o.priority,
+                    _m(o.release),
+                    o.state,
+                    json.dumps({str(k): v for k, v in o.good.items()}),
+                    o.scrap,
+                    _m(o.started),
+                    _m(o.finished),
+                )
+                for o in orders
+            ],
+            who,
+            ts,
+        )
 
     def orders(self) -> list[Order]:
         rows = self.db.query(

@@ -5,6 +5,7 @@ a person does through it is kept, or sent to the running instance, as docs/apps.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
@@ -26,12 +27,27 @@ from werk.apps.inventory.store import MIGRATIONS as STOCK_MIGRATIONS
 from werk.apps.oee.app import OeeApp
 from werk.apps.oee.store import MIGRATIONS as OEE_MIGRATIONS
 from werk.apps.orders.app import OrdersApp
-from werk.apps.spec import AppContext
+from werk.apps.spec import App, AppContext, SendCommand
 from werk.config import parse_config
 from werk.core.model import Event, Sample, to_micros
 from werk.errors import CommandRefused, RunsElsewhere, WerkError
 from werk.store.app_database import SQLiteAppDatabase
 from werk.store.sqlite_file import SQLiteFile
+
+
+def sent_to(running: App, sent: list[tuple[str | None, str]]) -> SendCommand:
+    """``AppContext.command`` as a cluster's replica has it, to ``running`` in this process: the body and the answer
+    through JSON, a new id per command, a refusal as ``CommandRefused`` (werk.runtime.app_commands)."""
+
+    async def command(asset: str | None, body: Mapping[str, Any], what: str, *, takes_s: float = 0.0) -> Any:
+        sent.append((asset, what))
+        try:
+            answer = await running.command(json.loads(json.dumps(to_jsonable_python(body))), uuid.uuid4().hex)
+        except WerkError as exc:
+            raise CommandRefused(type(exc).__name__, str(exc), getattr(exc, "loc", ())) from None
+        return json.loads(json.dumps(to_jsonable_python(answer)))
+
+    return command
 
 
 async def published(ctx: AppContext, app: OeeApp) -> list[Event]:
@@ -100,15 +116,8 @@ async def test_served_alarms_show_the_journal_and_refuse_actions(
 
     # an action goes to the running instance as a command (in a cluster over NATS, werk.runtime.app_commands),
     # which applies it to its state machine; the served one answers with the outcome and reads the journal again
-    sent: list[tuple[str, str]] = []
-
-    async def command(asset: str, body: Mapping[str, Any], what: str) -> Any:
-        sent.append((asset, what))
-        try:
-            return to_jsonable_python(await running.command(json.loads(json.dumps(to_jsonable_python(body)))))
-        except WerkError as exc:
-            raise CommandRefused(type(exc).__name__, str(exc)) from None
-
+    sent: list[tuple[str | None, str]] = []
+    command = sent_to(running, sent)
     served = AlarmsApp(
         replace(context("alarms", config, werk_file, tmp_path), served="workers", command=command)
     )

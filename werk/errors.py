@@ -82,11 +82,18 @@ class RunsElsewhere(WerkError):
 
 class CommandRefused(WerkError):
     """The app instance that runs an asset in a cluster refused a command a served instance sent it
-    (werk.runtime.app_commands): ``kind`` is the class name of the error it raised, the message its message."""
+    (werk.runtime.app_commands): ``kind`` is the class name of the error it raised, the message its message,
+    ``loc`` an :class:`InputError`'s ``loc`` (empty for any other)."""
 
-    def __init__(self, kind: str, detail: str) -> None:
+    def __init__(self, kind: str, detail: str, loc: tuple[str | int, ...] = ()) -> None:
         super().__init__(detail)
         self.kind = kind
+        self.loc = loc
+
+    def again(self) -> WerkError:
+        """The error to raise where the command was sent from: an :class:`InputError` the running instance
+        raised as one raised here (422 with its ``loc``), any other refusal as this one."""
+        return InputError(str(self), self.loc) if self.kind == "InputError" else self
 
 
 class Unauthorized(WerkError):

@@ -24,7 +24,8 @@ of every registered app:
   holds the plant lease, over the whole plant.
   A ``werk api`` replica builds every enabled app *served* (:attr:`AppContext.served`): its router and pages over
   the shared tables, :meth:`App.serve` instead of ``run``, what only the running instance knows answered from the
-  tables or refused with :meth:`App.elsewhere` (503; docs/apps.md);
+  tables or refused with :meth:`App.elsewhere` (503), a person's action its memory must learn of sent to it as a
+  command (:attr:`AppContext.command`, :meth:`App.command`; docs/apps.md);
 - ``cli`` adds ``werk <name> ...`` commands; ``submodels`` adds submodels to an asset's twin; ``demo`` holds the
   settings ``werk demo`` runs it with; ``check`` finds mistakes that span the plant file (a signal the app needs
   that no asset binds).
@@ -82,6 +83,14 @@ ACTS_IN_WORKERS = N_(
 )
 
 
+class SendCommand(Protocol):
+    """:attr:`AppContext.command`."""
+
+    def __call__(
+        self, asset: str | None, body: Mapping[str, Any], what: str, *, takes_s: float = 0.0
+    ) -> Awaitable[Any]: ...
+
+
 @dataclass(frozen=True)
 class AppContext:
     """What an app gets from the platform: the plant, its own settings, the bus, the historian (samples and
@@ -113,10 +122,11 @@ class AppContext:
     #: refuses its API with 503 and shows a note for its pages
     served: Served | None = None
     #: where the instance is served by the cluster's workers: send a command to the instance that runs the app
-    #: over an asset (its UNS path), which applies it with :meth:`App.command` and answers with what that returned
-    #: (``body`` and the answer JSON-serialisable; ``what``, the asset's name, for the 503 when no worker holds the
-    #: asset: werk.runtime.app_commands); None elsewhere
-    command: Callable[[str, Mapping[str, Any], str], Awaitable[Any]] | None = None
+    #: over an asset (its UNS path; a plant-wide app passes None: its one instance, in the worker holding the plant
+    #: lease, answers), which applies it with :meth:`App.command` and answers with what that returned (``body`` and
+    #: the answer JSON-serialisable; ``what``, the asset's name or what was asked, for the 503 when no worker
+    #: answers; ``takes_s``, how long applying it may take there: werk.runtime.app_commands); None elsewhere
+    command: SendCommand | None = None
 
 
 class App:
@@ -142,11 +152,13 @@ class App:
         """Run instead of :meth:`run` where the instance only serves (``ctx.served``): keep what the pages read
         fresh from the tables and the live values, until cancelled; publish and send nothing."""
 
-    async def command(self, body: Mapping[str, Any]) -> Any:
-        """Apply a command a served instance sent through ``ctx.command`` for one of this instance's assets, as
-        the same action done here, and return its outcome (JSON-serialisable). An app whose served instance
-        sends none keeps this default. A :class:`~werk.errors.WerkError` raised goes back to the sender as
-        ``CommandRefused`` with its class name and message."""
+    async def command(self, body: Mapping[str, Any], key: str) -> Any:
+        """Apply a command a served instance sent through ``ctx.command`` for one of this instance's assets (or,
+        plant-wide, for the plant), as the same action done here, and return its outcome (JSON-serialisable).
+        ``key`` is the command's id, the same when the sender retries it: the host answers a retry it saw itself,
+        an action that must not be applied twice across a takeover keeps the key with what it wrote. An app whose
+        served instance sends none keeps this default. A :class:`~werk.errors.WerkError` raised goes back to the
+        sender as ``CommandRefused`` with its class name and message (and an ``InputError``'s ``loc``)."""
         raise WerkError(f"app {self.name!r} takes no commands")
 
     def elsewhere(self, what: str, *, action: bool = False) -> RunsElsewhere:

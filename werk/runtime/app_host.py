@@ -310,8 +310,8 @@ class AppGroup:
 
     async def _assign(self, held: frozenset[int]) -> None:
         """The leases' ``on_change``: pause the feed and the commands, let the batches in hand finish, bind the
-        held leases' consumers, build the apps over their assets, answer their commands
-        (werk.runtime.app_commands), go on."""
+        held leases' consumers, build the apps over their assets, answer their commands on the held partitions'
+        subjects (werk.runtime.app_commands; the plant group's one lease is partition ``PLANT``, 0), go on."""
         self._open.clear()
         if self.commands is not None:
             await self.commands.stop()

@@ -175,7 +175,9 @@ class Platform:
                 data_dir=data_dir,
                 write=self.write_signal,
                 served=served,
-                command=functools.partial(self._command, name) if served == "workers" else None,
+                command=functools.partial(self._command, name, spec.partitioned)
+                if served == "workers"
+                else None,
             )
             self.apps[name] = spec.build(ctx)
         # consumers first, so the first batches from connectors find their subscribers
@@ -211,12 +213,22 @@ class Platform:
         if not task.cancelled() and task.exception() is not None:
             log.error("task.crashed task=%s error=%r", task.get_name(), task.exception())
 
-    async def _command(self, app: str, asset: str, body: Mapping[str, Any], what: str) -> Any:
-        """A served app's command to the worker that runs it over ``asset`` (AppContext.command)."""
+    async def _command(
+        self,
+        app: str,
+        partitioned: bool,
+        asset: str | None,
+        body: Mapping[str, Any],
+        what: str,
+        *,
+        takes_s: float = 0.0,
+    ) -> Any:
+        """A served app's command to the worker that runs it over ``asset``, or a plant-wide app's to the worker
+        holding the plant lease (AppContext.command)."""
         if self.commands is None:
             c = self.config.cluster
             self.commands = CommandClient(c.nats, c.app_partitions, partition_of)
-        return await self.commands.send(app, asset, body, what)
+        return await self.commands.send(app, asset if partitioned else None, body, what, takes_s=takes_s)
 
     async def write_signal(self, path: str, value: Value, user: str) -> None:
         """Write a value back to the machine behind ``path``, if the plant file allows it; every attempt at a

@@ -255,9 +255,10 @@ class AlarmsApp(App):
         await self.ctx.bus.publish_events([self.event(r) for r in rows])
         return self.row(eng.entry(alarm_id), now)
 
-    async def command(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    async def command(self, body: Mapping[str, Any], key: str) -> dict[str, Any]:
         """A person's action sent by a served instance (:meth:`act` on a cluster's API replica): ``action``,
-        ``alarm``, ``who``, ``why`` and ``until`` (ISO 8601 or None)."""
+        ``alarm``, ``who``, ``why`` and ``until`` (ISO 8601 or None). ``key`` is not kept: the state machine
+        refuses an action applied twice (a second acknowledge is a TransitionError)."""
         until = body.get("until")
         return await self.act(
             str(body["action"]),

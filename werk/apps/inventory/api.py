@@ -89,30 +89,14 @@ def build_router(app: InventoryApp, web: Web) -> APIRouter:
 
     @r.post("/receipts", response_model=BookingOut)
     async def receipt(body: ReceiptIn, user: User = Depends(web.require("operator"))) -> BookingOut:  # noqa: B008
-        """Book a goods receipt into the stock location."""
-        app.refuse_served()
-        b = Booking(
-            app.ctx.clock(),
-            body.material,
-            app.settings.location,
-            body.quantity,
-            "receipt",
-            user.name,
-            body.why or "goods receipt",
-            body.ref,
-        )
-        await app.commit([b])
-        return _out(b)
+        """Book a goods receipt into the stock location (on a cluster's API replica: booked by the worker that
+        runs the app, once however often the request is sent on)."""
+        return BookingOut(**await app.act("receipt", body.model_dump(), user.name))
 
     @r.post("/counts", response_model=BookingOut)
     async def count(body: CountIn, user: User = Depends(web.require("supervisor"))) -> BookingOut:  # noqa: B008
-        """A stock count: books the difference to the counted quantity; the journal keeps the history."""
-        app.refuse_served()
-        async with app.lock:
-            b = app.inv.count(
-                app.ctx.clock(), body.material, app.settings.location, body.counted, user.name, body.why
-            )
-        await app.commit([b])
-        return _out(b)
+        """A stock count: books the difference to the counted quantity; the journal keeps the history (on a
+        cluster's API replica: booked by the worker that runs the app, from its levels)."""
+        return BookingOut(**await app.act("count", body.model_dump(), user.name))
 
     return r

@@ -3,13 +3,17 @@
 It reads each counting asset's ``good_count`` and ``product`` signals from one subscription (so a changeover and a
 part keep their order), books the product into the stock location and its components out of it
 (:meth:`Inventory.produced`), stores every booking in the journal and publishes an ``inventory.replenish`` event per
-reorder-point crossing. At start the journal is replayed into the levels (the journal is the stock).
+reorder-point crossing. At start the journal is replayed into the levels (the journal is the stock). A person's
+receipt or count (:meth:`InventoryApp.act`) is booked by the instance that runs the app; a served instance (a
+cluster's API replica) sends it there as a command, keyed so that it is booked once however often it is applied.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -19,10 +23,18 @@ from werk.apps.inventory.store import InventoryStore
 from werk.apps.spec import App, AppContext
 from werk.bus.base import Overflow
 from werk.core.model import Event, Quality, Sample
+from werk.errors import CommandRefused, InputError
 from werk.i18n import N_
 
 log = logging.getLogger(__name__)
 SERVED_REFRESH_S = 5.0  # where the app only serves, how often the levels are read again from the journal
+#: what a person's booking is called in the 503 when no worker runs the app (this app's catalog)
+BOOKING = N_("a booking of stock")
+
+
+def booking_out(b: Booking) -> dict[str, Any]:
+    """A booking as the API answers it."""
+    return dataclasses.asdict(b)
 
 
 class InventoryApp(App):
@@ -43,6 +55,7 @@ class InventoryApp(App):
         }
         self.counter = PartCounter()
         self.lock = asyncio.Lock()
+        self.loaded = False
 
     def load(self) -> None:
         journal = self.store.journal()
@@ -56,6 +69,14 @@ class InventoryApp(App):
                 for m, q in self.settings.opening_stock.items()
             ]
             self.store.add(bookings, self.inv.book(bookings))
+        self.loaded = True
+
+    async def _loaded(self) -> None:
+        """The journal replayed into the levels, once, before anything is booked (a command may come before
+        :meth:`run` got to it)."""
+        async with self.lock:
+            if not self.loaded:
+                await asyncio.to_thread(self.load)
 
     def feed(self, batch: list[Sample]) -> list[Booking]:
         out: list[Booking] = []
@@ -72,10 +93,72 @@ class InventoryApp(App):
     async def commit(self, bookings: list[Booking]) -> list[Signal]:
         """Book, store and announce: the one way stock changes."""
         async with self.lock:
-            signals = self.inv.book(bookings)
-            if len(self.inv.journal) > 2000:
-                del self.inv.journal[:1000]  # the store keeps all; memory keeps enough for days of supply
-            await asyncio.to_thread(self.store.add, bookings, signals)
+            signals = await self._book(bookings)
+        await self._announce(signals)
+        return signals
+
+    async def _book(self, bookings: list[Booking], key: str | None = None) -> list[Signal]:
+        """Book into the levels and store (``key``: the command's id, :meth:`InventoryStore.add`); under the
+        lock."""
+        signals = self.inv.book(bookings)
+        if len(self.inv.journal) > 2000:
+            del self.inv.journal[:1000]  # the store keeps all; memory keeps enough for days of supply
+        await asyncio.to_thread(self.store.add, bookings, signals, key)
+        return signals
+
+    async def act(self, action: str, args: Mapping[str, Any], who: str) -> dict[str, Any]:
+        """A person's booking by ``who`` (:meth:`book_by_hand`): booked here where the app runs; where it only
+        serves, sent as a command to the instance that runs it (in a cluster, the worker holding the plant lease),
+        whose answer, or refusal, is this one's. The booking as the API answers it."""
+        if not self.ctx.served:
+            return await self.book_by_hand(action, args, who)
+        if self.ctx.command is None:
+            raise self.elsewhere(BOOKING, action=True)
+        try:
+            out = await self.ctx.command(None, {"action": action, "args": dict(args), "who": who}, BOOKING)
+        except CommandRefused as exc:
+            raise exc.again() from None
+        await asyncio.to_thread(self._reload)  # the levels with the booking, at once
+        return dict(out)
+
+    async def command(self, body: Mapping[str, Any], key: str) -> dict[str, Any]:
+        """A booking a served instance sent (:meth:`act`): ``action``, ``args``, ``who``; booked once per ``key``."""
+        return await self.book_by_hand(str(body["action"]), body["args"], str(body["who"]), key)
+
+    async def book_by_hand(
+        self, action: str, args: Mapping[str, Any], who: str, key: str | None = None
+    ) -> dict[str, Any]:
+        """A goods receipt (``action`` "receipt", ``args`` material, quantity, why, ref) or a stock count ("count":
+        material, counted, why) in the stock location, by ``who``: the one code of both, where the app runs. The
+        booking as the API answers it. ``key``, a command's id, is stored with the booking: a command booked
+        already, by this instance or one before it over the same tables, answers that booking and books nothing."""
+        await self._loaded()
+        async with self.lock:
+            if key is not None and (done := await asyncio.to_thread(self.store.booked, key)) is not None:
+                return booking_out(done)
+            now, location = self.ctx.clock(), self.settings.location
+            material, why = str(args["material"]), str(args.get("why") or "")
+            if action == "receipt":
+                b = Booking(
+                    now,
+                    material,
+                    location,
+                    float(args["quantity"]),
+                    "receipt",
+                    who,
+                    why or "goods receipt",
+                    str(args.get("ref") or ""),
+                )
+            elif action == "count":
+                b = self.inv.count(now, material, location, float(args["counted"]), who, why)
+            else:
+                raise InputError(f"no booking {action!r}: receipt or count", ("body",))
+            signals = await self._book([b], key)
+        await self._announce(signals)
+        return booking_out(b)
+
+    async def _announce(self, signals: list[Signal]) -> None:
+        """An ``inventory.replenish`` event per signal."""
         if signals:
             enterprise = self.ctx.config.plant.enterprise
             await self.ctx.bus.publish_events(
@@ -95,10 +178,9 @@ class InventoryApp(App):
                     for s in signals
                 ]
             )
-        return signals
 
     async def run(self) -> None:
-        await asyncio.to_thread(self.load)
+        await self._loaded()
         sub = self.ctx.bus.subscribe("+/+/+/+/+/+/+", overflow=Overflow.BLOCK)
         try:
             async for batch in sub:
@@ -123,12 +205,6 @@ class InventoryApp(App):
         inv.book(self.store.journal())
         inv.journal = inv.journal[-1000:]
         self.inv = inv  # whole, at once: a request served meanwhile reads the one before
-
-    def refuse_served(self) -> None:
-        """Raise :meth:`elsewhere` for a booking where the instance only serves: the running instance holds the
-        levels, and its reorder signals would not see the booking."""
-        if self.ctx.served:
-            raise self.elsewhere(N_("a booking of stock"), action=True)
 
     def stock(self) -> list[dict[str, Any]]:
         now = self.ctx.clock()

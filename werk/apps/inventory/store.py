@@ -39,6 +39,14 @@ MIGRATIONS = (
         )
         """,
     ),
+    Migration(
+        2,
+        "a booking's command id: a command applied again books nothing",
+        """
+        ALTER TABLE inventory_booking ADD COLUMN command TEXT;
+        CREATE UNIQUE INDEX inventory_booking_command ON inventory_booking (command)
+        """,
+    ),
 )
 
 
@@ -46,14 +54,27 @@ class InventoryStore:
     def __init__(self, db: AppDatabase | SQLiteFile) -> None:
         self.db = app_database(db)
 
-    def add(self, bookings: Sequence[Booking], signals: Sequence[Signal]) -> None:
+    def add(self, bookings: Sequence[Booking], signals: Sequence[Signal], key: str | None = None) -> None:
+        """Store bookings and the signals they raised, in one transaction; ``key`` (the id of the command that
+        booked them) is kept with the first booking (:meth:`booked`), and a key stored already is refused (the
+        database's unique index): a command is booked once, whichever process applies it."""
         with self.db.transaction() as tx:
             tx.executemany(
-                "INSERT INTO inventory_booking (ts, material, location, quantity, kind, who, why, ref) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO inventory_booking (ts, material, location, quantity, kind, who, why, ref, command) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (to_micros(b.ts), b.material, b.location, b.quantity, b.kind, b.who, b.why, b.ref)
-                    for b in bookings
+                    (
+                        to_micros(b.ts),
+                        b.material,
+                        b.location,
+                        b.quantity,
+                        b.kind,
+                        b.who,
+                        b.why,
+                        b.ref,
+                        key if k == 0 else None,
+                    )
+                    for k, b in enumerate(bookings)
                 ],
             )
             tx.executemany(
@@ -73,6 +94,14 @@ class InventoryStore:
             args.append(limit)
         rows = self.db.query(sql, args)
         return [Booking(from_micros(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
+
+    def booked(self, key: str) -> Booking | None:
+        """The booking the command ``key`` made, None when none did."""
+        row = self.db.query_one(
+            "SELECT ts, material, location, quantity, kind, who, why, ref FROM inventory_booking WHERE command = ?",
+            (key,),
+        )
+        return None if row is None else Booking(from_micros(row[0]), *row[1:])
 
     def signals(self, limit: int = 50) -> list[Signal]:
         rows = self.db.query(

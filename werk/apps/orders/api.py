@@ -8,14 +8,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from werk.apps.orders.app import OrdersApp
-from werk.apps.orders.master import MasterDataError, OrderLine, parse_orders, parse_routings
+from werk.apps.orders.app import OrdersApp, line_args, routing_args
+from werk.apps.orders.master import MasterDataError, parse_orders, parse_routings
 from werk.apps.orders.schedule import ScheduleError
 from werk.apps.spec import Web
 from werk.core.model import User
 from werk.core.sight import Sight
 from werk.errors import InputError
-from werk.i18n import N_
 
 REFUSED: dict[int | str, dict[str, Any]] = {
     422: {"description": "the file or a value in it cannot be used; the message names row and column"}
@@ -215,42 +214,36 @@ def build_router(app: OrdersApp, web: Web) -> APIRouter:
         body: Annotated[list[OrderIn], Field(min_length=1, max_length=1000)],
         user: User = Depends(web.require("operator")),  # noqa: B008
     ) -> ReplanOut:
-        """Release orders (JSON, 1 to 1,000 a request); the plan is re-made with the current one as its warm start."""
-        app.refuse_served(N_("a release of orders, which re-plans"))
-        lines = [OrderLine(o.order, o.product, o.quantity, o.due, o.priority, o.release) for o in body]
-        for k, line in enumerate(lines):
-            if line.product not in app.book.routings:
-                raise InputError(f"product {line.product!r} has no routing", ("body", k, "product"))
-        try:
-            return ReplanOut(**await app.release(lines, user.name))
-        except ValueError as exc:
-            raise InputError(str(exc), ("body",)) from None
+        """Release orders (JSON, 1 to 1,000 a request); the plan is re-made with the current one as its warm start
+        (on a cluster's API replica: by the worker that runs the app)."""
+        lines = [o.model_dump(mode="json") for o in body]
+        return ReplanOut(**await app.act("release", {"lines": lines}, user.name))
 
     @r.post("/import", response_model=ReplanOut, openapi_extra=FILE_BODY, responses=REFUSED)
     async def import_orders(request: Request, user: User = Depends(web.require("operator"))) -> ReplanOut:  # noqa: B008
         """Release orders from an ERP's CSV or Excel file (columns order, product, quantity, due[, priority,
         release]); an error names row and column, and nothing of a file with one is taken."""
-        app.refuse_served(N_("a release of orders, which re-plans"))
         data = await _body(request)
+        if app.ctx.served:
+            await app.refresh()  # the products with a routing as stored now (one imported a moment ago)
         try:
             lines = parse_orders(data, app.tz, filename(request, "orders.csv"), list(app.book.routings))
-            return ReplanOut(**await app.release(lines, user.name))
         except MasterDataError as exc:
             raise InputError(str(exc), ("body", exc.row or 0, exc.column or "")) from None
         except ValueError as exc:
             raise InputError(str(exc), ("body",)) from None
+        return ReplanOut(**await app.act("release", {"lines": [line_args(x) for x in lines]}, user.name))
 
     @r.post("/routings/import", response_model=ImportOut, openapi_extra=FILE_BODY, responses=REFUSED)
     async def import_routings(request: Request, user: User = Depends(web.require("supervisor"))) -> ImportOut:  # noqa: B008
         """Routings from a CSV or Excel file (product, step, operation, machines, setup_min, run_s[, family])."""
-        app.refuse_served(N_("an import of routings"))
         data = await _body(request)
         try:
             routings = parse_routings(data, filename(request, "routings.csv"), machines)
         except MasterDataError as exc:
             raise InputError(str(exc), ("body", exc.row or 0, exc.column or "")) from None
-        await app.import_routings(routings, user.name)
-        return ImportOut(imported=[x.product for x in routings])
+        args = {"routings": [routing_args(x) for x in routings]}
+        return ImportOut(**await app.act("routings", args, user.name))
 
     @r.get("/routings", response_model=list[RoutingOut])
     async def routings() -> list[RoutingOut]:
@@ -294,45 +287,14 @@ def build_router(app: OrdersApp, web: Web) -> APIRouter:
         )
 
     @r.post("/plan", response_model=ReplanOut)
-    async def make_plan(body: PlanIn, _: User = Depends(web.require("supervisor"))) -> ReplanOut:  # noqa: B008
+    async def make_plan(body: PlanIn, user: User = Depends(web.require("supervisor"))) -> ReplanOut:  # noqa: B008
         """Plan again from now, for the objective and time limit given (the settings' otherwise)."""
-        app.refuse_served(N_("a new plan"))
-        async with app.lock:
-            import asyncio
-
-            try:
-                result = await asyncio.to_thread(
-                    app.replan, "requested:", time_limit_s=body.time_limit_s, objective=body.objective
-                )
-            except ScheduleError as exc:
-                raise InputError(f"no plan: {exc}", ("body",)) from None
-        return ReplanOut(**result)
+        return ReplanOut(**await app.act("plan", body.model_dump(mode="json"), user.name))
 
     @r.post("/pins", response_model=ReplanOut)
     async def pin(body: PinIn, user: User = Depends(web.require("supervisor"))) -> ReplanOut:  # noqa: B008
         """Pin an operation (``ORDER/STEP``) to a machine and a start, and plan around it."""
-        app.refuse_served(N_("a pin, which re-plans"))
-        order, _, step = body.op.rpartition("/")
-        o = app.book.orders.get(order)
-        if o is None or not step.isdigit():
-            raise InputError(f"no operation {body.op!r}; operations are ORDER/STEP", ("body", "op"))
-        s = next((s for s in app.book.routings[o.product].steps if s.step == int(step)), None)
-        if s is None:
-            raise InputError(f"{o.product!r} has no step {step}", ("body", "op"))
-        if body.machine not in s.run_s:
-            raise InputError(
-                f"step {step} of {o.product!r} cannot run on {body.machine!r}", ("body", "machine")
-            )
-        import asyncio
-
-        await asyncio.to_thread(app.store.set_pin, body.op, body.machine, body.start, user.name)
-        async with app.lock:
-            try:
-                result = await asyncio.to_thread(app.replan, f"pinned:{body.op}")
-            except ScheduleError as exc:
-                await asyncio.to_thread(app.store.delete_pin, body.op)
-                raise InputError(f"the pin leaves no plan: {exc}", ("body",)) from None
-        return ReplanOut(**result)
+        return ReplanOut(**await app.act("pin", body.model_dump(mode="json"), user.name))
 
     @r.get("/replans", response_model=list[ReplanOut])
     async def replans() -> list[ReplanOut]:

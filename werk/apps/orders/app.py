@@ -7,6 +7,11 @@ taken as down for ``breakdown_min`` minutes from then; when it runs again its wi
 repaired from the current one (:func:`werk.apps.orders.schedule.repair`) and an ``order.plan`` event says what moved
 and which orders are late. Releasing orders re-plans with the current plan as the warm start.
 
+A person's write (:meth:`OrdersApp.act`: a release, an import of routings, a new plan, a pin) is applied by the
+instance that runs the app; a served instance (a cluster's API replica) sends it there as a command. A command's
+re-plan is stored with its id, so a command applied again (a retry that reached the next holder of the plant lease)
+answers that re-plan and plans nothing.
+
 Plans count whole minutes from their origin, the time of the last full plan.
 """
 
@@ -15,13 +20,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from werk.apps.orders.book import Booking, OrderBook, at, op_id, split_op
+from werk.apps.orders.book import Booking, Order, OrderBook, at, op_id, split_op
 from werk.apps.orders.calendar import closed
-from werk.apps.orders.master import OrderLine, Routing, Step
+from werk.apps.orders.master import OrderLine, Routing, Step, steps_from_json, steps_to_json
 from werk.apps.orders.schedule import Job, Operation, Plan, Problem, ScheduleError, promise, repair, solve
 from werk.apps.orders.settings import OrdersSettings
 from werk.apps.orders.store import OrdersStore
@@ -30,6 +36,8 @@ from werk.bus.base import Overflow
 from werk.core.model import Event, Quality, Sample
 from werk.core.spans import union
 from werk.core.states import STATE_SIGNAL
+from werk.errors import CommandRefused, InputError
+from werk.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +46,30 @@ SERVED_REFRESH_S = (
 )
 SIGNALS = (STATE_SIGNAL, "good_count", "scrap_count", "product")
 DOWN_STATES = frozenset({"fault"})
+#: a person's writes (:meth:`OrdersApp.act`), each with what it is called in the 503 when no worker runs the app
+ACTIONS = {
+    "release": N_("a release of orders, which re-plans"),
+    "routings": N_("an import of routings"),
+    "plan": N_("a new plan"),
+    "pin": N_("a pin, which re-plans"),
+}
+
+
+def line_args(line: OrderLine) -> dict[str, Any]:
+    """An order line as :meth:`OrdersApp.act` takes it (JSON): the fields of the API's order."""
+    return {
+        "order": line.order,
+        "product": line.product,
+        "quantity": line.quantity,
+        "due": line.due.isoformat(),
+        "priority": line.priority,
+        "release": None if line.release is None else line.release.isoformat(),
+    }
+
+
+def routing_args(routing: Routing) -> dict[str, Any]:
+    """A routing as :meth:`OrdersApp.act` takes it (JSON)."""
+    return {"product": routing.product, "steps": steps_to_json(routing.steps)}
 
 
 def routings_of(settings: OrdersSettings) -> list[Routing]:
@@ -87,6 +119,7 @@ class OrdersApp(App):
         self.last_replan: dict[str, Any] | None = None
         self.unbooked = 0
         self.lock = asyncio.Lock()
+        self.loaded = False
 
     # -- state ---------------------------------------------------------------------------------------------------
 
@@ -101,6 +134,14 @@ class OrdersApp(App):
         self.book = book  # whole, at once: a request served meanwhile reads the one before
         if saved is not None:
             self.origin, self.plan = saved
+        self.loaded = True
+
+    async def _loaded(self) -> None:
+        """Routings, orders and the plan from the tables, once, before anything changes them (a command may come
+        before :meth:`run` got to it)."""
+        async with self.lock:
+            if not self.loaded:
+                await asyncio.to_thread(self.load)
 
     def example_lines(self, n: int) -> list[OrderLine]:
         now = self.ctx.clock()
@@ -157,9 +198,17 @@ class OrdersApp(App):
         return f"inspection:{asset}"
 
     def replan(
-        self, reason: str, *, time_limit_s: float | None = None, objective: str | None = None
+        self,
+        reason: str,
+        *,
+        time_limit_s: float | None = None,
+        objective: str | None = None,
+        key: str | None = None,
+        orders: Sequence[Order] = (),
+        who: str = "",
     ) -> dict[str, Any]:
-        """A full plan from now, warm-started from the current one. Synchronous (CP-SAT runs in C++)."""
+        """A full plan from now, warm-started from the current one, stored with ``orders`` (released by ``who``)
+        and ``key`` (the command that asked for it) in one transaction. Synchronous (CP-SAT runs in C++)."""
         now = self.ctx.clock()
         origin = _minute(now)
         problem = self.problem(origin)
@@ -178,9 +227,8 @@ class OrdersApp(App):
         took = time.perf_counter() - t0
         moved = self._moved(hint, plan) if hint is not None else []
         self.origin, self.plan = origin, plan
-        self.store.save_plan(origin, plan, now)
         late = plan.late_jobs(problem)
-        return self._record(now, reason, "full", took, moved, late)
+        return self._record(now, reason, "full", took, moved, late, key=key, orders=orders, who=who)
 
     def _shifted(self, origin: datetime) -> Plan | None:
         """The current plan in minutes from a new origin (for a warm start)."""
@@ -210,14 +258,24 @@ class OrdersApp(App):
         rep = repair(problem, current, now_min, time_limit_s=self.settings.replan_time_limit_s)
         took = time.perf_counter() - t0
         self.plan = rep.plan
-        self.store.save_plan(self.origin, rep.plan, now)
         return self._record(now, reason, rep.method, took, list(rep.moved), list(rep.late))
 
     def _record(
-        self, now: datetime, reason: str, method: str, took: float, moved: list[str], late: list[str]
+        self,
+        now: datetime,
+        reason: str,
+        method: str,
+        took: float,
+        moved: list[str],
+        late: list[str],
+        *,
+        key: str | None = None,
+        orders: Sequence[Order] = (),
+        who: str = "",
     ) -> dict[str, Any]:
-        self.store.add_replan(now, reason, method, took, moved, late)
-        self.last_replan = {
+        """Store the current plan and the re-plan that made it (OrdersStore.save_replan); the re-plan."""
+        assert self.plan is not None
+        record = {
             "ts": now,
             "reason": reason,
             "method": method,
@@ -225,7 +283,9 @@ class OrdersApp(App):
             "moved": moved,
             "late": late,
         }
-        return self.last_replan
+        self.store.save_replan(self.origin, self.plan, record, key=key, orders=orders, who=who)
+        self.last_replan = record
+        return record
 
     def promise(self, product: str, quantity: int) -> dict[str, Any]:
         """Capable to promise: the earliest end of a new order of ``quantity`` ``product`` that makes no other
@@ -327,7 +387,7 @@ class OrdersApp(App):
         )
 
     async def run(self) -> None:
-        await asyncio.to_thread(self.load)
+        await self._loaded()
         if not self.book.orders and self.settings.example_orders and self.book.routings:
             await self.release(self.example_lines(self.settings.example_orders), "example")
         elif self.book.open_orders() and self.plan is None:
@@ -350,11 +410,15 @@ class OrdersApp(App):
         instance stored them, read again every ``SERVED_REFRESH_S``; nothing booked, planned or published here."""
         while True:
             try:
-                async with self.lock:
-                    await asyncio.to_thread(self._reload)
+                await self.refresh()
             except Exception:
                 log.exception("orders.reload_failed")
             await asyncio.sleep(SERVED_REFRESH_S)
+
+    async def refresh(self) -> None:
+        """Served: read the tables again now (:meth:`_reload`)."""
+        async with self.lock:
+            await asyncio.to_thread(self._reload)
 
     def _reload(self) -> None:
         """The stored orders, routings and plan in place of these (the measured run times stay the running
@@ -362,12 +426,6 @@ class OrdersApp(App):
         self.load()
         last = self.store.replans(1)
         self.last_replan = last[0] if last else None
-
-    def refuse_served(self, what: str) -> None:
-        """Raise :meth:`elsewhere` for an action on the book or the plan where the instance only serves: the
-        running instance holds both and would not learn of it."""
-        if self.ctx.served:
-            raise self.elsewhere(what, action=True)
 
     async def _maintenance(self, sub: Any) -> None:
         while True:
@@ -396,20 +454,112 @@ class OrdersApp(App):
         data = {**result, "ts": result["ts"].isoformat(), "moved": result["moved"][:200]}
         await self.ctx.bus.publish_events([Event("order.plan", enterprise, result["ts"], data)])
 
-    async def release(self, lines: list[OrderLine], who: str) -> dict[str, Any]:
-        """Release orders and re-plan (warm start); raises ``ValueError`` for an unknown product or an order
-        that has made parts already."""
+    # -- a person's writes ---------------------------------------------------------------------------------------
+
+    async def act(self, action: str, args: Mapping[str, Any], who: str) -> dict[str, Any]:
+        """A person's write by ``who`` (:meth:`apply`: ``action`` one of :data:`ACTIONS`, ``args`` JSON): applied
+        here where the app runs; where it only serves, sent as a command to the instance that runs it (in a
+        cluster, the worker holding the plant lease), whose answer, or refusal, is this one's. The API's answer."""
+        if not self.ctx.served:
+            return await self.apply(action, args, who)
+        what = ACTIONS.get(action, action)
+        if self.ctx.command is None:
+            raise self.elsewhere(what, action=True)
+        body = {"action": action, "args": dict(args), "who": who}
+        try:
+            out = await self.ctx.command(None, body, what, takes_s=self._takes_s(action, args))
+        except CommandRefused as exc:
+            raise exc.again() from None
+        await self.refresh()  # the book and the plan with it, at once
+        return dict(out)
+
+    def _takes_s(self, action: str, args: Mapping[str, Any]) -> float:
+        """How long applying ``action`` may take where the app runs: the solver's time limit."""
+        s = self.settings
+        if action == "release":
+            return s.release_time_limit_s
+        if action == "plan":
+            return float(args.get("time_limit_s") or s.time_limit_s)
+        return s.time_limit_s if action == "pin" else 0.0
+
+    async def command(self, body: Mapping[str, Any], key: str) -> dict[str, Any]:
+        """A write a served instance sent (:meth:`act`): ``action``, ``args``, ``who``; planned once per ``key``."""
+        return await self.apply(str(body["action"]), body["args"], str(body["who"]), key)
+
+    async def apply(
+        self, action: str, args: Mapping[str, Any], who: str, key: str | None = None
+    ) -> dict[str, Any]:
+        """The one code of each person's write, where the app runs, and its answer (the API's body):
+
+        - ``release``: ``lines`` (:func:`line_args`): :meth:`release`, the re-plan;
+        - ``routings``: ``routings`` (:func:`routing_args`): :meth:`import_routings`, ``imported`` (products);
+        - ``plan``: ``objective``, ``time_limit_s`` (None: the settings'): :meth:`make_plan`, the re-plan;
+        - ``pin``: ``op`` (ORDER/STEP), ``machine``, ``start`` (ISO 8601): :meth:`pin`, the re-plan.
+
+        Refuses with InputError (422, ``loc`` into the request's body). ``key``, a command's id, is stored with
+        the re-plan: a command applied already, by this instance or one before it over the same tables, answers
+        that re-plan and changes nothing (an import of routings stores the same rows again)."""
+        await self._loaded()
+        try:
+            if action == "release":
+                lines = []
+                for k, x in enumerate(args["lines"]):
+                    if x["product"] not in self.book.routings:
+                        raise InputError(f"product {x['product']!r} has no routing", ("body", k, "product"))
+                    lines.append(
+                        OrderLine(
+                            str(x["order"]),
+                            str(x["product"]),
+                            int(x["quantity"]),
+                            datetime.fromisoformat(x["due"]),
+                            int(x["priority"]),
+                            None if x.get("release") is None else datetime.fromisoformat(x["release"]),
+                        )
+                    )
+                return await self.release(lines, who, key)
+            if action == "routings":
+                routings = [Routing(str(r["product"]), steps_from_json(r["steps"])) for r in args["routings"]]
+                await self.import_routings(routings, who)
+                return {"imported": [r.product for r in routings]}
+            if action == "plan":
+                try:
+                    return await self.make_plan(args.get("objective"), args.get("time_limit_s"), key)
+                except ScheduleError as exc:
+                    raise InputError(f"no plan: {exc}", ("body",)) from None
+            if action == "pin":
+                start = datetime.fromisoformat(str(args["start"]))
+                return await self.pin(str(args["op"]), str(args["machine"]), start, who, key)
+        except InputError:
+            raise
+        except ValueError as exc:  # an order that cannot be released (again), a plan that cannot hold it
+            raise InputError(str(exc), ("body",)) from None
+        raise InputError(f"no action {action!r}: one of {', '.join(ACTIONS)}", ("body",))
+
+    async def _done(self, key: str | None) -> dict[str, Any] | None:
+        """The re-plan the command ``key`` made already, if any (under the lock)."""
+        return None if key is None else await asyncio.to_thread(self.store.replan_of, key)
+
+    async def release(self, lines: list[OrderLine], who: str, key: str | None = None) -> dict[str, Any]:
+        """Release orders and re-plan (warm start), stored together (with ``key``, :meth:`apply`); raises
+        ``ValueError`` for an unknown product or an order that has made parts already, and ScheduleError for
+        orders the plan cannot hold: nothing released then."""
         async with self.lock:
+            if (done := await self._done(key)) is not None:
+                return done
             before = dict(self.book.orders)
-            orders = self.book.release(lines)
             try:
+                orders = self.book.release(lines)
                 result = await asyncio.to_thread(
-                    self.replan, f"released:{len(orders)}", time_limit_s=self.settings.release_time_limit_s
+                    self.replan,
+                    f"released:{len(orders)}",
+                    time_limit_s=self.settings.release_time_limit_s,
+                    key=key,
+                    orders=orders,
+                    who=who,
                 )
-            except ScheduleError:
-                self.book.orders = before  # orders the plan cannot hold are not released
+            except ValueError:
+                self.book.orders = before  # orders the book or the plan refused are not released
                 raise
-            await asyncio.to_thread(self.store.save_orders, orders, who, self.ctx.clock())
         await self._announce(result)
         return result
 
@@ -417,6 +567,44 @@ class OrdersApp(App):
         async with self.lock:
             self.book.set_routings(routings)
             await asyncio.to_thread(self.store.save_routings, routings, who, self.ctx.clock())
+
+    async def make_plan(
+        self, objective: str | None, time_limit_s: float | None, key: str | None = None
+    ) -> dict[str, Any]:
+        """Plan again from now for ``objective`` within ``time_limit_s`` (None: the settings'); the re-plan.
+        Raises ScheduleError when there is no plan."""
+        async with self.lock:
+            if (done := await self._done(key)) is not None:
+                return done
+            return await asyncio.to_thread(
+                self.replan, "requested:", time_limit_s=time_limit_s, objective=objective, key=key
+            )
+
+    async def pin(
+        self, op: str, machine: str, start: datetime, who: str, key: str | None = None
+    ) -> dict[str, Any]:
+        """Pin the operation ``op`` (ORDER/STEP) to ``machine`` at ``start`` and plan around it; the re-plan.
+        Raises InputError for an operation or machine that is not one, or a pin that leaves no plan (dropped)."""
+        async with self.lock:
+            if (done := await self._done(key)) is not None:
+                return done
+            order, _, step = op.rpartition("/")
+            o = self.book.orders.get(order)
+            if o is None or not step.isdigit():
+                raise InputError(f"no operation {op!r}; operations are ORDER/STEP", ("body", "op"))
+            s = next((s for s in self.book.routings[o.product].steps if s.step == int(step)), None)
+            if s is None:
+                raise InputError(f"{o.product!r} has no step {step}", ("body", "op"))
+            if machine not in s.run_s:
+                raise InputError(
+                    f"step {step} of {o.product!r} cannot run on {machine!r}", ("body", "machine")
+                )
+            await asyncio.to_thread(self.store.set_pin, op, machine, start, who)
+            try:
+                return await asyncio.to_thread(self.replan, f"pinned:{op}", key=key)
+            except ScheduleError as exc:
+                await asyncio.to_thread(self.store.delete_pin, op)
+                raise InputError(f"the pin leaves no plan: {exc}", ("body",)) from None
 
     # -- views ---------------------------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, tzinfo
+from typing import Any
 
 from werk.errors import WerkError
 
@@ -55,6 +56,34 @@ class Step:
 class Routing:
     product: str
     steps: tuple[Step, ...]
+
+
+def steps_to_json(steps: Sequence[Step]) -> list[dict[str, Any]]:
+    """A routing's steps as JSON (stored, and sent to the instance that runs the app)."""
+    return [
+        {
+            "step": s.step,
+            "operation": s.operation,
+            "run_s": dict(s.run_s),
+            "setup_min": s.setup_min,
+            "family": s.family,
+        }
+        for s in steps
+    ]
+
+
+def steps_from_json(rows: Sequence[Mapping[str, Any]]) -> tuple[Step, ...]:
+    """The steps :func:`steps_to_json` gave."""
+    return tuple(
+        Step(
+            int(r["step"]),
+            str(r["operation"]),
+            {str(m): float(v) for m, v in r["run_s"].items()},
+            float(r["setup_min"]),
+            str(r["family"]),
+        )
+        for r in rows
+    )
 
 
 @dataclass(frozen=True)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from werk.apps.orders.book import Order
-from werk.apps.orders.master import Routing, Step
+from werk.apps.orders.master import Routing, steps_from_json, steps_to_json
 from werk.apps.orders.schedule import Plan, plan_from_dict, plan_to_dict
 from werk.core.model import from_micros, to_micros
-from werk.store.app_database import AppDatabase, app_database
+from werk.store.app_database import AppDatabase, Transaction, app_database
 from werk.store.migrations import Migration
 from werk.store.sqlite_file import SQLiteFile
 
@@ -65,6 +65,14 @@ MIGRATIONS = (
         )
         """,
     ),
+    Migration(
+        2,
+        "a re-plan's command id: a command applied again plans nothing",
+        """
+        ALTER TABLE orders_replan ADD COLUMN command TEXT;
+        CREATE UNIQUE INDEX orders_replan_command ON orders_replan (command)
+        """,
+    ),
 )
 
 
@@ -76,79 +84,55 @@ def _m(dt: datetime | None) -> int | None:
     return None if dt is None else to_micros(dt)
 
 
-def _steps_json(steps: Iterable[Step]) -> str:
-    return json.dumps(
-        [
-            {
-                "step": s.step,
-                "operation": s.operation,
-                "run_s": dict(s.run_s),
-                "setup_min": s.setup_min,
-                "family": s.family,
-            }
-            for s in steps
-        ]
-    )
-
-
 class OrdersStore:
     def __init__(self, db: AppDatabase | SQLiteFile) -> None:
         self.db = app_database(db)
 
-    def _save(self, sql: str, rows: Iterable[tuple[Any, ...]], who: str, ts: datetime) -> None:
-        """Run ``sql`` for each row in one transaction, the row's values followed by who saved it and when."""
-        stamp = (who, to_micros(ts))
-        with self.db.transaction() as tx:
-            tx.executemany(sql, [(*row, *stamp) for row in rows])
-
     def save_routings(self, routings: list[Routing], who: str, ts: datetime) -> None:
-        self._save(
-            "INSERT INTO orders_routing (product, steps, who, ts) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (product) DO UPDATE SET steps = excluded.steps, who = excluded.who, ts = excluded.ts",
-            [(r.product, _steps_json(r.steps)) for r in routings],
-            who,
-            ts,
-        )
+        rows = [(r.product, json.dumps(steps_to_json(r.steps)), who, to_micros(ts)) for r in routings]
+        with self.db.transaction() as tx:
+            tx.executemany(
+                "INSERT INTO orders_routing (product, steps, who, ts) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (product) DO UPDATE SET steps = excluded.steps, who = excluded.who, ts = excluded.ts",
+                rows,
+            )
 
     def routings(self) -> list[Routing]:
         rows = self.db.query("SELECT product, steps FROM orders_routing ORDER BY product")
-        return [
-            Routing(
-                p,
-                tuple(
-                    Step(s["step"], s["operation"], s["run_s"], s["setup_min"], s["family"])
-                    for s in json.loads(st)
-                ),
-            )
-            for p, st in rows
-        ]
+        return [Routing(p, steps_from_json(json.loads(st))) for p, st in rows]
 
-    def save_orders(self, orders: list[Order], who: str, ts: datetime) -> None:
-        self._save(
+    def save_orders(self, orders: Sequence[Order], who: str, ts: datetime) -> None:
+        with self.db.transaction() as tx:
+            self._save_orders(tx, orders, who, ts)
+
+    @staticmethod
+    def _save_orders(tx: Transaction, orders: Sequence[Order], who: str, ts: datetime) -> None:
+        rows = [
+            (
+                o.id,
+                o.product,
+                o.quantity,
+                to_micros(o.due),
+                o.priority,
+                _m(o.release),
+                o.state,
+                json.dumps({str(k): v for k, v in o.good.items()}),
+                o.scrap,
+                _m(o.started),
+                _m(o.finished),
+                who,
+                to_micros(ts),
+            )
+            for o in orders
+        ]
+        tx.executemany(
             "INSERT INTO orders_order (id, product, quantity, due_ts, priority, release_ts, state, good, scrap, "
             "started_ts, finished_ts, who, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET product = excluded.product, quantity = excluded.quantity, "
             "due_ts = excluded.due_ts, priority = excluded.priority, release_ts = excluded.release_ts, "
             "state = excluded.state, good = excluded.good, scrap = excluded.scrap, "
             "started_ts = excluded.started_ts, finished_ts = excluded.finished_ts",
-            [
-                (
-                    o.id,
-                    o.product,
-                    o.quantity,
-                    to_micros(o.due),
-                    o.priority,
-                    _m(o.release),
-                    o.state,
-                    json.dumps({str(k): v for k, v in o.good.items()}),
-                    o.scrap,
-                    _m(o.started),
-                    _m(o.finished),
-                )
-                for o in orders
-            ],
-            who,
-            ts,
+            rows,
         )
 
     def orders(self) -> list[Order]:
@@ -175,11 +159,15 @@ class OrdersStore:
 
     def save_plan(self, origin: datetime, plan: Plan, ts: datetime) -> None:
         with self.db.transaction() as tx:
-            tx.execute(
-                "INSERT INTO orders_plan (id, origin_ts, plan, ts) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
-                "SET origin_ts = excluded.origin_ts, plan = excluded.plan, ts = excluded.ts",
-                (to_micros(origin), json.dumps(plan_to_dict(plan)), to_micros(ts)),
-            )
+            self._save_plan(tx, origin, plan, ts)
+
+    @staticmethod
+    def _save_plan(tx: Transaction, origin: datetime, plan: Plan, ts: datetime) -> None:
+        tx.execute(
+            "INSERT INTO orders_plan (id, origin_ts, plan, ts) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
+            "SET origin_ts = excluded.origin_ts, plan = excluded.plan, ts = excluded.ts",
+            (to_micros(origin), json.dumps(plan_to_dict(plan)), to_micros(ts)),
+        )
 
     def plan(self) -> tuple[datetime, Plan] | None:
         row = self.db.query_one("SELECT origin_ts, plan FROM orders_plan WHERE id = 1")
@@ -189,15 +177,65 @@ class OrdersStore:
         self, ts: datetime, reason: str, method: str, seconds: float, moved: list[str], late: list[str]
     ) -> None:
         with self.db.transaction() as tx:
-            tx.execute(
-                "INSERT INTO orders_replan (ts, reason, method, seconds, moved, late) VALUES (?, ?, ?, ?, ?, ?)",
-                (to_micros(ts), reason, method, seconds, json.dumps(moved), json.dumps(late)),
+            self._add_replan(tx, ts, reason, method, seconds, moved, late, None)
+
+    @staticmethod
+    def _add_replan(
+        tx: Transaction,
+        ts: datetime,
+        reason: str,
+        method: str,
+        seconds: float,
+        moved: list[str],
+        late: list[str],
+        key: str | None,
+    ) -> None:
+        tx.execute(
+            "INSERT INTO orders_replan (ts, reason, method, seconds, moved, late, command) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (to_micros(ts), reason, method, seconds, json.dumps(moved), json.dumps(late), key),
+        )
+
+    def save_replan(
+        self,
+        origin: datetime,
+        plan: Plan,
+        replan: dict[str, Any],
+        *,
+        key: str | None = None,
+        orders: Sequence[Order] = (),
+        who: str = "",
+    ) -> None:
+        """A new plan, the re-plan that made it (``replan`` as :meth:`replans` gives it) and the orders it was
+        made for (by ``who``), in one transaction. ``key``, the id of the command that asked for it, is kept with
+        the re-plan (:meth:`replan_of`): a command's plan is stored whole or not at all, and a key stored already
+        is refused (the database's unique index), whichever process applies it."""
+        ts = replan["ts"]
+        with self.db.transaction() as tx:
+            self._save_orders(tx, orders, who, ts)
+            self._save_plan(tx, origin, plan, ts)
+            self._add_replan(
+                tx,
+                ts,
+                replan["reason"],
+                replan["method"],
+                replan["seconds"],
+                replan["moved"],
+                replan["late"],
+                key,
             )
 
+    def replan_of(self, key: str) -> dict[str, Any] | None:
+        """The re-plan the command ``key`` made, None when none did."""
+        rows = self._replans("WHERE command = ?", (key,))
+        return rows[0] if rows else None
+
     def replans(self, limit: int = 20) -> list[dict[str, Any]]:
+        return self._replans("ORDER BY id DESC LIMIT ?", (limit,))
+
+    def _replans(self, where: str, args: Sequence[object]) -> list[dict[str, Any]]:
         rows = self.db.query(
-            "SELECT ts, reason, method, seconds, moved, late FROM orders_replan ORDER BY id DESC LIMIT ?",
-            (limit,),
+            f"SELECT ts, reason, method, seconds, moved, late FROM orders_replan {where}", args
         )
         return [
             {

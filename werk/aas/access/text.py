@@ -20,6 +20,7 @@ Written with lark (Earley): the BNF is ambiguous where a bare ``true`` is a form
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from lark import Lark, Token, Transformer, v_args
@@ -117,11 +118,21 @@ def _s(token: Token) -> str:
     return str(token)[1:-1]
 
 
-def _number(text: str) -> int | float:
+def _number(token: Token) -> int | float:
+    text = str(token)
     try:
         return int(text)
     except ValueError:
         return float(text)
+
+
+def _keyed(key: str, value: Callable[[Token], Any] = str) -> Callable[[Any, Token], Any]:
+    """The transformer method of a rule of one token: ``{key: value(token)}``."""
+
+    def method(self: Any, t: Token) -> Any:
+        return {key: value(t)}
+
+    return method
 
 
 @v_args(inline=True)
@@ -129,23 +140,12 @@ class _ToJson(Transformer[Token, Any]):
     """The parse tree to the JSON form of IDTA-01004 (``aas-queries-and-access-rules-schema.json``)."""
 
     # --- values ---------------------------------------------------------------------------------------------------
-    def field(self, t: Token) -> Any:
-        return {"$field": str(t)}
-
-    def str_val(self, t: Token) -> Any:
-        return {"$strVal": _s(t)}
-
-    def num_val(self, t: Token) -> Any:
-        return {"$numVal": _number(str(t))}
-
-    def hex_val(self, t: Token) -> Any:
-        return {"$hexVal": str(t)}
-
-    def date_time_val(self, t: Token) -> Any:
-        return {"$dateTimeVal": str(t)}
-
-    def time_val(self, t: Token) -> Any:
-        return {"$timeVal": str(t)}
+    field = _keyed("$field")
+    str_val = _keyed("$strVal", _s)
+    num_val = _keyed("$numVal", _number)
+    hex_val = _keyed("$hexVal")
+    date_time_val = _keyed("$dateTimeVal")
+    time_val = _keyed("$timeVal")
 
     def bool_val(self, t: Token) -> Any:
         return {"$boolean": str(t) == "true"}
@@ -160,14 +160,9 @@ class _ToJson(Transformer[Token, Any]):
         return {str(kind): inner}
 
     # --- attributes and objects -----------------------------------------------------------------------------------
-    def claim(self, t: Token) -> Any:
-        return {"CLAIM": _s(t)}
-
-    def global_(self, t: Token) -> Any:
-        return {"GLOBAL": str(t)}
-
-    def reference(self, t: Token) -> Any:
-        return {"REFERENCE": _s(t)}
+    claim = _keyed("CLAIM", _s)
+    global_ = _keyed("GLOBAL")
+    reference = _keyed("REFERENCE", _s)
 
     def single_object(self, kind: Token, value: Token) -> Any:
         return {str(kind): _s(value)}

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -85,31 +85,23 @@ class AccessRules:
     claims: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
+@dataclass(eq=False)
 class _Subject:
     """The caller's attributes and the request's objects in their Part 2 JSON form, made when a formula asks."""
 
-    def __init__(
-        self,
-        repo: Repository,
-        claims: Mapping[str, list[str]],
-        anonymous: bool,
-        now: datetime,
-        ids: Mapping[str, str],
-        element: str | None = None,
-        objects: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.repo = repo
-        self.claims = claims
-        self.anonymous = anonymous
-        self.now = now
-        self.ids = ids
-        self.element_path = element
-        self._json: dict[str, Any] = dict(objects or {})
+    repo: Repository
+    claims: Mapping[str, list[str]]
+    anonymous: bool
+    now: datetime
+    ids: Mapping[str, str]
+    element_path: str | None = None
+    # by kind, in JSON form: those given, and those made so far
+    objects: dict[str, Any] = field(default_factory=dict)
 
     def with_objects(
         self, ids: Mapping[str, str], objects: Mapping[str, Any], element: str | None = None
     ) -> _Subject:
-        return _Subject(self.repo, self.claims, self.anonymous, self.now, ids, element, objects)
+        return replace(self, ids=ids, element_path=element, objects=dict(objects))
 
     def model(self, kind: str) -> Any:
         ident = self.ids.get(kind)
@@ -117,8 +109,8 @@ class _Subject:
         return None if ident is None or cls is None else self.repo.store.get(ident, cls)
 
     def object(self, kind: str) -> Any:
-        if kind in self._json:
-            return self._json[kind]
+        if kind in self.objects:
+            return self.objects[kind]
         value = None
         if kind == "sme":
             if self.element_path is not None:
@@ -126,7 +118,7 @@ class _Subject:
         else:
             obj = self.model(kind)
             value = None if obj is None else to_jsonable(obj)
-        self._json[kind] = value
+        self.objects[kind] = value
         return value
 
     def element(self, path: str) -> Any:

@@ -271,11 +271,15 @@ def _submodel_routes(
             return await repo.read(lambda: json_answer(cache.submodel_body(sm_of(request))))
         return await repo.read(lambda: JSONResponse(formats.normal(refreshed(sm_of(request)), lv, ex)))
 
-    @router.get(base + "/$metadata")
-    def get_submodel_metadata(request: Request, level: str | None = None) -> JSONResponse:
+    def shown(form: Callable[[model.Submodel], object], request: Request, level: str | None) -> JSONResponse:
+        """The submodel in a ``form`` that has no levels (``level`` is checked all the same)."""
         level_of(level)
         with lock:
-            return JSONResponse(formats.metadata(sm_of(request)))
+            return JSONResponse(form(sm_of(request)))
+
+    @router.get(base + "/$metadata")
+    def get_submodel_metadata(request: Request, level: str | None = None) -> JSONResponse:
+        return shown(formats.metadata, request, level)
 
     @router.get(base + "/$value")
     async def get_submodel_value(
@@ -287,9 +291,7 @@ def _submodel_routes(
 
     @router.get(base + "/$reference")
     def get_submodel_reference(request: Request, level: str | None = None) -> JSONResponse:
-        level_of(level)
-        with lock:
-            return JSONResponse(formats.reference(sm_of(request)))
+        return shown(formats.reference, request, level)
 
     @router.get(base + "/$path")
     def get_submodel_path(request: Request, level: str | None = None) -> JSONResponse:

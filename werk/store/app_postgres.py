@@ -87,24 +87,25 @@ class PostgresAppDatabase(PgConnections):
                     f"{self.where}: a write to {self.what} did not reach PostgreSQL: {exc}"
                 ) from None
 
-    def query(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Conn]:
+        """This thread's read connection; a read that does not reach the server raises a StoreError naming it."""
         with self._read() as conn:
             try:
-                return conn.execute(postgres_params(sql), tuple(args)).fetchall()
+                yield conn
             except psycopg.OperationalError as exc:
                 raise StoreError(
                     f"{self.where}: a read of {self.what} did not reach PostgreSQL: {exc}"
                 ) from None
+
+    def query(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
+        with self._reading() as conn:
+            return conn.execute(postgres_params(sql), tuple(args)).fetchall()
 
     def generation(self) -> None:
         """None: a server has no cheap way to say that nothing changed, so every read asks it."""
         return None
 
     def query_one(self, sql: str, args: Sequence[object] = ()) -> Row | None:
-        with self._read() as conn:
-            try:
-                return conn.execute(postgres_params(sql), tuple(args)).fetchone()
-            except psycopg.OperationalError as exc:
-                raise StoreError(
-                    f"{self.where}: a read of {self.what} did not reach PostgreSQL: {exc}"
-                ) from None
+        with self._reading() as conn:
+            return conn.execute(postgres_params(sql), tuple(args)).fetchone()

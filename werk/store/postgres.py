@@ -33,7 +33,7 @@ import logging
 from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime
 from itertools import repeat
-from typing import Any, Unpack
+from typing import Any, NamedTuple, Unpack
 
 import numpy as np
 import numpy.typing as npt
@@ -146,6 +146,15 @@ _FLOAT_ROW = np.dtype(
 
 
 _Column = npt.NDArray[Any] | Sequence[float]
+
+
+class _FloatColumns(NamedTuple):
+    """A batch of float samples as COPY takes it, column by column."""
+
+    sids: npt.NDArray[np.int32]
+    ts: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+    quality: npt.NDArray[np.integer[Any]]
 
 
 def _float_rows(sids: _Column, stamps: _Column, values: _Column, qualities: _Column) -> bytes:
@@ -379,20 +388,14 @@ class PostgresHistorian(PgConnections):
                     )
                 )
 
-            self._copy_upsert(rows, lambda cur: self._copy_floats(cur, sids, ts, values, quality))
+            columns = _FloatColumns(sids, ts, values, quality)
+            self._copy_upsert(rows, lambda cur: self._copy_floats(cur, columns))
         return n
 
-    def _copy_floats(
-        self,
-        cur: psycopg.Cursor[Any],
-        sids: npt.NDArray[np.int32],
-        ts: npt.NDArray[np.int64],
-        values: npt.NDArray[np.float64],
-        quality: npt.NDArray[np.integer[Any]],
-    ) -> None:
+    def _copy_floats(self, cur: psycopg.Cursor[Any], columns: _FloatColumns) -> None:
         """COPY float samples straight into ``sample``, in COPY's binary format (:func:`_float_rows`)."""
         with cur.copy(f"COPY sample ({_COPY_COLUMNS}) FROM STDIN (FORMAT BINARY)") as cp:
-            cp.write(_float_rows(sids, ts, values, quality))
+            cp.write(_float_rows(*columns))
 
     def _copy_upsert(
         self, rows: Callable[[], Collection[Row]], direct: Callable[[psycopg.Cursor[Any]], None]

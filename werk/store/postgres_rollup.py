@@ -46,7 +46,6 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import psycopg
 
 from werk.core.model import Quality, from_micros, to_micros, utcnow
@@ -62,6 +61,7 @@ from werk.store.postgres import (
     PostgresHistorian,
     _f,
     _float_rows,
+    _FloatColumns,
     _part,
     apply_migrations,
 )
@@ -304,24 +304,18 @@ class RollupHistorian(PostgresHistorian):
 
     # --- writes --------------------------------------------------------------------------------------------------
 
-    def _copy_floats(
-        self,
-        cur: psycopg.Cursor[Any],
-        sids: npt.NDArray[np.int32],
-        ts: npt.NDArray[np.int64],
-        values: npt.NDArray[np.float64],
-        quality: npt.NDArray[np.integer[Any]],
-    ) -> None:
+    def _copy_floats(self, cur: psycopg.Cursor[Any], columns: _FloatColumns) -> None:
         """Float samples straight into their day partitions (named: no routing, and the parent's marking triggers
         do not fire), and their (signal, minute) pairs marked here, in the same transaction and in key order as the
         triggers mark them. A key stored already fails the COPY as it would on the parent (the caller's upsert then
         goes through ``sample``, where the triggers mark)."""
+        sids, ts = columns.sids, columns.ts
         days = ts // DAY_US
         first, last = int(days.min()), int(days.max())
         for day in [first] if first == last else np.unique(days).tolist():
             on = slice(None) if first == last else days == day
             with cur.copy(f"COPY {_part(day)} ({_COPY_COLUMNS}) FROM STDIN (FORMAT BINARY)") as cp:
-                cp.write(_float_rows(sids[on], ts[on], values[on], quality[on]))
+                cp.write(_float_rows(*(column[on] for column in columns)))
         # the distinct (signal, minute) pairs in key order; as one sorted int64 each where the batch spans fewer than
         # 2^32 minutes (8,000 years): the signal id (positive, a serial) in the high 32 bits, the minute counted
         # from the batch's first in the low ones (numpy's // floors, as Python's, negative times included)

@@ -38,9 +38,12 @@ import struct
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+import nats
 import numpy as np
 import numpy.typing as npt
 import orjson
+from nats.aio.client import Callback, ErrorCallback
+from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType
 from nats.js.api import StreamConfig as NatsStreamConfig
@@ -54,6 +57,7 @@ DUPLICATE_WINDOW_S = 120.0
 SENT_HEADER = "Werk-Sent-Us"  # when the edge first published the batch, for the end-to-end lag
 # on a batch the apps derived (werk.runtime.app_host): stored and shown like any, never fed to the apps again
 DERIVED_HEADER = "Werk-Derived"
+RECONNECT_S = 0.5  # between two attempts of a client to reach the broker it lost
 
 Row = tuple[str, int, Value, int]  # path, microseconds, value, quality
 
@@ -213,6 +217,29 @@ def decode(payload: bytes) -> list[Row]:
 
 def message_id(subject: str, payload: bytes) -> str:
     return hashlib.blake2b(subject.encode() + b"\0" + payload, digest_size=16).hexdigest()
+
+
+async def connect(
+    cfg: ClusterConfig,
+    name: str,
+    *,
+    error_cb: ErrorCallback | None = None,
+    disconnected_cb: Callback | None = None,
+    reconnected_cb: Callback | None = None,
+) -> NatsClient:
+    """A client of the cluster's broker, named ``name`` (what the broker's monitoring shows). Once connected it
+    reconnects by itself, every ``RECONNECT_S``, for as long as it is open; the first connection is the caller's
+    to retry (it fails after two seconds)."""
+    return await nats.connect(
+        cfg.nats,
+        name=name,
+        connect_timeout=2,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=RECONNECT_S,
+        error_cb=error_cb,
+        disconnected_cb=disconnected_cb,
+        reconnected_cb=reconnected_cb,
+    )
 
 
 async def ensure_log(js: JetStreamContext, cfg: ClusterConfig) -> None:

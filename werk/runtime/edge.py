@@ -27,7 +27,7 @@ import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
-from werk.bus.jetstream import DERIVED_HEADER, SENT_HEADER, encode, ensure_log, message_id
+from werk.bus.jetstream import DERIVED_HEADER, SENT_HEADER, connect, encode, ensure_log, message_id
 from werk.config.model import ClusterConfig, WerkConfig
 from werk.connect import Connector, build_connectors
 from werk.connect.base import ConnectorStatus
@@ -65,13 +65,9 @@ class LogLink:
         while self.nc is None:
             nc = None
             try:
-                nc = await nats.connect(
-                    self.cfg.nats,
-                    name=self.name,
-                    connect_timeout=2,
-                    max_reconnect_attempts=-1,
-                    reconnect_time_wait=RECONNECT_S,
-                    allow_reconnect=True,
+                nc = await connect(
+                    self.cfg,
+                    self.name,
                     disconnected_cb=self._disconnected,
                     reconnected_cb=self._reconnected,
                     error_cb=self._error,

@@ -30,7 +30,7 @@ import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
-from werk.bus.jetstream import SUBJECT_PREFIX, decode
+from werk.bus.jetstream import SUBJECT_PREFIX, connect, decode
 from werk.bus.memory import MemoryBus
 from werk.config.model import ClusterConfig
 from werk.core.model import Quality, Sample, from_micros
@@ -71,14 +71,7 @@ class LiveFeed:
         delay = RETRY_S
         while True:
             try:
-                return await nats.connect(
-                    self.cfg.nats,
-                    name="werk-api-live",
-                    connect_timeout=2,
-                    max_reconnect_attempts=-1,
-                    reconnect_time_wait=RETRY_S,
-                    error_cb=self._error,
-                )
+                return await connect(self.cfg, "werk-api-live", error_cb=self._error)
             except (nats.errors.Error, OSError, TimeoutError) as exc:
                 log.warning("live.connect_failed nats=%s error=%r retry_in=%.1fs", self.cfg.nats, exc, delay)
                 await asyncio.sleep(delay)

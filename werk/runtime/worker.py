@@ -30,7 +30,16 @@ import nats
 import nats.errors
 from nats.aio.msg import Msg
 
-from werk.bus.jetstream import SENT_HEADER, Floats, Row, decode, decode_floats, ensure_log, join_floats
+from werk.bus.jetstream import (
+    SENT_HEADER,
+    Floats,
+    Row,
+    connect,
+    decode,
+    decode_floats,
+    ensure_log,
+    join_floats,
+)
 from werk.config.model import WerkConfig
 from werk.core.model import Quality, Sample, from_micros
 from werk.runtime.rollups import keep_rollups_fresh
@@ -141,14 +150,7 @@ class Worker:
         while True:
             nc = None
             try:
-                nc = await nats.connect(
-                    self.cfg.nats,
-                    name=self.name,
-                    connect_timeout=2,
-                    max_reconnect_attempts=-1,
-                    reconnect_time_wait=RETRY_S,
-                    error_cb=_client_error,
-                )
+                nc = await connect(self.cfg, self.name, error_cb=_client_error)
                 js = nc.jetstream(timeout=5.0)
                 await ensure_log(js, self.cfg)
                 sub = await js.pull_subscribe_bind(durable=self.cfg.consumer, stream=self.cfg.stream)

@@ -425,6 +425,20 @@ def broker_status(name: str, kind: str, config: MqttConnectorConfig) -> Connecto
     return ConnectorStatus(name=name, type=kind, endpoint=f"{scheme}://{config.host}:{config.port}")
 
 
+def counting_queue(status: ConnectorStatus) -> type[asyncio.Queue[Any]]:
+    """A queue for a client's incoming messages (sized by the client: ``MAX_QUEUED_MESSAGES``) that drops the oldest
+    when full and counts it in ``status.dropped``; aiomqtt's own discards new messages silently."""
+
+    class _CountingQueue(asyncio.Queue[Any]):
+        def put_nowait(self, item: Any) -> None:
+            if self.full():
+                self.get_nowait()
+                status.dropped += 1
+            super().put_nowait(item)
+
+    return _CountingQueue
+
+
 def _client(
     config: MqttConnectorConfig,
     owner: str,
@@ -509,24 +523,11 @@ class MqttConnector(SessionConnector):
         )  # configuration: retrying won't mend it
 
     async def _session(self) -> AsyncIterator[list[Sample]]:
-        async with _client(self.config, self.name, self.client_id, self._queue_type()) as client:
+        async with _client(self.config, self.name, self.client_id, counting_queue(self.status)) as client:
             await self._subscribe(client)
             self._up(topics=len(self.bindings), rules=len(self.topic_map.rules))
             async for batch in self._batches(client):
                 yield batch
-
-    def _queue_type(self) -> type[asyncio.Queue[Any]]:
-        """aiomqtt's queue discards new messages silently when full; this one drops the oldest and counts it."""
-        status = self.status
-
-        class _CountingQueue(asyncio.Queue[Any]):
-            def put_nowait(self, item: Any) -> None:
-                if self.full():
-                    self.get_nowait()
-                    status.dropped += 1
-                super().put_nowait(item)
-
-        return _CountingQueue
 
     def subscriptions(self) -> list[str]:
         """Every rule's filter, then each bound topic that no rule's filter already delivers."""

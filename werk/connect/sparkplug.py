@@ -66,7 +66,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import aiomqtt
 from google.protobuf.message import DecodeError
@@ -74,8 +74,8 @@ from pydantic import Field, model_validator
 
 from werk.config.model import StrictModel
 from werk.connect import sparkplug_b_pb2 as pb
-from werk.connect.base import ConnectorStatus, RateLimitedLog, SessionConnector
-from werk.connect.mqtt import MAX_BATCH_MESSAGES, MqttConnectorConfig, _client, broker_status
+from werk.connect.base import RateLimitedLog, SessionConnector
+from werk.connect.mqtt import MAX_BATCH_MESSAGES, MqttConnectorConfig, _client, broker_status, counting_queue
 from werk.connect.spec import ConnectorSpec, docs, types_of
 from werk.core import topic_map
 from werk.core.model import Quality, Sample, Value, utcnow
@@ -516,7 +516,7 @@ class SparkplugConnector(SessionConnector):
         """
         cfg = self.config
         birth_ms = _ms(utcnow())
-        client = _client(cfg, self.name, self.client_id, _counting_queue(self.status))
+        client = _client(cfg, self.name, self.client_id, counting_queue(self.status))
         if cfg.primary:
             # aiomqtt takes the will only in its constructor, which the shared MQTT session setup builds
             client._client.will_set(self.state_topic, state_payload(False, birth_ms), qos=1, retain=True)
@@ -812,19 +812,6 @@ def _bdseq(payload: pb.Payload) -> int | None:
 def _topic_text(topic: Topic) -> str:
     text = f"{NAMESPACE}/{topic.group}/{topic.message_type}/{topic.edge_node}"
     return f"{text}/{topic.device}" if topic.device is not None else text
-
-
-def _counting_queue(status: ConnectorStatus) -> type[asyncio.Queue[Any]]:
-    """A bounded queue for the client's incoming messages that drops the oldest when full, counting it."""
-
-    class _CountingQueue(asyncio.Queue[Any]):  # sized by the client: MAX_QUEUED_MESSAGES
-        def put_nowait(self, item: Any) -> None:
-            if self.full():
-                self.get_nowait()
-                status.dropped += 1
-            super().put_nowait(item)
-
-    return _CountingQueue
 
 
 #: a binding's ``root`` is the prefix of ``group/edge_node/device/metric`` (``root: "plant1/press-edge/press-1/"``)

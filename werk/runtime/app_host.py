@@ -50,7 +50,7 @@ import nats.errors
 
 from werk.apps.spec import App, AppContext
 from werk.bus.base import Overflow, Subscription
-from werk.bus.jetstream import SUBJECT_PREFIX, encode, ensure_log
+from werk.bus.jetstream import SUBJECT_PREFIX, connect, encode, ensure_log
 from werk.bus.memory import EventSubscriptionQueue, MemoryBus
 from werk.config.model import HistorianConfig, WerkConfig
 from werk.core.lifecycle import cancel_within, stop_within
@@ -410,7 +410,7 @@ class AppHost:
         self.app_db = await self._retry("app_database", lambda: asyncio.to_thread(_open_app_database, h))
         for name in self.app_names():  # each app's tables, made or brought up to date (a lock on the server)
             await asyncio.to_thread(self.app_db.migrate, name, self.registry.app(name).migrations)
-        nc = self.nc = await self._retry("nats", self._connect)
+        nc = self.nc = await self._retry("nats", lambda: connect(self.cfg, f"{self.member}-apps"))
         link = asyncio.create_task(self.link.run(), name="apps-log-link")
         lease_tasks: list[asyncio.Task[None]] = []
         try:
@@ -449,15 +449,6 @@ class AppHost:
                 await asyncio.to_thread(self.app_db.close)
             if self.historian is not None:
                 await asyncio.to_thread(self.historian.close)
-
-    async def _connect(self) -> Any:
-        return await nats.connect(
-            self.cfg.nats,
-            name=f"{self.member}-apps",
-            connect_timeout=2,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=RETRY_S,
-        )
 
     @staticmethod
     async def _retry(what: str, make: Any) -> Any:

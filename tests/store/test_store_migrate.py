@@ -134,7 +134,7 @@ def test_the_apps_tables_go_along_with_their_ids_and_counts_checked(
     args = ["store", "migrate", "--to", pg_url, "--file", str(tmp_path / "werk.db"), "-q"]
     assert main(args) == 0
     assert (
-        "the apps' tables, users and audit trail: 4 tables, 10 rows, counts equal (10 rows copied in this run)"
+        "the apps' tables, users and audit trail: 5 tables, 10 rows, counts equal (10 rows copied in this run)"
         in capsys.readouterr().out
     )
     assert main(args) == 0  # again: nothing copied twice

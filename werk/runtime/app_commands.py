@@ -1,7 +1,7 @@
 """Commands from a ``werk api`` replica to the app instance that runs an app in a cluster.
 
 A served instance (``AppContext.served``) holds no state machine; what a person does there that such a machine must
-learn of (an alarm's acknowledge, a stock booking, a release of orders) goes as a command to the ``werk worker``
+learn of (an acknowledge, a booking by hand, a release) goes as a command to the ``werk worker``
 whose app host runs the app (werk.runtime.app_host), which applies it as a local action (:meth:`App.command`) and
 answers with the outcome. NATS request/reply, one subject per app and partition,
 ``werk.apps.<app>.commands.<partition>``; the host subscribes to the subjects of the partitions whose apps it runs,

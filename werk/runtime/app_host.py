@@ -22,11 +22,10 @@ The contract per batch of the log:
   passes them by (the apps that made them had them already). No spool: until the broker has them, the batch that
   caused them is not acknowledged either, so the log keeps the cause;
 - the host's own historian writer stores events only: the fed samples are the historian workers' to store;
-- the events the per-asset apps publish (a maintenance warning, a stop) reach the plant-wide apps (the orders'
-  plan keeps an inspection window free on a warned asset) over the broker, as plain messages on
-  ``werk.apps.events.<kind>`` (:data:`EVENTS_SUBJECT`): at most once, like an event published while a single
-  process restarts; the events themselves are stored once by the host that made them, never by the one that hears
-  of them.
+- the events the per-asset apps publish (a warning of wear, a stop) reach the plant-wide apps (a plan keeps an
+  inspection window free on a warned asset) over the broker, as plain messages on ``werk.apps.events.<kind>``
+  (:data:`EVENTS_SUBJECT`): at most once, like an event published while a single process restarts; the events
+  themselves are stored once by the host that made them, never by the one that hears of them.
 
 What is not carried from one instance to the next is in docs/cluster.md ("Apps in a cluster").
 """

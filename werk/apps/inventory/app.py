@@ -17,9 +17,10 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from werk.apps.counter_marks import CounterMarks
 from werk.apps.inventory.settings import InventorySettings
 from werk.apps.inventory.stock import BomLine, Booking, Inventory, PartCounter, ReorderRule, Signal
-from werk.apps.inventory.store import InventoryStore
+from werk.apps.inventory.store import MARKS_TABLE, InventoryStore
 from werk.apps.spec import App, AppContext
 from werk.bus.base import Overflow
 from werk.core.model import Event, Quality, Sample
@@ -54,10 +55,14 @@ class InventoryApp(App):
             if (wanted is None and r.config.production) or (wanted is not None and r.name in wanted)
         }
         self.counter = PartCounter()
+        # in a cluster, where the part counting stands, stored with the bookings (werk.apps.counter_marks)
+        self.marks = CounterMarks(MARKS_TABLE) if ctx.from_log else None
         self.lock = asyncio.Lock()
         self.loaded = False
 
     def load(self) -> None:
+        if self.marks is not None:
+            self.marks.load(self.store.db)
         journal = self.store.journal()
         if journal:
             self.inv.book(journal)
@@ -85,25 +90,40 @@ class InventoryApp(App):
             asset = self.refs.get(parent)
             if asset is None or s.quality is Quality.BAD or signal not in ("good_count", "product"):
                 continue
+            marked = self.marks is not None and signal == "good_count"
+            if marked:
+                assert self.marks is not None
+                if self.marks.counted(asset, signal, s.ts):
+                    continue  # booked by the instance before this one (a batch delivered again)
+                if (
+                    asset not in self.counter.counts
+                    and (at := self.marks.baseline(asset, signal)) is not None
+                ):
+                    self.counter.counts[asset] = at
             made = self.counter.feed(asset, signal, s.value)
+            if marked and asset in self.counter.counts:
+                assert self.marks is not None
+                self.marks.move(asset, signal, s.ts, self.counter.counts[asset])
             if made is not None and made[0]:
                 out += self.inv.produced(s.ts, made[0], made[1], self.settings.location, "counter", asset)
         return out
 
-    async def commit(self, bookings: list[Booking]) -> list[Signal]:
-        """Book, store and announce: the one way stock changes."""
+    async def commit(self, bookings: list[Booking], marks: CounterMarks | None = None) -> list[Signal]:
+        """Book, store and announce: the one way stock changes (``marks``: the counting that made them)."""
         async with self.lock:
-            signals = await self._book(bookings)
+            signals = await self._book(bookings, marks=marks)
         await self._announce(signals)
         return signals
 
-    async def _book(self, bookings: list[Booking], key: str | None = None) -> list[Signal]:
+    async def _book(
+        self, bookings: list[Booking], key: str | None = None, marks: CounterMarks | None = None
+    ) -> list[Signal]:
         """Book into the levels and store (``key``: the command's id, :meth:`InventoryStore.add`); under the
         lock."""
         signals = self.inv.book(bookings)
         if len(self.inv.journal) > 2000:
             del self.inv.journal[:1000]  # the store keeps all; memory keeps enough for days of supply
-        await asyncio.to_thread(self.store.add, bookings, signals, key)
+        await asyncio.to_thread(self.store.add, bookings, signals, key, marks)
         return signals
 
     async def act(self, action: str, args: Mapping[str, Any], who: str) -> dict[str, Any]:
@@ -186,7 +206,7 @@ class InventoryApp(App):
             async for batch in sub:
                 bookings = self.feed(batch)
                 if bookings:
-                    await self.commit(bookings)
+                    await self.commit(bookings, self.marks)
         finally:
             sub.close()
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from werk.apps.counter_marks import CounterMarks, marks_migration
 from werk.apps.inventory.stock import Booking, Signal
 from werk.core.model import from_micros, to_micros
 from werk.store.app_database import AppDatabase, app_database
 from werk.store.migrations import Migration
 from werk.store.sqlite_file import SQLiteFile
+
+MARKS_TABLE = "inventory_counter_mark"
 
 MIGRATIONS = (
     Migration(
@@ -47,6 +50,7 @@ MIGRATIONS = (
         CREATE UNIQUE INDEX inventory_booking_command ON inventory_booking (command)
         """,
     ),
+    marks_migration(3, MARKS_TABLE),
 )
 
 
@@ -54,11 +58,20 @@ class InventoryStore:
     def __init__(self, db: AppDatabase | SQLiteFile) -> None:
         self.db = app_database(db)
 
-    def add(self, bookings: Sequence[Booking], signals: Sequence[Signal], key: str | None = None) -> None:
+    def add(
+        self,
+        bookings: Sequence[Booking],
+        signals: Sequence[Signal],
+        key: str | None = None,
+        marks: CounterMarks | None = None,
+    ) -> None:
         """Store bookings and the signals they raised, in one transaction; ``key`` (the id of the command that
         booked them) is kept with the first booking (:meth:`booked`), and a key stored already is refused (the
-        database's unique index): a command is booked once, whichever process applies it."""
+        database's unique index): a command is booked once, whichever process applies it. ``marks``: where the
+        part counting stands after the counter bookings among them, stored in the same transaction."""
         with self.db.transaction() as tx:
+            if marks is not None:
+                marks.save(tx)
             tx.executemany(
                 "INSERT INTO inventory_booking (ts, material, location, quantity, kind, who, why, ref, command) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

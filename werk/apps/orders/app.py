@@ -25,12 +25,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from werk.apps.counter_marks import CounterMarks
 from werk.apps.orders.book import Booking, Order, OrderBook, at, op_id, split_op
 from werk.apps.orders.calendar import closed
 from werk.apps.orders.master import OrderLine, Routing, Step, steps_from_json, steps_to_json
 from werk.apps.orders.schedule import Job, Operation, Plan, Problem, ScheduleError, promise, repair, solve
 from werk.apps.orders.settings import OrdersSettings
-from werk.apps.orders.store import OrdersStore
+from werk.apps.orders.store import MARKS_TABLE, OrdersStore
 from werk.apps.spec import App, AppContext
 from werk.bus.base import Overflow
 from werk.core.model import Event, Quality, Sample
@@ -116,6 +117,8 @@ class OrdersApp(App):
         self.states: dict[str, str] = {}
         self.products: dict[str, str] = {}
         self.counters: dict[tuple[str, str], int] = {}
+        # in a cluster, where the part counting stands, stored with the bookings (werk.apps.counter_marks)
+        self.marks = CounterMarks(MARKS_TABLE) if ctx.from_log else None
         self.last_replan: dict[str, Any] | None = None
         self.unbooked = 0
         self.lock = asyncio.Lock()
@@ -131,6 +134,8 @@ class OrdersApp(App):
         for o in self.store.orders():
             book.orders[o.id] = o
         saved = self.store.plan()
+        if self.marks is not None:
+            self.marks.load(self.store.db)
         self.book = book  # whole, at once: a request served meanwhile reads the one before
         if saved is not None:
             self.origin, self.plan = saved
@@ -357,6 +362,12 @@ class OrdersApp(App):
                     continue
                 key = (asset, signal)
                 before_count = self.counters.get(key)
+                if self.marks is not None:
+                    if self.marks.counted(asset, signal, s.ts):
+                        continue  # booked by the instance before this one (a batch delivered again)
+                    if before_count is None:
+                        before_count = self.marks.baseline(asset, signal)
+                    self.marks.move(asset, signal, s.ts, value)
                 self.counters[key] = value
                 if before_count is None or value <= before_count:
                     continue  # the first value werk sees, or a counter reset: a new baseline
@@ -442,7 +453,9 @@ class OrdersApp(App):
             bookings, reasons = self.feed(batch)
             if bookings:
                 touched = [self.book.orders[b.order] for b in bookings]
-                await asyncio.to_thread(self.store.save_orders, touched, "counter", self.ctx.clock())
+                await asyncio.to_thread(
+                    self.store.save_orders, touched, "counter", self.ctx.clock(), self.marks
+                )
                 await self.ctx.bus.publish_events([self.event(b, paths[b.asset]) for b in bookings])
             if reasons:
                 async with self.lock:

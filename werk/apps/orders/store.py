@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from werk.apps.counter_marks import CounterMarks, marks_migration
 from werk.apps.orders.book import Order
 from werk.apps.orders.master import Routing, steps_from_json, steps_to_json
 from werk.apps.orders.schedule import Plan, plan_from_dict, plan_to_dict
@@ -14,6 +15,8 @@ from werk.core.model import from_micros, to_micros
 from werk.store.app_database import AppDatabase, Transaction, app_database
 from werk.store.migrations import Migration
 from werk.store.sqlite_file import SQLiteFile
+
+MARKS_TABLE = "orders_counter_mark"
 
 MIGRATIONS = (
     Migration(
@@ -73,6 +76,7 @@ MIGRATIONS = (
         CREATE UNIQUE INDEX orders_replan_command ON orders_replan (command)
         """,
     ),
+    marks_migration(3, MARKS_TABLE),
 )
 
 
@@ -101,9 +105,15 @@ class OrdersStore:
         rows = self.db.query("SELECT product, steps FROM orders_routing ORDER BY product")
         return [Routing(p, steps_from_json(json.loads(st))) for p, st in rows]
 
-    def save_orders(self, orders: Sequence[Order], who: str, ts: datetime) -> None:
+    def save_orders(
+        self, orders: Sequence[Order], who: str, ts: datetime, marks: CounterMarks | None = None
+    ) -> None:
+        """Store ``orders`` as they are now; ``marks``: where the part counting that moved them stands, in the
+        same transaction."""
         with self.db.transaction() as tx:
             self._save_orders(tx, orders, who, ts)
+            if marks is not None:
+                marks.save(tx)
 
     @staticmethod
     def _save_orders(tx: Transaction, orders: Sequence[Order], who: str, ts: datetime) -> None:

@@ -36,6 +36,17 @@ class Migration:
         return [stmt for stmt in self.sql.split(";") if stmt.strip()] + list(self.whole)
 
 
+def unique_column(version: int, description: str, table: str, column: str) -> Migration:
+    """The step that adds the text column ``column`` to ``table`` with a unique index on it (rows without a value
+    are not compared): a key written once, whoever writes it."""
+    return Migration(
+        version,
+        description,
+        f"ALTER TABLE {table} ADD COLUMN {column} TEXT; "
+        f"CREATE UNIQUE INDEX {table}_{column} ON {table} ({column})",
+    )
+
+
 def check_sequence(owner: str, migrations: tuple[Migration, ...]) -> None:
     """An owner's versions run 1, 2, 3, ... without gaps: a plug-in with a hole in its list is a bug to catch
     at start, not a table that never gets made."""

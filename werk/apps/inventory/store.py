@@ -9,7 +9,7 @@ from werk.apps.counter_marks import CounterMarks, marks_migration
 from werk.apps.inventory.stock import Booking, Signal
 from werk.core.model import from_micros, to_micros
 from werk.store.app_database import AppDatabase, app_database
-from werk.store.migrations import Migration
+from werk.store.migrations import Migration, unique_column
 from werk.store.sqlite_file import SQLiteFile
 
 MARKS_TABLE = "inventory_counter_mark"
@@ -42,13 +42,8 @@ MIGRATIONS = (
         )
         """,
     ),
-    Migration(
-        2,
-        "a booking's command id: a command applied again books nothing",
-        """
-        ALTER TABLE inventory_booking ADD COLUMN command TEXT;
-        CREATE UNIQUE INDEX inventory_booking_command ON inventory_booking (command)
-        """,
+    unique_column(
+        2, "a booking's command id: a command applied again books nothing", "inventory_booking", "command"
     ),
     marks_migration(3, MARKS_TABLE),
 )

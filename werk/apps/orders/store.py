@@ -13,7 +13,7 @@ from werk.apps.orders.master import Routing, steps_from_json, steps_to_json
 from werk.apps.orders.schedule import Plan, plan_from_dict, plan_to_dict
 from werk.core.model import from_micros, to_micros
 from werk.store.app_database import AppDatabase, Transaction, app_database
-from werk.store.migrations import Migration
+from werk.store.migrations import Migration, unique_column
 from werk.store.sqlite_file import SQLiteFile
 
 MARKS_TABLE = "orders_counter_mark"
@@ -68,13 +68,8 @@ MIGRATIONS = (
         )
         """,
     ),
-    Migration(
-        2,
-        "a re-plan's command id: a command applied again plans nothing",
-        """
-        ALTER TABLE orders_replan ADD COLUMN command TEXT;
-        CREATE UNIQUE INDEX orders_replan_command ON orders_replan (command)
-        """,
+    unique_column(
+        2, "a re-plan's command id: a command applied again plans nothing", "orders_replan", "command"
     ),
     marks_migration(3, MARKS_TABLE),
 )

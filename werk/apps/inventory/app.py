@@ -90,20 +90,15 @@ class InventoryApp(App):
             asset = self.refs.get(parent)
             if asset is None or s.quality is Quality.BAD or signal not in ("good_count", "product"):
                 continue
-            marked = self.marks is not None and signal == "good_count"
-            if marked:
-                assert self.marks is not None
-                if self.marks.counted(asset, signal, s.ts):
+            marks = self.marks if signal == "good_count" else None
+            if marks is not None:
+                if marks.counted(asset, signal, s.ts):
                     continue  # booked by the instance before this one (a batch delivered again)
-                if (
-                    asset not in self.counter.counts
-                    and (at := self.marks.baseline(asset, signal)) is not None
-                ):
+                if asset not in self.counter.counts and (at := marks.baseline(asset, signal)) is not None:
                     self.counter.counts[asset] = at
             made = self.counter.feed(asset, signal, s.value)
-            if marked and asset in self.counter.counts:
-                assert self.marks is not None
-                self.marks.move(asset, signal, s.ts, self.counter.counts[asset])
+            if marks is not None and asset in self.counter.counts:
+                marks.move(asset, signal, s.ts, self.counter.counts[asset])
             if made is not None and made[0]:
                 out += self.inv.produced(s.ts, made[0], made[1], self.settings.location, "counter", asset)
         return out

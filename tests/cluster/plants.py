@@ -24,12 +24,20 @@ def cluster_plant(
     presses: Iterable[str] = ("press-0",),
     plant: str = "",
     cluster: str = "",
+    port: int | None = None,
+    users: Iterable[tuple[str, str, str]] = (),
     more: str = "",
 ) -> Path:
     """Write ``<tmp_path>/<name>.yaml`` and return its path. ``plant``: lines under ``plant:`` after
-    ``enterprise``; ``cluster``: lines under ``cluster:`` after ``nats`` (both indented two spaces); ``more``:
+    ``enterprise``; ``cluster``: lines under ``cluster:`` after ``nats`` (both indented two spaces); ``port``: the
+    HTTP server's on loopback, with ``users`` as (name, role, environment variable of the token); ``more``:
     top-level YAML after it. The werk file is ``<name>.db`` beside it."""
     assets = "\n".join(f"                    {p}: {{kind: press}}" for p in presses)
+    server = ""
+    if port is not None:
+        server = f"server:\n  host: 127.0.0.1\n  port: {port}\n"
+        listed = [f"    - {{name: {n}, role: {r}, token_env: {env}}}\n" for n, r, env in users]
+        server += "  users:\n" + "".join(listed) if listed else ""
     path = tmp_path / f"{name}.yaml"
     path.write_text(
         f"""\
@@ -51,7 +59,7 @@ historian:
   path: {tmp_path / f"{name}.db"}
 cluster:
   nats: {nats_url}
-{cluster}{more}""",
+{cluster}{server}{more}""",
         encoding="utf-8",
     )
     return path

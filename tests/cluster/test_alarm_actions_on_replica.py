@@ -40,19 +40,16 @@ def plant_file(tmp_path: Path, name: str, pg_url: str, nats_url: str, port: int)
         nats_url,
         name=name,
         cluster=APPS,
-        more=f"""\
-server:
-  host: 127.0.0.1
-  port: {port}
-  users:
-    - {{name: olga, role: operator, token_env: WERK_ALARM_ACTIONS_TOKEN}}
+        port=port,
+        users=[("olga", "operator", "WERK_ALARM_ACTIONS_TOKEN")],
+        more="""\
 apps:
-  oee: {{enabled: false}}
-  maintenance: {{enabled: false}}
+  oee: {enabled: false}
+  maintenance: {enabled: false}
   alarms:
     templates:
       press:
-        hot: {{signal: temperature, type: high, limit: 80, priority: high}}
+        hot: {signal: temperature, type: high, limit: 80, priority: high}
 """,
     )
 

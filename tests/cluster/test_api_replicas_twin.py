@@ -46,13 +46,8 @@ def plant_file(tmp_path: Path, name: str, pg_url: str, nats_url: str) -> Path:
         pg_url,
         nats_url,
         name=name,
-        more=f"""\
-server:
-  host: 127.0.0.1
-  port: {free_port()}
-  users:
-    - {{name: sue, role: supervisor, token_env: WERK_REPLICA_TEST_TOKEN}}
-""",
+        port=free_port(),
+        users=[("sue", "supervisor", "WERK_REPLICA_TEST_TOKEN")],
     )
 
 

@@ -51,14 +51,11 @@ def plant_file(tmp_path: Path, name: str, pg_url: str, nats_url: str, port: int)
     - {name: day, start: "00:00", end: "00:00"}
 """,
         cluster=APPS,
-        more=f"""\
-server:
-  host: 127.0.0.1
-  port: {port}
-  users:
-    - {{name: sue, role: supervisor, token_env: WERK_PAGES_TEST_TOKEN}}
+        port=port,
+        users=[("sue", "supervisor", "WERK_PAGES_TEST_TOKEN")],
+        more="""\
 apps:
-  oee: {{kpi_interval_s: 1, micro_stop_s: 5}}
+  oee: {kpi_interval_s: 1, micro_stop_s: 5}
 """,
     )
 

@@ -37,24 +37,23 @@ def plant_file(tmp_path: Path, name: str, pg_url: str, nats_url: str, port: int)
         nats_url,
         name=name,
         cluster=APPS,
-        more=f"""\
-server:
-  host: 127.0.0.1
-  port: {port}
-  users:
-    - {{name: olga, role: operator, token_env: WERK_PLANT_ACTIONS_OLGA}}
-    - {{name: sven, role: supervisor, token_env: WERK_PLANT_ACTIONS_SVEN}}
+        port=port,
+        users=[
+            ("olga", "operator", "WERK_PLANT_ACTIONS_OLGA"),
+            ("sven", "supervisor", "WERK_PLANT_ACTIONS_SVEN"),
+        ],
+        more="""\
 apps:
-  machine_state: {{enabled: false}}
-  oee: {{enabled: false}}
-  maintenance: {{enabled: false}}
-  alarms: {{enabled: false}}
-  energy: {{enabled: false}}
-  stock: {{opening_stock: {{steel: 100}}}}
+  machine_state: {enabled: false}
+  oee: {enabled: false}
+  maintenance: {enabled: false}
+  alarms: {enabled: false}
+  energy: {enabled: false}
+  stock: {opening_stock: {steel: 100}}
   production_orders:
     release_time_limit_s: 1
     routings:
-      gear: [{{operation: pressing, machines: [press-0], run_s: [30]}}]
+      gear: [{operation: pressing, machines: [press-0], run_s: [30]}]
 """,
     )
 

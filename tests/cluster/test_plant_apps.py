@@ -42,18 +42,16 @@ def plant_file(tmp_path: Path, name: str, pg_url: str, nats_url: str, port: int)
         presses=["press-0", "press-1"],
         plant="  timezone: UTC\n",
         cluster=APPS,
-        more=f"""\
-server:
-  host: 127.0.0.1
-  port: {port}
+        port=port,
+        more="""\
 apps:
-  energy: {{interval_s: 0.5, peak_limit_kw: 1}}
-  production_orders: {{enabled: false}}
-  stock: {{enabled: false}}
-  maintenance: {{enabled: false}}
-  alarms: {{enabled: false}}
+  energy: {interval_s: 0.5, peak_limit_kw: 1}
+  production_orders: {enabled: false}
+  stock: {enabled: false}
+  maintenance: {enabled: false}
+  alarms: {enabled: false}
 connectors:
-  meter: {{type: opcua, endpoint: "opc.tcp://127.0.0.1:4840"}}
+  meter: {type: opcua, endpoint: "opc.tcp://127.0.0.1:4840"}
 """,
     )
     text = path.read_text(encoding="utf-8").replace(

@@ -40,8 +40,10 @@ the registry holds complete specs, every hook resolved when the spec is imported
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
 import importlib.util
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -127,6 +129,22 @@ class AppContext:
     #: the answer JSON-serialisable; ``what``, the asset's name or what was asked, for the 503 when no worker
     #: answers; ``takes_s``, how long applying it may take there: werk.runtime.app_commands); None elsewhere
     command: SendCommand | None = None
+
+
+async def reread_every(
+    seconds: float, read: Callable[[], Awaitable[None]], failed: str, *, at_once: bool = True
+) -> None:
+    """A served instance's :meth:`App.serve` loop: ``read`` what the running instance stored (at once, unless
+    ``at_once`` is false, then) every ``seconds`` until cancelled. A read that fails is logged as ``failed`` with
+    its traceback and tried again at the next round: the pages show the last view read meanwhile."""
+    if not at_once:
+        await asyncio.sleep(seconds)
+    while True:
+        try:
+            await read()
+        except Exception:
+            logging.getLogger(__name__).exception(failed)
+        await asyncio.sleep(seconds)
 
 
 class App:

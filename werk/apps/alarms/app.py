@@ -22,7 +22,7 @@ from werk.apps.alarms.notify import Delivery, Planner, Sender
 from werk.apps.alarms.settings import PRIORITY_RANK, AlarmsSettings, expand
 from werk.apps.alarms.states import ACKABLE, LIVE_STATES, AlarmState, Transition, TransitionError
 from werk.apps.alarms.store import AlarmStore
-from werk.apps.spec import App, AppContext
+from werk.apps.spec import App, AppContext, reread_every
 from werk.bus.base import Overflow
 from werk.core.model import Event, Quality, event_key
 from werk.core.sight import Sight
@@ -85,12 +85,9 @@ class AlarmsApp(App):
         """Served (a cluster's API replica): every alarm's state as the journal has it, read again every
         ``SERVED_REFRESH_S``; the workers' instances decide and journal them (their journal queue commits within
         moments). Nothing is evaluated, notified or journalled here."""
-        while True:
-            try:
-                await asyncio.to_thread(self.from_journal)
-            except Exception:
-                log.exception("alarms.journal_read_failed")
-            await asyncio.sleep(SERVED_REFRESH_S)
+        await reread_every(
+            SERVED_REFRESH_S, lambda: asyncio.to_thread(self.from_journal), "alarms.journal_read_failed"
+        )
 
     def from_journal(self) -> None:
         """Each alarm's state set to the one its last journal row entered (normal without one), with the

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import logging
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -21,13 +20,12 @@ from werk.apps.counter_marks import CounterMarks
 from werk.apps.inventory.settings import InventorySettings
 from werk.apps.inventory.stock import BomLine, Booking, Inventory, PartCounter, ReorderRule, Signal
 from werk.apps.inventory.store import MARKS_TABLE, InventoryStore
-from werk.apps.spec import App, AppContext
+from werk.apps.spec import App, AppContext, reread_every
 from werk.bus.base import Overflow
 from werk.core.model import Event, Quality, Sample
 from werk.errors import CommandRefused, InputError
 from werk.i18n import N_
 
-log = logging.getLogger(__name__)
 SERVED_REFRESH_S = 5.0  # where the app only serves, how often the levels are read again from the journal
 #: what a person's booking is called in the 503 when no worker runs the app (this app's catalog)
 BOOKING = N_("a booking of stock")
@@ -208,12 +206,9 @@ class InventoryApp(App):
     async def serve(self) -> None:
         """Served (a cluster's API replica): the levels as the journal has them, read again every
         ``SERVED_REFRESH_S``; nothing booked, stored or published here."""
-        while True:
-            try:
-                await asyncio.to_thread(self._reload)
-            except Exception:
-                log.exception("inventory.reload_failed")
-            await asyncio.sleep(SERVED_REFRESH_S)
+        await reread_every(
+            SERVED_REFRESH_S, lambda: asyncio.to_thread(self._reload), "inventory.reload_failed"
+        )
 
     def _reload(self) -> None:
         inv = Inventory(self._bom, self._rules)

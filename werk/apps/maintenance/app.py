@@ -31,7 +31,7 @@ from werk.apps.maintenance.reliability import BREAKDOWN
 from werk.apps.maintenance.rul import RulModel
 from werk.apps.maintenance.settings import MaintenanceSettings, sides_of
 from werk.apps.maintenance.store import MaintenanceStore
-from werk.apps.spec import App, AppContext
+from werk.apps.spec import App, AppContext, reread_every
 from werk.bus.base import Overflow
 from werk.config.model import AssetRef
 from werk.core.model import Event, Quality, Sample, Value, event_key, to_micros
@@ -126,12 +126,12 @@ class MaintenanceApp(App):
         """Served (a cluster's API replica): the health states as the workers stored them, read again every
         ``SERVED_REFRESH_S`` (a worker stores them after each batch that changed them); the RUL models from this
         process's ``models_dir``."""
-        while True:
-            await asyncio.sleep(SERVED_REFRESH_S)
-            try:
-                await asyncio.to_thread(self._reload_health)
-            except Exception:
-                log.exception("maintenance.health_reload_failed")
+        await reread_every(
+            SERVED_REFRESH_S,
+            lambda: asyncio.to_thread(self._reload_health),
+            "maintenance.health_reload_failed",
+            at_once=False,
+        )
 
     def _reload_health(self) -> None:
         """The stored health states in place of these, with the models this process loaded."""

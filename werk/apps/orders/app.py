@@ -18,7 +18,6 @@ Plans count whole minutes from their origin, the time of the last full plan.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -32,15 +31,13 @@ from werk.apps.orders.master import OrderLine, Routing, Step, steps_from_json, s
 from werk.apps.orders.schedule import Job, Operation, Plan, Problem, ScheduleError, promise, repair, solve
 from werk.apps.orders.settings import OrdersSettings
 from werk.apps.orders.store import MARKS_TABLE, OrdersStore
-from werk.apps.spec import App, AppContext
+from werk.apps.spec import App, AppContext, reread_every
 from werk.bus.base import Overflow
 from werk.core.model import Event, Quality, Sample
 from werk.core.spans import union
 from werk.core.states import STATE_SIGNAL
 from werk.errors import CommandRefused, InputError
 from werk.i18n import N_
-
-log = logging.getLogger(__name__)
 
 SERVED_REFRESH_S = (
     5.0  # where the app only serves, how often orders and the plan are read again from the store
@@ -419,12 +416,7 @@ class OrdersApp(App):
     async def serve(self) -> None:
         """Served (a cluster's API replica): orders, routings, the plan and the last re-plan as the running
         instance stored them, read again every ``SERVED_REFRESH_S``; nothing booked, planned or published here."""
-        while True:
-            try:
-                await self.refresh()
-            except Exception:
-                log.exception("orders.reload_failed")
-            await asyncio.sleep(SERVED_REFRESH_S)
+        await reread_every(SERVED_REFRESH_S, self.refresh, "orders.reload_failed")
 
     async def refresh(self) -> None:
         """Served: read the tables again now (:meth:`_reload`)."""

@@ -1,5 +1,6 @@
 """The alarm journal on each backend (the werk file, PostgreSQL): rows written once however often they are replayed, the KPI records read back,
-and people's decisions (a timed shelve with its end, out of service) restored after a restart."""
+and the alarms' states with people's decisions (a timed shelve with its end, out of service) restored after a
+restart."""
 
 from __future__ import annotations
 
@@ -35,21 +36,23 @@ def test_a_restart_keeps_shelves_and_out_of_service_and_a_replay_writes_nothing_
     store.append(rows, alarms)  # a replay
     assert len(store.journal(limit=100)) == len(rows) == 6
 
-    shelves, oos = AlarmStore(app_db_opener()).decisions()  # what a restarted process reads
+    again = AlarmStore(app_db_opener())  # what a restarted process reads
+    shelves, oos = again.decisions()
     assert set(shelves) == {"m1:temp"} and shelves["m1:temp"].until == at(3600)
     assert shelves["m1:temp"].who == "olga" and shelves["m1:temp"].why == "sensor cleaning"
     assert oos == {"m1:level": ("sam", "transmitter replaced")}
 
     fresh = AlarmEngine(defs)
-    for alarm_id, e in fresh.entries.items():
-        e.state.restore(shelves.get(alarm_id), oos.get(alarm_id))
+    fresh.resume(again.latest(), shelves, oos)
     assert {i: e.state.state for i, e in fresh.entries.items()} == {
         "m1:temp": "shelved",
         "m1:level": "out_of_service",
-        "m1:flow": "normal",
+        "m1:flow": "unack",  # raised, shelved and unshelved: back in the operator's list
     }
-    # the restored shelve still ends when it was meant to, with the condition as the samples say
-    fresh.feed([Sample(f"{P}/temperature", at(100), 95.0)])
+    flow = fresh.entry("m1:flow").state
+    assert (flow.active_since, flow.raised, flow.value) == (at(0), at(40), 1.0)
+    # the restored shelve still ends when it was meant to; the condition it hid is still active
+    assert fresh.feed([Sample(f"{P}/temperature", at(100), 95.0), Sample(f"{P}/flow", at(100), 2.0)]) == []
     (expired,) = fresh.tick(at(3600) + timedelta(seconds=1))
     assert (expired.action, expired.ts, expired.after) == ("shelve_expired", at(3600), "unack")
 

@@ -20,7 +20,7 @@ from werk.apps.alarms.engine import AlarmEngine, Entry, UnknownAlarm
 from werk.apps.alarms.kpi import DeadbandSuggestion, suggest_deadband
 from werk.apps.alarms.notify import Delivery, Planner, Sender
 from werk.apps.alarms.settings import PRIORITY_RANK, AlarmsSettings, expand
-from werk.apps.alarms.states import ACKABLE, LIVE_STATES, AlarmState, Transition, TransitionError
+from werk.apps.alarms.states import ACKABLE, LIVE_STATES, Transition, TransitionError
 from werk.apps.alarms.store import AlarmStore
 from werk.apps.spec import App, AppContext, reread_every
 from werk.bus.base import Overflow
@@ -90,33 +90,24 @@ class AlarmsApp(App):
         )
 
     def from_journal(self) -> None:
-        """Each alarm's state set to the one its last journal row entered (normal without one), with the
-        shelves and out-of-service decisions that hold."""
-        latest = self.store.latest()
+        """Every alarm in the state its last journal rows left it (normal without one), with the shelves and
+        out-of-service decisions that hold."""
         shelves, oos = self.store.decisions()
-        for alarm_id, e in self.engine.entries.items():
-            row = latest.get(alarm_id)
-            after = row.state if row is not None else "normal"
-            s = AlarmState(alarm_id, latching=e.state.latching)
-            s.active = after in ("unack", "acked")
-            s.acked = after not in ACKABLE
-            s.held = after == "latched"
-            s.suppressed = after == "suppressed"
-            s.restore(shelves.get(alarm_id), oos.get(alarm_id))
-            if row is not None:
-                s.since, s.value = row.ts, row.value
-                s.active_since = row.activated if s.active else None
-            e.state = s
+        self.engine.resume(self.store.latest(), shelves, oos)
 
     def restore(self) -> None:
-        """Shelves and out-of-service decisions from the journal (a timed shelve that ended meanwhile expires at
-        the first tick, with a journal row stamped with its end)."""
-        shelves, oos = self.store.decisions()
-        for alarm_id, e in self.engine.entries.items():
-            if alarm_id in shelves or alarm_id in oos:
-                e.state.restore(shelves.get(alarm_id), oos.get(alarm_id))
-        if shelves or oos:
-            log.info("alarms.restored shelved=%d out_of_service=%d", len(shelves), len(oos))
+        """Where the app runs, at its start: the alarms' states from the journal (an alarm still active is not
+        raised again, an acknowledged one stays acknowledged; a timed shelve that ended meanwhile expires at the
+        first tick, with a journal row stamped with its end), and what the delivery log says was sent for the
+        activations still waiting, so nobody is told twice."""
+        self.from_journal()
+        states = [e.state for e in self.engine.entries.values()]
+        waiting = {(s.alarm, s.raised) for s in states if s.state in ACKABLE}
+        self.planner.sent = {d for d in self.store.delivered() if (d[0], d[1]) in waiting}
+        live = sum(1 for s in states if s.state in LIVE_STATES)
+        hidden = sum(1 for s in states if s.shelve is not None or s.out_of_service)
+        if live or hidden:
+            log.info("alarms.restored live=%d shelved_or_out_of_service=%d", live, hidden)
 
     async def _consume(self, sub: Any) -> None:
         async for batch in sub:

@@ -12,13 +12,13 @@ here too, so the engine is the one owner of every alarm's state.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from werk.apps.alarms.conditions import Change, Condition
 from werk.apps.alarms.settings import Alarm
-from werk.apps.alarms.states import ACKABLE, AlarmState, Transition, TransitionError
+from werk.apps.alarms.states import ACKABLE, AlarmState, Latest, Shelve, Transition, TransitionError
 from werk.core.model import Quality, Sample
 from werk.core.states import STATE_SIGNAL
 
@@ -84,6 +84,31 @@ class AlarmEngine:
             if e.cond.kind == "stale" and e.cond.last_t is None:
                 e.cond.last_t = t
                 self.waiting.add(e.alarm.id)
+
+    def resume(
+        self,
+        latest: Mapping[str, Latest],
+        shelves: Mapping[str, Shelve],
+        out_of_service: Mapping[str, tuple[str, str]],
+    ) -> None:
+        """Every alarm in the state the journal last left it (:meth:`AlarmState.resumed`), its condition filter
+        told whether the condition was active, so the next sample that still holds it changes nothing and the
+        first one that does not clears it (through the deadband and the off-delay as always). Each entry's state
+        is replaced whole, so a reader in another thread sees the old state or the new one."""
+        states = {
+            alarm_id: AlarmState.resumed(
+                alarm_id,
+                e.state.latching,
+                latest.get(alarm_id),
+                shelves.get(alarm_id),
+                out_of_service.get(alarm_id),
+            )
+            for alarm_id, e in self.entries.items()
+        }
+        for entries in (self.entries.values(), *self.by_path.values()):
+            for e in entries:
+                e.state = states[e.alarm.id]
+                e.cond.active = e.cond.raw = e.state.active
 
     def feed(self, samples: Iterable[Sample]) -> list[Transition]:
         out: list[Transition] = []

@@ -4,8 +4,8 @@
 A rule applies to an alarm by priority, area and shift (the plant's shifts, in its timezone, at the moment the
 alarm was raised). Its first level goes out ``delay_s`` after the alarm was raised, each escalation ``after_s``
 after it, and each only while the alarm still waits for an acknowledge (unack, returned unacknowledged, latched):
-an acknowledged, shelved or suppressed alarm is not escalated. Each (alarm, activation, rule, level) is sent once;
-a new activation starts over. A failed delivery is tried again ``retries`` times, ``retry_delay_s`` doubling; the
+an acknowledged, shelved or suppressed alarm is not escalated. Each (alarm, activation, rule, level) is sent once,
+across restarts too (the app gives the planner what the delivery log holds); a new activation starts over. A failed delivery is tried again ``retries`` times, ``retry_delay_s`` doubling; the
 log keeps one row per delivery with its attempts and the last error.
 """
 

@@ -86,6 +86,19 @@ class Transition:
 
 
 @dataclass(frozen=True, slots=True)
+class Latest:
+    """What the journal says of an alarm: its last row (when, the state it entered, the value), whether its
+    process condition was last seen active, when it last activated and when the operator was last shown it."""
+
+    ts: datetime
+    state: str
+    value: object
+    activated: datetime | None
+    active: bool = False
+    raised: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Shelve:
     """Who shelved an alarm, why, when, and until when (None: one-shot, until its condition clears)."""
 
@@ -262,12 +275,33 @@ class AlarmState:
             ts, "return_to_service", before, who, why, annunciated=self._annunciates(before)
         )
 
-    def restore(self, shelve: Shelve | None, out_of_service: tuple[str, str] | None) -> None:
-        """Shelving and out of service as the journal last left them (at a restart): people's decisions outlive
-        the process; the condition is evaluated afresh from the samples that come."""
-        self.shelve = shelve
+    @classmethod
+    def resumed(
+        cls,
+        alarm: str,
+        latching: bool,
+        last: Latest | None,
+        shelve: Shelve | None,
+        out_of_service: tuple[str, str] | None,
+    ) -> AlarmState:
+        """The state the journal last left an alarm in (at a restart, or where another instance takes it over):
+        an active alarm stays active, acknowledged or not, so its condition still holding raises nothing again
+        and nobody is told twice; people's decisions (shelves, out of service) hold. Hidden states keep only
+        whether the condition was active: coming back decides the rest, as it does without a restart."""
+        s = cls(alarm, latching=latching)
+        s.shelve = shelve
         if out_of_service is not None:
-            self.out_of_service, (self.oos_who, self.oos_why) = True, out_of_service
+            s.out_of_service, (s.oos_who, s.oos_why) = True, out_of_service
+        if last is None:
+            return s
+        after = last.state
+        s.active = last.active
+        s.suppressed = after == "suppressed"
+        s.acked = after not in ("unack", "rtn_unack", "latched")
+        s.held = latching and after in ("unack", "acked", "latched")
+        s.since, s.value, s.raised = last.ts, last.value, last.raised
+        s.active_since = last.activated if s.active else None
+        return s
 
     def _back(self, ts: datetime) -> None:
         """Coming back from a hidden state: active means the operator must see it again."""

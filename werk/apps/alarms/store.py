@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from werk.apps.alarms.kpi import Record
 from werk.apps.alarms.notify import Delivery
 from werk.apps.alarms.settings import Alarm
-from werk.apps.alarms.states import Shelve, Transition
+from werk.apps.alarms.states import Latest, Shelve, Transition
 from werk.core.model import from_micros, to_micros
 from werk.store.app_database import AppDatabase, app_database
 from werk.store.migrations import Migration
@@ -82,16 +81,6 @@ def _value(v: object) -> str | None:
         return json.dumps(v)
     except TypeError:
         return json.dumps(str(v))
-
-
-@dataclass(frozen=True)
-class Latest:
-    """An alarm's last journal row: when, the state it entered, the value, and its last activation."""
-
-    ts: datetime
-    state: str
-    value: object
-    activated: datetime | None
 
 
 class AlarmStore:
@@ -216,12 +205,17 @@ class AlarmStore:
         ]
 
     def latest(self) -> dict[str, Latest]:
-        """Each journalled alarm's last row (the state it entered, when, the value) and when it last activated:
-        the alarms' states as the instance that runs them last wrote them."""
+        """Each journalled alarm's last row (the state it entered, when, the value), whether its process condition
+        was last seen active (its last activate or clear row), when it last activated and when the operator was
+        last shown it: the alarms' states as the instance that runs them last wrote them."""
         rows = self.db.query(
-            "SELECT j.alarm, j.ts, j.after, j.value, (SELECT max(a.ts) FROM alarm_journal a WHERE "
-            "a.alarm = j.alarm AND a.action = 'activate') FROM alarm_journal j JOIN (SELECT alarm, max(id) AS id "
-            "FROM alarm_journal GROUP BY alarm) m ON j.id = m.id"
+            "SELECT j.alarm, j.ts, j.after, j.value, "
+            "(SELECT max(a.ts) FROM alarm_journal a WHERE a.alarm = j.alarm AND a.action = 'activate'), "
+            "(SELECT a.action FROM alarm_journal a WHERE a.alarm = j.alarm AND a.action IN ('activate', 'clear') "
+            "ORDER BY a.ts DESC, a.id DESC LIMIT 1), "
+            "(SELECT max(a.ts) FROM alarm_journal a WHERE a.alarm = j.alarm AND a.annunciated = 1) "
+            "FROM alarm_journal j JOIN (SELECT alarm, max(id) AS id FROM alarm_journal GROUP BY alarm) m "
+            "ON j.id = m.id"
         )
         return {
             alarm: Latest(
@@ -229,9 +223,17 @@ class AlarmStore:
                 after,
                 None if value is None else json.loads(value),
                 None if activated is None else from_micros(activated),
+                condition == "activate",
+                None if raised is None else from_micros(raised),
             )
-            for alarm, ts, after, value, activated in rows
+            for alarm, ts, after, value, activated, condition, raised in rows
         }
+
+    def delivered(self) -> set[tuple[str, datetime, str, int]]:
+        """Every (alarm, activation, rule, level) the delivery log holds: what was sent (or given up on) already,
+        so a restarted instance does not send it again."""
+        rows = self.db.query("SELECT DISTINCT alarm, activation, rule, level FROM alarm_delivery")
+        return {(alarm, from_micros(activation), rule, level) for alarm, activation, rule, level in rows}
 
     def decisions(self) -> tuple[dict[str, Shelve], dict[str, tuple[str, str]]]:
         """What people decided that still holds, per alarm: the shelve of alarms whose last shelving row is a

@@ -242,12 +242,17 @@ async def test_health_events_and_warnings_fed_twice_are_stored_once(tmp_path: Pa
         pass
     recorded.close()
     warning = Warning("anomaly", {"score": 30.0}, "raised", at_s=at(5).timestamp())
+    cleared = Warning("anomaly", {"score": 2.0}, "cleared", at_s=at(6).timestamp())
     first: list[Event] = []
     for _ in range(2):  # the second instance over the same tables and historian, as after a takeover
         app, file = offline_app(config, tmp_path / "werk.db")
         try:
             got = await consumed(app.ctx, app._consume, batches)
-            got += await consumed(app.ctx, lambda _, a=app: a._warn("press-1", warning), [])
+            for w in (warning, cleared):
+                got += await consumed(app.ctx, lambda _, a=app, w=w: a._warn("press-1", w), [])
+            # the work order took each warning once: opened by the first, cleared once, counted once
+            (wo,) = app.store.query_work_orders(asset="press-1")
+            assert (wo.count, [h["event"] for h in wo.history]) == (1, ["cleared"])
         finally:
             file.close()
         first = first or got
@@ -256,6 +261,14 @@ async def test_health_events_and_warnings_fed_twice_are_stored_once(tmp_path: Pa
     assert {e.data.get("health_state") for e in first} >= {"learning"} and first[-1].data[
         "reason"
     ] == "anomaly"
+    # a warning of another cycle is a new one: counted on the same order
+    app, file = offline_app(config, tmp_path / "werk.db")
+    try:
+        await app._warn("press-1", Warning("anomaly", {"score": 31.0}, "raised", at_s=at(7).timestamp()))
+        (wo,) = app.store.query_work_orders(asset="press-1")
+        assert (wo.count, [h["event"] for h in wo.history]) == (2, ["cleared", "raised"])
+    finally:
+        file.close()
     file = SQLiteFile(tmp_path / "werk.db")
     file.open()
     try:

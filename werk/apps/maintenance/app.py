@@ -26,7 +26,7 @@ from typing import Any
 from werk.apps.maintenance.cycles import CycleAggregator
 from werk.apps.maintenance.health import AssetHealth, Warning
 from werk.apps.maintenance.model_file import load_model, model_path
-from werk.apps.maintenance.orders import TITLES, TRANSITIONS, WorkOrder
+from werk.apps.maintenance.orders import TITLES, TRANSITIONS, WorkOrder, took
 from werk.apps.maintenance.reliability import BREAKDOWN
 from werk.apps.maintenance.rul import RulModel
 from werk.apps.maintenance.settings import MaintenanceSettings, sides_of
@@ -278,18 +278,33 @@ class MaintenanceApp(App):
         return [Sample(f"{path}/health.state", at.ts, state)]
 
     async def _warn(self, name: str, w: Warning) -> None:
-        """A warning raised or cleared: the open order of its asset and cause is updated, or one is opened."""
+        """A warning raised or cleared: the open order of its asset and cause is updated, or one is opened.
+
+        Keyed by the cycle that caused it, as its event is: a warning handled again (a batch delivered again to
+        the next instance after a takeover) finds it on the order and changes nothing there; its event is
+        published again and stored once by its key (the instance before may have died between the two)."""
         ref = self.refs[name]
         now = self.ctx.clock()
+        # by the cycle that caused it (not by the work order's id: a batch handled again by another instance
+        # finds or opens the order anew); a warning without its cycle's time has no key
+        key = (
+            None
+            if w.at_s is None
+            else event_key(
+                "maintenance", name, f"warning.{w.reason}.{w.change}", datetime.fromtimestamp(w.at_s, UTC)
+            )
+        )
         async with self._orders:
             wo = await asyncio.to_thread(self.store.open_work_order, name, w.reason)
             if w.change == "cleared":
                 if wo is None:
                     return
-                wo.cleared = now
-                wo.history.append(
-                    {"ts": now.isoformat(), "who": "werk", "event": "cleared", "trigger": w.detail}
-                )
+                if not took(wo, key):
+                    wo.cleared = now
+                    wo.history.append(
+                        {"ts": now.isoformat(), "who": "werk", "event": "cleared", "trigger": w.detail}
+                    )
+                    await asyncio.to_thread(self.store.upsert_work_order, wo)
             elif wo is None:
                 wo = WorkOrder(
                     id=uuid.uuid4().hex[:12],
@@ -301,25 +316,21 @@ class MaintenanceApp(App):
                     trigger=w.detail,
                     last_seen=now,
                 )
-            else:
+                took(wo, key)
+                await asyncio.to_thread(self.store.upsert_work_order, wo)
+            elif not took(wo, key):
                 wo.trigger, wo.last_seen, wo.cleared = w.detail, now, None
                 wo.count += 1
                 wo.history.append(
                     {"ts": now.isoformat(), "who": "werk", "event": "raised", "trigger": w.detail}
                 )
-            await asyncio.to_thread(self.store.upsert_work_order, wo)
+                await asyncio.to_thread(self.store.upsert_work_order, wo)
         event = Event(
             "maintenance",
             ref.path,
             now,
             {"asset": name, "reason": w.reason, "change": w.change, "work_order": wo.id, **w.detail},
-            # by the cycle that caused it (not by the work order's id: a batch handled again by another instance
-            # finds or opens the order anew); a warning without its cycle's time has no key
-            key=None
-            if w.at_s is None
-            else event_key(
-                "maintenance", name, f"warning.{w.reason}.{w.change}", datetime.fromtimestamp(w.at_s, UTC)
-            ),
+            key=key,
         )
         await self.ctx.bus.publish_events([event])
         log.warning(

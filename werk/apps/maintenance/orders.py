@@ -55,3 +55,20 @@ class WorkOrder:
     last_seen: datetime | None = None  # the latest warning for this order's cause (its first is ``created``)
     count: int = 1  # warnings for this cause while the order was open
     cleared: datetime | None = None  # when the latest warning cleared by itself; None while it is raised
+    # the keys of the latest warnings it took (their events' keys), so one handled again changes nothing
+    warnings: list[str] = field(default_factory=list)
+
+
+#: how many warning keys an order keeps: enough for any batch handled again, bounded for a chattering cause
+KEPT_WARNINGS = 64
+
+
+def took(wo: WorkOrder, key: str | None) -> bool:
+    """Whether ``wo`` took the warning of ``key`` already; if not, it is noted as taken. A warning without a key
+    (no cycle time) is always new."""
+    if key is None:
+        return False
+    if key in wo.warnings:
+        return True
+    wo.warnings = [*wo.warnings[-(KEPT_WARNINGS - 1) :], key]
+    return False

@@ -433,21 +433,31 @@ async def _run_worker(config: WerkConfig, name: str, idle_exit_s: float | None, 
             Path(stats).write_text(json.dumps(worker.stats()), encoding="utf-8")  # noqa: ASYNC240 - once, at exit
 
 
+def _cluster_config(path: str) -> WerkConfig:
+    """The plant file of a cluster's process, its sign-in to the broker read at once (werk.bus.jetstream.sign_in):
+    an unset secret or unusable TLS file stops the process here, naming it, rather than a task later."""
+    from werk.bus.jetstream import sign_in
+
+    config = load_config(path)
+    sign_in(config.cluster)
+    return config
+
+
 def cmd_edge(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = _cluster_config(args.config)
     event_loop.run(_run_edge(config), config.server.event_loop)
     return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = _cluster_config(args.config)
     name = args.name or f"werk-worker-{os.getpid()}"
     event_loop.run(_run_worker(config, name, args.until_idle, args.stats), config.server.event_loop)
     return 0
 
 
 def cmd_api(args: argparse.Namespace) -> int:
-    config = _with_server(load_config(args.config), args)
+    config = _with_server(_cluster_config(args.config), args)
     if config.historian.backend != "postgresql":
         raise WerkError(
             f"{args.config}: werk api serves a shared historian: set historian.backend: postgresql (and url)"

@@ -12,6 +12,7 @@ import nats
 import pytest
 
 from tests.cluster.conftest import NatsServer
+from werk.config.model import ClusterConfig
 from werk.errors import CommandRefused, InputError, RunsElsewhere, WerkError
 from werk.runtime import app_commands
 from werk.runtime.app_commands import PLANT, CommandClient, CommandServer, subject
@@ -37,7 +38,7 @@ async def test_a_command_is_applied_once_and_a_refusal_comes_back(nats_server: N
 
     nc = await nats.connect(nats_server.url)
     server = CommandServer(nc)
-    client = CommandClient(nats_server.url, 4, partition_of)
+    client = CommandClient(ClusterConfig(nats=nats_server.url), 4, partition_of)
     try:
         await server.serve({"demo": handle}, frozenset({partition_of(ASSET, 4)}))
         assert await client.send("demo", ASSET, {"x": 1}, "press-0") == {"n": 1}
@@ -69,7 +70,7 @@ async def test_a_plant_wide_apps_command_goes_to_the_plant_partition(
 
     nc = await nats.connect(nats_server.url)
     server = CommandServer(nc)
-    client = CommandClient(nats_server.url, 4, partition_of)
+    client = CommandClient(ClusterConfig(nats=nats_server.url), 4, partition_of)
     try:
         # the holder of an asset's partition other than 0 does not answer a plant-wide command
         other = next(p for p in range(4) if p != PLANT)

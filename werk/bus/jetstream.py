@@ -32,13 +32,18 @@ make the copy harmless.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import os
 import re
+import ssl
 import struct
 from collections.abc import Sequence
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
-import nats
+import nats.errors
 import numpy as np
 import numpy.typing as npt
 import orjson
@@ -51,6 +56,7 @@ from nats.js.errors import NotFoundError
 
 from werk.config.model import ClusterConfig
 from werk.core.model import Sample, Value, to_micros
+from werk.errors import ConfigError
 
 SUBJECT_PREFIX = "werk.samples"
 DUPLICATE_WINDOW_S = 120.0
@@ -219,6 +225,39 @@ def message_id(subject: str, payload: bytes) -> str:
     return hashlib.blake2b(subject.encode() + b"\0" + payload, digest_size=16).hexdigest()
 
 
+def sign_in(cfg: ClusterConfig) -> dict[str, Any]:
+    """The options of ``nats.connect`` that sign in to the broker and secure the link, as ``cfg`` says: TLS with
+    its files, a user and password, a token or a credentials file. Secrets are read here, from the environment,
+    when a process connects, and never logged. ConfigError names what is missing or unusable."""
+    opts: dict[str, Any] = {}
+    if cfg.nats_tls is not None:
+        t = cfg.nats_tls
+        try:
+            ctx = ssl.create_default_context(cafile=t.ca_file)
+            if t.cert_file is not None:
+                ctx.load_cert_chain(t.cert_file, t.key_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"cluster.nats_tls: the TLS files are unusable: {exc}") from exc
+        opts["tls"] = ctx
+        opts["tls_hostname"] = urlsplit(cfg.nats).hostname
+
+    def env(key: str, name: str) -> str:
+        value = os.environ.get(name)
+        if not value:
+            raise ConfigError(f"cluster.{key}: the environment variable {name} is not set")
+        return value
+
+    if cfg.nats_user is not None and cfg.nats_password_env is not None:
+        opts["user"], opts["password"] = cfg.nats_user, env("nats_password_env", cfg.nats_password_env)
+    elif cfg.nats_token_env is not None:
+        opts["token"] = env("nats_token_env", cfg.nats_token_env)
+    elif cfg.nats_credentials is not None:
+        if not os.access(cfg.nats_credentials, os.R_OK):
+            raise ConfigError(f"cluster.nats_credentials: cannot read {cfg.nats_credentials}")
+        opts["user_credentials"] = cfg.nats_credentials
+    return opts
+
+
 async def connect(
     cfg: ClusterConfig,
     name: str,
@@ -227,19 +266,52 @@ async def connect(
     disconnected_cb: Callback | None = None,
     reconnected_cb: Callback | None = None,
 ) -> NatsClient:
-    """A client of the cluster's broker, named ``name`` (what the broker's monitoring shows). Once connected it
-    reconnects by itself, every ``RECONNECT_S``, for as long as it is open; the first connection is the caller's
-    to retry (it fails after two seconds)."""
-    return await nats.connect(
-        cfg.nats,
-        name=name,
-        connect_timeout=2,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=RECONNECT_S,
-        error_cb=error_cb,
-        disconnected_cb=disconnected_cb,
-        reconnected_cb=reconnected_cb,
+    """A client of the cluster's broker, named ``name`` (what the broker's monitoring shows), signed in as
+    :func:`sign_in` says. Once connected it reconnects by itself, every ``RECONNECT_S``, for as long as it is open.
+    The first connection is the caller's to retry: it fails with the first error the client meets (a refused
+    sign-in, a failed TLS handshake, no broker; ``nats.errors.Error`` or ``OSError``) or after two seconds, where
+    nats-py alone would try again for ever and tell only ``error_cb``. A missing secret is a ConfigError."""
+    opts = sign_in(cfg)
+    nc = NatsClient()
+    first: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    connected = False
+
+    async def errors(exc: Exception) -> None:
+        if connected:
+            if error_cb is not None:
+                await error_cb(exc)
+        elif not first.done():
+            first.set_result(exc)
+
+    connecting: asyncio.Future[Any] = asyncio.ensure_future(
+        nc.connect(
+            cfg.nats,
+            name=name,
+            connect_timeout=2,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=RECONNECT_S,  # type: ignore[arg-type]  # nats-py says int; it sleeps the float
+            error_cb=errors,
+            disconnected_cb=disconnected_cb,
+            reconnected_cb=reconnected_cb,
+            **opts,
+        )
     )
+    done, _ = await asyncio.wait(
+        {connecting, first}, timeout=2 + RECONNECT_S, return_when=asyncio.FIRST_COMPLETED
+    )
+    if connecting in done:
+        connecting.result()
+        connected = True  # from now on every error goes to the caller's error_cb
+        return nc
+    connecting.cancel()
+    with contextlib.suppress(BaseException):
+        await connecting
+    with contextlib.suppress(Exception):
+        await nc.close()
+    exc = first.result() if first.done() else TimeoutError(f"no answer from {cfg.nats} within 2 s")
+    if isinstance(exc, nats.errors.Error | OSError | TimeoutError):
+        raise exc
+    raise nats.errors.Error(str(exc)) from exc
 
 
 async def ensure_log(js: JetStreamContext, cfg: ClusterConfig) -> None:

@@ -396,13 +396,48 @@ class BusConfig(StrictModel):
     is lost), a browser's stream drops its oldest."""
 
 
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class BrokerTlsConfig(StrictModel):
+    """TLS towards the cluster's broker: its certificate checked against ``ca_file`` (none: the system's trust
+    store) and its host name; a client certificate for a broker that asks for one (``verify: true`` in its ``tls``
+    block)."""
+
+    ca_file: str | None = None
+    """The CA certificates (PEM) that signed the broker's certificate."""
+    cert_file: str | None = None
+    """This process's client certificate (PEM)."""
+    key_file: str | None = None
+    """The client certificate's private key (PEM)."""
+
+    @model_validator(mode="after")
+    def _cert_and_key(self) -> BrokerTlsConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("a client certificate needs both cert_file and key_file")
+        return self
+
+
 class ClusterConfig(StrictModel):
     """werk as a cluster (docs/cluster.md): ``werk edge`` publishes the connectors' batches to NATS JetStream,
     ``werk worker`` processes write them to the historian (``historian.backend: postgresql``) and acknowledge
     each message only after its commit (werk.runtime.edge, werk.runtime.worker)."""
 
     nats: str = "nats://127.0.0.1:4222"
-    """The NATS server (with JetStream enabled)."""
+    """The NATS server (with JetStream enabled); ``tls://host:4222`` for TLS (or give ``nats_tls``). No user or
+    password in it: the address is logged; credentials go in ``nats_user`` and ``nats_password_env``,
+    ``nats_token_env`` or ``nats_credentials``."""
+    nats_tls: BrokerTlsConfig | None = None
+    """TLS towards the broker; none: plain TCP (a broker on loopback or on a closed network)."""
+    nats_user: str | None = None
+    """The user werk's processes connect as (the broker's ``authorization`` block); with ``nats_password_env``."""
+    nats_password_env: str | None = Field(default=None, pattern=ENV_NAME)
+    """An environment variable holding ``nats_user``'s password, read when a process connects; never logged."""
+    nats_token_env: str | None = Field(default=None, pattern=ENV_NAME)
+    """Or: an environment variable holding the broker's token."""
+    nats_credentials: str | None = None
+    """Or: a credentials file (a user JWT and its NKey seed, as ``nsc`` writes it) for a broker with accounts and
+    JWTs; readable only by werk's user."""
     stream: str = Field(default="WERK_SAMPLES", pattern=r"^[A-Za-z0-9_-]+$")
     """The JetStream stream of sample batches; subjects ``werk.samples.<site>.<area>.<asset>``."""
     consumer: str = Field(default="werk-historian", pattern=r"^[A-Za-z0-9_-]+$")
@@ -429,6 +464,27 @@ class ClusterConfig(StrictModel):
     app_lease_ttl_s: float = Field(default=10.0, ge=1, le=600)
     """How long a worker's lease on a partition lasts unrenewed: a worker killed without a goodbye has its assets
     taken over by another after at most this (renewed every third of it)."""
+
+    @field_validator("nats")
+    @classmethod
+    def _no_secret_in_address(cls, v: str) -> str:
+        if "@" in v.partition("://")[2]:
+            raise ValueError(
+                "no user or password in the broker's address (it is logged): give nats_user and "
+                "nats_password_env, nats_token_env or nats_credentials"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _one_way_to_sign_in(self) -> ClusterConfig:
+        ways = [
+            k for k in ("nats_user", "nats_token_env", "nats_credentials") if getattr(self, k) is not None
+        ]
+        if len(ways) > 1:
+            raise ValueError(f"give one way to sign in to the broker, not {' and '.join(ways)}")
+        if (self.nats_user is None) != (self.nats_password_env is None):
+            raise ValueError("nats_user and nats_password_env go together")
+        return self
 
 
 # the role names are werk's vocabulary, kept in core (werk.core.access)

@@ -37,10 +37,11 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-import nats
 import nats.errors
 from pydantic_core import to_jsonable_python
 
+from werk.bus.jetstream import connect
+from werk.config.model import ClusterConfig
 from werk.errors import CommandRefused, InputError, RunsElsewhere, WerkError
 from werk.i18n import N_
 
@@ -75,8 +76,8 @@ def subject(app: str, partition: int) -> str:
 class CommandClient:
     """The replica's side: connects to the broker on first use; :meth:`send` until :meth:`close`."""
 
-    def __init__(self, nats_url: str, partitions: int, partition_of: Callable[[str, int], int]) -> None:
-        self.nats_url = nats_url
+    def __init__(self, cfg: ClusterConfig, partitions: int, partition_of: Callable[[str, int], int]) -> None:
+        self.cfg = cfg
         self.partitions = partitions
         self.partition_of = partition_of
         self._nc: Any = None
@@ -85,9 +86,7 @@ class CommandClient:
     async def _connection(self) -> Any:
         async with self._lock:
             if self._nc is None:
-                self._nc = await nats.connect(
-                    self.nats_url, name="werk-api-commands", connect_timeout=2, max_reconnect_attempts=-1
-                )
+                self._nc = await connect(self.cfg, "werk-api-commands")
             return self._nc
 
     async def send(

@@ -227,7 +227,7 @@ class Platform:
         holding the plant lease (AppContext.command)."""
         if self.commands is None:
             c = self.config.cluster
-            self.commands = CommandClient(c.nats, c.app_partitions, partition_of)
+            self.commands = CommandClient(c, c.app_partitions, partition_of)
         return await self.commands.send(app, asset if partitioned else None, body, what, takes_s=takes_s)
 
     async def write_signal(self, path: str, value: Value, user: str) -> None:

@@ -27,7 +27,7 @@ from werk.apps.alarms.schemas import (
     ShelveIn,
 )
 from werk.apps.alarms.states import STATES, TransitionError
-from werk.apps.downloads import download, report_files
+from werk.apps.downloads import download, report_files, report_route
 from werk.apps.spec import Web
 from werk.core.access import Role
 from werk.core.model import User, utcnow
@@ -181,11 +181,7 @@ def build_router(app: AlarmsApp, web: Web) -> APIRouter:
             return download(kpi_xlsx(rep), f"{name}.xlsx")
         return kpi_out(rep)
 
-    @r.get(
-        "/kpi",
-        response_model=KpiOut,
-        responses=report_files("xlsx"),
-    )
+    @report_route(r, "/kpi", KpiOut, "xlsx")
     async def kpi(
         request: Request,
         start: Timestamp | None = None,

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
-from werk.apps.downloads import download, report_files
+from werk.apps.downloads import download, report_route
 from werk.apps.oee.app import OeeApp, ReasonError
 from werk.apps.oee.export import report_csv, report_xlsx
 from werk.apps.oee.kpi import KPI_NAMES
@@ -134,11 +134,7 @@ def build_router(oee: OeeApp, web: Web) -> APIRouter:
         with_texts(tr, out.get("plant"))
         return out
 
-    @r.get(
-        "/oee/report",
-        response_model=ReportOut,
-        responses=report_files("csv", "xlsx"),
-    )
+    @report_route(r, "/oee/report", ReportOut, "csv", "xlsx")
     async def report(
         request: Request,
         start: Timestamp | None = None,

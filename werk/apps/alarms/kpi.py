@@ -30,6 +30,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from werk.apps.alarms.settings import KpiSettings
+from werk.apps.bodies import doc
 from werk.errors import InputError
 
 TEN_MIN = timedelta(minutes=10)
@@ -60,7 +61,9 @@ class Figure:
     key: str
     value: float | None
     target: str
-    grade: Grade
+    grade: Grade = field(
+        metadata=doc("met, manageable, not met, no data, too few (too few activations to grade a share)")
+    )
 
 
 @dataclass(frozen=True)
@@ -91,10 +94,10 @@ class KpiReport:
     hours: float
     positions: int
     activations: int
-    per_hour: float
-    per_10min: float
+    per_hour: float = field(metadata=doc("alarms per operator position per hour"))
+    per_10min: float = field(metadata=doc("alarms per operator position per 10 minutes"))
     peak_10min: int
-    periods: int
+    periods: int = field(metadata=doc("10-minute periods in the range"))
     flood_periods: int
     flood_share: float
     top10: list[Contributor]
@@ -107,8 +110,16 @@ class KpiReport:
         default_factory=dict
     )  # shelved, suppressed, out of service now (live only)
     figures: list[Figure] = field(default_factory=list)
-    suggestions: list[Suggestion] = field(default_factory=list)
-    deadbands: list[DeadbandSuggestion] = field(default_factory=list)
+    suggestions: list[Suggestion] = field(
+        default_factory=list, metadata=doc("delays that would have removed chattering repeats")
+    )
+    deadbands: list[DeadbandSuggestion] = field(
+        default_factory=list,
+        metadata=doc(
+            "for chattering limit alarms of the journal: the deadband that would have removed the repeats, "
+            "replayed on the signal's history"
+        ),
+    )
     by_position: dict[str, int] = field(default_factory=dict)
     tags: int = 0  # distinct alarms raised
 
@@ -271,9 +282,9 @@ class DeadbandSuggestion:
     signal's samples: ``activations`` without it (with the deadband configured now), ``kept`` with it."""
 
     tag: str
-    deadband: float
-    activations: int
-    kept: int
+    deadband: float = field(metadata=doc("in the signal's unit"))
+    activations: int = field(metadata=doc("activations replayed on the signal's samples as configured now"))
+    kept: int = field(metadata=doc("activations replayed with the suggested deadband"))
 
 
 def _replay(kind: str, limit: float, deadband: float, values: Sequence[float]) -> list[tuple[int, int]]:

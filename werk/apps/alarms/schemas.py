@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from werk.apps.alarms.kpi import Contributor, DeadbandSuggestion, Figure, KpiReport, Suggestion
+from werk.apps.bodies import body_of
 from werk.core.period import Timestamp
 
 
@@ -84,65 +86,11 @@ class JournalOut(BaseModel):
     area: str
 
 
-class FigureOut(BaseModel):
-    key: str
-    value: float | None
-    target: str
-    grade: str = Field(
-        description="met, manageable, not met, no data, too few (too few activations to grade a share)"
-    )
-
-
-class ContributorOut(BaseModel):
-    tag: str
-    count: int
-    share: float
-    message: str = ""
-
-
-class SuggestionOut(BaseModel):
-    tag: str
-    activations: int
-    off_delay_s: float
-    kept_with_off_delay: int
-    on_delay_s: float
-    kept_with_on_delay: int
-
-
-class DeadbandOut(BaseModel):
-    tag: str
-    deadband: float = Field(description="in the signal's unit")
-    activations: int = Field(description="activations replayed on the signal's samples as configured now")
-    kept: int = Field(description="activations replayed with the suggested deadband")
-
-
-class KpiOut(BaseModel):
-    start: datetime
-    end: datetime
-    hours: float
-    positions: int
-    activations: int
-    per_hour: float = Field(description="alarms per operator position per hour")
-    per_10min: float = Field(description="alarms per operator position per 10 minutes")
-    peak_10min: int
-    periods: int = Field(description="10-minute periods in the range")
-    flood_periods: int
-    flood_share: float
-    top10: list[ContributorOut]
-    top10_share: float
-    chattering: list[ContributorOut]
-    stale: list[str]
-    standing: int
-    priority: dict[str, int]
-    counts: dict[str, int]
-    figures: list[FigureOut]
-    suggestions: list[SuggestionOut] = Field(description="delays that would have removed chattering repeats")
-    deadbands: list[DeadbandOut] = Field(
-        default_factory=list,
-        description="for chattering limit alarms of the journal: the deadband that would have removed the repeats, "
-        "replayed on the signal's history",
-    )
-    by_position: dict[str, int]
+FigureOut: Any = body_of(Figure, "FigureOut", __name__)
+ContributorOut: Any = body_of(Contributor, "ContributorOut", __name__)
+SuggestionOut: Any = body_of(Suggestion, "SuggestionOut", __name__)
+DeadbandOut: Any = body_of(DeadbandSuggestion, "DeadbandOut", __name__)
+KpiOut: Any = body_of(KpiReport, "KpiOut", __name__, exclude=["tags"])
 
 
 class DeliveryOut(BaseModel):

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
-from werk.apps.downloads import download, report_files
+from werk.apps.downloads import download, report_route
 from werk.apps.energy import baseline as iso50006
 from werk.apps.energy.app import EnergyApp
 from werk.apps.energy.calendar import Bucket
@@ -66,11 +66,7 @@ def build_router(energy: EnergyApp, web: Web) -> APIRouter:
         today["assets"] = sight.keyed(today.get("assets") or {})
         return {"window": {}, "today": today}
 
-    @r.get(
-        "/report",
-        response_model=ReportOut,
-        responses=report_files("csv", "xlsx"),
-    )
+    @report_route(r, "/report", ReportOut, "csv", "xlsx")
     async def report(
         request: Request,
         start: Timestamp | None = None,

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from dataclasses import asdict
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from werk.apps.bodies import body_of
 from werk.apps.inventory.app import InventoryApp
-from werk.apps.inventory.stock import Booking
+from werk.apps.inventory.stock import Booking, Signal
 from werk.apps.spec import Web
 from werk.core.model import User
 
@@ -24,24 +25,8 @@ class StockOut(BaseModel):
     below_point: bool
 
 
-class BookingOut(BaseModel):
-    ts: datetime
-    material: str
-    location: str
-    quantity: float
-    kind: Literal["receipt", "production", "backflush", "count", "issue"]
-    who: str
-    why: str
-    ref: str
-
-
-class SignalOut(BaseModel):
-    ts: datetime
-    material: str
-    location: str
-    level: float
-    point: float
-    quantity: float
+BookingOut: Any = body_of(Booking, "BookingOut", __name__)
+SignalOut: Any = body_of(Signal, "SignalOut", __name__)
 
 
 class ReceiptIn(BaseModel):
@@ -61,10 +46,6 @@ class CountIn(BaseModel):
     why: str = Field(default="", max_length=200)
 
 
-def _out(b: Booking) -> BookingOut:
-    return BookingOut(**b.__dict__)
-
-
 def build_router(app: InventoryApp, web: Web) -> APIRouter:
     r = APIRouter(prefix="/api/inventory", tags=["inventory"])
 
@@ -78,25 +59,25 @@ def build_router(app: InventoryApp, web: Web) -> APIRouter:
     async def journal(
         material: str | None = None,
         limit: int = Query(100, ge=1, le=10_000),
-    ) -> list[BookingOut]:
+    ) -> list[dict[str, Any]]:
         """The latest bookings, newest first: who, what, why and what caused it."""
-        return [_out(b) for b in app.store.journal(material, limit)]
+        return [asdict(b) for b in app.store.journal(material, limit)]
 
     @r.get("/signals", response_model=list[SignalOut])
-    async def signals() -> list[SignalOut]:
+    async def signals() -> list[dict[str, Any]]:
         """Replenishment signals, newest first: one per reorder-point crossing."""
-        return [SignalOut(**s.__dict__) for s in app.store.signals()]
+        return [asdict(s) for s in app.store.signals()]
 
     @r.post("/receipts", response_model=BookingOut)
-    async def receipt(body: ReceiptIn, user: User = Depends(web.require("operator"))) -> BookingOut:  # noqa: B008
+    async def receipt(body: ReceiptIn, user: User = Depends(web.require("operator"))) -> dict[str, Any]:  # noqa: B008
         """Book a goods receipt into the stock location (on a cluster's API replica: booked by the worker that
         runs the app, once however often the request is sent on)."""
-        return BookingOut(**await app.act("receipt", body.model_dump(), user.name))
+        return await app.act("receipt", body.model_dump(), user.name)
 
     @r.post("/counts", response_model=BookingOut)
-    async def count(body: CountIn, user: User = Depends(web.require("supervisor"))) -> BookingOut:  # noqa: B008
+    async def count(body: CountIn, user: User = Depends(web.require("supervisor"))) -> dict[str, Any]:  # noqa: B008
         """A stock count: books the difference to the counted quantity; the journal keeps the history (on a
         cluster's API replica: booked by the worker that runs the app, from its levels)."""
-        return BookingOut(**await app.act("count", body.model_dump(), user.name))
+        return await app.act("count", body.model_dump(), user.name)
 
     return r

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict, Unpack
 
 import lightgbm as lgb
 import numpy as np
@@ -180,6 +180,20 @@ def training_set(
     return np.vstack(xs), np.concatenate(ys), np.concatenate(gs)
 
 
+DEFAULT_CAP = 125.0
+
+
+class TrainOptions(TypedDict, total=False):
+    """How :meth:`RulModel.fit_features` trains, its defaults for those left out: the ``cap`` on the target
+    (cycles), LightGBM ``params`` over :data:`DEFAULT_PARAMS`, boosting ``rounds``, one booster per seed of
+    ``seeds``."""
+
+    cap: float
+    params: Mapping[str, Any] | None
+    rounds: int
+    seeds: Sequence[int]
+
+
 @dataclass
 class RulModel:
     """A trained RUL regressor: a seed ensemble of LightGBM boosters over :func:`history_features`."""
@@ -192,20 +206,13 @@ class RulModel:
 
     @classmethod
     def fit(
-        cls,
-        histories: Sequence[FloatArray],
-        spec: RulFeatureSpec,
-        *,
-        cap: float = 125.0,
-        params: Mapping[str, Any] | None = None,
-        rounds: int = DEFAULT_ROUNDS,
-        seeds: Sequence[int] = (0, 1, 2),
+        cls, histories: Sequence[FloatArray], spec: RulFeatureSpec, **options: Unpack[TrainOptions]
     ) -> RulModel:
         """Train on run-to-failure histories (each ends at the failure cycle), arrays of (cycles, signals)."""
         if not histories:
             raise ValueError("no training histories")
-        x, y, _ = training_set(histories, spec, cap)
-        return cls.fit_features(x, y, spec, cap=cap, params=params, rounds=rounds, seeds=seeds)
+        x, y, _ = training_set(histories, spec, options.get("cap", DEFAULT_CAP))
+        return cls.fit_features(x, y, spec, **options)
 
     @classmethod
     def fit_features(
@@ -214,7 +221,7 @@ class RulModel:
         y: FloatArray,
         spec: RulFeatureSpec,
         *,
-        cap: float = 125.0,
+        cap: float = DEFAULT_CAP,
         params: Mapping[str, Any] | None = None,
         rounds: int = DEFAULT_ROUNDS,
         seeds: Sequence[int] = (0, 1, 2),
@@ -275,7 +282,7 @@ def cross_validate(
     histories: Sequence[FloatArray],
     spec: RulFeatureSpec,
     *,
-    cap: float = 125.0,
+    cap: float = DEFAULT_CAP,
     params: Mapping[str, Any] | None = None,
     rounds: int = DEFAULT_ROUNDS,
     folds: int = 5,

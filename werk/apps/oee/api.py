@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
-from werk.apps.downloads import download, report_files
+from werk.apps.downloads import download, report_route
 from werk.apps.oee.app import OeeApp, ReasonError
 from werk.apps.oee.export import report_csv, report_xlsx
 from werk.apps.oee.kpi import KPI_NAMES
@@ -72,6 +73,15 @@ def with_texts(tr: Translator, kpis: dict[str, Any] | None) -> dict[str, Any] | 
     return kpis
 
 
+@dataclass(frozen=True)
+class StopsQuery:
+    """The query of a list of stops: those overlapping ``start`` to ``end``, of ``asset`` or of all."""
+
+    start: Timestamp | None = None
+    end: Timestamp | None = None
+    asset: str | None = None
+
+
 def stop_out(stop: Stop, now: datetime, unqualified_after_s: float, labels: dict[str, str]) -> StopOut:
     return StopOut(
         id=stop.id,
@@ -124,11 +134,7 @@ def build_router(oee: OeeApp, web: Web) -> APIRouter:
         with_texts(tr, out.get("plant"))
         return out
 
-    @r.get(
-        "/oee/report",
-        response_model=ReportOut,
-        responses=report_files("csv", "xlsx"),
-    )
+    @report_route(r, "/oee/report", ReportOut, "csv", "xlsx")
     async def report(
         request: Request,
         start: Timestamp | None = None,
@@ -177,39 +183,31 @@ def build_router(oee: OeeApp, web: Web) -> APIRouter:
             ],
         }
 
+    async def stops_seen(request: Request, q: StopsQuery) -> list[Stop]:
+        """The stops of ``q`` (default: today) of the assets the caller's viewer grants cover."""
+        a, z = report_range(config, q.start, q.end)
+        check_assets([q.asset] if q.asset else None)
+        stops = await asyncio.to_thread(oee.store.query_stops, asset=q.asset, start=a, end=z)
+        return [s for s in stops if web.sees(request, s.asset)]
+
     @r.get("/downtime", response_model=list[StopOut])
     async def downtime(
         request: Request,
-        start: Timestamp | None = None,
-        end: Timestamp | None = None,
-        asset: str | None = None,
+        q: Annotated[StopsQuery, Depends()],
         status: Annotated[str, Query(pattern="^(all|open|unqualified|classified)$")] = "all",
     ) -> list[StopOut]:
         """Stops overlapping the range (default today), newest first."""
-        a, z = report_range(config, start, end)
-        check_assets([asset] if asset else None)
-        stops = await asyncio.to_thread(oee.store.query_stops, asset=asset, start=a, end=z)
+        stops = await stops_seen(request, q)
         now = utcnow()
         after = oee.settings.unqualified_after_s
-        out = [stop_out(s, now, after, labels) for s in reversed(stops) if web.sees(request, s.asset)]
+        out = [stop_out(s, now, after, labels) for s in reversed(stops)]
         return out if status == "all" else [s for s in out if s.status == status]
 
     @r.get("/downtime/pareto", response_model=list[ParetoOut])
-    async def pareto(
-        request: Request,
-        start: Timestamp | None = None,
-        end: Timestamp | None = None,
-        asset: str | None = None,
-    ) -> list[dict[str, object]]:
+    async def pareto(request: Request, q: Annotated[StopsQuery, Depends()]) -> list[dict[str, object]]:
         """Downtime by reason, longest first (micro-stops included, disconnected time is not a stop); over the
         assets the caller's viewer grants cover."""
-        a, z = report_range(config, start, end)
-        check_assets([asset] if asset else None)
-        stops = await asyncio.to_thread(oee.store.query_stops, asset=asset, start=a, end=z)
-        sight = web.sight(request)
-        if sight is not None:
-            stops = [s for s in stops if sight.asset(s.asset)]
-        return oee.pareto(stops, utcnow())
+        return oee.pareto(await stops_seen(request, q), utcnow())
 
     @r.get("/downtime/reasons", response_model=dict[str, ReasonOut])
     async def reasons() -> dict[str, Any]:

@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from werk.apps.bodies import doc
 from werk.apps.oee.shifts import ShiftPeriod
 from werk.core.model import to_micros
 from werk.core.spans import clip, intersect, subtract, union
@@ -64,16 +65,21 @@ class StateInterval:
 
 @dataclass
 class TimeModel:
-    pot_s: float = 0.0
-    pdot_s: float = 0.0
-    pbt_s: float = 0.0
-    apt_s: float = 0.0
-    aust_s: float = 0.0
-    adet_s: float = 0.0
-    adot_s: float = 0.0
-    unknown_s: float = 0.0
-    outside_s: float = 0.0  # production (running) outside planned operation time
-    calendar_s: float = 0.0
+    """ISO 22400-2 time model of a scope over a period, in seconds."""
+
+    pot_s: float = field(default=0.0, metadata=doc("planned operation time"))
+    pdot_s: float = field(default=0.0, metadata=doc("planned down time"))
+    pbt_s: float = field(default=0.0, metadata=doc("planned busy time (POT - PDOT)"))
+    apt_s: float = field(default=0.0, metadata=doc("actual production time (running)"))
+    aust_s: float = field(default=0.0, metadata=doc("actual unit setup time"))
+    adet_s: float = field(default=0.0, metadata=doc("actual unit delay time (idle, starved, blocked)"))
+    adot_s: float = field(default=0.0, metadata=doc("actual unit down time (fault, maintenance)"))
+    unknown_s: float = field(
+        default=0.0,
+        metadata=doc("planned busy time werk did not see (disconnected, unmapped state values, no data)"),
+    )
+    outside_s: float = field(default=0.0, metadata=doc("production outside planned operation time"))
+    calendar_s: float = field(default=0.0, metadata=doc("length of the period"))
 
     @property
     def observed_s(self) -> float:
@@ -93,14 +99,17 @@ class Flag:
     ``counter`` (a part counter counts more than parts, or counts while the asset does not run),
     ``state_mapping`` (the asset's states say it did not run while it made parts)."""
 
-    kpi: str
-    value: float
-    cause: str
-    message: str  # in English, for logs, CSV and Excel
-    msgid: str = (
-        ""  # the message to translate (werk.i18n), its {fields} filled from ``args`` as a locale writes them
+    kpi: str = field(metadata=doc("the KPI concerned"))
+    value: float = field(
+        metadata=doc("its value as computed (or the parts counted, for parts without running)")
     )
-    args: dict[str, Any] = field(default_factory=dict)
+    cause: str = field(metadata=doc("likely cause: ideal_cycle_time, counter or state_mapping"))
+    message: str = field(
+        metadata=doc("what is wrong and the likely cause, in English")
+    )  # for logs, CSV, Excel
+    # the message to translate (werk.i18n), its {fields} filled from ``args`` as a locale writes them
+    msgid: str = field(default="", metadata=doc("the message's id in werk's catalogs, its fields in args"))
+    args: dict[str, Any] = field(default_factory=dict, metadata=doc("the message's values"))
 
 
 def _flag(kpi: str, value: float, cause: str, msgid: str, /, **args: Any) -> Flag:
@@ -118,15 +127,18 @@ KPI_NAMES = {"availability": N_("availability"), "oee": N_("OEE"), "teep": N_("T
 
 @dataclass
 class KpiReport:
-    scope: str  # asset name, line path or "plant"
+    """ISO 22400-2 KPIs of a scope over a period, computed over the time werk observed (``time.observed_s``);
+    ``coverage`` says how much of the planned busy time that was. Ratios 0..1, times in seconds."""
+
+    scope: str = field(metadata=doc("asset name, line path or 'plant'"))
     start: datetime
     end: datetime
     time: TimeModel
-    pq: int
-    gq: int
-    sq: int
+    pq: int = field(metadata=doc("produced quantity"))
+    gq: int = field(metadata=doc("good quantity"))
+    sq: int = field(metadata=doc("scrap quantity"))
     failures: int
-    pri_s: float | None
+    pri_s: float | None = field(metadata=doc("planned run time per item (ideal cycle), s"))
     ideal_s: float | None  # sum of PRI x PQ over what was made (products may differ in PRI)
     availability: float | None
     effectiveness: float | None
@@ -136,10 +148,21 @@ class KpiReport:
     scrap_ratio: float | None
     mtbf_s: float | None
     mttr_s: float | None
-    coverage: float | None = None
-    low_coverage: bool = False
-    flags: list[Flag] = field(default_factory=list)
-    targets: dict[str, Target] = field(default_factory=dict)
+    coverage: float | None = field(
+        default=None,
+        metadata=doc(
+            "share of the planned busy time werk saw (observed_s / pbt_s), 0..1; null without planned busy time"
+        ),
+    )
+    low_coverage: bool = field(
+        default=False, metadata=doc("coverage below apps.oee.min_coverage: read the KPIs with care")
+    )
+    flags: list[Flag] = field(
+        default_factory=list, metadata=doc("implausible figures, with their likely cause")
+    )
+    targets: dict[str, Target] = field(
+        default_factory=dict, metadata=doc("targets of this scope against the actual values, by KPI")
+    )
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -153,9 +176,13 @@ class Target:
     """A KPI's target from the plant file against its actual value; ``met`` is None while the actual is not
     defined. Ratios are met at or above the target, durations (``mttr_s``) at or below it."""
 
-    target: float
-    actual: float | None
-    met: bool | None
+    target: float = field(metadata=doc("the plant file's target (apps.oee.targets)"))
+    actual: float | None = field(metadata=doc("the KPI's value over the period; null when not defined"))
+    met: bool | None = field(
+        metadata=doc(
+            "ratios met at or above the target, mttr_s and scrap_ratio at or below; null without an actual"
+        )
+    )
 
 
 LOWER_IS_BETTER = frozenset({"mttr_s", "scrap_ratio"})

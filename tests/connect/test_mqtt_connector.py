@@ -25,13 +25,12 @@ import pytest
 from tests.conftest import free_port, need, wait_until
 from tests.connect.conftest import Reader, _config, _first_failure, _listen, _publish, _reachable
 from werk.api.schemas import ConnectorOut
-from werk.config.model import WerkConfig
+from werk.config.model import BrokerTlsConfig, WerkConfig
 from werk.connect import Bindings, build_connectors
 from werk.connect.mqtt import (
     MqttConnector,
     MqttConnectorConfig,
     MqttPublisher,
-    MqttTlsConfig,
     decode_payload,
     decode_samples,
     encode_sample,
@@ -513,12 +512,12 @@ async def test_tls_with_client_certificate(
     own_brokers.append(broker)
     await broker.start()
     # without a client certificate the broker refuses the handshake
-    only_ca = MqttTlsConfig(ca_file=f["ca.crt"])
+    only_ca = BrokerTlsConfig(ca_file=f["ca.crt"])
     no_cert = MqttConnector("tls", _config(broker.port, tls=only_ca, timeout_s=1.0), {"t/a": P + "a"})
     error = await _first_failure(no_cert)
     assert no_cert.status.samples == 0 and error, error
 
-    tls = MqttTlsConfig(ca_file=f["ca.crt"], cert_file=f["client.crt"], key_file=f["client.key"])
+    tls = BrokerTlsConfig(ca_file=f["ca.crt"], cert_file=f["client.crt"], key_file=f["client.key"])
     conn = MqttConnector("tls", _config(broker.port, tls=tls), {"t/a": P + "a"})
     assert conn.status.endpoint == f"mqtts://127.0.0.1:{broker.port}"
     reader = await _listen(readers, conn)

@@ -400,14 +400,13 @@ ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class BrokerTlsConfig(StrictModel):
-    """TLS towards the cluster's broker: its certificate checked against ``ca_file`` (none: the system's trust
-    store) and its host name; a client certificate for a broker that asks for one (``verify: true`` in its ``tls``
-    block)."""
+    """TLS towards a broker (an MQTT connector's, the cluster's): its certificate checked against ``ca_file`` (none:
+    the system's trust store) and its host name; a client certificate for a broker that asks for one."""
 
     ca_file: str | None = None
     """The CA certificates (PEM) that signed the broker's certificate."""
     cert_file: str | None = None
-    """This process's client certificate (PEM)."""
+    """werk's client certificate (PEM), for a broker that asks for one."""
     key_file: str | None = None
     """The client certificate's private key (PEM)."""
 

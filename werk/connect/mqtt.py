@@ -52,7 +52,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from pydantic import Field, SecretStr, model_validator
 
-from werk.config.model import ConnectorSettings, StrictModel
+from werk.config.model import BrokerTlsConfig, ConnectorSettings, StrictModel
 from werk.connect.base import ConnectorStatus, RateLimitedLog, SessionConnector
 from werk.connect.outbox import MemoryOutbox, Outbox
 from werk.connect.spec import ConnectorSpec, docs, plant_of, types_of
@@ -60,23 +60,6 @@ from werk.core import topic_map
 from werk.core.model import Quality, Sample, Value, utcnow
 from werk.core.topic_map import TopicMap, TopicRule
 from werk.errors import ConnectorError, PayloadError, TemplateError, UnsPathError
-
-
-class MqttTlsConfig(StrictModel):
-    """TLS towards the broker. No ``ca_file`` means the system's trust store; a client certificate needs its key."""
-
-    ca_file: str | None = None
-    """The CA certificates (PEM) that signed the broker's certificate."""
-    cert_file: str | None = None
-    """werk's client certificate (PEM), for a broker that asks for one."""
-    key_file: str | None = None
-    """The client certificate's private key (PEM)."""
-
-    @model_validator(mode="after")
-    def _cert_and_key(self) -> MqttTlsConfig:
-        if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("a client certificate needs both cert_file and key_file")
-        return self
 
 
 class MqttTopicRuleConfig(StrictModel):
@@ -111,7 +94,7 @@ class MqttConnectorConfig(ConnectorSettings):
     """The broker's host name or address."""
     port: int = Field(default=1883, ge=1, le=65535)
     """The broker's port: 1883 for MQTT, 8883 for MQTT over TLS by convention."""
-    tls: MqttTlsConfig | None = None
+    tls: BrokerTlsConfig | None = None
     """TLS towards the broker; none: plain TCP."""
     username: str | None = None
     """The user name werk connects as."""

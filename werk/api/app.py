@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -204,11 +205,17 @@ async def _unauthorized_first(request: Request) -> Response | None:
 
 def _names_something(route: APIRoute) -> bool:
     """Whether a request to the route names something that may not exist: a path parameter, an ``asset`` or
-    ``path`` query parameter, a body with an ``asset``."""
+    ``path`` query parameter (the route's own or a dependency's, such as a query model), a body with an
+    ``asset``."""
     d = route.dependant
     bodies = [getattr(f.field_info.annotation, "model_fields", {}) for f in d.body_params]
-    named = any(q.name in ("asset", "path") for q in d.query_params)
+    named = bool(_query_names(d) & {"asset", "path"})
     return bool(d.path_params) or named or any("asset" in fields for fields in bodies)
+
+
+def _query_names(d: Dependant) -> set[str]:
+    """The query parameters a request to ``d`` reads, its dependencies' too."""
+    return {q.name for q in d.query_params}.union(*(_query_names(sub) for sub in d.dependencies))
 
 
 def _document(routes: Sequence[BaseRoute], errors: Mapping[int, dict[str, Any]]) -> None:

@@ -400,7 +400,7 @@ ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class BrokerTlsConfig(StrictModel):
-    """TLS towards a broker (an MQTT connector's, the cluster's): its certificate checked against ``ca_file`` (none:
+    """TLS towards a broker (a connector's, the cluster's): its certificate checked against ``ca_file`` (none:
     the system's trust store) and its host name; a client certificate for a broker that asks for one."""
 
     ca_file: str | None = None

@@ -71,7 +71,7 @@ from pymodbus.pdu import ExceptionResponse, ModbusPDU
 
 from werk.config.model import ConnectorSettings
 from werk.connect.base import ConnectorStatus, RateLimitedLog, SessionConnector
-from werk.connect.spec import ConnectorSpec, docs, types_of
+from werk.connect.spec import ConnectorSpec, types_of
 from werk.core.model import Quality, Sample, Value, utcnow
 from werk.errors import ConnectorError
 
@@ -580,12 +580,4 @@ def _address(root: str, address: str) -> str:
     return f"{root} {address}".strip()
 
 
-SPEC = ConnectorSpec(
-    type="modbus",
-    title="Modbus TCP",
-    settings=ModbusConnectorConfig,
-    build=ModbusConnector,
-    address=_address,
-    writable=True,
-    reference=docs(__doc__),
-)
+SPEC = ConnectorSpec.of(ModbusConnectorConfig, ModbusConnector, title="Modbus TCP", address=_address)

@@ -721,10 +721,6 @@ class MqttPublisher:
 
 
 #: a binding's ``root`` is the prefix of the topic name
-SPEC = ConnectorSpec(
-    type="mqtt",
-    title="MQTT",
-    settings=MqttConnectorConfig,
-    build=MqttConnector,
-    reference=docs(__doc__, topic_map.__doc__),
+SPEC = ConnectorSpec.of(
+    MqttConnectorConfig, MqttConnector, title="MQTT", reference=docs(__doc__, topic_map.__doc__)
 )

@@ -1112,18 +1112,11 @@ async def _read_line(reader: asyncio.StreamReader) -> bytes | None:
 
 
 #: a binding's ``root`` is the prefix of the reference (``root: "id:"``)
-AGENT_SPEC = ConnectorSpec(
-    type="mtconnect",
-    title="MTConnect agent",
-    settings=MtconnectAgentConfig,
-    build=MtconnectConnector,
-    reference=docs(__doc__),
-)
-SHDR_SPEC = ConnectorSpec(
-    type="shdr",
+AGENT_SPEC = ConnectorSpec.of(MtconnectAgentConfig, MtconnectConnector, title="MTConnect agent")
+SHDR_SPEC = ConnectorSpec.of(
+    ShdrConfig,
+    ShdrConnector,
     title="MTConnect SHDR adapter",
-    settings=ShdrConfig,
-    build=ShdrConnector,
     reference=docs(
         "Addresses and values are those of the MTConnect agent (above); what SHDR adds:",
         ShdrConnector.__doc__,

@@ -80,7 +80,7 @@ from pydantic import Field, model_validator
 from werk.config.model import ConnectorSettings, WriteLimits
 from werk.connect.base import ConnectorStatus, SessionConnector
 from werk.connect.opcua_trust import TrustList, own_certificate
-from werk.connect.spec import ConnectorSpec, docs, types_of
+from werk.connect.spec import ConnectorSpec, types_of
 from werk.core.model import Quality, Sample, Value, datetime_text, utcnow
 from werk.errors import ConnectorError
 
@@ -889,12 +889,4 @@ def _address(root: str, address: str) -> str:
     return address if address.startswith(_NODE_ID_PREFIXES) else root + address
 
 
-SPEC = ConnectorSpec(
-    type="opcua",
-    title="OPC UA",
-    settings=OpcUaConnectorConfig,
-    build=OpcUaConnector,
-    address=_address,
-    writable=True,
-    reference=docs(__doc__),
-)
+SPEC = ConnectorSpec.of(OpcUaConnectorConfig, OpcUaConnector, title="OPC UA", address=_address)

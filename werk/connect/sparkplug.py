@@ -815,11 +815,6 @@ def _topic_text(topic: Topic) -> str:
 
 
 #: a binding's ``root`` is the prefix of ``group/edge_node/device/metric`` (``root: "plant1/press-edge/press-1/"``)
-SPEC = ConnectorSpec(
-    type="sparkplug",
-    title="Sparkplug B",
-    settings=SparkplugConfig,
-    build=SparkplugConnector,
-    writable=True,
-    reference=docs(__doc__, topic_map.__doc__),
+SPEC = ConnectorSpec.of(
+    SparkplugConfig, SparkplugConnector, title="Sparkplug B", reference=docs(__doc__, topic_map.__doc__)
 )

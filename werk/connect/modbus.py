@@ -370,18 +370,13 @@ class ModbusConnector(SessionConnector):
     logger = log
 
     def __init__(self, name: str, config: ModbusConnectorConfig, bindings: Mapping[str, str]) -> None:
-        self.name = name
+        endpoint = f"modbus+tcp://{config.host}:{config.port}"
+        super().__init__(
+            ConnectorStatus(name=name, type=self.protocol, endpoint=endpoint), types_of(bindings)
+        )
         self.config = config
         self.bindings = dict(bindings)
-        self.status = ConnectorStatus(
-            name=name, type="modbus", endpoint=f"modbus+tcp://{config.host}:{config.port}"
-        )
-        self.items: list[tuple[str, RegisterSpec]] = []
-        for address, path in self.bindings.items():
-            try:
-                self.items.append((path, parse_address(address)))
-            except ConnectorError as exc:
-                self._bad_binding(path, str(exc))
+        self.items = [(path, spec) for spec, path in self._parsed(bindings, parse_address)]
         self._spec_of = {path: spec for path, spec in self.items}
         self.blocks: list[ReadBlock] = []
         self.requests = 0  # read requests sent, for diagnostics
@@ -389,7 +384,6 @@ class ModbusConnector(SessionConnector):
         self._turn = asyncio.Lock()  # one request at a time on the connection: the poll's and writes
         self._isolated: set[str] = set()
         self._failing: set[str] = set()
-        super().__init__(types_of(bindings))
         self._complaints = RateLimitedLog(log, LOG_EVERY_S)
 
     def _reconnect_settings(self) -> tuple[float, float]:

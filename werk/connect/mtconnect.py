@@ -636,16 +636,11 @@ class _MtconnectBase(SessionConnector):
     logger = log
 
     def __init__(self, name: str, endpoint: str, bindings: Mapping[str, str]) -> None:
-        self.name = name
-        self.status = ConnectorStatus(name=name, type=self.protocol, endpoint=endpoint)
-        self.addresses: dict[str, Address] = {}
-        for text, path in bindings.items():
-            try:
-                self.addresses[path] = parse_address(text)
-            except ConnectorError as exc:
-                self._bad_binding(path, str(exc))
+        super().__init__(
+            ConnectorStatus(name=name, type=self.protocol, endpoint=endpoint), types_of(bindings)
+        )
+        self.addresses = {path: address for address, path in self._parsed(bindings, parse_address)}
         self.signals = _Signals()
-        super().__init__(types_of(bindings))
         self._complaints = RateLimitedLog(log, LOG_EVERY_S)
 
     def _bind(self, key: str, path: str, address: Address) -> None:

@@ -507,11 +507,11 @@ class OpcUaConnector(SessionConnector):
 
     def __init__(self, name: str, config: OpcUaConnectorConfig, bindings: Mapping[str, str]) -> None:
         """``bindings`` maps a node address (NodeId string or ``browse:`` path) to the UNS path it feeds."""
-        self.name = name
+        super().__init__(
+            ConnectorStatus(name=name, type=self.protocol, endpoint=config.endpoint), types_of(bindings)
+        )
         self.config = config
         self.bindings = dict(bindings)
-        self.status = ConnectorStatus(name=name, type="opcua", endpoint=config.endpoint)
-        super().__init__(types_of(bindings))
         self.monitored = 0  # items the server accepted in the current session
         self._client: Client | None = None  # the current session, for writes
         self._node_of: dict[str, ua.NodeId] = {}  # UNS path -> NodeId in the current session

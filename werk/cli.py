@@ -535,6 +535,14 @@ def cmd_store_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _group(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, text: str
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """``werk <name> <command>``, a command of commands, described by ``text``; the command given is
+    ``args.<name>_command``."""
+    return sub.add_parser(name, help=text).add_subparsers(dest=f"{name}_command", required=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="werk", description="Industrie 4.0 for small and medium manufacturers.")
     p.add_argument("--version", action="version", version=f"werk {__version__}")
@@ -555,8 +563,7 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("sim", help="run only the virtual factory (its protocol servers)")
     m.add_argument("-c", "--config", help="plant file with a 'sim' section (default: the demo plant)")
     m.set_defaults(func=cmd_sim)
-    aas = sub.add_parser("aas", help="the twin's Asset Administration Shells to and from AAS files")
-    asub = aas.add_subparsers(dest="aas_command", required=True)
+    asub = _group(sub, "aas", "the twin's Asset Administration Shells to and from AAS files")
     ai = asub.add_parser(
         "import", help="store a .json, .xml or .aasx environment in the twin, all or nothing (3.0 or 3.1)"
     )
@@ -581,16 +588,14 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="validate a plant file without starting anything")
     c.add_argument("config")
     c.set_defaults(func=cmd_check)
-    i18n = sub.add_parser("i18n", help="translation catalogs")
-    isub = i18n.add_subparsers(dest="i18n_command", required=True)
+    isub = _group(sub, "i18n", "translation catalogs")
     iu = isub.add_parser(
         "update",
         help="extract the texts of werk and every app into their catalogs (en, de, zh), keeping translations",
     )
     iu.add_argument("--package", action="append", help="only this package's catalog ('werk' for werk's own)")
     iu.set_defaults(func=cmd_i18n_update)
-    docs = sub.add_parser("docs", help="documents werk writes from its own code")
-    dsub = docs.add_subparsers(dest="docs_command", required=True)
+    dsub = _group(sub, "docs", "documents werk writes from its own code")
     pf = dsub.add_parser(
         "plant-file", help="the plant-file reference (docs/plant-file.md) from the settings models"
     )
@@ -622,8 +627,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("-c", "--config", required=True)
     ap.add_argument("--port", type=int)
     ap.set_defaults(func=cmd_api)
-    st = sub.add_parser("store", help="the historian's samples and events")
-    stsub = st.add_subparsers(dest="store_command", required=True)
+    stsub = _group(sub, "store", "the historian's samples and events")
     sm = stsub.add_parser(
         "migrate",
         help="copy a werk file's samples, events, apps' tables and twin to PostgreSQL (resumable; counts checked)",

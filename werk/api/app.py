@@ -15,7 +15,7 @@ import contextvars
 import functools
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -627,25 +627,8 @@ def create_app(platform: Platform) -> FastAPI:
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="werk · API",
-            swagger_js_url="/static/vendor/swagger-ui-bundle.js",
-            swagger_css_url="/static/vendor/swagger-ui.css",
-            swagger_favicon_url="/static/favicon.svg",
-        )
-
-    @app.get("/redoc", include_in_schema=False)
-    async def redoc() -> HTMLResponse:
-        return get_redoc_html(
-            openapi_url="/openapi.json",
-            title="werk · API",
-            redoc_js_url="/static/vendor/redoc.standalone.js",
-            redoc_favicon_url="/static/favicon.svg",
-            with_google_fonts=False,
-        )
+    for name, render in _API_PAGES.items():
+        app.add_api_route(f"/{name}", _api_page(render), name=name, include_in_schema=False)
 
     security = security_router(auth, pages, platform.config.server)
     _document(security.routes, ERRORS)
@@ -727,6 +710,32 @@ def _authenticator(platform: Platform, refs: Mapping[str, AssetRef]) -> Authenti
                     "(site/area/line/cell/asset)"
                 )
     return auth
+
+
+#: the API reference pages (``/docs``, ``/redoc``), from vendored scripts and styles: nothing from another site
+_API_PAGES: dict[str, Callable[..., HTMLResponse]] = {
+    "docs": functools.partial(
+        get_swagger_ui_html,
+        swagger_js_url="/static/vendor/swagger-ui-bundle.js",
+        swagger_css_url="/static/vendor/swagger-ui.css",
+        swagger_favicon_url="/static/favicon.svg",
+    ),
+    "redoc": functools.partial(
+        get_redoc_html,
+        redoc_js_url="/static/vendor/redoc.standalone.js",
+        redoc_favicon_url="/static/favicon.svg",
+        with_google_fonts=False,
+    ),
+}
+
+
+def _api_page(render: Callable[..., HTMLResponse]) -> Callable[[], Awaitable[HTMLResponse]]:
+    """The endpoint of one of :data:`_API_PAGES`: the page over werk's OpenAPI document."""
+
+    async def page() -> HTMLResponse:
+        return render(openapi_url="/openapi.json", title="werk · API")
+
+    return page
 
 
 def _page_route(pages: Pages, template: str, context: Mapping[str, Any] | None = None) -> Any:

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from werk.connect.base import ConnectorStatus
-from werk.core.model import Event, Sample
+from werk.core.model import Sample
 from werk.core.signals import SignalKind
 from werk.store.base import Bucket
+
+
+class _Copied(BaseModel):
+    """An answer that is a record of werk's own (a dataclass) as it is: each field its attribute of the same name."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def of(cls, record: object) -> Self:
+        return cls.model_validate(record)
 
 
 class ErrorOut(BaseModel):
@@ -153,18 +162,14 @@ class NavOut(BaseModel):
     title: str
 
 
-class EventOut(BaseModel):
+class EventOut(_Copied):
     kind: str
     source: str
     ts: datetime
     data: dict[str, Any]
 
-    @classmethod
-    def of(cls, e: Event) -> EventOut:
-        return cls(kind=e.kind, source=e.source, ts=e.ts, data=e.data)
 
-
-class ConnectorOut(BaseModel):
+class ConnectorOut(_Copied):
     name: str
     type: str
     endpoint: str
@@ -182,10 +187,6 @@ class ConnectorOut(BaseModel):
     rate: float
     last_error: str
     bad_bindings: dict[str, str]
-
-    @classmethod
-    def of(cls, s: ConnectorStatus) -> ConnectorOut:
-        return cls(**s.__dict__)
 
 
 class HealthOut(BaseModel):

@@ -12,13 +12,14 @@ import logging
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Protocol, cast, runtime_checkable
+from typing import Protocol, TypeVar, cast, runtime_checkable
 
 from werk.config.model import WriteLimits
 from werk.core.model import Quality, Sample, SignalType, Value, coerce, utcnow
+from werk.errors import ConnectorError
 
 
 @dataclass
@@ -173,6 +174,9 @@ class RateLimitedLog:
         self.logger.warning(msg + " suppressed=%d", *args, self._suppressed.pop(key, 0))
 
 
+_A = TypeVar("_A")
+
+
 class SessionConnector(ABC):
     """The session loop every protocol shares: run a session, count what it delivers, and when it fails mark the
     signals it had BAD, wait (doubling up to a limit) and start again. A protocol provides ``_session`` (connect,
@@ -186,6 +190,9 @@ class SessionConnector(ABC):
     becomes its base type; a NaN or infinity is no value: a BAD sample carrying the signal's last value, counted in
     ``errors``; an integer beyond 64 bits (an OPC UA or Sparkplug UInt64 past 2**63 - 1) is counted in ``errors``
     and left out, with the advice to declare the signal ``float`` or ``str``. Nothing else is a value.
+
+    A protocol's ``__init__`` calls this one first, with the connector's ``status`` (whose ``name`` is the
+    connector's): refusing a binding (:meth:`_bad_binding`, :meth:`_parsed`) records it there.
     """
 
     name: str
@@ -193,8 +200,10 @@ class SessionConnector(ABC):
     protocol: str
     logger: logging.Logger
 
-    def __init__(self, types: Mapping[str, SignalType] | None = None) -> None:
-        self._ledger = SignalLedger(self.status)
+    def __init__(self, status: ConnectorStatus, types: Mapping[str, SignalType] | None = None) -> None:
+        self.name = status.name
+        self.status = status
+        self._ledger = SignalLedger(status)
         self.types: dict[str, SignalType] = dict(types or {})
         self._signal_log = RateLimitedLog(self.logger)
 
@@ -226,6 +235,17 @@ class SessionConnector(ABC):
         """Refuse one binding: ``status.bad_bindings`` names it with ``reason``; the others still work."""
         self.status.bad_bindings[path] = reason
         self.logger.error("%s.binding connector=%s path=%s error=%s", self.protocol, self.name, path, reason)
+
+    def _parsed(self, bindings: Mapping[str, str], parse: Callable[[str], _A]) -> Iterator[tuple[_A, str]]:
+        """Each binding as (its address read by ``parse``, the UNS path it feeds); one whose address ``parse``
+        refuses with a ConnectorError is a bad binding (:meth:`_bad_binding`), left out."""
+        for address, path in bindings.items():
+            try:
+                parsed = parse(address)
+            except ConnectorError as exc:
+                self._bad_binding(path, str(exc))
+                continue
+            yield parsed, path
 
     def _storable(self, batch: list[Sample]) -> list[Sample]:
         """``batch`` with every value as the historian stores it (see the class docstring)."""

@@ -71,7 +71,7 @@ from pymodbus.pdu import ExceptionResponse, ModbusPDU
 
 from werk.config.model import ConnectorSettings
 from werk.connect.base import ConnectorStatus, RateLimitedLog, SessionConnector
-from werk.connect.spec import ConnectorSpec, docs, types_of
+from werk.connect.spec import ConnectorSpec, types_of
 from werk.core.model import Quality, Sample, Value, utcnow
 from werk.errors import ConnectorError
 
@@ -370,18 +370,13 @@ class ModbusConnector(SessionConnector):
     logger = log
 
     def __init__(self, name: str, config: ModbusConnectorConfig, bindings: Mapping[str, str]) -> None:
-        self.name = name
+        endpoint = f"modbus+tcp://{config.host}:{config.port}"
+        super().__init__(
+            ConnectorStatus(name=name, type=self.protocol, endpoint=endpoint), types_of(bindings)
+        )
         self.config = config
         self.bindings = dict(bindings)
-        self.status = ConnectorStatus(
-            name=name, type="modbus", endpoint=f"modbus+tcp://{config.host}:{config.port}"
-        )
-        self.items: list[tuple[str, RegisterSpec]] = []
-        for address, path in self.bindings.items():
-            try:
-                self.items.append((path, parse_address(address)))
-            except ConnectorError as exc:
-                self._bad_binding(path, str(exc))
+        self.items = [(path, spec) for spec, path in self._parsed(bindings, parse_address)]
         self._spec_of = {path: spec for path, spec in self.items}
         self.blocks: list[ReadBlock] = []
         self.requests = 0  # read requests sent, for diagnostics
@@ -389,7 +384,6 @@ class ModbusConnector(SessionConnector):
         self._turn = asyncio.Lock()  # one request at a time on the connection: the poll's and writes
         self._isolated: set[str] = set()
         self._failing: set[str] = set()
-        super().__init__(types_of(bindings))
         self._complaints = RateLimitedLog(log, LOG_EVERY_S)
 
     def _reconnect_settings(self) -> tuple[float, float]:
@@ -580,12 +574,4 @@ def _address(root: str, address: str) -> str:
     return f"{root} {address}".strip()
 
 
-SPEC = ConnectorSpec(
-    type="modbus",
-    title="Modbus TCP",
-    settings=ModbusConnectorConfig,
-    build=ModbusConnector,
-    address=_address,
-    writable=True,
-    reference=docs(__doc__),
-)
+SPEC = ConnectorSpec.of(ModbusConnectorConfig, ModbusConnector, title="Modbus TCP", address=_address)

@@ -481,19 +481,12 @@ class MqttConnector(SessionConnector):
     logger = log
 
     def __init__(self, name: str, config: MqttConnectorConfig, bindings: Mapping[str, str]) -> None:
-        self.name = name
+        super().__init__(broker_status(name, self.protocol, config), types_of(bindings))
         self.config = config
-        self.status = broker_status(name, "mqtt", config)
-        self.bindings: dict[str, str] = {}
-        for topic, path in bindings.items():
-            try:
-                self.bindings[validate_topic(topic)] = path
-            except ConnectorError as exc:
-                self._bad_binding(path, str(exc))
+        self.bindings = dict(self._parsed(bindings, validate_topic))
         self.topic_map = TopicMap([TopicRule.compile(r.topic, r.path) for r in config.map])
         plant = plant_of(bindings)
         self.client_id = config.client_id or (f"werk-{plant}-{name}" if plant else f"werk-{name}")
-        super().__init__(types_of(bindings))
         self._complaints = RateLimitedLog(log, LOG_EVERY_S)
         self.mapped_paths: set[str] = set()  # distinct paths the rules have fed, for the status and the log
 
@@ -721,10 +714,6 @@ class MqttPublisher:
 
 
 #: a binding's ``root`` is the prefix of the topic name
-SPEC = ConnectorSpec(
-    type="mqtt",
-    title="MQTT",
-    settings=MqttConnectorConfig,
-    build=MqttConnector,
-    reference=docs(__doc__, topic_map.__doc__),
+SPEC = ConnectorSpec.of(
+    MqttConnectorConfig, MqttConnector, title="MQTT", reference=docs(__doc__, topic_map.__doc__)
 )

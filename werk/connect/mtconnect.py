@@ -636,16 +636,11 @@ class _MtconnectBase(SessionConnector):
     logger = log
 
     def __init__(self, name: str, endpoint: str, bindings: Mapping[str, str]) -> None:
-        self.name = name
-        self.status = ConnectorStatus(name=name, type=self.protocol, endpoint=endpoint)
-        self.addresses: dict[str, Address] = {}
-        for text, path in bindings.items():
-            try:
-                self.addresses[path] = parse_address(text)
-            except ConnectorError as exc:
-                self._bad_binding(path, str(exc))
+        super().__init__(
+            ConnectorStatus(name=name, type=self.protocol, endpoint=endpoint), types_of(bindings)
+        )
+        self.addresses = {path: address for address, path in self._parsed(bindings, parse_address)}
         self.signals = _Signals()
-        super().__init__(types_of(bindings))
         self._complaints = RateLimitedLog(log, LOG_EVERY_S)
 
     def _bind(self, key: str, path: str, address: Address) -> None:
@@ -1112,18 +1107,11 @@ async def _read_line(reader: asyncio.StreamReader) -> bytes | None:
 
 
 #: a binding's ``root`` is the prefix of the reference (``root: "id:"``)
-AGENT_SPEC = ConnectorSpec(
-    type="mtconnect",
-    title="MTConnect agent",
-    settings=MtconnectAgentConfig,
-    build=MtconnectConnector,
-    reference=docs(__doc__),
-)
-SHDR_SPEC = ConnectorSpec(
-    type="shdr",
+AGENT_SPEC = ConnectorSpec.of(MtconnectAgentConfig, MtconnectConnector, title="MTConnect agent")
+SHDR_SPEC = ConnectorSpec.of(
+    ShdrConfig,
+    ShdrConnector,
     title="MTConnect SHDR adapter",
-    settings=ShdrConfig,
-    build=ShdrConnector,
     reference=docs(
         "Addresses and values are those of the MTConnect agent (above); what SHDR adds:",
         ShdrConnector.__doc__,

@@ -80,7 +80,7 @@ from pydantic import Field, model_validator
 from werk.config.model import ConnectorSettings, WriteLimits
 from werk.connect.base import ConnectorStatus, SessionConnector
 from werk.connect.opcua_trust import TrustList, own_certificate
-from werk.connect.spec import ConnectorSpec, docs, types_of
+from werk.connect.spec import ConnectorSpec, types_of
 from werk.core.model import Quality, Sample, Value, datetime_text, utcnow
 from werk.errors import ConnectorError
 
@@ -507,11 +507,11 @@ class OpcUaConnector(SessionConnector):
 
     def __init__(self, name: str, config: OpcUaConnectorConfig, bindings: Mapping[str, str]) -> None:
         """``bindings`` maps a node address (NodeId string or ``browse:`` path) to the UNS path it feeds."""
-        self.name = name
+        super().__init__(
+            ConnectorStatus(name=name, type=self.protocol, endpoint=config.endpoint), types_of(bindings)
+        )
         self.config = config
         self.bindings = dict(bindings)
-        self.status = ConnectorStatus(name=name, type="opcua", endpoint=config.endpoint)
-        super().__init__(types_of(bindings))
         self.monitored = 0  # items the server accepted in the current session
         self._client: Client | None = None  # the current session, for writes
         self._node_of: dict[str, ua.NodeId] = {}  # UNS path -> NodeId in the current session
@@ -889,12 +889,4 @@ def _address(root: str, address: str) -> str:
     return address if address.startswith(_NODE_ID_PREFIXES) else root + address
 
 
-SPEC = ConnectorSpec(
-    type="opcua",
-    title="OPC UA",
-    settings=OpcUaConnectorConfig,
-    build=OpcUaConnector,
-    address=_address,
-    writable=True,
-    reference=docs(__doc__),
-)
+SPEC = ConnectorSpec.of(OpcUaConnectorConfig, OpcUaConnector, title="OPC UA", address=_address)

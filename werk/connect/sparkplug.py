@@ -404,16 +404,10 @@ class SparkplugConnector(SessionConnector):
     logger = log
 
     def __init__(self, name: str, config: SparkplugConfig, bindings: Mapping[str, str]) -> None:
-        self.name = name
+        super().__init__(broker_status(name, self.protocol, config), types_of(bindings))
         self.config = config
-        self.status = broker_status(name, "sparkplug", config)
         self.bindings: dict[tuple[str, str, str | None, str], str] = {}
-        for address, path in bindings.items():
-            try:
-                a = parse_address(address)
-            except ConnectorError as exc:
-                self._bad_binding(path, str(exc))
-                continue
+        for a, path in self._parsed(bindings, parse_address):
             if config.groups and a.group not in config.groups:
                 self._bad_binding(
                     path, f"group {a.group!r} is not among the connector's groups {config.groups}"
@@ -432,7 +426,6 @@ class SparkplugConnector(SessionConnector):
         self._rebirth_due: set[tuple[str, str]] = set()
         self._client: aiomqtt.Client | None = None  # while a session is up: commands go through it
         self._birth_ms = 0  # the timestamp of this session's STATE birth and will (epoch ms)
-        super().__init__(types_of(bindings))
         self._complaints = RateLimitedLog(log, LOG_EVERY_S)
 
     # --- session ------------------------------------------------------------------------------------------
@@ -815,11 +808,6 @@ def _topic_text(topic: Topic) -> str:
 
 
 #: a binding's ``root`` is the prefix of ``group/edge_node/device/metric`` (``root: "plant1/press-edge/press-1/"``)
-SPEC = ConnectorSpec(
-    type="sparkplug",
-    title="Sparkplug B",
-    settings=SparkplugConfig,
-    build=SparkplugConnector,
-    writable=True,
-    reference=docs(__doc__, topic_map.__doc__),
+SPEC = ConnectorSpec.of(
+    SparkplugConfig, SparkplugConnector, title="Sparkplug B", reference=docs(__doc__, topic_map.__doc__)
 )

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import builtins
 import inspect
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar, get_args, get_origin
 
 from werk.config.model import ConnectorSettings
 from werk.connect.base import Connector
@@ -81,6 +82,37 @@ class ConnectorSpec(Generic[S]):
     address: Callable[[str, str], str] = prefix_address
     writable: bool = False
     reference: str = ""
+
+    @classmethod
+    def of(
+        cls,
+        settings: builtins.type[S],
+        build: Callable[[str, S, Mapping[str, str]], Connector],
+        *,
+        title: str,
+        address: Callable[[str, str], str] = prefix_address,
+        reference: str | None = None,
+    ) -> ConnectorSpec[S]:
+        """The spec of the protocol whose settings model is ``settings``, given only what the model and the connector
+        do not say already:
+
+        - ``type``: the one value of the model's ``type`` field (its ``Literal``, which the plant file names);
+        - ``writable``: ``build`` has a ``write`` method (a ``WritableConnector`` class);
+        - ``reference``: the docstring of the module that defines ``settings``, unless given.
+        """
+        annotation = settings.model_fields["type"].annotation
+        values = get_args(annotation) if get_origin(annotation) is Literal else ()
+        if len(values) != 1 or not isinstance(values[0], str):
+            raise TypeError(f"{settings.__name__}.type must be one Literal string, the protocol's type")
+        return cls(
+            type=values[0],
+            title=title,
+            settings=settings,
+            build=build,
+            address=address,
+            writable=callable(getattr(build, "write", None)),
+            reference=docs(sys.modules[settings.__module__].__doc__) if reference is None else reference,
+        )
 
 
 AnyConnectorSpec = ConnectorSpec[Any]

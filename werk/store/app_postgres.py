@@ -60,7 +60,7 @@ class PostgresAppDatabase(PgConnections):
         self._readers.opened()
 
     def migrate(self, owner: str, migrations: tuple[Migration, ...]) -> int:
-        with self._lock:
+        with self.write_lock:
             try:
                 return apply_migrations(self._writer(), owner, postgres_migrations(migrations), self.where)
             except psycopg.Error as exc:
@@ -75,7 +75,7 @@ class PostgresAppDatabase(PgConnections):
 
     @contextlib.contextmanager
     def transaction(self, *, serialize: str | None = None) -> Iterator[Transaction]:
-        with self._lock:
+        with self.write_lock:
             conn = self._writer()
             try:
                 with conn.transaction():

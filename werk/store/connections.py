@@ -3,8 +3,8 @@
 Both stores (the SQLite werk file, :mod:`werk.store.sqlite_file`, and the PostgreSQL historian,
 :mod:`werk.store.postgres`) keep one write connection of their own and give each reading thread a connection of
 its own (a connection is not shared between threads). Closing must not pull a connection from under a read in
-another thread, and a read after closing must fail with a message rather than reopen anything: this class does
-that part, the same for both.
+another thread, and a read after closing must fail with a message rather than reopen anything: :class:`Readers`
+does that part, the same for both, and :class:`OneWriter` closes the two sides together.
 """
 
 from __future__ import annotations
@@ -88,3 +88,22 @@ class Readers(Generic[C]):
                 conn.close()
             self._conns.clear()
         self._local = threading.local()
+
+
+class OneWriter(Generic[C]):
+    """A store's connections as both stores keep them (see the module docstring): ``_w``, the write connection (None
+    while closed), used under ``write_lock``, and ``_readers``, each reading thread's own."""
+
+    write_lock: threading.RLock
+    _w: C | None
+    _readers: Readers[C]
+
+    def close(self) -> None:
+        """Close after the reads still running in other threads; later calls are refused."""
+        if not self._readers.shut(writer_open=self._w is not None):
+            return
+        with self.write_lock:
+            if self._w is not None:
+                self._w.close()
+                self._w = None
+            self._readers.close_connections()

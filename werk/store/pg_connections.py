@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 from werk.errors import StoreError
-from werk.store.connections import Readers
+from werk.store.connections import OneWriter, Readers
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}{host}{port}"))
 
 
-class PgConnections:
+class PgConnections(OneWriter[Conn]):
     """The connections of one store on the server at ``url``; ``what`` names the store in messages ("the
     historian"). Thread-safe; :meth:`close` waits (up to :data:`werk.store.connections.CLOSE_WAIT_S`) for reads
     still running in other threads and refuses later ones."""
@@ -45,9 +45,9 @@ class PgConnections:
         self.url = url
         self.where = redact(url)
         self.what = what
-        self._lock = threading.RLock()
-        self._w: Conn | None = None
-        self._readers: Readers[Conn] = Readers(self.where, what)
+        self.write_lock = threading.RLock()
+        self._w = None
+        self._readers = Readers(self.where, what)
 
     def _connect(self, application_name: str | None = None) -> Conn:
         """A new autocommit connection; with ``application_name``, named so in ``pg_stat_activity``."""
@@ -56,16 +56,6 @@ class PgConnections:
             return psycopg.connect(self.url, autocommit=True, connect_timeout=10, **named)
         except psycopg.Error as exc:
             raise StoreError(f"{self.where}: cannot connect to PostgreSQL for {self.what}: {exc}") from None
-
-    def close(self) -> None:
-        """Close after the reads still running in other threads; later calls are refused."""
-        if not self._readers.shut(writer_open=self._w is not None):
-            return
-        with self._lock:
-            if self._w is not None:
-                self._w.close()
-                self._w = None
-            self._readers.close_connections()
 
     def _writer(self) -> Conn:
         """The write connection (hold the lock), connected again if the last one was lost."""

@@ -233,7 +233,7 @@ class PostgresHistorian(PgConnections):
             raise
         self._w = conn
         self._readers.opened()
-        with self._lock:
+        with self.write_lock:
             self._writer()
             self._load_signals()
             today = _day(to_micros(utcnow()))
@@ -314,7 +314,7 @@ class PostgresHistorian(PgConnections):
     def _writing(self) -> Iterator[None]:
         """The write lock; whatever fails inside (a lost connection, a partition dropped by another process's
         retention), the caches may be wrong then: they are read again on the next call."""
-        with self._lock:
+        with self.write_lock:
             try:
                 yield
             except BaseException:
@@ -430,7 +430,7 @@ class PostgresHistorian(PgConnections):
         if not events:
             return 0
         rows = [(to_micros(e.ts), e.kind, e.source, json.dumps(e.data, default=str), e.key) for e in events]
-        with self._lock:
+        with self.write_lock:
             conn = self._writer()
             with conn.transaction(), conn.cursor() as cur:
                 cur.executemany(  # an event whose key is stored already is left as it is
@@ -445,7 +445,7 @@ class PostgresHistorian(PgConnections):
         one it falls into loses its older rows; the number of rows removed."""
         cutoff = to_micros(before)
         removed = 0
-        with self._lock:
+        with self.write_lock:
             conn = self._writer()
             for day in sorted(d for d in self._known_parts() if (d + 1) * DAY_US <= cutoff):
                 with conn.transaction():

@@ -295,7 +295,7 @@ class RollupHistorian(PostgresHistorian):
 
     def open(self) -> None:
         super().open()
-        with self._lock:
+        with self.write_lock:
             try:
                 install(self._writer(), self.where)
             except BaseException:
@@ -423,7 +423,7 @@ class RollupHistorian(PostgresHistorian):
         before the cut-off's minute deleted, and that minute marked (it lost its first samples)."""
         removed = super().purge(before)
         cut = _minute(to_micros(before))
-        with self._lock, self._refresh_lock:
+        with self.write_lock, self._refresh_lock:
             conn = self._writer()
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_REFRESH,))

@@ -22,7 +22,7 @@ from typing import Concatenate, Literal, ParamSpec, Protocol, TypeVar
 
 from werk.core.model import to_micros, utcnow
 from werk.errors import StoreError
-from werk.store.connections import Readers
+from werk.store.connections import OneWriter, Readers
 from werk.store.migrations import OWNERS_SCHEMA, Migration, check_sequence
 
 Synchronous = Literal["NORMAL", "FULL"]
@@ -126,7 +126,7 @@ def reads(fn: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
     return guarded
 
 
-class SQLiteFile:
+class SQLiteFile(OneWriter[sqlite3.Connection]):
     """The werk file's connections: one writer under a lock, one reader per thread, migrations per owner.
 
     Thread-safe. ``close`` waits (up to :data:`werk.store.connections.CLOSE_WAIT_S`) for reads still running in other threads and
@@ -137,8 +137,8 @@ class SQLiteFile:
         self.path = Path(path)
         self.synchronous: Synchronous = synchronous
         self.write_lock = threading.RLock()
-        self._readers: Readers[sqlite3.Connection] = Readers(str(self.path), "the werk database")
-        self._w: sqlite3.Connection | None = None
+        self._readers = Readers(str(self.path), "the werk database")
+        self._w = None
         self._on_rollback: list[Callable[[sqlite3.Connection], None]] = []
 
     def open(self) -> None:
@@ -168,16 +168,6 @@ class SQLiteFile:
     def read_guard(self) -> contextlib.AbstractContextManager[None]:
         """A read in progress (:meth:`close` waits for it); refused once closed."""
         return self._readers.guard()
-
-    def close(self) -> None:
-        """Close after the reads still running in other threads; later reads are refused."""
-        if not self._readers.shut(writer_open=self._w is not None):
-            return
-        with self.write_lock:
-            if self._w is not None:
-                self._w.close()
-                self._w = None
-            self._readers.close_connections()
 
     def writer(self) -> sqlite3.Connection:
         """The write connection; hold :attr:`write_lock` while using it."""

@@ -27,16 +27,7 @@ from starlette.datastructures import UploadFile
 from werk.aas.adapter import io as aas_io
 from werk.aas.backend.service_store import PackageInfo, ServiceStore
 from werk.aas.backend.store import TwinStore
-from werk.aas.http.common import (
-    AasRoute,
-    ApiError,
-    b64url_decode,
-    b64url_encode,
-    created,
-    no_content,
-    paged,
-    resource_router,
-)
+from werk.aas.http import common
 
 PACKAGE_MEDIA_TYPE = "application/asset-administration-shell-package"
 MAX_PACKAGE_BYTES = 100 * 1024 * 1024
@@ -52,27 +43,27 @@ def _description(info: PackageInfo) -> dict[str, Any]:
 def build_package_router(
     twin: TwinStore,
     services: ServiceStore,
-    route: type[AasRoute],
+    route: type[common.AasRoute],
     prefix: str,
 ) -> APIRouter:
     """The AASX file server over ``services``; ``twin`` only lends the metamodel JSON parts are read as."""
-    router = resource_router(route, prefix, "AASX file server (IDTA-01002-3-0)")
+    router = common.resource_router(route, prefix, "AASX file server (IDTA-01002-3-0)")
 
     async def upload(request: Request, default_name: str | None = None) -> tuple[str, list[str], bytes]:
         """The package of a multipart request, read in full by werk's strict reader: (file name, aasIds, bytes)."""
         ctype = request.headers.get("content-type", "")
         if not ctype.startswith("multipart/form-data"):
-            raise ApiError(
+            raise common.ApiError(
                 400,
                 f"send the package as multipart/form-data with a 'file' part, not {ctype or 'no content type'!r}",
             )
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > MAX_PACKAGE_BYTES + 64 * 1024:
-            raise ApiError(413, f"the package is larger than {MAX_PACKAGE_BYTES} bytes")
+            raise common.ApiError(413, f"the package is larger than {MAX_PACKAGE_BYTES} bytes")
         async with request.form() as form:
             part = form.get("file")
             if not isinstance(part, UploadFile):
-                raise ApiError(400, "the multipart body has no 'file' part holding the .aasx package")
+                raise common.ApiError(400, "the multipart body has no 'file' part holding the .aasx package")
             named = form.get("fileName")
             aas_ids = [str(v) for v in form.getlist("aasIds")]
             name = _file_name(
@@ -85,36 +76,40 @@ def build_package_router(
             part.file.seek(0)
             data = await part.read(MAX_PACKAGE_BYTES + 1)
             if len(data) > MAX_PACKAGE_BYTES:
-                raise ApiError(413, f"the package is larger than {MAX_PACKAGE_BYTES} bytes")
+                raise common.ApiError(413, f"the package is larger than {MAX_PACKAGE_BYTES} bytes")
         held = [o.id for o in loaded.objects if isinstance(o, model.AssetAdministrationShell)]
         foreign = [a for a in aas_ids if a not in held]
         if foreign:
-            raise ApiError(400, f"aasIds names shells the package does not hold: {foreign} (it holds {held})")
+            raise common.ApiError(
+                400, f"aasIds names shells the package does not hold: {foreign} (it holds {held})"
+            )
         return name, aas_ids or held, data
 
     def package_id(encoded: str) -> str:
-        return b64url_decode(encoded, "packageId")
+        return common.b64url_decode(encoded, "packageId")
 
     @router.get("/packages")
     def get_all_aasx_package_ids(
         limit: str | None = None, cursor: str | None = None, aasId: str | None = None
     ) -> JSONResponse:
-        wanted = b64url_decode(aasId, "aasId") if aasId is not None else None
+        wanted = common.b64url_decode(aasId, "aasId") if aasId is not None else None
         infos = [p for p in services.packages() if wanted is None or wanted in p.aas_ids]
-        return paged(infos, limit, cursor, _description)
+        return common.paged(infos, limit, cursor, _description)
 
     @router.post("/packages")
     async def post_aasx_package(request: Request) -> JSONResponse:
         name, aas_ids, data = await upload(request)
         info = await run_in_threadpool(services.add_package, name, aas_ids, data)
-        return created(_description(info), f"{prefix}/packages/{b64url_encode(info.package_id)}")
+        return common.created(
+            _description(info), f"{prefix}/packages/{common.b64url_encode(info.package_id)}"
+        )
 
     @router.get("/packages/{package}")
     def get_aasx_by_package_id(package: str) -> Response:
         ident = package_id(package)
         found = services.package(ident)
         if found is None:
-            raise ApiError(404, f"no AASX package with id {ident!r}")
+            raise common.ApiError(404, f"no AASX package with id {ident!r}")
         info, data = found
         quoted = quote(info.file_name)
         return Response(
@@ -131,18 +126,18 @@ def build_package_router(
         ident = package_id(package)
         old = await run_in_threadpool(services.package_info, ident)
         if old is None:
-            raise ApiError(404, f"no AASX package with id {ident!r}")
+            raise common.ApiError(404, f"no AASX package with id {ident!r}")
         name, aas_ids, data = await upload(request, default_name=old.file_name)
         if not await run_in_threadpool(services.replace_package, ident, name, aas_ids, data):
-            raise ApiError(404, f"no AASX package with id {ident!r}")  # deleted meanwhile
-        return no_content()
+            raise common.ApiError(404, f"no AASX package with id {ident!r}")  # deleted meanwhile
+        return common.no_content()
 
     @router.delete("/packages/{package}")
     def delete_aasx_by_package_id(package: str) -> Response:
         ident = package_id(package)
         if not services.delete_package(ident):
-            raise ApiError(404, f"no AASX package with id {ident!r}")
-        return no_content()
+            raise common.ApiError(404, f"no AASX package with id {ident!r}")
+        return common.no_content()
 
     return router
 
@@ -151,11 +146,11 @@ def _file_name(name: str) -> str:
     """The last segment of a client's file name; refused when empty or when it would break a header line."""
     base = posixpath.basename(name.replace("\\", "/")).strip()
     if not base:
-        raise ApiError(
+        raise common.ApiError(
             400, "the package needs a file name: send 'fileName', or a filename with the 'file' part"
         )
     if len(base) > MAX_FILE_NAME or any(ord(c) < 0x20 or ord(c) == 0x7F for c in base):
-        raise ApiError(
+        raise common.ApiError(
             400,
             f"file name {base[:80]!r} is longer than {MAX_FILE_NAME} characters or holds control characters",
         )

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from rich.console import Console
 from rich.live import Live
@@ -265,6 +266,22 @@ def _stopped(by: int | None) -> int:
     return 0
 
 
+def _plan_here(config: WerkConfig) -> WerkConfig:
+    """The demo's simulator follows the plan of the werk it runs beside: a plan URL on loopback is moved to this
+    server's port (the demo file names 8080; ``--port`` moves the server), so the machines never follow another
+    werk's plan or none."""
+    from werk.sim.spec import sim_of
+
+    sim = sim_of(config)
+    if sim is None or sim.follow_plan is None:
+        return config
+    url = urlsplit(sim.follow_plan)
+    if url.hostname not in ("127.0.0.1", "localhost") or url.port == config.server.port:
+        return config
+    here = url._replace(netloc=f"{url.hostname}:{config.server.port}").geturl()
+    return config.model_copy(update={"sim": sim.model_copy(update={"follow_plan": here})})
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     config = load_config(demo_config_path())
     token = secrets.token_urlsafe(18)  # lives only in this process and on the screen
@@ -273,7 +290,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     update: dict[str, object] = {"server": server}
     if args.data is not None:  # the apps keep their files beside the werk file
         update["historian"] = config.historian.model_copy(update={"path": str(Path(args.data) / "demo.db")})
-    config = _with_server(config.model_copy(update=update), args)
+    config = _plan_here(_with_server(config.model_copy(update=update), args))
     _check_ports(config, web=True, sim=True)
     console.print(f"  token for the pages' writes, as a supervisor (this run only): [bold]{token}[/]")
     from werk.sim.preflight import notes

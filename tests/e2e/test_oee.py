@@ -136,7 +136,9 @@ async def test_people_classify_stops_with_roles_and_history(tmp_path: Path, plan
     async with running_stack(config) as stack, httpx.AsyncClient(base_url=stack.url) as http:
         f = stack.sim.factory
         await wait_until(lambda: f.ticks >= 20, timeout=30)
-        f.assets["lathe-1"].model.force_fault("scripted")
+        # ten simulated minutes (six seconds here): a forced fault's one to four minutes pass in under 2.5 s at
+        # this acceleration, which a busy machine's OPC UA subscription may not sample at all
+        f.assets["lathe-1"].model.hold("fault", 600, "scripted")
         await wait_until(
             lambda: any(
                 s.asset == "lathe-1" and s.first_state == "fault"

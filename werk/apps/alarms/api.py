@@ -4,11 +4,9 @@ service), the journal, and the KPI report over the journal or an uploaded alarm 
 from __future__ import annotations
 
 import asyncio
-import inspect
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime, timedelta
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
@@ -29,7 +27,6 @@ from werk.apps.alarms.schemas import (
 from werk.apps.alarms.states import STATES, TransitionError
 from werk.apps.downloads import download, report_files, report_route
 from werk.apps.spec import Web
-from werk.core.access import Role
 from werk.core.model import User, utcnow
 from werk.core.period import Timestamp, period
 from werk.core.sight import WHOLE_PLANT
@@ -39,20 +36,6 @@ MAX_LOG_BYTES = 64 * 1024 * 1024
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"description": "the alarm's state does not allow this; the detail says why"},
     502: {"description": "the alarm's source (an OPC UA server) did not take the acknowledge"},
-}
-
-# the actions on one alarm but shelving, which differ only by their path, the engine's verb, the role and the body
-ACTIONS: tuple[tuple[str, str, Role, Any], ...] = (
-    ("acknowledge", "acknowledge", "operator", AckIn | None),
-    ("unshelve", "unshelve", "operator", ReasonIn | None),
-    ("out-of-service", "remove_from_service", "supervisor", ReasonIn),
-    ("in-service", "return_to_service", "supervisor", ReasonIn | None),
-)
-ACTION_DOCS = {
-    "acknowledge": "Acknowledge an alarm (and reset a latched one).",
-    "unshelve": "Put a shelved alarm back in the operator's list.",
-    "out-of-service": "Remove an alarm from service (a broken instrument), with a reason.",
-    "in-service": "Return an alarm to service.",
 }
 
 
@@ -106,32 +89,20 @@ def build_router(app: AlarmsApp, web: Web) -> APIRouter:
         rows = [row for row in rows if sight.asset(row.get("asset"))]
         return {"alarms": rows, "counts": app.counts(sight)}
 
-    def person_action(verb: str, role: Role, body: Any) -> Callable[..., Awaitable[Any]]:
-        """The endpoint by which a person of ``role`` applies ``verb`` to an alarm, with the reason a ``body`` of
-        that type gives (``X | None``: the body may be left out)."""
-
-        async def endpoint(alarm_id: str, user: User, body: AckIn | ReasonIn | None = None) -> Any:
-            why = "" if body is None else body.comment if isinstance(body, AckIn) else body.why
-            return await act(verb, alarm_id, user, why)
-
-        optional = type(None) in get_args(body)
-        keyword = inspect.Parameter.KEYWORD_ONLY
-        endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]  # FastAPI reads it
-            [
-                inspect.Parameter("alarm_id", keyword, annotation=str),
-                inspect.Parameter(
-                    "body", keyword, annotation=body, default=None if optional else inspect.Parameter.empty
-                ),
-                inspect.Parameter("user", keyword, annotation=User, default=Depends(web.require(role))),
-            ]
-        )
-        return endpoint
+    @r.post("/{alarm_id}/acknowledge", response_model=AlarmOut, responses=CONFLICT)
+    async def acknowledge(
+        alarm_id: str,
+        body: AckIn | None = None,
+        user: User = Depends(web.require("operator")),  # noqa: B008 - FastAPI's dependency idiom
+    ) -> Any:
+        """Acknowledge an alarm (and reset a latched one)."""
+        return await act("acknowledge", alarm_id, user, body.comment if body else "")
 
     @r.post("/{alarm_id}/shelve", response_model=AlarmOut, responses=CONFLICT)
     async def shelve(
         alarm_id: str,
         body: ShelveIn,
-        user: User = Depends(web.require("operator")),  # noqa: B008 - FastAPI's dependency idiom
+        user: User = Depends(web.require("operator")),  # noqa: B008
     ) -> Any:
         """Shelve an alarm with a reason: until a time, for a duration, or one-shot (until it clears)."""
         given = sum(x for x in (body.until is not None, body.duration_s is not None, body.one_shot))
@@ -144,16 +115,32 @@ def build_router(app: AlarmsApp, web: Web) -> APIRouter:
             raise InputError("until has no timezone; add 'Z' or an offset", ("body", "until"))
         return await act("shelve", alarm_id, user, body.why, until)
 
-    for path, verb, role, body in ACTIONS:
-        r.add_api_route(
-            f"/{{alarm_id}}/{path}",
-            person_action(verb, role, body),
-            methods=["POST"],
-            name=path.replace("-", "_"),
-            description=ACTION_DOCS[path],
-            response_model=AlarmOut,
-            responses=CONFLICT,
-        )
+    @r.post("/{alarm_id}/unshelve", response_model=AlarmOut, responses=CONFLICT)
+    async def unshelve(
+        alarm_id: str,
+        body: ReasonIn | None = None,
+        user: User = Depends(web.require("operator")),  # noqa: B008
+    ) -> Any:
+        """Put a shelved alarm back in the operator's list."""
+        return await act("unshelve", alarm_id, user, body.why if body else "")
+
+    @r.post("/{alarm_id}/out-of-service", response_model=AlarmOut, responses=CONFLICT)
+    async def out_of_service(
+        alarm_id: str,
+        body: ReasonIn,
+        user: User = Depends(web.require("supervisor")),  # noqa: B008
+    ) -> Any:
+        """Remove an alarm from service (a broken instrument), with a reason."""
+        return await act("remove_from_service", alarm_id, user, body.why)
+
+    @r.post("/{alarm_id}/in-service", response_model=AlarmOut, responses=CONFLICT)
+    async def in_service(
+        alarm_id: str,
+        body: ReasonIn | None = None,
+        user: User = Depends(web.require("supervisor")),  # noqa: B008
+    ) -> Any:
+        """Return an alarm to service."""
+        return await act("return_to_service", alarm_id, user, body.why if body else "")
 
     @r.get(
         "/journal",

@@ -13,8 +13,9 @@ graded ("too short"): a few minutes of alarms do not say what an hour of them wo
 The figures:
 
 - activations: alarms raised (annunciated ones: not under shelving, suppression or out of service);
-- alarms per operator position per hour and per 10 minutes (activations / positions / hours); ISA-18.2's targets:
-  about 6 per hour (1 per 10 min) is very likely acceptable, 12 per hour (2 per 10 min) the most manageable;
+- alarms per operator position per hour and per 10 minutes (activations / positions / observed hours); ISA-18.2's
+  targets: about 6 per hour (1 per 10 min) is very likely acceptable, 12 per hour (2 per 10 min) the most
+  manageable;
 - 10-minute periods: aligned to the clock (00:00, 00:10, ...) from the range's start, counted where werk observed
   them in whole or in part; a period with more than ``flood_per_10min`` activations is in flood; the target is
   under 1 % of periods, and the peak 10-minute count at most 10;
@@ -106,8 +107,8 @@ class Suggestion:
 class Span:
     """A stretch of time in which the alarms were observed, [start, end)."""
 
-    start: datetime
-    end: datetime
+    start: datetime = field(metadata=doc("from (UTC)"))
+    end: datetime = field(metadata=doc("until (UTC), excluded; for the running app: now"))
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,14 @@ def alarm_config(tmp_path: Path) -> WerkConfig:
                     },
                     # unrationalised on purpose: no deadband, so a wobbling value chatters
                     "spindle-hot": {"signal": "spindle_temp", "type": "high", "limit": 50, "suppress_in": []},
+                    # never raised (the simulated temperature stays far below): its value's unit is the catalog's
+                    "too-hot": {
+                        "signal": "temperature",
+                        "type": "high",
+                        "limit": 1000,
+                        "priority": "low",
+                        "suppress_in": [],
+                    },
                 }
             },
         }
@@ -189,6 +197,17 @@ async def test_an_alarm_is_raised_listed_announced_acknowledged_shelved_and_jour
             {"tag": "cnc-1:spindle-hot", "deadband": 1.1, "activations": 4, "kept": 1}
         ]
         assert {f["key"] for f in kpi["figures"]} >= {"per_hour", "flood_share", "top10_share", "priority"}
+        # werk has watched the alarms for seconds of the 24 hours: the rates are over those, and not graded
+        assert kpi["hours"] == 24.0 and 0 < kpi["observed_hours"] < 0.1
+        (span,) = kpi["observed"]
+        assert abs((datetime.fromisoformat(span["end"]) - utcnow()).total_seconds()) < 5
+        assert kpi["per_hour"] == kpi["activations"] / kpi["observed_hours"]
+        grades = {f["key"]: f["grade"] for f in kpi["figures"]}
+        assert grades["per_hour"] == grades["per_10min"] == grades["flood_share"] == "too short"
+        listed = {
+            a["id"]: a for a in (await http.get("/api/alarms", params={"all": "true"})).json()["alarms"]
+        }
+        assert listed["cnc-1:too-hot"]["unit"] == "°C" and listed[COOLANT]["unit"] == ""
         xlsx = await http.get("/api/alarms/kpi", params={"format": "xlsx"})
         wb = load_workbook(io.BytesIO(xlsx.content))
         assert wb.sheetnames == ["KPIs", "Top 10", "Chattering", "Deadbands", "Priorities"]

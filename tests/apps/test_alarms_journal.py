@@ -61,3 +61,35 @@ def test_a_restart_keeps_shelves_and_out_of_service_and_a_replay_writes_nothing_
         ("m1:temp", True, "high"),
         ("m1:flow", True, "medium"),
     ]
+
+
+def test_the_spans_werk_watched_are_kept_moved_on_and_a_journal_from_before_them_counts_as_watched(
+    app_db_opener: Callable[[], AppDatabase],
+) -> None:
+    db = app_db_opener()
+    db.migrate("alarms", MIGRATIONS[:3])  # a journal kept before werk kept its watched spans
+    store = AlarmStore(db)
+    defs = [alarm("temp", signal="temperature", type="high", limit=80)]
+    eng = AlarmEngine(defs)
+    rows = eng.feed([Sample(f"{P}/temperature", at(100), 90.0)])
+    rows += eng.feed([Sample(f"{P}/temperature", at(700), 70.0)])
+    store.append(rows, {a.id: a for a in defs})
+    db.migrate("alarms", MIGRATIONS)
+    assert list(store.watched(at(0), at(10_000)).values()) == [(at(100), at(700))]
+
+    run = store.watch(at(1000))
+    store.watching(run, at(1600))
+    store.watching(run, at(1500))  # an older mark does not take it back
+    again = store.watch(at(1600), go_on=True)  # fed from the log: the same span goes on
+    assert again == run
+    store.watching(run, at(2000))
+    later = store.watch(at(5000))
+    store.watching(later, at(5600))
+    assert list(store.watched(at(0), at(10_000)).values()) == [
+        (at(100), at(700)),
+        (at(1000), at(2000)),
+        (at(5000), at(5600)),
+    ]
+    assert list(store.watched(at(1900), at(5000)).values()) == [(at(1000), at(2000))]
+    store.prune(at(2500))
+    assert list(store.watched(at(0), at(10_000)).values()) == [(at(5000), at(5600))]

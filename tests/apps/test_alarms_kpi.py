@@ -201,3 +201,60 @@ def test_the_deadband_suggestion_keeps_a_wobbling_high_alarm_raised_through_its_
     # returns longer than the window are real returns: nothing to suggest
     assert suggest_deadband("m1:temp", "high", 80.0, samples, window_s=5) is None
     assert suggest_deadband("m1:x", "discrete", 1.0, samples, window_s=60) is None
+
+
+def test_rates_and_the_flood_share_are_over_the_minutes_werk_watched_and_not_graded_from_so_few() -> None:
+    # the review's case: a 24-hour range of which werk watched 19 minutes (23:31:30 to 23:50:30), with 25 alarms in
+    # the 23:30 period and 35 in the 23:40 one
+    day = datetime(2026, 3, 1, tzinfo=UTC)
+    seen = (
+        day + timedelta(hours=23, minutes=31, seconds=30),
+        day + timedelta(hours=23, minutes=50, seconds=30),
+    )
+    recs = [Record(seen[0] + timedelta(seconds=10 * i), f"A{i % 12}", True, "low") for i in range(25)]
+    recs += [
+        Record(day + timedelta(hours=23, minutes=40, seconds=15 * i), f"B{i % 12}", True, "low")
+        for i in range(35)
+    ]
+    rep = report(recs, start=day, end=day + timedelta(hours=24), positions=1, observed=[seen])
+    # by hand: 60 alarms in 19 minutes are 60 / (19 / 60) = 189.47 an hour, 31.58 per 10 minutes; werk saw the
+    # periods from 23:30, 23:40 and 23:50 (the last for 30 s), two of them floods
+    assert rep.hours == 24.0 and rep.observed_hours == pytest.approx(19 / 60)
+    assert rep.observed_share == pytest.approx(19 / 60 / 24)
+    assert [(s.start, s.end) for s in rep.observed] == [seen]
+    assert rep.activations == 60
+    assert rep.per_hour == pytest.approx(60 * 60 / 19) and rep.per_10min == pytest.approx(60 * 10 / 19)
+    assert round(rep.per_hour or 0, 2) == 189.47 and round(rep.per_10min or 0, 2) == 31.58
+    assert (rep.periods, rep.flood_periods, rep.peak_10min) == (3, 2, 35)
+    assert rep.flood_share == pytest.approx(2 / 3)
+    grades = {f.key: f.grade for f in rep.figures}
+    # a rate from 19 minutes is shown, not graded; the peak is what it is over any time
+    assert grades["per_hour"] == grades["per_10min"] == grades["flood_share"] == "too short"
+    assert grades["peak_10min"] == "not met"
+    # the same alarms over the whole day, as the report divided before: 2.5 an hour, "met"; that was not true
+    whole = report(recs, start=day, end=day + timedelta(hours=24), positions=1)
+    assert whole.per_hour == pytest.approx(2.5) and whole.observed_hours == 24.0 and whole.periods == 144
+
+
+def test_observed_spans_are_cut_to_the_range_merged_and_graded_from_an_hour_on() -> None:
+    # three runs of werk: one from before the range into it, one overlapping it, one later; 90 minutes in all
+    runs = [
+        (T0 - timedelta(hours=1), T0 + timedelta(minutes=30)),
+        (T0 + timedelta(minutes=20), T0 + timedelta(minutes=50)),
+        (T0 + timedelta(hours=2), T0 + timedelta(hours=2, minutes=40)),
+    ]
+    recs = [Record(T0 + timedelta(minutes=5 * i), f"A{i}", True, "low") for i in range(9)]
+    rep = report(recs, start=T0, end=T0 + timedelta(hours=24), positions=1, observed=runs)
+    assert [(s.start, s.end) for s in rep.observed] == [
+        (T0, T0 + timedelta(minutes=50)),
+        (T0 + timedelta(hours=2), T0 + timedelta(hours=2, minutes=40)),
+    ]
+    # 9 alarms in 1.5 hours: 6 an hour, just met; 5 + 4 periods observed, none in flood
+    assert rep.observed_hours == pytest.approx(1.5) and rep.per_hour == pytest.approx(6.0)
+    assert (rep.periods, rep.flood_periods, rep.flood_share) == (9, 0, 0.0)
+    grades = {f.key: f.grade for f in rep.figures}
+    assert grades["per_hour"] == grades["per_10min"] == grades["flood_share"] == "met"
+    # nothing observed at all: no rate (not a division by zero, not 0 "met")
+    none = report([], start=T0, end=T0 + timedelta(hours=1), observed=[])
+    assert none.per_hour is None and none.flood_share is None and none.observed_hours == 0.0
+    assert {f.key: f.grade for f in none.figures}["per_hour"] == "no data"

@@ -80,3 +80,63 @@ async def test_an_operator_acknowledges_and_shelves_an_alarm_in_the_browser(tmp_
             assert errors == []
         finally:
             await browser.close()
+
+
+async def test_the_kpis_say_how_little_werk_watched_and_the_page_asks_for_a_click_to_sound(
+    tmp_path: Path,
+) -> None:
+    """Minutes into a run: the KPI table says how much of the 24 hours werk watched and grades no rate from it; a
+    browser that holds audio until a click shows the button that starts it; a value has its signal's unit."""
+    exe = chromium_path()
+    from playwright.async_api import async_playwright
+
+    config = alarm_config(tmp_path)
+    # as desktop Chrome: no sound before someone clicks on the page
+    args = [*CHROMIUM_ARGS, "--autoplay-policy=document-user-activation-required"]
+    async with running_stack(config) as stack, async_playwright() as pw:
+        cnc = config.asset("cnc-1")
+        now = utcnow()
+        await stack.platform.bus.publish(
+            [
+                Sample(cnc.signal_path("coolant_level"), now, 11.0),
+                Sample(cnc.signal_path("temperature"), now, 1234.5),
+            ]
+        )
+        browser = await pw.chromium.launch(executable_path=exe, headless=True, args=args)
+        try:
+            page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            await page.goto(stack.url + "/alarms?lang=en")
+            hot = page.locator('#active tr[data-id="cnc-1:too-hot"]')
+            await hot.wait_for(timeout=15_000)
+            assert "°C" in await hot.locator("td.num").inner_text()
+
+            # the sound is on but the browser holds it: the page says so, and a click starts it
+            enable = page.locator("#sound-enable")
+            await enable.wait_for(state="visible", timeout=10_000)
+            note = page.locator("#kpi-seen.partial")
+            await note.wait_for(timeout=10_000)
+            text = await note.inner_text()
+            assert "werk watched the alarms for" in text and "of these 24" in text
+            assert "over the watched time only" in text
+            assert float(await note.get_attribute("data-share") or "1") < 0.01
+            for key in ("per_hour", "per_10min", "flood_share"):
+                grade = page.locator(f'#kpi tr[data-key="{key}"] td').nth(3)
+                assert "grade-too-short" in (await grade.get_attribute("class") or "")
+                assert (await grade.inner_text()).strip() == "too little observed time to grade (under 1 h)"
+            await page.screenshot(path=str(tmp_path / "alarms-kpi-observed-en.png"), full_page=True)
+            await enable.click()
+            await enable.wait_for(state="hidden", timeout=10_000)
+            await page.screenshot(path=str(tmp_path / "alarms-sound-enabled-en.png"))
+
+            await page.goto(stack.url + "/alarms?lang=de")
+            await page.locator("#kpi-seen.partial").wait_for(timeout=10_000)
+            assert "werk hat die Alarme" in await page.locator("#kpi-seen").inner_text()
+            await page.locator('#kpi tr[data-key="per_hour"]').wait_for(timeout=10_000)
+            assert "zu kurz beobachtet" in await page.locator('#kpi tr[data-key="per_hour"]').inner_text()
+            await page.locator("#sound-enable").wait_for(state="visible", timeout=10_000)
+            await page.screenshot(path=str(tmp_path / "alarms-kpi-observed-de.png"), full_page=True)
+            assert errors == []
+        finally:
+            await browser.close()

@@ -176,15 +176,17 @@ def build_router(app: AlarmsApp, web: Web) -> APIRouter:
         format: Annotated[str, Query(pattern="^(json|xlsx)$")] = "json",
     ) -> Any:
         """EEMUA 191 / ISA-18.2 KPIs over the journal (default: the last 24 hours), graded against their targets;
-        ``format=xlsx`` downloads them."""
+        ``format=xlsx`` downloads them. Rates and the flood share are over the time werk watched the alarms within
+        the range (``observed_hours``, ``observed``), and are not graded from less than an hour of it."""
         if web.sight(request) is not None:
             raise HTTPException(403, WHOLE_PLANT)
         a, z = period(start, end, default_start=lambda e: e - timedelta(days=1))
         recs = await asyncio.to_thread(app.store.records, a, z)
+        seen = await asyncio.to_thread(app.observed, a, z)
         k = app.settings.kpi
         recs = merge_positions(recs, k.positions)
         counts = {s: n for s, n in app.counts().items() if s in ("shelved", "suppressed", "out_of_service")}
-        rep = report(recs, k, start=a, end=z, positions=len(k.positions) or 1, counts=counts)
+        rep = report(recs, k, start=a, end=z, positions=len(k.positions) or 1, counts=counts, observed=seen)
         rep.deadbands = await asyncio.to_thread(app.deadbands, [c.tag for c in rep.chattering], a, z)
         return respond(rep, format, "alarm-kpi")
 

@@ -3,7 +3,9 @@
 The engine (:mod:`werk.apps.alarms.engine`) sees every sample of the bus (one catch-all subscription with
 back-pressure: no sample is skipped) and answers journal rows; each row becomes an ``alarm`` event on the bus
 (source the asset's UNS path) and a row of the journal, written in batches by one task so the evaluation never
-waits for the disk. A clock task runs the engine's timers (delays, stale signals, shelves) once a second.
+waits for the disk. A clock task runs the engine's timers (delays, stale signals, shelves) once a second, and
+marks every ``WATCH_S`` that werk is still watching the alarms (the span of this run in the store): the KPI report's
+rates are over the time werk watched, which a stopped or not yet started werk did not.
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ from werk.apps.spec import App, AppContext, reread_every
 from werk.bus.base import Overflow
 from werk.core.model import Event, Quality, event_key
 from werk.core.sight import Sight
+from werk.core.signals import describe
 from werk.errors import CommandRefused, WerkError
 from werk.i18n import N_, Translator
 
 log = logging.getLogger(__name__)
 
 TICK_S = 1.0
+WATCH_S = 10.0  # how often the run's watched span is moved on in the store (a crash loses at most this much)
 SERVED_REFRESH_S = 2.0  # where the app only serves, how often the alarms' states are read from the journal
 
 
@@ -42,6 +46,9 @@ class SourceError(WerkError):
 JOURNAL_QUEUE = 1024  # batches of rows waiting for the disk; beyond it the evaluator waits (nothing is lost)
 DELIVERY_QUEUE = 10_000  # notifications waiting to be sent; beyond it they are dropped and counted
 SENDERS = 4  # notifications sent at once
+# the alarm types whose value is the watched signal's number (a stale or bad-quality alarm's, a discrete one's
+# and an expression's are not in its unit)
+UNITED = frozenset({"high", "high_high", "low", "low_low", "deviation", "rate"})
 
 
 class AlarmsApp(App):
@@ -54,6 +61,10 @@ class AlarmsApp(App):
         for e in self.engine.entries.values():
             self._of_asset.setdefault(e.alarm.asset, []).append(e)
         self.store = AlarmStore(ctx.db)
+        # the unit of each alarm's value: its signal's, where the catalog knows it; none for a state or a text
+        self._units = {
+            a.id: describe(a.path.rpartition("/")[2]).unit for a in self.alarms.values() if a.d.type in UNITED
+        }
         self._journal: asyncio.Queue[list[Transition]] = asyncio.Queue(JOURNAL_QUEUE)
         plant = ctx.config.plant
         self.planner = Planner(self.settings.notifications, plant.shifts, plant.timezone)
@@ -62,6 +73,8 @@ class AlarmsApp(App):
         self.deliveries_dropped = 0
         self.events = 0
         self.journal_errors = 0
+        self._span: int | None = None  # this run's watched span in the store, while it runs
+        self._watching_since = ctx.clock()  # when this run began watching
 
     async def run(self) -> None:
         ctx = self.ctx
@@ -70,6 +83,9 @@ class AlarmsApp(App):
         try:
             await asyncio.to_thread(self.restore)
             self.engine.start(ctx.clock())
+            # a run fed from the cluster's log misses nothing between instances: it goes on with the last span
+            self._watching_since = ctx.clock()
+            self._span = await asyncio.to_thread(self.store.watch, self._watching_since, go_on=ctx.from_log)
             async with httpx.AsyncClient(timeout=10.0) as client, asyncio.TaskGroup() as tg:
                 self.sender = Sender(self.settings.notifications, client, self._log_delivery)
                 tg.create_task(self._consume(sub))
@@ -80,6 +96,9 @@ class AlarmsApp(App):
         finally:
             sub.close()
             await self._flush()
+            if self._span is not None:
+                span, self._span = self._span, None
+                await asyncio.to_thread(self.store.watching, span, ctx.clock())
 
     async def serve(self) -> None:
         """Served (a cluster's API replica): every alarm's state as the journal has it, read again every
@@ -117,13 +136,19 @@ class AlarmsApp(App):
 
     async def _tick(self) -> None:
         days = timedelta(days=self.settings.journal_days)
-        pruned = self.ctx.clock()
+        pruned = watched = self.ctx.clock()
         while True:
             await asyncio.sleep(TICK_S)
             now = self.ctx.clock()
             rows = self.engine.tick(now)
             if rows:
                 await self._emit(rows)
+            if self._span is not None and (now - watched).total_seconds() >= WATCH_S:
+                watched = now
+                try:
+                    await asyncio.to_thread(self.store.watching, self._span, now)
+                except Exception:  # the disk's trouble shows in the journal's errors; evaluation goes on
+                    log.exception("alarms.watch_failed")
             if self.planner.rules:
                 self.notify(now)
             if now - pruned > timedelta(hours=1):
@@ -292,6 +317,16 @@ class AlarmsApp(App):
                 f"alarm {entry.alarm.id!r}: its source did not take the acknowledge: {exc}"
             ) from None
 
+    def observed(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """The spans in which werk watched the alarms that overlap [start, end) (blocking: run it in a thread);
+        this run's own goes on to now (the store has it up to ``WATCH_S`` ago)."""
+        spans = self.store.watched(start, end)
+        if self._span is not None:
+            stored = spans.get(self._span)
+            began = self._watching_since if stored is None else min(stored[0], self._watching_since)
+            spans[self._span] = (began, self.ctx.clock())
+        return list(spans.values())
+
     def acknowledge_all(self) -> list[str]:
         """Ids of the alarms waiting for an acknowledge (the page's "acknowledge all")."""
         return [i for i, e in self.engine.entries.items() if e.state.state in ACKABLE]
@@ -336,6 +371,7 @@ class AlarmsApp(App):
             "since": s.since,
             "active_since": s.active_since,
             "value": s.value if isinstance(s.value, int | float | str | bool) else None,
+            "unit": self._units.get(a.id, ""),
             "limit": a.d.limit,
             "message": a.message(lang),
             "consequence": a.d.consequence,

@@ -1,6 +1,7 @@
 """The alarm KPI report as an Excel workbook: the graded figures, the top-10 contributors, chattering alarms with
 the delays and deadbands that would have removed their repeats, and the priority distribution. Shares are ratios formatted as
-percent; times are UTC (the column titles say so)."""
+percent; times are UTC (the column titles say so). A grade "too short" is a rate over less than an hour werk
+watched."""
 
 from __future__ import annotations
 
@@ -45,9 +46,10 @@ def kpi_xlsx(r: KpiReport) -> bytes:
         ["Start (UTC)", start, "", ""],
         ["End (UTC)", end, "", ""],
         ["Hours", round(r.hours, 3), "", ""],
+        ["Hours observed (rates and flood share are over these)", round(r.observed_hours, 3), "", ""],
         ["Operator positions", r.positions, "", ""],
         ["Activations", r.activations, "", ""],
-        ["10-minute periods", r.periods, "", ""],
+        ["10-minute periods observed", r.periods, "", ""],
         ["10-minute periods in flood", r.flood_periods, "", ""],
         ["Standing at the end", r.standing, "", ""],
         *[[f"Now {k.replace('_', ' ')}", v, "", ""] for k, v in sorted(r.counts.items())],

@@ -1,14 +1,24 @@
 """Alarm KPIs as EEMUA 191 and ISA-18.2 (clause 16, table 5) define them, graded against their targets; pure.
 
 Input is a list of :class:`Record` (an alarm raised or cleared at an instant): werk's own journal
-(:mod:`werk.apps.alarms.store`) or an imported alarm log (:func:`read_csv`). The figures:
+(:mod:`werk.apps.alarms.store`) or an imported alarm log (:func:`read_csv`).
+
+Rates and shares of time are over the time the alarms were *observed* within the range, not over the range
+itself: werk's journal says nothing of the hours before werk first watched the alarms or while it was stopped, and
+dividing by them would report a flood as a quiet day. The journal's caller passes the spans werk watched (the
+alarm store keeps them); an imported log is the complete record of its own span, so there the whole range is
+observed. A rate (and the flood share) over less than :data:`MIN_OBSERVED_H` of observed time is shown but not
+graded ("too short"): a few minutes of alarms do not say what an hour of them would be.
+
+The figures:
 
 - activations: alarms raised (annunciated ones: not under shelving, suppression or out of service);
-- alarms per operator position per hour and per 10 minutes (activations / positions / hours); ISA-18.2's targets:
-  about 6 per hour (1 per 10 min) is very likely acceptable, 12 per hour (2 per 10 min) the most manageable;
-- 10-minute periods: aligned to the clock (00:00, 00:10, ...) from the period's start; a period with more than
-  ``flood_per_10min`` activations is in flood; the target is under 1 % of periods, and the peak 10-minute count
-  at most 10;
+- alarms per operator position per hour and per 10 minutes (activations / positions / observed hours); ISA-18.2's
+  targets: about 6 per hour (1 per 10 min) is very likely acceptable, 12 per hour (2 per 10 min) the most
+  manageable;
+- 10-minute periods: aligned to the clock (00:00, 00:10, ...) from the range's start, counted where werk observed
+  them in whole or in part; a period with more than ``flood_per_10min`` activations is in flood; the target is
+  under 1 % of periods, and the peak 10-minute count at most 10;
 - top-10 contributors: the ten alarms raised most often and their share of all activations (target: at most 5 %);
 - chattering: alarms raised ``count`` times or more within ``window_s`` (target: none);
 - stale: alarms active longer than ``stale_after_s`` (24 h) (target: fewer than 5);
@@ -35,7 +45,10 @@ from werk.errors import InputError
 
 TEN_MIN = timedelta(minutes=10)
 PRIORITY_TARGETS = {"low": 0.80, "medium": 0.15, "high": 0.05}
-Grade = Literal["met", "manageable", "not met", "no data", "too few"]
+Grade = Literal["met", "manageable", "not met", "no data", "too few", "too short"]
+MIN_OBSERVED_H = 1.0
+"""Observed hours below which the alarm rates and the flood share are not graded ("too short"): 60 alarms in the
+first 19 minutes and none after are 60 an hour, not 190; 19 quiet minutes say little of the next 40 either."""
 MIN_FOR_SHARES = 10
 """Activations below which shares of them (top-10 share, priority distribution) are not graded: one alarm in a
 day is 100 % of the top ten and 100 % of one priority, which says nothing about the alarm system. The top-10 share
@@ -62,7 +75,10 @@ class Figure:
     value: float | None
     target: str
     grade: Grade = field(
-        metadata=doc("met, manageable, not met, no data, too few (too few activations to grade a share)")
+        metadata=doc(
+            "met, manageable, not met, no data, too few (too few activations to grade a share), too short (a "
+            "rate or the flood share over less than an hour of observed time)"
+        )
     )
 
 
@@ -87,19 +103,35 @@ class Suggestion:
     kept_with_on_delay: int
 
 
+@dataclass(frozen=True)
+class Span:
+    """A stretch of time in which the alarms were observed, [start, end)."""
+
+    start: datetime = field(metadata=doc("from (UTC)"))
+    end: datetime = field(metadata=doc("until (UTC), excluded; for the running app: now"))
+
+
 @dataclass
 class KpiReport:
     start: datetime
     end: datetime
-    hours: float
+    hours: float = field(metadata=doc("the range's length in hours, end - start"))
     positions: int
     activations: int
-    per_hour: float = field(metadata=doc("alarms per operator position per hour"))
-    per_10min: float = field(metadata=doc("alarms per operator position per 10 minutes"))
+    per_hour: float | None = field(
+        metadata=doc(
+            "alarms per operator position per observed hour; null when nothing of the range was observed"
+        )
+    )
+    per_10min: float | None = field(
+        metadata=doc("alarms per operator position per 10 observed minutes (per_hour / 6); null as per_hour")
+    )
     peak_10min: int
-    periods: int = field(metadata=doc("10-minute periods in the range"))
+    periods: int = field(metadata=doc("10-minute periods of the range observed in whole or in part"))
     flood_periods: int
-    flood_share: float
+    flood_share: float | None = field(
+        metadata=doc("flood_periods / periods; null when no period was observed")
+    )
     top10: list[Contributor]
     top10_share: float
     chattering: list[Contributor]
@@ -121,6 +153,17 @@ class KpiReport:
         ),
     )
     by_position: dict[str, int] = field(default_factory=dict)
+    observed_hours: float = field(
+        default=0.0,
+        metadata=doc(
+            "hours of the range in which the alarms were observed (werk watched them; an imported log: all of "
+            "its range): the base of the rates and of the flood share"
+        ),
+    )
+    observed_share: float = field(default=0.0, metadata=doc("observed_hours / hours, 0..1"))
+    observed: list[Span] = field(
+        default_factory=list, metadata=doc("the stretches of the range observed, oldest first, merged")
+    )
     tags: int = 0  # distinct alarms raised
 
 
@@ -129,8 +172,33 @@ def floor_10min(ts: datetime) -> datetime:
     return ts.replace(minute=ts.minute - ts.minute % 10, second=0, microsecond=0)
 
 
-def _grade_rate(value: float, good: float, manageable: float) -> Grade:
+def _grade_rate(value: float | None, good: float, manageable: float, observed_h: float) -> Grade:
+    if value is None:
+        return "no data"
+    if observed_h < MIN_OBSERVED_H:
+        return "too short"
     return "met" if value <= good else "manageable" if value <= manageable else "not met"
+
+
+def clip(spans: Iterable[tuple[datetime, datetime]], start: datetime, end: datetime) -> list[Span]:
+    """``spans`` cut to [start, end), overlapping and touching ones merged, oldest first; empty ones dropped."""
+    cut = sorted((max(a, start), min(z, end)) for a, z in spans if min(z, end) > max(a, start))
+    out: list[Span] = []
+    for a, z in cut:
+        if out and a <= out[-1].end:
+            if z > out[-1].end:
+                out[-1] = Span(out[-1].start, z)
+        else:
+            out.append(Span(a, z))
+    return out
+
+
+def _periods(spans: Sequence[Span], first: datetime) -> set[int]:
+    """The indexes of the 10-minute periods from ``first`` that ``spans`` touch."""
+    out: set[int] = set()
+    for s in spans:
+        out.update(range(int((s.start - first) / TEN_MIN), math.ceil((s.end - first) / TEN_MIN)))
+    return out
 
 
 def report(
@@ -141,9 +209,12 @@ def report(
     end: datetime | None = None,
     positions: int | None = None,
     counts: dict[str, int] | None = None,
+    observed: Iterable[tuple[datetime, datetime]] | None = None,
 ) -> KpiReport:
     """The KPIs of ``records`` over [start, end): by default from the 10-minute boundary at or before the first
-    record to the one after the last. ``positions``: operator positions (default: those the records name)."""
+    record to the one after the last. ``positions``: operator positions (default: those the records name).
+    ``observed``: the spans in which the alarms were watched (clipped to the range; default the whole range);
+    rates and the flood share are over them (see the module docstring)."""
     k = settings or KpiSettings()
     recs = sorted(records, key=lambda r: r.ts)
     if start is None:
@@ -153,13 +224,15 @@ def report(
     recs = [r for r in recs if start <= r.ts < end]
     acts = [r for r in recs if r.active]
     hours = max((end - start).total_seconds() / 3600.0, 1e-9)
+    spans = clip([(start, end)] if observed is None else observed, start, end)
+    seen_h = sum((s.end - s.start).total_seconds() for s in spans) / 3600.0
     n_pos = positions or max(1, len({r.position for r in acts}))
     n = len(acts)
-    per_hour = n / n_pos / hours
-    # 10-minute periods aligned to the clock
+    per_hour = n / n_pos / seen_h if seen_h > 0 else None
+    # 10-minute periods aligned to the clock, those observed; one with an activation was observed by definition
     first = floor_10min(start)
-    periods = max(1, math.ceil((end - first) / TEN_MIN))
     buckets: Counter[int] = Counter(int((r.ts - first) / TEN_MIN) for r in acts)
+    periods = len(_periods(spans, first) | set(buckets))
     floods = sum(1 for c in buckets.values() if c > k.flood_per_10min)
     peak = max(buckets.values(), default=0)
     tags = Counter(r.tag for r in acts)
@@ -176,11 +249,11 @@ def report(
         positions=n_pos,
         activations=n,
         per_hour=per_hour,
-        per_10min=per_hour / 6,
+        per_10min=None if per_hour is None else per_hour / 6,
         peak_10min=peak,
         periods=periods,
         flood_periods=floods,
-        flood_share=floods / periods,
+        flood_share=floods / periods if periods else None,
         top10=top,
         top10_share=top_share,
         chattering=chattering,
@@ -190,6 +263,9 @@ def report(
         counts=dict(counts or {}),
         suggestions=suggestions,
         by_position=dict(Counter(r.position for r in acts)),
+        observed_hours=seen_h,
+        observed_share=min(1.0, seen_h / hours),
+        observed=spans,
         tags=len(tags),
     )
     rep.figures = grade(rep)
@@ -198,11 +274,21 @@ def report(
 
 def grade(r: KpiReport) -> list[Figure]:
     """Each figure against the ISA-18.2 / EEMUA 191 target."""
+    seen = r.observed_hours
+    flood: Grade = (
+        "no data"
+        if r.flood_share is None
+        else "too short"
+        if seen < MIN_OBSERVED_H
+        else "met"
+        if r.flood_share < 0.01
+        else "not met"
+    )
     figs = [
-        Figure("per_hour", r.per_hour, "≤ 6 (≤ 12 manageable)", _grade_rate(r.per_hour, 6, 12)),
-        Figure("per_10min", r.per_10min, "≤ 1 (≤ 2 manageable)", _grade_rate(r.per_10min, 1, 2)),
+        Figure("per_hour", r.per_hour, "≤ 6 (≤ 12 manageable)", _grade_rate(r.per_hour, 6, 12, seen)),
+        Figure("per_10min", r.per_10min, "≤ 1 (≤ 2 manageable)", _grade_rate(r.per_10min, 1, 2, seen)),
         Figure("peak_10min", float(r.peak_10min), "≤ 10", "met" if r.peak_10min <= 10 else "not met"),
-        Figure("flood_share", r.flood_share, "< 1 %", "met" if r.flood_share < 0.01 else "not met"),
+        Figure("flood_share", r.flood_share, "< 1 %", flood),
         Figure(
             "top10_share",
             r.top10_share,
@@ -229,7 +315,9 @@ def grade(r: KpiReport) -> list[Figure]:
         figs.append(Figure("priority", None, "80 / 15 / 5 % (± 10 points)", "no data"))
     if r.activations == 0:
         figs = [
-            f if f.key in ("chattering", "stale") else Figure(f.key, f.value, f.target, "no data")
+            f
+            if f.key in ("chattering", "stale") or f.grade == "too short"
+            else Figure(f.key, f.value, f.target, "no data")
             for f in figs
         ]
     return figs

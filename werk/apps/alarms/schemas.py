@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from werk.apps.alarms.kpi import Contributor, DeadbandSuggestion, Figure, KpiReport, Suggestion
+from werk.apps.alarms.kpi import Contributor, DeadbandSuggestion, Figure, KpiReport, Span, Suggestion
 from werk.apps.bodies import body_of
 from werk.core.period import Timestamp
 
@@ -30,6 +30,9 @@ class AlarmOut(BaseModel):
     since: datetime | None = Field(description="when the state last changed")
     active_since: datetime | None
     value: float | int | str | bool | None = Field(description="the value that last raised or cleared it")
+    unit: str = Field(
+        default="", description="the watched signal's unit, where werk knows it (°C, bar); empty else"
+    )
     limit: float | None
     message: str
     consequence: str
@@ -90,6 +93,7 @@ FigureOut: Any = body_of(Figure, "FigureOut", __name__)
 ContributorOut: Any = body_of(Contributor, "ContributorOut", __name__)
 SuggestionOut: Any = body_of(Suggestion, "SuggestionOut", __name__)
 DeadbandOut: Any = body_of(DeadbandSuggestion, "DeadbandOut", __name__)
+SpanOut: Any = body_of(Span, "SpanOut", __name__)
 KpiOut: Any = body_of(KpiReport, "KpiOut", __name__, exclude=["tags"])
 
 

@@ -1,7 +1,9 @@
 """The alarm journal (in the werk file, or on PostgreSQL): every transition of every alarm (who, when, why, state before and after).
 
 Rows are keyed by (alarm, ts, action, who): a replay writes nothing twice. The KPI report reads activations and
-returns from here (:meth:`AlarmStore.records`).
+returns from here (:meth:`AlarmStore.records`), and the spans in which werk watched the alarms
+(:meth:`AlarmStore.watched`): each run of the app keeps one row, its start and the last instant it was known to be
+watching, so the rates are over the time werk saw and not over hours before it first ran or while it was stopped.
 """
 
 from __future__ import annotations
@@ -71,6 +73,20 @@ MIGRATIONS = (
         CREATE INDEX alarm_journal_alarm ON alarm_journal (alarm, ts);
         """,
     ),
+    Migration(
+        4,
+        "the spans in which werk watched the alarms; a journal kept before them counts as watched over its own span",
+        """
+        CREATE TABLE alarm_watch (
+            id          INTEGER PRIMARY KEY,
+            started     INTEGER NOT NULL,           -- microseconds UTC
+            until       INTEGER NOT NULL            -- the last instant it was known to watch
+        );
+        CREATE INDEX alarm_watch_until ON alarm_watch (until);
+        INSERT INTO alarm_watch (started, until)
+            SELECT a, z FROM (SELECT min(ts) AS a, max(ts) AS z FROM alarm_journal) m WHERE a IS NOT NULL;
+        """,
+    ),
 )
 
 
@@ -115,8 +131,44 @@ class AlarmStore:
                 ],
             )
 
+    def watch(self, started: datetime, *, go_on: bool = False) -> int:
+        """A run of the app begins watching at ``started``: the id of its span, which :meth:`watching` moves on.
+        ``go_on``: the run takes up where the last one left off (fed from the cluster's log, which kept what came
+        in between), so the last span goes on instead of a new one starting."""
+        with self.db.transaction(serialize="alarm_watch") as tx:
+            if go_on:
+                last = tx.query("SELECT id FROM alarm_watch ORDER BY until DESC, id DESC LIMIT 1")
+                if last:
+                    tx.execute(
+                        "UPDATE alarm_watch SET until = ? WHERE id = ? AND until < ?",
+                        (to_micros(started), last[0][0], to_micros(started)),
+                    )
+                    return int(last[0][0])
+            tx.execute(
+                "INSERT INTO alarm_watch (started, until) VALUES (?, ?)",
+                (to_micros(started), to_micros(started)),
+            )
+            return int(tx.query("SELECT max(id) FROM alarm_watch")[0][0])
+
+    def watching(self, span: int, until: datetime) -> None:
+        """The run of span ``span`` was still watching at ``until``."""
+        with self.db.transaction() as tx:
+            tx.execute(
+                "UPDATE alarm_watch SET until = ? WHERE id = ? AND until < ?",
+                (to_micros(until), span, to_micros(until)),
+            )
+
+    def watched(self, start: datetime, end: datetime) -> dict[int, tuple[datetime, datetime]]:
+        """The spans (by id) in which werk watched the alarms that overlap [start, end), as stored (not cut)."""
+        rows = self.db.query(
+            "SELECT id, started, until FROM alarm_watch WHERE until >= ? AND started < ? ORDER BY started",
+            (to_micros(start), to_micros(end)),
+        )
+        return {i: (from_micros(a), from_micros(z)) for i, a, z in rows}
+
     def prune(self, before: datetime) -> int:
         with self.db.transaction() as tx:
+            tx.execute("DELETE FROM alarm_watch WHERE until < ?", (to_micros(before),))
             tx.execute("DELETE FROM alarm_delivery WHERE ts < ?", (to_micros(before),))
             return tx.execute("DELETE FROM alarm_journal WHERE ts < ?", (to_micros(before),))
 

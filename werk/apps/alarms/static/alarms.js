@@ -1,6 +1,7 @@
 // The alarm page: the live list (priority, then newest), acknowledge and shelve, what is hidden and why, the
-// journal and the KPIs of the last 24 hours. Polls the API every two seconds; beeps for unacknowledged high and
-// medium alarms unless the sound is switched off (remembered in this browser).
+// journal and the KPIs of the last 24 hours with how much of them werk watched. Polls the API every two seconds;
+// beeps for unacknowledged high and medium alarms unless the sound is switched off (remembered in this browser).
+// A browser lets a page play sound only after a click on it: until then the page says so, with a button.
 "use strict";
 
 (() => {
@@ -28,7 +29,10 @@
     flood_share: "< 1 %", top10_share: "≤ 5 %", chattering: "0", stale: "< 5",
     priority: t("80 / 15 / 5 % (± 10 points)"),
   };
-  const GRADE = { met: t("met"), manageable: t("manageable"), "not met": t("not met"), "no data": t("no data"), "too few": t("too few alarms to grade") };
+  const GRADE = {
+    met: t("met"), manageable: t("manageable"), "not met": t("not met"), "no data": t("no data"),
+    "too few": t("too few alarms to grade"), "too short": t("too little observed time to grade (under 1 h)"),
+  };
   const SHARE = new Set(["flood_share", "top10_share", "priority"]);
   const COUNT = new Set(["peak_10min", "chattering", "stale"]);
   let shelving = null;
@@ -37,7 +41,7 @@
   // today's times to the second, older ones with their date
   const stamp = (x) => (new Date(x).toDateString() === new Date().toDateString() ? time(x) : dateTime(x));
   const prio = (p) => el("span", `prio ${p}`, PRIORITY[p] || p);
-  const value = (v) => (typeof v === "number" ? num(v, 2) : v == null ? "–" : String(v));
+  const value = (v, u) => (typeof v === "number" ? (u ? werk.unit(v, u, 2) : num(v, 2)) : v == null ? "–" : String(v));
   function say(text, error) { const m = $("#msg"); m.textContent = text; m.classList.toggle("error", Boolean(error)); }
 
   async function act(id, action, body) {
@@ -67,7 +71,7 @@
     actions.append(button(t("Shelve"), "shelve", () => openShelve(a)));
     const td0 = el("td"); td0.append(prio(a.priority));
     tr.append(td0, el("td", null, a.since ? stamp(a.since) : "–"), el("td", null, a.asset), msg,
-      el("td", "num", value(a.value)), el("td", "state", STATE[a.state] || a.state), actions);
+      el("td", "num", value(a.value, a.unit)), el("td", "state", STATE[a.state] || a.state), actions);
     return tr;
   }
 
@@ -92,13 +96,36 @@
     $("#shelve-why").focus();
   }
 
+  /** The page's audio, made once; null where the browser has none. */
+  function audioContext() {
+    if (audio === null && typeof AudioContext === "function") {
+      try { audio = new AudioContext(); audio.addEventListener("statechange", soundNote); } catch { audio = false; }
+    }
+    return audio || null;
+  }
+
+  // the browser keeps a page's audio suspended until someone clicks on the page: say so while the sound is on
+  function soundNote() {
+    const on = $("#sound").checked;
+    const ctx = on ? audioContext() : null;
+    $("#sound-none").hidden = !on || ctx !== null;
+    $("#sound-enable").hidden = !on || ctx === null || ctx.state !== "suspended";
+  }
+
+  function enableSound() {
+    const ctx = audioContext();
+    if (ctx && ctx.state === "suspended") ctx.resume().then(soundNote, soundNote);
+  }
+
   function beep() {
+    const ctx = audioContext();
+    soundNote();
+    if (!ctx || ctx.state !== "running") return;
     try {
-      audio = audio || new AudioContext();
-      const o = audio.createOscillator(); const g = audio.createGain();
-      o.frequency.value = 880; g.gain.value = 0.08; o.connect(g); g.connect(audio.destination);
-      o.start(); o.stop(audio.currentTime + 0.25);
-    } catch { /* no audio in this browser */ }
+      const o = ctx.createOscillator(); const g = ctx.createGain();
+      o.frequency.value = 880; g.gain.value = 0.08; o.connect(g); g.connect(ctx.destination);
+      o.start(); o.stop(ctx.currentTime + 0.25);
+    } catch { /* the audio failed: nothing else to do here */ }
   }
 
   async function refresh() {
@@ -137,8 +164,27 @@
     });
   }
 
+  // how much of the range werk watched the alarms: the rates and the flood share are over that time only
+  function seenNote(k) {
+    const note = $("#kpi-seen");
+    const seen = werk.dur(k.observed_hours * 3600); const range = werk.dur(k.hours * 3600);
+    note.dataset.share = String(k.observed_share);
+    note.classList.toggle("partial", k.observed_share < 0.999);
+    if (k.observed_share >= 0.999) { note.textContent = t("werk watched the alarms for all of these {range}", { range }); return; }
+    const spans = k.observed.length;
+    const text = [spans === 1
+      ? t("werk watched the alarms for {seen} of these {range}, from {time}", { seen, range, time: stamp(k.observed[0].start) })
+      : spans > 1
+        ? t("werk watched the alarms for {seen} of these {range}, in {n} stretches", { seen, range, n: spans })
+        : t("werk watched the alarms for {seen} of these {range}", { seen, range })];
+    text.push(t("rates and the flood share are over the watched time only"));
+    note.textContent = text.join(" · ");
+  }
+
   async function renderKpi() {
-    $("#kpi tbody").replaceChildren(...kpiRows(await werk.getJSON("/api/alarms/kpi")));
+    const k = await werk.getJSON("/api/alarms/kpi");
+    seenNote(k);
+    $("#kpi tbody").replaceChildren(...kpiRows(k));
   }
 
   /** An alarm log from this computer, graded by the server (nothing is stored). */
@@ -172,7 +218,11 @@
     fillAreas().catch((err) => say(String(err), true));
     const sound = $("#sound");
     sound.checked = localStorage.getItem(SOUND_KEY) !== "off";
-    sound.addEventListener("change", () => localStorage.setItem(SOUND_KEY, sound.checked ? "on" : "off"));
+    sound.addEventListener("change", () => { localStorage.setItem(SOUND_KEY, sound.checked ? "on" : "off"); enableSound(); soundNote(); });
+    $("#sound-enable").addEventListener("click", enableSound);
+    // any click on the page lets the browser start the audio
+    document.addEventListener("pointerdown", () => { if (sound.checked) enableSound(); }, true);
+    soundNote();
     $("#area").addEventListener("change", refresh);
     $("#priority").addEventListener("change", refresh);
     $("#shelve-cancel").addEventListener("click", () => $("#shelve-dialog").close());
@@ -187,6 +237,8 @@
     });
     const loop = () => refresh().catch((err) => say(String(err), true)).finally(() => setTimeout(loop, 2000));
     loop();
-    renderKpi().catch((err) => say(String(err), true));
+    // the KPIs move slowly, but while werk has watched for minutes the observed time changes them: once a minute
+    const kpiLoop = () => renderKpi().catch((err) => say(String(err), true)).finally(() => setTimeout(kpiLoop, 60_000));
+    kpiLoop();
   });
 })();

@@ -103,6 +103,21 @@ async def test_the_energy_page_draws_every_view_and_warns_of_the_peak(tmp_path: 
                 assert any(r.startswith("press-1") for r in rows)
                 legend = await page.locator("#load .u-legend").inner_text()
                 assert ("peak limit" if lang == "en" else "Spitzenlastgrenze") in legend
+                # the peak line says what it is, and which quarter hours went over it (the history does)
+                note = await page.locator("#load-note").inner_text()
+                assert ("contracted peak limit, 5 kW" if lang == "en" else "Spitzenlast, 5 kW") in note
+                assert ("Quarter hours over it" if lang == "en" else "Viertelstunden darüber") in note
+                # costs carry the tariff's currency
+                assert any("EUR" in r for r in rows) and all("EUR" in r for r in idle)
+                # a machine's target is dashed, in the legend too, and told apart from the machine's line
+                markers = page.locator("#enpi .u-legend .u-series .u-marker")
+                styles = await markers.evaluate_all("ms => ms.map((m) => m.style.borderStyle)")
+                labels = await page.locator("#enpi .u-legend .u-series .u-label").all_inner_texts()
+                targets = [s for s, x in zip(styles, labels, strict=True) if x.startswith(("target", "Ziel"))]
+                assert targets and set(targets) == {"dashed"}
+                assert "dashed" not in [
+                    s for s, x in zip(styles, labels, strict=True) if x.startswith("press-1")
+                ]
                 await page.screenshot(path=str(tmp_path / f"energy-{lang}.png"), full_page=True)
                 assert errors == []
                 await context.close()

@@ -194,6 +194,11 @@ class App:
         ``energy_per_part``, ...). Keys are shared vocabulary across apps: the first app to give a key wins."""
         return {}
 
+    def plant_view(self) -> Mapping[str, Any]:
+        """What the app knows of the whole plant right now, for the overview's summary (``kpis``: the plant's
+        aggregate, computed as the app's own pages compute it). Same shared vocabulary as :meth:`asset_view`."""
+        return {}
+
     def banners(self, t: Translator) -> Sequence[Mapping[str, str]]:
         """What every page shows at its top right now, in ``t``'s language: ``kind`` (``info`` or the app's
         word, a CSS class), ``text`` and optionally ``href`` (where to act on it). Empty when all is well."""

@@ -105,7 +105,9 @@ async def test_the_energy_page_draws_every_view_and_warns_of_the_peak(tmp_path: 
                 assert ("peak limit" if lang == "en" else "Spitzenlastgrenze") in legend
                 # the peak line says what it is, and which quarter hours went over it (the history does)
                 note = await page.locator("#load-note").inner_text()
-                assert ("contracted peak limit, 5 kW" if lang == "en" else "Spitzenlast, 5 kW") in note
+                assert (
+                    "contracted peak limit, 5\u00a0kW" if lang == "en" else "Spitzenlast, 5\u00a0kW"
+                ) in note
                 assert ("Quarter hours over it" if lang == "en" else "Viertelstunden darüber") in note
                 # costs carry the tariff's currency
                 assert any("EUR" in r for r in rows) and all("EUR" in r for r in idle)

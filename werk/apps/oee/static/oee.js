@@ -174,7 +174,7 @@
     // newest first, the running ones among them
     const stops = [...unq, ...open].sort((x, y) => Date.parse(y.start) - Date.parse(x.start));
     for (const s of stops.slice(0, 50)) {
-      const tr = el("tr"); tr.dataset.stop = s.id; tr.dataset.status = s.status;
+      const tr = el("tr"); tr.dataset.stop = s.id; tr.dataset.status = s.status; tr.dataset.start = s.start;
       const sel = el("select"); sel.setAttribute("aria-label", t("reason"));
       const none = el("option", null, t("reason…")); none.value = ""; sel.append(none);
       for (const [code, label] of reasons) { const o = el("option", null, label); o.value = code; sel.append(o); }

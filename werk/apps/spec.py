@@ -17,7 +17,8 @@ of every registered app:
 - ``pages`` are its nav entries; its templates are in ``<package>/templates/<name>/``, its translations in
   ``<package>/locale/<lang>/LC_MESSAGES/messages.po``; every text it shows goes through a translation key;
 - ``tiles`` are what it adds to every asset's card on the overview (data, not markup: a key into the app's
-  :meth:`App.asset_view`, a label key, a unit, a format);
+  :meth:`App.asset_view`, a label key, a unit, a format); :meth:`App.plant_view` gives the plant-wide figures
+  the overview's summary shows (``kpis``: the plant aggregate, as the app's own page computes it);
 - ``partitioned``: the app's state is per asset (each asset's samples in, its own rows and events out), so in a
   cluster it runs in ``werk worker``'s app host over the assets that worker holds (docs/cluster.md); a
   plant-wide app (a peak over all meters, a production plan) leaves it False and runs in the one app host that

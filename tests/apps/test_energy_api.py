@@ -154,6 +154,8 @@ async def test_a_days_report_books_energy_per_state_part_and_scope(plant: Plant)
         )
     ).json()
     assert idle[0]["asset"] == "m1" and idle[0]["idle_kwh"] == pytest.approx(m1["states"]["idle"])
+    # costs say their currency (the tariff's), so a page can show it beside them
+    assert rep["currency"] == "EUR" and idle[0]["currency"] == "EUR"
 
 
 async def test_a_glitch_is_held_back_and_an_exchange_is_booked_once_recorded(stored_plant: Plant) -> None:

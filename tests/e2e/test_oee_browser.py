@@ -40,7 +40,14 @@ async def test_operator_classifies_a_stop_and_the_pareto_changes(tmp_path: Path)
             await page.click("#signin")
             row = page.locator('#stops tr[data-status="unqualified"]', has_text="cnc-1").first
             await row.wait_for(timeout=20_000)
-            await page.locator('#pareto .par[data-reason="unqualified"]').wait_for(timeout=10_000)
+            pending = page.locator('#pareto .par[data-reason="unqualified"]')
+            await pending.wait_for(timeout=10_000)
+            assert (await pending.inner_text()).startswith("not yet classified")
+            # the stops to classify, newest first
+            starts = await page.locator("#stops tbody tr[data-stop]").evaluate_all(
+                "rs => rs.map((r) => Date.parse(r.dataset.start))"
+            )
+            assert starts == sorted(starts, reverse=True)
             assert await page.locator('#pareto .par[data-reason="tooling"]').count() == 0
             await row.locator("select").select_option("tooling")
             await row.locator("button").click()
@@ -53,6 +60,14 @@ async def test_operator_classifies_a_stop_and_the_pareto_changes(tmp_path: Path)
             await page.locator("#tiles .tile.plant").wait_for(timeout=10_000)
             await page.locator("#timeline .strip .seg").first.wait_for(timeout=10_000)
             await page.screenshot(path=str(tmp_path / "oee.png"), full_page=True)
+            # an 800 px window in German: the page fits, its wide tables scroll in their own box
+            await page.set_viewport_size({"width": 800, "height": 1200})
+            await page.goto(f"{stack.url}/oee?lang=de")
+            await page.locator("#report tbody tr").first.wait_for(timeout=10_000)
+            assert await page.evaluate("document.documentElement.scrollWidth") <= 800
+            await page.locator("#pareto .par").first.wait_for(timeout=10_000)
+            assert "noch nicht zugeordnet" in await page.locator("#pareto").inner_text()
+            await page.screenshot(path=str(tmp_path / "oee-narrow-de.png"), full_page=True)
             assert errors == []
         finally:
             await browser.close()

@@ -66,3 +66,34 @@ def test_good_parts_and_scrap_are_the_current_shifts_not_the_counters_readings()
     assert "18" not in figures["good"] and "617" not in figures["scrap"]
     plant = {f.key: f.value for f in summary(en, [counting, counting, outside])}
     assert (plant["good parts"], plant["scrap"]) == ("82", "4")
+
+
+def test_the_summary_shows_the_plants_aggregate_oee_the_oee_page_shows_not_a_mean_of_machines() -> None:
+    """ISO 22400's plant OEE sums the machines' times and counts; an unweighted mean of their ratios differs
+    (62.2 % against 64.4 % in the demo). With the plant's figure at hand the summary shows it, named so; without it
+    (a viewer of part of the plant) the mean, named as the machines' mean."""
+    en = Translator("en", [werk_locale_dir()])
+    assets = [_Asset(apps={}, kpis={"oee": 0.5}), _Asset(apps={}, kpis={"oee": 0.8})]
+    plant = {f.key: f for f in summary(en, assets, {"kpis": {"oee": 0.713}})}
+    assert "mean OEE" not in plant
+    assert (plant["plant OEE"].label, plant["plant OEE"].value) == ("plant OEE", "71.3%")
+    de = Translator("de", [werk_locale_dir()])
+    mean = {f.key: f for f in summary(de, assets, None)}["mean OEE"]
+    assert (mean.label, mean.value) == ("mittlere OEE der Maschinen", "65,0\u00a0%")
+
+
+def test_a_sensor_card_gives_its_signals_units_from_the_signal_catalogue() -> None:
+    @dataclass(frozen=True)
+    class _Signal:
+        value: float
+
+    en = Translator("en", [werk_locale_dir()])
+    sensor = _Asset(
+        apps={},
+        name="env-hall-1",
+        production=False,
+        state="sensor",
+        signals={"humidity": _Signal(57.94), "temperature": _Signal(17.52), "co2": _Signal(412.0)},
+    )
+    figures = {f.key: f.value for f in card(en, sensor, [], datetime.now(UTC)).figures}
+    assert figures == {"humidity": "57.9\u00a0%", "temperature": "17.5\u00a0°C", "co2": "412.0"}

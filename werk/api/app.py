@@ -104,6 +104,12 @@ def _assets_out(platform: Platform, refs: list[AssetRef]) -> list[AssetOut]:
     return [_asset_out(platform, ref, platform.asset_view(ref.name)) for ref in refs]
 
 
+def _plant_of(platform: Platform, refs: list[AssetRef]) -> dict[str, Any] | None:
+    """The apps' view of the whole plant for a reader who sees every asset; None for one who sees part of it (the
+    plant's figures cover assets they may not see)."""
+    return platform.plant_view() if len(refs) == sum(1 for _ in platform.config.assets()) else None
+
+
 def _asset_out(platform: Platform, ref: AssetRef, view: dict[str, Any]) -> AssetOut:
     live = platform.live.under(ref.path)
     counts: dict[str, Any] = {
@@ -601,7 +607,8 @@ def create_app(platform: Platform) -> FastAPI:
     @app.get("/", include_in_schema=False)
     async def index(request: Request) -> Response:
         t = pages.translator(pages.language(request))
-        live = live_context(t, _assets_out(platform, seen(request)), tiles, utcnow())
+        shown = seen(request)
+        live = live_context(t, _assets_out(platform, shown), tiles, utcnow(), _plant_of(platform, shown))
         return pages.render(request, "overview.html", {"plant_name": plant_name, **live})
 
     @app.get("/ui/banners", include_in_schema=False)
@@ -618,7 +625,13 @@ def create_app(platform: Platform) -> FastAPI:
         shown = seen(request)
 
         def fragment() -> str:
-            live = live_context(pages.translator(lang), _assets_out(platform, shown), tiles, utcnow())
+            live = live_context(
+                pages.translator(lang),
+                _assets_out(platform, shown),
+                tiles,
+                utcnow(),
+                _plant_of(platform, shown),
+            )
             return pages.fragment("overview_live.html", lang, live)
 
         return StreamingResponse(

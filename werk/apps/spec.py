@@ -17,7 +17,8 @@ of every registered app:
 - ``pages`` are its nav entries; its templates are in ``<package>/templates/<name>/``, its translations in
   ``<package>/locale/<lang>/LC_MESSAGES/messages.po``; every text it shows goes through a translation key;
 - ``tiles`` are what it adds to every asset's card on the overview (data, not markup: a key into the app's
-  :meth:`App.asset_view`, a label key, a unit, a format);
+  :meth:`App.asset_view`, a label key, a unit, a format); :meth:`App.plant_view` gives the plant-wide figures
+  the overview's summary shows (``kpis``: the plant aggregate, as the app's own page computes it);
 - ``partitioned``: the app's state is per asset (each asset's samples in, its own rows and events out), so in a
   cluster it runs in ``werk worker``'s app host over the assets that worker holds (docs/cluster.md); a
   plant-wide app (a peak over all meters, a production plan) leaves it False and runs in the one app host that
@@ -192,6 +193,11 @@ class App:
     def asset_view(self, asset: str) -> Mapping[str, Any]:
         """What the app knows of one asset right now, for the asset list and its card (``state``, ``kpis``,
         ``energy_per_part``, ...). Keys are shared vocabulary across apps: the first app to give a key wins."""
+        return {}
+
+    def plant_view(self) -> Mapping[str, Any]:
+        """What the app knows of the whole plant right now, for the overview's summary (``kpis``: the plant's
+        aggregate, computed as the app's own pages compute it). Same shared vocabulary as :meth:`asset_view`."""
         return {}
 
     def banners(self, t: Translator) -> Sequence[Mapping[str, str]]:

@@ -120,6 +120,14 @@ class Platform:
         merged["apps"] = per_app
         return merged
 
+    def plant_view(self) -> dict[str, Any]:
+        """What the apps know of the whole plant, merged (the first app to give a key wins)."""
+        merged: dict[str, Any] = {}
+        for app in self.shown_apps().values():
+            for k, v in app.plant_view().items():
+                merged.setdefault(k, v)
+        return merged
+
     async def start(self) -> None:
         h = self.config.historian
         on_server = (

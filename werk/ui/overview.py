@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from werk.core.signals import describe
 from werk.i18n import N_, NO_VALUE, Translator
 from werk.ui.labels import state_label
 
@@ -144,8 +145,9 @@ def card(t: Translator, asset: AssetLike, tiles: Sequence[TileLike], now: dateti
         )
     else:
         for key, signal in asset.signals.items():
-            # a sensor's signals are named in the plant file; those werk knows are translated
-            figures.append(Figure(key, t(key), t.fmt.number(signal.value, 1)))
+            # a sensor's signals are named in the plant file; those werk knows are translated and carry their
+            # catalogue unit (humidity %, temperature °C)
+            figures.append(Figure(key, t(key), t.fmt.unit(_value(signal), describe(key).unit or "", 1)))
         since = t("recorded, not part of OEE")
     oee = asset.kpis.get("oee")
     return Card(
@@ -160,9 +162,13 @@ def card(t: Translator, asset: AssetLike, tiles: Sequence[TileLike], now: dateti
     )
 
 
-def summary(t: Translator, assets: Sequence[AssetLike]) -> list[Figure]:
-    """The plant in six figures: machines running, machines down, good parts and scrap of the current shift, mean
-    OEE, power."""
+def summary(
+    t: Translator, assets: Sequence[AssetLike], plant: Mapping[str, Any] | None = None
+) -> list[Figure]:
+    """The plant in six figures: machines running, machines down, good parts and scrap of the current shift, OEE,
+    power. The OEE is the plant's aggregate from ``plant`` (the apps' :meth:`~werk.apps.spec.App.plant_view`:
+    the same figure the OEE page shows) when it has one, else the unweighted mean of the machines' OEE, labelled
+    so (a viewer of part of the plant, or no plant aggregate yet)."""
     units = [a for a in assets if a.production]
     running = sum(1 for a in units if a.state == "running")
     down = sum(1 for a in assets if a.state in DOWN)
@@ -174,18 +180,30 @@ def summary(t: Translator, assets: Sequence[AssetLike]) -> list[Figure]:
     wrong = [x for x in oees if x > 1 + 1e-9]
     oees = [x for x in oees if x <= 1 + 1e-9]
     mean_warn = t("{n} OEE above 100 % left out", n=len(wrong)) if wrong else ""
+    aggregate = lookup(plant or {}, "kpis.oee")
+    if isinstance(aggregate, int | float):
+        warn = t("above 100 %: this ratio cannot be right as computed") if aggregate > 1 + 1e-9 else ""
+        oee = Figure("plant OEE", t("plant OEE"), t.fmt.percent(aggregate), warn)
+    else:
+        mean = sum(oees) / len(oees) if oees else None
+        oee = Figure("mean OEE", t("mean OEE of machines"), t.fmt.percent(mean), mean_warn)
     return [
         Figure("running", t("running"), f"{t.fmt.integer(running)} / {t.fmt.integer(len(units))}"),
         Figure("down", t("down"), t.fmt.integer(down)),
         Figure("good parts", t("good parts"), t.fmt.integer(good)),
         Figure("scrap", t("scrap"), t.fmt.integer(scrap)),
-        Figure("mean OEE", t("mean OEE"), t.fmt.percent(sum(oees) / len(oees) if oees else None), mean_warn),
+        oee,
         Figure("power", t("power"), t.fmt.unit(power, "kW", 1)),
     ]
 
 
 def live_context(
-    t: Translator, assets: Sequence[AssetLike], tiles: Sequence[TileLike], now: datetime
+    t: Translator,
+    assets: Sequence[AssetLike],
+    tiles: Sequence[TileLike],
+    now: datetime,
+    plant: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """What ``overview_live.html`` renders."""
-    return {"summary": summary(t, assets), "cards": [card(t, a, tiles, now) for a in assets]}
+    """What ``overview_live.html`` renders; ``plant``: the apps' view of the whole plant, for a reader who sees
+    all of it (None otherwise)."""
+    return {"summary": summary(t, assets, plant), "cards": [card(t, a, tiles, now) for a in assets]}

@@ -167,6 +167,7 @@ def build_router(energy: EnergyApp, web: Web) -> APIRouter:
                 "idle_cost": x["idle"] * x["cost"] / x["energy"] if x["energy"] else 0.0,
                 "energy": x["energy"],
                 "idle_share": x["idle"] / x["energy"] if x["energy"] else None,
+                "currency": energy.settings.currency,
             }
             for n, x in acc.items()
         ]

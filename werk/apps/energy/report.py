@@ -279,6 +279,7 @@ class EnergyReader:
                 {"period": p, "peak_kw": kw, "peak_at": at.isoformat() if at else None} for p, kw, at in peaks
             ],
             "peak_limit_kw": s.peak_limit_kw,
+            "currency": s.currency,
             "anomalies": anomalies,
         }
 

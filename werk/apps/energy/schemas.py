@@ -65,6 +65,9 @@ class ReportOut(BaseModel):
     rows: list[RowOut]
     peaks: list[PeakOut]
     peak_limit_kw: float | None
+    currency: str | None = Field(
+        default=None, description="ISO 4217 code of the costs; null: no tariff, or tariffs in several"
+    )
     anomalies: list[AnomalyOut]
 
 
@@ -131,6 +134,7 @@ class IdleOut(BaseModel):
     idle_cost: float = Field(description="at the period's mean price of the asset's energy")
     energy: float
     idle_share: float | None
+    currency: str | None = Field(default=None, description="ISO 4217 code of idle_cost")
 
 
 class MeterEventIn(BaseModel):

@@ -155,6 +155,12 @@ class EnergySettings(AppSettings):
     interval_s: float = Field(default=5.0, gt=0)
     """How often the live view (current window, today's figures) is recomputed."""
 
+    @property
+    def currency(self) -> str | None:
+        """The ISO 4217 code costs are in: the tariffs' one; None without tariffs or when they mix currencies."""
+        codes = {t.currency for t in self.tariffs}
+        return codes.pop() if len(codes) == 1 else None
+
     @field_validator("emission_factors")
     @classmethod
     def _sorted(cls, v: dict[str, list[EmissionFactor]]) -> dict[str, list[EmissionFactor]]:

@@ -276,3 +276,9 @@ class OeeApp(App):
     def asset_view(self, asset: str) -> dict[str, Any]:
         kpis = self.live.get("assets", {}).get(asset)
         return {"kpis": kpis} if kpis is not None else {}
+
+    def plant_view(self) -> dict[str, Any]:
+        """The current shift's plant aggregate (ISO 22400: the plant's times and counts summed, not a mean of
+        the machines' ratios), the figure this app's page shows."""
+        kpis = self.live.get("plant")
+        return {"kpis": kpis} if kpis is not None else {}

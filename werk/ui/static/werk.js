@@ -194,7 +194,8 @@ const werk = (() => {
     return [xs, ...ys];
   }
   /**
-   * A time chart in `box`. series: [{label, color (a CSS variable's name or a colour), scale, width, steps}];
+   * A time chart in `box`. series: [{label, color (a CSS variable's name or a colour), scale, width, steps, dash}];
+   * `dash: [6, 4]` draws the line dashed (and its legend marker), for reference lines beside data of one colour;
    * `steps: true` draws a value as held until the next one (states, counters, setpoints). A null point breaks
    * the line (a gap in the data is shown as one), unless the series says spanGaps. Returns the uPlot instance;
    * it follows the box's width.
@@ -225,6 +226,7 @@ const werk = (() => {
       // a key set to undefined would hide uPlot's default (the y scale, linear paths)
       if (s.scale) out.scale = s.scale;
       if (s.steps) out.paths = uPlot.paths.stepped({ align: 1 });
+      if (s.dash) out.dash = s.dash;
       return out;
     };
     const opts = {
@@ -241,7 +243,9 @@ const werk = (() => {
       ],
     };
     box.replaceChildren();
-    if (legend) opts.legend = legend;
+    // a dashed series' legend marker is dashed too (uPlot merges these into its defaults)
+    const dashed = series.some((s) => s.dash) ? { markers: { dash: (u, i) => (u.series[i].dash ? "dashed" : "solid") } } : {};
+    if (legend || series.some((s) => s.dash)) opts.legend = { ...dashed, ...(legend || {}) };
     const plot = new uPlot(opts, data || [[], ...series.map(() => [])], box);
     const resize = () => plot.setSize({ width: Math.max(300, box.clientWidth), height });
     window.addEventListener("resize", resize);

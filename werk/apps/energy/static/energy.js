@@ -7,8 +7,12 @@
   const KIND = { glitch: t("glitch"), jump: t("jump"), drop: t("drop"), pending: t("unconfirmed"), unmeasured: t("unmeasured") };
   // a palette readable on the light and the dark theme
   const COLOURS = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f"];
+  const TARGET_DASH = [6, 4];
+  const QUARTER_MS = 900e3;
   let loadPlot = null;
   let enpiPlot = null;
+  // a cost in the tariff's currency, when the report names one
+  const money = (v, currency) => (currency ? werk.unit(v, currency, 2) : werk.num(v, 2));
 
   function stat(label, value, cls) {
     const s = el("div", `stat${cls ? ` ${cls}` : ""}`);
@@ -51,13 +55,36 @@
     const series = lines.map(([name], i) => ({ label: name, color: `chart-${(i % 6) + 1}`, digits: 1 }));
     const data = [xs, ...lines.map(([, ys]) => ys.slice(from))];
     if (load.peak_limit_kw != null) {
-      series.push({ label: t("peak limit"), color: "fault", width: 1, digits: 0 });
+      series.push({ label: t("peak limit"), color: "fault", width: 1, digits: 0, dash: TARGET_DASH });
       data.push(xs.map(() => load.peak_limit_kw));
     }
     if (loadPlot) loadPlot.destroy();
     loadPlot = null;
+    await renderLoadNote(load);
     if (!xs.length) { $("#load").replaceChildren(el("div", "chart-empty", t("no meter readings in the last 24 hours yet"))); return; }
     loadPlot = werk.chart($("#load"), { height: 240, series, data });
+  }
+
+  // what the red line is, and the quarter hours whose mean went over it: the limit is on 15-minute means, so a
+  // finer curve may cross it while no quarter hour does (and a quarter hour may exceed it below a 24-hour curve)
+  async function renderLoadNote(load) {
+    const note = $("#load-note");
+    const limit = load.peak_limit_kw;
+    note.hidden = limit == null || !load.total_kw.some((v) => v != null);
+    if (note.hidden) return;
+    const quarters = load.step_s === 900 ? load : await werk.getJSON("/api/energy/load?hours=24&step_s=900");
+    const now = Date.now();
+    const over = quarters.starts.map((s, i) => [Date.parse(s), quarters.total_kw[i]])
+      .filter(([s, kw]) => kw != null && kw > limit && s + QUARTER_MS <= now).reverse();
+    const parts = [t("Dashed red line: the contracted peak limit, {limit}, on the mean power of each quarter hour.", { limit: werk.unit(limit, "kW", 0) })];
+    if (load.step_s !== 900) parts.push(t("A curve of shorter means may cross it while no quarter hour does."));
+    if (!over.length) parts.push(t("No complete quarter hour over it in the last 24 hours."));
+    else {
+      const shown = over.slice(0, 6).map(([s, kw]) => `${werk.hhmm(s)}–${werk.hhmm(s + QUARTER_MS)} (${werk.unit(kw, "kW", 0)})`);
+      parts.push(t("Quarter hours over it in the last 24 hours, newest first ({n} in all): {list}", { n: over.length, list: shown.join(", ") }));
+    }
+    note.textContent = parts.join(" ");
+    note.classList.toggle("over", over.length > 0);
   }
 
   function flowRows(rows) {
@@ -99,7 +126,7 @@
       const name = r.level === "asset" ? r.scope : r.scope.split("/").slice(1).join(" / ");
       tr.append(el("td", r.level === "asset" ? null : "muted", name));
       const cells = [
-        werk.num(r.energy, 1), werk.num(r.cost, 2), werk.num(r.co2_kg, 1), r.peak_kw == null ? "–" : werk.num(r.peak_kw, 1),
+        werk.num(r.energy, 1), money(r.cost, rep.currency), werk.num(r.co2_kg, 1), r.peak_kw == null ? "–" : werk.num(r.peak_kw, 1),
         r.parts == null ? "–" : werk.int(r.parts), r.kwh_per_part == null ? "–" : werk.num(r.kwh_per_part, 3),
         r.target_kwh_per_part == null ? "–" : werk.num(r.target_kwh_per_part, 3), werk.pct(r.coverage, r.coverage != null && r.coverage < 0.1 ? 1 : 0),
       ];
@@ -122,7 +149,7 @@
     const body = $("#idle tbody"); body.replaceChildren();
     for (const r of rows) {
       const tr = el("tr");
-      tr.append(el("td", null, r.asset), el("td", "num", werk.num(r.idle_kwh, 2)), el("td", "num", werk.num(r.idle_cost, 2)),
+      tr.append(el("td", null, r.asset), el("td", "num", werk.num(r.idle_kwh, 2)), el("td", "num", money(r.idle_cost, r.currency)),
         el("td", "num", r.idle_share == null ? "–" : werk.pct(r.idle_share, 0)));
       body.append(tr);
     }
@@ -137,6 +164,8 @@
     if (seen(rep) < 3) rep = await werk.getJSON(`/api/energy/report?period=hour&states=false&start=${since(24)}`);
     if (seen(rep) < 3) rep = await werk.getJSON(`/api/energy/report?period=15min&states=false&start=${since(3)}`);
     if (seen(rep) < 3) rep = await werk.getJSON(`/api/energy/report?period=minute&states=false&start=${since(0.5)}`);
+    const STEP = { day: t("per day, this month"), hour: t("per hour, last 24 hours"), "15min": t("per 15 minutes, last 3 hours"), minute: t("per minute, last 30 minutes") };
+    $("#enpi-step").textContent = STEP[rep.period] || "";
     const assets = [...new Set(rep.rows.filter((r) => r.level === "asset" && r.parts != null).map((r) => r.scope))];
     // from the first period with parts
     const withParts = rep.rows.filter((r) => r.level === "asset" && r.parts).map((r) => r.start).sort();
@@ -144,21 +173,43 @@
     const xs = days.map((d) => Date.parse(d) / 1000);
     const series = [];
     const data = [xs];
+    const typical = []; // per machine: twice its median, the most a period with ordinary running shows
+    const off = []; // [asset, start, value] above the axis
     assets.forEach((a, i) => {
       const byDay = new Map(rep.rows.filter((r) => r.level === "asset" && r.scope === a).map((r) => [r.start, r.kwh_per_part]));
-      series.push({ label: a, color: COLOURS[i % COLOURS.length], digits: 3 });
-      data.push(days.map((d) => byDay.get(d) ?? null));
+      series.push({ label: a, color: COLOURS[i % COLOURS.length], digits: 3, unit: "kWh" });
+      const ys = days.map((d) => byDay.get(d) ?? null);
+      data.push(ys);
+      const sorted = ys.filter((v) => v != null).sort((x, y) => x - y);
+      if (sorted.length) typical.push(2 * sorted[Math.floor(sorted.length / 2)]);
       const target = rep.rows.find((r) => r.scope === a && r.target_kwh_per_part != null);
       if (target) {
-        series.push({ label: t("target {asset}", { asset: a }), color: COLOURS[i % COLOURS.length], width: 1, digits: 3 });
+        // dashed, in its machine's colour, and named in the legend: told apart from the machine's own line
+        series.push({ label: t("target {asset}", { asset: a }), color: COLOURS[i % COLOURS.length], width: 1, digits: 3, unit: "kWh", dash: TARGET_DASH });
         data.push(days.map(() => target.target_kwh_per_part));
+        typical.push(1.25 * target.target_kwh_per_part);
       }
     });
+    // a short period in which a machine stood still books the stop's energy on its few parts: one such spike would
+    // flatten every other line, so the axis ends above ordinary periods and the note names what lies above it
+    const top = typical.length ? Math.max(...typical) : null;
+    assets.forEach((a, i) => {
+      const ys = data[1 + series.findIndex((s) => s.label === a)];
+      ys.forEach((v, k) => { if (top != null && v != null && v > top) off.push([a, xs[k], v]); });
+    });
+    const note = $("#enpi-note");
+    note.hidden = !off.length;
+    if (off.length) {
+      off.sort((x, y) => y[1] - x[1]);
+      const list = off.slice(0, 6).map(([a, x, v]) => `${a} ${werk.unit(v, "kWh", 3)} (${werk.dateTime(x * 1000)})`).join(", ");
+      note.textContent = t("Above the chart's top, {n} in all: {list}. A period in which a machine stood still spreads the stop's energy over its few parts.", { n: off.length, list });
+    }
     if (enpiPlot) enpiPlot.destroy();
     enpiPlot = null;
     if (!assets.length || !xs.length) { $("#enpi").replaceChildren(el("div", "chart-empty", t("no parts counted this month yet"))); return; }
     if (xs.length < 2) { $("#enpi").replaceChildren(el("div", "chart-empty", t("not enough periods with parts for a trend yet"))); return; }
-    enpiPlot = werk.chart($("#enpi"), { height: 220, series, data });
+    const scales = off.length ? { y: { range: (u, lo) => [Math.min(0, lo ?? 0), top] } } : {};
+    enpiPlot = werk.chart($("#enpi"), { height: 220, series, data, scales });
   }
 
   async function refresh() {

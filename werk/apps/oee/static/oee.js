@@ -5,7 +5,7 @@
   const { t, $, el, pct, dur, time, cssVar } = werk;
   let reasons = [];
   // stops without a reason yet, as the Pareto groups them
-  const PENDING = { unqualified: t("unqualified"), open: t("open") };
+  const PENDING = { unqualified: t("not yet classified"), open: t("open (still stopped)") };
 
   // a KPI's bar, its value, and its target as a tick on the bar (green when met, red when not)
   function kpiRow(letter, title, v, target) {
@@ -171,8 +171,10 @@
   async function renderStops() {
     const [unq, open] = await Promise.all([werk.getJSON("/api/downtime?status=unqualified"), werk.getJSON("/api/downtime?status=open")]);
     const body = $("#stops tbody"); body.replaceChildren();
-    for (const s of [...unq, ...open].slice(0, 50)) {
-      const tr = el("tr"); tr.dataset.stop = s.id; tr.dataset.status = s.status;
+    // newest first, the running ones among them
+    const stops = [...unq, ...open].sort((x, y) => Date.parse(y.start) - Date.parse(x.start));
+    for (const s of stops.slice(0, 50)) {
+      const tr = el("tr"); tr.dataset.stop = s.id; tr.dataset.status = s.status; tr.dataset.start = s.start;
       const sel = el("select"); sel.setAttribute("aria-label", t("reason"));
       const none = el("option", null, t("reason…")); none.value = ""; sel.append(none);
       for (const [code, label] of reasons) { const o = el("option", null, label); o.value = code; sel.append(o); }

@@ -275,3 +275,19 @@ def test_close_waits_for_reads_running_in_other_threads(tmp_path: Path) -> None:
     assert not closer.is_alive() and [s.value for s in got[0]] == [1.0]  # type: ignore[attr-defined]
     with pytest.raises(StoreError, match="the werk database is closed"):
         h.query_raw("a/b/c/d/e/f/x", T0, T0 + timedelta(1))
+
+
+def test_a_counter_reset_inside_a_span_counts_from_zero_even_when_it_climbs_past_its_old_count(
+    hist: Historian,
+) -> None:
+    t0 = datetime(2026, 3, 2, 6, tzinfo=UTC)
+    at = lambda minutes: t0 + timedelta(minutes=minutes)  # noqa: E731
+    # a counter reset at each shift start (06:00, 14:00, 22:00 as minutes 0, 480, 960), its last shift the biggest
+    counts = [(0, 30), (400, 34), (480, 0), (900, 20), (960, 0), (1400, 100)]
+    hist.write_samples([Sample("m/count", at(m), v) for m, v in counts])
+    day = (at(-1), at(1440))
+    assert hist.counter_increase("m/count", [day]) == [4 + 20 + 100]  # the first value is where it starts
+    # a restart of the machine (or of the demo) within a span: 34 -> 0 -> 100 is 100 parts made after it
+    assert hist.counter_increase("m/count", [(at(401), at(1440))]) == [20 + 100]
+    # spans without a reset, from the boundaries alone
+    assert hist.counter_increase("m/count", [(at(-1), at(401)), (at(481), at(901))]) == [4, 20]

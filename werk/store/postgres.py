@@ -628,7 +628,8 @@ class PostgresHistorian(PgConnections):
 
     def counter_increase(self, path: str, spans: Sequence[tuple[datetime, datetime]]) -> list[int]:
         """How much a machine counter grew in each span (a reset to a lower value counts from zero); as SQLite's:
-        index seeks at the boundaries, a scan only of a span with a reset inside."""
+        index seeks at the boundaries and one aggregate, a scan only of a span whose values leave the boundaries'
+        (a reset inside), with the same blind spot (SQLiteHistorian.counter_increase)."""
         with self._read() as db:
             sid = self._sid(db, path)
             if sid is None:
@@ -644,20 +645,20 @@ class PostgresHistorian(PgConnections):
                 ua, uz = to_micros(a), to_micros(z)
                 before = one(f"SELECT f, i FROM sample WHERE {good} AND ts < %s ORDER BY ts DESC LIMIT 1", ua)
                 stats = db.execute(
-                    f"SELECT max({_NUM}), count(*) FROM sample WHERE {good} AND ts >= %s AND ts < %s",
+                    f"SELECT min({_NUM}), max({_NUM}), count(*) FROM sample WHERE {good} AND ts >= %s AND ts < %s",
                     (sid, ua, uz),
                 ).fetchone()
-                mx, n = stats if stats is not None else (None, 0)
+                mn, mx, n = stats if stats is not None else (None, None, 0)
                 if not n:
                     out.append(0)
                     continue
                 last = one(f"SELECT f, i FROM sample WHERE {good} AND ts < %s ORDER BY ts DESC LIMIT 1", uz)
-                if mx <= last and (before is None or before <= last):
-                    base = (
-                        before
-                        if before is not None
-                        else one(f"SELECT f, i FROM sample WHERE {good} AND ts >= %s ORDER BY ts LIMIT 1", ua)
-                    )
+                base = (
+                    before
+                    if before is not None
+                    else one(f"SELECT f, i FROM sample WHERE {good} AND ts >= %s ORDER BY ts LIMIT 1", ua)
+                )
+                if base <= mn and mx <= last:
                     out.append(int(last - base))
                     continue
                 total = 0

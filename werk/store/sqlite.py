@@ -311,8 +311,14 @@ class SQLiteHistorian:
     def counter_increase(self, path: str, spans: Sequence[tuple[datetime, datetime]]) -> list[int]:
         """How much a machine counter grew in each span (a reset to a lower value counts from zero).
 
-        Reads the value at each boundary through the primary key and scans a span only if its maximum is above its
-        end value, i.e. the counter was reset inside it: a 30-day report then costs index seeks, not a full scan.
+        Reads the value at each boundary through the primary key and the span's lowest and highest values in one
+        aggregate; it scans a span's samples in order only if one lies outside the boundaries' values (the
+        counter was reset inside it: it dropped below where it started, or rose above where it ended), so a
+        30-day report costs index seeks and aggregates, not a scan in Python. A counter reset at the start of
+        each shift, climbing past its old count before the span ends, is caught by its low value. Not caught: a
+        span that starts at the lowest value the counter is ever reset to (0 right after a reset), with a reset
+        back to it inside and a climb past the old count; ordering every span's samples to rule that out too
+        costs a month's report more than its goal (benchmarks/oee.py, BENCHMARKS.md).
         """
         sid = self._sid(path)
         if sid is None:
@@ -325,8 +331,9 @@ class SQLiteHistorian:
                 "SELECT value FROM sample WHERE signal_id = ? AND ts < ? AND quality = 0 ORDER BY ts DESC LIMIT 1",
                 (sid, ua),
             ).fetchone()
-            mx, n = db.execute(
-                "SELECT max(value), count(*) FROM sample WHERE signal_id = ? AND ts >= ? AND ts < ? AND quality = 0",
+            mn, mx, n = db.execute(
+                "SELECT min(value), max(value), count(*) FROM sample WHERE signal_id = ? AND ts >= ? AND ts < ? "
+                "AND quality = 0",
                 (sid, ua, uz),
             ).fetchone()
             if not n:
@@ -336,15 +343,15 @@ class SQLiteHistorian:
                 "SELECT value FROM sample WHERE signal_id = ? AND ts < ? AND quality = 0 ORDER BY ts DESC LIMIT 1",
                 (sid, uz),
             ).fetchone()[0]
-            if mx <= last and (before is None or before[0] <= last):
-                base = (
-                    before[0]
-                    if before is not None
-                    else db.execute(
-                        "SELECT value FROM sample WHERE signal_id = ? AND ts >= ? AND quality = 0 ORDER BY ts LIMIT 1",
-                        (sid, ua),
-                    ).fetchone()[0]
-                )
+            base = (
+                before[0]
+                if before is not None
+                else db.execute(
+                    "SELECT value FROM sample WHERE signal_id = ? AND ts >= ? AND quality = 0 ORDER BY ts LIMIT 1",
+                    (sid, ua),
+                ).fetchone()[0]
+            )
+            if base <= mn and mx <= last:
                 out.append(int(last - base))
                 continue
             total = 0

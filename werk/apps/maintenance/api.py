@@ -71,10 +71,9 @@ def build_router(app: MaintenanceApp, web: Web) -> APIRouter:
         for view in assets.values():
             reason = view.get("reason")
             if reason:
-                reason["text"] = "; ".join(
-                    tr(p["message"], **reason_values(tr, p["args"], view.get("drivers")))
-                    for p in reason.get("parts", ())
-                )
+                for p in reason.get("parts", ()):
+                    p["text"] = tr(p["message"], **reason_values(tr, p["args"], view.get("drivers")))
+                reason["text"] = "; ".join(p["text"] for p in reason.get("parts", ()))
         return {"assets": assets, "training": app.training_status}
 
     @r.get("/workorders", response_model=list[WorkOrderOut])

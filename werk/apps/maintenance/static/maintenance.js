@@ -11,6 +11,12 @@
     learning: [t("learning"), "setup"], ok: [t("healthy"), "running"], watch: [t("watch"), "idle"],
     warning: [t("warning"), "fault"], alarm: [t("alarm"), "fault"],
   };
+  // reason parts a tile shows otherwise: the RUL (its big figure) and the baseline's progress (badge and bar)
+  const SHOWN = new Set([
+    "RUL {rul} cycles",
+    "anomaly check still learning its baseline ({have}/{need} cycles)",
+    "anomaly check still learning its baseline ({have}/{need} cycles, about {left_s} left)",
+  ]);
   let selected = null;
   let paths = {};
   let plot = null;
@@ -33,9 +39,10 @@
     const b0 = h.baseline || {};
     const state = h.state || (h.warned ? "warning" : b0.ready ? "ok" : "learning");
     const [label, colour] = HEALTH[state] || [state, "unknown"];
-    // learning: the anomaly check cannot judge yet, and the badge says how far its baseline is
-    const badge = el("span", "badge", state === "learning" && b0.needed
-      ? t("learning {cycles}/{needed}", { cycles: werk.int(b0.cycles), needed: werk.int(b0.needed) }) : label);
+    // learning: the anomaly check cannot judge yet (how far its baseline is: the bar; how long it still takes: the
+    // reason line). The badge's width does not change with the count: a wider one can wrap the tile's head onto
+    // two lines and move the page under the reader's pointer.
+    const badge = el("span", "badge", label);
     badge.style.background = cssVar(colour);
     badge.dataset.state = state;
     const said = h.reason ? h.reason.text || h.reason.summary : "";
@@ -59,11 +66,19 @@
     const mark = el("span", "mark", "!"); mark.setAttribute("aria-label", row.title);
     row.append(mark, b, el("span", "n", h.score == null ? `${werk.int(b0.cycles)}/${werk.int(b0.needed)}` : num(h.score, 2)));
     tl.append(row);
-    const drivers = Object.entries(h.drivers || {}).map(([k, v]) => `${werk.signal(k)} ${werk.pct(v, 0)}`).join(", ");
-    tl.append(el("div", "muted", drivers || (h.has_rul_model ? "" : h.model_error || t("no RUL model yet"))));
-    // the reason of the state, in full: what is known first (a warning's cause, the RUL), then, while the
-    // baseline is learned, how far that is and how long it still takes
-    const line = el("div", "muted reason", said || "\u00a0");
+    // the signals behind the score, unless the reason names them
+    const named = h.reason && (h.reason.signals || []).length;
+    const drivers = named ? "" : Object.entries(h.drivers || {}).map(([k, v]) => `${werk.signal(k)} ${werk.pct(v, 0)}`).join(", ");
+    tl.append(el("div", "muted", drivers || (h.has_rul_model ? "\u00a0" : h.model_error || t("no RUL model yet"))));
+    // the reason of the state, its cause first; what the tile shows already (the RUL, the baseline's cycles) is
+    // left out, and while the baseline is learned, how long that still takes comes last. The whole reason is
+    // the tooltip.
+    const parts = ((h.reason && h.reason.parts) || []).filter((p) => !SHOWN.has(p.message)).map((p) => p.text || p.message);
+    if (!b0.ready && b0.needed) {
+      parts.push(b0.remaining_s == null ? t("anomaly check learning") : t("anomaly check learning, about {left} left", { left: werk.dur(b0.remaining_s) }));
+    }
+    const short = parts.join("; ");
+    const line = el("div", "muted reason", short || "\u00a0");
     if (said) line.title = said;
     tl.append(line);
     return tl;

@@ -66,9 +66,10 @@
     const mark = el("span", "mark", "!"); mark.setAttribute("aria-label", row.title);
     row.append(mark, b, el("span", "n", h.score == null ? `${werk.int(b0.cycles)}/${werk.int(b0.needed)}` : num(h.score, 2)));
     tl.append(row);
-    // the signals behind the score, unless the reason names them
+    // the signals behind the score (those with a tenth of it or more, as the reasons name them), unless the
+    // reason names them
     const named = h.reason && (h.reason.signals || []).length;
-    const drivers = named ? "" : Object.entries(h.drivers || {}).map(([k, v]) => `${werk.signal(k)} ${werk.pct(v, 0)}`).join(", ");
+    const drivers = named ? "" : Object.entries(h.drivers || {}).filter(([, v]) => v >= 0.1).map(([k, v]) => `${werk.signal(k)} ${werk.pct(v, 0)}`).join(", ");
     tl.append(el("div", "muted", drivers || (h.has_rul_model ? "\u00a0" : h.model_error || t("no RUL model yet"))));
     // the reason of the state, its cause first; what the tile shows already (the RUL, the baseline's cycles) is
     // left out, and while the baseline is learned, how long that still takes comes last. The whole reason is

@@ -122,7 +122,7 @@ async def test_health_tiles_say_learning_in_full_and_in_the_readers_language(tmp
                     "lernt",
                     "Restlebensdauer",
                     "Anomalieprüfung lernt noch",
-                    "Anomalieprüfung lernt, noch",
+                    "Anomalieprüfung lernt",
                 ),
                 ("zh-CN", "学习中", "剩余寿命", "异常检测仍在学习基线", "异常检测学习中"),
             ):

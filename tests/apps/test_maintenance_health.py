@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -120,6 +121,67 @@ def test_the_state_says_learning_then_ok_and_how_long_the_baseline_still_needs()
     assert progress["remaining_cycles"] == 30 and progress["remaining_s"] == pytest.approx(900.0)
     stream(h, rows(40, seed=1), t0=20 * 30.0, cycle_s=30.0)
     assert h.status()[0] == "ok" and h.baseline_progress()["remaining_cycles"] == 0
+
+
+class FixedRul:
+    """A stand-in RUL model that predicts what it is told (the state rule needs only its figure)."""
+
+    def __init__(self, rul: float) -> None:
+        self.rul = rul
+        self.spec = SimpleNamespace(signals=SIGNALS)
+
+    def predict_history(self, history: list[dict[str, float]]) -> float:
+        return self.rul
+
+
+def test_a_rul_model_alone_does_not_make_an_asset_healthy_while_its_baseline_is_learned() -> None:
+    """Without a baseline the anomaly check cannot judge: the state is ``learning``, not ``ok``, however far the
+    RUL model puts the failure, and the reason gives what is known (the RUL) before the baseline's progress."""
+    model = FixedRul(125.0)
+    h = health(baseline_cycles=50, rul_model=model)
+    stream(h, rows(20), cycle_s=30.0)
+    state, reason = h.status()
+    assert state == "learning"
+    assert reason["summary"] == (
+        "RUL 125 cycles; anomaly check still learning its baseline (20/50 cycles, about 15 min left)"
+    )
+    assert reason["parts"][0]["message"] == "RUL {rul} cycles"
+    # once the baseline is learned the anomaly check judges, and only then is the asset ok
+    stream(h, rows(40, seed=1), t0=20 * 30.0, cycle_s=30.0)
+    assert h.status()[0] == "ok"
+
+
+def test_a_rul_warning_while_the_baseline_is_learned_gives_its_cause_first() -> None:
+    model = FixedRul(10.0)  # below the warning level of 25 cycles
+    h = health(baseline_cycles=50, rul_model=model)
+    stream(h, rows(20), cycle_s=30.0)
+    state, reason = h.status()
+    assert state == "warning" and h.warnings["rul"]
+    first, last = reason["parts"][0], reason["parts"][-1]
+    assert first["message"] == "RUL {rul} cycles (warning below {limit})"
+    assert last["message"].startswith("anomaly check still learning") and last["args"]["have"] == 20
+    # a RUL near the warning level is a watch, also while learning
+    model.rul = 40.0
+    stream(h, rows(12, seed=2), t0=20 * 30.0, cycle_s=30.0)
+    assert h.status()[0] == "watch"
+
+
+def test_a_reason_names_its_drivers_in_the_readers_language() -> None:
+    from werk.apps.maintenance.api import reason_values
+    from werk.i18n import Translator
+
+    h = health()
+    stream(h, rows(100))
+    live = rows(20, seed=3)
+    live[:, 2] += 1.0  # vibration
+    stream(h, live, t0=1e6)
+    state, reason = h.status()
+    assert state == "warning" and "vibration" in reason["summary"]
+    part = reason["parts"][0]
+    drivers = h.snapshot()["drivers"]
+    de = Translator("de")
+    assert reason_values(de, part["args"], drivers)["drivers"] == "Schwingung 100\u00a0%"
+    assert reason_values(de, {"left_s": 900.0})["left_s"] == "15 Min."
 
 
 def demo(tmp_path: Path, **maintenance: object) -> WerkConfig:

@@ -171,9 +171,10 @@ async def test_a_health_reason_comes_in_the_readers_language(tmp_path: Path) -> 
         chinese = (await http.get("/api/maintenance?lang=zh")).json()
         reason_de = german["assets"]["cnc-1"]["reason"]
         assert english["text"] == english["summary"] and english["summary"].startswith(
-            "learning the baseline"
+            "anomaly check still learning its baseline"
         )
         assert (
-            reason_de["text"].startswith("lernt die Referenz") and reason_de["summary"] == english["summary"]
+            reason_de["text"].startswith("Anomalieprüfung lernt noch ihre Referenz")
+            and reason_de["summary"] == english["summary"]
         )
-        assert chinese["assets"]["cnc-1"]["reason"]["text"].startswith("正在学习基线")
+        assert chinese["assets"]["cnc-1"]["reason"]["text"].startswith("异常检测仍在学习基线")

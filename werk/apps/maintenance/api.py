@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 
 from werk.apps.maintenance.app import MaintenanceApp, WorkOrderError
+from werk.apps.maintenance.health import drivers_text
 from werk.apps.maintenance.orders import WorkOrder, title_of
 from werk.apps.maintenance.reliability import reliability
 from werk.apps.maintenance.schemas import (
@@ -33,12 +34,23 @@ def wo_out(wo: WorkOrder, tr: Translator | None = None) -> WorkOrderOut:
     return WorkOrderOut.model_validate({**dataclasses.asdict(wo), "title_text": title_of(wo, tr)})
 
 
-def reason_values(tr: Translator, args: dict[str, Any]) -> dict[str, str]:
-    """A reason's values as the reader's locale writes them (scores with one decimal, cycles whole)."""
-    return {
-        k: tr.fmt.number(v, 1 if k in ("score", "threshold") else 0) if isinstance(v, int | float) else str(v)
+def reason_values(
+    tr: Translator, args: dict[str, Any], drivers: dict[str, float] | None = None
+) -> dict[str, str]:
+    """A reason's values as the reader's locale writes them (scores with one decimal, cycles whole, durations
+    ``*_s`` in minutes or hours); ``drivers`` (the snapshot's signal shares) names the signals in ``drivers`` in
+    the reader's language, where werk has words for them."""
+    out = {
+        k: tr.fmt.duration(v)
+        if k.endswith("_s") and isinstance(v, int | float)
+        else tr.fmt.number(v, 1 if k in ("score", "threshold") else 0)
+        if isinstance(v, int | float)
+        else str(v)
         for k, v in args.items()
     }
+    if "drivers" in out and drivers is not None:
+        out["drivers"] = drivers_text(drivers, tr, lambda v: tr.fmt.percent(v, 0))
+    return out
 
 
 def build_router(app: MaintenanceApp, web: Web) -> APIRouter:
@@ -59,9 +71,9 @@ def build_router(app: MaintenanceApp, web: Web) -> APIRouter:
         for view in assets.values():
             reason = view.get("reason")
             if reason:
-                reason["text"] = "; ".join(
-                    tr(p["message"], **reason_values(tr, p["args"])) for p in reason.get("parts", ())
-                )
+                for p in reason.get("parts", ()):
+                    p["text"] = tr(p["message"], **reason_values(tr, p["args"], view.get("drivers")))
+                reason["text"] = "; ".join(p["text"] for p in reason.get("parts", ()))
         return {"assets": assets, "training": app.training_status}
 
     @r.get("/workorders", response_model=list[WorkOrderOut])

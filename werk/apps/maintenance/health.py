@@ -44,7 +44,10 @@ not blind the asset to the failure that follows. The RUL warning works the same 
 is below ``rul_warning_cycles`` for ``anomaly_cycles`` cycles, cleared when it is above 1.5 times that for
 ``clear_cycles`` cycles (a repair restarts the life the model reads, so its RUL rises and the warning clears).
 
-**Health state** (:meth:`AssetHealth.status`): ``learning`` (no baseline yet and no RUL model), ``ok``, ``watch``
+**Health state** (:meth:`AssetHealth.status`): ``learning`` (no baseline yet, so no anomaly check, and no RUL
+warning or watch either: a RUL model alone does not make an asset ``ok``, since the anomaly score, which sees fault
+modes the RUL model never saw, cannot judge it yet; the reason gives the RUL, when there is one, and the baseline's
+progress), ``ok`` (the anomaly check runs and nothing is wrong), ``watch``
 (the score is above the threshold but not yet for long enough; or the anomaly episode is raised but a valid RUL
 model predicts at least twice ``rul_warning_cycles``; or the RUL is below twice the warning level), ``warning``
 (the anomaly or the RUL warning is raised), ``alarm`` (both are: two independent models agree). The anomaly score
@@ -64,6 +67,7 @@ baseline stays.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from statistics import NormalDist
 from typing import Any
@@ -108,12 +112,41 @@ def gamma_quantile(mean: float, var: float, upper_tail: float) -> float:
     return shape * scale * max(0.0, 1.0 - c + z * math.sqrt(c)) ** 3
 
 
+DRIVER_SHARE = 0.1  # a signal's share of the anomaly score below which a reason does not name it
+
+
+def english_duration(seconds: float) -> str:
+    """A duration as the English summary writes it (the units of :meth:`werk.i18n.Formatter.duration`)."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def english(args: dict[str, Any]) -> dict[str, str]:
-    """A reason's values as the English summary writes them: scores and limits with one decimal, cycles whole."""
+    """A reason's values as the English summary writes them: scores and limits with one decimal, cycles whole,
+    durations (``*_s``) in minutes or hours."""
     return {
-        k: f"{v:.1f}" if k in ("score", "threshold") else f"{v:.0f}" if isinstance(v, float) else str(v)
+        k: english_duration(v)
+        if k.endswith("_s") and isinstance(v, int | float)
+        else f"{v:.1f}"
+        if k in ("score", "threshold")
+        else f"{v:.0f}"
+        if isinstance(v, float)
+        else str(v)
         for k, v in args.items()
     }
+
+
+def drivers_text(
+    drivers: dict[str, float], name: Callable[[str], str] = str, percent: Callable[[float], str] | None = None
+) -> str:
+    """The signals driving an anomaly score, with their shares (those of at least :data:`DRIVER_SHARE`):
+    ``name`` and ``percent`` write them in the reader's language (default: as the plant file names them, in
+    English)."""
+    pct = percent or (lambda v: f"{v:.0%}")
+    return ", ".join(f"{name(k)} {pct(v)}" for k, v in drivers.items() if v >= DRIVER_SHARE)
 
 
 @dataclass(frozen=True)
@@ -382,8 +415,7 @@ class AssetHealth:
         parts: list[tuple[str, dict[str, Any]]] = []
         if cal is not None and self.score is not None and (self.anomaly.active or self.anomaly.high_run > 0):
             models.append("anomaly")
-            shown = ", ".join(f"{k} {v:.0%}" for k, v in drivers.items() if v >= 0.1)
-            args = {"score": self.score, "threshold": cal.threshold, "drivers": shown}
+            args = {"score": self.score, "threshold": cal.threshold, "drivers": drivers_text(drivers)}
             if self.anomaly.active:
                 parts.append((N_("score {score} above threshold {threshold} ({drivers})"), args))
             else:
@@ -404,20 +436,30 @@ class AssetHealth:
             state = "warning"
         elif models:
             state = "watch"
-        elif self.detector is None and self.rul_model is None:
+        elif self.detector is None:
+            # no anomaly check yet: whatever the RUL says, the asset is not known to be healthy
             state = "learning"
         else:
             state = "ok"
-        if not parts:
-            if self.detector is None:
+        if self.detector is None:
+            # what is known first (a warning's cause, the RUL), then that the anomaly check is still learning
+            if not parts and self.rul is not None:
+                parts.append((N_("RUL {rul} cycles"), {"rul": self.rul}))
+            progress = self.baseline_progress()
+            have = {"have": progress["cycles"], "need": progress["needed"]}
+            if progress["remaining_s"] is None:
+                parts.append((N_("anomaly check still learning its baseline ({have}/{need} cycles)"), have))
+            else:
                 parts.append(
                     (
-                        N_("learning the baseline ({have}/{need} cycles)"),
-                        {"have": len(self.baseline), "need": self.baseline_cycles},
+                        N_(
+                            "anomaly check still learning its baseline ({have}/{need} cycles, about {left_s} left)"
+                        ),
+                        {**have, "left_s": progress["remaining_s"]},
                     )
                 )
-            else:
-                parts.append((N_("score {score} within the healthy baseline"), {"score": self.score or 0.0}))
+        elif not parts:
+            parts.append((N_("score {score} within the healthy baseline"), {"score": self.score or 0.0}))
             if self.rul is not None:
                 parts.append((N_("RUL {rul} cycles"), {"rul": self.rul}))
         confidence = {
@@ -432,7 +474,7 @@ class AssetHealth:
         reason = {
             "summary": "; ".join(message.format(**english(args)) for message, args in parts),
             "parts": [{"message": message, "args": args} for message, args in parts],
-            "signals": [k for k, v in drivers.items() if v >= 0.1] if "anomaly" in models else [],
+            "signals": [k for k, v in drivers.items() if v >= DRIVER_SHARE] if "anomaly" in models else [],
             "models": models,
             "confidence": confidence,
         }

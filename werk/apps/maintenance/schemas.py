@@ -52,6 +52,7 @@ class HealthConfidence(BaseModel):
 class ReasonPart(BaseModel):
     message: str = Field(description="the English message, with {name} fields; the key of its translations")
     args: dict[str, float | int | str | None] = Field(description="the values of its fields")
+    text: str = Field("", description="the part in the reader's language (Accept-Language, ?lang=)")
 
 
 class HealthReason(BaseModel):

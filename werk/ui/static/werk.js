@@ -187,11 +187,25 @@ const werk = (() => {
   // --- charts (uPlot) ---------------------------------------------------------------------------------------------
   /** Points [{ts, value}] as uPlot columns [xs (s), ys]; a null value stays null, so the line breaks there. */
   const columns = (points) => [points.map((p) => Date.parse(p.ts) / 1000), points.map((p) => (typeof p.value === "number" ? p.value : null))];
-  /** Several point lists on one shared x axis, null where a series has no point at that time. */
-  function align(lists) {
-    const xs = Array.from(new Set(lists.flatMap((pts) => pts.map((p) => Date.parse(p.ts) / 1000)))).sort((a, b) => a - b);
-    const ys = lists.map((pts) => { const m = new Map(pts.map((p) => [Date.parse(p.ts) / 1000, p.value])); return xs.map((x) => (m.has(x) ? m.get(x) : null)); });
-    return [xs, ...ys];
+  /**
+   * Several point lists on one shared x axis. Where a series has no point at another's time its value is
+   * undefined (uPlot draws its line on over it); a null value, and, with gaps (each series' gap_s in seconds), a
+   * pause longer than that between two of its points, is a null: its line breaks there.
+   */
+  function align(lists, gaps = []) {
+    const maps = lists.map((pts, i) => {
+      const m = new Map();
+      let prev = null;
+      for (const p of pts) {
+        const x = Date.parse(p.ts) / 1000;
+        if (gaps[i] && prev !== null && x - prev > gaps[i]) m.set((x + prev) / 2, null);
+        m.set(x, typeof p.value === "number" ? p.value : null);
+        prev = x;
+      }
+      return m;
+    });
+    const xs = Array.from(new Set(maps.flatMap((m) => [...m.keys()]))).sort((a, b) => a - b);
+    return [xs, ...maps.map((m) => xs.map((x) => (m.has(x) ? m.get(x) : undefined)))];
   }
   /**
    * A time chart in `box`. series: [{label, color (a CSS variable's name or a colour), scale, width, steps, dash}];

@@ -11,49 +11,75 @@
     learning: [t("learning"), "setup"], ok: [t("healthy"), "running"], watch: [t("watch"), "idle"],
     warning: [t("warning"), "fault"], alarm: [t("alarm"), "fault"],
   };
+  // reason parts a tile shows otherwise: the RUL (its big figure) and the baseline's progress (badge and bar)
+  const SHOWN = new Set([
+    "RUL {rul} cycles",
+    "anomaly check still learning its baseline ({have}/{need} cycles)",
+    "anomaly check still learning its baseline ({have}/{need} cycles, about {left_s} left)",
+  ]);
   let selected = null;
   let paths = {};
   let plot = null;
+  let health = {}; // the last /api/maintenance answer's assets
+
+  // a translated text with one {n}: the number large, the words around it (their order is the language's)
+  // small, on one line
+  function figure(text, n) {
+    const [before, after = ""] = text.split("{n}");
+    const out = el("span", "fig");
+    if (before.trim()) out.append(el("span", "unit", before.trim()), " ");
+    out.append(el("span", "n", n));
+    if (after.trim()) out.append(" ", el("span", "unit", after.trim()));
+    return out;
+  }
 
   function tile(name, h) {
     const tl = el("div", `tile${name === selected ? " selected" : ""}`); tl.dataset.asset = name; tl.style.cursor = "pointer";
     tl.addEventListener("click", () => { selected = name; render(); });
-    const state = h.state || (h.warned ? "warning" : h.baseline.ready ? "ok" : "learning");
+    const b0 = h.baseline || {};
+    const state = h.state || (h.warned ? "warning" : b0.ready ? "ok" : "learning");
     const [label, colour] = HEALTH[state] || [state, "unknown"];
+    // learning: the anomaly check cannot judge yet (how far its baseline is: the bar; how long it still takes: the
+    // reason line). The badge's width does not change with the count: a wider one can wrap the tile's head onto
+    // two lines and move the page under the reader's pointer.
     const badge = el("span", "badge", label);
     badge.style.background = cssVar(colour);
     badge.dataset.state = state;
-    if (h.reason) badge.title = h.reason.text || h.reason.summary;
+    const said = h.reason ? h.reason.text || h.reason.summary : "";
+    if (said) badge.title = said;
     const head = el("div", "name", name); head.append(badge); tl.append(head);
     // the big figure is the remaining useful life: say so, also while there is none
-    const rul = el("div", "oee", h.rul_cycles == null ? "–" : t("{n} cycles", { n: werk.int(h.rul_cycles) }));
-    rul.prepend(el("span", "what", t("RUL")));
+    const rul = el("div", "oee rul");
+    rul.append(el("span", "what", t("RUL")), h.rul_cycles == null ? "–" : figure(t("{n} cycles"), werk.int(h.rul_cycles)));
     rul.title = t("remaining useful life");
     tl.append(rul);
     const ratio = h.score != null && h.threshold ? Math.min(1.5, h.score / h.threshold) : 0;
     const row = el("div", "kpi"); const b = el("div", "b"); const f = el("div"); f.style.width = `${(ratio / 1.5) * 100}%`;
     f.style.background = ratio > 1 ? cssVar("fault") : cssVar("running"); b.append(f);
     row.title = t("anomaly score against the alarm threshold (the bar is full at 1.5 x threshold)");
-    if (h.score == null && h.baseline && h.baseline.needed) {
+    if (h.score == null && b0.needed) {
       // no score while the baseline is learned: the bar shows how far that is
-      f.style.width = `${Math.min(1, h.baseline.cycles / h.baseline.needed) * 100}%`;
+      f.style.width = `${Math.min(1, b0.cycles / b0.needed) * 100}%`;
       f.style.background = cssVar("setup");
-      row.title = t("baseline {cycles}/{needed} cycles", { cycles: werk.int(h.baseline.cycles), needed: werk.int(h.baseline.needed) });
+      row.title = t("baseline {cycles}/{needed} cycles", { cycles: werk.int(b0.cycles), needed: werk.int(b0.needed) });
     }
-    row.append(el("span", null, "!"), b, el("span", "n", h.score == null ? `${werk.int(h.baseline.cycles)}/${werk.int(h.baseline.needed)}` : num(h.score, 2)));
+    const mark = el("span", "mark", "!"); mark.setAttribute("aria-label", row.title);
+    row.append(mark, b, el("span", "n", h.score == null ? `${werk.int(b0.cycles)}/${werk.int(b0.needed)}` : num(h.score, 2)));
     tl.append(row);
-    const drivers = Object.entries(h.drivers || {}).map(([k, v]) => `${k} ${werk.pct(v, 0)}`).join(", ");
-    tl.append(el("div", "muted", drivers || (h.has_rul_model ? "" : h.model_error || t("no RUL model yet"))));
-    // every tile has the same lines, empty or not, so the page below does not move when one fills: while the
-    // baseline is learned, what it still needs; then the reason of the state
-    const b0 = h.baseline;
-    let said = h.reason ? h.reason.text || h.reason.summary : "";
-    if (!b0.ready) {
-      said = b0.remaining_s == null
-        ? t("baseline {cycles}/{needed} cycles", { cycles: werk.int(b0.cycles), needed: werk.int(b0.needed) })
-        : t("baseline {cycles}/{needed} cycles, about {left} left", { cycles: werk.int(b0.cycles), needed: werk.int(b0.needed), left: werk.dur(b0.remaining_s) });
+    // the signals behind the score (those with a tenth of it or more, as the reasons name them), unless the
+    // reason names them
+    const named = h.reason && (h.reason.signals || []).length;
+    const drivers = named ? "" : Object.entries(h.drivers || {}).filter(([, v]) => v >= 0.1).map(([k, v]) => `${werk.signal(k)} ${werk.pct(v, 0)}`).join(", ");
+    tl.append(el("div", "muted", drivers || (h.has_rul_model ? "\u00a0" : h.model_error || t("no RUL model yet"))));
+    // the reason of the state, its cause first; what the tile shows already (the RUL, the baseline's cycles) is
+    // left out, and while the baseline is learned, how long that still takes comes last. The whole reason is
+    // the tooltip.
+    const parts = ((h.reason && h.reason.parts) || []).filter((p) => !SHOWN.has(p.message)).map((p) => p.text || p.message);
+    if (!b0.ready && b0.needed) {
+      parts.push(b0.remaining_s == null ? t("anomaly check learning") : t("anomaly check learning, about {left} left", { left: werk.dur(b0.remaining_s) }));
     }
-    const line = el("div", "muted reason", said || "\u00a0");
+    const short = parts.join("; ");
+    const line = el("div", "muted reason", short || "\u00a0");
     if (said) line.title = said;
     tl.append(line);
     return tl;
@@ -67,6 +93,7 @@
       ? t("training RUL models: asset {k} of {n}, {asset} ({lives}/{of} simulated lives)", { k, n, asset: tr.current.asset, lives: tr.current.lives, of: tr.current.of })
       : tr.state === "failed" ? t("training failed: {error}", { error: tr.error }) : "";
     const box = $("#health"); box.replaceChildren();
+    health = m.assets;
     const names = Object.keys(m.assets);
     if (!selected && names.length) selected = names[0];
     for (const name of names) box.append(tile(name, m.assets[name]));
@@ -76,8 +103,17 @@
     if (!selected || !paths[selected]) return;
     const base = paths[selected];
     // a signal the app has not published yet (no RUL model, a baseline still learning) is a 404: no points
-    const series = (s) => werk.getJSON(`/api/series?path=${encodeURIComponent(`${base}/${s}`)}&minutes=60`).catch(() => ({ points: [] }));
-    const [rul, score] = await Promise.all(["rul.cycles", "health.score"].map(series));
+    // only the signals the app publishes for this asset: the RUL once a model reads it, the score once the
+    // baseline is learned (asking for one it has not published is a 404)
+    const h = health[selected] || {};
+    const none = { points: [], gap_s: null };
+    const series = (s, published) => (published
+      ? werk.getJSON(`/api/series?path=${encodeURIComponent(`${base}/${s}`)}&minutes=60`).catch(() => none)
+      : Promise.resolve(none));
+    const [rul, score] = await Promise.all([
+      series("rul.cycles", h.rul_cycles != null || h.has_rul_model),
+      series("health.score", h.threshold != null),
+    ]);
     $("#chart-title").textContent = t("Trend · {asset}", { asset: selected });
     if (plot) plot.destroy();
     plot = null;
@@ -88,9 +124,10 @@
     plot = werk.chart($("#chart"), {
       height: 240,
       scales: { s: {} },
-      series: [{ label: t("RUL (cycles)"), color: "chart-1", spanGaps: true, digits: 0 }, { label: t("health score"), color: "chart-2", scale: "s", width: 1, spanGaps: true }],
+      // a pause longer than the series' gap_s (werk or the machine was away) breaks the line
+      series: [{ label: t("RUL (cycles)"), color: "chart-1", digits: 0 }, { label: t("health score"), color: "chart-2", scale: "s", width: 1 }],
       axes: [{}, { size: 60 }, { side: 1, scale: "s", size: 60 }],
-      data: werk.align([rul.points, score.points]),
+      data: werk.align([rul.points, score.points], [rul.gap_s, score.gap_s]),
     });
   }
 

@@ -318,7 +318,7 @@ class SQLiteHistorian:
         each shift, climbing past its old count before the span ends, is caught by its low value. Not caught: a
         span that starts at the lowest value the counter is ever reset to (0 right after a reset), with a reset
         back to it inside and a climb past the old count; ordering every span's samples to rule that out too
-        costs a month's report more than its goal (benchmarks/oee.py, BENCHMARKS.md).
+        costs a month's report more than its goal (the report's benchmark, BENCHMARKS.md).
         """
         sid = self._sid(path)
         if sid is None:

@@ -81,7 +81,7 @@ async def test_the_gantt_chart_order_list_and_stock_follow_the_shop_floor(tmp_pa
             # the parts no order took, per machine and why, in German (or that there are none)
             await page.locator("#unbooked tbody tr").first.wait_for(timeout=10_000)
             unbooked = await page.locator("#unbooked").inner_text()
-            assert "Maschine" in unbooked and "Warum" in unbooked
+            assert "Maschine" in unbooked and "warum" in unbooked
             for u in app.unbooked_parts():
                 assert u["asset"] in unbooked
             await page.screenshot(path=str(tmp_path / "orders.png"), full_page=True)

@@ -88,6 +88,8 @@ async def test_a_machine_without_a_product_signal_makes_what_the_plan_has_on_it(
         ("press", "waiting"): 5,
         ("mill", "not_planned"): 1,
     }
+    assert app.asset_view("mill") == {}  # its parts go to no order, and nothing is left planned on it
+    assert app.asset_view("press") == {"order": second}
 
 
 async def test_a_reported_product_wins_over_the_plan(

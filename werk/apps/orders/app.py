@@ -395,6 +395,7 @@ class OrdersApp(App):
                     why = "no_order" if product else "no_product"
                 if booking is None:
                     self.unbooked[(asset, why)] = self.unbooked.get((asset, why), 0) + delta
+                    self.last_booked.pop(asset, None)  # it makes parts for no order now
                 else:
                     self.last_booked[asset] = booking.order
                     bookings.append(booking)
@@ -675,8 +676,9 @@ class OrdersApp(App):
         return sorted(rows, key=lambda x: (-x["parts"], x["asset"], x["reason"]))
 
     def asset_view(self, asset: str) -> dict[str, Any]:
-        """``order``: the order the asset's last parts were booked to (what it is making); else
-        ``planned_order``, the one the plan has on it now (labelled as planned: it has not made a part of it)."""
+        """``order``: the order the asset's last parts were booked to (what it is making; none once its parts go to
+        no order); else ``planned_order``, the one whose unfinished operation the plan has on it now (labelled as
+        planned: the asset has not made a part of it)."""
         if asset in self.last_booked:
             return {"order": self.last_booked[asset]}
         if self.plan is None:
@@ -684,5 +686,8 @@ class OrdersApp(App):
         now_min = (self.ctx.clock() - self.origin).total_seconds() / 60
         for i, s in self.plan.slots.items():
             if s.machine == asset and s.start <= now_min < s.end:
-                return {"planned_order": split_op(i)[0]}
+                order, step = split_op(i)
+                o = self.book.orders.get(order)
+                if o is not None and o.state != "finished" and not o.step_done(step):
+                    return {"planned_order": order}
         return {}

@@ -1,8 +1,10 @@
 """The orders and stock pages in headless Chromium: the Gantt chart per machine, the order list with its states, what
-a breakdown moved, a promise, and the stock levels the machines' parts moved (screenshots in tmp_path)."""
+a breakdown moved, a promise, the parts no order took, and the stock levels (with their units) the orders' parts
+moved, the machines without a product signal's too (screenshots in tmp_path)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from pathlib import Path
@@ -76,23 +78,42 @@ async def test_the_gantt_chart_order_list_and_stock_follow_the_shop_floor(tmp_pa
             )
             assert "festgelegt" in await page.locator("#pin-msg").inner_text()
             assert op in app.store.pins()
+            # the parts no order took, per machine and why, in German (or that there are none)
+            await page.locator("#unbooked tbody tr").first.wait_for(timeout=10_000)
+            unbooked = await page.locator("#unbooked").inner_text()
+            assert "Maschine" in unbooked and "warum" in unbooked
+            for u in app.unbooked_parts():
+                assert u["asset"] in unbooked
             await page.screenshot(path=str(tmp_path / "orders.png"), full_page=True)
             await page.goto(f"{stack.url}/inventory?lang=zh")
             await page.locator("#stock tbody tr").first.wait_for(timeout=10_000)
             text = await page.locator("#stock").inner_text()
             assert "BLK-AL-100" in text and "库存量" in text
+            assert "件" in text  # the unit: pieces, in Chinese
             await page.locator("#journal tbody tr").first.wait_for(timeout=10_000)
             await page.screenshot(path=str(tmp_path / "inventory.png"), full_page=True)
             assert errors == []
         finally:
             await browser.close()
+        housings = [o for o in app.book.orders.values() if o.product in ("HSG-100", "HSG-200")]
+
+        def expected() -> tuple[float, float]:
+            """BLK-AL-100 and housings in stock as the orders' bookings have them (a blank a milled housing)."""
+            return 400 - sum(o.good.get(1, 0) for o in housings), sum(o.good.get(2, 0) for o in housings)
+
         async with httpx.AsyncClient(base_url=stack.url, headers={"Authorization": "Bearer vera-token"}) as c:
-            stock = {s["material"]: s for s in (await c.get("/api/inventory/stock")).json()}
             journal = (await c.get("/api/inventory/journal?limit=1000")).json()
-        # the machines' good parts were booked in and their components out, each with who and why
+            for _ in range(50):  # the stock books the orders' events a moment after the orders
+                stock = {s["material"]: s for s in (await c.get("/api/inventory/stock")).json()}
+                housed = sum(stock[p]["level"] for p in ("HSG-100", "HSG-200") if p in stock)
+                if (stock["BLK-AL-100"]["level"], housed) == expected():
+                    break
+                await asyncio.sleep(0.2)
+        # the orders' parts were booked: a product in at its last step, its BOM out at its first, with who and why
         assert any(b["kind"] == "backflush" and b["who"] == "counter" for b in journal)
-        made = sum(stock[p]["level"] for p in ("HSG-100", "HSG-200") if p in stock)
-        assert stock["BLK-AL-100"]["level"] == 400 - made
+        assert all(b["why"] in app.book.orders for b in journal if b["kind"] == "production")
+        assert (stock["BLK-AL-100"]["level"], housed) == expected()
+        assert stock["BAR-ST-20"]["unit"] == "m" and stock["BLK-AL-100"]["unit"] == "pcs"
     keep = os.environ.get("WERK_SCREENSHOTS")
     if keep:
         for name in ("orders.png", "inventory.png"):

@@ -39,6 +39,34 @@ def test_the_operation_planned_now_or_next_names_each_machines_product() -> None
     }
 
 
+def test_with_done_flags_the_first_operation_not_done_names_the_product() -> None:
+    """An accelerated machine that finished its operation early goes on to the next; one behind finishes its own."""
+    at = lambda m: (T0 + timedelta(minutes=m)).isoformat()  # noqa: E731
+    plan = {
+        "machines": {
+            "cnc-1": [
+                {"start": at(40), "end": at(90), "product": "HSG-100", "done": False},
+                {
+                    "start": at(-5),
+                    "end": at(30),
+                    "product": "HSG-200",
+                    "done": True,
+                },  # planned now, made already
+            ],
+            "cnc-2": [
+                {"start": at(-60), "end": at(-10), "product": "FLG-300", "done": False},  # over, not made yet
+                {"start": at(-5), "end": at(30), "product": "HSG-100", "done": False},
+            ],
+            "lathe-1": [{"start": at(-5), "end": at(30), "product": "SHF-010", "done": True}],
+        }
+    }
+    assert wanted_products(plan, T0, ["cnc-1", "cnc-2", "lathe-1"]) == {
+        "cnc-1": "HSG-100",
+        "cnc-2": "FLG-300",
+        "lathe-1": None,  # all of it made: its own mix
+    }
+
+
 def test_a_machine_changes_over_to_the_planned_product_and_keeps_to_it() -> None:
     config = parse_config(demo_config_path().read_text(), "demo.yaml", default_registry())
     factory = Factory(config, T0)

@@ -1,8 +1,11 @@
 """The virtual factory working to a plan: it reads a plan per machine over HTTP and tells each machine what to make.
 
-The plan is JSON as werk serves it: ``{"machines": {"cnc-1": [{"start": ISO, "end": ISO, "product": "HSG-100"},
-...]}}``. For each machine the operation planned now (or else the next one) names the product; a machine with
-nothing planned goes back to its own mix. A plan that cannot be read leaves the machines as they are (logged when
+The plan is JSON as werk serves it: ``{"machines": {"cnc-1": [{"start": ISO, "end": ISO, "product": "HSG-100",
+"done": false}, ...]}}``. For each machine the first operation in planned order that is not done names the product:
+the one planned now while the machine keeps to the plan, the next one when it is ahead (an accelerated simulation
+is), the one before when it is behind; that is also the operation werk books the parts of a machine without a product
+signal to. A plan without ``done`` flags names the operation planned now, or else the next one. A machine with
+nothing (left) planned goes back to its own mix. A plan that cannot be read leaves the machines as they are (logged when
 the failure starts and when its reason changes), so a werk that restarts does not stop the factory.
 """
 
@@ -23,10 +26,19 @@ EVERY_S = 5.0
 
 
 def wanted_products(plan: Mapping[str, Any], now: datetime, machines: list[str]) -> dict[str, str | None]:
-    """Machine -> the product of its operation planned at ``now`` or next (None: nothing planned)."""
+    """Machine -> the product of its first operation not done, in planned order; without ``done`` flags, of its
+    operation planned at ``now`` or next (None: nothing planned)."""
     out: dict[str, str | None] = dict.fromkeys(machines)
     for machine, slots in (plan.get("machines") or {}).items():
         if machine not in out:
+            continue
+        if any("done" in s for s in slots):
+            todo = sorted(
+                (datetime.fromisoformat(s["start"]), str(s["product"]))
+                for s in slots
+                if not s.get("done") and s.get("product")
+            )
+            out[machine] = todo[0][1] if todo else None
             continue
         best: tuple[datetime, str] | None = None
         for s in slots:

@@ -18,6 +18,7 @@ from werk.core.model import User
 class StockOut(BaseModel):
     material: str
     location: str
+    unit: str  # the unit of measure of level and reorder point; "pcs" (pieces) unless the settings name one
     level: float
     reorder_point: float | None
     days_of_supply: float | None

@@ -2,7 +2,10 @@
 
 It reads each counting asset's ``good_count`` and ``product`` signals from one subscription (so a changeover and a
 part keep their order), books the product into the stock location and its components out of it
-(:meth:`Inventory.produced`), stores every booking in the journal and publishes an ``inventory.replenish`` event per
+(:meth:`Inventory.produced`); an asset that reports no product books nothing. With ``from_orders`` it books from the
+orders app's ``order.parts`` events instead (:meth:`InventoryApp.on_order_parts`): an order's product in when its
+last step makes good parts, its BOM out when its first step does, so a product that passes several machines is booked
+once and a machine without a product signal books what the plan had on it. It stores every booking in the journal and publishes an ``inventory.replenish`` event per
 reorder-point crossing. At start the journal is replayed into the levels (the journal is the stock). A person's
 receipt or count (:meth:`InventoryApp.act`) is booked by the instance that runs the app; a served instance (a
 cluster's API replica) sends it there as a command, keyed so that it is booked once however often it is applied.
@@ -13,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from werk.apps.counter_marks import CounterMarks
@@ -52,6 +55,7 @@ class InventoryApp(App):
             for r in ctx.config.assets()
             if (wanted is None and r.config.production) or (wanted is not None and r.name in wanted)
         }
+        self.order_seen: dict[str, datetime] = {}  # from_orders: asset -> the time of the last event booked
         self.counter = PartCounter()
         # in a cluster, where the part counting stands, stored with the bookings (werk.apps.counter_marks)
         self.marks = CounterMarks(MARKS_TABLE) if ctx.from_log else None
@@ -62,6 +66,10 @@ class InventoryApp(App):
         if self.marks is not None:
             self.marks.load(self.store.db)
         journal = self.store.journal()
+        if self.settings.from_orders:
+            for b in journal:
+                if b.who == "counter" and b.kind in ("production", "backflush"):
+                    self.order_seen[b.ref] = max(b.ts, self.order_seen.get(b.ref, b.ts))
         if journal:
             self.inv.book(journal)
             self.inv.journal = self.inv.journal[-1000:]
@@ -99,6 +107,33 @@ class InventoryApp(App):
                 marks.move(asset, signal, s.ts, self.counter.counts[asset])
             if made is not None and made[0]:
                 out += self.inv.produced(s.ts, made[0], made[1], self.settings.location, "counter", asset)
+        return out
+
+    def on_order_parts(self, events: list[Event]) -> list[Booking]:
+        """``from_orders``: the bookings of ``order.parts`` events of the counting assets: the order's product in
+        for good parts of its last step (``why`` the order), its BOM out for good parts of its first step. An event
+        at or before the last one booked for its asset was booked already (a batch delivered again)."""
+        out: list[Booking] = []
+        assets = set(self.refs.values())
+        for e in events:
+            asset, good = str(e.data.get("asset", "")), int(e.data.get("good") or 0)
+            if e.kind != "order.parts" or asset not in assets or good <= 0:
+                continue
+            last, first = bool(e.data.get("last_step")), bool(e.data.get("first_step"))
+            seen = self.order_seen.get(asset)
+            if not (last or first) or (seen is not None and e.ts <= seen):
+                continue
+            self.order_seen[asset] = e.ts
+            made = self.inv.produced(
+                e.ts,
+                str(e.data["product"]),
+                good,
+                self.settings.location,
+                "counter",
+                asset,
+                str(e.data["order"]),
+            )
+            out += [b for b in made if (b.kind == "production" and last) or (b.kind == "backflush" and first)]
         return out
 
     async def commit(self, bookings: list[Booking], marks: CounterMarks | None = None) -> list[Signal]:
@@ -194,6 +229,15 @@ class InventoryApp(App):
 
     async def run(self) -> None:
         await self._loaded()
+        if self.settings.from_orders:
+            events = self.ctx.bus.subscribe_events({"order.parts"}, overflow=Overflow.BLOCK)
+            try:
+                while True:
+                    bookings = self.on_order_parts(await events.get())
+                    if bookings:
+                        await self.commit(bookings)
+            finally:
+                events.close()
         sub = self.ctx.bus.subscribe("+/+/+/+/+/+/+", overflow=Overflow.BLOCK)
         try:
             async for batch in sub:
@@ -227,6 +271,7 @@ class InventoryApp(App):
                 {
                     "material": m,
                     "location": loc,
+                    "unit": self.settings.units.get(m, "pcs"),
                     "level": round(self.inv.level(m, loc), 6),
                     "reorder_point": rule.point if rule else None,
                     "days_of_supply": self.inv.days_of_supply(m, loc, now, timedelta(days=7)),

@@ -29,8 +29,16 @@ class InventorySettings(AppSettings):
     """Material -> quantity booked once, when the journal is empty (a first start)."""
     reorder: dict[str, ReorderSettings] = Field(default_factory=dict)
     """Material -> its reorder point."""
+    units: dict[str, str] = Field(default_factory=dict)
+    """Material -> its unit of measure (m, kg, l, ...), in which BOM quantities, levels and reorder points are
+    counted; pieces (``pcs``) where not given."""
     assets: list[str] | None = None
     """The assets whose good parts are booked; every production asset when not given."""
+    from_orders: bool = False
+    """Book production from the orders app's bookings (its ``order.parts`` events) instead of the counters: an
+    order's product in when its last step makes good parts, the product's BOM out when its first step does. A
+    product that passes several machines is then booked once, and a machine without a product signal books what
+    the plan had on it; parts no order took are not booked. Needs the orders app."""
 
 
 def check(config: WerkConfig, settings: Any) -> list[tuple[tuple[str | int, ...], str]]:
@@ -42,6 +50,11 @@ def check(config: WerkConfig, settings: Any) -> list[tuple[tuple[str | int, ...]
         for k, a in enumerate(settings.assets or [])
         if a not in names
     ]
+    orders = config.apps.get("production_orders")
+    if settings.from_orders and (orders is None or not orders.enabled):
+        problems.append(
+            (("apps", "stock", "from_orders"), "needs the production_orders app, which is not enabled")
+        )
     for product, parts in settings.bom.items():
         for component, q in parts.items():
             if q <= 0:

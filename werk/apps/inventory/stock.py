@@ -95,11 +95,12 @@ class Inventory:
         return signals
 
     def produced(
-        self, ts: datetime, product: str, good: int, location: str, who: str, ref: str = ""
+        self, ts: datetime, product: str, good: int, location: str, who: str, ref: str = "", order: str = ""
     ) -> list[Booking]:
-        """The bookings of ``good`` parts of ``product`` made: the product in, its components out (backflush)."""
+        """The bookings of ``good`` parts of ``product`` made: the product in (``why`` the ``order`` they were
+        made for, if known), its components out (backflush)."""
         # ``why`` of a backflush is the product whose BOM it follows (pages word it in the reader's language)
-        out = [Booking(ts, product, location, float(good), "production", who, "", ref)]
+        out = [Booking(ts, product, location, float(good), "production", who, order, ref)]
         for line in self._bom.get(product, ()):
             out.append(
                 Booking(

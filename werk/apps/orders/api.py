@@ -81,6 +81,13 @@ class SlotOut(BaseModel):
     start: datetime
     end: datetime
     late: bool
+    done: bool = False  # the step has made its quantity (the plan keeps it until the next re-plan)
+
+
+class UnbookedOut(BaseModel):
+    asset: str
+    reason: Literal["no_order", "no_product", "not_planned", "waiting"]
+    parts: int  # good and scrap parts counted since werk started
 
 
 class WindowOut(BaseModel):
@@ -295,6 +302,18 @@ def build_router(app: OrdersApp, web: Web) -> APIRouter:
     async def pin(body: PinIn, user: User = Depends(web.require("supervisor"))) -> ReplanOut:  # noqa: B008
         """Pin an operation (``ORDER/STEP``) to a machine and a start, and plan around it."""
         return ReplanOut(**await app.act("pin", body.model_dump(mode="json"), user.name))
+
+    @r.get("/unbooked", response_model=list[UnbookedOut])
+    async def unbooked(request: Request) -> list[UnbookedOut]:
+        """Parts the machines counted since werk started that went to no order, per asset and reason:
+        ``no_order`` (no open order of the product the asset reports has a step there), ``no_product`` (the
+        asset reports no product yet), ``not_planned`` (the asset has no product signal and the plan has no
+        unfinished operation on it), ``waiting`` (it has, but their step before has not made the parts yet).
+        Empty where the app only serves (the running instance counts them)."""
+        sight = web.sight(request)
+        return [
+            UnbookedOut(**x) for x in app.unbooked_parts() if sight is None or sight.asset(str(x["asset"]))
+        ]
 
     @r.get("/replans", response_model=list[ReplanOut])
     async def replans() -> list[ReplanOut]:

@@ -1,8 +1,10 @@
 """Wiring of orders and the plan: counters in, order state and bookings out, the plan repaired on breakdowns.
 
 It reads each production asset's ``machine_state``, ``good_count``, ``scrap_count`` and ``product`` signals. A counter
-increase is booked to an order (:meth:`OrderBook.book`) and published as an ``order.parts`` event (order, step,
-asset, product, good, scrap, last step), which the inventory app backflushes. An asset that enters ``fault`` is
+increase is booked to an order (:meth:`OrderBook.book`; an asset whose sources bind no ``product`` signal makes what
+the plan has on it, :meth:`OrderBook.book_planned`) and published as an ``order.parts`` event (order, step, asset,
+product, good, scrap, last step, first step), from which the stock app may book. Parts no order takes are counted
+per asset and reason (:meth:`OrdersApp.unbooked_parts`). An asset that enters ``fault`` is
 taken as down for ``breakdown_min`` minutes from then; when it runs again its window ends: either way the plan is
 repaired from the current one (:func:`werk.apps.orders.schedule.repair`) and an ``order.plan`` event says what moved
 and which orders are late. Releasing orders re-plans with the current plan as the warm start.
@@ -44,6 +46,10 @@ SERVED_REFRESH_S = (
 )
 SIGNALS = (STATE_SIGNAL, "good_count", "scrap_count", "product")
 DOWN_STATES = frozenset({"fault"})
+#: why counted parts went to no order (:meth:`OrdersApp.unbooked_parts`): no open order of the product the asset
+#: reports has a step on it; the asset reports no product (yet); the asset has no product signal and the plan has no
+#: unfinished operation on it; or the plan's operations there wait for the parts of the step before
+UNBOOKED = ("no_order", "no_product", "not_planned", "waiting")
 #: a person's writes (:meth:`OrdersApp.act`), each with what it is called in the 503 when no worker runs the app
 ACTIONS = {
     "release": N_("a release of orders, which re-plans"),
@@ -106,6 +112,13 @@ class OrdersApp(App):
         self.tz = ZoneInfo(ctx.config.plant.timezone)
         self.book = OrderBook(routings_of(self.settings), self.settings.learn_after_parts)
         self.refs = {r.path: r.name for r in ctx.config.assets() if r.config.production}
+        # assets whose sources bind no product signal: until one reports a product anyway, it makes what the plan
+        # has on it (OrderBook.book_planned)
+        self.planned_only = {
+            r.name
+            for r in ctx.config.assets()
+            if r.config.production and "product" not in r.config.bound_signals()
+        }
         self.origin = _minute(ctx.clock())
         self.plan: Plan | None = None
         self.windows: dict[str, list[tuple[datetime, datetime]]] = {}
@@ -117,7 +130,8 @@ class OrdersApp(App):
         # in a cluster, where the part counting stands, stored with the bookings (werk.apps.counter_marks)
         self.marks = CounterMarks(MARKS_TABLE) if ctx.from_log else None
         self.last_replan: dict[str, Any] | None = None
-        self.unbooked = 0
+        self.unbooked: dict[tuple[str, str], int] = {}  # (asset, reason in UNBOOKED) -> parts since the start
+        self.last_booked: dict[str, str] = {}  # asset -> the order its last parts were booked to
         self.lock = asyncio.Lock()
         self.loaded = False
 
@@ -369,12 +383,21 @@ class OrdersApp(App):
                 if before_count is None or value <= before_count:
                     continue  # the first value werk sees, or a counter reset: a new baseline
                 delta = value - before_count
-                product = self.products.get(asset, "")
                 good, scrap = (delta, 0) if signal == "good_count" else (0, delta)
-                booking = self.book.book(asset, product, good, scrap, s.ts, self.plan, self.origin)
-                if booking is None:
-                    self.unbooked += delta
+                if asset in self.planned_only and asset not in self.products:
+                    booking, why = self.book.book_planned(asset, good, scrap, s.ts, self.plan)
+                    if booking is not None and booking.good < good:  # more than the step before left it
+                        n = good - booking.good
+                        self.unbooked[(asset, why)] = self.unbooked.get((asset, why), 0) + n
                 else:
+                    product = self.products.get(asset, "")
+                    booking = self.book.book(asset, product, good, scrap, s.ts, self.plan)
+                    why = "no_order" if product else "no_product"
+                if booking is None:
+                    self.unbooked[(asset, why)] = self.unbooked.get((asset, why), 0) + delta
+                    self.last_booked.pop(asset, None)  # it makes parts for no order now
+                else:
+                    self.last_booked[asset] = booking.order
                     bookings.append(booking)
         return bookings, reasons
 
@@ -391,6 +414,7 @@ class OrdersApp(App):
                 "good": b.good,
                 "scrap": b.scrap,
                 "last_step": b.last_step,
+                "first_step": b.first_step,
             },
         )
 
@@ -629,6 +653,7 @@ class OrdersApp(App):
                         "start": at(self.origin, s.start),
                         "end": at(self.origin, s.end),
                         "late": bool(o and at(self.origin, s.end) > o.due),
+                        "done": bool(o is None or o.step_done(step)),
                     }
                 )
         return {"origin": self.origin, "machines": rows, "windows": self.unavailable(self.origin)}
@@ -642,13 +667,27 @@ class OrdersApp(App):
         }
 
     def diagnostics(self) -> dict[str, Any]:
-        return {"parts_without_order": self.unbooked} if self.unbooked else {}
+        return {"parts_without_order": sum(self.unbooked.values())} if self.unbooked else {}
+
+    def unbooked_parts(self) -> list[dict[str, Any]]:
+        """Parts (good and scrap) counted since this instance started that no order took, per asset and reason (one of
+        :data:`UNBOOKED`), most first."""
+        rows = [{"asset": a, "reason": r, "parts": n} for (a, r), n in self.unbooked.items()]
+        return sorted(rows, key=lambda x: (-x["parts"], x["asset"], x["reason"]))
 
     def asset_view(self, asset: str) -> dict[str, Any]:
+        """``order``: the order the asset's last parts were booked to (what it is making; none once its parts go to
+        no order); else ``planned_order``, the one whose unfinished operation the plan has on it now (labelled as
+        planned: the asset has not made a part of it)."""
+        if asset in self.last_booked:
+            return {"order": self.last_booked[asset]}
         if self.plan is None:
             return {}
         now_min = (self.ctx.clock() - self.origin).total_seconds() / 60
         for i, s in self.plan.slots.items():
             if s.machine == asset and s.start <= now_min < s.end:
-                return {"order": split_op(i)[0]}
+                order, step = split_op(i)
+                o = self.book.orders.get(order)
+                if o is not None and o.state != "finished" and not o.step_done(step):
+                    return {"planned_order": order}
         return {}

@@ -2,7 +2,10 @@
 
 State follows the machines' part counters, never typing: an increase of an asset's ``good_count`` (or
 ``scrap_count``) while its ``product`` signal names a product is booked to the order whose step on that asset the
-plan has running then, or else to the most urgent unfinished order of that product with a step there. An order is
+plan has first among those not done there (the one running now while the machine keeps to the plan), or else to the
+most urgent unfinished order of that product with a step there. An asset that reports no product makes what the
+plan has on it: its parts go to the first unfinished operation the plan has there (:meth:`OrderBook.book_planned`).
+An order is
 ``released`` until its first part, ``started`` after it, and ``finished`` when its last step has made ``quantity``
 good parts. Steps take whole minutes from the plan's origin (:meth:`OrderBook.problem`); a step that has made some
 parts is planned for the rest.
@@ -70,6 +73,7 @@ class Booking:
     scrap: int
     ts: datetime
     last_step: bool
+    first_step: bool = False
 
 
 @dataclass
@@ -148,9 +152,10 @@ class OrderBook:
         scrap: int,
         ts: datetime,
         plan: Plan | None = None,
-        origin: datetime | None = None,
     ) -> Booking | None:
-        """Book a counter increase at ``asset`` for ``product``; None when no open order has a step there."""
+        """Book a counter increase at ``asset`` for ``product`` to an open order of it with a step there not done:
+        the one whose operation on ``asset`` comes first in ``plan`` (the one planned now while the machine keeps to
+        the plan, as for :meth:`book_planned`), else the most urgent. None when no open order has such a step."""
         candidates: list[tuple[Order, int]] = []
         for o in self.open_orders():
             if o.product != product:
@@ -162,18 +167,60 @@ class OrderBook:
         if not candidates:
             return None
         chosen = None
-        if plan is not None and origin is not None:
-            minute = (ts - origin).total_seconds() / 60
-            for o, step in candidates:
-                slot = plan.slots.get(op_id(o.id, step))
-                if slot is not None and slot.machine == asset and slot.start <= minute < slot.end + 1:
-                    chosen = (o, step)
-                    break
+        if plan is not None:
+            planned = [
+                (slot.start, o.id, (o, step))
+                for o, step in candidates
+                if (slot := plan.slots.get(op_id(o.id, step))) is not None and slot.machine == asset
+            ]
+            if planned:
+                chosen = min(planned, key=lambda p: p[:2])[2]
         if chosen is None:
             chosen = min(
                 candidates, key=lambda c: (c[0].state != "started", -c[0].priority, c[0].due, c[0].id)
             )
         order, step = chosen
+        return self._add(order, step, asset, good, scrap, ts)
+
+    def book_planned(
+        self, asset: str, good: int, scrap: int, ts: datetime, plan: Plan | None
+    ) -> tuple[Booking | None, str]:
+        """Book a counter increase at ``asset``, a machine that reports no product, to the operation it works on
+        by the plan: the first of the plan's operations on it (in planned order) that can take a part: its order
+        open, its step not done and, for a step after the first, the step before having made more good parts than
+        this one. That is the one planned now while the machine keeps to its plan, the one after when it is ahead,
+        the one before when it is behind. A step after the first takes no more good parts than the step before
+        left it (a machine cannot finish what it was not given): the booking says how many it took.
+
+        The booking, or None, and why the parts it did not take were not booked: ``waiting`` when the plan has
+        operations there whose step before has not made the parts, else ``not_planned`` (no unfinished operation
+        on the machine)."""
+        if plan is None:
+            return None, "not_planned"
+        waiting = False
+        for i, s in sorted(plan.slots.items(), key=lambda kv: (kv[1].start, kv[0])):
+            if s.machine != asset:
+                continue
+            order_id, step = split_op(i)
+            order = self.orders.get(order_id)
+            if order is None or order.state == "finished" or order.step_done(step):
+                continue
+            routing = self.routings.get(order.product)
+            k = next((k for k, x in enumerate(routing.steps) if x.step == step), None) if routing else None
+            if routing is None or k is None or asset not in routing.steps[k].run_s:
+                continue  # a routing imported since the plan was made
+            room = good
+            if k > 0:
+                room = order.good.get(routing.steps[k - 1].step, 0) - order.good.get(step, 0)
+                if room <= 0:
+                    waiting = True
+                    continue
+            return self._add(order, step, asset, min(good, room), scrap, ts), "waiting"
+        return None, "waiting" if waiting else "not_planned"
+
+    def _add(self, order: Order, step: int, asset: str, good: int, scrap: int, ts: datetime) -> Booking:
+        """Parts to ``order``'s ``step``: its state moves, the run time is learned."""
+        product = order.product
         if good:
             self._learn(product, step, asset, good, ts)
         order.good[step] = order.good.get(step, 0) + good
@@ -181,11 +228,12 @@ class OrderBook:
         if order.started is None:
             order.started = ts
             order.state = "started"
-        last = step == self.routings[order.product].steps[-1].step
+        steps = self.routings[order.product].steps
+        last = step == steps[-1].step
         if last and order.step_done(step):
             order.state = "finished"
             order.finished = ts
-        return Booking(order.id, step, asset, product, good, scrap, ts, last)
+        return Booking(order.id, step, asset, product, good, scrap, ts, last, step == steps[0].step)
 
     def problem(
         self,

@@ -11,6 +11,9 @@ SPEC = AppSpec.from_package(
     name="production_orders",
     page="orders",
     title=N_("Orders & plan"),
-    tiles=(Tile("order", N_("Order"), format="text", order=40),),
+    tiles=(
+        Tile("order", N_("Order"), format="text", order=40),  # the order its last parts were booked to
+        Tile("planned_order", N_("Order (planned)"), format="text", order=41),  # before it booked any
+    ),
     order=40,
 )

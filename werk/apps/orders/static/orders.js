@@ -47,9 +47,9 @@
       for (const s of plan.machines[m] || []) {
         const x0 = x(Date.parse(s.start)), x1 = x(Date.parse(s.end));
         const r = svg("rect", { x: x0, y: y + 3, width: Math.max(1, x1 - x0), height: rowH - 6, rx: 2,
-          fill: `hsl(${hue(s.order)} 55% 60%)`, stroke: s.late ? "#d00" : "none", "stroke-width": 2, class: "op" });
+          fill: `hsl(${hue(s.order)} 55% 60%)`, "fill-opacity": s.done ? 0.35 : 1, stroke: s.late ? "#d00" : "none", "stroke-width": 2, class: "op" });
         r.dataset.op = s.op;
-        r.append(svg("title", {}, t("{order} · {product} · step {step}", { order: s.order, product: s.product, step: s.step }) + `\n${dateTime(s.start)} – ${dateTime(s.end)}`));
+        r.append(svg("title", {}, t("{order} · {product} · step {step}", { order: s.order, product: s.product, step: s.step }) + `\n${dateTime(s.start)} – ${dateTime(s.end)}` + (s.done ? `\n${t("done")}` : "")));
         root.append(r);
         if (x1 - x0 > 40) root.append(svg("text", { x: x0 + 3, y: y + 17, "font-size": 10, fill: "#000", "pointer-events": "none" }, s.order));
       }
@@ -127,10 +127,29 @@
     if (!sel.options.length) for (const p of [...products].sort()) sel.append(new Option(p, p));
   }
 
+  // why counted parts went to no order (the API's reason codes)
+  const UNBOOKED = {
+    no_order: t("no open order of the product it reports has a step on this machine"),
+    no_product: t("the machine reports no product"),
+    not_planned: t("the machine reports no product and the plan has no unfinished operation on it"),
+    waiting: t("the machine reports no product and the step before has not made the parts of its planned operations"),
+  };
+  function renderUnbooked(rows) {
+    const body = $("#unbooked tbody"); body.replaceChildren();
+    if (!rows.length) body.append(werk.emptyRow(3, t("every counted part was booked to an order")));
+    for (const u of rows) {
+      const tr = el("tr");
+      tr.append(el("td", null, u.asset), el("td", "num bad", String(u.parts)), el("td", null, UNBOOKED[u.reason] || u.reason));
+      body.append(tr);
+    }
+  }
+
   async function refresh() {
     if (dragging) return;
-    const [plan, orders] = await Promise.all([werk.getJSON("/api/orders/plan"), werk.getJSON("/api/orders")]);
-    renderGantt(plan); renderReplan(plan.last_replan); renderOrders(orders);
+    const [plan, orders, unbooked] = await Promise.all([
+      werk.getJSON("/api/orders/plan"), werk.getJSON("/api/orders"), werk.getJSON("/api/orders/unbooked"),
+    ]);
+    renderGantt(plan); renderReplan(plan.last_replan); renderOrders(orders); renderUnbooked(unbooked);
     document.body.dataset.updated = String(Date.now());
   }
 

@@ -296,16 +296,19 @@ async def connect(
             **opts,
         )
     )
-    done, _ = await asyncio.wait(
-        {connecting, first}, timeout=2 + RECONNECT_S, return_when=asyncio.FIRST_COMPLETED
-    )
+    try:
+        done, _ = await asyncio.wait(
+            {connecting, first}, timeout=2 + RECONNECT_S, return_when=asyncio.FIRST_COMPLETED
+        )
+    except BaseException:  # the caller was cancelled: so is the attempt
+        connecting.cancel()
+        raise
     if connecting in done:
         connecting.result()
         connected = True  # from now on every error goes to the caller's error_cb
         return nc
     connecting.cancel()
-    with contextlib.suppress(BaseException):
-        await connecting
+    await asyncio.gather(connecting, return_exceptions=True)  # its own cancellation, not the caller's
     with contextlib.suppress(Exception):
         await nc.close()
     exc = first.result() if first.done() else TimeoutError(f"no answer from {cfg.nats} within 2 s")

@@ -70,6 +70,13 @@ class Instance:
         return self.app.planner.plan(now, [(e.alarm, e.state) for e in self.app.engine.entries.values()])
 
 
+async def coolant_low(config: WerkConfig, file: SQLiteFile, tmp_path: Path) -> tuple[Instance, list[Event]]:
+    """A first instance that sees the coolant drop below its limit at minute 2; its events."""
+    first = Instance(config, file, tmp_path, at(0))
+    path = config.asset("cnc-1").signal_path("coolant_level")
+    return first, await first.feed([Sample(path, at(1), 50.0), Sample(path, at(2), 10.0)])
+
+
 def config_with_rules(tmp_path: Path) -> WerkConfig:
     config = alarm_config(tmp_path)
     settings = config.app("alarms")
@@ -88,8 +95,7 @@ async def test_an_acknowledged_alarm_stays_acknowledged_and_is_not_raised_again_
 ) -> None:
     config = alarm_config(tmp_path)
     path = config.asset("cnc-1").signal_path("coolant_level")
-    first = Instance(config, werk_file, tmp_path, at(0))
-    raised = await first.feed([Sample(path, at(1), 50.0), Sample(path, at(2), 10.0)])
+    first, raised = await coolant_low(config, werk_file, tmp_path)
     assert [(e.data["action"], e.data["to"]) for e in raised] == [("activate", "unack")]
     first.now = at(3)
     await first.app.act("acknowledge", COOLANT, "olga", "refill ordered")
@@ -114,8 +120,7 @@ async def test_an_unacknowledged_alarm_is_not_notified_twice_after_a_restart_and
 ) -> None:
     config = config_with_rules(tmp_path)
     path = config.asset("cnc-1").signal_path("coolant_level")
-    first = Instance(config, werk_file, tmp_path, at(0))
-    await first.feed([Sample(path, at(1), 50.0), Sample(path, at(2), 10.0)])
+    first, _ = await coolant_low(config, werk_file, tmp_path)
     (mail,) = first.due(at(2.1))
     assert (mail.alarm, mail.activation, mail.level) == (COOLANT, at(2), 0)
     first.app.store.log_delivery(at(2.1), mail, "sent", 1, "")

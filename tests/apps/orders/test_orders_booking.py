@@ -41,13 +41,17 @@ def count(path: str, minute: float, value: int) -> Sample:
     return Sample(f"{path}/good_count", at(minute), value)
 
 
+def orders_app(file: SQLiteFile, tmp_path: Path) -> OrdersApp:
+    """The orders app of PLANT over the werk file, its tables made."""
+    SQLiteAppDatabase(file).migrate("production_orders", ORDER_MIGRATIONS)
+    return OrdersApp(context("production_orders", parse_config(PLANT), file, tmp_path))
+
+
 async def test_a_machine_without_a_product_signal_makes_what_the_plan_has_on_it(
     werk_file: SQLiteFile,  # noqa: F811 - the fixture
     tmp_path: Path,
 ) -> None:
-    config = parse_config(PLANT)
-    SQLiteAppDatabase(werk_file).migrate("production_orders", ORDER_MIGRATIONS)
-    app = OrdersApp(context("production_orders", config, werk_file, tmp_path))
+    app = orders_app(werk_file, tmp_path)
     assert app.planned_only == {"mill", "press"}
     await app.command(release(("o-1", "gear"), ("o-2", "gear")), "c-1")  # 10 parts each
     assert app.plan is not None
@@ -97,9 +101,7 @@ async def test_a_reported_product_wins_over_the_plan(
     tmp_path: Path,
 ) -> None:
     """A machine that reports a product anyway books by it (an order of that product with a step there)."""
-    config = parse_config(PLANT)
-    SQLiteAppDatabase(werk_file).migrate("production_orders", ORDER_MIGRATIONS)
-    app = OrdersApp(context("production_orders", config, werk_file, tmp_path))
+    app = orders_app(werk_file, tmp_path)
     await app.command(release(("o-1", "gear")), "c-1")
     await handled(
         app,

@@ -231,14 +231,10 @@ def sign_in(cfg: ClusterConfig) -> dict[str, Any]:
     when a process connects, and never logged. ConfigError names what is missing or unusable."""
     opts: dict[str, Any] = {}
     if cfg.nats_tls is not None:
-        t = cfg.nats_tls
         try:
-            ctx = ssl.create_default_context(cafile=t.ca_file)
-            if t.cert_file is not None:
-                ctx.load_cert_chain(t.cert_file, t.key_file)
+            opts["tls"] = cfg.nats_tls.context()
         except (OSError, ssl.SSLError) as exc:
             raise ConfigError(f"cluster.nats_tls: the TLS files are unusable: {exc}") from exc
-        opts["tls"] = ctx
         opts["tls_hostname"] = urlsplit(cfg.nats).hostname
 
     def env(key: str, name: str) -> str:

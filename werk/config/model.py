@@ -9,6 +9,7 @@ here are only their bases (:class:`AppSettings`, :class:`ConnectorSettings`).
 from __future__ import annotations
 
 import math
+import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -415,6 +416,14 @@ class BrokerTlsConfig(StrictModel):
         if (self.cert_file is None) != (self.key_file is None):
             raise ValueError("a client certificate needs both cert_file and key_file")
         return self
+
+    def context(self) -> ssl.SSLContext:
+        """The client side's TLS context of these files (the broker's certificate and host name checked); raises
+        OSError or ssl.SSLError for a file that is missing or not what it should be."""
+        ctx = ssl.create_default_context(cafile=self.ca_file)
+        if self.cert_file is not None:
+            ctx.load_cert_chain(self.cert_file, self.key_file)
+        return ctx
 
 
 class ClusterConfig(StrictModel):

@@ -445,9 +445,7 @@ def _client(
     tls: ssl.SSLContext | None = None
     if config.tls is not None:
         try:
-            tls = ssl.create_default_context(cafile=config.tls.ca_file)
-            if config.tls.cert_file is not None:
-                tls.load_cert_chain(config.tls.cert_file, config.tls.key_file)
+            tls = config.tls.context()
         except (OSError, ssl.SSLError) as exc:
             raise ConnectorError(f"connector {owner}: TLS files unusable: {exc}") from exc
     keep = config.persistent_session if persistent is None else persistent
